@@ -1,0 +1,22 @@
+"""The `homesim` command: a thin Typer app that parses, calls the library, and renders progress and tables.
+
+Each command group lives in its own module of this package and is registered here.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from homesim.cli import generate
+
+app = typer.Typer(
+    name="homesim",
+    help="Training-data factory for smart-home AI: synthetic Home Assistant homes with exact ground truth.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+generate.register(app)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,479 @@
+"""Behaviours: the causal rules that drive a home's events, each with an id that becomes ground truth.
+
+The planner looks at the home's devices (by catalog tag) and its occupants and decides which routines,
+synergies, environment reactions and presence reactions this household has. It only decides; the
+EventGenerator turns each behaviour into events.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from homesim.schema.home import Entity, Home
+
+PatternType = Literal["time_of_day", "synergy", "environment", "presence", "scene"]
+Anchor = Literal["clock", "wake", "sleep", "leave", "return", "sunset", "sunrise"]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TimeTrigger(_Spec):
+    kind: Literal["time"] = "time"
+    anchor: Anchor
+    #: Person whose schedule anchors the time (wake, sleep…); None for clock and sun anchors.
+    occupant: str | None = None
+    hour: float | None = Field(default=None, description="local clock hour, for anchor 'clock'")
+    offset_min: float = 0.0
+    jitter_min: float = Field(default=5.0, ge=0)
+    weekdays: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6)
+
+
+class StateTrigger(_Spec):
+    kind: Literal["state"] = "state"
+    entity_id: str
+    to: str
+
+
+class NumericTrigger(_Spec):
+    kind: Literal["numeric"] = "numeric"
+    variable: Literal["outdoor_temperature", "carbon_intensity", "price", "humidity"]
+    above: float | None = None
+    below: float | None = None
+    #: Local hours during which the reaction may happen.
+    window: tuple[float, float] = (0.0, 24.0)
+
+
+class CheapestHourTrigger(_Spec):
+    """Deferrable load: starts in the cheapest/cleanest hour of a window (softmax over the signal)."""
+
+    kind: Literal["cheapest_hour"] = "cheapest_hour"
+    variable: Literal["carbon_intensity", "price"]
+    window: tuple[float, float]
+    #: Sharpness of the preference for the cheapest hour (0 = indifferent).
+    preference: float = Field(default=4.0, ge=0)
+    weekdays: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6)
+
+
+class PresenceTrigger(_Spec):
+    kind: Literal["presence"] = "presence"
+    event: Literal["first_arrival", "last_departure"]
+
+
+Trigger = TimeTrigger | StateTrigger | NumericTrigger | CheapestHourTrigger | PresenceTrigger
+
+
+class Action(_Spec):
+    entity_id: str
+    state: str
+    #: Attributes JSON set with the state (e.g. a light's brightness).
+    attributes: str | None = None
+    #: Stagger of this action after the trigger, seconds (scenes fire several actions in a row).
+    stagger_s: float = Field(default=0.0, ge=0)
+
+
+class Revert(_Spec):
+    """The action's entity goes back to `state` after a duration (lognormal, minutes)."""
+
+    state: str
+    median_min: float = Field(gt=0)
+    sigma: float = Field(default=0.3, ge=0)
+    #: For synergies on a motion trigger: revert `median_min` after the trigger clears instead.
+    after_trigger_clears: bool = False
+
+
+class Delay(_Spec):
+    """Lognormal delay between trigger and action: median seconds and log-sigma."""
+
+    median_s: float = Field(gt=0)
+    sigma: float = Field(default=0.35, ge=0)
+
+
+class Conditions(_Spec):
+    dark: bool = False
+    someone_home: bool = False
+    nobody_home: bool = False
+
+
+class Behavior(_Spec):
+    id: str
+    type: PatternType
+    description: str
+    trigger: Trigger = Field(discriminator="kind")
+    actions: tuple[Action, ...] = Field(min_length=1)
+    conditions: Conditions = Conditions()
+    delay: Delay | None = None
+    revert: Revert | None = None
+    probability: float = Field(ge=0, le=1)
+
+
+class Decoy(_Spec):
+    """Two entities that co-occur through a shared cause (the same occupant's anchor) but never cause
+    each other: hard negatives for synergy detection."""
+
+    entity_a: str
+    entity_b: str
+    behaviors: tuple[str, str]
+    shared_cause: str
+
+
+class BehaviorPlan(_Spec):
+    behaviors: tuple[Behavior, ...]
+    decoys: tuple[Decoy, ...] = ()
+
+
+def entities_with_tag(home: Home, tag: str, tags: dict[str, frozenset[str]]) -> list[Entity]:
+    """Main entities of the home's devices whose catalog type carries `tag`."""
+    devices = {d.id: d for d in home.devices}
+    return [
+        e
+        for e in home.entities
+        if e.role == "main" and e.device_id is not None and tag in tags[devices[e.device_id].device_type]
+    ]
+
+
+def plan_behaviors(home: Home, tags: dict[str, frozenset[str]], rng: np.random.Generator) -> BehaviorPlan:
+    """Decide this household's behaviours from its devices' tags, areas and occupants."""
+    planner = _Planner(home, tags, rng)
+    return planner.plan()
+
+
+class _Planner:
+    def __init__(self, home: Home, tags: dict[str, frozenset[str]], rng: np.random.Generator) -> None:
+        self.home = home
+        self.tags = tags
+        self.rng = rng
+        self.behaviors: list[Behavior] = []
+        self.decoys: list[Decoy] = []
+        self.area_of = {e.entity_id: home.entity_area(e) for e in home.entities}
+        self.room_type = {a.area_id: a.room_type for a in home.areas}
+
+    def _add(self, type_: PatternType, description: str, trigger: Trigger, actions: list[Action], **kw: object) -> str:
+        bid = f"b{len(self.behaviors):03d}-{type_}"
+        self.behaviors.append(
+            Behavior(id=bid, type=type_, description=description, trigger=trigger, actions=tuple(actions), **kw)  # type: ignore[arg-type]
+        )
+        return bid
+
+    def _in_room(self, entities: list[Entity], *room_types: str) -> list[Entity]:
+        return [e for e in entities if self.room_type.get(self.area_of[e.entity_id] or "", "") in room_types]
+
+    def _p(self, lo: float, hi: float) -> float:
+        return round(float(self.rng.uniform(lo, hi)), 3)
+
+    def plan(self) -> BehaviorPlan:
+        occupants = self.home.metadata.occupants
+        lights = entities_with_tag(self.home, "light", self.tags)
+        self._motion_lights(lights)
+        self._entry_lights(lights)
+        if occupants:
+            self._wake_routines(occupants[0].person_id, lights)
+            self._evening_routines(occupants[0].person_id, lights)
+            self._goodnight_scene(occupants[0].person_id, lights)
+        self._security()
+        self._environment(lights)
+        self._deferrable()
+        self._cleaning()
+        return BehaviorPlan(behaviors=tuple(self.behaviors), decoys=tuple(self.decoys))
+
+    def _motion_lights(self, lights: list[Entity]) -> None:
+        """Motion → light in the same area, only when dark, off a few minutes after motion clears."""
+        for motion in entities_with_tag(self.home, "motion", self.tags):
+            area = self.area_of[motion.entity_id]
+            same = [lt for lt in lights if self.area_of[lt.entity_id] == area]
+            if not same or self.rng.random() > 0.85:
+                continue
+            light = same[0]
+            self._add(
+                "synergy",
+                f"Motion in {area} turns on {light.entity_id} when it is dark",
+                StateTrigger(entity_id=motion.entity_id, to="on"),
+                [Action(entity_id=light.entity_id, state="on", attributes='{"brightness": 204}')],
+                conditions=Conditions(dark=True),
+                delay=Delay(median_s=round(float(self.rng.uniform(0.8, 2.5)), 2), sigma=0.3),
+                revert=Revert(state="off", median_min=round(float(self.rng.uniform(2, 6)), 1), sigma=0.15,
+                              after_trigger_clears=True),
+                probability=self._p(0.85, 0.98),
+            )  # fmt: skip
+
+    def _entry_lights(self, lights: list[Entity]) -> None:
+        """Front door opens → entrance/hallway light, after dark."""
+        doors = self._in_room(entities_with_tag(self.home, "door", self.tags), "entrance")
+        targets = self._in_room(lights, "entrance", "hallway")
+        if doors and targets:
+            self._add(
+                "synergy",
+                "Opening the front door after dark turns on the entrance light",
+                StateTrigger(entity_id=doors[0].entity_id, to="on"),
+                [Action(entity_id=targets[0].entity_id, state="on")],
+                conditions=Conditions(dark=True),
+                delay=Delay(median_s=round(float(self.rng.uniform(1.0, 3.0)), 2), sigma=0.3),
+                revert=Revert(state="off", median_min=round(float(self.rng.uniform(4, 10)), 1)),
+                probability=self._p(0.85, 0.97),
+            )
+        cameras = entities_with_tag(self.home, "camera", self.tags)
+        for cam in cameras:
+            person = next(
+                (e for e in self.home.entities if e.device_id == cam.device_id and e.role == "person_detected"), None
+            )
+            if person is not None:
+                self._add(
+                    "synergy",
+                    f"A person in view makes {cam.entity_id} record",
+                    StateTrigger(entity_id=person.entity_id, to="on"),
+                    [Action(entity_id=cam.entity_id, state="recording")],
+                    delay=Delay(median_s=0.6, sigma=0.2),
+                    revert=Revert(state="idle", median_min=1.5, sigma=0.2),
+                    probability=0.97,
+                )
+
+    def _wake_routines(self, who: str, lights: list[Entity]) -> None:
+        bedroom_lights = self._in_room(lights, "bedroom")
+        first_action = None
+        if bedroom_lights:
+            first_action = self._add(
+                "time_of_day",
+                f"{bedroom_lights[-1].entity_id} turns on when {who} wakes up",
+                TimeTrigger(anchor="wake", occupant=who, offset_min=1.0, jitter_min=2.0),
+                [Action(entity_id=bedroom_lights[-1].entity_id, state="on", attributes='{"brightness": 102}')],
+                revert=Revert(state="off", median_min=25, sigma=0.3),
+                probability=self._p(0.8, 0.95),
+            )
+        coffee = entities_with_tag(self.home, "morning_appliance", self.tags)
+        if coffee:
+            second = self._add(
+                "time_of_day",
+                f"{coffee[0].entity_id} starts on weekday mornings after {who} wakes",
+                TimeTrigger(anchor="wake", occupant=who, offset_min=12.0, jitter_min=3.0, weekdays=(0, 1, 2, 3, 4)),
+                [Action(entity_id=coffee[0].entity_id, state="on")],
+                revert=Revert(state="off", median_min=12, sigma=0.2),
+                probability=self._p(0.8, 0.95),
+            )
+            if first_action is not None and bedroom_lights:
+                self.decoys.append(
+                    Decoy(entity_a=bedroom_lights[-1].entity_id, entity_b=coffee[0].entity_id,
+                          behaviors=(first_action, second), shared_cause=f"wake:{who}")
+                )  # fmt: skip
+        fans = entities_with_tag(self.home, "exhaust_fan", self.tags)
+        if fans:
+            self._add(
+                "time_of_day",
+                f"{fans[0].entity_id} runs after {who}'s morning shower",
+                TimeTrigger(anchor="wake", occupant=who, offset_min=20.0, jitter_min=4.0),
+                [Action(entity_id=fans[0].entity_id, state="on")],
+                revert=Revert(state="off", median_min=20, sigma=0.2),
+                probability=self._p(0.6, 0.85),
+            )
+        blinds = self._in_room(entities_with_tag(self.home, "cover", self.tags), "bedroom", "living_room")
+        if blinds:
+            self._add(
+                "time_of_day",
+                "Blinds open at 07:30 on weekdays",
+                TimeTrigger(anchor="clock", hour=7.5, jitter_min=3.0, weekdays=(0, 1, 2, 3, 4)),
+                [Action(entity_id=b.entity_id, state="open", stagger_s=2.0 * i) for i, b in enumerate(blinds)],
+                probability=self._p(0.85, 0.97),
+            )
+
+    def _evening_routines(self, who: str, lights: list[Entity]) -> None:
+        living = self._in_room(lights, "living_room")
+        if len(living) > 1:
+            self._add(
+                "time_of_day",
+                f"{living[1].entity_id} turns on around 19:00 when someone is home",
+                TimeTrigger(anchor="clock", hour=float(np.round(self.rng.uniform(18.5, 19.5), 2)), jitter_min=8.0),
+                [Action(entity_id=living[1].entity_id, state="on", attributes='{"brightness": 153}')],
+                conditions=Conditions(someone_home=True),
+                revert=Revert(state="off", median_min=180, sigma=0.2),
+                probability=self._p(0.75, 0.92),
+            )
+        tvs = self._in_room(entities_with_tag(self.home, "tv", self.tags), "living_room")
+        if tvs:
+            self._add(
+                "time_of_day",
+                f"{tvs[0].entity_id} plays in the evening",
+                TimeTrigger(anchor="clock", hour=float(np.round(self.rng.uniform(19.5, 21.0), 2)), jitter_min=15.0),
+                [Action(entity_id=tvs[0].entity_id, state="playing")],
+                conditions=Conditions(someone_home=True),
+                revert=Revert(state="off", median_min=110, sigma=0.3),
+                probability=self._p(0.5, 0.8),
+            )
+
+    def _goodnight_scene(self, who: str, lights: list[Entity]) -> None:
+        """At bedtime: downstairs lights off, door locked, alarm armed for the night, in a few seconds."""
+        actions = [
+            Action(entity_id=lt.entity_id, state="off", stagger_s=float(i))
+            for i, lt in enumerate(self._in_room(lights, "living_room", "kitchen", "dining_room", "hallway")[:4])
+        ]
+        locks = entities_with_tag(self.home, "lock", self.tags)
+        if locks:
+            actions.append(Action(entity_id=locks[0].entity_id, state="locked", stagger_s=len(actions) + 1.0))
+        alarms = entities_with_tag(self.home, "alarm", self.tags)
+        if alarms:
+            actions.append(Action(entity_id=alarms[0].entity_id, state="armed_night", stagger_s=len(actions) + 2.0))
+        if len(actions) >= 2:
+            self._add(
+                "scene",
+                f"Goodnight scene when {who} goes to bed",
+                TimeTrigger(anchor="sleep", occupant=who, offset_min=-2.0, jitter_min=2.0),
+                actions,
+                probability=self._p(0.8, 0.95),
+            )
+            if alarms:
+                self._add(
+                    "time_of_day",
+                    f"{alarms[0].entity_id} is disarmed when {who} wakes",
+                    TimeTrigger(anchor="wake", occupant=who, offset_min=3.0, jitter_min=1.5),
+                    [Action(entity_id=alarms[0].entity_id, state="disarmed")],
+                    probability=0.97,
+                )
+
+    def _security(self) -> None:
+        alarms = entities_with_tag(self.home, "alarm", self.tags)
+        locks = entities_with_tag(self.home, "lock", self.tags)
+        if alarms:
+            self._add(
+                "presence",
+                "The alarm arms when the last person leaves",
+                PresenceTrigger(event="last_departure"),
+                [Action(entity_id=alarms[0].entity_id, state="armed_away")],
+                delay=Delay(median_s=90, sigma=0.2),
+                probability=self._p(0.85, 0.97),
+            )
+            self._add(
+                "presence",
+                "The alarm disarms when the first person arrives",
+                PresenceTrigger(event="first_arrival"),
+                [Action(entity_id=alarms[0].entity_id, state="disarmed")],
+                delay=Delay(median_s=20, sigma=0.3),
+                probability=0.98,
+            )
+            if locks:
+                self._add(
+                    "synergy",
+                    "Arming the alarm away locks the front door",
+                    StateTrigger(entity_id=alarms[0].entity_id, to="armed_away"),
+                    [Action(entity_id=locks[0].entity_id, state="locked")],
+                    delay=Delay(median_s=5, sigma=0.25),
+                    probability=self._p(0.9, 0.99),
+                )
+        if locks:
+            self._add(
+                "presence",
+                "The front door unlocks when someone arrives",
+                PresenceTrigger(event="first_arrival"),
+                [Action(entity_id=locks[0].entity_id, state="unlocked")],
+                delay=Delay(median_s=8, sigma=0.3),
+                probability=self._p(0.85, 0.97),
+            )
+
+    def _environment(self, lights: list[Entity]) -> None:
+        outdoor = entities_with_tag(self.home, "outdoor_light", self.tags)
+        if outdoor:
+            self._add(
+                "environment",
+                "Outdoor lights turn on at sunset and off at 23:30",
+                TimeTrigger(anchor="sunset", offset_min=float(self.rng.choice([-15, 0, 10])), jitter_min=1.0),
+                [Action(entity_id=o.entity_id, state="on", stagger_s=float(i)) for i, o in enumerate(outdoor)],
+                revert=Revert(state="off", median_min=240, sigma=0.05),
+                probability=self._p(0.9, 0.99),
+            )
+        blinds = self._in_room(entities_with_tag(self.home, "cover", self.tags), "bedroom", "living_room", "dining_room",
+                               "kids_room")  # fmt: skip
+        if blinds:
+            self._add(
+                "environment",
+                "Blinds close at sunset",
+                TimeTrigger(anchor="sunset", offset_min=20.0, jitter_min=4.0),
+                [Action(entity_id=b.entity_id, state="closed", stagger_s=2.0 * i) for i, b in enumerate(blinds)],
+                probability=self._p(0.8, 0.95),
+            )
+        for ac in entities_with_tag(self.home, "cooling", self.tags):
+            self._add(
+                "environment",
+                f"{ac.entity_id} cools when it is hot outside and someone is home",
+                NumericTrigger(variable="outdoor_temperature", above=round(float(self.rng.uniform(24, 27)), 1),
+                               window=(9.0, 23.0)),
+                [Action(entity_id=ac.entity_id, state="cool")],
+                conditions=Conditions(someone_home=True),
+                revert=Revert(state="off", median_min=45, sigma=0.3),
+                probability=self._p(0.7, 0.9),
+            )  # fmt: skip
+        for fan in entities_with_tag(self.home, "fan", self.tags):
+            self._add(
+                "environment",
+                f"{fan.entity_id} runs on warm afternoons",
+                NumericTrigger(variable="outdoor_temperature", above=round(float(self.rng.uniform(22, 25)), 1),
+                               window=(11.0, 22.0)),
+                [Action(entity_id=fan.entity_id, state="on")],
+                conditions=Conditions(someone_home=True),
+                revert=Revert(state="off", median_min=60, sigma=0.3),
+                probability=self._p(0.5, 0.8),
+            )  # fmt: skip
+        for heater in entities_with_tag(self.home, "heating", self.tags):
+            self._add(
+                "environment",
+                f"{heater.entity_id} heats on cold mornings",
+                NumericTrigger(variable="outdoor_temperature", below=round(float(self.rng.uniform(10, 15)), 1),
+                               window=(5.5, 8.0)),
+                [Action(entity_id=heater.entity_id, state="heat")],
+                revert=Revert(state="off", median_min=120, sigma=0.3),
+                probability=self._p(0.8, 0.95),
+            )  # fmt: skip
+        for dry in entities_with_tag(self.home, "dehumidifier", self.tags):
+            self._add(
+                "environment",
+                f"{dry.entity_id} runs when outdoor humidity is high",
+                NumericTrigger(variable="humidity", above=round(float(self.rng.uniform(80, 90)), 0), window=(8.0, 22.0)),
+                [Action(entity_id=dry.entity_id, state="on")],
+                revert=Revert(state="off", median_min=90, sigma=0.3),
+                probability=self._p(0.6, 0.9),
+            )
+        for valve in entities_with_tag(self.home, "irrigation", self.tags):
+            self._add(
+                "environment",
+                f"{valve.entity_id} waters early on warm days",
+                NumericTrigger(variable="outdoor_temperature", above=round(float(self.rng.uniform(14, 20)), 1),
+                               window=(5.0, 7.0)),
+                [Action(entity_id=valve.entity_id, state="on")],
+                revert=Revert(state="off", median_min=15, sigma=0.1),
+                probability=self._p(0.7, 0.95),
+            )  # fmt: skip
+
+    def _deferrable(self) -> None:
+        """Deferrable loads start in the cleanest or cheapest hour of their window."""
+        windows = {"dishwasher": (20.0, 30.0), "washing_machine": (9.0, 20.0), "ev": (18.0, 31.0),
+                   "water_heater": (0.0, 7.0)}  # fmt: skip
+        devices = {d.id: d for d in self.home.devices}
+        for entity in entities_with_tag(self.home, "deferrable", self.tags):
+            device_type = devices[entity.device_id or ""].device_type
+            key = "ev" if device_type == "ev_charger" else device_type
+            window = windows.get(key, (10.0, 16.0))
+            variable: Literal["carbon_intensity", "price"] = "carbon_intensity" if self.rng.random() < 0.5 else "price"
+            days = (0, 2, 4, 5) if key == "washing_machine" else (0, 1, 2, 3, 4, 5, 6)
+            on_state = "performance" if entity.domain == "water_heater" else "on"
+            off_state = "eco" if entity.domain == "water_heater" else "off"
+            self._add(
+                "environment",
+                f"{entity.entity_id} starts in the lowest-{variable.replace('_', ' ')} hour",
+                CheapestHourTrigger(variable=variable, window=window, weekdays=days,
+                                    preference=round(float(self.rng.uniform(3, 6)), 2)),
+                [Action(entity_id=entity.entity_id, state=on_state)],
+                revert=Revert(state=off_state, median_min={"ev": 180.0, "water_heater": 90.0}.get(key, 110.0), sigma=0.2),
+                probability=self._p(0.6, 0.9),
+            )  # fmt: skip
+
+    def _cleaning(self) -> None:
+        for vac in entities_with_tag(self.home, "vacuum", self.tags):
+            self._add(
+                "presence",
+                f"{vac.entity_id} cleans when nobody is home",
+                TimeTrigger(anchor="clock", hour=10.0, jitter_min=20.0, weekdays=(0, 1, 2, 3, 4)),
+                [Action(entity_id=vac.entity_id, state="cleaning")],
+                conditions=Conditions(nobody_home=True),
+                revert=Revert(state="docked", median_min=70, sigma=0.2),
+                probability=self._p(0.7, 0.95),
+            )

@@ -1,0 +1,88 @@
+"""GenerationConfig: what to generate. Every field that changes a home is part of that home's cache key."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from homesim import GENERATOR_VERSION
+from homesim.data_generation.catalog import load_catalog
+
+#: Fields that say how many homes or where they go, not what a home is: left out of home keys.
+_NOT_HOME_FIELDS = frozenset({"homes"})
+
+
+class GenerationConfig(BaseModel):
+    """Parameters of a generated dataset. Home *i* depends only on (these fields, seed, i)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    homes: int = Field(default=10, ge=1, le=1_000_000, description="number of homes")
+    days: int = Field(default=90, ge=1, le=3660, description="days of events per home")
+    start: date = Field(default=date(2025, 1, 1), description="first local day of the period")
+    seed: int = Field(default=0, ge=0, le=2**63 - 1)
+    home_types: dict[str, float] | None = Field(
+        default=None, description="home type -> share; None uses the catalog's shares"
+    )
+    climate_regions: tuple[str, ...] | None = Field(default=None, description="allowed climate regions")
+    noise: float = Field(default=1.0, ge=0, le=20, description="multiplier on manual, patternless toggles")
+    jitter: float = Field(default=1.0, ge=0, le=10, description="multiplier on routine time jitter")
+    fault_rate: float = Field(default=0.04, ge=0, le=1, description="probability that an entity has a fault")
+    sensor_density: float = Field(default=1.0, gt=0, le=20, description="multiplier on sensor report rates")
+    device_density: float = Field(default=1.0, gt=0, le=5, description="multiplier on device probabilities")
+
+    @field_validator("home_types")
+    @classmethod
+    def _home_types(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        if value is None:
+            return None
+        known = load_catalog().home_types
+        unknown = sorted(set(value) - set(known))
+        if unknown:
+            raise ValueError(f"unknown home type(s) {unknown}; expected some of {sorted(known)}")
+        if any(share < 0 for share in value.values()):
+            raise ValueError("home type shares must be >= 0")
+        total = sum(value.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"home type shares must sum to 1, got {total:.4f}")
+        return value
+
+    @field_validator("climate_regions")
+    @classmethod
+    def _climates(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is None:
+            return None
+        known = load_catalog().climates
+        unknown = sorted(set(value) - set(known))
+        if unknown or not value:
+            raise ValueError(f"unknown climate region(s) {unknown}; expected some of {sorted(known)}")
+        return value
+
+    @model_validator(mode="after")
+    def _period(self) -> GenerationConfig:
+        if self.start.year < 1971 or self.start.year > 2200:
+            raise ValueError("start must be between 1971 and 2200")
+        return self
+
+    def home_fields(self) -> dict[str, Any]:
+        """The fields that shape each home, in canonical JSON form."""
+        data = self.model_dump(mode="json", exclude=set(_NOT_HOME_FIELDS))
+        return dict(sorted(data.items()))
+
+    def home_key(self, index: int) -> str:
+        """Content address of home `index`: hash of generator version, home-shaping fields, seed, index."""
+        payload = json.dumps(
+            {"generator": GENERATOR_VERSION, "config": self.home_fields(), "index": index},
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        return f"h{index:06d}-{hashlib.sha256(payload.encode()).hexdigest()[:12]}"
+
+    def home_type_shares(self) -> dict[str, float]:
+        if self.home_types is not None:
+            return dict(self.home_types)
+        return {key: h.share for key, h in load_catalog().home_types.items()}

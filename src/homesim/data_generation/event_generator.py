@@ -1,0 +1,313 @@
+"""EventGenerator: turns a home, its occupants' schedules, its environment and its behaviours into events.
+
+Every event carries its cause (`presence`, `routine`, `synergy`, `environment`, `sensor`, `noise`, `fault`)
+and, where a behaviour produced it, that behaviour's id. All work is column-wise: loops run over
+behaviours, entities and days, never over events.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from homesim.data_generation.behaviors import (
+    Behavior,
+    BehaviorPlan,
+    CheapestHourTrigger,
+    NumericTrigger,
+    PresenceTrigger,
+    StateTrigger,
+    TimeTrigger,
+    entities_with_tag,
+)
+from homesim.data_generation.calendar import US_PER_H, US_PER_S, DayGrid
+from homesim.data_generation.environment import CONDITIONS, Environment
+from homesim.data_generation.event_table import EventBuffer
+from homesim.data_generation.occupants import Schedules
+from homesim.schema.events import Cause
+from homesim.schema.home import Entity, Home
+
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+BoolArr = npt.NDArray[np.bool_]
+
+US_PER_MIN = 60 * US_PER_S
+
+#: Motion events per awake hour at home, by room type (one occupant).
+_ACTIVITY_PER_HOUR = {
+    "hallway": 3.0, "kitchen": 3.5, "living_room": 2.5, "entrance": 1.2, "bathroom": 1.6, "bedroom": 0.8,
+    "kids_room": 1.0, "office": 1.5, "dining_room": 0.8, "garage": 0.3, "garden": 0.4, "balcony": 0.2,
+    "basement": 0.3, "laundry": 0.4,
+}  # fmt: skip
+_MOTION_CLEAR_S = 90.0
+#: The state a manual toggle sets and then returns from, by domain.
+_TOGGLES = {
+    "light": ("on", "off"), "switch": ("on", "off"), "fan": ("on", "off"), "humidifier": ("on", "off"),
+    "cover": ("open", "closed"), "lock": ("unlocked", "locked"), "media_player": ("playing", "off"),
+}  # fmt: skip
+#: States in which an appliance draws its rated power.
+ACTIVE_STATES = ("on", "cool", "heat", "performance", "cleaning", "playing")
+
+
+class EventGenerator:
+    """Generates one home's event table; `generate` is deterministic in (inputs, rng)."""
+
+    def __init__(
+        self,
+        home: Home,
+        grid: DayGrid,
+        environment: Environment,
+        schedules: Schedules,
+        plan: BehaviorPlan,
+        tags: dict[str, frozenset[str]],
+        rng: np.random.Generator,
+        *,
+        noise: float = 1.0,
+        jitter: float = 1.0,
+    ) -> None:
+        self.home = home
+        self.grid = grid
+        self.env = environment
+        self.schedules = schedules
+        self.plan = plan
+        self.tags = tags
+        self.rng = rng
+        self.noise = noise
+        self.jitter = jitter
+        self.buffer = EventBuffer(home)
+        self.area_of = {e.entity_id: home.entity_area(e) for e in home.entities}
+        self.room_type = {a.area_id: a.room_type for a in home.areas}
+        self.devices = {d.id: d for d in home.devices}
+        self._motion_clears: dict[str, I64] = {}
+
+    # -- public -------------------------------------------------------------------------------------------
+    def run(self) -> EventBuffer:
+        """Emit presence, activity, behaviours and noise into the buffer (sensors and faults come after)."""
+        self._presence()
+        self._activity()
+        self._sun_and_weather()
+        ordered = sorted(self.plan.behaviors, key=lambda b: isinstance(b.trigger, StateTrigger))
+        for behavior in ordered:  # synergies last: their triggers must exist first
+            self._behavior(behavior)
+        self._manual_noise()
+        return self.buffer
+
+    # -- presence and activity --------------------------------------------------------------------------------
+    def _presence(self) -> None:
+        trackers = {p.person_id: p for p in self.home.people}
+        doors = [e for e in self._main_with_tag("door") if self._room(e) == "entrance"]
+        for o, occ in enumerate(self.home.metadata.occupants):
+            times, home_flags = self.schedules.transitions[o]
+            person = trackers.get(occ.person_id)
+            if person is None:
+                continue
+            codes = np.where(home_flags, self.buffer.state_code("home"), self.buffer.state_code("not_home"))
+            self.buffer.add(person.entity_id, times, Cause.PRESENCE, codes=codes.astype(np.int32))
+            for tracker in person.device_trackers:
+                lag = self.rng.normal(40, 15, len(times)).clip(2, 180) * US_PER_S
+                self.buffer.add(tracker, times - lag.astype(np.int64), Cause.PRESENCE, codes=codes.astype(np.int32))
+            if doors:
+                opened = times + np.where(home_flags, 0, -30 * US_PER_S).astype(np.int64)
+                self.buffer.add(doors[0].entity_id, opened, Cause.PRESENCE, state="on")
+                closes = opened + (self.rng.lognormal(np.log(20), 0.4, len(times)) * US_PER_S).astype(np.int64)
+                self.buffer.add(doors[0].entity_id, closes, Cause.PRESENCE, state="off")
+
+    def _activity(self) -> None:
+        """Motion and occupancy sensors fire while occupants are awake at home, by room type."""
+        sensors = self._main_with_tag("motion") + self._main_with_tag("occupancy")
+        period_h = (self.grid.end_us - self.grid.begin_us) / US_PER_H
+        for sensor in sensors:
+            rate = _ACTIVITY_PER_HOUR.get(self._room(sensor), 0.6)
+            clear_s = _MOTION_CLEAR_S if sensor.device_class == "motion" else 300.0
+            hits = []
+            for o in range(self.schedules.occupants):
+                n = int(self.rng.poisson(rate * period_h))
+                t = self.grid.begin_us + (self.rng.random(n) * (self.grid.end_us - self.grid.begin_us)).astype(np.int64)
+                hits.append(t[self.schedules.awake_at_home(o, t, self.grid)])
+            t = np.sort(np.concatenate(hits)) if hits else np.zeros(0, np.int64)
+            starts, ends = _bursts(t, int(clear_s * US_PER_S))
+            self.buffer.add(sensor.entity_id, starts, Cause.PRESENCE, state="on")
+            self.buffer.add(sensor.entity_id, ends, Cause.PRESENCE, state="off")
+            self._motion_clears[sensor.entity_id] = ends
+        for cam in self._main_with_tag("camera"):
+            person = self._sibling(cam, "person_detected")
+            if person is None:
+                continue
+            n = int(self.rng.poisson(0.15 * period_h))
+            t = np.sort(self.grid.begin_us + (self.rng.random(n) * (self.grid.end_us - self.grid.begin_us)).astype(np.int64))
+            starts, ends = _bursts(t, 45 * US_PER_S)
+            self.buffer.add(person.entity_id, starts, Cause.PRESENCE, state="on")
+            self.buffer.add(person.entity_id, ends, Cause.PRESENCE, state="off")
+            self._motion_clears[person.entity_id] = ends
+
+    def _sun_and_weather(self) -> None:
+        self.buffer.add("sun.sun", self.env.sunrise_us, Cause.ENVIRONMENT, state="above_horizon")
+        self.buffer.add("sun.sun", self.env.sunset_us, Cause.ENVIRONMENT, state="below_horizon")
+        codes = np.array([self.buffer.state_code(c) for c in CONDITIONS], dtype=np.int32)[self.env.condition]
+        for weather in [e for e in self.home.entities if e.domain == "weather"]:
+            offset = int(self.rng.integers(0, 600)) * US_PER_S
+            self.buffer.add(weather.entity_id, self.env.hours_us + offset, Cause.ENVIRONMENT, codes=codes)
+
+    # -- behaviours -------------------------------------------------------------------------------------------
+    def _behavior(self, b: Behavior) -> None:
+        trigger = b.trigger
+        parents: I64 | None = None
+        clears: I64 | None = None
+        if isinstance(trigger, TimeTrigger):
+            times = self._time_trigger(trigger)
+        elif isinstance(trigger, StateTrigger):
+            times, parents = self.buffer.events_of(trigger.entity_id, trigger.to)
+            clears = self._motion_clears.get(trigger.entity_id)
+        elif isinstance(trigger, NumericTrigger):
+            times = self._numeric_trigger(trigger)
+        elif isinstance(trigger, CheapestHourTrigger):
+            times = self._cheapest_hour(trigger)
+        else:
+            times = self._presence_trigger(trigger)
+        keep = self.rng.random(len(times)) < b.probability
+        keep &= self._conditions_hold(b, times)
+        times = times[keep]
+        parents = parents[keep] if parents is not None else None
+        if b.delay is not None:
+            times = times + (self.rng.lognormal(np.log(b.delay.median_s), b.delay.sigma, len(times)) * US_PER_S).astype(np.int64)
+        cause = {"synergy": Cause.SYNERGY, "environment": Cause.ENVIRONMENT, "presence": Cause.PRESENCE}.get(
+            b.type, Cause.ROUTINE
+        )
+        for action in b.actions:
+            t = times + int(action.stagger_s * US_PER_S)
+            attrs = None
+            if action.attributes is not None:
+                attrs = np.full(len(t), self.buffer.attribute_code(action.attributes), dtype=np.int32)
+            rows = self.buffer.add(action.entity_id, t, cause, b.id, state=action.state, attrs=attrs, parents=parents)
+            if b.revert is None:
+                continue
+            hold = (self.rng.lognormal(np.log(b.revert.median_min), b.revert.sigma, len(t)) * US_PER_MIN).astype(np.int64)
+            base = t
+            if b.revert.after_trigger_clears and clears is not None and len(clears):
+                idx = np.minimum(np.searchsorted(clears, t), len(clears) - 1)
+                base = np.maximum(clears[idx], t)
+            self.buffer.add(action.entity_id, base + hold, cause, b.id, state=b.revert.state, parents=rows)
+
+    def _time_trigger(self, trigger: TimeTrigger) -> I64:
+        days = np.arange(self.grid.days, dtype=np.int64)
+        if trigger.anchor in ("wake", "sleep", "leave", "return"):
+            o = next(i for i, occ in enumerate(self.home.metadata.occupants) if occ.person_id == trigger.occupant)
+            row = {"wake": self.schedules.wake, "sleep": self.schedules.sleep, "leave": self.schedules.leave,
+                   "return": self.schedules.back}[trigger.anchor][o]  # fmt: skip
+            valid = (row >= 0) & ~self.schedules.away_day[o]
+            base = np.where(valid, row, -1)
+        elif trigger.anchor == "clock":
+            base = self.grid.local_time(days, np.full(len(days), trigger.hour or 0.0))
+        else:
+            base = self.env.sunset_us if trigger.anchor == "sunset" else self.env.sunrise_us
+        keep = (base >= 0) & np.isin(self.grid.weekday, trigger.weekdays)
+        jitter = self.rng.normal(0, trigger.jitter_min * self.jitter, len(days)) * US_PER_MIN
+        times = base + int(trigger.offset_min * US_PER_MIN) + jitter.astype(np.int64)
+        return times[keep].astype(np.int64)
+
+    def _numeric_trigger(self, trigger: NumericTrigger) -> I64:
+        column = {"outdoor_temperature": self.env.temperature_c, "humidity": self.env.humidity_pct,
+                  "carbon_intensity": self.env.carbon_g, "price": self.env.price}[trigger.variable]  # fmt: skip
+        hit = np.ones(len(column), dtype=bool)
+        if trigger.above is not None:
+            hit &= column > trigger.above
+        if trigger.below is not None:
+            hit &= column < trigger.below
+        local_h = (self.env.hours_us - self.grid.midnights[self.grid.day_of(self.env.hours_us)]) / US_PER_H
+        hit &= (local_h >= trigger.window[0]) & (local_h < trigger.window[1])
+        t = self.env.hours_us[hit]
+        return t + (self.rng.random(len(t)) * 50 * US_PER_MIN).astype(np.int64)
+
+    def _cheapest_hour(self, trigger: CheapestHourTrigger) -> I64:
+        lo, hi = trigger.window
+        offsets = np.arange(np.floor(lo), np.ceil(hi), dtype=np.float64)
+        days = np.flatnonzero(np.isin(self.grid.weekday, trigger.weekdays)).astype(np.int64)
+        if len(days) == 0 or len(offsets) == 0:
+            return np.zeros(0, dtype=np.int64)
+        starts = self.grid.local_time(np.repeat(days, len(offsets)), np.tile(offsets, len(days))).reshape(len(days), -1)
+        column = self.env.carbon_g if trigger.variable == "carbon_intensity" else self.env.price
+        signal = self.env.at("carbon_g" if trigger.variable == "carbon_intensity" else "price", starts.reshape(-1))
+        signal = signal.reshape(starts.shape)
+        z = (signal - signal.mean(axis=1, keepdims=True)) / (column.std() + 1e-9)
+        gumbel = -np.log(-np.log(self.rng.random(z.shape)))
+        choice = np.argmax(-trigger.preference * z + gumbel, axis=1)
+        chosen = starts[np.arange(len(days)), choice]
+        return (chosen + (self.rng.random(len(days)) * 15 * US_PER_MIN).astype(np.int64)).astype(np.int64)
+
+    def _presence_trigger(self, trigger: PresenceTrigger) -> I64:
+        all_t = np.unique(np.concatenate([t for t, _ in self.schedules.transitions] or [np.zeros(0, np.int64)]))
+        after = self.schedules.anyone_home(all_t)
+        before = self.schedules.anyone_home(all_t - 1)
+        if trigger.event == "first_arrival":
+            return all_t[after & ~before]
+        return all_t[~after & before]
+
+    def _conditions_hold(self, b: Behavior, times: I64) -> BoolArr:
+        ok = np.ones(len(times), dtype=bool)
+        if b.conditions.dark:
+            ok &= self.env.at("sun_elevation_deg", times) < 3.0
+        if b.conditions.someone_home:
+            ok &= self.schedules.anyone_home(times)
+        if b.conditions.nobody_home:
+            ok &= ~self.schedules.anyone_home(times)
+        return ok
+
+    # -- noise -------------------------------------------------------------------------------------------------
+    def _manual_noise(self) -> None:
+        """Manual toggles with no pattern: random times while someone is awake at home."""
+        period = self.grid.end_us - self.grid.begin_us
+        days = self.grid.days
+        for entity in self.home.entities:
+            pair = _TOGGLES.get(entity.domain)
+            if pair is None or entity.role != "main":
+                continue
+            n = int(self.rng.poisson(self.noise * 0.25 * days))
+            t = self.grid.begin_us + (self.rng.random(n) * period).astype(np.int64)
+            t = np.sort(t[self._anyone_awake(t)])
+            self.buffer.add(entity.entity_id, t, Cause.NOISE, state=pair[0])
+            hold = (self.rng.lognormal(np.log(15), 0.8, len(t)) * US_PER_MIN).astype(np.int64)
+            self.buffer.add(entity.entity_id, t + hold, Cause.NOISE, state=pair[1])
+        for bell in self._main_with_tag("doorbell"):
+            n = int(self.rng.poisson(0.3 * days))
+            t = self.grid.begin_us + (self.rng.random(n) * period).astype(np.int64)
+            t = np.sort(t[self._anyone_awake(t)])
+            self.buffer.add(bell.entity_id, t, Cause.NOISE, state="on")
+            self.buffer.add(bell.entity_id, t + 5 * US_PER_S, Cause.NOISE, state="off")
+        for entity in self.home.entities:
+            if entity.domain in ("button", "select"):
+                n = int(self.rng.poisson(self.noise * days / 30))
+                t = np.sort(self.grid.begin_us + (self.rng.random(n) * period).astype(np.int64))
+                if entity.domain == "button":
+                    self.buffer.add(entity.entity_id, t, Cause.NOISE, state="__press__")
+                elif entity.options:
+                    codes = np.array([self.buffer.state_code(s) for s in entity.options], np.int32)
+                    self.buffer.add(entity.entity_id, t, Cause.NOISE, codes=codes[self.rng.integers(0, len(codes), n)])
+
+    # -- helpers -----------------------------------------------------------------------------------------------
+    def _anyone_awake(self, times: I64) -> BoolArr:
+        ok = np.zeros(len(times), dtype=bool)
+        for o in range(self.schedules.occupants):
+            ok |= self.schedules.awake_at_home(o, times, self.grid)
+        return ok
+
+    def _room(self, entity: Entity) -> str:
+        return self.room_type.get(self.area_of[entity.entity_id] or "", "")
+
+    def _main_with_tag(self, tag: str) -> list[Entity]:
+        return entities_with_tag(self.home, tag, self.tags)
+
+    def _sibling(self, entity: Entity, role: str) -> Entity | None:
+        return next((e for e in self.home.entities if e.device_id == entity.device_id and e.role == role), None)
+
+
+def _bursts(times: I64, clear_us: int) -> tuple[I64, I64]:
+    """Merge detections closer than `clear_us` into bursts: (burst starts, burst ends = last + clear)."""
+    if len(times) == 0:
+        return times, times
+    ends = times + clear_us
+    running = np.maximum.accumulate(ends)
+    new = np.ones(len(times), dtype=bool)
+    new[1:] = times[1:] > running[:-1]
+    first = np.flatnonzero(new)
+    return times[first], np.maximum.reduceat(ends, first)
+

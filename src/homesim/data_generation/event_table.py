@@ -1,0 +1,232 @@
+"""EventBuffer: collects a home's events as numpy columns and turns them into the `events.parquet` table.
+
+Behaviours add whole arrays at a time. `finalize` removes repeats that HA would not record (a state equal to
+the entity's previous state), keeps parent links valid, sorts by time, mints ULID context ids and formats
+states, all column-wise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from homesim.data_generation.context_ids import ulid_strings
+from homesim.schema.events import CAUSES, EVENTS_SCHEMA, Cause
+from homesim.schema.home import Home
+from homesim.schema.states import TIMESTAMP_DOMAINS
+
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+BoolArr = npt.NDArray[np.bool_]
+
+_CAUSE_CODE = {c: i for i, c in enumerate(CAUSES)}
+FAULT_CODE = _CAUSE_CODE[Cause.FAULT.value]
+
+
+@dataclass
+class EventColumns:
+    """Consolidated columns; `row` is the stable id parents refer to."""
+
+    row: I64
+    time: I64
+    entity: npt.NDArray[np.int32]
+    code: npt.NDArray[np.int32]  # state vocabulary code; -1 for numeric states
+    value: F64
+    attr: npt.NDArray[np.int32]  # attribute vocabulary code; -1 for none
+    cause: npt.NDArray[np.int8]
+    cause_id: npt.NDArray[np.int32]  # cause-id vocabulary code; -1 for none
+    parent: I64  # row id of the triggering event; -1 for none
+
+    def take(self, index: I64 | BoolArr) -> EventColumns:
+        return EventColumns(**{k: v[index] for k, v in self.__dict__.items()})
+
+    @staticmethod
+    def concat(parts: list[EventColumns]) -> EventColumns:
+        return EventColumns(**{k: np.concatenate([getattr(p, k) for p in parts]) for k in EventColumns.__annotations__})
+
+    def __len__(self) -> int:
+        return len(self.row)
+
+
+class EventBuffer:
+    def __init__(self, home: Home) -> None:
+        self.home = home
+        self.entity_ids = [e.entity_id for e in home.entities]
+        self.entity_index = {eid: i for i, eid in enumerate(self.entity_ids)}
+        self.precision = np.array([e.precision if e.precision is not None else 1 for e in home.entities])
+        self.timestamp_entity = np.array([e.domain in TIMESTAMP_DOMAINS for e in home.entities])
+        self.states: dict[str, int] = {}
+        self.attributes: dict[str, int] = {}
+        self.cause_ids: dict[str, int] = {}
+        self._parts: list[EventColumns] = []
+        self._next_row = 0
+
+    def state_code(self, state: str) -> int:
+        return self.states.setdefault(state, len(self.states))
+
+    def attribute_code(self, attributes_json: str) -> int:
+        return self.attributes.setdefault(attributes_json, len(self.attributes))
+
+    def add(
+        self,
+        entity_id: str,
+        times: I64,
+        cause: Cause,
+        cause_id: str | None = None,
+        *,
+        state: str | None = None,
+        codes: npt.NDArray[np.int32] | None = None,
+        values: F64 | None = None,
+        attrs: npt.NDArray[np.int32] | None = None,
+        parents: I64 | None = None,
+    ) -> I64:
+        """Add events of one entity: a fixed `state`, per-event state `codes`, or numeric `values`.
+
+        Returns the row ids of the added events, for children to name as their parents.
+        """
+        n = len(times)
+        rows = np.arange(self._next_row, self._next_row + n, dtype=np.int64)
+        self._next_row += n
+        if values is not None:
+            code = np.full(n, -1, dtype=np.int32)
+            value = values.astype(np.float64)
+        else:
+            code = codes.astype(np.int32) if codes is not None else np.full(n, self.state_code(state or ""), np.int32)
+            value = np.full(n, np.nan)
+        self._parts.append(
+            EventColumns(
+                row=rows,
+                time=times.astype(np.int64),
+                entity=np.full(n, self.entity_index[entity_id], dtype=np.int32),
+                code=code,
+                value=value,
+                attr=attrs.astype(np.int32) if attrs is not None else np.full(n, -1, dtype=np.int32),
+                cause=np.full(n, _CAUSE_CODE[cause.value], dtype=np.int8),
+                cause_id=np.full(n, -1 if cause_id is None else self.cause_ids.setdefault(cause_id, len(self.cause_ids)), np.int32),
+                parent=parents.astype(np.int64) if parents is not None else np.full(n, -1, dtype=np.int64),
+            )
+        )
+        return rows
+
+    def columns(self) -> EventColumns:
+        """All events so far as one set of columns (the parts are merged and kept merged)."""
+        if not self._parts:
+            return EventColumns.concat([_empty()])
+        if len(self._parts) > 1:
+            self._parts = [EventColumns.concat(self._parts)]
+        return self._parts[0]
+
+    def replace(self, columns: EventColumns) -> None:
+        """Swap in edited columns (fault injection); new rows must come from `reserve_rows`."""
+        self._parts = [columns]
+
+    def reserve_rows(self, n: int) -> I64:
+        rows = np.arange(self._next_row, self._next_row + n, dtype=np.int64)
+        self._next_row += n
+        return rows
+
+    def events_of(self, entity_id: str, state: str) -> tuple[I64, I64]:
+        """(times, row ids) of the events so far that set `entity_id` to `state`, sorted by time."""
+        cols = self.columns()
+        code = self.states.get(state, -2)
+        mask = (cols.entity == self.entity_index[entity_id]) & (cols.code == code)
+        order = np.argsort(cols.time[mask], kind="stable")
+        return cols.time[mask][order], cols.row[mask][order]
+
+    def finalize(self, begin_us: int, end_us: int, rng: np.random.Generator) -> pa.Table:
+        cols = self.columns()
+        cols = cols.take((cols.time >= begin_us) & (cols.time < end_us))
+        cols = _drop_repeats(cols, self.precision)
+        order = np.lexsort((cols.row, cols.entity, cols.time))
+        cols = cols.take(order)
+        position = np.full(self._next_row, -1, dtype=np.int64)
+        position[cols.row] = np.arange(len(cols), dtype=np.int64)
+        parent_pos = np.where(cols.parent >= 0, position[np.maximum(cols.parent, 0)], -1)
+        context = ulid_strings(cols.time, rng)
+        parent_context = pc.if_else(
+            pa.array(parent_pos >= 0), context.take(pa.array(np.maximum(parent_pos, 0))), pa.scalar(None, pa.string())
+        )
+        return pa.Table.from_arrays(
+            [
+                pa.array(cols.time, type=pa.timestamp("us", tz="UTC")),
+                pa.DictionaryArray.from_arrays(pa.array(cols.entity, pa.int32()), pa.array(self.entity_ids, pa.string())),
+                self._state_strings(cols),
+                pa.array(cols.value, type=pa.float64()),
+                _vocab_column(cols.attr, self.attributes, dictionary=False),
+                pa.DictionaryArray.from_arrays(pa.array(cols.cause, pa.int8()), pa.array(CAUSES, pa.string())),
+                _vocab_column(cols.cause_id, self.cause_ids, dictionary=True),
+                context,
+                parent_context,
+            ],
+            schema=EVENTS_SCHEMA,
+        )
+
+    def _state_strings(self, cols: EventColumns) -> pa.Array:
+        vocab = pa.array(sorted(self.states, key=self.states.__getitem__) or [""], pa.string())
+        categorical = vocab.take(pa.array(np.maximum(cols.code, 0)))
+        numeric = format_numbers(cols.value, self.precision[cols.entity])
+        stamps = pc.strftime(pa.array(cols.time, pa.timestamp("us", tz="UTC")), format="%Y-%m-%dT%H:%M:%S+00:00")
+        is_numeric = pa.array(cols.code < 0)
+        is_stamp = pa.array(self.timestamp_entity[cols.entity] & (cols.code == self.states.get("__press__", -2)))
+        return pc.if_else(is_stamp, stamps, pc.if_else(is_numeric, numeric, categorical))
+
+
+def _empty() -> EventColumns:
+    z = np.zeros(0, dtype=np.int64)
+    return EventColumns(
+        row=z, time=z, entity=z.astype(np.int32), code=z.astype(np.int32), value=z.astype(np.float64),
+        attr=z.astype(np.int32), cause=z.astype(np.int8), cause_id=z.astype(np.int32), parent=z,
+    )  # fmt: skip
+
+
+def _drop_repeats(cols: EventColumns, precision: npt.NDArray[np.int64]) -> EventColumns:
+    """Drop events whose state equals the entity's previous state (HA records changes only).
+
+    Fault rows are kept: duplicated reports are the fault being simulated.
+    """
+    order = np.lexsort((cols.row, cols.time, cols.entity))
+    c = cols.take(order)
+    scale = 10.0 ** precision[c.entity]
+    rounded = np.where(c.code < 0, np.round(c.value * scale), np.nan)
+    same_entity = np.zeros(len(c), dtype=bool)
+    same_entity[1:] = c.entity[1:] == c.entity[:-1]
+    same_state = np.zeros(len(c), dtype=bool)
+    same_state[1:] = np.where(
+        c.code[1:] >= 0, c.code[1:] == c.code[:-1], (c.code[:-1] < 0) & (rounded[1:] == rounded[:-1])
+    )
+    repeat = same_entity & same_state & (c.cause != FAULT_CODE)
+    return c.take(~repeat)
+
+
+def format_numbers(values: F64, precision: npt.NDArray[np.int64]) -> pa.Array:
+    """Fixed-decimal strings ("21.5", "-3.0", "87") for each value, with its entity's precision."""
+    prec = np.clip(precision, 0, 6).astype(np.int64)
+    finite = np.isfinite(values)
+    scaled = np.round(np.where(finite, np.abs(values), 0) * 10.0**prec).astype(np.int64)
+    unit = (10**prec).astype(np.int64)
+    whole = pc.cast(pa.array(scaled // unit), pa.string())
+    frac = pc.utf8_lpad(pc.cast(pa.array(scaled % unit), pa.string()), width=6, padding="0")
+    frac = pc.utf8_slice_codeunits(frac, start=0, stop=6)
+    # lpad to 6 then keep the last `prec` digits: done per precision group to stay vectorized.
+    out = whole
+    for p in np.unique(prec[prec > 0]):
+        mask = pa.array(prec == p)
+        digits = pc.utf8_slice_codeunits(frac, start=6 - int(p), stop=6)
+        out = pc.if_else(mask, pc.binary_join_element_wise(whole, digits, "."), out)
+    sign = pa.array(np.where((values < 0) & (scaled > 0), "-", ""))
+    out = pc.binary_join_element_wise(sign, out, "")
+    return pc.if_else(pa.array(finite), out, pa.scalar("unknown"))
+
+
+def _vocab_column(codes: npt.NDArray[np.int32], vocab: dict[str, int], *, dictionary: bool) -> pa.Array:
+    words = pa.array(sorted(vocab, key=vocab.__getitem__), pa.string())
+    mask = pa.array(codes < 0)
+    if dictionary:
+        return pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32(), mask=codes < 0), words)
+    if not vocab:
+        return pa.nulls(len(codes), pa.string())
+    return pc.if_else(mask, pa.scalar(None, pa.string()), words.take(pa.array(np.maximum(codes, 0))))

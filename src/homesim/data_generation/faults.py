@@ -1,0 +1,133 @@
+"""Fault injection: unavailable stretches, stuck values, battery drain, drift, dropped and duplicated reports.
+
+Faults are chosen per entity (with `fault_rate`), applied to the event columns before they are finalized,
+and recorded (entity, kind, start, end) for the ground truth.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from homesim.data_generation.calendar import US_PER_H, US_PER_S, DayGrid
+from homesim.data_generation.event_table import FAULT_CODE, EventBuffer, EventColumns
+from homesim.schema.home import Home
+
+FaultKind = Literal["unavailable", "stuck", "battery_drain", "drift", "dropped", "duplicated"]
+
+_NUMERIC_KINDS: tuple[FaultKind, ...] = ("unavailable", "stuck", "drift", "dropped", "duplicated")
+_STATEFUL_KINDS: tuple[FaultKind, ...] = ("unavailable", "dropped")
+_FAULTY_DOMAINS = frozenset({"sensor", "binary_sensor", "light", "switch", "lock", "climate", "cover"})
+
+
+class Fault(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    entity_id: str
+    kind: FaultKind
+    start_us: int
+    end_us: int
+    #: Kind-specific magnitude: drift per day, share of reports dropped or duplicated.
+    magnitude: float = 0.0
+
+
+def plan_faults(home: Home, grid: DayGrid, rate: float, rng: np.random.Generator) -> list[Fault]:
+    faults: list[Fault] = []
+    span_h = (grid.end_us - grid.begin_us) / US_PER_H
+    for entity in home.entities:
+        if entity.domain not in _FAULTY_DOMAINS or entity.device_id is None or rng.random() >= rate:
+            continue
+        if entity.role == "battery":
+            kind: FaultKind = "battery_drain"
+        elif entity.domain == "sensor":
+            kind = _NUMERIC_KINDS[int(rng.integers(len(_NUMERIC_KINDS)))]
+        else:
+            kind = _STATEFUL_KINDS[int(rng.integers(len(_STATEFUL_KINDS)))]
+        length_h = float(min(span_h * 0.5, rng.uniform(2, 72) if kind != "battery_drain" else rng.uniform(24, 96)))
+        start = grid.begin_us + int(rng.uniform(0, span_h - length_h) * US_PER_H)
+        magnitude = {"drift": float(rng.uniform(0.8, 3.0)) * rng.choice([-1, 1]), "dropped": float(rng.uniform(0.5, 0.9)),
+                     "duplicated": float(rng.uniform(0.2, 0.5))}.get(kind, 0.0)  # fmt: skip
+        faults.append(
+            Fault(
+                id=f"f{len(faults):03d}-{kind}",
+                entity_id=entity.entity_id,
+                kind=kind,
+                start_us=start,
+                end_us=start + int(length_h * US_PER_H),
+                magnitude=magnitude,
+            )
+        )
+    return faults
+
+
+def apply_faults(buffer: EventBuffer, faults: list[Fault], rng: np.random.Generator) -> None:
+    """Rewrite the buffer's columns so each fault's window shows its anomaly, tagged with cause `fault`."""
+    cols = buffer.columns()
+    added: list[EventColumns] = []
+    keep = np.ones(len(cols), dtype=bool)
+    for fault in faults:
+        entity = buffer.entity_index[fault.entity_id]
+        fault_code = buffer.cause_ids.setdefault(fault.id, len(buffer.cause_ids))
+        in_window = (cols.entity == entity) & (cols.time >= fault.start_us) & (cols.time < fault.end_us) & keep
+        idx = np.flatnonzero(in_window)
+        if fault.kind == "unavailable":
+            keep[idx] = False
+            before = np.flatnonzero((cols.entity == entity) & (cols.time < fault.end_us) & keep)
+            restore = before[np.argmax(cols.time[before])] if len(before) else -1
+            rows = _fault_rows(buffer, entity, fault_code, [fault.start_us, fault.end_us])
+            rows.code[0] = buffer.state_code("unavailable")
+            if restore >= 0:
+                rows.code[1], rows.value[1] = cols.code[restore], cols.value[restore]
+            else:
+                rows = rows.take(np.array([0]))
+            added.append(rows)
+        elif fault.kind == "stuck":
+            keep[idx[1:]] = False  # the value freezes: no further changes reach HA
+            cols.cause[idx[:1]] = FAULT_CODE
+            cols.cause_id[idx[:1]] = fault_code
+        elif fault.kind == "drift":
+            days = (cols.time[idx] - fault.start_us) / (24 * US_PER_H)
+            cols.value[idx] += fault.magnitude * days
+            cols.cause[idx] = FAULT_CODE
+            cols.cause_id[idx] = fault_code
+        elif fault.kind == "dropped":
+            keep[idx[rng.random(len(idx)) < fault.magnitude]] = False
+        elif fault.kind == "duplicated":
+            dup = idx[rng.random(len(idx)) < fault.magnitude]
+            copy = cols.take(dup)
+            copy.row = buffer.reserve_rows(len(dup))
+            copy.time = copy.time + (rng.uniform(0.5, 3.0, len(dup)) * US_PER_S).astype(np.int64)
+            copy.cause[:] = FAULT_CODE
+            copy.cause_id[:] = fault_code
+            copy.parent[:] = -1
+            added.append(copy)
+        else:  # battery_drain: the charge falls to zero within the window, then the device drops out
+            keep[idx] = False
+            n = 24
+            times = np.linspace(fault.start_us, fault.end_us, n).astype(np.int64)
+            start_value = cols.value[idx[0]] if len(idx) else 60.0
+            rows = _fault_rows(buffer, entity, fault_code, list(times))
+            rows.value[:] = np.linspace(start_value, 0.0, n)
+            rows.code[:] = -1
+            rows.code[-1] = buffer.state_code("unavailable")
+            rows.value[-1] = np.nan
+            added.append(rows)
+    buffer.replace(EventColumns.concat([cols.take(keep), *added]))
+
+
+def _fault_rows(buffer: EventBuffer, entity: int, fault_code: int, times: list[int]) -> EventColumns:
+    n = len(times)
+    return EventColumns(
+        row=buffer.reserve_rows(n),
+        time=np.array(times, dtype=np.int64),
+        entity=np.full(n, entity, dtype=np.int32),
+        code=np.full(n, -1, dtype=np.int32),
+        value=np.full(n, np.nan),
+        attr=np.full(n, -1, dtype=np.int32),
+        cause=np.full(n, FAULT_CODE, dtype=np.int8),
+        cause_id=np.full(n, fault_code, dtype=np.int32),
+        parent=np.full(n, -1, dtype=np.int64),
+    )
