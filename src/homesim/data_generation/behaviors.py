@@ -152,10 +152,14 @@ class _Planner:
         self.area_of = {e.entity_id: home.entity_area(e) for e in home.entities}
         self.room_type = {a.area_id: a.room_type for a in home.areas}
 
-    def _add(self, type_: PatternType, description: str, trigger: Trigger, actions: list[Action], **kw: object) -> str:
+    def _add(
+        self, type_: PatternType, description: str, trigger: Trigger, actions: list[Action], **kw: object
+    ) -> str:
         bid = f"b{len(self.behaviors):03d}-{type_}"
         self.behaviors.append(
-            Behavior(id=bid, type=type_, description=description, trigger=trigger, actions=tuple(actions), **kw)  # type: ignore[arg-type]
+            Behavior(
+                id=bid, type=type_, description=description, trigger=trigger, actions=tuple(actions), **kw
+            )
         )
         return bid
 
@@ -195,10 +199,14 @@ class _Planner:
                 [Action(entity_id=light.entity_id, state="on", attributes='{"brightness": 204}')],
                 conditions=Conditions(dark=True),
                 delay=Delay(median_s=round(float(self.rng.uniform(0.8, 2.5)), 2), sigma=0.3),
-                revert=Revert(state="off", median_min=round(float(self.rng.uniform(2, 6)), 1), sigma=0.15,
-                              after_trigger_clears=True),
+                revert=Revert(
+                    state="off",
+                    median_min=round(float(self.rng.uniform(2, 6)), 1),
+                    sigma=0.15,
+                    after_trigger_clears=True,
+                ),
                 probability=self._p(0.85, 0.98),
-            )  # fmt: skip
+            )
 
     def _entry_lights(self, lights: list[Entity]) -> None:
         """Front door opens → entrance/hallway light, after dark."""
@@ -218,7 +226,12 @@ class _Planner:
         cameras = entities_with_tag(self.home, "camera", self.tags)
         for cam in cameras:
             person = next(
-                (e for e in self.home.entities if e.device_id == cam.device_id and e.role == "person_detected"), None
+                (
+                    e
+                    for e in self.home.entities
+                    if e.device_id == cam.device_id and e.role == "person_detected"
+                ),
+                None,
             )
             if person is not None:
                 self._add(
@@ -239,7 +252,11 @@ class _Planner:
                 "time_of_day",
                 f"{bedroom_lights[-1].entity_id} turns on when {who} wakes up",
                 TimeTrigger(anchor="wake", occupant=who, offset_min=1.0, jitter_min=2.0),
-                [Action(entity_id=bedroom_lights[-1].entity_id, state="on", attributes='{"brightness": 102}')],
+                [
+                    Action(
+                        entity_id=bedroom_lights[-1].entity_id, state="on", attributes='{"brightness": 102}'
+                    )
+                ],
                 revert=Revert(state="off", median_min=25, sigma=0.3),
                 probability=self._p(0.8, 0.95),
             )
@@ -248,16 +265,22 @@ class _Planner:
             second = self._add(
                 "time_of_day",
                 f"{coffee[0].entity_id} starts on weekday mornings after {who} wakes",
-                TimeTrigger(anchor="wake", occupant=who, offset_min=12.0, jitter_min=3.0, weekdays=(0, 1, 2, 3, 4)),
+                TimeTrigger(
+                    anchor="wake", occupant=who, offset_min=12.0, jitter_min=3.0, weekdays=(0, 1, 2, 3, 4)
+                ),
                 [Action(entity_id=coffee[0].entity_id, state="on")],
                 revert=Revert(state="off", median_min=12, sigma=0.2),
                 probability=self._p(0.8, 0.95),
             )
             if first_action is not None and bedroom_lights:
                 self.decoys.append(
-                    Decoy(entity_a=bedroom_lights[-1].entity_id, entity_b=coffee[0].entity_id,
-                          behaviors=(first_action, second), shared_cause=f"wake:{who}")
-                )  # fmt: skip
+                    Decoy(
+                        entity_a=bedroom_lights[-1].entity_id,
+                        entity_b=coffee[0].entity_id,
+                        behaviors=(first_action, second),
+                        shared_cause=f"wake:{who}",
+                    )
+                )
         fans = entities_with_tag(self.home, "exhaust_fan", self.tags)
         if fans:
             self._add(
@@ -274,7 +297,10 @@ class _Planner:
                 "time_of_day",
                 "Blinds open at 07:30 on weekdays",
                 TimeTrigger(anchor="clock", hour=7.5, jitter_min=3.0, weekdays=(0, 1, 2, 3, 4)),
-                [Action(entity_id=b.entity_id, state="open", stagger_s=2.0 * i) for i, b in enumerate(blinds)],
+                [
+                    Action(entity_id=b.entity_id, state="open", stagger_s=2.0 * i)
+                    for i, b in enumerate(blinds)
+                ],
                 probability=self._p(0.85, 0.97),
             )
 
@@ -284,7 +310,9 @@ class _Planner:
             self._add(
                 "time_of_day",
                 f"{living[1].entity_id} turns on around 19:00 when someone is home",
-                TimeTrigger(anchor="clock", hour=float(np.round(self.rng.uniform(18.5, 19.5), 2)), jitter_min=8.0),
+                TimeTrigger(
+                    anchor="clock", hour=float(np.round(self.rng.uniform(18.5, 19.5), 2)), jitter_min=8.0
+                ),
                 [Action(entity_id=living[1].entity_id, state="on", attributes='{"brightness": 153}')],
                 conditions=Conditions(someone_home=True),
                 revert=Revert(state="off", median_min=180, sigma=0.2),
@@ -295,7 +323,9 @@ class _Planner:
             self._add(
                 "time_of_day",
                 f"{tvs[0].entity_id} plays in the evening",
-                TimeTrigger(anchor="clock", hour=float(np.round(self.rng.uniform(19.5, 21.0), 2)), jitter_min=15.0),
+                TimeTrigger(
+                    anchor="clock", hour=float(np.round(self.rng.uniform(19.5, 21.0), 2)), jitter_min=15.0
+                ),
                 [Action(entity_id=tvs[0].entity_id, state="playing")],
                 conditions=Conditions(someone_home=True),
                 revert=Revert(state="off", median_min=110, sigma=0.3),
@@ -306,14 +336,18 @@ class _Planner:
         """At bedtime: downstairs lights off, door locked, alarm armed for the night, in a few seconds."""
         actions = [
             Action(entity_id=lt.entity_id, state="off", stagger_s=float(i))
-            for i, lt in enumerate(self._in_room(lights, "living_room", "kitchen", "dining_room", "hallway")[:4])
+            for i, lt in enumerate(
+                self._in_room(lights, "living_room", "kitchen", "dining_room", "hallway")[:4]
+            )
         ]
         locks = entities_with_tag(self.home, "lock", self.tags)
         if locks:
             actions.append(Action(entity_id=locks[0].entity_id, state="locked", stagger_s=len(actions) + 1.0))
         alarms = entities_with_tag(self.home, "alarm", self.tags)
         if alarms:
-            actions.append(Action(entity_id=alarms[0].entity_id, state="armed_night", stagger_s=len(actions) + 2.0))
+            actions.append(
+                Action(entity_id=alarms[0].entity_id, state="armed_night", stagger_s=len(actions) + 2.0)
+            )
         if len(actions) >= 2:
             self._add(
                 "scene",
@@ -377,57 +411,79 @@ class _Planner:
                 "environment",
                 "Outdoor lights turn on at sunset and off at 23:30",
                 TimeTrigger(anchor="sunset", offset_min=float(self.rng.choice([-15, 0, 10])), jitter_min=1.0),
-                [Action(entity_id=o.entity_id, state="on", stagger_s=float(i)) for i, o in enumerate(outdoor)],
+                [
+                    Action(entity_id=o.entity_id, state="on", stagger_s=float(i))
+                    for i, o in enumerate(outdoor)
+                ],
                 revert=Revert(state="off", median_min=240, sigma=0.05),
                 probability=self._p(0.9, 0.99),
             )
-        blinds = self._in_room(entities_with_tag(self.home, "cover", self.tags), "bedroom", "living_room", "dining_room",
-                               "kids_room")  # fmt: skip
+        blinds = self._in_room(
+            entities_with_tag(self.home, "cover", self.tags),
+            "bedroom",
+            "living_room",
+            "dining_room",
+            "kids_room",
+        )
         if blinds:
             self._add(
                 "environment",
                 "Blinds close at sunset",
                 TimeTrigger(anchor="sunset", offset_min=20.0, jitter_min=4.0),
-                [Action(entity_id=b.entity_id, state="closed", stagger_s=2.0 * i) for i, b in enumerate(blinds)],
+                [
+                    Action(entity_id=b.entity_id, state="closed", stagger_s=2.0 * i)
+                    for i, b in enumerate(blinds)
+                ],
                 probability=self._p(0.8, 0.95),
             )
         for ac in entities_with_tag(self.home, "cooling", self.tags):
             self._add(
                 "environment",
                 f"{ac.entity_id} cools when it is hot outside and someone is home",
-                NumericTrigger(variable="outdoor_temperature", above=round(float(self.rng.uniform(24, 27)), 1),
-                               window=(9.0, 23.0)),
+                NumericTrigger(
+                    variable="outdoor_temperature",
+                    above=round(float(self.rng.uniform(24, 27)), 1),
+                    window=(9.0, 23.0),
+                ),
                 [Action(entity_id=ac.entity_id, state="cool")],
                 conditions=Conditions(someone_home=True),
                 revert=Revert(state="off", median_min=45, sigma=0.3),
                 probability=self._p(0.7, 0.9),
-            )  # fmt: skip
+            )
         for fan in entities_with_tag(self.home, "fan", self.tags):
             self._add(
                 "environment",
                 f"{fan.entity_id} runs on warm afternoons",
-                NumericTrigger(variable="outdoor_temperature", above=round(float(self.rng.uniform(22, 25)), 1),
-                               window=(11.0, 22.0)),
+                NumericTrigger(
+                    variable="outdoor_temperature",
+                    above=round(float(self.rng.uniform(22, 25)), 1),
+                    window=(11.0, 22.0),
+                ),
                 [Action(entity_id=fan.entity_id, state="on")],
                 conditions=Conditions(someone_home=True),
                 revert=Revert(state="off", median_min=60, sigma=0.3),
                 probability=self._p(0.5, 0.8),
-            )  # fmt: skip
+            )
         for heater in entities_with_tag(self.home, "heating", self.tags):
             self._add(
                 "environment",
                 f"{heater.entity_id} heats on cold mornings",
-                NumericTrigger(variable="outdoor_temperature", below=round(float(self.rng.uniform(10, 15)), 1),
-                               window=(5.5, 8.0)),
+                NumericTrigger(
+                    variable="outdoor_temperature",
+                    below=round(float(self.rng.uniform(10, 15)), 1),
+                    window=(5.5, 8.0),
+                ),
                 [Action(entity_id=heater.entity_id, state="heat")],
                 revert=Revert(state="off", median_min=120, sigma=0.3),
                 probability=self._p(0.8, 0.95),
-            )  # fmt: skip
+            )
         for dry in entities_with_tag(self.home, "dehumidifier", self.tags):
             self._add(
                 "environment",
                 f"{dry.entity_id} runs when outdoor humidity is high",
-                NumericTrigger(variable="humidity", above=round(float(self.rng.uniform(80, 90)), 0), window=(8.0, 22.0)),
+                NumericTrigger(
+                    variable="humidity", above=round(float(self.rng.uniform(80, 90)), 0), window=(8.0, 22.0)
+                ),
                 [Action(entity_id=dry.entity_id, state="on")],
                 revert=Revert(state="off", median_min=90, sigma=0.3),
                 probability=self._p(0.6, 0.9),
@@ -436,35 +492,50 @@ class _Planner:
             self._add(
                 "environment",
                 f"{valve.entity_id} waters early on warm days",
-                NumericTrigger(variable="outdoor_temperature", above=round(float(self.rng.uniform(14, 20)), 1),
-                               window=(5.0, 7.0)),
+                NumericTrigger(
+                    variable="outdoor_temperature",
+                    above=round(float(self.rng.uniform(14, 20)), 1),
+                    window=(5.0, 7.0),
+                ),
                 [Action(entity_id=valve.entity_id, state="on")],
                 revert=Revert(state="off", median_min=15, sigma=0.1),
                 probability=self._p(0.7, 0.95),
-            )  # fmt: skip
+            )
 
     def _deferrable(self) -> None:
         """Deferrable loads start in the cleanest or cheapest hour of their window."""
-        windows = {"dishwasher": (20.0, 30.0), "washing_machine": (9.0, 20.0), "ev": (18.0, 31.0),
-                   "water_heater": (0.0, 7.0)}  # fmt: skip
+        windows = {
+            "dishwasher": (20.0, 30.0),
+            "washing_machine": (9.0, 20.0),
+            "ev": (18.0, 31.0),
+            "water_heater": (0.0, 7.0),
+        }
         devices = {d.id: d for d in self.home.devices}
         for entity in entities_with_tag(self.home, "deferrable", self.tags):
             device_type = devices[entity.device_id or ""].device_type
             key = "ev" if device_type == "ev_charger" else device_type
             window = windows.get(key, (10.0, 16.0))
-            variable: Literal["carbon_intensity", "price"] = "carbon_intensity" if self.rng.random() < 0.5 else "price"
+            variable: Literal["carbon_intensity", "price"] = (
+                "carbon_intensity" if self.rng.random() < 0.5 else "price"
+            )
             days = (0, 2, 4, 5) if key == "washing_machine" else (0, 1, 2, 3, 4, 5, 6)
             on_state = "performance" if entity.domain == "water_heater" else "on"
             off_state = "eco" if entity.domain == "water_heater" else "off"
             self._add(
                 "environment",
                 f"{entity.entity_id} starts in the lowest-{variable.replace('_', ' ')} hour",
-                CheapestHourTrigger(variable=variable, window=window, weekdays=days,
-                                    preference=round(float(self.rng.uniform(3, 6)), 2)),
+                CheapestHourTrigger(
+                    variable=variable,
+                    window=window,
+                    weekdays=days,
+                    preference=round(float(self.rng.uniform(3, 6)), 2),
+                ),
                 [Action(entity_id=entity.entity_id, state=on_state)],
-                revert=Revert(state=off_state, median_min={"ev": 180.0, "water_heater": 90.0}.get(key, 110.0), sigma=0.2),
+                revert=Revert(
+                    state=off_state, median_min={"ev": 180.0, "water_heater": 90.0}.get(key, 110.0), sigma=0.2
+                ),
                 probability=self._p(0.6, 0.9),
-            )  # fmt: skip
+            )
 
     def _cleaning(self) -> None:
         for vac in entities_with_tag(self.home, "vacuum", self.tags):

@@ -60,10 +60,6 @@ class DeviceType(_Spec):
     models: tuple[DeviceModel, ...] = Field(min_length=1)
     entities: tuple[EntitySpec, ...] = Field(min_length=1)
 
-    @property
-    def main(self) -> EntitySpec:
-        return next(e for e in self.entities if e.role == "main")
-
 
 class RoomDevice(_Spec):
     type: str
@@ -143,8 +139,16 @@ class Catalog(_Spec):
                 if room not in self.rooms:
                     errors.append(f"home type {h.key}: unknown room type {room!r}")
         for r in self.rooms.values():
-            errors += [f"room {r.key}: unknown device type {d.type!r}" for d in r.devices if d.type not in self.devices]
-        errors += [f"climate {c.key}: unknown grid {c.grid!r}" for c in self.climates.values() if c.grid not in self.grids]
+            errors += [
+                f"room {r.key}: unknown device type {d.type!r}"
+                for d in r.devices
+                if d.type not in self.devices
+            ]
+        errors += [
+            f"climate {c.key}: unknown grid {c.grid!r}"
+            for c in self.climates.values()
+            if c.grid not in self.grids
+        ]
         if errors:
             raise ValueError("; ".join(errors))
         return self
@@ -155,7 +159,9 @@ class Catalog(_Spec):
 
 
 def _load_yaml(name: str) -> dict[str, Any]:
-    text = resources.files("homesim.data_generation").joinpath("catalog_data").joinpath(name).read_text("utf-8")
+    text = (
+        resources.files("homesim.data_generation").joinpath("catalog_data").joinpath(name).read_text("utf-8")
+    )
     data = yaml.safe_load(text)
     if not isinstance(data, dict):
         raise ValueError(f"catalog file {name} must hold a mapping")

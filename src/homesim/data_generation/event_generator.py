@@ -35,16 +35,32 @@ US_PER_MIN = 60 * US_PER_S
 
 #: Motion events per awake hour at home, by room type (one occupant).
 _ACTIVITY_PER_HOUR = {
-    "hallway": 3.0, "kitchen": 3.5, "living_room": 2.5, "entrance": 1.2, "bathroom": 1.6, "bedroom": 0.8,
-    "kids_room": 1.0, "office": 1.5, "dining_room": 0.8, "garage": 0.3, "garden": 0.4, "balcony": 0.2,
-    "basement": 0.3, "laundry": 0.4,
-}  # fmt: skip
+    "hallway": 3.0,
+    "kitchen": 3.5,
+    "living_room": 2.5,
+    "entrance": 1.2,
+    "bathroom": 1.6,
+    "bedroom": 0.8,
+    "kids_room": 1.0,
+    "office": 1.5,
+    "dining_room": 0.8,
+    "garage": 0.3,
+    "garden": 0.4,
+    "balcony": 0.2,
+    "basement": 0.3,
+    "laundry": 0.4,
+}
 _MOTION_CLEAR_S = 90.0
 #: The state a manual toggle sets and then returns from, by domain.
 _TOGGLES = {
-    "light": ("on", "off"), "switch": ("on", "off"), "fan": ("on", "off"), "humidifier": ("on", "off"),
-    "cover": ("open", "closed"), "lock": ("unlocked", "locked"), "media_player": ("playing", "off"),
-}  # fmt: skip
+    "light": ("on", "off"),
+    "switch": ("on", "off"),
+    "fan": ("on", "off"),
+    "humidifier": ("on", "off"),
+    "cover": ("open", "closed"),
+    "lock": ("unlocked", "locked"),
+    "media_player": ("playing", "off"),
+}
 #: States in which an appliance draws its rated power.
 ACTIVE_STATES = ("on", "cool", "heat", "performance", "cleaning", "playing")
 
@@ -80,7 +96,7 @@ class EventGenerator:
         self.devices = {d.id: d for d in home.devices}
         self._motion_clears: dict[str, I64] = {}
 
-    # -- public -------------------------------------------------------------------------------------------
+    # -- public --------
     def run(self) -> EventBuffer:
         """Emit presence, activity, behaviours and noise into the buffer (sensors and faults come after)."""
         self._presence()
@@ -92,7 +108,7 @@ class EventGenerator:
         self._manual_noise()
         return self.buffer
 
-    # -- presence and activity --------------------------------------------------------------------------------
+    # -- presence and activity --------
     def _presence(self) -> None:
         trackers = {p.person_id: p for p in self.home.people}
         doors = [e for e in self._main_with_tag("door") if self._room(e) == "entrance"]
@@ -105,11 +121,15 @@ class EventGenerator:
             self.buffer.add(person.entity_id, times, Cause.PRESENCE, codes=codes.astype(np.int32))
             for tracker in person.device_trackers:
                 lag = self.rng.normal(40, 15, len(times)).clip(2, 180) * US_PER_S
-                self.buffer.add(tracker, times - lag.astype(np.int64), Cause.PRESENCE, codes=codes.astype(np.int32))
+                self.buffer.add(
+                    tracker, times - lag.astype(np.int64), Cause.PRESENCE, codes=codes.astype(np.int32)
+                )
             if doors:
                 opened = times + np.where(home_flags, 0, -30 * US_PER_S).astype(np.int64)
                 self.buffer.add(doors[0].entity_id, opened, Cause.PRESENCE, state="on")
-                closes = opened + (self.rng.lognormal(np.log(20), 0.4, len(times)) * US_PER_S).astype(np.int64)
+                closes = opened + (self.rng.lognormal(np.log(20), 0.4, len(times)) * US_PER_S).astype(
+                    np.int64
+                )
                 self.buffer.add(doors[0].entity_id, closes, Cause.PRESENCE, state="off")
 
     def _activity(self) -> None:
@@ -122,7 +142,9 @@ class EventGenerator:
             hits = []
             for o in range(self.schedules.occupants):
                 n = int(self.rng.poisson(rate * period_h))
-                t = self.grid.begin_us + (self.rng.random(n) * (self.grid.end_us - self.grid.begin_us)).astype(np.int64)
+                t = self.grid.begin_us + (
+                    self.rng.random(n) * (self.grid.end_us - self.grid.begin_us)
+                ).astype(np.int64)
                 hits.append(t[self.schedules.awake_at_home(o, t, self.grid)])
             t = np.sort(np.concatenate(hits)) if hits else np.zeros(0, np.int64)
             starts, ends = _bursts(t, int(clear_s * US_PER_S))
@@ -134,7 +156,10 @@ class EventGenerator:
             if person is None:
                 continue
             n = int(self.rng.poisson(0.15 * period_h))
-            t = np.sort(self.grid.begin_us + (self.rng.random(n) * (self.grid.end_us - self.grid.begin_us)).astype(np.int64))
+            t = np.sort(
+                self.grid.begin_us
+                + (self.rng.random(n) * (self.grid.end_us - self.grid.begin_us)).astype(np.int64)
+            )
             starts, ends = _bursts(t, 45 * US_PER_S)
             self.buffer.add(person.entity_id, starts, Cause.PRESENCE, state="on")
             self.buffer.add(person.entity_id, ends, Cause.PRESENCE, state="off")
@@ -148,7 +173,7 @@ class EventGenerator:
             offset = int(self.rng.integers(0, 600)) * US_PER_S
             self.buffer.add(weather.entity_id, self.env.hours_us + offset, Cause.ENVIRONMENT, codes=codes)
 
-    # -- behaviours -------------------------------------------------------------------------------------------
+    # -- behaviours --------
     def _behavior(self, b: Behavior) -> None:
         trigger = b.trigger
         parents: I64 | None = None
@@ -169,7 +194,9 @@ class EventGenerator:
         times = times[keep]
         parents = parents[keep] if parents is not None else None
         if b.delay is not None:
-            times = times + (self.rng.lognormal(np.log(b.delay.median_s), b.delay.sigma, len(times)) * US_PER_S).astype(np.int64)
+            times = times + (
+                self.rng.lognormal(np.log(b.delay.median_s), b.delay.sigma, len(times)) * US_PER_S
+            ).astype(np.int64)
         cause = {"synergy": Cause.SYNERGY, "environment": Cause.ENVIRONMENT, "presence": Cause.PRESENCE}.get(
             b.type, Cause.ROUTINE
         )
@@ -178,10 +205,14 @@ class EventGenerator:
             attrs = None
             if action.attributes is not None:
                 attrs = np.full(len(t), self.buffer.attribute_code(action.attributes), dtype=np.int32)
-            rows = self.buffer.add(action.entity_id, t, cause, b.id, state=action.state, attrs=attrs, parents=parents)
+            rows = self.buffer.add(
+                action.entity_id, t, cause, b.id, state=action.state, attrs=attrs, parents=parents
+            )
             if b.revert is None:
                 continue
-            hold = (self.rng.lognormal(np.log(b.revert.median_min), b.revert.sigma, len(t)) * US_PER_MIN).astype(np.int64)
+            hold = (
+                self.rng.lognormal(np.log(b.revert.median_min), b.revert.sigma, len(t)) * US_PER_MIN
+            ).astype(np.int64)
             base = t
             if b.revert.after_trigger_clears and clears is not None and len(clears):
                 idx = np.minimum(np.searchsorted(clears, t), len(clears) - 1)
@@ -191,9 +222,15 @@ class EventGenerator:
     def _time_trigger(self, trigger: TimeTrigger) -> I64:
         days = np.arange(self.grid.days, dtype=np.int64)
         if trigger.anchor in ("wake", "sleep", "leave", "return"):
-            o = next(i for i, occ in enumerate(self.home.metadata.occupants) if occ.person_id == trigger.occupant)
-            row = {"wake": self.schedules.wake, "sleep": self.schedules.sleep, "leave": self.schedules.leave,
-                   "return": self.schedules.back}[trigger.anchor][o]  # fmt: skip
+            o = next(
+                i for i, occ in enumerate(self.home.metadata.occupants) if occ.person_id == trigger.occupant
+            )
+            row = {
+                "wake": self.schedules.wake,
+                "sleep": self.schedules.sleep,
+                "leave": self.schedules.leave,
+                "return": self.schedules.back,
+            }[trigger.anchor][o]
             valid = (row >= 0) & ~self.schedules.away_day[o]
             base = np.where(valid, row, -1)
         elif trigger.anchor == "clock":
@@ -206,8 +243,12 @@ class EventGenerator:
         return times[keep].astype(np.int64)
 
     def _numeric_trigger(self, trigger: NumericTrigger) -> I64:
-        column = {"outdoor_temperature": self.env.temperature_c, "humidity": self.env.humidity_pct,
-                  "carbon_intensity": self.env.carbon_g, "price": self.env.price}[trigger.variable]  # fmt: skip
+        column = {
+            "outdoor_temperature": self.env.temperature_c,
+            "humidity": self.env.humidity_pct,
+            "carbon_intensity": self.env.carbon_g,
+            "price": self.env.price,
+        }[trigger.variable]
         hit = np.ones(len(column), dtype=bool)
         if trigger.above is not None:
             hit &= column > trigger.above
@@ -224,18 +265,27 @@ class EventGenerator:
         days = np.flatnonzero(np.isin(self.grid.weekday, trigger.weekdays)).astype(np.int64)
         if len(days) == 0 or len(offsets) == 0:
             return np.zeros(0, dtype=np.int64)
-        starts = self.grid.local_time(np.repeat(days, len(offsets)), np.tile(offsets, len(days))).reshape(len(days), -1)
-        column = self.env.carbon_g if trigger.variable == "carbon_intensity" else self.env.price
-        signal = self.env.at("carbon_g" if trigger.variable == "carbon_intensity" else "price", starts.reshape(-1))
+        starts = self.grid.local_time(np.repeat(days, len(offsets)), np.tile(offsets, len(days))).reshape(
+            len(days), -1
+        )
+        signal = self.env.at(
+            "carbon_g" if trigger.variable == "carbon_intensity" else "price", starts.reshape(-1)
+        )
         signal = signal.reshape(starts.shape)
-        z = (signal - signal.mean(axis=1, keepdims=True)) / (column.std() + 1e-9)
+        # Standardized within each day's window: people compare the hours they can choose from.
+        z = (signal - signal.mean(axis=1, keepdims=True)) / (signal.std(axis=1, keepdims=True) + 1e-9)
         gumbel = -np.log(-np.log(self.rng.random(z.shape)))
         choice = np.argmax(-trigger.preference * z + gumbel, axis=1)
         chosen = starts[np.arange(len(days)), choice]
-        return (chosen + (self.rng.random(len(days)) * 15 * US_PER_MIN).astype(np.int64)).astype(np.int64)
+        result: I64 = (chosen + (self.rng.random(len(days)) * 15 * US_PER_MIN).astype(np.int64)).astype(
+            np.int64
+        )
+        return result
 
     def _presence_trigger(self, trigger: PresenceTrigger) -> I64:
-        all_t = np.unique(np.concatenate([t for t, _ in self.schedules.transitions] or [np.zeros(0, np.int64)]))
+        all_t = np.unique(
+            np.concatenate([t for t, _ in self.schedules.transitions] or [np.zeros(0, np.int64)])
+        )
         after = self.schedules.anyone_home(all_t)
         before = self.schedules.anyone_home(all_t - 1)
         if trigger.event == "first_arrival":
@@ -252,7 +302,7 @@ class EventGenerator:
             ok &= ~self.schedules.anyone_home(times)
         return ok
 
-    # -- noise -------------------------------------------------------------------------------------------------
+    # -- noise --------
     def _manual_noise(self) -> None:
         """Manual toggles with no pattern: random times while someone is awake at home."""
         period = self.grid.end_us - self.grid.begin_us
@@ -281,9 +331,11 @@ class EventGenerator:
                     self.buffer.add(entity.entity_id, t, Cause.NOISE, state="__press__")
                 elif entity.options:
                     codes = np.array([self.buffer.state_code(s) for s in entity.options], np.int32)
-                    self.buffer.add(entity.entity_id, t, Cause.NOISE, codes=codes[self.rng.integers(0, len(codes), n)])
+                    self.buffer.add(
+                        entity.entity_id, t, Cause.NOISE, codes=codes[self.rng.integers(0, len(codes), n)]
+                    )
 
-    # -- helpers -----------------------------------------------------------------------------------------------
+    # -- helpers --------
     def _anyone_awake(self, times: I64) -> BoolArr:
         ok = np.zeros(len(times), dtype=bool)
         for o in range(self.schedules.occupants):
@@ -297,7 +349,9 @@ class EventGenerator:
         return entities_with_tag(self.home, tag, self.tags)
 
     def _sibling(self, entity: Entity, role: str) -> Entity | None:
-        return next((e for e in self.home.entities if e.device_id == entity.device_id and e.role == role), None)
+        return next(
+            (e for e in self.home.entities if e.device_id == entity.device_id and e.role == role), None
+        )
 
 
 def _bursts(times: I64, clear_us: int) -> tuple[I64, I64]:
@@ -310,4 +364,3 @@ def _bursts(times: I64, clear_us: int) -> tuple[I64, I64]:
     new[1:] = times[1:] > running[:-1]
     first = np.flatnonzero(new)
     return times[first], np.maximum.reduceat(ends, first)
-

@@ -46,7 +46,9 @@ class EventColumns:
 
     @staticmethod
     def concat(parts: list[EventColumns]) -> EventColumns:
-        return EventColumns(**{k: np.concatenate([getattr(p, k) for p in parts]) for k in EventColumns.__annotations__})
+        return EventColumns(
+            **{k: np.concatenate([getattr(p, k) for p in parts]) for k in EventColumns.__annotations__}
+        )
 
     def __len__(self) -> int:
         return len(self.row)
@@ -95,7 +97,11 @@ class EventBuffer:
             code = np.full(n, -1, dtype=np.int32)
             value = values.astype(np.float64)
         else:
-            code = codes.astype(np.int32) if codes is not None else np.full(n, self.state_code(state or ""), np.int32)
+            code = (
+                codes.astype(np.int32)
+                if codes is not None
+                else np.full(n, self.state_code(state or ""), np.int32)
+            )
             value = np.full(n, np.nan)
         self._parts.append(
             EventColumns(
@@ -106,7 +112,11 @@ class EventBuffer:
                 value=value,
                 attr=attrs.astype(np.int32) if attrs is not None else np.full(n, -1, dtype=np.int32),
                 cause=np.full(n, _CAUSE_CODE[cause.value], dtype=np.int8),
-                cause_id=np.full(n, -1 if cause_id is None else self.cause_ids.setdefault(cause_id, len(self.cause_ids)), np.int32),
+                cause_id=np.full(
+                    n,
+                    -1 if cause_id is None else self.cause_ids.setdefault(cause_id, len(self.cause_ids)),
+                    np.int32,
+                ),
                 parent=parents.astype(np.int64) if parents is not None else np.full(n, -1, dtype=np.int64),
             )
         )
@@ -148,16 +158,22 @@ class EventBuffer:
         parent_pos = np.where(cols.parent >= 0, position[np.maximum(cols.parent, 0)], -1)
         context = ulid_strings(cols.time, rng)
         parent_context = pc.if_else(
-            pa.array(parent_pos >= 0), context.take(pa.array(np.maximum(parent_pos, 0))), pa.scalar(None, pa.string())
+            pa.array(parent_pos >= 0),
+            context.take(pa.array(np.maximum(parent_pos, 0))),
+            pa.scalar(None, pa.string()),
         )
         return pa.Table.from_arrays(
             [
                 pa.array(cols.time, type=pa.timestamp("us", tz="UTC")),
-                pa.DictionaryArray.from_arrays(pa.array(cols.entity, pa.int32()), pa.array(self.entity_ids, pa.string())),
+                pa.DictionaryArray.from_arrays(
+                    pa.array(cols.entity, pa.int32()), pa.array(self.entity_ids, pa.string())
+                ),
                 self._state_strings(cols),
                 pa.array(cols.value, type=pa.float64()),
                 _vocab_column(cols.attr, self.attributes, dictionary=False),
-                pa.DictionaryArray.from_arrays(pa.array(cols.cause, pa.int8()), pa.array(CAUSES, pa.string())),
+                pa.DictionaryArray.from_arrays(
+                    pa.array(cols.cause, pa.int8()), pa.array(CAUSES, pa.string())
+                ),
                 _vocab_column(cols.cause_id, self.cause_ids, dictionary=True),
                 context,
                 parent_context,
@@ -169,18 +185,29 @@ class EventBuffer:
         vocab = pa.array(sorted(self.states, key=self.states.__getitem__) or [""], pa.string())
         categorical = vocab.take(pa.array(np.maximum(cols.code, 0)))
         numeric = format_numbers(cols.value, self.precision[cols.entity])
-        stamps = pc.strftime(pa.array(cols.time, pa.timestamp("us", tz="UTC")), format="%Y-%m-%dT%H:%M:%S+00:00")
+        stamps = pc.strftime(
+            pa.array(cols.time, pa.timestamp("us", tz="UTC")), format="%Y-%m-%dT%H:%M:%S+00:00"
+        )
         is_numeric = pa.array(cols.code < 0)
-        is_stamp = pa.array(self.timestamp_entity[cols.entity] & (cols.code == self.states.get("__press__", -2)))
+        is_stamp = pa.array(
+            self.timestamp_entity[cols.entity] & (cols.code == self.states.get("__press__", -2))
+        )
         return pc.if_else(is_stamp, stamps, pc.if_else(is_numeric, numeric, categorical))
 
 
 def _empty() -> EventColumns:
     z = np.zeros(0, dtype=np.int64)
     return EventColumns(
-        row=z, time=z, entity=z.astype(np.int32), code=z.astype(np.int32), value=z.astype(np.float64),
-        attr=z.astype(np.int32), cause=z.astype(np.int8), cause_id=z.astype(np.int32), parent=z,
-    )  # fmt: skip
+        row=z,
+        time=z,
+        entity=z.astype(np.int32),
+        code=z.astype(np.int32),
+        value=z.astype(np.float64),
+        attr=z.astype(np.int32),
+        cause=z.astype(np.int8),
+        cause_id=z.astype(np.int32),
+        parent=z,
+    )
 
 
 def _drop_repeats(cols: EventColumns, precision: npt.NDArray[np.int64]) -> EventColumns:

@@ -46,10 +46,15 @@ def plan_faults(home: Home, grid: DayGrid, rate: float, rng: np.random.Generator
             kind = _NUMERIC_KINDS[int(rng.integers(len(_NUMERIC_KINDS)))]
         else:
             kind = _STATEFUL_KINDS[int(rng.integers(len(_STATEFUL_KINDS)))]
-        length_h = float(min(span_h * 0.5, rng.uniform(2, 72) if kind != "battery_drain" else rng.uniform(24, 96)))
+        length_h = float(
+            min(span_h * 0.5, rng.uniform(2, 72) if kind != "battery_drain" else rng.uniform(24, 96))
+        )
         start = grid.begin_us + int(rng.uniform(0, span_h - length_h) * US_PER_H)
-        magnitude = {"drift": float(rng.uniform(0.8, 3.0)) * rng.choice([-1, 1]), "dropped": float(rng.uniform(0.5, 0.9)),
-                     "duplicated": float(rng.uniform(0.2, 0.5))}.get(kind, 0.0)  # fmt: skip
+        magnitude = {
+            "drift": float(rng.uniform(0.8, 3.0)) * rng.choice([-1, 1]),
+            "dropped": float(rng.uniform(0.5, 0.9)),
+            "duplicated": float(rng.uniform(0.2, 0.5)),
+        }.get(kind, 0.0)
         faults.append(
             Fault(
                 id=f"f{len(faults):03d}-{kind}",
@@ -71,7 +76,9 @@ def apply_faults(buffer: EventBuffer, faults: list[Fault], rng: np.random.Genera
     for fault in faults:
         entity = buffer.entity_index[fault.entity_id]
         fault_code = buffer.cause_ids.setdefault(fault.id, len(buffer.cause_ids))
-        in_window = (cols.entity == entity) & (cols.time >= fault.start_us) & (cols.time < fault.end_us) & keep
+        in_window = (
+            (cols.entity == entity) & (cols.time >= fault.start_us) & (cols.time < fault.end_us) & keep
+        )
         idx = np.flatnonzero(in_window)
         if fault.kind == "unavailable":
             keep[idx] = False

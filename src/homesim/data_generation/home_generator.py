@@ -66,7 +66,9 @@ class HomeGenerator:
         home_type = self.catalog.home_types[pick_home_type(config, index)]
         climate_keys = sorted(config.climate_regions or self.catalog.climates)
         weights = np.array([self.catalog.climates[k].weight for k in climate_keys])
-        climate = self.catalog.climates[climate_keys[int(rng.choice(len(climate_keys), p=weights / weights.sum()))]]
+        climate = self.catalog.climates[
+            climate_keys[int(rng.choice(len(climate_keys), p=weights / weights.sum()))]
+        ]
         occ_rng = stage_rng(config.seed, index, Stage.OCCUPANTS)
         occupants = make_occupants(home_type, occ_rng)
         trips = household_vacations(occ_rng, config.start, config.days, home_type.vacant_share)
@@ -108,10 +110,21 @@ class HomeGenerator:
             entities.append(person_entity)
             trackers = tuple(e.entity_id for e in phone_entities if e.domain == "device_tracker")
             people.append(
-                Person(person_id=occ.person_id, name=occ.name, entity_id=person_entity.entity_id, device_trackers=trackers)
+                Person(
+                    person_id=occ.person_id,
+                    name=occ.name,
+                    entity_id=person_entity.entity_id,
+                    device_trackers=trackers,
+                )
             )
         entities.append(
-            Entity(entity_id="sun.sun", unique_id=f"{key}-sun", platform="sun", original_name="Sun", has_entity_name=False)
+            Entity(
+                entity_id="sun.sun",
+                unique_id=f"{key}-sun",
+                platform="sun",
+                original_name="Sun",
+                has_entity_name=False,
+            )
         )
         used_labels = sorted({lb for d in devices for lb in d.labels})
         labels = [
@@ -149,19 +162,24 @@ class HomeGenerator:
         self, home_type: HomeType, occupants: list[Occupant], rng: np.random.Generator
     ) -> tuple[list[Floor], list[tuple[RoomType, str, int]]]:
         wanted: list[str] = []
-        for room, (lo, hi) in home_type.rooms.items():
-            wanted += [room] * int(rng.integers(lo, hi + 1))
-        for room, p in home_type.optional.items():
-            if room == "kids_room" and not any(o.role == "child" for o in occupants):
+        for room_key, (lo, hi) in home_type.rooms.items():
+            wanted += [room_key] * int(rng.integers(lo, hi + 1))
+        for room_key, p in home_type.optional.items():
+            if room_key == "kids_room" and not any(o.role == "child" for o in occupants):
                 continue
             if rng.random() < p:
-                wanted.append(room)
+                wanted.append(room_key)
         n_levels = int(rng.integers(home_type.floors[0], home_type.floors[1] + 1))
         levels = list(range(n_levels))
         if "basement" in wanted:
             levels = [-1, *levels]
         floors = [
-            Floor(floor_id=slugify(_FLOOR_NAMES[lv]), name=_FLOOR_NAMES[lv], level=lv, icon="mdi:home-floor-" + str(max(lv, 0)))
+            Floor(
+                floor_id=slugify(_FLOOR_NAMES[lv]),
+                name=_FLOOR_NAMES[lv],
+                level=lv,
+                icon="mdi:home-floor-" + str(max(lv, 0)),
+            )
             for lv in levels
         ]
         upper = [lv for lv in levels if lv > 0] or [0]
@@ -195,7 +213,11 @@ class HomeGenerator:
         device_type: DeviceType, area: Area | None, rng: np.random.Generator, names: _Names, owner: str = ""
     ) -> Device:
         model = device_type.models[int(rng.integers(len(device_type.models)))]
-        base = f"{owner}'s {device_type.name}" if owner else f"{area.name if area else ''} {device_type.name}".strip()
+        base = (
+            f"{owner}'s {device_type.name}"
+            if owner
+            else f"{area.name if area else ''} {device_type.name}".strip()
+        )
         name, n = base, 2
         while name in names.device_names:
             name, n = f"{base} {n}", n + 1
@@ -218,7 +240,9 @@ class HomeGenerator:
         for spec in device_type.entities:
             object_id = unique_slug(entity_object_id(device.name, spec.name), names.object_ids)
             names.object_ids.add(object_id)
-            digest = hashlib.sha1(f"{home_key}/{device.id}/{spec.role}/{spec.domain}".encode()).hexdigest()[:16]
+            digest = hashlib.sha1(f"{home_key}/{device.id}/{spec.role}/{spec.domain}".encode()).hexdigest()[
+                :16
+            ]
             out.append(
                 Entity(
                     entity_id=f"{spec.domain}.{object_id}",

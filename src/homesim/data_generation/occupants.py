@@ -1,4 +1,4 @@
-"""Occupants: who lives in a home, their schedule parameters, and each day's realized schedule and presence."""
+"""Occupants: who lives in a home, their schedule parameters, and each day's schedule and presence."""
 
 from __future__ import annotations
 
@@ -18,9 +18,31 @@ F64 = npt.NDArray[np.float64]
 BoolArr = npt.NDArray[np.bool_]
 
 _FIRST_NAMES = (
-    "Alex", "Sam", "Jordan", "Maria", "Noah", "Emma", "Liam", "Olivia", "Lucas", "Mia", "Yuki", "Ava",
-    "Ethan", "Sofia", "Mateo", "Chloe", "Arjun", "Lena", "Omar", "Grace", "Hannah", "Leo", "Nora", "Ivan",
-)  # fmt: skip
+    "Alex",
+    "Sam",
+    "Jordan",
+    "Maria",
+    "Noah",
+    "Emma",
+    "Liam",
+    "Olivia",
+    "Lucas",
+    "Mia",
+    "Yuki",
+    "Ava",
+    "Ethan",
+    "Sofia",
+    "Mateo",
+    "Chloe",
+    "Arjun",
+    "Lena",
+    "Omar",
+    "Grace",
+    "Hannah",
+    "Leo",
+    "Nora",
+    "Ivan",
+)
 
 
 def make_occupants(home_type: HomeType, rng: np.random.Generator) -> list[Occupant]:
@@ -38,7 +60,7 @@ def make_occupants(home_type: HomeType, rng: np.random.Generator) -> list[Occupa
     occupants = []
     for i, role in enumerate(roles):
         name = _FIRST_NAMES[int(names[i])]
-        works_out = role == "adult" and rng.random() < 0.8 or role == "child"
+        works_out = (role == "adult" and rng.random() < 0.8) or role == "child"
         wfh = (
             tuple(sorted(int(d) for d in rng.choice(5, size=int(rng.integers(1, 3)), replace=False)))
             if role == "adult" and works_out and rng.random() < 0.4
@@ -50,7 +72,7 @@ def make_occupants(home_type: HomeType, rng: np.random.Generator) -> list[Occupa
             Occupant(
                 person_id=slugify(name),
                 name=name,
-                role=role,  # type: ignore[arg-type]
+                role=role,
                 wake_weekday_h=float(np.clip(wake, 5.0, 9.5)),
                 wake_weekend_h=float(np.clip(wake + 1.2 + rng.normal(0, 0.4), 6.0, 11.0)),
                 leave_h=float(np.clip((7.6 if role == "child" else 8.1) + rng.normal(0, 0.4), 6.0, 10.0))
@@ -121,7 +143,8 @@ class Schedules:
         awake = (times >= self.wake[occupant, day]) & (times < self.sleep[occupant, day])
         prev = np.maximum(day - 1, 0)
         late = times < self.sleep[occupant, prev]  # still up after midnight
-        return (awake | late) & self.at_home(occupant, times)
+        result: BoolArr = (awake | late) & self.at_home(occupant, times)
+        return result
 
 
 def realize_schedules(
@@ -136,7 +159,7 @@ def realize_schedules(
     sleep = np.empty((n, days), dtype=np.int64)
     leave = np.full((n, days), -1, dtype=np.int64)
     back = np.full((n, days), -1, dtype=np.int64)
-    for o, occ in enumerate(occupants):
+    for occ in occupants:
         for first, last in occ.vacations:
             lo = (first - grid.start).days
             hi = (last - grid.start).days
@@ -144,7 +167,9 @@ def realize_schedules(
     away = np.broadcast_to(vacation, (n, days)).copy()
     transitions = []
     for o, occ in enumerate(occupants):
-        wake_h = np.where(weekend, occ.wake_weekend_h, occ.wake_weekday_h) + rng.normal(0, 0.25 * jitter, days)
+        wake_h = np.where(weekend, occ.wake_weekend_h, occ.wake_weekday_h) + rng.normal(
+            0, 0.25 * jitter, days
+        )
         sleep_h = occ.sleep_h + np.where(weekend, 0.6, 0.0) + rng.normal(0, 0.35 * jitter, days)
         wake[o] = grid.local_time(day, wake_h)
         sleep[o] = grid.local_time(day, np.maximum(sleep_h, wake_h + 8))
@@ -161,7 +186,9 @@ def realize_schedules(
         leave[o] = np.where(errand, grid.local_time(day, e_start), leave[o])
         back[o] = np.where(errand, grid.local_time(day, e_start + e_len), back[o])
         transitions.append(_presence_transitions(grid, leave[o], back[o], vacation, wake[o]))
-    return Schedules(wake=wake, sleep=sleep, leave=leave, back=back, away_day=away, transitions=tuple(transitions))
+    return Schedules(
+        wake=wake, sleep=sleep, leave=leave, back=back, away_day=away, transitions=tuple(transitions)
+    )
 
 
 def _presence_transitions(
@@ -176,8 +203,10 @@ def _presence_transitions(
     edges = np.diff(np.concatenate([[False], vacation, [False]]).astype(np.int8))
     starts = np.flatnonzero(edges == 1)
     ends = np.flatnonzero(edges == -1) - 1
-    times += [wake[starts] + US_PER_H, np.minimum(grid.midnights[np.minimum(ends, days - 1)] + 18 * US_PER_H,
-                                                  grid.end_us - 1)]
+    times += [
+        wake[starts] + US_PER_H,
+        np.minimum(grid.midnights[np.minimum(ends, days - 1)] + 18 * US_PER_H, grid.end_us - 1),
+    ]
     states += [np.zeros(len(starts), dtype=bool), np.ones(len(ends), dtype=bool)]
     t = np.concatenate(times).astype(np.int64)
     s = np.concatenate(states)

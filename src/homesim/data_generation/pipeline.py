@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -32,8 +31,13 @@ EVENTS_FILE = "events.parquet"
 ENVIRONMENT_FILE = "environment.parquet"
 BEHAVIORS_FILE = "behaviors.json"
 #: Parquet options fixed here so identical tables give identical bytes.
-PARQUET_OPTIONS: dict[str, object] = {"compression": "zstd", "compression_level": 3, "use_dictionary": True,
-                                      "write_statistics": True, "row_group_size": 1 << 20}  # fmt: skip
+PARQUET_OPTIONS: dict[str, object] = {
+    "compression": "zstd",
+    "compression_level": 3,
+    "use_dictionary": True,
+    "write_statistics": True,
+    "row_group_size": 1 << 20,
+}
 
 
 @dataclass(frozen=True)
@@ -55,16 +59,36 @@ def generate_home(config: GenerationConfig, index: int, catalog: Catalog | None 
     meta = home.metadata
     grid = day_grid(meta.start, meta.days, meta.timezone)
     climate = catalog.climates[meta.climate_region]
-    environment = generate_environment(climate, catalog.grids[meta.grid_region], grid,
-                                       stage_rng(config.seed, index, Stage.ENVIRONMENT))  # fmt: skip
-    schedules = realize_schedules(list(meta.occupants), grid, stage_rng(config.seed, index, Stage.OCCUPANTS), config.jitter)
+    environment = generate_environment(
+        climate, catalog.grids[meta.grid_region], grid, stage_rng(config.seed, index, Stage.ENVIRONMENT)
+    )
+    schedules = realize_schedules(
+        list(meta.occupants), grid, stage_rng(config.seed, index, Stage.OCCUPANTS), config.jitter
+    )
     tags = {key: device.tags for key, device in catalog.devices.items()}
     plan = plan_behaviors(home, tags, stage_rng(config.seed, index, Stage.BEHAVIORS))
-    generator = EventGenerator(home, grid, environment, schedules, plan, tags,
-                               stage_rng(config.seed, index, Stage.EVENTS), noise=config.noise, jitter=config.jitter)  # fmt: skip
+    generator = EventGenerator(
+        home,
+        grid,
+        environment,
+        schedules,
+        plan,
+        tags,
+        stage_rng(config.seed, index, Stage.EVENTS),
+        noise=config.noise,
+        jitter=config.jitter,
+    )
     buffer = generator.run()
-    SensorReporter(home, catalog, grid, environment, schedules, buffer, stage_rng(config.seed, index, Stage.SENSORS),
-                   config.sensor_density).run()  # fmt: skip
+    SensorReporter(
+        home,
+        catalog,
+        grid,
+        environment,
+        schedules,
+        buffer,
+        stage_rng(config.seed, index, Stage.SENSORS),
+        config.sensor_density,
+    ).run()
     fault_rng = stage_rng(config.seed, index, Stage.FAULTS)
     faults = plan_faults(home, grid, config.fault_rate, fault_rng)
     apply_faults(buffer, faults, fault_rng)
@@ -75,10 +99,15 @@ def generate_home(config: GenerationConfig, index: int, catalog: Catalog | None 
 def write_home(generated: GeneratedHome, directory: Path) -> list[Path]:
     """Write the home's files into `directory`, each atomically; returns the paths written."""
     directory.mkdir(parents=True, exist_ok=True)
-    paths = [directory / HOME_FILE, directory / EVENTS_FILE, directory / ENVIRONMENT_FILE, directory / BEHAVIORS_FILE]
+    paths = [
+        directory / HOME_FILE,
+        directory / EVENTS_FILE,
+        directory / ENVIRONMENT_FILE,
+        directory / BEHAVIORS_FILE,
+    ]
     write_text_atomic(paths[0], generated.home.model_dump_json(indent=2) + "\n")
-    write_atomic(paths[1], lambda p: pq.write_table(generated.events, p, **PARQUET_OPTIONS))  # type: ignore[arg-type]
-    write_atomic(paths[2], lambda p: pq.write_table(generated.environment.to_table(), p, **PARQUET_OPTIONS))  # type: ignore[arg-type]
+    write_atomic(paths[1], lambda p: pq.write_table(generated.events, p, **PARQUET_OPTIONS))
+    write_atomic(paths[2], lambda p: pq.write_table(generated.environment.to_table(), p, **PARQUET_OPTIONS))
     write_text_atomic(paths[3], generated.plan.model_dump_json(indent=2) + "\n")
     return paths
 

@@ -25,9 +25,15 @@ BoolArr = npt.NDArray[np.bool_]
 
 #: Rated power (W) of an appliance in its active state, by device type; plugs get a random load.
 _RATED_W = {
-    "dishwasher": 1900.0, "washing_machine": 2000.0, "ev_charger": 7400.0, "water_heater": 3000.0,
-    "coffee_maker": 1300.0, "air_conditioner": 1100.0, "thermostat": 0.0, "tv": 110.0,
-}  # fmt: skip
+    "dishwasher": 1900.0,
+    "washing_machine": 2000.0,
+    "ev_charger": 7400.0,
+    "water_heater": 3000.0,
+    "coffee_maker": 1300.0,
+    "air_conditioner": 1100.0,
+    "thermostat": 0.0,
+    "tv": 110.0,
+}
 
 
 class SensorReporter:
@@ -75,7 +81,9 @@ class SensorReporter:
             elif role == "outdoor_temperature":
                 values = self.env.at("temperature_c", times) + self.rng.normal(0, 0.3, len(times))
             elif role == "humidity":
-                values = 45 + 0.3 * (self.env.at("humidity_pct", times) - 60) + self.rng.normal(0, 1.5, len(times))
+                values = (
+                    45 + 0.3 * (self.env.at("humidity_pct", times) - 60) + self.rng.normal(0, 1.5, len(times))
+                )
             elif role == "illuminance":
                 values = self._illuminance(entity, times)
             elif role == "battery":
@@ -98,15 +106,20 @@ class SensorReporter:
         area = self.area_of[entity.entity_id]
         for climate in self.home.entities:
             if climate.domain == "climate" and self.area_of[climate.entity_id] == area:
-                base = base + 1.8 * self._active(climate, times, ("heat",)) - 2.5 * self._active(climate, times, ("cool",))
+                base = (
+                    base
+                    + 1.8 * self._active(climate, times, ("heat",))
+                    - 2.5 * self._active(climate, times, ("cool",))
+                )
         local_h = (times - self.grid.midnights[self.grid.day_of(times)]) / US_PER_H
         return base + 0.6 * np.sin((local_h - 9) / 24 * 2 * np.pi) + _ar_noise(self.rng, len(times), 0.25)
 
     def _illuminance(self, entity: Entity, times: I64) -> F64:
         elevation = np.clip(self.env.at("sun_elevation_deg", times), 0, 90)
         cloud = self.env.at("cloud_cover", times)
-        outdoor = (self.home.entity_area(entity) or "") in {a.area_id for a in self.home.areas
-                                                            if a.room_type in ("garden", "balcony")}  # fmt: skip
+        outdoor = (self.home.entity_area(entity) or "") in {
+            a.area_id for a in self.home.areas if a.room_type in ("garden", "balcony")
+        }
         scale = 20000.0 if outdoor else 350.0
         lux = scale * np.sin(np.radians(elevation)) * (1 - 0.7 * cloud)
         return lux * self.rng.lognormal(0, 0.1, len(times))
@@ -160,13 +173,20 @@ class SensorReporter:
         on = _step_at(t, active, times)
         return times, standby + on * rated * self.rng.normal(1.0, 0.03, len(times))
 
-    def _energy(self, entity: Entity, device_type: str, times: I64, loads: dict[str, tuple[I64, F64, float, float]]) -> F64:
-        _, power = self._power(entity, device_type, times, loads) if device_type == "energy_meter" else (
-            times, self._device_power(entity, times, loads))  # fmt: skip
+    def _energy(
+        self, entity: Entity, device_type: str, times: I64, loads: dict[str, tuple[I64, F64, float, float]]
+    ) -> F64:
+        _, power = (
+            self._power(entity, device_type, times, loads)
+            if device_type == "energy_meter"
+            else (times, self._device_power(entity, times, loads))
+        )
         hours = np.diff(np.concatenate([[self.grid.begin_us], times])) / US_PER_H
         return self.rng.uniform(0, 500) + np.cumsum(power * hours) / 1000.0
 
-    def _device_power(self, entity: Entity, times: I64, loads: dict[str, tuple[I64, F64, float, float]]) -> F64:
+    def _device_power(
+        self, entity: Entity, times: I64, loads: dict[str, tuple[I64, F64, float, float]]
+    ) -> F64:
         t, active, rated, standby = loads[entity.device_id or ""]
         return standby + rated * _step_at(t, active, times)
 

@@ -227,4 +227,3 @@ def _unique(what: str, values: list[str], errors: list[str]) -> None:
 
 def _missing_labels(where: str, used: tuple[str, ...], known: set[str]) -> list[str]:
     return [f"{where}.labels: unknown label {label!r}" for label in used if label not in known]
-

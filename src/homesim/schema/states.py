@@ -41,9 +41,7 @@ DOMAIN_STATES: dict[str, frozenset[str]] = {
             "triggered",
         }
     ),
-    "water_heater": frozenset(
-        {"off", "eco", "electric", "performance", "high_demand", "heat_pump", "gas"}
-    ),
+    "water_heater": frozenset({"off", "eco", "electric", "performance", "high_demand", "heat_pump", "gas"}),
     "device_tracker": frozenset({"home", "not_home"}),
     "weather": frozenset(
         {
