@@ -22,7 +22,7 @@ from homesim.data_generation.behaviors import (
 )
 from homesim.data_generation.calendar import US_PER_H, US_PER_S, DayGrid
 from homesim.data_generation.environment import CONDITIONS, Environment
-from homesim.data_generation.event_table import EventBuffer
+from homesim.data_generation.event_table import PRESS, EventBuffer
 from homesim.data_generation.occupants import Schedules
 from homesim.schema.events import Cause
 from homesim.schema.home import Entity, Home
@@ -328,7 +328,7 @@ class EventGenerator:
                 n = int(self.rng.poisson(self.noise * days / 30))
                 t = np.sort(self.grid.begin_us + (self.rng.random(n) * period).astype(np.int64))
                 if entity.domain == "button":
-                    self.buffer.add(entity.entity_id, t, Cause.NOISE, state="__press__")
+                    self.buffer.add(entity.entity_id, t, Cause.NOISE, state=PRESS)
                 elif entity.options:
                     codes = np.array([self.buffer.state_code(s) for s in entity.options], np.int32)
                     self.buffer.add(

@@ -24,6 +24,9 @@ F64 = npt.NDArray[np.float64]
 BoolArr = npt.NDArray[np.bool_]
 
 _CAUSE_CODE = {c: i for i, c in enumerate(CAUSES)}
+#: State placeholder of a press: finalized as the press time, as HA stores button and event states.
+PRESS = "__press__"
+_ISO_FORMAT = "%Y-%m-%dT%H:%M:%S+00:00"
 FAULT_CODE = _CAUSE_CODE[Cause.FAULT.value]
 
 
@@ -183,16 +186,16 @@ class EventBuffer:
 
     def _state_strings(self, cols: EventColumns) -> pa.Array:
         vocab = pa.array(sorted(self.states, key=self.states.__getitem__) or [""], pa.string())
-        categorical = vocab.take(pa.array(np.maximum(cols.code, 0)))
-        numeric = format_numbers(cols.value, self.precision[cols.entity])
-        stamps = pc.strftime(
-            pa.array(cols.time, pa.timestamp("us", tz="UTC")), format="%Y-%m-%dT%H:%M:%S+00:00"
-        )
-        is_numeric = pa.array(cols.code < 0)
-        is_stamp = pa.array(
-            self.timestamp_entity[cols.entity] & (cols.code == self.states.get("__press__", -2))
-        )
-        return pc.if_else(is_stamp, stamps, pc.if_else(is_numeric, numeric, categorical))
+        states = vocab.take(pa.array(np.maximum(cols.code, 0)))
+        numeric = cols.code < 0
+        if numeric.any():  # format only the numeric rows, then put them in place
+            text = format_numbers(cols.value[numeric], self.precision[cols.entity[numeric]])
+            states = pc.replace_with_mask(states, pa.array(numeric), text)
+        stamp = self.timestamp_entity[cols.entity] & (cols.code == self.states.get(PRESS, -2))
+        if stamp.any():
+            times = pa.array(cols.time[stamp], pa.timestamp("us", tz="UTC"))
+            states = pc.replace_with_mask(states, pa.array(stamp), pc.strftime(times, format=_ISO_FORMAT))
+        return states
 
 
 def _empty() -> EventColumns:
