@@ -3,13 +3,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-RUN_ARGS ?= generate --homes 8 --days 30 --seed 42 --out workspace/data/homes
+RUN_ARGS ?= generate --homes 8 --days 30 --seed 42 --workspace workspace
 
 .PHONY: run test lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -e ".[dev,distributed]"
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -18,12 +18,27 @@ class Workspace:
         return self.homes_dir / home_key
 
     @property
+    def staging_dir(self) -> Path:
+        """Homes being written; a home folder is renamed into `homes_dir` only once complete."""
+        return self.root / "data" / "cache" / "staging"
+
+    @property
+    def locks_dir(self) -> Path:
+        return self.root / "data" / "cache" / "locks"
+
+    def home_lock(self, home_key: str) -> Path:
+        return self.locks_dir / f"{home_key}.lock"
+
+    @property
     def cache_index(self) -> Path:
         return self.root / "data" / "cache" / "index.sqlite"
 
     @property
     def datasets_dir(self) -> Path:
         return self.root / "data" / "datasets"
+
+    def dataset_dir(self, dataset_id: str) -> Path:
+        return self.datasets_dir / dataset_id
 
     @property
     def reports_dir(self) -> Path:

@@ -1,22 +1,33 @@
-"""`homesim generate` and `homesim inspect`: make homes, and summarize one."""
+"""`homesim generate` and `homesim inspect`: make homes through the DataGenerationManager; summarize one."""
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import polars as pl
 import typer
-from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
-from homesim.data_generation.config import GenerationConfig
-from homesim.data_generation.pipeline import generate_home, read_events, read_home, write_home
+from homesim.data_generation.config import ConfigError, GenerationConfig
+from homesim.data_generation.data_generation_manager import DataGenerationManager
+from homesim.data_generation.pipeline import read_events, read_home
+from homesim.data_generation.progress import ProgressCallback, ProgressEvent, log_progress
+from homesim.log import configure_logging
+from homesim.settings import Settings
+from homesim.workspace import Workspace
 
 console = Console()
+err_console = Console(stderr=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -24,38 +35,109 @@ def register(app: typer.Typer) -> None:
     app.command("inspect")(inspect)
 
 
+def _parse_home_types(values: list[str]) -> dict[str, Any]:
+    """`--home-type apartment=0.3` gives a share; bare names split the remaining share equally."""
+    shares: dict[str, Any] = {}
+    bare = []
+    for value in values:
+        name, sep, share = value.partition("=")
+        if sep:
+            try:
+                shares[name] = float(share)
+            except ValueError:
+                shares[name] = share  # left to the config's validation, which names the field
+        else:
+            bare.append(name)
+    if bare:
+        rest = 1.0 - sum(v for v in shares.values() if isinstance(v, float))
+        shares.update({name: rest / len(bare) for name in bare})
+    return shares
+
+
 def generate(
-    homes: Annotated[int, typer.Option(help="number of homes")] = 10,
-    days: Annotated[int, typer.Option(help="days of events per home")] = 90,
-    seed: Annotated[int, typer.Option(help="seed; the same seed reproduces every file")] = 0,
-    start: Annotated[str, typer.Option(help="first day, YYYY-MM-DD")] = "2025-01-01",
-    home_type: Annotated[list[str] | None, typer.Option("--home-type", help="only these home types")] = None,
-    noise: Annotated[float, typer.Option(help="multiplier on patternless manual toggles")] = 1.0,
-    out: Annotated[Path, typer.Option(help="folder that receives one folder per home")] = Path("workspace/data/homes"),
+    config_file: Annotated[
+        Path | None, typer.Option("--config", help="YAML or TOML GenerationConfig")
+    ] = None,
+    homes: Annotated[int | None, typer.Option(help="number of homes")] = None,
+    days: Annotated[int | None, typer.Option(help="days of events per home")] = None,
+    seed: Annotated[int | None, typer.Option(help="seed; the same seed reproduces every file")] = None,
+    start: Annotated[str | None, typer.Option(help="first day, YYYY-MM-DD")] = None,
+    home_type: Annotated[
+        list[str] | None, typer.Option("--home-type", help="home type, or type=share; repeatable")
+    ] = None,
+    noise: Annotated[float | None, typer.Option(help="multiplier on patternless manual toggles")] = None,
+    fault_rate: Annotated[float | None, typer.Option(help="probability that an entity has a fault")] = None,
+    workers: Annotated[int | None, typer.Option(help="worker processes (default HOMESIM_WORKERS)")] = None,
+    executor: Annotated[
+        str | None, typer.Option(help="process | inline | dask | dask://host:port (default HOMESIM_EXECUTOR)")
+    ] = None,
+    workspace: Annotated[Path | None, typer.Option(help="workspace root (default HOMESIM_WORKSPACE)")] = None,
 ) -> None:
-    """Generate homes: home.json, events.parquet, environment.parquet per home."""
+    """Generate homes into the workspace cache, reusing cached ones, and write a dataset manifest."""
+    flags = {
+        "homes": homes,
+        "days": days,
+        "seed": seed,
+        "start": start,
+        "noise": noise,
+        "fault_rate": fault_rate,
+        "home_types": _parse_home_types(home_type) if home_type else None,
+    }
+    overrides = {k: v for k, v in flags.items() if v is not None}
     try:
-        config = GenerationConfig(
-            homes=homes,
-            days=days,
-            seed=seed,
-            start=date.fromisoformat(start),
-            noise=noise,
-            home_types={t: 1 / len(home_type) for t in home_type} if home_type else None,
+        config = (
+            GenerationConfig.from_file(config_file, overrides)
+            if config_file
+            else GenerationConfig.build(overrides)
         )
-    except (ValidationError, ValueError) as exc:
-        console.print(f"[red]invalid configuration:[/red] {exc}")
+    except ConfigError as exc:
+        err_console.print(f"[red]{exc}[/red]", highlight=False)
         raise typer.Exit(2) from exc
-    total_events = 0
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console) as progress:
-        task = progress.add_task("generating homes", total=config.homes)
-        for index in range(config.homes):
-            generated = generate_home(config, index)
-            write_home(generated, out / generated.key)
-            total_events += generated.events.num_rows
-            progress.update(task, advance=1, description=f"generating homes ({total_events:,} events)")
-    console.print(f"wrote {config.homes} homes, {total_events:,} events to {out}")
+    settings = Settings()
+    root = workspace or settings.workspace
+    configure_logging(settings.log_level, settings.log_json or None)
+    tty = console.is_terminal
+    callbacks: list[ProgressCallback] = [] if tty else [log_progress(max(1, config.homes // 20))]
+    with Progress(*_columns(), console=console, disable=not tty) as bar:
+        task = bar.add_task("homes", total=config.homes)
+
+        def advance(event: ProgressEvent) -> None:
+            bar.update(
+                task,
+                completed=event.done,
+                description=f"homes ({event.cached} cached, {event.events:,} events)",
+            )
+
+        callbacks.append(advance)
+        with DataGenerationManager(
+            Workspace(root),
+            executor or settings.executor,
+            workers=workers or settings.workers,
+            progress=callbacks,
+        ) as manager:
+            result = manager.generate(config)
+    counts = result.manifest.counts
+    console.print(
+        f"{counts.homes} homes ({counts.generated} generated, {counts.cached} cached, "
+        f"{counts.failed} failed), "
+        f"{counts.events:,} events, {counts.bytes / 1e6:,.1f} MB in {result.manifest.timings.wall_s:.1f} s; "
+        f"manifest {result.manifest_path}",
+        highlight=False,
+    )
+    for home in result.failures:
+        err_console.print(f"[red]{home.home_key}[/red]: {home.error}", highlight=False)
+    if result.failures:
+        raise typer.Exit(1)
+
+
+def _columns() -> tuple[Any, ...]:
+    return (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
 
 
 def inspect(home_dir: Annotated[Path, typer.Argument(help="a home folder written by generate")]) -> None:
@@ -66,12 +148,17 @@ def inspect(home_dir: Annotated[Path, typer.Argument(help="a home folder written
     home = read_home(home_dir)
     meta = home.metadata
     console.print(
-        f"[bold]{meta.home_key}[/bold]: {meta.home_type}, {meta.size_m2} m², {len(meta.occupants)} occupants, "
+        f"[bold]{meta.home_key}[/bold]: {meta.home_type}, {meta.size_m2} m², "
+        f"{len(meta.occupants)} occupants, "
         f"{meta.climate_region} ({meta.timezone}), {meta.days} days from {meta.start}"
     )
-    console.print(f"{len(home.floors)} floors, {len(home.areas)} areas, {len(home.devices)} devices, "
-                  f"{len(home.entities)} entities")  # fmt: skip
-    by_domain = pl.DataFrame({"domain": [e.domain for e in home.entities]}).group_by("domain").len().sort("domain")
+    console.print(
+        f"{len(home.floors)} floors, {len(home.areas)} areas, {len(home.devices)} devices, "
+        f"{len(home.entities)} entities"
+    )
+    by_domain = (
+        pl.DataFrame({"domain": [e.domain for e in home.entities]}).group_by("domain").len().sort("domain")
+    )
     table = Table(title="entities by domain")
     table.add_column("domain")
     table.add_column("entities", justify="right")
@@ -81,7 +168,9 @@ def inspect(home_dir: Annotated[Path, typer.Argument(help="a home folder written
     events = pl.from_arrow(read_events(home_dir))
     assert isinstance(events, pl.DataFrame)
     per_day = (
-        events.group_by(pl.col("cause").cast(pl.String)).len().with_columns((pl.col("len") / meta.days).alias("per_day"))
+        events.group_by(pl.col("cause").cast(pl.String))
+        .len()
+        .with_columns((pl.col("len") / meta.days).alias("per_day"))
     ).sort("len", descending=True)
     table = Table(title=f"events per day by cause ({events.height:,} events)")
     table.add_column("cause")

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tomllib
+from collections.abc import Mapping
 from datetime import date
+from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from homesim import GENERATOR_VERSION
 from homesim.data_generation.catalog import load_catalog
@@ -82,7 +86,66 @@ class GenerationConfig(BaseModel):
         )
         return f"h{index:06d}-{hashlib.sha256(payload.encode()).hexdigest()[:12]}"
 
+    def config_hash(self) -> str:
+        """Hash of every field, home count included: names a dataset, as `home_key` names a home."""
+        payload = json.dumps(
+            {"generator": GENERATOR_VERSION, "config": self.model_dump(mode="json")},
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    @classmethod
+    def from_file(cls, path: Path, overrides: Mapping[str, Any] | None = None) -> GenerationConfig:
+        """Load a YAML (`.yaml`/`.yml`) or TOML (`.toml`) config; `overrides` (e.g. CLI flags) win.
+
+        Raises ConfigError naming each bad field; nothing is written before that check passes.
+        """
+        try:
+            text = path.read_text("utf-8")
+        except OSError as exc:
+            raise ConfigError([f"config file {path}: {exc.strerror or exc}"]) from exc
+        try:
+            if path.suffix.lower() == ".toml":
+                data: Any = tomllib.loads(text)
+            elif path.suffix.lower() in {".yaml", ".yml"}:
+                data = yaml.safe_load(text) or {}
+            else:
+                raise ConfigError([f"config file {path}: expected a .yaml, .yml or .toml file"])
+        except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+            raise ConfigError([f"config file {path} is not valid {path.suffix[1:].upper()}: {exc}"]) from exc
+        if not isinstance(data, dict):
+            raise ConfigError([f"config file {path}: expected a mapping of field names to values"])
+        return cls.build({**data, **(overrides or {})})
+
+    @classmethod
+    def build(cls, data: Mapping[str, Any]) -> GenerationConfig:
+        """Validate `data` into a config; pydantic's errors become one ConfigError listing every field."""
+        try:
+            return cls.model_validate(dict(data))
+        except ValidationError as exc:
+            raise ConfigError(describe_errors(exc)) from exc
+
     def home_type_shares(self) -> dict[str, float]:
         if self.home_types is not None:
             return dict(self.home_types)
         return {key: h.share for key, h in load_catalog().home_types.items()}
+
+
+class ConfigError(ValueError):
+    """An invalid configuration; `problems` has one line per bad field: where it is and what was expected."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def describe_errors(exc: ValidationError) -> list[str]:
+    """One line per pydantic error: `field: message (got value)`."""
+    lines = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"]) or "config"
+        message = error["msg"].removeprefix("Value error, ")
+        got = "" if error["type"] == "missing" else f" (got {error['input']!r})"
+        lines.append(f"{where}: {message}{got}")
+    return lines

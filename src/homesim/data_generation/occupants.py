@@ -129,6 +129,8 @@ class Schedules:
 
     def at_home(self, occupant: int, times: I64) -> BoolArr:
         t, home = self.transitions[occupant]
+        if len(t) == 0:  # never left home in the period
+            return np.ones(times.shape, dtype=bool)
         idx = np.searchsorted(t, times, side="right") - 1
         return np.where(idx >= 0, home[np.maximum(idx, 0)], True)  # everyone starts at home
 

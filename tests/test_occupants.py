@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+
+from homesim.data_generation.calendar import US_PER_H, day_grid
+from homesim.data_generation.catalog import load_catalog
+from homesim.data_generation.occupants import Schedules, household_vacations, make_occupants, realize_schedules
+
+
+def test_presence_without_any_transition_is_home() -> None:
+    empty = np.zeros(0, dtype=np.int64)
+    schedules = Schedules(
+        wake=np.zeros((1, 1), np.int64),
+        sleep=np.zeros((1, 1), np.int64),
+        leave=np.full((1, 1), -1, np.int64),
+        back=np.full((1, 1), -1, np.int64),
+        away_day=np.zeros((1, 1), bool),
+        transitions=((empty, np.zeros(0, bool)),),
+    )
+    assert schedules.at_home(0, np.array([0, 10, 20], np.int64)).all()
+
+
+def test_schedules_are_ordered_and_follow_presence() -> None:
+    rng = np.random.default_rng(3)
+    home_type = load_catalog().home_types["single_family"]
+    occupants = make_occupants(home_type, rng)
+    grid = day_grid(date(2025, 6, 2), 28, "America/Chicago")
+    schedules = realize_schedules(occupants, grid, rng, jitter=1.0)
+    assert schedules.occupants == len(occupants)
+    assert np.all(schedules.sleep > schedules.wake)
+    for o in range(len(occupants)):
+        times, flags = schedules.transitions[o]
+        assert np.all(np.diff(times) >= 0)
+        assert np.all(flags[1:] != flags[:-1]), "transitions alternate"
+        away = schedules.leave[o] >= 0
+        if away.any():
+            mid = (schedules.leave[o][away] + schedules.back[o][away]) // 2
+            assert not schedules.at_home(o, mid).any()
+
+
+def test_vacation_homes_are_mostly_vacant() -> None:
+    rng = np.random.default_rng(5)
+    trips = household_vacations(rng, date(2025, 1, 1), 90, vacant_share=0.7)
+    away_days = sum((last - first).days + 1 for first, last in trips)
+    assert away_days > 40
+    regular = household_vacations(np.random.default_rng(5), date(2025, 1, 1), 365, vacant_share=0.0)
+    assert all((last - first).days < 11 for first, last in regular)
+
+
+def test_local_time_keeps_wall_clock_across_dst() -> None:
+    grid = day_grid(date(2025, 3, 29), 3, "Europe/Amsterdam")  # DST starts 30 March
+    t = grid.local_time(np.arange(3, dtype=np.int64), np.full(3, 7.0))
+    hours_after_midnight = (t - grid.midnights[:3]) / US_PER_H
+    assert list(hours_after_midnight) == [7.0, 6.0, 7.0]  # the 30th has only 23 hours
+    assert list(grid.day_of(t)) == [0, 1, 2]
