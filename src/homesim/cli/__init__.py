@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from homesim.cli import generate
+from homesim.cli import cache, generate, ha
 
 app = typer.Typer(
     name="homesim",
@@ -16,6 +16,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 generate.register(app)
+cache.register(app)
+ha.register(app)
 
 
 def main() -> None:
