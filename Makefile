@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 RUN_ARGS ?= generate --homes 8 --days 30 --seed 42 --workspace workspace
 
-.PHONY: run test lint typecheck bench clean
+.PHONY: run test lint typecheck bench docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ test: lint typecheck
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/generation.py --homes 200
+
+docs: $(STAMP)
+	$(BIN)/typer homesim.cli utils docs --name homesim --title "homesim CLI reference" --output docs/cli.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage workspace

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from homesim.cli import ha_export
 from homesim.ha.automation_validation import validate_yaml
 from homesim.schema.home import Home
 
@@ -20,6 +21,7 @@ console = Console()
 
 
 def register(parent: typer.Typer) -> None:
+    ha_export.register_commands(app)
     parent.add_typer(app, name="ha")
 
 

@@ -1,0 +1,120 @@
+"""`homesim ha export` and `homesim ha import`: a home folder to an HA config dir, and back to home.json.
+
+Thin: parses arguments, calls `homesim.ha.config_dir` / `homesim.ha.storage`, renders what was written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import pyarrow.parquet as pq
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from homesim.ha.config_dir import RECORDER_DB_NAME, export_config_dir
+from homesim.ha.recorder import table_counts
+from homesim.ha.storage import PASSIVE_DEVICE_TYPE, RegistryImportError, import_home
+from homesim.io import write_text_atomic
+from homesim.schema.home import Home
+
+_console = Console()
+
+
+def register_commands(app: typer.Typer) -> None:
+    """Add `export` and `import` to the `ha` sub-app."""
+    app.command("export")(export_command)
+    app.command("import")(import_command)
+
+
+def export_command(
+    home_dir: Annotated[
+        Path,
+        typer.Argument(help="folder with home.json (and events.parquet for --recorder)", file_okay=False),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="HA config dir to write")],
+    recorder: Annotated[
+        bool, typer.Option(help="also write home-assistant_v2.db from events.parquet")
+    ] = False,
+    statistics: Annotated[
+        bool, typer.Option(help="add long- and short-term statistics to the database")
+    ] = False,
+    automations: Annotated[
+        Path | None, typer.Option(help="YAML file to use as automations.yaml", dir_okay=False)
+    ] = None,
+) -> None:
+    """Write a Home Assistant 2025.1 config dir (.storage registries, configuration.yaml, recorder DB)."""
+    home_json = home_dir / "home.json"
+    if not home_json.is_file():
+        raise typer.BadParameter(f"{home_json} not found", param_hint="HOME_DIR")
+    events_path = home_dir / "events.parquet"
+    if recorder and not events_path.is_file():
+        raise typer.BadParameter(f"--recorder needs {events_path}", param_hint="HOME_DIR")
+    if statistics and not recorder:
+        raise typer.BadParameter("--statistics needs --recorder", param_hint="--statistics")
+    try:
+        home = Home.model_validate_json(home_json.read_text(encoding="utf-8"))
+    except ValidationError as exc:
+        raise typer.BadParameter(f"{home_json} is not a valid home: {exc}", param_hint="HOME_DIR") from exc
+    paths = export_config_dir(
+        home,
+        out,
+        events=pq.read_table(events_path) if recorder else None,
+        recorder=recorder,
+        statistics=statistics,
+        automations_yaml=automations.read_text(encoding="utf-8") if automations is not None else None,
+    )
+    files = Table(title=f"Home Assistant config dir {out}")
+    files.add_column("file")
+    files.add_column("bytes", justify="right")
+    for path in paths:
+        files.add_row(str(path.relative_to(out)), f"{path.stat().st_size:,}")
+    _console.print(files)
+    counts = Table(title="Contents")
+    counts.add_column("what")
+    counts.add_column("rows", justify="right")
+    for name, count in (
+        ("floors", len(home.floors)),
+        ("areas", len(home.areas)),
+        ("labels", len(home.labels)),
+        ("devices", len(home.devices)),
+        ("entities", len(home.entities)),
+    ):
+        counts.add_row(name, f"{count:,}")
+    if recorder:
+        for table, count in table_counts(out / RECORDER_DB_NAME).items():
+            counts.add_row(f"{RECORDER_DB_NAME}: {table}", f"{count:,}")
+    _console.print(counts)
+
+
+def import_command(
+    config_dir: Annotated[
+        Path, typer.Argument(help="HA config dir (or a bare .storage folder)", exists=True, file_okay=False)
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="home.json template to write", dir_okay=False)],
+) -> None:
+    """Read an HA config dir's registries into a home.json template; prints what it could not map."""
+    try:
+        home, warnings = import_home(config_dir)
+    except RegistryImportError as exc:
+        _console.print(f"[red]cannot import {config_dir}:[/red] {exc}")
+        raise typer.Exit(code=1) from exc
+    write_text_atomic(out, home.model_dump_json(indent=2) + "\n")
+    summary = Table(title=f"Imported {config_dir} → {out}")
+    summary.add_column("what")
+    summary.add_column("count", justify="right")
+    for name, count in (
+        ("floors", len(home.floors)),
+        ("areas", len(home.areas)),
+        ("labels", len(home.labels)),
+        ("devices", len(home.devices)),
+        ("passive devices", sum(d.device_type == PASSIVE_DEVICE_TYPE for d in home.devices)),
+        ("entities", len(home.entities)),
+        ("warnings", len(warnings)),
+    ):
+        summary.add_row(name, str(count))
+    _console.print(summary)
+    for warning in warnings:
+        _console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
