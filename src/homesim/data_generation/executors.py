@@ -7,6 +7,7 @@ differ only in where and how many at a time. Results come back in completion ord
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, Protocol, TypeVar
@@ -51,7 +52,12 @@ class ProcessExecutor:
     def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         if self._pool is None:
             # spawn, not fork: callers may hold threads (asyncio, dask) whose locks fork would copy half-held.
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+            # Read by polars when a worker imports it; workers inherit the environment at spawn.
+            os.environ.setdefault("POLARS_MAX_THREADS", "1")
+            context = multiprocessing.get_context("spawn")
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=context, initializer=_one_thread_per_worker
+            )
         futures = [self._pool.submit(fn, item) for item in items]
         try:
             for future in as_completed(futures):
@@ -64,6 +70,15 @@ class ProcessExecutor:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+
+def _one_thread_per_worker() -> None:
+    """Each worker process is one unit of parallelism: Arrow's and polars' own thread pools would only
+    oversubscribe the cores the pool already fills."""
+    import pyarrow
+
+    pyarrow.set_cpu_count(1)
+    pyarrow.set_io_thread_count(1)
 
 
 class DaskExecutor:
