@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from homesim.cli import app
-from homesim.data_generation.cache import MANIFEST_FILE, HomeCache, sha256_file
+from homesim.data_generation.cache import MANIFEST_FILE, STAMP_FILE, HomeCache, sha256_file
 from homesim.data_generation.config import GenerationConfig
 from homesim.data_generation.data_generation_manager import DataGenerationManager, GenerationResult
 from homesim.workspace import Workspace
@@ -36,7 +37,7 @@ def test_manifest_hashes_every_written_file(cached: HomeCache) -> None:
     manifest = cached.read_manifest(key)
     assert manifest is not None
     directory = cached.workspace.home_dir(key)
-    written = sorted(p.name for p in directory.iterdir() if p.name != MANIFEST_FILE)
+    written = sorted(p.name for p in directory.iterdir() if p.name not in (MANIFEST_FILE, STAMP_FILE))
     assert sorted(manifest.files) == written
     for name, entry in manifest.files.items():
         assert entry.sha256 == sha256_file(directory / name)
@@ -152,3 +153,17 @@ def test_cli_cache_commands(cached: HomeCache) -> None:
     assert refused.exit_code == 1 and len(cached.keys()) == 1
     clear = runner.invoke(app, ["cache", "clear", "--workspace", root, "--yes"])
     assert clear.exit_code == 0 and "removed 1 homes" in clear.output
+
+
+def test_re_requests_trust_the_stamp_but_verify_hashes(cached: HomeCache) -> None:
+    key = CONFIG.home_key(0)
+    events = cached.workspace.home_dir(key) / "events.parquet"
+    stat = events.stat()
+    data = bytearray(events.read_bytes())
+    data[-100] ^= 0xFF  # same size: only a hash can tell
+    events.write_bytes(bytes(data))
+    assert cached.check(key, trust_stamp=True) is not None  # rewritten: the mtime moved, so it hashes
+    os.utime(events, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # bit rot that keeps the stamp
+    assert cached.check(key, trust_stamp=True) is None
+    problem = cached.check(key)
+    assert problem is not None and "sha256" in problem.problem

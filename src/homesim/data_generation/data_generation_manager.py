@@ -75,6 +75,27 @@ class HomeResult(BaseModel):
         return self.manifest.total_bytes if self.manifest else 0
 
 
+def _cached_result(
+    cache: HomeCache, workspace: Workspace, config: GenerationConfig, index: int
+) -> HomeResult | None:
+    started = time.perf_counter()
+    key = config.home_key(index)
+    if cache.check(key, trust_stamp=True) is not None:
+        return None
+    manifest = cache.read_manifest(key)
+    if manifest is None:
+        return None
+    return HomeResult(
+        index=index,
+        home_key=key,
+        status="cached",
+        directory=workspace.home_dir(key),
+        manifest=manifest,
+        validation=HomeValidation.model_validate(manifest.validation),
+        seconds=time.perf_counter() - started,
+    )
+
+
 def build_home(task: HomeTask) -> HomeResult:
     """Reuse the cached home if it verifies, else generate, validate and publish it. Never raises."""
     started = time.perf_counter()
@@ -188,8 +209,16 @@ class DataGenerationManager:
     def ensure(self, config: GenerationConfig, indices: Sequence[int] | None = None) -> Iterator[HomeResult]:
         """Yield each requested home (default: all of `config.homes`) as it completes, cached or generated."""
         wanted = range(config.homes) if indices is None else indices
-        tasks = [HomeTask(self.workspace.root, config, i) for i in wanted]
-        tracker = ProgressTracker(len(tasks), self.progress)
+        tracker = ProgressTracker(len(wanted), self.progress)
+        tasks = []
+        for i in wanted:
+            # Cheap check here first: a re-request of cached homes needs no worker and no hashing.
+            cached = _cached_result(self.cache, self.workspace, config, i)
+            if cached is None:
+                tasks.append(HomeTask(self.workspace.root, config, i))
+                continue
+            tracker.home_done(cached.home_key, cached.status, cached.events)
+            yield cached
         index = self.cache.index()
         for result in self.executor.map_unordered(build_home, tasks):
             if result.status == "generated" and result.manifest is not None:
