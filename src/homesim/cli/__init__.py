@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from homesim.cli import cache, generate, ha
+from homesim.cli import cache, generate, ha, simulate
 
 app = typer.Typer(
     name="homesim",
@@ -18,6 +18,7 @@ app = typer.Typer(
 generate.register(app)
 cache.register(app)
 ha.register(app)
+simulate.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,299 @@
+"""SimulationCycle: runs every stage over a dataset's homes, streams records, and writes the cycle report.
+
+A dataset is what the generation manager wrote (`data/datasets/<id>/manifest.json`): its homes run in
+parallel through the same executors as generation, one task per home (`run_home`). Within a home the
+stages run in pipeline order, each seeing the records of the stages before it (`HomeView.upstream`). A
+stage that raises on a home is recorded as that home's error and the next stage (and home) goes on.
+Stages written elsewhere (suggestions, automation building, Ask AI) are referenced as `module:function`
+and imported lazily: a stage whose module does not exist yet is reported as skipped.
+
+The report (`reports/cycle_<n>_<dataset_id>.json` and `.md`) has the per-stage metrics against ground truth
+(precision, recall, F1, approval rate, replay agreement…), errors, and throughput.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeAlias
+
+from pydantic import BaseModel, ConfigDict
+
+from homesim.data_generation.config import GenerationConfig
+from homesim.data_generation.dataset import MANIFEST_FILE, DatasetManifest, read_dataset
+from homesim.data_generation.executors import Executor, make_executor
+from homesim.io import write_json_atomic, write_text_atomic
+from homesim.schema.records import STAGES, AnyRecord, StageName
+from homesim.simulation.device_health import device_health_stage
+from homesim.simulation.home_view import HomeView, load_home_view
+from homesim.simulation.metrics import Counts, StageMetrics, home_counts, stage_metrics, sum_counts
+from homesim.simulation.model_provider import ModelProvider, NoModels
+from homesim.simulation.pattern_detection import pattern_stage
+from homesim.simulation.sink import RecordSink
+from homesim.simulation.synergy_detection import synergy_stage
+from homesim.workspace import Workspace
+
+Stage: TypeAlias = Callable[[HomeView, ModelProvider, int], Sequence[AnyRecord]]
+#: A stage as a callable, or as "module:function" imported when the cycle starts.
+StageRef: TypeAlias = Stage | str
+
+DEFAULT_STAGES: tuple[tuple[StageName, StageRef], ...] = (
+    ("pattern", pattern_stage),
+    ("synergy", synergy_stage),
+    ("suggestion", "homesim.simulation.suggestions:suggestion_stage"),
+    ("automation", "homesim.simulation.automation_builder:automation_stage"),
+    ("ask_ai", "homesim.simulation.ask_ai:ask_ai_stage"),
+    ("device_health", device_health_stage),
+)
+
+
+def resolve_stages(
+    stages: Sequence[tuple[StageName, StageRef]],
+) -> tuple[list[tuple[StageName, Stage]], dict[StageName, str]]:
+    """Import "module:function" stages; those whose module is missing are returned as skipped (why)."""
+    resolved: list[tuple[StageName, Stage]] = []
+    skipped: dict[StageName, str] = {}
+    for name, ref in stages:
+        if not isinstance(ref, str):
+            resolved.append((name, ref))
+            continue
+        module_name, _, attr = ref.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not module_name.startswith(exc.name):  # a missing dependency is a bug
+                raise
+            skipped[name] = f"module {module_name} not available"
+            continue
+        fn = getattr(module, attr, None)
+        if fn is None:
+            skipped[name] = f"{module_name} has no {attr}"
+        else:
+            resolved.append((name, fn))
+    return resolved, skipped
+
+
+@dataclass(frozen=True)
+class HomeTask:
+    """Everything a worker needs to simulate one home (picklable)."""
+
+    directory: Path
+    config: GenerationConfig | None
+    cycle: int
+    stages: tuple[tuple[StageName, Stage], ...]
+    models: ModelProvider
+
+
+class StageError(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    home_key: str
+    #: The stage that failed, or "load" when the home could not be read.
+    stage: str
+    error: str
+
+
+class HomeOutcome(BaseModel):
+    """One home's records, per-stage counts against ground truth, errors and timings."""
+
+    model_config = ConfigDict(frozen=True)
+
+    home_key: str
+    records: list[AnyRecord]
+    counts: dict[str, Counts]
+    errors: list[StageError]
+    seconds: dict[str, float]
+
+
+def run_home(task: HomeTask) -> HomeOutcome:
+    """Run every stage over one home. Never raises: failures become `StageError`s of that home."""
+    key = task.directory.name
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    try:
+        view = load_home_view(task.directory, task.config)
+    except Exception as exc:  # an unreadable home is that home's error, never the cycle's
+        return HomeOutcome(
+            home_key=key,
+            records=[],
+            counts={},
+            errors=[StageError(home_key=key, stage="load", error=_describe(exc))],
+            seconds={"load": time.perf_counter() - started},
+        )
+    seconds["load"] = time.perf_counter() - started
+    records: list[AnyRecord] = []
+    counts: dict[str, Counts] = {}
+    errors: list[StageError] = []
+    for name, stage in task.stages:
+        started = time.perf_counter()
+        try:
+            produced = list(stage(view, task.models, task.cycle))
+            counts[name] = home_counts(name, produced, view.truth)
+        except Exception as exc:  # one stage failing on one home: recorded, and the pipeline goes on
+            errors.append(StageError(home_key=key, stage=name, error=_describe(exc)))
+            produced = []
+        view.upstream[name] = produced
+        records.extend(produced)
+        seconds[name] = time.perf_counter() - started
+    return HomeOutcome(home_key=key, records=records, counts=counts, errors=errors, seconds=seconds)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+class CycleReport(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    cycle: int
+    dataset_id: str
+    executor: str
+    started_at: datetime
+    wall_s: float
+    homes: int
+    records: int
+    records_per_s: float
+    stages: list[StageMetrics]
+    skipped_stages: dict[str, str]
+    errors: list[StageError]
+    #: Total seconds spent per stage over all homes (summed across workers).
+    stage_seconds: dict[str, float]
+    #: Model version that produced each stage's records ("baseline" for the baselines).
+    model_versions: dict[str, str]
+
+    def markdown(self) -> str:
+        def cell(x: float | None) -> str:
+            return "—" if x is None else f"{x:.3f}"
+
+        lines = [
+            f"# Simulation cycle {self.cycle} — dataset `{self.dataset_id}`",
+            "",
+            f"{self.homes} homes, {self.records} records in {self.wall_s:.1f} s "
+            f"({self.records_per_s:.0f} records/s), executor `{self.executor}`.",
+            "",
+            "| stage | model | homes | errors | records | precision | recall | F1 | rates |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        ]
+        for m in self.stages:
+            rates = ", ".join(f"{k} {cell(v)}" for k, v in m.rates.items())
+            lines.append(
+                f"| {m.stage} | {self.model_versions.get(m.stage, '—')} | {m.homes} | {m.errors} | "
+                f"{m.records} | {cell(m.precision)} | {cell(m.recall)} | {cell(m.f1)} | {rates} |"
+            )
+        if self.skipped_stages:
+            lines += ["", "Skipped stages:", *(f"- {k}: {v}" for k, v in self.skipped_stages.items())]
+        if self.errors:
+            lines += ["", "Errors:", *(f"- `{e.home_key}` {e.stage}: {e.error}" for e in self.errors)]
+        return "\n".join(lines) + "\n"
+
+
+ProgressFn = Callable[[HomeOutcome], None]
+
+
+class SimulationCycle:
+    """Runs the stages over a dataset's homes through an executor, streaming records into `sink`."""
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        sink: RecordSink,
+        *,
+        models: ModelProvider | None = None,
+        executor: Executor | str = "process",
+        workers: int = 2,
+        stages: Sequence[tuple[StageName, StageRef]] = DEFAULT_STAGES,
+    ) -> None:
+        self.workspace = workspace
+        self.sink = sink
+        self.models = models or NoModels()
+        self._owns_executor = isinstance(executor, str)
+        self.executor = make_executor(executor, workers) if isinstance(executor, str) else executor
+        self.stages = list(stages)
+
+    def __enter__(self) -> SimulationCycle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._owns_executor:
+            self.executor.close()
+
+    def dataset(self, dataset: str | Path) -> DatasetManifest:
+        """A dataset by id, by folder, or by manifest path."""
+        path = Path(dataset)
+        if not path.exists():
+            path = self.workspace.dataset_dir(str(dataset))
+        return read_dataset(path / MANIFEST_FILE if path.is_dir() else path)
+
+    def run(self, dataset: str | Path, cycle: int, progress: ProgressFn | None = None) -> CycleReport:
+        """Simulate every home of `dataset` as cycle `cycle`; write and return the report."""
+        started_at, started = datetime.now(UTC), time.perf_counter()
+        manifest = self.dataset(dataset)
+        stages, skipped = resolve_stages(self.stages)
+        config = GenerationConfig.model_validate(manifest.config)
+        tasks = [
+            HomeTask(self.workspace.home_dir(key), config, cycle, tuple(stages), self.models)
+            for key in manifest.home_keys
+        ]
+        counts: dict[StageName, list[Counts]] = {name: [] for name, _ in stages}
+        n_records: dict[str, int] = dict.fromkeys(counts, 0)
+        versions: dict[str, str] = {}
+        errors: list[StageError] = []
+        stage_seconds: dict[str, float] = {}
+        total = 0
+        for outcome in self.executor.map_unordered(run_home, tasks):
+            self.sink.emit_many(outcome.records)
+            total += len(outcome.records)
+            for name in counts:
+                if name in outcome.counts:
+                    counts[name].append(outcome.counts[name])
+            for record in outcome.records:
+                n_records[record.stage] += 1
+                versions.setdefault(record.stage, record.model_version or "—")
+            errors.extend(outcome.errors)
+            for step, s in outcome.seconds.items():
+                stage_seconds[step] = stage_seconds.get(step, 0.0) + s
+            if progress is not None:
+                progress(outcome)
+        wall = time.perf_counter() - started
+        errors.sort(key=lambda e: (e.home_key, e.stage))
+        ordered = sorted(counts, key=STAGES.index)
+        report = CycleReport(
+            cycle=cycle,
+            dataset_id=manifest.dataset_id,
+            executor=self.executor.name,
+            started_at=started_at,
+            wall_s=wall,
+            homes=len(tasks),
+            records=total,
+            records_per_s=total / wall if wall else 0.0,
+            stages=[
+                stage_metrics(
+                    name,
+                    sum_counts(counts[name]),
+                    homes=len(counts[name]),
+                    errors=sum(e.stage == name for e in errors),
+                    records=n_records[name],
+                )
+                for name in ordered
+            ],
+            skipped_stages=dict(skipped),
+            errors=errors,
+            stage_seconds=dict(sorted(stage_seconds.items())),
+            model_versions=versions,
+        )
+        self.write_report(report)
+        return report
+
+    def write_report(self, report: CycleReport) -> tuple[Path, Path]:
+        base = self.workspace.reports_dir / f"cycle_{report.cycle}_{report.dataset_id}"
+        json_path, md_path = base.with_suffix(".json"), base.with_suffix(".md")
+        write_json_atomic(json_path, report.model_dump(mode="json"))
+        write_text_atomic(md_path, report.markdown())
+        return json_path, md_path

@@ -1,0 +1,199 @@
+"""Scoring stages against ground truth: per-home additive counts and the per-stage metric table.
+
+Each stage's records of one home are reduced to additive counts (`home_counts`, run where the home was
+simulated, with its ground truth at hand); counts of many homes are summed and turned into precision,
+recall, F1 and stage-specific rates (`stage_metrics`). What counts as a hit, per stage:
+
+* pattern: precision over predicted candidates (labelled a ground-truth pattern or not); recall over the
+  ground-truth patterns with enough occurrences (`eligible_patterns`) that some predicted candidate matched.
+* synergy: precision over predicted pairs (active or potential in truth); recall over every ground-truth
+  synergy (pairs that never became candidates count as missed); `decoy_rate`: decoy candidates predicted.
+* device_health: fault detection per window (any fault kind vs healthy); `kind_accuracy` over detected faults.
+* suggestion: precision = suggestions describing a real pattern or synergy; recall over eligible patterns;
+  `approval_rate`.
+* automation: precision = valid automations; recall = mean replay hit rate on the pattern's occurrences;
+  `replay_agreement` (mean behavioural agreement), `structural_match`.
+* ask_ai: precision = turns whose outcome (create/clarify/refuse) is the expected one; recall = approved
+  share of the requests that should create an automation; `approval_rate`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+
+from pydantic import BaseModel, ConfigDict
+
+from homesim.schema.ground_truth import GroundTruth
+from homesim.schema.records import (
+    AnyRecord,
+    AskAIRecord,
+    AutomationRecord,
+    DeviceHealthRecord,
+    PatternRecord,
+    StageName,
+    SuggestionRecord,
+    SynergyRecord,
+)
+from homesim.simulation.pattern_detection import eligible_patterns
+
+Counts = dict[str, float]
+
+
+def ratio(num: float, den: float) -> float | None:
+    """num / den, or None when there is nothing to divide by."""
+    return num / den if den else None
+
+
+def f1(precision: float | None, recall: float | None) -> float | None:
+    if precision is None or recall is None:
+        return None
+    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+
+def _pattern(records: Sequence[PatternRecord], truth: GroundTruth) -> Counts:
+    predicted = [r for r in records if r.outputs.predicted]
+    found = {r.label.pattern_id for r in predicted if r.label.is_pattern}
+    eligible = eligible_patterns(truth)
+    return {
+        "predicted": len(predicted),
+        "predicted_true": sum(r.label.is_pattern for r in predicted),
+        "truth": len(eligible),
+        "truth_found": sum(p.id in found for p in eligible),
+    }
+
+
+def _synergy(records: Sequence[SynergyRecord], truth: GroundTruth) -> Counts:
+    predicted = [r for r in records if r.outputs.predicted]
+    positive = {"active", "potential"}
+    return {
+        "predicted": len(predicted),
+        "predicted_true": sum(r.label.kind in positive for r in predicted),
+        "truth": len(truth.synergies),
+        "truth_found": len({r.label.synergy_id for r in predicted if r.label.kind in positive}),
+        "decoys": sum(r.label.kind == "decoy" for r in records),
+        "decoys_predicted": sum(r.label.kind == "decoy" for r in predicted),
+    }
+
+
+def _device_health(records: Sequence[DeviceHealthRecord]) -> Counts:
+    detected = [r for r in records if r.outputs.predicted != "healthy"]
+    faulty = [r for r in records if r.label.kind != "healthy"]
+    hits = [r for r in detected if r.label.kind != "healthy"]
+    return {
+        "predicted": len(detected),
+        "predicted_true": len(hits),
+        "truth": len(faulty),
+        "truth_found": len(hits),
+        "kind_correct": sum(r.outputs.predicted == r.label.kind for r in hits),
+    }
+
+
+def _suggestion(records: Sequence[SuggestionRecord], truth: GroundTruth) -> Counts:
+    eligible = {p.id for p in eligible_patterns(truth)}
+    covered = {r.label.pattern_id for r in records if r.label.is_valid} & eligible
+    return {
+        "predicted": len(records),
+        "predicted_true": sum(r.label.is_valid for r in records),
+        "truth": len(eligible),
+        "truth_found": len(covered),
+        "decided": sum(r.label.approved is not None for r in records),
+        "approved": sum(bool(r.label.approved) for r in records),
+    }
+
+
+def _automation(records: Sequence[AutomationRecord]) -> Counts:
+    replayed = [r.outputs.replay for r in records if r.outputs.replay is not None]
+    agreements = [r.label.behavioural_agreement for r in records if r.label.behavioural_agreement is not None]
+    structural = [r.label.structural_match for r in records if r.label.structural_match is not None]
+    return {
+        "predicted": len(records),
+        "predicted_true": sum(r.outputs.valid for r in records),
+        "truth": sum(x.hit_rate is not None for x in replayed),
+        "truth_found": sum(x.hit_rate or 0.0 for x in replayed),
+        "agreement_n": len(agreements),
+        "agreement_sum": sum(agreements),
+        "structural_n": len(structural),
+        "structural_match": sum(structural),
+    }
+
+
+def _ask_ai(records: Sequence[AskAIRecord]) -> Counts:
+    create = [r for r in records if r.label.expected_outcome == "create"]
+    return {
+        "predicted": len(records),
+        "predicted_true": sum(r.outputs.outcome == r.label.expected_outcome for r in records),
+        "truth": len(create),
+        "truth_found": sum(r.label.approved for r in create),
+        "decided": len(records),
+        "approved": sum(r.label.approved for r in records),
+    }
+
+
+def home_counts(stage: StageName, records: Sequence[AnyRecord], truth: GroundTruth) -> Counts:
+    """Additive counts of one stage's records of one home (see the module docstring)."""
+    match stage:
+        case "pattern":
+            return _pattern([r for r in records if isinstance(r, PatternRecord)], truth)
+        case "synergy":
+            return _synergy([r for r in records if isinstance(r, SynergyRecord)], truth)
+        case "device_health":
+            return _device_health([r for r in records if isinstance(r, DeviceHealthRecord)])
+        case "suggestion":
+            return _suggestion([r for r in records if isinstance(r, SuggestionRecord)], truth)
+        case "automation":
+            return _automation([r for r in records if isinstance(r, AutomationRecord)])
+        case "ask_ai":
+            return _ask_ai([r for r in records if isinstance(r, AskAIRecord)])
+
+
+class StageMetrics(BaseModel):
+    """One row of the cycle report's metric table."""
+
+    model_config = ConfigDict(frozen=True)
+
+    stage: StageName
+    homes: int
+    errors: int
+    records: int
+    precision: float | None
+    recall: float | None
+    f1: float | None
+    #: Stage-specific rates: approval_rate, replay_agreement, structural_match, decoy_rate, kind_accuracy.
+    rates: dict[str, float | None]
+    counts: dict[str, float]
+
+
+def sum_counts(counts: Iterable[Mapping[str, float]]) -> Counts:
+    total: Counter[str] = Counter()
+    for c in counts:
+        total.update(c)
+    return dict(sorted(total.items()))
+
+
+def stage_metrics(stage: StageName, counts: Counts, *, homes: int, errors: int, records: int) -> StageMetrics:
+    """Metrics of a stage from counts summed over homes."""
+    c = counts
+    precision = ratio(c.get("predicted_true", 0), c.get("predicted", 0))
+    recall = ratio(c.get("truth_found", 0), c.get("truth", 0))
+    rates: dict[str, float | None] = {}
+    if "approved" in c:
+        rates["approval_rate"] = ratio(c["approved"], c.get("decided", 0))
+    if "agreement_n" in c:
+        rates["replay_agreement"] = ratio(c["agreement_sum"], c["agreement_n"])
+        rates["structural_match"] = ratio(c["structural_match"], c["structural_n"])
+    if "decoys" in c:
+        rates["decoy_rate"] = ratio(c["decoys_predicted"], c["decoys"])
+    if "kind_correct" in c:
+        rates["kind_accuracy"] = ratio(c["kind_correct"], c["predicted_true"])
+    return StageMetrics(
+        stage=stage,
+        homes=homes,
+        errors=errors,
+        records=records,
+        precision=precision,
+        recall=recall,
+        f1=f1(precision, recall),
+        rates=rates,
+        counts=c,
+    )

@@ -1,0 +1,215 @@
+"""SimulationCycle: stages over a dataset's homes, honest inputs, per-home failures, report, CLI."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+import typer
+from rich.console import Console
+from typer.testing import CliRunner
+
+from homesim.cli import simulate as simulate_cli
+from homesim.data_generation.config import GenerationConfig
+from homesim.data_generation.data_generation_manager import DataGenerationManager, GenerationResult
+from homesim.data_generation.ground_truth_generator import (
+    GROUND_TRUTH_FILE,
+    build_ground_truth,
+    write_ground_truth,
+)
+from homesim.data_generation.pipeline import HOME_FILE, generate_home
+from homesim.schema.events import PROVENANCE_COLUMNS
+from homesim.schema.records import AnyRecord, StageName
+from homesim.simulation.cycle import (
+    DEFAULT_STAGES,
+    HomeTask,
+    SimulationCycle,
+    StageRef,
+    resolve_stages,
+    run_home,
+)
+from homesim.simulation.device_health import device_health_stage
+from homesim.simulation.home_view import HIDDEN_COLUMNS, HomeView, load_home_view
+from homesim.simulation.model_provider import ModelProvider, NoModels
+from homesim.simulation.pattern_detection import pattern_stage
+from homesim.simulation.sink import InMemorySink
+from homesim.simulation.synergy_detection import synergy_stage
+from homesim.workspace import Workspace
+
+CONFIG = GenerationConfig(homes=3, days=14, seed=11)
+CORE: list[tuple[StageName, StageRef]] = [
+    ("pattern", pattern_stage),
+    ("synergy", synergy_stage),
+    ("device_health", device_health_stage),
+]
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, GenerationResult]:
+    workspace = Workspace(tmp_path_factory.mktemp("ws"))
+    with DataGenerationManager(workspace, "inline") as manager:
+        result = manager.generate(CONFIG)
+    # The first two homes get their ground truth written; the third's is rebuilt from the config.
+    for i, key in enumerate(result.manifest.home_keys[:2]):
+        write_ground_truth(build_ground_truth(generate_home(CONFIG, i)), workspace.home_dir(key))
+    return workspace, result
+
+
+def _run(
+    workspace: Workspace, dataset_id: str, stages: Sequence[tuple[StageName, StageRef]], cycle: int = 0
+) -> tuple[InMemorySink, object]:
+    sink = InMemorySink()
+    with SimulationCycle(workspace, sink, executor="inline", stages=stages) as sim:
+        report = sim.run(dataset_id, cycle)
+    return sink, report
+
+
+def test_cycle_runs_every_stage_and_writes_the_report(dataset: tuple[Workspace, GenerationResult]) -> None:
+    workspace, result = dataset
+    sink = InMemorySink()
+    with SimulationCycle(workspace, sink, executor="inline", stages=DEFAULT_STAGES) as sim:
+        report = sim.run(result.manifest.dataset_id, 4)
+    assert report.homes == 3 and report.errors == [] and report.records == len(sink.records) > 0
+    assert {r.cycle for r in sink.records} == {4}
+    assert len({r.record_id for r in sink.records}) == len(sink.records)
+    by_stage = {m.stage: m for m in report.stages}
+    for stage in ("pattern", "synergy", "device_health"):
+        m = by_stage[stage]
+        assert m.homes == 3 and m.records > 0
+        assert m.precision is not None and m.recall is not None and m.f1 is not None
+        assert report.model_versions[stage] == "baseline"
+    base = workspace.reports_dir / f"cycle_4_{result.manifest.dataset_id}"
+    saved = json.loads(base.with_suffix(".json").read_text())
+    assert saved["records"] == report.records and len(saved["stages"]) == len(report.stages)
+    markdown = base.with_suffix(".md").read_text()
+    assert "| pattern | baseline | 3 | 0 |" in markdown
+
+
+def test_stages_receive_events_without_provenance(dataset: tuple[Workspace, GenerationResult]) -> None:
+    workspace, result = dataset
+    seen: list[list[str]] = []
+
+    def spy(view: HomeView, models: ModelProvider, cycle: int) -> list[AnyRecord]:
+        seen.append(view.events.columns)
+        return []
+
+    _run(workspace, result.manifest.dataset_id, [("pattern", spy)])
+    assert len(seen) == 3
+    for columns in seen:
+        assert not set(PROVENANCE_COLUMNS) & set(columns)
+        assert not set(HIDDEN_COLUMNS) & set(columns)
+        assert columns == ["time", "entity_id", "state", "value", "attributes"]
+
+
+def test_a_stage_failing_on_one_home_is_recorded_and_the_cycle_goes_on(
+    dataset: tuple[Workspace, GenerationResult],
+) -> None:
+    workspace, result = dataset
+    broken = result.manifest.home_keys[1]
+
+    def fragile(view: HomeView, models: ModelProvider, cycle: int) -> list[AnyRecord]:
+        if view.key == broken:
+            raise RuntimeError("detector exploded")
+        return list(pattern_stage(view, models, cycle))
+
+    sink, report = _run(workspace, result.manifest.dataset_id, [("pattern", fragile), *CORE[1:]])
+    assert [(e.home_key, e.stage) for e in report.errors] == [(broken, "pattern")]  # type: ignore[attr-defined]
+    assert "detector exploded" in report.errors[0].error  # type: ignore[attr-defined]
+    homes = {(r.stage, r.home_key) for r in sink.records}
+    assert ("pattern", broken) not in homes
+    assert ("synergy", broken) in homes and ("device_health", broken) in homes
+    assert {("pattern", k) for k in result.manifest.home_keys if k != broken} <= homes
+    pattern = next(m for m in report.stages if m.stage == "pattern")  # type: ignore[attr-defined]
+    assert pattern.errors == 1 and pattern.homes == 2
+
+
+def test_an_unreadable_home_is_that_homes_error(tmp_path: Path) -> None:
+    folder = tmp_path / "h999999-broken"
+    folder.mkdir()
+    (folder / HOME_FILE).write_text("{not json")
+    outcome = run_home(HomeTask(folder, None, 0, (), NoModels()))
+    assert [(e.home_key, e.stage) for e in outcome.errors] == [("h999999-broken", "load")]
+    assert outcome.records == []
+
+
+def test_missing_ground_truth_is_rebuilt_from_the_config(dataset: tuple[Workspace, GenerationResult]) -> None:
+    workspace, result = dataset
+    folder = workspace.home_dir(result.manifest.home_keys[2])
+    assert not (folder / GROUND_TRUTH_FILE).exists()
+    view = load_home_view(folder, CONFIG)
+    assert view.truth == build_ground_truth(generate_home(CONFIG, 2))
+    with pytest.raises(FileNotFoundError):
+        load_home_view(folder)
+
+
+def test_later_stages_see_earlier_records(dataset: tuple[Workspace, GenerationResult]) -> None:
+    workspace, result = dataset
+    upstream: list[int] = []
+
+    def consumer(view: HomeView, models: ModelProvider, cycle: int) -> list[AnyRecord]:
+        upstream.append(len(view.records("pattern")))
+        assert view.records("ask_ai") == []
+        return []
+
+    _run(workspace, result.manifest.dataset_id, [CORE[0], ("suggestion", consumer)])
+    assert len(upstream) == 3 and all(n > 0 for n in upstream)
+
+
+def test_cycles_are_deterministic(dataset: tuple[Workspace, GenerationResult]) -> None:
+    workspace, result = dataset
+    first, _ = _run(workspace, result.manifest.dataset_id, CORE[:2])
+    second, _ = _run(workspace, result.manifest.dataset_id, CORE[:2])
+    assert sorted(first.records, key=lambda r: r.record_id) == sorted(
+        second.records, key=lambda r: r.record_id
+    )
+
+
+def test_stages_named_by_module_are_imported_lazily() -> None:
+    stages, skipped = resolve_stages(
+        [
+            ("pattern", "homesim.simulation.pattern_detection:pattern_stage"),
+            ("suggestion", "homesim.simulation.not_written_yet:stage"),
+            ("automation", "homesim.simulation.pattern_detection:no_such_function"),
+            ("device_health", device_health_stage),
+        ]
+    )
+    assert [(name, fn) for name, fn in stages] == [
+        ("pattern", pattern_stage),
+        ("device_health", device_health_stage),
+    ]
+    assert set(skipped) == {"suggestion", "automation"}
+
+
+def test_a_stage_module_missing_a_dependency_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken_import(name: str) -> object:
+        raise ModuleNotFoundError("No module named 'torch'", name="torch")
+
+    monkeypatch.setattr("homesim.simulation.cycle.importlib.import_module", broken_import)
+    with pytest.raises(ModuleNotFoundError):
+        resolve_stages([("synergy", "homesim.simulation.gnn:stage")])
+
+
+def test_simulate_command_prints_the_metric_table(
+    dataset: tuple[Workspace, GenerationResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workspace, result = dataset
+    monkeypatch.setattr(simulate_cli, "SimulationCycle", _core_cycle)
+    monkeypatch.setattr(simulate_cli, "console", Console(width=200))
+    app = typer.Typer()
+    app.callback()(lambda: None)
+    simulate_cli.register(app)
+    args = ["simulate", "--dataset", result.manifest.dataset_id, "--cycle", "2", "--executor", "inline"]
+    out = CliRunner().invoke(app, [*args, "--workspace", str(workspace.root)])
+    assert out.exit_code == 0, out.output
+    assert "cycle 2:" in out.output and "records in" in out.output, out.output
+    assert all(stage in out.output for stage in ("pattern", "synergy", "device_health")), out.output
+    missing = CliRunner().invoke(
+        app, ["simulate", "--dataset", "ds-nope", "--cycle", "0", "--workspace", str(workspace.root)]
+    )
+    assert missing.exit_code == 2
+
+
+def _core_cycle(*args: object, **kwargs: object) -> SimulationCycle:
+    return SimulationCycle(*args, **{**kwargs, "stages": CORE})  # type: ignore[arg-type]
