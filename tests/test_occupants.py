@@ -6,7 +6,12 @@ import numpy as np
 
 from homesim.data_generation.calendar import US_PER_H, day_grid
 from homesim.data_generation.catalog import load_catalog
-from homesim.data_generation.occupants import Schedules, household_vacations, make_occupants, realize_schedules
+from homesim.data_generation.occupants import (
+    Schedules,
+    household_vacations,
+    make_occupants,
+    realize_schedules,
+)
 
 
 def test_presence_without_any_transition_is_home() -> None:
