@@ -82,8 +82,14 @@ def apply_faults(buffer: EventBuffer, faults: list[Fault], rng: np.random.Genera
         idx = np.flatnonzero(in_window)
         if fault.kind == "unavailable":
             keep[idx] = False
+            # On reconnection HA reads the device's current state: the last one before the window ends,
+            # or, for an entity with no earlier event, the first one after it.
             before = np.flatnonzero((cols.entity == entity) & (cols.time < fault.end_us) & keep)
-            restore = before[np.argmax(cols.time[before])] if len(before) else -1
+            after = np.flatnonzero((cols.entity == entity) & (cols.time >= fault.end_us))
+            if len(before):
+                restore = before[np.argmax(cols.time[before])]
+            else:
+                restore = after[np.argmin(cols.time[after])] if len(after) else -1
             rows = _fault_rows(buffer, entity, fault_code, [fault.start_us, fault.end_us])
             rows.code[0] = buffer.state_code("unavailable")
             if restore >= 0:

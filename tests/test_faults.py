@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import numpy as np
+
+from homesim.data_generation.event_table import EventBuffer
+from homesim.data_generation.faults import Fault, apply_faults
+from homesim.data_generation.pipeline import GeneratedHome
+from homesim.schema.events import Cause
+
+H = 3_600_000_000
+
+
+def test_unavailable_without_earlier_state_recovers_to_the_next_one(month_homes: list[GeneratedHome]) -> None:
+    home = month_homes[0].home
+    light = next(e for e in home.entities if e.domain == "light")
+    buffer = EventBuffer(home)
+    buffer.add(light.entity_id, np.array([10 * H, 12 * H], dtype=np.int64), Cause.NOISE, state="on")
+    fault = Fault(
+        id="f000-unavailable", entity_id=light.entity_id, kind="unavailable", start_us=H, end_us=5 * H
+    )
+    apply_faults(buffer, [fault], np.random.default_rng(0))
+    table = buffer.finalize(0, 24 * H, np.random.default_rng(1))
+    states = table.column("state").to_pylist()
+    times = table.column("time").cast("int64").to_pylist()
+    assert states[:2] == ["unavailable", "on"]
+    assert times[:2] == [H, 5 * H]
+
+
+def test_every_fault_kind_marks_its_window(month_homes: list[GeneratedHome]) -> None:
+    home = month_homes[0].home
+    sensor = next(e for e in home.entities if e.domain == "sensor" and e.role == "temperature")
+    battery = next(e for e in home.entities if e.role == "battery")
+    rng = np.random.default_rng(2)
+    buffer = EventBuffer(home)
+    times = np.arange(0, 24 * H, H // 4, dtype=np.int64)
+    buffer.add(sensor.entity_id, times, Cause.SENSOR, values=20 + rng.normal(0, 1, len(times)))
+    buffer.add(battery.entity_id, times, Cause.SENSOR, values=np.linspace(90, 80, len(times)))
+    sid, bid = sensor.entity_id, battery.entity_id
+    faults = [
+        Fault(id="f000-stuck", entity_id=sid, kind="stuck", start_us=1 * H, end_us=3 * H),
+        Fault(id="f001-drift", entity_id=sid, kind="drift", start_us=4 * H, end_us=8 * H, magnitude=5),
+        Fault(id="f002-dropped", entity_id=sid, kind="dropped", start_us=9 * H, end_us=12 * H, magnitude=1.0),
+        Fault(
+            id="f003-duplicated",
+            entity_id=sid,
+            kind="duplicated",
+            start_us=13 * H,
+            end_us=16 * H,
+            magnitude=1,
+        ),
+        Fault(id="f004-battery_drain", entity_id=bid, kind="battery_drain", start_us=2 * H, end_us=20 * H),
+    ]
+    apply_faults(buffer, faults, rng)
+    table = buffer.finalize(0, 24 * H, np.random.default_rng(3))
+    cause_id = table.column("cause_id").cast("string").to_pylist()
+    entity = table.column("entity_id").cast("string").to_pylist()
+    t = table.column("time").cast("int64").to_pylist()
+    sensor_times = [ti for ti, e in zip(t, entity, strict=True) if e == sensor.entity_id]
+    assert not [ti for ti in sensor_times if 1 * H < ti < 3 * H and ti not in times[:1]]  # stuck: no changes
+    assert not [ti for ti in sensor_times if 9 * H <= ti < 12 * H]  # all dropped
+    assert cause_id.count("f003-duplicated") == 12  # every report in the window duplicated
+    assert cause_id.count("f001-drift") == 16
+    drained = [
+        s
+        for s, c in zip(table.column("state").to_pylist(), cause_id, strict=True)
+        if c == "f004-battery_drain"
+    ]
+    values = [float(v) for v in drained[:-1]]
+    assert drained[-1] == "unavailable"
+    assert values == sorted(values, reverse=True) and values[-1] < 10
