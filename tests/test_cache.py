@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from homesim import GENERATOR_VERSION
 from homesim.cli import app
 from homesim.data_generation.cache import MANIFEST_FILE, STAMP_FILE, HomeCache, sha256_file
 from homesim.data_generation.config import GenerationConfig
@@ -112,7 +113,9 @@ def test_prune_stats_and_clear(cached: HomeCache) -> None:
     _generate(cached.workspace.root)
     assert cached.rebuild_index() == 2
     stats = cached.index().stats()
-    assert stats["homes"] == 2 and stats["events"] > 0 and stats["generator_versions"] == {"1.0.0": 2}
+    assert (
+        stats["homes"] == 2 and stats["events"] > 0 and stats["generator_versions"] == {GENERATOR_VERSION: 2}
+    )
     assert cached.clear() == 2
     assert cached.keys() == [] and not cached.workspace.cache_index.exists()
 

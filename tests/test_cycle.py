@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -134,10 +135,13 @@ def test_an_unreadable_home_is_that_homes_error(tmp_path: Path) -> None:
     assert outcome.records == []
 
 
-def test_missing_ground_truth_is_rebuilt_from_the_config(dataset: tuple[Workspace, GenerationResult]) -> None:
+def test_missing_ground_truth_is_rebuilt_from_the_config(
+    dataset: tuple[Workspace, GenerationResult], tmp_path: Path
+) -> None:
     workspace, result = dataset
-    folder = workspace.home_dir(result.manifest.home_keys[2])
-    assert not (folder / GROUND_TRUTH_FILE).exists()
+    folder = tmp_path / "home"
+    shutil.copytree(workspace.home_dir(result.manifest.home_keys[2]), folder)
+    (folder / GROUND_TRUTH_FILE).unlink()  # a home written before ground truth existed
     view = load_home_view(folder, CONFIG)
     assert view.truth == build_ground_truth(generate_home(CONFIG, 2))
     with pytest.raises(FileNotFoundError):

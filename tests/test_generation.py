@@ -150,7 +150,13 @@ def test_synergy_actions_point_at_their_trigger(month_homes: list[GeneratedHome]
 def test_written_home_reads_back(tmp_path: Path, month_homes: list[GeneratedHome]) -> None:
     generated = month_homes[2]
     paths = write_home(generated, tmp_path / generated.key)
-    assert [p.name for p in paths] == ["home.json", "events.parquet", "environment.parquet", "behaviors.json"]
+    assert [p.name for p in paths] == [
+        "home.json",
+        "events.parquet",
+        "environment.parquet",
+        "behaviors.json",
+        "ground_truth.json",
+    ]
     assert read_home(tmp_path / generated.key) == generated.home
     back = pl.from_arrow(read_events(tmp_path / generated.key))
     original = pl.from_arrow(generated.events)

@@ -68,7 +68,11 @@ def test_generate_writes_homes_and_dataset(tmp_path: Path) -> None:
         assert home.directory is not None
         assert home.directory == tmp_path / "data" / "homes" / home.home_key
         assert (home.directory / "events.parquet").is_file()
+        assert (home.directory / "ground_truth.json").is_file()
     assert DataGenerationManager(Workspace(tmp_path), "inline").cache.index().stats()["homes"] == 2
+    accuracy = manifest.ground_truth_accuracy
+    assert accuracy is not None and accuracy["homes"] == 2
+    assert json.loads((result.manifest_path.parent / "ground_truth_accuracy.json").read_text()) == accuracy
 
 
 def test_more_homes_generates_only_the_new_ones(tmp_path: Path) -> None:

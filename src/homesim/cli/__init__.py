@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from homesim.cli import cache, generate, ha, simulate
+from homesim.cli import cache, generate, ground_truth, ha, simulate
 
 app = typer.Typer(
     name="homesim",
@@ -17,6 +17,7 @@ app = typer.Typer(
 )
 generate.register(app)
 cache.register(app)
+ground_truth.register(app)
 ha.register(app)
 simulate.register(app)
 

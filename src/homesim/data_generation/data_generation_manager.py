@@ -33,6 +33,11 @@ from homesim.data_generation.dataset import (
     write_dataset,
 )
 from homesim.data_generation.executors import Executor, InlineExecutor, make_executor
+from homesim.data_generation.ground_truth_generator import (
+    accuracy_of,
+    read_ground_truth,
+    write_accuracy_report,
+)
 from homesim.data_generation.pipeline import generate_home, read_events, read_home, write_home
 from homesim.data_generation.progress import ProgressCallback, ProgressTracker
 from homesim.data_generation.validation import HomeValidation, ValidationReport, validate_home
@@ -281,6 +286,8 @@ class DataGenerationManager:
         ok = [h for h in homes if h.status != "failed"]
         events = sum(h.events for h in ok)
         report = ValidationReport.from_homes(h.validation for h in homes if h.validation is not None)
+        # The detector scores are stored in each home's ground truth: no second mining pass here.
+        accuracy = accuracy_of(read_ground_truth(h.directory) for h in ok if h.directory is not None)
         manifest = DatasetManifest(
             dataset_id=dataset_id(config),
             config=config.model_dump(mode="json"),
@@ -305,8 +312,10 @@ class DataGenerationManager:
                 events_per_s=events / wall if wall else 0.0,
             ),
             validation=report.summary(),
+            ground_truth_accuracy=accuracy.model_dump(mode="json"),
         )
         path = write_dataset(self.workspace, manifest, report)
+        write_accuracy_report(accuracy, path.parent)
         return GenerationResult(manifest=manifest, manifest_path=path, homes=homes, report=report)
 
 

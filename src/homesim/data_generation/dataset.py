@@ -61,6 +61,8 @@ class DatasetManifest(BaseModel):
     counts: DatasetCounts
     timings: DatasetTimings
     validation: dict[str, Any]
+    #: Recall/precision of the independent extractor against the homes' ground truth (by pattern type).
+    ground_truth_accuracy: dict[str, Any] | None = None
 
 
 def write_dataset(workspace: Workspace, manifest: DatasetManifest, report: ValidationReport) -> Path:

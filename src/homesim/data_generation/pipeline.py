@@ -12,6 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from homesim.data_generation import ground_truth_generator
 from homesim.data_generation.behaviors import BehaviorPlan, plan_behaviors
 from homesim.data_generation.calendar import day_grid
 from homesim.data_generation.catalog import Catalog, load_catalog
@@ -109,6 +110,8 @@ def write_home(generated: GeneratedHome, directory: Path) -> list[Path]:
     write_atomic(paths[1], lambda p: pq.write_table(generated.events, p, **PARQUET_OPTIONS))
     write_atomic(paths[2], lambda p: pq.write_table(generated.environment.to_table(), p, **PARQUET_OPTIONS))
     write_text_atomic(paths[3], generated.plan.model_dump_json(indent=2) + "\n")
+    truth = ground_truth_generator.build_ground_truth(generated)
+    paths.append(ground_truth_generator.write_ground_truth(truth, directory))
     return paths
 
 

@@ -84,7 +84,7 @@ SERVICES: dict[str, frozenset[str]] = {
     "humidifier": frozenset({"turn_on", "turn_off", "toggle", "set_humidity", "set_mode"}),
     "select": frozenset({"select_option", "select_next", "select_previous", "select_first", "select_last"}),
     "number": frozenset({"set_value"}),
-    "camera": frozenset({"turn_on", "turn_off", "snapshot"}),
+    "camera": frozenset({"turn_on", "turn_off", "snapshot", "record", "enable_motion_detection"}),
     "button": frozenset({"press"}),
     "scene": frozenset({"turn_on"}),
     # Besides these, `script.<object_id>` runs that script directly.
@@ -140,6 +140,7 @@ REQUIRED_DATA: dict[str, tuple[str, ...]] = {
     "select.select_option": ("option",),
     "number.set_value": ("value",),
     "camera.snapshot": ("filename",),
+    "camera.record": ("filename",),
     "notify.send_message": ("message",),
     "notify.*": ("message",),  # every notifier's own service
 }

@@ -1,0 +1,110 @@
+"""`homesim ground-truth verify|flatten`: check a dataset's ground truth against the independent extractor,
+and flatten its ground truth into Parquet tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from homesim.data_generation.ground_truth_generator import (
+    GROUND_TRUTH_FILE,
+    home_folders,
+    read_ground_truth,
+    verify_dataset,
+    write_accuracy_report,
+    write_ground_truth_parquet,
+)
+from homesim.data_generation.ground_truth_report import MIN_OCCURRENCES, AccuracyReport
+from homesim.data_generation.pattern_extractor import ExtractorConfig
+
+console = Console()
+app = typer.Typer(help="Check and export the ground truth of generated homes.", no_args_is_help=True)
+
+Dataset = Annotated[
+    Path, typer.Argument(help="folder of home folders", exists=True, file_okay=False, dir_okay=True)
+]
+
+
+def register(parent: typer.Typer) -> None:
+    parent.add_typer(app, name="ground-truth")
+
+
+@app.command("verify")
+def verify(
+    dataset: Dataset,
+    workers: Annotated[int, typer.Option(min=1, help="processes mining homes in parallel")] = 1,
+    min_occurrences: Annotated[
+        int, typer.Option(min=1, help="patterns with fewer firings are not counted in recall")
+    ] = MIN_OCCURRENCES,
+    high_confidence: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="confidence of the patterns counted in precision")
+    ] = 0.5,
+) -> None:
+    """Recall and precision of the PatternExtractor against the ground truth, by pattern type.
+
+    Prints the table and writes ground_truth_accuracy.json into DATASET.
+    """
+    if not home_folders(dataset):
+        console.print(f"[red]no home folders (home.json + events.parquet) in {dataset}[/red]")
+        raise typer.Exit(1)
+    config = ExtractorConfig(high_confidence=high_confidence)
+    report = verify_dataset(dataset, config=config, min_occurrences=min_occurrences, workers=workers)
+    console.print(render(report))
+    path = write_accuracy_report(report, dataset)
+    console.print(f"wrote {path}", highlight=False)
+
+
+@app.command("flatten")
+def flatten(
+    dataset: Dataset,
+    out: Annotated[Path | None, typer.Option(help="output folder (default: DATASET)")] = None,
+) -> None:
+    """Write the ground truth of every home in DATASET as ground_truth_<table>.parquet files."""
+    truths = [
+        read_ground_truth(folder)
+        for folder in home_folders(dataset)
+        if (folder / GROUND_TRUTH_FILE).is_file()
+    ]
+    if not truths:
+        console.print(f"[red]no {GROUND_TRUTH_FILE} in the home folders of {dataset}[/red]")
+        raise typer.Exit(1)
+    target = out or dataset
+    target.mkdir(parents=True, exist_ok=True)
+    for path in write_ground_truth_parquet(truths, target):
+        console.print(f"wrote {path}", highlight=False)
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}%"
+
+
+def render(report: AccuracyReport) -> Table:
+    """The accuracy report as a Rich table: one row per pattern type, then the totals."""
+    eligible = f"patterns firing ≥ {report.min_occurrences} times"
+    table = Table(
+        title=f"Ground-truth accuracy: {report.homes} homes, {eligible}",
+        caption=f"precision: extracted patterns of confidence ≥ {report.high_confidence:g} that are in the "
+        "truth, by the type they claim; all: over every extracted pattern",
+    )
+    columns = ("type", "patterns", "recovered", "recall", "extracted", "in truth", "precision", "all")
+    for column in columns:
+        table.add_column(column, justify="left" if column == "type" else "right")
+    for row in (*report.by_type, report.total):
+        if row is report.total:
+            table.add_section()
+        table.add_row(
+            row.name,
+            str(row.eligible),
+            str(row.recovered),
+            _pct(row.recall),
+            str(row.high_confidence),
+            str(row.matched_high_confidence),
+            _pct(row.precision),
+            _pct(row.precision_all),
+            style="bold" if row is report.total else None,
+        )
+    return table

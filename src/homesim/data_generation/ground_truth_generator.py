@@ -1,0 +1,954 @@
+"""GroundTruthGenerator: a home's `ground_truth.json` from its behaviours and its events' provenance, and the
+dataset-level check that the truth is really present in the events.
+
+Patterns are the behaviours, with everything measured from the events (`cause_id` names the behaviour or
+fault behind each event; `parent_context_id` links an action to its trigger and a revert to its action):
+occurrences, observed delays and time windows, confidence, first and last seen — never from the plan,
+since HA records state changes only and some planned actions changed nothing. Each pattern carries an HA
+automation (2024.10+ syntax) that would reproduce it. Synergies are the behaviours with a device trigger
+(active) plus complementary device pairs in one area that no behaviour links (potential); decoys are pairs
+of actions of one shared cause that never cause each other. Baselines add the per-domain daily event
+rates, the share of events by cause, and the scores of the reference detector (`PatternExtractor`).
+
+`verify_dataset` runs the extractor again over every home of a dataset (written by `write_accuracy_report`
+as `ground_truth_accuracy.json`); `accuracy_of` sums the detector scores already in the homes' ground truth.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from itertools import combinations
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pydantic import JsonValue
+
+# The module, not its names: pipeline.write_home may import this module while pipeline is still loading.
+from homesim.data_generation import pipeline
+from homesim.data_generation.behaviors import (
+    Behavior,
+    BehaviorPlan,
+    CheapestHourTrigger,
+    NumericTrigger,
+    PresenceTrigger,
+    StateTrigger,
+    TimeTrigger,
+)
+from homesim.data_generation.calendar import day_grid
+from homesim.data_generation.catalog import load_catalog
+from homesim.data_generation.ground_truth_report import (
+    MIN_OCCURRENCES,
+    AccuracyReport,
+    HomeAccuracy,
+    aggregate,
+    aggregate_scores,
+    match_home,
+)
+from homesim.data_generation.pattern_extractor import (
+    ZONE_EMPTY,
+    ZONE_OCCUPIED,
+    ExtractorConfig,
+    PatternExtractor,
+    home_zone_changes,
+)
+from homesim.io import atomic_path, write_json_atomic, write_text_atomic
+from homesim.schema.ground_truth import (
+    Baselines,
+    Decoy,
+    DelaySpec,
+    FaultTruth,
+    GroundTruth,
+    HaAutomation,
+    Pattern,
+    PatternAction,
+    PatternParameters,
+    Quantiles,
+    RevertSpec,
+    Synergy,
+    Threshold,
+    TimeWindow,
+    flatten,
+)
+from homesim.schema.home import Entity, Home
+
+if TYPE_CHECKING:
+    from homesim.data_generation.pipeline import GeneratedHome
+
+F64 = npt.NDArray[np.float64]
+
+GROUND_TRUTH_FILE = "ground_truth.json"
+ACCURACY_FILE = "ground_truth_accuracy.json"
+US_PER_S = 1_000_000
+#: Staggered actions of one firing land within this many seconds of the last stagger.
+_FIRING_GAP_S = 60.0
+#: Two actions of a shared cause co-occur when they happen within this many minutes.
+_CO_OCCURRENCE_MIN = 30.0
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+# ------------------------------------------------------------------------------------------- entry points
+
+
+def build_ground_truth(generated: GeneratedHome, extractor: PatternExtractor | None = None) -> GroundTruth:
+    """The ground truth of one generated home (deterministic in the home)."""
+    home = generated.home
+    meta = home.metadata
+    events = event_frame(generated.events)
+    patterns = build_patterns(home, generated.plan, events)
+    grid = day_grid(meta.start, meta.days, meta.timezone)
+    extractor = extractor or PatternExtractor()
+    accuracy = match_home(
+        meta.home_key,
+        patterns,
+        extractor.extract(events, meta.timezone),
+        high_confidence=extractor.config.high_confidence,
+    )
+    return GroundTruth(
+        home_key=meta.home_key,
+        generator_version=meta.generator_version,
+        timezone=meta.timezone,
+        start=_datetime(grid.begin_us),
+        end=_datetime(grid.end_us),
+        patterns=patterns,
+        synergies=_synergies(home, generated.plan, patterns),
+        decoys=_decoys(generated.plan, patterns, events),
+        faults=_faults(generated, events),
+        baselines=Baselines(
+            days=meta.days,
+            events=events.height,
+            events_per_day_by_domain=_per_day_by_domain(events, meta.days),
+            cause_share=_cause_share(events),
+            detector=accuracy.scores(),
+        ),
+    )
+
+
+def write_ground_truth(truth: GroundTruth, directory: Path) -> Path:
+    path = directory / GROUND_TRUTH_FILE
+    write_text_atomic(path, truth.model_dump_json(indent=2) + "\n")
+    return path
+
+
+def read_ground_truth(directory: Path) -> GroundTruth:
+    return GroundTruth.model_validate_json((directory / GROUND_TRUTH_FILE).read_text("utf-8"))
+
+
+def write_ground_truth_parquet(truths: Iterable[GroundTruth], directory: Path) -> list[Path]:
+    """Flatten many homes' ground truth into `ground_truth_<table>.parquet` files in `directory`."""
+    paths = []
+    for name, table in flatten(truths).items():
+        path = directory / f"ground_truth_{name}.parquet"
+        with atomic_path(path) as tmp:
+            pq.write_table(table, tmp, compression="zstd")
+        paths.append(path)
+    return paths
+
+
+def verify_dataset(
+    dataset: Path,
+    *,
+    config: ExtractorConfig | None = None,
+    min_occurrences: int = MIN_OCCURRENCES,
+    workers: int = 1,
+) -> AccuracyReport:
+    """Run the extractor over every home folder in `dataset` and score it against the ground truth.
+
+    A home folder holds home.json, events.parquet, and ground_truth.json or behaviors.json (its patterns
+    are then rebuilt from the behaviours and the events).
+    """
+    config = config or ExtractorConfig()
+    homes = home_folders(dataset)
+    jobs = [(folder, config, min_occurrences) for folder in homes]
+    if workers > 1 and len(jobs) > 1:
+        # Spawned, not forked: a fork of a process whose polars thread pool is running can deadlock.
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool:
+            results = list(pool.map(_verify_home, jobs))
+    else:
+        results = [_verify_home(job) for job in jobs]
+    return aggregate(results)
+
+
+def accuracy_of(truths: Iterable[GroundTruth]) -> AccuracyReport:
+    """The accuracy report of homes from the detector scores in their ground truth, without mining again
+    (what the dataset manifest carries)."""
+    return aggregate_scores([(truth.home_key, truth.baselines.detector) for truth in truths])
+
+
+def write_accuracy_report(report: AccuracyReport, dataset: Path) -> Path:
+    """Write the report as `ground_truth_accuracy.json` in the dataset folder, beside its homes."""
+    path = dataset / ACCURACY_FILE
+    write_json_atomic(path, report.model_dump(mode="json"))
+    return path
+
+
+def home_folders(dataset: Path) -> list[Path]:
+    """The home folders of a dataset, sorted: folders with home.json and events.parquet."""
+    files = (pipeline.HOME_FILE, pipeline.EVENTS_FILE)
+    return sorted(p for p in dataset.iterdir() if all((p / name).is_file() for name in files))
+
+
+def _verify_home(job: tuple[Path, ExtractorConfig, int]) -> HomeAccuracy:
+    folder, config, min_occurrences = job
+    home = Home.model_validate_json((folder / pipeline.HOME_FILE).read_text("utf-8"))
+    events = event_frame(pq.read_table(folder / pipeline.EVENTS_FILE))
+    if (folder / GROUND_TRUTH_FILE).is_file():
+        patterns = read_ground_truth(folder).patterns
+    else:
+        plan = BehaviorPlan.model_validate_json((folder / pipeline.BEHAVIORS_FILE).read_text("utf-8"))
+        patterns = build_patterns(home, plan, events)
+    extracted = PatternExtractor(config).extract(events, home.metadata.timezone)
+    return match_home(
+        home.metadata.home_key,
+        patterns,
+        extracted,
+        min_occurrences=min_occurrences,
+        high_confidence=config.high_confidence,
+    )
+
+
+def event_frame(events: pa.Table) -> pl.DataFrame:
+    """The events as a polars frame with plain string columns (dictionaries decoded)."""
+    frame = pl.from_arrow(events)
+    assert isinstance(frame, pl.DataFrame)
+    return frame.with_columns(
+        pl.col("entity_id", "cause", "cause_id").cast(pl.Utf8),
+        pl.col("time").dt.epoch("us").alias("time_us"),
+    )
+
+
+# --------------------------------------------------------------------------------------------- patterns
+
+
+def build_patterns(home: Home, plan: BehaviorPlan, events: pl.DataFrame) -> tuple[Pattern, ...]:
+    """One pattern per behaviour, measured from the events that carry its id."""
+    stats = _BehaviorStats(home, plan, events)
+    builder = _AutomationBuilder(home)
+    patterns = []
+    for b in plan.behaviors:
+        observed = stats.of(b.id)
+        opportunities = stats.opportunities(b)
+        rate = observed.firing_days if _daily(b) else observed.occurrences
+        patterns.append(
+            Pattern(
+                id=b.id,
+                type=b.type,
+                description=b.description,
+                trigger=b.trigger.model_dump(),
+                trigger_entities=builder.trigger_entities(b),
+                actions=tuple(
+                    PatternAction(
+                        entity_id=a.entity_id,
+                        state=a.state,
+                        attributes=_attributes(a.attributes),
+                        stagger_s=a.stagger_s,
+                    )
+                    for a in b.actions
+                ),
+                conditions=tuple(c for c, on in b.conditions.model_dump().items() if on),
+                parameters=_parameters(b, observed),
+                probability=b.probability,
+                occurrences=observed.occurrences,
+                events=observed.events,
+                opportunities=opportunities,
+                confidence=min(rate / opportunities, 1.0) if opportunities else 0.0,
+                first_seen=observed.first_seen,
+                last_seen=observed.last_seen,
+                automation=builder.build(b, observed.action_window),
+            )
+        )
+    return tuple(patterns)
+
+
+def _parameters(b: Behavior, observed: _Observed) -> PatternParameters:
+    trigger, delay, revert = b.trigger, b.delay, b.revert
+    return PatternParameters(
+        time_window=observed.action_window,
+        revert_time_window=observed.revert_window,
+        weekdays=getattr(trigger, "weekdays", tuple(range(7))),
+        delay=DelaySpec(median_s=delay.median_s, sigma=delay.sigma, observed_s=observed.delay_s)
+        if delay
+        else None,
+        revert=RevertSpec(
+            state=revert.state,
+            median_min=revert.median_min,
+            sigma=revert.sigma,
+            after_trigger_clears=revert.after_trigger_clears,
+            observed_min=observed.revert_min,
+        )
+        if revert
+        else None,
+        threshold=Threshold(variable=trigger.variable, above=trigger.above, below=trigger.below)
+        if isinstance(trigger, NumericTrigger)
+        else None,
+        active_hours=trigger.window if isinstance(trigger, NumericTrigger | CheapestHourTrigger) else None,
+    )
+
+
+def _daily(b: Behavior) -> bool:
+    """Whether the behaviour has one chance a day (its confidence counts firing days)."""
+    return isinstance(b.trigger, TimeTrigger | NumericTrigger | CheapestHourTrigger)
+
+
+def _attributes(text: str | None) -> dict[str, JsonValue] | None:
+    if text is None:
+        return None
+    value = json.loads(text)
+    assert isinstance(value, dict)
+    return value
+
+
+@dataclass(frozen=True)
+class _Observed:
+    occurrences: int = 0
+    events: int = 0
+    firing_days: int = 0
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    action_window: TimeWindow | None = None
+    revert_window: TimeWindow | None = None
+    delay_s: Quantiles | None = None
+    revert_min: Quantiles | None = None
+
+
+class _BehaviorStats:
+    """Everything measured about the behaviours from their events, computed column-wise for all at once."""
+
+    def __init__(self, home: Home, plan: BehaviorPlan, events: pl.DataFrame) -> None:
+        meta = home.metadata
+        self.grid = day_grid(meta.start, meta.days, meta.timezone)
+        roles = pl.DataFrame(
+            [
+                (
+                    b.id,
+                    a.entity_id,
+                    state,
+                    role,
+                    int((max(x.stagger_s for x in b.actions) + _FIRING_GAP_S) * US_PER_S),
+                )
+                for b in plan.behaviors
+                for a in b.actions
+                for state, role in ((a.state, "action"), (b.revert.state if b.revert else None, "revert"))
+                if state is not None
+            ],
+            schema={
+                "cause_id": pl.Utf8,
+                "entity_id": pl.Utf8,
+                "state": pl.Utf8,
+                "role": pl.Utf8,
+                "gap_us": pl.Int64,
+            },
+            orient="row",
+        ).unique(subset=["cause_id", "entity_id", "state"], keep="first", maintain_order=True)
+        tagged = events.filter(pl.col("cause_id").is_in([b.id for b in plan.behaviors]))
+        self.counts = dict(tagged.group_by("cause_id").len().iter_rows())
+        tagged = tagged.join(roles, on=["cause_id", "entity_id", "state"], how="inner").with_columns(
+            _local_hour(pl.col("time"), meta.timezone).alias("hour"),
+            pl.col("time").dt.convert_time_zone(meta.timezone).dt.date().alias("date"),
+        )
+        parents = events.select(
+            pl.col("context_id").alias("parent_context_id"), pl.col("time_us").alias("parent_us")
+        )
+        tagged = tagged.join(parents, on="parent_context_id", how="left").with_columns(
+            ((pl.col("time_us") - pl.col("parent_us")) / US_PER_S).alias("since_parent_s")
+        )
+        actions = tagged.filter(pl.col("role") == "action").sort("cause_id", "time_us")
+        # A firing's staggered actions follow each other within the gap; the next firing comes later.
+        gap = pl.col("time_us") - pl.col("time_us").shift(1).over("cause_id")
+        firings = (
+            actions.with_columns(gap.fill_null(np.iinfo(np.int64).max).gt(pl.col("gap_us")).alias("new"))
+            .group_by("cause_id")
+            .agg(
+                pl.col("new").sum().alias("occurrences"),
+                pl.col("date").n_unique().alias("firing_days"),
+                pl.col("time").min().alias("first"),
+                pl.col("time").max().alias("last"),
+            )
+        )
+        self.firings = {row["cause_id"]: row for row in firings.iter_rows(named=True)}
+        self.actions = actions.partition_by("cause_id", as_dict=True)
+        self.reverts = tagged.filter(pl.col("role") == "revert").partition_by("cause_id", as_dict=True)
+        zone = home_zone_changes(events.select(pl.col("time_us").alias("time"), "entity_id", "state"))
+        self.zone_counts = dict(zone.group_by("state").len().iter_rows())
+        self.state_counts: dict[tuple[str, str], int] = {
+            (e, s): n for e, s, n in events.group_by("entity_id", "state").len().iter_rows()
+        }
+
+    def of(self, behavior_id: str) -> _Observed:
+        row = self.firings.get(behavior_id)
+        if row is None:
+            return _Observed(events=self.counts.get(behavior_id, 0))
+        actions = self.actions[(behavior_id,)]
+        reverts = self.reverts.get((behavior_id,))
+        delays = actions.get_column("since_parent_s").drop_nulls().to_numpy()
+        holds = (
+            reverts.get_column("since_parent_s").drop_nulls().to_numpy() / 60 if reverts is not None else None
+        )
+        return _Observed(
+            occurrences=int(row["occurrences"]),
+            events=self.counts.get(behavior_id, 0),
+            firing_days=int(row["firing_days"]),
+            first_seen=row["first"],
+            last_seen=row["last"],
+            action_window=_time_window(actions.get_column("hour").to_numpy()),
+            revert_window=_time_window(reverts.get_column("hour").to_numpy())
+            if reverts is not None
+            else None,
+            delay_s=_quantiles(delays),
+            revert_min=_quantiles(holds) if holds is not None else None,
+        )
+
+    def opportunities(self, b: Behavior) -> int:
+        """The chances the behaviour had: eligible days, trigger events, first arrivals or last departures."""
+        trigger = b.trigger
+        if isinstance(trigger, StateTrigger):
+            return self.state_counts.get((trigger.entity_id, trigger.to), 0)
+        if isinstance(trigger, PresenceTrigger):
+            return int(
+                self.zone_counts.get(ZONE_OCCUPIED if trigger.event == "first_arrival" else ZONE_EMPTY, 0)
+            )
+        weekdays = getattr(trigger, "weekdays", (0, 1, 2, 3, 4, 5, 6))
+        return int(np.isin(self.grid.weekday, weekdays).sum())
+
+
+def _local_hour(time: pl.Expr, timezone: str) -> pl.Expr:
+    local = time.dt.convert_time_zone(timezone)
+    return local.dt.hour().cast(pl.Float64) + local.dt.minute() / 60 + local.dt.second() / 3600
+
+
+def _time_window(hours: F64) -> TimeWindow | None:
+    """5–95% window and median of local hours, taken around their circular mean (midnight-safe)."""
+    if len(hours) == 0:
+        return None
+    angle = hours / 24 * 2 * np.pi
+    mean = float(np.arctan2(np.sin(angle).mean(), np.cos(angle).mean()) / (2 * np.pi) * 24)
+    shifted = (hours - mean + 12) % 24 - 12
+    p05, median, p95 = (
+        round(float((q + mean) % 24), 4) % 24 for q in np.quantile(shifted, [0.05, 0.5, 0.95])
+    )
+    return TimeWindow(start_h=p05, end_h=p95, median_h=median)
+
+
+def _quantiles(values: F64) -> Quantiles | None:
+    if len(values) == 0:
+        return None
+    p05, median, p95 = (round(float(q), 3) for q in np.quantile(values, [0.05, 0.5, 0.95]))
+    return Quantiles(p05=p05, median=median, p95=p95)
+
+
+# ------------------------------------------------------------------------------------------ automations
+
+
+#: Service that puts an entity of a domain into a state (besides `turn_on`/`turn_off` for on/off).
+_SERVICES: dict[tuple[str, str], str] = {
+    ("cover", "open"): "cover.open_cover",
+    ("cover", "closed"): "cover.close_cover",
+    ("lock", "locked"): "lock.lock",
+    ("lock", "unlocked"): "lock.unlock",
+    ("alarm_control_panel", "armed_away"): "alarm_control_panel.alarm_arm_away",
+    ("alarm_control_panel", "armed_home"): "alarm_control_panel.alarm_arm_home",
+    ("alarm_control_panel", "armed_night"): "alarm_control_panel.alarm_arm_night",
+    ("alarm_control_panel", "disarmed"): "alarm_control_panel.alarm_disarm",
+    ("media_player", "playing"): "media_player.media_play",
+    ("media_player", "paused"): "media_player.media_pause",
+    ("vacuum", "cleaning"): "vacuum.start",
+    ("vacuum", "docked"): "vacuum.return_to_base",
+    ("camera", "recording"): "camera.record",
+}
+#: Domains whose state is set through a mode: (service, data key).
+_MODE_SERVICES = {
+    "climate": ("climate.set_hvac_mode", "hvac_mode"),
+    "water_heater": ("water_heater.set_operation_mode", "operation_mode"),
+}
+#: Where a numeric variable is read when the home has no entity for it: HA's default weather entity
+#: (created at onboarding) or the usual grid sensors.
+_FALLBACK_TEMPLATES = {
+    "outdoor_temperature": "state_attr('weather.forecast_home', 'temperature')",
+    "humidity": "state_attr('weather.forecast_home', 'humidity')",
+    "carbon_intensity": "states('sensor.grid_carbon_intensity')",
+    "price": "states('sensor.electricity_price')",
+}
+_WEATHER_ATTRIBUTES = {"outdoor_temperature": "temperature", "humidity": "humidity"}
+
+
+class _AutomationBuilder:
+    """Turns a behaviour into an HA automation (2024.10+ syntax) that reproduces it in this home."""
+
+    def __init__(self, home: Home) -> None:
+        self.people = [p.entity_id for p in home.people]
+        self.occupants = {o.person_id: o for o in home.metadata.occupants}
+        self.outdoor = next((e for e in home.entities if e.role == "outdoor_temperature"), None)
+        self.weather = next((e for e in home.entities if e.domain == "weather"), None)
+
+    def trigger_entities(self, b: Behavior) -> tuple[str, ...]:
+        trigger = b.trigger
+        if isinstance(trigger, StateTrigger):
+            return (trigger.entity_id,)
+        if isinstance(trigger, PresenceTrigger):
+            return (*self.people, "zone.home")
+        if isinstance(trigger, TimeTrigger) and trigger.anchor in ("sunset", "sunrise"):
+            return ("sun.sun",)
+        if isinstance(trigger, NumericTrigger):
+            source = self._numeric_source(trigger)
+            return (source[0].entity_id,) if source else ()
+        return ()
+
+    def build(self, b: Behavior, window: TimeWindow | None) -> HaAutomation:
+        triggers, conditions = self._triggers(b, window)
+        conditions += self._conditions(b)
+        calls = [self._call(a.entity_id, a.state, a.attributes, b) for a in b.actions]
+        if b.delay is not None and b.delay.median_s >= 5:  # shorter delays are device latency, not intent
+            calls.insert(0, {"delay": _duration(b.delay.median_s)})
+        actions: list[dict[str, JsonValue]] = calls
+        revert = b.revert
+        if revert is not None:
+            # A camera's recording ends by itself after the duration given to camera.record.
+            reverting = [a for a in b.actions if _domain(a.entity_id) != "camera"]
+            reverts = [self._call(a.entity_id, revert.state, None, b) for a in reverting]
+            hold = _duration(revert.median_min * 60)
+            if revert.after_trigger_clears and isinstance(b.trigger, StateTrigger):
+                # HA's motion-light idiom: the trigger turns on; the trigger clearing for a while turns off.
+                cleared: dict[str, JsonValue] = {"trigger": "state", "entity_id": b.trigger.entity_id}
+                cleared |= {"from": b.trigger.to, "for": hold, "id": "cleared"}
+                triggers = [{**triggers[0], "id": "triggered"}, cleared]
+                on: dict[str, JsonValue] = {
+                    "conditions": [_trigger_is("triggered"), *conditions],
+                    "sequence": [*calls],
+                }
+                off: dict[str, JsonValue] = {"conditions": [_trigger_is("cleared")], "sequence": [*reverts]}
+                actions, conditions = [{"choose": [on, off]}], []
+            elif reverts:
+                actions = [*calls, {"delay": hold}, *reverts]
+        return HaAutomation(
+            id=b.id,
+            alias=b.description[:1].upper() + b.description[1:],
+            description=f"Reproduces homesim ground-truth pattern {b.id} ({b.type}).{self._note(b)}",
+            mode="restart" if revert is not None else "single",
+            triggers=tuple(triggers),
+            conditions=tuple(conditions),
+            actions=tuple(actions),
+        )
+
+    def _triggers(
+        self, b: Behavior, window: TimeWindow | None
+    ) -> tuple[list[dict[str, JsonValue]], list[dict[str, JsonValue]]]:
+        """The automation's triggers, and the conditions that go with them (days, time windows)."""
+        trigger = b.trigger
+        if isinstance(trigger, StateTrigger):
+            return [{"trigger": "state", "entity_id": trigger.entity_id, "to": trigger.to}], []
+        if isinstance(trigger, PresenceTrigger):
+            return self._presence(trigger)
+        if isinstance(trigger, NumericTrigger):
+            return [self._numeric(trigger)], _hours_condition(trigger.window)
+        if isinstance(trigger, CheapestHourTrigger):
+            # The hour the behaviour usually picks: the lowest price/CO₂ hour varies, its habit does not.
+            hour = window.median_h if window is not None else trigger.window[0]
+            return [{"trigger": "time", "at": _clock(hour)}], _weekday_condition(trigger.weekdays)
+        if trigger.anchor in ("sunset", "sunrise"):
+            sun: dict[str, JsonValue] = {"trigger": "sun", "event": trigger.anchor}
+            if trigger.offset_min:
+                sun["offset"] = _duration(trigger.offset_min * 60, signed=True)
+            return [sun], _weekday_condition(trigger.weekdays)
+        if trigger.anchor == "clock":
+            at = _clock((trigger.hour or 0.0) + trigger.offset_min / 60)
+            return [{"trigger": "time", "at": at}], _weekday_condition(trigger.weekdays)
+        return self._person_anchor(trigger)
+
+    def _person_anchor(
+        self, trigger: TimeTrigger
+    ) -> tuple[list[dict[str, JsonValue]], list[dict[str, JsonValue]]]:
+        """A wake/sleep/leave/return anchor at the occupant's usual time, weekdays and weekends apart."""
+        occupant = self.occupants[trigger.occupant or ""]
+        usual = {
+            "wake": (occupant.wake_weekday_h, occupant.wake_weekend_h),
+            "sleep": (occupant.sleep_h, occupant.sleep_h),
+            "leave": (occupant.leave_h, occupant.leave_h),
+            "return": (occupant.return_h, occupant.return_h),
+        }[trigger.anchor]
+        groups = []
+        for name, hour, days in (("weekday", usual[0], range(5)), ("weekend", usual[1], range(5, 7))):
+            chosen = [d for d in days if d in trigger.weekdays]
+            if chosen and hour is None:
+                raise ValueError(f"occupant {occupant.person_id} has no {trigger.anchor} time")
+            if chosen and hour is not None:
+                groups.append((name, _clock(hour + trigger.offset_min / 60), chosen))
+        if len({at for _, at, _ in groups}) == 1:
+            return [{"trigger": "time", "at": groups[0][1]}], _weekday_condition(trigger.weekdays)
+        triggers: list[dict[str, JsonValue]] = [
+            {"trigger": "time", "at": at, "id": name} for name, at, _ in groups
+        ]
+        options: list[JsonValue] = [
+            {"condition": "and", "conditions": [_trigger_is(name), *_weekday_condition(days, always=True)]}
+            for name, _, days in groups
+        ]
+        return triggers, [{"condition": "or", "conditions": options}]
+
+    def _presence(
+        self, trigger: PresenceTrigger
+    ) -> tuple[list[dict[str, JsonValue]], list[dict[str, JsonValue]]]:
+        """First arrival: someone comes home and is the only one there; last departure: nobody is left."""
+        arriving = trigger.event == "first_arrival"
+        count = "states.person | selectattr('state', 'eq', 'home') | list | count"
+        condition: dict[str, JsonValue] = {
+            "condition": "template",
+            "value_template": f"{{{{ {count} == {1 if arriving else 0} }}}}",
+        }
+        people: JsonValue = list(self.people)
+        key = "to" if arriving else "from"
+        return [{"trigger": "state", "entity_id": people, key: "home"}], [condition]
+
+    def _numeric_source(self, trigger: NumericTrigger) -> tuple[Entity, str | None] | None:
+        """The home's entity carrying the variable, and the attribute to read (None: its state)."""
+        if trigger.variable == "outdoor_temperature" and self.outdoor is not None:
+            return self.outdoor, None
+        if trigger.variable in _WEATHER_ATTRIBUTES and self.weather is not None:
+            return self.weather, _WEATHER_ATTRIBUTES[trigger.variable]
+        return None
+
+    def _numeric(self, trigger: NumericTrigger) -> dict[str, JsonValue]:
+        source = self._numeric_source(trigger)
+        bounds: dict[str, JsonValue] = {
+            k: v for k, v in (("above", trigger.above), ("below", trigger.below)) if v is not None
+        }
+        if source is not None:
+            entity, attribute = source
+            found: dict[str, JsonValue] = {
+                "trigger": "numeric_state",
+                "entity_id": entity.entity_id,
+                **bounds,
+            }
+            if attribute is not None:
+                found["attribute"] = attribute
+            return found
+        value = f"{_FALLBACK_TEMPLATES[trigger.variable]} | float(0)"
+        tests = [f"{value} {'>' if key == 'above' else '<'} {bound}" for key, bound in bounds.items()]
+        return {"trigger": "template", "value_template": f"{{{{ {' and '.join(tests)} }}}}"}
+
+    def _conditions(self, b: Behavior) -> list[dict[str, JsonValue]]:
+        conditions: list[dict[str, JsonValue]] = []
+        if b.conditions.dark:
+            sun: dict[str, JsonValue] = {"condition": "numeric_state", "entity_id": "sun.sun"}
+            conditions.append(sun | {"attribute": "elevation", "below": 3})
+        someone: dict[str, JsonValue] = {
+            "condition": "or",
+            "conditions": [{"condition": "state", "entity_id": p, "state": "home"} for p in self.people],
+        }
+        if not self.people:
+            someone = {"condition": "template", "value_template": "{{ states('zone.home') | int(0) > 0 }}"}
+        if b.conditions.someone_home:
+            conditions.append(someone)
+        if b.conditions.nobody_home:
+            conditions.append({"condition": "not", "conditions": [someone]})
+        return conditions
+
+    def _call(self, entity_id: str, state: str, attributes: str | None, b: Behavior) -> dict[str, JsonValue]:
+        domain = _domain(entity_id)
+        data: dict[str, JsonValue] = dict(_attributes(attributes) or {})
+        if domain in _MODE_SERVICES:
+            service, key = _MODE_SERVICES[domain]
+            data[key] = state
+        elif (domain, state) in _SERVICES:
+            service = _SERVICES[(domain, state)]
+        elif state in ("on", "off"):
+            service = f"{domain}.turn_{state}"
+        else:
+            raise ValueError(f"no service sets {entity_id} to {state!r}")
+        if service == "camera.record":
+            data["filename"] = "/media/{{ entity_id.entity_id }}_{{ now().strftime('%Y%m%d_%H%M%S') }}.mp4"
+            data["duration"] = round((b.revert.median_min if b.revert else 1.0) * 60)
+        call: dict[str, JsonValue] = {"action": service, "target": {"entity_id": entity_id}}
+        if data:
+            call["data"] = data
+        return call
+
+    def _note(self, b: Behavior) -> str:
+        trigger = b.trigger
+        if isinstance(trigger, CheapestHourTrigger):
+            lowest = trigger.variable.replace("_", " ")
+            hours = f"{_clock(trigger.window[0])}–{_clock(trigger.window[1])}"
+            return (
+                f" The behaviour starts in the lowest-{lowest} hour of {hours}; this runs at its usual hour."
+            )
+        if isinstance(trigger, NumericTrigger) and self._numeric_source(trigger) is None:
+            return " The home has no entity for this variable; the template reads HA's default sources."
+        return ""
+
+
+def _domain(entity_id: str) -> str:
+    return entity_id.partition(".")[0]
+
+
+def _clock(hours: float) -> str:
+    seconds = round(hours * 3600) % 86400
+    return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def _duration(seconds: float, signed: bool = False) -> str:
+    total = round(abs(seconds))
+    text = f"{total // 3600:02d}:{total // 60 % 60:02d}:{total % 60:02d}"
+    return ("-" if seconds < 0 else "+") + text if signed else text
+
+
+def _trigger_is(trigger_id: str) -> dict[str, JsonValue]:
+    return {"condition": "trigger", "id": trigger_id}
+
+
+def _weekday_condition(weekdays: Sequence[int], always: bool = False) -> list[dict[str, JsonValue]]:
+    """A `time` condition on the days, unless they are all seven days (and `always` is off)."""
+    if len(set(weekdays)) == 7 and not always:
+        return []
+    names: list[JsonValue] = [_WEEKDAY_NAMES[d] for d in sorted(set(weekdays))]
+    return [{"condition": "time", "weekday": names}]
+
+
+def _hours_condition(window: tuple[float, float]) -> list[dict[str, JsonValue]]:
+    if window[1] - window[0] >= 24:
+        return []
+    return [{"condition": "time", "after": _clock(window[0]), "before": _clock(window[1])}]
+
+
+# ------------------------------------------------------------------------------------ synergies, decoys
+
+
+@dataclass(frozen=True)
+class _Relation:
+    """A complementary device pair: a trigger entity that can drive an action entity to a state."""
+
+    name: str
+    trigger_tags: frozenset[str]
+    trigger_role: str
+    trigger_state: str | None
+    action_tags: frozenset[str]
+    action_state: str
+    #: Prior value of automating the pair: comfort, safety or energy saved.
+    benefit: float
+
+
+def _rule(
+    name: str, trigger: str, role: str, state: str | None, actions: str, to: str, benefit: float
+) -> _Relation:
+    return _Relation(name, frozenset(trigger.split()), role, state, frozenset(actions.split()), to, benefit)
+
+
+_RELATIONS = (
+    _rule("motion_light", "motion", "main", "on", "light", "on", 0.9),
+    _rule("occupancy_light", "occupancy", "main", "on", "light", "on", 0.85),
+    _rule("door_light", "door", "main", "on", "light", "on", 0.75),
+    _rule("presence_recording", "camera", "person_detected", "on", "camera", "recording", 0.8),
+    _rule("alarm_lock", "alarm", "main", "armed_away", "lock", "locked", 0.9),
+    _rule("window_climate", "window", "main", "on", "heating cooling", "off", 0.85),
+    _rule("humidity_ventilation", "climate_sensor", "humidity", None, "exhaust_fan dehumidifier", "on", 0.7),
+    _rule("daylight_lighting", "motion", "illuminance", None, "light", "on", 0.6),
+    _rule("media_lighting", "tv", "main", "playing", "light", "off", 0.55),
+    _rule("smoke_lighting", "smoke", "main", "on", "light", "on", 0.5),
+)
+#: Relation and benefit of an active synergy that no rule describes.
+_OTHER_RELATION = ("state_trigger", 0.5)
+
+
+def _synergies(home: Home, plan: BehaviorPlan, patterns: Sequence[Pattern]) -> tuple[Synergy, ...]:
+    """Active synergies (device-triggered behaviours seen in the events) and potential ones (complementary
+    pairs in one area that no behaviour links)."""
+    catalog = load_catalog()
+    device_tags = {d.id: catalog.devices[d.device_type].tags for d in home.devices}
+    entities = {e.entity_id: e for e in home.entities}
+
+    def fits(entity: Entity, tags: frozenset[str], role: str) -> bool:
+        return (
+            entity.role == role
+            and entity.device_id is not None
+            and bool(device_tags[entity.device_id] & tags)
+        )
+
+    def relation(trigger: Entity, action: Entity) -> tuple[str, float]:
+        for rule in _RELATIONS:
+            if fits(trigger, rule.trigger_tags, rule.trigger_role) and fits(action, rule.action_tags, "main"):
+                return rule.name, rule.benefit
+        return _OTHER_RELATION
+
+    occurrences = {p.id: p.occurrences for p in patterns}
+    synergies: list[Synergy] = []
+    linked: set[tuple[str, str]] = set()
+    for b in plan.behaviors:
+        if not isinstance(b.trigger, StateTrigger):
+            continue
+        active = occurrences[b.id] > 0
+        for action in b.actions:
+            linked.add((b.trigger.entity_id, action.entity_id))
+            name, benefit = relation(entities[b.trigger.entity_id], entities[action.entity_id])
+            synergies.append(
+                Synergy(
+                    id=f"synergy-{b.id}",
+                    status="active" if active else "potential",
+                    trigger_entity=b.trigger.entity_id,
+                    trigger_state=b.trigger.to,
+                    action_entity=action.entity_id,
+                    action_state=action.state,
+                    relation=name,
+                    area_id=home.entity_area(entities[action.entity_id]),
+                    behavior_id=b.id if active else None,
+                    occurrences=occurrences[b.id],
+                    benefit=benefit,
+                )
+            )
+    by_area: dict[str, list[Entity]] = {}
+    for entity in home.entities:
+        area = home.entity_area(entity)
+        if area is not None:
+            by_area.setdefault(area, []).append(entity)
+    candidates = sorted(
+        (rule.name, trigger.entity_id, action.entity_id, area, rule)
+        for area, members in by_area.items()
+        for rule in _RELATIONS
+        for trigger in members
+        if fits(trigger, rule.trigger_tags, rule.trigger_role)
+        for action in members
+        if fits(action, rule.action_tags, "main") and (trigger.entity_id, action.entity_id) not in linked
+    )
+    for i, (name, trigger_id, action_id, area, rule) in enumerate(candidates):
+        synergies.append(
+            Synergy(
+                id=f"potential-{i:03d}",
+                status="potential",
+                trigger_entity=trigger_id,
+                trigger_state=rule.trigger_state,
+                action_entity=action_id,
+                action_state=rule.action_state,
+                relation=name,
+                area_id=area,
+                behavior_id=None,
+                occurrences=0,
+                benefit=rule.benefit,
+            )
+        )
+    return tuple(synergies)
+
+
+def _shared_cause(b: Behavior) -> str | None:
+    """What makes this behaviour's actions co-occur with other behaviours' actions without causing them."""
+    trigger = b.trigger
+    if isinstance(trigger, TimeTrigger) and trigger.anchor not in ("clock",):
+        return f"{trigger.anchor}:{trigger.occupant}" if trigger.occupant else trigger.anchor
+    if isinstance(trigger, PresenceTrigger):
+        return trigger.event
+    if isinstance(trigger, StateTrigger):
+        return f"{trigger.entity_id}:{trigger.to}"
+    return None
+
+
+def _decoys(plan: BehaviorPlan, patterns: Sequence[Pattern], events: pl.DataFrame) -> tuple[Decoy, ...]:
+    """The plan's decoys, and every pair of actions of two behaviours with one shared cause that co-occur,
+    unless some behaviour links the two entities (then the pair is causal)."""
+    linked = {
+        frozenset((b.trigger.entity_id, a.entity_id))
+        for b in plan.behaviors
+        if isinstance(b.trigger, StateTrigger)
+        for a in b.actions
+    }
+    actions = pl.DataFrame(
+        [{"cause_id": p.id, "entity_id": a.entity_id, "state": a.state} for p in patterns for a in p.actions],
+        schema={"cause_id": pl.Utf8, "entity_id": pl.Utf8, "state": pl.Utf8},
+    )
+    tagged = events.join(actions, on=["cause_id", "entity_id", "state"], how="inner")
+    action_times = {
+        key: group.get_column("time_us").sort().to_numpy()
+        for key, group in tagged.partition_by("cause_id", "entity_id", as_dict=True).items()
+    }
+
+    def co_occurrences(b1: str, a: str, b2: str, c: str) -> int:
+        first = action_times.get((b1, a), np.zeros(0, np.int64))
+        second = action_times.get((b2, c), np.zeros(0, np.int64))
+        if len(first) == 0 or len(second) == 0:
+            return 0
+        reach = int(_CO_OCCURRENCE_MIN * 60 * US_PER_S)
+        lo = np.searchsorted(second, first - reach, side="left")
+        hi = np.searchsorted(second, first + reach, side="right")
+        return int(np.sum(hi > lo))
+
+    found: dict[frozenset[str], Decoy] = {}
+    for d in plan.decoys:
+        found[frozenset((d.entity_a, d.entity_b))] = Decoy(
+            entity_a=d.entity_a,
+            entity_b=d.entity_b,
+            behaviors=d.behaviors,
+            shared_cause=d.shared_cause,
+            co_occurrences=co_occurrences(d.behaviors[0], d.entity_a, d.behaviors[1], d.entity_b),
+        )
+    groups: dict[str, list[Behavior]] = {}
+    for b in plan.behaviors:
+        cause = _shared_cause(b)
+        if cause is not None:
+            groups.setdefault(cause, []).append(b)
+    for cause, members in sorted(groups.items()):
+        for b1, b2 in combinations(members, 2):
+            for a in b1.actions:
+                for c in b2.actions:
+                    pair = frozenset((a.entity_id, c.entity_id))
+                    if len(pair) < 2 or pair in linked or pair in found:
+                        continue
+                    count = co_occurrences(b1.id, a.entity_id, b2.id, c.entity_id)
+                    if count:
+                        found[pair] = Decoy(
+                            entity_a=a.entity_id,
+                            entity_b=c.entity_id,
+                            behaviors=(b1.id, b2.id),
+                            shared_cause=cause,
+                            co_occurrences=count,
+                        )
+    return tuple(found.values())
+
+
+# ---------------------------------------------------------------------------------------- faults, baselines
+
+
+def _faults(generated: GeneratedHome, events: pl.DataFrame) -> tuple[FaultTruth, ...]:
+    spans = {
+        key: (lo, hi, n)
+        for key, lo, hi, n in events.filter(pl.col("cause") == "fault")
+        .group_by("cause_id")
+        .agg(pl.col("time_us").min().alias("lo"), pl.col("time_us").max().alias("hi"), pl.len())
+        .iter_rows()
+    }
+    faults = []
+    for f in generated.faults:
+        lo, hi, n = spans.get(f.id, (f.start_us, f.end_us, 0))
+        faults.append(
+            FaultTruth(
+                id=f.id,
+                entity_id=f.entity_id,
+                kind=f.kind,
+                start=_datetime(min(f.start_us, lo)),
+                end=_datetime(max(f.end_us, hi)),
+                magnitude=f.magnitude,
+                anomalous_events=n,
+            )
+        )
+    return tuple(faults)
+
+
+def _per_day_by_domain(events: pl.DataFrame, days: int) -> dict[str, float]:
+    counts = (
+        events.group_by(pl.col("entity_id").str.split(".").list.first().alias("domain")).len().sort("domain")
+    )
+    return {domain: round(n / days, 4) for domain, n in counts.iter_rows()}
+
+
+def _cause_share(events: pl.DataFrame) -> dict[str, float]:
+    counts = events.group_by("cause").len().sort("cause")
+    total = max(events.height, 1)
+    return {cause: round(n / total, 6) for cause, n in counts.iter_rows()}
+
+
+def _datetime(us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=us)
