@@ -356,9 +356,11 @@ def test_automation_edge_cases(month_homes: list[GeneratedHome]) -> None:
     automation = patterns["x-hot"].automation
     assert automation.triggers == (
         {"trigger": "numeric_state", "entity_id": outdoor.entity_id, "above": 25.0},
+        {"trigger": "time", "at": "00:00:00"},  # already hot when the (all-day) window opens
     )
     assert patterns["x-hot"].trigger_entities == (outdoor.entity_id,)
     assert automation.conditions == (
+        {"condition": "numeric_state", "entity_id": outdoor.entity_id, "above": 25.0},
         {"condition": "template", "value_template": "{{ states('zone.home') | int(0) > 0 }}"},
     )
     synergies = _synergies(home, plan, tuple(patterns.values()))

@@ -447,7 +447,7 @@ class _Planner:
                 ),
                 [Action(entity_id=ac.entity_id, state="cool")],
                 conditions=Conditions(someone_home=True),
-                revert=Revert(state="off", median_min=45, sigma=0.3),
+                revert=Revert(state="off", median_min=150, sigma=0.3),
                 probability=self._p(0.7, 0.9),
             )
         for fan in entities_with_tag(self.home, "fan", self.tags):

@@ -243,21 +243,36 @@ class EventGenerator:
         return times[keep].astype(np.int64)
 
     def _numeric_trigger(self, trigger: NumericTrigger) -> I64:
-        column = {
-            "outdoor_temperature": self.env.temperature_c,
-            "humidity": self.env.humidity_pct,
-            "carbon_intensity": self.env.carbon_g,
-            "price": self.env.price,
-        }[trigger.variable]
-        hit = np.ones(len(column), dtype=bool)
+        """When the variable crosses into its range inside the window, or at the window's opening if it is
+        already in range then: Home Assistant's numeric_state semantics, plus a check at the window start."""
+        name = {"outdoor_temperature": "temperature_c", "humidity": "humidity_pct",
+                "carbon_intensity": "carbon_g", "price": "price"}[trigger.variable]  # fmt: skip
+        column = getattr(self.env, name)
+        hit = self._in_range(trigger, column)
+        # Rising edges between hour h-1 and h, at the linearly interpolated crossing time.
+        edge = np.flatnonzero(hit[1:] & ~hit[:-1]) + 1
+        bound = trigger.above if trigger.above is not None else trigger.below
+        v0, v1 = column[edge - 1], column[edge]
+        fraction = np.clip((float(bound or 0.0) - v0) / np.where(v1 == v0, 1.0, v1 - v0), 0.0, 1.0)
+        crossings = self.env.hours_us[edge - 1] + (fraction * US_PER_H).astype(np.int64)
+        days = np.arange(self.grid.days, dtype=np.int64)
+        opens = self.grid.local_time(days, np.full(self.grid.days, trigger.window[0]))
+        already = opens[self._in_range(trigger, self.env.at(name, opens))]
+        local_h = (crossings - self.grid.midnights[self.grid.day_of(crossings)]) / US_PER_H
+        inside = (local_h >= trigger.window[0]) & (local_h < trigger.window[1])
+        times = np.sort(np.concatenate([crossings[inside], already]))
+        # The device reacts after its sensor's next report: a couple of minutes.
+        lag = self.rng.lognormal(np.log(120), 0.4, len(times)) * US_PER_S
+        return (times + lag.astype(np.int64)).astype(np.int64)
+
+    @staticmethod
+    def _in_range(trigger: NumericTrigger, values: F64) -> BoolArr:
+        hit = np.ones(len(values), dtype=bool)
         if trigger.above is not None:
-            hit &= column > trigger.above
+            hit &= values > trigger.above
         if trigger.below is not None:
-            hit &= column < trigger.below
-        local_h = (self.env.hours_us - self.grid.midnights[self.grid.day_of(self.env.hours_us)]) / US_PER_H
-        hit &= (local_h >= trigger.window[0]) & (local_h < trigger.window[1])
-        t = self.env.hours_us[hit]
-        return t + (self.rng.random(len(t)) * 50 * US_PER_MIN).astype(np.int64)
+            hit &= values < trigger.below
+        return hit
 
     def _cheapest_hour(self, trigger: CheapestHourTrigger) -> I64:
         lo, hi = trigger.window

@@ -550,7 +550,14 @@ class _AutomationBuilder:
         if isinstance(trigger, PresenceTrigger):
             return self._presence(trigger)
         if isinstance(trigger, NumericTrigger):
-            return [self._numeric(trigger)], _hours_condition(trigger.window)
+            # Crossing into range inside the window, or already in range when the window opens.
+            numeric = self._numeric(trigger)
+            in_range = {
+                "condition": numeric["trigger"],
+                **{k: v for k, v in numeric.items() if k != "trigger"},
+            }
+            opening: dict[str, JsonValue] = {"trigger": "time", "at": _clock(trigger.window[0])}
+            return [numeric, opening], [*_hours_condition(trigger.window), in_range]
         if isinstance(trigger, CheapestHourTrigger):
             # The hour the behaviour usually picks: the lowest price/CO₂ hour varies, its habit does not.
             hour = window.median_h if window is not None else trigger.window[0]
