@@ -1,4 +1,4 @@
-"""Replay every ground-truth automation over its home's events: share of the pattern's occurrences it fires on.
+"""Replay every ground-truth automation over its home's events: the share of occurrences it fires on.
 
 The simulation issue's check that the truth's automations reproduce the behaviour (goal: >= 95%).
 Usage: python benchmarks/replay_truth.py [homes] [days]
