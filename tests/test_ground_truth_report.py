@@ -10,7 +10,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from homesim.cli import app
 from homesim.cli import ground_truth as cli
+from homesim.data_generation.config import GenerationConfig
+from homesim.data_generation.data_generation_manager import DataGenerationManager
 from homesim.data_generation.ground_truth_generator import (
     ACCURACY_FILE,
     GROUND_TRUTH_FILE,
@@ -18,6 +21,7 @@ from homesim.data_generation.ground_truth_generator import (
     build_ground_truth,
     build_patterns,
     event_frame,
+    home_folders,
     verify_dataset,
     write_ground_truth,
 )
@@ -39,6 +43,7 @@ from homesim.data_generation.pattern_extractor import (
 )
 from homesim.data_generation.pipeline import BEHAVIORS_FILE, GeneratedHome, write_home
 from homesim.schema.ground_truth import GroundTruth, Pattern, TimeTriggerSpec
+from homesim.workspace import Workspace
 
 
 @pytest.fixture(scope="module")
@@ -252,3 +257,14 @@ def test_cli_flatten_and_empty_datasets(dataset: Path, tmp_path: Path) -> None:
     empty.mkdir()
     assert runner.invoke(cli.app, ["verify", str(empty)]).exit_code == 1
     assert runner.invoke(cli.app, ["flatten", str(empty)]).exit_code == 1
+
+
+def test_verify_reads_a_workspace_dataset_folder(tmp_path: Path) -> None:
+    config = GenerationConfig(homes=2, days=7, seed=4)
+    with DataGenerationManager(Workspace(tmp_path), "inline") as manager:
+        result = manager.generate(config)
+    dataset = result.manifest_path.parent
+    assert [f.name for f in home_folders(dataset)] == sorted(result.manifest.home_keys)
+    outcome = CliRunner().invoke(app, ["ground-truth", "verify", str(dataset)])
+    assert outcome.exit_code == 0, outcome.output
+    assert (dataset / ACCURACY_FILE).is_file()

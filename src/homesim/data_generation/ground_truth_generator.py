@@ -46,6 +46,8 @@ from homesim.data_generation.behaviors import (
 )
 from homesim.data_generation.calendar import day_grid
 from homesim.data_generation.catalog import load_catalog
+from homesim.data_generation.dataset import MANIFEST_FILE as DATASET_MANIFEST
+from homesim.data_generation.dataset import read_dataset
 from homesim.data_generation.ground_truth_report import (
     MIN_OCCURRENCES,
     AccuracyReport,
@@ -80,6 +82,7 @@ from homesim.schema.ground_truth import (
     flatten,
 )
 from homesim.schema.home import Entity, Home
+from homesim.workspace import Workspace
 
 if TYPE_CHECKING:
     from homesim.data_generation.pipeline import GeneratedHome
@@ -194,7 +197,12 @@ def write_accuracy_report(report: AccuracyReport, dataset: Path) -> Path:
 
 
 def home_folders(dataset: Path) -> list[Path]:
-    """The home folders of a dataset, sorted: folders with home.json and events.parquet."""
+    """The home folders of a dataset, sorted: the homes a dataset manifest lists (a workspace dataset
+    folder), else the folders holding home.json and events.parquet (any folder of homes)."""
+    if (dataset / DATASET_MANIFEST).is_file():
+        manifest = read_dataset(dataset / DATASET_MANIFEST)
+        workspace = Workspace(dataset.parents[2])  # <root>/data/datasets/<id>
+        return sorted(workspace.home_dir(key) for key in manifest.home_keys)
     files = (pipeline.HOME_FILE, pipeline.EVENTS_FILE)
     return sorted(p for p in dataset.iterdir() if all((p / name).is_file() for name in files))
 
