@@ -5,8 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
+from typer.testing import CliRunner
 
-from homesim.data_generation.pipeline import GeneratedHome
+from homesim.cli import app
+from homesim.data_generation.ground_truth_generator import read_ground_truth
+from homesim.data_generation.pipeline import GeneratedHome, write_home
+from homesim.ha.automation import load_yaml
+from homesim.ha.automation_validation import validate_yaml
 from homesim.ha.config_dir import export_config_dir
 from homesim.ha.recorder import read_state_history
 from homesim.ha.storage import import_home
@@ -54,3 +59,18 @@ def test_recorder_history_reconstructs_generated_events(
         assert rows[0][3] is None  # the first state of an entity has no old state
         assert all(r[3] is not None for r in rows[1:])
     assert exact >= 20
+
+
+def test_export_writes_the_ground_truth_automations(tmp_path: Path, month_homes: list[GeneratedHome]) -> None:
+    generated = month_homes[1]
+    home_dir = tmp_path / generated.key
+    write_home(generated, home_dir)
+    out = tmp_path / "config"
+    result = CliRunner().invoke(app, ["ha", "export", str(home_dir), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    text = (out / "automations.yaml").read_text("utf-8")
+    automations = load_yaml(text)
+    truth = read_ground_truth(home_dir)
+    assert [a.id for a in automations] == [p.automation.id for p in truth.patterns]
+    assert validate_yaml(text, generated.home) == []
+    assert "!include automations.yaml" in (out / "configuration.yaml").read_text("utf-8")

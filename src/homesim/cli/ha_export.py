@@ -14,10 +14,11 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from homesim.ha.config_dir import RECORDER_DB_NAME, export_config_dir
+from homesim.ha.config_dir import RECORDER_DB_NAME, export_config_dir, truth_automations_yaml
 from homesim.ha.recorder import table_counts
 from homesim.ha.storage import PASSIVE_DEVICE_TYPE, RegistryImportError, import_home
 from homesim.io import write_text_atomic
+from homesim.schema.ground_truth import GroundTruth
 from homesim.schema.home import Home
 
 _console = Console()
@@ -42,7 +43,11 @@ def export_command(
         bool, typer.Option(help="add long- and short-term statistics to the database")
     ] = False,
     automations: Annotated[
-        Path | None, typer.Option(help="YAML file to use as automations.yaml", dir_okay=False)
+        Path | None,
+        typer.Option(
+            help="YAML file to use as automations.yaml (default: the home's ground-truth automations)",
+            dir_okay=False,
+        ),
     ] = None,
 ) -> None:
     """Write a Home Assistant 2025.1 config dir (.storage registries, configuration.yaml, recorder DB)."""
@@ -58,13 +63,20 @@ def export_command(
         home = Home.model_validate_json(home_json.read_text(encoding="utf-8"))
     except ValidationError as exc:
         raise typer.BadParameter(f"{home_json} is not a valid home: {exc}", param_hint="HOME_DIR") from exc
+    truth_json = home_dir / "ground_truth.json"
+    if automations is not None:
+        automations_yaml: str | None = automations.read_text(encoding="utf-8")
+    elif truth_json.is_file():
+        automations_yaml = truth_automations_yaml(GroundTruth.model_validate_json(truth_json.read_bytes()))
+    else:
+        automations_yaml = None
     paths = export_config_dir(
         home,
         out,
         events=pq.read_table(events_path) if recorder else None,
         recorder=recorder,
         statistics=statistics,
-        automations_yaml=automations.read_text(encoding="utf-8") if automations is not None else None,
+        automations_yaml=automations_yaml,
     )
     files = Table(title=f"Home Assistant config dir {out}")
     files.add_column("file")

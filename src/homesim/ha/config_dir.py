@@ -14,9 +14,11 @@ from pathlib import Path
 import pyarrow as pa
 
 from homesim.data_generation.catalog import load_catalog
+from homesim.ha.automation import parse_automation, render_yaml
 from homesim.ha.recorder import export_recorder
 from homesim.ha.storage import envelope, export_registries
 from homesim.io import write_json_atomic, write_text_atomic
+from homesim.schema.ground_truth import GroundTruth
 from homesim.schema.home import Home
 
 #: File name HA's recorder uses for its SQLite database.
@@ -115,3 +117,8 @@ def _core_config(home: Home) -> dict[str, object]:
             "radius": HOME_RADIUS_M,
         },
     )
+
+
+def truth_automations_yaml(truth: GroundTruth) -> str:
+    """automations.yaml holding the ground-truth automation of every pattern (2024.10+ syntax)."""
+    return render_yaml([parse_automation(p.automation.model_dump(mode="json")) for p in truth.patterns])
