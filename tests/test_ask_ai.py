@@ -12,7 +12,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from homesim.data_generation.config import GenerationConfig
-from homesim.data_generation.ground_truth_generator import build_ground_truth
 from homesim.data_generation.pipeline import generate_home
 from homesim.schema.records import AskAIRecord
 from homesim.simulation.ask_ai import (
@@ -24,20 +23,12 @@ from homesim.simulation.ask_ai import (
     ask_ai_stage,
     normalize,
 )
-from homesim.simulation.home_view import HomeView, honest_events
+from homesim.simulation.home_view import HomeView
 from homesim.simulation.model_provider import Model, ModelType, NoModels
 
 
 def _view(seed: int, index: int) -> HomeView:
-    generated = generate_home(GenerationConfig(days=14, seed=seed), index)
-    events, environment = pl.from_arrow(generated.events), pl.from_arrow(generated.environment.to_table())
-    assert isinstance(events, pl.DataFrame) and isinstance(environment, pl.DataFrame)
-    return HomeView(
-        home=generated.home,
-        events=honest_events(events),
-        environment=environment,
-        truth=build_ground_truth(generated),
-    )
+    return HomeView.from_generated(generate_home(GenerationConfig(days=14, seed=seed), index))
 
 
 @pytest.fixture(scope="module")

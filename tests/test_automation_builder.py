@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import polars as pl
 import pytest
 
 from homesim.data_generation.config import GenerationConfig
-from homesim.data_generation.ground_truth_generator import build_ground_truth
 from homesim.data_generation.pipeline import generate_home
 from homesim.ha.automation import load_yaml, parse_automation
 from homesim.schema.records import AutomationInputs, AutomationRecord
@@ -20,22 +18,14 @@ from homesim.simulation.automation_builder import (
     structural_match,
     structural_similarity,
 )
-from homesim.simulation.home_view import HomeView, honest_events
+from homesim.simulation.home_view import HomeView
 from homesim.simulation.model_provider import NoModels
 from homesim.simulation.suggestions import SuggestionGenerator, from_ground_truth
 
 
 @pytest.fixture(scope="module")
 def view() -> HomeView:
-    generated = generate_home(GenerationConfig(days=14, seed=3), 0)
-    events, environment = pl.from_arrow(generated.events), pl.from_arrow(generated.environment.to_table())
-    assert isinstance(events, pl.DataFrame) and isinstance(environment, pl.DataFrame)
-    return HomeView(
-        home=generated.home,
-        events=honest_events(events),
-        environment=environment,
-        truth=build_ground_truth(generated),
-    )
+    return HomeView.from_generated(generate_home(GenerationConfig(days=14, seed=3), 0))
 
 
 def _record(view: HomeView, pattern_index: int) -> AutomationRecord:

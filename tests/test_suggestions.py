@@ -7,15 +7,13 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
-import polars as pl
 import pytest
 
 from homesim.data_generation.config import GenerationConfig
-from homesim.data_generation.ground_truth_generator import build_ground_truth
 from homesim.data_generation.pipeline import generate_home
 from homesim.schema.records import SuggestionRecord
 from homesim.simulation.automation_builder import AutomationSpec
-from homesim.simulation.home_view import HomeView, honest_events
+from homesim.simulation.home_view import HomeView
 from homesim.simulation.model_provider import NoModels
 from homesim.simulation.pattern_detection import pattern_stage
 from homesim.simulation.suggestions import (
@@ -29,15 +27,7 @@ from homesim.simulation.suggestions import (
 
 @pytest.fixture(scope="module")
 def view() -> HomeView:
-    generated = generate_home(GenerationConfig(days=14, seed=5), 1)
-    events, environment = pl.from_arrow(generated.events), pl.from_arrow(generated.environment.to_table())
-    assert isinstance(events, pl.DataFrame) and isinstance(environment, pl.DataFrame)
-    return HomeView(
-        home=generated.home,
-        events=honest_events(events),
-        environment=environment,
-        truth=build_ground_truth(generated),
-    )
+    return HomeView.from_generated(generate_home(GenerationConfig(days=14, seed=5), 1))
 
 
 class _FakeLlm(BaseHTTPRequestHandler):

@@ -101,6 +101,21 @@ def _cached_result(
     )
 
 
+def _failed(
+    task: HomeTask, key: str, error: str, started: float, validation: HomeValidation | None = None
+) -> HomeResult:
+    return HomeResult(
+        index=task.index,
+        home_key=key,
+        status="failed",
+        directory=None,
+        manifest=None,
+        validation=validation,
+        error=error,
+        seconds=time.perf_counter() - started,
+    )
+
+
 def build_home(task: HomeTask) -> HomeResult:
     """Reuse the cached home if it verifies, else generate, validate and publish it. Never raises."""
     started = time.perf_counter()
@@ -117,16 +132,7 @@ def build_home(task: HomeTask) -> HomeResult:
                 validation = validate_home(generated.home, generated.events)
                 if not validation.ok:
                     rules = sorted({f.rule for f in validation.failures if f.severity == "error"})
-                    return HomeResult(
-                        index=task.index,
-                        home_key=key,
-                        status="failed",
-                        directory=None,
-                        manifest=None,
-                        validation=validation,
-                        error=f"validation failed: {rules}",
-                        seconds=time.perf_counter() - started,
-                    )
+                    return _failed(task, key, f"validation failed: {rules}", started, validation)
                 manifest = cache.publish(
                     key,
                     lambda folder: write_home(generated, folder),
@@ -141,16 +147,7 @@ def build_home(task: HomeTask) -> HomeResult:
                     ),
                 )
     except Exception as exc:  # one home's failure is reported with its key, never lost among the others
-        return HomeResult(
-            index=task.index,
-            home_key=key,
-            status="failed",
-            directory=None,
-            manifest=None,
-            validation=None,
-            error=f"{type(exc).__name__}: {exc}",
-            seconds=time.perf_counter() - started,
-        )
+        return _failed(task, key, f"{type(exc).__name__}: {exc}", started)
     return HomeResult(
         index=task.index,
         home_key=key,
