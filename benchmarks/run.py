@@ -58,7 +58,8 @@ def signals(homes: int) -> dict[str, float]:
             t = rows["time"].dt.epoch("us").to_numpy()
             if isinstance(b.trigger, NumericTrigger) and b.actions[0].state == "cool":
                 per_day = np.bincount(env.grid.day_of(t), minlength=env.grid.days)
-                corr.append(np.corrcoef(per_day, env.daily_max_temperature())[0, 1])
+                if per_day.std() > 0:  # an AC that never ran (nobody home on hot days) has no correlation
+                    corr.append(np.corrcoef(per_day, env.daily_max_temperature())[0, 1])
             elif isinstance(b.trigger, CheapestHourTrigger):
                 column = "carbon_g" if b.trigger.variable == "carbon_intensity" else "price"
                 lo, hi = b.trigger.window
