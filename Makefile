@@ -28,6 +28,8 @@ test: lint typecheck
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/generation.py --homes 200
+	$(BIN)/python benchmarks/replay_truth.py 10 30
+	$(BIN)/python benchmarks/ha_export.py
 
 docs: $(STAMP)
 	$(BIN)/typer homesim.cli utils docs --name homesim --title "homesim CLI reference" --output docs/cli.md

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from homesim.data_generation.config import ConfigError, GenerationConfig
+from homesim.data_generation.home_generator import HomeGenerator
 
 
 def test_yaml_file_with_overrides(tmp_path: Path) -> None:
@@ -88,3 +89,28 @@ def test_config_hash_covers_home_count_but_home_keys_do_not() -> None:
     assert small.config_hash() != large.config_hash()
     assert small.home_key(1) == large.home_key(1)
     assert small.home_key(1) != GenerationConfig(homes=2, noise=2.0).home_key(1)
+
+
+def test_occupant_and_size_ranges_shape_homes(tmp_path: Path) -> None:
+    path = tmp_path / "cfg.yaml"
+    path.write_text("homes: 3\ndays: 2\noccupants: [5, 6]\nsize_m2: [300, 310]\n")
+    config = GenerationConfig.from_file(path)
+    assert config.occupants == (5, 6) and config.size_m2 == (300.0, 310.0)
+    assert config.home_key(0) != GenerationConfig(homes=3, days=2).home_key(0)
+    for i in range(3):
+        home = HomeGenerator().generate(config, i)
+        assert 5 <= len(home.metadata.occupants) <= 6
+        assert 300 <= home.metadata.size_m2 <= 310
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("occupants", (3, 2), "occupants must be"),
+        ("occupants", (0, 2), "occupants must be"),
+        ("size_m2", (5.0, 50.0), "size_m2 must be"),
+    ],
+)
+def test_bad_ranges_are_named(field: str, value: tuple[float, float], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        GenerationConfig.model_validate({field: value})

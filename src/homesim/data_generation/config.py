@@ -38,6 +38,26 @@ class GenerationConfig(BaseModel):
     fault_rate: float = Field(default=0.04, ge=0, le=1, description="probability that an entity has a fault")
     sensor_density: float = Field(default=1.0, gt=0, le=20, description="multiplier on sensor report rates")
     device_density: float = Field(default=1.0, gt=0, le=5, description="multiplier on device probabilities")
+    occupants: tuple[int, int] | None = Field(
+        default=None, description="household size range [min, max]; None uses each home type's range"
+    )
+    size_m2: tuple[float, float] | None = Field(
+        default=None, description="floor area range [min, max] in m²; None uses each home type's range"
+    )
+
+    @field_validator("occupants")
+    @classmethod
+    def _occupants(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+        if value is not None and not 1 <= value[0] <= value[1] <= 12:
+            raise ValueError(f"occupants must be [min, max] with 1 <= min <= max <= 12, got {list(value)}")
+        return value
+
+    @field_validator("size_m2")
+    @classmethod
+    def _size(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and not 10 <= value[0] <= value[1] <= 5000:
+            raise ValueError(f"size_m2 must be [min, max] with 10 <= min <= max <= 5000, got {list(value)}")
+        return value
 
     @field_validator("home_types")
     @classmethod

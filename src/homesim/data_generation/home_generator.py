@@ -70,7 +70,7 @@ class HomeGenerator:
             climate_keys[int(rng.choice(len(climate_keys), p=weights / weights.sum()))]
         ]
         occ_rng = stage_rng(config.seed, index, Stage.OCCUPANTS)
-        occupants = make_occupants(home_type, occ_rng)
+        occupants = make_occupants(home_type, occ_rng, config.occupants)
         trips = household_vacations(occ_rng, config.start, config.days, home_type.vacant_share)
         occupants = [o.model_copy(update={"vacations": trips}) for o in occupants]
         names = _Names(set(), set(), set())
@@ -131,7 +131,7 @@ class HomeGenerator:
             Label(label_id=lb, name=_LABEL_STYLE[lb][0], color=_LABEL_STYLE[lb][1], icon=_LABEL_STYLE[lb][2])
             for lb in used_labels
         ]
-        size = float(np.round(rng.uniform(*home_type.size_m2), 1))
+        size = float(np.round(rng.uniform(*(config.size_m2 or home_type.size_m2)), 1))
         metadata = HomeMetadata(
             home_key=key,
             home_type=home_type.key,

@@ -45,9 +45,13 @@ _FIRST_NAMES = (
 )
 
 
-def make_occupants(home_type: HomeType, rng: np.random.Generator) -> list[Occupant]:
-    """A household for `home_type`: adults first, then children or seniors, with schedule parameters."""
-    count = int(rng.integers(home_type.occupants[0], home_type.occupants[1] + 1))
+def make_occupants(
+    home_type: HomeType, rng: np.random.Generator, size: tuple[int, int] | None = None
+) -> list[Occupant]:
+    """A household for `home_type` (of `size` [min, max] people if given, else the type's range): adults
+    first, then children or seniors, with schedule parameters."""
+    low, high = size or home_type.occupants
+    count = int(rng.integers(low, high + 1))
     names = rng.choice(len(_FIRST_NAMES), size=count, replace=False)
     roles: list[str] = []
     for i in range(count):
