@@ -43,3 +43,18 @@ class Workspace:
     @property
     def reports_dir(self) -> Path:
         return self.root / "reports"
+
+    @property
+    def training_data_dir(self) -> Path:
+        """Exports per cycle (`cycle_<n>/<model_type>/`) and aggregated (`aggregated/<model_type>/`)."""
+        return self.root / "training_data"
+
+    @property
+    def training_store(self) -> Path:
+        """The collected records (accepted and rejected), per cycle: see `training_data.store`."""
+        return self.training_data_dir / "records.sqlite"
+
+    @property
+    def lineage_db(self) -> Path:
+        """Where every training record came from and went: see `training_data.lineage_tracker`."""
+        return self.root / "lineage.sqlite"

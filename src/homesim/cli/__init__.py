@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from homesim.cli import cache, generate, ground_truth, ha, simulate
+from homesim.cli import cache, export, generate, ground_truth, ha, lineage, simulate
 
 app = typer.Typer(
     name="homesim",
@@ -20,6 +20,8 @@ cache.register(app)
 ground_truth.register(app)
 ha.register(app)
 simulate.register(app)
+export.register(app)
+lineage.register(app)
 
 
 def main() -> None:

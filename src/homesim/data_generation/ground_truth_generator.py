@@ -63,6 +63,7 @@ from homesim.data_generation.pattern_extractor import (
     PatternExtractor,
     home_zone_changes,
 )
+from homesim.ha.automation_validation import DEFAULT_DATA
 from homesim.io import atomic_path, write_json_atomic, write_text_atomic
 from homesim.schema.ground_truth import (
     Baselines,
@@ -680,7 +681,7 @@ class _AutomationBuilder:
         else:
             raise ValueError(f"no service sets {entity_id} to {state!r}")
         if service == "camera.record":
-            data["filename"] = "/media/{{ entity_id.entity_id }}_{{ now().strftime('%Y%m%d_%H%M%S') }}.mp4"
+            data.update(DEFAULT_DATA[service])
             data["duration"] = round((b.revert.median_min if b.revert else 1.0) * 60)
         call: dict[str, JsonValue] = {"action": service, "target": {"entity_id": entity_id}}
         if data:

@@ -145,6 +145,13 @@ REQUIRED_DATA: dict[str, tuple[str, ...]] = {
     "notify.*": ("message",),  # every notifier's own service
 }
 
+#: Data that makes a service call with required data complete when the caller has nothing better to give.
+DEFAULT_DATA: dict[str, dict[str, str]] = {
+    "camera.record": {
+        "filename": "/media/{{ entity_id.entity_id }}_{{ now().strftime('%Y%m%d_%H%M%S') }}.mp4"
+    },
+}
+
 #: Service data that must be one of a domain's states.
 DATA_CHOICES: dict[str, tuple[str, frozenset[str]]] = {
     "climate.set_hvac_mode": ("hvac_mode", DOMAIN_STATES["climate"]),

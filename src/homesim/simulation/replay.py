@@ -51,6 +51,7 @@ from homesim.ha.automation import (
     ZoneTrigger,
     duration_to_timedelta,
 )
+from homesim.ha.automation_validation import DEFAULT_DATA
 from homesim.schema.ground_truth import Pattern
 
 I64 = npt.NDArray[np.int64]
@@ -112,7 +113,8 @@ def service_for_state(entity_id: str, state: str) -> tuple[str, dict[str, Any]] 
         service, key = _MODE_SERVICES[domain]
         return f"{domain}.{service}", {key: state}
     if (domain, state) in _STATE_SERVICES:
-        return f"{domain}.{_STATE_SERVICES[(domain, state)]}", {}
+        service = f"{domain}.{_STATE_SERVICES[(domain, state)]}"
+        return service, dict(DEFAULT_DATA.get(service, {}))
     if state in ("on", "off"):
         return f"{domain}.turn_{state}", {}
     return None

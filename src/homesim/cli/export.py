@@ -1,0 +1,100 @@
+"""`homesim export` and `homesim training-data prune`: write training-data exports, apply retention."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from homesim.settings import Settings
+from homesim.training_data.exporters import Exporter, ExportResult, prune
+from homesim.training_data.lineage_tracker import LineageTracker
+from homesim.training_data.schemas import FORMATS, MODEL_TYPES
+from homesim.training_data.store import RecordStore
+from homesim.workspace import Workspace
+
+console = Console()
+err_console = Console(stderr=True)
+
+_ALL_FORMATS = sorted({f for fs in FORMATS.values() for f in fs})
+
+training_data_app = typer.Typer(
+    name="training-data", help="Manage exported training data.", no_args_is_help=True
+)
+
+
+def register(parent: typer.Typer) -> None:
+    parent.command("export")(export)
+    training_data_app.command("prune")(prune_cycles)
+    parent.add_typer(training_data_app)
+
+
+def _workspace(workspace: Path | None) -> Workspace:
+    return Workspace(workspace or Settings().workspace)
+
+
+def _table(results: list[ExportResult]) -> Table:
+    table = Table(title="exports")
+    for name in ("model type", "folder", "records", "files"):
+        table.add_column(name, justify="right" if name == "records" else "left")
+    for r in results:
+        files = ", ".join(f"{name} ({rows:,})" for name, rows in r.counts.items())
+        table.add_row(r.model_type, str(r.directory), f"{r.records:,}", files)
+    return table
+
+
+def export(
+    cycle: Annotated[int | None, typer.Option(min=0, help="export this cycle's records")] = None,
+    aggregated: Annotated[bool, typer.Option(help="export all cycles, deduplicated (newest wins)")] = False,
+    model_type: Annotated[
+        str | None, typer.Option(help=f"one of {', '.join(MODEL_TYPES)} (default: all)")
+    ] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help=f"only this format: {', '.join(_ALL_FORMATS)} (default: all)"),
+    ] = None,
+    workspace: Annotated[Path | None, typer.Option(help="workspace root (default HOMESIM_WORKSPACE)")] = None,
+) -> None:
+    """Export accepted records as training data: `--cycle N` or `--aggregated`."""
+    if (cycle is None) == (not aggregated):
+        err_console.print("[red]give exactly one of --cycle N and --aggregated[/red]")
+        raise typer.Exit(2)
+    if model_type is not None and model_type not in MODEL_TYPES:
+        err_console.print(
+            f"[red]unknown model type {model_type!r}; choose from {', '.join(MODEL_TYPES)}[/red]"
+        )
+        raise typer.Exit(2)
+    types = [model_type] if model_type else list(MODEL_TYPES)
+    if fmt is not None:
+        if fmt not in _ALL_FORMATS:
+            err_console.print(f"[red]unknown format {fmt!r}; choose from {', '.join(_ALL_FORMATS)}[/red]")
+            raise typer.Exit(2)
+        types = [t for t in types if fmt in FORMATS[t]]
+        if not types:
+            err_console.print(f"[red]{model_type} is not exported as {fmt}[/red]")
+            raise typer.Exit(2)
+    formats = None if fmt is None else [fmt]
+    ws = _workspace(workspace)
+    if not ws.training_store.is_file():
+        err_console.print(
+            f"[red]no collected records at {ws.training_store}; run a simulation cycle first[/red]"
+        )
+        raise typer.Exit(2)
+    with RecordStore(ws.training_store) as store, LineageTracker(ws.lineage_db) as tracker:
+        exporter = Exporter(ws, store, tracker=tracker)
+        results = [exporter.export(t, cycle, formats) for t in types]
+    console.print(_table(results))
+
+
+def prune_cycles(
+    keep_cycles: Annotated[int, typer.Option(min=0, help="cycle folders to keep, newest first")],
+    workspace: Annotated[Path | None, typer.Option(help="workspace root (default HOMESIM_WORKSPACE)")] = None,
+) -> None:
+    """Delete all but the newest N `cycle_<n>` export folders; the aggregated export is kept."""
+    removed = prune(_workspace(workspace), keep_cycles)
+    for folder in removed:
+        console.print(f"removed {folder}")
+    console.print(f"{len(removed)} cycle folder(s) removed")

@@ -1,0 +1,308 @@
+"""Exporters: accepted records → `training_data/cycle_<n>/<model_type>/` and `training_data/aggregated/
+<model_type>/` in every format each trainer and outside tool expects, plus retention (`prune`).
+
+Owns the export folder layout and its guarantees: every file is written atomically into a staging folder,
+re-read and validated (format + pandera schema, row counts equal to the frame written), described in
+`metadata.json` (schema version, counts, sha256 of every file, source cycles, record-id count) and a
+Hugging Face dataset card (`README.md`); only then does the staging folder replace the export, so a crash
+never leaves a partial export. Aggregated exports deduplicate records across cycles by natural key, the
+newest cycle winning. Exported files are registered with the lineage tracker when one is given.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sqlite3
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import polars as pl
+
+from homesim.data_generation.ground_truth_generator import GROUND_TRUTH_FILE, read_ground_truth
+from homesim.io import atomic_path, write_json_atomic, write_text_atomic
+from homesim.schema.ground_truth import GroundTruth
+from homesim.schema.records import AnyRecord
+from homesim.training_data.formatters import chat_examples, dedupe_newest, format_records
+from homesim.training_data.loading import (
+    METADATA_FILE,
+    SUFFIX,
+    ExportFormatError,
+    export_dir,
+    read_chat,
+    read_table,
+    sqlite_create_table,
+)
+from homesim.training_data.schemas import (
+    FORMATS,
+    MODEL_TYPES,
+    SCHEMA_VERSION,
+    TABLES,
+    Format,
+    ModelType,
+    TableSpec,
+)
+from homesim.workspace import Workspace
+
+README_FILE = "README.md"
+
+
+class RecordSource(Protocol):
+    """What exporters read: the record store's accepted records per model type and its cycles."""
+
+    def accepted(self, model_type: str, cycles: Sequence[int] | None = None) -> Iterator[AnyRecord]: ...
+
+    def cycles(self) -> list[int]: ...
+
+
+class ExportTracker(Protocol):
+    """The lineage hook: told which records each exported file holds (its return value is not used)."""
+
+    def record_export(
+        self, path: Path, model_type: str, cycle: int | None, record_ids: Sequence[str]
+    ) -> object: ...
+
+
+#: Ground truth of a home key, or None when the home's truth is not available.
+TruthSource = Callable[[str], GroundTruth | None]
+
+
+def workspace_truths(workspace: Workspace) -> TruthSource:
+    """Read each home's `ground_truth.json` from the workspace (None where it is missing)."""
+
+    def load(home_key: str) -> GroundTruth | None:
+        directory = workspace.home_dir(home_key)
+        return read_ground_truth(directory) if (directory / GROUND_TRUTH_FILE).is_file() else None
+
+    return load
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """One model type's export: where, the rows per file and the cycles its records came from."""
+
+    model_type: ModelType
+    cycle: int | None
+    directory: Path
+    #: File name → rows written (and re-read).
+    counts: dict[str, int]
+    source_cycles: list[int]
+    records: int
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_table(path: Path, frame: pl.DataFrame, spec: TableSpec, fmt: Format, model_type: str) -> None:
+    with atomic_path(path) as tmp:
+        if fmt == "parquet":
+            frame.write_parquet(tmp, compression="zstd")
+        elif fmt == "csv":
+            frame.write_csv(tmp)
+        elif fmt == "json":
+            doc = {"schema_version": SCHEMA_VERSION, "model_type": model_type, "table": spec.name}
+            tmp.write_text(
+                json.dumps({**doc, "rows": frame.to_dicts()}, ensure_ascii=False), encoding="utf-8"
+            )
+        elif fmt == "sqlite":
+            with sqlite3.connect(tmp) as db:
+                db.execute(sqlite_create_table(spec))
+                marks = ", ".join("?" * frame.width)
+                db.executemany(f'INSERT INTO "{spec.name}" VALUES ({marks})', frame.iter_rows())
+            db.close()
+
+
+def _dataset_card(model_type: ModelType, files: dict[str, int], metadata: dict[str, Any]) -> str:
+    """A Hugging Face dataset card: YAML front matter with one config per table (`default` first)."""
+    lines = ["---", "configs:"]
+    for n, spec in enumerate(TABLES[model_type]):
+        name = "default" if n == 0 else spec.name
+        stored = [
+            f for f in (f"{spec.name}{SUFFIX[fmt]}" for fmt in ("parquet", "csv", "json")) if f in files
+        ]
+        if not stored:
+            continue
+        lines += [f"- config_name: {name}", "  data_files:", "  - split: train", f"    path: {stored[0]}"]
+        if stored[0].endswith(".json"):
+            lines.append("  field: rows")
+    if "yaml_pairs.chat.jsonl" in files:
+        lines += [
+            "- config_name: chat",
+            "  data_files:",
+            "  - split: train",
+            "    path: yaml_pairs.chat.jsonl",
+        ]
+    source = "aggregated over cycles" if metadata["cycle"] is None else f"cycle {metadata['cycle']}"
+    lines += [
+        "tags:",
+        "- homesim",
+        "- home-assistant",
+        "- synthetic",
+        "---",
+        "",
+        f"# homesim {model_type} training data ({source})",
+        "",
+        f"Synthetic Home Assistant training data for the `{model_type}` model, generated by homesim",
+        "with exact ground truth. Schema version "
+        f"`{SCHEMA_VERSION}`; source cycles {metadata['source_cycles']}; {metadata['records']} records.",
+        "",
+        "| file | rows |",
+        "| --- | --- |",
+        *(f"| `{name}` | {rows} |" for name, rows in files.items()),
+        "",
+        "`metadata.json` lists the sha256 of every file. JSON tables hold their rows under `rows`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+class Exporter:
+    """Writes the exports of a record source into a workspace's `training_data/` folder."""
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        store: RecordSource,
+        *,
+        tracker: ExportTracker | None = None,
+        truths: TruthSource | None = None,
+    ) -> None:
+        self.workspace = workspace
+        self.store = store
+        self.tracker = tracker
+        self.truths = truths or workspace_truths(workspace)
+
+    def export_cycle(
+        self,
+        cycle: int,
+        model_types: Iterable[ModelType] = MODEL_TYPES,
+        formats: Iterable[Format] | None = None,
+    ) -> list[ExportResult]:
+        """Export cycle `cycle` for each model type (all formats of the type, or those in `formats`)."""
+        return [self.export(mt, cycle, formats) for mt in model_types]
+
+    def export_aggregated(
+        self, model_types: Iterable[ModelType] = MODEL_TYPES, formats: Iterable[Format] | None = None
+    ) -> list[ExportResult]:
+        """Export every cycle's records, deduplicated (newest cycle wins), into `aggregated/`."""
+        return [self.export(mt, None, formats) for mt in model_types]
+
+    def export(
+        self, model_type: ModelType, cycle: int | None, formats: Iterable[Format] | None = None
+    ) -> ExportResult:
+        """Export one model type for one cycle, or aggregated over all cycles when `cycle` is None."""
+        wanted = (
+            FORMATS[model_type] if formats is None else tuple(f for f in FORMATS[model_type] if f in formats)
+        )
+        if not wanted:
+            raise ValueError(
+                f"{model_type} is exported as {', '.join(FORMATS[model_type])}; none was requested"
+            )
+        records = list(self.store.accepted(model_type, None if cycle is None else [cycle]))
+        if cycle is None:
+            records = dedupe_newest(records)
+        truths = {h: t for h in sorted({r.home_key for r in records}) if (t := self.truths(h)) is not None}
+        tables = format_records(model_type, records, truths)
+        if cycle is None and "entities" in tables:  # one node per home: its newest features
+            tables["entities"] = (
+                tables["entities"]
+                .sort("cycle", descending=True)
+                .unique(["home_key", "entity_id"], keep="first", maintain_order=True)
+                .sort("cycle", "home_key", "entity_id")
+            )
+        final = export_dir(self.workspace, model_type, cycle)
+        staging = final.parent / f".{model_type}.staging-{uuid.uuid4().hex[:8]}"
+        try:
+            counts = self._write_all(staging, model_type, tables, wanted)
+            source_cycles = sorted({r.cycle for r in records})
+            metadata: dict[str, Any] = {
+                "schema_version": SCHEMA_VERSION,
+                "model_type": model_type,
+                "cycle": cycle,
+                "aggregated": cycle is None,
+                "source_cycles": source_cycles,
+                "records": len(records),
+                "counts": counts,
+                "files": {
+                    name: {"sha256": _sha256(staging / name), "rows": rows} for name, rows in counts.items()
+                },
+                "lineage": {"record_ids": len(records), "record_ids_sha256": _ids_digest(records)},
+            }
+            write_text_atomic(staging / README_FILE, _dataset_card(model_type, counts, metadata))
+            metadata["files"][README_FILE] = {"sha256": _sha256(staging / README_FILE), "rows": None}
+            write_json_atomic(staging / METADATA_FILE, metadata)
+            _replace_dir(staging, final)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        if self.tracker is not None:
+            ids = [r.record_id for r in records]
+            for name in counts:
+                self.tracker.record_export(final / name, model_type, cycle, ids)
+        return ExportResult(model_type, cycle, final, counts, source_cycles, len(records))
+
+    @staticmethod
+    def _write_all(
+        directory: Path, model_type: ModelType, tables: dict[str, pl.DataFrame], formats: Sequence[Format]
+    ) -> dict[str, int]:
+        """Write, re-read and validate every file; return file name → rows."""
+        counts: dict[str, int] = {}
+        for spec in TABLES[model_type]:
+            frame = tables[spec.name]
+            for fmt in formats:
+                if fmt == "chat":
+                    continue
+                path = directory / f"{spec.name}{SUFFIX[fmt]}"
+                _write_table(path, frame, spec, fmt, model_type)
+                back = read_table(path, spec, fmt)
+                if not back.equals(frame):
+                    raise ExportFormatError(
+                        f"{path}: re-read {back.height} rows differ from the {frame.height} written"
+                    )
+                counts[path.name] = back.height
+        if "chat" in formats:
+            path = directory / f"yaml_pairs{SUFFIX['chat']}"
+            examples = chat_examples(tables["yaml_pairs"])
+            text = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in examples)
+            write_text_atomic(path, text)
+            if len(read_chat(path)) != len(examples):
+                raise ExportFormatError(
+                    f"{path}: re-read line count differs from the {len(examples)} written"
+                )
+            counts[path.name] = len(examples)
+        return counts
+
+
+def _ids_digest(records: Sequence[AnyRecord]) -> str:
+    return hashlib.sha256("\n".join(sorted(r.record_id for r in records)).encode()).hexdigest()
+
+
+def _replace_dir(staging: Path, final: Path) -> None:
+    """Swap a finished staging folder in for `final` (renames only: no partial folder is ever visible)."""
+    old = final.parent / f".{final.name}.old-{uuid.uuid4().hex[:8]}"
+    if final.exists():
+        final.rename(old)
+    staging.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def prune(workspace: Workspace, keep_cycles: int) -> list[Path]:
+    """Delete all but the newest `keep_cycles` `cycle_<n>` folders (the aggregated export is kept);
+    return the folders deleted."""
+    if keep_cycles < 0:
+        raise ValueError("keep_cycles must be ≥ 0")
+    base = workspace.training_data_dir
+    folders = [p for p in base.glob("cycle_*") if p.is_dir() and p.name.removeprefix("cycle_").isdigit()]
+    folders.sort(key=lambda p: int(p.name.removeprefix("cycle_")), reverse=True)
+    doomed = folders[keep_cycles:]
+    for folder in doomed:
+        shutil.rmtree(folder)
+    return doomed

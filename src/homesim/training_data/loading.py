@@ -1,0 +1,191 @@
+"""Reading exports back: per-format table readers (used by the exporters' post-write validation) and
+`load_training_data`, the one call trainers use to get a model type's data.
+
+What trainers get (`TrainingData`): the export's `metadata` (checked for a readable `schema_version`) and
+its `tables` as polars DataFrames validated against the pandera schemas of `schemas.py`, read from the best
+columnar file present (Parquet, then SQLite, CSV, JSON). `graphs()` groups gnn_synergy tables into one
+`HomeGraph` (nodes + candidate edges with labels) per cycle and home.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from homesim.training_data.schemas import (
+    TABLES,
+    Format,
+    ModelType,
+    TableSpec,
+    check_schema_version,
+)
+from homesim.workspace import Workspace
+
+METADATA_FILE = "metadata.json"
+#: File suffix of each tabular format (`chat` is `<table>.chat.jsonl`).
+SUFFIX: dict[Format, str] = {
+    "json": ".json",
+    "parquet": ".parquet",
+    "sqlite": ".sqlite",
+    "csv": ".csv",
+    "chat": ".chat.jsonl",
+}
+#: Formats `load_training_data` prefers, best first.
+_READ_ORDER: tuple[Format, ...] = ("parquet", "sqlite", "csv", "json")
+CHAT_ROLES = ("system", "user", "assistant")
+
+
+class ExportFormatError(ValueError):
+    """An exported file does not match its format or table contract."""
+
+
+def _to_sqlite_type(dtype: pl.DataType) -> str:
+    if dtype == pl.Int64 or dtype == pl.Boolean:
+        return "INTEGER"
+    return "REAL" if dtype == pl.Float64 else "TEXT"
+
+
+def sqlite_create_table(spec: TableSpec) -> str:
+    """The CREATE TABLE statement of `spec` (booleans as 0/1 integers; SQLite holds no list columns)."""
+    cols = ", ".join(f'"{c.name}" {_to_sqlite_type(c.dtype)}' for c in spec.columns)
+    return f'CREATE TABLE "{spec.name}" ({cols})'
+
+
+def read_table(path: Path, spec: TableSpec, fmt: Format) -> pl.DataFrame:
+    """Read one exported table file into a frame with `spec`'s schema and validate it (pandera)."""
+    try:
+        if fmt == "parquet":
+            frame = pl.read_parquet(path)
+        elif fmt == "csv":
+            frame = pl.read_csv(path, schema=spec.polars_schema)
+        elif fmt == "json":
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            check_schema_version(str(doc.get("schema_version")), str(path))
+            if doc.get("table") != spec.name or not isinstance(doc.get("rows"), list):
+                raise ExportFormatError(f"{path}: not a {spec.name!r} table document")
+            frame = pl.DataFrame(doc["rows"], schema=spec.polars_schema, orient="row")
+        elif fmt == "sqlite":
+            with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+                cursor = db.execute(f'SELECT * FROM "{spec.name}"')
+                names = [d[0] for d in cursor.description]
+                rows = cursor.fetchall()
+            raw = pl.DataFrame(rows, schema=names, orient="row") if rows else None
+            frame = spec.empty() if raw is None else raw.cast(spec.polars_schema, strict=True)
+        else:
+            raise ExportFormatError(f"{path}: {fmt!r} is not a table format")
+    except (OSError, ValueError, sqlite3.Error, pl.exceptions.PolarsError) as exc:
+        raise ExportFormatError(f"{path}: cannot read as {fmt} table {spec.name!r}: {exc}") from exc
+    return validate_table(frame, spec, str(path))
+
+
+def validate_table(frame: pl.DataFrame, spec: TableSpec, where: str) -> pl.DataFrame:
+    """Validate a collected frame against `spec`'s pandera schema; raise ExportFormatError on failure."""
+    import pandera.errors
+
+    try:
+        return spec.pandera.validate(frame)
+    except (pandera.errors.SchemaError, pandera.errors.SchemaErrors) as exc:
+        raise ExportFormatError(f"{where}: table {spec.name!r} fails its schema: {exc}") from exc
+
+
+def read_chat(path: Path) -> list[dict[str, Any]]:
+    """Read a chat JSONL file, checking each line is `{"messages": [system, user, assistant]}` with text."""
+    examples: list[dict[str, Any]] = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        try:
+            example = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ExportFormatError(f"{path}:{n}: not JSON: {exc}") from exc
+        messages = example.get("messages") if isinstance(example, dict) else None
+        ok = (
+            isinstance(messages, list)
+            and set(example) == {"messages"}
+            and tuple(m.get("role") for m in messages if isinstance(m, dict)) == CHAT_ROLES
+            and all(isinstance(m.get("content"), str) and m["content"] for m in messages)
+        )
+        if not ok:
+            raise ExportFormatError(
+                f"{path}:{n}: expected {{'messages': [system, user, assistant]}} with text"
+            )
+        examples.append(example)
+    return examples
+
+
+def read_metadata(directory: Path) -> dict[str, Any]:
+    """An export folder's metadata, after checking its schema version is readable."""
+    path = directory / METADATA_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"no export at {directory} (missing {METADATA_FILE}); run `homesim export`")
+    metadata: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    check_schema_version(str(metadata.get("schema_version")), str(path))
+    return metadata
+
+
+@dataclass(frozen=True)
+class HomeGraph:
+    """One home's entity graph in one cycle: `nodes` (entities with features) and candidate `edges`
+    (trigger → action pairs with features, the detector's score and the ground-truth `label`)."""
+
+    cycle: int
+    home_key: str
+    nodes: pl.DataFrame
+    edges: pl.DataFrame
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """A model type's exported training data, as trainers consume it."""
+
+    model_type: ModelType
+    directory: Path
+    metadata: dict[str, Any]
+    #: Table name (`synergies`, `entities`, `patterns`, `ground_truth`, `queries`, `yaml_pairs`,
+    #: `validation_results`, `devices`) → validated frame.
+    tables: dict[str, pl.DataFrame] = field(default_factory=dict)
+
+    def graphs(self) -> list[HomeGraph]:
+        """gnn_synergy only: one graph per (cycle, home), in that order."""
+        if self.model_type != "gnn_synergy":
+            raise ValueError(f"graphs() is for gnn_synergy data, not {self.model_type}")
+        nodes, edges = self.tables["entities"], self.tables["synergies"]
+        homes = edges.select("cycle", "home_key").unique().sort("cycle", "home_key").iter_rows()
+        return [
+            HomeGraph(
+                cycle=cycle,
+                home_key=home,
+                nodes=nodes.filter((pl.col("home_key") == home) & (pl.col("cycle") == cycle)),
+                edges=edges.filter((pl.col("home_key") == home) & (pl.col("cycle") == cycle)),
+            )
+            for cycle, home in homes
+        ]
+
+
+def export_dir(workspace: Workspace, model_type: ModelType, cycle: int | None) -> Path:
+    """`training_data/cycle_<n>/<model_type>`, or `training_data/aggregated/<model_type>` for None."""
+    base = workspace.training_data_dir
+    return base / ("aggregated" if cycle is None else f"cycle_{cycle}") / model_type
+
+
+def load_training_data(model_type: ModelType, workspace: Workspace, cycle: int | None = None) -> TrainingData:
+    """Load a model type's export: of cycle `cycle`, or the aggregated (deduplicated) one when None.
+
+    Each table is read from the best format present and validated; raises FileNotFoundError when the
+    export is missing and SchemaVersionError when it was written with an unreadable schema version.
+    """
+    directory = export_dir(workspace, model_type, cycle)
+    metadata = read_metadata(directory)
+    tables: dict[str, pl.DataFrame] = {}
+    for spec in TABLES[model_type]:
+        for fmt in _READ_ORDER:
+            path = directory / f"{spec.name}{SUFFIX[fmt]}"
+            if path.is_file():
+                tables[spec.name] = read_table(path, spec, fmt)
+                break
+        else:
+            raise FileNotFoundError(f"{directory}: no file for table {spec.name!r}")
+    return TrainingData(model_type=model_type, directory=directory, metadata=metadata, tables=tables)

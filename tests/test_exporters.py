@@ -1,0 +1,292 @@
+"""Exporters: every model type in every format, re-validated, metadata, dataset card, dedup, prune, CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+import typer
+import yaml
+from typer.testing import CliRunner
+
+from homesim.cli import export as export_cli
+from homesim.data_generation.config import GenerationConfig
+from homesim.data_generation.ground_truth_generator import write_ground_truth
+from homesim.data_generation.pipeline import generate_home
+from homesim.schema.records import AnyRecord, StageName
+from homesim.simulation.cycle import DEFAULT_STAGES, resolve_stages
+from homesim.simulation.home_view import HomeView
+from homesim.simulation.model_provider import NoModels
+from homesim.training_data import exporters
+from homesim.training_data.exporters import Exporter, prune
+from homesim.training_data.formatters import natural_key
+from homesim.training_data.loading import ExportFormatError, read_metadata
+from homesim.training_data.schemas import FORMATS, MODEL_TYPES, ModelType
+from homesim.training_data.store import RecordStore
+from homesim.workspace import Workspace
+
+MODEL_STAGE: dict[ModelType, StageName] = {
+    "gnn_synergy": "synergy",
+    "pattern_detection": "pattern",
+    "soft_prompt": "ask_ai",
+    "yaml_generation": "automation",
+    "device_intelligence": "device_health",
+}
+
+
+class FakeStore:
+    """The RecordStore interface exporters read, over a list of records."""
+
+    def __init__(self, records: Sequence[AnyRecord]) -> None:
+        self.records = list(records)
+
+    def accepted(self, model_type: str, cycles: Sequence[int] | None = None) -> Iterator[AnyRecord]:
+        stage = MODEL_STAGE[model_type]  # type: ignore[index]
+        return (r for r in self.records if r.stage == stage and (cycles is None or r.cycle in cycles))
+
+    def cycles(self) -> list[int]:
+        return sorted({r.cycle for r in self.records})
+
+
+class FakeTracker:
+    def __init__(self) -> None:
+        self.calls: list[tuple[Path, str, int | None, int]] = []
+
+    def record_export(
+        self, path: Path, model_type: str, cycle: int | None, record_ids: Sequence[str]
+    ) -> None:
+        self.calls.append((path, model_type, cycle, len(record_ids)))
+
+
+def stage_records(views: Sequence[HomeView], cycle: int) -> list[AnyRecord]:
+    """Every stage over each home, later stages seeing earlier ones' records (as `run_home` does)."""
+    stages, _ = resolve_stages(DEFAULT_STAGES)
+    records: list[AnyRecord] = []
+    for view in views:
+        view.upstream.clear()
+        for name, stage in stages:
+            produced = list(stage(view, NoModels(), cycle))
+            view.upstream[name] = produced
+            records.extend(produced)
+    return records
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, list[AnyRecord]]:
+    """Two homes in cycle 1, the first home again in cycle 2; ground truth written to the workspace."""
+    workspace = Workspace(tmp_path_factory.mktemp("ws"))
+    config = GenerationConfig(homes=2, days=14, seed=23)
+    views = [HomeView.from_generated(generate_home(config, i)) for i in range(2)]
+    for view in views:
+        write_ground_truth(view.truth, workspace.home_dir(view.truth.home_key))
+    return workspace, stage_records(views, 1) + stage_records(views[:1], 2)
+
+
+@pytest.fixture(scope="module")
+def exported(corpus: tuple[Workspace, list[AnyRecord]]) -> tuple[Workspace, FakeTracker]:
+    workspace, records = corpus
+    tracker = FakeTracker()
+    exporter = Exporter(workspace, FakeStore(records), tracker=tracker)
+    exporter.export_cycle(1)
+    exporter.export_cycle(2)
+    exporter.export_aggregated()
+    return workspace, tracker
+
+
+def _rows(path: Path) -> int:
+    if path.name.endswith(".chat.jsonl"):
+        return len(path.read_text().splitlines())
+    if path.suffix == ".parquet":
+        return pl.read_parquet(path).height
+    if path.suffix == ".csv":
+        return pl.read_csv(path).height
+    if path.suffix == ".sqlite":
+        with sqlite3.connect(path) as db:
+            (n,) = db.execute(f'SELECT count(*) FROM "{path.stem}"').fetchone()
+        return int(n)
+    return len(json.loads(path.read_text())["rows"])
+
+
+@pytest.mark.parametrize("folder", ["cycle_1", "aggregated"])
+@pytest.mark.parametrize("model_type", MODEL_TYPES)
+def test_every_format_is_written_with_exact_metadata(
+    exported: tuple[Workspace, FakeTracker], model_type: ModelType, folder: str
+) -> None:
+    workspace, _ = exported
+    directory = workspace.training_data_dir / folder / model_type
+    metadata = read_metadata(directory)
+    suffixes = {"json": ".json", "parquet": ".parquet", "sqlite": ".sqlite", "csv": ".csv", "chat": ".jsonl"}
+    written = {p.suffix for p in directory.iterdir() if p.name not in ("metadata.json", "README.md")}
+    assert written == {suffixes[f] for f in FORMATS[model_type]}
+    assert metadata["records"] > 0 and metadata["lineage"]["record_ids"] == metadata["records"]
+    assert metadata["source_cycles"] == ([1] if folder == "cycle_1" else [1, 2])
+    on_disk = {p.name for p in directory.iterdir() if p.name != "metadata.json"}
+    assert set(metadata["files"]) == on_disk
+    for name, info in metadata["files"].items():
+        path = directory / name
+        assert info["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+        if name != "README.md":
+            assert metadata["counts"][name] == info["rows"] == _rows(path)
+    assert not [p for p in directory.parent.iterdir() if p.name.startswith(".")]  # no staging left
+
+
+@pytest.mark.parametrize("model_type", MODEL_TYPES)
+def test_dataset_card_points_at_existing_files(
+    exported: tuple[Workspace, FakeTracker], model_type: str
+) -> None:
+    workspace, _ = exported
+    directory = workspace.training_data_dir / "cycle_1" / model_type
+    front = (directory / "README.md").read_text().split("---\n")[1]
+    configs = yaml.safe_load(front)["configs"]
+    assert configs[0]["config_name"] == "default"
+    for config in configs:
+        for files in config["data_files"]:
+            assert (directory / files["path"]).is_file()
+
+
+def test_parquet_is_zstd_and_loads_with_polars(exported: tuple[Workspace, FakeTracker]) -> None:
+    workspace, _ = exported
+    for path in workspace.training_data_dir.glob("*/*/*.parquet"):
+        meta = pq.ParquetFile(path).metadata
+        assert meta.num_row_groups == 0 or meta.row_group(0).column(0).compression == "ZSTD"
+        assert pl.read_parquet(path).height == meta.num_rows
+
+
+def test_chat_jsonl_has_system_user_assistant(exported: tuple[Workspace, FakeTracker]) -> None:
+    workspace, _ = exported
+    lines = (
+        workspace.training_data_dir / "cycle_1" / "yaml_generation" / "yaml_pairs.chat.jsonl"
+    ).read_text()
+    examples = [json.loads(line) for line in lines.splitlines()]
+    assert examples
+    for example in examples:
+        assert [m["role"] for m in example["messages"]] == ["system", "user", "assistant"]
+        assert yaml.safe_load(example["messages"][2]["content"])  # the answer is YAML
+
+
+def test_aggregated_deduplicates_newest_cycle_wins(
+    corpus: tuple[Workspace, list[AnyRecord]], exported: tuple[Workspace, FakeTracker]
+) -> None:
+    workspace, records = corpus
+    home0 = records[0].home_key
+    patterns = [r for r in records if r.stage == "pattern"]
+    aggregated = workspace.training_data_dir / "aggregated"
+    agg = pl.read_parquet(aggregated / "pattern_detection" / "patterns.parquet")
+    assert agg.height == len({natural_key(r) for r in patterns}) < len(patterns)
+    assert set(agg.filter(pl.col("home_key") == home0)["cycle"]) == {2}
+    assert set(agg.filter(pl.col("home_key") != home0)["cycle"]) == {1}
+    nodes = pl.read_parquet(aggregated / "gnn_synergy" / "entities.parquet")
+    assert nodes.select("home_key", "entity_id").is_unique().all()
+
+
+def test_tracker_hears_of_every_exported_file(exported: tuple[Workspace, FakeTracker]) -> None:
+    _, tracker = exported
+    paths = {call[0] for call in tracker.calls}
+    assert all(p.is_file() for p in paths)
+    assert {(c[1], c[2]) for c in tracker.calls} >= {("gnn_synergy", None), ("soft_prompt", 1)}
+    assert all(c[3] > 0 for c in tracker.calls)
+
+
+def test_format_filter_and_failed_export_keeps_the_old_one(
+    corpus: tuple[Workspace, list[AnyRecord]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workspace = Workspace(tmp_path)
+    exporter = Exporter(workspace, FakeStore(corpus[1]), truths=lambda key: None)
+    result = exporter.export("device_intelligence", 1, ["csv"])
+    assert sorted(p.name for p in result.directory.iterdir()) == ["README.md", "devices.csv", "metadata.json"]
+    with pytest.raises(ValueError, match="none was requested"):
+        exporter.export("device_intelligence", 1, ["parquet"])
+    before = {p.name: p.read_bytes() for p in result.directory.iterdir()}
+
+    def broken(*args: object) -> pl.DataFrame:
+        raise ExportFormatError("re-read failed")
+
+    monkeypatch.setattr(exporters, "read_table", broken)
+    with pytest.raises(ExportFormatError):
+        exporter.export("device_intelligence", 1)
+    assert {p.name: p.read_bytes() for p in result.directory.iterdir()} == before
+    assert [p.name for p in result.directory.parent.iterdir()] == ["device_intelligence"]
+
+
+def test_prune_keeps_newest_cycles_and_aggregated(
+    corpus: tuple[Workspace, list[AnyRecord]], tmp_path: Path
+) -> None:
+    workspace = Workspace(tmp_path)
+    records = [
+        r.model_copy(update={"cycle": c}) for c in (1, 2, 3, 10) for r in corpus[1] if r.stage == "ask_ai"
+    ]
+    exporter = Exporter(workspace, FakeStore(records), truths=lambda key: None)
+    for c in (1, 2, 3, 10):
+        exporter.export("soft_prompt", c, ["json"])
+    exporter.export("soft_prompt", None, ["json"])
+    removed = prune(workspace, 2)
+    assert sorted(p.name for p in removed) == ["cycle_1", "cycle_2"]
+    assert sorted(p.name for p in workspace.training_data_dir.iterdir()) == [
+        "aggregated",
+        "cycle_10",
+        "cycle_3",
+    ]
+
+
+def test_cli_export_and_prune(
+    corpus: tuple[Workspace, list[AnyRecord]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workspace = Workspace(tmp_path)
+    ws = ["--workspace", str(tmp_path)]
+    app = typer.Typer()
+    export_cli.register(app)
+    runner = CliRunner()
+    missing = runner.invoke(app, ["export", "--cycle", "2", *ws])
+    assert missing.exit_code == 2 and "no collected records" in missing.output
+    assert runner.invoke(app, ["export", "--cycle", "2", "--format", "xml", *ws]).exit_code == 2
+    workspace.training_store.parent.mkdir(parents=True)
+    workspace.training_store.touch()
+    store = FakeStore(corpus[1])
+
+    class _Store:
+        def __init__(self, path: Path) -> None: ...
+
+        def __enter__(self) -> FakeStore:
+            return store
+
+        def __exit__(self, *exc: object) -> None: ...
+
+    monkeypatch.setattr(export_cli, "RecordStore", _Store)
+    result = runner.invoke(app, ["export", "--cycle", "2", "--model-type", "soft_prompt", *ws])
+    assert result.exit_code == 0, result.output
+    assert (workspace.training_data_dir / "cycle_2" / "soft_prompt" / "queries.sqlite").is_file()
+    assert workspace.lineage_db.is_file()
+    result = runner.invoke(app, ["export", "--aggregated", "--format", "parquet", *ws])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (workspace.training_data_dir / "aggregated").iterdir()) == [
+        "gnn_synergy",
+        "pattern_detection",
+    ]
+    assert runner.invoke(app, ["export", *ws]).exit_code == 2
+    assert runner.invoke(app, ["export", "--cycle", "1", "--model-type", "nope", *ws]).exit_code == 2
+    assert (
+        runner.invoke(
+            app, ["export", "--cycle", "1", "--model-type", "soft_prompt", "--format", "csv", *ws]
+        ).exit_code
+        == 2
+    )
+    result = runner.invoke(app, ["training-data", "prune", "--keep-cycles", "0", *ws])
+    assert result.exit_code == 0 and "1 cycle folder(s) removed" in result.output
+    assert (workspace.training_data_dir / "aggregated").is_dir()
+
+
+def test_reads_the_real_record_store(corpus: tuple[Workspace, list[AnyRecord]], tmp_path: Path) -> None:
+    workspace = Workspace(tmp_path)
+    asks = [r for r in corpus[1] if r.stage == "ask_ai" and r.cycle == 1]
+    workspace.training_data_dir.mkdir(parents=True)
+    with RecordStore(workspace.training_store) as store:
+        store.add_accepted([(r, 1.0, ("soft_prompt",)) for r in asks])
+        assert store.cycles() == [1]
+        result = Exporter(workspace, store, truths=lambda key: None).export("soft_prompt", 1)
+    assert result.records == result.counts["queries.sqlite"] == len(asks)

@@ -1,0 +1,208 @@
+"""LineageTracker: sources, validation outcomes, derivation edges, exports and trainings; the queries by
+cycle, model type and model version; JSON audit export; OpenLineage run events; the `lineage` CLI."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import jsonschema
+import pytest
+import typer
+from openlineage.client.transport.file import FileTransport
+from openlineage.client.transport.http import HttpTransport
+from typer.testing import CliRunner
+
+from homesim.cli import lineage as lineage_cli
+from homesim.data_generation.config import GenerationConfig
+from homesim.data_generation.pipeline import generate_home
+from homesim.schema.records import AnyRecord, AutomationRecord
+from homesim.simulation.cycle import DEFAULT_STAGES, resolve_stages
+from homesim.simulation.home_view import HomeView
+from homesim.simulation.model_provider import NoModels
+from homesim.training_data.collector import TrainingDataCollector
+from homesim.training_data.lineage_tracker import LineageTracker, Source, default_transport
+from homesim.training_data.store import RecordStore
+from homesim.workspace import Workspace
+
+SOURCE = Source(dataset_id="ds-test", generator_version="1.2.3", config_hash="abc123")
+
+#: The parts of the OpenLineage RunEvent JSON Schema (2-0-2) every event must satisfy.
+RUN_EVENT_SCHEMA = {
+    "type": "object",
+    "required": ["eventTime", "producer", "schemaURL", "run", "job", "eventType"],
+    "properties": {
+        "eventType": {"enum": ["START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER"]},
+        "eventTime": {"type": "string", "format": "date-time"},
+        "producer": {"type": "string", "format": "uri"},
+        "schemaURL": {"type": "string", "pattern": "^https://openlineage.io/spec/.*RunEvent"},
+        "run": {
+            "type": "object",
+            "required": ["runId"],
+            "properties": {"runId": {"type": "string", "format": "uuid"}},
+        },
+        "job": {
+            "type": "object",
+            "required": ["namespace", "name"],
+            "properties": {"namespace": {"type": "string"}, "name": {"type": "string"}},
+        },
+        "inputs": {"type": "array", "items": {"type": "object", "required": ["namespace", "name"]}},
+        "outputs": {"type": "array", "items": {"type": "object", "required": ["namespace", "name"]}},
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def collected(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, dict[int, list[AnyRecord]]]:
+    """One home simulated as cycles 1 and 2, collected with lineage into a workspace."""
+    workspace = Workspace(tmp_path_factory.mktemp("ws"))
+    generated = generate_home(GenerationConfig(days=14, seed=9), 0)
+    stages, _ = resolve_stages(DEFAULT_STAGES)
+    by_cycle: dict[int, list[AnyRecord]] = {}
+    with LineageTracker(workspace.lineage_db) as tracker:
+        for cycle in (1, 2):
+            view = HomeView.from_generated(generated)
+            for name, stage in stages:
+                view.upstream[name] = list(stage(view, NoModels(), cycle))
+            by_cycle[cycle] = [r for records in view.upstream.values() for r in records]
+            with TrainingDataCollector(
+                workspace.training_store, truth_of={view.key: view.truth}, lineage=tracker, source=SOURCE
+            ) as collector:
+                collector.emit_many(by_cycle[cycle])
+    return workspace, by_cycle
+
+
+def test_queries_return_exactly_the_right_ids(
+    collected: tuple[Workspace, dict[int, list[AnyRecord]]],
+) -> None:
+    workspace, by_cycle = collected
+    with RecordStore(workspace.training_store) as store, LineageTracker(workspace.lineage_db) as tracker:
+        rejected = {rid for rid, _, _ in store.rejected()}
+        for cycle, records in by_cycle.items():
+            expected = sorted({r.record_id for r in records} - rejected)
+            assert tracker.records_of_cycle(cycle) == expected
+            assert tracker.records_of_cycle(cycle, include_rejected=True) == sorted(
+                {r.record_id for r in records}
+            )
+        assert not set(tracker.records_of_cycle(1)) & set(tracker.records_of_cycle(2))
+        synergy = sorted(
+            r.record_id for records in by_cycle.values() for r in records if r.stage == "synergy"
+        )
+        assert tracker.records_of_model_type("gnn_synergy") == synergy
+        assert tracker.records_of_model_type("gnn_synergy") == sorted(
+            r.record_id for r in store.accepted("gnn_synergy")
+        )
+        soft = sorted(
+            r.record_id
+            for records in by_cycle.values()
+            for r in records
+            if r.stage == "ask_ai" and r.record_id not in rejected
+        )
+        assert tracker.records_of_model_type("soft_prompt") == soft
+        # The records carry the collector's run id as a lineage id.
+        assert all(len(r.lineage_ids) == 1 for r in store.accepted("gnn_synergy"))
+
+
+def test_source_and_relationships(collected: tuple[Workspace, dict[int, list[AnyRecord]]]) -> None:
+    workspace, by_cycle = collected
+    automation = next(r for r in by_cycle[2] if isinstance(r, AutomationRecord) and r.derived_from)
+    suggestion = next(r for r in by_cycle[2] if r.record_id == automation.derived_from[0])
+    with LineageTracker(workspace.lineage_db) as tracker:
+        source = tracker.source(automation.record_id)
+        assert source is not None
+        assert (source["cycle"], source["home_key"], source["stage"]) == (
+            2,
+            automation.home_key,
+            "automation",
+        )
+        assert (source["dataset_id"], source["generator_version"], source["config_hash"]) == (
+            "ds-test",
+            "1.2.3",
+            "abc123",
+        )
+        assert tracker.upstream(automation.record_id) == sorted(
+            {suggestion.record_id, *suggestion.derived_from}
+        )
+        assert automation.record_id in tracker.downstream(suggestion.derived_from[0])
+        shown = tracker.show(automation.record_id)
+        assert shown["transformations"][0]["step"] == "validate"
+        assert set(shown["transformations"][0]["scores"]) >= {"schema", "consistency", "yaml"}
+        assert tracker.source("0" * 24) is None
+
+
+def test_exports_and_model_versions(
+    collected: tuple[Workspace, dict[int, list[AnyRecord]]], tmp_path: Path
+) -> None:
+    _, by_cycle = collected
+    with LineageTracker(tmp_path / "lineage.sqlite") as tracker:
+        ids_1 = [r.record_id for r in by_cycle[1] if r.stage == "synergy"]
+        ids_2 = [r.record_id for r in by_cycle[2] if r.stage == "synergy"]
+        f1, f2 = tmp_path / "c1" / "synergies.parquet", tmp_path / "c2" / "synergies.parquet"
+        tracker.record_export(f1, "gnn_synergy", 1, ids_1)
+        tracker.record_export(f2, "gnn_synergy", 2, ids_2)
+        tracker.record_training("gnn_synergy", "v1", [f1])
+        tracker.record_training("gnn_synergy", "v2", [f1, f2])
+        assert tracker.records_of_model_version("gnn_synergy", "v1") == sorted(ids_1)
+        assert tracker.records_of_model_version("gnn_synergy", "v2") == sorted(ids_1 + ids_2)
+        assert tracker.records_of_model_version("gnn_synergy", "v3") == []
+        assert tracker.show(ids_2[0])["exports"] == [
+            {"path": str(f2), "model_type": "gnn_synergy", "cycle": 2}
+        ]
+        events = tracker.openlineage_events()
+        train = [e for e in events if e.job.name == "train.gnn_synergy" and e.eventType is not None]
+        assert {d.name for e in train for d in e.inputs or []} == {str(f1), str(f2)}
+
+
+def test_json_audit_and_openlineage_events(
+    collected: tuple[Workspace, dict[int, list[AnyRecord]]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workspace, _ = collected
+    monkeypatch.delenv("OPENLINEAGE_URL", raising=False)
+    with LineageTracker(workspace.lineage_db) as tracker:
+        counts = tracker.export_json(tmp_path / "audit.json")
+        audit = json.loads((tmp_path / "audit.json").read_text())
+        assert {t: len(rows) for t, rows in audit["tables"].items()} == counts
+        assert counts["sources"] == len(tracker.records_of_cycle(1, True)) + len(
+            tracker.records_of_cycle(2, True)
+        )
+        assert isinstance(default_transport(tmp_path), FileTransport)
+        sent = tracker.emit_openlineage()
+    lines = (workspace.root / "lineage" / "openlineage.jsonl").read_text().splitlines()
+    assert len(lines) == sent == 4  # two collector runs: START and COMPLETE each
+    checker = jsonschema.Draft202012Validator(RUN_EVENT_SCHEMA, format_checker=jsonschema.FormatChecker())
+    events = [json.loads(line) for line in lines]
+    for event in events:
+        checker.validate(event)
+        uuid.UUID(event["run"]["runId"])
+    complete = [e for e in events if e["eventType"] == "COMPLETE"]
+    assert [(d["namespace"], d["name"]) for d in complete[0]["inputs"]] == [("homesim", "dataset/ds-test")]
+    assert {o["name"] for o in complete[0]["outputs"]} >= {"training_records/gnn_synergy"}
+    monkeypatch.setenv("OPENLINEAGE_URL", "http://lineage.invalid:5000")
+    assert isinstance(default_transport(tmp_path), HttpTransport)  # built, never contacted
+
+
+def test_cli(collected: tuple[Workspace, dict[int, list[AnyRecord]]], tmp_path: Path) -> None:
+    workspace, by_cycle = collected
+    app = typer.Typer()
+    lineage_cli.register(app)
+    runner = CliRunner()
+    root = ["--workspace", str(workspace.root)]
+    with LineageTracker(workspace.lineage_db) as tracker:
+        cycle_2 = tracker.records_of_cycle(2)
+    result = runner.invoke(app, ["lineage", "query", "--cycle", "2", *root])
+    assert result.exit_code == 0, result.output
+    assert result.output.split() == cycle_2
+    record = by_cycle[1][0].record_id
+    result = runner.invoke(app, ["lineage", "query", "--record", record, *root])
+    assert json.loads(result.output)["cycle"] == 1
+    result = runner.invoke(app, ["lineage", "show", record, *root])
+    assert json.loads(result.output)["source"]["stage"] == by_cycle[1][0].stage
+    assert runner.invoke(app, ["lineage", "show", "nope", *root]).exit_code == 1
+    assert runner.invoke(app, ["lineage", "query", *root]).exit_code != 0
+    out = tmp_path / "audit.json"
+    result = runner.invoke(app, ["lineage", "export", "--out", str(out), *root])
+    assert result.exit_code == 0 and out.exists()
+    assert (
+        runner.invoke(app, ["lineage", "query", "--cycle", "1", "--workspace", str(tmp_path)]).exit_code == 1
+    )

@@ -1,0 +1,216 @@
+"""Training-data validators: each injected defect is rejected with the right reason; clean records pass."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from homesim.data_generation.config import GenerationConfig
+from homesim.data_generation.pipeline import generate_home
+from homesim.schema.ground_truth import GroundTruth
+from homesim.schema.records import (
+    AnyRecord,
+    AskAIRecord,
+    AutomationRecord,
+    DeviceHealthRecord,
+    PatternRecord,
+    SuggestionRecord,
+    SynergyRecord,
+)
+from homesim.simulation.cycle import DEFAULT_STAGES, resolve_stages
+from homesim.simulation.home_view import HomeView
+from homesim.simulation.model_provider import NoModels
+from homesim.training_data.collector import TrainingDataCollector
+from homesim.training_data.store import RecordStore
+from homesim.training_data.validators import (
+    CONSISTENCY,
+    TEXT,
+    Context,
+    text_problems,
+)
+
+T = TypeVar("T")
+
+
+@pytest.fixture(scope="module")
+def home() -> tuple[list[AnyRecord], GroundTruth]:
+    view = HomeView.from_generated(generate_home(GenerationConfig(days=14, seed=21), 0))
+    stages, skipped = resolve_stages(DEFAULT_STAGES)
+    assert not skipped
+    records: list[AnyRecord] = []
+    for name, stage in stages:
+        view.upstream[name] = list(stage(view, NoModels(), 1))
+        records += view.upstream[name]
+    return records, view.truth
+
+
+def first(records: Sequence[AnyRecord], kind: type[T], **where: object) -> T:
+    return next(r for r in records if isinstance(r, kind) and all(_at(r, k) == v for k, v in where.items()))
+
+
+def _at(obj: object, path: str) -> object:
+    for part in path.split("__"):
+        obj = getattr(obj, part)
+    return obj
+
+
+def reasons_of(records: Sequence[AnyRecord], truth: GroundTruth, tmp_path: Path) -> dict[str, list[str]]:
+    """Collect `records` (with the home's truth) and return the reject reasons by record id."""
+    with RecordStore(tmp_path / "records.sqlite") as store:
+        with TrainingDataCollector(store, truth_of={truth.home_key: truth}) as collector:
+            collector.emit_many(records)
+        rejected = store.rejected()
+        outcome = collector.stats()["by_outcome"]
+        assert outcome["accepted"] + outcome["rejected"] == len(records)  # nothing dropped silently
+        assert len(rejected) == outcome["rejected"]
+    return {rid: reasons for rid, _, reasons in rejected}
+
+
+def has(reasons: list[str], prefix: str, text: str = "") -> bool:
+    return any(r.startswith(prefix + ":") and text in r for r in reasons)
+
+
+def test_clean_records_pass_every_validator(
+    home: tuple[list[AnyRecord], GroundTruth], tmp_path: Path
+) -> None:
+    records, truth = home
+    picked: list[AnyRecord] = [
+        first(records, PatternRecord),
+        first(records, SynergyRecord),
+        first(records, SuggestionRecord),
+        first(records, AskAIRecord),
+        first(records, DeviceHealthRecord),
+    ]
+    assert reasons_of(picked, truth, tmp_path) == {}
+
+
+def test_missing_fields(home: tuple[list[AnyRecord], GroundTruth], tmp_path: Path) -> None:
+    records, truth = home
+    good = first(records, PatternRecord)
+    fields = good.model_dump(exclude={"outputs"})
+    broken = PatternRecord.model_construct(**{**fields, "record_id": "f" * 24})
+    empty = first(records, SuggestionRecord)
+    empty = empty.model_copy(update={"outputs": empty.outputs.model_copy(update={"automation_spec": {}})})
+    found = reasons_of([broken, empty], truth, tmp_path)
+    assert has(found[broken.record_id], "schema", "outputs")
+    assert has(found[broken.record_id], "completeness", "outputs missing")
+    assert has(found[empty.record_id], "completeness", "outputs.automation_spec empty")
+
+
+def test_out_of_range_values(home: tuple[list[AnyRecord], GroundTruth], tmp_path: Path) -> None:
+    records, truth = home
+    pattern = first(records, PatternRecord)
+    high = pattern.model_copy(update={"outputs": pattern.outputs.model_copy(update={"score": 1.7})})
+    synergy = first(records, SynergyRecord)
+    negative = synergy.model_copy(update={"scores": {"score": -0.25}})
+    health = first(records, DeviceHealthRecord)
+    late = health.model_copy(
+        update={
+            "inputs": health.inputs.model_copy(
+                update={"window_start": "2031-01-01", "window_end": "2031-01-02"}
+            )
+        }
+    )
+    count = health.model_copy(
+        update={
+            "record_id": "e" * 24,
+            "inputs": health.inputs.model_copy(
+                update={"features": health.inputs.features.model_copy(update={"events": -3})}
+            ),
+        }
+    )
+    found = reasons_of([high, negative, late, count], truth, tmp_path)
+    assert has(found[high.record_id], "range", "outputs.score=1.7 outside [0, 1]")
+    assert has(found[high.record_id], "schema")
+    assert has(found[negative.record_id], "range", "scores.score=-0.25")
+    assert has(found[late.record_id], "range", "outside the simulated period")
+    assert has(found[count.record_id], "range", "inputs.features.events=-3.0 negative count")
+
+
+def test_duplicates(home: tuple[list[AnyRecord], GroundTruth], tmp_path: Path) -> None:
+    records, truth = home
+    original = first(records, SynergyRecord)
+    copy = original.model_copy(update={"record_id": "d" * 24, "model_version": "other"})
+    found = reasons_of(
+        [original, copy, original], truth, tmp_path
+    )  # re-emitting the same record is no duplicate
+    assert found == {copy.record_id: [f"duplicate: same content as record {original.record_id}"]}
+
+
+def test_label_contradicting_ground_truth(home: tuple[list[AnyRecord], GroundTruth], tmp_path: Path) -> None:
+    records, truth = home
+    pattern = first(records, PatternRecord, label__is_pattern=False)
+    fake_pattern = pattern.model_copy(
+        update={
+            "label": pattern.label.model_copy(update={"is_pattern": True, "pattern_id": "no_such_pattern"})
+        }
+    )
+    synergy = first(records, SynergyRecord, label__kind="none")
+    real = truth.synergies[0]
+    hidden = synergy.model_copy(update={"label": synergy.label.model_copy(update={"synergy_id": real.id})})
+    health = first(records, DeviceHealthRecord, label__kind="healthy")
+    stuck = health.model_copy(update={"label": health.label.model_copy(update={"kind": "stuck"})})
+    found = reasons_of([fake_pattern, hidden, stuck], truth, tmp_path)
+    assert has(
+        found[fake_pattern.record_id], "consistency", "'no_such_pattern' is not in the home's ground truth"
+    )
+    assert has(found[hidden.record_id], "consistency", f"label none but {real.id!r}")
+    assert has(found[stuck.record_id], "consistency", "label stuck fault None")
+    # Another home's truth is never used to judge a record.
+    other = truth.model_copy(update={"home_key": "someone-else"})
+    verdict = CONSISTENCY(pattern, "", Context(truth_of=lambda _key: other))
+    assert verdict.reasons == (f"consistency: ground truth of someone-else given for {pattern.home_key}",)
+
+
+def test_invalid_yaml(home: tuple[list[AnyRecord], GroundTruth], tmp_path: Path) -> None:
+    records, truth = home
+    automation = first(records, AutomationRecord)
+    broken = automation.model_copy(
+        update={"outputs": automation.outputs.model_copy(update={"yaml": "- id: x\n  triggers: [\n"})}
+    )
+    ask = first(records, AskAIRecord, outputs__outcome="create")
+    no_action = ask.model_copy(
+        update={
+            "outputs": ask.outputs.model_copy(
+                update={
+                    "automation_yaml": "- alias: a\n  triggers:\n  - trigger: state\n    entity_id: light.x\n"
+                }
+            )
+        }
+    )
+    found = reasons_of([broken, no_action], truth, tmp_path)
+    assert has(found[broken.record_id], "yaml")
+    assert has(found[no_action.record_id], "yaml", "actions")
+
+
+def test_empty_queries_and_text_quality(home: tuple[list[AnyRecord], GroundTruth], tmp_path: Path) -> None:
+    records, truth = home
+    ask = first(records, AskAIRecord)
+    empty = ask.model_copy(update={"inputs": ask.inputs.model_copy(update={"request": "  "})})
+    suggestion = first(records, SuggestionRecord)
+    leftover = suggestion.model_copy(
+        update={"outputs": suggestion.outputs.model_copy(update={"title": "Turn on the {area} light"})}
+    )
+    found = reasons_of([empty, leftover], truth, tmp_path)
+    assert has(found[empty.record_id], "text", "inputs.request empty")
+    assert has(found[empty.record_id], "completeness", "inputs.request empty")
+    assert has(found[leftover.record_id], "text", "placeholder '{area}'")
+    assert TEXT(first(records, PatternRecord), "", Context()).reasons == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("", "empty or shorter"),
+        ("Dim the {{ light }} please", "placeholder '{{'"),
+        ("Включи свет в спальне, пожалуйста", "does not look like English"),
+        ("1234 5678", "no letters"),
+        ("x" * 2001, "longer than 2000"),
+    ],
+)
+def test_text_problems(text: str, problem: str) -> None:
+    assert any(problem in p for p in text_problems(text, "q"))
+    assert text_problems("Turn on the kitchen light at sunset.", "q") == []
