@@ -37,6 +37,7 @@ from homesim.simulation.model_provider import ModelProvider, NoModels
 from homesim.simulation.pattern_detection import pattern_stage
 from homesim.simulation.sink import InMemorySink
 from homesim.simulation.synergy_detection import synergy_stage
+from homesim.training_data.store import RecordStore
 from homesim.workspace import Workspace
 
 CONFIG = GenerationConfig(homes=3, days=14, seed=11)
@@ -209,6 +210,10 @@ def test_simulate_command_prints_the_metric_table(
     assert out.exit_code == 0, out.output
     assert "cycle 2:" in out.output and "records in" in out.output, out.output
     assert all(stage in out.output for stage in ("pattern", "synergy", "device_health")), out.output
+    assert "collected into" in out.output and "accepted" in out.output, out.output
+    store = RecordStore(workspace.training_store)
+    assert 2 in store.cycles()
+    assert sum(1 for _ in store.accepted("pattern_detection", [2])) > 0
     missing = CliRunner().invoke(
         app, ["simulate", "--dataset", "ds-nope", "--cycle", "0", "--workspace", str(workspace.root)]
     )

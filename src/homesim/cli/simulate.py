@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -10,10 +12,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from homesim.data_generation.ground_truth_generator import GROUND_TRUTH_FILE, read_ground_truth
 from homesim.log import configure_logging
+from homesim.schema.ground_truth import GroundTruth
 from homesim.settings import Settings
-from homesim.simulation.cycle import CycleReport, HomeOutcome, SimulationCycle
-from homesim.simulation.sink import InMemorySink
+from homesim.simulation.cycle import CycleReport, HomeOutcome, SimulationCycle, find_dataset
+from homesim.training_data.collector import TrainingDataCollector
+from homesim.training_data.lineage_tracker import LineageTracker, Source
 from homesim.workspace import Workspace
 
 console = Console()
@@ -60,31 +65,60 @@ def simulate(
     settings = Settings()
     configure_logging(settings.log_level, settings.log_json or None)
     ws = Workspace(workspace or settings.workspace)
-    # Until the training-data collector provides a persistent sink, records are counted in memory.
-    sink = InMemorySink()
-    with SimulationCycle(
-        ws, sink, executor=executor or settings.executor, workers=workers or settings.workers
-    ) as sim:
-        try:
-            manifest = sim.dataset(dataset)
-        except FileNotFoundError as exc:
-            err_console.print(f"[red]no dataset {dataset!r}: {exc}[/red]", highlight=False)
-            raise typer.Exit(2) from exc
+    try:
+        manifest = find_dataset(ws, dataset)
+    except FileNotFoundError as exc:
+        err_console.print(f"[red]no dataset {dataset!r}: {exc}[/red]", highlight=False)
+        raise typer.Exit(2) from exc
+    source = Source(manifest.dataset_id, manifest.generator_version, manifest.config_hash)
+    # Records go straight into the training-data store, validated and traced as they arrive.
+    with (
+        TrainingDataCollector(
+            ws.training_store,
+            truth_of=_truth_reader(ws),
+            lineage=LineageTracker(ws.lineage_db),
+            source=source,
+        ) as sink,
+        SimulationCycle(
+            ws, sink, executor=executor or settings.executor, workers=workers or settings.workers
+        ) as sim,
+    ):
+        emitted = 0
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
             task = bar.add_task("homes", total=len(manifest.home_keys))
 
             def advance(outcome: HomeOutcome) -> None:
-                bar.update(task, advance=1, description=f"homes ({len(sink.records):,} records)")
+                nonlocal emitted
+                emitted += len(outcome.records)
+                bar.update(task, advance=1, description=f"homes ({emitted:,} records)")
 
             report = sim.run(dataset, cycle, progress=advance)
+        pass_rates = sink.pass_rates()
     console.print(metrics_table(report))
     console.print(
         f"{report.records:,} records in {report.wall_s:.1f} s ({report.records_per_s:,.0f}/s); "
         f"report {ws.reports_dir / f'cycle_{report.cycle}_{report.dataset_id}.md'}",
         highlight=False,
     )
+    console.print(
+        "collected into "
+        + f"{ws.training_store}: "
+        + ", ".join(f"{point} {rate:.0%} accepted" for point, rate in pass_rates.items()),
+        highlight=False,
+    )
     for name, why in report.skipped_stages.items():
         err_console.print(f"[yellow]skipped {name}[/yellow]: {why}", highlight=False)
     for error in report.errors:
         err_console.print(f"[red]{error.home_key}[/red] {error.stage}: {error.error}", highlight=False)
+
+
+def _truth_reader(workspace: Workspace) -> Callable[[str], GroundTruth | None]:
+    """Each home's ground truth, read once, for the collector's consistency check."""
+
+    @functools.cache
+    def truth_of(home_key: str) -> GroundTruth | None:
+        directory = workspace.home_dir(home_key)
+        return read_ground_truth(directory) if (directory / GROUND_TRUTH_FILE).is_file() else None
+
+    return truth_of

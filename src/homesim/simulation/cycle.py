@@ -226,10 +226,7 @@ class SimulationCycle:
 
     def dataset(self, dataset: str | Path) -> DatasetManifest:
         """A dataset by id, by folder, or by manifest path."""
-        path = Path(dataset)
-        if not path.exists():
-            path = self.workspace.dataset_dir(str(dataset))
-        return read_dataset(path / MANIFEST_FILE if path.is_dir() else path)
+        return find_dataset(self.workspace, dataset)
 
     def run(self, dataset: str | Path, cycle: int, progress: ProgressFn | None = None) -> CycleReport:
         """Simulate every home of `dataset` as cycle `cycle`; write and return the report."""
@@ -297,3 +294,11 @@ class SimulationCycle:
         write_json_atomic(json_path, report.model_dump(mode="json"))
         write_text_atomic(md_path, report.markdown())
         return json_path, md_path
+
+
+def find_dataset(workspace: Workspace, dataset: str | Path) -> DatasetManifest:
+    """A dataset's manifest by id (`data/datasets/<id>`), by folder, or by manifest path."""
+    path = Path(dataset)
+    if not path.exists():
+        path = workspace.dataset_dir(str(dataset))
+    return read_dataset(path / MANIFEST_FILE if path.is_dir() else path)
