@@ -8,14 +8,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from homesim.cli.options import WorkspaceOption, resolve_workspace
 from homesim.data_generation.cache import HomeCache
-from homesim.settings import Settings
-from homesim.workspace import Workspace
 
 console = Console()
 cache_app = typer.Typer(help="Inspect and maintain the home cache.", no_args_is_help=True)
-
-WorkspaceOption = Annotated[Path | None, typer.Option(help="workspace root (default HOMESIM_WORKSPACE)")]
 
 
 def register(app: typer.Typer) -> None:
@@ -23,7 +20,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _cache(workspace: Path | None) -> HomeCache:
-    return HomeCache(Workspace(workspace or Settings().workspace))
+    return HomeCache(resolve_workspace(workspace))
 
 
 @cache_app.command("stats")

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from homesim.settings import Settings
+from homesim.cli.options import WorkspaceOption, resolve_workspace
 from homesim.training_data.exporters import Exporter, ExportResult, prune
 from homesim.training_data.lineage_tracker import LineageTracker
 from homesim.training_data.schemas import FORMATS, MODEL_TYPES
 from homesim.training_data.store import RecordStore
-from homesim.workspace import Workspace
 
 console = Console()
 err_console = Console(stderr=True)
@@ -30,10 +28,6 @@ def register(parent: typer.Typer) -> None:
     parent.command("export")(export)
     training_data_app.command("prune")(prune_cycles)
     parent.add_typer(training_data_app)
-
-
-def _workspace(workspace: Path | None) -> Workspace:
-    return Workspace(workspace or Settings().workspace)
 
 
 def _table(results: list[ExportResult]) -> Table:
@@ -56,7 +50,7 @@ def export(
         str | None,
         typer.Option("--format", help=f"only this format: {', '.join(_ALL_FORMATS)} (default: all)"),
     ] = None,
-    workspace: Annotated[Path | None, typer.Option(help="workspace root (default HOMESIM_WORKSPACE)")] = None,
+    workspace: WorkspaceOption = None,
 ) -> None:
     """Export accepted records as training data: `--cycle N` or `--aggregated`."""
     if (cycle is None) == (not aggregated):
@@ -77,7 +71,7 @@ def export(
             err_console.print(f"[red]{model_type} is not exported as {fmt}[/red]")
             raise typer.Exit(2)
     formats = None if fmt is None else [fmt]
-    ws = _workspace(workspace)
+    ws = resolve_workspace(workspace)
     if not ws.training_store.is_file():
         err_console.print(
             f"[red]no collected records at {ws.training_store}; run a simulation cycle first[/red]"
@@ -91,10 +85,10 @@ def export(
 
 def prune_cycles(
     keep_cycles: Annotated[int, typer.Option(min=0, help="cycle folders to keep, newest first")],
-    workspace: Annotated[Path | None, typer.Option(help="workspace root (default HOMESIM_WORKSPACE)")] = None,
+    workspace: WorkspaceOption = None,
 ) -> None:
     """Delete all but the newest N `cycle_<n>` export folders; the aggregated export is kept."""
-    removed = prune(_workspace(workspace), keep_cycles)
+    removed = prune(resolve_workspace(workspace), keep_cycles)
     for folder in removed:
         console.print(f"removed {folder}")
     console.print(f"{len(removed)} cycle folder(s) removed")

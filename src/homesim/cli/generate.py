@@ -18,13 +18,13 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from homesim.cli.options import ExecutorOption, WorkersOption, WorkspaceOption, resolve_workspace
 from homesim.data_generation.config import ConfigError, GenerationConfig
 from homesim.data_generation.data_generation_manager import DataGenerationManager
 from homesim.data_generation.pipeline import read_events, read_home
 from homesim.data_generation.progress import ProgressCallback, ProgressEvent, log_progress
 from homesim.log import configure_logging
 from homesim.settings import Settings
-from homesim.workspace import Workspace
 
 console = Console()
 err_console = Console(stderr=True)
@@ -67,11 +67,9 @@ def generate(
     ] = None,
     noise: Annotated[float | None, typer.Option(help="multiplier on patternless manual toggles")] = None,
     fault_rate: Annotated[float | None, typer.Option(help="probability that an entity has a fault")] = None,
-    workers: Annotated[int | None, typer.Option(help="worker processes (default HOMESIM_WORKERS)")] = None,
-    executor: Annotated[
-        str | None, typer.Option(help="process | inline | dask | dask://host:port (default HOMESIM_EXECUTOR)")
-    ] = None,
-    workspace: Annotated[Path | None, typer.Option(help="workspace root (default HOMESIM_WORKSPACE)")] = None,
+    workers: WorkersOption = None,
+    executor: ExecutorOption = None,
+    workspace: WorkspaceOption = None,
 ) -> None:
     """Generate homes into the workspace cache, reusing cached ones, and write a dataset manifest."""
     flags = {
@@ -94,7 +92,7 @@ def generate(
         err_console.print(f"[red]{exc}[/red]", highlight=False)
         raise typer.Exit(2) from exc
     settings = Settings()
-    root = workspace or settings.workspace
+    root = resolve_workspace(workspace, settings)
     configure_logging(settings.log_level, settings.log_json or None)
     tty = console.is_terminal
     callbacks: list[ProgressCallback] = [] if tty else [log_progress(max(1, config.homes // 20))]
@@ -110,7 +108,7 @@ def generate(
 
         callbacks.append(advance)
         with DataGenerationManager(
-            Workspace(root),
+            root,
             executor or settings.executor,
             workers=workers or settings.workers,
             progress=callbacks,

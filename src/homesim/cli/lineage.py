@@ -9,14 +9,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from homesim.settings import Settings
+from homesim.cli.options import WorkspaceOption, resolve_workspace
 from homesim.training_data.lineage_tracker import LineageTracker
-from homesim.workspace import Workspace
 
 console = Console()
 lineage_app = typer.Typer(help="Query and export the lineage of training records.", no_args_is_help=True)
-
-WorkspaceOption = Annotated[Path | None, typer.Option(help="workspace root (default HOMESIM_WORKSPACE)")]
 
 
 def register(app: typer.Typer) -> None:
@@ -24,7 +21,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _tracker(workspace: Path | None) -> LineageTracker:
-    path = Workspace(workspace or Settings().workspace).lineage_db
+    path = resolve_workspace(workspace).lineage_db
     if not path.exists():
         console.print(f"[red]no lineage database at {path}[/red]", highlight=False)
         raise typer.Exit(1)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from homesim.cli.options import ExecutorOption, WorkersOption, WorkspaceOption, resolve_workspace
 from homesim.data_generation.ground_truth_generator import GROUND_TRUTH_FILE, read_ground_truth
 from homesim.log import configure_logging
 from homesim.schema.ground_truth import GroundTruth
@@ -55,16 +55,14 @@ def metrics_table(report: CycleReport) -> Table:
 def simulate(
     dataset: Annotated[str, typer.Option(help="dataset id (data/datasets/<id>) or its folder/manifest path")],
     cycle: Annotated[int, typer.Option(min=0, help="cycle number stamped on every record")],
-    workers: Annotated[int | None, typer.Option(help="worker processes (default HOMESIM_WORKERS)")] = None,
-    executor: Annotated[
-        str | None, typer.Option(help="process | inline | dask | dask://host:port (default HOMESIM_EXECUTOR)")
-    ] = None,
-    workspace: Annotated[Path | None, typer.Option(help="workspace root (default HOMESIM_WORKSPACE)")] = None,
+    workers: WorkersOption = None,
+    executor: ExecutorOption = None,
+    workspace: WorkspaceOption = None,
 ) -> None:
     """Run every simulation stage over a dataset's homes and write the cycle report under reports/."""
     settings = Settings()
     configure_logging(settings.log_level, settings.log_json or None)
-    ws = Workspace(workspace or settings.workspace)
+    ws = resolve_workspace(workspace, settings)
     try:
         manifest = find_dataset(ws, dataset)
     except FileNotFoundError as exc:

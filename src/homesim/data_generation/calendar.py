@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 US_PER_S = 1_000_000
+US_PER_MIN = 60 * US_PER_S
 US_PER_H = 3_600 * US_PER_S
 US_PER_DAY = 24 * US_PER_H
 

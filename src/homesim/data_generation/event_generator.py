@@ -20,7 +20,7 @@ from homesim.data_generation.behaviors import (
     TimeTrigger,
     entities_with_tag,
 )
-from homesim.data_generation.calendar import US_PER_H, US_PER_S, DayGrid
+from homesim.data_generation.calendar import US_PER_H, US_PER_MIN, US_PER_S, DayGrid
 from homesim.data_generation.environment import CONDITIONS, Environment
 from homesim.data_generation.event_table import PRESS, EventBuffer
 from homesim.data_generation.occupants import Schedules
@@ -31,7 +31,6 @@ I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 BoolArr = npt.NDArray[np.bool_]
 
-US_PER_MIN = 60 * US_PER_S
 
 #: Motion events per awake hour at home, by room type (one occupant).
 _ACTIVITY_PER_HOUR = {

@@ -44,7 +44,7 @@ from homesim.data_generation.behaviors import (
     StateTrigger,
     TimeTrigger,
 )
-from homesim.data_generation.calendar import day_grid
+from homesim.data_generation.calendar import US_PER_S, day_grid
 from homesim.data_generation.catalog import load_catalog
 from homesim.data_generation.dataset import MANIFEST_FILE as DATASET_MANIFEST
 from homesim.data_generation.dataset import read_dataset
@@ -92,7 +92,6 @@ F64 = npt.NDArray[np.float64]
 
 GROUND_TRUTH_FILE = "ground_truth.json"
 ACCURACY_FILE = "ground_truth_accuracy.json"
-US_PER_S = 1_000_000
 #: Staggered actions of one firing land within this many seconds of the last stagger.
 _FIRING_GAP_S = 60.0
 #: Two actions of a shared cause co-occur when they happen within this many minutes.

@@ -33,6 +33,8 @@ import polars as pl
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
+from homesim.data_generation.calendar import US_PER_S
+
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 BoolArr = npt.NDArray[np.bool_]
@@ -62,7 +64,6 @@ _SKIPPED_STATES = ("unavailable", "unknown")
 HOME_ZONE = "zone.home"
 ZONE_OCCUPIED = "occupied"
 ZONE_EMPTY = "empty"
-US_PER_S = 1_000_000
 #: Least log-delay sigma: a fixed stagger still jitters by about a percent (clocks, radio).
 _MIN_SPREAD = 0.01
 _BINS = 288  # five-minute bins per day

@@ -359,17 +359,7 @@ class AutomationBuilder:
             automation = build_automation(spec, self.view.home, automation_id)
         except (AutomationError, ValueError) as error:
             outputs = AutomationOutputs(yaml="", automation={}, valid=False, validation_errors=(str(error),))
-            return AutomationRecord(
-                record_id=record_id,
-                cycle=self.cycle,
-                home_key=self.view.key,
-                inputs=inputs,
-                outputs=outputs,
-                label=label,
-                scores={"valid": 0.0},
-                derived_from=derived_from,
-                model_version=BASELINE_VERSION,
-            )
+            return self._record(record_id, inputs, outputs, label, {"valid": 0.0}, derived_from)
         issues = _issues(automation, self.view.home)
         replayed = self.replayer.run(automation)
         scores = {"valid": float(not issues)}
@@ -402,6 +392,17 @@ class AutomationBuilder:
                 fires=len(replayed.call_times()), occurrences=0, fired_on_occurrences=0, false_fires=0
             ),
         )
+        return self._record(record_id, inputs, outputs, label, scores, derived_from)
+
+    def _record(
+        self,
+        record_id: str,
+        inputs: AutomationInputs,
+        outputs: AutomationOutputs,
+        label: AutomationLabel,
+        scores: dict[str, float],
+        derived_from: tuple[str, ...],
+    ) -> AutomationRecord:
         return AutomationRecord(
             record_id=record_id,
             cycle=self.cycle,

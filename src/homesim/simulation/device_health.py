@@ -17,6 +17,7 @@ import numpy.typing as npt
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
+from homesim.data_generation.calendar import US_PER_DAY, US_PER_S
 from homesim.schema.records import (
     BASELINE_VERSION,
     DeviceHealthInputs,
@@ -30,8 +31,6 @@ from homesim.schema.records import (
 from homesim.simulation.home_view import HomeView
 from homesim.simulation.model_provider import HEALTH_KINDS, ModelProvider
 
-US_PER_S = 1_000_000
-US_PER_DAY = 86_400 * US_PER_S
 FEATURES: tuple[str, ...] = tuple(HealthFeatures.model_fields)
 #: Domains of entities whose devices can fail (others are virtual: sun, person, zone, …).
 _DEVICE_DOMAINS = (

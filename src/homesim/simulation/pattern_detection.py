@@ -22,6 +22,7 @@ import numpy.typing as npt
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
+from homesim.data_generation.calendar import US_PER_DAY, US_PER_S
 from homesim.data_generation.ground_truth_report import MIN_OCCURRENCES
 from homesim.data_generation.pattern_extractor import ACTUATOR_DOMAINS, home_zone_changes
 from homesim.schema.ground_truth import GroundTruth, Pattern, TimeTriggerSpec
@@ -39,8 +40,6 @@ from homesim.simulation.model_provider import ModelProvider
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
-US_PER_S = 1_000_000
-US_PER_DAY = 86_400 * US_PER_S
 #: Numeric or non-behavioural domains: their changes are neither pattern triggers nor actions.
 _SKIPPED_DOMAINS = ("sensor", "number", "button", "event", "scene", "input_number", "device_tracker", "sun")
 _SKIPPED_STATES = ("unavailable", "unknown")

@@ -26,6 +26,7 @@ import numpy.typing as npt
 import polars as pl
 import pyarrow as pa
 
+from homesim.data_generation.calendar import US_PER_MIN, US_PER_S
 from homesim.ha.automation import (
     Action,
     AndCondition,
@@ -58,12 +59,10 @@ I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 Bool = npt.NDArray[np.bool_]
 
-US_PER_S = 1_000_000
-_US_PER_MIN = 60 * US_PER_S
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 #: Environment-backed signals are sampled on this grid: HA's sun and weather entities update every few
 #: minutes, so a threshold crossing is placed to within a minute rather than at the hourly source rows.
-_GRID_US = _US_PER_MIN
+_GRID_US = US_PER_MIN
 #: Where HA entities that a home's event log does not carry get their values: the environment table.
 _ENVIRONMENT_SOURCES: dict[tuple[str, str | None], str] = {
     ("sun.sun", "elevation"): "sun_elevation_deg",

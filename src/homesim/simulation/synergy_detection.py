@@ -19,6 +19,7 @@ import numpy.typing as npt
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
+from homesim.data_generation.calendar import US_PER_S
 from homesim.data_generation.pattern_extractor import ACTUATOR_DOMAINS
 from homesim.schema.ground_truth import GroundTruth
 from homesim.schema.home import Home
@@ -38,7 +39,6 @@ from homesim.simulation.home_view import HomeView
 from homesim.simulation.model_provider import ModelProvider
 
 F64 = npt.NDArray[np.float64]
-US_PER_S = 1_000_000
 #: States in which an entity counts as activated (its change to one of them is an activation).
 ACTIVE_STATES: tuple[str, ...] = (
     "on",
