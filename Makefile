@@ -9,7 +9,7 @@ RUN_ARGS ?= generate --homes 8 --days 30 --seed 42 --workspace workspace
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q -e ".[dev,distributed]"
+	$(BIN)/pip install -q -e ".[dev,distributed,ml,api,reports]"
 	touch $(STAMP)
 
 run: $(STAMP)
