@@ -58,3 +58,13 @@ class Workspace:
     def lineage_db(self) -> Path:
         """Where every training record came from and went: see `training_data.lineage_tracker`."""
         return self.root / "lineage.sqlite"
+
+    @property
+    def registry_db(self) -> Path:
+        """Model versions, aliases and deployment events: see `retraining.registry`."""
+        return self.root / "registry.sqlite"
+
+    @property
+    def models_dir(self) -> Path:
+        """Model artifacts and cards, `models/<model_type>/v<k>/`."""
+        return self.root / "models"

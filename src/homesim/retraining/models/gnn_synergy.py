@@ -1,0 +1,672 @@
+"""gnn_synergy: a GraphSAGE link predictor over each home's device graph, in plain torch.
+
+Nodes are a home's entities: kind one-hot (domain, or `domain:device_class` for sensors), room-type and
+floor one-hots, actuator flag, log events per day, active share and candidate degrees. Messages pass along
+structure and behaviour, never labels: between entities sharing an area, and along candidate edges whose
+action follows the trigger clearly more often than chance (`STRONG_EXCESS`, `STRONG_FORWARD`). Two SAGE
+layers (mean aggregation written with `index_add_`) embed the nodes; an MLP scores each candidate edge
+from [h_trigger, h_action, edge features] — the detector's co-activation counts, ratios, lag histogram,
+structure, and the baseline heuristic's logit, so the model starts from what the baseline knows.
+
+Training: binary cross-entropy on the labelled candidate edges of the training homes plus random
+non-candidate (trigger, actuator) pairs of the same homes as negatives. The epoch count and the decision
+threshold (best F1) come from an internal validation split of the training homes; the model is then refit
+on all of them for that many epochs. `predict` maps P(synergy) monotonically so that this threshold lands
+on the stage's own threshold (`SynergyDetectorConfig`): the stage's `score >= threshold` decision is the
+model's best-F1 decision, and rankings (PR-AUC, precision@k) are unchanged.
+
+Artifacts: `model.safetensors` (weights) and `config.json` (vocabularies, standardisation, dims,
+threshold); nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+import structlog
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+from homesim.data_generation.pattern_extractor import ACTUATOR_DOMAINS
+from homesim.io import write_atomic, write_json_atomic
+from homesim.retraining.models.base import ProgressFn, Trainer
+from homesim.retraining.models.metrics import binary_metrics, pr_auc
+from homesim.schema.records import LAG_BINS_S
+from homesim.simulation.model_provider import Model, ModelType
+from homesim.simulation.synergy_detection import (
+    COMPATIBLE,
+    FEATURES,
+    NODE_FEATURES,
+    SynergyDetectorConfig,
+    heuristic_score,
+    with_node_features,
+)
+from homesim.training_data.loading import TrainingData
+
+log = structlog.get_logger("homesim.retraining.gnn_synergy")
+
+F64 = npt.NDArray[np.float64]
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+#: Version of `config.json`'s layout; `load` refuses others.
+ARTIFACT_FORMAT = 1
+#: A candidate edge also carries messages when its action follows the trigger at least this many times
+#: more than chance predicts (`excess_5m`) and after at least this share of its activations (`forward_ratio`).
+STRONG_EXCESS = 3.0
+STRONG_FORWARD = 0.1
+#: Column naming the graph an edge belongs to (a home; all one graph when the frame has no `home_key`).
+_GRAPH = "_graph"
+#: The stage's decision threshold on `score` (the baseline's and, after `to_stage_scale`, the model's).
+STAGE_THRESHOLD = SynergyDetectorConfig().threshold
+#: Columns `predict` reads (the stage's frame); examples add `home_key`, `cycle` and `label`.
+_NODE_COLUMNS = tuple(f"{end}_{f}" for end in ("trigger", "action") for f in NODE_FEATURES)
+_FRAME_COLUMNS = ("trigger_entity", "action_entity", "trigger_state", "action_state", *FEATURES, "lag_hist")
+
+
+def _room_type(area: pl.Expr) -> pl.Expr:
+    """`bedroom_2` → `bedroom`: area ids are room-type slugs with collision suffixes."""
+    return area.str.replace(r"_\d+$", "")
+
+
+def _kind(domain: pl.Expr, device_class: pl.Expr) -> pl.Expr:
+    return (
+        pl.when(domain.is_in(["sensor", "binary_sensor"]))
+        .then(pl.concat_str(domain, pl.lit(":"), device_class.fill_null("none")))
+        .otherwise(domain)
+    )
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """How frames become tensors: vocabularies of the one-hots and the standardisation of the training
+    homes' node and edge features (JSON-serialisable, saved in `config.json`)."""
+
+    kinds: list[str]
+    rooms: list[str]
+    floors: list[str]
+    node_mean: list[float]
+    node_std: list[float]
+    edge_mean: list[float]
+    edge_std: list[float]
+
+    @property
+    def node_dim(self) -> int:
+        return len(self.node_mean)
+
+    @property
+    def edge_dim(self) -> int:
+        return len(self.edge_mean)
+
+
+@dataclass(frozen=True)
+class GraphBatch:
+    """One or more home graphs as a disjoint union: node features `x`, directed message edges
+    `src → dst`, and the scored edges (`trigger`, `action` node indices and edge features `edge_x`)."""
+
+    x: Tensor
+    src: Tensor
+    dst: Tensor
+    trigger: Tensor
+    action: Tensor
+    edge_x: Tensor
+
+
+def _with_graph(frame: pl.DataFrame) -> pl.DataFrame:
+    graph = pl.col("home_key") if "home_key" in frame.columns else pl.lit("")
+    return frame.with_columns(graph.alias(_GRAPH))
+
+
+def _nodes(frame: pl.DataFrame) -> pl.DataFrame:
+    """One row per (graph, entity) with its node features and candidate degrees; `node` is its index."""
+    ends = [
+        frame.select(
+            _GRAPH,
+            pl.col(f"{end}_entity").alias("entity_id"),
+            *(pl.col(f"{end}_{f}").alias(f) for f in NODE_FEATURES),
+        )
+        for end in ("trigger", "action")
+    ]
+    out_deg = frame.group_by(_GRAPH, "trigger_entity").agg(pl.len().alias("out_degree"))
+    in_deg = frame.group_by(_GRAPH, "action_entity").agg(pl.len().alias("in_degree"))
+    return (
+        pl.concat(ends)
+        .unique([_GRAPH, "entity_id"], keep="first")
+        .sort(_GRAPH, "entity_id")
+        .join(out_deg.rename({"trigger_entity": "entity_id"}), on=[_GRAPH, "entity_id"], how="left")
+        .join(in_deg.rename({"action_entity": "entity_id"}), on=[_GRAPH, "entity_id"], how="left")
+        .with_columns(pl.col("out_degree", "in_degree").fill_null(0))
+        .with_row_index("node")
+    )
+
+
+def _raw_node_matrix(nodes: pl.DataFrame, kinds: list[str], rooms: list[str], floors: list[str]) -> F64:
+    def one_hot(values: pl.Series, vocab: list[str]) -> F64:
+        index = {v: i for i, v in enumerate(vocab)}
+        out = np.zeros((len(values), len(vocab) + 1))
+        for row, value in enumerate(values.to_list()):  # one entry per entity of a home
+            if value is not None:
+                out[row, index.get(value, len(vocab))] = 1.0
+        return out
+
+    n = nodes.with_columns(
+        _kind(pl.col("domain"), pl.col("device_class")).alias("kind"),
+        _room_type(pl.col("area_id")).alias("room"),
+    )
+    numeric = n.select(
+        pl.col("domain").is_in(list(ACTUATOR_DOMAINS)).cast(pl.Float64),
+        pl.col("events_per_day").log1p(),
+        pl.col("active_share").cast(pl.Float64),
+        pl.col("out_degree").cast(pl.Float64).log1p(),
+        pl.col("in_degree").cast(pl.Float64).log1p(),
+    ).to_numpy()
+    return np.hstack(
+        [
+            one_hot(n.get_column("kind"), kinds),
+            one_hot(n.get_column("room"), rooms),
+            one_hot(n.get_column("floor_id"), floors),
+            numeric.astype(np.float64),
+        ]
+    )
+
+
+def _raw_edge_matrix(edges: pl.DataFrame) -> F64:
+    """Edge features from the detector's columns (counts log-scaled, ratios capped), baseline logit last."""
+    count = ("co_1m", "co_5m", "co_30m", "trigger_activations", "action_activations")
+    base = edges.select(
+        *(pl.col(c).cast(pl.Float64) for c in ("same_area", "same_floor", "compatible_domains")),
+        *(pl.col(c).cast(pl.Float64).log1p() for c in count),
+        pl.col("forward_ratio").clip(upper_bound=2.0),
+        pl.col("backward_ratio").clip(upper_bound=2.0),
+        pl.col("excess_5m").sign() * pl.col("excess_5m").abs().log1p(),
+        pl.col("lag_median_s").log1p(),
+        (pl.col("co_1m") / pl.col("co_5m").clip(lower_bound=1)).alias("co_1m_share"),
+        (pl.col("co_5m") / pl.col("co_30m").clip(lower_bound=1)).alias("co_5m_share"),
+    ).to_numpy()
+    hist = np.asarray(edges.get_column("lag_hist").to_list(), dtype=np.float64).reshape(-1, len(LAG_BINS_S))
+    p = np.clip(heuristic_score(edges), 1e-6, 1 - 1e-6)
+    return np.hstack([base.astype(np.float64), hist, np.log(p / (1 - p))[:, None]])
+
+
+def _standardise(raw: F64, mean: list[float], std: list[float]) -> Tensor:
+    return torch.from_numpy(((raw - np.asarray(mean)) / np.asarray(std)).astype(np.float32))
+
+
+def _stats(raw: F64) -> tuple[list[float], list[float]]:
+    std = raw.std(axis=0)
+    return raw.mean(axis=0).tolist(), np.where(std > 1e-6, std, 1.0).tolist()
+
+
+def _message_edges(frame: pl.DataFrame, nodes: pl.DataFrame) -> tuple[Tensor, Tensor]:
+    """Directed message edges both ways: same-area entity pairs and strongly co-activating candidates."""
+    located = nodes.filter(pl.col("area_id").is_not_null()).select(_GRAPH, "area_id", "node")
+    same_area = (
+        located.join(located, on=[_GRAPH, "area_id"], suffix="_b")
+        .filter(pl.col("node") != pl.col("node_b"))
+        .select(pl.col("node").alias("a"), pl.col("node_b").alias("b"))
+    )
+    index = nodes.select(_GRAPH, "entity_id", "node")
+    strong = (
+        frame.filter((pl.col("excess_5m") >= STRONG_EXCESS) & (pl.col("forward_ratio") >= STRONG_FORWARD))
+        .join(index, left_on=[_GRAPH, "trigger_entity"], right_on=[_GRAPH, "entity_id"])
+        .join(index, left_on=[_GRAPH, "action_entity"], right_on=[_GRAPH, "entity_id"], suffix="_b")
+        .select(pl.col("node").alias("a"), pl.col("node_b").alias("b"))
+    )
+    both = pl.concat([same_area, strong, strong.select(pl.col("b").alias("a"), pl.col("a").alias("b"))])
+    pairs = both.unique().sort("a", "b")
+    return (
+        torch.from_numpy(pairs.get_column("a").to_numpy().astype(np.int64)),
+        torch.from_numpy(pairs.get_column("b").to_numpy().astype(np.int64)),
+    )
+
+
+def _endpoints(edges: pl.DataFrame, nodes: pl.DataFrame) -> tuple[Tensor, Tensor]:
+    index = nodes.select(_GRAPH, "entity_id", "node")
+    ends = edges.select(_GRAPH, "trigger_entity", "action_entity").join(
+        index, left_on=[_GRAPH, "trigger_entity"], right_on=[_GRAPH, "entity_id"], maintain_order="left"
+    )
+    ends = ends.join(
+        index,
+        left_on=[_GRAPH, "action_entity"],
+        right_on=[_GRAPH, "entity_id"],
+        suffix="_b",
+        maintain_order="left",
+    )
+    return (
+        torch.from_numpy(ends.get_column("node").to_numpy().astype(np.int64)),
+        torch.from_numpy(ends.get_column("node_b").to_numpy().astype(np.int64)),
+    )
+
+
+def fit_encoding(frame: pl.DataFrame) -> Encoding:
+    """Vocabularies and standardisation from the training homes' candidate edges."""
+    frame = _with_graph(frame)
+    nodes = _nodes(frame)
+    vocab = nodes.select(
+        _kind(pl.col("domain"), pl.col("device_class")).alias("kind"),
+        _room_type(pl.col("area_id")).alias("room"),
+        "floor_id",
+    )
+    kinds, rooms, floors = (
+        sorted(vocab.get_column(c).drop_nulls().unique().to_list()) for c in vocab.columns
+    )
+    node_mean, node_std = _stats(_raw_node_matrix(nodes, kinds, rooms, floors))
+    edge_mean, edge_std = _stats(_raw_edge_matrix(frame))
+    return Encoding(kinds, rooms, floors, node_mean, node_std, edge_mean, edge_std)
+
+
+def build_batch(frame: pl.DataFrame, enc: Encoding, extra: pl.DataFrame | None = None) -> GraphBatch:
+    """The graphs of `frame`'s candidate edges (one per `home_key`, or one when there is none). Scored edges
+    are the candidates, then the rows of `extra` (sampled non-candidate pairs of the same graphs)."""
+    frame = _with_graph(frame)
+    nodes = _nodes(frame)
+    src, dst = _message_edges(frame, nodes)
+    columns = [_GRAPH, *_FRAME_COLUMNS, *_NODE_COLUMNS]
+    scored = frame if extra is None else pl.concat([frame.select(columns), extra.select(columns)])
+    trigger, action = _endpoints(scored, nodes)
+    return GraphBatch(
+        x=_standardise(
+            _raw_node_matrix(nodes, enc.kinds, enc.rooms, enc.floors), enc.node_mean, enc.node_std
+        ),
+        src=src,
+        dst=dst,
+        trigger=trigger,
+        action=action,
+        edge_x=_standardise(_raw_edge_matrix(scored), enc.edge_mean, enc.edge_std),
+    )
+
+
+def sample_negatives(frame: pl.DataFrame, ratio: float, rng: np.random.Generator) -> pl.DataFrame:
+    """Random (trigger, actuator) pairs of each home that are not candidates, `ratio` per labelled positive
+    (at least one per home), as negative edges. Their co-activation columns are 0: a non-candidate's
+    counts fall below the detector's bar and are not recorded; structure comes from the node features."""
+    frame = _with_graph(frame)
+    pieces = []
+    for _, edges in frame.group_by(_GRAPH, maintain_order=True):  # one iteration per home
+        triggers = edges.unique("trigger_entity", keep="first").sort("trigger_entity")
+        actions = edges.unique("action_entity", keep="first").sort("action_entity")
+        wanted = max(1, math.ceil(ratio * int(edges.get_column("label").sum())))
+        draws = 4 * wanted  # oversample: some draws are candidates or self-pairs
+        t = rng.integers(0, triggers.height, draws)
+        a = rng.integers(0, actions.height, draws)
+        pairs = (
+            pl.concat(
+                [
+                    triggers[t].select(
+                        _GRAPH,
+                        "trigger_entity",
+                        "trigger_activations",
+                        *(f"trigger_{f}" for f in NODE_FEATURES),
+                    ),
+                    actions[a].select(
+                        "action_entity", "action_activations", *(f"action_{f}" for f in NODE_FEATURES)
+                    ),
+                ],
+                how="horizontal",
+            )
+            .filter(pl.col("trigger_entity") != pl.col("action_entity"))
+            .join(
+                edges.select("trigger_entity", "action_entity"),
+                on=["trigger_entity", "action_entity"],
+                how="anti",
+            )
+            .unique(["trigger_entity", "action_entity"], keep="first", maintain_order=True)
+            .head(wanted)
+        )
+        pieces.append(pairs)
+    pairs = pl.concat(pieces)
+    compatible = pl.DataFrame(
+        sorted(COMPATIBLE), schema={"t_kind": pl.Utf8, "a_domain": pl.Utf8}, orient="row"
+    )
+    return (
+        pairs.with_columns(
+            _kind(pl.col("trigger_domain"), pl.col("trigger_device_class")).alias("t_kind"),
+            pl.col("action_domain").alias("a_domain"),
+        )
+        .join(
+            compatible.with_columns(pl.lit(True).alias("compatible_domains")),
+            on=["t_kind", "a_domain"],
+            how="left",
+        )
+        .with_columns(
+            pl.col("compatible_domains").fill_null(False),
+            (pl.col("trigger_area_id") == pl.col("action_area_id")).fill_null(False).alias("same_area"),
+            (pl.col("trigger_floor_id") == pl.col("action_floor_id")).fill_null(False).alias("same_floor"),
+            *(pl.lit(0, pl.Int64).alias(c) for c in ("co_1m", "co_5m", "co_30m")),
+            *(pl.lit(0.0).alias(c) for c in ("forward_ratio", "backward_ratio", "excess_5m", "lag_median_s")),
+            pl.lit([0.0] * len(LAG_BINS_S), pl.List(pl.Float64)).alias("lag_hist"),
+            pl.lit("on").alias("trigger_state"),
+            pl.lit("on").alias("action_state"),
+            pl.lit(False).alias("label"),
+        )
+        .drop("t_kind", "a_domain")
+    )
+
+
+class SageLayer(nn.Module):
+    """GraphSAGE with mean aggregation: h'_v = W_self h_v + W_neigh mean_{u→v} h_u."""
+
+    def __init__(self, d_in: int, d_out: int) -> None:
+        super().__init__()
+        self.self_lin = nn.Linear(d_in, d_out)
+        self.neigh_lin = nn.Linear(d_in, d_out, bias=False)
+
+    def forward(self, h: Tensor, src: Tensor, dst: Tensor) -> Tensor:
+        total = torch.zeros_like(h).index_add_(0, dst, h[src])
+        degree = torch.zeros(h.shape[0], dtype=h.dtype).index_add_(
+            0, dst, torch.ones(dst.shape[0], dtype=h.dtype)
+        )
+        out: Tensor = self.self_lin(h) + self.neigh_lin(total / degree.clamp(min=1.0)[:, None])
+        return out
+
+
+class SynergySage(nn.Module):
+    """Two SAGE layers and an edge-scoring MLP over [h_trigger, h_action, edge features] → logit."""
+
+    def __init__(self, node_dim: int, edge_dim: int, hidden: int) -> None:
+        super().__init__()
+        self.sage1 = SageLayer(node_dim, hidden)
+        self.sage2 = SageLayer(hidden, hidden)
+        self.scorer = nn.Sequential(nn.Linear(2 * hidden + edge_dim, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+
+    def forward(self, batch: GraphBatch) -> Tensor:
+        h = torch.relu(self.sage1(batch.x, batch.src, batch.dst))
+        h = self.sage2(h, batch.src, batch.dst)
+        z = torch.cat([h[batch.trigger], h[batch.action], batch.edge_x], dim=1)
+        logits: Tensor = self.scorer(z).squeeze(1)
+        return logits
+
+
+@contextmanager
+def _torch_state(seed: int) -> Iterator[None]:
+    """Seeded, single-threaded, deterministic torch; the caller's RNG and settings are restored after."""
+    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        torch.set_num_threads(1)
+        torch.use_deterministic_algorithms(True)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(threads)
+            torch.use_deterministic_algorithms(deterministic)
+
+
+class GraphSageSynergyModel:
+    """A fitted link predictor: the simulation `Model` of `gnn_synergy`."""
+
+    def __init__(
+        self,
+        net: SynergySage,
+        encoding: Encoding,
+        threshold: float,
+        hidden: int,
+        version: str = "unregistered",
+    ) -> None:
+        self.net = net
+        self.encoding = encoding
+        self.threshold = threshold
+        self.hidden = hidden
+        self.version = version
+
+    def proba(self, features: pl.DataFrame) -> F64:
+        """P(synergy) of each candidate edge of `features` (the stage's frame: one home; a frame with
+        `home_key` may hold several), before the threshold mapping."""
+        if features.height == 0:
+            return np.zeros(0, dtype=np.float64)
+        missing = [c for c in (*_FRAME_COLUMNS, *_NODE_COLUMNS) if c not in features.columns]
+        if missing:
+            raise ValueError(
+                f"gnn_synergy model needs columns {missing} (see synergy_detection.with_node_features)"
+            )
+        batch = build_batch(features, self.encoding)
+        self.net.eval()
+        with torch.no_grad():
+            return torch.sigmoid(self.net(batch)).double().numpy()
+
+    def predict(self, features: pl.DataFrame) -> F64:
+        return to_stage_scale(self.proba(features), self.threshold)
+
+
+def to_stage_scale(proba: F64, threshold: float) -> F64:
+    """Monotone piecewise-linear map of P(synergy) sending `threshold` to the stage's `STAGE_THRESHOLD`, so
+    the stage's `score >= threshold` decision is the model's best-F1 decision (rankings are unchanged)."""
+    low = proba * (STAGE_THRESHOLD / threshold)
+    high = STAGE_THRESHOLD + (proba - threshold) * ((1 - STAGE_THRESHOLD) / (1 - threshold))
+    return np.clip(np.where(proba < threshold, low, high), 0.0, 1.0)
+
+
+def best_f1_threshold(labels: npt.NDArray[np.bool_], proba: F64) -> float:
+    """The probability threshold with the best F1, midway between the last admitted score and the next
+    lower one, kept within [0.01, 0.99]; 0.5 without positives."""
+    if not labels.any():
+        return 0.5
+    order = np.argsort(-proba, kind="stable")
+    y, s = labels[order], proba[order]
+    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # the last index of each run of tied scores
+    tp = np.cumsum(y)[last]
+    best = last[int(np.argmax(2 * tp / ((last + 1) + labels.sum())))]
+    below = s[best + 1] if best + 1 < len(s) else 0.0
+    return float(np.clip((s[best] + below) / 2, 0.01, 0.99))
+
+
+def _best(history: list[tuple[int, float, F64]]) -> tuple[int, float, F64]:
+    """The evaluation with the highest validation PR-AUC, the earliest among equals."""
+    return max(history, key=lambda h: (h[1], -h[0]))
+
+
+class GraphSageTrainer(Trainer):
+    """Trains `GraphSageSynergyModel` on exported `gnn_synergy` data (candidate edges + entities)."""
+
+    model_type: ClassVar[ModelType] = "gnn_synergy"
+    primary_metric: ClassVar[str] = "pr_auc"
+
+    def __init__(
+        self,
+        hidden: int = 32,
+        max_epochs: int = 200,
+        eval_every: int = 10,
+        patience: int = 5,
+        lr: float = 0.01,
+        weight_decay: float = 1e-4,
+        negative_ratio: float = 1.0,
+        validation_share: float = 0.2,
+        top_k: int = 5,
+    ) -> None:
+        self.hidden = hidden
+        self.max_epochs = max_epochs
+        self.eval_every = eval_every
+        self.patience = patience
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.negative_ratio = negative_ratio
+        self.validation_share = validation_share
+        self.top_k = top_k
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "hidden": self.hidden,
+            "max_epochs": self.max_epochs,
+            "eval_every": self.eval_every,
+            "patience": self.patience,
+            "lr": self.lr,
+            "weight_decay": self.weight_decay,
+            "negative_ratio": self.negative_ratio,
+            "validation_share": self.validation_share,
+            "top_k": self.top_k,
+            "strong_excess": STRONG_EXCESS,
+            "strong_forward": STRONG_FORWARD,
+        }
+
+    def examples(self, data: TrainingData) -> pl.DataFrame:
+        """One row per candidate edge: the frame the stage gives the model, plus home_key, cycle, label.
+        A home seen in several cycles keeps its newest edges and nodes (one graph per home)."""
+        edges = (
+            data.tables["synergies"]
+            .sort("cycle", descending=True)
+            .unique(["home_key", "trigger_entity", "action_entity"], keep="first")
+        )
+        nodes = (
+            data.tables["entities"]
+            .sort("cycle", descending=True)
+            .unique(["home_key", "entity_id"], keep="first")
+            .drop("cycle")
+        )
+        return (
+            with_node_features(edges, nodes, keys=("home_key",))
+            .select("home_key", "cycle", *_FRAME_COLUMNS, *_NODE_COLUMNS, "label")
+            .sort("home_key", "trigger_entity", "action_entity")
+        )
+
+    def _split(self, homes: Sequence[str], seed: int) -> tuple[list[str], list[str]]:
+        """Internal (train, validation) homes; with one home both are that home."""
+        ordered = sorted(homes)
+        if len(ordered) < 2:
+            return ordered, ordered
+        perm = np.random.default_rng(seed).permutation(len(ordered))
+        n_val = min(len(ordered) - 1, max(1, round(self.validation_share * len(ordered))))
+        val = sorted(ordered[i] for i in perm[:n_val])
+        return [h for h in ordered if h not in val], val
+
+    def _train(
+        self,
+        train: pl.DataFrame,
+        enc: Encoding,
+        epochs: int,
+        seed: int,
+        val: pl.DataFrame | None,
+        progress: ProgressFn | None,
+    ) -> tuple[SynergySage, list[tuple[int, float, F64]]]:
+        """Fit a fresh net for `epochs`; with `val`, its (epoch, PR-AUC, scores) every `eval_every` epochs,
+        stopping once `patience` evaluations in a row have not beaten the best."""
+        negatives = sample_negatives(train, self.negative_ratio, np.random.default_rng(seed))
+        batch = build_batch(train, enc, negatives)
+        target = torch.from_numpy(
+            np.r_[train.get_column("label").to_numpy(), np.zeros(negatives.height)].astype(np.float32)
+        )
+        val_batch = build_batch(val, enc) if val is not None else None
+        val_labels = val.get_column("label").to_numpy() if val is not None else None
+        net = SynergySage(enc.node_dim, enc.edge_dim, self.hidden)
+        optimiser = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        loss_fn = nn.BCEWithLogitsLoss()
+        history: list[tuple[int, float, F64]] = []
+        for epoch in range(1, epochs + 1):
+            net.train()
+            optimiser.zero_grad()
+            loss = loss_fn(net(batch), target)
+            loss.backward()
+            optimiser.step()
+            if epoch % self.eval_every == 0 or epoch == epochs:
+                line = f"epoch {epoch}/{epochs} loss {loss.item():.4f}"
+                if val_batch is not None and val_labels is not None:
+                    net.eval()
+                    with torch.no_grad():
+                        scores = torch.sigmoid(net(val_batch)).double().numpy()
+                    history.append((epoch, pr_auc(val_labels, scores), scores))
+                    line += f" val_pr_auc {history[-1][1]:.4f}"
+                if progress is not None:
+                    progress(line)
+                if history and epoch - _best(history)[0] >= self.patience * self.eval_every:
+                    break
+        return net, history
+
+    def fit(self, examples: pl.DataFrame, seed: int, progress: ProgressFn | None = None) -> Model:
+        if examples.height == 0 or "label" not in examples.columns:
+            raise ValueError(
+                "gnn_synergy fit needs labelled candidate edges (examples with a `label` column)"
+            )
+        # Sorted, so the sampled negatives depend on the seed and the data, not on the row order.
+        examples = examples.sort("home_key", "trigger_entity", "action_entity")
+        homes = examples.get_column("home_key").unique().to_list()
+        inner, val_homes = self._split(homes, seed)
+        train = examples.filter(pl.col("home_key").is_in(inner))
+        val = examples.filter(pl.col("home_key").is_in(val_homes))
+        with _torch_state(seed):
+            _, history = self._train(train, fit_encoding(train), self.max_epochs, seed, val, None)
+        best_epoch, best_ap, val_scores = _best(history)
+        threshold = best_f1_threshold(val.get_column("label").to_numpy(), val_scores)
+        log.info("gnn_synergy_validation", epochs=best_epoch, pr_auc=best_ap, threshold=threshold)
+        if progress is not None:
+            progress(f"validation: best epoch {best_epoch}, PR-AUC {best_ap:.4f}, threshold {threshold:.3f}")
+        encoding = fit_encoding(examples)
+        with _torch_state(seed):
+            net, _ = self._train(examples, encoding, best_epoch, seed, None, progress)
+        net.eval()
+        return GraphSageSynergyModel(net, encoding, threshold, self.hidden)
+
+    def predict_examples(self, model: Model | None, examples: pl.DataFrame) -> pl.DataFrame:
+        """Scores per example — the model's, one home at a time as the stage calls it, or the stage's
+        heuristic recomputed from the features (not the recorded `score`, which a deployed model made);
+        `predicted` is the stage's decision, `score >= STAGE_THRESHOLD`."""
+        if model is None:
+            scores = heuristic_score(examples)
+        else:
+            scores = np.zeros(examples.height)
+            indexed = examples.with_row_index("_row")
+            for _, home in indexed.group_by("home_key", maintain_order=True):  # one call per home
+                scores[home.get_column("_row").to_numpy()] = model.predict(home.drop("_row"))
+        return examples.select("home_key", "trigger_entity", "action_entity", "label").with_columns(
+            pl.Series("score", scores, pl.Float64),
+            pl.Series("predicted", scores >= STAGE_THRESHOLD, pl.Boolean),
+        )
+
+    def score(self, predictions: pl.DataFrame) -> dict[str, float]:
+        labels = predictions.get_column("label").to_numpy().astype(bool)
+        scores = predictions.get_column("score").to_numpy().astype(np.float64)
+        metrics = {
+            "pr_auc": pr_auc(labels, scores),
+            **binary_metrics(labels, predictions.get_column("predicted").to_numpy()),
+        }
+        top = (
+            predictions.sort("score", descending=True, maintain_order=True)
+            .group_by("home_key")
+            .agg(pl.col("label").head(self.top_k).mean().alias("p"))
+        )
+        metrics["precision_at_k"] = float(top.get_column("p").to_numpy().mean()) if top.height else 0.0
+        return metrics
+
+    def save(self, model: Model, directory: Path) -> list[Path]:
+        if not isinstance(model, GraphSageSynergyModel):
+            raise TypeError(f"gnn_synergy can save only a GraphSageSynergyModel, not {type(model).__name__}")
+        directory.mkdir(parents=True, exist_ok=True)
+        weights, config = directory / WEIGHTS_FILE, directory / CONFIG_FILE
+        tensors = {k: v.detach().contiguous() for k, v in model.net.state_dict().items()}
+        write_atomic(weights, lambda tmp: save_file(tensors, str(tmp)))
+        write_json_atomic(
+            config,
+            {
+                "format": ARTIFACT_FORMAT,
+                "model_type": self.model_type,
+                "hidden": model.hidden,
+                "node_dim": model.encoding.node_dim,
+                "edge_dim": model.encoding.edge_dim,
+                "threshold": model.threshold,
+                "encoding": asdict(model.encoding),
+            },
+        )
+        return [weights, config]
+
+    def load(self, directory: Path, version: str) -> Model:
+        try:
+            config = json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
+            if config.get("format") != ARTIFACT_FORMAT or config.get("model_type") != self.model_type:
+                raise ValueError(f"not a gnn_synergy artifact of format {ARTIFACT_FORMAT}")
+            encoding = Encoding(**config["encoding"])
+            net = SynergySage(encoding.node_dim, encoding.edge_dim, int(config["hidden"]))
+            net.load_state_dict(load_file(str(directory / WEIGHTS_FILE)), strict=True)
+        except (OSError, KeyError, TypeError, ValueError, RuntimeError, SafetensorError) as exc:
+            raise ValueError(f"{directory}: cannot load gnn_synergy model: {exc}") from exc
+        net.eval()
+        return GraphSageSynergyModel(
+            net, encoding, float(config["threshold"]), int(config["hidden"]), version
+        )
