@@ -1,0 +1,52 @@
+"""`homesim report`: render the static HTML report of a cycle or a run, with a status line meanwhile."""
+
+from __future__ import annotations
+
+import webbrowser
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from homesim.cli.options import WorkspaceOption, resolve_workspace
+from homesim.log import configure_logging
+from homesim.reports.inputs import ReportInputError
+from homesim.reports.report import write_report
+from homesim.settings import Settings
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report")(report)
+
+
+def report(
+    cycle: Annotated[
+        int | None, typer.Option(min=0, help="report this cycle (with --run: only this cycle)")
+    ] = None,
+    run: Annotated[
+        str | None,
+        typer.Option("--run", help="report this run: reports/runs/ID.json, or latest for the newest"),
+    ] = None,
+    open_browser: Annotated[
+        bool, typer.Option("--open/--no-open", help="open the report in a browser")
+    ] = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Write a self-contained HTML report under reports/html/ (default: latest run, else newest cycle)."""
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_json or None)
+    ws = resolve_workspace(workspace, settings)
+    try:
+        with console.status("rendering report…") as status:
+            path = write_report(
+                ws, cycle=cycle, run_id=run, status=lambda step: status.update(f"rendering {step}…")
+            )
+    except (FileNotFoundError, ReportInputError) as exc:
+        err_console.print(f"[red]cannot write the report: {exc}[/red]", highlight=False)
+        raise typer.Exit(2) from exc
+    console.print(str(path), highlight=False, soft_wrap=True)
+    if open_browser:
+        webbrowser.open(path.resolve().as_uri())

@@ -1,0 +1,179 @@
+"""What a report is made from: finding and reading cycle reports, run summaries, A/B results and datasets.
+
+Everything here is lenient on purpose: a report shows what exists, so a missing or partial file becomes
+`None` (the section then says "no data") instead of an exception. Files that exist but do not parse are
+still errors, with the file named, because a corrupt input is worth seeing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from homesim.data_generation.dataset import MANIFEST_FILE, read_dataset
+from homesim.simulation.cycle import CycleReport
+from homesim.workspace import Workspace
+
+_CYCLE_FILE = re.compile(r"^cycle_(\d+)_(.+)\.json$")
+_AB_FILE = re.compile(r"^ab_(.+)_(\d+)\.json$")
+
+
+class ReportInputError(ValueError):
+    """An input file exists but cannot be read as what its name says it is."""
+
+
+class ModelOutcome(BaseModel):
+    """One model type's retraining outcome in one cycle of a run (`reports/runs/<run_id>.json`)."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    decision: str | None = None
+    reason: str | None = None
+    candidate: str | None = None
+    champion: str | None = None
+    primary_metric: str | None = None
+    candidate_value: float | None = None
+    champion_value: float | None = None
+    baseline_value: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    train_s: float | None = None
+    eval_s: float | None = None
+
+
+class RunCycle(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    cycle: int
+    dataset_id: str | None = None
+    homes: int | None = None
+    records: int | None = None
+    wall_s: float | None = None
+    #: stage -> {precision, recall, f1, model_version, ...}
+    stage_metrics: dict[str, dict[str, float | str | None]] = {}
+    models: dict[str, ModelOutcome] = {}
+
+
+class RunSummary(BaseModel):
+    """The run file the retraining loop writes after every cycle (shape: /tmp/helpers/INTERFACES.md)."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    run_id: str
+    started: str | None = None
+    config: dict[str, Any] = {}
+    cycles: list[RunCycle] = []
+
+
+class ABInput(BaseModel):
+    """One A/B result file, as a plain dict plus where its shape came from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model_type: str
+    cycle: int
+    path: str
+    data: dict[str, Any]
+    #: Why the file was read as a plain dict rather than validated as `ABResult` (None when it was).
+    note: str | None
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ReportInputError(f"cannot read {path}: {exc}") from exc
+
+
+def cycle_reports(workspace: Workspace, cycle: int | None = None) -> list[CycleReport]:
+    """Cycle reports under `reports/` (of one cycle, or all), ordered by cycle then dataset."""
+    found: list[tuple[int, str, Path]] = []
+    if workspace.reports_dir.is_dir():
+        for path in workspace.reports_dir.iterdir():
+            m = _CYCLE_FILE.match(path.name)
+            if m and (cycle is None or int(m.group(1)) == cycle):
+                found.append((int(m.group(1)), m.group(2), path))
+    reports = []
+    for _, _, path in sorted(found):
+        try:
+            reports.append(CycleReport.model_validate(_read_json(path)))
+        except ValidationError as exc:
+            raise ReportInputError(f"{path} is not a cycle report: {exc}") from exc
+    return reports
+
+
+def runs_dir(workspace: Workspace) -> Path:
+    return workspace.reports_dir / "runs"
+
+
+def read_run(workspace: Workspace, run_id: str) -> RunSummary:
+    """The run summary `reports/runs/<run_id>.json` ("latest" reads `latest.json`)."""
+    if not run_id or "/" in run_id or "\\" in run_id or run_id.startswith("."):
+        raise ReportInputError(f"invalid run id {run_id!r}")
+    path = runs_dir(workspace) / f"{run_id}.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no run {run_id!r}: {path} does not exist")
+    try:
+        return RunSummary.model_validate(_read_json(path))
+    except ValidationError as exc:
+        raise ReportInputError(f"{path} is not a run summary: {exc}") from exc
+
+
+def latest_run(workspace: Workspace) -> RunSummary | None:
+    path = runs_dir(workspace) / "latest.json"
+    return read_run(workspace, "latest") if path.is_file() else None
+
+
+def ab_results(workspace: Workspace, cycles: set[int] | None = None) -> list[ABInput]:
+    """A/B result files `reports/ab_<model_type>_<cycle>.json` (of some cycles, or all)."""
+    if not workspace.reports_dir.is_dir():
+        return []
+    found = []
+    for path in workspace.reports_dir.iterdir():
+        m = _AB_FILE.match(path.name)
+        if m and (cycles is None or int(m.group(2)) in cycles):
+            found.append((int(m.group(2)), m.group(1), path))
+    return [_read_ab(path, model_type, cycle) for cycle, model_type, path in sorted(found)]
+
+
+def _read_ab(path: Path, model_type: str, cycle: int) -> ABInput:
+    data = _read_json(path)
+    if not isinstance(data, dict):
+        raise ReportInputError(f"{path} is not an A/B result object")
+    note: str | None
+    try:
+        from homesim.retraining.ab_testing import ABResult  # written by the registry work; optional here
+    except ImportError:
+        note = "homesim.retraining.ab_testing is not available: read as a plain dict"
+    else:
+        try:
+            data = ABResult.model_validate(data).model_dump(mode="json")
+            note = None
+        except ValidationError as exc:
+            note = f"does not validate as ABResult ({exc.error_count()} errors): read as a plain dict"
+    return ABInput(model_type=model_type, cycle=cycle, path=path.name, data=data, note=note)
+
+
+class DatasetHomes(BaseModel):
+    """The home folders of a dataset that a report reads (at most `max_homes` of them, in index order)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    dataset_id: str
+    home_dirs: list[Path]
+    total_homes: int
+
+
+def dataset_homes(workspace: Workspace, dataset_id: str, max_homes: int) -> DatasetHomes | None:
+    """The dataset's existing home folders, capped; None when the dataset's manifest is missing."""
+    manifest_path = workspace.dataset_dir(dataset_id) / MANIFEST_FILE
+    if not manifest_path.is_file():
+        return None
+    manifest = read_dataset(manifest_path)
+    dirs = [workspace.home_dir(k) for k in manifest.home_keys]
+    dirs = [d for d in dirs if d.is_dir()][:max_homes]
+    return DatasetHomes(dataset_id=dataset_id, home_dirs=dirs, total_homes=len(manifest.home_keys))

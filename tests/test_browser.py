@@ -1,0 +1,308 @@
+"""The report and the dashboard in headless Chromium (Debian's `chromium` + `chromium-driver`).
+
+The session fixture installs the packages with apt when they are missing and skips (saying why) only if
+that fails. Each page is checked for its content and for SEVERE console messages; screenshots are saved
+to a temp folder, and copied to `$HOMESIM_SCREENSHOTS` when set (`benchmarks/screenshots.py` sets it to
+`docs/screenshots`). The dashboard is checked twice: against the real service (`homesim.api`, in a
+uvicorn thread, with a runner whose progress the test steps) and against a tiny fixture server that answers
+in other shapes the page must also read (bare lists, aliases, a report list).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from homesim.reports.dashboard import dashboard_html
+from homesim.reports.demo import build_demo_workspace
+from homesim.reports.report import write_report
+
+webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.webdriver.chrome.options import Options  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.chrome.webdriver import WebDriver  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+WAIT_S = 30
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    """Debian's chromium and its driver, installed with apt when missing (what "the test setup installs")."""
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        try:
+            done = subprocess.run(
+                ["apt-get", "install", "-y", "chromium", "chromium-driver"],
+                capture_output=True,
+                text=True,
+                timeout=900,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            pytest.skip(f"chromium is not installed and apt-get could not run: {exc}")
+        if done.returncode != 0 or not CHROMEDRIVER.exists():
+            pytest.skip(f"chromium is not installed and apt-get failed: {done.stderr.strip()[-300:]}")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def driver(chromium: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
+    options = Options()
+    options.binary_location = str(chromium)
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    options.add_argument("--window-size=1280,900")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    browser = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    try:
+        yield browser
+    finally:
+        browser.quit()
+
+
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("screenshots")
+
+
+def _severe(browser: WebDriver) -> list[str]:
+    return [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def _screenshot(browser: WebDriver, folder: Path, name: str, max_height: int = 4000) -> Path:
+    """The page down to `max_height` pixels, saved as `name` (and copied to $HOMESIM_SCREENSHOTS)."""
+    height = int(browser.execute_script("return document.documentElement.scrollHeight"))
+    browser.set_window_size(1280, min(max(height, 600), max_height))
+    path = folder / name
+    browser.save_screenshot(str(path))
+    browser.set_window_size(1280, 900)
+    target = _copy_target()
+    if target is not None:
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target / name)
+    return path
+
+
+def _copy_target() -> Path | None:
+    value = os.environ.get("HOMESIM_SCREENSHOTS")
+    return Path(value) if value else None
+
+
+def test_report_renders_with_every_plot(
+    driver: WebDriver, screenshots: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    demo = build_demo_workspace(tmp_path_factory.mktemp("browser-ws"), homes=2, days=7, cycles=2)
+    path = write_report(demo.workspace)
+    expected = path.read_text("utf-8").count('<figure class="plot"><img ')
+    assert expected == 1 + 2 + 1 + 2 * 6  # stage curves, 2 learning curves, A/B, two cycles' 6 figures
+    driver.get(path.resolve().as_uri())
+    WebDriverWait(driver, WAIT_S).until(
+        lambda d: d.execute_script("return document.readyState") == "complete"
+    )
+    loaded = driver.execute_script(
+        "return Array.from(document.querySelectorAll('figure.plot img'))"
+        ".filter(i => i.complete && i.naturalWidth > 0).length"
+    )
+    assert loaded == expected
+    headings = {h.text for h in driver.find_elements("css selector", "h2, h3")}
+    assert {
+        "Run overview",
+        "Learning curves",
+        "Deployment decisions",
+        "A/B tests",
+        "Stage metrics",
+    } <= headings
+    assert _severe(driver) == []
+    assert _screenshot(driver, screenshots, "report.png").stat().st_size > 10_000
+
+
+# -- the dashboard ------------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _row_text(browser: WebDriver, job_id: str) -> str:
+    text: str = browser.execute_script(
+        "const r = document.querySelector(`tr[data-job-id='${arguments[0]}']`); return r ? r.innerText : '';",
+        job_id,
+    )
+    return text
+
+
+def test_dashboard_follows_a_real_job(driver: WebDriver, tmp_path: Path) -> None:
+    api = pytest.importorskip("homesim.api.app")
+    uvicorn = pytest.importorskip("uvicorn")
+    from homesim.api.jobs import JobContext
+    from homesim.workspace import Workspace
+
+    release = threading.Event()
+
+    def stepped(ctx: JobContext) -> dict[str, Any]:
+        """A job whose progress the test moves: a quarter, then (once released) the rest."""
+        ctx.report(1, 4, {"step": "first"})
+        release.wait(WAIT_S)
+        for done in (2, 3, 4):
+            time.sleep(0.2)
+            ctx.report(done, 4, {"step": f"step {done}"})
+        return {"steps": 4}
+
+    token = "test-token"
+    app = api.create_app(Workspace(tmp_path), token=token, executor="inline", runners={"generation": stepped})
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + WAIT_S
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        driver.get(f"http://127.0.0.1:{port}/dashboard")
+        wait = WebDriverWait(driver, WAIT_S)
+        # nothing yet: every list is empty, and the page says so without errors
+        wait.until(lambda d: d.find_element("id", "status").text.startswith("updated"))
+        for empty in ("jobs-empty", "models-empty", "reports-empty"):
+            assert driver.find_element("id", empty).is_displayed()
+        assert _severe(driver) == []
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/v1/generations",
+            data=json.dumps({"homes": 2, "days": 3, "seed": 1}).encode(),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=WAIT_S) as response:
+            job_id = json.loads(response.read())["id"]
+        driver.execute_script("refreshJobs()")  # the next poll, now
+        wait.until(lambda d: "25%" in _row_text(d, job_id))
+        # the page follows the running job's event stream…
+        wait.until(lambda d: d.execute_script("return streams.has(arguments[0])", job_id))
+        release.set()
+        # …which moves the bar to the end and is closed when the job ends
+        wait.until(lambda d: "100%" in _row_text(d, job_id) and "succeeded" in _row_text(d, job_id))
+        wait.until(lambda d: d.execute_script("return streams.size") == 0)
+        assert driver.find_element("id", "models-empty").is_displayed()  # no registry yet: an empty list
+        assert _severe(driver) == []
+    finally:
+        release.set()
+        server.should_exit = True
+        thread.join(10)
+
+
+# A fixture service: jobs as a bare list, a model listed with aliases, a report list, and SSE progress.
+_JOBS = [
+    {"id": "job-cycle", "kind": "cycle", "status": "running", "created": "2026-01-05T10:00:00Z",
+     "progress": {"done": 3, "total": 12, "detail": {"home_key": "h000002"}}},
+    {"id": "job-gen", "kind": "generation", "status": "succeeded", "created": "2026-01-05T09:58:00Z",
+     "progress": {"done": 12, "total": 12, "detail": {}}},
+]  # fmt: skip
+_MODELS = [
+    {"model_type": "gnn_synergy", "version": "v2", "status": "champion",
+     "metrics": {"pr_auc": 0.71, "f1": 0.64}, "created": "2026-01-05T09:00:00Z"},
+    {"model_type": "gnn_synergy", "version": "v1", "status": "previous", "metrics": {"pr_auc": 0.66}},
+    {"model_type": "pattern_detection", "version": "v1", "aliases": ["champion"], "metrics": {"f1": 0.74}},
+]  # fmt: skip
+_REPORTS = [{"name": "html/run_demo-run.html", "url": "/reports/html/run_demo-run.html"}, "html/cycle_1.html"]
+
+
+class _FixtureHandler(BaseHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+    def _send(self, body: bytes, content_type: str) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _stream_progress(self) -> None:
+        for done in range(4, 13):
+            data = {"done": done, "total": 12, "detail": {"home_key": f"h{done:06d}"}}
+            self.wfile.write(f"event: progress\ndata: {json.dumps(data)}\n\n".encode())
+            self.wfile.flush()
+            time.sleep(0.25)  # slow enough for the screenshot to catch the job mid-way
+        job = _JOBS[0] | {"status": "succeeded", "progress": {"done": 12, "total": 12, "detail": {}}}
+        self.wfile.write(f"event: done\ndata: {json.dumps(job)}\n\n".encode())
+        self.wfile.flush()
+
+    def do_GET(self) -> None:
+        answers: dict[str, Any] = {
+            "/v1/jobs": _JOBS,
+            "/v1/models": _MODELS,
+            "/v1/reports": _REPORTS,
+            "/openapi.json": {"paths": {"/v1/reports": {"get": {}}}},
+        }
+        if self.path == "/dashboard":
+            self._send(dashboard_html().encode(), "text/html; charset=utf-8")
+        elif self.path in answers:
+            self._send(json.dumps(answers[self.path]).encode(), "application/json")
+        elif self.path == "/v1/jobs/job-cycle/events":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Cache-Control", "no-cache")
+            self.end_headers()
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the page went away (reload)
+                self._stream_progress()
+        else:
+            self.send_error(404)
+
+
+@pytest.fixture
+def fixture_service() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _FixtureHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        thread.join(10)
+
+
+def test_dashboard_reads_other_shapes(driver: WebDriver, fixture_service: str, screenshots: Path) -> None:
+    driver.get(f"{fixture_service}/dashboard")
+    wait = WebDriverWait(driver, WAIT_S)
+    wait.until(lambda d: "100%" in _row_text(d, "job-cycle") and "succeeded" in _row_text(d, "job-cycle"))
+    assert "100%" in _row_text(driver, "job-gen")
+    champions = driver.find_elements("css selector", "#models tr.champion")
+    assert [r.text.split()[:2] for r in champions] == [["gnn_synergy", "v2"], ["pattern_detection", "v1"]]
+    links = [a.get_attribute("href") for a in driver.find_elements("css selector", "#reports a")]
+    assert links == [
+        f"{fixture_service}/reports/html/run_demo-run.html",
+        f"{fixture_service}/reports/html/cycle_1.html",
+    ]
+    assert _severe(driver) == []
+    # the screenshot shows a job mid-way: reload and catch it while its stream still runs
+    driver.get(f"{fixture_service}/dashboard")
+    wait.until(lambda d: "h0000" in _row_text(d, "job-cycle"))
+    assert _screenshot(driver, screenshots, "dashboard.png").stat().st_size > 5_000
