@@ -136,6 +136,12 @@ def test_choose_with_trigger_ids_and_restart_mode_cancels_pending_calls() -> Non
     assert (single.triggered, single.runs) == (2, 1)  # the trigger at 30 falls inside the first run
 
 
+def test_state_condition_on_an_entity_without_changes_never_holds() -> None:
+    silent = {"condition": "state", "entity_id": "lock.never_changed", "state": "locked"}
+    trigger = {"trigger": "state", "entity_id": "binary_sensor.m", "to": "on"}
+    assert _run(_auto([trigger], conditions=[silent]), MOTION) == []
+
+
 def test_sun_trigger_uses_horizon_changes_with_offset() -> None:
     rows = [(400, "sun.sun", "above_horizon"), (1000, "sun.sun", "below_horizon")]
     automation = _auto([{"trigger": "sun", "event": "sunset", "offset": "-00:20:00"}])

@@ -485,6 +485,8 @@ class Replayer:
                 changes = self.states(entity, condition.attribute)
                 change_times = changes.get_column("time_us").to_numpy().astype(np.int64)
                 matches = changes.get_column("state").is_in(_listed(condition.state)).to_numpy()
+                if len(change_times) == 0:  # an entity that never changed matches no state
+                    return np.zeros(len(times), dtype=bool)
                 # As of each moment: the latest change at or before it, and whether it held long enough.
                 index = np.searchsorted(change_times, times, side="right") - 1
                 valid = index >= 0
