@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -17,3 +17,9 @@ class Settings(BaseSettings):
     executor: str = Field(default="process", description="process | inline | dask://host:port")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_json: bool = Field(default=False, description="JSON log lines instead of console rendering")
+    api_host: str = Field(default="127.0.0.1", description="address `homesim serve` binds")
+    api_port: int = Field(default=8765, ge=1, le=65535)
+    api_token: SecretStr | None = Field(
+        default=None, description="bearer token for mutating API calls (default: <workspace>/api_token)"
+    )
+    api_max_body_bytes: int = Field(default=10_000_000, ge=1024, description="largest request body accepted")

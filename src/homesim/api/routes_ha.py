@@ -1,0 +1,175 @@
+"""Home Assistant files over HTTP — `homesim ha validate|export|import` of the CLI.
+
+`export` answers a zip of the config dir (built in a temporary folder, nothing kept in the workspace);
+`import` takes a zip of a config dir (or of a bare `.storage` folder) as the request body and unpacks it,
+member by member, into a temporary folder: absolute names, `..` parts, links and oversized archives
+are refused before anything is written.
+"""
+
+from __future__ import annotations
+
+import io
+import stat
+import tempfile
+import zipfile
+from pathlib import Path, PurePosixPath
+from typing import Annotated
+
+import pyarrow.parquet as pq
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field, ValidationError
+
+from homesim.api.deps import AUTH, State
+from homesim.api.errors import bad_request, not_found
+from homesim.api.routes_data import home_directory
+from homesim.data_generation.ground_truth_generator import GROUND_TRUTH_FILE, read_ground_truth
+from homesim.data_generation.pipeline import EVENTS_FILE, read_home
+from homesim.ha.automation_validation import validate_yaml
+from homesim.ha.config_dir import export_config_dir, truth_automations_yaml
+from homesim.ha.storage import import_home
+
+router = APIRouter(tags=["home assistant"])
+#: Bounds on an uploaded archive once unpacked (the request body itself is bounded by the middleware).
+MAX_MEMBERS = 2000
+MAX_UNPACKED_BYTES = 200_000_000
+HomeKey = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class ValidateRequest(BaseModel):
+    yaml: str = Field(max_length=5_000_000, description="automations.yaml, 2024.10+ or legacy syntax")
+    home_key: HomeKey | None = Field(default=None, description="also check every reference against this home")
+
+
+class Issue(BaseModel):
+    path: str
+    message: str
+
+
+class ValidateResponse(BaseModel):
+    ok: bool
+    issues: list[Issue]
+
+
+class HaExportRequest(BaseModel):
+    home_key: HomeKey
+    recorder: bool = Field(default=False, description="also write home-assistant_v2.db from the events")
+    statistics: bool = Field(default=False, description="add statistics to the database (needs recorder)")
+    automations_yaml: str | None = Field(
+        default=None,
+        max_length=5_000_000,
+        description="automations.yaml (default: the ground-truth automations)",
+    )
+
+
+class HaImport(BaseModel):
+    home: dict[str, object]
+    warnings: list[str]
+
+
+@router.post("/v1/ha/validate", response_model=ValidateResponse, dependencies=AUTH)
+def validate(body: ValidateRequest, state: State) -> ValidateResponse:
+    """Validate automations: schema, services and data, and with `home_key` every reference and state."""
+    home = read_home(home_directory(state, body.home_key)) if body.home_key is not None else None
+    issues = [Issue(path=p, message=m) for p, m in validate_yaml(body.yaml, home)]
+    return ValidateResponse(ok=not issues, issues=issues)
+
+
+@router.post(
+    "/v1/ha/exports",
+    dependencies=AUTH,
+    response_class=Response,
+    responses={200: {"content": {"application/zip": {}}, "description": "the HA config dir as a zip"}},
+)
+def export(body: HaExportRequest, state: State) -> Response:
+    """A Home Assistant 2025.1 config dir of a home (.storage registries, configuration.yaml, recorder DB)."""
+    if body.statistics and not body.recorder:
+        raise bad_request("statistics needs recorder=true")
+    directory = home_directory(state, body.home_key)
+    if body.recorder and not (directory / EVENTS_FILE).is_file():
+        raise not_found(f"home {body.home_key!r} has no {EVENTS_FILE} for the recorder")
+    automations = body.automations_yaml
+    if automations is None and (directory / GROUND_TRUTH_FILE).is_file():
+        automations = truth_automations_yaml(read_ground_truth(directory))
+    buffer = io.BytesIO()
+    with tempfile.TemporaryDirectory(prefix="homesim-ha-") as tmp:
+        out = Path(tmp) / body.home_key
+        paths = export_config_dir(
+            read_home(directory),
+            out,
+            events=pq.read_table(directory / EVENTS_FILE) if body.recorder else None,
+            recorder=body.recorder,
+            statistics=body.statistics,
+            automations_yaml=automations,
+        )
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in paths:
+                archive.write(path, str(path.relative_to(out)))
+    headers = {"Content-Disposition": f'attachment; filename="{body.home_key}-ha-config.zip"'}
+    return Response(buffer.getvalue(), media_type="application/zip", headers=headers)
+
+
+def _unpack(data: bytes, target: Path) -> None:
+    """Unpack a zip into `target`, refusing anything that could land outside it or exhaust the disk."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as exc:
+        raise bad_request(f"the body is not a zip archive: {exc}") from exc
+    with archive:
+        members = archive.infolist()
+        if len(members) > MAX_MEMBERS:
+            raise bad_request(f"the archive has {len(members)} members; at most {MAX_MEMBERS}")
+        if sum(m.file_size for m in members) > MAX_UNPACKED_BYTES:
+            raise bad_request(f"the archive unpacks to more than {MAX_UNPACKED_BYTES:,} bytes")
+        for member in members:
+            name = PurePosixPath(member.filename)
+            if name.is_absolute() or ".." in name.parts or "\\" in member.filename or ":" in member.filename:
+                raise bad_request(f"archive member {member.filename!r} would land outside the upload")
+            if stat.S_ISLNK(member.external_attr >> 16):
+                raise bad_request(f"archive member {member.filename!r} is a link")
+        for member in members:
+            destination = target / PurePosixPath(member.filename)
+            if member.is_dir():
+                destination.mkdir(parents=True, exist_ok=True)
+                continue
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                destination.write_bytes(archive.read(member))
+            except (zipfile.BadZipFile, NotImplementedError, RuntimeError) as exc:  # corrupt or encrypted
+                raise bad_request(f"cannot unpack {member.filename!r}: {exc}") from exc
+
+
+def _config_root(folder: Path) -> Path:
+    """The unpacked config dir: the folder itself, or its only subfolder when the zip wrapped one."""
+    children = list(folder.iterdir())
+    if not (folder / ".storage").is_dir() and len(children) == 1 and children[0].is_dir():
+        return children[0]
+    return folder
+
+
+@router.post(
+    "/v1/ha/import",
+    response_model=HaImport,
+    dependencies=AUTH,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
+async def import_config(request: Request) -> HaImport:
+    """Read a zipped HA config dir's registries into a home.json template, with what could not be mapped."""
+    return await run_in_threadpool(_import_archive, await request.body())
+
+
+def _import_archive(data: bytes) -> HaImport:
+    with tempfile.TemporaryDirectory(prefix="homesim-ha-import-") as tmp:
+        folder = Path(tmp) / "upload"
+        folder.mkdir()
+        _unpack(data, folder)
+        try:
+            home, warnings = import_home(_config_root(folder))
+        except (ValueError, ValidationError, KeyError, TypeError) as exc:
+            raise bad_request(f"cannot import the archive: {exc}") from exc
+    return HaImport(home=home.model_dump(mode="json"), warnings=list(warnings))
