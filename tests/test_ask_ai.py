@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -14,12 +15,15 @@ from hypothesis import strategies as st
 from homesim.data_generation.config import GenerationConfig
 from homesim.data_generation.pipeline import generate_home
 from homesim.schema.records import AskAIRecord
+from homesim.simulation import ask_ai
 from homesim.simulation.ask_ai import (
+    ALL_STYLES,
     INTENT_FAMILIES,
-    STYLES,
     AskAI,
+    Reading,
     RequestGenerator,
     RequestParser,
+    RequestReader,
     ask_ai_stage,
     normalize,
 )
@@ -46,17 +50,34 @@ def records(views: list[HomeView]) -> list[AskAIRecord]:
 def test_requests_cover_every_family_and_style(records: list[AskAIRecord]) -> None:
     created = [r for r in records if r.label.expected_outcome == "create"]
     assert {r.inputs.intent_family for r in created} == set(INTENT_FAMILIES)
-    assert {r.inputs.phrasing_style for r in records} == set(STYLES)
+    assert {r.inputs.phrasing_style for r in records} == set(ALL_STYLES)
     perturbations = Counter(p for r in records for p in r.inputs.perturbations)
     assert {"typo", "synonym", "area_alias", "ambiguous", "impossible_service", "unknown_device"} <= set(
         perturbations
     )
 
 
+def test_paraphrases_leave_the_other_requests_as_they_were(
+    views: list[HomeView], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Paraphrases draw from their own stream: a request kept in its template style has the text it
+    would have without them (checked against the generator with paraphrasing switched off)."""
+    view = views[0]
+    requests = RequestGenerator(view.home, 5).generate(view.truth.patterns)
+    monkeypatch.setattr(ask_ai, "PARAPHRASE_SHARE", 0.0)
+    unchanged = RequestGenerator(view.home, 5).generate(view.truth.patterns)
+    assert len(requests) == len(unchanged) and all(r.style != "paraphrase" for r in unchanged)
+    kept = [(a, b) for a, b in zip(requests, unchanged, strict=True) if a.style != "paraphrase"]
+    assert kept and all(a.text == b.text and a.intended == b.intended for a, b in kept)
+    changed = [(a, b) for a, b in zip(requests, unchanged, strict=True) if a.style == "paraphrase"]
+    assert changed and all(a.text != b.text and a.intended == b.intended for a, b in changed)
+
+
 def test_baseline_parser_approval_by_family(records: list[AskAIRecord]) -> None:
+    """The rules understand the template styles (paraphrases are what a model must learn)."""
     by_family: dict[str, list[bool]] = {}
     for r in records:
-        if r.label.expected_outcome == "create":
+        if r.label.expected_outcome == "create" and r.inputs.phrasing_style != "paraphrase":
             by_family.setdefault(r.inputs.intent_family, []).append(r.label.approved)
     for family, verdicts in by_family.items():
         assert sum(verdicts) / len(verdicts) >= 0.8, family
@@ -89,7 +110,9 @@ def test_parser_handles_typos_aliases_and_phrasings(views: list[HomeView]) -> No
 def test_wrong_approvals_are_rejected_with_a_reason(views: list[HomeView]) -> None:
     view = views[0]
     request = next(
-        r for r in RequestGenerator(view.home, 3).generate(view.truth.patterns) if r.family == "sun"
+        r
+        for r in RequestGenerator(view.home, 3).generate(view.truth.patterns)
+        if r.family == "sun" and r.style != "paraphrase"
     )
     wrong = (
         request.text.replace("sunset", "sunrise")
@@ -171,3 +194,64 @@ def test_parser_never_crashes(views: list[HomeView], text: str) -> None:
     assert result.outcome in ("create", "clarify", "refuse")
     assert (result.spec is not None) == (result.outcome == "create")
     assert normalize(text, ()).startswith(" ")
+
+
+class _Oracle:
+    """A request reader that knows what the request being parsed means (set `request` before parsing)."""
+
+    version = "oracle"
+
+    def __init__(self) -> None:
+        self.request: ask_ai.Request | None = None
+
+    def predict(self, features: pl.DataFrame) -> npt.NDArray[np.float64]:
+        assert self.request is not None
+        scores = np.zeros((features.height, len(INTENT_FAMILIES)))
+        scores[:, INTENT_FAMILIES.index(self.request.family)] = 1.0
+        return scores
+
+    def read(self, request: str) -> Reading:
+        assert self.request is not None
+        spec = self.request.intended
+        event = spec.trigger.event if spec is not None else None
+        dark = spec is not None and spec.dark
+        return Reading(self.request.family, self.request.expected, 1.0, event, dark)
+
+    def similarity(self, request: str, names: Sequence[str]) -> npt.NDArray[np.float64]:
+        assert self.request is not None and self.request.intended is not None
+        target = self.request.intended.actions[0].entity_id.partition(".")[2].replace("_", " ")
+        return np.array([float(name == target) for name in names])
+
+
+def test_paraphrases_defeat_the_rules_but_not_a_reader_that_understands_them(views: list[HomeView]) -> None:
+    """Paraphrases are written so a reader that gets family, trigger event, darkness and the device right
+    builds the intended automation (the parser's hooks suffice), while the keyword rules miss many."""
+    oracle = _Oracle()
+    assert isinstance(oracle, RequestReader)
+    rules_ok, reader_ok, devices = [], [], 0
+    for view in views:
+        rules, reader = AskAI(view, None), AskAI(view, oracle)
+        for seed in range(3):
+            for request in RequestGenerator(view.home, seed).generate(view.truth.patterns):
+                if request.style != "paraphrase":
+                    continue
+                oracle.request = request
+                devices += "device_paraphrase" in request.perturbations
+                rules_ok.append(rules.verdict(request, rules.parser.parse(request.text))[0])
+                reader_ok.append(reader.verdict(request, reader.parser.parse(request.text))[0])
+    assert len(reader_ok) >= 10 and devices >= 1
+    assert all(reader_ok)
+    assert sum(rules_ok) / len(rules_ok) < 0.5
+
+
+def test_reader_fills_in_what_the_rules_miss(views: list[HomeView]) -> None:
+    home = views[0].home
+    text = "Any chance you could turn on the hallway ceiling light when night falls?"
+    assert RequestParser(home).parse(text).outcome == "clarify"  # no keyword says sun, nor sunset
+    oracle = _Oracle()
+    oracle.request = ask_ai.Request(text, "sun", "paraphrase", (), "create")
+    oracle.read = lambda request: Reading("sun", "create", 0.99, "sunrise", False)  # type: ignore[method-assign]
+    parsed = RequestParser(home, oracle).parse(text)
+    assert parsed.spec is not None and parsed.spec.trigger.event == "sunrise"
+    oracle.read = lambda request: Reading("sun", "refuse", 0.95, "sunrise", False)  # type: ignore[method-assign]
+    assert RequestParser(home, oracle).parse(text).outcome == "refuse"  # a confident non-create wins

@@ -1,13 +1,19 @@
 """AskAI: natural-language automation requests, their parsing, and a simulated approval — one record a turn.
 
 This module owns three things. `RequestGenerator` writes realistic requests from a home's ground truth
-and devices in seven intent families (`INTENT_FAMILIES`) and three phrasing styles (imperative, question,
+and devices in seven intent families (`INTENT_FAMILIES`) and three template styles (imperative, question,
 casual), with device synonyms, area aliases and typos, plus ambiguous requests (must be clarified) and
 impossible ones (unknown device, a service the device lacks: must be refused); each carries the
-automation it intends. `RequestParser` turns text into an `AutomationSpec` with rules (typo-tolerant
-vocabulary, area and device resolution against the home); a deployed `soft_prompt` model, when present,
-picks the intent family instead of the keyword rules. `ask_ai_stage` builds the parsed automation and
-approves it when it is valid for the home and behaves like the intended one when both are replayed.
+automation it intends. A share of requests (`PARAPHRASE_SHARE`, drawn from a stream of its own so the
+other requests keep their text) is reworded in a fourth style, `paraphrase`: everyday wording the keyword
+rules do not know ("once it gets dark", "as soon as I'm home", "at lights-out"), reordered clauses and,
+now and then, a device named by an everyday noun ("the hall bulb"). `RequestParser` turns text into an
+`AutomationSpec` with rules (typo-tolerant vocabulary, area and device resolution against the home); a
+deployed `soft_prompt` model, when present, picks the intent family instead of the keyword rules, and a
+model that is a `RequestReader` also supplies the trigger event, darkness, device resolution by
+embedding similarity and a confident clarify/refuse where the rules find nothing. `ask_ai_stage` builds
+the parsed automation and approves it when it is valid for the home and behaves like the intended one
+when both are replayed.
 """
 
 from __future__ import annotations
@@ -15,10 +21,12 @@ from __future__ import annotations
 import difflib
 import re
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from homesim.ha.automation import Automation, AutomationError, render_yaml
@@ -56,8 +64,12 @@ INTENT_FAMILIES: tuple[Family, ...] = (
     "goodnight",
     "auto_off",
 )
-Style = Literal["imperative", "question", "casual"]
+Style = Literal["imperative", "question", "casual", "paraphrase"]
+#: The template styles requests rotate through; a share of requests is then reworded as a `paraphrase`.
 STYLES: tuple[Style, ...] = ("imperative", "question", "casual")
+ALL_STYLES: tuple[Style, ...] = (*STYLES, "paraphrase")
+#: Share of requests reworded in everyday words the keyword rules do not know (`paraphrase` style).
+PARAPHRASE_SHARE = 0.3
 #: Replay agreement at or above which a parsed automation behaves like the intended one.
 EQUIVALENCE = 0.9
 #: Replay tolerance (seconds) for equivalence: the same call within a minute is the same behaviour.
@@ -149,6 +161,9 @@ _VOCABULARY = sorted(
 )
 _TIME_RE = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s*(am|pm)?\b")
 _NUMBER_RE = re.compile(r"(-?\d+(?:\.\d+)?)")
+_COMPARISON_RE = re.compile(
+    " (?:" + "|".join(_TRIGGER_WORDS["above"] + _TRIGGER_WORDS["below"]) + r") (-?\d+(?:\.\d+)?) "
+)
 
 # ------------------------------------------------------------------------------------- home index
 
@@ -215,6 +230,45 @@ class ParseResult:
     response: str
 
 
+Event = Literal["sunrise", "sunset", "arrive", "leave"]
+#: Classes of a request reader's trigger-event head (`none`: the request's family has no such event).
+EVENTS: tuple[Event | Literal["none"], ...] = ("none", "sunrise", "sunset", "arrive", "leave")
+OUTCOMES: tuple[AskOutcome, ...] = ("create", "clarify", "refuse")
+#: A reader's non-create outcome overrides a rule-built automation only at this confidence or above.
+OUTCOME_CONFIDENCE = 0.9
+#: Least cosine similarity at which a reader's best-matching device names the request's target.
+RESOLVE_MIN_SIMILARITY = 0.3
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a request reader makes of one (normalized) request."""
+
+    family: Family
+    outcome: AskOutcome
+    #: The reader's probability of `outcome`.
+    outcome_confidence: float
+    event: Event | None
+    dark: bool
+
+
+@runtime_checkable
+class RequestReader(Protocol):
+    """A `soft_prompt` model that reads more than the intent family (`predict`: family scores): the
+    outcome, the trigger event and a darkness condition (`read`), and which of a home's device names a
+    request means (`similarity`). The parser uses these where its rules find nothing."""
+
+    version: str
+
+    def predict(self, features: pl.DataFrame) -> npt.NDArray[np.float64]: ...
+
+    def read(self, request: str) -> Reading: ...
+
+    def similarity(self, request: str, names: Sequence[str]) -> npt.NDArray[np.float64]:
+        """Cosine similarity of `request` to each of `names`."""
+        ...
+
+
 def normalize(text: str, vocabulary: tuple[str, ...]) -> str:
     """Lower case, punctuation removed, each word of 4+ letters snapped to the closest known word."""
     words = re.sub(r"[^a-z0-9:.' -]+", " ", text.lower()).replace("'s", "").split()
@@ -260,11 +314,17 @@ def _state_of(text: str) -> str | None:
 
 
 class RequestParser:
-    """Rule-based request → spec parser; never raises (unparseable text is a clarification)."""
+    """Rule-based request → spec parser; never raises (unparseable text is a clarification).
+
+    With a deployed `soft_prompt` model the model picks the intent family; a model that is also a
+    `RequestReader` fills in what the rules miss: the trigger event and darkness where no keyword says
+    them, the target device by embedding similarity where no device word names it, and a confident
+    clarify/refuse verdict. Without a model the rules alone decide."""
 
     def __init__(self, home: Home, model: Model | None = None) -> None:
         self.index = HomeIndex.of(home)
         self.model = model
+        self.reader = model if isinstance(model, RequestReader) else None
 
     def family(self, text: str) -> Family:
         if self.model is None:
@@ -274,20 +334,27 @@ class RequestParser:
 
     def parse(self, request: str) -> ParseResult:
         text = normalize(request, self.index.vocabulary)
-        family = self.family(text)
+        reading = self.reader.read(text) if self.reader is not None else None
+        family = reading.family if reading is not None else self.family(text)
         if _has(text, UNKNOWN_DEVICES):
             return ParseResult("refuse", family, None, "I can't find that device in your home.")
         areas = self.index.areas_in(text)
         area = areas[0] if areas else None
         try:
-            spec = self._spec(family, text, area)
+            spec = self._spec(family, text, area, reading)
         except _UnclearError as unclear:
             return ParseResult(unclear.outcome, family, None, unclear.message)
+        if (
+            reading is not None
+            and reading.outcome != "create"
+            and reading.outcome_confidence >= OUTCOME_CONFIDENCE
+        ):
+            return ParseResult(reading.outcome, family, None, _READER_RESPONSES[reading.outcome])
         return ParseResult("create", family, spec, f"Here is an automation: {spec.alias}.")
 
     # --------------------------------------------------------------------------------- slots
 
-    def _spec(self, family: Family, text: str, area: str | None) -> AutomationSpec:
+    def _spec(self, family: Family, text: str, area: str | None, reading: Reading | None) -> AutomationSpec:
         clause = re.split(
             r" (?:when|whenever|if|once|as soon as|\d+ minutes? after|\d+ hours? after) ", text
         )[0]
@@ -298,7 +365,7 @@ class RequestParser:
             return self._goodnight(text)
         state = self._state(action_text)
         targets = [self._target(action_text if action_text.strip() else text, text, area, state)]
-        trigger, dark = self._trigger(family, text, area, state)
+        trigger, dark = self._trigger(family, text, area, reading)
         if family == "auto_off":  # "… after it turns on": the device's own state starts the automation
             trigger = trigger.model_copy(update={"entity_id": targets[0].entity_id})
         weekdays = (0, 1, 2, 3, 4) if _has(text, _TRIGGER_WORDS["weekdays"]) else (0, 1, 2, 3, 4, 5, 6)
@@ -331,7 +398,9 @@ class RequestParser:
         domains += [domain for domain, words in DEVICE_WORDS.items() if _has(action_text, words)]
         domains += [domain for domain, words in DEVICE_WORDS.items() if _has(text, words)]
         if not domains:
-            raise _UnclearError("clarify", "Which device do you mean?")
+            if self.reader is None:
+                raise _UnclearError("clarify", "Which device do you mean?")
+            return self._resolve(self.reader, action_text, area, state)
         domain = domains[0]
         if domain == "binary_sensor" or service_for_state(f"{domain}.x", state) is None:
             raise _UnclearError("refuse", f"A {domain.replace('_', ' ')} can't be set to {state}.")
@@ -350,9 +419,31 @@ class RequestParser:
             "clarify", "Which one: " + ", ".join(sorted(d.entity.entity_id for d in candidates)) + "?"
         )
 
-    def _trigger(self, family: Family, text: str, area: str | None, state: str) -> tuple[SpecTrigger, bool]:
+    def _resolve(self, reader: RequestReader, action_text: str, area: str | None, state: str) -> Entity:
+        """The device a request names in words no rule knows: the reader's most similar device name among
+        those (in the request's area, if it names one) that can be set to `state`."""
+        able = [
+            d
+            for d in self.index.devices
+            if (area is None or d.area_id == area)
+            and d.entity.domain != "binary_sensor"
+            and (service := service_for_state(d.entity.entity_id, state)) is not None
+            and service[0].partition(".")[2] in SERVICES.get(d.entity.domain, frozenset())
+        ]
+        if not able:
+            raise _UnclearError("clarify", "Which device do you mean?")
+        names = [f"{(d.area_id or '').replace('_', ' ')} {d.words}".strip() for d in able]
+        similarity = np.asarray(reader.similarity(action_text.strip(), names), dtype=np.float64)
+        best = int(np.argmax(similarity))
+        if similarity[best] < RESOLVE_MIN_SIMILARITY:
+            raise _UnclearError("clarify", "Which device do you mean?")
+        return able[best].entity
+
+    def _trigger(
+        self, family: Family, text: str, area: str | None, reading: Reading | None
+    ) -> tuple[SpecTrigger, bool]:
         dark_words = (" dark ", *(f" {w} " for w in _TRIGGER_WORDS["sunset"]))
-        dark = any(word in text for word in dark_words)
+        dark = any(word in text for word in dark_words) or (reading is not None and reading.dark)
         if family == "motion_light":
             sensor = self.index.motion_sensor(area)
             if sensor is None:
@@ -360,16 +451,27 @@ class RequestParser:
             return SpecTrigger(kind="state", entity_id=sensor.entity.entity_id, to="on"), dark
         if family == "presence":
             arrive = _has(text, _TRIGGER_WORDS["arrive"])
+            said = arrive or _has(text, _TRIGGER_WORDS["leave"])
+            if not said and reading is not None and reading.event in ("arrive", "leave"):
+                arrive = reading.event == "arrive"
             return SpecTrigger(kind="presence", event="arrive" if arrive else "leave"), False
         if family == "sun":
             event: Literal["sunset", "sunrise"] = (
                 "sunrise" if _has(text, _TRIGGER_WORDS["sunrise"]) else "sunset"
             )
+            said = _has(text, _TRIGGER_WORDS["sunrise"] + _TRIGGER_WORDS["sunset"])
+            if not said and reading is not None and reading.event in ("sunrise", "sunset"):
+                event = "sunrise" if reading.event == "sunrise" else "sunset"
             offset = re.search(r" (\d+) (?:minutes|minute) (before|after) ", text)
             minutes = float(offset.group(1)) * (-1 if offset.group(2) == "before" else 1) if offset else 0.0
             return SpecTrigger(kind="sun", event=event, offset_min=minutes), False
         if family == "temperature":
-            numbers = _NUMBER_RE.findall(text.split(" degrees ")[0])
+            # The number right before "degrees"; without that word (a reader chose the family), the one a
+            # comparison introduces ("hotter than 28"), not an area's "bedroom 3" later on.
+            comparison = (
+                _COMPARISON_RE.search(text) if reading is not None and " degrees " not in text else None
+            )
+            numbers = [comparison.group(1)] if comparison else _NUMBER_RE.findall(text.split(" degrees ")[0])
             if not numbers:
                 raise _UnclearError("clarify", "At what temperature?")
             bound = float(numbers[-1])  # the number right before "degrees", not an area's "bedroom 3"
@@ -424,6 +526,12 @@ class RequestParser:
         )
 
 
+_READER_RESPONSES: dict[AskOutcome, str] = {
+    "clarify": "Could you say more precisely what should happen?",
+    "refuse": "I can't do that in your home.",
+}
+
+
 class _UnclearError(Exception):
     def __init__(self, outcome: AskOutcome, message: str) -> None:
         super().__init__(message)
@@ -462,23 +570,113 @@ _PHRASES: dict[Style, tuple[str, ...]] = {
 }
 
 
+#: Paraphrase templates: reordered clauses, indirect and colloquial wording.
+_PARAPHRASES: tuple[str, ...] = (
+    "{Trigger}, {action}.",
+    "{Trigger} I'd like you to {action}",
+    "Any chance you could {action} {trigger}?",
+    "{action} {trigger}, cheers",
+    "so yeah, {trigger} just {action}",
+)
+#: Everyday wording of triggers that avoids the keyword rules' words (`{area}`, `{at}`… are slots).
+_PARA_TRIGGERS: dict[str, tuple[str, ...]] = {
+    "motion": (
+        "the moment anyone steps into the {area}",
+        "as soon as somebody's in the {area}",
+        "whenever someone pops into the {area}",
+        "if anybody goes into the {area}",
+    ),
+    "dark": ("once it's dark", "at night", "after nightfall"),
+    "sunset": ("it gets dark", "evening comes", "night falls"),
+    "sunrise": ("morning comes", "it gets bright out", "the day breaks"),
+    "sun_now": ("once", "when", "as soon as"),
+    "arrive": (
+        "as soon as I'm home",
+        "the minute we pull into the driveway",
+        "when I walk in the door",
+        "once I'm through the front door",
+    ),
+    "leave": (
+        "when the house is empty",
+        "once the last of us heads out",
+        "when we've all gone out",
+        "once nobody's around",
+    ),
+    "above": (
+        "once it's hotter than {bound} outside",
+        "when it gets above {bound} out",
+        "if it goes over {bound} outside",
+    ),
+    "goodnight": ("at lights-out, {at}", "when we turn in at {at}", "at {at} when we head to bed"),
+    "goodnight_action": ("switch off every light in the {areas}", "kill the lights in the {areas}"),
+    "auto_off": (
+        "once it's been on for {minutes} minutes",
+        "if it's been running for {minutes} minutes",
+        "when it's been left running {minutes} minutes",
+    ),
+    "time": ("every day at {at}", "at {at} on the dot"),
+    "morning": ("at {at}, before I leave for work",),
+    "evening": ("at {at}, when I'm usually back home",),
+}
+#: Everyday nouns for a device that no rule knows (resolved by a deployed model's embedding similarity).
+_PARA_DEVICES: dict[str, tuple[str, ...]] = {
+    "light": ("bulb",),
+    "fan": ("blower",),
+    "climate": ("air con",),
+    "lock": ("door latch",),
+    "media_player": ("stereo",),
+}
+#: Share of paraphrased requests that also name their device by such a noun (where it is unambiguous).
+DEVICE_PARAPHRASE_SHARE = 0.3
+
+
 def _clock_words(at: str) -> str:
     hour, minute = int(at[:2]), int(at[3:5])
     return f"{hour:02d}:{minute:02d}"
 
 
+@dataclass(frozen=True)
+class _Paraphrase:
+    """A request's action and trigger in `paraphrase` wording, and the perturbations that wording used."""
+
+    action: str
+    trigger: str
+    used: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Named:
+    """A device as a request names it (`name`, with perturbations `used`), its area's words, and the
+    name its paraphrase uses."""
+
+    name: str
+    used: list[str]
+    area: str
+    para_name: str
+    para_used: tuple[str, ...]
+
+    def paraphrase(self, action: str, trigger: str) -> _Paraphrase:
+        """A paraphrase whose action is `action` followed by the paraphrase's name of the device."""
+        return _Paraphrase(f"{action} {self.para_name}", trigger, self.para_used)
+
+
 class RequestGenerator:
-    """Writes requests for one home from its ground truth and devices, deterministically from `seed`."""
+    """Writes requests for one home from its ground truth and devices, deterministically from `seed`.
+
+    The template styles draw from `rng`; paraphrases draw from their own stream (`para_rng`, also from
+    `seed`), so adding them left every other request's draws, and hence its text, as it was."""
 
     def __init__(self, home: Home, seed: int) -> None:
         self.index = HomeIndex.of(home)
         self.rng = np.random.default_rng(seed)
+        self.para_rng = np.random.default_rng([seed, 1])
 
-    def _pick(self, options: tuple[str, ...] | list[str]) -> str:
-        return options[int(self.rng.integers(len(options)))]
+    def _pick(self, options: tuple[str, ...] | list[str], rng: np.random.Generator | None = None) -> str:
+        return options[int((rng or self.rng).integers(len(options)))]
 
-    def name(self, device: _Device) -> tuple[str, list[str]]:
-        """How a person names a device: area (maybe by an alias) and device words (maybe a synonym)."""
+    def _naming(self, device: _Device) -> tuple[str, str, list[str]]:
+        """How a person names a device: area (maybe by an alias), device words (maybe a synonym), and
+        the perturbations used."""
         used = []
         area = next((a.name.lower() for a in self.index.home.areas if a.area_id == device.area_id), "")
         aliases = AREA_ALIASES.get(device.area_id or "", ())
@@ -492,23 +690,43 @@ class RequestGenerator:
                 DEVICE_WORDS[device.entity.domain][:3] if device.entity.domain != "switch" else (words,)
             )
             used.append("synonym")
-        return f"the {area} {words}".replace("  ", " "), used
+        return area, words, used
 
-    def _typo(self, text: str) -> str:
+    def named(self, device: _Device) -> _Named:
+        """`name`, plus the paraphrase's name: now and then an everyday noun no rule knows ("the hall
+        bulb"), where the device is its area's only one of its kind."""
+        area, words, used = self._naming(device)
+        name = f"the {area} {words}".replace("  ", " ")
+        nouns = _PARA_DEVICES.get(device.entity.domain, ())
+        unique = len(self.index.in_area(device.entity.domain, device.area_id)) == 1
+        if nouns and unique and area and self.para_rng.random() < DEVICE_PARAPHRASE_SHARE:
+            kept = tuple(u for u in used if u != "synonym")
+            noun = self._pick(nouns, self.para_rng)
+            return _Named(name, used, area, f"the {area} {noun}", (*kept, "device_paraphrase"))
+        return _Named(name, used, area, name, tuple(used))
+
+    def _typo(self, text: str, rng: np.random.Generator | None = None) -> str:
+        rng = rng or self.rng
         words = text.split()
         long = [i for i, w in enumerate(words) if len(w) >= 6 and w.isalpha()]
         if not long:
             return text
-        i = long[int(self.rng.integers(len(long)))]
+        i = long[int(rng.integers(len(long)))]
         w = words[i]
-        j = int(self.rng.integers(1, len(w) - 2))
+        j = int(rng.integers(1, len(w) - 2))
         words[i] = w[:j] + w[j + 1] + w[j] + w[j + 2 :]  # swap two neighbouring letters
         return " ".join(words)
 
     def phrase(self, action: str, trigger: str, style: Style) -> str:
-        template = self._pick(_PHRASES[style])
+        if style == "paraphrase":
+            template = self._pick(_PARAPHRASES, self.para_rng)
+        else:
+            template = self._pick(_PHRASES[style])
         text = template.format(action=action, trigger=trigger, Trigger=trigger[:1].upper() + trigger[1:])
         return text[:1].upper() + text[1:]
+
+    def _para(self, key: str, **slots: object) -> str:
+        return self._pick(_PARA_TRIGGERS[key], self.para_rng).format(**slots)
 
     def request(
         self,
@@ -520,10 +738,20 @@ class RequestGenerator:
         perturbations: list[str],
         expected: AskOutcome = "create",
         pattern_id: str | None = None,
+        paraphrase: _Paraphrase | None = None,
     ) -> Request:
+        """The request in `style`, or (for a `PARAPHRASE_SHARE` of those that have one) in its paraphrase;
+        a quarter get a typo."""
         text = self.phrase(action, trigger, style)
-        if self.rng.random() < 0.25:
+        typo = bool(self.rng.random() < 0.25)
+        if typo:
             text = self._typo(text)
+        if paraphrase is not None and self.para_rng.random() < PARAPHRASE_SHARE:
+            style = "paraphrase"
+            text = self.phrase(paraphrase.action, paraphrase.trigger, style)
+            text = self._typo(text, self.para_rng) if typo else text
+            perturbations = list(paraphrase.used)
+        if typo:
             perturbations.append("typo")
         return Request(text, family, style, tuple(perturbations), expected, spec, pattern_id)
 
@@ -560,13 +788,14 @@ class RequestGenerator:
                 return None
             sensor = sensors[int(self.rng.integers(len(sensors)))]
             light = self.index.in_area("light", sensor.area_id)[0]
-            name, used = self.name(light)
-            area = name.removeprefix("the ").rsplit(" ", 1)[0]
+            named = self.named(light)
+            area = named.name.removeprefix("the ").rsplit(" ", 1)[0]
             dark = bool(self.rng.random() < 0.5)
             when = self._pick(
                 (f"when someone walks into the {area}", f"whenever there is motion in the {area}")
             )
             trigger = when + (" after sunset" if dark else "")
+            para = self._para("motion", area=named.area) + (" " + self._para("dark") if dark else "")
             spec = AutomationSpec(
                 alias="motion light",
                 trigger=SpecTrigger(kind="state", entity_id=sensor.entity.entity_id, to="on"),
@@ -584,7 +813,16 @@ class RequestGenerator:
                 ),
                 None,
             )
-            return self.request(family, spec, f"turn on {name}", trigger, style, used, pattern_id=pattern)
+            return self.request(
+                family,
+                spec,
+                f"turn on {named.name}",
+                trigger,
+                style,
+                named.used,
+                pattern_id=pattern,
+                paraphrase=named.paraphrase("turn on", para),
+            )
         if family in ("time_schedule", "sun"):
             wanted = [
                 p
@@ -599,7 +837,7 @@ class RequestGenerator:
             chosen = wanted[int(self.rng.integers(len(wanted)))]
             first = chosen.actions[0]
             target = next(d for d in self.index.devices if d.entity.entity_id == first.entity_id)
-            name, used = self.name(target)
+            named = self.named(target)
             trig = chosen.trigger
             assert isinstance(trig, TimeTriggerSpec)  # `wanted` holds time-anchored patterns only
             if family == "sun":
@@ -612,18 +850,35 @@ class RequestGenerator:
                 event: Literal["sunset", "sunrise"] = "sunset" if trig.anchor == "sunset" else "sunrise"
                 trigger_spec = SpecTrigger(kind="sun", event=event, offset_min=float(offset))
                 trigger = f"at {words}" if offset == 0 else words
+                clause = self._para(event)
+                para = (
+                    f"{self._para('sun_now')} {clause}"
+                    if offset == 0
+                    else f"{abs(offset)} minutes {'after' if offset > 0 else 'before'} {clause}"
+                )
             else:
                 at = str(next(t["at"] for t in chosen.automation.triggers if t.get("trigger") == "time"))
                 at = at[:5] + ":00"
                 trigger_spec = SpecTrigger(kind="time", at=at)
                 trigger = f"at {_clock_words(at)}"
+                hour = int(at[:2])
+                # Times of day near commutes get the commute mentioned, as people do.
+                keys = ["time", *(["morning"] if hour < 10 else ["evening"] if hour >= 16 else [])]
+                para = self._para(self._pick(keys, self.para_rng), at=_clock_words(at))
             spec = AutomationSpec(
                 alias=family,
                 trigger=trigger_spec,
                 actions=(SpecAction(entity_id=first.entity_id, state=first.state),),
             )
             return self.request(
-                family, spec, f"{verb[first.state]} {name}", trigger, style, used, pattern_id=chosen.id
+                family,
+                spec,
+                f"{verb[first.state]} {named.name}",
+                trigger,
+                style,
+                named.used,
+                pattern_id=chosen.id,
+                paraphrase=named.paraphrase(verb[first.state], para),
             )
         if family == "presence":
             device = self._device("lock", "locked") or self._device("light", "off")
@@ -635,8 +890,8 @@ class RequestGenerator:
                 if device.entity.domain == "lock"
                 else ("off" if leave else "on")
             )
-            name, used = self.name(device)
-            action = f"{STATE_WORDS[state][0]} {name}"
+            named = self.named(device)
+            action = f"{STATE_WORDS[state][0]} {named.name}"
             trigger = (
                 "when everyone is out"
                 if leave
@@ -647,15 +902,24 @@ class RequestGenerator:
                 trigger=SpecTrigger(kind="presence", event="leave" if leave else "arrive"),
                 actions=(SpecAction(entity_id=device.entity.entity_id, state=state),),
             )
-            return self.request(family, spec, action, trigger, style, used)
+            para = self._para("leave" if leave else "arrive")
+            return self.request(
+                family,
+                spec,
+                action,
+                trigger,
+                style,
+                named.used,
+                paraphrase=named.paraphrase(STATE_WORDS[state][0], para),
+            )
         if family == "temperature":
             device = self._device("climate", "cool") or self._device("fan", "on")
             if device is None:
                 return None
             state = "cool" if device.entity.domain == "climate" else "on"
             bound = float(int(self.rng.integers(24, 30)))
-            name, used = self.name(device)
-            action = f"{'cool with' if state == 'cool' else 'turn on'} {name}"
+            named = self.named(device)
+            verb_words = "cool with" if state == "cool" else "turn on"
             trigger = self._pick(
                 (
                     f"when it is above {bound:g} degrees outside",
@@ -667,7 +931,15 @@ class RequestGenerator:
                 trigger=RequestParser(self.index.home)._temperature(bound, None),
                 actions=(SpecAction(entity_id=device.entity.entity_id, state=state),),
             )
-            return self.request(family, spec, action, trigger, style, used)
+            return self.request(
+                family,
+                spec,
+                f"{verb_words} {named.name}",
+                trigger,
+                style,
+                named.used,
+                paraphrase=named.paraphrase(verb_words, self._para("above", bound=f"{bound:g}")),
+            )
         if family == "goodnight":
             areas = sorted({d.area_id for d in self.index.in_area("light", None) if d.area_id})
             picked = [areas[int(i)] for i in sorted(set(self.rng.integers(len(areas), size=2).tolist()))]
@@ -682,12 +954,19 @@ class RequestGenerator:
                 actions=tuple(SpecAction(entity_id=e, state="off") for e in lights),
             )
             action = f"turn off all the lights in the {' and the '.join(names)}"
-            return self.request(family, spec, action, f"at bedtime, {hour:02d}:30", style, [])
+            wording = _Paraphrase(
+                self._para("goodnight_action", areas=" and the ".join(names)),
+                self._para("goodnight", at=f"{hour:02d}:30"),
+                (),
+            )
+            return self.request(
+                family, spec, action, f"at bedtime, {hour:02d}:30", style, [], paraphrase=wording
+            )
         device = self._device("fan", "on") or self._device("light", "on")
         if device is None:
             return None
         minutes = int(self.rng.integers(2, 7)) * 5
-        name, used = self.name(device)
+        named = self.named(device)
         spec = AutomationSpec(
             alias=family,
             trigger=SpecTrigger(
@@ -696,7 +975,15 @@ class RequestGenerator:
             actions=(SpecAction(entity_id=device.entity.entity_id, state="off"),),
         )
         return self.request(
-            family, spec, f"turn off {name}", f"{minutes} minutes after it turns on", style, used
+            family,
+            spec,
+            f"turn off {named.name}",
+            f"{minutes} minutes after it turns on",
+            style,
+            named.used,
+            paraphrase=named.paraphrase(
+                self._pick(("turn off", "switch off"), self.para_rng), self._para("auto_off", minutes=minutes)
+            ),
         )
 
     def _unclear(self) -> list[Request]:
@@ -816,5 +1103,10 @@ def ask_ai_stage(view: HomeView, models: ModelProvider, cycle: int) -> list[AnyR
     requests = RequestGenerator(view.home, zlib.crc32(f"ask_ai:{view.key}:{cycle}".encode())).generate(
         view.truth.patterns
     )
+    if ask.parser.reader is not None:  # one batched pass; the reader answers the parser's calls from it
+        vocabulary = ask.parser.index.vocabulary
+        ask.parser.reader.predict(
+            pl.DataFrame({"request": [normalize(r.text, vocabulary) for r in requests]})
+        )
     version = model.version if model is not None else BASELINE_VERSION
     return [ask.record(request, cycle, number, version) for number, request in enumerate(requests)]
