@@ -77,7 +77,17 @@ def test_normal_cycle_passes_quality_thresholds(
         assert counts["rejected"] == stats["by_outcome"]["rejected"]
         assert counts["by_model_type"] == stats["by_model_type"]
         assert stats["by_model_type"]["soft_prompt"] == stats["by_point"]["ask_ai"]["accepted"]
-        assert stats["by_model_type"]["yaml_generation"] == stats["by_point"]["automation"]["accepted"]
+        assert (
+            stats["by_model_type"]["yaml_generation"]
+            == stats["by_point"]["automation"]["accepted"] + stats["by_point"]["suggestion"]["accepted"]
+        )
+        # Every point feeds at least one model type; counts by point × model type × outcome add up.
+        assert all(point.model_types for point in DEFAULT_POINTS)
+        by_pmt = stats["by_point_model_type"]
+        assert set(by_pmt) == set(STAGES)
+        for point in DEFAULT_POINTS:
+            for model_type in point.model_types:
+                assert by_pmt[point.name][model_type] == stats["by_point"][point.name]
         # Accepted records come back as records, with their quality set.
         synergies = list(store.accepted("gnn_synergy"))
         assert len(synergies) == stats["by_model_type"]["gnn_synergy"]

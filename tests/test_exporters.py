@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import polars as pl
@@ -19,39 +19,18 @@ from homesim.cli import export as export_cli
 from homesim.data_generation.config import GenerationConfig
 from homesim.data_generation.ground_truth_generator import write_ground_truth
 from homesim.data_generation.pipeline import generate_home
-from homesim.schema.records import AnyRecord, StageName
+from homesim.schema.records import AnyRecord
 from homesim.simulation.cycle import DEFAULT_STAGES, resolve_stages
 from homesim.simulation.home_view import HomeView
 from homesim.simulation.model_provider import NoModels
 from homesim.training_data import exporters
-from homesim.training_data.exporters import Exporter, prune
+from homesim.training_data.collector import TrainingDataCollector
+from homesim.training_data.exporters import Exporter, MemorySource, prune
 from homesim.training_data.formatters import natural_key
 from homesim.training_data.loading import ExportFormatError, read_metadata
 from homesim.training_data.schemas import FORMATS, MODEL_TYPES, ModelType
-from homesim.training_data.store import RecordStore
+from homesim.training_data.store import PARQUET_STAGING, RecordStore
 from homesim.workspace import Workspace
-
-MODEL_STAGE: dict[ModelType, StageName] = {
-    "gnn_synergy": "synergy",
-    "pattern_detection": "pattern",
-    "soft_prompt": "ask_ai",
-    "yaml_generation": "automation",
-    "device_intelligence": "device_health",
-}
-
-
-class FakeStore:
-    """The RecordStore interface exporters read, over a list of records."""
-
-    def __init__(self, records: Sequence[AnyRecord]) -> None:
-        self.records = list(records)
-
-    def accepted(self, model_type: str, cycles: Sequence[int] | None = None) -> Iterator[AnyRecord]:
-        stage = MODEL_STAGE[model_type]  # type: ignore[index]
-        return (r for r in self.records if r.stage == stage and (cycles is None or r.cycle in cycles))
-
-    def cycles(self) -> list[int]:
-        return sorted({r.cycle for r in self.records})
 
 
 class FakeTracker:
@@ -92,7 +71,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, list[An
 def exported(corpus: tuple[Workspace, list[AnyRecord]]) -> tuple[Workspace, FakeTracker]:
     workspace, records = corpus
     tracker = FakeTracker()
-    exporter = Exporter(workspace, FakeStore(records), tracker=tracker)
+    exporter = Exporter(workspace, MemorySource(records), tracker=tracker)
     exporter.export_cycle(1)
     exporter.export_cycle(2)
     exporter.export_aggregated()
@@ -190,14 +169,16 @@ def test_tracker_hears_of_every_exported_file(exported: tuple[Workspace, FakeTra
     paths = {call[0] for call in tracker.calls}
     assert all(p.is_file() for p in paths)
     assert {(c[1], c[2]) for c in tracker.calls} >= {("gnn_synergy", None), ("soft_prompt", 1)}
-    assert all(c[3] > 0 for c in tracker.calls)
+    # Files of record rows are linked to their records; entities and ground truth hold no record rows.
+    for path, _, _, ids in tracker.calls:
+        assert (ids > 0) == (path.name.split(".")[0] not in ("entities", "ground_truth")), path
 
 
 def test_format_filter_and_failed_export_keeps_the_old_one(
     corpus: tuple[Workspace, list[AnyRecord]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     workspace = Workspace(tmp_path)
-    exporter = Exporter(workspace, FakeStore(corpus[1]), truths=lambda key: None)
+    exporter = Exporter(workspace, MemorySource(corpus[1]), truths=lambda key: None)
     result = exporter.export("device_intelligence", 1, ["csv"])
     assert sorted(p.name for p in result.directory.iterdir()) == ["README.md", "devices.csv", "metadata.json"]
     with pytest.raises(ValueError, match="none was requested"):
@@ -221,7 +202,7 @@ def test_prune_keeps_newest_cycles_and_aggregated(
     records = [
         r.model_copy(update={"cycle": c}) for c in (1, 2, 3, 10) for r in corpus[1] if r.stage == "ask_ai"
     ]
-    exporter = Exporter(workspace, FakeStore(records), truths=lambda key: None)
+    exporter = Exporter(workspace, MemorySource(records), truths=lambda key: None)
     for c in (1, 2, 3, 10):
         exporter.export("soft_prompt", c, ["json"])
     exporter.export("soft_prompt", None, ["json"])
@@ -245,19 +226,9 @@ def test_cli_export_and_prune(
     missing = runner.invoke(app, ["export", "--cycle", "2", *ws])
     assert missing.exit_code == 2 and "no collected records" in missing.output
     assert runner.invoke(app, ["export", "--cycle", "2", "--format", "xml", *ws]).exit_code == 2
-    workspace.training_store.parent.mkdir(parents=True)
-    workspace.training_store.touch()
-    store = FakeStore(corpus[1])
-
-    class _Store:
-        def __init__(self, path: Path) -> None: ...
-
-        def __enter__(self) -> FakeStore:
-            return store
-
-        def __exit__(self, *exc: object) -> None: ...
-
-    monkeypatch.setattr(export_cli, "RecordStore", _Store)
+    # Records staged as Parquet (no SQLite store): the CLI finds them.
+    with TrainingDataCollector(workspace.training_data_dir / PARQUET_STAGING) as collector:
+        collector.emit_many(corpus[1])
     result = runner.invoke(app, ["export", "--cycle", "2", "--model-type", "soft_prompt", *ws])
     assert result.exit_code == 0, result.output
     assert (workspace.training_data_dir / "cycle_2" / "soft_prompt" / "queries.sqlite").is_file()

@@ -28,28 +28,72 @@ from homesim.workspace import Workspace
 
 SOURCE = Source(dataset_id="ds-test", generator_version="1.2.3", config_hash="abc123")
 
-#: The parts of the OpenLineage RunEvent JSON Schema (2-0-2) every event must satisfy.
-RUN_EVENT_SCHEMA = {
-    "type": "object",
-    "required": ["eventTime", "producer", "schemaURL", "run", "job", "eventType"],
-    "properties": {
-        "eventType": {"enum": ["START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER"]},
-        "eventTime": {"type": "string", "format": "date-time"},
-        "producer": {"type": "string", "format": "uri"},
-        "schemaURL": {"type": "string", "pattern": "^https://openlineage.io/spec/.*RunEvent"},
-        "run": {
+#: The core of the OpenLineage JSON Schema, spec 2-0-2 (`https://openlineage.io/spec/2-0-2/OpenLineage.json`,
+#: the version openlineage-python writes in `schemaURL`): BaseEvent, RunEvent, Run, Job and the datasets, as
+#: published (facet definitions, which our events do not use, left out). The tests have no network access.
+OPENLINEAGE_SPEC = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "https://openlineage.io/spec/2-0-2/OpenLineage.json",
+    "$defs": {
+        "BaseEvent": {
             "type": "object",
+            "properties": {
+                "eventTime": {"type": "string", "format": "date-time"},
+                "producer": {"type": "string", "format": "uri"},
+                "schemaURL": {"type": "string", "format": "uri"},
+            },
+            "required": ["eventTime", "producer", "schemaURL"],
+        },
+        "RunEvent": {
+            "allOf": [
+                {"$ref": "#/$defs/BaseEvent"},
+                {
+                    "type": "object",
+                    "properties": {
+                        "eventType": {"enum": ["START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER"]},
+                        "run": {"$ref": "#/$defs/Run"},
+                        "job": {"$ref": "#/$defs/Job"},
+                        "inputs": {"type": "array", "items": {"$ref": "#/$defs/InputDataset"}},
+                        "outputs": {"type": "array", "items": {"$ref": "#/$defs/OutputDataset"}},
+                    },
+                    "required": ["run", "job"],
+                },
+            ],
+            "type": "object",
+        },
+        "Run": {
+            "type": "object",
+            "properties": {"runId": {"type": "string", "format": "uuid"}, "facets": {"type": "object"}},
             "required": ["runId"],
-            "properties": {"runId": {"type": "string", "format": "uuid"}},
         },
-        "job": {
+        "Job": {
             "type": "object",
+            "properties": {
+                "namespace": {"type": "string"},
+                "name": {"type": "string"},
+                "facets": {"type": "object"},
+            },
             "required": ["namespace", "name"],
-            "properties": {"namespace": {"type": "string"}, "name": {"type": "string"}},
         },
-        "inputs": {"type": "array", "items": {"type": "object", "required": ["namespace", "name"]}},
-        "outputs": {"type": "array", "items": {"type": "object", "required": ["namespace", "name"]}},
+        "Dataset": {
+            "type": "object",
+            "properties": {
+                "namespace": {"type": "string"},
+                "name": {"type": "string"},
+                "facets": {"type": "object"},
+            },
+            "required": ["namespace", "name"],
+        },
+        "InputDataset": {
+            "allOf": [{"$ref": "#/$defs/Dataset"}, {"properties": {"inputFacets": {"type": "object"}}}],
+            "type": "object",
+        },
+        "OutputDataset": {
+            "allOf": [{"$ref": "#/$defs/Dataset"}, {"properties": {"outputFacets": {"type": "object"}}}],
+            "type": "object",
+        },
     },
+    "$ref": "#/$defs/RunEvent",
 }
 
 
@@ -170,11 +214,15 @@ def test_json_audit_and_openlineage_events(
         sent = tracker.emit_openlineage()
     lines = (workspace.root / "lineage" / "openlineage.jsonl").read_text().splitlines()
     assert len(lines) == sent == 4  # two collector runs: START and COMPLETE each
-    checker = jsonschema.Draft202012Validator(RUN_EVENT_SCHEMA, format_checker=jsonschema.FormatChecker())
+    checker = jsonschema.Draft202012Validator(OPENLINEAGE_SPEC, format_checker=jsonschema.FormatChecker())
     events = [json.loads(line) for line in lines]
     for event in events:
         checker.validate(event)
         uuid.UUID(event["run"]["runId"])
+        assert event["schemaURL"].startswith("https://openlineage.io/spec/2-0-2/OpenLineage.json")
+    broken = {**events[0], "run": {"runId": 7}}
+    del broken["eventTime"]
+    assert len(list(checker.iter_errors(broken))) == 2  # the schema does catch a malformed event
     complete = [e for e in events if e["eventType"] == "COMPLETE"]
     assert [(d["namespace"], d["name"]) for d in complete[0]["inputs"]] == [("homesim", "dataset/ds-test")]
     assert {o["name"] for o in complete[0]["outputs"]} >= {"training_records/gnn_synergy"}

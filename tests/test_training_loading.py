@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
 
 import polars as pl
 import pytest
@@ -14,30 +13,10 @@ from homesim.schema.records import AnyRecord
 from homesim.simulation.cycle import DEFAULT_STAGES, resolve_stages
 from homesim.simulation.home_view import HomeView
 from homesim.simulation.model_provider import NoModels
-from homesim.training_data.exporters import Exporter
+from homesim.training_data.exporters import Exporter, MemorySource
 from homesim.training_data.loading import ExportFormatError, load_training_data, read_chat, read_table
 from homesim.training_data.schemas import DEVICES, MODEL_TYPES, TABLES, ModelType, SchemaVersionError
 from homesim.workspace import Workspace
-
-STAGE_OF = {
-    "gnn_synergy": "synergy",
-    "pattern_detection": "pattern",
-    "soft_prompt": "ask_ai",
-    "yaml_generation": "automation",
-    "device_intelligence": "device_health",
-}
-
-
-class FakeStore:
-    def __init__(self, records: Sequence[AnyRecord]) -> None:
-        self.records = list(records)
-
-    def accepted(self, model_type: str, cycles: Sequence[int] | None = None) -> Iterator[AnyRecord]:
-        stage = STAGE_OF[model_type]
-        return (r for r in self.records if r.stage == stage and (cycles is None or r.cycle in cycles))
-
-    def cycles(self) -> list[int]:
-        return sorted({r.cycle for r in self.records})
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +29,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
         view.upstream[name] = produced
         records.extend(produced)
     ws = Workspace(tmp_path_factory.mktemp("ws"))
-    exporter = Exporter(ws, FakeStore(records), truths={view.truth.home_key: view.truth}.get)
+    exporter = Exporter(ws, MemorySource(records), truths={view.truth.home_key: view.truth}.get)
     exporter.export_cycle(0)
     exporter.export_aggregated()
     return ws

@@ -24,11 +24,16 @@ from homesim.simulation.cycle import DEFAULT_STAGES, resolve_stages
 from homesim.simulation.home_view import HomeView
 from homesim.simulation.model_provider import NoModels
 from homesim.training_data.collector import TrainingDataCollector
-from homesim.training_data.store import RecordStore
+from homesim.training_data.store import RecordStore, serialise
 from homesim.training_data.validators import (
+    COMPLETENESS,
     CONSISTENCY,
+    RANGE,
     TEXT,
+    Batch,
     Context,
+    Item,
+    check_batch,
     text_problems,
 )
 
@@ -214,3 +219,51 @@ def test_empty_queries_and_text_quality(home: tuple[list[AnyRecord], GroundTruth
 def test_text_problems(text: str, problem: str) -> None:
     assert any(problem in p for p in text_problems(text, "q"))
     assert text_problems("Turn on the kitchen light at sunset.", "q") == []
+
+
+def test_column_wise_screening_gives_the_per_record_verdicts(
+    home: tuple[list[AnyRecord], GroundTruth],
+) -> None:
+    records, truth = home
+    ctx = Context(truth_of={truth.home_key: truth}.get)
+    patterns = [r for r in records if isinstance(r, PatternRecord)][:50]
+    bad = patterns[0]
+    patterns += [
+        bad.model_copy(update={"outputs": bad.outputs.model_copy(update={"score": 1.5})}),
+        bad.model_copy(
+            update={
+                "inputs": bad.inputs.model_copy(
+                    update={
+                        "action_state": " ",
+                        "features": bad.inputs.features.model_copy(update={"lift": float("inf"), "days": -1}),
+                    }
+                )
+            }
+        ),
+    ]
+    healths = [r for r in records if isinstance(r, DeviceHealthRecord)][:30]
+    for group in (patterns, healths, [r for r in records if isinstance(r, AskAIRecord)]):
+        batch = Batch([Item(r, serialise(r)) for r in group])
+        assert batch.frame() is not None
+        for validator in (RANGE, COMPLETENESS):
+            expected = [validator(r, "", ctx) for r in group]
+            assert check_batch(validator, batch, ctx, [True] * len(group)) == expected
+    screened = check_batch(
+        RANGE, Batch([Item(r, serialise(r)) for r in patterns]), ctx, [True] * len(patterns)
+    )
+    assert [v.reasons for v in screened[-2:]] == [
+        ("range: outputs.score=1.5 outside [0, 1]",),
+        ("range: inputs.features.lift=inf not finite", "range: inputs.features.days=-1.0 negative count"),
+    ]
+
+
+def test_a_malformed_record_does_not_stop_its_batch(
+    home: tuple[list[AnyRecord], GroundTruth], tmp_path: Path
+) -> None:
+    records, truth = home
+    patterns = [r for r in records if isinstance(r, PatternRecord)][:20]
+    fields = patterns[0].model_dump(exclude={"cycle", "record_id"})
+    no_cycle = PatternRecord.model_construct(**fields, record_id="a" * 24)  # no cycle at all
+    found = reasons_of([*patterns, no_cycle], truth, tmp_path)
+    assert list(found) == [no_cycle.record_id]
+    assert has(found[no_cycle.record_id], "schema", "cycle")

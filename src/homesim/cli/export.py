@@ -12,7 +12,7 @@ from homesim.cli.options import WorkspaceOption, resolve_workspace
 from homesim.training_data.exporters import Exporter, ExportResult, prune
 from homesim.training_data.lineage_tracker import LineageTracker
 from homesim.training_data.schemas import FORMATS, MODEL_TYPES
-from homesim.training_data.store import RecordStore
+from homesim.training_data.store import open_store, workspace_store
 
 console = Console()
 err_console = Console(stderr=True)
@@ -72,12 +72,14 @@ def export(
             raise typer.Exit(2)
     formats = None if fmt is None else [fmt]
     ws = resolve_workspace(workspace)
-    if not ws.training_store.is_file():
+    staged = workspace_store(ws)
+    if staged is None:
         err_console.print(
-            f"[red]no collected records at {ws.training_store}; run a simulation cycle first[/red]"
+            f"[red]no collected records at {ws.training_store} (nor Parquet staging beside it); "
+            "run a simulation cycle first[/red]"
         )
         raise typer.Exit(2)
-    with RecordStore(ws.training_store) as store, LineageTracker(ws.lineage_db) as tracker:
+    with open_store(staged) as store, LineageTracker(ws.lineage_db) as tracker:
         exporter = Exporter(ws, store, tracker=tracker)
         results = [exporter.export(t, cycle, formats) for t in types]
     console.print(_table(results))

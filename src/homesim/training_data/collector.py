@@ -1,18 +1,21 @@
-"""TrainingDataCollector: the persistent `RecordSink` that validates records and stores them per cycle.
+"""TrainingDataCollector: the persistent `RecordSink` that validates records and stages them per cycle.
 
 It owns the collection points (one per simulation stage: record type, model types fed, validators, quality
 threshold) and the batching: records wait in memory until `batch_size` are pending (or `flush`/`close`),
-then each is validated, and the batch's accepted records and rejects (with reasons, never dropped
-silently) are written to the `RecordStore` in one transaction. Lineage (when a tracker is given) is
-recorded just before that commit, idempotently, so a process killed at any point loses no committed record
-and leaves no partial batch; re-running the cycle fills in what was lost.
+then each point's records are serialised once (payload + content hash), run through the point's validators
+batch-wise (validator by validator over the whole group), and the batch's accepted records and rejects
+(with reasons, never dropped silently) are committed to the store (SQLite or Parquet staging) at once.
+Lineage (when a tracker is given) is recorded, in bulk, just before that commit, idempotently, so a process
+killed at any point loses no committed record and leaves no partial batch; re-running the cycle fills in
+what was lost.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 from typing import Any, Final
 
@@ -29,7 +32,7 @@ from homesim.schema.records import (
 )
 from homesim.training_data import validators as v
 from homesim.training_data.lineage_tracker import Collected, LineageTracker, Source
-from homesim.training_data.store import Accepted, RecordStore, Reject, content_hash
+from homesim.training_data.store import Reject, Store, StoredRow, TypeRow, lineage_json, open_store, serialise
 
 
 class UnknownCollectionPointError(ValueError):
@@ -41,6 +44,7 @@ class CollectionPoint:
     name: str
     record_type: type[StageRecord]
     model_types: tuple[str, ...]
+    #: Run in this order over each batch; a duplicate check must come last (see `DuplicateValidator`).
     validators: tuple[v.Validator, ...]
     #: Records whose quality (minimum over the validators) is below this are rejected.
     threshold: float = 0.5
@@ -49,20 +53,46 @@ class CollectionPoint:
 DEFAULT_POINTS: Final[tuple[CollectionPoint, ...]] = (
     CollectionPoint("pattern", PatternRecord, ("pattern_detection",), v.COMMON),
     CollectionPoint("synergy", SynergyRecord, ("gnn_synergy",), v.COMMON),
-    # Suggestions are stored and traced but feed no exporter directly: they reach yaml_generation as the
-    # request side of the automation records derived from them (the exporters take one record type each).
-    CollectionPoint("suggestion", SuggestionRecord, (), (*v.COMMON, v.TEXT)),
-    CollectionPoint("automation", AutomationRecord, ("yaml_generation",), (*v.COMMON, v.YAML)),
-    CollectionPoint("ask_ai", AskAIRecord, ("soft_prompt",), (*v.COMMON, v.TEXT, v.YAML)),
+    # A suggestion is the natural-language request side of the YAML its automation record holds: the
+    # yaml_generation exporter pairs them (suggestion text → YAML).
+    CollectionPoint("suggestion", SuggestionRecord, ("yaml_generation",), (*v.CHECKS, v.TEXT, v.DUPLICATE)),
+    CollectionPoint("automation", AutomationRecord, ("yaml_generation",), (*v.CHECKS, v.YAML, v.DUPLICATE)),
+    CollectionPoint("ask_ai", AskAIRecord, ("soft_prompt",), (*v.CHECKS, v.TEXT, v.YAML, v.DUPLICATE)),
     CollectionPoint("device_health", DeviceHealthRecord, ("device_intelligence",), v.COMMON),
 )
+
+OUTCOMES: Final = ("accepted", "rejected")
 
 
 @dataclass
 class _Stats:
-    by_point: dict[str, Counter[str]] = field(default_factory=dict)
-    by_model_type: Counter[str] = field(default_factory=Counter)
+    #: (point, outcome) → records; (point, model type, outcome) → records; validator → rejects it caused.
+    by_point: Counter[tuple[str, str]] = field(default_factory=Counter)
+    by_point_model_type: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     reasons: Counter[str] = field(default_factory=Counter)
+
+    def count(self, point: CollectionPoint, outcome: str, n: int) -> None:
+        if n:
+            self.by_point[point.name, outcome] += n
+            for model_type in point.model_types:
+                self.by_point_model_type[point.name, model_type, outcome] += n
+
+    def add(self, other: _Stats) -> None:
+        self.by_point.update(other.by_point)
+        self.by_point_model_type.update(other.by_point_model_type)
+        self.reasons.update(other.reasons)
+
+
+@dataclass
+class _Batch:
+    """What one flush commits."""
+
+    rows: list[StoredRow] = field(default_factory=list)
+    types: list[TypeRow] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+    collected: list[Collected] = field(default_factory=list)
+    #: Counted into the collector's stats once the batch is committed.
+    stats: _Stats = field(default_factory=_Stats)
 
 
 class TrainingDataCollector:
@@ -70,7 +100,7 @@ class TrainingDataCollector:
 
     def __init__(
         self,
-        store: RecordStore | Path,
+        store: Store | Path,
         *,
         points: Iterable[CollectionPoint] = DEFAULT_POINTS,
         batch_size: int = 1000,
@@ -80,8 +110,8 @@ class TrainingDataCollector:
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
-        self._owns_store = not isinstance(store, RecordStore)
-        self.store = RecordStore(store) if isinstance(store, Path) else store
+        self._owns_store = isinstance(store, Path)
+        self.store: Store = open_store(store) if isinstance(store, Path) else store
         self.points: dict[str, CollectionPoint] = {}
         for point in points:
             self.register(point)
@@ -144,112 +174,161 @@ class TrainingDataCollector:
     # ---------------------------------------------------------------------------------------- writing
 
     def flush(self) -> None:
-        """Validate the pending records and commit them (accepted and rejected) in one transaction."""
+        """Validate the pending records point by point and commit them (accepted and rejected, with their
+        lineage) in one transaction."""
         if not self._pending:
             return
-        accepted: list[Accepted] = []
-        rejects: list[Reject] = []
-        collected: list[Collected] = []
-        seen = self._ctx.seen
+        groups: dict[str, list[AnyRecord]] = {}
         for point, record in self._pending:
-            cycle = getattr(record, "cycle", None)
-            if isinstance(cycle, int) and cycle not in seen:
-                seen[cycle] = self.store.content_hashes(cycle)
-            payload, scores, reasons = _validate(point, record, self._ctx)
-            quality = min(scores.values())
-            ok = quality >= point.threshold
-            stats = self._stats.by_point.setdefault(point.name, Counter())
-            stats["accepted" if ok else "rejected"] += 1
-            if ok:
-                seen[record.cycle][content_hash(record)] = record.record_id
-                accepted.append(
-                    (
-                        record.model_copy(update={"quality": quality, **self._lineage_ids(record)}),
-                        quality,
-                        point.model_types,
-                    )
-                )
-                self._stats.by_model_type.update(point.model_types)
-            else:
-                self._stats.reasons.update(r.split(":", 1)[0] for r in reasons)
-                rejects.append(
-                    (
-                        _attr(record, "record_id") or "?",
-                        cycle,
-                        _attr(record, "home_key"),
-                        point.name,
-                        quality,
-                        list(reasons),
-                        payload,
-                    )
-                )
-            if self.lineage is not None:
-                collected.append(
-                    Collected(
-                        record_id=_attr(record, "record_id") or "?",
-                        cycle=cycle,
-                        home_key=_attr(record, "home_key"),
-                        stage=point.name,
-                        model_version=_attr(record, "model_version"),
-                        derived_from=tuple(getattr(record, "derived_from", ())),
-                        accepted=ok,
-                        model_types=point.model_types if ok else (),
-                        scores=scores,
-                        reasons=reasons,
-                    )
-                )
+            groups.setdefault(point.name, []).append(record)
+        batch = _Batch()
+        for name, records in groups.items():
+            self._validate(self.points[name], records, batch)
         if self.lineage is not None and self.run_id is not None:
-            self.lineage.record_collected(self.run_id, collected, self.source)
-        self.store.add_batch(accepted, rejects)
+            self.lineage.record_collected(self.run_id, batch.collected, self.source)
+        self.store.add_rows(batch.rows, batch.types, batch.rejects)
+        self._stats.add(batch.stats)
         self._pending.clear()
 
-    def _lineage_ids(self, record: AnyRecord) -> dict[str, Any]:
-        return {} if self.run_id is None else {"lineage_ids": (*record.lineage_ids, self.run_id)}
+    def _validate(self, point: CollectionPoint, records: Sequence[AnyRecord], batch: _Batch) -> None:
+        """Serialise `records` of `point` once, score them validator by validator over the whole group and
+        sort them into `batch`."""
+        items: list[v.Item] = []
+        for record in records:
+            try:
+                items.append(v.Item(record, serialise(record)))
+            except Exception as exc:  # a record built without validation may not even serialise
+                self._reject(
+                    point,
+                    record,
+                    repr(record),
+                    {v.SCHEMA.name: 0.0},
+                    (f"schema: record does not serialise: {exc}",),
+                    batch,
+                )
+        seen = self._ctx.seen
+        for cycle in {_attr(item.record, "cycle") for item in items} - seen.keys():
+            if isinstance(cycle, int):
+                seen[cycle] = self.store.content_hashes(cycle)
+        # One column of verdicts per validator; a record's quality is its lowest score so far.
+        columns: list[list[v.Verdict]] = []
+        quality = [1.0] * len(items)
+        group = v.Batch(items)
+        for validator in point.validators:
+            passing = [q >= point.threshold for q in quality]
+            columns.append(v.check_batch(validator, group, self._ctx, passing))
+            quality = [min(q, verdict.score) for q, verdict in zip(quality, columns[-1], strict=True)]
+        names = [validator.name for validator in point.validators]
+        clean = dict.fromkeys(names, v.PASS)  # shared (read-only) by every record that passed everything
+        accepted = 0
+        run = () if self.run_id is None else (self.run_id,)
+        lineage_ids: dict[tuple[str, ...], str] = {}  # most records share theirs: serialise each once
+        rows = zip(*columns, strict=True) if columns else repeat((), len(items))
+        for item, q, verdicts in zip(items, quality, rows, strict=True):
+            if all(verdict is v.OK for verdict in verdicts):
+                s, r = clean, ()
+            else:
+                s = {name: verdict.score for name, verdict in zip(names, verdicts, strict=True)}
+                r = tuple(reason for verdict in verdicts for reason in verdict.reasons)
+            record, serialised = item.record, item.serialised
+            if q < point.threshold:
+                self._reject(point, record, serialised.payload, s, r, batch)
+                continue
+            accepted += 1
+            seen[record.cycle][serialised.content_hash] = record.record_id
+            ids = record.lineage_ids
+            ids_json = lineage_ids.get(ids) or lineage_ids.setdefault(ids, lineage_json((*ids, *run)))
+            payload = serialised.with_collector_fields(q, ids_json)
+            batch.rows.append(
+                (
+                    record.record_id,
+                    record.cycle,
+                    record.home_key,
+                    point.name,
+                    q,
+                    serialised.content_hash,
+                    payload,
+                )
+            )
+            batch.types += [(record.record_id, t) for t in point.model_types]
+            if self.lineage is not None:  # an accepted record is well-formed: its fields read directly
+                batch.collected.append(
+                    Collected(
+                        record.record_id,
+                        record.cycle,
+                        record.home_key,
+                        point.name,
+                        record.model_version,
+                        record.derived_from,
+                        True,
+                        point.model_types,
+                        s,
+                        r,
+                    )
+                )
+        batch.stats.count(point, "accepted", accepted)
+
+    def _reject(
+        self,
+        point: CollectionPoint,
+        record: AnyRecord,
+        payload: str,
+        scores: dict[str, float],
+        reasons: tuple[str, ...],
+        batch: _Batch,
+    ) -> None:
+        batch.stats.count(point, "rejected", 1)
+        batch.stats.reasons.update({r.split(":", 1)[0] for r in reasons})
+        record_id = _attr(record, "record_id") or "?"
+        cycle, home_key = _attr(record, "cycle"), _attr(record, "home_key")
+        quality = min(scores.values(), default=0.0)
+        batch.rejects.append((record_id, cycle, home_key, point.name, quality, list(reasons), payload))
+        if self.lineage is not None:
+            batch.collected.append(
+                Collected(
+                    record_id=record_id,
+                    cycle=cycle,
+                    home_key=home_key,
+                    stage=point.name,
+                    model_version=_attr(record, "model_version"),
+                    derived_from=tuple(getattr(record, "derived_from", ())),
+                    accepted=False,
+                    model_types=(),
+                    scores=scores,
+                    reasons=reasons,
+                )
+            )
 
     def stats(self) -> dict[str, Any]:
-        """Counts of flushed records by point (accepted/rejected), by model type (accepted), by outcome,
-        and the rejects by validator."""
-        by_point = {name: dict(c) for name, c in sorted(self._stats.by_point.items())}
+        """Counts of the flushed records: by point and outcome, by model type (accepted), by point, model
+        type and outcome, by outcome, and the rejects by validator (a reject counts once per validator that
+        gave a reason)."""
+        st = self._stats
+        points = sorted({p for p, _ in st.by_point})
+        by_point = {p: {o: st.by_point[p, o] for o in OUTCOMES} for p in points}
+        by_point_model_type: dict[str, dict[str, dict[str, int]]] = {}
+        for (p, m, o), n in sorted(st.by_point_model_type.items()):
+            by_point_model_type.setdefault(p, {}).setdefault(m, dict.fromkeys(OUTCOMES, 0))[o] = n
+        by_model_type: Counter[str] = Counter()
+        for (_, m, o), n in st.by_point_model_type.items():
+            if o == "accepted":
+                by_model_type[m] += n
         return {
             "by_point": by_point,
-            "by_model_type": dict(sorted(self._stats.by_model_type.items())),
-            "by_outcome": {
-                outcome: sum(c.get(outcome, 0) for c in by_point.values())
-                for outcome in ("accepted", "rejected")
-            },
-            "reject_reasons": dict(sorted(self._stats.reasons.items())),
+            "by_model_type": dict(sorted(by_model_type.items())),
+            "by_point_model_type": by_point_model_type,
+            "by_outcome": {o: sum(c[o] for c in by_point.values()) for o in OUTCOMES},
+            "reject_reasons": dict(sorted(st.reasons.items())),
             "pending": len(self._pending),
         }
 
     def pass_rates(self) -> dict[str, float]:
         """Accepted share of the flushed records of each point."""
         return {
-            name: c["accepted"] / (c["accepted"] + c["rejected"])
-            for name, c in sorted(self._stats.by_point.items())
+            p: c["accepted"] / (c["accepted"] + c["rejected"]) for p, c in self.stats()["by_point"].items()
         }
 
 
 def _attr(record: object, name: str) -> Any:
     """A field of a record that may have been built without validation (missing fields read as None)."""
     return getattr(record, name, None)
-
-
-def _validate(
-    point: CollectionPoint, record: AnyRecord, ctx: v.Context
-) -> tuple[str, dict[str, float], tuple[str, ...]]:
-    """The record's JSON, each validator's score, and the reasons. A record that cannot be serialised is
-    not looked at further; a validator that cannot read a malformed record scores it 0."""
-    try:
-        payload = record.model_dump_json(warnings=False)
-    except Exception as exc:  # a record built without validation may not even serialise
-        return repr(record), {v.SCHEMA.name: 0.0}, (f"schema: record does not serialise: {exc}",)
-    scores: dict[str, float] = {}
-    reasons: list[str] = []
-    for validator in point.validators:
-        try:
-            verdict = validator(record, payload, ctx)
-        except Exception as exc:  # a record that failed the schema check may lack what this one reads
-            verdict = v.Verdict(0.0, (f"{validator.name}: could not check: {type(exc).__name__}: {exc}",))
-        scores[validator.name] = verdict.score
-        reasons += verdict.reasons
-    return payload, scores, tuple(reasons)

@@ -16,7 +16,7 @@ import json
 import shutil
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,7 +27,8 @@ from homesim.data_generation.ground_truth_generator import GROUND_TRUTH_FILE, re
 from homesim.io import atomic_path, write_json_atomic, write_text_atomic
 from homesim.schema.ground_truth import GroundTruth
 from homesim.schema.records import AnyRecord
-from homesim.training_data.formatters import chat_examples, dedupe_newest, format_records
+from homesim.training_data.collector import DEFAULT_POINTS
+from homesim.training_data.formatters import chat_examples, dedupe_newest, format_payloads
 from homesim.training_data.loading import (
     METADATA_FILE,
     SUFFIX,
@@ -46,17 +47,42 @@ from homesim.training_data.schemas import (
     ModelType,
     TableSpec,
 )
+from homesim.training_data.store import RECORD_ADAPTER, PayloadRow
 from homesim.workspace import Workspace
 
 README_FILE = "README.md"
 
 
 class RecordSource(Protocol):
-    """What exporters read: the record store's accepted records per model type and its cycles."""
+    """What exporters read: the record store's accepted records per model type (record id, cycle, JSON
+    payload; by cycle then record id) and its cycles."""
 
-    def accepted(self, model_type: str, cycles: Sequence[int] | None = None) -> Iterator[AnyRecord]: ...
+    def accepted_rows(self, model_type: str, cycles: Sequence[int] | None = None) -> list[PayloadRow]: ...
 
     def cycles(self) -> list[int]: ...
+
+
+class MemorySource:
+    """A `RecordSource` over records held in memory (tests, notebooks, exports without a store): each record
+    feeds the model types of its stage's collection point (`feeds`: stage → model types)."""
+
+    def __init__(
+        self, records: Iterable[AnyRecord], feeds: Mapping[str, Sequence[str]] | None = None
+    ) -> None:
+        self.records = list(records)
+        self.feeds = feeds if feeds is not None else {p.name: p.model_types for p in DEFAULT_POINTS}
+
+    def accepted_rows(self, model_type: str, cycles: Sequence[int] | None = None) -> list[PayloadRow]:
+        mine = [
+            r
+            for r in self.records
+            if model_type in self.feeds.get(r.stage, ()) and (cycles is None or r.cycle in cycles)
+        ]
+        mine.sort(key=lambda r: (r.cycle, r.record_id))
+        return [(r.record_id, r.cycle, r.model_dump_json()) for r in mine]
+
+    def cycles(self) -> list[int]:
+        return sorted({r.cycle for r in self.records})
 
 
 class ExportTracker(Protocol):
@@ -109,10 +135,10 @@ def _write_table(path: Path, frame: pl.DataFrame, spec: TableSpec, fmt: Format, 
         elif fmt == "csv":
             frame.write_csv(tmp)
         elif fmt == "json":
+            # The header by json, the rows by polars (row-oriented JSON, written without Python per row).
             doc = {"schema_version": SCHEMA_VERSION, "model_type": model_type, "table": spec.name}
-            tmp.write_text(
-                json.dumps({**doc, "rows": frame.to_dicts()}, ensure_ascii=False), encoding="utf-8"
-            )
+            header = json.dumps(doc, ensure_ascii=False)[:-1]
+            tmp.write_text(f'{header}, "rows": {frame.write_json()}}}', encoding="utf-8")
         elif fmt == "sqlite":
             with sqlite3.connect(tmp) as db:
                 db.execute(sqlite_create_table(spec))
@@ -207,11 +233,13 @@ class Exporter:
             raise ValueError(
                 f"{model_type} is exported as {', '.join(FORMATS[model_type])}; none was requested"
             )
-        records = list(self.store.accepted(model_type, None if cycle is None else [cycle]))
+        rows = self.store.accepted_rows(model_type, None if cycle is None else [cycle])
         if cycle is None:
-            records = dedupe_newest(records)
-        truths = {h: t for h in sorted({r.home_key for r in records}) if (t := self.truths(h)) is not None}
-        tables = format_records(model_type, records, truths)
+            newest = dedupe_newest(RECORD_ADAPTER.validate_json(p) for _, _, p in rows)
+            kept = {(r.record_id, r.cycle) for r in newest}
+            rows = [row for row in rows if row[:2] in kept]
+        ids = [record_id for record_id, _, _ in rows]
+        tables = format_payloads(model_type, [payload for _, _, payload in rows], _LazyTruths(self.truths))
         if cycle is None and "entities" in tables:  # one node per home: its newest features
             tables["entities"] = (
                 tables["entities"]
@@ -223,19 +251,17 @@ class Exporter:
         staging = final.parent / f".{model_type}.staging-{uuid.uuid4().hex[:8]}"
         try:
             counts = self._write_all(staging, model_type, tables, wanted)
-            source_cycles = sorted({r.cycle for r in records})
+            source_cycles = sorted({c for _, c, _ in rows})
             metadata: dict[str, Any] = {
                 "schema_version": SCHEMA_VERSION,
                 "model_type": model_type,
                 "cycle": cycle,
                 "aggregated": cycle is None,
                 "source_cycles": source_cycles,
-                "records": len(records),
+                "records": len(rows),
                 "counts": counts,
-                "files": {
-                    name: {"sha256": _sha256(staging / name), "rows": rows} for name, rows in counts.items()
-                },
-                "lineage": {"record_ids": len(records), "record_ids_sha256": _ids_digest(records)},
+                "files": {name: {"sha256": _sha256(staging / name), "rows": n} for name, n in counts.items()},
+                "lineage": {"record_ids": len(ids), "record_ids_sha256": _ids_digest(ids)},
             }
             write_text_atomic(staging / README_FILE, _dataset_card(model_type, counts, metadata))
             metadata["files"][README_FILE] = {"sha256": _sha256(staging / README_FILE), "rows": None}
@@ -244,10 +270,12 @@ class Exporter:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         if self.tracker is not None:
-            ids = [r.record_id for r in records]
+            # A file of record rows holds those records; the others (entities, ground truth) hold none.
+            holds_records = {spec.name for spec in TABLES[model_type] if spec.columns[0].name == "record_id"}
             for name in counts:
-                self.tracker.record_export(final / name, model_type, cycle, ids)
-        return ExportResult(model_type, cycle, final, counts, source_cycles, len(records))
+                held = ids if name.split(".", 1)[0] in holds_records else []
+                self.tracker.record_export(final / name, model_type, cycle, held)
+        return ExportResult(model_type, cycle, final, counts, source_cycles, len(rows))
 
     @staticmethod
     def _write_all(
@@ -281,8 +309,37 @@ class Exporter:
         return counts
 
 
-def _ids_digest(records: Sequence[AnyRecord]) -> str:
-    return hashlib.sha256("\n".join(sorted(r.record_id for r in records)).encode()).hexdigest()
+def _ids_digest(ids: Sequence[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()
+
+
+class _LazyTruths(Mapping[str, GroundTruth]):
+    """The ground truth of the homes a formatter asks for, read on first use (only pattern_detection
+    uses it; homes without a truth are absent)."""
+
+    def __init__(self, truths: TruthSource) -> None:
+        self._source = truths
+        self._cache: dict[str, GroundTruth | None] = {}
+
+    def _get(self, key: str) -> GroundTruth | None:
+        if key not in self._cache:
+            self._cache[key] = self._source(key)
+        return self._cache[key]
+
+    def __getitem__(self, key: str) -> GroundTruth:
+        truth = self._get(key)
+        if truth is None:
+            raise KeyError(key)
+        return truth
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self._get(key) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return (k for k, t in self._cache.items() if t is not None)
+
+    def __len__(self) -> int:
+        return sum(t is not None for t in self._cache.values())
 
 
 def _replace_dir(staging: Path, final: Path) -> None:

@@ -2,7 +2,11 @@
 
 Owns the mapping from the simulation's training records (`homesim.schema.records`) to the exported tables of
 `homesim.training_data.schemas`, the natural key used to deduplicate records across cycles, and the chat
-format of YAML-generation pairs for LLM fine-tuning. Nested free-form values (specs, contexts, triggers)
+format of YAML-generation pairs for LLM fine-tuning. The high-volume model types (pattern_detection,
+gnn_synergy, device_intelligence) are built column-wise: the stored JSON payloads are decoded by polars into
+one struct column (its dtype derived from the pydantic record model) and the table's columns are selected
+from it, with no Python work per record. soft_prompt and yaml_generation, whose columns are built from
+free-form JSON values, are built from parsed records. Nested free-form values (specs, contexts, triggers)
 become JSON strings so every table is flat enough for Parquet, CSV and SQLite alike.
 """
 
@@ -11,9 +15,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import polars as pl
+from pydantic import BaseModel
 
 from homesim.schema.ground_truth import GroundTruth
 from homesim.schema.records import (
@@ -21,10 +26,19 @@ from homesim.schema.records import (
     AskAIRecord,
     AutomationRecord,
     DeviceHealthRecord,
+    HealthFeatures,
+    NodeFeatures,
+    PatternFeatures,
     PatternRecord,
     ReplayResult,
+    StageRecord,
+    SuggestionRecord,
+    SynergyFeatures,
+    SynergyOutputs,
     SynergyRecord,
 )
+from homesim.training_data.frames import at as _at
+from homesim.training_data.frames import decode
 from homesim.training_data.schemas import (
     DEVICES,
     ENTITIES,
@@ -37,6 +51,7 @@ from homesim.training_data.schemas import (
     ModelType,
     TableSpec,
 )
+from homesim.training_data.store import RECORD_ADAPTER
 
 #: System prompt of every chat-format YAML-generation example.
 CHAT_SYSTEM_PROMPT = (
@@ -79,62 +94,74 @@ def _provenance(r: AnyRecord) -> Row:
     return {"record_id": r.record_id, "cycle": r.cycle, "home_key": r.home_key}
 
 
-def _synergy_row(r: SynergyRecord) -> Row:
-    i, f = r.inputs, r.inputs.features
+# ------------------------------------------------------------------------------ column-wise (payloads)
+
+
+def _select(frame: pl.DataFrame, spec: TableSpec, columns: Mapping[str, str | pl.Expr]) -> pl.DataFrame:
+    """`spec`'s table from decoded records: each column by its path (or expression), in spec order."""
+    exprs = []
+    for col in spec.columns:
+        source = columns.get(col.name, col.name)
+        exprs.append((_at(source) if isinstance(source, str) else source).alias(col.name))
+    return frame.select(exprs).cast(spec.polars_schema)
+
+
+def _fields(model: type[BaseModel], prefix: str) -> dict[str, str]:
+    return {name: f"{prefix}.{name}" for name in model.model_fields}
+
+
+_SYNERGY_COLUMNS: Final[dict[str, str | pl.Expr]] = {
+    "trigger_entity": "inputs.trigger.entity_id",
+    "trigger_state": "inputs.trigger_state",
+    "action_entity": "inputs.action.entity_id",
+    "action_state": "inputs.action_state",
+    **_fields(SynergyFeatures, "inputs.features"),
+    **_fields(SynergyOutputs, "outputs"),
+    "label_kind": "label.kind",
+    "label": _at("label.kind") == "active",
+    "synergy_id": "label.synergy_id",
+    "relation": "label.relation",
+}
+
+
+def _synergy_frames(records: pl.DataFrame, truths: Mapping[str, GroundTruth]) -> dict[str, pl.DataFrame]:
+    # Nodes in first-seen order (each record's trigger, then its action), one per cycle, home and entity.
+    node_cols = ["cycle", "home_key", *NodeFeatures.model_fields]
+    ends = [
+        records.with_row_index("order").select(
+            pl.col("order") * 2 + n, "cycle", "home_key", _at(f"inputs.{end}").struct.unnest()
+        )
+        for n, end in enumerate(("trigger", "action"))
+    ]
+    nodes = (
+        pl.concat(ends)
+        .sort("order")
+        .unique(["cycle", "home_key", "entity_id"], keep="first", maintain_order=True)
+        .sort("cycle", "home_key", "entity_id")
+        .select(node_cols)
+    )
     return {
-        **_provenance(r),
-        "trigger_entity": i.trigger.entity_id,
-        "trigger_state": i.trigger_state,
-        "action_entity": i.action.entity_id,
-        "action_state": i.action_state,
-        **f.model_dump(),
-        "lag_hist": list(f.lag_hist),
-        "score": r.outputs.score,
-        "predicted": r.outputs.predicted,
-        "threshold": r.outputs.threshold,
-        "label_kind": r.label.kind,
-        "label": r.label.kind == "active",
-        "synergy_id": r.label.synergy_id,
-        "relation": r.label.relation,
-        "model_version": r.model_version,
+        "synergies": _select(records, SYNERGIES, _SYNERGY_COLUMNS),
+        "entities": _select(nodes, ENTITIES, {}),
     }
 
 
-def format_gnn_synergy(records: Sequence[SynergyRecord]) -> dict[str, pl.DataFrame]:
-    """Candidate edges (`synergies`) and the graph's nodes (`entities`, one per cycle, home and entity)."""
-    nodes: dict[tuple[int, str, str], Row] = {}
-    for r in records:
-        for node in (r.inputs.trigger, r.inputs.action):
-            nodes.setdefault(
-                (r.cycle, r.home_key, node.entity_id),
-                {"cycle": r.cycle, "home_key": r.home_key, **node.model_dump()},
-            )
-    return {
-        "synergies": _frame(SYNERGIES, [_synergy_row(r) for r in records]),
-        "entities": _frame(ENTITIES, [nodes[k] for k in sorted(nodes)]),
-    }
-
-
-def _pattern_row(r: PatternRecord) -> Row:
-    i = r.inputs
-    return {
-        **_provenance(r),
-        "kind": i.kind,
-        "trigger_entity": i.trigger_entity,
-        "trigger_state": i.trigger_state,
-        "trigger_variable": i.trigger_variable,
-        "trigger_threshold": i.threshold,
-        "action_entity": i.action_entity,
-        "action_state": i.action_state,
-        **i.features.model_dump(),
-        "score": r.outputs.score,
-        "predicted": r.outputs.predicted,
-        "threshold": r.outputs.threshold,
-        "label": r.label.is_pattern,
-        "pattern_id": r.label.pattern_id,
-        "pattern_type": r.label.pattern_type,
-        "model_version": r.model_version,
-    }
+_PATTERN_COLUMNS: Final[dict[str, str | pl.Expr]] = {
+    **_fields(PatternFeatures, "inputs.features"),
+    "kind": "inputs.kind",
+    "trigger_entity": "inputs.trigger_entity",
+    "trigger_state": "inputs.trigger_state",
+    "trigger_variable": "inputs.trigger_variable",
+    "trigger_threshold": "inputs.threshold",
+    "action_entity": "inputs.action_entity",
+    "action_state": "inputs.action_state",
+    "score": "outputs.score",
+    "predicted": "outputs.predicted",
+    "threshold": "outputs.threshold",
+    "label": "label.is_pattern",
+    "pattern_id": "label.pattern_id",
+    "pattern_type": "label.pattern_type",
+}
 
 
 def _truth_rows(truth: GroundTruth) -> list[Row]:
@@ -156,14 +183,12 @@ def _truth_rows(truth: GroundTruth) -> list[Row]:
     ]
 
 
-def format_pattern_detection(
-    records: Sequence[PatternRecord], truths: Mapping[str, GroundTruth]
-) -> dict[str, pl.DataFrame]:
+def _pattern_frames(records: pl.DataFrame, truths: Mapping[str, GroundTruth]) -> dict[str, pl.DataFrame]:
     """Candidates with features and labels (`patterns`), and the ground-truth patterns of the homes they
     come from (`ground_truth`; homes without a truth in `truths` contribute none)."""
-    homes = sorted({r.home_key for r in records} & truths.keys())
+    homes = [h for h in sorted(records["home_key"].unique()) if h in truths]
     return {
-        "patterns": _frame(PATTERNS, [_pattern_row(r) for r in records]),
+        "patterns": _select(records, PATTERNS, _PATTERN_COLUMNS),
         "ground_truth": _frame(GROUND_TRUTH, [row for h in homes for row in _truth_rows(truths[h])]),
     }
 
@@ -200,19 +225,27 @@ def format_soft_prompt(records: Sequence[AskAIRecord]) -> dict[str, pl.DataFrame
     return {"queries": _frame(QUERIES, [_query_row(r) for r in records])}
 
 
-def automation_request(r: AutomationRecord) -> str:
-    """The user turn of a YAML-generation pair: the user's request, or the suggestion's spec as a prompt."""
+def suggestion_request(s: SuggestionRecord) -> str:
+    """A suggestion as the user turn of a YAML-generation pair: its title and description."""
+    return f"{s.outputs.title.rstrip('.')}. {s.outputs.description}"
+
+
+def automation_request(r: AutomationRecord, suggestion: SuggestionRecord | None = None) -> str:
+    """The user turn of a YAML-generation pair: the user's request, else the text of the suggestion the
+    automation was built from (when given), else the suggestion's spec as a prompt."""
     if r.inputs.request:
         return r.inputs.request
+    if suggestion is not None:
+        return suggestion_request(suggestion)
     return "Write a Home Assistant automation for this spec:\n" + _json(r.inputs.spec)
 
 
-def _pair_row(r: AutomationRecord) -> Row:
+def _pair_row(r: AutomationRecord, suggestion: SuggestionRecord | None) -> Row:
     return {
         **_provenance(r),
         "source": r.inputs.source,
         "source_record_id": r.inputs.source_record_id,
-        "request": automation_request(r),
+        "request": automation_request(r, suggestion),
         "spec": _json(r.inputs.spec),
         "yaml": r.outputs.yaml,
         "valid": r.outputs.valid,
@@ -237,11 +270,28 @@ def _validation_row(r: AutomationRecord) -> Row:
     }
 
 
-def format_yaml_generation(records: Sequence[AutomationRecord]) -> dict[str, pl.DataFrame]:
-    """Request → YAML pairs with their truth (`yaml_pairs`), and validation and replay results."""
+def format_yaml_generation(
+    records: Sequence[AutomationRecord | SuggestionRecord],
+) -> dict[str, pl.DataFrame]:
+    """Request → YAML pairs with their truth (`yaml_pairs`), and validation and replay results, one per
+    automation record. Suggestion records among `records` give their text as the request of the
+    automations built from them (`source` "suggestion"); a suggestion with no automation makes no pair."""
+    suggestions = {r.record_id: r for r in records if isinstance(r, SuggestionRecord)}
+    automations = [r for r in records if isinstance(r, AutomationRecord)]
     return {
-        "yaml_pairs": _frame(YAML_PAIRS, [_pair_row(r) for r in records]),
-        "validation_results": _frame(VALIDATION_RESULTS, [_validation_row(r) for r in records]),
+        "yaml_pairs": _frame(
+            YAML_PAIRS,
+            [
+                _pair_row(
+                    r,
+                    suggestions.get(r.inputs.source_record_id or "")
+                    if r.inputs.source == "suggestion"
+                    else None,
+                )
+                for r in automations
+            ],
+        ),
+        "validation_results": _frame(VALIDATION_RESULTS, [_validation_row(r) for r in automations]),
     }
 
 
@@ -260,55 +310,81 @@ def chat_examples(yaml_pairs: pl.DataFrame) -> list[dict[str, list[dict[str, str
     ]
 
 
-def _device_row(r: DeviceHealthRecord) -> Row:
-    i = r.inputs
-    return {
-        **_provenance(r),
-        "entity_id": i.entity_id,
-        "domain": i.domain,
-        "device_class": i.device_class,
-        "window_start": i.window_start,
-        "window_end": i.window_end,
-        **i.features.model_dump(),
-        "predicted": r.outputs.predicted,
-        "score": r.outputs.score,
-        "label": r.label.kind,
-        "is_fault": r.label.kind != "healthy",
-        "fault_id": r.label.fault_id,
-        "model_version": r.model_version,
-    }
+_DEVICE_COLUMNS: Final[dict[str, str | pl.Expr]] = {
+    **_fields(HealthFeatures, "inputs.features"),
+    "entity_id": "inputs.entity_id",
+    "domain": "inputs.domain",
+    "device_class": "inputs.device_class",
+    "window_start": "inputs.window_start",
+    "window_end": "inputs.window_end",
+    "predicted": "outputs.predicted",
+    "score": "outputs.score",
+    "label": "label.kind",
+    "is_fault": _at("label.kind") != "healthy",
+    "fault_id": "label.fault_id",
+}
 
 
-def format_device_intelligence(records: Sequence[DeviceHealthRecord]) -> dict[str, pl.DataFrame]:
+def _device_frames(records: pl.DataFrame, truths: Mapping[str, GroundTruth]) -> dict[str, pl.DataFrame]:
     """Per-entity windows with health features, the prediction and the fault label."""
-    return {"devices": _frame(DEVICES, [_device_row(r) for r in records])}
+    return {"devices": _select(records, DEVICES, _DEVICE_COLUMNS)}
 
 
-def _only(kind: type[_R], records: Iterable[AnyRecord], model_type: str) -> list[_R]:
+def _only(kinds: tuple[type[_R], ...], records: Iterable[AnyRecord], model_type: str) -> list[_R]:
     out: list[_R] = []
     for r in records:
-        if not isinstance(r, kind):
-            raise TypeError(
-                f"{model_type} exports {kind.__name__}s, got a {type(r).__name__} ({r.record_id})"
-            )
+        if not isinstance(r, kinds):
+            names = " and ".join(f"{k.__name__}s" for k in kinds)
+            raise TypeError(f"{model_type} exports {names}, got a {type(r).__name__} ({r.record_id})")
         out.append(r)
     return out
+
+
+FrameFormatter = Callable[[pl.DataFrame, Mapping[str, GroundTruth]], dict[str, pl.DataFrame]]
+RecordFormatter = Callable[[Sequence[Any], Mapping[str, GroundTruth]], dict[str, pl.DataFrame]]
+
+#: Model types built column-wise from payloads: the record type they take, and their formatter.
+_FRAME_FORMATTERS: Final[dict[ModelType, tuple[type[StageRecord], FrameFormatter]]] = {
+    "gnn_synergy": (SynergyRecord, _synergy_frames),
+    "pattern_detection": (PatternRecord, _pattern_frames),
+    "device_intelligence": (DeviceHealthRecord, _device_frames),
+}
+#: Model types built from parsed records: the record types they take, and their formatter.
+_RECORD_FORMATTERS: Final[dict[ModelType, tuple[tuple[type[StageRecord], ...], RecordFormatter]]] = {
+    "soft_prompt": ((AskAIRecord,), lambda records, _: format_soft_prompt(records)),
+    "yaml_generation": (
+        (AutomationRecord, SuggestionRecord),
+        lambda records, _: format_yaml_generation(records),
+    ),
+}
+
+
+def format_payloads(
+    model_type: ModelType, payloads: Sequence[str], truths: Mapping[str, GroundTruth]
+) -> dict[str, pl.DataFrame]:
+    """The exported tables of `model_type` built from stored record payloads (JSON); see `format_records`."""
+    if model_type in _FRAME_FORMATTERS:
+        kind, formatter = _FRAME_FORMATTERS[model_type]
+        records = decode(payloads, kind)
+        stage = kind.model_fields["stage"].default
+        wrong = records.filter(pl.col("stage") != stage)
+        if wrong.height:
+            first = wrong.row(0, named=True)
+            raise TypeError(
+                f"{model_type} exports {kind.__name__}s, got a {first['stage']} record ({first['record_id']})"
+            )
+        return formatter(records, truths)
+    return format_records(model_type, [RECORD_ADAPTER.validate_json(p) for p in payloads], truths)
 
 
 def format_records(
     model_type: ModelType, records: Iterable[AnyRecord], truths: Mapping[str, GroundTruth]
 ) -> dict[str, pl.DataFrame]:
     """The exported tables of `model_type` built from its records (`truths`: ground truth per home key,
-    used by pattern_detection). Raises TypeError on a record of another stage."""
-    formatters: dict[ModelType, Callable[[], dict[str, pl.DataFrame]]] = {
-        "gnn_synergy": lambda: format_gnn_synergy(_only(SynergyRecord, records, model_type)),
-        "pattern_detection": lambda: format_pattern_detection(
-            _only(PatternRecord, records, model_type), truths
-        ),
-        "soft_prompt": lambda: format_soft_prompt(_only(AskAIRecord, records, model_type)),
-        "yaml_generation": lambda: format_yaml_generation(_only(AutomationRecord, records, model_type)),
-        "device_intelligence": lambda: format_device_intelligence(
-            _only(DeviceHealthRecord, records, model_type)
-        ),
-    }
-    return formatters[model_type]()
+    used by pattern_detection). Raises TypeError on a record of a stage the model type does not take."""
+    if model_type in _FRAME_FORMATTERS:
+        kind = _FRAME_FORMATTERS[model_type][0]
+        checked = _only((kind,), records, model_type)
+        return format_payloads(model_type, [r.model_dump_json() for r in checked], truths)
+    kinds, formatter = _RECORD_FORMATTERS[model_type]
+    return formatter(_only(kinds, records, model_type), truths)

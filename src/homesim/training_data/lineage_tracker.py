@@ -3,10 +3,11 @@
 It owns the lineage tables (SQLite, WAL): `runs` (one per collector session), `sources` (cycle, dataset,
 home, stage, generator version, config hash, model version of each record), `transformations` (each
 record's validation outcome with every validator's score), `edges` (record → the records it was derived
-from), `record_model_types`, `exports` and `export_records` (file → record ids), and `trainings` (model
-version → export files). It answers "all data of cycle X / model type Y / model version Z" and upstream /
-downstream walks, exports everything as JSON for audit, and emits OpenLineage run events (file transport
-to `<workspace>/lineage/openlineage.jsonl` by default, HTTP when `OPENLINEAGE_URL` is set).
+from), `record_model_types`, `exports` and `export_records` (file → record ids), `trainings` (model
+version → export files) and `validation_sets` (model version → the held-out homes it was evaluated on).
+It answers "all data of cycle X / model type Y / model version Z" and upstream / downstream walks, exports
+everything as JSON for audit, and emits OpenLineage run events (file transport to
+`<workspace>/lineage/openlineage.jsonl` by default, HTTP when `OPENLINEAGE_URL` is set).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from openlineage.client import OpenLineageClient
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
@@ -41,7 +42,7 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE TABLE IF NOT EXISTS sources (
     record_id TEXT PRIMARY KEY, run_id TEXT NOT NULL, cycle INTEGER, dataset_id TEXT, home_key TEXT,
     stage TEXT, generator_version TEXT, config_hash TEXT, model_version TEXT, accepted INTEGER NOT NULL
-);
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS sources_cycle ON sources (cycle);
 CREATE TABLE IF NOT EXISTS transformations (
     record_id TEXT NOT NULL, run_id TEXT NOT NULL, step TEXT NOT NULL, outcome TEXT NOT NULL,
@@ -50,24 +51,36 @@ CREATE TABLE IF NOT EXISTS transformations (
 CREATE INDEX IF NOT EXISTS transformations_record ON transformations (record_id);
 CREATE TABLE IF NOT EXISTS edges (
     parent_id TEXT NOT NULL, child_id TEXT NOT NULL, PRIMARY KEY (parent_id, child_id)
-);
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS edges_child ON edges (child_id);
 CREATE TABLE IF NOT EXISTS record_model_types (
     record_id TEXT NOT NULL, model_type TEXT NOT NULL, PRIMARY KEY (model_type, record_id)
-);
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS exports (
     export_id INTEGER PRIMARY KEY, run_id TEXT NOT NULL, path TEXT NOT NULL, model_type TEXT NOT NULL,
     cycle INTEGER, exported_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS export_records (
     export_id INTEGER NOT NULL, record_id TEXT NOT NULL, PRIMARY KEY (export_id, record_id)
-);
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS export_records_record ON export_records (record_id);
 CREATE TABLE IF NOT EXISTS trainings (
     model_type TEXT NOT NULL, version TEXT NOT NULL, path TEXT NOT NULL, trained_at TEXT NOT NULL,
     run_id TEXT NOT NULL, PRIMARY KEY (model_type, version, path)
 );
+CREATE TABLE IF NOT EXISTS validation_sets (
+    model_type TEXT NOT NULL, version TEXT NOT NULL, home_key TEXT NOT NULL, recorded_at TEXT NOT NULL,
+    PRIMARY KEY (model_type, version, home_key)
+);
 """
+
+#: Tables without a rowid (clustered on their key, so a batch of inserts touches one B-tree): their order.
+_KEY_ORDER: Final = {
+    "sources": "record_id",
+    "edges": "parent_id, child_id",
+    "record_model_types": "model_type, record_id",
+    "export_records": "export_id, record_id",
+}
 
 _TABLES: Final = (
     "runs",
@@ -78,6 +91,7 @@ _TABLES: Final = (
     "exports",
     "export_records",
     "trainings",
+    "validation_sets",
 )
 
 
@@ -90,9 +104,9 @@ class Source:
     config_hash: str | None = None
 
 
-@dataclass(frozen=True)
-class Collected:
-    """One record's outcome in the collector: what lineage keeps of it."""
+class Collected(NamedTuple):
+    """One record's outcome in the collector: what lineage keeps of it (a tuple: one per record, built
+    cheaply)."""
 
     record_id: str
     cycle: int | None
@@ -161,18 +175,18 @@ class LineageTracker:
             )
             for i in items
         ]
-        steps = [
-            (
-                i.record_id,
-                run_id,
-                "validate",
-                "accepted" if i.accepted else "rejected",
-                json.dumps({"scores": i.scores, "reasons": i.reasons}),
-            )
-            for i in items
-        ]
-        edges = [(parent, i.record_id) for i in items for parent in i.derived_from]
-        types = [(i.record_id, t) for i in items if i.accepted for t in i.model_types]
+        # Most records of a batch share their scores (all 1.0, no reasons): serialise each outcome once.
+        details: dict[tuple[tuple[tuple[str, float], ...], tuple[str, ...]], str] = {}
+        steps = []
+        for i in items:
+            key = (tuple(i.scores.items()), i.reasons)
+            detail = details.get(key)
+            if detail is None:
+                detail = details[key] = json.dumps({"scores": i.scores, "reasons": i.reasons})
+            steps.append((i.record_id, run_id, "validate", "accepted" if i.accepted else "rejected", detail))
+        edges = sorted((parent, i.record_id) for i in items for parent in i.derived_from)
+        types = sorted((i.record_id, t) for i in items if i.accepted for t in i.model_types)
+        sources.sort(key=lambda row: row[0])  # key order: each B-tree page is visited once per batch
         with transaction(self._db):
             self._db.executemany(
                 "INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", sources
@@ -192,7 +206,8 @@ class LineageTracker:
             export_id = cur.lastrowid
             assert export_id is not None
             self._db.executemany(
-                "INSERT OR IGNORE INTO export_records VALUES (?, ?)", [(export_id, r) for r in record_ids]
+                "INSERT OR IGNORE INTO export_records VALUES (?, ?)",
+                [(export_id, r) for r in sorted(record_ids)],
             )
         self.end_run(run_id)
         return export_id
@@ -206,7 +221,22 @@ class LineageTracker:
         )
         self.end_run(run_id)
 
+    def record_validation_set(self, model_type: str, version: str, home_keys: Sequence[str]) -> None:
+        """Model `version` of `model_type` was evaluated on the held-out homes `home_keys`."""
+        now = _now()
+        self._db.executemany(
+            "INSERT OR REPLACE INTO validation_sets VALUES (?, ?, ?, ?)",
+            [(model_type, version, h, now) for h in home_keys],
+        )
+
     # ------------------------------------------------------------------------------------------ queries
+
+    def validation_homes(self, model_type: str, version: str) -> list[str]:
+        """The held-out homes model `version` of `model_type` was evaluated on, sorted."""
+        return self._ids(
+            "SELECT home_key FROM validation_sets WHERE model_type = ? AND version = ? ORDER BY 1",
+            (model_type, version),
+        )
 
     def _ids(self, sql: str, params: Sequence[object]) -> list[str]:
         return [r for (r,) in self._db.execute(sql, params)]
@@ -281,7 +311,8 @@ class LineageTracker:
     # ------------------------------------------------------------------------------------------- export
 
     def _rows(self, table: str) -> Iterator[dict[str, Any]]:
-        cur = self._db.execute(f"SELECT * FROM {table} ORDER BY rowid")  # table names are ours, never input
+        order = _KEY_ORDER.get(table, "rowid")
+        cur = self._db.execute(f"SELECT * FROM {table} ORDER BY {order}")  # names are ours, never input
         names = [d[0] for d in cur.description]
         for row in cur:
             yield dict(zip(names, row, strict=True))

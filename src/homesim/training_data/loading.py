@@ -64,11 +64,7 @@ def read_table(path: Path, spec: TableSpec, fmt: Format) -> pl.DataFrame:
         elif fmt == "csv":
             frame = pl.read_csv(path, schema=spec.polars_schema)
         elif fmt == "json":
-            doc = json.loads(path.read_text(encoding="utf-8"))
-            check_schema_version(str(doc.get("schema_version")), str(path))
-            if doc.get("table") != spec.name or not isinstance(doc.get("rows"), list):
-                raise ExportFormatError(f"{path}: not a {spec.name!r} table document")
-            frame = pl.DataFrame(doc["rows"], schema=spec.polars_schema, orient="row")
+            frame = _read_json_table(path, spec)
         elif fmt == "sqlite":
             with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
                 cursor = db.execute(f'SELECT * FROM "{spec.name}"')
@@ -81,6 +77,20 @@ def read_table(path: Path, spec: TableSpec, fmt: Format) -> pl.DataFrame:
     except (OSError, ValueError, sqlite3.Error, pl.exceptions.PolarsError) as exc:
         raise ExportFormatError(f"{path}: cannot read as {fmt} table {spec.name!r}: {exc}") from exc
     return validate_table(frame, spec, str(path))
+
+
+def _read_json_table(path: Path, spec: TableSpec) -> pl.DataFrame:
+    """A JSON table document (`{"schema_version", "model_type", "table", "rows": [...]}`), parsed by polars
+    into `spec`'s schema (fields outside it are ignored, missing ones read as null)."""
+    header = {"schema_version": pl.String(), "model_type": pl.String(), "table": pl.String()}
+    doc = pl.read_json(path, schema={**header, "rows": pl.List(pl.Struct(spec.polars_schema))})
+    if doc.height != 1:
+        raise ExportFormatError(f"{path}: not a single table document")
+    check_schema_version(str(doc["schema_version"][0]), str(path))
+    if doc["table"][0] != spec.name or doc["rows"][0] is None:
+        raise ExportFormatError(f"{path}: not a {spec.name!r} table document")
+    rows: pl.Series = doc["rows"][0]
+    return rows.struct.unnest() if rows.len() else spec.empty()
 
 
 def validate_table(frame: pl.DataFrame, spec: TableSpec, where: str) -> pl.DataFrame:

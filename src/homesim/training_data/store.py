@@ -1,9 +1,18 @@
-"""RecordStore: the SQLite (WAL) store of collected records, accepted and rejected, per cycle.
+"""Record stores: where collected records (accepted and rejected) are staged per cycle, and how a record is
+serialised once for them.
 
-It owns the `records`, `record_model_types` and `rejects` tables of `<workspace>/training_data/
-records.sqlite`. Each batch is written in one transaction, so a process killed mid-cycle leaves every
-committed batch intact and no part of an uncommitted one. Exporters read accepted records back per model
-type with `accepted()`.
+`serialise` turns a record into its JSON payload and content hash with one pydantic serialisation: the
+hash covers the payload's content slice (stage, inputs, outputs) plus the home key, and the collector's
+quality and lineage ids are spliced into the payload without re-serialising. Two stores keep the same
+rows (`StoredRow`, `RejectRow`) and answer the same reads (`Store`):
+
+- `RecordStore`: the `records`, `record_model_types` and `rejects` tables of a SQLite (WAL) database
+  (`<workspace>/training_data/records.sqlite`), one transaction per batch;
+- `ParquetRecordStore`: one Parquet file per batch and cycle in `<root>/cycle_<n>/`, each written atomically
+  (temp name, fsync, rename).
+
+Either way a process killed mid-cycle leaves every committed batch intact and no part of an uncommitted
+one. Exporters read accepted records back per model type, as records or as raw JSON payloads.
 """
 
 from __future__ import annotations
@@ -11,14 +20,19 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple, Protocol, Self
 
-from pydantic import TypeAdapter
+import polars as pl
+from pydantic import BaseModel, TypeAdapter
 
+from homesim.io import atomic_path
 from homesim.schema.records import AnyRecord
+from homesim.workspace import Workspace
 
 RECORD_ADAPTER: Final[TypeAdapter[AnyRecord]] = TypeAdapter(AnyRecord)
 
@@ -27,13 +41,157 @@ Accepted = tuple[AnyRecord, float, tuple[str, ...]]
 #: A reject: record id, cycle, home key, stage, quality, reasons, payload (the record's JSON, or its repr
 #: when it could not be serialised).
 Reject = tuple[str, int | None, str | None, str | None, float, list[str], str]
+#: An accepted record as stored: record id, cycle, home key, stage, quality, content hash, payload.
+StoredRow = tuple[str, int, str, str, float, str, str]
+#: (record id, model type) pairs of the accepted records.
+TypeRow = tuple[str, str]
+#: An accepted record as read back for export: record id, cycle, payload.
+PayloadRow = tuple[str, int, str]
+
+# Pydantic serialises fields in declaration order: the StageRecord fields (…, quality, lineage_ids), then
+# stage, inputs, outputs, label. JSON escapes every quote inside strings, so these markers can only match
+# the top-level keys where they are searched for (see `serialise`).
+_STAGE_KEY: Final = ',"stage":"'
+_QUALITY_KEY: Final = ',"quality":'
+_LABEL_KEY: Final = ',"label":'
+
+
+class Serialised(NamedTuple):
+    """A record's JSON, serialised once, with the offsets of its parts and its content hash (a tuple: one
+    per record, built cheaply)."""
+
+    payload: str
+    #: Offsets in `payload` of `,"quality":` and `,"stage":"` (the content slice starts after the comma).
+    quality_at: int
+    stage_at: int
+    content_hash: str
+
+    def with_collector_fields(self, quality: float, lineage_ids_json: str) -> str:
+        """The payload with `quality` and the lineage ids (a JSON array, see `lineage_json`) replaced: what
+        the store keeps, without re-serialising the record."""
+        fields = f'{_QUALITY_KEY}{float(quality)!r},"lineage_ids":{lineage_ids_json}'
+        return self.payload[: self.quality_at] + fields + self.payload[self.stage_at :]
+
+
+def lineage_json(lineage_ids: Sequence[str]) -> str:
+    """Lineage ids as the JSON array pydantic writes (`["a","b"]`)."""
+    return json.dumps(list(lineage_ids), separators=(",", ":"))
+
+
+def serialise(record: AnyRecord) -> Serialised:
+    """Serialise `record` once; its content hash is the SHA-256 (32 hex chars) of its home key and its stage,
+    inputs and outputs (not its id, cycle, scores, label, quality or lineage): two records with the same hash
+    are the same training example."""
+    payload = record.model_dump_json(warnings=False)
+    stage_at = payload.find(_STAGE_KEY)
+    quality_at = payload.rfind(_QUALITY_KEY, 0, stage_at)
+    if stage_at < 0 or quality_at < 0:
+        raise ValueError(f"unexpected JSON layout {payload[:80]!r}…")
+    label = getattr(record, "label", None)
+    tail = _LABEL_KEY + label.model_dump_json(warnings=False) + "}" if isinstance(label, BaseModel) else ""
+    # The label's own JSON says exactly where it starts; a record built without validation (its label not
+    # a model) falls back to the last label key: it fails the schema check anyway.
+    label_at = len(payload) - len(tail) if tail and payload.endswith(tail) else payload.rfind(_LABEL_KEY)
+    content = f"{getattr(record, 'home_key', None)}\x1f{payload[stage_at + 1 : label_at]}"
+    digest = hashlib.sha256(content.encode()).hexdigest()[:32]
+    return Serialised(payload, quality_at, stage_at, digest)
 
 
 def content_hash(record: AnyRecord) -> str:
-    """SHA-256 (32 hex chars) over a record's stage, home, inputs and outputs (not its id, cycle, label,
-    quality or lineage): two records with the same hash are the same training example."""
-    body = record.model_dump_json(include={"stage", "home_key", "inputs", "outputs"}, warnings=False)
-    return hashlib.sha256(body.encode()).hexdigest()[:32]
+    """The content hash of `record` (see `serialise`)."""
+    return serialise(record).content_hash
+
+
+class Store(Protocol):
+    """What the collector writes to and exporters read from, whatever the staging format."""
+
+    def add_rows(
+        self, rows: Sequence[StoredRow], types: Sequence[TypeRow], rejects: Sequence[Reject]
+    ) -> None:
+        """Accepted rows, their model types and rejects of one batch, committed all or nothing."""
+
+    def accepted_rows(self, model_type: str, cycles: Sequence[int] | None = None) -> list[PayloadRow]:
+        """(record id, cycle, JSON payload) of the accepted records feeding `model_type` (of `cycles`, or
+        all), by cycle then record id."""
+
+    def accepted(self, model_type: str, cycles: Sequence[int] | None = None) -> Iterator[AnyRecord]:
+        """The same records, parsed."""
+
+    def rejected(self, cycle: int | None = None) -> list[tuple[str, str, list[str]]]:
+        """(record id, stage, reasons) of the rejects (of `cycle`, or all), in insertion order."""
+
+    def content_hashes(self, cycle: int) -> dict[str, str]:
+        """Content hash → record id of the accepted records of `cycle` (duplicates across restarts)."""
+
+    def cycles(self) -> list[int]:
+        """Cycles with at least one accepted or rejected record, ascending."""
+
+    def counts(self) -> dict[str, Any]:
+        """Accepted and rejected counts: totals, per stage, per model type and per cycle."""
+
+    def close(self) -> None: ...
+
+
+def _stored_rows(accepted: Sequence[Accepted]) -> tuple[list[StoredRow], list[TypeRow]]:
+    """Rows of records accepted outside the collector (each serialised with its quality)."""
+    rows: list[StoredRow] = []
+    for r, q, _ in accepted:
+        s = serialise(r)
+        rows.append((r.record_id, r.cycle, r.home_key, r.stage, q, s.content_hash, s.payload))
+    return rows, [(r.record_id, t) for r, _, model_types in accepted for t in model_types]
+
+
+def open_store(path: Path) -> RecordStore | ParquetRecordStore:
+    """The SQLite store for a `.sqlite` file, else the Parquet staging folder at `path`."""
+    return RecordStore(path) if path.suffix == ".sqlite" else ParquetRecordStore(path)
+
+
+def workspace_store(workspace: Workspace) -> Path | None:
+    """Where a workspace's collected records are: its SQLite store, else its Parquet staging folder
+    (`training_data/staging/`), else None."""
+    for path in (workspace.training_store, workspace.training_data_dir / PARQUET_STAGING):
+        if path.exists():
+            return path
+    return None
+
+
+class _StoreBase(ABC):
+    """The record-level conveniences shared by both stores, on top of their row-level methods."""
+
+    @abstractmethod
+    def add_rows(
+        self, rows: Sequence[StoredRow], types: Sequence[TypeRow], rejects: Sequence[Reject]
+    ) -> None: ...
+
+    @abstractmethod
+    def accepted_rows(self, model_type: str, cycles: Sequence[int] | None = None) -> list[PayloadRow]: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def add_accepted(self, records: Sequence[Accepted]) -> None:
+        """Store accepted records (record, quality, model types) in one commit; a record id already stored
+        is replaced."""
+        self.add_batch(records, [])
+
+    def add_rejected(self, rejects: Sequence[Reject]) -> None:
+        """Store rejects in one commit."""
+        self.add_batch([], rejects)
+
+    def add_batch(self, accepted: Sequence[Accepted], rejects: Sequence[Reject]) -> None:
+        """Accepted records and rejects of one batch in a single commit (all or nothing)."""
+        rows, types = _stored_rows(accepted)
+        self.add_rows(rows, types, rejects)
+
+    def accepted(self, model_type: str, cycles: Sequence[int] | None = None) -> Iterator[AnyRecord]:
+        for _, _, payload in self.accepted_rows(model_type, cycles):
+            yield RECORD_ADAPTER.validate_json(payload)
 
 
 _SCHEMA = """
@@ -42,7 +200,6 @@ CREATE TABLE IF NOT EXISTS records (
     quality REAL NOT NULL, content_hash TEXT NOT NULL, payload TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS records_cycle ON records (cycle);
-CREATE INDEX IF NOT EXISTS records_hash ON records (cycle, content_hash);
 CREATE TABLE IF NOT EXISTS record_model_types (
     record_id TEXT NOT NULL, model_type TEXT NOT NULL, PRIMARY KEY (model_type, record_id)
 );
@@ -61,63 +218,48 @@ def connect(path: Path) -> sqlite3.Connection:
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a killed process never loses a commit
     db.execute("PRAGMA busy_timeout=30000")
+    # 64 MiB of page cache (the default is 2 MiB): inserts keyed by random record ids then stay in memory
+    # for hundreds of thousands of rows instead of re-reading index pages for each batch.
+    db.execute("PRAGMA cache_size=-65536")
     return db
 
 
-class RecordStore:
-    """Accepted records (with their quality and the model types they feed) and rejects (with reasons)."""
+def _reject_rows(rejects: Sequence[Reject]) -> list[tuple[Any, ...]]:
+    return [(*reject[:5], json.dumps(reject[5]), reject[6]) for reject in rejects]
+
+
+class RecordStore(_StoreBase):
+    """SQLite (WAL) staging: accepted records (with their quality and the model types they feed) and
+    rejects (with reasons)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db = connect(path)
         self._db.executescript(_SCHEMA)
 
-    def __enter__(self) -> RecordStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def close(self) -> None:
         self._db.close()
 
-    def add_accepted(self, records: Sequence[Accepted]) -> None:
-        """Store accepted records (record, quality, model types) in one transaction; a record id already
-        stored is replaced."""
-        self.add_batch(records, [])
-
-    def add_rejected(self, rejects: Sequence[Reject]) -> None:
-        """Store rejects in one transaction."""
-        self.add_batch([], rejects)
-
-    def add_batch(self, accepted: Sequence[Accepted], rejects: Sequence[Reject]) -> None:
-        """Accepted records and rejects of one batch in a single transaction (all or nothing)."""
-        rows = [
-            (r.record_id, r.cycle, r.home_key, r.stage, q, content_hash(r), r.model_dump_json())
-            for r, q, _ in accepted
-        ]
-        types = [(r.record_id, t) for r, _, model_types in accepted for t in model_types]
-        reject_rows = [(*reject[:5], json.dumps(reject[5]), reject[6]) for reject in rejects]
+    def add_rows(
+        self, rows: Sequence[StoredRow], types: Sequence[TypeRow], rejects: Sequence[Reject]
+    ) -> None:
         with transaction(self._db):
             self._db.executemany("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
             self._db.executemany("INSERT OR IGNORE INTO record_model_types VALUES (?, ?)", types)
-            self._db.executemany("INSERT INTO rejects VALUES (?, ?, ?, ?, ?, ?, ?)", reject_rows)
+            self._db.executemany("INSERT INTO rejects VALUES (?, ?, ?, ?, ?, ?, ?)", _reject_rows(rejects))
 
-    def accepted(self, model_type: str, cycles: Sequence[int] | None = None) -> Iterator[AnyRecord]:
-        """Accepted records feeding `model_type` (of `cycles`, or all), by cycle then record id."""
+    def accepted_rows(self, model_type: str, cycles: Sequence[int] | None = None) -> list[PayloadRow]:
         sql = (
-            "SELECT r.payload FROM records r JOIN record_model_types t USING (record_id) "
-            "WHERE t.model_type = ?"
+            "SELECT r.record_id, r.cycle, r.payload FROM records r "
+            "JOIN record_model_types t USING (record_id) WHERE t.model_type = ?"
         )
         params: list[Any] = [model_type]
         if cycles is not None:
             sql += f" AND r.cycle IN ({','.join('?' * len(cycles))})"
             params += list(cycles)
-        for (payload,) in self._db.execute(sql + " ORDER BY r.cycle, r.record_id", params):
-            yield RECORD_ADAPTER.validate_json(payload)
+        return self._db.execute(sql + " ORDER BY r.cycle, r.record_id", params).fetchall()
 
     def rejected(self, cycle: int | None = None) -> list[tuple[str, str, list[str]]]:
-        """(record id, stage, reasons) of the rejects (of `cycle`, or all), in insertion order."""
         sql, params = "SELECT record_id, stage, reasons FROM rejects", list[int]()
         if cycle is not None:
             sql, params = sql + " WHERE cycle = ?", [cycle]
@@ -126,16 +268,13 @@ class RecordStore:
         ]
 
     def content_hashes(self, cycle: int) -> dict[str, str]:
-        """Content hash → record id of the accepted records of `cycle` (duplicates across restarts)."""
         return dict(self._db.execute("SELECT content_hash, record_id FROM records WHERE cycle = ?", (cycle,)))
 
     def cycles(self) -> list[int]:
-        """Cycles with at least one accepted or rejected record, ascending."""
         sql = "SELECT cycle FROM records UNION SELECT cycle FROM rejects WHERE cycle IS NOT NULL ORDER BY 1"
         return [c for (c,) in self._db.execute(sql)]
 
     def counts(self) -> dict[str, Any]:
-        """Accepted and rejected counts: totals, per stage, per model type and per cycle."""
         q = self._db.execute
         return {
             "accepted": q("SELECT count(*) FROM records").fetchone()[0],
@@ -159,3 +298,120 @@ def transaction(db: sqlite3.Connection) -> Iterator[None]:
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+
+
+# ------------------------------------------------------------------------------------- Parquet staging
+
+#: Columns of a Parquet staging file: accepted records and rejects of one batch and cycle.
+PARQUET_SCHEMA: Final = pl.Schema(
+    {
+        "record_id": pl.String(),
+        "cycle": pl.Int64(),
+        "home_key": pl.String(),
+        "stage": pl.String(),
+        "accepted": pl.Boolean(),
+        "quality": pl.Float64(),
+        "content_hash": pl.String(),
+        "model_types": pl.List(pl.String()),
+        "reasons": pl.List(pl.String()),
+        "payload": pl.String(),
+    }
+)
+#: The Parquet staging folder of a workspace, under `training_data/`.
+PARQUET_STAGING: Final = "staging"
+#: Folder of rejects whose record had no readable cycle.
+_NO_CYCLE: Final = "cycle_unknown"
+
+
+class ParquetRecordStore(_StoreBase):
+    """Parquet staging: `<root>/cycle_<n>/batch-<seq>-<uid>.parquet`, one file per batch and cycle, each
+    written atomically (zstd). Reads take the last row written for a record id (later batches replace
+    earlier ones, as in the SQLite store); rejects are kept in write order."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        self._seq = len(self._files())
+        self._uid = uuid.uuid4().hex[:8]
+
+    def close(self) -> None:
+        """Nothing is held open between batches."""
+
+    def _files(self, cycles: Sequence[int] | None = None) -> list[Path]:
+        folders = [self.root / f"cycle_{c}" for c in cycles] if cycles is not None else [self.root]
+        files = [f for folder in folders for f in folder.glob("**/batch-*.parquet")]
+        return sorted(files, key=lambda f: f.name)  # `batch-<seq>-…`: write order
+
+    def add_rows(
+        self, rows: Sequence[StoredRow], types: Sequence[TypeRow], rejects: Sequence[Reject]
+    ) -> None:
+        model_types: dict[str, list[str]] = {}
+        for record_id, model_type in types:
+            model_types.setdefault(record_id, []).append(model_type)
+        frame = pl.DataFrame(
+            [
+                *(
+                    (rid, c, h, s, True, q, ch, model_types.get(rid, []), [], p)
+                    for rid, c, h, s, q, ch, p in rows
+                ),
+                *((rid, c, h, s, False, q, None, [], list(r), p) for rid, c, h, s, q, r, p in rejects),
+            ],
+            schema=PARQUET_SCHEMA,
+            orient="row",
+        )
+        if frame.is_empty():
+            return
+        name = f"batch-{self._seq:08d}-{self._uid}.parquet"
+        self._seq += 1
+        # One file per cycle: each rename is atomic, and a batch is acknowledged only after all of them.
+        for (cycle,), part in frame.group_by("cycle", maintain_order=True):
+            folder = self.root / (_NO_CYCLE if cycle is None else f"cycle_{cycle}")
+            with atomic_path(folder / name) as tmp:
+                part.write_parquet(tmp, compression="zstd")
+
+    def _scan(self, cycles: Sequence[int] | None = None) -> pl.DataFrame:
+        files = self._files(cycles)
+        if not files:
+            return pl.DataFrame(schema=PARQUET_SCHEMA)
+        return pl.concat([pl.read_parquet(f) for f in files], how="vertical")
+
+    def _accepted(self, cycles: Sequence[int] | None = None) -> pl.DataFrame:
+        return (
+            self._scan(cycles)
+            .filter(pl.col("accepted"))
+            .unique("record_id", keep="last", maintain_order=True)
+            .sort("cycle", "record_id")
+        )
+
+    def accepted_rows(self, model_type: str, cycles: Sequence[int] | None = None) -> list[PayloadRow]:
+        frame = self._accepted(cycles).filter(pl.col("model_types").list.contains(model_type))
+        return list(frame.select("record_id", "cycle", "payload").iter_rows())
+
+    def rejected(self, cycle: int | None = None) -> list[tuple[str, str, list[str]]]:
+        frame = self._scan(None if cycle is None else [cycle]).filter(~pl.col("accepted"))
+        return [(rid, s, list(r)) for rid, s, r in frame.select("record_id", "stage", "reasons").iter_rows()]
+
+    def content_hashes(self, cycle: int) -> dict[str, str]:
+        frame = self._accepted([cycle])
+        return dict(zip(frame["content_hash"].to_list(), frame["record_id"].to_list(), strict=True))
+
+    def cycles(self) -> list[int]:
+        return sorted(
+            {int(f.parent.name.removeprefix("cycle_")) for f in self._files() if f.parent.name != _NO_CYCLE}
+        )
+
+    def counts(self) -> dict[str, Any]:
+        accepted = self._accepted()
+        rejected = self._scan().filter(~pl.col("accepted"))
+
+        def by(frame: pl.DataFrame, column: str) -> dict[Any, int]:
+            return dict(sorted(frame.group_by(column).len().iter_rows()))
+
+        return {
+            "accepted": accepted.height,
+            "rejected": rejected.height,
+            "accepted_by_stage": by(accepted, "stage"),
+            "rejected_by_stage": by(rejected, "stage"),
+            "by_model_type": by(accepted.explode("model_types").drop_nulls("model_types"), "model_types"),
+            "accepted_by_cycle": by(accepted, "cycle"),
+        }

@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Final, Protocol
+from typing import Final, NamedTuple, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
+import polars as pl
 from pydantic import BaseModel, ValidationError
 
 from homesim.ha.automation_validation import validate_yaml
-from homesim.schema.ground_truth import GroundTruth
+from homesim.schema.ground_truth import FaultTruth, GroundTruth, Pattern, Synergy
 from homesim.schema.records import (
     AnyRecord,
     AskAIRecord,
@@ -30,7 +31,8 @@ from homesim.schema.records import (
     SuggestionRecord,
     SynergyRecord,
 )
-from homesim.training_data.store import RECORD_ADAPTER, content_hash
+from homesim.training_data.frames import at, decode, dtype_at
+from homesim.training_data.store import RECORD_ADAPTER, Serialised, content_hash
 
 PASS: Final = 1.0
 
@@ -44,6 +46,25 @@ class Verdict:
 OK: Final = Verdict(PASS)
 
 
+@dataclass(frozen=True)
+class TruthIndex:
+    """A home's ground truth indexed by id (built once per home, not once per record)."""
+
+    truth: GroundTruth
+    patterns: dict[str, Pattern]
+    synergies: dict[str, Synergy]
+    faults: dict[str, FaultTruth]
+
+    @classmethod
+    def of(cls, truth: GroundTruth) -> TruthIndex:
+        return cls(
+            truth,
+            {p.id: p for p in truth.patterns},
+            {s.id: s for s in truth.synergies},
+            {f.id: f for f in truth.faults},
+        )
+
+
 @dataclass
 class Context:
     """What validators may consult besides the record."""
@@ -52,12 +73,115 @@ class Context:
     truth_of: Callable[[str], GroundTruth | None] = lambda _key: None
     #: Content hash → record id of the records accepted so far, per cycle (kept up to date by the collector).
     seen: dict[int, dict[str, str]] = field(default_factory=dict)
+    _indexes: dict[str, TruthIndex] = field(default_factory=dict, repr=False)
+
+    def truth_index(self, home_key: str) -> TruthIndex | None:
+        """`truth_of(home_key)`, indexed; cached while `truth_of` keeps returning the same object."""
+        truth = self.truth_of(home_key)
+        if truth is None:
+            return None
+        index = self._indexes.get(home_key)
+        if index is None or index.truth is not truth:
+            index = self._indexes[home_key] = TruthIndex.of(truth)
+        return index
+
+
+class Item(NamedTuple):
+    """A record of a batch under validation, serialised once (its payload and content hash)."""
+
+    record: AnyRecord
+    serialised: Serialised
+
+    @property
+    def payload(self) -> str:
+        return self.serialised.payload
 
 
 class Validator(Protocol):
+    """Scores one record."""
+
     name: str
 
     def __call__(self, record: AnyRecord, payload: str, ctx: Context) -> Verdict: ...
+
+
+class Batch:
+    """The records of one collection point under validation, each serialised once, and (decoded on first
+    use) their payloads as one polars frame for column-wise screening."""
+
+    def __init__(self, items: Sequence[Item]) -> None:
+        self.items = items
+        self._frame: pl.DataFrame | None = None
+        self._decoded = False
+
+    def frame(self) -> pl.DataFrame | None:
+        """The decoded payloads (see `frames.decode`); None when the batch mixes record types or a payload
+        does not decode (a malformed record: the validators then look at each record on its own)."""
+        if not self._decoded:
+            self._decoded = True
+            kinds = {type(item.record) for item in self.items}
+            if len(kinds) == 1:
+                try:
+                    self._frame = decode([item.payload for item in self.items], kinds.pop())
+                except (pl.exceptions.PolarsError, ValueError):
+                    self._frame = None
+        return self._frame
+
+    def flagged(self, screen: Callable[[pl.Schema], pl.Expr | None]) -> list[bool] | None:
+        """Which records `screen` flags (an expression over the decoded frame, true where a record may have
+        a problem; null counts as flagged); None when there is no frame or no expression for it."""
+        frame = self.frame()
+        expr = None if frame is None else screen(frame.schema)
+        if frame is None or expr is None:
+            return None
+        # with_columns broadcasts a literal (no column-wise check applies) to every row
+        flags: list[bool] = frame.with_columns(expr.fill_null(True).alias("__flag"))["__flag"].to_list()
+        return flags
+
+
+@runtime_checkable
+class BatchValidator(Validator, Protocol):
+    """A validator that also scores a whole batch at once. `passing[i]` tells whether item i passed the
+    validators that ran before this one (the collector runs the validators in the point's order)."""
+
+    def check_batch(self, batch: Batch, ctx: Context, passing: Sequence[bool]) -> list[Verdict]: ...
+
+
+def check_one(validator: Validator, item: Item, ctx: Context) -> Verdict:
+    """`validator`'s verdict on one record; a validator that cannot read a malformed record (one that
+    failed the schema check) scores it 0."""
+    try:
+        return validator(item.record, item.payload, ctx)
+    except Exception as exc:  # a record that failed the schema check may lack what this one reads
+        return Verdict(0.0, (f"{validator.name}: could not check: {type(exc).__name__}: {exc}",))
+
+
+def check_batch(validator: Validator, batch: Batch, ctx: Context, passing: Sequence[bool]) -> list[Verdict]:
+    """`validator`'s verdicts on a batch: its batch method when it has one, else one call per record."""
+    if isinstance(validator, BatchValidator):
+        try:
+            return validator.check_batch(batch, ctx, passing)
+        except Exception:  # a malformed record in the batch: find it (and score it 0) one by one
+            pass
+    return [check_one(validator, item, ctx) for item in batch.items]
+
+
+def _screened(
+    validator: Validator,
+    batch: Batch,
+    ctx: Context,
+    screen: Callable[[pl.Schema], pl.Expr | None],
+    unflagged: Callable[[Item], Verdict],
+) -> list[Verdict]:
+    """Column-wise screening: the full check for the records `screen` flags (or all, when the batch has no
+    frame), `unflagged(item)` for the others."""
+    flags = batch.flagged(screen)
+    if flags is None:
+        return [check_one(validator, item, ctx) for item in batch.items]
+    return [
+        check_one(validator, item, ctx) if flag else unflagged(item)
+        for item, flag in zip(batch.items, flags, strict=True)
+    ]
 
 
 def _fail(name: str, reasons: list[str], score: float = 0.0) -> Verdict:
@@ -100,25 +224,52 @@ REQUIRED: Final[Mapping[str, tuple[str, ...]]] = {
 }
 
 _MISSING: Final = object()
+#: REQUIRED with each path split once.
+_REQUIRED_PARTS: Final = {
+    stage: tuple((path, tuple(path.split("."))) for path in paths) for stage, paths in REQUIRED.items()
+}
 
 
-def _get(obj: object, path: str) -> object:
-    for part in path.split("."):
+def _get(obj: object, parts: tuple[str, ...]) -> object:
+    for part in parts:
         obj = getattr(obj, part, _MISSING)
         if obj is _MISSING:
             return _MISSING
     return obj
 
 
+def _empty(path: str, dtype: pl.DataType) -> pl.Expr:
+    """True where the field at `path` is empty (blank string, empty list); null where it is missing."""
+    if dtype == pl.String():
+        return at(path).str.strip_chars().str.len_chars() == 0
+    if isinstance(dtype, pl.List):
+        return at(path).list.len() == 0
+    return at(path).is_null()
+
+
 class CompletenessValidator:
-    """The stage's required inputs and outputs are present and non-empty."""
+    """The stage's required inputs and outputs are present and non-empty (screened column-wise)."""
 
     name = "completeness"
 
+    def check_batch(self, batch: Batch, ctx: Context, passing: Sequence[bool]) -> list[Verdict]:
+        stage = getattr(batch.items[0].record, "stage", "") if batch.items else ""
+
+        def screen(schema: pl.Schema) -> pl.Expr | None:
+            flags = []
+            for path in REQUIRED.get(stage, ()):
+                dtype = dtype_at(schema, path)
+                if dtype is None:
+                    return None
+                flags.append(_empty(path, dtype))
+            return pl.any_horizontal(flags) if flags else None
+
+        return _screened(self, batch, ctx, screen, lambda _item: OK)
+
     def __call__(self, record: AnyRecord, payload: str, ctx: Context) -> Verdict:
         problems = []
-        for path in REQUIRED.get(getattr(record, "stage", ""), ()):
-            value = _get(record, path)
+        for path, parts in _REQUIRED_PARTS.get(getattr(record, "stage", ""), ()):
+            value = _get(record, parts)
             if value is _MISSING or value is None:
                 problems.append(f"{path} missing")
             elif isinstance(value, str | dict | tuple | list) and not (
@@ -139,6 +290,39 @@ def _numbers(model: BaseModel, prefix: str) -> list[tuple[str, float]]:
     ]
 
 
+def _feature_problems(features: BaseModel) -> list[str]:
+    """Non-finite numbers and negative counts (int fields) among a features model's values."""
+    problems = []
+    for name, value in features.__dict__.items():
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                problems.append(f"inputs.features.{name}={value} not finite")
+        elif isinstance(value, int) and value < 0:
+            problems.append(f"inputs.features.{name}={float(value)} negative count")
+    return problems
+
+
+def _range_screen(schema: pl.Schema) -> pl.Expr:
+    """Records whose output score, features (non-finite floats, negative counts) or pattern hour and
+    regularity may be out of range."""
+    flags = [pl.lit(False)]
+    if dtype_at(schema, "outputs.score") is not None:
+        flags.append(~at("outputs.score").is_between(0, 1))
+    features = dtype_at(schema, "inputs.features")
+    for feature in features.fields if isinstance(features, pl.Struct) else ():
+        value = at(f"inputs.features.{feature.name}")
+        if feature.dtype == pl.Float64():
+            flags.append(~value.is_finite())
+        elif feature.dtype == pl.Int64():
+            flags.append(value < 0)
+    if dtype_at(schema, "inputs.features.median_hour") is not None:
+        hour = at("inputs.features.median_hour")
+        flags += [(hour < 0) | (hour >= 24), ~at("inputs.features.regularity").is_between(0, 1)]
+    return pl.any_horizontal(flags)
+
+
 class RangeValidator:
     """Scores and probabilities in [0, 1], counts ≥ 0, numbers finite, hours in [0, 24), windows inside
     the home's simulated period (when its ground truth is known)."""
@@ -146,25 +330,43 @@ class RangeValidator:
     name = "range"
 
     def __call__(self, record: AnyRecord, payload: str, ctx: Context) -> Verdict:
-        problems = [f"scores.{k}={v} outside [0, 1]" for k, v in record.scores.items() if not 0 <= v <= 1]
-        outputs, inputs = record.outputs, record.inputs
-        score = getattr(outputs, "score", None)
+        return _fail(self.name, self._scores(record) + self._screened(record) + self._specific(record, ctx))
+
+    def check_batch(self, batch: Batch, ctx: Context, passing: Sequence[bool]) -> list[Verdict]:
+        """What `_screened` checks is screened column-wise; the rest runs per record."""
+        return _screened(
+            self,
+            batch,
+            ctx,
+            _range_screen,
+            lambda item: _fail(self.name, self._scores(item.record) + self._specific(item.record, ctx)),
+        )
+
+    @staticmethod
+    def _scores(record: AnyRecord) -> list[str]:
+        return [f"scores.{k}={v} outside [0, 1]" for k, v in record.scores.items() if not 0 <= v <= 1]
+
+    @staticmethod
+    def _screened(record: AnyRecord) -> list[str]:
+        """The checks `_range_screen` does column-wise: output score, features, pattern hour/regularity."""
+        problems = []
+        score = getattr(record.outputs, "score", None)
         if score is not None and not 0 <= score <= 1:
             problems.append(f"outputs.score={score} outside [0, 1]")
-        features = getattr(inputs, "features", None)
+        features = getattr(record.inputs, "features", None)
         if isinstance(features, BaseModel):
-            for path, value in _numbers(features, "inputs.features"):
-                if not math.isfinite(value):
-                    problems.append(f"{path}={value} not finite")
-                elif value < 0 and isinstance(getattr(features, path.rsplit(".", 1)[1]), int):
-                    problems.append(f"{path}={value} negative count")
+            problems += _feature_problems(features)
         if isinstance(record, PatternRecord):
             f = record.inputs.features
             if not 0 <= f.median_hour < 24:
                 problems.append(f"inputs.features.median_hour={f.median_hour} outside [0, 24)")
             if not 0 <= f.regularity <= 1:
                 problems.append(f"inputs.features.regularity={f.regularity} outside [0, 1]")
-        elif isinstance(record, AutomationRecord) and record.outputs.replay is not None:
+        return problems
+
+    def _specific(self, record: AnyRecord, ctx: Context) -> list[str]:
+        problems: list[str] = []
+        if isinstance(record, AutomationRecord) and record.outputs.replay is not None:
             replay = record.outputs.replay
             problems += [f"{p}={v} negative count" for p, v in _numbers(replay, "outputs.replay") if v < 0]
             for rate in ("hit_rate", "false_fire_rate"):
@@ -173,7 +375,7 @@ class RangeValidator:
                     problems.append(f"outputs.replay.{rate}={value} outside [0, 1]")
         elif isinstance(record, DeviceHealthRecord):
             problems += self._window(record, ctx.truth_of(record.home_key))
-        return _fail(self.name, problems)
+        return problems
 
     @staticmethod
     def _window(record: DeviceHealthRecord, truth: GroundTruth | None) -> list[str]:
@@ -204,17 +406,16 @@ class ConsistencyValidator:
     name = "consistency"
 
     def __call__(self, record: AnyRecord, payload: str, ctx: Context) -> Verdict:
-        truth = ctx.truth_of(record.home_key)
-        if truth is None:
+        index = ctx.truth_index(record.home_key)
+        if index is None:
             return OK
-        if truth.home_key != record.home_key:
-            return _fail(self.name, [f"ground truth of {truth.home_key} given for {record.home_key}"])
-        return _fail(self.name, _contradictions(record, truth))
+        if index.truth.home_key != record.home_key:
+            return _fail(self.name, [f"ground truth of {index.truth.home_key} given for {record.home_key}"])
+        return _fail(self.name, _contradictions(record, index))
 
 
-def _contradictions(record: AnyRecord, truth: GroundTruth) -> list[str]:
-    patterns = {p.id: p for p in truth.patterns}
-    synergies = {s.id: s for s in truth.synergies}
+def _contradictions(record: AnyRecord, index: TruthIndex) -> list[str]:
+    patterns, synergies = index.patterns, index.synergies
     problems: list[str] = []
 
     def known_pattern(pattern_id: str | None) -> None:
@@ -255,7 +456,7 @@ def _contradictions(record: AnyRecord, truth: GroundTruth) -> list[str]:
         known_pattern(record.label.pattern_id)
     elif isinstance(record, DeviceHealthRecord):
         dlabel = record.label
-        fault = next((f for f in truth.faults if f.id == dlabel.fault_id), None)
+        fault = index.faults.get(dlabel.fault_id or "")
         if dlabel.kind == "healthy":
             if dlabel.fault_id is not None:
                 problems.append(f"dlabel healthy but names fault {dlabel.fault_id!r}")
@@ -273,15 +474,32 @@ def _contradictions(record: AnyRecord, truth: GroundTruth) -> list[str]:
 
 
 class DuplicateValidator:
-    """No earlier record of the same cycle has the same content (stage, home, inputs, outputs)."""
+    """No earlier record of the same cycle has the same content (stage, home, inputs, outputs): neither one
+    accepted in an earlier batch (`Context.seen`) nor an earlier one of the batch that passes the other
+    validators. Run it last: what runs after it must depend on the content only."""
 
     name = "duplicate"
 
     def __call__(self, record: AnyRecord, payload: str, ctx: Context) -> Verdict:
-        first = ctx.seen.get(record.cycle, {}).get(content_hash(record))
-        if first is not None and first != record.record_id:
+        return self._verdict(ctx.seen.get(record.cycle, {}).get(content_hash(record)), record.record_id)
+
+    def _verdict(self, first: str | None, record_id: str) -> Verdict:
+        if first is not None and first != record_id:
             return _fail(self.name, [f"same content as record {first}"])
         return OK
+
+    def check_batch(self, batch: Batch, ctx: Context, passing: Sequence[bool]) -> list[Verdict]:
+        claimed: dict[tuple[int, str], str] = {}
+        verdicts = []
+        for item, ok in zip(batch.items, passing, strict=True):
+            record, digest = item.record, item.serialised.content_hash
+            key = (record.cycle, digest)
+            first = ctx.seen.get(record.cycle, {}).get(digest) or claimed.get(key)
+            verdict = self._verdict(first, record.record_id)
+            if ok and first is None:
+                claimed[key] = record.record_id
+            verdicts.append(verdict)
+        return verdicts
 
 
 # ---------------------------------------------------------------------------------------- text quality
@@ -365,5 +583,7 @@ DUPLICATE: Final = DuplicateValidator()
 TEXT: Final = TextQualityValidator()
 YAML: Final = YamlValidator()
 
-#: Validators every point runs (schema first: the others assume a well-formed record).
-COMMON: Final[tuple[Validator, ...]] = (SCHEMA, COMPLETENESS, RANGE, CONSISTENCY, DUPLICATE)
+#: Checks of one record on its own (schema first: the others assume a well-formed record).
+CHECKS: Final[tuple[Validator, ...]] = (SCHEMA, COMPLETENESS, RANGE, CONSISTENCY)
+#: Validators every point runs: the record checks, then the duplicate check (always last).
+COMMON: Final[tuple[Validator, ...]] = (*CHECKS, DUPLICATE)

@@ -1,0 +1,142 @@
+"""Training-data throughput: pattern records through collect → validate → export, with and without lineage.
+
+The pattern records of a real small cycle (2 homes × 14 days) are replicated under new record ids and home
+keys (each replica home gets a copy of its home's ground truth, so every validator, the consistency check
+included, does its full work) up to `--records` (default 200,000). Each run collects them into a fresh
+SQLite store (batches of `--batch-size`), then exports cycle 1's pattern_detection data (JSON + Parquet,
+re-read and validated). Reports records/s over wall time and over CPU time (`time.process_time`: the
+figure for one core, far less affected than wall time by other processes on the machine) and the share
+lineage adds.
+`--profile` prints the top functions (by CPU time) of one run with lineage (cProfile).
+Usage: python benchmarks/training_data.py [--records N] [--batch-size B] [--repeat R] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from homesim.data_generation.config import GenerationConfig
+from homesim.data_generation.pipeline import generate_home
+from homesim.schema.ground_truth import GroundTruth
+from homesim.schema.records import PatternRecord, make_record_id
+from homesim.simulation.cycle import DEFAULT_STAGES, resolve_stages
+from homesim.simulation.home_view import HomeView
+from homesim.simulation.model_provider import NoModels
+from homesim.training_data.collector import TrainingDataCollector
+from homesim.training_data.exporters import Exporter
+from homesim.training_data.lineage_tracker import LineageTracker, Source
+from homesim.training_data.store import RecordStore
+from homesim.workspace import Workspace
+
+
+def pattern_corpus(n: int) -> tuple[list[PatternRecord], dict[str, GroundTruth]]:
+    """`n` distinct pattern records: a real cycle's, replicated under new ids and home keys."""
+    stages, _ = resolve_stages(DEFAULT_STAGES[:1])
+    config = GenerationConfig(homes=2, days=14, seed=7)
+    base: list[PatternRecord] = []
+    base_truths: dict[str, GroundTruth] = {}
+    for index in range(config.homes):
+        view = HomeView.from_generated(generate_home(config, index))
+        base_truths[view.key] = view.truth
+        for _, stage in stages:
+            base += [r for r in stage(view, NoModels(), 1) if isinstance(r, PatternRecord)]
+    records: list[PatternRecord] = []
+    truths: dict[str, GroundTruth] = {}
+    replica = 0
+    while len(records) < n:
+        for key, truth in base_truths.items():
+            home = f"{key}-r{replica}"
+            truths[home] = truth.model_copy(update={"home_key": home})
+        for r in base[: n - len(records)]:
+            home = f"{r.home_key}-r{replica}"
+            rid = make_record_id("pattern", home, 1, r.record_id)
+            records.append(r.model_copy(update={"record_id": rid, "home_key": home}))
+        replica += 1
+    return records, truths
+
+
+def run(
+    records: list[PatternRecord], truths: dict[str, GroundTruth], root: Path, lineage: bool, batch_size: int
+) -> dict[str, float]:
+    """Collect then export once into a fresh workspace under `root`; wall and CPU seconds of each phase."""
+    workspace = Workspace(root)
+    tracker = LineageTracker(workspace.lineage_db) if lineage else None
+    times: dict[str, float] = {}
+
+    def timed(name: str, body: Callable[[], object]) -> None:
+        wall, cpu = time.perf_counter(), time.process_time()
+        body()
+        times[f"{name}_wall"] = time.perf_counter() - wall
+        times[f"{name}_cpu"] = time.process_time() - cpu
+
+    with RecordStore(workspace.training_store) as store:
+
+        def collect() -> None:
+            source = Source("bench", "bench", "bench")
+            with TrainingDataCollector(
+                store, truth_of=truths, batch_size=batch_size, lineage=tracker, source=source
+            ) as collector:
+                collector.emit_many(records)
+            rejected = collector.stats()["by_outcome"]["rejected"]
+            assert rejected == 0, collector.stats()["reject_reasons"]
+
+        def export() -> None:
+            result = Exporter(workspace, store, tracker=tracker, truths=truths.get).export(
+                "pattern_detection", 1
+            )
+            assert result.counts["patterns.parquet"] == len(records)
+
+        timed("collect", collect)
+        timed("export", export)
+    if tracker is not None:
+        tracker.close()
+    return times
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--records", type=int, default=200_000)
+    parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument("--repeat", type=int, default=1, help="runs per setting; the fastest counts")
+    parser.add_argument("--profile", action="store_true", help="print cProfile's top functions")
+    args = parser.parse_args(argv)
+    records, truths = pattern_corpus(args.records)
+    n = len(records)
+    with tempfile.TemporaryDirectory(prefix="homesim-bench-") as tmp:
+        if args.profile:
+            profiler = cProfile.Profile(time.process_time)  # CPU time: other processes do not count
+            profiler.runcall(run, records, truths, Path(tmp) / "profile", True, args.batch_size)
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+            return
+        results: dict[bool, dict[str, float]] = {}
+        for n_run in range(args.repeat):
+            for lineage in (False, True):
+                times = run(records, truths, Path(tmp) / f"{lineage}-{n_run}", lineage, args.batch_size)
+                best = results.setdefault(lineage, times)
+                results[lineage] = {k: min(v, best[k]) for k, v in times.items()}
+    header = f"{n:,} pattern records, batches of {args.batch_size:,}"
+    print(f"| {header} | collect + validate | export | total | records/s |")
+    print("| --- | --- | --- | --- | --- |")
+    for clock in ("cpu", "wall"):
+        for lineage, t in results.items():
+            total = t[f"collect_{clock}"] + t[f"export_{clock}"]
+            label = f"{'with' if lineage else 'without'} lineage ({clock} time)"
+            print(
+                f"| {label} | {t[f'collect_{clock}']:.2f} s | {t[f'export_{clock}']:.2f} s | {total:.2f} s "
+                f"| {n / total:,.0f} |"
+            )
+    for clock in ("cpu", "wall"):
+        plain, traced = (
+            sum(results[lin][f"{p}_{clock}"] for p in ("collect", "export")) for lin in (False, True)
+        )
+        print(f"lineage overhead ({clock} time): {traced / plain - 1:+.0%}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""Stored record payloads (JSON) as polars frames: the struct dtype of a pydantic record model, one
+vectorised decode of a batch of payloads, and expressions for dotted paths into the decoded records.
+
+Used where records are handled column-wise: the validators' batch screening and the formatters of the
+high-volume model types.
+"""
+
+from __future__ import annotations
+
+import functools
+import types
+from collections.abc import Sequence
+from typing import Literal, Union, get_args, get_origin
+
+import polars as pl
+from pydantic import BaseModel
+
+
+def _dtype(annotation: object) -> pl.DataType | None:
+    """The polars dtype a JSON value of `annotation` decodes to; None for free-form values (dicts, JSON)."""
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin in (Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        return _dtype(inner[0]) if len(inner) == 1 else None
+    if origin is Literal:
+        return pl.String() if all(isinstance(a, str) for a in args) else None
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        item = _dtype(args[0])
+        return None if item is None else pl.List(item)
+    scalars: dict[object, pl.DataType] = {
+        bool: pl.Boolean(),
+        int: pl.Int64(),
+        float: pl.Float64(),
+        str: pl.String(),
+    }
+    if annotation in scalars:
+        return scalars[annotation]
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return struct_of(annotation)
+    return None
+
+
+@functools.cache
+def struct_of(model: type[BaseModel]) -> pl.Struct:
+    """The polars struct a model's JSON decodes to (free-form fields left out: polars skips them)."""
+    fields = [(name, _dtype(info.annotation)) for name, info in model.model_fields.items()]
+    return pl.Struct([pl.Field(name, dtype) for name, dtype in fields if dtype is not None])
+
+
+def decode(payloads: Sequence[str], model: type[BaseModel]) -> pl.DataFrame:
+    """Stored record payloads as a frame with one (struct) column per decodable field of `model`."""
+    dtype = struct_of(model)
+    if not payloads:
+        return pl.DataFrame(schema=dict(dtype.to_schema()))
+    return pl.Series("record", payloads, pl.String()).str.json_decode(dtype).struct.unnest()
+
+
+def at(path: str) -> pl.Expr:
+    """The field at a dotted path of the decoded records (`inputs.features.support`)."""
+    head, *rest = path.split(".")
+    expr = pl.col(head)
+    for name in rest:
+        expr = expr.struct.field(name)
+    return expr
+
+
+def dtype_at(schema: pl.Schema, path: str) -> pl.DataType | None:
+    """The dtype of the field at a dotted path of decoded records; None when there is no such field."""
+    head, *rest = path.split(".")
+    dtype: object = schema.get(head)
+    for name in rest:
+        if not isinstance(dtype, pl.Struct):
+            return None
+        dtype = next((f.dtype for f in dtype.fields if f.name == name), None)
+    return dtype if isinstance(dtype, pl.DataType) else None
