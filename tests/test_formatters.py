@@ -61,7 +61,7 @@ def test_labels_and_nodes(home: tuple[HomeView, list[AnyRecord]]) -> None:
     synergies = [r for r in records if r.stage == "synergy"]
     tables = format_records("gnn_synergy", synergies, {})
     edges, nodes = tables["synergies"], tables["entities"]
-    assert (edges["label"] == (edges["label_kind"] == "active")).all()
+    assert (edges["label"] == edges["label_kind"].is_in(["active", "potential"])).all()
     assert set(edges["trigger_entity"]) | set(edges["action_entity"]) == set(nodes["entity_id"])
     truth = format_records("pattern_detection", [r for r in records if r.stage == "pattern"], {})
     assert truth["ground_truth"].height == 0  # no truth given, no truth rows

@@ -118,7 +118,7 @@ _SYNERGY_COLUMNS: Final[dict[str, str | pl.Expr]] = {
     **_fields(SynergyFeatures, "inputs.features"),
     **_fields(SynergyOutputs, "outputs"),
     "label_kind": "label.kind",
-    "label": _at("label.kind") == "active",
+    "label": _at("label.kind").is_in(["active", "potential"]),
     "synergy_id": "label.synergy_id",
     "relation": "label.relation",
 }
