@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-RUN_ARGS ?= generate --homes 8 --days 30 --seed 42 --workspace workspace
+RUN_ARGS ?= run --cycles 3 --homes 12 --days 21 --seed 42 --workspace workspace
 
 .PHONY: run test lint typecheck bench docs clean
 
@@ -30,6 +30,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/generation.py --homes 200
 	$(BIN)/python benchmarks/replay_truth.py 10 30
 	$(BIN)/python benchmarks/ha_export.py
+	$(BIN)/python benchmarks/training_data.py
+	$(BIN)/python benchmarks/training_acceptance.py
 
 docs: $(STAMP)
 	$(BIN)/typer homesim.cli utils docs --name homesim --title "homesim CLI reference" --output docs/cli.md

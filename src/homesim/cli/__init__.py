@@ -7,7 +7,20 @@ from __future__ import annotations
 
 import typer
 
-from homesim.cli import cache, export, generate, ground_truth, ha, lineage, simulate
+from homesim.cli import (
+    cache,
+    export,
+    generate,
+    ground_truth,
+    ha,
+    lineage,
+    models,
+    report,
+    retrain,
+    run,
+    serve,
+    simulate,
+)
 
 app = typer.Typer(
     name="homesim",
@@ -22,6 +35,11 @@ ha.register(app)
 simulate.register(app)
 export.register(app)
 lineage.register(app)
+models.register(app)
+serve.register(app)
+report.register(app)
+retrain.register(app)
+run.register(app)
 
 
 def main() -> None:

@@ -7,6 +7,9 @@ stage that raises on a home is recorded as that home's error and the next stage 
 Stages written elsewhere (suggestions, automation building, Ask AI) are referenced as `module:function`
 and imported lazily: a stage whose module does not exist yet is reported as skipped.
 
+Every home's stages share the cycle's `ModelProvider`, unless `home_models` gives each home its own (an
+A/B test splitting homes between two model versions).
+
 The report (`reports/cycle_<n>_<dataset_id>.json` and `.md`) has the per-stage metrics against ground truth
 (precision, recall, F1, approval rate, replay agreement…), errors, and throughput.
 """
@@ -203,6 +206,7 @@ class SimulationCycle:
         sink: RecordSink,
         *,
         models: ModelProvider | None = None,
+        home_models: Callable[[str], ModelProvider] | None = None,
         executor: Executor | str = "process",
         workers: int = 2,
         stages: Sequence[tuple[StageName, StageRef]] = DEFAULT_STAGES,
@@ -210,6 +214,8 @@ class SimulationCycle:
         self.workspace = workspace
         self.sink = sink
         self.models = models or NoModels()
+        # Per-home providers (an A/B split by home key); called in this process, so any callable will do.
+        self.home_models = home_models
         self._owns_executor = isinstance(executor, str)
         self.executor = make_executor(executor, workers) if isinstance(executor, str) else executor
         self.stages = list(stages)
@@ -224,6 +230,10 @@ class SimulationCycle:
         if self._owns_executor:
             self.executor.close()
 
+    def models_for(self, home_key: str) -> ModelProvider:
+        """The provider of one home: `home_models(key)` when given, else the cycle's `models`."""
+        return self.models if self.home_models is None else self.home_models(home_key)
+
     def dataset(self, dataset: str | Path) -> DatasetManifest:
         """A dataset by id, by folder, or by manifest path."""
         return find_dataset(self.workspace, dataset)
@@ -235,7 +245,7 @@ class SimulationCycle:
         stages, skipped = resolve_stages(self.stages)
         config = GenerationConfig.model_validate(manifest.config)
         tasks = [
-            HomeTask(self.workspace.home_dir(key), config, cycle, tuple(stages), self.models)
+            HomeTask(self.workspace.home_dir(key), config, cycle, tuple(stages), self.models_for(key))
             for key in manifest.home_keys
         ]
         counts: dict[StageName, list[Counts]] = {name: [] for name, _ in stages}

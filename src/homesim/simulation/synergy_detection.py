@@ -7,7 +7,9 @@ action follows the trigger within 5 minutes at least `min_cross_area` times, or 
 and their domains are a pair automations commonly link. Edge features are structural
 (same area/floor, domain compatibility) and behavioural (co-activations within 1, 5 and 30 minutes, the
 excess over chance, lag histogram). Edges are scored by the deployed `gnn_synergy` model or by the
-heuristic (`heuristic_score`), then labelled from ground truth: active, potential, decoy or none.
+heuristic (`heuristic_score`), then labelled from ground truth: active, potential, decoy or none. The model
+sees the home's whole candidate frame at once, each edge with the node features of both ends
+(`with_node_features`), so it can rebuild the device graph.
 """
 
 from __future__ import annotations
@@ -105,6 +107,8 @@ COMPATIBLE: frozenset[tuple[str, str]] = frozenset(
     }
 )
 FEATURES: tuple[str, ...] = tuple(f for f in SynergyFeatures.model_fields if f != "lag_hist")
+#: Node features each end of an edge carries into `model.predict`, as `trigger_<name>` and `action_<name>`.
+NODE_FEATURES: tuple[str, ...] = tuple(f for f in NodeFeatures.model_fields if f != "entity_id")
 
 
 class SynergyDetectorConfig(BaseModel):
@@ -329,6 +333,24 @@ def build_graph(view: HomeView, config: SynergyDetectorConfig | None = None) -> 
     return SynergyGraph(nodes=nodes, edges=edges)
 
 
+def with_node_features(edges: pl.DataFrame, nodes: pl.DataFrame, keys: tuple[str, ...] = ()) -> pl.DataFrame:
+    """`edges` with the `NODE_FEATURES` of both ends as `trigger_<name>` and `action_<name>` columns: the
+    frame a `gnn_synergy` model predicts on. `keys` are extra columns both frames are matched on (e.g.
+    `cycle`, `home_key` for exported tables holding many homes)."""
+    for end in ("trigger", "action"):
+        edges = edges.join(
+            nodes.select(
+                *keys,
+                pl.col("entity_id").alias(f"{end}_entity"),
+                *(pl.col(f).alias(f"{end}_{f}") for f in NODE_FEATURES),
+            ),
+            on=[*keys, f"{end}_entity"],
+            how="left",
+            maintain_order="left",
+        )
+    return edges
+
+
 def heuristic_score(edges: pl.DataFrame) -> F64:
     """The documented baseline heuristic: a logistic score dominated by structural priors (same area, a
     domain pair automations commonly link), raised by behaviour (the action following within a minute
@@ -374,7 +396,11 @@ class SynergyDetector:
         if edges.height == 0:
             return []
         model = models.get("gnn_synergy")
-        scores = np.asarray(model.predict(edges), dtype=np.float64) if model else heuristic_score(edges)
+        scores = (
+            np.asarray(model.predict(with_node_features(edges, graph.nodes)), dtype=np.float64)
+            if model
+            else heuristic_score(edges)
+        )
         version = model.version if model else BASELINE_VERSION
         labels = label_edges(edges, view.truth)
         nodes = {row["entity_id"]: row for row in graph.nodes.iter_rows(named=True)}

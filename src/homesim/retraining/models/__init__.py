@@ -23,7 +23,11 @@ def get_trainer(model_type: ModelType) -> Trainer:
     if ref is None:
         raise ValueError(
             f"no trainer for {model_type!r}: trained types are {', '.join(TRAINED_TYPES)}"
-            + (" (yaml_generation data is exported for LLM fine-tuning)" if model_type == "yaml_generation" else "")
+            + (
+                " (yaml_generation data is exported for LLM fine-tuning)"
+                if model_type == "yaml_generation"
+                else ""
+            )
         )
     module, _, name = ref.partition(":")
     trainer: Trainer = getattr(importlib.import_module(module), name)()

@@ -1,0 +1,193 @@
+"""The full loop: two tiny cycles end to end (real generation, simulation, collection and export; a fake
+pattern_detection trainer), the run file's shape, resuming, rollback used by the next cycle, and the CLI."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+from homesim.cli import app
+from homesim.cli import run as run_cli
+from homesim.log import configure_logging
+from homesim.retraining import models, registry
+from homesim.retraining.data_sufficiency import Requirements
+from homesim.retraining.deployment import deploy, rollback
+from homesim.retraining.loop import LoopConfig, RetrainingLoop, learning_curves, run_paths
+from homesim.retraining.models.base import Trainer
+from homesim.retraining.registry import ModelRegistry
+from homesim.retraining.retraining_manager import RetrainingConfig, RetrainingHistory
+from homesim.simulation.model_provider import ModelType
+from homesim.simulation.pattern_detection import pattern_stage
+from homesim.workspace import Workspace
+from test_model_evaluator import FakeTrainer, ThresholdModel
+
+MT: ModelType = "pattern_detection"
+RETRAINING = {
+    "models": [MT],
+    "seed": 5,  # `homesim run --seed 5` trains with the run's seed
+    "resamples": 50,
+    "validation_share": 0.5,
+    "new_data_threshold": 1,
+    "sufficiency": {MT: {"min_records": 10, "min_homes": 2, "min_per_class": 1}},
+}
+MODEL_KEYS = {
+    "decision",
+    "reason",
+    "candidate",
+    "champion",
+    "primary_metric",
+    "candidate_value",
+    "champion_value",
+    "baseline_value",
+    "ci_low",
+    "ci_high",
+    "train_s",
+    "eval_s",
+}
+
+
+def config(cycles: int) -> LoopConfig:
+    return LoopConfig(
+        cycles=cycles,
+        homes=3,
+        days=7,
+        seed=5,
+        workers=1,
+        executor="inline",
+        models=(MT,),
+        exports=(),
+        retraining=RetrainingConfig.model_validate(RETRAINING),
+    )
+
+
+@pytest.fixture(scope="module")
+def fake_trainer() -> Iterator[None]:
+    trainer = FakeTrainer(column="confidence")
+
+    def get_trainer(model_type: ModelType) -> Trainer:
+        assert model_type == MT
+        return trainer
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(models, "get_trainer", get_trainer)
+        mp.setattr(registry, "get_trainer", get_trainer)
+        yield
+
+
+@pytest.fixture(scope="module")
+def looped(fake_trainer: None, tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, dict[str, Any]]:
+    workspace = Workspace(tmp_path_factory.mktemp("loop"))
+    return workspace, RetrainingLoop(workspace, config(2), stages=[("pattern", pattern_stage)]).run()
+
+
+def test_two_cycles_write_the_run_file(looped: tuple[Workspace, dict[str, Any]]) -> None:
+    workspace, run = looped
+    path, latest = run_paths(workspace, config(2).run_id)
+    assert json.loads(path.read_text()) == json.loads(latest.read_text()) == run
+    assert run["config"] == {"cycles": 2, "homes": 3, "days": 7, "seed": 5}
+    assert [c["cycle"] for c in run["cycles"]] == [1, 2]
+    first, second = run["cycles"]
+    assert first["dataset_id"] != second["dataset_id"] and first["seed"] != second["seed"]  # fresh homes
+    for entry in run["cycles"]:
+        assert entry["homes"] == 3 and entry["records"] > 0 and entry["wall_s"] > 0
+        assert set(entry["stage_metrics"]["pattern"]) == {"precision", "recall", "f1", "model_version"}
+        m = entry["models"][MT]
+        assert set(m) >= MODEL_KEYS and m["primary_metric"] == "accuracy"
+        assert m["decision"] in ("deployed", "rejected", "skipped")
+    assert first["stage_metrics"]["pattern"]["model_version"] == "baseline"
+    m1 = first["models"][MT]
+    assert m1["decision"] == "deployed" and m1["candidate"] == m1["champion"] == "v1"
+    assert m1["champion_value"] is None and m1["candidate_value"] > m1["baseline_value"]
+    # The second cycle's pattern stage ran with the champion the first cycle deployed.
+    assert second["stage_metrics"]["pattern"]["model_version"] == "v1"
+    assert second["models"][MT]["trigger"] == "new_data"
+    assert learning_curves(run)[MT][0] == {
+        "cycle": 1,
+        "champion": "v1",
+        "value": m1["candidate_value"],
+        "baseline": m1["baseline_value"],
+        "decision": "deployed",
+    }
+    summary = run["summary"][MT]
+    assert summary["first"] == "v1" and set(summary["values"]) >= {"baseline", "first", "champion"}
+    with RetrainingHistory(workspace) as history:
+        assert [(r.cycle, r.loop_run_id) for r in history.runs(MT)] == [
+            (1, run["run_id"]),
+            (2, run["run_id"]),
+        ]
+
+
+def test_rerun_skips_finished_cycles_and_rollback_is_used_by_the_next_cycle(
+    looped: tuple[Workspace, dict[str, Any]],
+) -> None:
+    workspace, run = looped
+    stages = [("pattern", pattern_stage)]
+    again = RetrainingLoop(workspace, config(2), stages=stages).run()
+    assert again["cycles"] == run["cycles"]  # nothing re-ran: same wall times, same decisions
+    trainer = FakeTrainer(column="confidence")
+    with ModelRegistry(workspace) as reg:
+        before = reg.alias(MT, "champion")
+        assert before is not None
+        extra = reg.register(
+            MT, trainer, ThresholdModel(0.99), params={}, metrics={}, training_cycles=[2], lineage_ids=[]
+        )
+        deploy(reg, MT, extra.version, "test: deploy a bad model")
+        rollback(reg, MT, "test: the bad model misbehaved")
+        restored = reg.alias(MT, "champion")
+    assert restored is not None and restored.version == before.version
+    extended = RetrainingLoop(workspace, config(3), stages=stages).run()
+    assert extended["cycles"][:2] == run["cycles"]
+    assert extended["cycles"][2]["stage_metrics"]["pattern"]["model_version"] == before.version
+
+
+@pytest.fixture
+def cli_logging() -> Iterator[None]:
+    yield
+    configure_logging("warning")  # the CLI bound the logs to CliRunner's stderr, closed by now
+
+
+def test_cli_run_resumes_and_prints_the_tables(
+    looped: tuple[Workspace, dict[str, Any]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    cli_logging: None,
+) -> None:
+    workspace, _ = looped
+    monkeypatch.setattr(run_cli, "console", Console(width=250))
+    config_file = tmp_path / "retrain.json"
+    config_file.write_text("{}")
+    bad = CliRunner().invoke(app, ["run", "--config", str(config_file), "--workspace", str(workspace.root)])
+    assert bad.exit_code == 2 and "expected a .yaml" in bad.output
+    config_file = tmp_path / "retrain.yaml"
+    config_file.write_text(json.dumps(RETRAINING))
+    args = [
+        "run",
+        "--cycles",
+        "2",
+        "--homes",
+        "3",
+        "--days",
+        "7",
+        "--seed",
+        "5",
+        "--config",
+        str(config_file),
+    ]
+    result = CliRunner().invoke(app, [*args, "--executor", "inline", "--workspace", str(workspace.root)])
+    assert result.exit_code == 0, result.output
+    assert "learning curves" in result.output and "final: all held-out homes" in result.output
+    assert config(2).run_id in result.output
+
+
+def test_requirements_of_the_loop_config_are_typed() -> None:
+    assert config(1).retraining.requirements_for(MT) == Requirements(
+        min_records=10, min_homes=2, min_per_class=1
+    )
+    assert config(1).run_id == config(5).run_id != LoopConfig(seed=6).run_id
+    assert config(1).cycle_seed(1) != config(1).cycle_seed(2)
