@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+import structlog
 
 from homesim.data_generation.config import GenerationConfig
 from homesim.data_generation.pipeline import GeneratedHome, generate_home
+
+
+@pytest.fixture(autouse=True)
+def _fresh_logging() -> Iterator[None]:
+    """Each test starts from structlog's defaults: a CLI command run in-process configures logging (level,
+    renderer), and that must not filter or reshape the logs a later test captures."""
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture(scope="session")

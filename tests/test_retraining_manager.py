@@ -189,8 +189,8 @@ def test_config_file_triggers_and_errors(tmp_path: Path) -> None:
     assert config.requirements_for("soft_prompt").min_records == 10
     assert config.requirements_for("gnn_synergy").min_records == 300
     toml_file = tmp_path / "retrain.toml"
-    toml_file.write_text('models = ["gnn_synergy"]\n[gates.gnn_synergy]\nrequire_significant = true\n')
-    assert RetrainingConfig.from_file(toml_file).gate_for("gnn_synergy").require_significant
+    toml_file.write_text('models = ["gnn_synergy"]\n[gates.gnn_synergy]\nrequire_significant = false\n')
+    assert not RetrainingConfig.from_file(toml_file).gate_for("gnn_synergy").require_significant
     bad = tmp_path / "bad.yaml"
     bad.write_text("new_data_threshold: -1\nbogus: 1\n")
     with pytest.raises(ConfigError) as info:

@@ -10,8 +10,9 @@ The gate (documented decision): the candidate is compared with a *reference* —
 baseline (`predict_examples(None, …)`) when no model is deployed, so the first model is gated on its value
 thresholds AND on beating the baseline. It passes when
 1. every value threshold holds (`GateConfig.metrics[m].min_value`, e.g. the primary metric ≥ 0.5);
-2. the primary metric improves on the reference by more than `min_improvement` (absolute; default 0: any
-   improvement), and, with `require_significant`, the bootstrap CI of the difference lies above 0;
+2. the primary metric improves on the reference by more than `min_improvement` (absolute; default 0), and
+   — by default, `require_significant` — the bootstrap CI of the difference lies above 0: a candidate must be
+   *measurably* better on homes it never saw, not better by the luck of a few held-out homes;
 3. no metric with a change threshold (`GateConfig.metrics[m].max_drop`) drops by more than it.
 Every metric that drops by more than `tolerance` (relative to the reference) is reported as a regression;
 regressions block only through change thresholds, because the secondary metrics of a better model often
@@ -78,7 +79,7 @@ class GateConfig(BaseModel):
         default=0.0, description="primary metric: candidate − reference must exceed this (absolute)"
     )
     require_significant: bool = Field(
-        default=False, description="also require the bootstrap CI of the primary difference to be above 0"
+        default=True, description="also require the bootstrap CI of the primary difference to be above 0"
     )
     tolerance: float = Field(
         default=0.05, ge=0, description="relative drop of any metric that is reported as a regression"
