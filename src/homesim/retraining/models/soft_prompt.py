@@ -171,7 +171,10 @@ class FrozenEncoder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as transformers_logging
 
+        # Its own progress bars would interleave with homesim's Rich progress and JSON log lines.
+        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
         _limit_threads()
         self.directory = directory
         self.tokenizer = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
