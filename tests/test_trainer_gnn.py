@@ -167,7 +167,7 @@ def test_best_f1_threshold_lands_on_the_stage_threshold() -> None:
     threshold = best_f1_threshold(labels, proba)
     assert threshold == pytest.approx(0.5)  # midway between 0.8 (last positive) and 0.2
     assert best_f1_threshold(np.zeros(4, dtype=bool), proba) == 0.5
-    mapped = to_stage_scale(np.array([0.0, 0.2, 0.9, 0.95, 1.0]), 0.9)
+    mapped = to_stage_scale(np.array([0.0, 0.2, 0.9, 0.95, 1.0]), 0.9, STAGE_THRESHOLD)
     np.testing.assert_allclose(mapped, [0.0, 0.2 * STAGE_THRESHOLD / 0.9, STAGE_THRESHOLD, 0.75, 1.0])
     assert np.all(np.diff(mapped) > 0)
 

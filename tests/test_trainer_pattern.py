@@ -77,7 +77,7 @@ def test_registered_and_fits_a_probability_per_candidate(examples: pl.DataFrame,
 
 def test_stage_scale_puts_the_model_threshold_on_the_stage_threshold() -> None:
     proba = np.array([0.0, 0.2, 0.3, 0.5, 1.0])
-    scaled = to_stage_scale(proba, 0.3)
+    scaled = to_stage_scale(proba, 0.3, STAGE_THRESHOLD)
     assert scaled[2] == pytest.approx(STAGE_THRESHOLD) and scaled[0] == 0 and scaled[-1] == 1
     assert np.all(np.diff(scaled) > 0)
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from homesim.log import configure_logging
 from homesim.settings import Settings
 from homesim.workspace import Workspace
 
@@ -20,3 +21,10 @@ ExecutorOption = Annotated[
 def resolve_workspace(workspace: Path | None, settings: Settings | None = None) -> Workspace:
     """The workspace the option names, else the one from settings (HOMESIM_WORKSPACE)."""
     return Workspace(workspace or (settings or Settings()).workspace)
+
+
+def start_command(workspace: Path | None) -> tuple[Settings, Workspace]:
+    """What every command does first: read settings, configure logging, resolve the workspace."""
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_json or None)
+    return settings, resolve_workspace(workspace, settings)

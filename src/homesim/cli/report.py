@@ -8,11 +8,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from homesim.cli.options import WorkspaceOption, resolve_workspace
-from homesim.log import configure_logging
+from homesim.cli.options import WorkspaceOption, start_command
 from homesim.reports.inputs import ReportInputError
 from homesim.reports.report import write_report
-from homesim.settings import Settings
 
 console = Console()
 err_console = Console(stderr=True)
@@ -36,9 +34,7 @@ def report(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Write a self-contained HTML report under reports/html/ (default: latest run, else newest cycle)."""
-    settings = Settings()
-    configure_logging(settings.log_level, settings.log_json or None)
-    ws = resolve_workspace(workspace, settings)
+    _, ws = start_command(workspace)
     try:
         with console.status("rendering report…") as status:
             path = write_report(

@@ -10,9 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from homesim.cli.options import WorkspaceOption, resolve_workspace
+from homesim.cli.options import WorkspaceOption, start_command
 from homesim.data_generation.config import ConfigError
-from homesim.log import configure_logging
 from homesim.retraining.models import TRAINED_TYPES
 from homesim.retraining.retraining_manager import (
     RetrainingConfig,
@@ -20,7 +19,6 @@ from homesim.retraining.retraining_manager import (
     RetrainingManager,
     RetrainingRun,
 )
-from homesim.settings import Settings
 from homesim.simulation.model_provider import ModelType
 
 console = Console()
@@ -76,9 +74,7 @@ def retrain(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Retrain a model type when a trigger fires (or --force): sufficiency, train, evaluate, deploy."""
-    settings = Settings()
-    configure_logging(settings.log_level, settings.log_json or None)
-    ws = resolve_workspace(workspace, settings)
+    _, ws = start_command(workspace)
     if history:
         with RetrainingHistory(ws) as runs:
             show_runs(runs.runs(None if model is None else _model_type(model)))

@@ -11,12 +11,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from homesim.cli.options import ExecutorOption, WorkersOption, WorkspaceOption, resolve_workspace
+from homesim.cli.options import (
+    ExecutorOption,
+    WorkersOption,
+    WorkspaceOption,
+    start_command,
+)
 from homesim.data_generation.config import ConfigError
-from homesim.log import configure_logging
 from homesim.retraining.loop import LoopConfig, RetrainingLoop, learning_curves, run_paths
 from homesim.retraining.retraining_manager import RetrainingConfig
-from homesim.settings import Settings
 
 console = Console()
 err_console = Console(stderr=True)
@@ -139,9 +142,7 @@ def run(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Fresh homes → simulate with the champions → collect → export → retrain → evaluate → deploy, K times."""
-    settings = Settings()
-    configure_logging(settings.log_level, settings.log_json or None)
-    ws = resolve_workspace(workspace, settings)
+    settings, ws = start_command(workspace)
     try:
         retraining = (
             RetrainingConfig.from_file(config_file, {"seed": seed})

@@ -11,11 +11,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from homesim.cli.options import ExecutorOption, WorkersOption, WorkspaceOption, resolve_workspace
+from homesim.cli.options import (
+    ExecutorOption,
+    WorkersOption,
+    WorkspaceOption,
+    start_command,
+)
 from homesim.data_generation.ground_truth_generator import GROUND_TRUTH_FILE, read_ground_truth
-from homesim.log import configure_logging
 from homesim.schema.ground_truth import GroundTruth
-from homesim.settings import Settings
 from homesim.simulation.cycle import CycleReport, HomeOutcome, SimulationCycle, find_dataset
 from homesim.training_data.collector import TrainingDataCollector
 from homesim.training_data.lineage_tracker import LineageTracker, Source
@@ -60,9 +63,7 @@ def simulate(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Run every simulation stage over a dataset's homes and write the cycle report under reports/."""
-    settings = Settings()
-    configure_logging(settings.log_level, settings.log_json or None)
-    ws = resolve_workspace(workspace, settings)
+    settings, ws = start_command(workspace)
     try:
         manifest = find_dataset(ws, dataset)
     except FileNotFoundError as exc:

@@ -41,7 +41,7 @@ from torch import Tensor, nn
 from homesim.data_generation.pattern_extractor import ACTUATOR_DOMAINS
 from homesim.io import write_atomic, write_json_atomic
 from homesim.retraining.models.base import ProgressFn, Trainer
-from homesim.retraining.models.metrics import binary_metrics, pr_auc
+from homesim.retraining.models.metrics import best_f1_threshold, binary_metrics, pr_auc, to_stage_scale
 from homesim.schema.records import LAG_BINS_S
 from homesim.simulation.model_provider import Model, ModelType
 from homesim.simulation.synergy_detection import (
@@ -435,29 +435,7 @@ class GraphSageSynergyModel:
             return torch.sigmoid(self.net(batch)).double().numpy()
 
     def predict(self, features: pl.DataFrame) -> F64:
-        return to_stage_scale(self.proba(features), self.threshold)
-
-
-def to_stage_scale(proba: F64, threshold: float) -> F64:
-    """Monotone piecewise-linear map of P(synergy) sending `threshold` to the stage's `STAGE_THRESHOLD`, so
-    the stage's `score >= threshold` decision is the model's best-F1 decision (rankings are unchanged)."""
-    low = proba * (STAGE_THRESHOLD / threshold)
-    high = STAGE_THRESHOLD + (proba - threshold) * ((1 - STAGE_THRESHOLD) / (1 - threshold))
-    return np.clip(np.where(proba < threshold, low, high), 0.0, 1.0)
-
-
-def best_f1_threshold(labels: npt.NDArray[np.bool_], proba: F64) -> float:
-    """The probability threshold with the best F1, midway between the last admitted score and the next
-    lower one, kept within [0.01, 0.99]; 0.5 without positives."""
-    if not labels.any():
-        return 0.5
-    order = np.argsort(-proba, kind="stable")
-    y, s = labels[order], proba[order]
-    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # the last index of each run of tied scores
-    tp = np.cumsum(y)[last]
-    best = last[int(np.argmax(2 * tp / ((last + 1) + labels.sum())))]
-    below = s[best + 1] if best + 1 < len(s) else 0.0
-    return float(np.clip((s[best] + below) / 2, 0.01, 0.99))
+        return to_stage_scale(self.proba(features), self.threshold, STAGE_THRESHOLD)
 
 
 def _best(history: list[tuple[int, float, F64]]) -> tuple[int, float, F64]:

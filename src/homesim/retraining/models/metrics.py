@@ -54,3 +54,27 @@ def macro_f1(y_true: npt.ArrayLike, y_pred: npt.ArrayLike, labels: Sequence[str]
     if not present:
         return 0.0
     return float(np.mean([binary_metrics(t == k, p == k)["f1"] for k in present]))
+
+
+def best_f1_threshold(labels: npt.NDArray[np.bool_], proba: npt.NDArray[np.float64]) -> float:
+    """The probability threshold with the best F1, midway between the last admitted score and the next
+    lower one, kept within [0.01, 0.99]; 0.5 without positives."""
+    if not labels.any():
+        return 0.5
+    order = np.argsort(-proba, kind="stable")
+    y, s = labels[order], proba[order]
+    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # the last index of each run of tied scores
+    tp = np.cumsum(y)[last]
+    best = last[int(np.argmax(2 * tp / ((last + 1) + labels.sum())))]
+    below = s[best + 1] if best + 1 < len(s) else 0.0
+    return float(np.clip((s[best] + below) / 2, 0.01, 0.99))
+
+
+def to_stage_scale(
+    proba: npt.NDArray[np.float64], threshold: float, stage_threshold: float
+) -> npt.NDArray[np.float64]:
+    """Monotone piecewise-linear map of a probability sending `threshold` to the stage's threshold, so
+    the stage's `score >= stage_threshold` decision is the model's best-F1 decision."""
+    low = proba * (stage_threshold / threshold)
+    high = stage_threshold + (proba - threshold) * ((1 - stage_threshold) / (1 - threshold))
+    return np.asarray(np.clip(np.where(proba < threshold, low, high), 0.0, 1.0), dtype=np.float64)

@@ -30,7 +30,7 @@ from threadpoolctl import threadpool_limits
 
 from homesim.io import write_atomic, write_json_atomic
 from homesim.retraining.models.base import ProgressFn, Trainer
-from homesim.retraining.models.metrics import binary_metrics, pr_auc
+from homesim.retraining.models.metrics import best_f1_threshold, binary_metrics, pr_auc, to_stage_scale
 from homesim.retraining.models.sklearn_io import dump_estimator, load_estimator
 from homesim.simulation.model_provider import Model, ModelType
 from homesim.simulation.pattern_detection import FEATURES, PatternDetectorConfig, baseline_score
@@ -62,23 +62,6 @@ def design_matrix(frame: pl.DataFrame) -> tuple[F64, list[str]]:
     return derived.to_numpy().astype(np.float64), derived.columns
 
 
-def to_stage_scale(proba: F64, threshold: float) -> F64:
-    """Monotone map of P(real) that sends `threshold` to `STAGE_THRESHOLD` (piecewise linear)."""
-    low = proba * (STAGE_THRESHOLD / threshold)
-    high = STAGE_THRESHOLD + (proba - threshold) * ((1 - STAGE_THRESHOLD) / (1 - threshold))
-    return np.clip(np.where(proba < threshold, low, high), 0.0, 1.0)
-
-
-def best_f1_threshold(labels: npt.NDArray[np.bool_], proba: F64) -> float:
-    """The probability threshold (midway between neighbouring scores) with the highest F1; 0.5 if none."""
-    candidates = np.unique(proba)
-    if not labels.any() or len(candidates) < 2:
-        return 0.5
-    cuts = (candidates[:-1] + candidates[1:]) / 2
-    f1 = [binary_metrics(labels, proba >= c)["f1"] for c in cuts]
-    return float(np.clip(cuts[int(np.argmax(f1))], 0.01, 0.99))
-
-
 def positive_proba(estimator: HistGradientBoostingClassifier, x: F64) -> F64:
     with threadpool_limits(1):
         return np.asarray(estimator.predict_proba(x)[:, 1], dtype=np.float64)
@@ -106,7 +89,7 @@ class PatternQualityModel:
         return positive_proba(self.estimator, x)
 
     def predict(self, features: pl.DataFrame) -> F64:
-        return to_stage_scale(self.proba(features), self.threshold)
+        return to_stage_scale(self.proba(features), self.threshold, STAGE_THRESHOLD)
 
 
 class PatternQualityTrainer(Trainer):
