@@ -16,6 +16,7 @@ from homesim.data_generation.pipeline import generate_home
 from homesim.simulation.device_health import (
     FEATURES,
     DeviceHealthAssessor,
+    DeviceHealthConfig,
     health_windows,
     label_windows,
     rule_assess,
@@ -125,18 +126,38 @@ def test_labels_cover_every_day_a_fault_overlaps(faulty: HomeView) -> None:
 class Classifier:
     version = "di-v1"
 
+    def __init__(self) -> None:
+        self.seen: list[pl.DataFrame] = []
+
     def predict(self, features: pl.DataFrame) -> npt.NDArray[np.float64]:
+        self.seen.append(features)
         probs = np.zeros((features.height, len(HEALTH_KINDS)))
         probs[:, HEALTH_KINDS.index("drift")] = 1.0
         return probs
 
 
 class Provider:
+    def __init__(self) -> None:
+        self.classifier = Classifier()
+
     def get(self, model_type: ModelType) -> Model | None:
-        return Classifier() if model_type == "device_intelligence" else None
+        return self.classifier if model_type == "device_intelligence" else None
 
 
 def test_deployed_model_classifies_windows(faulty: HomeView) -> None:
     records = DeviceHealthAssessor().assess(faulty, Provider(), 0)
     assert {(r.outputs.predicted, r.model_version) for r in records} == {("drift", "di-v1")}
     assert all(r.outputs.score == 1.0 for r in records)
+
+
+def test_deployed_model_gets_the_rules_kind_beside_the_features(faulty: HomeView) -> None:
+    """The model is stacked on the rules: it sees their kind (with the stage's own thresholds)."""
+    config = DeviceHealthConfig(min_duplicates=1)
+    provider = Provider()
+    DeviceHealthAssessor(config).assess(faulty, provider, 0)
+    (frame,) = provider.classifier.seen
+    assert frame.columns == [*FEATURES, "rule_kind"] and frame.schema["rule_kind"] == pl.Utf8
+    expected, _ = rule_assess(health_windows(faulty, config), config)
+    assert frame.get_column("rule_kind").to_list() == expected
+    assert expected != rule_assess(health_windows(faulty))[0]
+    assert {"healthy", "unavailable"} <= set(expected)

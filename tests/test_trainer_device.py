@@ -1,8 +1,10 @@
 """DeviceFaultTrainer: fit/predict contract, skops round trip, determinism, use by the stage, the rules
-baseline recomputed from the export, degenerate scoring, and that labels matter."""
+baseline recomputed from the export, degenerate scoring, that labels matter, and that stacking on the
+rules keeps a model trained on few homes close to them."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +16,14 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from homesim.data_generation.config import GenerationConfig
 from homesim.data_generation.pipeline import generate_home
 from homesim.retraining.models import get_trainer
-from homesim.retraining.models.device_intelligence import DeviceFaultModel, DeviceFaultTrainer
+from homesim.retraining.models.device_intelligence import (
+    COLUMNS,
+    DeviceFaultModel,
+    DeviceFaultTrainer,
+    design_matrix,
+)
 from homesim.retraining.models.sklearn_io import load_estimator
-from homesim.simulation.device_health import FEATURES, DeviceHealthAssessor, health_windows
+from homesim.simulation.device_health import FEATURES, DeviceHealthAssessor, health_windows, rule_assess
 from homesim.simulation.home_view import HomeView
 from homesim.simulation.model_provider import HEALTH_KINDS, Model, ModelType, NoModels
 from homesim.training_data.exporters import Exporter, MemorySource
@@ -65,7 +72,7 @@ def test_registered_and_predicts_class_probabilities(examples: pl.DataFrame, mod
     assert isinstance(get_trainer("device_intelligence"), DeviceFaultTrainer)
     labels = set(examples.get_column("label"))
     assert len(labels) >= 4 and examples.get_column("home_key").n_unique() == 4
-    proba = model.predict(examples.select(FEATURES))
+    proba = model.predict(examples.select(COLUMNS))
     assert proba.shape == (examples.height, len(HEALTH_KINDS)) and proba.dtype == np.float64
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     assert np.all(proba >= 0)
@@ -80,8 +87,13 @@ def test_save_load_round_trip(examples: pl.DataFrame, model: Model, tmp_path: Pa
     assert {f.name for f in files} == {"model.skops", "config.json"}
     loaded = TRAINER.load(tmp_path, "di-v2")
     assert loaded.version == "di-v2"
-    features = examples.select(FEATURES)
+    features = examples.select(COLUMNS)
     np.testing.assert_array_equal(loaded.predict(features), model.predict(features))
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["columns"] == [*FEATURES, "rule_kind"]
+    (tmp_path / "config.json").write_text(json.dumps({**config, "format": 1}))
+    with pytest.raises(ValueError, match=r"artifact format 1, expected 2.*retrain"):
+        TRAINER.load(tmp_path, "di-v1")
 
 
 class Payload:
@@ -99,14 +111,16 @@ def test_load_refuses_untrusted_types_and_other_kinds(tmp_path: Path) -> None:
 
 def test_fit_is_deterministic_for_a_seed(examples: pl.DataFrame, model: Model) -> None:
     again = TRAINER.fit(examples, seed=0)
-    features = examples.select(FEATURES)
+    features = examples.select(COLUMNS)
     np.testing.assert_array_equal(again.predict(features), model.predict(features))
 
 
 def test_the_stage_runs_the_model_on_its_own_frame(views: list[HomeView], model: Model) -> None:
     model.version = "di-v7"
     records = DeviceHealthAssessor().assess(views[0], OneModel(model), 2)
-    expected = model.predict(health_windows(views[0]).select(FEATURES))
+    windows = health_windows(views[0])
+    rules, _ = rule_assess(windows)
+    expected = model.predict(windows.select(FEATURES).with_columns(pl.Series("rule_kind", rules)))
     assert records and all(r.model_version == "di-v7" for r in records)
     assert [r.outputs.predicted for r in records] == [HEALTH_KINDS[i] for i in expected.argmax(axis=1)]
 
@@ -118,6 +132,7 @@ def test_baseline_recomputes_the_stage_rules(data: TrainingData, examples: pl.Da
     assert (
         predictions.get_column("predicted").to_list()
         == data.tables["devices"].get_column("predicted").to_list()
+        == examples.get_column("rule_kind").to_list()
     )
     metrics = TRAINER.score(predictions)
     assert 0 < metrics["macro_f1"] < 1 and 0 < metrics["detection_recall"] <= 1
@@ -150,3 +165,26 @@ def test_real_labels_beat_shuffled_labels_on_held_out_homes(examples: pl.DataFra
 def test_fit_refuses_a_single_kind(examples: pl.DataFrame) -> None:
     with pytest.raises(ValueError, match="at least two health kinds"):
         TRAINER.fit(examples.filter(pl.col("label") == "healthy"), seed=0)
+
+
+def test_design_matrix_needs_a_known_rule_kind(examples: pl.DataFrame) -> None:
+    with pytest.raises(ValueError, match=r"needs columns \['rule_kind'\]"):
+        design_matrix(examples.select(FEATURES))
+    with pytest.raises(ValueError, match=r"unknown rule_kind values \['broken'\]"):
+        design_matrix(examples.select(COLUMNS).with_columns(pl.lit("broken").alias("rule_kind")))
+    x = design_matrix(examples.select(COLUMNS))
+    assert x.shape == (examples.height, len(FEATURES) + 1 + len(HEALTH_KINDS))
+    np.testing.assert_array_equal(x[:, -len(HEALTH_KINDS) :].sum(axis=1), 1.0)
+
+
+def test_a_model_trained_on_few_homes_stays_close_to_the_rules(examples: pl.DataFrame) -> None:
+    """Three training homes hold a few dozen faults: too few to relearn the rules, but stacked on them the
+    model must not fall below them on the held-out home (on average over leave-one-home-out folds)."""
+    model, rules = [], []
+    for home in examples.get_column("home_key").unique().sort():
+        held = pl.col("home_key") == home
+        train, test = examples.filter(~held), examples.filter(held)
+        model.append(TRAINER.score(TRAINER.predict_examples(TRAINER.fit(train, seed=0), test)))
+        rules.append(TRAINER.score(TRAINER.predict_examples(None, test)))
+    for metric in ("macro_f1", "detection_f1"):
+        assert np.mean([m[metric] for m in model]) >= np.mean([r[metric] for r in rules]) - 0.05, metric

@@ -3,8 +3,9 @@
 Every device entity is assessed once per local day of the home's period, including days on which it
 reported nothing, from its events only (`HealthFeatures`: unavailable stretches, longest flat run, slope
 against same-class neighbours, battery slope, report rate against its own median, duplicate reports,
-deviation from neighbours). The deployed `device_intelligence` model or the rules baseline (`rule_assess`)
-names a health kind per window; the label is the kind of the ground-truth fault overlapping the window,
+deviation from neighbours). The rules baseline (`rule_assess`) names a health kind per window, or, when a
+`device_intelligence` model is deployed, the model does, given the features and the rules' kind
+(`rule_kind`); the label is the kind of the ground-truth fault overlapping the window,
 else "healthy".
 """
 
@@ -32,6 +33,8 @@ from homesim.simulation.home_view import HomeView
 from homesim.simulation.model_provider import HEALTH_KINDS, ModelProvider
 
 FEATURES: tuple[str, ...] = tuple(HealthFeatures.model_fields)
+#: Column of the rules' kind (`rule_assess`) that a deployed model gets beside `FEATURES`.
+RULE_KIND = "rule_kind"
 #: Domains of entities whose devices can fail (others are virtual: sun, person, zone, …).
 _DEVICE_DOMAINS = (
     "sensor",
@@ -303,7 +306,10 @@ class DeviceHealthAssessor:
             return []
         model = models.get("device_intelligence")
         if model is not None:
-            probs = np.asarray(model.predict(windows.select(FEATURES)), dtype=np.float64)
+            # The model is stacked on the rules: it sees their verdict beside the features.
+            rule_kinds, _ = rule_assess(windows, self.config)
+            features = windows.select(FEATURES).with_columns(pl.Series(RULE_KIND, rule_kinds, dtype=pl.Utf8))
+            probs = np.asarray(model.predict(features), dtype=np.float64)
             kinds: list[HealthKind] = [HEALTH_KINDS[i] for i in probs.argmax(axis=1)]
             scores = 1 - probs[:, HEALTH_KINDS.index("healthy")]
         else:

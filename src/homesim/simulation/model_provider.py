@@ -10,7 +10,9 @@ of the stage's feature model in `homesim.schema.records` (the `features` of the 
 * `pattern_detection`, `gnn_synergy`: shape `(n,)`, the probability that each candidate is real.
   `gnn_synergy` gets all of one home's candidate edges at once, with the node features of both ends as
   `trigger_<field>` / `action_<field>` columns (`synergy_detection.with_node_features`).
-* `device_intelligence`: shape `(n, len(HEALTH_KINDS))`, class probabilities in `HEALTH_KINDS` order.
+* `device_intelligence`: shape `(n, len(HEALTH_KINDS))`, class probabilities in `HEALTH_KINDS` order;
+  besides the features it gets `rule_kind`, the rules baseline's kind of each window (the model is
+  stacked on the rules).
 * `soft_prompt`, `yaml_generation`: defined by the language stages that use them.
 """
 
