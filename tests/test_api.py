@@ -33,7 +33,6 @@ from homesim.api.jobs import JobContext, JobFailedError
 from homesim.api.security import ensure_token, resolve_inside, safe_name
 from homesim.cli import app as cli_app
 from homesim.data_generation.cache import HomeCache
-from homesim.log import configure_logging
 from homesim.retraining.registry import ModelRegistry
 from homesim.training_data.store import RecordStore
 from homesim.workspace import Workspace
@@ -108,7 +107,6 @@ def cli_ws(tmp_path_factory: pytest.TempPathFactory, generation: dict[str, Any])
     dataset = generation["result"]["dataset_id"]
     result = CliRunner().invoke(cli_app, ["simulate", "--dataset", dataset, "--cycle", "1", *common])
     assert result.exit_code == 0, result.output
-    configure_logging("warning")  # the CLI bound the logs to CliRunner's stderr, closed by now
     return ws
 
 
@@ -605,5 +603,4 @@ def test_serve_prints_a_new_token_once_and_binds_localhost(
     assert first.exit_code == second.exit_code == 0, first.output
     token = (tmp_path / "api_token").read_text().strip()
     assert token in first.output and token not in second.output
-    configure_logging("warning")
     assert calls[0]["host"] == "127.0.0.1" and calls[0]["port"] == 8765 and calls[1]["port"] == 9000

@@ -14,7 +14,6 @@ from typer.testing import CliRunner
 
 from homesim.cli import app
 from homesim.cli import run as run_cli
-from homesim.log import configure_logging
 from homesim.retraining import models, registry
 from homesim.retraining.data_sufficiency import Requirements
 from homesim.retraining.deployment import deploy, rollback
@@ -146,17 +145,10 @@ def test_rerun_skips_finished_cycles_and_rollback_is_used_by_the_next_cycle(
     assert extended["cycles"][2]["stage_metrics"]["pattern"]["model_version"] == before.version
 
 
-@pytest.fixture
-def cli_logging() -> Iterator[None]:
-    yield
-    configure_logging("warning")  # the CLI bound the logs to CliRunner's stderr, closed by now
-
-
 def test_cli_run_resumes_and_prints_the_tables(
     looped: tuple[Workspace, dict[str, Any]],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    cli_logging: None,
 ) -> None:
     workspace, _ = looped
     monkeypatch.setattr(run_cli, "console", Console(width=250))

@@ -6,14 +6,12 @@ import base64
 import json
 import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from homesim.cli import app
-from homesim.log import configure_logging
 from homesim.reports import plots
 from homesim.reports.dashboard import dashboard_html
 from homesim.reports.data import ab_metric_table, ab_p_values
@@ -182,9 +180,8 @@ def test_ab_results_validate_as_abresult_or_are_shown_as_dicts(demo: DemoWorkspa
 
 
 @pytest.fixture
-def cli() -> Iterator[CliRunner]:
-    yield CliRunner()
-    configure_logging("warning")  # the CLI bound the logs to CliRunner's stderr, closed by now
+def cli() -> CliRunner:
+    return CliRunner()
 
 
 def test_cli_report_prints_the_path(demo: DemoWorkspace, cli: CliRunner) -> None:

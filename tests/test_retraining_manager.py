@@ -6,7 +6,6 @@ for the exports, so every run takes milliseconds.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
@@ -17,7 +16,6 @@ from typer.testing import CliRunner
 from homesim.cli import app
 from homesim.cli import retrain as retrain_cli
 from homesim.data_generation.config import ConfigError
-from homesim.log import configure_logging
 from homesim.retraining import models, registry
 from homesim.retraining.model_evaluator import is_validation_home
 from homesim.retraining.models.base import Trainer
@@ -213,14 +211,8 @@ def test_config_force_is_a_trigger(trainer: dict[str, Trainer], workspace: Works
         assert m.due(MT, force=True).trigger == "manual"
 
 
-@pytest.fixture
-def cli_logging() -> Iterator[None]:
-    yield
-    configure_logging("warning")  # the CLI bound the logs to CliRunner's stderr, closed by now
-
-
 def test_cli_retrain_names_untrained_types_and_lists_history(
-    trainer: dict[str, Trainer], workspace: Workspace, monkeypatch: pytest.MonkeyPatch, cli_logging: None
+    trainer: dict[str, Trainer], workspace: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(retrain_cli, "console", Console(width=250))
     exports = FakeExports(workspace.root)
