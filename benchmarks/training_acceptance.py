@@ -11,6 +11,7 @@ table. Usage: python benchmarks/training_acceptance.py [--homes 50] [--days 14] 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sqlite3
 import tempfile
@@ -21,11 +22,9 @@ import polars as pl
 
 from homesim.data_generation.config import GenerationConfig
 from homesim.data_generation.data_generation_manager import DataGenerationManager
-from homesim.data_generation.ground_truth_generator import GROUND_TRUTH_FILE, read_ground_truth
-from homesim.schema.ground_truth import GroundTruth
 from homesim.simulation.cycle import SimulationCycle
 from homesim.training_data.collector import TrainingDataCollector
-from homesim.training_data.exporters import Exporter
+from homesim.training_data.exporters import Exporter, workspace_truths
 from homesim.training_data.lineage_tracker import LineageTracker, Source
 from homesim.training_data.loading import SUFFIX, read_chat, read_metadata
 from homesim.training_data.schemas import FORMATS, MODEL_TYPES, TABLES, ModelType
@@ -69,13 +68,8 @@ def main(argv: list[str] | None = None) -> None:
             manifest = manager.generate(
                 GenerationConfig(homes=args.homes, days=args.days, seed=args.seed)
             ).manifest
-        truths: dict[str, GroundTruth | None] = {}
-
-        def truth_of(key: str) -> GroundTruth | None:
-            if key not in truths:
-                folder = ws.home_dir(key)
-                truths[key] = read_ground_truth(folder) if (folder / GROUND_TRUTH_FILE).is_file() else None
-            return truths[key]
+        # Cached: each home's truth is read once (the validators index a truth per object).
+        truth_of = functools.cache(workspace_truths(ws))
 
         started = time.perf_counter()
         source = Source(manifest.dataset_id, manifest.generator_version, manifest.config_hash)

@@ -376,12 +376,7 @@ class ParquetRecordStore(_StoreBase):
         return pl.concat([pl.read_parquet(f) for f in files], how="vertical")
 
     def _accepted(self, cycles: Sequence[int] | None = None) -> pl.DataFrame:
-        return (
-            self._scan(cycles)
-            .filter(pl.col("accepted"))
-            .unique("record_id", keep="last", maintain_order=True)
-            .sort("cycle", "record_id")
-        )
+        return _latest_accepted(self._scan(cycles))
 
     def accepted_rows(self, model_type: str, cycles: Sequence[int] | None = None) -> list[PayloadRow]:
         frame = self._accepted(cycles).filter(pl.col("model_types").list.contains(model_type))
@@ -401,8 +396,9 @@ class ParquetRecordStore(_StoreBase):
         )
 
     def counts(self) -> dict[str, Any]:
-        accepted = self._accepted()
-        rejected = self._scan().filter(~pl.col("accepted"))
+        frame = self._scan()  # read once for both
+        accepted = _latest_accepted(frame)
+        rejected = frame.filter(~pl.col("accepted"))
 
         def by(frame: pl.DataFrame, column: str) -> dict[Any, int]:
             return dict(sorted(frame.group_by(column).len().iter_rows()))
@@ -415,3 +411,12 @@ class ParquetRecordStore(_StoreBase):
             "by_model_type": by(accepted.explode("model_types").drop_nulls("model_types"), "model_types"),
             "accepted_by_cycle": by(accepted, "cycle"),
         }
+
+
+def _latest_accepted(frame: pl.DataFrame) -> pl.DataFrame:
+    """The accepted rows of a staging frame, the last written per record id, by cycle then record id."""
+    return (
+        frame.filter(pl.col("accepted"))
+        .unique("record_id", keep="last", maintain_order=True)
+        .sort("cycle", "record_id")
+    )
