@@ -12,12 +12,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from homesim.cli.options import ExecutorOption, WorkersOption, WorkspaceOption, resolve_workspace
-from homesim.log import configure_logging
+from homesim.cli.options import (
+    ExecutorOption,
+    WorkersOption,
+    WorkspaceOption,
+    resolve_workspace,
+    start_command,
+)
 from homesim.retraining.ab_testing import ab_report_path, run_ab
 from homesim.retraining.deployment import DeploymentError, deploy, reject, rollback, set_challenger
 from homesim.retraining.registry import ALIASES, ArtifactIntegrityError, ModelRegistry
-from homesim.settings import Settings
 from homesim.simulation.model_provider import MODEL_TYPES, ModelType
 
 console = Console()
@@ -204,10 +208,8 @@ def ab(
     workspace: WorkspaceOption = None,
 ) -> None:
     """A/B cycle: homes split by hash between champion and challenger; per-stage F1 compared by home."""
-    settings = Settings()
-    configure_logging(settings.log_level, settings.log_json or None)
     model_type = _model_type(model)
-    ws = resolve_workspace(workspace, settings)
+    settings, ws = start_command(workspace)
     try:
         result = run_ab(
             ws,

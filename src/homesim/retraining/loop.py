@@ -306,15 +306,20 @@ def final_comparison(
     }
     if held_out.is_empty():
         return result
-    with ModelRegistry(workspace) as registry:
-        arms = {
-            "baseline": trainer.predict_examples(None, held_out),
-            **{
-                name: trainer.predict_examples(registry.load(model_type, version), held_out)
-                for name, version in (("first", first_version), ("champion", champion_version))
-                if version is not None
-            },
+    with ModelRegistry(workspace) as registry:  # first and champion are often one version: predict it once
+        predictions = {
+            version: trainer.predict_examples(registry.load(model_type, version), held_out)
+            for version in dict.fromkeys((first_version, champion_version))
+            if version is not None
         }
+    arms = {
+        "baseline": trainer.predict_examples(None, held_out),
+        **{
+            name: predictions[version]
+            for name, version in (("first", first_version), ("champion", champion_version))
+            if version is not None
+        },
+    }
     result["values"] = {name: trainer.score(p)[trainer.primary_metric] for name, p in arms.items()}
     if "champion" in arms:
         for reference in ("baseline", "first"):
