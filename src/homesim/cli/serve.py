@@ -7,10 +7,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from homesim.cli.options import ExecutorOption, WorkersOption, WorkspaceOption
-from homesim.log import configure_logging
-from homesim.settings import Settings
-from homesim.workspace import Workspace
+from homesim.cli.options import ExecutorOption, WorkersOption, WorkspaceOption, start_command
 
 console = Console()
 
@@ -41,13 +38,13 @@ def serve(
     from homesim.api.app import app_from_settings
     from homesim.api.security import token_path
 
-    overrides = {"workspace": workspace, "workers": workers, "executor": executor}
-    settings = Settings().model_copy(update={k: v for k, v in overrides.items() if v is not None})
-    configure_logging(settings.log_level, settings.log_json or None)
+    settings, ws = start_command(workspace)
+    overrides = {"workspace": ws.root, "workers": workers, "executor": executor}
+    settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
     app, new_token = app_from_settings(settings)
     if new_token is not None:
         console.print(
-            f"API token (saved to {token_path(Workspace(settings.workspace))}, shown this once): {new_token}",
+            f"API token (saved to {token_path(ws)}, shown this once): {new_token}",
             highlight=False,
             soft_wrap=True,
         )
