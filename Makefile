@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/ha_export.py
 	$(BIN)/python benchmarks/training_data.py
 	$(BIN)/python benchmarks/training_acceptance.py
+	$(BIN)/python benchmarks/scale_out.py --homes 20 --days 14
 
 docs: $(STAMP)
 	$(BIN)/typer homesim.cli utils docs --name homesim --title "homesim CLI reference" --output docs/cli.md
