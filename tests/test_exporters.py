@@ -22,13 +22,13 @@ from homesim.ground_truth.truth import write_ground_truth
 from homesim.schema.records import AnyRecord
 from homesim.simulation.cycle import DEFAULT_STAGES, resolve_stages
 from homesim.simulation.home_view import HomeView
-from homesim.simulation.model_provider import NoModels
+from homesim.simulation.model_provider import MODEL_TYPES, ModelType, NoModels
 from homesim.training_data import exporters
 from homesim.training_data.collector import TrainingDataCollector
 from homesim.training_data.exporters import Exporter, MemorySource, prune
 from homesim.training_data.formatters import natural_key
 from homesim.training_data.loading import ExportFormatError, read_metadata
-from homesim.training_data.schemas import FORMATS, MODEL_TYPES, ModelType
+from homesim.training_data.schemas import FORMATS
 from homesim.training_data.store import PARQUET_STAGING, RecordStore
 from homesim.workspace import Workspace
 

@@ -10,7 +10,7 @@ from homesim.generation.home import generate_home
 from homesim.schema.records import AnyRecord, AutomationRecord
 from homesim.simulation.cycle import DEFAULT_STAGES, resolve_stages
 from homesim.simulation.home_view import HomeView
-from homesim.simulation.model_provider import NoModels
+from homesim.simulation.model_provider import ModelType, NoModels
 from homesim.training_data.formatters import (
     CHAT_SYSTEM_PROMPT,
     chat_examples,
@@ -20,7 +20,7 @@ from homesim.training_data.formatters import (
     natural_key,
 )
 from homesim.training_data.loading import ExportFormatError, validate_table
-from homesim.training_data.schemas import PATTERNS, TABLES, ModelType
+from homesim.training_data.schemas import PATTERNS, TABLES
 
 STAGE_OF: dict[ModelType, str] = {
     "gnn_synergy": "synergy",

@@ -41,7 +41,8 @@ from homesim.ground_truth.verifier import (
     SequencePattern,
     TimeOfDayPattern,
 )
-from homesim.schema.ground_truth import GroundTruth, Pattern, TimeTriggerSpec
+from homesim.schema.ground_truth import GroundTruth, Pattern
+from homesim.schema.patterns import TimeTriggerSpec
 from homesim.workspace import Workspace
 
 

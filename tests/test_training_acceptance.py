@@ -24,13 +24,13 @@ from homesim.ground_truth.truth import write_ground_truth
 from homesim.schema.records import STAGES, AnyRecord, SuggestionRecord
 from homesim.simulation.cycle import DEFAULT_STAGES, resolve_stages
 from homesim.simulation.home_view import HomeView
-from homesim.simulation.model_provider import NoModels
+from homesim.simulation.model_provider import MODEL_TYPES, NoModels
 from homesim.training_data.collector import DEFAULT_POINTS, TrainingDataCollector
 from homesim.training_data.exporters import Exporter, ExportResult
 from homesim.training_data.formatters import suggestion_request
 from homesim.training_data.lineage_tracker import LineageTracker
 from homesim.training_data.loading import SUFFIX, load_training_data, read_chat, read_metadata
-from homesim.training_data.schemas import FORMATS, MODEL_TYPES, TABLES
+from homesim.training_data.schemas import FORMATS, TABLES
 from homesim.training_data.store import RecordStore
 from homesim.workspace import Workspace
 

@@ -12,10 +12,10 @@ from homesim.generation.home import generate_home
 from homesim.schema.records import AnyRecord
 from homesim.simulation.cycle import DEFAULT_STAGES, resolve_stages
 from homesim.simulation.home_view import HomeView
-from homesim.simulation.model_provider import NoModels
+from homesim.simulation.model_provider import MODEL_TYPES, ModelType, NoModels
 from homesim.training_data.exporters import Exporter, MemorySource
 from homesim.training_data.loading import ExportFormatError, load_training_data, read_chat, read_table
-from homesim.training_data.schemas import DEVICES, MODEL_TYPES, TABLES, ModelType, SchemaVersionError
+from homesim.training_data.schemas import DEVICES, TABLES, SchemaVersionError
 from homesim.workspace import Workspace
 
 

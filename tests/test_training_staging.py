@@ -19,11 +19,10 @@ from homesim.schema.ground_truth import GroundTruth
 from homesim.schema.records import AnyRecord, PatternRecord, SynergyRecord
 from homesim.simulation.cycle import DEFAULT_STAGES, resolve_stages
 from homesim.simulation.home_view import HomeView
-from homesim.simulation.model_provider import NoModels
+from homesim.simulation.model_provider import MODEL_TYPES, NoModels
 from homesim.training_data.collector import TrainingDataCollector
 from homesim.training_data.exporters import Exporter
 from homesim.training_data.loading import load_training_data
-from homesim.training_data.schemas import MODEL_TYPES
 from homesim.training_data.store import (
     PARQUET_STAGING,
     ParquetRecordStore,

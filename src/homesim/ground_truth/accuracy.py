@@ -14,7 +14,7 @@ high-confidence patterns that match a ground-truth pattern (by type: of those cl
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
 
@@ -30,14 +30,13 @@ from homesim.schema.ground_truth import (
     DetectorScores,
     GroundTruth,
     Pattern,
-    PatternType,
-    TimeTriggerSpec,
     TimeWindow,
 )
+from homesim.schema.patterns import PatternType, TimeTriggerSpec
 
 DETECTOR = "homesim.PatternExtractor"
 MIN_OCCURRENCES = 10
-PATTERN_TYPES: tuple[PatternType, ...] = ("time_of_day", "synergy", "environment", "presence", "scene")
+PATTERN_TYPES: tuple[PatternType, ...] = get_args(PatternType)
 EXTRACTED_KINDS = ("time_of_day", "sequence")
 #: Slack around an observed time window, hours.
 _WINDOW_TOLERANCE_H = 0.5

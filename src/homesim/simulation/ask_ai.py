@@ -31,8 +31,9 @@ import polars as pl
 
 from homesim.ha.automation import Automation, AutomationError, render_yaml
 from homesim.ha.automation_validation import SERVICES, validate_against_home
-from homesim.schema.ground_truth import Pattern, TimeTriggerSpec
+from homesim.schema.ground_truth import Pattern
 from homesim.schema.home import Entity, Home
+from homesim.schema.patterns import TimeTriggerSpec
 from homesim.schema.records import (
     BASELINE_VERSION,
     AnyRecord,

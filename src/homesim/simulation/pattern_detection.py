@@ -25,7 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from homesim.generation.calendar import US_PER_DAY, US_PER_S
 from homesim.ground_truth.accuracy import MIN_OCCURRENCES
 from homesim.ground_truth.verifier import ACTUATOR_DOMAINS, home_zone_changes
-from homesim.schema.ground_truth import GroundTruth, Pattern, TimeTriggerSpec
+from homesim.schema.ground_truth import GroundTruth, Pattern
+from homesim.schema.patterns import TimeTriggerSpec
 from homesim.schema.records import (
     BASELINE_VERSION,
     PatternFeatures,
