@@ -23,6 +23,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from homesim.ids import optional_ulid_bytes, ulid_bytes
 from homesim.io import atomic_path
 from homesim.schema.events import Cause
 from homesim.schema.home import Entity, Home
@@ -37,7 +38,6 @@ _SHORT_S = 300.0
 _HOUR_S = 3600.0
 _PERIODS_PER_HOUR = 12
 _ORIGIN_LOCAL = 0
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -300,8 +300,8 @@ class _Columns:
             attrs=attr_codes,
             attr_values=attr_values,
             value=table.column("value").to_numpy().astype(np.float64),
-            context=_ulid_bytes(context_ids, "context_id"),
-            parent=_optional_ulid_bytes(parent_ids, "parent_context_id"),
+            context=ulid_bytes(context_ids, "context_id"),
+            parent=optional_ulid_bytes(parent_ids, "parent_context_id"),
             has_parent=parent_ids.is_valid().to_numpy(zero_copy_only=False),
             context_ids=context_ids,
             parent_ids=parent_ids,
@@ -320,45 +320,6 @@ def _encode(column: pa.ChunkedArray | pa.Array) -> tuple[IntArray, list[str]]:
     return codes, encoded.dictionary.to_pylist()
 
 
-def _ulid_bytes(ulids: pa.Array, name: str) -> npt.NDArray[np.uint8]:
-    """26-character Crockford ULIDs as rows of 16 bytes, decoded with array arithmetic."""
-    n = len(ulids)
-    if n == 0:
-        return np.zeros((0, 16), dtype=np.uint8)
-    if ulids.null_count or not pc.all(pc.equal(pc.binary_length(ulids), 26)).as_py():
-        raise ValueError(f"{name}: every ULID must have 26 ASCII characters")
-    offsets = np.frombuffer(ulids.buffers()[1], dtype=np.int32)[ulids.offset : ulids.offset + n + 1]
-    chars = np.frombuffer(ulids.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]].reshape(n, 26)
-    digits = _ULID_DIGITS[chars]
-    if np.any(digits == 255) or np.any(digits[:, 0] > 7):
-        raise ValueError(f"{name}: not a ULID (Crockford base32, first character 0-7)")
-    out = np.empty((n, 16), dtype=np.uint8)
-    # 26 digits x 5 bits = 130 bits, whose top two are zero: 2 digits give byte 0, each next 8 give 5 bytes.
-    out[:, 0] = digits[:, 0].astype(np.uint16) * 32 + digits[:, 1]
-    groups = digits[:, 2:].reshape(n, 3, 8).astype(np.uint64) @ _GROUP_WEIGHTS  # three 40-bit numbers
-    out[:, 1:] = groups.astype(">u8").view(np.uint8).reshape(n, 3, 8)[:, :, 3:].reshape(n, 15)
-    return out
-
-
-_GROUP_WEIGHTS = np.uint64(32) ** np.arange(7, -1, -1, dtype=np.uint64)
-
-
-def _optional_ulid_bytes(ulids: pa.Array, name: str) -> npt.NDArray[np.uint8]:
-    """Like `_ulid_bytes`, zero rows where the ULID is null (most parent contexts are)."""
-    out = np.zeros((len(ulids), 16), dtype=np.uint8)
-    valid = ulids.is_valid()
-    out[valid.to_numpy(zero_copy_only=False)] = _ulid_bytes(ulids.filter(valid), name)
-    return out
-
-
-def _digit_table() -> npt.NDArray[np.uint8]:
-    table = np.full(256, 255, dtype=np.uint8)
-    for i, char in enumerate(_CROCKFORD):
-        table[ord(char)] = table[ord(char.lower())] = i
-    return table
-
-
-_ULID_DIGITS = _digit_table()
 
 
 @dataclass(frozen=True)
