@@ -21,10 +21,10 @@ from homesim.retraining.models.gnn_synergy import (
     WEIGHTS_FILE,
     GraphSageSynergyModel,
     GraphSageTrainer,
-    best_f1_threshold,
     to_stage_scale,
 )
 from homesim.schema.records import AnyRecord, SynergyRecord
+from homesim.scores import best_f1_threshold
 from homesim.simulation.home_view import HomeView
 from homesim.simulation.model_provider import Model, ModelType, NoModels
 from homesim.simulation.synergy_detection import synergy_stage

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Final
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from homesim.schema.ground_truth import GroundTruth
@@ -35,9 +37,12 @@ from homesim.schema.records import (
     SuggestionRecord,
     SynergyRecord,
 )
+from homesim.scores import f1_from_counts
 from homesim.simulation.pattern_detection import eligible_patterns
 
 Counts = dict[str, float]
+#: The counts a stage's precision (predicted_true / predicted) and recall (truth_found / truth) come from.
+F1_COUNTS: Final = ("predicted_true", "predicted", "truth_found", "truth")
 
 
 def ratio(num: float, den: float) -> float | None:
@@ -45,10 +50,10 @@ def ratio(num: float, den: float) -> float | None:
     return num / den if den else None
 
 
-def f1(precision: float | None, recall: float | None) -> float | None:
-    if precision is None or recall is None:
-        return None
-    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+def f1(counts: Counts) -> float | None:
+    """F1 of a stage's counts (`homesim.scores`' rule); None when nothing was predicted or to be found."""
+    value = float(f1_from_counts(*(counts.get(k, 0.0) for k in F1_COUNTS), zero_division=np.nan))
+    return None if np.isnan(value) else value
 
 
 def _pattern(records: Sequence[PatternRecord], truth: GroundTruth) -> Counts:
@@ -193,7 +198,7 @@ def stage_metrics(stage: StageName, counts: Counts, *, homes: int, errors: int, 
         records=records,
         precision=precision,
         recall=recall,
-        f1=f1(precision, recall),
+        f1=f1(c),
         rates=rates,
         counts=c,
     )

@@ -52,8 +52,8 @@ from threadpoolctl import threadpool_limits
 from homesim.generation.catalog import load_catalog
 from homesim.io import write_atomic, write_json_atomic
 from homesim.retraining.models.base import ProgressFn, Trainer
-from homesim.retraining.models.metrics import binary_metrics, macro_f1
 from homesim.retraining.models.sklearn_io import dump_estimator, load_estimator
+from homesim.scores import accuracy, binary_scores, macro_f1
 from homesim.simulation.device_health import FEATURES, RULE_KIND, rule_assess
 from homesim.simulation.model_provider import HEALTH_KINDS, Model, ModelType
 from homesim.training_data.loading import TrainingData
@@ -264,10 +264,10 @@ class DeviceFaultTrainer(Trainer):
     def score(self, predictions: pl.DataFrame) -> dict[str, float]:
         label = predictions.get_column("label").to_numpy().astype(str)
         predicted = predictions.get_column("predicted").to_numpy().astype(str)
-        detection = binary_metrics(label != "healthy", predicted != "healthy")
+        detection = binary_scores(label != "healthy", predicted != "healthy")
         return {
             "macro_f1": macro_f1(label, predicted, FAULT_KINDS),
-            "accuracy": float(np.mean(label == predicted)) if len(label) else 0.0,
+            "accuracy": accuracy(label, predicted),
             **{f"detection_{k}": v for k, v in detection.items()},
         }
 

@@ -41,8 +41,9 @@ from torch import Tensor, nn
 from homesim.ground_truth.verifier import ACTUATOR_DOMAINS
 from homesim.io import write_atomic, write_json_atomic
 from homesim.retraining.models.base import ProgressFn, Trainer
-from homesim.retraining.models.metrics import best_f1_threshold, binary_metrics, pr_auc, to_stage_scale
+from homesim.retraining.models.metrics import to_stage_scale
 from homesim.schema.records import LAG_BINS_S
+from homesim.scores import best_f1_threshold, binary_scores, pr_auc
 from homesim.simulation.model_provider import Model, ModelType
 from homesim.simulation.synergy_detection import (
     COMPATIBLE,
@@ -603,7 +604,7 @@ class GraphSageTrainer(Trainer):
         scores = predictions.get_column("score").to_numpy().astype(np.float64)
         metrics = {
             "pr_auc": pr_auc(labels, scores),
-            **binary_metrics(labels, predictions.get_column("predicted").to_numpy()),
+            **binary_scores(labels, predictions.get_column("predicted").to_numpy()),
         }
         top = (
             predictions.sort("score", descending=True, maintain_order=True)

@@ -30,8 +30,9 @@ from threadpoolctl import threadpool_limits
 
 from homesim.io import write_atomic, write_json_atomic
 from homesim.retraining.models.base import ProgressFn, Trainer
-from homesim.retraining.models.metrics import best_f1_threshold, binary_metrics, pr_auc, to_stage_scale
+from homesim.retraining.models.metrics import to_stage_scale
 from homesim.retraining.models.sklearn_io import dump_estimator, load_estimator
+from homesim.scores import best_f1_threshold, binary_scores, pr_auc
 from homesim.simulation.model_provider import Model, ModelType
 from homesim.simulation.pattern_detection import FEATURES, PatternDetectorConfig, baseline_score
 from homesim.training_data.loading import TrainingData
@@ -177,7 +178,7 @@ class PatternQualityTrainer(Trainer):
 
     def score(self, predictions: pl.DataFrame) -> dict[str, float]:
         labels = predictions.get_column("label").to_numpy().astype(bool)
-        metrics = binary_metrics(labels, predictions.get_column("predicted").to_numpy().astype(bool))
+        metrics = binary_scores(labels, predictions.get_column("predicted").to_numpy().astype(bool))
         return {**metrics, "pr_auc": pr_auc(labels, predictions.get_column("score").to_numpy())}
 
     def save(self, model: Model, directory: Path) -> list[Path]:
