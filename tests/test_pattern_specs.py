@@ -65,12 +65,16 @@ def test_truth_stores_the_behaviours_trigger(month_homes: list[GeneratedHome]) -
 
 
 def test_pattern_types_and_decoys_are_one_vocabulary() -> None:
-    assert PATTERN_TYPES == get_args(PatternType) == (
-        "time_of_day",
-        "synergy",
-        "environment",
-        "presence",
-        "scene",
+    assert (
+        PATTERN_TYPES
+        == get_args(PatternType)
+        == (
+            "time_of_day",
+            "synergy",
+            "environment",
+            "presence",
+            "scene",
+        )
     )
     assert Behavior.model_fields["type"].annotation == Pattern.model_fields["type"].annotation
     assert BehaviorPlan.model_fields["decoys"].annotation == tuple[DecoySpec, ...]

@@ -245,7 +245,12 @@ def _read_only(db_path: Path) -> sqlite3.Connection:
 
 
 def fnv1a_32(data: bytes) -> int:
-    """The 32-bit FNV-1a hash HA keys `state_attributes` and `event_data` by."""
+    """The 32-bit FNV-1a hash HA keys `state_attributes` and `event_data` by.
+
+    Kept as FNV-1a on purpose: HA's recorder (`db_schema.StateAttributes.hash_shared_attrs_bytes`, via the
+    `fnv-hash-fast` package) looks rows up by exactly this hash, so any other hash (hashlib, blake2b) would
+    make HA store duplicate attribute rows. The stdlib has no FNV, and a C dependency for eight lines that
+    run once per distinct attribute set is not worth it; test vectors pin it to the published values."""
     value = 0x811C9DC5
     for byte in data:
         value = ((value ^ byte) * 0x01000193) & 0xFFFFFFFF
