@@ -15,7 +15,7 @@ from homesim.datasets.manifest import read_dataset
 from homesim.generation.behaviors import BehaviorPlan
 from homesim.ground_truth.accuracy import MIN_OCCURRENCES, AccuracyReport, HomeAccuracy, aggregate, match_home
 from homesim.ground_truth.truth import GROUND_TRUTH_FILE, build_patterns, event_frame, read_ground_truth
-from homesim.ground_truth.verifier import ExtractorConfig, PatternExtractor
+from homesim.ground_truth.verifier import TruthVerifier, VerifierConfig
 from homesim.io import write_json_atomic
 from homesim.schema.home import Home
 from homesim.workspace import Workspace
@@ -26,16 +26,16 @@ ACCURACY_FILE = "ground_truth_accuracy.json"
 def verify_dataset(
     dataset: Path,
     *,
-    config: ExtractorConfig | None = None,
+    config: VerifierConfig | None = None,
     min_occurrences: int = MIN_OCCURRENCES,
     workers: int = 1,
 ) -> AccuracyReport:
-    """Run the extractor over every home folder in `dataset` and score it against the ground truth.
+    """Run the verifier over every home folder in `dataset` and score it against the ground truth.
 
     A home folder holds home.json, events.parquet, and ground_truth.json or behaviors.json (its patterns
     are then rebuilt from the behaviours and the events).
     """
-    config = config or ExtractorConfig()
+    config = config or VerifierConfig()
     homes = home_folders(dataset)
     jobs = [(folder, config, min_occurrences) for folder in homes]
     if workers > 1 and len(jobs) > 1:
@@ -66,7 +66,7 @@ def home_folders(dataset: Path) -> list[Path]:
     return sorted(p for p in dataset.iterdir() if all((p / name).is_file() for name in files))
 
 
-def _verify_home(job: tuple[Path, ExtractorConfig, int]) -> HomeAccuracy:
+def _verify_home(job: tuple[Path, VerifierConfig, int]) -> HomeAccuracy:
     folder, config, min_occurrences = job
     home = Home.model_validate_json((folder / HOME_FILE).read_text("utf-8"))
     events = event_frame(pq.read_table(folder / EVENTS_FILE))
@@ -75,7 +75,7 @@ def _verify_home(job: tuple[Path, ExtractorConfig, int]) -> HomeAccuracy:
     else:
         plan = BehaviorPlan.model_validate_json((folder / BEHAVIORS_FILE).read_text("utf-8"))
         patterns = build_patterns(home, plan, events)
-    extracted = PatternExtractor(config).extract(events, home.metadata.timezone)
+    extracted = TruthVerifier(config).extract(events, home.metadata.timezone)
     return match_home(
         home.metadata.home_key,
         patterns,

@@ -7,7 +7,7 @@ since HA records state changes only and some planned actions changed nothing. Ea
 automation (2024.10+ syntax) that would reproduce it. Synergies are the behaviours with a device trigger
 (active) plus complementary device pairs in one area that no behaviour links (potential); decoys are pairs
 of actions of one shared cause that never cause each other. Baselines add the per-domain daily event
-rates, the share of events by cause, and the scores of the reference detector (`PatternExtractor`).
+rates, the share of events by cause, and the scores of the reference detector (`TruthVerifier`).
 
 The automation of each pattern is built by `ground_truth.automations`; re-checking a whole dataset with the
 verifier is `datasets.verification`.
@@ -39,7 +39,7 @@ from homesim.ground_truth.automations import AutomationBuilder, parse_attributes
 from homesim.ground_truth.verifier import (
     ZONE_EMPTY,
     ZONE_OCCUPIED,
-    PatternExtractor,
+    TruthVerifier,
     home_zone_changes,
 )
 from homesim.io import atomic_path, write_text_atomic
@@ -84,19 +84,19 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # ------------------------------------------------------------------------------------------- entry points
 
 
-def build_ground_truth(generated: GeneratedHome, extractor: PatternExtractor | None = None) -> GroundTruth:
+def build_ground_truth(generated: GeneratedHome, verifier: TruthVerifier | None = None) -> GroundTruth:
     """The ground truth of one generated home (deterministic in the home)."""
     home = generated.home
     meta = home.metadata
     events = event_frame(generated.events)
     patterns = build_patterns(home, generated.plan, events)
     grid = day_grid(meta.start, meta.days, meta.timezone)
-    extractor = extractor or PatternExtractor()
+    verifier = verifier or TruthVerifier()
     accuracy = match_home(
         meta.home_key,
         patterns,
-        extractor.extract(events, meta.timezone),
-        high_confidence=extractor.config.high_confidence,
+        verifier.extract(events, meta.timezone),
+        high_confidence=verifier.config.high_confidence,
     )
     return GroundTruth(
         home_key=meta.home_key,

@@ -325,8 +325,6 @@ def _encode(column: pa.ChunkedArray | pa.Array) -> tuple[IntArray, list[str]]:
     return codes, encoded.dictionary.to_pylist()
 
 
-
-
 @dataclass(frozen=True)
 class _History:
     """Which events become `states` rows, and each row's chain and timestamps (all in event order)."""

@@ -39,8 +39,8 @@ from homesim.simulation.cycle import (
     DEFAULT_STAGES,
     HomeOutcome,
     SimulationCycle,
+    Stage,
     StageError,
-    StageRef,
     find_dataset,
 )
 from homesim.simulation.metrics import F1_COUNTS, Counts, StageMetrics, stage_metrics, sum_counts
@@ -246,7 +246,7 @@ def run_ab(
     sink: RecordSink | None = None,
     executor: Executor | str = "process",
     workers: int = 2,
-    stages: Sequence[tuple[StageName, StageRef]] = DEFAULT_STAGES,
+    stages: Sequence[tuple[StageName, Stage]] = DEFAULT_STAGES,
     clock: datetime | None = None,
 ) -> ABResult:
     """Run cycle `cycle` of `dataset` with the homes split between champion and challenger of `model_type`,

@@ -37,7 +37,7 @@ from homesim.retraining.provider import RegistryModelProvider
 from homesim.retraining.registry import ModelRegistry
 from homesim.retraining.retraining_manager import RetrainingConfig, RetrainingManager, RetrainingRun
 from homesim.schema.records import StageName
-from homesim.simulation.cycle import DEFAULT_STAGES, CycleReport, HomeOutcome, SimulationCycle, StageRef
+from homesim.simulation.cycle import DEFAULT_STAGES, CycleReport, HomeOutcome, SimulationCycle, Stage
 from homesim.simulation.model_provider import MODEL_TYPES, ModelType
 from homesim.training_data.collector import TrainingDataCollector
 from homesim.training_data.exporters import Exporter, workspace_truths
@@ -148,7 +148,7 @@ class RetrainingLoop:
         workspace: Workspace,
         config: LoopConfig,
         *,
-        stages: Sequence[tuple[StageName, StageRef]] = DEFAULT_STAGES,
+        stages: Sequence[tuple[StageName, Stage]] = DEFAULT_STAGES,
         progress: LoopProgress | None = None,
     ) -> None:
         self.workspace = workspace

@@ -217,7 +217,7 @@ class DetectorCounts(StrictModel):
 
 
 class DetectorScores(StrictModel):
-    """How well the reference detector (homesim's PatternExtractor) recovers this home's patterns: recall
+    """How well the reference detector (homesim's TruthVerifier) recovers this home's patterns: recall
     over the patterns firing at least `min_occurrences` times, precision over its patterns of at least
     `high_confidence` confidence."""
 
