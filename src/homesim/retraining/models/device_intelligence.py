@@ -52,6 +52,7 @@ from threadpoolctl import threadpool_limits
 from homesim.generation.catalog import load_catalog
 from homesim.io import write_atomic, write_json_atomic
 from homesim.retraining.models.base import ProgressFn, Trainer
+from homesim.retraining.models.boosting import boosting_params, fit_boosting
 from homesim.retraining.models.sklearn_io import dump_estimator, load_estimator
 from homesim.scores import accuracy, binary_scores, macro_f1
 from homesim.simulation.device_health import FEATURES, RULE_KIND, rule_assess
@@ -167,13 +168,9 @@ class DeviceFaultTrainer(Trainer):
         healthy_share: float = 0.5,
         class_weight_power: float = 0.5,
     ) -> None:
-        self.hyper: dict[str, Any] = {
-            "max_iter": max_iter,
-            "learning_rate": learning_rate,
-            "max_leaf_nodes": max_leaf_nodes,
-            "min_samples_leaf": min_samples_leaf,
-            "l2_regularization": l2_regularization,
-        }
+        self.hyper = boosting_params(
+            max_iter, learning_rate, max_leaf_nodes, min_samples_leaf, l2_regularization
+        )
         self.healthy_share = healthy_share
         self.class_weight_power = class_weight_power
 
@@ -204,9 +201,7 @@ class DeviceFaultTrainer(Trainer):
         weight = class_weight[np.searchsorted(classes, y)] * np.where(
             y == "healthy", 1 / self.healthy_share, 1.0
         )
-        estimator = HistGradientBoostingClassifier(**self.hyper, early_stopping=False, random_state=seed)
-        with threadpool_limits(1):  # small data: OpenMP threads only contend, and on a busy host badly
-            return estimator.fit(x, y, sample_weight=weight / weight.mean())
+        return fit_boosting(self.hyper, x, y, seed, sample_weight=weight / weight.mean())
 
     def fit(self, examples: pl.DataFrame, seed: int, progress: ProgressFn | None = None) -> Model:
         x = design_matrix(examples)
