@@ -13,11 +13,10 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from homesim.cli import simulate as simulate_cli
-from homesim.datasets.home_folder import HOME_FILE
 from homesim.datasets.manager import DataGenerationManager, GenerationResult
 from homesim.generation.config import GenerationConfig
 from homesim.generation.home import generate_home
-from homesim.ground_truth.truth import GROUND_TRUTH_FILE, build_ground_truth, write_ground_truth
+from homesim.ground_truth.truth import build_ground_truth, write_ground_truth
 from homesim.schema.events import PROVENANCE_COLUMNS
 from homesim.schema.records import AnyRecord, StageName
 from homesim.simulation.cycle import (
@@ -35,7 +34,7 @@ from homesim.simulation.pattern_detection import pattern_stage
 from homesim.simulation.sink import InMemorySink
 from homesim.simulation.synergy_detection import synergy_stage
 from homesim.training_data.store import RecordStore
-from homesim.workspace import Workspace
+from homesim.workspace import GROUND_TRUTH_FILE, HOME_FILE, Workspace
 
 CONFIG = GenerationConfig(homes=3, days=14, seed=11)
 CORE: list[tuple[StageName, StageRef]] = [
@@ -197,7 +196,8 @@ def test_simulate_command_prints_the_metric_table(
     dataset: tuple[Workspace, GenerationResult], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     workspace, result = dataset
-    monkeypatch.setattr(simulate_cli, "SimulationCycle", _core_cycle)
+    # the CLI simulates through the collector façade: only the core stages, so the test stays quick
+    monkeypatch.setattr("homesim.training_data.run_and_collect.SimulationCycle", _core_cycle)
     monkeypatch.setattr(simulate_cli, "console", Console(width=200))
     app = typer.Typer()
     app.callback()(lambda: None)

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from demo_workspace import DemoWorkspace, build_demo_workspace
 from homesim.cli import app
 from homesim.reports import plots
 from homesim.reports.dashboard import dashboard_html
 from homesim.reports.data import ab_metric_table, ab_p_values
-from homesim.reports.demo import DemoWorkspace, build_demo_workspace
 from homesim.reports.inputs import ReportInputError, ab_results
 from homesim.reports.markup import NO_DATA
 from homesim.reports.report import CYCLE_SECTIONS, RUN_SECTIONS, html_dir, write_report

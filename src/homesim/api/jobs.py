@@ -116,7 +116,7 @@ class JobManager:
         self.workspace = workspace
         self.runners = dict(runners)
         self.executor, self.workers = executor, workers
-        self.directory = workspace.reports_dir / JOBS_FOLDER
+        self.directory = workspace.jobs_dir
         self._lock = threading.Lock()
         self._jobs: dict[str, Job] = {}
         self._events: dict[str, list[JobEvent]] = {}
