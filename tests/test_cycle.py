@@ -33,6 +33,7 @@ from homesim.simulation.model_provider import ModelProvider, NoModels
 from homesim.simulation.pattern_detection import pattern_stage
 from homesim.simulation.sink import InMemorySink
 from homesim.simulation.synergy_detection import synergy_stage
+from homesim.training_data.run_and_collect import run_and_collect
 from homesim.training_data.store import RecordStore
 from homesim.workspace import GROUND_TRUTH_FILE, HOME_FILE, Workspace
 
@@ -215,6 +216,33 @@ def test_simulate_command_prints_the_metric_table(
         app, ["simulate", "--dataset", "ds-nope", "--cycle", "0", "--workspace", str(workspace.root)]
     )
     assert missing.exit_code == 2
+
+
+def test_run_and_collect_writes_the_report_and_closes_lineage(
+    dataset: tuple[Workspace, GenerationResult], tmp_path: Path
+) -> None:
+    source, result = dataset
+    ws = Workspace(tmp_path / "ws")
+    shutil.copytree(source.root / "data", ws.root / "data")  # this test's own store and lineage
+    seen: list[str] = []
+    collected = run_and_collect(
+        ws,
+        result.manifest.dataset_id,
+        4,
+        executor="inline",
+        workers=1,
+        stages=CORE,
+        progress=lambda outcome: seen.append(outcome.home_key),
+    )
+    assert sorted(seen) == sorted(result.manifest.home_keys)
+    assert collected.report.cycle == 4 and ws.cycle_report(4, result.manifest.dataset_id).json.is_file()
+    assert set(collected.pass_rates) == {"pattern", "synergy", "device_health"}
+    with RecordStore(ws.training_store) as store:
+        assert store.cycles() == [4]
+    # the lineage tracker was closed with the cycle: its write-ahead log folded into the database
+    assert ws.lineage_db.is_file() and not ws.lineage_db.with_name(ws.lineage_db.name + "-wal").exists()
+    with pytest.raises(FileNotFoundError):
+        run_and_collect(ws, "ds-nope", 0, executor="inline", workers=1, stages=CORE)
 
 
 def _core_cycle(*args: object, **kwargs: object) -> SimulationCycle:
