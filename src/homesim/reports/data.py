@@ -41,10 +41,6 @@ def _homes_with(home_dirs: Sequence[Path], file: Callable[[HomeFolder], Path]) -
     return [p for p in paths if p.is_file()]
 
 
-def _events(home: HomeFolder) -> Path:
-    return home.events
-
-
 def _scan(paths: Sequence[Path], columns: Sequence[str | pl.Expr]) -> pl.LazyFrame | None:
     """One lazy frame over many homes' Parquet files, with a `home_key` column; categoricals as strings."""
     if not paths:
@@ -79,12 +75,12 @@ def home_mix(home_dirs: Sequence[Path]) -> tuple[pl.DataFrame, pl.DataFrame]:
 def events_per_day(home_dirs: Sequence[Path]) -> pl.DataFrame:
     """Mean events per home per UTC day, by cause: columns day, cause, events."""
     lf = _scan(
-        _homes_with(home_dirs, _events),
+        _homes_with(home_dirs, lambda h: h.events),
         [pl.col("time").dt.date().alias("day"), pl.col("cause").cast(pl.String)],
     )
     if lf is None:
         return pl.DataFrame(schema={"day": pl.Date, "cause": pl.String, "events": pl.Float64})
-    homes = len(_homes_with(home_dirs, _events))
+    homes = len(_homes_with(home_dirs, lambda h: h.events))
     return lf.group_by("day", "cause").agg(events=pl.len() / homes).sort("day", "cause").collect()
 
 
