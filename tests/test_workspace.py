@@ -58,6 +58,9 @@ def test_the_layout_is_the_documented_one(tmp_path: Path) -> None:
     assert rel(ws.export_dir("soft_prompt", 4)) == "training_data/cycle_4/soft_prompt"
     assert rel(ws.export_dir("soft_prompt", None)) == "training_data/aggregated/soft_prompt"
     assert rel(ws.openlineage_file) == "lineage/openlineage.jsonl"
+    assert rel(ws.html_report("run_r1")) == "reports/html/run_r1.html"
+    assert rel(ws.model_version_dir("gnn_synergy", 3)) == "models/gnn_synergy/v3"
+    assert rel(ws.models_staging_dir) == "models/.staging"
 
 
 def test_folders_find_their_workspace(tmp_path: Path) -> None:

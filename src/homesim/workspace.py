@@ -13,9 +13,9 @@ build a folder path or walk a path's parents. Readers and writers that need the 
   data/datasets/<dataset_id>/     manifest.json validation_report.json ground_truth_accuracy.json
   reports/                        cycle_<n>_<dataset_id>.json|.md  ab_<model_type>_<n>.json
                                   evaluations/<model_type>_<version>.json|.md  runs/<run_id>.json latest.json
-                                  jobs/<job_id>.json  lineage_audit.json  *.html
+                                  jobs/<job_id>.json  lineage_audit.json  html/<name>.html
   training_data/                  records.sqlite  cycle_<n>/<model_type>/  aggregated/<model_type>/
-  lineage.sqlite  lineage/openlineage.jsonl  registry.sqlite  models/<model_type>/v<k>/
+  lineage.sqlite  lineage/openlineage.jsonl  registry.sqlite  models/<model_type>/v<k>/  models/.staging/
 ```
 
 This module sits in the bottom layer (it may import only `schema`, `io`, `settings`, `log`).
@@ -284,6 +284,14 @@ class Workspace:
         return self.run_file(LATEST_RUN)
 
     @property
+    def html_dir(self) -> Path:
+        """Static HTML reports, `reports/html/<name>.html` (see `reports.report`)."""
+        return self.reports_dir / "html"
+
+    def html_report(self, name: str) -> Path:
+        return self.html_dir / f"{name}.html"
+
+    @property
     def jobs_dir(self) -> Path:
         """API jobs, `reports/jobs/<job_id>.json`."""
         return self.reports_dir / "jobs"
@@ -358,3 +366,11 @@ class Workspace:
     def models_dir(self) -> Path:
         """Model artifacts and cards, `models/<model_type>/v<k>/`."""
         return self.root / "models"
+
+    def model_version_dir(self, model_type: str, number: int) -> Path:
+        return self.models_dir / model_type / f"v{number}"
+
+    @property
+    def models_staging_dir(self) -> Path:
+        """Versions being registered; a version folder is renamed into place once its row commits."""
+        return self.models_dir / ".staging"
