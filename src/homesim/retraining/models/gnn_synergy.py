@@ -38,7 +38,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from homesim.io import write_atomic, write_json_atomic
-from homesim.retraining.models.base import ProgressFn, Trainer
+from homesim.retraining.models.base import CONFIG_FILE, ProgressFn, Trainer
 from homesim.retraining.models.gnn_graph import (
     F64,
     FRAME_COLUMNS,
@@ -59,7 +59,6 @@ from homesim.training_data.loading import TrainingData
 log = structlog.get_logger("homesim.retraining.gnn_synergy")
 
 WEIGHTS_FILE = "model.safetensors"
-CONFIG_FILE = "config.json"
 #: Version of `config.json`'s layout; `load` refuses others.
 ARTIFACT_FORMAT = 1
 

@@ -58,7 +58,7 @@ from safetensors.torch import load_file, save_file
 from torch.nn import functional
 
 from homesim.io import write_atomic, write_json_atomic
-from homesim.retraining.models.base import ProgressFn, Trainer
+from homesim.retraining.models.base import CONFIG_FILE, ProgressFn, Trainer
 from homesim.retraining.models.minilm import (
     ENCODER_PACKAGE,
     FrozenEncoder,
@@ -88,7 +88,6 @@ log = structlog.get_logger("homesim.retraining.soft_prompt")
 F64 = npt.NDArray[np.float64]
 
 WEIGHTS_FILE = "soft_prompt.safetensors"
-CONFIG_FILE = "config.json"
 #: Version of `config.json`'s layout; `load` refuses others.
 ARTIFACT_FORMAT = 1
 
