@@ -12,8 +12,8 @@ import polars as pl
 import pytest
 import torch
 
+from homesim.retraining.models.base import CONFIG_FILE
 from homesim.retraining.models.gnn_synergy import (
-    CONFIG_FILE,
     STAGE_THRESHOLD,
     WEIGHTS_FILE,
     GraphSageSynergyModel,

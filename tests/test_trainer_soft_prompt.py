@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from homesim.retraining.models import soft_prompt as sp
-from homesim.retraining.models.soft_prompt import ENCODER_WEIGHTS, WEIGHTS_FILE, SoftPromptModel
+from homesim.retraining.models.minilm import ENCODER_WEIGHTS
+from homesim.retraining.models.soft_prompt import WEIGHTS_FILE, SoftPromptModel
 from homesim.schema.records import AskAIRecord
 from homesim.simulation.ask_ai import (
     INTENT_FAMILIES,

@@ -16,7 +16,7 @@ from homesim.datasets.home_folder import write_home
 from homesim.generation.config import GenerationConfig
 from homesim.generation.home import generate_home
 from homesim.ground_truth.truth import write_ground_truth
-from homesim.retraining.models.base import Trainer
+from homesim.retraining.models.base import CONFIG_FILE, Trainer
 from homesim.schema.records import AnyRecord
 from homesim.simulation.home_view import HomeView
 from homesim.simulation.model_provider import Model, ModelProvider, ModelType, NoModels
@@ -123,7 +123,7 @@ def pattern_case(tmp: Path) -> TrainerCase:
         model=trainer.fit(examples, seed=0),
         features=lambda frame: frame.select(FEATURES),
         stage=PatternDetector().detect,
-        artifacts=frozenset({"model.skops", "config.json"}),
+        artifacts=frozenset({"model.skops", CONFIG_FILE}),
         single_class_subsets=lambda frame: [frame.filter(~pl.col("label")), frame.filter(pl.col("label"))],
         shuffle_split=_by_home(examples, homes[:1]),
         shuffle=lambda frame: frame.with_columns(pl.col("label").shuffle(seed=5)),
@@ -155,7 +155,7 @@ def device_case(tmp: Path) -> TrainerCase:
         model=trainer.fit(examples, seed=0),
         features=lambda frame: frame.select(COLUMNS),
         stage=DeviceHealthAssessor().assess,
-        artifacts=frozenset({"model.skops", "config.json"}),
+        artifacts=frozenset({"model.skops", CONFIG_FILE}),
         single_class_subsets=lambda frame: [frame.filter(healthy), frame.filter(~healthy)],
         shuffle_split=_by_home(examples, homes[:2]),
         shuffle=lambda frame: frame.with_columns(pl.col("label").shuffle(seed=5)),
@@ -167,12 +167,7 @@ def device_case(tmp: Path) -> TrainerCase:
 def gnn_case(tmp: Path) -> TrainerCase:
     import torch
 
-    from homesim.retraining.models.gnn_synergy import (
-        CONFIG_FILE,
-        WEIGHTS_FILE,
-        GraphSageSynergyModel,
-        GraphSageTrainer,
-    )
+    from homesim.retraining.models.gnn_synergy import WEIGHTS_FILE, GraphSageSynergyModel, GraphSageTrainer
     from homesim.simulation.synergy_detection import synergy_stage
 
     trainer = GraphSageTrainer(hidden=16, max_epochs=40, eval_every=10)
@@ -212,12 +207,7 @@ def gnn_case(tmp: Path) -> TrainerCase:
 
 
 def soft_prompt_case(tmp: Path) -> TrainerCase:
-    from homesim.retraining.models.soft_prompt import (
-        CONFIG_FILE,
-        WEIGHTS_FILE,
-        SoftPromptModel,
-        SoftPromptTrainer,
-    )
+    from homesim.retraining.models.soft_prompt import WEIGHTS_FILE, SoftPromptModel, SoftPromptTrainer
     from homesim.simulation.ask_ai import ask_ai_stage
 
     def same_prompt(a: Model, b: Model) -> bool:

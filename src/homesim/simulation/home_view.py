@@ -15,14 +15,15 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
-from homesim.datasets.home_folder import ENVIRONMENT_FILE, EVENTS_FILE, read_home
+from homesim.datasets.home_folder import read_home
 from homesim.generation.config import GenerationConfig
 from homesim.generation.home import GeneratedHome, generate_home
-from homesim.ground_truth.truth import GROUND_TRUTH_FILE, build_ground_truth
+from homesim.ground_truth.truth import build_ground_truth
 from homesim.schema.events import PROVENANCE_COLUMNS
 from homesim.schema.ground_truth import GroundTruth
 from homesim.schema.home import Home
 from homesim.schema.records import AnyRecord, StageName
+from homesim.workspace import HomeFolder
 
 #: Event columns stages receive.
 VISIBLE_COLUMNS: tuple[str, ...] = ("time", "entity_id", "state", "value", "attributes")
@@ -82,10 +83,11 @@ def load_home_view(directory: Path, config: GenerationConfig | None = None) -> H
     its truth rebuilt from `config` (the dataset's generation config), deterministically."""
     home = read_home(directory)
     # Read only the visible columns: the hidden ones never enter this process's view of the home.
-    events = pl.from_arrow(pq.read_table(directory / EVENTS_FILE, columns=list(VISIBLE_COLUMNS)))
-    environment = pl.from_arrow(pq.read_table(directory / ENVIRONMENT_FILE))
+    files = HomeFolder(directory)
+    events = pl.from_arrow(pq.read_table(files.events, columns=list(VISIBLE_COLUMNS)))
+    environment = pl.from_arrow(pq.read_table(files.environment))
     assert isinstance(events, pl.DataFrame) and isinstance(environment, pl.DataFrame)
-    truth_file = directory / GROUND_TRUTH_FILE
+    truth_file = files.ground_truth
     if truth_file.is_file():
         truth = GroundTruth.model_validate_json(truth_file.read_bytes())
     elif config is not None:

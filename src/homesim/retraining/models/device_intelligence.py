@@ -51,7 +51,7 @@ from threadpoolctl import threadpool_limits
 
 from homesim.generation.catalog import load_catalog
 from homesim.io import write_atomic, write_json_atomic
-from homesim.retraining.models.base import ProgressFn, Trainer
+from homesim.retraining.models.base import CONFIG_FILE, ProgressFn, Trainer
 from homesim.retraining.models.boosting import boosting_params, fit_boosting
 from homesim.retraining.models.sklearn_io import dump_estimator, load_estimator
 from homesim.scores import accuracy, binary_scores, macro_f1
@@ -63,7 +63,6 @@ log = structlog.get_logger("homesim.retraining.device_intelligence")
 
 F64 = npt.NDArray[np.float64]
 MODEL_FILE = "model.skops"
-CONFIG_FILE = "config.json"
 #: Version of `config.json`'s layout; `load` refuses others.
 ARTIFACT_FORMAT = 2
 #: Columns `predict` needs.

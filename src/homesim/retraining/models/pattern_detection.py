@@ -29,7 +29,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from threadpoolctl import threadpool_limits
 
 from homesim.io import write_atomic, write_json_atomic
-from homesim.retraining.models.base import ProgressFn, Trainer
+from homesim.retraining.models.base import CONFIG_FILE, ProgressFn, Trainer
 from homesim.retraining.models.boosting import boosting_params, fit_boosting
 from homesim.retraining.models.metrics import to_stage_scale
 from homesim.retraining.models.sklearn_io import dump_estimator, load_estimator
@@ -42,7 +42,6 @@ log = structlog.get_logger("homesim.retraining.pattern_detection")
 
 F64 = npt.NDArray[np.float64]
 MODEL_FILE = "model.skops"
-CONFIG_FILE = "config.json"
 #: Version of `config.json`'s layout; `load` refuses others.
 ARTIFACT_FORMAT = 1
 #: The stage's decision threshold on `score` (the baseline's and the model's).
