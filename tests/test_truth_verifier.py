@@ -17,7 +17,10 @@ from homesim.ground_truth.verifier import (
     TruthVerifier,
     VerifierConfig,
     home_zone_changes,
+    state_changes,
 )
+from homesim.simulation.home_view import HomeView
+from homesim.simulation.pattern_detection import PatternDetectorConfig, _Mined
 
 US_PER_S = 1_000_000
 US_PER_MIN = 60 * US_PER_S
@@ -247,3 +250,45 @@ def test_config_is_validated() -> None:
     with pytest.raises(ValueError, match="high_confidence"):
         VerifierConfig(high_confidence=1.5)
     assert TruthVerifier(VerifierConfig(min_support=3)).config.min_support == 3
+
+
+def test_state_changes_are_what_both_miners_see() -> None:
+    """One preparation for the verifier and the pipeline's pattern stage: categorical changes only (no
+    numbers, nothing of a skipped domain, no unavailable/unknown), `zone.home` derived from every change of
+    the people (a person going unknown is not at home, as HA counts), all sorted by time."""
+    h = 3600 * US_PER_S
+    rows = [
+        (5 * h, "light.a", "on"),
+        (1 * h, "person.ann", "home"),
+        (2 * h, "light.a", "unavailable"),
+        (3 * h, "person.ann", "unknown"),
+        (4 * h, "sensor.t", "21.5"),
+        (4 * h, "sun.sun", "below_horizon"),
+    ]
+    events = _events(rows).with_columns(
+        pl.when(pl.col("entity_id") == "sensor.t").then(21.5).otherwise(pl.col("value")).alias("value")
+    )
+    seen = state_changes(events, {"sun"})
+    assert seen.columns == ["time", "entity_id", "state"]
+    assert seen.rows() == [
+        (1 * h, "person.ann", "home"),
+        (1 * h, HOME_ZONE, "occupied"),
+        (3 * h, HOME_ZONE, "empty"),
+        (5 * h, "light.a", "on"),
+    ]
+    with_sun = state_changes(events, set())
+    assert (4 * h, "sun.sun", "below_horizon") in with_sun.rows()
+    assert state_changes(events.head(0), set()).height == 0
+
+
+def test_the_pattern_stage_prepares_events_as_the_verifier_does(month_homes: list[GeneratedHome]) -> None:
+    generated = month_homes[0]
+    view = HomeView.from_generated(generated)
+    seen = _Mined(view, PatternDetectorConfig()).table.select("time_us", "entity_id", "state")
+
+    def domains(frame: pl.DataFrame) -> set[str]:
+        return set(frame.get_column("entity_id").cast(pl.Utf8).str.split(".").list.first())
+
+    skipped = domains(view.events) - domains(seen)
+    assert skipped >= {"sensor", "sun"}  # the stage skips numbers and the sun (whichever others it skips)
+    assert seen.equals(state_changes(view.events, skipped).rename({"time": "time_us"}))
