@@ -7,6 +7,8 @@ behaviour's trigger, not a copy that could drift from it.
 The models are strict (unknown keys rejected), frozen, and every field is required in the serialization
 JSON Schema (`ground_truth.schema.json`), so a stored file always states every value; defaults only serve
 code that builds a spec. Names end in `Spec` to tell them from HA's automation triggers (`ha.automation`).
+Classes are described in comments, not docstrings: a docstring would become a description in the
+versioned JSON Schema.
 """
 
 from __future__ import annotations
