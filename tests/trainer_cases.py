@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -101,32 +102,62 @@ def _by_home(examples: pl.DataFrame, held_keys: Sequence[str]) -> tuple[pl.DataF
     return examples.filter(~held), examples.filter(held)
 
 
-def pattern_case(tmp: Path) -> TrainerCase:
-    from homesim.retraining.models.pattern_detection import PatternQualityTrainer
-    from homesim.simulation.pattern_detection import FEATURES, PatternDetector
+HomePick = Callable[[list[str]], list[str]]
 
-    trainer = PatternQualityTrainer(max_iter=40, learning_rate=0.15)
-    views = views_of(GenerationConfig(homes=4, days=10, seed=31))
-    workspace = write_truths(views, Workspace(tmp))
-    data = export(views, PatternDetector().detect, "pattern_detection", workspace, ("parquet",))
+
+def _fitted(
+    model_type: ModelType,
+    trainer: Trainer,
+    views: list[HomeView],
+    data: TrainingData,
+    *,
+    seed: int,
+    held_out: HomePick | None = None,
+    shuffle_held_out: HomePick | None = None,
+    **rest: Any,
+) -> TrainerCase:
+    """`trainer` fitted with `seed` on the examples of every home but `held_out` (all homes when None);
+    the shuffled-labels check holds out `shuffle_held_out` (not checked when None)."""
     examples = trainer.examples(data)
-    homes = examples.get_column("home_key").unique().sort().to_list()
+    homes = sorted(examples.get_column("home_key").unique())
+    train, held = (examples, examples) if held_out is None else _by_home(examples, held_out(homes))
     return TrainerCase(
-        model_type="pattern_detection",
+        model_type=model_type,
         trainer=trainer,
         views=views,
         data=data,
         examples=examples,
-        train=examples,
-        held=examples,
+        train=train,
+        held=held,
+        seed=seed,
+        model=trainer.fit(train, seed=seed),
+        shuffle_split=None if shuffle_held_out is None else _by_home(examples, shuffle_held_out(homes)),
+        **rest,
+    )
+
+
+def _shuffle_labels(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(pl.col("label").shuffle(seed=5))
+
+
+def pattern_case(tmp: Path) -> TrainerCase:
+    from homesim.retraining.models.pattern_detection import PatternQualityTrainer
+    from homesim.simulation.pattern_detection import FEATURES, PatternDetector
+
+    views = views_of(GenerationConfig(homes=4, days=10, seed=31))
+    workspace = write_truths(views, Workspace(tmp))
+    return _fitted(
+        "pattern_detection",
+        PatternQualityTrainer(max_iter=40, learning_rate=0.15),
+        views,
+        export(views, PatternDetector().detect, "pattern_detection", workspace, ("parquet",)),
         seed=0,
-        model=trainer.fit(examples, seed=0),
+        shuffle_held_out=lambda homes: homes[:1],
         features=lambda frame: frame.select(FEATURES),
         stage=PatternDetector().detect,
         artifacts=frozenset({"model.skops", CONFIG_FILE}),
         single_class_subsets=lambda frame: [frame.filter(~pl.col("label")), frame.filter(pl.col("label"))],
-        shuffle_split=_by_home(examples, homes[:1]),
-        shuffle=lambda frame: frame.with_columns(pl.col("label").shuffle(seed=5)),
+        shuffle=_shuffle_labels,
         beats_shuffled={"pr_auc": 0.2, "f1": 0.0},
         single_class_error="needs real and false candidates",
     )
@@ -136,29 +167,21 @@ def device_case(tmp: Path) -> TrainerCase:
     from homesim.retraining.models.device_intelligence import COLUMNS, DeviceFaultTrainer
     from homesim.simulation.device_health import DeviceHealthAssessor
 
-    trainer = DeviceFaultTrainer(max_iter=30, learning_rate=0.2, healthy_share=0.2)
     # Many faults, so that a held-out home has some of several kinds.
     views = views_of(GenerationConfig(homes=4, days=10, seed=17, fault_rate=0.3))
-    data = export(views, DeviceHealthAssessor().assess, "device_intelligence", Workspace(tmp), ("csv",))
-    examples = trainer.examples(data)
-    homes = examples.get_column("home_key").unique().sort().to_list()
     healthy = pl.col("label") == "healthy"
-    return TrainerCase(
-        model_type="device_intelligence",
-        trainer=trainer,
-        views=views,
-        data=data,
-        examples=examples,
-        train=examples,
-        held=examples,
+    return _fitted(
+        "device_intelligence",
+        DeviceFaultTrainer(max_iter=30, learning_rate=0.2, healthy_share=0.2),
+        views,
+        export(views, DeviceHealthAssessor().assess, "device_intelligence", Workspace(tmp), ("csv",)),
         seed=0,
-        model=trainer.fit(examples, seed=0),
+        shuffle_held_out=lambda homes: homes[:2],
         features=lambda frame: frame.select(COLUMNS),
         stage=DeviceHealthAssessor().assess,
         artifacts=frozenset({"model.skops", CONFIG_FILE}),
         single_class_subsets=lambda frame: [frame.filter(healthy), frame.filter(~healthy)],
-        shuffle_split=_by_home(examples, homes[:2]),
-        shuffle=lambda frame: frame.with_columns(pl.col("label").shuffle(seed=5)),
+        shuffle=_shuffle_labels,
         beats_shuffled={"macro_f1": 0.1, "detection_f1": 0.0},
         single_class_error="at least two health kinds",
     )
@@ -170,11 +193,7 @@ def gnn_case(tmp: Path) -> TrainerCase:
     from homesim.retraining.models.gnn_synergy import WEIGHTS_FILE, GraphSageSynergyModel, GraphSageTrainer
     from homesim.simulation.synergy_detection import synergy_stage
 
-    trainer = GraphSageTrainer(hidden=16, max_epochs=40, eval_every=10)
     views = views_of(GenerationConfig(homes=4, days=10, seed=5))
-    data = export(views, synergy_stage, "gnn_synergy", write_truths(views, Workspace(tmp)))
-    examples = trainer.examples(data)
-    train, held = _by_home(examples, sorted(examples.get_column("home_key").unique())[-1:])
 
     def shuffle(frame: pl.DataFrame) -> pl.DataFrame:
         labels = np.random.default_rng(0).permutation(frame.get_column("label").to_numpy())
@@ -185,21 +204,18 @@ def gnn_case(tmp: Path) -> TrainerCase:
         first, second = a.net.state_dict(), b.net.state_dict()
         return a.threshold == b.threshold and all(torch.equal(first[k], second[k]) for k in first)
 
-    return TrainerCase(
-        model_type="gnn_synergy",
-        trainer=trainer,
-        views=views,
-        data=data,
-        examples=examples,
-        train=train,
-        held=held,
+    return _fitted(
+        "gnn_synergy",
+        GraphSageTrainer(hidden=16, max_epochs=40, eval_every=10),
+        views,
+        export(views, synergy_stage, "gnn_synergy", write_truths(views, Workspace(tmp))),
         seed=3,
-        model=trainer.fit(train, seed=3),
+        held_out=lambda homes: homes[-1:],
+        shuffle_held_out=lambda homes: homes[-1:],
         features=lambda frame: frame.drop("home_key", "cycle", "label"),
         stage=synergy_stage,
         artifacts=frozenset({WEIGHTS_FILE, CONFIG_FILE}),
         single_class_subsets=lambda frame: [frame.filter(pl.col("label")), frame.filter(~pl.col("label"))],
-        shuffle_split=(train, held),
         shuffle=shuffle,
         beats_shuffled={"pr_auc": 0.1},
         same_weights=same_weights,
@@ -210,39 +226,34 @@ def soft_prompt_case(tmp: Path) -> TrainerCase:
     from homesim.retraining.models.soft_prompt import WEIGHTS_FILE, SoftPromptModel, SoftPromptTrainer
     from homesim.simulation.ask_ai import ask_ai_stage
 
-    def same_prompt(a: Model, b: Model) -> bool:
-        assert isinstance(a, SoftPromptModel) and isinstance(b, SoftPromptModel)
-        return np.array_equal(a.prompt.numpy(), b.prompt.numpy())
-
-    trainer = SoftPromptTrainer(epochs=2, batch_size=16)
     config = GenerationConfig(homes=4, days=7, seed=5)
     generated = [generate_home(config, i) for i in range(config.homes)]
     views = [HomeView.from_generated(g) for g in generated]
     workspace = Workspace(tmp)
     for home, view in zip(generated, views, strict=True):
         write_home(home, workspace.home_dir(view.key))
-    data = export(views, ask_ai_stage, "soft_prompt", workspace)
-    examples = trainer.examples(data)
-    train, held = _by_home(examples, sorted(examples.get_column("home_key").unique())[-1:])
-    return TrainerCase(
-        model_type="soft_prompt",
-        trainer=trainer,
-        views=views,
-        data=data,
-        examples=examples,
-        train=train,
-        held=held,
+
+    def same_prompt(a: Model, b: Model) -> bool:
+        assert isinstance(a, SoftPromptModel) and isinstance(b, SoftPromptModel)
+        return np.array_equal(a.prompt.numpy(), b.prompt.numpy())
+
+    case = _fitted(
+        "soft_prompt",
+        SoftPromptTrainer(epochs=2, batch_size=16),
+        views,
+        export(views, ask_ai_stage, "soft_prompt", workspace),
         seed=3,
-        model=trainer.fit(train, seed=3),
+        held_out=lambda homes: homes[-1:],
         features=lambda frame: pl.DataFrame({"request": frame.get_column("text")}),
         stage=ask_ai_stage,
         artifacts=frozenset({WEIGHTS_FILE, CONFIG_FILE}),
         # Same weights; requests padded in other batches may differ in the last float bits.
         round_trip_atol=1e-6,
-        # A full fit takes a while: the determinism check refits a quicker trainer on a few examples.
-        refit=(SoftPromptTrainer(epochs=1, batch_size=8), train.head(24)),
         same_weights=same_prompt,
     )
+    # A full fit takes a while: the determinism check refits a quicker trainer on a few examples.
+    case.refit = (SoftPromptTrainer(epochs=1, batch_size=8), case.train.head(24))
+    return case
 
 
 CASES: dict[str, Callable[[Path], TrainerCase]] = {
