@@ -1,4 +1,5 @@
-"""Arrow schemas of the per-home tables (`events.parquet`, `environment.parquet`) and the event causes."""
+"""Arrow schemas of the per-home tables (`events.parquet`, `environment.parquet`, `activities.parquet`) and
+the event causes."""
 
 from __future__ import annotations
 
@@ -18,10 +19,13 @@ class Cause(StrEnum):
     SENSOR = "sensor"
     NOISE = "noise"
     FAULT = "fault"
+    #: A state change read from a real home's history (`homesim.real_homes`): nothing generated it.
+    OBSERVED = "observed"
 
 
-#: Code order of the `cause` dictionary; stable so files compare byte for byte.
-CAUSES: tuple[str, ...] = tuple(c.value for c in Cause)
+#: Code order of the `cause` dictionary of generated homes; stable so files compare byte for byte. An
+#: imported real home's table has the one-entry dictionary ("observed",) instead.
+CAUSES: tuple[str, ...] = tuple(c.value for c in Cause if c is not Cause.OBSERVED)
 
 #: Columns carrying provenance: the simulation strips them before any detector sees events.
 PROVENANCE_COLUMNS: tuple[str, ...] = ("cause", "cause_id")
@@ -53,4 +57,19 @@ ENVIRONMENT_SCHEMA = pa.schema(
         pa.field("price_per_kwh", pa.float64(), nullable=False),
     ],
     metadata={b"homesim.table": b"environment", b"homesim.schema_version": b"1"},
+)
+
+#: Activity intervals of a home's residents (`activities.parquet`): the labels a real dataset ships with.
+ACTIVITIES_SCHEMA = pa.schema(
+    [
+        pa.field("start", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("end", pa.timestamp("us", tz="UTC"), nullable=False),
+        #: The resident, when the dataset says (multi-resident CASAS homes: `R1`, `R2`); else null.
+        pa.field("occupant", pa.dictionary(pa.int32(), pa.string()), nullable=True),
+        #: homesim's activity name (`sleeping`, `toileting`, `relaxing`, …; see `real_homes.activities`).
+        pa.field("activity", pa.dictionary(pa.int32(), pa.string()), nullable=False),
+        #: The label exactly as the dataset wrote it (`Spare_Time/TV`, `Bed_to_Toilet`).
+        pa.field("source_label", pa.dictionary(pa.int32(), pa.string()), nullable=False),
+    ],
+    metadata={b"homesim.table": b"activities", b"homesim.schema_version": b"1"},
 )
