@@ -11,7 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
+from homesim.cli import app
 from homesim.data_generation.pipeline import EVENTS_FILE, HOME_FILE, read_home
 from homesim.real_homes.activities import activity_name
 from homesim.real_homes.importing import HistoryImportError, import_history, read_history
@@ -229,3 +231,32 @@ def test_intervals_merge_per_sensor() -> None:
         (1, 20, True, 3),
         (1, 20, False, 3),
     ]
+
+
+def test_cli_imports_and_prints_the_line_counts(tmp_path: Path) -> None:
+    out = tmp_path / "home"
+    result = CliRunner().invoke(
+        app, ["import-history", "ordonez", str(ORDONEZ / "OrdonezA_Sensors.txt"), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "654 of 661 lines imported, 7 skipped" in result.output
+    assert "end before start ×3" in result.output
+    assert read_home(out).metadata.source == "real"
+    inspected = CliRunner().invoke(app, ["inspect", str(out)])
+    assert inspected.exit_code == 0 and "real home (UCI ADL" in inspected.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ordonez", str(ORDONEZ)], "exactly one"),
+        (["csv", str(ORDONEZ)], "unknown format"),
+        (["ordonez", str(ORDONEZ / "OrdonezA_Description.md")], "is named <home>_Sensors.txt"),
+    ],
+)
+def test_cli_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    result = CliRunner().invoke(app, ["import-history", *args, "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
