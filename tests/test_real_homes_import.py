@@ -260,3 +260,81 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], m
     assert message in result.output and "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+CASAS = Path(__file__).parent / "data" / "real_homes" / "casas" / "aruba_sample.txt"
+
+
+def test_casas_every_line_accounted_for_with_reasons(tmp_path: Path) -> None:
+    report = import_history("casas", CASAS, tmp_path / "aruba")
+    (tally,) = report.files
+    assert tally.lines == _line_count(CASAS) == 51
+    assert {k: v.first_lines for k, v in tally.skipped.items()} == {
+        "blank line": (19,),
+        "malformed line": (39,),
+        "bad timestamp": (26,),  # hour 25
+        "unknown sensor type": (24,),  # X999
+        "bad value": (12,),  # ONc
+        "repeated state (HA records changes only)": (11,),  # M003 OFF twice
+    }
+    assert tally.imported + tally.skipped_lines == tally.lines
+    assert report.events == tally.imported  # one line, one state change
+    assert report.notes == {"activity begins never ended": 1}  # the last line's Relax
+    assert report.home_key == "real-aruba-sample"
+
+
+def test_casas_entities_states_and_activities(tmp_path: Path) -> None:
+    import_history("casas", CASAS, tmp_path / "aruba")
+    home = read_home(tmp_path / "aruba")
+    kinds = {e.entity_id: (e.device_class, e.unit_of_measurement) for e in home.entities}
+    assert kinds["binary_sensor.m003_motion"] == ("motion", None)
+    assert kinds["binary_sensor.d001_door"] == ("door", None)
+    assert kinds["sensor.t002_temperature"] == ("temperature", "°C")
+    assert home.metadata.timezone == "America/Los_Angeles" and home.metadata.real_source is not None
+    events = pq.read_table(tmp_path / "aruba" / EVENTS_FILE).to_pylist()
+    door = [
+        (r["state"], r["time"].strftime("%H:%M:%S"))
+        for r in events
+        if r["entity_id"] == "binary_sensor.d001_door"
+    ]
+    # OPEN/CLOSE become HA's on/off; 08:01:14 local (PDT, UTC-7) is 15:01:14 UTC.
+    assert door == [("on", "15:01:14"), ("off", "15:01:21"), ("on", "18:47:40"), ("off", "18:47:46")]
+    temps = [(r["state"], r["value"]) for r in events if r["entity_id"] == "sensor.t002_temperature"]
+    assert temps == [("21.5", 21.5), ("21", 21.0), ("20.5", 20.5), ("19", 19.0)]
+    activities = pq.read_table(tmp_path / "aruba" / "activities.parquet").to_pylist()
+    assert [(a["activity"], a["source_label"]) for a in activities] == [
+        ("sleeping", "Sleeping"),
+        ("toileting", "Bed_to_Toilet"),
+        ("cooking", "Meal_Preparation"),
+        ("relaxing", "Relax"),
+        ("leaving", "Leave_Home"),
+        ("arriving", "Enter_Home"),
+    ]
+    sleep = activities[0]
+    assert (sleep["end"] - sleep["start"]).total_seconds() == pytest.approx(6 * 3600 + 34 * 60 + 53.672414)
+
+
+def test_casas_residents_and_dst_gap(tmp_path: Path) -> None:
+    path = tmp_path / "tulum.txt"
+    path.write_text(
+        "2011-03-13 01:59:58.000000 M001 ON R1_Sleep begin\n"
+        "2011-03-13 02:30:00.000000 M001 OFF\n"  # the hour the clocks skip in spring
+        "2011-03-13 03:00:01.000000 M002 ON R2_Sleep begin\n"
+        "2011-03-13 07:00:00.000000 M002 OFF R2_Sleep end\n"
+        "2011-03-13 07:10:00.000000 M001 OFF R1_Sleep end\n"
+        "2011-03-13 07:11:00.000000 M001 ON Meal_Preparation end\n"
+    )
+    imported = read_history("casas", path)
+    (tally,) = imported.report.files
+    assert tally.skipped["nonexistent local time (DST gap)"].first_lines == (2,)
+    assert imported.report.notes == {"activity ends never begun": 1}
+    assert imported.activities is not None
+    rows = imported.activities.to_pylist()
+    assert [(r["occupant"], r["activity"]) for r in rows] == [("R1", "sleeping"), ("R2", "sleeping")]
+
+
+def test_casas_rejects_other_files(tmp_path: Path) -> None:
+    with pytest.raises(HistoryImportError, match="not a CASAS events file"):
+        read_history("casas", ORDONEZ / "OrdonezA_Description.md")
+    with pytest.raises(HistoryImportError, match="holds no CASAS events file"):
+        read_history("casas", tmp_path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from homesim.real_homes.importing.casas import import_casas
 from homesim.real_homes.importing.ordonez import import_ordonez
 from homesim.real_homes.importing.report import ImportReport
 from homesim.real_homes.importing.writer import HistoryImportError, ImportedHome, write_real_home
@@ -19,6 +20,7 @@ Importer = Callable[..., ImportedHome]
 
 #: Input formats and their importers; each takes (path, *, home_key=None, timezone=None).
 FORMATS: dict[str, Importer] = {
+    "casas": import_casas,
     "ordonez": import_ordonez,
 }
 

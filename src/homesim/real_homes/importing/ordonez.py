@@ -29,10 +29,10 @@ from homesim.real_homes.importing.writer import (
     build_home,
     intervals_to_changes,
     observed_events,
+    real_home_key,
     source_file,
 )
 from homesim.schema.home import RealSource
-from homesim.schema.naming import slugify
 
 FORMAT = "ordonez"
 DATASET = "UCI ADL Binary Dataset (Ordóñez, de Toledo, Sanchis)"
@@ -85,7 +85,7 @@ def import_ordonez(path: Path, *, home_key: str | None = None, timezone: str | N
     """Read one Ordóñez home (a `*_Sensors.txt` file or its folder) with its activity labels."""
     sensors_path, adls_path = find_files(path)
     name = sensors_path.name.removesuffix(SENSORS_SUFFIX)
-    key = home_key or f"real-{slugify(name)}"
+    key = home_key or real_home_key(name)
     tz = timezone or DEFAULT_TIMEZONE
     text = read_lines(sensors_path)
     tally, rows = _rows(text, _SENSOR_ROW, ("start", "end", "location", "type", "place"), tz)

@@ -105,6 +105,11 @@ class ObservedEvents:
     repeated_lines: IntArray
 
 
+def real_home_key(name: str) -> str:
+    """The default key of an imported home: `real-` and the dataset's name of it, slugged with dashes."""
+    return "real-" + slugify(name, default="home").replace("_", "-")
+
+
 def build_home(
     home_key: str,
     sensors: Sequence[SensorSpec],
