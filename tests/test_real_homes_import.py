@@ -14,11 +14,12 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from homesim.cli import app
-from homesim.data_generation.pipeline import EVENTS_FILE, HOME_FILE, read_home
-from homesim.real_homes.activities import activity_name
+from homesim.datasets.home_folder import EVENTS_FILE, HOME_FILE, read_home
+from homesim.real_homes.activities import activity_of
 from homesim.real_homes.importing import HistoryImportError, import_history, read_history
 from homesim.real_homes.importing.writer import IMPORT_REPORT_FILE, intervals_to_changes
-from homesim.schema.events import ACTIVITIES_SCHEMA, EVENTS_SCHEMA
+from homesim.schema.activities import ACTIVITIES_SCHEMA
+from homesim.schema.events import EVENTS_SCHEMA
 
 ORDONEZ = Path(__file__).parent / "data" / "real_homes" / "uci_adl_ordonez"
 HEADER = "Start time          \tEnd time            \tLocation\tType\t\tPlace\r\n"
@@ -102,17 +103,29 @@ def test_ordonez_events_are_observed_state_changes_in_utc(tmp_path: Path) -> Non
         assert states[::2] == ["on"] * len(states[::2]) and states[1::2] == ["off"] * len(states[1::2])
 
 
-def test_ordonez_activities_keep_dataset_labels(tmp_path: Path) -> None:
-    import_history("ordonez", ORDONEZ / "OrdonezA_Sensors.txt", tmp_path / "a")
+def test_ordonez_activities_map_dataset_labels(tmp_path: Path) -> None:
+    report = import_history("ordonez", ORDONEZ / "OrdonezA_Sensors.txt", tmp_path / "a")
     table = pq.read_table(tmp_path / "a" / "activities.parquet")
     assert table.schema.equals(ACTIVITIES_SCHEMA, check_metadata=True)
     rows = table.to_pylist()
-    assert len(rows) == 245
-    labels = {"sleeping", "toileting", "showering", "breakfast", "grooming", "relaxing", "leaving", "snack"}
-    assert {r["activity"] for r in rows} == labels | {"lunch"}
-    assert all(r["activity"] == activity_name(r["source_label"]) for r in rows)
-    assert activity_name("Spare_Time/TV") == "relaxing"
+    assert len(rows) == report.activities == 245
+    assert report.activity_labels == {
+        "Breakfast": "breakfast",
+        "Grooming": "grooming",
+        "Leaving": "leaving",
+        "Lunch": "lunch",
+        "Showering": "showering",
+        "Sleeping": "sleeping",
+        "Snack": "snack",
+        "Spare_Time/TV": "relaxing",
+        "Toileting": "toileting",
+    }
+    assert {r["activity"] for r in rows} == set(report.activity_labels.values())
+    assert {r["person"] for r in rows} == {"resident"} and {r["area_id"] for r in rows} == {None}
+    assert activity_of("Bed_to_Toilet") == "toileting" and activity_of("Juggling") == "other"
     assert all(r["end"] >= r["start"] for r in rows)
+    sleeping = [r for r in rows if r["activity"] == "sleeping"]
+    assert len(sleeping) == 14  # one night each of the 14 labelled days
 
 
 def test_import_is_deterministic(tmp_path: Path) -> None:
@@ -302,13 +315,13 @@ def test_casas_entities_states_and_activities(tmp_path: Path) -> None:
     temps = [(r["state"], r["value"]) for r in events if r["entity_id"] == "sensor.t002_temperature"]
     assert temps == [("21.5", 21.5), ("21", 21.0), ("20.5", 20.5), ("19", 19.0)]
     activities = pq.read_table(tmp_path / "aruba" / "activities.parquet").to_pylist()
-    assert [(a["activity"], a["source_label"]) for a in activities] == [
-        ("sleeping", "Sleeping"),
-        ("toileting", "Bed_to_Toilet"),
-        ("cooking", "Meal_Preparation"),
-        ("relaxing", "Relax"),
-        ("leaving", "Leave_Home"),
-        ("arriving", "Enter_Home"),
+    assert [a["activity"] for a in activities] == [
+        "sleeping",
+        "toileting",
+        "cooking",
+        "relaxing",
+        "leaving",
+        "other",  # Enter_Home: homesim's vocabulary has no arriving
     ]
     sleep = activities[0]
     assert (sleep["end"] - sleep["start"]).total_seconds() == pytest.approx(6 * 3600 + 34 * 60 + 53.672414)
@@ -330,7 +343,7 @@ def test_casas_residents_and_dst_gap(tmp_path: Path) -> None:
     assert imported.report.notes == {"activity ends never begun": 1}
     assert imported.activities is not None
     rows = imported.activities.to_pylist()
-    assert [(r["occupant"], r["activity"]) for r in rows] == [("R1", "sleeping"), ("R2", "sleeping")]
+    assert [(r["person"], r["activity"]) for r in rows] == [("r1", "sleeping"), ("r2", "sleeping")]
 
 
 def test_casas_rejects_other_files(tmp_path: Path) -> None:

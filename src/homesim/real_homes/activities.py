@@ -1,53 +1,48 @@
-"""homesim's activity names, and the labels of public datasets mapped onto them.
+"""The public datasets' activity labels mapped onto homesim's activity vocabulary (`schema.activities`).
 
 Datasets label the same activity differently (`Spare_Time/TV` in UCI ADL, `Relax` in CASAS); imported
-homes keep the dataset's label (`source_label`) and add homesim's name (`activity`) so homes of different
-datasets compare. A label with no mapping keeps its own slug as the name.
+homes store homesim's `Activity`, so homes of different datasets and synthetic homes compare. A label with
+no mapping becomes `other`; the import report lists every label with the activity it became.
 """
 
 from __future__ import annotations
 
+from homesim.schema.activities import Activity
 from homesim.schema.naming import slugify
 
-#: Dataset label (lowercase slug) → homesim activity name.
-ACTIVITY_NAMES: dict[str, str] = {
+#: Dataset label (lowercase slug) → homesim activity.
+ACTIVITY_OF_LABEL: dict[str, Activity] = {
     # UCI ADL (Ordóñez)
-    "sleeping": "sleeping",
-    "toileting": "toileting",
-    "showering": "showering",
-    "grooming": "grooming",
-    "breakfast": "breakfast",
-    "lunch": "lunch",
-    "dinner": "dinner",
-    "snack": "snack",
-    "spare_time_tv": "relaxing",
-    "leaving": "leaving",
+    "sleeping": Activity.SLEEPING,
+    "toileting": Activity.TOILETING,
+    "showering": Activity.SHOWERING,
+    "grooming": Activity.GROOMING,
+    "breakfast": Activity.BREAKFAST,
+    "lunch": Activity.LUNCH,
+    "dinner": Activity.DINNER,
+    "snack": Activity.SNACK,
+    "spare_time_tv": Activity.RELAXING,
+    "leaving": Activity.LEAVING,
     # WSU CASAS (aruba, milan, tulum, kyoto, cairo)
-    "sleep": "sleeping",
-    "bed_to_toilet": "toileting",
-    "personal_hygiene": "grooming",
-    "bathing": "showering",
-    "relax": "relaxing",
-    "watch_tv": "relaxing",
-    "read": "relaxing",
-    "meal_preparation": "cooking",
-    "kitchen_activity": "cooking",
-    "eating": "eating",
-    "eat": "eating",
-    "dining_rm_activity": "eating",
-    "leave_home": "leaving",
-    "enter_home": "arriving",
-    "work": "working",
-    "desk_activity": "working",
-    "wash_dishes": "dishes",
-    "housekeeping": "housekeeping",
-    "take_medicine": "medication",
-    "morning_meds": "medication",
-    "evening_meds": "medication",
+    "sleep": Activity.SLEEPING,
+    "bed_to_toilet": Activity.TOILETING,
+    "personal_hygiene": Activity.GROOMING,
+    "bathing": Activity.SHOWERING,
+    "relax": Activity.RELAXING,
+    "watch_tv": Activity.RELAXING,
+    "read": Activity.RELAXING,
+    "meal_preparation": Activity.COOKING,
+    "kitchen_activity": Activity.COOKING,
+    "leave_home": Activity.LEAVING,
+    "work": Activity.WORKING,
+    "desk_activity": Activity.WORKING,
+    "work_in_office": Activity.WORKING,
+    "wash_dishes": Activity.HOUSEKEEPING,
+    "housekeeping": Activity.HOUSEKEEPING,
+    "laundry": Activity.HOUSEKEEPING,
 }
 
 
-def activity_name(label: str) -> str:
-    """homesim's name of a dataset's activity label (its slug when the label is not mapped)."""
-    slug = slugify(label, default="other")
-    return ACTIVITY_NAMES.get(slug, slug)
+def activity_of(label: str) -> Activity:
+    """homesim's activity for a dataset's label (`other` when the label is not mapped)."""
+    return ACTIVITY_OF_LABEL.get(slugify(label, default="other"), Activity.OTHER)

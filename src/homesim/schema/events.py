@@ -1,5 +1,4 @@
-"""Arrow schemas of the per-home tables (`events.parquet`, `environment.parquet`, `activities.parquet`) and
-the event causes."""
+"""Arrow schemas of the per-home tables (`events.parquet`, `environment.parquet`) and the event causes."""
 
 from __future__ import annotations
 
@@ -57,19 +56,4 @@ ENVIRONMENT_SCHEMA = pa.schema(
         pa.field("price_per_kwh", pa.float64(), nullable=False),
     ],
     metadata={b"homesim.table": b"environment", b"homesim.schema_version": b"1"},
-)
-
-#: Activity intervals of a home's residents (`activities.parquet`): the labels a real dataset ships with.
-ACTIVITIES_SCHEMA = pa.schema(
-    [
-        pa.field("start", pa.timestamp("us", tz="UTC"), nullable=False),
-        pa.field("end", pa.timestamp("us", tz="UTC"), nullable=False),
-        #: The resident, when the dataset says (multi-resident CASAS homes: `R1`, `R2`); else null.
-        pa.field("occupant", pa.dictionary(pa.int32(), pa.string()), nullable=True),
-        #: homesim's activity name (`sleeping`, `toileting`, `relaxing`, …; see `real_homes.activities`).
-        pa.field("activity", pa.dictionary(pa.int32(), pa.string()), nullable=False),
-        #: The label exactly as the dataset wrote it (`Spare_Time/TV`, `Bed_to_Toilet`).
-        pa.field("source_label", pa.dictionary(pa.int32(), pa.string()), nullable=False),
-    ],
-    metadata={b"homesim.table": b"activities", b"homesim.schema_version": b"1"},
 )

@@ -144,7 +144,7 @@ def import_casas(path: Path, *, home_key: str | None = None, timezone: str | Non
         SensorSpec(key=k, device_name=k, area=None, kind=kinds[k], model=k.rstrip("0123456789")) for k in keys
     ]
 
-    activities, notes = _activities(frame.filter(pl.Series(timed)))
+    activities, labels, notes = _activities(frame.filter(pl.Series(timed)))
     spans = [good["us"].to_numpy()]
     if activities is not None:
         spans += [activities.column("start").to_numpy().astype(np.int64)]
@@ -188,6 +188,7 @@ def import_casas(path: Path, *, home_key: str | None = None, timezone: str | Non
         entities=len(home.entities),
         events=observed.table.num_rows,
         activities=0 if activities is None else activities.num_rows,
+        activity_labels=labels,
         notes=notes,
         warnings=(
             f"times read as local time in {tz}; sensors have no rooms (CASAS gives the layout as a picture)",
@@ -196,15 +197,16 @@ def import_casas(path: Path, *, home_key: str | None = None, timezone: str | Non
     return ImportedHome(home=home, events=observed.table, report=report, activities=activities)
 
 
-def _activities(frame: pl.DataFrame) -> tuple[pa.Table | None, dict[str, int]]:
+def _activities(frame: pl.DataFrame) -> tuple[pa.Table | None, dict[str, str], dict[str, int]]:
     """Pair `<label> begin` / `<label> end` annotations per (resident, label) into intervals.
 
     A begin while the same activity is open restarts it (the earlier begin is counted as never ended).
-    Returns None when the file has no annotations at all.
+    Returns the table (None when the file has no annotations), each label's activity, and the counts of
+    annotations that made no interval.
     """
     notes = frame.filter(pl.col("note").is_not_null() & (pl.col("note") != "")).sort(["us", "line"])
     if notes.is_empty():
-        return None, {}
+        return None, {}, {}
     counts: dict[str, int] = {}
     open_at: dict[tuple[str | None, str], int] = {}
     starts: list[int] = []
@@ -220,7 +222,7 @@ def _activities(frame: pl.DataFrame) -> tuple[pa.Table | None, dict[str, int]]:
             continue
         label = " ".join(words[:-1])
         match = _RESIDENT.match(label)
-        resident, label = (match.group(1), match.group(2)) if match else (None, label)
+        resident, label = (match.group(1).lower(), match.group(2)) if match else (None, label)
         slot = (resident, label)
         if mark == "begin":
             if slot in open_at:
@@ -235,5 +237,5 @@ def _activities(frame: pl.DataFrame) -> tuple[pa.Table | None, dict[str, int]]:
             counts["activity ends never begun"] = counts.get("activity ends never begun", 0) + 1
     if open_at:
         counts["activity begins never ended"] = counts.get("activity begins never ended", 0) + len(open_at)
-    table = activities_table(np.array(starts, np.int64), np.array(ends, np.int64), labels, residents)
-    return table, dict(sorted(counts.items()))
+    table, mapping = activities_table(np.array(starts, np.int64), np.array(ends, np.int64), labels, residents)
+    return table, mapping, dict(sorted(counts.items()))

@@ -103,12 +103,13 @@ def import_ordonez(path: Path, *, home_key: str | None = None, timezone: str | N
 
     adl_tally: FileTally | None = None
     activities = None
+    labels: dict[str, str] = {}
     adl_text: TextLines | None = None
     if adls_path is not None:
         adl_text = read_lines(adls_path)
         a_tally, adl_rows = _rows(adl_text, _ADL_ROW, ("start", "end", "label"), tz)
         adl_rows = adl_rows.filter(pl.Series(a_tally.open))
-        activities = activities_table(
+        activities, labels = activities_table(
             adl_rows["start_us"].to_numpy(), adl_rows["end_us"].to_numpy(), adl_rows["label"].to_list()
         )
         adl_tally = a_tally.done()
@@ -155,6 +156,7 @@ def import_ordonez(path: Path, *, home_key: str | None = None, timezone: str | N
         entities=len(home.entities),
         events=observed.table.num_rows,
         activities=0 if activities is None else activities.num_rows,
+        activity_labels=labels,
         notes={"overlapping intervals merged": merged} if merged else {},
         warnings=(f"times read as local time in {tz}; location is the region's reference city",),
     )

@@ -97,6 +97,8 @@ class ImportReport(BaseModel):
     entities: int
     events: int
     activities: int
+    #: Each activity label of the dataset, and the homesim activity it was stored as.
+    activity_labels: dict[str, str] = {}
     #: Counts of what happened to imported lines (e.g. `overlapping intervals merged`).
     notes: dict[str, int] = {}
     #: Anything else the user should know (registry records HA would drop, assumptions made).

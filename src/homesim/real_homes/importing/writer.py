@@ -23,8 +23,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from homesim.data_generation.context_ids import ulid_strings
-from homesim.data_generation.pipeline import EVENTS_FILE, HOME_FILE, PARQUET_OPTIONS
+from homesim.datasets.home_folder import EVENTS_FILE, HOME_FILE, PARQUET_OPTIONS
+from homesim.generation.context_ids import ulid_strings
 from homesim.ha.storage import (
     AreaRecord,
     CoreConfigRecord,
@@ -34,13 +34,13 @@ from homesim.ha.storage import (
     registries_to_home,
 )
 from homesim.io import write_atomic, write_json_atomic, write_text_atomic
-from homesim.real_homes.activities import activity_name
+from homesim.real_homes.activities import activity_of
 from homesim.real_homes.importing.report import ImportReport
-from homesim.schema.events import ACTIVITIES_SCHEMA, EVENTS_SCHEMA, Cause
+from homesim.schema.activities import ACTIVITIES, ACTIVITIES_FILE, ACTIVITIES_SCHEMA
+from homesim.schema.events import EVENTS_SCHEMA, Cause
 from homesim.schema.home import Home, HomeMetadata, RealSource
 from homesim.schema.naming import slugify, unique_slug
 
-ACTIVITIES_FILE = "activities.parquet"
 IMPORT_REPORT_FILE = "import_report.json"
 #: `generator_version` of imported homes: what read them, not what generated them.
 IMPORTER_VERSION = "import-1"
@@ -266,30 +266,38 @@ def observed_events(
     return ObservedEvents(table=table, repeated_lines=np.sort(dropped))
 
 
+#: Person of activity intervals when the dataset does not say who (one-resident homes).
+RESIDENT = "resident"
+
+
 def activities_table(
-    start_us: IntArray, end_us: IntArray, labels: Sequence[str], occupants: Sequence[str | None] | None = None
-) -> pa.Table:
-    """`activities.parquet` rows from labelled intervals, ordered by start, end and label."""
+    start_us: IntArray, end_us: IntArray, labels: Sequence[str], persons: Sequence[str | None] | None = None
+) -> tuple[pa.Table, dict[str, str]]:
+    """`activities.parquet` rows from labelled intervals (ordered by start, end, person), and the activity
+    each distinct dataset label became."""
+    mapping = {label: activity_of(label).value for label in sorted(set(labels))}
     n = len(start_us)
     frame = pl.DataFrame(
         {
+            "person": pl.Series([RESIDENT] * n if persons is None else persons, dtype=pl.String).fill_null(
+                RESIDENT
+            ),
+            "code": pl.Series([ACTIVITIES.index(mapping[label]) for label in labels], dtype=pl.Int8),
             "start": pl.Series(start_us, dtype=pl.Int64),
             "end": pl.Series(end_us, dtype=pl.Int64),
-            "occupant": pl.Series([None] * n if occupants is None else occupants, dtype=pl.String),
-            "activity": pl.Series([activity_name(label) for label in labels], dtype=pl.String),
-            "source_label": pl.Series(labels, dtype=pl.String),
         }
-    ).sort(["start", "end", "source_label", "occupant"], nulls_last=True)
-    return pa.Table.from_arrays(
+    ).sort(["start", "end", "person", "code"])
+    table = pa.Table.from_arrays(
         [
+            frame["person"].to_arrow().cast(pa.string()).dictionary_encode(),
+            pa.DictionaryArray.from_arrays(frame["code"].to_arrow(), pa.array(ACTIVITIES, pa.string())),
             pa.array(frame["start"].to_numpy(), pa.timestamp("us", tz="UTC")),
             pa.array(frame["end"].to_numpy(), pa.timestamp("us", tz="UTC")),
-            frame["occupant"].to_arrow().cast(pa.string()).dictionary_encode(),
-            frame["activity"].to_arrow().cast(pa.string()).dictionary_encode(),
-            frame["source_label"].to_arrow().cast(pa.string()).dictionary_encode(),
+            pa.nulls(n, pa.string()),
         ],
         schema=ACTIVITIES_SCHEMA,
     )
+    return table, mapping
 
 
 def write_real_home(
