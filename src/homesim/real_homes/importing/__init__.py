@@ -13,6 +13,7 @@ from pathlib import Path
 
 from homesim.real_homes.importing.casas import import_casas
 from homesim.real_homes.importing.ordonez import import_ordonez
+from homesim.real_homes.importing.recorder import import_recorder
 from homesim.real_homes.importing.report import ImportReport
 from homesim.real_homes.importing.writer import HistoryImportError, ImportedHome, write_real_home
 
@@ -22,6 +23,7 @@ Importer = Callable[..., ImportedHome]
 FORMATS: dict[str, Importer] = {
     "casas": import_casas,
     "ordonez": import_ordonez,
+    "recorder": import_recorder,
 }
 
 __all__ = ["FORMATS", "HistoryImportError", "ImportReport", "ImportedHome", "import_history", "read_history"]

@@ -159,7 +159,7 @@ def import_casas(path: Path, *, home_key: str | None = None, timezone: str | Non
                 "citation": CITATION,
                 "license": "see the testbed's README (CASAS asks users to cite the project)",
                 "original_name": name,
-                "files": [source_file(file, text.data, len(text))],
+                "files": [source_file(file, len(text))],
             }
         ),
         timezone=tz,

@@ -26,7 +26,6 @@ _LINE_END = re.compile(r"\r?\n")
 @dataclass(frozen=True)
 class TextLines:
     path: Path
-    data: bytes
     #: The file's lines without their line ends (CRLF or LF); a final line end adds no empty line.
     lines: pl.Series
 
@@ -48,7 +47,7 @@ def read_lines(path: Path) -> TextLines:
     parts = _LINE_END.split(text)
     if parts and parts[-1] == "":
         parts.pop()
-    return TextLines(path=path, data=data, lines=pl.Series("line", parts, dtype=pl.String))
+    return TextLines(path=path, lines=pl.Series("line", parts, dtype=pl.String))
 
 
 @dataclass(frozen=True)

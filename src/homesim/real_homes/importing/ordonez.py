@@ -117,9 +117,9 @@ def import_ordonez(path: Path, *, home_key: str | None = None, timezone: str | N
     else:
         time_span = time
     start, days = local_span(time_span, tz)
-    files = [source_file(sensors_path, text.data, len(text))]
+    files = [source_file(sensors_path, len(text))]
     if adl_text is not None:
-        files.append(source_file(adl_text.path, adl_text.data, len(adl_text)))
+        files.append(source_file(adl_text.path, len(adl_text)))
     home, entity_of = build_home(
         key,
         specs,

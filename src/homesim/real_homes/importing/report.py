@@ -24,7 +24,7 @@ class Skipped(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     count: int = Field(ge=0)
-    #: 1-based line numbers of the first few lines skipped for this reason.
+    #: Line numbers (1-based; `state_id`s of a recorder database) of the first few lines skipped so.
     first_lines: tuple[int, ...]
 
 
@@ -46,9 +46,11 @@ class FileTally(BaseModel):
 class Tally:
     """Builds a `FileTally`: reasons claim lines in order; a line claimed once stays with that reason."""
 
-    def __init__(self, file: str, lines: int) -> None:
+    def __init__(self, file: str, lines: int, numbers: IntArray | None = None) -> None:
         self.file = file
         self.lines = lines
+        #: What to call each line in the report (e.g. a database row's id); default its 1-based number.
+        self._numbers = np.arange(1, lines + 1) if numbers is None else np.asarray(numbers, dtype=np.int64)
         self._claimed = np.zeros(lines, dtype=np.bool_)
         self._skipped: dict[str, Skipped] = {}
 
@@ -64,7 +66,7 @@ class Tally:
         if not count:
             return
         self._claimed |= hit
-        first = tuple(int(i) + 1 for i in np.flatnonzero(hit)[:FIRST_LINES])
+        first = tuple(int(i) for i in self._numbers[np.flatnonzero(hit)[:FIRST_LINES]])
         before = self._skipped.get(reason)
         if before is not None:
             first = tuple(sorted({*before.first_lines, *first}))[:FIRST_LINES]

@@ -4,9 +4,9 @@ changes as homesim's events table, and the home folder they are written to.
 Sensors become devices and entities through the same registry mapping `ha.storage` uses for an HA config
 dir (`registries_to_home`), so an imported home's devices get catalog device types (a PIR is a
 `motion_sensor`) and its areas room types, exactly as an imported `.storage` folder would. Events follow
-HA's recorder rules: one row per state change (a repeated state is not a change), sorted by time, each
-with a ULID context id; the ULIDs' random part comes from a stream seeded by the home key, so the same
-input gives the same bytes.
+HA's recorder rules: one row per change of state or attributes (a repeat of both is not a change), sorted
+by time, each with a ULID context id; the ULIDs' random part comes from a stream seeded by the home key,
+so the same input gives the same bytes.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ class SensorSpec:
 
 @dataclass(frozen=True)
 class ObservedEvents:
-    """The events table, and the 1-based input lines whose event repeated its entity's state."""
+    """The events table, and the input lines whose event repeated its entity's state and attributes."""
 
     table: pa.Table
     repeated_lines: IntArray
@@ -173,9 +173,11 @@ def build_home(
     return as_real_home(imported.home, real_source), entity_of
 
 
-def as_real_home(home: Home, real_source: RealSource) -> Home:
-    """`home` with its metadata marking it as real: no floor area, no occupants, its source."""
+def as_real_home(home: Home, real_source: RealSource, **metadata: object) -> Home:
+    """`home` with its metadata marking it as real (no floor area, no occupants, its source), and any
+    other metadata fields given."""
     meta = home.metadata.model_dump()
+    meta.update(metadata)
     meta.update(
         size_m2=None,
         occupants=(),
@@ -223,8 +225,8 @@ def observed_events(
 ) -> ObservedEvents:
     """homesim's events table from observed state changes (any order); `line` is each row's input line.
 
-    A row equal to its entity's previous state is dropped (HA records changes only) and returned as a
-    repeated line. Rows are ordered by time, then input line.
+    A row equal to its entity's previous state and attributes is dropped (HA records changes only) and
+    returned as a repeated line. Rows are ordered by time, then input line.
     """
     n = len(time_us)
     frame = pl.DataFrame(
@@ -238,8 +240,10 @@ def observed_events(
             "seq": pl.Series(np.arange(n), dtype=pl.Int64),
         }
     ).sort(["entity_id", "time", "seq"])
-    repeated = (pl.col("state") == pl.col("state").shift(1)) & (
-        pl.col("entity_id") == pl.col("entity_id").shift(1)
+    repeated = (
+        (pl.col("entity_id") == pl.col("entity_id").shift(1))
+        & (pl.col("state") == pl.col("state").shift(1))
+        & pl.col("attributes").eq_missing(pl.col("attributes").shift(1))
     )
     frame = frame.with_columns(repeated.fill_null(False).alias("repeated"))
     dropped = frame.filter(pl.col("repeated"))["line"].to_numpy()
@@ -324,9 +328,11 @@ def write_real_home(
     return paths
 
 
-def source_file(path: Path, data: bytes, lines: int) -> dict[str, object]:
-    """A `SourceFile` record of one input (name, sha256, line count)."""
-    return {"name": path.name, "sha256": hashlib.sha256(data).hexdigest(), "lines": lines}
+def source_file(path: Path, lines: int) -> dict[str, object]:
+    """A `SourceFile` record of one input (name, sha256, line count); the file is hashed in chunks."""
+    with path.open("rb") as fh:
+        digest = hashlib.file_digest(fh, "sha256").hexdigest()
+    return {"name": path.name, "sha256": digest, "lines": lines}
 
 
 @dataclass(frozen=True)
