@@ -128,9 +128,19 @@ def test_ordonez_activities_map_dataset_labels(tmp_path: Path) -> None:
     assert len(sleeping) == 14  # one night each of the 14 labelled days
 
 
-def test_import_is_deterministic(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("fmt", "path"),
+    [
+        (
+            "ordonez",
+            Path(__file__).parent / "data" / "real_homes" / "uci_adl_ordonez" / "OrdonezB_Sensors.txt",
+        ),
+        ("casas", Path(__file__).parent / "data" / "real_homes" / "casas" / "aruba_sample.txt"),
+    ],
+)
+def test_import_is_deterministic(fmt: str, path: Path, tmp_path: Path) -> None:
     for out in ("one", "two"):
-        import_history("ordonez", ORDONEZ / "OrdonezB_Sensors.txt", tmp_path / out)
+        import_history(fmt, path, tmp_path / out)
     for name in (HOME_FILE, EVENTS_FILE, "activities.parquet", IMPORT_REPORT_FILE):
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
 
