@@ -58,6 +58,8 @@ def test_the_stage_table_and_the_ab_test_use_the_same_f1() -> None:
     some = {"predicted": 4, "predicted_true": 3, "truth": 6, "truth_found": 2}
     assert f1(nothing_predicted) == 0.0  # there was something to find and nothing was found
     assert f1(nothing_at_all) is None  # a report shows "no data"
+    # Homes without ground truth measure no recall: F1 is n/a, never 0.
+    assert f1({"predicted": 4, "predicted_true": 3, "unscored": 4}) is None
     assert f1(some) == pytest.approx(2 * 0.75 * (1 / 3) / (0.75 + 1 / 3))
     metrics = stage_metrics("pattern", nothing_predicted, homes=1, errors=0, records=0)
     assert (metrics.precision, metrics.recall, metrics.f1) == (None, 0.0, 0.0)

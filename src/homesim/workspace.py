@@ -9,6 +9,8 @@ build a folder path or walk a path's parents. Readers and writers that need the 
 <root>/
   data/homes/<home_key>/          home.json events.parquet environment.parquet behaviors.json
                                   ground_truth.json activities.parquet manifest.json .stamp.json
+  data/real_homes/real-<name>/    home.json events.parquet activities.parquet import_report.json
+                                  (imported real homes: `homesim import-history`)
   data/cache/                     staging/ locks/<home_key>.lock index.sqlite
   data/datasets/<dataset_id>/     manifest.json validation_report.json ground_truth_accuracy.json
   reports/                        cycle_<n>_<dataset_id>.json|.md  ab_<model_type>_<n>.json
@@ -37,6 +39,8 @@ BEHAVIORS_FILE: Final = "behaviors.json"
 GROUND_TRUTH_FILE: Final = "ground_truth.json"
 #: Activity intervals of a home (synthetic truth or an imported real home's labels).
 ACTIVITIES_FILE: Final = "activities.parquet"
+#: What an imported real home was read from: every input line imported or skipped, and why.
+IMPORT_REPORT_FILE: Final = "import_report.json"
 #: The cache entry of a home folder: sha256 and size of every file (see `datasets.cache`).
 HOME_MANIFEST_FILE: Final = "manifest.json"
 #: Sizes and modification times of a home's files when published: lets re-requests skip re-hashing.
@@ -102,6 +106,10 @@ class HomeFolder:
     @property
     def activities(self) -> Path:
         return self.path / ACTIVITIES_FILE
+
+    @property
+    def import_report(self) -> Path:
+        return self.path / IMPORT_REPORT_FILE
 
     @property
     def manifest(self) -> Path:
@@ -177,6 +185,11 @@ class ABReportFile:
     path: Path
 
 
+#: Key prefix of imported real homes: they live apart from the cache, which may delete and regenerate
+#: its homes, while a real home's history cannot be regenerated.
+REAL_HOME_PREFIX = "real-"
+
+
 @dataclass(frozen=True)
 class Workspace:
     root: Path
@@ -189,10 +202,17 @@ class Workspace:
     # --------------------------------------------------------------------------------------- homes
     @property
     def homes_dir(self) -> Path:
+        """Generated homes (the cache)."""
         return self.root / "data" / "homes"
 
+    @property
+    def real_homes_dir(self) -> Path:
+        """Imported real homes (`homesim import-history`), keyed `real-…`."""
+        return self.root / "data" / "real_homes"
+
     def home_dir(self, home_key: str) -> Path:
-        return self.homes_dir / home_key
+        base = self.real_homes_dir if home_key.startswith(REAL_HOME_PREFIX) else self.homes_dir
+        return base / home_key
 
     def home(self, home_key: str) -> HomeFolder:
         return HomeFolder(self.home_dir(home_key))

@@ -431,6 +431,8 @@ class RequestGenerator:
             )
         if family == "goodnight":
             areas = sorted({d.area_id for d in self.index.in_area("light", None) if d.area_id})
+            if not areas:
+                return None  # no light in any area (a real home of sensors only): nothing to ask for
             picked = [areas[int(i)] for i in sorted(set(self.rng.integers(len(areas), size=2).tolist()))]
             names = [next(a.name.lower() for a in self.index.home.areas if a.area_id == c) for c in picked]
             hour = int(self.rng.integers(22, 24))

@@ -104,7 +104,7 @@ def ask_ai_stage(view: HomeView, models: ModelProvider, cycle: int) -> list[AnyR
     model = models.get("soft_prompt")
     ask = AskAI(view, model)
     requests = RequestGenerator(view.home, zlib.crc32(f"ask_ai:{view.key}:{cycle}".encode())).generate(
-        view.truth.patterns
+        view.truth.patterns if view.truth is not None else ()
     )
     if ask.parser.reader is not None:  # one batched pass; the reader answers the parser's calls from it
         vocabulary = ask.parser.index.vocabulary
