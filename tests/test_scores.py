@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sklearn.metrics import f1_score
+from sklearn.metrics import accuracy_score, average_precision_score, f1_score, precision_recall_fscore_support
 
 from homesim.retraining.ab_testing import compare_arms
 from homesim.scores import (
@@ -144,3 +144,46 @@ def test_the_permutation_test_enumerates_every_split(n_champion: int, n_challeng
 
     champion, challenger = homes(n_champion), homes(n_challenger)
     assert compare_arms(champion, challenger)[2] == pytest.approx(_brute_force_p(champion, challenger))
+
+
+_LABELS = ("a", "b", "c", "d")
+
+
+@given(st.lists(st.tuples(st.booleans(), st.booleans()), min_size=1, max_size=80))
+def test_binary_scores_are_sklearns(pairs: list[tuple[bool, bool]]) -> None:
+    t = np.array([a for a, _ in pairs])
+    p = np.array([b for _, b in pairs])
+    precision, recall, f, _ = precision_recall_fscore_support(
+        t, p, labels=[False, True], pos_label=True, average="binary", zero_division=ZERO_DIVISION
+    )
+    assert binary_scores(t, p) == pytest.approx(
+        {"precision": precision, "recall": recall, "f1": f}, abs=1e-15
+    )
+
+
+@given(st.lists(st.tuples(st.sampled_from(_LABELS), st.sampled_from(_LABELS)), min_size=1, max_size=80))
+def test_macro_f1_and_accuracy_are_sklearns(pairs: list[tuple[str, str]]) -> None:
+    t = np.array([a for a, _ in pairs])
+    p = np.array([b for _, b in pairs])
+    of_interest = ["a", "b", "c"]
+    present = [k for k in of_interest if k in t or k in p]
+    expected = (
+        f1_score(t, p, labels=present, average="macro", zero_division=ZERO_DIVISION) if present else 0.0
+    )
+    assert macro_f1(t, p, of_interest) == pytest.approx(expected, abs=1e-12)
+    assert accuracy(t, p) == pytest.approx(accuracy_score(t, p), abs=1e-15)
+
+
+@given(
+    st.lists(
+        st.tuples(st.booleans(), st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.5, 0.75, 0.9, 1.0])),
+        min_size=1,
+        max_size=80,
+    )
+)
+def test_pr_auc_is_sklearns_average_precision(pairs: list[tuple[bool, float]]) -> None:
+    """Ties included: the area steps once per distinct score, as scikit-learn's curve does."""
+    t = np.array([a for a, _ in pairs])
+    s = np.array([b for _, b in pairs])
+    expected = average_precision_score(t, s) if t.any() else 0.0
+    assert pr_auc(t, s) == pytest.approx(expected, abs=1e-12)

@@ -7,15 +7,15 @@ only when there is neither is F1 undefined, and then it is `zero_division` (0.0,
 shows "no data"). Precision and recall themselves are 0.0 when undefined in the label-array scores (the
 `Trainer.score` contract: a bootstrap resample of a few homes must never fail).
 
-Two kinds of input:
-* label arrays (a trainer's predictions): scikit-learn's `precision_recall_fscore_support`, `f1_score`,
-  `average_precision_score` (PR-AUC) and `accuracy_score`;
-* counts (`f1_from_counts`): a stage's precision and recall have different numerators (records predicted
-  right; ground-truth items found), so its F1 is the harmonic mean of the two ratios — for one confusion
-  matrix (numerators equal) it is exactly 2·TP / (2·TP + FP + FN). Vectorised for permutation tests.
+Every score is defined by scikit-learn (`precision_recall_fscore_support`, `f1_score`,
+`average_precision_score`, `accuracy_score`) and computed here from confusion counts with numpy: the paired
+bootstrap scores thousands of resamples per comparison, and scikit-learn's input validation costs
+milliseconds a call, which doubled the loop's evaluation time. `tests/test_scores.py` checks each function
+against scikit-learn on generated inputs, so the definition stays scikit-learn's.
 
-scikit-learn is the `ml` extra and takes over a second to import, so it is imported by the functions that
-use it: the simulation's worker processes, which only count, do not pay for it.
+A stage's precision and recall have different numerators (records predicted right; ground-truth items
+found), so its F1 (`f1_from_counts`) is the harmonic mean of the two ratios — for one confusion matrix
+(numerators equal) it is exactly 2·TP / (2·TP + FP + FN). Vectorised for permutation tests.
 """
 
 from __future__ import annotations
@@ -57,44 +57,48 @@ def f1_from_counts(
 
 def binary_scores(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> dict[str, float]:
     """precision, recall and f1 of boolean predictions against boolean labels (0.0 where undefined)."""
-    from sklearn.metrics import precision_recall_fscore_support
-
     t, p = np.asarray(y_true, dtype=bool), np.asarray(y_pred, dtype=bool)
-    if len(t) == 0:
-        return {"precision": ZERO_DIVISION, "recall": ZERO_DIVISION, "f1": ZERO_DIVISION}
-    precision, recall, f1, _ = precision_recall_fscore_support(
-        t, p, labels=[False, True], pos_label=True, average="binary", zero_division=ZERO_DIVISION
-    )
-    return {"precision": float(precision), "recall": float(recall), "f1": float(f1)}
+    tp, predicted, truth = int(np.count_nonzero(t & p)), int(np.count_nonzero(p)), int(np.count_nonzero(t))
+    return {
+        "precision": tp / predicted if predicted else ZERO_DIVISION,
+        "recall": tp / truth if truth else ZERO_DIVISION,
+        "f1": float(f1_from_counts(tp, predicted, tp, truth)),
+    }
 
 
 def macro_f1(y_true: npt.ArrayLike, y_pred: npt.ArrayLike, labels: Sequence[str]) -> float:
     """Mean F1 over those of `labels` that occur in the truth or the predictions (0.0 when none does)."""
-    from sklearn.metrics import f1_score
-
     t, p = np.asarray(y_true), np.asarray(y_pred)
-    present = [k for k in labels if np.any(t == k) or np.any(p == k)]
-    if not present:
+    keys = np.asarray(labels)
+    in_truth, in_pred = t[None, :] == keys[:, None], p[None, :] == keys[:, None]
+    truth, predicted = in_truth.sum(axis=1), in_pred.sum(axis=1)
+    present = (truth + predicted) > 0
+    if not present.any():
         return ZERO_DIVISION
-    return float(f1_score(t, p, labels=present, average="macro", zero_division=ZERO_DIVISION))
+    tp = (in_truth & in_pred).sum(axis=1)
+    return float(np.mean(f1_from_counts(tp, predicted, tp, truth)[present]))
 
 
 def pr_auc(y_true: npt.ArrayLike, score: npt.ArrayLike) -> float:
-    """Area under the precision-recall curve as average precision (0.0 without positives)."""
-    from sklearn.metrics import average_precision_score
-
+    """Area under the precision-recall curve as average precision, Σ (Rₙ − Rₙ₋₁)·Pₙ over the distinct
+    score thresholds (0.0 without positives)."""
     t = np.asarray(y_true, dtype=bool)
     if not t.any():
         return ZERO_DIVISION
-    return float(average_precision_score(t, np.asarray(score, dtype=np.float64)))
+    s = np.asarray(score, dtype=np.float64)
+    order = np.argsort(-s, kind="mergesort")
+    y, s = t[order], s[order]
+    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # the last index of each run of tied scores
+    tp = np.cumsum(y)[last].astype(np.float64)
+    precision = tp / (last + 1)
+    recall = tp / tp[-1]
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
 def accuracy(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> float:
     """Share of predictions equal to the label (0.0 without rows)."""
-    from sklearn.metrics import accuracy_score
-
     t, p = np.asarray(y_true), np.asarray(y_pred)
-    return float(accuracy_score(t, p)) if len(t) else ZERO_DIVISION
+    return float(np.mean(t == p)) if len(t) else ZERO_DIVISION
 
 
 def best_f1_threshold(labels: npt.NDArray[np.bool_], proba: npt.NDArray[np.float64]) -> float:
