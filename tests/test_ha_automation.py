@@ -152,10 +152,40 @@ INVALID: list[tuple[str, dict[str, Any], str, str]] = [
         "unknown trigger kind 'weather'",
     ),
     (
-        "unknown legacy platform",
-        _automation(triggers=[{"platform": "mqtt", "topic": "x"}]),
+        "core domain without triggers, legacy key",
+        _automation(triggers=[{"platform": "light", "entity_id": "light.kitchen"}]),
         "triggers[0].trigger",
-        "unknown trigger kind 'mqtt'",
+        "unknown trigger kind 'light'",
+    ),
+    (
+        "mqtt trigger without topic",
+        _automation(triggers=[{"platform": "mqtt", "payload": "x"}]),
+        "triggers[0].topic",
+        "required key is missing",
+    ),
+    (
+        "time trigger with weekday (HA 2025.1 refuses it)",
+        _automation(triggers=[{"trigger": "time", "at": "06:00:00", "weekday": ["sat"]}]),
+        "triggers[0].weekday",
+        "unknown key 'weekday'",
+    ),
+    (
+        "repeat without a kind",
+        _automation(actions=[{"repeat": {"sequence": [_CALL]}}]),
+        "actions[0].repeat",
+        "exactly one of 'count', 'while', 'until' or 'for_each'",
+    ),
+    (
+        "if without then",
+        _automation(actions=[{"if": [{"condition": "trigger", "id": "x"}]}]),
+        "actions[0].then",
+        "required key is missing",
+    ),
+    (
+        "bad call inside if",
+        _automation(actions=[{"if": "{{ true }}", "then": [{"service": "turn on"}]}]),
+        "actions[0].then[0].action",
+        "is not a service",
     ),
     (
         "trigger without kind",
@@ -228,9 +258,15 @@ INVALID: list[tuple[str, dict[str, Any], str, str]] = [
     ),
     (
         "unknown condition kind",
-        _automation(conditions=[{"condition": "device"}]),
+        _automation(conditions=[{"condition": "weather"}]),
         "conditions[0].condition",
-        "unknown condition kind 'device'",
+        "unknown condition kind 'weather'",
+    ),
+    (
+        "device condition without device",
+        _automation(conditions=[{"condition": "device", "domain": "light", "type": "is_on"}]),
+        "conditions[0].device_id",
+        "required key is missing",
     ),
     (
         "sun condition without anchor",
@@ -274,9 +310,9 @@ INVALID: list[tuple[str, dict[str, Any], str, str]] = [
     ),
     (
         "bad entity id in target",
-        _automation(actions=[{"action": "light.turn_on", "target": {"entity_id": "Light.Kitchen"}}]),
+        _automation(actions=[{"action": "light.turn_on", "target": {"entity_id": "light kitchen"}}]),
         "actions[0].target.entity_id",
-        "'Light.Kitchen' is not an entity id",
+        "'light kitchen' is not an entity id",
     ),
     (
         "bad device id in target",
@@ -289,14 +325,6 @@ INVALID: list[tuple[str, dict[str, Any], str, str]] = [
         _automation(actions=[{"action": "light.turn_on", "target": {"device_id": 3}}]),
         "actions[0].target.device_id",
         "device id 3 must be a string: quote ids",
-    ),
-    (
-        "entity given twice",
-        _automation(
-            actions=[{"service": "light.turn_on", "entity_id": "light.a", "target": {"entity_id": "x.y"}}]
-        ),
-        "actions[0]",
-        "give 'entity_id' once",
     ),
     ("unknown action", _automation(actions=[_CALL, {"wait": 5}]), "actions[1]", "unknown action"),
     ("action not a mapping", _automation(actions=["light.turn_on"]), "actions[0]", "must be a mapping"),
@@ -350,10 +378,20 @@ def test_legacy_keys_parse_to_the_current_model() -> None:
         "id": "1",
         "trigger": [{"platform": "state", "entity_id": "light.kitchen"}],
         "condition": [{"condition": "state", "entity_id": "light.kitchen", "state": "off"}],
-        "action": [{"service": "light.turn_on", "entity_id": "light.kitchen"}],
+        "action": [{"service": "light.turn_on", "target": {"entity_id": "light.kitchen"}}],
     }
     current = _automation(conditions=[{"condition": "state", "entity_id": "light.kitchen", "state": "off"}])
     assert parse_automation(legacy) == parse_automation(current)
+
+
+def test_entity_id_on_the_call_stays_on_the_call() -> None:
+    # HA accepts it beside or instead of `target`; it joins the target only in the normalised config.
+    call = {"service": "light.turn_on", "entity_id": "light.a", "target": {"entity_id": "light.b"}}
+    automation = parse_automation(_automation(actions=[call]))
+    action = automation.actions[0]
+    assert isinstance(action, ServiceAction)
+    assert action.entity_ids == ["light.a", "light.b"]
+    assert yaml.safe_load(render_yaml([automation]))[0]["actions"] == [call]
 
 
 def test_service_action_splits_domain_and_service() -> None:
@@ -508,7 +546,7 @@ def test_single_mapping_errors_have_no_prefix() -> None:
     ("text", "message"),
     [
         ("- triggers: [\n", "invalid YAML"),
-        ("- !secret x\n", "invalid YAML"),  # safe_load only: no custom tags
+        ("- !python/object:os.system x\n", "invalid YAML"),  # safe loading: no Python objects
         ("just text\n", "expected a list of automations, got str"),
     ],
 )

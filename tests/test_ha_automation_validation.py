@@ -537,10 +537,10 @@ HOME_INVALID: list[tuple[str, dict[str, Any], str, str]] = [
         "light has no service 'open_cover'",
     ),
     (
-        "unknown service domain",
-        _with(actions=[_call("toaster.toast")]),
+        "unknown service of a core domain",
+        _with(actions=[_call("light.turn_onn", {"entity_id": "light.kitchen_ceiling"})]),
         "actions[0].action",
-        "no services for domain 'toaster'",
+        "light has no service 'turn_onn' (did you mean 'turn_on'?)",
     ),
     (
         "unknown script",
@@ -632,7 +632,7 @@ HOME_INVALID: list[tuple[str, dict[str, Any], str, str]] = [
         "trigger condition naming no trigger",
         _with(conditions=[{"condition": "trigger", "id": "motion"}]),
         "conditions[0].id",
-        "no trigger has id 'motion' (trigger ids: none)",
+        "no trigger has id 'motion' (trigger ids: 0)",  # HA numbers triggers without an id
     ),
     (
         "missing required data",

@@ -18,7 +18,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from homesim.ha.automation import Automation, AutomationError, parse_automation, render_yaml
+from homesim.ha.automation import Automation, AutomationError, ServiceAction, parse_automation, render_yaml
+from homesim.ha.automation.conditions import ConditionBase
+from homesim.ha.automation.walk import walk
 from homesim.ha.automation_validation import validate_against_home
 from homesim.schema.ground_truth import Pattern
 from homesim.schema.home import Home
@@ -256,36 +258,21 @@ def build_automation(spec: AutomationSpec, home: Home, automation_id: str) -> Au
 def signature(automation: Automation) -> dict[str, frozenset[str]]:
     """What an automation is made of, for structural comparison: trigger kinds and entities, the
     (entity, state) pairs it waits for, condition kinds, and the (service, entity) calls it makes."""
-    data = automation.model_dump(mode="json")
     found: dict[str, set[str]] = {"triggers": set(), "states": set(), "conditions": set(), "calls": set()}
-    for trigger in data["triggers"]:
-        entities = trigger.get("entity_id", trigger.get("event", trigger.get("at", "")))
+    for trigger in automation.triggers:
+        data = trigger.model_dump(mode="json")
+        entities = data.get("entity_id", data.get("event", data.get("at", "")))
         for entity in entities if isinstance(entities, list) else [entities]:
-            found["triggers"].add(f"{trigger['trigger']}:{entity}")
-            if "to" in trigger and "for" not in trigger:
-                found["states"].add(f"{entity}={trigger['to']}")
-    _walk_conditions(data["conditions"], found["conditions"])
-    _walk_actions(data["actions"], found)
+            found["triggers"].add(f"{trigger.trigger}:{entity}")
+            if "to" in data and "for" not in data:
+                found["states"].add(f"{entity}={data['to']}")
+    for _, node in walk(automation):
+        if isinstance(node, ConditionBase) and node.condition not in ("and", "or", "not", "trigger"):
+            found["conditions"].add(f"{node.condition}:{getattr(node, 'entity_id', '')}")
+        elif isinstance(node, ServiceAction):
+            for entity in node.entity_ids:
+                found["calls"].add(f"{node.service_name}:{entity}")
     return {key: frozenset(values) for key, values in found.items()}
-
-
-def _walk_conditions(conditions: list[dict[str, Any]], into: set[str]) -> None:
-    for condition in conditions:
-        if condition["condition"] in ("and", "or", "not"):
-            _walk_conditions(condition["conditions"], into)
-        elif condition["condition"] != "trigger":
-            into.add(f"{condition['condition']}:{condition.get('entity_id', '')}")
-
-
-def _walk_actions(actions: list[dict[str, Any]], found: dict[str, set[str]]) -> None:
-    for action in actions:
-        if "action" in action:
-            entities = (action.get("target") or {}).get("entity_id", [])
-            for entity in entities if isinstance(entities, list) else [entities]:
-                found["calls"].add(f"{action['action']}:{entity}")
-        for option in action.get("choose", []):
-            _walk_conditions(option["conditions"], found["conditions"])
-            _walk_actions(option["sequence"], found)
 
 
 def structural_similarity(a: Automation, b: Automation) -> float:
