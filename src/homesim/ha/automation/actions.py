@@ -42,7 +42,7 @@ from homesim.ha.automation.values import (
 )
 
 
-class _Step(_Model):
+class StepBase(_Model):
     alias: Text | None = None
     enabled: Enabled | None = None
     continue_on_error: bool | None = None
@@ -64,7 +64,7 @@ def _listed(value: str | list[str] | None) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
-class ServiceAction(_Step):
+class ServiceAction(StepBase):
     """A service call, `action: domain.service` (legacy `service:`, or a `service_template`)."""
 
     _legacy_names: ClassVar[dict[str, str]] = {"action": "service"}
@@ -126,33 +126,33 @@ class ServiceAction(_Step):
         return merged
 
 
-class DelayAction(_Step):
+class DelayAction(StepBase):
     delay: Duration
 
 
-class WaitTemplateAction(_Step):
+class WaitTemplateAction(StepBase):
     wait_template: TemplateText
     timeout: Duration | None = None
     continue_on_timeout: bool | None = None
 
 
-class WaitForTriggerAction(_Step):
+class WaitForTriggerAction(StepBase):
     wait_for_trigger: Annotated[list[Trigger], BeforeValidator(ensure_list)]
     timeout: Duration | None = None
     continue_on_timeout: bool | None = None
 
 
-class EventAction(_Step):
+class EventAction(StepBase):
     event: Text
     event_data: dict[str, Any] | None = None
     event_data_template: dict[str, Any] | None = None
 
 
-class SceneAction(_Step):
+class SceneAction(StepBase):
     scene: EntityId
 
 
-class DeviceAction(_Step):
+class DeviceAction(StepBase):
     """A device action: `device_id` + `domain` (+ `type`, …, whatever the integration defines)."""
 
     model_config = ConfigDict(extra="allow")
@@ -180,14 +180,14 @@ class ChooseOption(_Model):
     sequence: Actions
 
 
-class ChooseAction(_Step):
+class ChooseAction(StepBase):
     """Runs the sequence of the first option whose conditions all hold, else `default`."""
 
     choose: Annotated[list[ChooseOption], BeforeValidator(ensure_list), Field(min_length=1)]
     default: Actions | None = None
 
 
-class IfAction(_Step):
+class IfAction(StepBase):
     if_: Conditions = Field(alias="if")
     then: Actions
     else_: Actions | None = Field(default=None, alias="else")
@@ -210,29 +210,29 @@ class Repeat(_Model):
         return self
 
 
-class RepeatAction(_Step):
+class RepeatAction(StepBase):
     repeat: Repeat
 
 
-class ParallelAction(_Step):
+class ParallelAction(StepBase):
     parallel: Actions
 
 
-class SequenceAction(_Step):
+class SequenceAction(StepBase):
     sequence: Actions
 
 
-class VariablesAction(_Step):
+class VariablesAction(StepBase):
     variables: dict[str, Any]
 
 
-class StopAction(_Step):
+class StopAction(StepBase):
     stop: str
     error: bool | None = None
     response_variable: Text | None = None
 
 
-class SetConversationResponseAction(_Step):
+class SetConversationResponseAction(StepBase):
     set_conversation_response: TemplateText | None
 
 
@@ -262,7 +262,7 @@ UNIONS["action"] = _Kinds("", "", tuple(dict.fromkeys(key for key, _ in _ACTION_
 
 
 def _action_tag(value: Any) -> str | None:
-    if isinstance(value, _Step | ConditionAction):
+    if isinstance(value, StepBase | ConditionAction):
         return _BY_MODEL.get(type(value))
     if isinstance(value, dict):
         for key, kind in _ACTION_KEYS:
