@@ -19,12 +19,11 @@ from homesim.simulation.replay import (
     Replayer,
     ReplayInput,
     agreement,
-    implied_state,
     match,
     replay,
     score_pattern,
-    service_for_state,
 )
+from homesim.schema.vocabulary import implied_state, service_for_state
 
 US = 1_000_000
 T0 = int(datetime(2025, 1, 6, tzinfo=UTC).timestamp()) * US  # a Monday, 00:00 UTC

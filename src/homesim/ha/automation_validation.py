@@ -19,7 +19,6 @@ from pathlib import Path
 from homesim.ha.automation import (
     Automation,
     AutomationError,
-    BlueprintAutomation,
     DeviceAction,
     DeviceCondition,
     DeviceTrigger,
@@ -221,7 +220,11 @@ class _Checker:
 
     def numeric(self, item: NumericStateTrigger | NumericStateCondition, path: str) -> None:
         for entity in self.entities_at(item.entity_id, f"{path}.entity_id"):
-            if item.attribute is None and item.value_template is None and entity.domain not in NUMERIC_DOMAINS:
+            if (
+                item.attribute is None
+                and item.value_template is None
+                and entity.domain not in NUMERIC_DOMAINS
+            ):
                 self.add(
                     f"{path}.entity_id",
                     f"{entity.entity_id} has no numeric state: use a sensor or number entity, "
@@ -240,12 +243,16 @@ class _Checker:
 
     # -------------------------------------------------------------------- triggers, conditions
 
-    def trigger(self, trigger: StateTrigger | NumericStateTrigger | TimeTrigger | ZoneTrigger, path: str) -> None:
+    def trigger(
+        self, trigger: StateTrigger | NumericStateTrigger | TimeTrigger | ZoneTrigger, path: str
+    ) -> None:
         if isinstance(trigger, StateTrigger):
             entities = self.entities_at(trigger.entity_id, f"{path}.entity_id")
             if trigger.attribute is None:  # attribute values are not states
                 for key in ("from", "to", "not_from", "not_to"):
-                    self.states(entities, getattr(trigger, "from_" if key == "from" else key), f"{path}.{key}")
+                    self.states(
+                        entities, getattr(trigger, "from_" if key == "from" else key), f"{path}.{key}"
+                    )
         elif isinstance(trigger, NumericStateTrigger):
             self.numeric(trigger, path)
         elif isinstance(trigger, TimeTrigger):
@@ -288,7 +295,10 @@ class _Checker:
         domain, service = action.domain, action.service
         status = service_status(domain, service)
         if status == "not_checked":
-            self.note(f"{path}.action", f"integration not checked: {domain!r} is not an HA core domain homesim knows")
+            self.note(
+                f"{path}.action",
+                f"integration not checked: {domain!r} is not an HA core domain homesim knows",
+            )
         elif domain == "script" and service not in SERVICES[domain]:
             # script.<object_id> runs that script; without a home any script id is plausible.
             if self.home is not None and f"script.{service}" not in self.entities:
@@ -310,7 +320,10 @@ class _Checker:
             return []
         reported = len(self.issues)
         named: list[Entity] = []
-        on_call = [(entity_id, f"{path.removesuffix('.target')}.entity_id") for entity_id in _values(action.entity_id)]
+        on_call = [
+            (entity_id, f"{path.removesuffix('.target')}.entity_id")
+            for entity_id in _values(action.entity_id)
+        ]
         in_target = [(entity_id, f"{path}.entity_id") for entity_id in _values(target.entity_id)]
         for entity_id, where in on_call + in_target:
             entity = None if entity_id in ("all", "none") else self.entity(entity_id, where)
@@ -362,15 +375,15 @@ class _Checker:
         if is_template(action.data) or is_template(action.data_template):
             return  # the whole data is rendered when the call runs
         data = action.all_data
-        required = REQUIRED_DATA.get(action.action, REQUIRED_DATA.get(f"{action.domain}.*", ()))
+        required = REQUIRED_DATA.get(action.service_name, REQUIRED_DATA.get(f"{action.domain}.*", ()))
         if required and not any(key in data for key in required):
             self.add(path, f"{action.action} needs {' or '.join(repr(key) for key in required)} in data")
         ranges = DATA_RANGES | DOMAIN_DATA_RANGES.get(action.domain, {})
         for key, value in data.items():
             if key in ranges:
                 self.in_range(key, value, ranges[key], f"{path}.{key}")
-        if action.action in DATA_CHOICES:
-            key, choices = DATA_CHOICES[action.action]
+        if action.service_name in DATA_CHOICES:
+            key, choices = DATA_CHOICES[action.service_name]
             self.choice(data.get(key), choices, f"{action.domain} {key}", f"{path}.{key}")
         if action.action == "select.select_option":
             for entity in targets:
@@ -450,7 +463,9 @@ class AutomationReport:
         return self.automation is not None and not self.issues
 
 
-def check_items(data: object, home: Home | None = None, config_dir: Path | None = None) -> list[AutomationReport]:
+def check_items(
+    data: object, home: Home | None = None, config_dir: Path | None = None
+) -> list[AutomationReport]:
     """Parse and check loaded automations (a list or one mapping) one by one, as HA loads them: blueprint
     uses are expanded from `config_dir`'s blueprints ("blueprint not found" without it); duplicate ids
     are issues of the later automation."""
@@ -481,7 +496,11 @@ def check_items(data: object, home: Home | None = None, config_dir: Path | None 
             notes = checker.notes
             if automation.id is not None:
                 if automation.id in first_use:
-                    issues.append(Issue("id", f"duplicate id {automation.id!r}, first used at {first_use[automation.id]}"))
+                    issues.append(
+                        Issue(
+                            "id", f"duplicate id {automation.id!r}, first used at {first_use[automation.id]}"
+                        )
+                    )
                 first_use.setdefault(automation.id, join_path(prefix, "id"))
         reports.append(
             AutomationReport(

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from homesim.ha.automation import Automation, AutomationError, ServiceAction, parse_automation, render_yaml
 from homesim.ha.automation.conditions import ConditionBase
+from homesim.ha.automation.values import WEEKDAYS
 from homesim.ha.automation.walk import walk
 from homesim.ha.automation_validation import validate_against_home
 from homesim.schema.ground_truth import Pattern
@@ -43,13 +44,11 @@ from homesim.simulation.replay import (
     ReplayInput,
     agreement,
     match,
-    service_for_state,
     tolerance_s,
 )
+from homesim.schema.vocabulary import DARK_ELEVATION_DEG, service_for_state
 
-#: Below this sun elevation (degrees) it counts as dark, as in the ground truth's automations.
-DARK_ELEVATION = 3.0
-_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
 #: Firings of a candidate and its reference within this many seconds are the same behaviour (for a known
 #: pattern the pattern's own tolerance is used: a daily routine matches within its daily window).
 AGREEMENT_TOLERANCE_S = 120.0
@@ -181,16 +180,14 @@ def _conditions(spec: AutomationSpec, home: Home) -> list[dict[str, Any]]:
     if spec.window is not None:
         conditions.append({"condition": "time", "after": spec.window[0], "before": spec.window[1]})
     if len(set(spec.weekdays)) < 7:
-        conditions.append(
-            {"condition": "time", "weekday": [_WEEKDAYS[d] for d in sorted(set(spec.weekdays))]}
-        )
+        conditions.append({"condition": "time", "weekday": [WEEKDAYS[d] for d in sorted(set(spec.weekdays))]})
     if spec.dark:
         conditions.append(
             {
                 "condition": "numeric_state",
                 "entity_id": "sun.sun",
                 "attribute": "elevation",
-                "below": DARK_ELEVATION,
+                "below": DARK_ELEVATION_DEG,
             }
         )
     if spec.someone_home and home.people:

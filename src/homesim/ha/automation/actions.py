@@ -9,7 +9,7 @@ rendering reproduces what the user wrote; `entity_ids` merges them for whoever n
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal, TypeAlias
+from typing import Annotated, Any, ClassVar, TypeAlias
 
 from pydantic import (
     BeforeValidator,

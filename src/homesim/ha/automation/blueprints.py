@@ -52,7 +52,9 @@ def expand(use: BlueprintAutomation, config_dir: Path | None) -> Automation:
     path = use.use_blueprint.path
     where = "use_blueprint.path"
     if config_dir is None:
-        raise AutomationError([Issue(where, f"blueprint not found: {path} (no configuration directory given)")])
+        raise AutomationError(
+            [Issue(where, f"blueprint not found: {path} (no configuration directory given)")]
+        )
     root = (config_dir / BLUEPRINT_DIR).resolve()
     file = (root / path).resolve()
     if not file.is_relative_to(root) or not file.is_file():

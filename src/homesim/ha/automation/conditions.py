@@ -23,20 +23,20 @@ from pydantic import (
 
 from homesim.ha.automation.triggers import UNIONS, _Kinds, discriminator, tagger
 from homesim.ha.automation.values import (
-    DurationValue,
     Duration,
+    DurationValue,
     Enabled,
     EntityIds,
     Id,
     LooseIds,
     Offset,
     StateValues,
+    Syntax,
     TemplateText,
     Text,
     Threshold,
     TimeOrEntity,
     Weekdays,
-    Syntax,
     ZoneId,
     _Model,
     check_thresholds,

@@ -1,4 +1,4 @@
-"""The automation itself: triggers, conditions and actions with HA's automation options, or a blueprint use."""
+"""The automation: triggers, conditions and actions with HA's automation options, or a blueprint use."""
 
 from __future__ import annotations
 

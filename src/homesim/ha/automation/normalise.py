@@ -67,7 +67,9 @@ def _value(key: str, value: Any) -> Any:
     if key in ("at", "after", "before"):
         value = [_time(v) for v in value] if isinstance(value, list) else _time(value)
     if key in _LIST_FIELDS and value is not None:
-        value = [str(v) if isinstance(v, int | float) and not isinstance(v, bool) else v for v in _listed(value)]
+        value = [
+            str(v) if isinstance(v, int | float) and not isinstance(v, bool) else v for v in _listed(value)
+        ]
     return value
 
 
@@ -160,9 +162,9 @@ def normalise(config: Any) -> Any:
     if not isinstance(config, dict) or "use_blueprint" in config:
         return config
     out: dict[str, Any] = {}
+    plural = {"trigger": "triggers", "condition": "conditions", "action": "actions"}
     for key, value in config.items():
-        name = {"trigger": "triggers", "condition": "conditions", "action": "actions"}.get(key, key)
-        out[name] = value
+        out[plural.get(str(key), str(key))] = value
     out["triggers"] = [normalise_trigger(t) for t in _listed(out.get("triggers") or [])]
     if "conditions" in out:
         out["conditions"] = _conditions(out["conditions"])

@@ -53,5 +53,7 @@ def mix_table(mixes: dict[str, dict[str, float]], keys: Sequence[str] | None = N
     rows = sorted({key for mix in mixes.values() for key in mix}) if keys is None else list(keys)
     lines = ["| construct | " + " | ".join(mixes) + " |", "| --- |" + " ---: |" * len(mixes)]
     for key in rows:
-        lines.append(f"| `{key}` | " + " | ".join(f"{100 * mix.get(key, 0.0):.1f} %" for mix in mixes.values()) + " |")
+        lines.append(
+            f"| `{key}` | " + " | ".join(f"{100 * mix.get(key, 0.0):.1f} %" for mix in mixes.values()) + " |"
+        )
     return "\n".join(lines) + "\n"

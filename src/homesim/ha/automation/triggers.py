@@ -262,7 +262,9 @@ TRIGGER_PLATFORMS: tuple[str, ...] = tuple(_TRIGGERS)
 UNIONS: dict[str, _Kinds] = {"trigger": _Kinds("trigger", "platform", TRIGGER_PLATFORMS)}
 
 
-def tagger(noun: str, known: tuple[str, ...], fallback: Callable[[str], str | None]) -> Callable[[Any], str | None]:
+def tagger(
+    noun: str, known: tuple[str, ...], fallback: Callable[[str], str | None]
+) -> Callable[[Any], str | None]:
     """Discriminator: the union member for a mapping's kind key (or its legacy name), or a model's kind.
 
     Tags are `key:kind`: a colon never occurs in a field name, so error paths can drop tags. Kinds not in

@@ -1,4 +1,4 @@
-"""Walking an automation: every trigger, condition and action, nested ones included, with its HA-style path."""
+"""Walking an automation: every trigger, condition and action, nested ones too, with its HA-style path."""
 
 from __future__ import annotations
 

@@ -64,7 +64,9 @@ def _issues(error: ValidationError) -> list[Issue]:
 def parse_automation(data: object) -> Automation:
     """Validate one automation mapping (either syntax); raise `AutomationError` listing every problem."""
     if isinstance(data, dict) and "use_blueprint" in data:
-        raise AutomationError([Issue("use_blueprint", "a blueprint automation: expand it with its blueprint")])
+        raise AutomationError(
+            [Issue("use_blueprint", "a blueprint automation: expand it with its blueprint")]
+        )
     try:
         return Automation.model_validate(data)
     except ValidationError as error:
