@@ -15,6 +15,7 @@ from homesim.data_generation.ground_truth_generator import build_ground_truth
 from homesim.data_generation.pipeline import generate_home
 from homesim.ha.automation import parse_automation
 from homesim.schema.ground_truth import GroundTruth
+from homesim.schema.vocabulary import implied_state, service_for_state
 from homesim.simulation.replay import (
     Replayer,
     ReplayInput,
@@ -23,7 +24,6 @@ from homesim.simulation.replay import (
     replay,
     score_pattern,
 )
-from homesim.schema.vocabulary import implied_state, service_for_state
 
 US = 1_000_000
 T0 = int(datetime(2025, 1, 6, tzinfo=UTC).timestamp()) * US  # a Monday, 00:00 UTC

@@ -43,6 +43,7 @@ from homesim.schema.records import (
     AskOutcome,
     make_record_id,
 )
+from homesim.schema.vocabulary import service_for_state
 from homesim.simulation.automation_builder import (
     AutomationSpec,
     SpecAction,
@@ -53,7 +54,6 @@ from homesim.simulation.automation_builder import (
 from homesim.simulation.home_view import HomeView
 from homesim.simulation.model_provider import Model, ModelProvider
 from homesim.simulation.replay import Replayer, ReplayInput, agreement
-from homesim.schema.vocabulary import service_for_state
 
 Family = Literal["motion_light", "time_schedule", "sun", "presence", "temperature", "goodnight", "auto_off"]
 INTENT_FAMILIES: tuple[Family, ...] = (

@@ -36,6 +36,7 @@ from homesim.schema.records import (
     SuggestionRecord,
     make_record_id,
 )
+from homesim.schema.vocabulary import DARK_ELEVATION_DEG, service_for_state
 from homesim.simulation.home_view import HomeView
 from homesim.simulation.model_provider import ModelProvider
 from homesim.simulation.replay import (
@@ -46,8 +47,6 @@ from homesim.simulation.replay import (
     match,
     tolerance_s,
 )
-from homesim.schema.vocabulary import DARK_ELEVATION_DEG, service_for_state
-
 
 #: Firings of a candidate and its reference within this many seconds are the same behaviour (for a known
 #: pattern the pattern's own tolerance is used: a daily routine matches within its daily window).

@@ -328,7 +328,7 @@ Enabled = Annotated[bool | str, _plain(_enabled, bool | str)]
 
 
 class _Model(BaseModel):
-    """Strict model of one mapping (unknown keys are errors); renders only what was given, in either syntax."""
+    """Strict model of one mapping (unknown keys are errors); renders what was given, in either syntax."""
 
     model_config = ConfigDict(
         extra="forbid", validate_by_name=True, validate_by_alias=True, serialize_by_alias=True

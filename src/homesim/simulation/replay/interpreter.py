@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import time, timedelta
+from dataclasses import dataclass
+from datetime import time
 from functools import cached_property
 from typing import Any
 
@@ -35,6 +35,7 @@ from homesim.ha.automation import (
     Condition,
     ConditionAction,
     DelayAction,
+    DurationValue,
     EventAction,
     IfAction,
     NotCondition,
@@ -64,7 +65,6 @@ from homesim.ha.automation import (
     WaitTemplateAction,
     ZoneCondition,
     ZoneTrigger,
-    DurationValue,
     duration_to_timedelta,
     is_template,
 )
