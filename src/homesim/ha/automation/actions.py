@@ -18,6 +18,7 @@ from pydantic import (
     Field,
     RootModel,
     Tag,
+    TypeAdapter,
     model_validator,
 )
 
@@ -314,3 +315,6 @@ _BY_MODEL.update(
 
 for _model in (ChooseOption, ChooseAction, IfAction, Repeat, RepeatAction, ParallelAction, SequenceAction):
     _model.model_rebuild()
+
+#: A script's `sequence` (scripts.yaml): a list of actions, or one.
+SEQUENCE = TypeAdapter[list[Action]](Annotated[list[Action], BeforeValidator(ensure_list)])

@@ -56,7 +56,7 @@ def _issue(error: ErrorDetails) -> Issue:
     return Issue(path, f"{error['msg']}, got {value!r}")
 
 
-def _issues(error: ValidationError) -> list[Issue]:
+def validation_issues(error: ValidationError) -> list[Issue]:
     # A target or data given as a template fails the mapping branch and the template branch: report once.
     return list(dict.fromkeys(_issue(e) for e in error.errors(include_url=False)))
 
@@ -70,7 +70,7 @@ def parse_automation(data: object) -> Automation:
     try:
         return Automation.model_validate(data)
     except ValidationError as error:
-        raise AutomationError(_issues(error)) from None
+        raise AutomationError(validation_issues(error)) from None
 
 
 def parse_config(data: object) -> AnyAutomation:
@@ -79,7 +79,7 @@ def parse_config(data: object) -> AnyAutomation:
         try:
             return BlueprintAutomation.model_validate(data)
         except ValidationError as error:
-            raise AutomationError(_issues(error)) from None
+            raise AutomationError(validation_issues(error)) from None
     return parse_automation(data)
 
 
