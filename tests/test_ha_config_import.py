@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 import typer
 import yaml
-from test_ha_storage import make_home
 from typer.testing import CliRunner
 
 from homesim.cli.ha_export import register_commands
 from homesim.ha.config_dir import export_config_dir, import_config
 from homesim.ha.yaml_loader import MAX_NODES, HaYamlError, load_file, loads
+from test_ha_storage import make_home
 
 _LIGHT_ON = "  - action: light.turn_on\n    target: {entity_id: light.hall}\n"
 
@@ -72,7 +72,7 @@ def test_missing_secret_and_escaping_include_are_refused(tmp_path: Path) -> None
 def test_alias_bombs_are_refused() -> None:
     levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
     levels += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 8)]
-    assert 10**7 > MAX_NODES
+    assert MAX_NODES < 10**7
     with pytest.raises(HaYamlError, match="alias bomb"):
         loads("\n".join(levels) + "\n")
     assert loads("a: &a [1, 2]\nb: *a\n") == {"a": [1, 2], "b": [1, 2]}  # ordinary anchors still work
