@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 from pydantic import ValidationError
 
-from homesim.data_generation.catalog import load_catalog
+from homesim.generation.catalog import load_catalog
 from homesim.ha.automation import Automation, Issue, parse_automation, render_yaml
 from homesim.ha.automation.actions import SEQUENCE
 from homesim.ha.automation.yaml_io import validation_issues

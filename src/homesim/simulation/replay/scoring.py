@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from homesim.data_generation.calendar import US_PER_S
+from homesim.generation.calendar import US_PER_S
 from homesim.schema.ground_truth import Pattern
 from homesim.simulation.replay.interpreter import I64, Replay, _epoch_us, _frame
 

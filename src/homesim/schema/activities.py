@@ -1,0 +1,50 @@
+"""What occupants do: the activity vocabulary and the Arrow schema of `activities.parquet`.
+
+One row per activity interval of one person. Synthetic homes write it as ground truth (what each occupant
+was doing); imported real homes write it from the dataset's own labels (e.g. the Ordóñez ADL files, CASAS
+`begin`/`end` annotations). The labels are the common ground of the public activity-recognition datasets,
+so a model trained on synthetic intervals can be scored on real ones.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import pyarrow as pa
+
+
+class Activity(StrEnum):
+    """Activity labels shared by synthetic ground truth and imported real homes."""
+
+    SLEEPING = "sleeping"
+    TOILETING = "toileting"
+    SHOWERING = "showering"
+    GROOMING = "grooming"
+    BREAKFAST = "breakfast"
+    LUNCH = "lunch"
+    DINNER = "dinner"
+    SNACK = "snack"
+    COOKING = "cooking"
+    RELAXING = "relaxing"
+    WORKING = "working"
+    HOUSEKEEPING = "housekeeping"
+    LEAVING = "leaving"
+    OTHER = "other"
+
+
+#: Code order of the `activity` dictionary; stable so files compare byte for byte.
+ACTIVITIES: tuple[str, ...] = tuple(a.value for a in Activity)
+
+ACTIVITIES_FILE = "activities.parquet"
+
+ACTIVITIES_SCHEMA = pa.schema(
+    [
+        pa.field("person", pa.dictionary(pa.int32(), pa.string()), nullable=False),
+        pa.field("activity", pa.dictionary(pa.int8(), pa.string()), nullable=False),
+        pa.field("start", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("end", pa.timestamp("us", tz="UTC"), nullable=False),
+        # The room the activity happens in (area id), when known.
+        pa.field("area_id", pa.string(), nullable=True),
+    ],
+    metadata={b"homesim.table": b"activities", b"homesim.schema_version": b"1"},
+)
