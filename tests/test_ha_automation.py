@@ -16,28 +16,51 @@ from homesim.ha.automation import (
     AndCondition,
     Automation,
     AutomationError,
+    CalendarTrigger,
     ChooseAction,
     ChooseOption,
     Condition,
+    ConditionAction,
+    ConversationTrigger,
     DelayAction,
+    DeviceAction,
+    DeviceCondition,
+    DeviceTrigger,
+    EventAction,
     EventTrigger,
     HomeAssistantTrigger,
+    IfAction,
+    IntegrationTrigger,
+    MqttTrigger,
     NotCondition,
     NumericStateCondition,
     NumericStateTrigger,
     OrCondition,
+    ParallelAction,
+    Repeat,
+    RepeatAction,
+    SceneAction,
+    SequenceAction,
     ServiceAction,
     StateCondition,
     StateTrigger,
+    StopAction,
     SunCondition,
     SunTrigger,
+    TagTrigger,
     Target,
     TemplateCondition,
     TemplateTrigger,
     TimeCondition,
+    TimePatternTrigger,
     TimeTrigger,
     Trigger,
     TriggerCondition,
+    VariablesAction,
+    WaitForTriggerAction,
+    WaitTemplateAction,
+    WebhookTrigger,
+    ZoneCondition,
     ZoneTrigger,
     duration_to_timedelta,
     join_path,
@@ -46,6 +69,7 @@ from homesim.ha.automation import (
     parse_yaml,
     render_yaml,
 )
+from homesim.ha.automation.normalise import normalise
 
 _STATE = {"trigger": "state", "entity_id": "light.kitchen"}
 _CALL = {"action": "light.turn_on", "target": {"entity_id": "light.kitchen"}}
@@ -571,6 +595,7 @@ def test_unquoted_numeric_id_is_explained() -> None:
 
 # Built from parts rather than `from_regex`, which is several times slower to draw from.
 _word = st.text(string.ascii_lowercase + string.digits, min_size=1, max_size=5)
+_hex32 = st.text("0123456789abcdef", min_size=32, max_size=32)
 _slug = st.builds("{}{}".format, st.sampled_from(string.ascii_lowercase), _word) | st.builds(
     "{}_{}".format, st.sampled_from(["kitchen", "hall", "bed"]), _word
 )
@@ -654,6 +679,26 @@ _triggers: st.SearchStrategy[Trigger] = st.one_of(
         {"entity_id": _one_or_many(_entity), "zone": st.builds("zone.{}".format, _slug)},
         {"event": st.sampled_from(["enter", "leave"])},
     ),
+    _build(
+        TimePatternTrigger,
+        {"minutes": st.sampled_from(["/5", "*", 0, 30])},
+        {"hours": st.integers(0, 23) | st.just("/2"), "alias": _text, "enabled": st.booleans()},
+    ),
+    _build(
+        MqttTrigger,
+        {"topic": _slug},
+        {"payload": _text, "value_template": _text, "qos": st.sampled_from([0, 1])},
+    ),
+    _build(
+        DeviceTrigger,
+        {"device_id": _hex32, "domain": _slug, "type": _slug},
+        {"subtype": _slug, "entity_id": _entity, "for": _duration()},
+    ),
+    _build(IntegrationTrigger, {"trigger": st.builds("x{}.{}".format, _slug, _slug)}, {"entity_id": _entity}),
+    _build(CalendarTrigger, {"entity_id": _entity}, {"event": st.sampled_from(["start", "end"])}),
+    _build(TagTrigger, {"tag_id": _text}, {}),
+    _build(WebhookTrigger, {"webhook_id": _slug}, {"local_only": st.booleans()}),
+    _build(ConversationTrigger, {"command": _one_or_many(_text)}, {}),
 )
 
 
@@ -682,8 +727,13 @@ _leaf_conditions: st.SearchStrategy[Condition] = st.one_of(
         {"after": _times | _entity, "before": _times},
     ),
     _sun_condition(),
-    _build(TemplateCondition, {"value_template": _text}, {}),
+    _build(TemplateCondition, {"value_template": _text}, {"alias": _text, "enabled": st.booleans()}),
+    _text.map(TemplateCondition.model_validate),  # the shorthand: a bare template string
     _build(TriggerCondition, {"id": _one_or_many(_text)}, {}),
+    _build(
+        ZoneCondition, {"entity_id": _one_or_many(_entity), "zone": st.builds("zone.{}".format, _slug)}, {}
+    ),
+    _build(DeviceCondition, {"device_id": _hex32, "domain": _slug, "type": _slug}, {"entity_id": _entity}),
 )
 _conditions: st.SearchStrategy[Condition] = st.recursive(
     _leaf_conditions,
@@ -711,30 +761,81 @@ _targets = _build(
         "label_id": _one_or_many(_slug),
     },
 )
+_step_options = {"alias": _text, "enabled": st.booleans(), "continue_on_error": st.booleans()}
 _leaf_actions: st.SearchStrategy[Action] = st.one_of(
     _build(
         ServiceAction,
         {"action": st.builds("{}.{}".format, _slug, _slug)},
-        {"target": _targets, "data": st.dictionaries(_slug, _json, max_size=3)},
+        {
+            "target": _targets,
+            "data": st.dictionaries(_slug, _json, max_size=3),
+            "entity_id": _one_or_many(_entity),
+            "data_template": st.dictionaries(_slug, _text, max_size=2),
+            "metadata": st.just({}),
+            "response_variable": _slug,
+            **_step_options,
+        },
     ),
     st.builds(DelayAction, delay=_duration()),
+    _build(
+        WaitTemplateAction,
+        {"wait_template": _text},
+        {"timeout": _duration(), "continue_on_timeout": st.booleans()},
+    ),
+    _build(
+        WaitForTriggerAction,
+        {"wait_for_trigger": st.lists(_triggers, min_size=1, max_size=2)},
+        {"timeout": _duration()},
+    ),
+    _build(EventAction, {"event": _slug}, {"event_data": st.dictionaries(_slug, _text, max_size=2)}),
+    _build(SceneAction, {"scene": st.builds("scene.{}".format, _slug)}, _step_options),
+    _build(DeviceAction, {"device_id": _hex32, "domain": _slug}, {"type": _slug, "entity_id": _entity}),
+    _build(VariablesAction, {"variables": st.dictionaries(_slug, _json, min_size=1, max_size=2)}, {}),
+    _build(StopAction, {"stop": _text}, {"error": st.booleans()}),
+    _leaf_conditions.map(ConditionAction),
 )
 _actions: st.SearchStrategy[Action] = st.recursive(
     _leaf_actions,
-    lambda inner: _build(
-        ChooseAction,
-        {
-            "choose": st.lists(
-                st.builds(
-                    ChooseOption,
-                    conditions=st.lists(_leaf_conditions, max_size=2),
-                    sequence=st.lists(inner, min_size=1, max_size=2),
-                ),
-                min_size=1,
-                max_size=2,
-            )
-        },
-        {"default": st.lists(inner, max_size=2)},
+    lambda inner: (
+        _build(
+            IfAction,
+            {
+                "if_": st.lists(_leaf_conditions, min_size=1, max_size=2),
+                "then": st.lists(inner, min_size=1, max_size=2),
+            },
+            {"else_": st.lists(inner, min_size=1, max_size=2)},
+        )
+        | st.builds(
+            RepeatAction,
+            repeat=st.builds(
+                Repeat, count=st.integers(1, 5), sequence=st.lists(inner, min_size=1, max_size=2)
+            ),
+        )
+        | st.builds(
+            RepeatAction,
+            repeat=st.builds(
+                Repeat,
+                until=st.lists(_leaf_conditions, min_size=1, max_size=1),
+                sequence=st.lists(inner, min_size=1, max_size=1),
+            ),
+        )
+        | st.builds(ParallelAction, parallel=st.lists(inner, min_size=1, max_size=2))
+        | st.builds(SequenceAction, sequence=st.lists(inner, min_size=1, max_size=2))
+        | _build(
+            ChooseAction,
+            {
+                "choose": st.lists(
+                    st.builds(
+                        ChooseOption,
+                        conditions=st.lists(_leaf_conditions, max_size=2),
+                        sequence=st.lists(inner, min_size=1, max_size=2),
+                    ),
+                    min_size=1,
+                    max_size=2,
+                )
+            },
+            {"default": st.lists(inner, max_size=2)},
+        )
     ),
     max_leaves=3,
 )
@@ -754,6 +855,16 @@ def _automations(draw: st.DrawFn) -> Automation:
         "description": st.text(_chars, max_size=30),
     }
     fields |= draw(st.fixed_dictionaries({}, optional=optional))
+    fields |= draw(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "initial_state": st.booleans(),
+                "variables": st.dictionaries(_slug, _json, min_size=1, max_size=2),
+                "max_exceeded": st.sampled_from(["silent", "warning"]),
+            },
+        )
+    )
     mode = draw(st.sampled_from(["single", "restart", "queued", "parallel"]))
     fields["mode"] = mode
     if mode in ("queued", "parallel") and draw(st.booleans()):
@@ -774,3 +885,21 @@ def test_yaml_round_trip_is_exact(automations: list[Automation]) -> None:
 @given(_automations())
 def test_legacy_yaml_parses_to_the_same_model(automation: Automation) -> None:
     assert load_yaml(render_yaml([automation], legacy=True)) == [automation]
+
+
+@settings(max_examples=25, deadline=None)
+@given(_automations())
+def test_legacy_syntax_survives_a_round_trip(automation: Automation) -> None:
+    # Parsed from legacy syntax, rendered as written: the legacy keys come back, and again after a reparse.
+    legacy = render_yaml([automation], legacy=True)
+    (parsed,) = load_yaml(legacy)
+    assert render_yaml([parsed]) == legacy
+    assert render_yaml([parsed], syntax="current") == render_yaml([automation], syntax="current")
+
+
+@settings(max_examples=25, deadline=None)
+@given(_automations())
+def test_rendering_keeps_the_ha_normalised_config(automation: Automation) -> None:
+    current = yaml.safe_load(render_yaml([automation]))[0]
+    legacy = yaml.safe_load(render_yaml([automation], legacy=True))[0]
+    assert normalise(legacy) == normalise(current)

@@ -26,6 +26,7 @@ from homesim.generation.event_table import PRESS, EventBuffer
 from homesim.generation.occupants import Schedules
 from homesim.schema.events import Cause
 from homesim.schema.home import Entity, Home
+from homesim.schema.vocabulary import is_dark
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -309,7 +310,7 @@ class EventGenerator:
     def _conditions_hold(self, b: Behavior, times: I64) -> BoolArr:
         ok = np.ones(len(times), dtype=bool)
         if b.conditions.dark:
-            ok &= self.env.at("sun_elevation_deg", times) < 3.0
+            ok &= is_dark(self.env.at("sun_elevation_deg", times))
         if b.conditions.someone_home:
             ok &= self.schedules.anyone_home(times)
         if b.conditions.nobody_home:

@@ -34,6 +34,7 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
 from homesim.generation.calendar import US_PER_S
+from homesim.schema.vocabulary import PASSIVE_DOMAINS
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -58,8 +59,6 @@ ACTUATOR_DOMAINS: frozenset[str] = frozenset(
         "siren",
     }
 )
-#: Domains whose states are numbers or timestamps: no categorical pattern to mine.
-_SKIPPED_DOMAINS = frozenset({"sensor", "number", "button", "event", "scene", "input_number"})
 _SKIPPED_STATES = ("unavailable", "unknown")
 HOME_ZONE = "zone.home"
 ZONE_OCCUPIED = "occupied"
@@ -219,7 +218,7 @@ def _state_changes(frame: pl.DataFrame) -> pl.DataFrame:
         )
         .filter(
             ~pl.col("numeric")
-            & ~domain.is_in(list(_SKIPPED_DOMAINS))
+            & ~domain.is_in(list(PASSIVE_DOMAINS))
             & ~pl.col("state").is_in(_SKIPPED_STATES)
         )
         .drop("numeric")

@@ -43,15 +43,7 @@ from homesim.ha.automation.walk import Node, walk
 from homesim.ha.yaml_loader import HaYamlError, loads
 from homesim.schema.home import Entity, Home
 from homesim.schema.states import DOMAIN_STATES, NUMERIC_DOMAINS, allowed_states
-from homesim.schema.vocabulary import (
-    ANY_ENTITY_DOMAINS,
-    DEFAULT_DATA,
-    OPEN_DOMAINS,
-    SERVICES,
-    service_status,
-)
-
-__all__ = ["ANY_ENTITY_DOMAINS", "DEFAULT_DATA", "OPEN_DOMAINS", "SERVICES"]
+from homesim.schema.vocabulary import ANY_ENTITY_DOMAINS, SERVICES, service_status
 
 #: Inclusive bounds of numeric service data, whatever the service (HA's ranges; temperatures in °C).
 DATA_RANGES: dict[str, tuple[float, float]] = {

@@ -30,7 +30,7 @@ import numpy.typing as npt
 import polars as pl
 
 from homesim.ha.automation import Automation, AutomationError, render_yaml
-from homesim.ha.automation_validation import SERVICES, validate_against_home
+from homesim.ha.automation_validation import validate_against_home
 from homesim.schema.ground_truth import Pattern, TimeTriggerSpec
 from homesim.schema.home import Entity, Home
 from homesim.schema.records import (
@@ -43,7 +43,7 @@ from homesim.schema.records import (
     AskOutcome,
     make_record_id,
 )
-from homesim.schema.vocabulary import service_for_state
+from homesim.schema.vocabulary import SERVICES, service_for_state
 from homesim.simulation.automation_builder import (
     AutomationSpec,
     SpecAction,

@@ -35,13 +35,12 @@ from homesim.schema.records import (
     PatternRecord,
     make_record_id,
 )
+from homesim.schema.vocabulary import PASSIVE_DOMAINS, sun_crossings
 from homesim.simulation.home_view import HomeView
 from homesim.simulation.model_provider import ModelProvider
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
-#: Numeric or non-behavioural domains: their changes are neither pattern triggers nor actions.
-_SKIPPED_DOMAINS = ("sensor", "number", "button", "event", "scene", "input_number", "device_tracker", "sun")
 _SKIPPED_STATES = ("unavailable", "unknown")
 _PRESENCE_PREFIXES = ("person.", "zone.")
 FEATURES: tuple[str, ...] = tuple(PatternFeatures.model_fields)
@@ -73,7 +72,7 @@ def state_changes(events: pl.DataFrame) -> pl.DataFrame:
     domain = pl.col("entity_id").str.split(".").list.first()
     changes = events.filter(
         (pl.col("value").is_null() | pl.col("value").is_nan())
-        & ~domain.is_in(_SKIPPED_DOMAINS)
+        & ~domain.is_in(list(PASSIVE_DOMAINS))
         & ~pl.col("state").is_in(_SKIPPED_STATES)
     ).select(pl.col("time").dt.epoch("us").alias("time"), "entity_id", "state")
     persons = events.filter(pl.col("entity_id").str.starts_with("person.")).select(
@@ -102,14 +101,10 @@ def local_clock(time_us: pl.Series, timezone: str) -> pl.DataFrame:
 
 
 def sun_events(environment: pl.DataFrame) -> dict[str, I64]:
-    """Sunset and sunrise times (µs) from the hourly sun elevation, linearly interpolated at 0°."""
+    """Sunset and sunrise times (µs) from the hourly sun elevation: HA's horizon, interpolated."""
     t = environment.get_column("time").dt.epoch("us").to_numpy().astype(np.int64)
-    e = environment.get_column("sun_elevation_deg").to_numpy()
-    i = np.flatnonzero(np.sign(e[:-1]) != np.sign(e[1:]))
-    frac = e[i] / (e[i] - e[i + 1])
-    crossing = t[i] + (frac * (t[i + 1] - t[i])).astype(np.int64)
-    setting = e[i] > e[i + 1]
-    return {"sunset": crossing[setting], "sunrise": crossing[~setting]}
+    crossings: dict[str, I64] = sun_crossings(t, environment.get_column("sun_elevation_deg").to_numpy())
+    return crossings
 
 
 def circular_stats(hours: pl.Expr) -> tuple[pl.Expr, pl.Expr]:

@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from homesim.ha.automation.conditions import Condition, Conditions
+from homesim.ha.automation.conditions import Condition, Conditions, TemplateCondition
 from homesim.ha.automation.triggers import UNIONS, Trigger, _Kinds, discriminator
 from homesim.ha.automation.values import (
     DataOrTemplate,
@@ -165,6 +165,13 @@ class DeviceAction(StepBase):
 
 class ConditionAction(RootModel[Condition]):
     """A condition as a step: the rest of the sequence runs only when it holds."""
+
+    @model_validator(mode="after")
+    def _full_form(self) -> ConditionAction:
+        # A step is a mapping: a bare template string is a condition only in condition lists.
+        if isinstance(self.root, TemplateCondition):
+            self.root.write_in_full()
+        return self
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ConditionAction) and self.root == other.root

@@ -159,7 +159,12 @@ class NotCondition(_Logic):
 class TemplateCondition(ConditionBase):
     condition: Literal["template"] = "template"
     value_template: TemplateText
+    #: Written as a bare template string (the shorthand); presentation only.
     _shorthand: bool = PrivateAttr(default=False)
+
+    def write_in_full(self) -> None:
+        """Render as `condition: template` even if written as the shorthand (where a mapping is needed)."""
+        self._shorthand = False
 
     @model_validator(mode="wrap")
     @classmethod
