@@ -17,6 +17,7 @@ from homesim.ha.automation import parse_automation
 from homesim.schema.ground_truth import GroundTruth
 from homesim.schema.vocabulary import implied_state, service_for_state
 from homesim.simulation.replay import (
+    Replay,
     Replayer,
     ReplayInput,
     agreement,
