@@ -19,7 +19,8 @@ import yaml
 
 from homesim.ha.automation import Automation, AutomationError, BlueprintAutomation, parse_config, render_yaml
 from homesim.ha.automation.normalise import normalise
-from homesim.ha.automation.stats import construct_mix
+from homesim.ha.automation.restyle import REAL_SHARES
+from homesim.ha.automation.stats import construct_mix, constructs
 from homesim.ha.automation_validation import automation_notes, check_items, structural_issues
 from homesim.ha.yaml_loader import loads
 
@@ -181,3 +182,23 @@ def test_real_corpus_construct_mix_is_measured() -> None:
     # Real users' automations are not the small corner homesim used to generate.
     for construct in ("action:choose", "action:if", "action:delay", "template", "condition:time"):
         assert mix[construct] > 0.02, construct
+
+
+def test_restyle_shares_are_the_measured_ones() -> None:
+    found = [constructs(a) for case in ACCEPTED if isinstance(a := _parse(case), Automation)]
+
+    def share(has: str, among: tuple[str, ...] = ()) -> float:
+        base = [c for c in found if not among or any(k in c for k in among)]
+        return sum(has in c for c in base) / len(base)
+
+    measured = {
+        "legacy_syntax": share("syntax:legacy"),
+        "entity_id_on_call": share("syntax:entity_id_on_call", ("action:service",)),
+        "if_of_branching": share("action:if", ("action:if", "action:choose")),
+        "template_of_conditions": share("condition:template", ("condition:template", "condition:state")),
+        "shorthand_of_templates": share("condition:template_shorthand", ("condition:template",)),
+    }
+    for key, value in measured.items():
+        assert REAL_SHARES[key] == pytest.approx(value, abs=0.01), key
+    for mode, value in REAL_SHARES["modes"].items():
+        assert value == pytest.approx(share(f"mode:{mode}"), abs=0.001), mode

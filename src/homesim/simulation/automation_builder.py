@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from homesim.ha.automation import Automation, AutomationError, ServiceAction, parse_automation, render_yaml
 from homesim.ha.automation.conditions import ConditionBase
+from homesim.ha.automation.restyle import restyle
 from homesim.ha.automation.values import WEEKDAYS
 from homesim.ha.automation.walk import walk
 from homesim.ha.automation_validation import validate_against_home
@@ -339,10 +340,12 @@ class AutomationBuilder:
         reference = self.reference(pattern_id)
         label = AutomationLabel(pattern_id=pattern_id)
         try:
-            automation = build_automation(spec, self.view.home, automation_id)
+            built = build_automation(spec, self.view.home, automation_id)
         except (AutomationError, ValueError) as error:
             outputs = AutomationOutputs(yaml="", automation={}, valid=False, validation_errors=(str(error),))
             return self._record(record_id, inputs, outputs, label, {"valid": 0.0}, derived_from)
+        # Written as real users write theirs (same behaviour); structure is compared on the built shape.
+        automation = restyle(built, record_id)
         issues = _issues(automation, self.view.home)
         replayed = self.replayer.run(automation)
         scores = {"valid": float(not issues)}
@@ -357,11 +360,11 @@ class AutomationBuilder:
             label = AutomationLabel(
                 pattern_id=pattern.id,
                 reference_yaml=render_yaml([expected]),
-                structural_match=structural_match(automation, expected),
+                structural_match=structural_match(built, expected),
                 behavioural_agreement=behaviour,
             )
             scores |= {
-                "structural_similarity": structural_similarity(automation, expected),
+                "structural_similarity": structural_similarity(built, expected),
                 "behavioural_agreement": behaviour,
                 "replay_hit_rate": result.hit_rate if result.hit_rate is not None else 0.0,
             }

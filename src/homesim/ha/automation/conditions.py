@@ -139,7 +139,7 @@ class _Logic(ConditionBase):
         return model
 
     def _present(self, data: dict[str, Any], syntax: Syntax) -> Any:
-        if not self._shorthand or syntax != "as_written":
+        if not self._shorthand or syntax == "current":
             return data
         return {self.condition if k == "conditions" else k: v for k, v in data.items() if k != "condition"}
 
@@ -162,6 +162,11 @@ class TemplateCondition(ConditionBase):
     #: Written as a bare template string (the shorthand); presentation only.
     _shorthand: bool = PrivateAttr(default=False)
 
+    @property
+    def shorthand(self) -> bool:
+        """Whether it was written as a bare template string."""
+        return self._shorthand
+
     def write_in_full(self) -> None:
         """Render as `condition: template` even if written as the shorthand (where a mapping is needed)."""
         self._shorthand = False
@@ -176,7 +181,7 @@ class TemplateCondition(ConditionBase):
         return handler(data)
 
     def _present(self, data: dict[str, Any], syntax: Syntax) -> Any:
-        if self._shorthand and syntax == "as_written" and set(data) == {"condition", "value_template"}:
+        if self._shorthand and syntax != "current" and set(data) == {"condition", "value_template"}:
             return self.value_template
         return data
 

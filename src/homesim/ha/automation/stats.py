@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from homesim.ha.automation.actions import ServiceAction, StepBase
-from homesim.ha.automation.conditions import ConditionBase
+from homesim.ha.automation.conditions import ConditionBase, TemplateCondition
 from homesim.ha.automation.model import Automation
 from homesim.ha.automation.normalise import is_template_value
 from homesim.ha.automation.triggers import TRIGGER_PLATFORMS, TriggerBase
@@ -19,6 +19,8 @@ def constructs(automation: Automation) -> set[str]:
     """The constructs one automation uses: `trigger:state`, `condition:time`, `action:choose`,
     `action:notify` (a notify call), `template`, `mode:restart`, `option:variables`, …"""
     found: set[str] = {f"mode:{automation.mode}"}
+    if automation.written_legacy:
+        found.add("syntax:legacy")
     for option in ("variables", "initial_state", "max_exceeded", "trace", "description"):
         if getattr(automation, option) is not None:
             found.add(f"option:{option}")
@@ -33,6 +35,10 @@ def constructs(automation: Automation) -> set[str]:
             found.add(f"action:{kind}")
             if isinstance(node, ServiceAction) and node.domain == "notify":
                 found.add("action:notify")
+            if isinstance(node, ServiceAction) and node.entity_id is not None:
+                found.add("syntax:entity_id_on_call")
+        if isinstance(node, TemplateCondition) and node.shorthand:
+            found.add("condition:template_shorthand")
     if is_template_value(automation.model_dump(mode="json")):
         found.add("template")
     return found

@@ -362,6 +362,11 @@ class _Model(BaseModel):
             model._written_legacy = frozenset(legacy)
         return model
 
+    @property
+    def written_legacy(self) -> frozenset[str]:
+        """The legacy key names this mapping was written with (empty: 2024.10+ syntax)."""
+        return self._written_legacy
+
     def __eq__(self, other: object) -> bool:
         # The same automation whichever syntax it was written in.
         return (

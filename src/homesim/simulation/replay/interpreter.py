@@ -194,6 +194,7 @@ _TEMPLATE_PEOPLE = re.compile(
     r"states\.person\s*\|\s*selectattr\('state',\s*'eq',\s*'home'\)\s*\|\s*list\s*\|\s*count\s*"
     r"(?P<op>==|>|<|>=|<=)\s*(?P<n>\d+)"
 )
+_TEMPLATE_IS_STATE = re.compile(r"is_state\('(?P<entity>[a-z_]+\.[a-z0-9_]+)',\s*'(?P<state>[^']*)'\)")
 _TEMPLATE_ZONE = re.compile(r"states\('zone\.home'\)\s*\|\s*int\(0\)\s*(?P<op>==|>|<|>=|<=)\s*(?P<n>\d+)")
 _COMPARE = {
     "==": np.equal,
@@ -454,6 +455,10 @@ class Replayer:
             times, values = self.numeric(entity, match["attribute"])
             bound = float(match["bound"])
             return times, (values > bound) if match["op"] == ">" else (values < bound)
+        if match := _TEMPLATE_IS_STATE.fullmatch(test):
+            changes = self.states(match["entity"])
+            times = changes.get_column("time_us").to_numpy().astype(np.int64)
+            return times, (changes.get_column("state") == match["state"]).to_numpy()
         if match := _TEMPLATE_PEOPLE.fullmatch(test) or _TEMPLATE_ZONE.fullmatch(test):
             times, count = self._people_home()
             return times, _COMPARE[match["op"]](count, int(match["n"]))

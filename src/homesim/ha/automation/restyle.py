@@ -1,0 +1,134 @@
+"""Restyling: the same automation written the way real Home Assistant users write theirs.
+
+homesim builds automations from a small set of shapes (state/time/sun triggers, state and numeric
+conditions, service calls, one `choose`). Real users write the same logic with other constructs: `if`
+instead of a one-option `choose`, template conditions (`{{ is_state(...) }}`, often as the bare-string
+shorthand), other run modes, the legacy `trigger:`/`platform:`/`service:` syntax and `entity_id` on the
+call. `restyle` rewrites an automation into an *equivalent* one (the same calls at the same moments: only
+rewrites HA and homesim's replay treat alike are made), choosing each rewrite with the probability
+measured on the real corpus (`REAL_SHARES`, checked against `tests/data/real_automations` by a test), and
+deterministically from a seed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+
+from homesim.ha.automation.actions import DelayAction, ServiceAction, WaitForTriggerAction, WaitTemplateAction
+from homesim.ha.automation.conditions import StateCondition
+from homesim.ha.automation.model import Automation
+from homesim.ha.automation.walk import walk
+from homesim.ha.automation.yaml_io import document, parse_automation
+
+#: Shares measured on the HA-accepted automations of the real corpus (`homesim ha stats`, and
+#: `tests/test_ha_real_automations.py::test_restyle_shares_are_the_measured_ones`):
+#: - `legacy_syntax`: automations written with `trigger:`/`platform:`/`service:` keys;
+#: - `entity_id_on_call`: of automations with a call, those giving `entity_id` on the call;
+#: - `if_of_branching`: of automations that branch (`choose` or `if`), those using `if`;
+#: - `template_of_conditions`: of automations with a state or template condition, those with a template;
+#: - `shorthand_of_templates`: of template conditions, those written as a bare string;
+#: - `modes`: the run modes.
+REAL_SHARES: dict[str, Any] = {
+    "legacy_syntax": 0.74,
+    "entity_id_on_call": 0.26,
+    "if_of_branching": 0.33,
+    "template_of_conditions": 0.25,
+    "shorthand_of_templates": 0.11,
+    "modes": {"single": 0.897, "restart": 0.086, "queued": 0.011, "parallel": 0.005},
+}
+
+
+def _rng(seed: str) -> np.random.Generator:
+    return np.random.default_rng(int.from_bytes(hashlib.sha256(seed.encode()).digest()[:8], "little"))
+
+
+def _is_state_template(condition: StateCondition) -> str | None:
+    """`{{ is_state('e', 's') }}` for a plain one-entity, one-state condition (else None)."""
+    entity, state = condition.entity_id, condition.state
+    if condition.attribute is not None or condition.for_ is not None or condition.match is not None:
+        return None
+    if not isinstance(entity, str) or not isinstance(state, str) or "'" in state:
+        return None
+    return f"{{{{ is_state('{entity}', '{state}') }}}}"
+
+
+def _conditions(items: list[Any], rng: np.random.Generator) -> list[Any]:
+    out = []
+    for item in items:
+        if (
+            isinstance(item, dict)
+            and item.get("condition") == "state"
+            and rng.random() < REAL_SHARES["template_of_conditions"]
+        ):
+            template = _is_state_template(StateCondition.model_validate(item))
+            if template is not None:
+                shorthand = rng.random() < REAL_SHARES["shorthand_of_templates"]
+                item = template if shorthand else {"condition": "template", "value_template": template}
+        elif isinstance(item, dict) and item.get("condition") in ("and", "or", "not"):
+            item = {**item, "conditions": _conditions(list(item["conditions"]), rng)}
+        out.append(item)
+    return out
+
+
+def _actions(items: list[Any], rng: np.random.Generator, on_call: bool) -> list[Any]:
+    out = []
+    for item in items:
+        if "choose" in item and len(item["choose"]) == 1 and rng.random() < REAL_SHARES["if_of_branching"]:
+            (option,) = item["choose"]
+            rewritten: dict[str, Any] = {
+                "if": _conditions(list(option["conditions"]), rng),
+                "then": _actions(list(option["sequence"]), rng, on_call),
+            }
+            if item.get("default"):
+                rewritten["else"] = _actions(list(item["default"]), rng, on_call)
+            item = rewritten
+        elif "choose" in item:
+            item = {
+                **item,
+                "choose": [
+                    {
+                        **o,
+                        "conditions": _conditions(list(o["conditions"]), rng),
+                        "sequence": _actions(list(o["sequence"]), rng, on_call),
+                    }
+                    for o in item["choose"]
+                ],
+            }
+            if item.get("default"):
+                item["default"] = _actions(list(item["default"]), rng, on_call)
+        elif on_call and "action" in item and set(item.get("target") or {}) == {"entity_id"}:
+            item = {k: v for k, v in item.items() if k != "target"} | {
+                "entity_id": item["target"]["entity_id"]
+            }
+        out.append(item)
+    return out
+
+
+def restyle(automation: Automation, seed: str) -> Automation:
+    """`automation` rewritten with real users' constructs, drawn with `REAL_SHARES` from `seed`; it makes
+    the same calls at the same moments."""
+    rng = _rng(seed)
+    data = document(automation, "current")
+    data = {**data, "id": str(data["id"])} if "id" in data else data
+    waits = any(
+        isinstance(node, DelayAction | WaitTemplateAction | WaitForTriggerAction)
+        for _, node in walk(automation)
+    )
+    if not waits and "max" not in data:
+        # Without delays or waits a run ends at once, so every mode behaves alike.
+        modes = REAL_SHARES["modes"]
+        data["mode"] = str(rng.choice(list(modes), p=np.array(list(modes.values())) / sum(modes.values())))
+    calls = any(isinstance(node, ServiceAction) for _, node in walk(automation))
+    on_call = calls and rng.random() < REAL_SHARES["entity_id_on_call"]
+    data["conditions"] = _conditions(list(data.get("conditions", [])), rng)
+    if not data["conditions"] and "conditions" not in automation.model_fields_set:
+        del data["conditions"]
+    data["actions"] = _actions(list(data["actions"]), rng, on_call)
+    if rng.random() < REAL_SHARES["legacy_syntax"]:
+        # Parsed from the legacy spelling, it renders in it (as written).
+        data = document(parse_automation(data), "legacy")
+        data = {**data, "id": str(data["id"])} if "id" in data else data
+    return parse_automation(data)
