@@ -16,6 +16,8 @@ from homesim.generation.behaviors import (
     StateTrigger,
     TimeTrigger,
 )
+from homesim.ha.automation import document, parse_automation
+from homesim.ha.automation.restyle import restyle
 from homesim.schema.ground_truth import HaAutomation, TimeWindow
 from homesim.schema.home import Entity, Home
 from homesim.schema.vocabulary import DARK_ELEVATION_DEG, service_for_state
@@ -81,7 +83,7 @@ class AutomationBuilder:
                 actions, conditions = [{"choose": [on, off]}], []
             elif reverts:
                 actions = [*calls, {"delay": hold}, *reverts]
-        return HaAutomation(
+        built = HaAutomation(
             id=b.id,
             alias=b.description[:1].upper() + b.description[1:],
             description=f"Reproduces homesim ground-truth pattern {b.id} ({b.type}).{self._note(b)}",
@@ -90,6 +92,9 @@ class AutomationBuilder:
             conditions=tuple(conditions),
             actions=tuple(actions),
         )
+        # Written with the constructs real users use, in their measured shares; the behaviour is the same.
+        styled = restyle(parse_automation(built.model_dump(mode="json")), b.id, legacy=False)
+        return HaAutomation.model_validate({"conditions": [], **document(styled, "current")})
 
     def _triggers(
         self, b: Behavior, window: TimeWindow | None

@@ -107,9 +107,10 @@ def _actions(items: list[Any], rng: np.random.Generator, on_call: bool) -> list[
     return out
 
 
-def restyle(automation: Automation, seed: str) -> Automation:
+def restyle(automation: Automation, seed: str, legacy: bool = True) -> Automation:
     """`automation` rewritten with real users' constructs, drawn with `REAL_SHARES` from `seed`; it makes
-    the same calls at the same moments."""
+    the same calls at the same moments. `legacy=False` keeps the 2024.10+ syntax (where a format
+    requires it, as the ground truth's does)."""
     rng = _rng(seed)
     data = document(automation, "current")
     data = {**data, "id": str(data["id"])} if "id" in data else data
@@ -117,8 +118,9 @@ def restyle(automation: Automation, seed: str) -> Automation:
         isinstance(node, DelayAction | WaitTemplateAction | WaitForTriggerAction)
         for _, node in walk(automation)
     )
-    if not waits and "max" not in data:
-        # Without delays or waits a run ends at once, so every mode behaves alike.
+    if not waits and automation.mode == "single":
+        # Without delays or waits a run ends at once, so every mode behaves alike; a mode chosen on
+        # purpose (restart for a light that follows motion) is kept.
         modes = REAL_SHARES["modes"]
         data["mode"] = str(rng.choice(list(modes), p=np.array(list(modes.values())) / sum(modes.values())))
     calls = any(isinstance(node, ServiceAction) for _, node in walk(automation))
@@ -127,7 +129,7 @@ def restyle(automation: Automation, seed: str) -> Automation:
     if not data["conditions"] and "conditions" not in automation.model_fields_set:
         del data["conditions"]
     data["actions"] = _actions(list(data["actions"]), rng, on_call)
-    if rng.random() < REAL_SHARES["legacy_syntax"]:
+    if rng.random() < REAL_SHARES["legacy_syntax"] and legacy:
         # Parsed from the legacy spelling, it renders in it (as written).
         data = document(parse_automation(data), "legacy")
         data = {**data, "id": str(data["id"])} if "id" in data else data
