@@ -197,6 +197,7 @@ def test_restyle_shares_are_the_measured_ones() -> None:
         "if_of_branching": share("action:if", ("action:if", "action:choose")),
         "template_of_conditions": share("condition:template", ("condition:template", "condition:state")),
         "shorthand_of_templates": share("condition:template_shorthand", ("condition:template",)),
+        "notify": share("action:notify"),
     }
     for key, value in measured.items():
         assert REAL_SHARES[key] == pytest.approx(value, abs=0.01), key

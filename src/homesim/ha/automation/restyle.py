@@ -1,13 +1,14 @@
 """Restyling: the same automation written the way real Home Assistant users write theirs.
 
 homesim builds automations from a small set of shapes (state/time/sun triggers, state and numeric
-conditions, service calls, one `choose`). Real users write the same logic with other constructs: `if`
-instead of a one-option `choose`, template conditions (`{{ is_state(...) }}`, often as the bare-string
-shorthand), other run modes, the legacy `trigger:`/`platform:`/`service:` syntax and `entity_id` on the
-call. `restyle` rewrites an automation into an *equivalent* one (the same calls at the same moments: only
-rewrites HA and homesim's replay treat alike are made), choosing each rewrite with the probability
-measured on the real corpus (`REAL_SHARES`, checked against `tests/data/real_automations` by a test), and
-deterministically from a seed.
+conditions, service calls, `choose`). Real users write the same logic with other constructs: `if` where
+it says what a `choose` says, notifications, template conditions (`{{ is_state(...) }}`, sometimes as
+the bare-string shorthand), other run modes, the legacy `trigger:`/`platform:`/`service:` syntax and
+`entity_id` on the call. `restyle` rewrites an automation into an *equivalent* one — the same calls on
+the home's entities at the same moments: only rewrites HA and homesim's replay treat alike, plus a
+notification step, which changes no entity — choosing each rewrite with the probability measured on the
+real corpus (`REAL_SHARES`, checked against `tests/data/real_automations` by a test), deterministically
+from a seed.
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ from homesim.ha.automation.yaml_io import document, parse_automation
 #: - `if_of_branching`: of automations that branch (`choose` or `if`), those using `if`;
 #: - `template_of_conditions`: of automations with a state or template condition, those with a template;
 #: - `shorthand_of_templates`: of template conditions, those written as a bare string;
+#: - `notify`: automations that send a notification (`notify.*`);
 #: - `modes`: the run modes.
 REAL_SHARES: dict[str, Any] = {
+    "notify": 0.29,
     "legacy_syntax": 0.74,
     "entity_id_on_call": 0.26,
     "if_of_branching": 0.33,
@@ -73,17 +76,41 @@ def _conditions(items: list[Any], rng: np.random.Generator) -> list[Any]:
     return out
 
 
-def _actions(items: list[Any], rng: np.random.Generator, on_call: bool) -> list[Any]:
+def _as_if(choose: dict[str, Any], trigger_ids: set[str]) -> tuple[list[Any], list[Any], list[Any]] | None:
+    """A `choose` an `if`/`then`/`else` says exactly: one option (and a default), or two options picked by
+    trigger id alone where the automation has no other trigger. Else None."""
+    options = choose["choose"]
+    if len(options) == 1:
+        return options[0]["conditions"], options[0]["sequence"], choose.get("default") or []
+    if len(options) != 2 or choose.get("default"):
+        return None
+    ids = []
+    for option in options:
+        conditions = option["conditions"]
+        if (
+            len(conditions) != 1
+            or conditions[0].get("condition") != "trigger"
+            or not isinstance(conditions[0]["id"], str)
+        ):
+            return None
+        ids.append(conditions[0]["id"])
+    if set(ids) != trigger_ids or len(set(ids)) != 2:
+        return None
+    return options[0]["conditions"], options[0]["sequence"], options[1]["sequence"]
+
+
+def _actions(items: list[Any], rng: np.random.Generator, on_call: bool, trigger_ids: set[str]) -> list[Any]:
     out = []
     for item in items:
-        if "choose" in item and len(item["choose"]) == 1 and rng.random() < REAL_SHARES["if_of_branching"]:
-            (option,) = item["choose"]
+        branches = _as_if(item, trigger_ids) if "choose" in item else None
+        if branches is not None and rng.random() < REAL_SHARES["if_of_branching"]:
+            conditions, then, otherwise = branches
             rewritten: dict[str, Any] = {
-                "if": _conditions(list(option["conditions"]), rng),
-                "then": _actions(list(option["sequence"]), rng, on_call),
+                "if": _conditions(list(conditions), rng),
+                "then": _actions(list(then), rng, on_call, trigger_ids),
             }
-            if item.get("default"):
-                rewritten["else"] = _actions(list(item["default"]), rng, on_call)
+            if otherwise:
+                rewritten["else"] = _actions(list(otherwise), rng, on_call, trigger_ids)
             item = rewritten
         elif "choose" in item:
             item = {
@@ -92,13 +119,13 @@ def _actions(items: list[Any], rng: np.random.Generator, on_call: bool) -> list[
                     {
                         **o,
                         "conditions": _conditions(list(o["conditions"]), rng),
-                        "sequence": _actions(list(o["sequence"]), rng, on_call),
+                        "sequence": _actions(list(o["sequence"]), rng, on_call, trigger_ids),
                     }
                     for o in item["choose"]
                 ],
             }
             if item.get("default"):
-                item["default"] = _actions(list(item["default"]), rng, on_call)
+                item["default"] = _actions(list(item["default"]), rng, on_call, trigger_ids)
         elif on_call and "action" in item and set(item.get("target") or {}) == {"entity_id"}:
             item = {k: v for k, v in item.items() if k != "target"} | {
                 "entity_id": item["target"]["entity_id"]
@@ -109,8 +136,8 @@ def _actions(items: list[Any], rng: np.random.Generator, on_call: bool) -> list[
 
 def restyle(automation: Automation, seed: str, legacy: bool = True) -> Automation:
     """`automation` rewritten with real users' constructs, drawn with `REAL_SHARES` from `seed`; it makes
-    the same calls at the same moments. `legacy=False` keeps the 2024.10+ syntax (where a format
-    requires it, as the ground truth's does)."""
+    the same calls on the home's entities at the same moments (a notification may be added).
+    `legacy=False` keeps the 2024.10+ syntax (where a format requires it, as the ground truth's does)."""
     rng = _rng(seed)
     data = document(automation, "current")
     data = {**data, "id": str(data["id"])} if "id" in data else data
@@ -128,7 +155,12 @@ def restyle(automation: Automation, seed: str, legacy: bool = True) -> Automatio
     data["conditions"] = _conditions(list(data.get("conditions", [])), rng)
     if not data["conditions"] and "conditions" not in automation.model_fields_set:
         del data["conditions"]
-    data["actions"] = _actions(list(data["actions"]), rng, on_call)
+    trigger_ids = {t.id if t.id is not None else str(i) for i, t in enumerate(automation.triggers)}
+    data["actions"] = _actions(list(data["actions"]), rng, on_call, trigger_ids)
+    if rng.random() < REAL_SHARES["notify"]:
+        # A notification changes nothing in the home: the same calls on its entities at the same moments.
+        message = automation.alias or automation.description or "Automation ran"
+        data["actions"].append({"action": "notify.notify", "data": {"message": message}})
     if rng.random() < REAL_SHARES["legacy_syntax"] and legacy:
         # Parsed from the legacy spelling, it renders in it (as written).
         data = document(parse_automation(data), "legacy")
