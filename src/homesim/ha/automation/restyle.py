@@ -77,26 +77,25 @@ def _conditions(items: list[Any], rng: np.random.Generator) -> list[Any]:
 
 
 def _as_if(choose: dict[str, Any], trigger_ids: set[str]) -> tuple[list[Any], list[Any], list[Any]] | None:
-    """A `choose` an `if`/`then`/`else` says exactly: one option (and a default), or two options picked by
-    trigger id alone where the automation has no other trigger. Else None."""
+    """(if, then, else) that say exactly what a `choose` says: one option (and a default), or two options
+    picked by trigger id where the automation has just those two triggers — the second asked first, the
+    first's other conditions becoming a nested `if`. Else None."""
     options = choose["choose"]
     if len(options) == 1:
         return options[0]["conditions"], options[0]["sequence"], choose.get("default") or []
     if len(options) != 2 or choose.get("default"):
         return None
-    ids = []
-    for option in options:
-        conditions = option["conditions"]
-        if (
-            len(conditions) != 1
-            or conditions[0].get("condition") != "trigger"
-            or not isinstance(conditions[0]["id"], str)
-        ):
-            return None
-        ids.append(conditions[0]["id"])
-    if set(ids) != trigger_ids or len(set(ids)) != 2:
+    first, second = (option["conditions"] for option in options)
+    ids = [
+        c[0]["id"] if c and c[0].get("condition") == "trigger" and isinstance(c[0]["id"], str) else None
+        for c in (first, second)
+    ]
+    if None in ids or len(set(ids)) != 2 or set(ids) != trigger_ids or len(second) != 1:
         return None
-    return options[0]["conditions"], options[0]["sequence"], options[1]["sequence"]
+    then_first = (
+        options[0]["sequence"] if len(first) == 1 else [{"if": first[1:], "then": options[0]["sequence"]}]
+    )
+    return second, options[1]["sequence"], then_first
 
 
 def _actions(items: list[Any], rng: np.random.Generator, on_call: bool, trigger_ids: set[str]) -> list[Any]:
