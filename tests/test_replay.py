@@ -164,7 +164,7 @@ def test_template_idioms_and_unsupported_parts_are_reported() -> None:
     assert _run(automation, rows) == [10, 50]  # first arrivals only
     data = ReplayInput.build(_events(rows), None, "UTC", span=(T0, T0 + 86400 * US))
     odd = replay(
-        parse_automation(_auto([{"trigger": "template", "value_template": "{{ is_state('x.y', 'z') }}"}])),
+        parse_automation(_auto([{"trigger": "template", "value_template": "{{ now().hour > 5 }}"}])),
         data,
     )
     assert odd.runs == 0 and odd.unsupported
