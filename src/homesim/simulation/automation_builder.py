@@ -344,8 +344,9 @@ class AutomationBuilder:
         except (AutomationError, ValueError) as error:
             outputs = AutomationOutputs(yaml="", automation={}, valid=False, validation_errors=(str(error),))
             return self._record(record_id, inputs, outputs, label, {"valid": 0.0}, derived_from)
-        # Written as real users write theirs (same behaviour); structure is compared on the built shape.
-        automation = restyle(built, record_id)
+        # Written as real users write theirs (same behaviour), in the 2024.10+ syntax the yaml_generation
+        # prompt asks for; structure is compared on the built shape.
+        automation = restyle(built, record_id, legacy=False)
         issues = _issues(automation, self.view.home)
         replayed = self.replayer.run(automation)
         scores = {"valid": float(not issues)}
