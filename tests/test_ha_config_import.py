@@ -36,10 +36,11 @@ def test_includes_secrets_and_sections_are_read_as_ha_reads_them(tmp_path: Path)
             "  actions:\n  - action: light.turn_on\n    target: {entity_id: !secret hall_light}\n",
             "automations/a.yaml": "- alias: From a folder\n  trigger: {platform: time, at: '07:00'}\n"
             "  action:\n  - service: light.turn_off\n    entity_id: light.hall\n",
-            "automations/b/c.yaml": "- alias: Broken\n  triggers: [{trigger: time, at: '25:00'}]\n  actions: []\n",
+            "automations/b/c.yaml": "- alias: Broken\n  triggers: [{trigger: time, at: '25:00'}]\n"
+            "  actions: []\n",
             "automations/.hidden.yaml": "- this is not loaded\n",
             "scripts.yaml": "wake:\n  alias: Wake\n  sequence:\n"
-            + _LIGHT_ON.replace("  -", "  -", 1)
+            + _LIGHT_ON
             + "broken:\n  sequence:\n  - delay: later\n",
             "scenes.yaml": "- name: Evening\n  entities: {light.hall: 'on'}\n",
         },
