@@ -230,7 +230,7 @@ INVALID: list[tuple[str, dict[str, Any], str, str]] = [
         "triggers[0].entity",
         "unknown key 'entity'",
     ),
-    ("max with mode single", _automation(max=3), "max", "only allowed with mode queued or parallel"),
+    ("max not a number", _automation(mode="queued", max=2.5), "max", "not a whole number"),
     ("max below two", _automation(mode="queued", max=1), "max", "greater than or equal to 2"),
     ("unknown mode", _automation(mode="sometimes"), "mode", "got 'sometimes'"),
     ("numeric id", _automation(id=1700000000000), "id", "quote ids that look like numbers"),

@@ -39,6 +39,7 @@ from homesim.ha.automation import (
     parse_items,
 )
 from homesim.ha.automation.blueprints import expand
+from homesim.ha.automation.values import REGISTRY_ID_RE
 from homesim.ha.automation.walk import Node, walk
 from homesim.ha.yaml_loader import HaYamlError, loads
 from homesim.schema.home import Entity, Home
@@ -103,7 +104,6 @@ _BUILTIN_ENTITIES = (
     Entity(entity_id="zone.home", unique_id="home", platform="zone"),
 )
 _INDEX_RE = re.compile(r"^\[(\d+)\]")
-_REGISTRY_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 def _values(value: str | list[str] | None) -> list[str]:
@@ -180,7 +180,7 @@ class _Checker:
 
     def entity(self, entity_id: str, path: str) -> Entity | None:
         """The home's entity, or None (reporting it when a home is given and lacks it)."""
-        if self.home is None or is_template(entity_id) or _REGISTRY_ID.match(entity_id):
+        if self.home is None or is_template(entity_id) or REGISTRY_ID_RE.match(entity_id):
             return None
         found = self.entities.get(entity_id)
         if found is None:

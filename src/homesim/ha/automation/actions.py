@@ -31,6 +31,7 @@ from homesim.ha.automation.values import (
     Enabled,
     EntityId,
     Id,
+    LooseText,
     ServiceName,
     TargetEntityIds,
     TemplateText,
@@ -44,7 +45,7 @@ from homesim.ha.automation.values import (
 
 
 class StepBase(_Model):
-    alias: Text | None = None
+    alias: LooseText | None = None
     enabled: Enabled | None = None
     continue_on_error: bool | None = None
 

@@ -4,18 +4,29 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal, TypeAlias
 
-from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
+from pydantic import BeforeValidator, Field
 
 from homesim.ha.automation.actions import Action, Actions
 from homesim.ha.automation.conditions import Conditions
 from homesim.ha.automation.triggers import Trigger
-from homesim.ha.automation.values import Id, Text, _Model, ensure_list
+from homesim.ha.automation.values import Id, LooseText, Text, _Model, ensure_list
 
 Mode: TypeAlias = Literal["single", "restart", "queued", "parallel"]
 #: Log levels HA accepts for `max_exceeded` (what to log when a run is dropped), plus `silent`.
 MaxExceeded: TypeAlias = Literal[
     "silent", "critical", "fatal", "error", "warning", "warn", "info", "debug", "notset"
 ]
+
+
+def _whole_number(value: object) -> object:
+    # HA coerces `max` with int(): "5" counts, True and 2.5 do not.
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError(f"{value!r} is not a whole number")
+    return int(value) if isinstance(value, str) and value.strip().isdigit() else value
+
+
+def _lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
 
 
 class Trace(_Model):
@@ -26,7 +37,7 @@ class _Options(_Model):
     """What every automation may set, whether written out or from a blueprint."""
 
     id: Id | None = None
-    alias: Text | None = None
+    alias: LooseText | None = None
     description: str | None = None
     #: Whether the automation is on after HA starts (HA otherwise restores its last state).
     initial_state: bool | None = None
@@ -48,17 +59,10 @@ class Automation(_Options):
     conditions: Conditions = Field(default_factory=list)
     actions: Actions
     mode: Mode = "single"
-    #: How many runs may queue or overlap; HA allows it only with mode queued or parallel.
-    max: int | None = Field(default=None, ge=2, strict=True)
-    max_exceeded: MaxExceeded | None = None
-
-    @field_validator("max")
-    @classmethod
-    def _max_needs_queue(cls, value: int | None, info: ValidationInfo) -> int | None:
-        mode = info.data.get("mode")
-        if value is not None and mode not in ("queued", "parallel"):
-            raise ValueError(f"'max' is only allowed with mode queued or parallel, not {mode!r}")
-        return value
+    #: How many runs may queue or overlap (used by modes queued and parallel; HA accepts it with any mode).
+    max: Annotated[int, Field(ge=2), BeforeValidator(_whole_number)] | None = None
+    #: What HA logs when a run is dropped; HA upper-cases it, so any case is accepted.
+    max_exceeded: Annotated[MaxExceeded, BeforeValidator(_lower)] | None = None
 
 
 class BlueprintUse(_Model):

@@ -37,7 +37,6 @@ _LIST_FIELDS = frozenset(
 )
 _DURATION_FIELDS = frozenset({"for", "delay", "offset", "timeout", "after_offset", "before_offset"})
 _THRESHOLDS = frozenset({"above", "below"})
-_RENAMED = {"platform": "trigger", "service": "action"}
 
 
 def _listed(value: Any) -> Any:
@@ -58,6 +57,8 @@ def _time(value: Any) -> Any:
 
 
 def _value(key: str, value: Any) -> Any:
+    if key in ("alias", "id") and isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)  # cv.string
     if key in _DURATION_FIELDS and not isinstance(value, list):
         return _seconds(value)
     if key in _THRESHOLDS and isinstance(value, str) and NUMBER_RE.match(value):
@@ -77,7 +78,7 @@ def _mapping(data: dict[str, Any]) -> dict[str, Any]:
     """Rename legacy keys and normalise the values of one trigger/condition/target mapping."""
     out: dict[str, Any] = {}
     for key, value in data.items():
-        name = _RENAMED.get(key, key) if key in ("platform",) else key
+        name = "trigger" if key == "platform" else key
         out[name] = _value(name, value)
     return out
 
@@ -119,7 +120,7 @@ def normalise_action(action: Any) -> Any:
     out: dict[str, Any] = {}
     for key, value in action.items():
         name = "action" if key == "service" else key
-        out[name] = _value(name, value) if name in _DURATION_FIELDS else value
+        out[name] = _value(name, value) if name in _DURATION_FIELDS or name == "alias" else value
     if "action" in out and "entity_id" in out:
         # HA resolves entity_id on the call as part of the target.
         target = out.get("target")
@@ -164,7 +165,8 @@ def normalise(config: Any) -> Any:
     out: dict[str, Any] = {}
     plural = {"trigger": "triggers", "condition": "conditions", "action": "actions"}
     for key, value in config.items():
-        out[plural.get(str(key), str(key))] = value
+        name = plural.get(str(key), str(key))
+        out[name] = _value(name, value) if name == "alias" else value
     out["triggers"] = [normalise_trigger(t) for t in _listed(out.get("triggers") or [])]
     if "conditions" in out:
         out["conditions"] = _conditions(out["conditions"])

@@ -53,8 +53,8 @@ Syntax: TypeAlias = Literal["as_written", "current", "legacy"]
 # domain: automations may name helpers homesim does not model (input_datetime, …).
 ENTITY_ID_RE = re.compile(r"^(?!.+__)(?!_)[\da-z_]+(?<!_)\.(?!_)[\da-z_]+(?<!_)$")
 # Entity registry ids: the UI writes these instead of entity ids in device-oriented triggers/conditions.
-_REGISTRY_ID_RE = re.compile(r"^[0-9a-f]{32}$")
-_DEVICE_ID_RE = _REGISTRY_ID_RE
+REGISTRY_ID_RE = re.compile(r"^[0-9a-f]{32}$")
+_DEVICE_ID_RE = REGISTRY_ID_RE
 _TIME_RE = re.compile(r"^([01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?$")
 _DURATION_RE = re.compile(r"^[-+]?\d+:[0-5]\d(?::[0-5]\d(?:\.\d+)?)?$")
 NUMBER_RE = re.compile(r"^[-+]?\d+(?:\.\d+)?$")
@@ -102,7 +102,7 @@ def _loose_id(value: object) -> str:
 def _entity_id(value: object) -> str:
     text = _text(value, "entity id")
     # HA lowercases entity ids before checking them (`cv.entity_id`); the text is kept as written.
-    if not (ENTITY_ID_RE.match(text.lower()) or _REGISTRY_ID_RE.match(text)):
+    if not (ENTITY_ID_RE.match(text.lower()) or REGISTRY_ID_RE.match(text)):
         raise ValueError(f"{text!r} is not an entity id ('domain.object_id' in lowercase, digits, '_')")
     return text
 
@@ -291,6 +291,8 @@ def ensure_list(value: object) -> object:
 
 
 Text = Annotated[str, _plain(lambda v: _text(v, "value"), str)]
+#: Text HA takes through `cv.string`, which turns a number into its text (aliases).
+LooseText = Annotated[str, _plain(_loose_id, str)]
 Id = Annotated[str, _plain(lambda v: _id(v, "id"), str)]
 LooseId = Annotated[str, _plain(_loose_id, str)]
 EntityIds = Annotated[str | list[str], _plain(one_or_many(_entity_id), str | list[str])]
