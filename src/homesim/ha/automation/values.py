@@ -56,7 +56,8 @@ ENTITY_ID_RE = re.compile(r"^(?!.+__)(?!_)[\da-z_]+(?<!_)\.(?!_)[\da-z_]+(?<!_)$
 REGISTRY_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 _DEVICE_ID_RE = REGISTRY_ID_RE
 _TIME_RE = re.compile(r"^([01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?$")
-_DURATION_RE = re.compile(r"^[-+]?\d+:[0-5]\d(?::[0-5]\d(?:\.\d+)?)?$")
+# HA splits "H:M[:S]" on colons and adds the parts up (`cv.time_period_str`): no range per part.
+_DURATION_RE = re.compile(r"^[-+]?\d+:\d+(?::\d+(?:\.\d+)?)?$")
 NUMBER_RE = re.compile(r"^[-+]?\d+(?:\.\d+)?$")
 _DURATION_KEYS = ("days", "hours", "minutes", "seconds", "milliseconds")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
