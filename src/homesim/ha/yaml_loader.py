@@ -119,13 +119,17 @@ def _yaml_files(loader: _Loader, node: yaml.Node) -> list[Path]:
     folder = _inside(loader, name)
     if not folder.is_dir():
         raise HaYamlError(f"{name!r} is not a directory")
-    # HA walks the tree in sorted order and skips hidden files and secrets.yaml.
-    return sorted(
-        path
-        for path in folder.rglob("*.yaml")
-        if not any(part.startswith(".") for part in path.relative_to(folder).parts)
-        and path.name != "secrets.yaml"
-    )
+    # As HA's `_find_files`: a folder's own files (sorted) before its subfolders', hidden ones and
+    # secrets.yaml skipped; subfolders in sorted order so the result does not depend on the filesystem.
+    found: list[Path] = []
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found += [
+            Path(root) / name
+            for name in sorted(names)
+            if name.endswith(".yaml") and not name.startswith(".") and name != "secrets.yaml"
+        ]
+    return found
 
 
 def _include_dir(kind: str) -> Any:
@@ -202,6 +206,8 @@ def loads(text: str, path: Path | None = None, root: Path | None = None, depth: 
 
 
 def _load(path: Path, root: Path, depth: int) -> Any:
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise HaYamlError(f"{path.name} is outside the configuration directory")  # a link out, say
     if not path.is_file():
         raise HaYamlError(f"{path.name} not found in {path.parent}")
     if path.stat().st_size > MAX_BYTES:
