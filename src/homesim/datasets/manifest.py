@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -16,9 +16,6 @@ from homesim.datasets.validation import ValidationReport
 from homesim.generation.config import GenerationConfig
 from homesim.io import write_json_atomic
 from homesim.workspace import Workspace
-
-MANIFEST_FILE = "manifest.json"
-VALIDATION_REPORT_FILE = "validation_report.json"
 
 
 def dataset_id(config: GenerationConfig) -> str:
@@ -63,13 +60,16 @@ class DatasetManifest(BaseModel):
     validation: dict[str, Any]
     #: Recall/precision of the independent extractor against the homes' ground truth (by pattern type).
     ground_truth_accuracy: dict[str, Any] | None = None
+    #: "real" for a dataset of imported real homes (`homesim import-history`): no generation config, no
+    #: ground truth; its `config` is empty and its `generator_version` names the importer.
+    source: Literal["synthetic", "real"] = "synthetic"
 
 
 def write_dataset(workspace: Workspace, manifest: DatasetManifest, report: ValidationReport) -> Path:
     """Write the validation report, then the manifest that cites it; returns the manifest's path."""
-    directory = workspace.dataset_dir(manifest.dataset_id)
-    write_json_atomic(directory / VALIDATION_REPORT_FILE, report.model_dump(mode="json"))
-    path = directory / MANIFEST_FILE
+    folder = workspace.dataset(manifest.dataset_id)
+    write_json_atomic(folder.validation_report, report.model_dump(mode="json"))
+    path = folder.manifest
     write_json_atomic(path, manifest.model_dump(mode="json"))
     return path
 

@@ -1,6 +1,8 @@
 """SimulationCycle: runs every stage over a dataset's homes, streams records, and writes the cycle report.
 
-A dataset is what the generation manager wrote (`data/datasets/<id>/manifest.json`): its homes run in
+A dataset is what the generation manager wrote (`data/datasets/<id>/manifest.json`), or a dataset of
+imported real homes (`source: "real"`: no config, no ground truth; their records are marked
+`home_source="real"` and scored only where no truth is needed, see `metrics`): its homes run in
 parallel through the same executors as generation, one task per home (`run_home`). Within a home the
 stages run in pipeline order, each seeing the records of the stages before it (`HomeView.upstream`). A
 stage that raises on a home is recorded as that home's error and the next stage (and home) goes on.
@@ -27,7 +29,7 @@ from typing import TypeAlias
 from pydantic import BaseModel, ConfigDict
 
 from homesim.datasets.executors import Executor, make_executor
-from homesim.datasets.manifest import MANIFEST_FILE, DatasetManifest, read_dataset
+from homesim.datasets.manifest import DatasetManifest, read_dataset
 from homesim.generation.config import GenerationConfig
 from homesim.io import write_json_atomic, write_text_atomic
 from homesim.schema.records import STAGES, AnyRecord, StageName
@@ -38,7 +40,7 @@ from homesim.simulation.model_provider import ModelProvider, NoModels
 from homesim.simulation.pattern_detection import pattern_stage
 from homesim.simulation.sink import RecordSink
 from homesim.simulation.synergy_detection import synergy_stage
-from homesim.workspace import Workspace
+from homesim.workspace import DatasetFolder, Workspace
 
 Stage: TypeAlias = Callable[[HomeView, ModelProvider, int], Sequence[AnyRecord]]
 #: A stage as a callable, or as "module:function" imported when the cycle starts.
@@ -135,6 +137,8 @@ def run_home(task: HomeTask) -> HomeOutcome:
         started = time.perf_counter()
         try:
             produced = list(stage(view, task.models, task.cycle))
+            if view.is_real:
+                produced = [r.model_copy(update={"home_source": "real"}) for r in produced]
             counts[name] = home_counts(name, produced, view.truth)
         except Exception as exc:  # one stage failing on one home: recorded, and the pipeline goes on
             errors.append(StageError(home_key=key, stage=name, error=_describe(exc)))
@@ -170,7 +174,7 @@ class CycleReport(BaseModel):
 
     def markdown(self) -> str:
         def cell(x: float | None) -> str:
-            return "—" if x is None else f"{x:.3f}"
+            return "n/a" if x is None else f"{x:.3f}"
 
         lines = [
             f"# Simulation cycle {self.cycle} — dataset `{self.dataset_id}`",
@@ -243,7 +247,8 @@ class SimulationCycle:
         started_at, started = datetime.now(UTC), time.perf_counter()
         manifest = self.dataset(dataset)
         stages, skipped = resolve_stages(self.stages)
-        config = GenerationConfig.model_validate(manifest.config)
+        # A dataset of real homes has no generation config (and its homes no ground truth to rebuild).
+        config = GenerationConfig.model_validate(manifest.config) if manifest.source == "synthetic" else None
         tasks = [
             HomeTask(self.workspace.home_dir(key), config, cycle, tuple(stages), self.models_for(key))
             for key in manifest.home_keys
@@ -299,11 +304,10 @@ class SimulationCycle:
         return report
 
     def write_report(self, report: CycleReport) -> tuple[Path, Path]:
-        base = self.workspace.reports_dir / f"cycle_{report.cycle}_{report.dataset_id}"
-        json_path, md_path = base.with_suffix(".json"), base.with_suffix(".md")
-        write_json_atomic(json_path, report.model_dump(mode="json"))
-        write_text_atomic(md_path, report.markdown())
-        return json_path, md_path
+        files = self.workspace.cycle_report(report.cycle, report.dataset_id)
+        write_json_atomic(files.json, report.model_dump(mode="json"))
+        write_text_atomic(files.md, report.markdown())
+        return files.json, files.md
 
 
 def find_dataset(workspace: Workspace, dataset: str | Path) -> DatasetManifest:
@@ -311,4 +315,4 @@ def find_dataset(workspace: Workspace, dataset: str | Path) -> DatasetManifest:
     path = Path(dataset)
     if not path.exists():
         path = workspace.dataset_dir(str(dataset))
-    return read_dataset(path / MANIFEST_FILE if path.is_dir() else path)
+    return read_dataset(DatasetFolder(path).manifest if path.is_dir() else path)
