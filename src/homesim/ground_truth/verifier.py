@@ -226,7 +226,8 @@ def _state_changes(frame: pl.DataFrame) -> pl.DataFrame:
         )
         .filter(
             ~pl.col("numeric")
-            & ~domain.is_in(list(PASSIVE_DOMAINS))
+            # sun.sun stays: its horizon changes anchor sunset/sunrise routines (`sun_events`).
+            & ~domain.is_in(sorted(PASSIVE_DOMAINS - {"sun"}))
             & ~pl.col("state").is_in(_SKIPPED_STATES)
         )
         .drop("numeric")
