@@ -5,7 +5,7 @@ normalisation follows HA's validators: legacy keys take their 2024.10+ names (`t
 `platform:` → `trigger:`, `service:` → `action:`), `entity_id` given on a service call joins its
 `target`, shorthand conditions (a bare template string, `and:`/`or:`/`not:`) become full conditions,
 fields that take one item or a list become lists, durations become seconds, times `HH:MM:SS`, numeric
-thresholds numbers, and `mode` defaults to `single`. It works on plain mappings (YAML as loaded), so
+thresholds numbers, empty keys are keys not given, and `mode` defaults to `single`. It works on plain mappings (YAML as loaded), so
 it can judge any rendering, homesim's included.
 """
 
@@ -172,7 +172,16 @@ def normalise(config: Any) -> Any:
         out["conditions"] = _conditions(out["conditions"])
     out["actions"] = _actions(out.get("actions"))
     out.setdefault("mode", "single")
-    return out
+    return _without_nulls(out)
+
+
+def _without_nulls(value: Any) -> Any:
+    """An empty key (`description:`) is a key not given, except `to:`/`from:` (any state change)."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None or k in ("to", "from")}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
 
 
 def is_template_value(value: Any) -> bool:
