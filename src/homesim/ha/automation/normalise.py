@@ -5,8 +5,8 @@ normalisation follows HA's validators: legacy keys take their 2024.10+ names (`t
 `platform:` → `trigger:`, `service:` → `action:`), `entity_id` given on a service call joins its
 `target`, shorthand conditions (a bare template string, `and:`/`or:`/`not:`) become full conditions,
 fields that take one item or a list become lists, durations become seconds, times `HH:MM:SS`, numeric
-thresholds numbers, empty keys are keys not given, and `mode` defaults to `single`. It works on plain mappings (YAML as loaded), so
-it can judge any rendering, homesim's included.
+thresholds numbers, empty keys are keys not given, and `mode` defaults to `single`. It works on plain
+mappings (YAML as loaded), so it can judge any rendering, homesim's included.
 """
 
 from __future__ import annotations
