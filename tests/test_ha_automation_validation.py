@@ -13,7 +13,9 @@ from typer.testing import CliRunner
 from homesim.cli import app
 from homesim.ha.automation import Automation, AutomationError, load_yaml, parse_automation, render_yaml
 from homesim.ha.automation_validation import (
+    automation_notes,
     ensure_valid_for_home,
+    structural_issues,
     validate_against_home,
     validate_automation,
     validate_yaml,
@@ -537,10 +539,10 @@ HOME_INVALID: list[tuple[str, dict[str, Any], str, str]] = [
         "light has no service 'open_cover'",
     ),
     (
-        "unknown service domain",
-        _with(actions=[_call("toaster.toast")]),
+        "unknown service of a core domain",
+        _with(actions=[_call("light.turn_onn", {"entity_id": "light.kitchen_ceiling"})]),
         "actions[0].action",
-        "no services for domain 'toaster'",
+        "light has no service 'turn_onn' (did you mean 'turn_on'?)",
     ),
     (
         "unknown script",
@@ -632,7 +634,7 @@ HOME_INVALID: list[tuple[str, dict[str, Any], str, str]] = [
         "trigger condition naming no trigger",
         _with(conditions=[{"condition": "trigger", "id": "motion"}]),
         "conditions[0].id",
-        "no trigger has id 'motion' (trigger ids: none)",
+        "no trigger has id 'motion' (trigger ids: 0)",  # HA numbers triggers without an id
     ),
     (
         "missing required data",
@@ -866,3 +868,63 @@ def test_cli_ha_group_is_registered() -> None:
     result = CliRunner().invoke(app, ["ha", "--help"])
     assert result.exit_code == 0
     assert "validate" in result.output
+
+
+# ------------------------------------------------------------- what is not checked is said, not flagged
+
+
+def test_unknown_integrations_and_templates_are_notes_not_issues() -> None:
+    automation = parse_automation(
+        {
+            "triggers": [
+                {"trigger": "samsungtv.turn_on", "entity_id": "media_player.tv"},
+                {
+                    "trigger": "device",
+                    "device_id": "a" * 32,
+                    "domain": "hue",
+                    "type": "remote_button_short_press",
+                },
+            ],
+            "actions": [
+                {"action": "alexa_media.update_last_called"},
+                {"action": "{{ 'light.turn_' ~ 'on' }}"},
+                {"action": "notify.mobile_app_phone", "data_template": {"message": "{{ now() }}"}},
+            ],
+        }
+    )
+    assert validate_automation(automation) == []
+    notes = automation_notes(automation)
+    assert [note.path for note in notes] == [
+        "triggers[0].trigger",
+        "triggers[1].domain",
+        "actions[0].action",
+        "actions[1].action",
+    ]
+    assert all("not checked" in note.message for note in notes)
+
+
+def test_structural_checks_leave_services_to_run_time() -> None:
+    automation = parse_automation(
+        {
+            "triggers": [{"trigger": "state", "entity_id": "light.a"}],
+            "conditions": [{"condition": "trigger", "id": "nope"}],
+            "actions": [{"service": "climate.set_operation_mode", "entity_id": "climate.a"}],
+        }
+    )
+    assert [i.path for i in structural_issues(automation)] == ["conditions[0].id"]
+    assert [i.path for i in validate_automation(automation)] == ["conditions[0].id", "actions[0].action"]
+
+
+def test_cli_validate_prints_notes_and_stats_prints_the_mix(tmp_path: Path) -> None:
+    file = _write(
+        tmp_path,
+        "- trigger: {platform: mqtt, topic: door}\n  action:\n  - service: alexa_media.speak\n"
+        "- triggers: [{trigger: time, at: '07:00'}]\n  actions: [{if: '{{ true }}', then: [{delay: 5}]}]\n",
+    )
+    result = CliRunner().invoke(app, ["ha", "validate", str(file)])
+    assert result.exit_code == 0, result.output
+    assert "note: [0].actions[0].action: integration not checked" in result.output
+    stats = CliRunner().invoke(app, ["ha", "stats", str(file)])
+    assert stats.exit_code == 0, stats.output
+    assert "2 automations parsed, 0 refused" in stats.output
+    assert "| `action:if` | 50.0 % |" in stats.output

@@ -11,6 +11,7 @@ import pytest
 
 from homesim.generation.home import GeneratedHome
 from homesim.schema.ground_truth import Pattern
+from homesim.schema.vocabulary import SUN_HORIZON_DEG
 from homesim.simulation.home_view import HomeView
 from homesim.simulation.model_provider import Model, ModelType, NoModels
 from homesim.simulation.pattern_detection import (
@@ -137,14 +138,16 @@ def test_labels_are_none_for_unmatched_candidates(views: list[HomeView]) -> None
 def test_sun_events_interpolate_the_horizon_crossings() -> None:
     start = datetime(2025, 1, 1, tzinfo=UTC)
     times = [start + timedelta(hours=h) for h in range(48)]
-    # Elevation rises through 0 at 6:30 and falls through 0 at 18:30 each day.
+    # Elevation rises through 0 at 6:30 and falls through 0 at 18:30 each day; HA's sunrise and sunset
+    # are where it crosses SUN_HORIZON_DEG (−0.833°), about 6 minutes before / after.
     elevation = [-np.cos(2 * np.pi * (h - 0.5) / 24) * 30 for h in range(48)]
     env = pl.DataFrame({"time": times, "sun_elevation_deg": elevation})
     events = sun_events(env)
     set_h = (events["sunset"] - int(start.timestamp() * 1e6)) / 3.6e9
     rise_h = (events["sunrise"] - int(start.timestamp() * 1e6)) / 3.6e9
-    np.testing.assert_allclose(set_h, [18.5, 42.5], atol=0.05)
-    np.testing.assert_allclose(rise_h, [6.5, 30.5], atol=0.05)
+    shift_h = 6 - 24 * np.arccos(-SUN_HORIZON_DEG / 30) / (2 * np.pi)  # 0.106 h: about 6 minutes
+    np.testing.assert_allclose(set_h, [18.5 + shift_h, 42.5 + shift_h], atol=0.05)
+    np.testing.assert_allclose(rise_h, [6.5 - shift_h, 30.5 - shift_h], atol=0.05)
 
 
 def test_circular_stats_wrap_around_midnight() -> None:

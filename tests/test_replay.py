@@ -15,15 +15,15 @@ from homesim.generation.home import generate_home
 from homesim.ground_truth.truth import build_ground_truth
 from homesim.ha.automation import parse_automation
 from homesim.schema.ground_truth import GroundTruth
+from homesim.schema.vocabulary import implied_state, service_for_state
 from homesim.simulation.replay import (
+    Replay,
     Replayer,
     ReplayInput,
     agreement,
-    implied_state,
     match,
     replay,
     score_pattern,
-    service_for_state,
 )
 
 US = 1_000_000
@@ -164,7 +164,7 @@ def test_template_idioms_and_unsupported_parts_are_reported() -> None:
     assert _run(automation, rows) == [10, 50]  # first arrivals only
     data = ReplayInput.build(_events(rows), None, "UTC", span=(T0, T0 + 86400 * US))
     odd = replay(
-        parse_automation(_auto([{"trigger": "template", "value_template": "{{ is_state('x.y', 'z') }}"}])),
+        parse_automation(_auto([{"trigger": "template", "value_template": "{{ now().hour > 5 }}"}])),
         data,
     )
     assert odd.runs == 0 and odd.unsupported
@@ -262,3 +262,89 @@ def test_zone_trigger_and_environment_backed_sun_elevation() -> None:
     # Without sun.sun events, sunrise and sunset come from the environment's elevation crossing the horizon.
     sunset = replay(parse_automation(_auto([{"trigger": "sun", "event": "sunset"}])), data).call_times()
     assert len(sunset) == 1 and 17 <= (sunset[0] - T0) / 3600 / US <= 19
+
+
+# ------------------------------------------------------------------------ the rest of the language
+
+MOTION_ON = {"trigger": "state", "entity_id": "binary_sensor.m", "to": "on"}
+LIGHT_ON = {"action": "light.turn_on", "target": {"entity_id": "light.a"}}
+LIGHT_OFF = {"action": "light.turn_off", "entity_id": "light.a"}  # entity_id on the call (legacy)
+
+
+def _replay(automation: dict[str, object], rows: Sequence[tuple[float, str, str]]) -> Replay:
+    data = ReplayInput.build(_events(rows), None, "UTC", span=(T0, T0 + 86400 * US))
+    return replay(parse_automation(automation), data)
+
+
+def test_if_then_else_and_condition_steps() -> None:
+    rows = [(0, "person.a", "home"), (20, "person.a", "not_home"), *MOTION]
+    home = {"condition": "state", "entity_id": "person.a", "state": "home"}
+    branching = _auto([MOTION_ON], [{"if": [home], "then": [LIGHT_ON], "else": [LIGHT_OFF]}])
+    result = _replay(branching, rows)
+    assert result.replayable
+    assert [
+        (int((t - T0) / 60 / US), a) for t, a in result.calls.select("call_us", "action").iter_rows()
+    ] == [
+        (10, "light.turn_on"),
+        (30, "light.turn_off"),
+    ]
+    # A failing condition step ends that run before its later calls.
+    assert _run(_auto([MOTION_ON], [home, LIGHT_ON]), rows) == [10]
+
+
+def test_wait_template_waits_for_the_template_with_a_timeout() -> None:
+    rows = [(m, "sensor.t", v) for m, v in ((0, "20"), (15, "26"))] + MOTION
+    wait = {"wait_template": "{{ states('sensor.t') | float(0) > 25 }}", "timeout": "00:10:00"}
+    # Motion at 10 waits until the template turns true at 15; at 30 it is already true.
+    assert _run(_auto([MOTION_ON], [wait, LIGHT_ON]), rows) == [15, 30]
+    short = {**wait, "timeout": "00:02:00", "continue_on_timeout": False}
+    assert _run(_auto([MOTION_ON], [short, LIGHT_ON]), rows) == [30]
+
+
+def test_wait_for_trigger_and_delays_per_run() -> None:
+    rows = [*MOTION, (20, "binary_sensor.door", "on")]
+    wait = {"wait_for_trigger": [{"trigger": "state", "entity_id": "binary_sensor.door", "to": "on"}]}
+    # The run from 10 waits for the door at 20; the run from 30 never sees it (no timeout: it stays waiting).
+    assert _run(_auto([MOTION_ON], [wait, {"delay": 60}, LIGHT_ON], mode="parallel"), rows) == [21]
+
+
+def test_repeat_parallel_sequence_and_stop() -> None:
+    repeated = {"repeat": {"count": 3, "sequence": [LIGHT_ON, {"delay": {"minutes": 1}}]}}
+    assert _run(_auto([MOTION_ON], [repeated], mode="parallel"), MOTION) == [10, 11, 12, 30, 31, 32]
+    both = {"parallel": [{"sequence": [{"delay": 60}, LIGHT_ON]}, LIGHT_OFF]}
+    result = _replay(_auto([MOTION_ON], [both]), MOTION)
+    assert sorted(
+        (int((t - T0) / US), a) for t, a in result.calls.select("call_us", "action").iter_rows()
+    ) == [
+        (600, "light.turn_off"),
+        (660, "light.turn_on"),
+        (1800, "light.turn_off"),
+        (1860, "light.turn_on"),
+    ]
+    assert _run(_auto([MOTION_ON], [{"stop": "done"}, LIGHT_ON]), MOTION) == []
+
+
+def test_disabled_steps_are_skipped() -> None:
+    disabled = {**LIGHT_OFF, "enabled": False}
+    assert _run(
+        _auto([MOTION_ON, {**MOTION_ON, "to": "off", "enabled": False}], [disabled, LIGHT_ON]), MOTION
+    ) == [
+        10,
+        30,
+    ]
+
+
+def test_time_pattern_fires_on_the_clock() -> None:
+    every = _auto([{"trigger": "time_pattern", "hours": "/6"}])
+    assert _run(every, []) == [0, 360, 720, 1080]
+
+
+def test_what_cannot_be_replayed_is_reported_not_silently_dropped() -> None:
+    odd = _auto(
+        [{"trigger": "mqtt", "topic": "doorbell"}, MOTION_ON],
+        [{"action": "{{ 'light.turn_' ~ 'on' }}"}, LIGHT_ON],
+        conditions=[{"condition": "device", "device_id": "a" * 32, "domain": "hue", "type": "is_on"}],
+    )
+    result = _replay(odd, MOTION)
+    assert not result.replayable
+    assert {"trigger 'mqtt'", "condition 'device'"} <= set(result.unsupported)

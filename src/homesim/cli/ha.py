@@ -1,4 +1,5 @@
-"""`homesim ha …`: Home Assistant-native files; `validate` checks automations.yaml, optionally for a home."""
+"""`homesim ha …`: Home Assistant-native files; `validate` checks automations.yaml (optionally for a home,
+expanding blueprints from a config dir), `stats` measures the construct mix of automation files."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from rich.console import Console
 from rich.table import Table
 
 from homesim.cli import ha_export
-from homesim.ha.automation_validation import validate_yaml
+from homesim.ha.automation import Automation, join_path, parse_yaml
+from homesim.ha.automation.stats import construct_mix, mix_table
+from homesim.ha.automation_validation import automation_notes, validate_yaml
 from homesim.schema.home import Home
 from homesim.workspace import HomeFolder
 
@@ -48,12 +51,26 @@ def validate(
     home: Annotated[
         Path | None, typer.Option("--home", help="home.json, or a home folder holding one, to check against")
     ] = None,
+    config_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--config-dir",
+            help="HA config dir whose blueprints/automation/ holds the blueprints used",
+            file_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Validate automations: schema, services and data, and with --home every reference and state.
 
-    Exits 1 when there is any issue, 0 otherwise.
+    Notes say what could not be checked (integrations homesim does not know). Exits 1 when there is any
+    issue, 0 otherwise.
     """
-    issues = validate_yaml(file.read_text("utf-8"), _load_home(home) if home is not None else None)
+    text = file.read_text("utf-8")
+    issues = validate_yaml(text, _load_home(home) if home is not None else None, config_dir)
+    parsed = parse_yaml(text)
+    for prefix, automation in parsed.automations.items():
+        for path, message in automation_notes(automation):
+            console.print(f"note: {join_path(prefix, path)}: {message}", highlight=False)
     if not issues:
         console.print(f"[green]{file}: no issues[/green]")
         return
@@ -64,3 +81,24 @@ def validate(
         table.add_row(path or "(file)", message)
     console.print(table)
     raise typer.Exit(1)
+
+
+@app.command()
+def stats(
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="automations.yaml files (either syntax)", exists=True, dir_okay=False, readable=True
+        ),
+    ],
+) -> None:
+    """The construct mix: the share of the files' automations that use each trigger, condition and action
+    kind, templates and modes (automations that do not parse are counted apart)."""
+    automations: list[Automation] = []
+    refused = 0
+    for file in files:
+        parsed = parse_yaml(file.read_text("utf-8"))
+        automations += parsed.automations.values()
+        refused += len({issue.path.partition(".")[0] for issue in parsed.issues})
+    console.print(f"{len(automations)} automations parsed, {refused} refused, {len(files)} file(s)")
+    console.print(mix_table({"share": construct_mix(automations)}), highlight=False, markup=False)

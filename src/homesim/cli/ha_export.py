@@ -14,7 +14,14 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from homesim.ha.config_dir import RECORDER_DB_NAME, export_config_dir, truth_automations_yaml
+from homesim.ha.automation import render_yaml
+from homesim.ha.config_dir import (
+    RECORDER_DB_NAME,
+    ConfigImport,
+    export_config_dir,
+    import_config,
+    truth_automations_yaml,
+)
 from homesim.ha.recorder import table_counts
 from homesim.ha.storage import PASSIVE_DEVICE_TYPE, RegistryImportError, import_home
 from homesim.io import write_text_atomic
@@ -108,8 +115,16 @@ def import_command(
         Path, typer.Argument(help="HA config dir (or a bare .storage folder)", exists=True, file_okay=False)
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="home.json template to write", dir_okay=False)],
+    automations_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--automations", help="write the automations kept, as their owner wrote them, to this YAML file"
+        ),
+    ] = None,
 ) -> None:
-    """Read an HA config dir's registries into a home.json template; prints what it could not map."""
+    """Read an HA config dir's registries into a home.json template, and its automations, scripts and
+    scenes (through configuration.yaml's includes and secrets); prints what it could not map and, per
+    automation, what it kept."""
     try:
         home, warnings = import_home(config_dir)
     except RegistryImportError as exc:
@@ -132,3 +147,41 @@ def import_command(
     _console.print(summary)
     for warning in warnings:
         _console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+    _report_automations(import_config(config_dir), automations_out)
+
+
+def _report_automations(imported: ConfigImport, out: Path | None) -> None:
+    """Per automation: kept (with notes on what could not be checked) or refused (with why)."""
+    table = Table(title=f"Automations: {len(imported.kept)} of {len(imported.automations)} kept")
+    table.add_column("automation")
+    table.add_column("kept")
+    table.add_column("what")
+    for report in imported.automations:
+        name = report.alias or report.id or report.prefix
+        if report.kept and report.automation is not None:
+            a = report.automation
+            what = (
+                f"{len(a.triggers)} trigger(s), {len(a.conditions)} condition(s), {len(a.actions)} action(s)"
+            )
+            if report.blueprint:
+                what += f"; from blueprint {report.blueprint}"
+            what += "".join(f"; note: {note.path}: {note.message}" for note in report.notes)
+            table.add_row(name, "yes", what)
+        else:
+            table.add_row(name, "[red]no[/red]", "; ".join(f"{i.path}: {i.message}" for i in report.issues))
+    _console.print(table, highlight=False)
+    refused_scripts = [s for s in imported.scripts if s.issues]
+    _console.print(
+        f"scripts: {len(imported.scripts) - len(refused_scripts)} of {len(imported.scripts)} kept; "
+        f"scenes: {imported.scenes}",
+        highlight=False,
+    )
+    for script in refused_scripts:
+        issue = script.issues[0]
+        _console.print(
+            f"[yellow]script {script.key} refused:[/yellow] {issue.path}: {issue.message}", highlight=False
+        )
+    for problem in imported.problems:
+        _console.print(f"[yellow]warning:[/yellow] {problem}", highlight=False)
+    if out is not None:
+        write_text_atomic(out, render_yaml(imported.kept))

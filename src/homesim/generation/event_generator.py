@@ -28,6 +28,7 @@ from homesim.schema.patterns import (
     StateTriggerSpec,
     TimeTriggerSpec,
 )
+from homesim.schema.vocabulary import is_dark
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -311,7 +312,7 @@ class EventGenerator:
     def _conditions_hold(self, b: Behavior, times: I64) -> BoolArr:
         ok = np.ones(len(times), dtype=bool)
         if b.conditions.dark:
-            ok &= self.env.at("sun_elevation_deg", times) < 3.0
+            ok &= is_dark(self.env.at("sun_elevation_deg", times))
         if b.conditions.someone_home:
             ok &= self.schedules.anyone_home(times)
         if b.conditions.nobody_home:

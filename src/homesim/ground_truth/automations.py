@@ -11,7 +11,8 @@ from pydantic import JsonValue
 from homesim.generation.behaviors import (
     Behavior,
 )
-from homesim.ha.automation_validation import DEFAULT_DATA
+from homesim.ha.automation import document, parse_automation
+from homesim.ha.automation.restyle import restyle
 from homesim.schema.ground_truth import HaAutomation, TimeWindow
 from homesim.schema.home import Entity, Home
 from homesim.schema.patterns import (
@@ -21,30 +22,10 @@ from homesim.schema.patterns import (
     StateTriggerSpec,
     TimeTriggerSpec,
 )
+from homesim.schema.vocabulary import DARK_ELEVATION_DEG, service_for_state
 
 _WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
-#: Service that puts an entity of a domain into a state (besides `turn_on`/`turn_off` for on/off).
-_SERVICES: dict[tuple[str, str], str] = {
-    ("cover", "open"): "cover.open_cover",
-    ("cover", "closed"): "cover.close_cover",
-    ("lock", "locked"): "lock.lock",
-    ("lock", "unlocked"): "lock.unlock",
-    ("alarm_control_panel", "armed_away"): "alarm_control_panel.alarm_arm_away",
-    ("alarm_control_panel", "armed_home"): "alarm_control_panel.alarm_arm_home",
-    ("alarm_control_panel", "armed_night"): "alarm_control_panel.alarm_arm_night",
-    ("alarm_control_panel", "disarmed"): "alarm_control_panel.alarm_disarm",
-    ("media_player", "playing"): "media_player.media_play",
-    ("media_player", "paused"): "media_player.media_pause",
-    ("vacuum", "cleaning"): "vacuum.start",
-    ("vacuum", "docked"): "vacuum.return_to_base",
-    ("camera", "recording"): "camera.record",
-}
-#: Domains whose state is set through a mode: (service, data key).
-_MODE_SERVICES = {
-    "climate": ("climate.set_hvac_mode", "hvac_mode"),
-    "water_heater": ("water_heater.set_operation_mode", "operation_mode"),
-}
 #: Where a numeric variable is read when the home has no entity for it: HA's default weather entity
 #: (created at onboarding) or the usual grid sensors.
 _FALLBACK_TEMPLATES = {
@@ -104,7 +85,7 @@ class AutomationBuilder:
                 actions, conditions = [{"choose": [on, off]}], []
             elif reverts:
                 actions = [*calls, {"delay": hold}, *reverts]
-        return HaAutomation(
+        built = HaAutomation(
             id=b.id,
             alias=b.description[:1].upper() + b.description[1:],
             description=f"Reproduces homesim ground-truth pattern {b.id} ({b.type}).{self._note(b)}",
@@ -113,6 +94,9 @@ class AutomationBuilder:
             conditions=tuple(conditions),
             actions=tuple(actions),
         )
+        # Written with the constructs real users use, in their measured shares; the behaviour is the same.
+        styled = restyle(parse_automation(built.model_dump(mode="json")), b.id, legacy=False)
+        return HaAutomation.model_validate({"conditions": [], **document(styled, "current")})
 
     def _triggers(
         self, b: Behavior, window: TimeWindow | None
@@ -220,7 +204,7 @@ class AutomationBuilder:
         conditions: list[dict[str, JsonValue]] = []
         if b.conditions.dark:
             sun: dict[str, JsonValue] = {"condition": "numeric_state", "entity_id": "sun.sun"}
-            conditions.append(sun | {"attribute": "elevation", "below": 3})
+            conditions.append(sun | {"attribute": "elevation", "below": DARK_ELEVATION_DEG})
         someone: dict[str, JsonValue] = {
             "condition": "or",
             "conditions": [{"condition": "state", "entity_id": p, "state": "home"} for p in self.people],
@@ -234,19 +218,13 @@ class AutomationBuilder:
         return conditions
 
     def _call(self, entity_id: str, state: str, attributes: str | None, b: Behavior) -> dict[str, JsonValue]:
-        domain = _domain(entity_id)
         data: dict[str, JsonValue] = dict(parse_attributes(attributes) or {})
-        if domain in _MODE_SERVICES:
-            service, key = _MODE_SERVICES[domain]
-            data[key] = state
-        elif (domain, state) in _SERVICES:
-            service = _SERVICES[(domain, state)]
-        elif state in ("on", "off"):
-            service = f"{domain}.turn_{state}"
-        else:
+        found = service_for_state(entity_id, state)
+        if found is None:
             raise ValueError(f"no service sets {entity_id} to {state!r}")
+        service, service_data = found
+        data.update(service_data)
         if service == "camera.record":
-            data.update(DEFAULT_DATA[service])
             data["duration"] = round((b.revert.median_min if b.revert else 1.0) * 60)
         call: dict[str, JsonValue] = {"action": service, "target": {"entity_id": entity_id}}
         if data:

@@ -43,6 +43,7 @@ from homesim.ground_truth.mining_numerics import (
     distinct_count,
     minutes_from,
 )
+from homesim.schema.vocabulary import PASSIVE_DOMAINS
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -67,9 +68,9 @@ ACTUATOR_DOMAINS: frozenset[str] = frozenset(
         "siren",
     }
 )
-#: Domains whose states are numbers or timestamps: no categorical pattern to mine.
-_SKIPPED_DOMAINS = frozenset({"sensor", "number", "button", "event", "scene", "input_number"})
 _SKIPPED_STATES = ("unavailable", "unknown")
+#: sun.sun stays: its horizon changes anchor sunset/sunrise routines (`sun_events`).
+_SKIPPED_DOMAINS = sorted(PASSIVE_DOMAINS - {"sun"})
 HOME_ZONE = "zone.home"
 ZONE_OCCUPIED = "occupied"
 ZONE_EMPTY = "empty"

@@ -13,91 +13,38 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 from homesim.ha.automation import (
-    Action,
-    AndCondition,
     Automation,
     AutomationError,
-    ChooseAction,
-    Condition,
+    DeviceAction,
+    DeviceCondition,
+    DeviceTrigger,
+    IntegrationTrigger,
     Issue,
-    NotCondition,
     NumericStateCondition,
     NumericStateTrigger,
-    OrCondition,
     ServiceAction,
     StateCondition,
     StateTrigger,
     Target,
     TimeCondition,
     TimeTrigger,
-    Trigger,
     TriggerCondition,
     ZoneTrigger,
+    is_template,
     join_path,
-    parse_yaml,
+    parse_items,
 )
+from homesim.ha.automation.blueprints import expand
+from homesim.ha.automation.values import REGISTRY_ID_RE
+from homesim.ha.automation.walk import Node, walk
+from homesim.ha.yaml_loader import HaYamlError, loads
 from homesim.schema.home import Entity, Home
 from homesim.schema.states import DOMAIN_STATES, NUMERIC_DOMAINS, allowed_states
-
-#: Services homesim knows, per domain (HA's service names for the domains homesim models).
-SERVICES: dict[str, frozenset[str]] = {
-    "homeassistant": frozenset({"turn_on", "turn_off", "toggle", "update_entity"}),
-    "light": frozenset({"turn_on", "turn_off", "toggle"}),
-    "switch": frozenset({"turn_on", "turn_off", "toggle"}),
-    "input_boolean": frozenset({"turn_on", "turn_off", "toggle"}),
-    "siren": frozenset({"turn_on", "turn_off", "toggle"}),
-    "cover": frozenset({"open_cover", "close_cover", "stop_cover", "set_cover_position", "toggle"}),
-    "valve": frozenset({"open_valve", "close_valve", "stop_valve", "set_valve_position", "toggle"}),
-    "climate": frozenset(
-        {"set_hvac_mode", "set_temperature", "set_preset_mode", "set_fan_mode", "turn_on", "turn_off"}
-    ),
-    "lock": frozenset({"lock", "unlock", "open"}),
-    "media_player": frozenset(
-        {
-            "turn_on",
-            "turn_off",
-            "toggle",
-            "media_play",
-            "media_pause",
-            "media_stop",
-            "media_play_pause",
-            "volume_set",
-            "volume_mute",
-            "play_media",
-        }
-    ),
-    "fan": frozenset({"turn_on", "turn_off", "toggle", "set_percentage", "oscillate", "set_preset_mode"}),
-    "vacuum": frozenset({"start", "stop", "pause", "return_to_base", "locate", "clean_spot"}),
-    "alarm_control_panel": frozenset(
-        {
-            "alarm_arm_home",
-            "alarm_arm_away",
-            "alarm_arm_night",
-            "alarm_arm_vacation",
-            "alarm_disarm",
-            "alarm_trigger",
-        }
-    ),
-    "water_heater": frozenset({"set_operation_mode", "set_temperature", "turn_on", "turn_off"}),
-    "humidifier": frozenset({"turn_on", "turn_off", "toggle", "set_humidity", "set_mode"}),
-    "select": frozenset({"select_option", "select_next", "select_previous", "select_first", "select_last"}),
-    "number": frozenset({"set_value"}),
-    "camera": frozenset({"turn_on", "turn_off", "snapshot", "record", "enable_motion_detection"}),
-    "button": frozenset({"press"}),
-    "scene": frozenset({"turn_on"}),
-    # Besides these, `script.<object_id>` runs that script directly.
-    "script": frozenset({"turn_on", "turn_off", "toggle"}),
-    # Each notifier is its own service (notify.mobile_app_pixel); `send_message` targets notify entities.
-    "notify": frozenset({"send_message"}),
-}
-
-#: Domains whose service names are open-ended (one service per configured notifier).
-OPEN_DOMAINS: frozenset[str] = frozenset({"notify"})
-
-#: Domains whose services act on entities of any domain.
-ANY_ENTITY_DOMAINS: frozenset[str] = frozenset({"homeassistant"})
+from homesim.schema.vocabulary import ANY_ENTITY_DOMAINS, SERVICES, service_status
 
 #: Inclusive bounds of numeric service data, whatever the service (HA's ranges; temperatures in °C).
 DATA_RANGES: dict[str, tuple[float, float]] = {
@@ -145,13 +92,6 @@ REQUIRED_DATA: dict[str, tuple[str, ...]] = {
     "notify.*": ("message",),  # every notifier's own service
 }
 
-#: Data that makes a service call with required data complete when the caller has nothing better to give.
-DEFAULT_DATA: dict[str, dict[str, str]] = {
-    "camera.record": {
-        "filename": "/media/{{ entity_id.entity_id }}_{{ now().strftime('%Y%m%d_%H%M%S') }}.mp4"
-    },
-}
-
 #: Service data that must be one of a domain's states.
 DATA_CHOICES: dict[str, tuple[str, frozenset[str]]] = {
     "climate.set_hvac_mode": ("hvac_mode", DOMAIN_STATES["climate"]),
@@ -163,7 +103,6 @@ _BUILTIN_ENTITIES = (
     Entity(entity_id="sun.sun", unique_id="sun", platform="sun"),
     Entity(entity_id="zone.home", unique_id="home", platform="zone"),
 )
-_TEMPLATE_MARK = "{{"
 _INDEX_RE = re.compile(r"^\[(\d+)\]")
 
 
@@ -179,13 +118,21 @@ def _suggest(value: str, known: Iterable[str]) -> str:
 
 
 class _Checker:
-    """Walks one automation, collecting issues; with `home` None only the home-independent checks run."""
+    """Walks one automation, collecting issues (and notes on what it could not check); with `home` None
+    only the home-independent checks run."""
 
-    def __init__(self, automation: Automation, home: Home | None) -> None:
+    def __init__(self, automation: Automation, home: Home | None, services: bool = True) -> None:
         self.automation = automation
         self.home = home
+        #: Whether to check service names and service data (HA itself checks them only when a call runs).
+        self.services = services
         self.issues: list[Issue] = []
-        self.trigger_ids = {trigger.id for trigger in automation.triggers if trigger.id is not None}
+        self.notes: list[Issue] = []
+        # HA gives a trigger without an `id` its index as id.
+        self.trigger_ids = {
+            trigger.id if trigger.id is not None else str(index)
+            for index, trigger in enumerate(automation.triggers)
+        }
         self.entities: dict[str, Entity] = {}
         self.known: dict[str, set[str]] = {}
         if home is not None:
@@ -198,20 +145,42 @@ class _Checker:
             }
 
     def run(self) -> list[Issue]:
-        for index, trigger in enumerate(self.automation.triggers):
-            self.trigger(trigger, f"triggers[{index}]")
-        self.conditions(self.automation.conditions, "conditions")
-        self.actions(self.automation.actions, "actions")
+        for path, node in walk(self.automation):
+            self.node(node, path)
         return self.issues
 
     def add(self, path: str, message: str) -> None:
         self.issues.append(Issue(path, message))
 
+    def note(self, path: str, message: str) -> None:
+        self.notes.append(Issue(path, message))
+
+    def node(self, node: Node, path: str) -> None:
+        if isinstance(node, ServiceAction):
+            self.service_call(node, path)
+        elif isinstance(node, IntegrationTrigger):
+            self.note(
+                f"{path}.trigger",
+                f"integration not checked: trigger platform {node.trigger!r} is not part of HA core",
+            )
+        elif isinstance(node, DeviceTrigger | DeviceCondition | DeviceAction):
+            kind = type(node).__name__.removeprefix("Device").lower()
+            self.note(
+                f"{path}.domain",
+                f"integration not checked: device {kind} of integration {node.domain!r}",
+            )
+            if self.home is not None and not is_template(node.device_id):
+                self.exist("device", node.device_id, f"{path}.device_id")
+        elif isinstance(node, StateTrigger | NumericStateTrigger | TimeTrigger | ZoneTrigger):
+            self.trigger(node, path)
+        elif isinstance(node, StateCondition | NumericStateCondition | TimeCondition | TriggerCondition):
+            self.condition(node, path)
+
     # ------------------------------------------------------------------------------ references
 
     def entity(self, entity_id: str, path: str) -> Entity | None:
         """The home's entity, or None (reporting it when a home is given and lacks it)."""
-        if self.home is None:
+        if self.home is None or is_template(entity_id) or REGISTRY_ID_RE.match(entity_id):
             return None
         found = self.entities.get(entity_id)
         if found is None:
@@ -225,7 +194,7 @@ class _Checker:
     def exist(self, kind: str, ids: str | list[str] | None, path: str) -> None:
         known = self.known.get(kind, set())
         for value in _values(ids):
-            if value not in known:
+            if value not in known and not is_template(value):
                 self.add(path, f"unknown {kind} {value!r}{_suggest(value, known)}")
 
     def states(self, entities: Sequence[Entity], values: str | list[str] | None, path: str) -> None:
@@ -243,7 +212,11 @@ class _Checker:
 
     def numeric(self, item: NumericStateTrigger | NumericStateCondition, path: str) -> None:
         for entity in self.entities_at(item.entity_id, f"{path}.entity_id"):
-            if item.attribute is None and entity.domain not in NUMERIC_DOMAINS:
+            if (
+                item.attribute is None
+                and item.value_template is None
+                and entity.domain not in NUMERIC_DOMAINS
+            ):
                 self.add(
                     f"{path}.entity_id",
                     f"{entity.entity_id} has no numeric state: use a sensor or number entity, "
@@ -253,24 +226,30 @@ class _Checker:
             if isinstance(bound, str):
                 self.entity(bound, f"{path}.{key}")
 
-    def time_entities(self, times: str | list[str] | None, path: str) -> None:
-        for value in _values(times):
-            if "." in value:  # an input_datetime or timestamp sensor, not "HH:MM"
+    def time_entities(self, times: object, path: str) -> None:
+        for value in times if isinstance(times, list) else [times]:
+            if isinstance(value, dict):
+                self.entity(str(value.get("entity_id")), path)
+            elif isinstance(value, str) and "." in value:  # an input_datetime or timestamp sensor
                 self.entity(value, path)
 
     # -------------------------------------------------------------------- triggers, conditions
 
-    def trigger(self, trigger: Trigger, path: str) -> None:
+    def trigger(
+        self, trigger: StateTrigger | NumericStateTrigger | TimeTrigger | ZoneTrigger, path: str
+    ) -> None:
         if isinstance(trigger, StateTrigger):
             entities = self.entities_at(trigger.entity_id, f"{path}.entity_id")
             if trigger.attribute is None:  # attribute values are not states
-                self.states(entities, trigger.from_, f"{path}.from")
-                self.states(entities, trigger.to, f"{path}.to")
+                for key in ("from", "to", "not_from", "not_to"):
+                    self.states(
+                        entities, getattr(trigger, "from_" if key == "from" else key), f"{path}.{key}"
+                    )
         elif isinstance(trigger, NumericStateTrigger):
             self.numeric(trigger, path)
         elif isinstance(trigger, TimeTrigger):
             self.time_entities(trigger.at, f"{path}.at")
-        elif isinstance(trigger, ZoneTrigger):
+        else:
             for entity in self.entities_at(trigger.entity_id, f"{path}.entity_id"):
                 if entity.domain not in ("person", "device_tracker"):
                     self.add(
@@ -279,11 +258,9 @@ class _Checker:
                     )
             self.entity(trigger.zone, f"{path}.zone")
 
-    def conditions(self, conditions: Sequence[Condition], path: str) -> None:
-        for index, condition in enumerate(conditions):
-            self.condition(condition, f"{path}[{index}]")
-
-    def condition(self, condition: Condition, path: str) -> None:
+    def condition(
+        self, condition: StateCondition | NumericStateCondition | TimeCondition | TriggerCondition, path: str
+    ) -> None:
         if isinstance(condition, StateCondition):
             entities = self.entities_at(condition.entity_id, f"{path}.entity_id")
             if condition.attribute is None:
@@ -293,9 +270,7 @@ class _Checker:
         elif isinstance(condition, TimeCondition):
             self.time_entities(condition.after, f"{path}.after")
             self.time_entities(condition.before, f"{path}.before")
-        elif isinstance(condition, AndCondition | OrCondition | NotCondition):
-            self.conditions(condition.conditions, f"{path}.conditions")
-        elif isinstance(condition, TriggerCondition):
+        else:
             for trigger_id in _values(condition.id):
                 if trigger_id not in self.trigger_ids:
                     known = ", ".join(sorted(self.trigger_ids)) or "none"
@@ -303,55 +278,53 @@ class _Checker:
 
     # -------------------------------------------------------------------------------- actions
 
-    def actions(self, actions: Sequence[Action], path: str) -> None:
-        for index, action in enumerate(actions):
-            where = f"{path}[{index}]"
-            if isinstance(action, ServiceAction):
-                self.service_call(action, where)
-            elif isinstance(action, ChooseAction):
-                for number, option in enumerate(action.choose):
-                    self.conditions(option.conditions, f"{where}.choose[{number}].conditions")
-                    self.actions(option.sequence, f"{where}.choose[{number}].sequence")
-                if action.default is not None:
-                    self.actions(action.default, f"{where}.default")
-
     def service_call(self, action: ServiceAction, path: str) -> None:
+        if action.templated:
+            self.note(f"{path}.action", "service chosen by a template when it runs: not checked")
+            return
+        if not self.services:
+            return
         domain, service = action.domain, action.service
-        if domain not in SERVICES:
-            self.add(
+        status = service_status(domain, service)
+        if status == "not_checked":
+            self.note(
                 f"{path}.action",
-                f"unknown service {action.action!r}: no services for domain {domain!r}"
-                f"{_suggest(domain, SERVICES)}",
+                f"integration not checked: {domain!r} is not an HA core domain homesim knows",
             )
-        elif not self.service_known(domain, service):
+        elif domain == "script" and service not in SERVICES[domain]:
+            # script.<object_id> runs that script; without a home any script id is plausible.
+            if self.home is not None and f"script.{service}" not in self.entities:
+                self.add(f"{path}.action", f"script has no service {service!r}: no entity script.{service}")
+        elif status == "unknown":
             self.add(
                 f"{path}.action",
-                f"{domain} has no service {service!r}; expected one of {', '.join(sorted(SERVICES[domain]))}",
+                f"{domain} has no service {service!r}{_suggest(service, SERVICES[domain])}; "
+                f"expected one of {', '.join(sorted(SERVICES[domain]))}",
             )
         targets = self.target(action, f"{path}.target")
         self.data(action, targets, f"{path}.data")
 
-    def service_known(self, domain: str, service: str) -> bool:
-        if domain in OPEN_DOMAINS or service in SERVICES[domain]:
-            return True
-        # script.<object_id> runs that script; without a home any script id is plausible.
-        return domain == "script" and (self.home is None or f"script.{service}" in self.entities)
-
     def target(self, action: ServiceAction, path: str) -> list[Entity]:
         """Check the target's references; return the entities it names by entity_id."""
-        target, domain = action.target, action.domain
-        if target is None or self.home is None:
+        domain = action.domain
+        target = action.target if isinstance(action.target, Target) else Target()
+        if self.home is None:
             return []
         reported = len(self.issues)
         named: list[Entity] = []
-        for entity_id in _values(target.entity_id):
-            entity = None if entity_id in ("all", "none") else self.entity(entity_id, f"{path}.entity_id")
+        on_call = [
+            (entity_id, f"{path.removesuffix('.target')}.entity_id")
+            for entity_id in _values(action.entity_id)
+        ]
+        in_target = [(entity_id, f"{path}.entity_id") for entity_id in _values(target.entity_id)]
+        for entity_id, where in on_call + in_target:
+            entity = None if entity_id in ("all", "none") else self.entity(entity_id, where)
             if entity is None:
                 continue
             named.append(entity)
             if domain not in ANY_ENTITY_DOMAINS and entity.domain != domain:
                 self.add(
-                    f"{path}.entity_id",
+                    where,
                     f"{entity.entity_id} is a {entity.domain} entity; {action.action} acts on {domain} "
                     "entities",
                 )
@@ -391,16 +364,18 @@ class _Checker:
         ]
 
     def data(self, action: ServiceAction, targets: Sequence[Entity], path: str) -> None:
-        data = action.data or {}
-        required = REQUIRED_DATA.get(action.action, REQUIRED_DATA.get(f"{action.domain}.*", ()))
+        if is_template(action.data) or is_template(action.data_template):
+            return  # the whole data is rendered when the call runs
+        data = action.all_data
+        required = REQUIRED_DATA.get(action.service_name, REQUIRED_DATA.get(f"{action.domain}.*", ()))
         if required and not any(key in data for key in required):
             self.add(path, f"{action.action} needs {' or '.join(repr(key) for key in required)} in data")
         ranges = DATA_RANGES | DOMAIN_DATA_RANGES.get(action.domain, {})
         for key, value in data.items():
             if key in ranges:
                 self.in_range(key, value, ranges[key], f"{path}.{key}")
-        if action.action in DATA_CHOICES:
-            key, choices = DATA_CHOICES[action.action]
+        if action.service_name in DATA_CHOICES:
+            key, choices = DATA_CHOICES[action.service_name]
             self.choice(data.get(key), choices, f"{action.domain} {key}", f"{path}.{key}")
         if action.action == "select.select_option":
             for entity in targets:
@@ -410,7 +385,7 @@ class _Checker:
                     )
 
     def in_range(self, key: str, value: object, bounds: tuple[float, float], path: str) -> None:
-        if isinstance(value, str) and _TEMPLATE_MARK in value:
+        if is_template(value):
             return  # rendered at run time
         try:
             # HA coerces numeric strings; YAML booleans are not numbers.
@@ -425,7 +400,7 @@ class _Checker:
             self.add(path, f"{key} {value!r} is outside {low:g}–{high:g}")
 
     def choice(self, value: object, choices: Collection[str], owner: str, path: str) -> None:
-        if value is None or (isinstance(value, str) and _TEMPLATE_MARK in value):
+        if value is None or (is_template(value)):
             return  # a missing key is reported by the required-data check
         if value not in choices:
             self.add(path, f"{value!r} is not an option of {owner}; options are {', '.join(sorted(choices))}")
@@ -448,25 +423,110 @@ def ensure_valid_for_home(automation: Automation, home: Home) -> None:
         raise AutomationError(issues)
 
 
-def validate_yaml(text: str, home: Home | None = None) -> list[Issue]:
-    """Every issue of an automations.yaml: YAML and schema errors, semantic checks, duplicate ids.
+def structural_issues(automation: Automation) -> list[Issue]:
+    """The checks of an automation's own structure beyond its schema (`condition: trigger` ids that no
+    trigger has), without the service and service-data checks HA itself makes only when a call runs."""
+    return _Checker(automation, None, services=False).run()
 
-    With `home`, each automation is also checked against it. Paths are prefixed with the automation's
+
+def automation_notes(automation: Automation) -> list[Issue]:
+    """What the checks could not judge: integrations homesim does not know, device automations, templated
+    services. Notes are not problems: the automation is valid where that integration is installed."""
+    checker = _Checker(automation, None)
+    checker.run()
+    return checker.notes
+
+
+@dataclass(frozen=True)
+class AutomationReport:
+    """One automation of a file: kept (`automation` set) or refused, with its issues and notes."""
+
+    prefix: str
+    id: str | None
+    alias: str | None
+    automation: Automation | None
+    issues: tuple[Issue, ...]
+    notes: tuple[Issue, ...]
+    #: Made from a blueprint (`use_blueprint`).
+    blueprint: str | None = None
+
+    @property
+    def kept(self) -> bool:
+        return self.automation is not None and not self.issues
+
+
+def check_items(
+    data: object, home: Home | None = None, config_dir: Path | None = None
+) -> list[AutomationReport]:
+    """Parse and check loaded automations (a list or one mapping) one by one, as HA loads them: blueprint
+    uses are expanded from `config_dir`'s blueprints ("blueprint not found" without it); duplicate ids
+    are issues of the later automation."""
+    parsed = parse_items(data)
+    items = data if isinstance(data, list) else [data] if isinstance(data, dict) else []
+    prefixes = [f"[{i}]" for i in range(len(items))] if isinstance(data, list) else [""] * len(items)
+    reports: list[AutomationReport] = []
+    first_use: dict[str, str] = {}
+    for prefix, item in zip(prefixes, items, strict=True):
+        raw = item if isinstance(item, dict) else {}
+        ident = raw.get("id")
+        issues = [
+            Issue(path.removeprefix(prefix).lstrip("."), message)
+            for path, message in parsed.issues
+            if prefix == "" or path == prefix or path.startswith((f"{prefix}.", f"{prefix}["))
+        ]
+        automation = parsed.automations.get(prefix)
+        use = parsed.blueprints.get(prefix)
+        if use is not None:
+            try:
+                automation = expand(use, config_dir)
+            except AutomationError as error:
+                issues += error.issues
+        notes: list[Issue] = []
+        if automation is not None:
+            checker = _Checker(automation, home)
+            issues += checker.run()
+            notes = checker.notes
+            if automation.id is not None:
+                if automation.id in first_use:
+                    issues.append(
+                        Issue(
+                            "id", f"duplicate id {automation.id!r}, first used at {first_use[automation.id]}"
+                        )
+                    )
+                first_use.setdefault(automation.id, join_path(prefix, "id"))
+        reports.append(
+            AutomationReport(
+                prefix=prefix,
+                id=str(ident) if ident is not None else None,
+                alias=str(raw["alias"]) if raw.get("alias") is not None else None,
+                automation=automation,
+                issues=tuple(issues),
+                notes=tuple(notes),
+                blueprint=use.use_blueprint.path if use is not None else None,
+            )
+        )
+    return reports
+
+
+def validate_yaml(text: str, home: Home | None = None, config_dir: Path | None = None) -> list[Issue]:
+    """Every issue of an automations.yaml: YAML and schema errors, semantic checks, duplicate ids,
+    blueprints not found.
+
+    With `home`, each automation is also checked against it; with `config_dir`, blueprint uses are
+    expanded from its `blueprints/automation/` and checked. Paths are prefixed with the automation's
     index in the file (`[2].actions[0].target.entity_id`); issues are ordered by automation.
     """
-    parsed = parse_yaml(text)
-    issues = list(parsed.issues)
-    first_use: dict[str, str] = {}
-    for prefix, automation in parsed.automations.items():
-        found = _Checker(automation, home).run()
-        issues += [Issue(join_path(prefix, path), message) for path, message in found]
-        if automation.id is not None:
-            where = join_path(prefix, "id")
-            if automation.id in first_use:
-                issues.append(
-                    Issue(where, f"duplicate id {automation.id!r}, first used at {first_use[automation.id]}")
-                )
-            first_use.setdefault(automation.id, where)
+    try:
+        data = loads(text)
+    except HaYamlError as error:
+        return [Issue("", str(error))]
+    if data is not None and not isinstance(data, list | dict):
+        return [Issue("", f"expected a list of automations, got {type(data).__name__}")]
+    issues = [
+        Issue(join_path(report.prefix, path), message)
+        for report in check_items(data, home, config_dir)
+        for path, message in report.issues
+    ]
     return sorted(issues, key=_automation_index)
 
 

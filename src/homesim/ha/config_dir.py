@@ -1,22 +1,32 @@
-"""A Home Assistant configuration directory that HA 2025.1 loads as is, written from a home.
+"""A Home Assistant configuration directory: written from a home so HA 2025.1 loads it as is, and read
+back the way HA reads it.
 
 This module owns the layout of that folder: `.storage/` (the registries from `homesim.ha.storage` plus
 `core.config` with the home's location), `configuration.yaml`, `automations.yaml` (text from the caller,
 e.g. `homesim.ha.automation`, or an empty list), `.HA_VERSION`, and optionally the recorder database
-`home-assistant_v2.db` from `homesim.ha.recorder`.
+`home-assistant_v2.db` from `homesim.ha.recorder`. On the import side, `import_config` reads a real
+config dir's automations, scripts and scenes through `configuration.yaml` (`!include`,
+`!include_dir_merge_list`, `!secret`, … via `homesim.ha.yaml_loader`) and reports per automation what it kept.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
+from pydantic import ValidationError
 
 from homesim.generation.catalog import load_catalog
-from homesim.ha.automation import parse_automation, render_yaml
+from homesim.ha.automation import Automation, Issue, parse_automation, render_yaml
+from homesim.ha.automation.actions import SEQUENCE
+from homesim.ha.automation.yaml_io import validation_issues
+from homesim.ha.automation_validation import AutomationReport, check_items
 from homesim.ha.recorder import export_recorder
 from homesim.ha.storage import envelope, export_registries
+from homesim.ha.yaml_loader import HaYamlError, load_file
 from homesim.io import write_json_atomic, write_text_atomic
 from homesim.schema.ground_truth import GroundTruth
 from homesim.schema.home import Home
@@ -27,6 +37,8 @@ RECORDER_DB_NAME = "home-assistant_v2.db"
 HA_RELEASE = "2025.1.0"
 #: Radius of the home zone in metres (HA's default).
 HOME_RADIUS_M = 100
+#: The files HA's UI manages (and `default_config` includes).
+AUTOMATIONS, SCRIPTS, SCENES = "automations.yaml", "scripts.yaml", "scenes.yaml"
 
 
 def export_config_dir(
@@ -122,3 +134,89 @@ def _core_config(home: Home) -> dict[str, object]:
 def truth_automations_yaml(truth: GroundTruth) -> str:
     """automations.yaml holding the ground-truth automation of every pattern (2024.10+ syntax)."""
     return render_yaml([parse_automation(p.automation.model_dump(mode="json")) for p in truth.patterns])
+
+
+# ------------------------------------------------------------------------------------------- import
+
+
+@dataclass(frozen=True)
+class ScriptReport:
+    """One script of scripts.yaml: its key, kept or refused with why."""
+
+    key: str
+    alias: str | None
+    issues: tuple[Issue, ...]
+
+
+@dataclass(frozen=True)
+class ConfigImport:
+    """What `import_config` read from a config dir: every automation with what was kept of it, the
+    scripts and the scenes, and the files it could not read."""
+
+    automations: list[AutomationReport]
+    scripts: list[ScriptReport]
+    scenes: int
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def kept(self) -> list[Automation]:
+        return [r.automation for r in self.automations if r.kept and r.automation is not None]
+
+
+def _sections(configuration: dict[str, Any], domain: str) -> list[tuple[str, Any]]:
+    # HA merges `automation:` with `automation <label>:` sections (packages aside).
+    return [
+        (str(key), value)
+        for key, value in configuration.items()
+        if str(key) == domain or str(key).startswith(f"{domain} ")
+    ]
+
+
+def _read_config(config_dir: Path, problems: list[str]) -> dict[str, Any]:
+    """configuration.yaml as HA loads it; without one, HA's default includes of the UI-managed files."""
+    main = config_dir / "configuration.yaml"
+    if not main.is_file():
+        found: dict[str, Any] = {}
+        for domain, name in (("automation", AUTOMATIONS), ("script", SCRIPTS), ("scene", SCENES)):
+            if (config_dir / name).is_file():
+                try:
+                    found[domain] = load_file(config_dir / name, config_dir)
+                except HaYamlError as error:
+                    problems.append(str(error))
+        return found
+    try:
+        loaded = load_file(main, config_dir)
+    except HaYamlError as error:
+        problems.append(str(error))
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def import_config(config_dir: Path, home: Home | None = None) -> ConfigImport:
+    """Read a config dir's automations, scripts and scenes as HA does (`!include`, `!include_dir_*`,
+    `!secret`), checking each automation (against `home` when given) and expanding blueprint uses from
+    its `blueprints/automation/`."""
+    problems: list[str] = []
+    configuration = _read_config(config_dir, problems)
+    reports: list[AutomationReport] = []
+    for label, section in _sections(configuration, "automation"):
+        for report in check_items(section, home, config_dir):
+            reports.append(replace(report, prefix=f"{label}{report.prefix}"))
+    scripts: list[ScriptReport] = []
+    for _, section in _sections(configuration, "script"):
+        for key, script in (section or {}).items() if isinstance(section, dict) else []:
+            scripts.append(_script(str(key), script))
+    scenes = sum(len(s) for _, s in _sections(configuration, "scene") if isinstance(s, list))
+    return ConfigImport(reports, scripts, scenes, problems)
+
+
+def _script(key: str, script: object) -> ScriptReport:
+    if not isinstance(script, dict):
+        return ScriptReport(key, None, (Issue("", "a script must be a mapping"),))
+    alias = script.get("alias")
+    try:
+        SEQUENCE.validate_python(script.get("sequence"))
+    except ValidationError as error:
+        issues = tuple(Issue(f"sequence{path}", m) for path, m in validation_issues(error))
+        return ScriptReport(key, str(alias) if alias is not None else None, issues)
+    return ScriptReport(key, str(alias) if alias is not None else None, ())

@@ -18,7 +18,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from homesim.ha.automation import Automation, AutomationError, parse_automation, render_yaml
+from homesim.ha.automation import Automation, AutomationError, ServiceAction, parse_automation, render_yaml
+from homesim.ha.automation.conditions import ConditionBase
+from homesim.ha.automation.restyle import restyle
+from homesim.ha.automation.values import WEEKDAYS
+from homesim.ha.automation.walk import walk
 from homesim.ha.automation_validation import validate_against_home
 from homesim.schema.ground_truth import Pattern
 from homesim.schema.home import Home
@@ -33,6 +37,7 @@ from homesim.schema.records import (
     SuggestionRecord,
     make_record_id,
 )
+from homesim.schema.vocabulary import DARK_ELEVATION_DEG, service_for_state
 from homesim.simulation.home_view import HomeView
 from homesim.simulation.model_provider import ModelProvider
 from homesim.simulation.replay import (
@@ -41,13 +46,9 @@ from homesim.simulation.replay import (
     ReplayInput,
     agreement,
     match,
-    service_for_state,
     tolerance_s,
 )
 
-#: Below this sun elevation (degrees) it counts as dark, as in the ground truth's automations.
-DARK_ELEVATION = 3.0
-_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 #: Firings of a candidate and its reference within this many seconds are the same behaviour (for a known
 #: pattern the pattern's own tolerance is used: a daily routine matches within its daily window).
 AGREEMENT_TOLERANCE_S = 120.0
@@ -179,16 +180,14 @@ def _conditions(spec: AutomationSpec, home: Home) -> list[dict[str, Any]]:
     if spec.window is not None:
         conditions.append({"condition": "time", "after": spec.window[0], "before": spec.window[1]})
     if len(set(spec.weekdays)) < 7:
-        conditions.append(
-            {"condition": "time", "weekday": [_WEEKDAYS[d] for d in sorted(set(spec.weekdays))]}
-        )
+        conditions.append({"condition": "time", "weekday": [WEEKDAYS[d] for d in sorted(set(spec.weekdays))]})
     if spec.dark:
         conditions.append(
             {
                 "condition": "numeric_state",
                 "entity_id": "sun.sun",
                 "attribute": "elevation",
-                "below": DARK_ELEVATION,
+                "below": DARK_ELEVATION_DEG,
             }
         )
     if spec.someone_home and home.people:
@@ -256,36 +255,21 @@ def build_automation(spec: AutomationSpec, home: Home, automation_id: str) -> Au
 def signature(automation: Automation) -> dict[str, frozenset[str]]:
     """What an automation is made of, for structural comparison: trigger kinds and entities, the
     (entity, state) pairs it waits for, condition kinds, and the (service, entity) calls it makes."""
-    data = automation.model_dump(mode="json")
     found: dict[str, set[str]] = {"triggers": set(), "states": set(), "conditions": set(), "calls": set()}
-    for trigger in data["triggers"]:
-        entities = trigger.get("entity_id", trigger.get("event", trigger.get("at", "")))
+    for trigger in automation.triggers:
+        data = trigger.model_dump(mode="json")
+        entities = data.get("entity_id", data.get("event", data.get("at", "")))
         for entity in entities if isinstance(entities, list) else [entities]:
-            found["triggers"].add(f"{trigger['trigger']}:{entity}")
-            if "to" in trigger and "for" not in trigger:
-                found["states"].add(f"{entity}={trigger['to']}")
-    _walk_conditions(data["conditions"], found["conditions"])
-    _walk_actions(data["actions"], found)
+            found["triggers"].add(f"{trigger.trigger}:{entity}")
+            if "to" in data and "for" not in data:
+                found["states"].add(f"{entity}={data['to']}")
+    for _, node in walk(automation):
+        if isinstance(node, ConditionBase) and node.condition not in ("and", "or", "not", "trigger"):
+            found["conditions"].add(f"{node.condition}:{getattr(node, 'entity_id', '')}")
+        elif isinstance(node, ServiceAction):
+            for entity in node.entity_ids:
+                found["calls"].add(f"{node.service_name}:{entity}")
     return {key: frozenset(values) for key, values in found.items()}
-
-
-def _walk_conditions(conditions: list[dict[str, Any]], into: set[str]) -> None:
-    for condition in conditions:
-        if condition["condition"] in ("and", "or", "not"):
-            _walk_conditions(condition["conditions"], into)
-        elif condition["condition"] != "trigger":
-            into.add(f"{condition['condition']}:{condition.get('entity_id', '')}")
-
-
-def _walk_actions(actions: list[dict[str, Any]], found: dict[str, set[str]]) -> None:
-    for action in actions:
-        if "action" in action:
-            entities = (action.get("target") or {}).get("entity_id", [])
-            for entity in entities if isinstance(entities, list) else [entities]:
-                found["calls"].add(f"{action['action']}:{entity}")
-        for option in action.get("choose", []):
-            _walk_conditions(option["conditions"], found["conditions"])
-            _walk_actions(option["sequence"], found)
 
 
 def structural_similarity(a: Automation, b: Automation) -> float:
@@ -356,10 +340,13 @@ class AutomationBuilder:
         reference = self.reference(pattern_id)
         label = AutomationLabel(pattern_id=pattern_id)
         try:
-            automation = build_automation(spec, self.view.home, automation_id)
+            built = build_automation(spec, self.view.home, automation_id)
         except (AutomationError, ValueError) as error:
             outputs = AutomationOutputs(yaml="", automation={}, valid=False, validation_errors=(str(error),))
             return self._record(record_id, inputs, outputs, label, {"valid": 0.0}, derived_from)
+        # Written as real users write theirs (same behaviour), in the 2024.10+ syntax the yaml_generation
+        # prompt asks for; structure is compared on the built shape.
+        automation = restyle(built, record_id, legacy=False)
         issues = _issues(automation, self.view.home)
         replayed = self.replayer.run(automation)
         scores = {"valid": float(not issues)}
@@ -374,11 +361,11 @@ class AutomationBuilder:
             label = AutomationLabel(
                 pattern_id=pattern.id,
                 reference_yaml=render_yaml([expected]),
-                structural_match=structural_match(automation, expected),
+                structural_match=structural_match(built, expected),
                 behavioural_agreement=behaviour,
             )
             scores |= {
-                "structural_similarity": structural_similarity(automation, expected),
+                "structural_similarity": structural_similarity(built, expected),
                 "behavioural_agreement": behaviour,
                 "replay_hit_rate": result.hit_rate if result.hit_rate is not None else 0.0,
             }

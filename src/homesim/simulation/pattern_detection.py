@@ -38,13 +38,12 @@ from homesim.schema.records import (
     PatternRecord,
     make_record_id,
 )
+from homesim.schema.vocabulary import PASSIVE_DOMAINS, sun_crossings
 from homesim.simulation.home_view import HomeView
 from homesim.simulation.model_provider import ModelProvider
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
-#: Numeric or non-behavioural domains: their changes are neither pattern triggers nor actions.
-_SKIPPED_DOMAINS = ("sensor", "number", "button", "event", "scene", "input_number", "device_tracker", "sun")
 _PRESENCE_PREFIXES = ("person.", "zone.")
 FEATURES: tuple[str, ...] = tuple(PatternFeatures.model_fields)
 
@@ -86,14 +85,10 @@ def local_clock(time_us: pl.Series, timezone: str) -> pl.DataFrame:
 
 
 def sun_events(environment: pl.DataFrame) -> dict[str, I64]:
-    """Sunset and sunrise times (µs) from the hourly sun elevation, linearly interpolated at 0°."""
+    """Sunset and sunrise times (µs) from the hourly sun elevation: HA's horizon, interpolated."""
     t = environment.get_column("time").dt.epoch("us").to_numpy().astype(np.int64)
-    e = environment.get_column("sun_elevation_deg").to_numpy()
-    i = np.flatnonzero(np.sign(e[:-1]) != np.sign(e[1:]))
-    frac = e[i] / (e[i] - e[i + 1])
-    crossing = t[i] + (frac * (t[i + 1] - t[i])).astype(np.int64)
-    setting = e[i] > e[i + 1]
-    return {"sunset": crossing[setting], "sunrise": crossing[~setting]}
+    crossings: dict[str, I64] = sun_crossings(t, environment.get_column("sun_elevation_deg").to_numpy())
+    return crossings
 
 
 def circular_stats(hours: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
@@ -114,7 +109,7 @@ class _Mined:
 
     def __init__(self, view: HomeView, config: PatternDetectorConfig) -> None:
         self.c = config
-        changes = state_changes(view.events, _SKIPPED_DOMAINS).rename({"time": "time_us"})
+        changes = state_changes(view.events, PASSIVE_DOMAINS).rename({"time": "time_us"})
         clock = local_clock(changes.get_column("time_us"), view.timezone)
         self.table = pl.concat([changes, clock], how="horizontal").with_row_index("row")
         self.days = max(int(self.table.get_column("day").n_unique()), 1)

@@ -17,42 +17,7 @@ from homesim.ha.recorder.columns import Columns, encode, fnv1a_32
 from homesim.ha.recorder.states import blobs
 from homesim.ha.recorder.tables import ORIGIN_LOCAL, IntArray
 from homesim.schema.naming import slugify
-
-# The service an automation calls to put an entity into a state: (service, extra service data key).
-_SERVICES: dict[str, dict[str, tuple[str, str | None]]] = {
-    **{
-        domain: {"on": ("turn_on", None), "off": ("turn_off", None)}
-        for domain in ("light", "switch", "fan", "humidifier", "input_boolean", "siren")
-    },
-    "cover": {"open": ("open_cover", None), "closed": ("close_cover", None)},
-    "valve": {"open": ("open_valve", None), "closed": ("close_valve", None)},
-    "lock": {"locked": ("lock", None), "unlocked": ("unlock", None), "open": ("open", None)},
-    "media_player": {
-        "on": ("turn_on", None),
-        "off": ("turn_off", None),
-        "playing": ("media_play", None),
-        "paused": ("media_pause", None),
-    },
-    "vacuum": {
-        "cleaning": ("start", None),
-        "returning": ("return_to_base", None),
-        "docked": ("return_to_base", None),
-    },
-    "alarm_control_panel": {
-        "disarmed": ("alarm_disarm", None),
-        "armed_home": ("alarm_arm_home", None),
-        "armed_away": ("alarm_arm_away", None),
-        "armed_night": ("alarm_arm_night", None),
-        "armed_vacation": ("alarm_arm_vacation", None),
-    },
-}
-# Domains whose every state is set through one service with the state as a data field.
-_VALUE_SERVICES: dict[str, tuple[str, str]] = {
-    "climate": ("set_hvac_mode", "hvac_mode"),
-    "water_heater": ("set_operation_mode", "operation_mode"),
-    "select": ("select_option", "option"),
-    "number": ("set_value", "value"),
-}
+from homesim.schema.vocabulary import VALUE_SERVICES, service_for_state, service_status
 
 
 @dataclass(frozen=True)
@@ -175,12 +140,15 @@ def _service_call(entity_id: str, state: str) -> dict[str, Any] | None:
     """The `call_service` event data of the action that set `entity_id` to `state`, if a service does."""
     domain = entity_id.partition(".")[0]
     service_data: dict[str, Any] = {}
-    if domain in _VALUE_SERVICES:
-        service, field = _VALUE_SERVICES[domain]
+    if domain in VALUE_SERVICES:
+        service, field = VALUE_SERVICES[domain]
         service_data[field] = state
-    elif state in _SERVICES.get(domain, {}):
-        service = _SERVICES[domain][state][0]
     else:
-        return None
+        found = service_for_state(entity_id, state)
+        if found is None:
+            return None
+        service = found[0].partition(".")[2]
+        if service_status(domain, service) != "known":
+            return None  # sensors and the like change on their own, not through a service
     service_data["entity_id"] = [entity_id]
     return {"domain": domain, "service": service, "service_data": service_data}

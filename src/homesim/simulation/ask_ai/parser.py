@@ -15,9 +15,9 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from homesim.ha.automation_validation import SERVICES
 from homesim.schema.home import Entity, Home
 from homesim.schema.records import AskOutcome
+from homesim.schema.vocabulary import SERVICES, service_for_state
 from homesim.simulation.ask_ai.vocabulary import (
     DEVICE_WORDS,
     IMPOSSIBLE_ACTIONS,
@@ -30,7 +30,6 @@ from homesim.simulation.ask_ai.vocabulary import (
 )
 from homesim.simulation.automation_builder import AutomationSpec, SpecAction, SpecTrigger
 from homesim.simulation.model_provider import Model
-from homesim.simulation.replay import service_for_state
 
 _TIME_RE = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s*(am|pm)?\b")
 _NUMBER_RE = re.compile(r"(-?\d+(?:\.\d+)?)")

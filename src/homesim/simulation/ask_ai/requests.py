@@ -13,6 +13,7 @@ from homesim.schema.ground_truth import Pattern
 from homesim.schema.home import Home
 from homesim.schema.patterns import TimeTriggerSpec
 from homesim.schema.records import AskOutcome
+from homesim.schema.vocabulary import service_for_state
 from homesim.simulation.ask_ai.parser import RequestParser
 from homesim.simulation.ask_ai.vocabulary import (
     AREA_ALIASES,
@@ -28,7 +29,6 @@ from homesim.simulation.ask_ai.vocabulary import (
     Style,
 )
 from homesim.simulation.automation_builder import AutomationSpec, SpecAction, SpecTrigger
-from homesim.simulation.replay import service_for_state
 
 
 @dataclass(frozen=True)

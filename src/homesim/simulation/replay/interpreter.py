@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import time, timedelta
+from dataclasses import dataclass
+from datetime import time
 from functools import cached_property
 from typing import Any
 
@@ -33,33 +33,48 @@ from homesim.ha.automation import (
     Automation,
     ChooseAction,
     Condition,
+    ConditionAction,
     DelayAction,
-    HomeAssistantTrigger,
+    DurationValue,
+    EventAction,
+    IfAction,
     NotCondition,
     NumericStateCondition,
     NumericStateTrigger,
     OrCondition,
+    ParallelAction,
+    RepeatAction,
+    SceneAction,
+    SequenceAction,
     ServiceAction,
+    SetConversationResponseAction,
     StateCondition,
     StateTrigger,
+    StopAction,
     SunCondition,
     SunTrigger,
+    TemplateCondition,
     TemplateTrigger,
     TimeCondition,
+    TimePatternTrigger,
     TimeTrigger,
     Trigger,
     TriggerCondition,
+    VariablesAction,
+    WaitForTriggerAction,
+    WaitTemplateAction,
+    ZoneCondition,
     ZoneTrigger,
     duration_to_timedelta,
+    is_template,
 )
-from homesim.ha.automation_validation import DEFAULT_DATA
-from homesim.schema.ground_truth import Pattern
+from homesim.ha.automation.values import WEEKDAYS
+from homesim.schema.vocabulary import implied_state, sun_crossings
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 Bool = npt.NDArray[np.bool_]
 
-_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 #: Environment-backed signals are sampled on this grid: HA's sun and weather entities update every few
 #: minutes, so a threshold crossing is placed to within a minute rather than at the hourly source rows.
 _GRID_US = US_PER_MIN
@@ -72,66 +87,6 @@ _ENVIRONMENT_SOURCES: dict[tuple[str, str | None], str] = {
     ("sensor.grid_carbon_intensity", None): "carbon_intensity_g_per_kwh",
     ("sensor.electricity_price", None): "price_per_kwh",
 }
-#: HA's sunrise/sunset: the sun's upper limb on the horizon, refraction included.
-_SUN_HORIZON_DEG = -0.833
-
-# --------------------------------------------------------------------------------- service vocabulary
-
-#: The service that puts an entity of a domain into a state (besides `<domain>.turn_on/turn_off`).
-_STATE_SERVICES: dict[tuple[str, str], str] = {
-    ("cover", "open"): "open_cover",
-    ("cover", "closed"): "close_cover",
-    ("valve", "open"): "open_valve",
-    ("valve", "closed"): "close_valve",
-    ("lock", "locked"): "lock",
-    ("lock", "unlocked"): "unlock",
-    ("alarm_control_panel", "armed_away"): "alarm_arm_away",
-    ("alarm_control_panel", "armed_home"): "alarm_arm_home",
-    ("alarm_control_panel", "armed_night"): "alarm_arm_night",
-    ("alarm_control_panel", "disarmed"): "alarm_disarm",
-    ("media_player", "playing"): "media_play",
-    ("media_player", "paused"): "media_pause",
-    ("media_player", "idle"): "media_stop",
-    ("vacuum", "cleaning"): "start",
-    ("vacuum", "docked"): "return_to_base",
-    ("camera", "recording"): "record",
-    ("scene", "on"): "turn_on",
-}
-#: Domains whose state is set through a data key of one service (`climate.set_hvac_mode: {hvac_mode}`).
-_MODE_SERVICES: dict[str, tuple[str, str]] = {
-    "climate": ("set_hvac_mode", "hvac_mode"),
-    "water_heater": ("set_operation_mode", "operation_mode"),
-}
-_SERVICE_STATES = {(domain, service): state for (domain, state), service in _STATE_SERVICES.items()}
-
-
-def service_for_state(entity_id: str, state: str) -> tuple[str, dict[str, Any]] | None:
-    """The HA service call (`domain.service`, data) that puts `entity_id` into `state`; None if none does."""
-    domain = entity_id.partition(".")[0]
-    if domain in _MODE_SERVICES:
-        service, key = _MODE_SERVICES[domain]
-        return f"{domain}.{service}", {key: state}
-    if (domain, state) in _STATE_SERVICES:
-        service = f"{domain}.{_STATE_SERVICES[(domain, state)]}"
-        return service, dict(DEFAULT_DATA.get(service, {}))
-    if state in ("on", "off"):
-        return f"{domain}.turn_{state}", {}
-    return None
-
-
-def implied_state(action: str, data: dict[str, Any] | None) -> str | None:
-    """The state a service call leaves its targets in (None when it does not say: toggle, notify, …)."""
-    domain, _, service = action.partition(".")
-    if domain in _MODE_SERVICES and service == _MODE_SERVICES[domain][0]:
-        value = (data or {}).get(_MODE_SERVICES[domain][1])
-        return value if isinstance(value, str) else None
-    if (domain, service) in _SERVICE_STATES:
-        return _SERVICE_STATES[(domain, service)]
-    if service in ("turn_on", "turn_off"):
-        return service.removeprefix("turn_")
-    return None
-
-
 # ------------------------------------------------------------------------------------------- input
 
 
@@ -200,8 +155,14 @@ class Replay:
     #: Trigger firings before conditions, and runs started (conditions passed, not dropped by the mode).
     triggered: int
     runs: int
-    #: Parts of the automation the interpreter cannot evaluate (they never fire / never hold).
+    #: Parts of the automation the interpreter cannot evaluate ("not replayable": such a trigger never
+    #: fires, such a condition never holds, such a step ends the run), one line each.
     unsupported: tuple[str, ...]
+
+    @property
+    def replayable(self) -> bool:
+        """Whether every part of the automation was evaluated (else the calls are a lower bound)."""
+        return not self.unsupported
 
     def call_times(self, entity_ids: Sequence[str] | None = None, state: str | None = None) -> I64:
         """Sorted times of calls on `entity_ids` (all if None) that leave them in `state` (any if None)."""
@@ -233,6 +194,7 @@ _TEMPLATE_PEOPLE = re.compile(
     r"states\.person\s*\|\s*selectattr\('state',\s*'eq',\s*'home'\)\s*\|\s*list\s*\|\s*count\s*"
     r"(?P<op>==|>|<|>=|<=)\s*(?P<n>\d+)"
 )
+_TEMPLATE_IS_STATE = re.compile(r"is_state\('(?P<entity>[a-z_]+\.[a-z0-9_]+)',\s*'(?P<state>[^']*)'\)")
 _TEMPLATE_ZONE = re.compile(r"states\('zone\.home'\)\s*\|\s*int\(0\)\s*(?P<op>==|>|<|>=|<=)\s*(?P<n>\d+)")
 _COMPARE = {
     "==": np.equal,
@@ -323,9 +285,8 @@ class Replayer:
                 for event, state in (("sunrise", "above_horizon"), ("sunset", "below_horizon"))
             }
         times, elevation = self._environment("sun_elevation_deg")
-        up = elevation > _SUN_HORIZON_DEG
-        flips = np.flatnonzero(up[1:] != up[:-1]) + 1
-        return {"sunrise": times[flips[up[flips]]], "sunset": times[flips[~up[flips]]]}
+        crossings: dict[str, I64] = sun_crossings(times, elevation)
+        return crossings
 
     def _local(self, times: I64) -> pl.DataFrame:
         """Local date, seconds since local midnight and weekday (0 = Monday) of UTC µs times."""
@@ -367,35 +328,59 @@ class Replayer:
         return _Candidates(times, ids)
 
     def _trigger_times(self, trigger: Trigger) -> I64:
+        if not self._enabled(trigger.enabled, f"trigger {trigger.trigger!r}"):
+            return _empty()
         if isinstance(trigger, StateTrigger):
             return np.concatenate(
                 [self._state_trigger(trigger, entity) for entity in _listed(trigger.entity_id)] or [_empty()]
             )
         if isinstance(trigger, NumericStateTrigger):
+            if trigger.value_template is not None:
+                self._unsupported.append(f"numeric_state value_template {trigger.value_template!r}")
+                return _empty()
             series = [self.numeric(entity, trigger.attribute) for entity in _listed(trigger.entity_id)]
             bound = [_in_range(v, self._bound(trigger.above), self._bound(trigger.below)) for _, v in series]
             return np.concatenate(
                 [
-                    _rising(t, b, _seconds(trigger.for_), self.data.end_us)
+                    _rising(t, b, self._seconds(trigger.for_), self.data.end_us)
                     for (t, _), b in zip(series, bound, strict=True)
                 ]
                 or [_empty()]
             )
         if isinstance(trigger, TimeTrigger):
-            return np.concatenate([self._at(value) for value in _listed(trigger.at)] or [_empty()])
+            at = trigger.at if isinstance(trigger.at, list) else [trigger.at]
+            return np.concatenate([self._at(value) for value in at] or [_empty()])
+        if isinstance(trigger, TimePatternTrigger):
+            return self._time_pattern(trigger)
         if isinstance(trigger, SunTrigger):
-            offset = duration_to_timedelta(trigger.offset) if trigger.offset is not None else timedelta()
-            return self.sun_events[trigger.event] + int(offset.total_seconds() * US_PER_S)
+            return self.sun_events[trigger.event] + self._seconds(trigger.offset)
         if isinstance(trigger, ZoneTrigger):
             return self._zone_trigger(trigger)
         if isinstance(trigger, TemplateTrigger):
             signal = self._template(trigger.value_template)
             if signal is None:
                 return _empty()
-            return _rising(signal[0], signal[1], _seconds(trigger.for_), self.data.end_us)
-        if not isinstance(trigger, HomeAssistantTrigger):  # HA start happens outside any recorded history
-            self._unsupported.append(f"trigger {trigger.trigger!r}")
+            return _rising(signal[0], signal[1], self._seconds(trigger.for_), self.data.end_us)
+        # HA start/stop, events, webhooks, MQTT, devices, … are not in a home's recorded state history.
+        self._unsupported.append(f"trigger {trigger.trigger!r}")
         return _empty()
+
+    def _enabled(self, enabled: bool | str | None, what: str) -> bool:
+        """Whether a step takes part (`enabled: false` switches it off; a template is not replayable)."""
+        if isinstance(enabled, str):
+            self._unsupported.append(f"{what} enabled by template {enabled!r}")
+            return False
+        return enabled is not False
+
+    def _seconds(self, duration: DurationValue | None) -> int:
+        """A `for`/offset/delay in µs (0 when absent; a template is recorded as not replayable)."""
+        if duration is None:
+            return 0
+        try:
+            return int(duration_to_timedelta(duration).total_seconds() * US_PER_S)
+        except ValueError:
+            self._unsupported.append(f"templated duration {duration!r}")
+            return 0
 
     def _state_trigger(self, trigger: StateTrigger, entity: str) -> I64:
         changes = self.states(entity, trigger.attribute)
@@ -404,10 +389,31 @@ class Replayer:
             mask &= pl.col("state").is_in(_listed(trigger.to))
         if trigger.from_ is not None:
             mask &= pl.col("prev").is_in(_listed(trigger.from_))
-        hold = _seconds(trigger.for_)
+        if trigger.not_to is not None:
+            mask &= ~pl.col("state").is_in(_listed(trigger.not_to))
+        if trigger.not_from is not None:
+            mask &= ~pl.col("prev").is_in(_listed(trigger.not_from)).fill_null(False)
+        hold = self._seconds(trigger.for_)
         # `for`: the new state must last that long (until the entity's next change) before it fires.
         fired = changes.filter(mask & (pl.col("next_us") - pl.col("time_us") >= hold))
         return fired.get_column("time_us").to_numpy().astype(np.int64) + hold
+
+    def _time_pattern(self, trigger: TimePatternTrigger) -> I64:
+        """Local clock times matching hours/minutes/seconds (`*`, `/n` or a number) over the span."""
+        if trigger.seconds not in (None, 0, "0"):
+            self._unsupported.append("time_pattern on seconds")
+            return _empty()
+        grid = np.arange(self.data.start_us, self.data.end_us, US_PER_MIN, dtype=np.int64)
+        seconds = self._local(grid).get_column("seconds").to_numpy()
+        ok = np.ones(len(grid), dtype=bool)
+        # HA: a field left out is "*" when a larger unit is given, else 0 (minutes: "/5" fires at :00, :05 …).
+        minutes = trigger.minutes if trigger.minutes is not None else ("*" if trigger.hours is None else 0)
+        for value, unit in ((trigger.hours, seconds // 3600), (minutes, seconds // 60 % 60)):
+            if value is None or value == "*":
+                continue
+            text = str(value)
+            ok &= unit % int(text[1:]) == 0 if text.startswith("/") else unit == int(text)
+        return grid[ok]
 
     def _zone_trigger(self, trigger: ZoneTrigger) -> I64:
         if trigger.zone != "zone.home":
@@ -416,8 +422,8 @@ class Replayer:
         key = "to" if trigger.event == "enter" else "from_"
         return self._trigger_times(StateTrigger.model_validate({"entity_id": trigger.entity_id, key: "home"}))
 
-    def _at(self, value: str) -> I64:
-        if "." in value:
+    def _at(self, value: str | dict[str, Any]) -> I64:
+        if isinstance(value, dict) or "." in value:
             self._unsupported.append(f"time trigger at entity {value!r}")
             return _empty()
         return self._local_times(time.fromisoformat(value if value.count(":") == 2 else f"{value}:00"))
@@ -449,6 +455,10 @@ class Replayer:
             times, values = self.numeric(entity, match["attribute"])
             bound = float(match["bound"])
             return times, (values > bound) if match["op"] == ">" else (values < bound)
+        if match := _TEMPLATE_IS_STATE.fullmatch(test):
+            changes = self.states(match["entity"])
+            times = changes.get_column("time_us").to_numpy().astype(np.int64)
+            return times, (changes.get_column("state") == match["state"]).to_numpy()
         if match := _TEMPLATE_PEOPLE.fullmatch(test) or _TEMPLATE_ZONE.fullmatch(test):
             times, count = self._people_home()
             return times, _COMPARE[match["op"]](count, int(match["n"]))
@@ -478,8 +488,11 @@ class Replayer:
 
     def condition(self, condition: Condition, at: _Candidates) -> Bool:
         times = at.times
+        if not self._enabled(condition.enabled, f"condition {condition.condition!r}"):
+            # A disabled condition is skipped (holds); a templated `enabled` is not replayable.
+            return np.full(len(times), condition.enabled is False)
         if isinstance(condition, StateCondition):
-            hold = _seconds(condition.for_)
+            hold = self._seconds(condition.for_)
             ok = np.ones(len(times), dtype=bool)
             for entity in _listed(condition.entity_id):
                 changes = self.states(entity, condition.attribute)
@@ -494,6 +507,9 @@ class Replayer:
                 ok &= valid & matches[np.maximum(index, 0)] & (times - since >= hold)
             return ok
         if isinstance(condition, NumericStateCondition):
+            if condition.value_template is not None:
+                self._unsupported.append(f"numeric_state value_template {condition.value_template!r}")
+                return np.zeros(len(times), dtype=bool)
             ok = np.ones(len(times), dtype=bool)
             for entity in _listed(condition.entity_id):
                 sample_times, values = self.numeric(entity, condition.attribute)
@@ -518,10 +534,16 @@ class Replayer:
             return result
         if isinstance(condition, TriggerCondition):
             return np.isin(at.ids, _listed(condition.id))
-        signal = self._template(condition.value_template)
-        if signal is None:
-            return np.zeros(len(times), dtype=bool)
-        return _as_of(signal[0], signal[1], times, False)
+        if isinstance(condition, TemplateCondition):
+            signal = self._template(condition.value_template)
+            if signal is None:
+                return np.zeros(len(times), dtype=bool)
+            return _as_of(signal[0], signal[1], times, False)
+        if isinstance(condition, ZoneCondition) and condition.zone == "zone.home":
+            home = StateCondition(entity_id=condition.entity_id, state="home")
+            return self.condition(home, at)
+        self._unsupported.append(f"condition {condition.condition!r}")
+        return np.zeros(len(times), dtype=bool)
 
     def _time_condition(self, condition: TimeCondition, times: I64) -> Bool:
         local = self._local(times)
@@ -537,7 +559,7 @@ class Replayer:
             if before is not None:
                 ok &= seconds < before
         if condition.weekday is not None:
-            days = [_WEEKDAYS.index(day) for day in _listed(condition.weekday)]
+            days = [WEEKDAYS.index(day) for day in _listed(condition.weekday)]
             ok &= np.isin(local.get_column("weekday").to_numpy(), days)
         return ok
 
@@ -550,8 +572,7 @@ class Replayer:
         ):
             if event is None:
                 continue
-            shift = duration_to_timedelta(offset).total_seconds() * US_PER_S if offset is not None else 0.0
-            moment = self._same_day(self.sun_events[event], dates) + int(shift)
+            moment = self._same_day(self.sun_events[event], dates) + self._seconds(offset)
             checks.append(times >= moment if sign > 0 else times < moment)
         if condition.after == "sunset" and condition.before == "sunrise":
             return checks[0] | checks[1]  # HA reads "after sunset, before sunrise" as the night between
@@ -579,8 +600,9 @@ class Replayer:
         passed = self.conditions(automation.conditions, candidates)
         started = _Candidates(candidates.times[passed], candidates.ids[passed])
         rows: list[pl.DataFrame] = []
-        duration = self._walk(automation.actions, started, np.ones(len(started.times), bool), 0, "", rows)
-        keep = _mode_filter(automation.mode, started.times, duration)
+        run = _Run(started, np.ones(len(started.times), bool), np.zeros(len(started.times), np.int64))
+        end = self._walk(automation.actions, run, "", rows)
+        keep = _mode_filter(automation.mode, started.times, end.offset_us)
         calls = pl.concat(rows) if rows else pl.DataFrame(schema={"run": pl.Int64, **_CALL_SCHEMA})
         calls = calls.filter(pl.col("run").is_in(np.flatnonzero(keep).tolist()))
         if automation.mode == "restart":
@@ -595,62 +617,170 @@ class Replayer:
             unsupported=tuple(dict.fromkeys(self._unsupported)),
         )
 
-    def _walk(
-        self,
-        actions: Sequence[Action],
-        runs: _Candidates,
-        active: Bool,
-        offset_us: int,
-        branch: str,
-        rows: list[pl.DataFrame],
-    ) -> int:
-        """Emit the calls of `actions` for the `active` runs, starting `offset_us` after each trigger;
-        returns the sequence's end offset (delays in a `choose` branch count only within it)."""
+    def _walk(self, actions: Sequence[Action], run: _Run, branch: str, rows: list[pl.DataFrame]) -> _Run:
+        """Emit the calls of `actions` for the runs still active, each from its own offset after its
+        trigger; returns where each run stands afterwards (offsets, and whether it is still going)."""
         for index, action in enumerate(actions):
-            if isinstance(action, DelayAction):
-                offset_us += int(duration_to_timedelta(action.delay).total_seconds() * US_PER_S)
-            elif isinstance(action, ServiceAction):
-                self._emit(action, runs, active, offset_us, branch, rows)
-            elif isinstance(action, ChooseAction):
-                here = _Candidates(runs.times + offset_us, runs.ids)
-                remaining = active.copy()
-                for number, option in enumerate(action.choose):
-                    chosen = remaining & self.conditions(option.conditions, here)
-                    remaining &= ~chosen
-                    self._walk(option.sequence, runs, chosen, offset_us, f"{branch}{index}.{number}/", rows)
-                if action.default is not None:
-                    self._walk(action.default, runs, remaining, offset_us, f"{branch}{index}.default/", rows)
-        return offset_us
+            step = action.root if isinstance(action, ConditionAction) else action
+            if not self._enabled(step.enabled, type(step).__name__):
+                continue
+            run = self._step(action, run, f"{branch}{index}", rows)
+        return run
 
-    @staticmethod
-    def _emit(
-        action: ServiceAction,
-        runs: _Candidates,
-        active: Bool,
-        offset_us: int,
-        branch: str,
-        rows: list[pl.DataFrame],
-    ) -> None:
-        entities = _listed(action.target.entity_id) if action.target and action.target.entity_id else []
-        index = np.flatnonzero(active)
+    def _step(self, action: Action, run: _Run, where: str, rows: list[pl.DataFrame]) -> _Run:
+        if isinstance(action, DelayAction):
+            return run.later(self._seconds(action.delay))
+        if isinstance(action, ServiceAction):
+            self._emit(action, run, where, rows)
+            return run
+        if isinstance(action, SceneAction):
+            self._emit(
+                ServiceAction(action="scene.turn_on", target={"entity_id": action.scene}), run, where, rows
+            )
+            return run
+        if isinstance(action, ConditionAction):
+            return run.only(self.conditions([action.root], run.here()))
+        if isinstance(action, ChooseAction):
+            remaining = run.active.copy()
+            branches = []
+            for number, option in enumerate(action.choose):
+                chosen = remaining & self.conditions(option.conditions, run.here())
+                remaining &= ~chosen
+                branches.append(
+                    (chosen, self._walk(option.sequence, run.only(chosen), f"{where}.{number}/", rows))
+                )
+            if action.default is not None:
+                end = self._walk(action.default, run.only(remaining), f"{where}.default/", rows)
+                branches.append((remaining, end))
+            return run.merge(branches)
+        if isinstance(action, IfAction):
+            holds = run.active & self.conditions(action.if_, run.here())
+            branches = [(holds, self._walk(action.then, run.only(holds), f"{where}.then/", rows))]
+            if action.else_ is not None:
+                otherwise = run.active & ~holds
+                branches.append(
+                    (otherwise, self._walk(action.else_, run.only(otherwise), f"{where}.else/", rows))
+                )
+            return run.merge(branches)
+        if isinstance(action, SequenceAction):
+            return self._walk(action.sequence, run, f"{where}.", rows)
+        if isinstance(action, ParallelAction):
+            ends = [
+                self._walk([branch], run, f"{where}.{n}/", rows) for n, branch in enumerate(action.parallel)
+            ]
+            return run.after_all(ends)
+        if isinstance(action, RepeatAction):
+            return self._repeat(action, run, where, rows)
+        if isinstance(action, WaitTemplateAction | WaitForTriggerAction):
+            return self._wait(action, run)
+        if isinstance(action, StopAction):
+            return run.only(np.zeros(len(run.active), dtype=bool))
+        if isinstance(action, VariablesAction | EventAction | SetConversationResponseAction):
+            return run  # no state change in the home
+        self._unsupported.append(f"action {type(action).__name__}")
+        return run.only(np.zeros(len(run.active), dtype=bool))
+
+    def _repeat(self, action: RepeatAction, run: _Run, where: str, rows: list[pl.DataFrame]) -> _Run:
+        repeat = action.repeat
+        if isinstance(repeat.count, int):
+            times = repeat.count
+        elif isinstance(repeat.for_each, list):
+            times = len(repeat.for_each)
+        else:
+            self._unsupported.append("repeat while/until or templated count")
+            return run.only(np.zeros(len(run.active), dtype=bool))
+        for number in range(min(times, _MAX_REPEATS)):
+            run = self._walk(repeat.sequence, run, f"{where}.{number}/", rows)
+        return run
+
+    def _wait(self, action: WaitTemplateAction | WaitForTriggerAction, run: _Run) -> _Run:
+        """Each run waits until its signal (the template true / a trigger firing), `timeout` at most."""
+        timeout = self._seconds(action.timeout) if action.timeout is not None else None
+        now = run.here().times
+        if isinstance(action, WaitTemplateAction):
+            signal = self._template(action.wait_template)
+            if signal is None:
+                return run.only(np.zeros(len(run.active), dtype=bool))
+            # A wait_template already true goes on at once; else at the next sample it turns true.
+            true_at = signal[0][signal[1]]
+            ready = _as_of(signal[0], signal[1], now, False)
+            nxt = _next_after(true_at, now)
+            until = np.where(ready, now, nxt)
+        else:
+            fired = np.sort(
+                np.concatenate([self._trigger_times(t) for t in action.wait_for_trigger] or [_empty()])
+            )
+            until = _next_after(fired, now)
+        never = np.iinfo(np.int64).max
+        if timeout is None:
+            return _Run(run.runs, run.active & (until < never), run.offset_us + np.maximum(until - now, 0))
+        timed_out = until - now > timeout
+        go_on = ~timed_out | (action.continue_on_timeout is not False)
+        waited = np.where(timed_out, timeout, np.maximum(until - now, 0))
+        return _Run(run.runs, run.active & go_on, run.offset_us + waited)
+
+    def _emit(self, action: ServiceAction, run: _Run, branch: str, rows: list[pl.DataFrame]) -> None:
+        if action.templated:
+            self._unsupported.append(f"service template {action.service_name!r}")
+            return
+        entities = [e for e in action.entity_ids if not is_template(e)]
+        if len(entities) < len(action.entity_ids):
+            self._unsupported.append(f"templated target of {action.service_name}")
+        index = np.flatnonzero(run.active)
         if not entities or len(index) == 0:
             return
-        state = implied_state(action.action, action.data)
+        state = implied_state(action.service_name, action.all_data)
         for entity in entities:
             rows.append(
                 pl.DataFrame(
                     {
                         "run": index,
-                        "trigger_us": runs.times[index],
-                        "call_us": runs.times[index] + offset_us,
-                        "action": action.action,
+                        "trigger_us": run.runs.times[index],
+                        "call_us": run.runs.times[index] + run.offset_us[index],
+                        "action": action.service_name,
                         "entity_id": entity,
                         "state": state,
-                        "branch": branch or "main",
+                        "branch": branch[: branch.rfind("/") + 1] or "main",
                     },
                     schema={"run": pl.Int64, **_CALL_SCHEMA},
                 )
             )
+
+
+#: Longest `repeat: count` unrolled (a replay of a home's history, not a stress test).
+_MAX_REPEATS = 100
+
+
+@dataclass(frozen=True)
+class _Run:
+    """Runs under way: their triggers, which are still going, and each one's offset after its trigger."""
+
+    runs: _Candidates
+    active: Bool
+    offset_us: I64
+
+    def here(self) -> _Candidates:
+        return _Candidates(self.runs.times + self.offset_us, self.runs.ids)
+
+    def later(self, us: int) -> _Run:
+        return _Run(self.runs, self.active, self.offset_us + us)
+
+    def only(self, mask: Bool) -> _Run:
+        return _Run(self.runs, self.active & mask, self.offset_us)
+
+    def merge(self, branches: Sequence[tuple[Bool, _Run]]) -> _Run:
+        """After `choose`/`if`: each run goes on from where the branch it entered ended (or stops if that
+        branch stopped it); runs that entered no branch go on unchanged."""
+        active, offset = self.active.copy(), self.offset_us.copy()
+        for entered, end in branches:
+            active = np.where(entered, end.active, active)
+            offset = np.where(entered, end.offset_us, offset)
+        return _Run(self.runs, active, offset)
+
+    def after_all(self, ends: Sequence[_Run]) -> _Run:
+        """After `parallel`: every branch ran; the run goes on once the last one ended."""
+        offset = np.max([end.offset_us for end in ends], axis=0) if ends else self.offset_us
+        return _Run(self.runs, self.active, offset)
 
 
 def replay(automation: Automation, data: ReplayInput) -> Replay:
@@ -667,11 +797,6 @@ def _empty() -> I64:
 
 def _listed(value: str | list[str]) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
-
-
-def _seconds(duration: Any) -> int:
-    """A trigger/condition `for` in µs (0 when absent)."""
-    return 0 if duration is None else int(duration_to_timedelta(duration).total_seconds() * US_PER_S)
 
 
 def _attribute(name: str) -> pl.Expr:
@@ -720,138 +845,24 @@ def _rising(times: I64, inside: Bool, hold_us: int, end_us: int) -> I64:
     return times[starts][ends - times[starts] >= hold_us] + hold_us
 
 
-def _mode_filter(mode: str, starts: I64, duration_us: int) -> Bool:
+def _mode_filter(mode: str, starts: I64, duration_us: I64) -> Bool:
     """Runs HA would start: in `single` mode a trigger during a run is dropped (HA logs a warning)."""
     keep = np.ones(len(starts), dtype=bool)
-    if mode != "single" or duration_us == 0 or len(starts) == 0:
+    if mode != "single" or len(starts) == 0 or not duration_us.any():
         return keep
     keep[:] = False
     accepted = 0
     # Jumps from one accepted run to the first trigger after it ends: one step per run, not per event.
     while accepted < len(starts):
         keep[accepted] = True
-        accepted = int(np.searchsorted(starts, starts[accepted] + duration_us, side="left"))
+        after = starts[accepted] + max(int(duration_us[accepted]), 1)
+        accepted = int(np.searchsorted(starts, after, side="left"))
     return keep
 
 
-# -------------------------------------------------------------------------------------------- scoring
-
-
-@dataclass(frozen=True)
-class Match:
-    """Firings of an automation against a pattern's occurrences, matched within a tolerance."""
-
-    occurrences: int
-    firings: int
-    #: Occurrences with a firing within the tolerance, and firings with an occurrence within it.
-    hit_occurrences: int
-    matched_firings: int
-    tolerance_s: float
-    missed_us: tuple[int, ...] = field(default=(), repr=False)
-
-    @property
-    def recall(self) -> float | None:
-        """Share of the pattern's occurrences the automation would have fired for."""
-        return self.hit_occurrences / self.occurrences if self.occurrences else None
-
-    @property
-    def precision(self) -> float | None:
-        """Share of the automation's firings that coincide with an occurrence."""
-        return self.matched_firings / self.firings if self.firings else None
-
-    @property
-    def false_firings(self) -> int:
-        """Firings when the pattern did not fire."""
-        return self.firings - self.matched_firings
-
-
-def _nearest(sorted_times: I64, at: I64) -> I64:
-    """Distance from each moment to the nearest of `sorted_times` (int64 max if there are none)."""
-    if len(sorted_times) == 0:
-        return np.full(len(at), np.iinfo(np.int64).max, dtype=np.int64)
-    index = np.searchsorted(sorted_times, at)
-    lower = sorted_times[np.clip(index - 1, 0, len(sorted_times) - 1)]
-    upper = sorted_times[np.clip(index, 0, len(sorted_times) - 1)]
-    distance: I64 = np.minimum(np.abs(at - lower), np.abs(upper - at))
-    return distance
-
-
-def match(fired_us: I64, occurrences_us: I64, tolerance_s: float) -> Match:
-    """Match firing times to occurrence times: each side counts when the other has a time within
-    `tolerance_s`."""
-    fired, occurrences = np.sort(fired_us), np.sort(occurrences_us)
-    reach = int(tolerance_s * US_PER_S)
-    hit = _nearest(fired, occurrences) <= reach
-    return Match(
-        occurrences=len(occurrences),
-        firings=len(fired),
-        hit_occurrences=int(hit.sum()),
-        matched_firings=int((_nearest(occurrences, fired) <= reach).sum()),
-        tolerance_s=tolerance_s,
-        missed_us=tuple(int(t) for t in occurrences[~hit]),
-    )
-
-
-def pattern_occurrences(events: pa.Table | pl.DataFrame, pattern: Pattern) -> I64:
-    """Start times of the pattern's firings: its action events (found by `cause_id`, for scoring only),
-    staggered actions of one firing counted once, as the ground truth counts them."""
-    frame = _frame(events)
-    actions = pl.DataFrame(
-        {"entity_id": [a.entity_id for a in pattern.actions], "state": [a.state for a in pattern.actions]}
-    )
-    times = (
-        frame.filter(pl.col("cause_id").cast(pl.Utf8) == pattern.id)
-        .select(_epoch_us(frame), pl.col("entity_id").cast(pl.Utf8), "state")
-        .join(actions, on=["entity_id", "state"], how="semi")
-        .get_column("time_us")
-        .sort()
-        .to_numpy()
-        .astype(np.int64)
-    )
-    gap = int((max(a.stagger_s for a in pattern.actions) + 60) * US_PER_S)
-    new = np.concatenate([[True], np.diff(times) > gap]) if len(times) else np.zeros(0, bool)
-    starts: I64 = times[new]
-    return starts
-
-
-def tolerance_s(pattern: Pattern) -> float:
-    """How far apart a firing and an occurrence may be and still be the same event.
-
-    Device- and presence-triggered patterns act within seconds of their trigger, so the tolerance covers
-    their observed delay. Clock-anchored patterns happen once a day at a time that varies (routine jitter, a
-    person's actual wake or sleep time, the day's cheapest hour) while an automation runs at one fixed time,
-    so for them matching means "fired for that day's occurrence": the tolerance spans the observed daily
-    window (or 6σ of the jitter), capped at 11 h so it never reaches the next day's occurrence.
-    """
-    params = pattern.parameters
-    delay = params.delay
-    delay_s = 0.0
-    if delay is not None:
-        observed = delay.observed_s
-        delay_s = observed.p95 if observed is not None else delay.median_s * float(np.exp(2 * delay.sigma))
-    base = 120.0 + delay_s
-    if pattern.trigger.kind in ("state", "presence"):
-        return base
-    window = params.time_window
-    width_s = ((window.end_h - window.start_h) % 24) * 3600 if window is not None else 0.0
-    jitter_s = getattr(pattern.trigger, "jitter_min", 0.0) * 60 * 6
-    return min(base + max(width_s, jitter_s), 11 * 3600.0)
-
-
-def score_pattern(result: Replay, events: pa.Table | pl.DataFrame, pattern: Pattern) -> Match:
-    """How the replayed calls that perform the pattern's first action line up with its occurrences."""
-    first = pattern.actions[0]
-    fired = result.call_times([first.entity_id], first.state)
-    return match(fired, pattern_occurrences(events, pattern), tolerance_s(pattern))
-
-
-def agreement(a: Replay, b: Replay, tolerance_s: float = 60.0) -> float:
-    """Behavioural agreement of two replays: F1 of their (entity, state, time) calls matched within
-    `tolerance_s` (1.0 when neither would ever act)."""
-    keys = pl.concat([a.calls, b.calls]).select("entity_id", "state").unique().sort("entity_id", "state")
-    matched = total = 0
-    for entity, state in keys.iter_rows():  # one step per distinct target, not per event
-        result = match(a.call_times([entity], state), b.call_times([entity], state), tolerance_s)
-        matched += result.matched_firings + result.hit_occurrences
-        total += result.firings + result.occurrences
-    return matched / total if total else 1.0
+def _next_after(sorted_times: I64, at: I64) -> I64:
+    """The first of `sorted_times` at or after each moment (int64 max where there is none)."""
+    index = np.searchsorted(sorted_times, at, side="left")
+    padded = np.append(sorted_times, np.iinfo(np.int64).max)
+    result: I64 = padded[index]
+    return result
