@@ -1,5 +1,5 @@
 """A home folder: the files of one home (`home.json`, `events.parquet`, `environment.parquet`,
-`behaviors.json`, `ground_truth.json`), written atomically with fixed Parquet options, and read back."""
+`behaviors.json`, `activities.parquet`, `ground_truth.json`), written atomically with fixed Parquet options, and read back."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 from homesim.generation.home import GeneratedHome
 from homesim.ground_truth.truth import build_ground_truth, write_ground_truth
 from homesim.io import write_atomic, write_text_atomic
+from homesim.schema.activities import ACTIVITIES_FILE
 from homesim.schema.home import Home
 
 HOME_FILE = "home.json"
@@ -35,11 +36,14 @@ def write_home(generated: GeneratedHome, directory: Path) -> list[Path]:
         directory / EVENTS_FILE,
         directory / ENVIRONMENT_FILE,
         directory / BEHAVIORS_FILE,
+        directory / ACTIVITIES_FILE,
     ]
     write_text_atomic(paths[0], generated.home.model_dump_json(indent=2) + "\n")
     write_atomic(paths[1], lambda p: pq.write_table(generated.events, p, **PARQUET_OPTIONS))
     write_atomic(paths[2], lambda p: pq.write_table(generated.environment.to_table(), p, **PARQUET_OPTIONS))
     write_text_atomic(paths[3], generated.plan.model_dump_json(indent=2) + "\n")
+    activities = generated.activities.to_table(generated.home)
+    write_atomic(paths[4], lambda p: pq.write_table(activities, p, **PARQUET_OPTIONS))
     paths.append(write_ground_truth(build_ground_truth(generated), directory))
     return paths
 

@@ -19,6 +19,7 @@ class Stage(IntEnum):
     SENSORS = 6
     FAULTS = 7
     CONTEXT_IDS = 8
+    ACTIVITIES = 9
 
 
 def stage_rng(seed: int, home_index: int, stage: Stage) -> np.random.Generator:
