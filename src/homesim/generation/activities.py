@@ -307,6 +307,18 @@ def motion_detections(
     idx = np.repeat(np.arange(n), k)
     times.append(start[idx] + (rng.random(len(idx)) * dur[idx]).astype(np.int64))
     rooms.append(room[idx])
+    # Settling in at the start and getting up at the end (turning in: the bedroom PIR before sleep).
+    for a, spec in model.kinds.items():
+        if spec.settling is None:
+            continue
+        first, last, minutes = spec.settling
+        mine = (intervals.activity == _CODE[a]) & (room >= 0)
+        window = np.minimum(dur[mine], int(minutes * US_PER_MIN))
+        for expected, base in ((first, start[mine]), (last, end[mine] - window)):
+            k = rng.poisson(expected, int(mine.sum()))
+            idx = np.repeat(np.arange(int(mine.sum())), k)
+            times.append(base[idx] + (rng.random(len(idx)) * window[idx]).astype(np.int64))
+            rooms.append(room[mine][idx])
     t = np.concatenate(times).astype(np.int64)
     r = np.concatenate(rooms).astype(np.int64)
     e = t + (draw_lognormal(rng, model.detection_s, len(t)) * US_PER_S).astype(np.int64)

@@ -28,6 +28,8 @@ class KindSpec(_Spec):
     duration: Lognormal | None = None
     motion_per_h: float = Field(default=0.0, ge=0)
     moving_share: float = Field(default=0.0, ge=0, le=1)
+    #: Expected detections in the first and in the last `minutes` of the interval, and `minutes`.
+    settling: tuple[float, float, float] | None = None
 
 
 class SleepSpec(_Spec):
