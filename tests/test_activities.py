@@ -1,4 +1,4 @@
-"""The daily activity model: disjoint intervals per occupant, night activity, PIRs on movement, determinism."""
+"""The daily activity model: disjoint intervals per occupant, night activity, PIRs on movement, seeds."""
 
 from __future__ import annotations
 
@@ -51,9 +51,10 @@ def test_labels_and_rooms(homes: list[GeneratedHome]) -> None:
         areas = {a.area_id for a in generated.home.areas}
         placed = frame.filter(pl.col("activity") != "leaving")
         assert placed["area_id"].null_count() == 0 and set(placed["area_id"]) <= areas
-        assert frame.filter(pl.col("activity") == "leaving")["area_id"].null_count() == frame.filter(
-            pl.col("activity") == "leaving"
-        ).height
+        assert (
+            frame.filter(pl.col("activity") == "leaving")["area_id"].null_count()
+            == frame.filter(pl.col("activity") == "leaving").height
+        )
 
 
 def test_people_get_up_at_night(homes: list[GeneratedHome]) -> None:
@@ -83,9 +84,13 @@ def test_pir_is_quiet_while_people_sit_still() -> None:
         frame = _frame(generated)
         events = pl.from_arrow(generated.events)
         assert isinstance(events, pl.DataFrame)
-        sensors = [e.entity_id for e in generated.home.entities if e.device_class == "motion" and e.role == "main"]
+        sensors = [
+            e.entity_id for e in generated.home.entities if e.device_class == "motion" and e.role == "main"
+        ]
         on = np.sort(
-            events.filter(pl.col("entity_id").cast(pl.String).is_in(sensors) & (pl.col("state") == "on"))["time"]
+            events.filter(pl.col("entity_id").cast(pl.String).is_in(sensors) & (pl.col("state") == "on"))[
+                "time"
+            ]
             .dt.epoch("us")
             .to_numpy()
         )

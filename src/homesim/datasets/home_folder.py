@@ -1,5 +1,6 @@
 """A home folder: the files of one home (`home.json`, `events.parquet`, `environment.parquet`,
-`behaviors.json`, `activities.parquet`, `ground_truth.json`), written atomically with fixed Parquet options, and read back."""
+`behaviors.json`, `activities.parquet`, `ground_truth.json`), written atomically with fixed Parquet
+options, and read back."""
 
 from __future__ import annotations
 

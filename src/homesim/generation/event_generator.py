@@ -136,9 +136,9 @@ class EventGenerator:
             outdoor = _OUTDOOR_PER_HOUR.get(self._room(sensor))
             if outdoor is not None:
                 n = int(self.rng.poisson(outdoor * period_h))
-                t = self.grid.begin_us + (self.rng.random(n) * (self.grid.end_us - self.grid.begin_us)).astype(
-                    np.int64
-                )
+                t = self.grid.begin_us + (
+                    self.rng.random(n) * (self.grid.end_us - self.grid.begin_us)
+                ).astype(np.int64)
                 t = np.sort(t[self._anyone_awake(t)])
                 on, off = _bursts(t, clear)
             else:

@@ -82,6 +82,11 @@ def generate_home(config: GenerationConfig, index: int, catalog: Catalog | None 
     faults = plan_faults(home, grid, config.fault_rate, fault_rng)
     apply_faults(buffer, faults, fault_rng)
     events = buffer.finalize(grid.begin_us, grid.end_us, stage_rng(config.seed, index, Stage.CONTEXT_IDS))
-    return GeneratedHome(home=home, plan=plan, faults=tuple(faults), environment=environment, events=events,
+    return GeneratedHome(
+        home=home,
+        plan=plan,
+        faults=tuple(faults),
+        environment=environment,
+        events=events,
         activities=activities,
     )

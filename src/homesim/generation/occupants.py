@@ -8,8 +8,8 @@ from datetime import date, timedelta
 import numpy as np
 import numpy.typing as npt
 
-from homesim.generation.calendar import US_PER_H, DayGrid
 from homesim.generation.activity_params import ActivityModel, draw_lognormal, load_activity_model
+from homesim.generation.calendar import US_PER_H, DayGrid
 from homesim.generation.catalog import HomeType
 from homesim.schema.home import Occupant
 from homesim.schema.naming import slugify
@@ -93,7 +93,9 @@ def make_occupants(
                 name=name,
                 role=role,
                 wake_weekday_h=float(np.clip(wake, 5.0, 11.0)),
-                wake_weekend_h=float(np.clip(wake + (1.2 if works_out else 0.3) + rng.normal(0, 0.4), 6.0, 12.0)),
+                wake_weekend_h=float(
+                    np.clip(wake + (1.2 if works_out else 0.3) + rng.normal(0, 0.4), 6.0, 12.0)
+                ),
                 leave_h=float(np.clip((7.6 if role == "child" else 8.1) + rng.normal(0, 0.4), 6.0, 10.0))
                 if works_out
                 else None,
@@ -214,9 +216,9 @@ def realize_schedules(
             back[o] = np.where(workday, grid.local_time(day, back_h), -1)
         out_start, out_end, out_day = _outings(model, grid, rng, wake_h, sleep_h, workday, vacation)
         # Free days: the day's first outing is its "leave" and "return" (routines anchor on them).
-        first = np.ones(len(out_day), dtype=bool)
-        first[1:] = out_day[1:] != out_day[:-1]
-        free = ~workday[out_day] & first
+        day_first = np.ones(len(out_day), dtype=bool)
+        day_first[1:] = out_day[1:] != out_day[:-1]
+        free = ~workday[out_day] & day_first
         leave[o, out_day[free]] = out_start[free]
         back[o, out_day[free]] = out_end[free]
         work = leave[o] >= 0

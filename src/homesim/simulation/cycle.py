@@ -31,6 +31,7 @@ from homesim.datasets.manifest import MANIFEST_FILE, DatasetManifest, read_datas
 from homesim.generation.config import GenerationConfig
 from homesim.io import write_json_atomic, write_text_atomic
 from homesim.schema.records import STAGES, AnyRecord, StageName
+from homesim.simulation.activity_recognition import activity_stage
 from homesim.simulation.device_health import device_health_stage
 from homesim.simulation.home_view import HomeView, load_home_view
 from homesim.simulation.metrics import Counts, StageMetrics, home_counts, stage_metrics, sum_counts
@@ -51,6 +52,7 @@ DEFAULT_STAGES: tuple[tuple[StageName, StageRef], ...] = (
     ("automation", "homesim.simulation.automation_builder:automation_stage"),
     ("ask_ai", "homesim.simulation.ask_ai:ask_ai_stage"),
     ("device_health", device_health_stage),
+    ("activity", activity_stage),
 )
 
 

@@ -4,7 +4,8 @@ It owns the honesty boundary: the events handed to stages carry what HA's record
 change (time, entity, state, value, attributes) and nothing of how the generator made it. The provenance
 columns (`PROVENANCE_COLUMNS`: `cause`, `cause_id`) are removed, and so are the context links, since the
 generator sets `parent_context_id` on every caused event, which a real recorder shows only for
-automations. Ground truth is loaded too, but stages may read it only to label predictions already made.
+automations. Ground truth (and the occupants' activities) is loaded too, but stages may read it only to
+label predictions already made.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from homesim.datasets.home_folder import ENVIRONMENT_FILE, EVENTS_FILE, read_home
 from homesim.generation.config import GenerationConfig
 from homesim.generation.home import GeneratedHome, generate_home
 from homesim.ground_truth.truth import GROUND_TRUTH_FILE, build_ground_truth
+from homesim.schema.activities import ACTIVITIES_FILE
 from homesim.schema.events import PROVENANCE_COLUMNS
 from homesim.schema.ground_truth import GroundTruth
 from homesim.schema.home import Home
@@ -45,6 +48,8 @@ class HomeView:
     environment: pl.DataFrame
     truth: GroundTruth
     upstream: dict[StageName, list[AnyRecord]] = field(default_factory=dict)
+    #: What each occupant was doing (`activities.parquet`), for labelling only; None when the home has none.
+    activities: pl.DataFrame | None = None
 
     @property
     def key(self) -> str:
@@ -65,6 +70,7 @@ class HomeView:
             events=honest_events(events),
             environment=environment,
             truth=truth or build_ground_truth(generated),
+            activities=_frame(generated.activities.to_table(generated.home)),
         )
 
     def records(self, stage: StageName) -> list[AnyRecord]:
@@ -92,4 +98,14 @@ def load_home_view(directory: Path, config: GenerationConfig | None = None) -> H
         truth = build_ground_truth(generate_home(config, home.metadata.home_index))
     else:
         raise FileNotFoundError(f"{truth_file} is missing and no generation config was given to rebuild it")
-    return HomeView(home=home, events=honest_events(events), environment=environment, truth=truth)
+    activities_file = directory / ACTIVITIES_FILE
+    activities = _frame(pq.read_table(activities_file)) if activities_file.is_file() else None
+    return HomeView(
+        home=home, events=honest_events(events), environment=environment, truth=truth, activities=activities
+    )
+
+
+def _frame(table: pa.Table) -> pl.DataFrame:
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame

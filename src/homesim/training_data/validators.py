@@ -221,6 +221,7 @@ REQUIRED: Final[Mapping[str, tuple[str, ...]]] = {
     "automation": ("outputs.yaml", "outputs.automation", "label"),
     "ask_ai": ("inputs.request", "outputs.response", "label"),
     "device_health": ("inputs.entity_id", "inputs.window_start", "inputs.window_end", "outputs", "label"),
+    "activity": ("inputs.person_id", "inputs.window_start", "inputs.features", "outputs", "label.activity"),
 }
 
 _MISSING: Final = object()
