@@ -21,6 +21,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src
+	$(BIN)/lint-imports
 
 test: lint typecheck
 	$(BIN)/pytest --cov=homesim --cov-report=term --cov-fail-under=90

@@ -16,11 +16,11 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from homesim.data_generation.config import GenerationConfig
-from homesim.data_generation.ground_truth_generator import build_patterns, event_frame
-from homesim.data_generation.ground_truth_report import AccuracyReport, HomeAccuracy, aggregate, match_home
-from homesim.data_generation.pattern_extractor import PatternExtractor
-from homesim.data_generation.pipeline import generate_home
+from homesim.generation.config import GenerationConfig
+from homesim.generation.home import generate_home
+from homesim.ground_truth.accuracy import AccuracyReport, HomeAccuracy, aggregate, match_home
+from homesim.ground_truth.truth import build_patterns, event_frame
+from homesim.ground_truth.verifier import PatternExtractor
 
 
 def _home(job: tuple[GenerationConfig, int]) -> HomeAccuracy:

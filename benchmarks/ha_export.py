@@ -6,8 +6,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from homesim.data_generation.config import GenerationConfig
-from homesim.data_generation.pipeline import generate_home
+from homesim.generation.config import GenerationConfig
+from homesim.generation.home import generate_home
 from homesim.ha.config_dir import export_config_dir
 from homesim.ha.recorder import export_recorder
 

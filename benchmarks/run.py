@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from homesim.data_generation.behaviors import CheapestHourTrigger, NumericTrigger, StateTrigger
-from homesim.data_generation.config import GenerationConfig
-from homesim.data_generation.pipeline import GeneratedHome, generate_home
+from homesim.generation.behaviors import CheapestHourTrigger, NumericTrigger, StateTrigger
+from homesim.generation.config import GenerationConfig
+from homesim.generation.home import GeneratedHome, generate_home
 
 
 def throughput(homes: int, days: int) -> dict[str, float]:

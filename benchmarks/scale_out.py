@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from homesim.data_generation.config import GenerationConfig
-from homesim.data_generation.data_generation_manager import DataGenerationManager
-from homesim.data_generation.executors import DaskExecutor, Executor, ProcessExecutor
+from homesim.datasets.executors import DaskExecutor, Executor, ProcessExecutor
+from homesim.datasets.manager import DataGenerationManager
+from homesim.generation.config import GenerationConfig
 from homesim.simulation.cycle import SimulationCycle
 from homesim.simulation.sink import InMemorySink
 from homesim.workspace import Workspace
@@ -29,7 +29,7 @@ from homesim.workspace import Workspace
 
 def _warm(_: int) -> int:
     """Import what the tasks need, so start-up (processes, imports) is timed apart from the work."""
-    import homesim.data_generation.data_generation_manager
+    import homesim.datasets.manager
     import homesim.simulation.cycle  # noqa: F401
 
     return os.getpid()

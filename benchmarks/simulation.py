@@ -15,8 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from homesim.data_generation.config import GenerationConfig
-from homesim.data_generation.data_generation_manager import DataGenerationManager
+from homesim.datasets.manager import DataGenerationManager
+from homesim.generation.config import GenerationConfig
 from homesim.simulation.cycle import SimulationCycle
 from homesim.simulation.sink import InMemorySink
 from homesim.workspace import Workspace

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import polars as pl
 
-from homesim.data_generation.config import GenerationConfig
-from homesim.data_generation.data_generation_manager import DataGenerationManager
+from homesim.datasets.manager import DataGenerationManager
+from homesim.generation.config import GenerationConfig
 from homesim.simulation.cycle import SimulationCycle
 from homesim.training_data.collector import TrainingDataCollector
 from homesim.training_data.exporters import Exporter, workspace_truths

@@ -21,8 +21,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from homesim.data_generation.config import GenerationConfig
-from homesim.data_generation.pipeline import generate_home
+from homesim.generation.config import GenerationConfig
+from homesim.generation.home import generate_home
 from homesim.schema.ground_truth import GroundTruth
 from homesim.schema.records import PatternRecord, make_record_id
 from homesim.simulation.cycle import DEFAULT_STAGES, resolve_stages

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
-from homesim.data_generation.config import GenerationConfig
-from homesim.data_generation.pipeline import GeneratedHome, generate_home
+from homesim.generation.config import GenerationConfig
+from homesim.generation.home import GeneratedHome, generate_home
 
 
 @pytest.fixture(autouse=True)

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from homesim.cli import app
-from homesim.data_generation.config import GenerationConfig
-from homesim.data_generation.data_generation_manager import DataGenerationManager
+from homesim.datasets.manager import DataGenerationManager
+from homesim.generation.config import GenerationConfig
 from homesim.retraining.ab_testing import (
     ABResult,
     ABStage,

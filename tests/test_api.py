@@ -32,7 +32,7 @@ from homesim.api import create_app, jobs, runners
 from homesim.api.jobs import JobContext, JobFailedError
 from homesim.api.security import ensure_token, resolve_inside, safe_name
 from homesim.cli import app as cli_app
-from homesim.data_generation.cache import HomeCache
+from homesim.datasets.cache import HomeCache
 from homesim.retraining.registry import ModelRegistry
 from homesim.training_data.store import RecordStore
 from homesim.workspace import Workspace

@@ -18,8 +18,8 @@ from schemathesis.config import SchemathesisConfig
 
 from homesim.api import create_app
 from homesim.api.jobs import JobContext
-from homesim.data_generation.config import GenerationConfig
-from homesim.data_generation.data_generation_manager import DataGenerationManager
+from homesim.datasets.manager import DataGenerationManager
+from homesim.generation.config import GenerationConfig
 from homesim.simulation.cycle import SimulationCycle
 from homesim.training_data.collector import TrainingDataCollector
 from homesim.workspace import Workspace

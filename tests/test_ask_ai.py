@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from homesim.data_generation.config import GenerationConfig
-from homesim.data_generation.pipeline import generate_home
+from homesim.generation.config import GenerationConfig
+from homesim.generation.home import generate_home
 from homesim.schema.records import AskAIRecord
 from homesim.simulation import ask_ai
 from homesim.simulation.ask_ai import (

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from homesim.data_generation.config import GenerationConfig
-from homesim.data_generation.pipeline import generate_home
+from homesim.generation.config import GenerationConfig
+from homesim.generation.home import generate_home
 from homesim.ha.automation import load_yaml, parse_automation
 from homesim.schema.records import AutomationInputs, AutomationRecord
 from homesim.simulation.automation_builder import (

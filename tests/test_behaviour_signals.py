@@ -8,10 +8,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from homesim.data_generation.behaviors import CheapestHourTrigger, NumericTrigger, StateTrigger
-from homesim.data_generation.calendar import US_PER_H
-from homesim.data_generation.config import GenerationConfig
-from homesim.data_generation.pipeline import GeneratedHome, generate_home
+from homesim.generation.behaviors import CheapestHourTrigger, NumericTrigger, StateTrigger
+from homesim.generation.calendar import US_PER_H
+from homesim.generation.config import GenerationConfig
+from homesim.generation.home import GeneratedHome, generate_home
 
 
 def _frame(generated: GeneratedHome) -> pl.DataFrame:

@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 from homesim import GENERATOR_VERSION
 from homesim.cli import app
-from homesim.data_generation.cache import MANIFEST_FILE, STAMP_FILE, HomeCache, sha256_file
-from homesim.data_generation.config import GenerationConfig
-from homesim.data_generation.data_generation_manager import DataGenerationManager, GenerationResult
+from homesim.datasets.cache import MANIFEST_FILE, STAMP_FILE, HomeCache, sha256_file
+from homesim.datasets.manager import DataGenerationManager, GenerationResult
+from homesim.generation.config import GenerationConfig
 from homesim.workspace import Workspace
 
 CONFIG = GenerationConfig(homes=2, days=7, seed=0)
@@ -124,8 +124,8 @@ def test_concurrent_processes_share_the_cache(tmp_path: Path) -> None:
     config = CONFIG.model_copy(update={"homes": 3})
     script = (
         "import sys; from pathlib import Path; from homesim.workspace import Workspace;"
-        "from homesim.data_generation.config import GenerationConfig;"
-        "from homesim.data_generation.data_generation_manager import DataGenerationManager;"
+        "from homesim.generation.config import GenerationConfig;"
+        "from homesim.datasets.manager import DataGenerationManager;"
         f"c = GenerationConfig(**{config.model_dump(mode='json')!r});"
         "r = DataGenerationManager(Workspace(Path(sys.argv[1])), 'inline').generate(c);"
         "print(r.count('generated'), r.count('cached'), r.count('failed'))"

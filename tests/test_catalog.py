@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from homesim.data_generation.catalog import Catalog, EntitySpec, load_catalog
+from homesim.generation.catalog import Catalog, EntitySpec, load_catalog
 
 
 def test_catalog_meets_the_floors() -> None:

@@ -10,10 +10,10 @@ from typer.testing import CliRunner
 
 from homesim.cli import app
 from homesim.cli.generate import _parse_home_types
-from homesim.data_generation import data_generation_manager as dgm
-from homesim.data_generation.config import GenerationConfig
-from homesim.data_generation.dataset import read_dataset
-from homesim.data_generation.pipeline import GeneratedHome
+from homesim.datasets import manager as dgm
+from homesim.datasets.manifest import read_dataset
+from homesim.generation.config import GenerationConfig
+from homesim.generation.home import GeneratedHome
 
 runner = CliRunner()
 

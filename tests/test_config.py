@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from homesim.data_generation.config import ConfigError, GenerationConfig
-from homesim.data_generation.home_generator import HomeGenerator
+from homesim.generation.config import ConfigError, GenerationConfig
+from homesim.generation.structure import HomeGenerator
 
 
 def test_yaml_file_with_overrides(tmp_path: Path) -> None:

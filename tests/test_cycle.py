@@ -13,14 +13,11 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from homesim.cli import simulate as simulate_cli
-from homesim.data_generation.config import GenerationConfig
-from homesim.data_generation.data_generation_manager import DataGenerationManager, GenerationResult
-from homesim.data_generation.ground_truth_generator import (
-    GROUND_TRUTH_FILE,
-    build_ground_truth,
-    write_ground_truth,
-)
-from homesim.data_generation.pipeline import HOME_FILE, generate_home
+from homesim.datasets.home_folder import HOME_FILE
+from homesim.datasets.manager import DataGenerationManager, GenerationResult
+from homesim.generation.config import GenerationConfig
+from homesim.generation.home import generate_home
+from homesim.ground_truth.truth import GROUND_TRUTH_FILE, build_ground_truth, write_ground_truth
 from homesim.schema.events import PROVENANCE_COLUMNS
 from homesim.schema.records import AnyRecord, StageName
 from homesim.simulation.cycle import (

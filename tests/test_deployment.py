@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from homesim.cli import app
-from homesim.data_generation.config import GenerationConfig
-from homesim.data_generation.data_generation_manager import DataGenerationManager
+from homesim.datasets.manager import DataGenerationManager
+from homesim.generation.config import GenerationConfig
 from homesim.retraining.deployment import DeploymentError, deploy, reject, rollback, set_challenger
 from homesim.retraining.provider import RegistryModelProvider
 from homesim.retraining.registry import ArtifactIntegrityError, ModelRegistry, RegistryEvent, Status

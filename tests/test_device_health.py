@@ -11,8 +11,8 @@ import numpy.typing as npt
 import polars as pl
 import pytest
 
-from homesim.data_generation.config import GenerationConfig
-from homesim.data_generation.pipeline import generate_home
+from homesim.generation.config import GenerationConfig
+from homesim.generation.home import generate_home
 from homesim.simulation.device_health import (
     FEATURES,
     DeviceHealthAssessor,

@@ -1,4 +1,4 @@
-"""Tests of the hourly environment model (`homesim.data_generation.environment`)."""
+"""Tests of the hourly environment model (`homesim.generation.environment`)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import pyarrow.parquet as pq
 import pytest
 from astral import Observer
 
-from homesim.data_generation.calendar import US_PER_H, US_PER_S, DayGrid, day_grid
-from homesim.data_generation.catalog import Catalog, ClimateRegion, load_catalog
-from homesim.data_generation.environment import (
+from homesim.generation.calendar import US_PER_H, US_PER_S, DayGrid, day_grid
+from homesim.generation.catalog import Catalog, ClimateRegion, load_catalog
+from homesim.generation.environment import (
     CONDITIONS,
     Environment,
     _ar1,

@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from homesim.data_generation.context_ids import ulid_strings, ulid_to_bytes
-from homesim.data_generation.event_table import format_numbers
-from homesim.data_generation.faults import Fault
-from homesim.data_generation.pipeline import GeneratedHome
+from homesim.generation.context_ids import ulid_strings, ulid_to_bytes
+from homesim.generation.event_table import format_numbers
+from homesim.generation.faults import Fault
+from homesim.generation.home import GeneratedHome
 
 
 @given(

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from homesim.data_generation.event_table import EventBuffer
-from homesim.data_generation.faults import Fault, apply_faults
-from homesim.data_generation.pipeline import GeneratedHome
+from homesim.generation.event_table import EventBuffer
+from homesim.generation.faults import Fault, apply_faults
+from homesim.generation.home import GeneratedHome
 from homesim.schema.events import Cause
 
 H = 3_600_000_000

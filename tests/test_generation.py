@@ -11,10 +11,11 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
-from homesim.data_generation.catalog import load_catalog
-from homesim.data_generation.config import GenerationConfig
-from homesim.data_generation.home_generator import HomeGenerator, pick_home_type
-from homesim.data_generation.pipeline import GeneratedHome, generate_home, read_events, read_home, write_home
+from homesim.datasets.home_folder import read_events, read_home, write_home
+from homesim.generation.catalog import load_catalog
+from homesim.generation.config import GenerationConfig
+from homesim.generation.home import GeneratedHome, generate_home
+from homesim.generation.structure import HomeGenerator, pick_home_type
 from homesim.schema.events import EVENTS_SCHEMA
 from homesim.schema.states import allowed_states
 

@@ -1,4 +1,4 @@
-"""Tests of the ground truth (`homesim.data_generation.ground_truth_generator`) on generated homes: counts
+"""Tests of the ground truth (`homesim.ground_truth.truth`) on generated homes: counts
 come from the events' provenance, synergies, decoys and faults are consistent, and the automations are
 valid Home Assistant automations for their home."""
 
@@ -12,7 +12,7 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from homesim.data_generation.behaviors import (
+from homesim.generation.behaviors import (
     Action,
     Behavior,
     BehaviorPlan,
@@ -22,8 +22,9 @@ from homesim.data_generation.behaviors import (
     StateTrigger,
     TimeTrigger,
 )
-from homesim.data_generation.config import GenerationConfig
-from homesim.data_generation.ground_truth_generator import (
+from homesim.generation.config import GenerationConfig
+from homesim.generation.home import GeneratedHome, generate_home
+from homesim.ground_truth.truth import (
     _synergies,
     build_ground_truth,
     build_patterns,
@@ -32,7 +33,6 @@ from homesim.data_generation.ground_truth_generator import (
     write_ground_truth,
     write_ground_truth_parquet,
 )
-from homesim.data_generation.pipeline import GeneratedHome, generate_home
 from homesim.ha.automation import parse_automation
 from homesim.ha.automation_validation import validate_against_home
 from homesim.schema.ground_truth import GroundTruth, schema_errors

@@ -12,28 +12,28 @@ from typer.testing import CliRunner
 
 from homesim.cli import app
 from homesim.cli import ground_truth as cli
-from homesim.data_generation.config import GenerationConfig
-from homesim.data_generation.data_generation_manager import DataGenerationManager
-from homesim.data_generation.ground_truth_generator import (
-    ACCURACY_FILE,
-    GROUND_TRUTH_FILE,
-    accuracy_of,
-    build_ground_truth,
-    build_patterns,
-    event_frame,
-    home_folders,
-    verify_dataset,
-    write_ground_truth,
-)
-from homesim.data_generation.ground_truth_report import (
+from homesim.datasets.home_folder import BEHAVIORS_FILE, write_home
+from homesim.datasets.manager import DataGenerationManager
+from homesim.datasets.verification import ACCURACY_FILE, home_folders, verify_dataset
+from homesim.generation.config import GenerationConfig
+from homesim.generation.home import GeneratedHome
+from homesim.ground_truth.accuracy import (
     AccuracyReport,
+    accuracy_of,
     aggregate,
     describe,
     match_home,
     matches_pattern,
     predicted_type,
 )
-from homesim.data_generation.pattern_extractor import (
+from homesim.ground_truth.truth import (
+    GROUND_TRUTH_FILE,
+    build_ground_truth,
+    build_patterns,
+    event_frame,
+    write_ground_truth,
+)
+from homesim.ground_truth.verifier import (
     Delays,
     ExtractedPatterns,
     ExtractorConfig,
@@ -41,7 +41,6 @@ from homesim.data_generation.pattern_extractor import (
     SequencePattern,
     TimeOfDayPattern,
 )
-from homesim.data_generation.pipeline import BEHAVIORS_FILE, GeneratedHome, write_home
 from homesim.schema.ground_truth import GroundTruth, Pattern, TimeTriggerSpec
 from homesim.workspace import Workspace
 

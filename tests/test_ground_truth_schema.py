@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from homesim.data_generation.config import GenerationConfig
-from homesim.data_generation.ground_truth_generator import build_ground_truth
-from homesim.data_generation.pipeline import generate_home
+from homesim.generation.config import GenerationConfig
+from homesim.generation.home import generate_home
+from homesim.ground_truth.truth import build_ground_truth
 from homesim.schema.ground_truth import (
     SCHEMA_FILE,
     SCHEMA_ID,

@@ -8,8 +8,9 @@ import polars as pl
 from typer.testing import CliRunner
 
 from homesim.cli import app
-from homesim.data_generation.ground_truth_generator import read_ground_truth
-from homesim.data_generation.pipeline import GeneratedHome, write_home
+from homesim.datasets.home_folder import write_home
+from homesim.generation.home import GeneratedHome
+from homesim.ground_truth.truth import read_ground_truth
 from homesim.ha.automation import load_yaml
 from homesim.ha.automation_validation import validate_yaml
 from homesim.ha.config_dir import export_config_dir

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from homesim.cli.ha_export import register_commands
-from homesim.data_generation.catalog import load_catalog
+from homesim.generation.catalog import load_catalog
 from homesim.ha.config_dir import HA_RELEASE, configuration_yaml, export_config_dir
 from homesim.ha.storage import (
     PASSIVE_DEVICE_TYPE,

@@ -15,8 +15,8 @@ from openlineage.client.transport.http import HttpTransport
 from typer.testing import CliRunner
 
 from homesim.cli import lineage as lineage_cli
-from homesim.data_generation.config import GenerationConfig
-from homesim.data_generation.pipeline import generate_home
+from homesim.generation.config import GenerationConfig
+from homesim.generation.home import generate_home
 from homesim.schema.records import AnyRecord, AutomationRecord
 from homesim.simulation.cycle import DEFAULT_STAGES, resolve_stages
 from homesim.simulation.home_view import HomeView

@@ -9,24 +9,24 @@ from typing import Any
 import pytest
 import structlog
 
-from homesim.data_generation import data_generation_manager as dgm
-from homesim.data_generation.cache import STAMP_FILE
-from homesim.data_generation.config import GenerationConfig
-from homesim.data_generation.data_generation_manager import (
-    CachedHomeGenerator,
-    DataGenerationManager,
-    GenerationResult,
-)
-from homesim.data_generation.dataset import VALIDATION_REPORT_FILE, read_dataset
-from homesim.data_generation.executors import (
+from homesim.datasets import manager as dgm
+from homesim.datasets.cache import STAMP_FILE
+from homesim.datasets.executors import (
     DaskExecutor,
     InlineExecutor,
     ProcessExecutor,
     make_executor,
 )
-from homesim.data_generation.pipeline import GeneratedHome
-from homesim.data_generation.progress import ProgressEvent, log_progress
-from homesim.data_generation.validation import HomeValidation, RuleFailure
+from homesim.datasets.manager import (
+    CachedHomeGenerator,
+    DataGenerationManager,
+    GenerationResult,
+)
+from homesim.datasets.manifest import VALIDATION_REPORT_FILE, read_dataset
+from homesim.datasets.progress import ProgressEvent, log_progress
+from homesim.datasets.validation import HomeValidation, RuleFailure
+from homesim.generation.config import GenerationConfig
+from homesim.generation.home import GeneratedHome
 from homesim.settings import Settings
 from homesim.workspace import Workspace
 
@@ -88,7 +88,7 @@ def test_parameter_or_version_change_invalidates(tmp_path: Path, monkeypatch: py
     old_keys = {h.home_key for h in _generate(tmp_path).homes}
     noisier = _generate(tmp_path, CONFIG.model_copy(update={"noise": 2.0}))
     assert noisier.count("generated") == 2
-    monkeypatch.setattr("homesim.data_generation.config.GENERATOR_VERSION", "9.9.9")
+    monkeypatch.setattr("homesim.generation.config.GENERATOR_VERSION", "9.9.9")
     newer = _generate(tmp_path)
     assert newer.count("generated") == 2
     assert {h.home_key for h in newer.homes}.isdisjoint(old_keys)

@@ -9,8 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from homesim.data_generation.cache import MANIFEST_FILE, HomeCache
-from homesim.data_generation.dataset import read_dataset
+from homesim.datasets.cache import MANIFEST_FILE, HomeCache
+from homesim.datasets.manifest import read_dataset
 from homesim.workspace import Workspace
 
 HOMES = 30

@@ -4,9 +4,9 @@ from datetime import date
 
 import numpy as np
 
-from homesim.data_generation.calendar import US_PER_H, day_grid
-from homesim.data_generation.catalog import load_catalog
-from homesim.data_generation.occupants import (
+from homesim.generation.calendar import US_PER_H, day_grid
+from homesim.generation.catalog import load_catalog
+from homesim.generation.occupants import (
     Schedules,
     household_vacations,
     make_occupants,

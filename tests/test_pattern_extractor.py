@@ -1,4 +1,4 @@
-"""Tests of the independent pattern miner (`homesim.data_generation.pattern_extractor`) on planted events."""
+"""Tests of the independent pattern miner (`homesim.ground_truth.verifier`) on planted events."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import numpy.typing as npt
 import polars as pl
 import pytest
 
-from homesim.data_generation.pattern_extractor import (
+from homesim.generation.home import GeneratedHome
+from homesim.ground_truth.verifier import (
     HOME_ZONE,
     ExtractedPatterns,
     ExtractorConfig,
@@ -17,7 +18,6 @@ from homesim.data_generation.pattern_extractor import (
     SequencePattern,
     home_zone_changes,
 )
-from homesim.data_generation.pipeline import GeneratedHome
 
 US_PER_S = 1_000_000
 US_PER_MIN = 60 * US_PER_S

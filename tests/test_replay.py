@@ -10,9 +10,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from homesim.data_generation.config import GenerationConfig
-from homesim.data_generation.ground_truth_generator import build_ground_truth
-from homesim.data_generation.pipeline import generate_home
+from homesim.generation.config import GenerationConfig
+from homesim.generation.home import generate_home
+from homesim.ground_truth.truth import build_ground_truth
 from homesim.ha.automation import parse_automation
 from homesim.schema.ground_truth import GroundTruth
 from homesim.simulation.replay import (

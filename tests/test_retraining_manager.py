@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from homesim.cli import app
 from homesim.cli import retrain as retrain_cli
-from homesim.data_generation.config import ConfigError
+from homesim.generation.config import ConfigError
 from homesim.retraining import models, registry
 from homesim.retraining.model_evaluator import is_validation_home
 from homesim.retraining.models.base import Trainer

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from homesim.data_generation.config import GenerationConfig
-from homesim.data_generation.data_generation_manager import DataGenerationManager
-from homesim.data_generation.executors import DaskExecutor
+from homesim.datasets.executors import DaskExecutor
+from homesim.datasets.manager import DataGenerationManager
+from homesim.generation.config import GenerationConfig
 from homesim.simulation.cycle import CycleReport, SimulationCycle
 from homesim.simulation.sink import InMemorySink
 from homesim.workspace import Workspace

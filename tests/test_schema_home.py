@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from homesim.data_generation.pipeline import GeneratedHome
+from homesim.generation.home import GeneratedHome
 from homesim.schema.home import Entity, Home, Label
 from homesim.schema.states import allowed_states
 

@@ -7,7 +7,7 @@ import numpy.typing as npt
 import polars as pl
 import pytest
 
-from homesim.data_generation.pipeline import GeneratedHome
+from homesim.generation.home import GeneratedHome
 from homesim.schema.ground_truth import Decoy
 from homesim.simulation.home_view import HomeView
 from homesim.simulation.model_provider import Model, ModelType, NoModels

@@ -13,8 +13,8 @@ import pytest
 import skops.io as sio
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from homesim.data_generation.config import GenerationConfig
-from homesim.data_generation.pipeline import generate_home
+from homesim.generation.config import GenerationConfig
+from homesim.generation.home import generate_home
 from homesim.retraining.models import get_trainer
 from homesim.retraining.models.device_intelligence import (
     COLUMNS,

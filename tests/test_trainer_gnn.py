@@ -11,9 +11,9 @@ import polars as pl
 import pytest
 import torch
 
-from homesim.data_generation.config import GenerationConfig
-from homesim.data_generation.ground_truth_generator import write_ground_truth
-from homesim.data_generation.pipeline import generate_home
+from homesim.generation.config import GenerationConfig
+from homesim.generation.home import generate_home
+from homesim.ground_truth.truth import write_ground_truth
 from homesim.retraining.models import get_trainer
 from homesim.retraining.models.gnn_synergy import (
     CONFIG_FILE,

@@ -11,8 +11,9 @@ import polars as pl
 import pytest
 import torch
 
-from homesim.data_generation.config import GenerationConfig
-from homesim.data_generation.pipeline import GeneratedHome, generate_home, write_home
+from homesim.datasets.home_folder import write_home
+from homesim.generation.config import GenerationConfig
+from homesim.generation.home import GeneratedHome, generate_home
 from homesim.retraining.models import get_trainer
 from homesim.retraining.models import soft_prompt as sp
 from homesim.retraining.models.soft_prompt import (

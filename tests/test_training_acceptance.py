@@ -18,9 +18,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from homesim.data_generation.config import GenerationConfig
-from homesim.data_generation.ground_truth_generator import write_ground_truth
-from homesim.data_generation.pipeline import generate_home
+from homesim.generation.config import GenerationConfig
+from homesim.generation.home import generate_home
+from homesim.ground_truth.truth import write_ground_truth
 from homesim.schema.records import STAGES, AnyRecord, SuggestionRecord
 from homesim.simulation.cycle import DEFAULT_STAGES, resolve_stages
 from homesim.simulation.home_view import HomeView

@@ -13,8 +13,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from homesim.data_generation.config import GenerationConfig
-from homesim.data_generation.pipeline import generate_home
+from homesim.generation.config import GenerationConfig
+from homesim.generation.home import generate_home
 from homesim.schema.ground_truth import GroundTruth
 from homesim.schema.records import AnyRecord, PatternRecord, SynergyRecord
 from homesim.simulation.cycle import DEFAULT_STAGES, resolve_stages

@@ -8,8 +8,8 @@ from typing import TypeVar
 
 import pytest
 
-from homesim.data_generation.config import GenerationConfig
-from homesim.data_generation.pipeline import generate_home
+from homesim.generation.config import GenerationConfig
+from homesim.generation.home import generate_home
 from homesim.schema.ground_truth import GroundTruth
 from homesim.schema.records import (
     AnyRecord,

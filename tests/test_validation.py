@@ -6,9 +6,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from homesim.data_generation.config import GenerationConfig
-from homesim.data_generation.pipeline import GeneratedHome, generate_home
-from homesim.data_generation.validation import HomeValidation, RuleFailure, ValidationReport, validate_home
+from homesim.datasets.validation import HomeValidation, RuleFailure, ValidationReport, validate_home
+from homesim.generation.config import GenerationConfig
+from homesim.generation.home import GeneratedHome, generate_home
 
 
 @pytest.fixture(scope="module")

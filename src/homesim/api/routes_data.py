@@ -17,15 +17,11 @@ from homesim.api.errors import bad_request, not_found
 from homesim.api.jobs import Job
 from homesim.api.routes_jobs import accepted, require_dataset
 from homesim.api.security import resolve_inside, safe_name
-from homesim.data_generation.cache import HomeCache
-from homesim.data_generation.dataset import MANIFEST_FILE, VALIDATION_REPORT_FILE, read_dataset
-from homesim.data_generation.ground_truth_generator import (
-    GROUND_TRUTH_FILE,
-    home_folders,
-    read_ground_truth,
-    write_ground_truth_parquet,
-)
-from homesim.data_generation.pipeline import HOME_FILE, read_events, read_home
+from homesim.datasets.cache import HomeCache
+from homesim.datasets.home_folder import HOME_FILE, read_events, read_home
+from homesim.datasets.manifest import MANIFEST_FILE, VALIDATION_REPORT_FILE, read_dataset
+from homesim.datasets.verification import home_folders
+from homesim.ground_truth.truth import GROUND_TRUTH_FILE, read_ground_truth, write_ground_truth_parquet
 
 router = APIRouter()
 Limit = Annotated[int, Query(ge=1, le=1000)]

@@ -23,8 +23,8 @@ from pydantic import BaseModel, Field, ValidationError
 from homesim.api.deps import AUTH, State
 from homesim.api.errors import bad_request, not_found
 from homesim.api.routes_data import home_directory
-from homesim.data_generation.ground_truth_generator import GROUND_TRUTH_FILE, read_ground_truth
-from homesim.data_generation.pipeline import EVENTS_FILE, read_home
+from homesim.datasets.home_folder import EVENTS_FILE, read_home
+from homesim.ground_truth.truth import GROUND_TRUTH_FILE, read_ground_truth
 from homesim.ha.automation_validation import validate_yaml
 from homesim.ha.config_dir import export_config_dir, truth_automations_yaml
 from homesim.ha.storage import import_home

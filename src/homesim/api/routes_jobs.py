@@ -17,8 +17,8 @@ from homesim.api.deps import AUTH, ApiState, State
 from homesim.api.errors import not_found
 from homesim.api.jobs import TERMINAL, Job, JobKind, JobStatus
 from homesim.api.security import safe_name
-from homesim.data_generation.config import GenerationConfig
-from homesim.data_generation.dataset import MANIFEST_FILE
+from homesim.datasets.manifest import MANIFEST_FILE
+from homesim.generation.config import GenerationConfig
 
 router = APIRouter(tags=["jobs"])
 #: Seconds between looks at a running job's new events while streaming them.

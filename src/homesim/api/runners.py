@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from homesim.api.jobs import JobContext, JobFailedError, Runner
-from homesim.data_generation.config import GenerationConfig
-from homesim.data_generation.data_generation_manager import DataGenerationManager
-from homesim.data_generation.ground_truth_generator import verify_dataset, write_accuracy_report
-from homesim.data_generation.progress import ProgressEvent
+from homesim.datasets.manager import DataGenerationManager
+from homesim.datasets.progress import ProgressEvent
+from homesim.datasets.verification import verify_dataset, write_accuracy_report
+from homesim.generation.config import GenerationConfig
 from homesim.retraining.ab_testing import ab_report_path, run_ab
 from homesim.retraining.deployment import DeploymentError
 from homesim.retraining.loop import LoopConfig, RetrainingLoop, run_paths

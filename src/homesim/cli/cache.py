@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from homesim.cli.options import WorkspaceOption, resolve_workspace
-from homesim.data_generation.cache import HomeCache
+from homesim.datasets.cache import HomeCache
 
 console = Console()
 cache_app = typer.Typer(help="Inspect and maintain the home cache.", no_args_is_help=True)

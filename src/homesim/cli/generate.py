@@ -19,10 +19,10 @@ from rich.progress import (
 from rich.table import Table
 
 from homesim.cli.options import ExecutorOption, WorkersOption, WorkspaceOption, resolve_workspace
-from homesim.data_generation.config import ConfigError, GenerationConfig
-from homesim.data_generation.data_generation_manager import DataGenerationManager
-from homesim.data_generation.pipeline import read_events, read_home
-from homesim.data_generation.progress import ProgressCallback, ProgressEvent, log_progress
+from homesim.datasets.home_folder import read_events, read_home
+from homesim.datasets.manager import DataGenerationManager
+from homesim.datasets.progress import ProgressCallback, ProgressEvent, log_progress
+from homesim.generation.config import ConfigError, GenerationConfig
 from homesim.log import configure_logging
 from homesim.settings import Settings
 

@@ -10,16 +10,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from homesim.data_generation.ground_truth_generator import (
-    GROUND_TRUTH_FILE,
-    home_folders,
-    read_ground_truth,
-    verify_dataset,
-    write_accuracy_report,
-    write_ground_truth_parquet,
-)
-from homesim.data_generation.ground_truth_report import MIN_OCCURRENCES, AccuracyReport
-from homesim.data_generation.pattern_extractor import ExtractorConfig
+from homesim.datasets.verification import home_folders, verify_dataset, write_accuracy_report
+from homesim.ground_truth.accuracy import MIN_OCCURRENCES, AccuracyReport
+from homesim.ground_truth.truth import GROUND_TRUTH_FILE, read_ground_truth, write_ground_truth_parquet
+from homesim.ground_truth.verifier import ExtractorConfig
 
 console = Console()
 app = typer.Typer(help="Check and export the ground truth of generated homes.", no_args_is_help=True)

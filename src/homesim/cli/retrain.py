@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from homesim.cli.options import WorkspaceOption, start_command
-from homesim.data_generation.config import ConfigError
+from homesim.generation.config import ConfigError
 from homesim.retraining.models import TRAINED_TYPES
 from homesim.retraining.retraining_manager import (
     RetrainingConfig,

@@ -17,7 +17,7 @@ from homesim.cli.options import (
     WorkspaceOption,
     start_command,
 )
-from homesim.data_generation.config import ConfigError
+from homesim.generation.config import ConfigError
 from homesim.retraining.loop import LoopConfig, RetrainingLoop, learning_curves, run_paths
 from homesim.retraining.retraining_manager import RetrainingConfig
 

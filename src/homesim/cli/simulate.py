@@ -17,7 +17,7 @@ from homesim.cli.options import (
     WorkspaceOption,
     start_command,
 )
-from homesim.data_generation.ground_truth_generator import GROUND_TRUTH_FILE, read_ground_truth
+from homesim.ground_truth.truth import GROUND_TRUTH_FILE, read_ground_truth
 from homesim.schema.ground_truth import GroundTruth
 from homesim.simulation.cycle import CycleReport, HomeOutcome, SimulationCycle, find_dataset
 from homesim.training_data.collector import TrainingDataCollector

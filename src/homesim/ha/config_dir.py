@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from homesim.data_generation.catalog import load_catalog
+from homesim.generation.catalog import load_catalog
 from homesim.ha.automation import parse_automation, render_yaml
 from homesim.ha.recorder import export_recorder
 from homesim.ha.storage import envelope, export_registries

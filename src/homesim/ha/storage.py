@@ -23,7 +23,7 @@ from typing import Any, Literal, NamedTuple, ParamSpec, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from homesim.data_generation.catalog import Catalog, DeviceType, EntitySpec, load_catalog
+from homesim.generation.catalog import Catalog, DeviceType, EntitySpec, load_catalog
 from homesim.io import write_json_atomic
 from homesim.schema.home import Area, Device, Entity, Floor, Home, HomeMetadata, Label, Person
 from homesim.schema.naming import HA_DOMAINS, slugify, split_entity_id

@@ -15,9 +15,9 @@ from typing import Any
 
 import polars as pl
 
-from homesim.data_generation.ground_truth_generator import GROUND_TRUTH_FILE
-from homesim.data_generation.pattern_extractor import ACTUATOR_DOMAINS
-from homesim.data_generation.pipeline import HOME_FILE
+from homesim.datasets.home_folder import HOME_FILE
+from homesim.ground_truth.truth import GROUND_TRUTH_FILE
+from homesim.ground_truth.verifier import ACTUATOR_DOMAINS
 from homesim.reports.inputs import RunSummary
 from homesim.simulation.cycle import CycleReport
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from homesim.data_generation.dataset import MANIFEST_FILE, read_dataset
+from homesim.datasets.manifest import MANIFEST_FILE, read_dataset
 from homesim.simulation.cycle import CycleReport
 from homesim.workspace import Workspace
 

@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
-from homesim.data_generation.executors import Executor
+from homesim.datasets.executors import Executor
 from homesim.io import write_json_atomic
 from homesim.retraining.deployment import DeploymentError, deploy
 from homesim.retraining.provider import RegistryModelProvider

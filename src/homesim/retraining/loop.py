@@ -27,9 +27,9 @@ import numpy as np
 import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
-from homesim.data_generation.config import GenerationConfig
-from homesim.data_generation.data_generation_manager import DataGenerationManager
-from homesim.data_generation.progress import ProgressEvent
+from homesim.datasets.manager import DataGenerationManager
+from homesim.datasets.progress import ProgressEvent
+from homesim.generation.config import GenerationConfig
 from homesim.io import write_json_atomic
 from homesim.retraining import models as trainers
 from homesim.retraining.model_evaluator import Comparison, paired_bootstrap, split_by_home

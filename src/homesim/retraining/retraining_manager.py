@@ -30,7 +30,7 @@ import structlog
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from homesim.data_generation.config import ConfigError, describe_errors
+from homesim.generation.config import ConfigError, describe_errors
 from homesim.retraining import models as trainers
 from homesim.retraining.data_sufficiency import (
     DEFAULT_REQUIREMENTS,

@@ -26,9 +26,9 @@ from typing import TypeAlias
 
 from pydantic import BaseModel, ConfigDict
 
-from homesim.data_generation.config import GenerationConfig
-from homesim.data_generation.dataset import MANIFEST_FILE, DatasetManifest, read_dataset
-from homesim.data_generation.executors import Executor, make_executor
+from homesim.datasets.executors import Executor, make_executor
+from homesim.datasets.manifest import MANIFEST_FILE, DatasetManifest, read_dataset
+from homesim.generation.config import GenerationConfig
 from homesim.io import write_json_atomic, write_text_atomic
 from homesim.schema.records import STAGES, AnyRecord, StageName
 from homesim.simulation.device_health import device_health_stage

@@ -18,7 +18,7 @@ import numpy.typing as npt
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
-from homesim.data_generation.calendar import US_PER_DAY, US_PER_S
+from homesim.generation.calendar import US_PER_DAY, US_PER_S
 from homesim.schema.records import (
     BASELINE_VERSION,
     DeviceHealthInputs,

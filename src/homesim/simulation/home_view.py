@@ -15,15 +15,10 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
-from homesim.data_generation.config import GenerationConfig
-from homesim.data_generation.ground_truth_generator import GROUND_TRUTH_FILE, build_ground_truth
-from homesim.data_generation.pipeline import (
-    ENVIRONMENT_FILE,
-    EVENTS_FILE,
-    GeneratedHome,
-    generate_home,
-    read_home,
-)
+from homesim.datasets.home_folder import ENVIRONMENT_FILE, EVENTS_FILE, read_home
+from homesim.generation.config import GenerationConfig
+from homesim.generation.home import GeneratedHome, generate_home
+from homesim.ground_truth.truth import GROUND_TRUTH_FILE, build_ground_truth
 from homesim.schema.events import PROVENANCE_COLUMNS
 from homesim.schema.ground_truth import GroundTruth
 from homesim.schema.home import Home

@@ -22,9 +22,9 @@ import numpy.typing as npt
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
-from homesim.data_generation.calendar import US_PER_DAY, US_PER_S
-from homesim.data_generation.ground_truth_report import MIN_OCCURRENCES
-from homesim.data_generation.pattern_extractor import ACTUATOR_DOMAINS, home_zone_changes
+from homesim.generation.calendar import US_PER_DAY, US_PER_S
+from homesim.ground_truth.accuracy import MIN_OCCURRENCES
+from homesim.ground_truth.verifier import ACTUATOR_DOMAINS, home_zone_changes
 from homesim.schema.ground_truth import GroundTruth, Pattern, TimeTriggerSpec
 from homesim.schema.records import (
     BASELINE_VERSION,

@@ -26,7 +26,7 @@ import numpy.typing as npt
 import polars as pl
 import pyarrow as pa
 
-from homesim.data_generation.calendar import US_PER_MIN, US_PER_S
+from homesim.generation.calendar import US_PER_MIN, US_PER_S
 from homesim.ha.automation import (
     Action,
     AndCondition,

@@ -21,8 +21,8 @@ import numpy.typing as npt
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
-from homesim.data_generation.calendar import US_PER_S
-from homesim.data_generation.pattern_extractor import ACTUATOR_DOMAINS
+from homesim.generation.calendar import US_PER_S
+from homesim.ground_truth.verifier import ACTUATOR_DOMAINS
 from homesim.schema.ground_truth import GroundTruth
 from homesim.schema.home import Home
 from homesim.schema.records import (

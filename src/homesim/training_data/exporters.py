@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 import polars as pl
 
-from homesim.data_generation.ground_truth_generator import GROUND_TRUTH_FILE, read_ground_truth
+from homesim.ground_truth.truth import GROUND_TRUTH_FILE, read_ground_truth
 from homesim.io import atomic_path, write_json_atomic, write_text_atomic
 from homesim.schema.ground_truth import GroundTruth
 from homesim.schema.records import AnyRecord

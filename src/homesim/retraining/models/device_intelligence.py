@@ -49,7 +49,7 @@ import structlog
 from sklearn.ensemble import HistGradientBoostingClassifier
 from threadpoolctl import threadpool_limits
 
-from homesim.data_generation.catalog import load_catalog
+from homesim.generation.catalog import load_catalog
 from homesim.io import write_atomic, write_json_atomic
 from homesim.retraining.models.base import ProgressFn, Trainer
 from homesim.retraining.models.metrics import binary_metrics, macro_f1

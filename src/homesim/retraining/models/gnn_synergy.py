@@ -38,7 +38,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-from homesim.data_generation.pattern_extractor import ACTUATOR_DOMAINS
+from homesim.ground_truth.verifier import ACTUATOR_DOMAINS
 from homesim.io import write_atomic, write_json_atomic
 from homesim.retraining.models.base import ProgressFn, Trainer
 from homesim.retraining.models.metrics import best_f1_threshold, binary_metrics, pr_auc, to_stage_scale

@@ -61,7 +61,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from safetensors.torch import load_file, save_file
 from torch.nn import functional
 
-from homesim.data_generation.pipeline import HOME_FILE
+from homesim.datasets.home_folder import HOME_FILE
 from homesim.io import write_atomic, write_json_atomic
 from homesim.retraining.models.base import ProgressFn, Trainer
 from homesim.schema.home import Home

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from homesim import GENERATOR_VERSION
-from homesim.data_generation.catalog import Catalog, DeviceType, HomeType, RoomType, load_catalog
-from homesim.data_generation.config import GenerationConfig
-from homesim.data_generation.occupants import household_vacations, make_occupants
-from homesim.data_generation.seeds import Stage, stage_rng
+from homesim.generation.catalog import Catalog, DeviceType, HomeType, RoomType, load_catalog
+from homesim.generation.config import GenerationConfig
+from homesim.generation.occupants import household_vacations, make_occupants
+from homesim.generation.seeds import Stage, stage_rng
 from homesim.schema.home import Area, Device, Entity, Floor, Home, HomeMetadata, Label, Occupant, Person
 from homesim.schema.naming import entity_object_id, slugify, unique_slug
 

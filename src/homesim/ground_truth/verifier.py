@@ -33,7 +33,7 @@ import polars as pl
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
-from homesim.data_generation.calendar import US_PER_S
+from homesim.generation.calendar import US_PER_S
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]

@@ -18,7 +18,7 @@ import polars as pl
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from homesim.data_generation.calendar import day_grid
+from homesim.generation.calendar import day_grid
 from homesim.schema.events import EVENTS_SCHEMA
 from homesim.schema.home import Home
 from homesim.schema.naming import is_valid_entity_id, slugify

@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from homesim.data_generation.config import GenerationConfig
-from homesim.data_generation.validation import ValidationReport
+from homesim.datasets.validation import ValidationReport
+from homesim.generation.config import GenerationConfig
 from homesim.io import write_json_atomic
 from homesim.workspace import Workspace
 

@@ -35,8 +35,8 @@ import numpy.typing as npt
 import pyarrow as pa
 from astral import Observer
 
-from homesim.data_generation.calendar import F64, I64, US_PER_DAY, US_PER_H, US_PER_S, DayGrid
-from homesim.data_generation.catalog import ClimateRegion, GridRegion
+from homesim.generation.calendar import F64, I64, US_PER_DAY, US_PER_H, US_PER_S, DayGrid
+from homesim.generation.catalog import ClimateRegion, GridRegion
 from homesim.schema.events import ENVIRONMENT_SCHEMA
 
 __all__ = [

@@ -11,8 +11,8 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from homesim.data_generation.calendar import US_PER_H, US_PER_S, DayGrid
-from homesim.data_generation.event_table import FAULT_CODE, EventBuffer, EventColumns
+from homesim.generation.calendar import US_PER_H, US_PER_S, DayGrid
+from homesim.generation.event_table import FAULT_CODE, EventBuffer, EventColumns
 from homesim.schema.home import Home
 
 FaultKind = Literal["unavailable", "stuck", "battery_drain", "drift", "dropped", "duplicated"]

@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from homesim import GENERATOR_VERSION
-from homesim.data_generation.catalog import load_catalog
+from homesim.generation.catalog import load_catalog
 
 #: Fields that say how many homes or where they go, not what a home is: left out of home keys.
 _NOT_HOME_FIELDS = frozenset({"homes"})

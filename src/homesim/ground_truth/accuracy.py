@@ -13,12 +13,12 @@ high-confidence patterns that match a ground-truth pattern (by type: of those cl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from homesim.data_generation.pattern_extractor import (
+from homesim.ground_truth.verifier import (
     HOME_ZONE,
     ExtractedPattern,
     ExtractedPatterns,
@@ -28,6 +28,7 @@ from homesim.data_generation.pattern_extractor import (
 from homesim.schema.ground_truth import (
     DetectorCounts,
     DetectorScores,
+    GroundTruth,
     Pattern,
     PatternType,
     TimeTriggerSpec,
@@ -334,3 +335,9 @@ def _within(hour: float, window: TimeWindow, tolerance: float) -> bool:
 
 def _share(part: int, whole: int) -> float | None:
     return part / whole if whole else None
+
+
+def accuracy_of(truths: Iterable[GroundTruth]) -> AccuracyReport:
+    """The accuracy report of homes from the detector scores in their ground truth, without mining again
+    (what the dataset manifest carries)."""
+    return aggregate_scores([(truth.home_key, truth.baselines.detector) for truth in truths])

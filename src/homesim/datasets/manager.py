@@ -23,24 +23,23 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict
 
 from homesim import GENERATOR_VERSION
-from homesim.data_generation.cache import HomeCache, HomeManifest
-from homesim.data_generation.config import GenerationConfig
-from homesim.data_generation.dataset import (
+from homesim.datasets.cache import HomeCache, HomeManifest
+from homesim.datasets.executors import Executor, InlineExecutor, make_executor
+from homesim.datasets.home_folder import read_events, read_home, write_home
+from homesim.datasets.manifest import (
     DatasetCounts,
     DatasetManifest,
     DatasetTimings,
     dataset_id,
     write_dataset,
 )
-from homesim.data_generation.executors import Executor, InlineExecutor, make_executor
-from homesim.data_generation.ground_truth_generator import (
-    accuracy_of,
-    read_ground_truth,
-    write_accuracy_report,
-)
-from homesim.data_generation.pipeline import generate_home, read_events, read_home, write_home
-from homesim.data_generation.progress import ProgressCallback, ProgressTracker
-from homesim.data_generation.validation import HomeValidation, ValidationReport, validate_home
+from homesim.datasets.progress import ProgressCallback, ProgressTracker
+from homesim.datasets.validation import HomeValidation, ValidationReport, validate_home
+from homesim.datasets.verification import write_accuracy_report
+from homesim.generation.config import GenerationConfig
+from homesim.generation.home import generate_home
+from homesim.ground_truth.accuracy import accuracy_of
+from homesim.ground_truth.truth import read_ground_truth
 from homesim.schema.home import Home
 from homesim.settings import Settings
 from homesim.workspace import Workspace

@@ -8,8 +8,8 @@ from datetime import date, timedelta
 import numpy as np
 import numpy.typing as npt
 
-from homesim.data_generation.calendar import US_PER_H, DayGrid
-from homesim.data_generation.catalog import HomeType
+from homesim.generation.calendar import US_PER_H, DayGrid
+from homesim.generation.catalog import HomeType
 from homesim.schema.home import Occupant
 from homesim.schema.naming import slugify
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from homesim.data_generation.behaviors import (
+from homesim.generation.behaviors import (
     Behavior,
     BehaviorPlan,
     CheapestHourTrigger,
@@ -20,10 +20,10 @@ from homesim.data_generation.behaviors import (
     TimeTrigger,
     entities_with_tag,
 )
-from homesim.data_generation.calendar import US_PER_H, US_PER_MIN, US_PER_S, DayGrid
-from homesim.data_generation.environment import CONDITIONS, Environment
-from homesim.data_generation.event_table import PRESS, EventBuffer
-from homesim.data_generation.occupants import Schedules
+from homesim.generation.calendar import US_PER_H, US_PER_MIN, US_PER_S, DayGrid
+from homesim.generation.environment import CONDITIONS, Environment
+from homesim.generation.event_table import PRESS, EventBuffer
+from homesim.generation.occupants import Schedules
 from homesim.schema.events import Cause
 from homesim.schema.home import Entity, Home
 

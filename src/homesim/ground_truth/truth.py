@@ -1,5 +1,4 @@
-"""GroundTruthGenerator: a home's `ground_truth.json` from its behaviours and its events' provenance, and the
-dataset-level check that the truth is really present in the events.
+"""A home's ground truth (`ground_truth.json`) from its behaviours and its events' provenance.
 
 Patterns are the behaviours, with everything measured from the events (`cause_id` names the behaviour or
 fault behind each event; `parent_context_id` links an action to its trigger and a revert to its action):
@@ -10,16 +9,13 @@ automation (2024.10+ syntax) that would reproduce it. Synergies are the behaviou
 of actions of one shared cause that never cause each other. Baselines add the per-domain daily event
 rates, the share of events by cause, and the scores of the reference detector (`PatternExtractor`).
 
-`verify_dataset` runs the extractor again over every home of a dataset (written by `write_accuracy_report`
-as `ground_truth_accuracy.json`); `accuracy_of` sums the detector scores already in the homes' ground truth.
+The automation of each pattern is built by `ground_truth.automations`; re-checking a whole dataset with the
+verifier is `datasets.verification`.
 """
 
 from __future__ import annotations
 
-import json
-import multiprocessing
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import combinations
@@ -31,11 +27,8 @@ import numpy.typing as npt
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pydantic import JsonValue
 
-# The module, not its names: pipeline.write_home may import this module while pipeline is still loading.
-from homesim.data_generation import pipeline
-from homesim.data_generation.behaviors import (
+from homesim.generation.behaviors import (
     Behavior,
     BehaviorPlan,
     CheapestHourTrigger,
@@ -44,34 +37,23 @@ from homesim.data_generation.behaviors import (
     StateTrigger,
     TimeTrigger,
 )
-from homesim.data_generation.calendar import US_PER_S, day_grid
-from homesim.data_generation.catalog import load_catalog
-from homesim.data_generation.dataset import MANIFEST_FILE as DATASET_MANIFEST
-from homesim.data_generation.dataset import read_dataset
-from homesim.data_generation.ground_truth_report import (
-    MIN_OCCURRENCES,
-    AccuracyReport,
-    HomeAccuracy,
-    aggregate,
-    aggregate_scores,
-    match_home,
-)
-from homesim.data_generation.pattern_extractor import (
+from homesim.generation.calendar import US_PER_S, day_grid
+from homesim.generation.catalog import load_catalog
+from homesim.ground_truth.accuracy import match_home
+from homesim.ground_truth.automations import AutomationBuilder, parse_attributes
+from homesim.ground_truth.verifier import (
     ZONE_EMPTY,
     ZONE_OCCUPIED,
-    ExtractorConfig,
     PatternExtractor,
     home_zone_changes,
 )
-from homesim.ha.automation_validation import DEFAULT_DATA
-from homesim.io import atomic_path, write_json_atomic, write_text_atomic
+from homesim.io import atomic_path, write_text_atomic
 from homesim.schema.ground_truth import (
     Baselines,
     Decoy,
     DelaySpec,
     FaultTruth,
     GroundTruth,
-    HaAutomation,
     Pattern,
     PatternAction,
     PatternParameters,
@@ -83,21 +65,18 @@ from homesim.schema.ground_truth import (
     flatten,
 )
 from homesim.schema.home import Entity, Home
-from homesim.workspace import Workspace
 
 if TYPE_CHECKING:
-    from homesim.data_generation.pipeline import GeneratedHome
+    from homesim.generation.home import GeneratedHome
 
 F64 = npt.NDArray[np.float64]
 
 GROUND_TRUTH_FILE = "ground_truth.json"
-ACCURACY_FILE = "ground_truth_accuracy.json"
 #: Staggered actions of one firing land within this many seconds of the last stagger.
 _FIRING_GAP_S = 60.0
 #: Two actions of a shared cause co-occur when they happen within this many minutes.
 _CO_OCCURRENCE_MIN = 30.0
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 # ------------------------------------------------------------------------------------------- entry points
@@ -158,74 +137,6 @@ def write_ground_truth_parquet(truths: Iterable[GroundTruth], directory: Path) -
     return paths
 
 
-def verify_dataset(
-    dataset: Path,
-    *,
-    config: ExtractorConfig | None = None,
-    min_occurrences: int = MIN_OCCURRENCES,
-    workers: int = 1,
-) -> AccuracyReport:
-    """Run the extractor over every home folder in `dataset` and score it against the ground truth.
-
-    A home folder holds home.json, events.parquet, and ground_truth.json or behaviors.json (its patterns
-    are then rebuilt from the behaviours and the events).
-    """
-    config = config or ExtractorConfig()
-    homes = home_folders(dataset)
-    jobs = [(folder, config, min_occurrences) for folder in homes]
-    if workers > 1 and len(jobs) > 1:
-        # Spawned, not forked: a fork of a process whose polars thread pool is running can deadlock.
-        spawn = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool:
-            results = list(pool.map(_verify_home, jobs))
-    else:
-        results = [_verify_home(job) for job in jobs]
-    return aggregate(results)
-
-
-def accuracy_of(truths: Iterable[GroundTruth]) -> AccuracyReport:
-    """The accuracy report of homes from the detector scores in their ground truth, without mining again
-    (what the dataset manifest carries)."""
-    return aggregate_scores([(truth.home_key, truth.baselines.detector) for truth in truths])
-
-
-def write_accuracy_report(report: AccuracyReport, dataset: Path) -> Path:
-    """Write the report as `ground_truth_accuracy.json` in the dataset folder, beside its homes."""
-    path = dataset / ACCURACY_FILE
-    write_json_atomic(path, report.model_dump(mode="json"))
-    return path
-
-
-def home_folders(dataset: Path) -> list[Path]:
-    """The home folders of a dataset, sorted: the homes a dataset manifest lists (a workspace dataset
-    folder), else the folders holding home.json and events.parquet (any folder of homes)."""
-    if (dataset / DATASET_MANIFEST).is_file():
-        manifest = read_dataset(dataset / DATASET_MANIFEST)
-        workspace = Workspace(dataset.parents[2])  # <root>/data/datasets/<id>
-        return sorted(workspace.home_dir(key) for key in manifest.home_keys)
-    files = (pipeline.HOME_FILE, pipeline.EVENTS_FILE)
-    return sorted(p for p in dataset.iterdir() if all((p / name).is_file() for name in files))
-
-
-def _verify_home(job: tuple[Path, ExtractorConfig, int]) -> HomeAccuracy:
-    folder, config, min_occurrences = job
-    home = Home.model_validate_json((folder / pipeline.HOME_FILE).read_text("utf-8"))
-    events = event_frame(pq.read_table(folder / pipeline.EVENTS_FILE))
-    if (folder / GROUND_TRUTH_FILE).is_file():
-        patterns = read_ground_truth(folder).patterns
-    else:
-        plan = BehaviorPlan.model_validate_json((folder / pipeline.BEHAVIORS_FILE).read_text("utf-8"))
-        patterns = build_patterns(home, plan, events)
-    extracted = PatternExtractor(config).extract(events, home.metadata.timezone)
-    return match_home(
-        home.metadata.home_key,
-        patterns,
-        extracted,
-        min_occurrences=min_occurrences,
-        high_confidence=config.high_confidence,
-    )
-
-
 def event_frame(events: pa.Table) -> pl.DataFrame:
     """The events as a polars frame with plain string columns (dictionaries decoded)."""
     frame = pl.from_arrow(events)
@@ -242,7 +153,7 @@ def event_frame(events: pa.Table) -> pl.DataFrame:
 def build_patterns(home: Home, plan: BehaviorPlan, events: pl.DataFrame) -> tuple[Pattern, ...]:
     """One pattern per behaviour, measured from the events that carry its id."""
     stats = _BehaviorStats(home, plan, events)
-    builder = _AutomationBuilder(home)
+    builder = AutomationBuilder(home)
     patterns = []
     for b in plan.behaviors:
         observed = stats.of(b.id)
@@ -259,7 +170,7 @@ def build_patterns(home: Home, plan: BehaviorPlan, events: pl.DataFrame) -> tupl
                     PatternAction(
                         entity_id=a.entity_id,
                         state=a.state,
-                        attributes=_attributes(a.attributes),
+                        attributes=parse_attributes(a.attributes),
                         stagger_s=a.stagger_s,
                     )
                     for a in b.actions
@@ -307,14 +218,6 @@ def _parameters(b: Behavior, observed: _Observed) -> PatternParameters:
 def _daily(b: Behavior) -> bool:
     """Whether the behaviour has one chance a day (its confidence counts firing days)."""
     return isinstance(b.trigger, TimeTrigger | NumericTrigger | CheapestHourTrigger)
-
-
-def _attributes(text: str | None) -> dict[str, JsonValue] | None:
-    if text is None:
-        return None
-    value = json.loads(text)
-    assert isinstance(value, dict)
-    return value
 
 
 @dataclass(frozen=True)
@@ -453,284 +356,6 @@ def _quantiles(values: F64) -> Quantiles | None:
         return None
     p05, median, p95 = (round(float(q), 3) for q in np.quantile(values, [0.05, 0.5, 0.95]))
     return Quantiles(p05=p05, median=median, p95=p95)
-
-
-# ------------------------------------------------------------------------------------------ automations
-
-
-#: Service that puts an entity of a domain into a state (besides `turn_on`/`turn_off` for on/off).
-_SERVICES: dict[tuple[str, str], str] = {
-    ("cover", "open"): "cover.open_cover",
-    ("cover", "closed"): "cover.close_cover",
-    ("lock", "locked"): "lock.lock",
-    ("lock", "unlocked"): "lock.unlock",
-    ("alarm_control_panel", "armed_away"): "alarm_control_panel.alarm_arm_away",
-    ("alarm_control_panel", "armed_home"): "alarm_control_panel.alarm_arm_home",
-    ("alarm_control_panel", "armed_night"): "alarm_control_panel.alarm_arm_night",
-    ("alarm_control_panel", "disarmed"): "alarm_control_panel.alarm_disarm",
-    ("media_player", "playing"): "media_player.media_play",
-    ("media_player", "paused"): "media_player.media_pause",
-    ("vacuum", "cleaning"): "vacuum.start",
-    ("vacuum", "docked"): "vacuum.return_to_base",
-    ("camera", "recording"): "camera.record",
-}
-#: Domains whose state is set through a mode: (service, data key).
-_MODE_SERVICES = {
-    "climate": ("climate.set_hvac_mode", "hvac_mode"),
-    "water_heater": ("water_heater.set_operation_mode", "operation_mode"),
-}
-#: Where a numeric variable is read when the home has no entity for it: HA's default weather entity
-#: (created at onboarding) or the usual grid sensors.
-_FALLBACK_TEMPLATES = {
-    "outdoor_temperature": "state_attr('weather.forecast_home', 'temperature')",
-    "humidity": "state_attr('weather.forecast_home', 'humidity')",
-    "carbon_intensity": "states('sensor.grid_carbon_intensity')",
-    "price": "states('sensor.electricity_price')",
-}
-_WEATHER_ATTRIBUTES = {"outdoor_temperature": "temperature", "humidity": "humidity"}
-
-
-class _AutomationBuilder:
-    """Turns a behaviour into an HA automation (2024.10+ syntax) that reproduces it in this home."""
-
-    def __init__(self, home: Home) -> None:
-        self.people = [p.entity_id for p in home.people]
-        self.occupants = {o.person_id: o for o in home.metadata.occupants}
-        self.outdoor = next((e for e in home.entities if e.role == "outdoor_temperature"), None)
-        self.weather = next((e for e in home.entities if e.domain == "weather"), None)
-
-    def trigger_entities(self, b: Behavior) -> tuple[str, ...]:
-        trigger = b.trigger
-        if isinstance(trigger, StateTrigger):
-            return (trigger.entity_id,)
-        if isinstance(trigger, PresenceTrigger):
-            return (*self.people, "zone.home")
-        if isinstance(trigger, TimeTrigger) and trigger.anchor in ("sunset", "sunrise"):
-            return ("sun.sun",)
-        if isinstance(trigger, NumericTrigger):
-            source = self._numeric_source(trigger)
-            return (source[0].entity_id,) if source else ()
-        return ()
-
-    def build(self, b: Behavior, window: TimeWindow | None) -> HaAutomation:
-        triggers, conditions = self._triggers(b, window)
-        conditions += self._conditions(b)
-        calls = [self._call(a.entity_id, a.state, a.attributes, b) for a in b.actions]
-        if b.delay is not None and b.delay.median_s >= 5:  # shorter delays are device latency, not intent
-            calls.insert(0, {"delay": _duration(b.delay.median_s)})
-        actions: list[dict[str, JsonValue]] = calls
-        revert = b.revert
-        if revert is not None:
-            # A camera's recording ends by itself after the duration given to camera.record.
-            reverting = [a for a in b.actions if _domain(a.entity_id) != "camera"]
-            reverts = [self._call(a.entity_id, revert.state, None, b) for a in reverting]
-            hold = _duration(revert.median_min * 60)
-            if revert.after_trigger_clears and isinstance(b.trigger, StateTrigger):
-                # HA's motion-light idiom: the trigger turns on; the trigger clearing for a while turns off.
-                cleared: dict[str, JsonValue] = {"trigger": "state", "entity_id": b.trigger.entity_id}
-                cleared |= {"from": b.trigger.to, "for": hold, "id": "cleared"}
-                triggers = [{**triggers[0], "id": "triggered"}, cleared]
-                on: dict[str, JsonValue] = {
-                    "conditions": [_trigger_is("triggered"), *conditions],
-                    "sequence": [*calls],
-                }
-                off: dict[str, JsonValue] = {"conditions": [_trigger_is("cleared")], "sequence": [*reverts]}
-                actions, conditions = [{"choose": [on, off]}], []
-            elif reverts:
-                actions = [*calls, {"delay": hold}, *reverts]
-        return HaAutomation(
-            id=b.id,
-            alias=b.description[:1].upper() + b.description[1:],
-            description=f"Reproduces homesim ground-truth pattern {b.id} ({b.type}).{self._note(b)}",
-            mode="restart" if revert is not None else "single",
-            triggers=tuple(triggers),
-            conditions=tuple(conditions),
-            actions=tuple(actions),
-        )
-
-    def _triggers(
-        self, b: Behavior, window: TimeWindow | None
-    ) -> tuple[list[dict[str, JsonValue]], list[dict[str, JsonValue]]]:
-        """The automation's triggers, and the conditions that go with them (days, time windows)."""
-        trigger = b.trigger
-        if isinstance(trigger, StateTrigger):
-            return [{"trigger": "state", "entity_id": trigger.entity_id, "to": trigger.to}], []
-        if isinstance(trigger, PresenceTrigger):
-            return self._presence(trigger)
-        if isinstance(trigger, NumericTrigger):
-            # Crossing into range inside the window, or already in range when the window opens.
-            numeric = self._numeric(trigger)
-            in_range = {
-                "condition": numeric["trigger"],
-                **{k: v for k, v in numeric.items() if k != "trigger"},
-            }
-            opening: dict[str, JsonValue] = {"trigger": "time", "at": _clock(trigger.window[0])}
-            return [numeric, opening], [*_hours_condition(trigger.window), in_range]
-        if isinstance(trigger, CheapestHourTrigger):
-            # The hour the behaviour usually picks: the lowest price/CO₂ hour varies, its habit does not.
-            hour = window.median_h if window is not None else trigger.window[0]
-            return [{"trigger": "time", "at": _clock(hour)}], _weekday_condition(trigger.weekdays)
-        if trigger.anchor in ("sunset", "sunrise"):
-            sun: dict[str, JsonValue] = {"trigger": "sun", "event": trigger.anchor}
-            if trigger.offset_min:
-                sun["offset"] = _duration(trigger.offset_min * 60, signed=True)
-            return [sun], _weekday_condition(trigger.weekdays)
-        if trigger.anchor == "clock":
-            at = _clock((trigger.hour or 0.0) + trigger.offset_min / 60)
-            return [{"trigger": "time", "at": at}], _weekday_condition(trigger.weekdays)
-        return self._person_anchor(trigger)
-
-    def _person_anchor(
-        self, trigger: TimeTrigger
-    ) -> tuple[list[dict[str, JsonValue]], list[dict[str, JsonValue]]]:
-        """A wake/sleep/leave/return anchor at the occupant's usual time, weekdays and weekends apart."""
-        occupant = self.occupants[trigger.occupant or ""]
-        usual = {
-            "wake": (occupant.wake_weekday_h, occupant.wake_weekend_h),
-            "sleep": (occupant.sleep_h, occupant.sleep_h),
-            "leave": (occupant.leave_h, occupant.leave_h),
-            "return": (occupant.return_h, occupant.return_h),
-        }[trigger.anchor]
-        groups = []
-        for name, hour, days in (("weekday", usual[0], range(5)), ("weekend", usual[1], range(5, 7))):
-            chosen = [d for d in days if d in trigger.weekdays]
-            if chosen and hour is None:
-                raise ValueError(f"occupant {occupant.person_id} has no {trigger.anchor} time")
-            if chosen and hour is not None:
-                groups.append((name, _clock(hour + trigger.offset_min / 60), chosen))
-        if len({at for _, at, _ in groups}) == 1:
-            return [{"trigger": "time", "at": groups[0][1]}], _weekday_condition(trigger.weekdays)
-        triggers: list[dict[str, JsonValue]] = [
-            {"trigger": "time", "at": at, "id": name} for name, at, _ in groups
-        ]
-        options: list[JsonValue] = [
-            {"condition": "and", "conditions": [_trigger_is(name), *_weekday_condition(days, always=True)]}
-            for name, _, days in groups
-        ]
-        return triggers, [{"condition": "or", "conditions": options}]
-
-    def _presence(
-        self, trigger: PresenceTrigger
-    ) -> tuple[list[dict[str, JsonValue]], list[dict[str, JsonValue]]]:
-        """First arrival: someone comes home and is the only one there; last departure: nobody is left."""
-        arriving = trigger.event == "first_arrival"
-        count = "states.person | selectattr('state', 'eq', 'home') | list | count"
-        condition: dict[str, JsonValue] = {
-            "condition": "template",
-            "value_template": f"{{{{ {count} == {1 if arriving else 0} }}}}",
-        }
-        people: JsonValue = list(self.people)
-        key = "to" if arriving else "from"
-        return [{"trigger": "state", "entity_id": people, key: "home"}], [condition]
-
-    def _numeric_source(self, trigger: NumericTrigger) -> tuple[Entity, str | None] | None:
-        """The home's entity carrying the variable, and the attribute to read (None: its state)."""
-        if trigger.variable == "outdoor_temperature" and self.outdoor is not None:
-            return self.outdoor, None
-        if trigger.variable in _WEATHER_ATTRIBUTES and self.weather is not None:
-            return self.weather, _WEATHER_ATTRIBUTES[trigger.variable]
-        return None
-
-    def _numeric(self, trigger: NumericTrigger) -> dict[str, JsonValue]:
-        source = self._numeric_source(trigger)
-        bounds: dict[str, JsonValue] = {
-            k: v for k, v in (("above", trigger.above), ("below", trigger.below)) if v is not None
-        }
-        if source is not None:
-            entity, attribute = source
-            found: dict[str, JsonValue] = {
-                "trigger": "numeric_state",
-                "entity_id": entity.entity_id,
-                **bounds,
-            }
-            if attribute is not None:
-                found["attribute"] = attribute
-            return found
-        value = f"{_FALLBACK_TEMPLATES[trigger.variable]} | float(0)"
-        tests = [f"{value} {'>' if key == 'above' else '<'} {bound}" for key, bound in bounds.items()]
-        return {"trigger": "template", "value_template": f"{{{{ {' and '.join(tests)} }}}}"}
-
-    def _conditions(self, b: Behavior) -> list[dict[str, JsonValue]]:
-        conditions: list[dict[str, JsonValue]] = []
-        if b.conditions.dark:
-            sun: dict[str, JsonValue] = {"condition": "numeric_state", "entity_id": "sun.sun"}
-            conditions.append(sun | {"attribute": "elevation", "below": 3})
-        someone: dict[str, JsonValue] = {
-            "condition": "or",
-            "conditions": [{"condition": "state", "entity_id": p, "state": "home"} for p in self.people],
-        }
-        if not self.people:
-            someone = {"condition": "template", "value_template": "{{ states('zone.home') | int(0) > 0 }}"}
-        if b.conditions.someone_home:
-            conditions.append(someone)
-        if b.conditions.nobody_home:
-            conditions.append({"condition": "not", "conditions": [someone]})
-        return conditions
-
-    def _call(self, entity_id: str, state: str, attributes: str | None, b: Behavior) -> dict[str, JsonValue]:
-        domain = _domain(entity_id)
-        data: dict[str, JsonValue] = dict(_attributes(attributes) or {})
-        if domain in _MODE_SERVICES:
-            service, key = _MODE_SERVICES[domain]
-            data[key] = state
-        elif (domain, state) in _SERVICES:
-            service = _SERVICES[(domain, state)]
-        elif state in ("on", "off"):
-            service = f"{domain}.turn_{state}"
-        else:
-            raise ValueError(f"no service sets {entity_id} to {state!r}")
-        if service == "camera.record":
-            data.update(DEFAULT_DATA[service])
-            data["duration"] = round((b.revert.median_min if b.revert else 1.0) * 60)
-        call: dict[str, JsonValue] = {"action": service, "target": {"entity_id": entity_id}}
-        if data:
-            call["data"] = data
-        return call
-
-    def _note(self, b: Behavior) -> str:
-        trigger = b.trigger
-        if isinstance(trigger, CheapestHourTrigger):
-            lowest = trigger.variable.replace("_", " ")
-            hours = f"{_clock(trigger.window[0])}–{_clock(trigger.window[1])}"
-            return (
-                f" The behaviour starts in the lowest-{lowest} hour of {hours}; this runs at its usual hour."
-            )
-        if isinstance(trigger, NumericTrigger) and self._numeric_source(trigger) is None:
-            return " The home has no entity for this variable; the template reads HA's default sources."
-        return ""
-
-
-def _domain(entity_id: str) -> str:
-    return entity_id.partition(".")[0]
-
-
-def _clock(hours: float) -> str:
-    seconds = round(hours * 3600) % 86400
-    return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
-
-
-def _duration(seconds: float, signed: bool = False) -> str:
-    total = round(abs(seconds))
-    text = f"{total // 3600:02d}:{total // 60 % 60:02d}:{total % 60:02d}"
-    return ("-" if seconds < 0 else "+") + text if signed else text
-
-
-def _trigger_is(trigger_id: str) -> dict[str, JsonValue]:
-    return {"condition": "trigger", "id": trigger_id}
-
-
-def _weekday_condition(weekdays: Sequence[int], always: bool = False) -> list[dict[str, JsonValue]]:
-    """A `time` condition on the days, unless they are all seven days (and `always` is off)."""
-    if len(set(weekdays)) == 7 and not always:
-        return []
-    names: list[JsonValue] = [_WEEKDAY_NAMES[d] for d in sorted(set(weekdays))]
-    return [{"condition": "time", "weekday": names}]
-
-
-def _hours_condition(window: tuple[float, float]) -> list[dict[str, JsonValue]]:
-    if window[1] - window[0] >= 24:
-        return []
-    return [{"condition": "time", "after": _clock(window[0]), "before": _clock(window[1])}]
 
 
 # ------------------------------------------------------------------------------------ synergies, decoys

@@ -159,9 +159,7 @@ class Catalog(_Spec):
 
 
 def _load_yaml(name: str) -> dict[str, Any]:
-    text = (
-        resources.files("homesim.data_generation").joinpath("catalog_data").joinpath(name).read_text("utf-8")
-    )
+    text = resources.files("homesim.generation").joinpath("catalog_data").joinpath(name).read_text("utf-8")
     data = yaml.safe_load(text)
     if not isinstance(data, dict):
         raise ValueError(f"catalog file {name} must hold a mapping")

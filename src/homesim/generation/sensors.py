@@ -10,12 +10,12 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from homesim.data_generation.calendar import US_PER_H, US_PER_S, DayGrid
-from homesim.data_generation.catalog import Catalog
-from homesim.data_generation.environment import Environment
-from homesim.data_generation.event_generator import ACTIVE_STATES
-from homesim.data_generation.event_table import EventBuffer
-from homesim.data_generation.occupants import Schedules
+from homesim.generation.calendar import US_PER_H, US_PER_S, DayGrid
+from homesim.generation.catalog import Catalog
+from homesim.generation.environment import Environment
+from homesim.generation.event_generator import ACTIVE_STATES
+from homesim.generation.event_table import EventBuffer
+from homesim.generation.occupants import Schedules
 from homesim.schema.events import Cause
 from homesim.schema.home import Entity, Home
 

@@ -1,0 +1,85 @@
+"""Checking a dataset's truth: the independent verifier run again over every home folder of a dataset, and
+the `ground_truth_accuracy.json` report beside its homes."""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from homesim.datasets.home_folder import BEHAVIORS_FILE, EVENTS_FILE, HOME_FILE
+from homesim.datasets.manifest import MANIFEST_FILE as DATASET_MANIFEST
+from homesim.datasets.manifest import read_dataset
+from homesim.generation.behaviors import BehaviorPlan
+from homesim.ground_truth.accuracy import MIN_OCCURRENCES, AccuracyReport, HomeAccuracy, aggregate, match_home
+from homesim.ground_truth.truth import GROUND_TRUTH_FILE, build_patterns, event_frame, read_ground_truth
+from homesim.ground_truth.verifier import ExtractorConfig, PatternExtractor
+from homesim.io import write_json_atomic
+from homesim.schema.home import Home
+from homesim.workspace import Workspace
+
+ACCURACY_FILE = "ground_truth_accuracy.json"
+
+
+def verify_dataset(
+    dataset: Path,
+    *,
+    config: ExtractorConfig | None = None,
+    min_occurrences: int = MIN_OCCURRENCES,
+    workers: int = 1,
+) -> AccuracyReport:
+    """Run the extractor over every home folder in `dataset` and score it against the ground truth.
+
+    A home folder holds home.json, events.parquet, and ground_truth.json or behaviors.json (its patterns
+    are then rebuilt from the behaviours and the events).
+    """
+    config = config or ExtractorConfig()
+    homes = home_folders(dataset)
+    jobs = [(folder, config, min_occurrences) for folder in homes]
+    if workers > 1 and len(jobs) > 1:
+        # Spawned, not forked: a fork of a process whose polars thread pool is running can deadlock.
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool:
+            results = list(pool.map(_verify_home, jobs))
+    else:
+        results = [_verify_home(job) for job in jobs]
+    return aggregate(results)
+
+
+def write_accuracy_report(report: AccuracyReport, dataset: Path) -> Path:
+    """Write the report as `ground_truth_accuracy.json` in the dataset folder, beside its homes."""
+    path = dataset / ACCURACY_FILE
+    write_json_atomic(path, report.model_dump(mode="json"))
+    return path
+
+
+def home_folders(dataset: Path) -> list[Path]:
+    """The home folders of a dataset, sorted: the homes a dataset manifest lists (a workspace dataset
+    folder), else the folders holding home.json and events.parquet (any folder of homes)."""
+    if (dataset / DATASET_MANIFEST).is_file():
+        manifest = read_dataset(dataset / DATASET_MANIFEST)
+        workspace = Workspace(dataset.parents[2])  # <root>/data/datasets/<id>
+        return sorted(workspace.home_dir(key) for key in manifest.home_keys)
+    files = (HOME_FILE, EVENTS_FILE)
+    return sorted(p for p in dataset.iterdir() if all((p / name).is_file() for name in files))
+
+
+def _verify_home(job: tuple[Path, ExtractorConfig, int]) -> HomeAccuracy:
+    folder, config, min_occurrences = job
+    home = Home.model_validate_json((folder / HOME_FILE).read_text("utf-8"))
+    events = event_frame(pq.read_table(folder / EVENTS_FILE))
+    if (folder / GROUND_TRUTH_FILE).is_file():
+        patterns = read_ground_truth(folder).patterns
+    else:
+        plan = BehaviorPlan.model_validate_json((folder / BEHAVIORS_FILE).read_text("utf-8"))
+        patterns = build_patterns(home, plan, events)
+    extracted = PatternExtractor(config).extract(events, home.metadata.timezone)
+    return match_home(
+        home.metadata.home_key,
+        patterns,
+        extracted,
+        min_occurrences=min_occurrences,
+        high_confidence=config.high_confidence,
+    )
