@@ -120,11 +120,15 @@ def _hour_profile(home: HomeActivity) -> pl.DataFrame:
     )
 
 
-def _test(name: str, days: pl.DataFrame, positive: pl.Expr, labels: tuple[str, str], by: str) -> C2ST:
+def _test(
+    name: str, days: pl.DataFrame, positive: pl.Expr, labels: tuple[str, str], by: str, importance: bool = False
+) -> C2ST:
     y = days.select(positive.cast(pl.Int64)).to_series().to_numpy()
     groups = days["home"].to_numpy() if by == "home" else np.arange(days.height)
     x = days.select(FEATURE_NAMES)
-    return c2st(name, x, y, groups, positive=labels[0], negative=labels[1], grouped_by=by)
+    return c2st(
+        name, x, y, groups, positive=labels[0], negative=labels[1], grouped_by=by, importance=importance
+    )
 
 
 def floor_tests(real_days: pl.DataFrame) -> list[C2ST]:
@@ -165,7 +169,7 @@ def compare_footing(footing: Footing, residents: int | None = None) -> RealismRe
     real_days = days.filter(pl.col("real"))
     if real_days.is_empty() or real_days.height == days.height:
         raise RealismError("no kept day on one side (all days dropped: partial, nobody home or no activation)")
-    main = _test("synthetic vs real", days, ~pl.col("real"), ("synthetic", "real"), "home")
+    main = _test("synthetic vs real", days, ~pl.col("real"), ("synthetic", "real"), "home", importance=True)
     table = feature_comparison(days, list(FEATURE_NAMES))
     rows = [FeatureRow(description=FEATURES[r["feature"]], **r) for r in table.iter_rows(named=True)]
     compared = [r for r in rows if r.outside_share is not None]

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import polars as pl
 
-from homesim.data_generation.pipeline import EVENTS_FILE, read_home
+from homesim.datasets.home_folder import EVENTS_FILE, read_home
 from homesim.schema.activities import ACTIVITIES_FILE, Activity
 from homesim.schema.home import Home
 
