@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+#: Key prefix of imported real homes: they live apart from the cache, which may delete and regenerate
+#: its homes, while a real home's history cannot be regenerated.
+REAL_HOME_PREFIX = "real-"
+
 
 @dataclass(frozen=True)
 class Workspace:
@@ -12,10 +16,17 @@ class Workspace:
 
     @property
     def homes_dir(self) -> Path:
+        """Generated homes (the cache)."""
         return self.root / "data" / "homes"
 
+    @property
+    def real_homes_dir(self) -> Path:
+        """Imported real homes (`homesim import-history`), keyed `real-…`."""
+        return self.root / "data" / "real_homes"
+
     def home_dir(self, home_key: str) -> Path:
-        return self.homes_dir / home_key
+        base = self.real_homes_dir if home_key.startswith(REAL_HOME_PREFIX) else self.homes_dir
+        return base / home_key
 
     @property
     def staging_dir(self) -> Path:

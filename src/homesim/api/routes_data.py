@@ -46,7 +46,7 @@ class HomeDetail(BaseModel):
 
     home_key: str
     home_type: str
-    size_m2: float
+    size_m2: float | None
     occupants: int
     climate_region: str
     timezone: str

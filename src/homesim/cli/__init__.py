@@ -13,6 +13,7 @@ from homesim.cli import (
     generate,
     ground_truth,
     ha,
+    import_history,
     lineage,
     models,
     report,
@@ -32,6 +33,7 @@ generate.register(app)
 cache.register(app)
 ground_truth.register(app)
 ha.register(app)
+import_history.register(app)
 simulate.register(app)
 export.register(app)
 lineage.register(app)

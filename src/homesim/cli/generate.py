@@ -138,18 +138,28 @@ def _columns() -> tuple[Any, ...]:
     )
 
 
-def inspect(home_dir: Annotated[Path, typer.Argument(help="a home folder written by generate")]) -> None:
+def inspect(
+    home_dir: Annotated[Path, typer.Argument(help="a home folder written by generate or import-history")],
+) -> None:
     """Summarize a home: areas, devices, entities by domain, events per day by cause."""
     if not (home_dir / "home.json").is_file():
         console.print(f"[red]{home_dir} holds no home.json[/red]")
         raise typer.Exit(2)
     home = read_home(home_dir)
     meta = home.metadata
-    console.print(
-        f"[bold]{meta.home_key}[/bold]: {meta.home_type}, {meta.size_m2} m², "
-        f"{len(meta.occupants)} occupants, "
-        f"{meta.climate_region} ({meta.timezone}), {meta.days} days from {meta.start}"
-    )
+    if meta.real_source is not None:
+        origin = meta.real_source.dataset or meta.real_source.format
+        console.print(
+            f"[bold]{meta.home_key}[/bold]: real home ({origin}, {meta.real_source.original_name or '—'}), "
+            f"{meta.timezone}, {meta.days} days from {meta.start}",
+            highlight=False,
+        )
+    else:
+        console.print(
+            f"[bold]{meta.home_key}[/bold]: {meta.home_type}, {meta.size_m2} m², "
+            f"{len(meta.occupants)} occupants, "
+            f"{meta.climate_region} ({meta.timezone}), {meta.days} days from {meta.start}"
+        )
     console.print(
         f"{len(home.floors)} floors, {len(home.areas)} areas, {len(home.devices)} devices, "
         f"{len(home.entities)} entities"

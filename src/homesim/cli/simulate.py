@@ -33,7 +33,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _cell(value: float | None) -> str:
-    return "—" if value is None else f"{value:.3f}"
+    """A metric, or n/a where there is nothing to score it on (no ground truth: a real home)."""
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 def metrics_table(report: CycleReport) -> Table:

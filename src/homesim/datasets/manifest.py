@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -63,6 +63,9 @@ class DatasetManifest(BaseModel):
     validation: dict[str, Any]
     #: Recall/precision of the independent extractor against the homes' ground truth (by pattern type).
     ground_truth_accuracy: dict[str, Any] | None = None
+    #: "real" for a dataset of imported real homes (`homesim import-history`): no generation config, no
+    #: ground truth; its `config` is empty and its `generator_version` names the importer.
+    source: Literal["synthetic", "real"] = "synthetic"
 
 
 def write_dataset(workspace: Workspace, manifest: DatasetManifest, report: ValidationReport) -> Path:

@@ -18,10 +18,13 @@ class Cause(StrEnum):
     SENSOR = "sensor"
     NOISE = "noise"
     FAULT = "fault"
+    #: A state change read from a real home's history (`homesim.real_homes`): nothing generated it.
+    OBSERVED = "observed"
 
 
-#: Code order of the `cause` dictionary; stable so files compare byte for byte.
-CAUSES: tuple[str, ...] = tuple(c.value for c in Cause)
+#: Code order of the `cause` dictionary of generated homes; stable so files compare byte for byte. An
+#: imported real home's table has the one-entry dictionary ("observed",) instead.
+CAUSES: tuple[str, ...] = tuple(c.value for c in Cause if c is not Cause.OBSERVED)
 
 #: Columns carrying provenance: the simulation strips them before any detector sees events.
 PROVENANCE_COLUMNS: tuple[str, ...] = ("cause", "cause_id")

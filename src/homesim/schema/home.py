@@ -139,10 +139,33 @@ class Occupant(_Record):
     vacations: tuple[tuple[date, date], ...] = ()
 
 
+class SourceFile(_Record):
+    """One input file an imported home was read from."""
+
+    name: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    lines: int = Field(ge=0)
+
+
+class RealSource(_Record):
+    """Where an imported real home's history came from (`source == "real"`)."""
+
+    #: Input format: `ordonez`, `casas`, `recorder`.
+    format: str
+    #: The public dataset, e.g. "UCI ADL Binary Dataset (Ordóñez)"; None for a user's own recorder database.
+    dataset: str | None = None
+    citation: str | None = None
+    license: str | None = None
+    #: The dataset's own name of the home (`OrdonezA`, `aruba`).
+    original_name: str | None = None
+    files: tuple[SourceFile, ...] = ()
+
+
 class HomeMetadata(_Record):
     home_key: str = Field(min_length=1)
     home_type: str
-    size_m2: float = Field(gt=0)
+    #: Floor area; None when not known (imported real homes).
+    size_m2: float | None = Field(default=None, gt=0)
     climate_region: str
     grid_region: str
     latitude: float = Field(ge=-90, le=90)
@@ -154,6 +177,17 @@ class HomeMetadata(_Record):
     generator_version: str
     start: date
     days: int = Field(gt=0)
+    #: "synthetic" for generated homes; "real" for a history imported by `homesim import-history`, whose
+    #: events are observed (no ground truth), whose occupants are unknown and whose location is approximate.
+    source: Literal["synthetic", "real"] = "synthetic"
+    #: The dataset or database a real home came from; None for synthetic homes.
+    real_source: RealSource | None = None
+
+    @model_validator(mode="after")
+    def _real_source(self) -> HomeMetadata:
+        if (self.source == "real") != (self.real_source is not None):
+            raise ValueError("real_source is set exactly when source is 'real'")
+        return self
 
 
 class Home(_Record):

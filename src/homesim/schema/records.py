@@ -57,7 +57,11 @@ class StageRecord(_Model):
     derived_from: tuple[str, ...] = ()
     #: Version of the deployed model that produced the output; `"baseline"` for the baseline rule.
     model_version: str | None = None
-    #: Set by the training-data collector's validators.
+    #: "real" when the home is an imported real home: it has no ground truth, so labels that come from
+    #: ground truth are placeholders (nothing matched) and the collector rejects such records.
+    home_source: Literal["synthetic", "real"] = "synthetic"
+    #: Set by the training-data collector's validators (spliced into the stored JSON: keep `quality` and
+    #: `lineage_ids` the last fields before the subclass's `stage`).
     quality: float | None = None
     #: Lineage ids (datasets, runs) assigned by the collector.
     lineage_ids: tuple[str, ...] = ()

@@ -942,6 +942,8 @@ class RequestGenerator:
             )
         if family == "goodnight":
             areas = sorted({d.area_id for d in self.index.in_area("light", None) if d.area_id})
+            if not areas:
+                return None  # no light in any area (a real home of sensors only): nothing to ask for
             picked = [areas[int(i)] for i in sorted(set(self.rng.integers(len(areas), size=2).tolist()))]
             names = [next(a.name.lower() for a in self.index.home.areas if a.area_id == c) for c in picked]
             hour = int(self.rng.integers(22, 24))
@@ -1101,7 +1103,7 @@ def ask_ai_stage(view: HomeView, models: ModelProvider, cycle: int) -> list[AnyR
     model = models.get("soft_prompt")
     ask = AskAI(view, model)
     requests = RequestGenerator(view.home, zlib.crc32(f"ask_ai:{view.key}:{cycle}".encode())).generate(
-        view.truth.patterns
+        view.truth.patterns if view.truth is not None else ()
     )
     if ask.parser.reader is not None:  # one batched pass; the reader answers the parser's calls from it
         vocabulary = ask.parser.index.vocabulary

@@ -334,7 +334,7 @@ class AutomationBuilder:
         self.view = view
         self.cycle = cycle
         self.replayer = Replayer(ReplayInput.build(view.events, view.environment, view.timezone))
-        self.patterns = {p.id: p for p in view.truth.patterns}
+        self.patterns = {p.id: p for p in (view.truth.patterns if view.truth is not None else ())}
 
     def reference(self, pattern_id: str | None) -> tuple[Pattern, Automation] | None:
         """The ground-truth pattern and its automation, the label of an automation built for it."""

@@ -1,6 +1,8 @@
 """SimulationCycle: runs every stage over a dataset's homes, streams records, and writes the cycle report.
 
-A dataset is what the generation manager wrote (`data/datasets/<id>/manifest.json`): its homes run in
+A dataset is what the generation manager wrote (`data/datasets/<id>/manifest.json`), or a dataset of
+imported real homes (`source: "real"`: no config, no ground truth; their records are marked
+`home_source="real"` and scored only where no truth is needed, see `metrics`): its homes run in
 parallel through the same executors as generation, one task per home (`run_home`). Within a home the
 stages run in pipeline order, each seeing the records of the stages before it (`HomeView.upstream`). A
 stage that raises on a home is recorded as that home's error and the next stage (and home) goes on.
@@ -137,6 +139,8 @@ def run_home(task: HomeTask) -> HomeOutcome:
         started = time.perf_counter()
         try:
             produced = list(stage(view, task.models, task.cycle))
+            if view.is_real:
+                produced = [r.model_copy(update={"home_source": "real"}) for r in produced]
             counts[name] = home_counts(name, produced, view.truth)
         except Exception as exc:  # one stage failing on one home: recorded, and the pipeline goes on
             errors.append(StageError(home_key=key, stage=name, error=_describe(exc)))
@@ -172,7 +176,7 @@ class CycleReport(BaseModel):
 
     def markdown(self) -> str:
         def cell(x: float | None) -> str:
-            return "—" if x is None else f"{x:.3f}"
+            return "n/a" if x is None else f"{x:.3f}"
 
         lines = [
             f"# Simulation cycle {self.cycle} — dataset `{self.dataset_id}`",
@@ -245,7 +249,8 @@ class SimulationCycle:
         started_at, started = datetime.now(UTC), time.perf_counter()
         manifest = self.dataset(dataset)
         stages, skipped = resolve_stages(self.stages)
-        config = GenerationConfig.model_validate(manifest.config)
+        # A dataset of real homes has no generation config (and its homes no ground truth to rebuild).
+        config = GenerationConfig.model_validate(manifest.config) if manifest.source == "synthetic" else None
         tasks = [
             HomeTask(self.workspace.home_dir(key), config, cycle, tuple(stages), self.models_for(key))
             for key in manifest.home_keys

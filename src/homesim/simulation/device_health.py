@@ -271,7 +271,7 @@ def label_windows(windows: pl.DataFrame, view: HomeView) -> pl.DataFrame:
                 "f_start": int(f.start.timestamp() * US_PER_S),
                 "f_end": int(f.end.timestamp() * US_PER_S),
             }
-            for f in view.truth.faults
+            for f in (view.truth.faults if view.truth is not None else ())
         ],
         schema={
             "entity_id": pl.Utf8,

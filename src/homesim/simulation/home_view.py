@@ -13,20 +13,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from homesim.datasets.home_folder import ENVIRONMENT_FILE, EVENTS_FILE, read_home
+from homesim.generation.calendar import day_grid
 from homesim.generation.config import GenerationConfig
+from homesim.generation.environment import solar_elevation_deg
 from homesim.generation.home import GeneratedHome, generate_home
 from homesim.ground_truth.truth import GROUND_TRUTH_FILE, build_ground_truth
 from homesim.schema.activities import ACTIVITIES_FILE
-from homesim.schema.events import PROVENANCE_COLUMNS
+from homesim.schema.events import ENVIRONMENT_SCHEMA, PROVENANCE_COLUMNS
 from homesim.schema.ground_truth import GroundTruth
 from homesim.schema.home import Home
 from homesim.schema.records import AnyRecord, StageName
 
+HOUR_US = 3_600_000_000
 #: Event columns stages receive.
 VISIBLE_COLUMNS: tuple[str, ...] = ("time", "entity_id", "state", "value", "attributes")
 #: Columns removed before stages see the events: provenance and the generator's causal context links.
@@ -46,7 +50,8 @@ class HomeView:
     events: pl.DataFrame
     #: Hourly outdoor conditions: see `homesim.schema.events.ENVIRONMENT_SCHEMA`.
     environment: pl.DataFrame
-    truth: GroundTruth
+    #: None for an imported real home: nothing is known of why its events happened.
+    truth: GroundTruth | None
     upstream: dict[StageName, list[AnyRecord]] = field(default_factory=dict)
     #: What each occupant was doing (`activities.parquet`), for labelling only; None when the home has none.
     activities: pl.DataFrame | None = None
@@ -73,6 +78,11 @@ class HomeView:
             activities=_frame(generated.activities.to_table(generated.home)),
         )
 
+    @property
+    def is_real(self) -> bool:
+        """An imported real home: no ground truth, so its records carry no labels to score against."""
+        return self.home.metadata.source == "real"
+
     def records(self, stage: StageName) -> list[AnyRecord]:
         """Records an earlier stage produced for this home (empty when it did not run or failed)."""
         return self.upstream.get(stage, [])
@@ -85,15 +95,23 @@ def honest_events(frame: pl.DataFrame) -> pl.DataFrame:
 
 def load_home_view(directory: Path, config: GenerationConfig | None = None) -> HomeView:
     """Load the home folder `directory`. A home generated before ground truth was written to its folder has
-    its truth rebuilt from `config` (the dataset's generation config), deterministically."""
+    its truth rebuilt from `config` (the dataset's generation config), deterministically. An imported real
+    home has no truth, and, unless its folder has one, only the sun in its environment."""
     home = read_home(directory)
     # Read only the visible columns: the hidden ones never enter this process's view of the home.
     events = pl.from_arrow(pq.read_table(directory / EVENTS_FILE, columns=list(VISIBLE_COLUMNS)))
-    environment = pl.from_arrow(pq.read_table(directory / ENVIRONMENT_FILE))
+    environment_file = directory / ENVIRONMENT_FILE
+    if environment_file.is_file():
+        environment = pl.from_arrow(pq.read_table(environment_file))
+    else:
+        environment = sun_only_environment(home)
     assert isinstance(events, pl.DataFrame) and isinstance(environment, pl.DataFrame)
     truth_file = directory / GROUND_TRUTH_FILE
+    truth: GroundTruth | None = None
     if truth_file.is_file():
         truth = GroundTruth.model_validate_json(truth_file.read_bytes())
+    elif home.metadata.source == "real":
+        truth = None
     elif config is not None:
         truth = build_ground_truth(generate_home(config, home.metadata.home_index))
     else:
@@ -109,3 +127,21 @@ def _frame(table: pa.Table) -> pl.DataFrame:
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
     return frame
+
+
+def sun_only_environment(home: Home) -> pl.DataFrame:
+    """The hourly environment of a home with none recorded (an imported real home): the sun's elevation,
+    computed from the home's location, is known; weather, carbon and prices are not (NaN, condition null).
+    """
+    meta = home.metadata
+    grid = day_grid(meta.start, meta.days, meta.timezone)
+    times = np.arange(grid.begin_us, grid.end_us, HOUR_US, dtype=np.int64)
+    unknown = np.full(len(times), np.nan)
+    return pl.DataFrame(
+        {
+            "time": pl.Series(times).cast(pl.Datetime("us", "UTC")),
+            **{name: unknown for name in ENVIRONMENT_SCHEMA.names if name not in ("time", "condition")},
+            "condition": pl.Series([None] * len(times), dtype=pl.String),
+            "sun_elevation_deg": solar_elevation_deg(meta.latitude, meta.longitude, times),
+        }
+    ).select(ENVIRONMENT_SCHEMA.names)

@@ -17,6 +17,11 @@ recall, F1 and stage-specific rates (`stage_metrics`). What counts as a hit, per
   `replay_agreement` (mean behavioural agreement), `structural_match`.
 * ask_ai: precision = turns whose outcome (create/clarify/refuse) is the expected one; recall = approved
   share of the requests that should create an automation; `approval_rate`.
+
+A home without ground truth (an imported real home) is scored only where the label does not come from
+the truth: an automation's validity, the Ask-AI turns (their expected outcome comes with the generated
+request) and activity windows (labelled by the dataset's own annotations). Every other record of such a home counts as `unscored`, so a stage that ran only on real homes
+reports precision and recall as n/a, never 0, and in a mixed dataset they are over the synthetic homes.
 """
 
 from __future__ import annotations
@@ -146,8 +151,10 @@ def _ask_ai(records: Sequence[AskAIRecord]) -> Counts:
     }
 
 
-def home_counts(stage: StageName, records: Sequence[AnyRecord], truth: GroundTruth) -> Counts:
+def home_counts(stage: StageName, records: Sequence[AnyRecord], truth: GroundTruth | None) -> Counts:
     """Additive counts of one stage's records of one home (see the module docstring)."""
+    if truth is None:
+        return _without_truth(stage, records)
     match stage:
         case "pattern":
             return _pattern([r for r in records if isinstance(r, PatternRecord)], truth)
@@ -163,6 +170,22 @@ def home_counts(stage: StageName, records: Sequence[AnyRecord], truth: GroundTru
             return _ask_ai([r for r in records if isinstance(r, AskAIRecord)])
         case "activity":
             return _activity([r for r in records if isinstance(r, ActivityRecord)])
+
+
+def _without_truth(stage: StageName, records: Sequence[AnyRecord]) -> Counts:
+    """Counts of a home without ground truth: only what needs none is scored."""
+    if stage == "ask_ai":
+        return _ask_ai([r for r in records if isinstance(r, AskAIRecord)])
+    if stage == "activity":  # labelled by the dataset's own activity annotations
+        return _activity([r for r in records if isinstance(r, ActivityRecord)])
+    if stage == "automation":
+        automations = [r for r in records if isinstance(r, AutomationRecord)]
+        return {
+            "predicted": len(automations),
+            "predicted_true": sum(r.outputs.valid for r in automations),
+            "unscored": len(automations),
+        }
+    return {"unscored": len(records)}
 
 
 class StageMetrics(BaseModel):

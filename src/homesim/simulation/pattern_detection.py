@@ -518,11 +518,11 @@ def matches(candidate: dict[str, object], pattern: Pattern, tolerance_h: float =
     )
 
 
-def label_candidates(candidates: pl.DataFrame, truth: GroundTruth) -> list[Pattern | None]:
-    """The ground-truth pattern each candidate matches (None: a false candidate). Loops over candidates."""
-    return [
-        next((p for p in truth.patterns if matches(row, p)), None) for row in candidates.iter_rows(named=True)
-    ]
+def label_candidates(candidates: pl.DataFrame, truth: GroundTruth | None) -> list[Pattern | None]:
+    """The ground-truth pattern each candidate matches (None: a false candidate, or no truth to match:
+    a real home). Loops over candidates."""
+    patterns = truth.patterns if truth is not None else ()
+    return [next((p for p in patterns if matches(row, p)), None) for row in candidates.iter_rows(named=True)]
 
 
 def eligible_patterns(truth: GroundTruth, min_occurrences: int = MIN_OCCURRENCES) -> list[Pattern]:

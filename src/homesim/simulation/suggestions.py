@@ -480,7 +480,8 @@ def select_candidates(view: HomeView) -> list[Candidate]:
         (r for r in view.records("synergy") if isinstance(r, SynergyRecord) and r.outputs.predicted),
         key=lambda r: (-r.outputs.score, r.record_id),
     )
-    truth_patterns = {s.id: s.behavior_id for s in view.truth.synergies if s.behavior_id is not None}
+    synergy_truth = view.truth.synergies if view.truth is not None else ()
+    truth_patterns = {s.id: s.behavior_id for s in synergy_truth if s.behavior_id is not None}
     chosen: list[Candidate] = []
     seen: set[tuple[str | None, str, str]] = set()
     found = [c for c in (from_pattern_record(r) for r in patterns) if c is not None][:TOP_PATTERNS]

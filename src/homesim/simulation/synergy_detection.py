@@ -371,11 +371,13 @@ def heuristic_score(edges: pl.DataFrame) -> F64:
     return np.asarray(1 / (1 + np.exp(-z)), dtype=np.float64)
 
 
-def label_edges(edges: pl.DataFrame, truth: GroundTruth) -> list[tuple[SynergyClass, str | None, str | None]]:
+def label_edges(
+    edges: pl.DataFrame, truth: GroundTruth | None
+) -> list[tuple[SynergyClass, str | None, str | None]]:
     """(class, synergy id, relation) of each edge from ground truth: active or potential synergies by
-    (trigger, action) pair; decoys in either direction; else none."""
-    synergies = {(s.trigger_entity, s.action_entity): s for s in truth.synergies}
-    decoys = {frozenset((d.entity_a, d.entity_b)) for d in truth.decoys}
+    (trigger, action) pair; decoys in either direction; else none (always, without a truth: a real home)."""
+    synergies = {(s.trigger_entity, s.action_entity): s for s in (truth.synergies if truth else ())}
+    decoys = {frozenset((d.entity_a, d.entity_b)) for d in (truth.decoys if truth else ())}
     labels: list[tuple[SynergyClass, str | None, str | None]] = []
     for trigger, action in edges.select("trigger_entity", "action_entity").iter_rows():
         s = synergies.get((trigger, action))

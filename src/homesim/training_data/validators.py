@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 from homesim.ha.automation_validation import validate_yaml
 from homesim.schema.ground_truth import FaultTruth, GroundTruth, Pattern, Synergy
 from homesim.schema.records import (
+    ActivityRecord,
     AnyRecord,
     AskAIRecord,
     AutomationRecord,
@@ -402,11 +403,16 @@ class RangeValidator:
 
 
 class ConsistencyValidator:
-    """The record's label agrees with the home's ground truth (skipped when the truth is unknown)."""
+    """The record's label agrees with the home's ground truth (skipped when the truth is unknown). A record
+    of a real home, whose label would come from ground truth, fails: that home has none, so the label is
+    a placeholder, not a fact to train on (Ask-AI labels come with the generated request and activity labels
+    with the dataset's own annotations: those pass)."""
 
     name = "consistency"
 
     def __call__(self, record: AnyRecord, payload: str, ctx: Context) -> Verdict:
+        if record.home_source == "real" and not isinstance(record, AskAIRecord | ActivityRecord):
+            return _fail(self.name, ["a real home has no ground truth to label this record with"])
         index = ctx.truth_index(record.home_key)
         if index is None:
             return OK

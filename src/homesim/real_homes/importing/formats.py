@@ -1,0 +1,32 @@
+"""The input formats and `read_history`, which dispatches to their importers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from homesim.real_homes.importing.casas import import_casas
+from homesim.real_homes.importing.ordonez import import_ordonez
+from homesim.real_homes.importing.recorder import import_recorder
+from homesim.real_homes.importing.writer import HistoryImportError, ImportedHome
+
+Importer = Callable[..., ImportedHome]
+
+#: Input formats and their importers; each takes (path, *, home_key=None, timezone=None).
+FORMATS: dict[str, Importer] = {
+    "casas": import_casas,
+    "ordonez": import_ordonez,
+    "recorder": import_recorder,
+}
+
+
+def read_history(
+    format: str, path: Path, *, home_key: str | None = None, timezone: str | None = None
+) -> ImportedHome:
+    """Read a real home's history in `format` from `path`, in memory."""
+    importer = FORMATS.get(format)
+    if importer is None:
+        raise HistoryImportError(f"unknown format {format!r}; known: {', '.join(sorted(FORMATS))}")
+    if not path.exists():
+        raise HistoryImportError(f"no such file or folder: {path}")
+    return importer(path, home_key=home_key, timezone=timezone)
