@@ -81,10 +81,11 @@ def run_cycle(ctx: JobContext) -> dict[str, Any]:
 
     source = Source(manifest.dataset_id, manifest.generator_version, manifest.config_hash)
     with (
+        LineageTracker(ws.lineage_db) as lineage,
         TrainingDataCollector(
             ws.training_store,
             truth_of=functools.cache(workspace_truths(ws)),
-            lineage=LineageTracker(ws.lineage_db),
+            lineage=lineage,
             source=source,
         ) as sink,
         SimulationCycle(ws, sink, executor=ctx.executor, workers=ctx.workers) as sim,

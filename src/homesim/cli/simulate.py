@@ -73,10 +73,11 @@ def simulate(
     source = Source(manifest.dataset_id, manifest.generator_version, manifest.config_hash)
     # Records go straight into the training-data store, validated and traced as they arrive.
     with (
+        LineageTracker(ws.lineage_db) as lineage,
         TrainingDataCollector(
             ws.training_store,
             truth_of=_truth_reader(ws),
-            lineage=LineageTracker(ws.lineage_db),
+            lineage=lineage,
             source=source,
         ) as sink,
         SimulationCycle(

@@ -236,10 +236,11 @@ class RetrainingLoop:
 
         truths = functools.cache(workspace_truths(ws))
         with (
+            LineageTracker(ws.lineage_db) as lineage,
             TrainingDataCollector(
                 ws.training_store,
                 truth_of=truths,
-                lineage=LineageTracker(ws.lineage_db),
+                lineage=lineage,
                 source=Source(dataset_id, generator_version, config_hash),
             ) as sink,
             SimulationCycle(

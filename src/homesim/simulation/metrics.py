@@ -20,8 +20,9 @@ recall, F1 and stage-specific rates (`stage_metrics`). What counts as a hit, per
 
 A home without ground truth (an imported real home) is scored only where the label does not come from
 the truth: an automation's validity, the Ask-AI turns (their expected outcome comes with the generated
-request) and activity windows (labelled by the dataset's own annotations). Every other record of such a home counts as `unscored`, so a stage that ran only on real homes
-reports precision and recall as n/a, never 0, and in a mixed dataset they are over the synthetic homes.
+request) and activity windows (labelled by the dataset's own annotations). Every other record of such a
+home counts as `unscored`, so a stage that ran only on real homes reports precision and recall as n/a,
+never 0, and in a mixed dataset they are over the synthetic homes.
 """
 
 from __future__ import annotations
