@@ -51,9 +51,11 @@ _ADULT_WORKS_OUT = 0.65
 #: Share of people living alone who are 65 or older (about 40 % of one-person households, EU and US
 #: census figures).
 _SINGLE_SENIOR = 0.4
-#: Per-person usual wake-up and bedtime (local hours, [mean, sd] across people).
-_WAKE_H = {"adult": (6.7, 0.5), "adult_free": (8.3, 1.0), "child": (7.0, 0.5), "senior": (7.0, 0.8)}
-_BEDTIME_H = {"adult": (23.1, 0.6), "adult_free": (23.9, 0.9), "child": (20.8, 0.5), "senior": (22.6, 0.8)}
+#: Per-person usual wake-up and bedtime (local hours, [mean, sd] across people). Employed adults: time-use
+#: surveys put weekday bedtimes around 23:00–23:45; without a job people sleep later (Ordóñez residents
+#: without one: bed 01:30, up 09:30–11:00); real homes show 7–16 % of their activity between 00:00 and 05:00.
+_WAKE_H = {"adult": (6.7, 0.5), "adult_free": (8.5, 1.0), "child": (7.0, 0.5), "senior": (7.2, 0.9)}
+_BEDTIME_H = {"adult": (23.4, 0.7), "adult_free": (24.2, 1.0), "child": (20.8, 0.5), "senior": (23.0, 0.9)}
 
 
 def make_occupants(
