@@ -156,7 +156,8 @@ def _candidates(
     at = wake[nap] + (rng.normal(mean, sd, len(nap)) * span[nap]).astype(np.int64)
     dur = (draw_lognormal(rng, model.sleep.nap_duration, len(nap)) * US_PER_MIN).astype(np.int64)
     out[(Activity.SLEEPING, "nap")].append((at, at + dur))
-    # Routines anchored on the waking day.
+    # Routines anchored on the waking day; they and the returns home are the anchors activity clusters on.
+    anchors: list[I64] = [back]
     for spec in model.routines.values():
         d = np.flatnonzero(rng.random(days) < spec.p)
         if spec.after_wake_h is not None:
@@ -166,11 +167,14 @@ def _candidates(
         else:
             share = rng.normal(*(spec.day_share or (0.5, 0.0)), len(d)).clip(0, 1)
             at = wake[d] + (share * span[d]).astype(np.int64)
+        anchors.append(at)
         out[(Activity(spec.kind), "day")].append(_lasting(model, Activity(spec.kind), at, rng))
-    # Scattered through the waking day.
+    anchor = np.sort(np.concatenate(anchors))
+    # Scattered through the waking day: some uniformly, the rest clustered near an anchor of the same day.
     for kind, per_day in model.scattered.items():
         d = np.repeat(np.arange(days), rng.poisson(per_day, days))
         at = wake[d] + (rng.random(len(d)) * span[d]).astype(np.int64)
+        at = _cluster(at, anchor, wake[d], bed[d], model.clustering, rng)
         out[(Activity(kind), "day")].append(_lasting(model, Activity(kind), at, rng))
     # Working from home, and relaxing as the background of every waking day.
     wfh = np.flatnonzero(np.isin(grid.weekday, wfh_days))
@@ -185,6 +189,22 @@ def _candidates(
         e = np.concatenate([p[1] for p in pieces]).astype(np.int64) if pieces else np.zeros(0, np.int64)
         merged[key] = merge_intervals(s, np.maximum(e, s))
     return merged
+
+
+def _cluster(
+    at: I64, anchors: I64, day_start: I64, day_end: I64, spec: tuple[float, float], rng: np.random.Generator
+) -> I64:
+    """Move a share `spec[0]` of the times `at` next to a random anchor of their own waking day (normal
+    offset of sd `spec[1]` minutes); times whose day has no anchor stay where they are."""
+    share, sd_min = spec
+    lo = np.searchsorted(anchors, day_start)
+    count = np.searchsorted(anchors, day_end) - lo
+    moved = (rng.random(len(at)) < share) & (count > 0)
+    pick = lo + (rng.random(len(at)) * np.maximum(count, 1)).astype(np.int64)
+    near = anchors[np.minimum(pick, max(len(anchors) - 1, 0))] if len(anchors) else at
+    offset = (rng.normal(0, sd_min, len(at)) * US_PER_MIN).astype(np.int64)
+    result: I64 = np.where(moved, near + offset, at).astype(np.int64)
+    return result
 
 
 def _lasting(model: ActivityModel, kind: Activity, at: I64, rng: np.random.Generator) -> tuple[I64, I64]:

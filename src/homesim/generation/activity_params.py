@@ -72,6 +72,7 @@ class ActivityModel(_Spec):
     sleep: SleepSpec
     routines: dict[str, RoutineSpec]
     scattered: dict[str, float]
+    clustering: tuple[float, float]
     outings: OutingSpec
     work_from_home_h: tuple[float, float]
     detection_s: Lognormal
