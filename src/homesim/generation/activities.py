@@ -26,8 +26,6 @@ from homesim.schema.activities import ACTIVITIES, ACTIVITIES_SCHEMA, Activity
 from homesim.schema.home import Home
 
 I64 = npt.NDArray[np.int64]
-F64 = npt.NDArray[np.float64]
-BoolArr = npt.NDArray[np.bool_]
 
 _CODE = {a: i for i, a in enumerate(ACTIVITIES)}
 #: Layers from highest to lowest priority; a layer is (activity, which candidates feed it).
@@ -102,8 +100,8 @@ def plan_activities(
     parts = []
     for o, occ in enumerate(home.metadata.occupants):
         layers = _candidates(model, grid, schedules, o, occ.role, occ.work_from_home_days, rng)
-        start, end, label, layer_room = _resolve(layers, grid.begin_us, grid.end_us)
-        room = rooms.assign(label, layer_room, o, occ.role, rng)
+        start, end, label = _resolve(layers, grid.begin_us, grid.end_us)
+        room = rooms.assign(label, o, occ.role, rng)
         parts.append((np.full(len(start), o, dtype=np.int64), label, start, end, room))
     if not parts:
         empty = np.zeros(0, dtype=np.int64)
@@ -115,9 +113,6 @@ def plan_activities(
 
 
 # -- candidates --------
-_Layer = dict[str, tuple[I64, I64]]
-
-
 def _candidates(
     model: ActivityModel,
     grid: DayGrid,
@@ -214,8 +209,8 @@ def _lasting(model: ActivityModel, kind: Activity, at: I64, rng: np.random.Gener
 
 def _resolve(
     layers: dict[tuple[Activity, str], tuple[I64, I64]], begin: int, end: int
-) -> tuple[I64, I64, I64, I64]:
-    """Highest layer wins at each instant: (starts, ends, activity codes, layer index) of merged runs."""
+) -> tuple[I64, I64, I64]:
+    """Highest layer wins at each instant: (starts, ends, activity codes) of the runs of one layer."""
     bounds = np.unique(
         np.clip(np.concatenate([np.concatenate(v) for v in layers.values()] + [[begin, end]]), begin, end)
     ).astype(np.int64)
@@ -234,7 +229,7 @@ def _resolve(
     change[1:] = winner[1:] != winner[:-1]
     first = np.flatnonzero(change)
     ends = np.append(bounds[first[1:]], bounds[-1])
-    return bounds[first], ends, label[first], winner[first]
+    return bounds[first], ends, label[first]
 
 
 # -- rooms --------
@@ -259,9 +254,9 @@ class _RoomChooser:
             return areas[person % len(areas)]
         return int(self.any[0])
 
-    def assign(self, label: I64, layer: I64, person: int, role: str, rng: np.random.Generator) -> I64:
+    def assign(self, label: I64, person: int, role: str, rng: np.random.Generator) -> I64:
         room = np.full(len(label), -1, dtype=np.int64)
-        for activity, _ in _LAYERS:
+        for activity in dict.fromkeys(a for a, _ in _LAYERS):
             code = _CODE[activity.value]
             mask = label == code
             spec = self.model.kinds[activity.value].room
