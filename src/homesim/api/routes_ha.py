@@ -23,11 +23,12 @@ from pydantic import BaseModel, Field, ValidationError
 from homesim.api.deps import AUTH, State
 from homesim.api.errors import bad_request, not_found
 from homesim.api.routes_data import home_directory
-from homesim.datasets.home_folder import EVENTS_FILE, read_home
-from homesim.ground_truth.truth import GROUND_TRUTH_FILE, read_ground_truth
+from homesim.datasets.home_folder import read_home
+from homesim.ground_truth.truth import read_ground_truth
 from homesim.ha.automation_validation import validate_yaml
 from homesim.ha.config_dir import export_config_dir, truth_automations_yaml
 from homesim.ha.storage import import_home
+from homesim.workspace import HomeFolder
 
 router = APIRouter(tags=["home assistant"])
 #: Bounds on an uploaded archive once unpacked (the request body itself is bounded by the middleware).
@@ -86,10 +87,11 @@ def export(body: HaExportRequest, state: State) -> Response:
     if body.statistics and not body.recorder:
         raise bad_request("statistics needs recorder=true")
     directory = home_directory(state, body.home_key)
-    if body.recorder and not (directory / EVENTS_FILE).is_file():
-        raise not_found(f"home {body.home_key!r} has no {EVENTS_FILE} for the recorder")
+    files = HomeFolder(directory)
+    if body.recorder and not files.events.is_file():
+        raise not_found(f"home {body.home_key!r} has no {files.events.name} for the recorder")
     automations = body.automations_yaml
-    if automations is None and (directory / GROUND_TRUTH_FILE).is_file():
+    if automations is None and files.ground_truth.is_file():
         automations = truth_automations_yaml(read_ground_truth(directory))
     buffer = io.BytesIO()
     with tempfile.TemporaryDirectory(prefix="homesim-ha-") as tmp:
@@ -97,7 +99,7 @@ def export(body: HaExportRequest, state: State) -> Response:
         paths = export_config_dir(
             read_home(directory),
             out,
-            events=pq.read_table(directory / EVENTS_FILE) if body.recorder else None,
+            events=pq.read_table(files.events) if body.recorder else None,
             recorder=body.recorder,
             statistics=body.statistics,
             automations_yaml=automations,
@@ -109,7 +111,7 @@ def export(body: HaExportRequest, state: State) -> Response:
     return Response(buffer.getvalue(), media_type="application/zip", headers=headers)
 
 
-def _unpack(data: bytes, target: Path) -> None:
+def unpack_zip(data: bytes, target: Path) -> None:
     """Unpack a zip into `target`, refusing anything that could land outside it or exhaust the disk."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
@@ -139,7 +141,7 @@ def _unpack(data: bytes, target: Path) -> None:
                 raise bad_request(f"cannot unpack {member.filename!r}: {exc}") from exc
 
 
-def _config_root(folder: Path) -> Path:
+def config_root(folder: Path) -> Path:
     """The unpacked config dir: the folder itself, or its only subfolder when the zip wrapped one."""
     children = list(folder.iterdir())
     if not (folder / ".storage").is_dir() and len(children) == 1 and children[0].is_dir():
@@ -167,9 +169,9 @@ def _import_archive(data: bytes) -> HaImport:
     with tempfile.TemporaryDirectory(prefix="homesim-ha-import-") as tmp:
         folder = Path(tmp) / "upload"
         folder.mkdir()
-        _unpack(data, folder)
+        unpack_zip(data, folder)
         try:
-            home, warnings = import_home(_config_root(folder))
+            home, warnings = import_home(config_root(folder))
         except (ValueError, ValidationError, KeyError, TypeError) as exc:
             raise bad_request(f"cannot import the archive: {exc}") from exc
     return HaImport(home=home.model_dump(mode="json"), warnings=list(warnings))

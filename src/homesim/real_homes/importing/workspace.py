@@ -16,9 +16,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from homesim.datasets.home_folder import EVENTS_FILE, read_home
+from homesim.datasets.home_folder import read_home
 from homesim.datasets.manifest import (
-    MANIFEST_FILE,
     DatasetCounts,
     DatasetManifest,
     DatasetTimings,
@@ -29,7 +28,7 @@ from homesim.datasets.validation import ValidationReport, validate_home
 from homesim.real_homes.importing.formats import read_history
 from homesim.real_homes.importing.report import ImportReport
 from homesim.real_homes.importing.writer import IMPORTER_VERSION, HistoryImportError, write_real_home
-from homesim.workspace import REAL_HOME_PREFIX, Workspace
+from homesim.workspace import Workspace
 
 
 def import_into_workspace(
@@ -43,24 +42,22 @@ def import_into_workspace(
 ) -> tuple[ImportReport, DatasetManifest]:
     """Import a real home into `workspace` and add it to dataset `dataset` (default: the home's key)."""
     started_at, started = datetime.now(UTC), time.perf_counter()
-    if home_key is not None and not home_key.startswith(REAL_HOME_PREFIX):
-        raise HistoryImportError(f"a real home's key starts with {REAL_HOME_PREFIX!r} (got {home_key!r})")
     imported = read_history(format, path, home_key=home_key, timezone=timezone)
     key = imported.home.metadata.home_key
     dataset_id = dataset or key
     existing = _existing_homes(workspace, dataset_id)
     write_real_home(
-        workspace.home_dir(key), imported.home, imported.events, imported.report, imported.activities
+        workspace.home(key).path, imported.home, imported.events, imported.report, imported.activities
     )
     keys = sorted({*existing, key})
     validations, events, size, digests = [], 0, 0, []
     for k in keys:
-        directory = workspace.home_dir(k)
-        table = pq.read_table(directory / EVENTS_FILE)
-        validations.append(validate_home(read_home(directory), table))
+        folder = workspace.home(k)
+        table = pq.read_table(folder.events)
+        validations.append(validate_home(read_home(folder.path), table))
         events += table.num_rows
-        size += sum(p.stat().st_size for p in directory.iterdir() if p.is_file())
-        digests.append([k, hashlib.sha256((directory / EVENTS_FILE).read_bytes()).hexdigest()])
+        size += sum(p.stat().st_size for p in folder.path.iterdir() if p.is_file())
+        digests.append([k, hashlib.sha256(folder.events.read_bytes()).hexdigest()])
     report = ValidationReport.from_homes(validations)
     wall = time.perf_counter() - started
     manifest = DatasetManifest(
@@ -88,10 +85,10 @@ def import_into_workspace(
 
 def _existing_homes(workspace: Workspace, dataset_id: str) -> tuple[str, ...]:
     """Homes already in dataset `dataset_id`; refuses to add a real home to a generated dataset."""
-    path: Path = workspace.dataset_dir(dataset_id) / MANIFEST_FILE
-    if not path.is_file():
+    folder = workspace.dataset(dataset_id)
+    if not folder.is_dataset():
         return ()
-    manifest = read_dataset(path)
+    manifest = read_dataset(folder.manifest)
     if manifest.source != "real":
         raise HistoryImportError(f"dataset {dataset_id!r} holds generated homes; name another with --dataset")
     return manifest.home_keys

@@ -25,9 +25,10 @@ from pathlib import Path
 
 import polars as pl
 
-from homesim.datasets.home_folder import EVENTS_FILE, read_home
+from homesim.datasets.home_folder import read_home
 from homesim.schema.activities import ACTIVITIES_FILE, Activity
 from homesim.schema.home import Home
+from homesim.workspace import EVENTS_FILE
 
 #: Clear time of a Home Assistant motion entity: it turns off this long after the last detection.
 MOTION_CLEAR_S = 90.0
