@@ -236,6 +236,7 @@ def test_cli_export_and_prune(
     result = runner.invoke(app, ["export", "--aggregated", "--format", "parquet", *ws])
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (workspace.training_data_dir / "aggregated").iterdir()) == [
+        "activity_recognition",
         "gnn_synergy",
         "pattern_detection",
     ]

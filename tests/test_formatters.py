@@ -28,6 +28,7 @@ STAGE_OF: dict[ModelType, str] = {
     "soft_prompt": "ask_ai",
     "yaml_generation": "automation",
     "device_intelligence": "device_health",
+    "activity_recognition": "activity",
 }
 
 

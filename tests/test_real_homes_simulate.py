@@ -59,9 +59,11 @@ def test_simulate_runs_every_stage_and_shows_na(real_workspace: Workspace) -> No
         # Needs ground truth: n/a, never 0.
         assert (stages[name]["precision"], stages[name]["recall"], stages[name]["f1"]) == (None, None, None)
         assert stages[name]["counts"] == {"unscored": stages[name]["records"]}
-    # Needs none: an automation's validity, and Ask-AI turns labelled by their generated requests.
+    # Needs none: an automation's validity, Ask-AI turns labelled by their generated requests, and the
+    # activity windows of the Ordóñez home, labelled by its own annotations.
     assert stages["automation"]["precision"] is not None and stages["automation"]["recall"] is None
     assert stages["ask_ai"]["precision"] is not None
+    assert stages["activity"]["records"] > 0 and stages["activity"]["precision"] is not None
     markdown = (real_workspace.reports_dir / "cycle_0_real-beta.md").read_text()
     assert "| device_health | baseline | 2 | 0 |" in markdown and "n/a | n/a | n/a" in markdown
 
@@ -71,7 +73,8 @@ def test_simulate_runs_every_stage_and_shows_na(real_workspace: Workspace) -> No
         rejected = con.execute("SELECT stage, reasons, payload FROM rejects").fetchall()
     finally:
         con.close()
-    assert stored and all(r["home_source"] == "real" and r["stage"] == "ask_ai" for r in stored)
+    assert stored and all(r["home_source"] == "real" and r["stage"] in ("ask_ai", "activity") for r in stored)
+    assert {r["home_key"] for r in stored if r["stage"] == "activity"} == {"real-ordoneza"}
     assert {stage for stage, _, _ in rejected} >= {"pattern", "synergy", "device_health"}
     for _, reasons, payload in rejected:
         assert json.loads(payload)["home_source"] == "real"

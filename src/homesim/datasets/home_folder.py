@@ -1,6 +1,6 @@
 """A home folder's contents: the generated home written atomically with fixed Parquet options (one file
-each for structure, events, environment, behaviours and ground truth), and read back. The file names are
-the workspace's (`homesim.workspace.HomeFolder`)."""
+each for structure, events, environment, behaviours, the occupants' activities and ground truth), and read
+back. The file names are the workspace's (`homesim.workspace.HomeFolder`)."""
 
 from __future__ import annotations
 
@@ -29,11 +29,13 @@ def write_home(generated: GeneratedHome, directory: Path) -> list[Path]:
     """Write the home's files into `directory`, each atomically; returns the paths written."""
     directory.mkdir(parents=True, exist_ok=True)
     folder = HomeFolder(directory)
-    paths = [folder.home_json, folder.events, folder.environment, folder.behaviors]
+    paths = [folder.home_json, folder.events, folder.environment, folder.behaviors, folder.activities]
     write_text_atomic(paths[0], generated.home.model_dump_json(indent=2) + "\n")
     write_atomic(paths[1], lambda p: pq.write_table(generated.events, p, **PARQUET_OPTIONS))
     write_atomic(paths[2], lambda p: pq.write_table(generated.environment.to_table(), p, **PARQUET_OPTIONS))
     write_text_atomic(paths[3], generated.plan.model_dump_json(indent=2) + "\n")
+    activities = generated.activities.to_table(generated.home)
+    write_atomic(paths[4], lambda p: pq.write_table(activities, p, **PARQUET_OPTIONS))
     paths.append(write_ground_truth(build_ground_truth(generated), directory))
     return paths
 

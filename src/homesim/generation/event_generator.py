@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from homesim.generation.activities import ActivityIntervals, motion_detections, presence_spans
 from homesim.generation.behaviors import (
     Behavior,
     BehaviorPlan,
@@ -18,7 +19,7 @@ from homesim.generation.behaviors import (
 from homesim.generation.calendar import US_PER_H, US_PER_MIN, US_PER_S, DayGrid
 from homesim.generation.environment import CONDITIONS, Environment
 from homesim.generation.event_table import PRESS, EventBuffer
-from homesim.generation.occupants import Schedules
+from homesim.generation.occupants import Schedules, merge_intervals
 from homesim.schema.events import Cause
 from homesim.schema.home import Entity, Home
 from homesim.schema.patterns import (
@@ -35,23 +36,13 @@ F64 = npt.NDArray[np.float64]
 BoolArr = npt.NDArray[np.bool_]
 
 
-#: Motion events per awake hour at home, by room type (one occupant).
-_ACTIVITY_PER_HOUR = {
-    "hallway": 3.0,
-    "kitchen": 3.5,
-    "living_room": 2.5,
-    "entrance": 1.2,
-    "bathroom": 1.6,
-    "bedroom": 0.8,
-    "kids_room": 1.0,
-    "office": 1.5,
-    "dining_room": 0.8,
-    "garage": 0.3,
-    "garden": 0.4,
-    "balcony": 0.2,
-    "basement": 0.3,
-    "laundry": 0.4,
-}
+#: Outdoor motion sensors see passers-by, animals and the gardener, not the activity model's rooms:
+#: detections per hour while someone is awake at home.
+_OUTDOOR_PER_HOUR = {"garage": 0.3, "garden": 0.4, "balcony": 0.2}
+#: Share of a room's detections a PIR in it catches (coverage gaps, angle).
+_PIR_COVERAGE = 0.9
+#: A presence (mmWave) sensor holds `on` this long after the room empties.
+_PRESENCE_CLEAR_S = 60.0
 _MOTION_CLEAR_S = 90.0
 #: The state a manual toggle sets and then returns from, by domain.
 _TOGGLES = {
@@ -76,6 +67,7 @@ class EventGenerator:
         grid: DayGrid,
         environment: Environment,
         schedules: Schedules,
+        activities: ActivityIntervals,
         plan: BehaviorPlan,
         tags: dict[str, frozenset[str]],
         rng: np.random.Generator,
@@ -87,6 +79,7 @@ class EventGenerator:
         self.grid = grid
         self.env = environment
         self.schedules = schedules
+        self.activities = activities
         self.plan = plan
         self.tags = tags
         self.rng = rng
@@ -135,21 +128,35 @@ class EventGenerator:
                 self.buffer.add(doors[0].entity_id, closes, Cause.PRESENCE, state="off")
 
     def _activity(self) -> None:
-        """Motion and occupancy sensors fire while occupants are awake at home, by room type."""
-        sensors = self._main_with_tag("motion") + self._main_with_tag("occupancy")
+        """Motion sensors fire on the occupants' movements (activity model); presence sensors while anyone
+        is in their room; outdoor PIRs at a low background rate while someone is up at home."""
+        times, ends, rooms = motion_detections(self.home, self.activities, self.rng)
+        clear = int(_MOTION_CLEAR_S * US_PER_S)
+        area_index = {a.area_id: i for i, a in enumerate(self.home.areas)}
         period_h = (self.grid.end_us - self.grid.begin_us) / US_PER_H
-        for sensor in sensors:
-            rate = _ACTIVITY_PER_HOUR.get(self._room(sensor), 0.6)
-            clear_s = _MOTION_CLEAR_S if sensor.device_class == "motion" else 300.0
-            hits = []
-            for o in range(self.schedules.occupants):
-                n = int(self.rng.poisson(rate * period_h))
+        for sensor in self._main_with_tag("motion"):
+            area = area_index.get(self.area_of[sensor.entity_id] or "", -1)
+            outdoor = _OUTDOOR_PER_HOUR.get(self._room(sensor))
+            if outdoor is not None:
+                n = int(self.rng.poisson(outdoor * period_h))
                 t = self.grid.begin_us + (
                     self.rng.random(n) * (self.grid.end_us - self.grid.begin_us)
                 ).astype(np.int64)
-                hits.append(t[self.schedules.awake_at_home(o, t, self.grid)])
-            t = np.sort(np.concatenate(hits)) if hits else np.zeros(0, np.int64)
-            starts, ends = _bursts(t, int(clear_s * US_PER_S))
+                t = np.sort(t[self._anyone_awake(t)])
+                on, off = _bursts(t, clear)
+            else:
+                seen = (rooms == area) & (self.rng.random(len(rooms)) < _PIR_COVERAGE)
+                # HA's motion entity: on at the first detection, off a clear time after the last one ends.
+                on, off = merge_intervals(times[seen], ends[seen] + clear)
+            self.buffer.add(sensor.entity_id, on, Cause.PRESENCE, state="on")
+            self.buffer.add(sensor.entity_id, off, Cause.PRESENCE, state="off")
+            self._motion_clears[sensor.entity_id] = off
+        for sensor in self._main_with_tag("occupancy"):
+            area = area_index.get(self.area_of[sensor.entity_id] or "", -1)
+            if area < 0:
+                continue
+            s, e = presence_spans(self.activities, area)
+            starts, ends = merge_intervals(s, e + int(_PRESENCE_CLEAR_S * US_PER_S))
             self.buffer.add(sensor.entity_id, starts, Cause.PRESENCE, state="on")
             self.buffer.add(sensor.entity_id, ends, Cause.PRESENCE, state="off")
             self._motion_clears[sensor.entity_id] = ends

@@ -1,4 +1,4 @@
-"""One home end to end: structure → schedules → environment → behaviours → events → faults.
+"""One home end to end: structure → schedules → activities → environment → behaviours → events → faults.
 
 `generate_home(config, i)` is a pure function of (config's home fields, seed, i): the same inputs give the
 same home and byte-identical Parquet files, whichever process or machine runs it.
@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from homesim.generation.activities import ActivityIntervals, plan_activities
 from homesim.generation.behaviors import BehaviorPlan, plan_behaviors
 from homesim.generation.calendar import day_grid
 from homesim.generation.catalog import Catalog, load_catalog
@@ -31,6 +32,8 @@ class GeneratedHome:
     faults: tuple[Fault, ...]
     environment: Environment
     events: pa.Table
+    #: What each occupant did (ground truth, written as `activities.parquet`).
+    activities: ActivityIntervals
 
     @property
     def key(self) -> str:
@@ -49,6 +52,7 @@ def generate_home(config: GenerationConfig, index: int, catalog: Catalog | None 
     schedules = realize_schedules(
         list(meta.occupants), grid, stream_rng(config.seed, index, Stream.OCCUPANTS), config.jitter
     )
+    activities = plan_activities(home, grid, schedules, stream_rng(config.seed, index, Stream.ACTIVITIES))
     tags = {key: device.tags for key, device in catalog.devices.items()}
     plan = plan_behaviors(home, tags, stream_rng(config.seed, index, Stream.BEHAVIORS))
     generator = EventGenerator(
@@ -56,6 +60,7 @@ def generate_home(config: GenerationConfig, index: int, catalog: Catalog | None 
         grid,
         environment,
         schedules,
+        activities,
         plan,
         tags,
         stream_rng(config.seed, index, Stream.EVENTS),
@@ -77,4 +82,11 @@ def generate_home(config: GenerationConfig, index: int, catalog: Catalog | None 
     faults = plan_faults(home, grid, config.fault_rate, fault_rng)
     apply_faults(buffer, faults, fault_rng)
     events = buffer.finalize(grid.begin_us, grid.end_us, stream_rng(config.seed, index, Stream.CONTEXT_IDS))
-    return GeneratedHome(home=home, plan=plan, faults=tuple(faults), environment=environment, events=events)
+    return GeneratedHome(
+        home=home,
+        plan=plan,
+        faults=tuple(faults),
+        environment=environment,
+        events=events,
+        activities=activities,
+    )

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 import numpy as np
 import numpy.typing as npt
 
+from homesim.generation.activity_params import ActivityModel, draw_lognormal, load_activity_model
 from homesim.generation.calendar import US_PER_H, DayGrid
 from homesim.generation.catalog import HomeType
 from homesim.schema.home import Occupant
@@ -45,6 +46,18 @@ _FIRST_NAMES = (
 )
 
 
+#: Share of adults with a job or study away from home (EU/US employment rates of adults, 60–70 %).
+_ADULT_WORKS_OUT = 0.65
+#: Share of people living alone who are 65 or older (about 40 % of one-person households, EU and US
+#: census figures).
+_SINGLE_SENIOR = 0.4
+#: Per-person usual wake-up and bedtime (local hours, [mean, sd] across people). Employed adults: time-use
+#: surveys put weekday bedtimes around 23:00–23:45; without a job people sleep later (Ordóñez residents
+#: without one: bed 01:30, up 09:30–11:00); real homes show 7–16 % of their activity between 00:00 and 05:00.
+_WAKE_H = {"adult": (6.7, 0.5), "adult_free": (8.5, 1.0), "child": (7.0, 0.5), "senior": (7.2, 0.9)}
+_BEDTIME_H = {"adult": (23.4, 0.7), "adult_free": (24.2, 1.0), "child": (20.8, 0.5), "senior": (23.0, 0.9)}
+
+
 def make_occupants(
     home_type: HomeType, rng: np.random.Generator, size: tuple[int, int] | None = None
 ) -> list[Occupant]:
@@ -55,7 +68,9 @@ def make_occupants(
     names = rng.choice(len(_FIRST_NAMES), size=count, replace=False)
     roles: list[str] = []
     for i in range(count):
-        if i < min(2, count):
+        if count == 1 and rng.random() < _SINGLE_SENIOR:
+            roles.append("senior")
+        elif i < min(2, count):
             roles.append("adult")
         elif home_type.key == "multi_generational" and i < 4:
             roles.append("senior")
@@ -64,28 +79,32 @@ def make_occupants(
     occupants = []
     for i, role in enumerate(roles):
         name = _FIRST_NAMES[int(names[i])]
-        works_out = (role == "adult" and rng.random() < 0.8) or role == "child"
+        works_out = (role == "adult" and rng.random() < _ADULT_WORKS_OUT) or role == "child"
         wfh = (
             tuple(sorted(int(d) for d in rng.choice(5, size=int(rng.integers(1, 3)), replace=False)))
             if role == "adult" and works_out and rng.random() < 0.4
             else ()
         )
-        wake = {"adult": 6.7, "child": 7.0, "senior": 6.6}[role] + rng.normal(0, 0.5)
-        sleep = {"adult": 23.1, "child": 20.8, "senior": 22.2}[role] + rng.normal(0, 0.5)
+        # People without a job or school get up later and with no alarm (Ordóñez residents: 09:30–11:00).
+        clock = "adult_free" if role == "adult" and not works_out else role
+        wake = rng.normal(*_WAKE_H[clock])
+        sleep = rng.normal(*_BEDTIME_H[clock])
         occupants.append(
             Occupant(
                 person_id=slugify(name),
                 name=name,
                 role=role,
-                wake_weekday_h=float(np.clip(wake, 5.0, 9.5)),
-                wake_weekend_h=float(np.clip(wake + 1.2 + rng.normal(0, 0.4), 6.0, 11.0)),
+                wake_weekday_h=float(np.clip(wake, 5.0, 11.0)),
+                wake_weekend_h=float(
+                    np.clip(wake + (1.2 if works_out else 0.3) + rng.normal(0, 0.4), 6.0, 12.0)
+                ),
                 leave_h=float(np.clip((7.6 if role == "child" else 8.1) + rng.normal(0, 0.4), 6.0, 10.0))
                 if works_out
                 else None,
                 return_h=float(np.clip((15.6 if role == "child" else 17.6) + rng.normal(0, 0.6), 13.0, 20.5))
                 if works_out
                 else None,
-                sleep_h=float(np.clip(sleep, 19.5, 25.5)),
+                sleep_h=float(np.clip(sleep, 19.5, 26.5)),
                 work_from_home_days=wfh,
             )
         )
@@ -156,7 +175,13 @@ class Schedules:
 def realize_schedules(
     occupants: list[Occupant], grid: DayGrid, rng: np.random.Generator, jitter: float
 ) -> Schedules:
-    """Draw every occupant's daily wake, leave, return and sleep times, and their presence transitions."""
+    """Draw every occupant's daily wake, leave, return and sleep times, and their presence transitions.
+
+    Day-to-day spread and outings follow `activities.yaml`: part of the sleep spread is shared by the
+    household (people living together go to bed together); outings are a Poisson number a day at random
+    times of the waking day, with lognormal durations.
+    """
+    model = load_activity_model()
     n, days = len(occupants), grid.days
     day = np.arange(days, dtype=np.int64)
     weekend = grid.weekday >= 5
@@ -171,55 +196,91 @@ def realize_schedules(
             hi = (last - grid.start).days
             vacation[max(lo, 0) : max(min(hi + 1, days), 0)] = True
     away = np.broadcast_to(vacation, (n, days)).copy()
+    shared = model.sleep.shared_share
+    shared_wake, shared_bed = rng.normal(0, 1, days), rng.normal(0, 1, days)
     transitions = []
     for o, occ in enumerate(occupants):
-        wake_h = np.where(weekend, occ.wake_weekend_h, occ.wake_weekday_h) + rng.normal(
-            0, 0.25 * jitter, days
+        has_job = occ.leave_h is not None and occ.return_h is not None
+        workday = ~weekend & ~np.isin(grid.weekday, occ.work_from_home_days) & ~vacation & has_job
+        wake_sd = np.where(workday, model.sleep.workday_wake_sd_h, model.sleep.wake_sd_h) * jitter
+        wake_z = np.sqrt(shared) * shared_wake + np.sqrt(1 - shared) * rng.normal(0, 1, days)
+        bed_z = np.sqrt(shared) * shared_bed + np.sqrt(1 - shared) * rng.normal(0, 1, days)
+        wake_h = np.where(weekend, occ.wake_weekend_h, occ.wake_weekday_h) + wake_sd * wake_z
+        sleep_h = np.maximum(
+            occ.sleep_h + np.where(weekend, 0.6, 0.0) + model.sleep.bedtime_sd_h * jitter * bed_z, wake_h + 8
         )
-        sleep_h = occ.sleep_h + np.where(weekend, 0.6, 0.0) + rng.normal(0, 0.35 * jitter, days)
         wake[o] = grid.local_time(day, wake_h)
-        sleep[o] = grid.local_time(day, np.maximum(sleep_h, wake_h + 8))
-        workday = ~weekend & ~np.isin(grid.weekday, occ.work_from_home_days) & ~vacation
+        sleep[o] = grid.local_time(day, sleep_h)
         if occ.leave_h is not None and occ.return_h is not None:
             leave_h = np.maximum(occ.leave_h + rng.normal(0, 0.2 * jitter, days), wake_h + 0.4)
             back_h = occ.return_h + rng.normal(0, 0.5 * jitter, days)
             leave[o] = np.where(workday, grid.local_time(day, leave_h), -1)
             back[o] = np.where(workday, grid.local_time(day, back_h), -1)
-        # Errands: on free days some people go out for a few hours.
-        errand = ~workday & ~vacation & (rng.random(days) < 0.45)
-        e_start = 10.0 + rng.random(days) * 5.0
-        e_len = 1.0 + rng.random(days) * 2.5
-        leave[o] = np.where(errand, grid.local_time(day, e_start), leave[o])
-        back[o] = np.where(errand, grid.local_time(day, e_start + e_len), back[o])
-        transitions.append(_presence_transitions(grid, leave[o], back[o], vacation, wake[o]))
+        out_start, out_end, out_day = _outings(model, grid, rng, wake_h, sleep_h, workday, vacation)
+        # Free days: the day's first outing is its "leave" and "return" (routines anchor on them).
+        day_first = np.ones(len(out_day), dtype=bool)
+        day_first[1:] = out_day[1:] != out_day[:-1]
+        free = ~workday[out_day] & day_first
+        leave[o, out_day[free]] = out_start[free]
+        back[o, out_day[free]] = out_end[free]
+        work = leave[o] >= 0
+        starts = np.concatenate([leave[o][work & workday], out_start])
+        ends = np.concatenate([back[o][work & workday], out_end])
+        transitions.append(_presence_transitions(grid, starts, ends, vacation, wake[o]))
     return Schedules(
         wake=wake, sleep=sleep, leave=leave, back=back, away_day=away, transitions=tuple(transitions)
     )
 
 
+def _outings(
+    model: ActivityModel,
+    grid: DayGrid,
+    rng: np.random.Generator,
+    wake_h: F64,
+    sleep_h: F64,
+    workday: BoolArr,
+    vacation: BoolArr,
+) -> tuple[I64, I64, I64]:
+    """Errands and outings: (start µs, end µs, day) sorted by time, inside the waking day."""
+    rate = np.where(workday, model.outings.workday, model.outings.free_day) * ~vacation
+    day = np.repeat(np.arange(grid.days, dtype=np.int64), rng.poisson(rate))
+    lo, hi = model.outings.window
+    span = sleep_h[day] - wake_h[day]
+    start_h = wake_h[day] + rng.uniform(lo, hi, len(day)) * span
+    length_h = draw_lognormal(rng, model.kinds["leaving"].duration or (60, 0, 60, 60), len(day)) / 60
+    end_h = np.minimum(start_h + length_h, sleep_h[day] - 0.25)
+    keep = end_h > start_h + 5 / 60
+    day = day[keep]
+    return grid.local_time(day, start_h[keep]), grid.local_time(day, end_h[keep]), day
+
+
 def _presence_transitions(
-    grid: DayGrid, leave: I64, back: I64, vacation: BoolArr, wake: I64
+    grid: DayGrid, starts: I64, ends: I64, vacation: BoolArr, wake: I64
 ) -> tuple[I64, BoolArr]:
-    """Sorted (time, at_home) changes: daily outings plus whole-day trips, with repeats removed."""
+    """Sorted (time, at_home) changes: the union of daily absences and whole-day trips."""
     days = grid.days
-    has = leave >= 0
-    times = [leave[has], back[has]]
-    states = [np.zeros(int(has.sum()), dtype=bool), np.ones(int(has.sum()), dtype=bool)]
     # A trip starts the morning of its first day and ends the evening of its last.
     edges = np.diff(np.concatenate([[False], vacation, [False]]).astype(np.int8))
-    starts = np.flatnonzero(edges == 1)
-    ends = np.flatnonzero(edges == -1) - 1
-    times += [
-        wake[starts] + US_PER_H,
-        np.minimum(grid.midnights[np.minimum(ends, days - 1)] + 18 * US_PER_H, grid.end_us - 1),
-    ]
-    states += [np.zeros(len(starts), dtype=bool), np.ones(len(ends), dtype=bool)]
-    t = np.concatenate(times).astype(np.int64)
-    s = np.concatenate(states)
-    order = np.argsort(t, kind="stable")
-    t, s = t[order], s[order]
-    keep = np.ones(len(s), dtype=bool)
-    if len(s):
-        keep[1:] = s[1:] != s[:-1]
-        keep[0] = not s[0]  # everyone starts at home, so a first "return" is no change
-    return t[keep], s[keep]
+    first = np.flatnonzero(edges == 1)
+    last = np.flatnonzero(edges == -1) - 1
+    trip_end = np.minimum(grid.midnights[np.minimum(last, days - 1)] + 18 * US_PER_H, grid.end_us - 1)
+    s, e = merge_intervals(
+        np.concatenate([starts, wake[first] + US_PER_H]).astype(np.int64),
+        np.concatenate([ends, trip_end]).astype(np.int64),
+    )
+    times = np.stack([s, e], axis=1).reshape(-1)
+    at_home = np.tile(np.array([False, True]), len(s))
+    return times, at_home
+
+
+def merge_intervals(starts: I64, ends: I64) -> tuple[I64, I64]:
+    """The union of intervals [start, end) as sorted, disjoint intervals."""
+    if len(starts) == 0:
+        return starts.astype(np.int64), ends.astype(np.int64)
+    order = np.argsort(starts, kind="stable")
+    s, e = starts[order], ends[order]
+    running = np.maximum.accumulate(e)
+    new = np.ones(len(s), dtype=bool)
+    new[1:] = s[1:] > running[:-1]
+    first = np.flatnonzero(new)
+    return s[first], np.maximum.reduceat(e, first)

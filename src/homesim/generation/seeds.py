@@ -20,6 +20,7 @@ class Stream(IntEnum):
     SENSORS = 6
     FAULTS = 7
     CONTEXT_IDS = 8
+    ACTIVITIES = 9
 
 
 def stream_rng(seed: int, home_index: int, stream: Stream) -> np.random.Generator:

@@ -15,8 +15,16 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 #: The simulation stages, in pipeline order.
-StageName = Literal["pattern", "synergy", "suggestion", "automation", "ask_ai", "device_health"]
-STAGES: tuple[StageName, ...] = ("pattern", "synergy", "suggestion", "automation", "ask_ai", "device_health")
+StageName = Literal["pattern", "synergy", "suggestion", "automation", "ask_ai", "device_health", "activity"]
+STAGES: tuple[StageName, ...] = (
+    "pattern",
+    "synergy",
+    "suggestion",
+    "automation",
+    "ask_ai",
+    "device_health",
+    "activity",
+)
 
 #: `model_version` of records produced by a stage's documented baseline rather than a deployed model.
 BASELINE_VERSION = "baseline"
@@ -378,7 +386,66 @@ class DeviceHealthRecord(StageRecord):
     label: DeviceHealthLabel
 
 
+# ------------------------------------------------------------------------------------ activity recognition
+
+#: Room classes an activity window counts activations in (HA area room types grouped).
+ACTIVITY_ROOMS: tuple[str, ...] = ("bathroom", "kitchen", "bedroom", "living", "entrance", "other")
+
+
+class ActivityFeatures(_Model):
+    """Sensor activity inside one labelled activity window (what a recogniser sees; no labels)."""
+
+    duration_s: float = Field(gt=0)
+    #: Local clock hour of the window's start (fractional) and weekday (Monday = 0).
+    start_hour: float = Field(ge=0, lt=24)
+    weekday: int = Field(ge=0, le=6)
+    #: Binary activity-sensor activations (motion, occupancy, door) starting in the window.
+    activations: int = Field(ge=0)
+    motion: int = Field(ge=0)
+    door: int = Field(ge=0)
+    #: Activations per room class (`ACTIVITY_ROOMS`).
+    bathroom: int = Field(ge=0)
+    kitchen: int = Field(ge=0)
+    bedroom: int = Field(ge=0)
+    living: int = Field(ge=0)
+    entrance: int = Field(ge=0)
+    other: int = Field(ge=0)
+    #: Whether anyone's person entity was `not_home` for the whole window (homesim homes; False if unknown).
+    away: bool
+
+
+class ActivityInputs(_Model):
+    person_id: str
+    window_start: str
+    window_end: str
+    features: ActivityFeatures
+
+
+class ActivityOutputs(_Model):
+    predicted: str
+    score: float = Field(ge=0, le=1)
+
+
+class ActivityLabel(_Model):
+    #: The activity (`homesim.schema.activities.ACTIVITIES`) and the room it happened in, when known.
+    activity: str
+    area_id: str | None = None
+
+
+class ActivityRecord(StageRecord):
+    stage: Literal["activity"] = "activity"
+    inputs: ActivityInputs
+    outputs: ActivityOutputs
+    label: ActivityLabel
+
+
 AnyRecord = Annotated[
-    PatternRecord | SynergyRecord | SuggestionRecord | AutomationRecord | AskAIRecord | DeviceHealthRecord,
+    PatternRecord
+    | SynergyRecord
+    | SuggestionRecord
+    | AutomationRecord
+    | AskAIRecord
+    | DeviceHealthRecord
+    | ActivityRecord,
     Field(discriminator="stage"),
 ]

@@ -30,6 +30,7 @@ from homesim.datasets.manifest import DatasetManifest, read_dataset
 from homesim.generation.config import GenerationConfig
 from homesim.io import write_json_atomic, write_text_atomic
 from homesim.schema.records import STAGES, AnyRecord, StageName
+from homesim.simulation.activity_recognition import activity_stage
 from homesim.simulation.ask_ai import ask_ai_stage
 from homesim.simulation.automation_builder import automation_stage
 from homesim.simulation.device_health import device_health_stage
@@ -52,6 +53,7 @@ DEFAULT_STAGES: tuple[tuple[StageName, Stage], ...] = (
     ("automation", automation_stage),
     ("ask_ai", ask_ai_stage),
     ("device_health", device_health_stage),
+    ("activity", activity_stage),
 )
 
 

@@ -4,7 +4,8 @@ It owns the honesty boundary: the events handed to stages carry what HA's record
 change (time, entity, state, value, attributes) and nothing of how the generator made it. The provenance
 columns (`PROVENANCE_COLUMNS`: `cause`, `cause_id`) are removed, and so are the context links, since the
 generator sets `parent_context_id` on every caused event, which a real recorder shows only for
-automations. Ground truth is loaded too, but stages may read it only to label predictions already made.
+automations. Ground truth (and the occupants' activities) is loaded too, but stages may read it only to
+label predictions already made.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from homesim.datasets.home_folder import read_home
@@ -51,6 +53,8 @@ class HomeView:
     #: None for an imported real home: nothing is known of why its events happened.
     truth: GroundTruth | None
     upstream: dict[StageName, list[AnyRecord]] = field(default_factory=dict)
+    #: What each occupant was doing (`activities.parquet`), for labelling only; None when the home has none.
+    activities: pl.DataFrame | None = None
 
     @property
     def key(self) -> str:
@@ -71,6 +75,7 @@ class HomeView:
             events=honest_events(events),
             environment=environment,
             truth=truth or build_ground_truth(generated),
+            activities=_frame(generated.activities.to_table(generated.home)),
         )
 
     @property
@@ -111,7 +116,16 @@ def load_home_view(directory: Path, config: GenerationConfig | None = None) -> H
         truth = build_ground_truth(generate_home(config, home.metadata.home_index))
     else:
         raise FileNotFoundError(f"{truth_file} is missing and no generation config was given to rebuild it")
-    return HomeView(home=home, events=honest_events(events), environment=environment, truth=truth)
+    activities = _frame(pq.read_table(files.activities)) if files.activities.is_file() else None
+    return HomeView(
+        home=home, events=honest_events(events), environment=environment, truth=truth, activities=activities
+    )
+
+
+def _frame(table: pa.Table) -> pl.DataFrame:
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame
 
 
 def sun_only_environment(home: Home) -> pl.DataFrame:

@@ -8,6 +8,8 @@ recall, F1 and stage-specific rates (`stage_metrics`). What counts as a hit, per
   ground-truth patterns with enough occurrences (`eligible_patterns`) that some predicted candidate matched.
 * synergy: precision over predicted pairs (active or potential in truth); recall over every ground-truth
   synergy (pairs that never became candidates count as missed); `decoy_rate`: decoy candidates predicted.
+* activity: one window per record; precision = recall = accuracy of the predicted activity; `macro_f1` over
+  the labels seen.
 * device_health: fault detection per window (any fault kind vs healthy); `kind_accuracy` over detected faults.
 * suggestion: precision = suggestions describing a real pattern or synergy; recall over eligible patterns;
   `approval_rate`.
@@ -17,9 +19,10 @@ recall, F1 and stage-specific rates (`stage_metrics`). What counts as a hit, per
   share of the requests that should create an automation; `approval_rate`.
 
 A home without ground truth (an imported real home) is scored only where the label does not come from
-the truth: an automation's validity, and the Ask-AI turns (their expected outcome comes with the generated
-request). Every other record of such a home counts as `unscored`, so a stage that ran only on real homes
-reports precision and recall as n/a, never 0, and in a mixed dataset they are over the synthetic homes.
+the truth: an automation's validity, the Ask-AI turns (their expected outcome comes with the generated
+request) and activity windows (labelled by the dataset's own annotations). Every other record of such a
+home counts as `unscored`, so a stage that ran only on real homes reports precision and recall as n/a,
+never 0, and in a mixed dataset they are over the synthetic homes.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from pydantic import BaseModel, ConfigDict
 
 from homesim.schema.ground_truth import GroundTruth
 from homesim.schema.records import (
+    ActivityRecord,
     AnyRecord,
     AskAIRecord,
     AutomationRecord,
@@ -102,6 +106,19 @@ def _device_health(records: Sequence[DeviceHealthRecord]) -> Counts:
     }
 
 
+def _activity(records: Sequence[ActivityRecord]) -> Counts:
+    correct = sum(r.outputs.predicted == r.label.activity for r in records)
+    counts: Counts = {"predicted": len(records), "predicted_true": correct, "truth": len(records)}
+    counts["truth_found"] = correct
+    # Per label: true positives, predictions and truths, summed over homes for a macro F1.
+    for r in records:
+        hit = r.outputs.predicted == r.label.activity
+        counts[f"tp:{r.label.activity}"] = counts.get(f"tp:{r.label.activity}", 0) + hit
+        counts[f"pred:{r.outputs.predicted}"] = counts.get(f"pred:{r.outputs.predicted}", 0) + 1
+        counts[f"true:{r.label.activity}"] = counts.get(f"true:{r.label.activity}", 0) + 1
+    return counts
+
+
 def _suggestion(records: Sequence[SuggestionRecord], truth: GroundTruth) -> Counts:
     eligible = {p.id for p in eligible_patterns(truth)}
     covered = {r.label.pattern_id for r in records if r.label.is_valid} & eligible
@@ -160,12 +177,16 @@ def home_counts(stage: StageName, records: Sequence[AnyRecord], truth: GroundTru
             return _automation([r for r in records if isinstance(r, AutomationRecord)])
         case "ask_ai":
             return _ask_ai([r for r in records if isinstance(r, AskAIRecord)])
+        case "activity":
+            return _activity([r for r in records if isinstance(r, ActivityRecord)])
 
 
 def _without_truth(stage: StageName, records: Sequence[AnyRecord]) -> Counts:
     """Counts of a home without ground truth: only what needs none is scored."""
     if stage == "ask_ai":
         return _ask_ai([r for r in records if isinstance(r, AskAIRecord)])
+    if stage == "activity":  # labelled by the dataset's own activity annotations
+        return _activity([r for r in records if isinstance(r, ActivityRecord)])
     if stage == "automation":
         automations = [r for r in records if isinstance(r, AutomationRecord)]
         return {
@@ -188,7 +209,8 @@ class StageMetrics(BaseModel):
     precision: float | None
     recall: float | None
     f1: float | None
-    #: Stage-specific rates: approval_rate, replay_agreement, structural_match, decoy_rate, kind_accuracy.
+    #: Stage-specific rates: approval_rate, replay_agreement, structural_match, decoy_rate, kind_accuracy,
+    #: macro_f1.
     rates: dict[str, float | None]
     counts: dict[str, float]
 
@@ -215,6 +237,12 @@ def stage_metrics(stage: StageName, counts: Counts, *, homes: int, errors: int, 
         rates["decoy_rate"] = ratio(c["decoys_predicted"], c["decoys"])
     if "kind_correct" in c:
         rates["kind_accuracy"] = ratio(c["kind_correct"], c["predicted_true"])
+    labels = sorted(k.split(":", 1)[1] for k in c if k.startswith("true:"))
+    if labels:
+        tp, predicted, true = (
+            np.array([c.get(f"{kind}:{a}", 0) for a in labels], dtype=np.float64) for kind in ("tp", "pred", "true")
+        )
+        rates["macro_f1"] = float(np.mean(f1_from_counts(tp, predicted, tp, true)))
     return StageMetrics(
         stage=stage,
         homes=homes,

@@ -27,7 +27,12 @@ import polars as pl
 from homesim.schema.records import HealthKind
 
 ModelType = Literal[
-    "gnn_synergy", "pattern_detection", "soft_prompt", "yaml_generation", "device_intelligence"
+    "gnn_synergy",
+    "pattern_detection",
+    "soft_prompt",
+    "yaml_generation",
+    "device_intelligence",
+    "activity_recognition",
 ]
 MODEL_TYPES: tuple[ModelType, ...] = get_args(ModelType)
 #: Column order of `device_intelligence` class probabilities.

@@ -21,6 +21,7 @@ from typing import Any, Final
 
 from homesim.schema.ground_truth import GroundTruth
 from homesim.schema.records import (
+    ActivityRecord,
     AnyRecord,
     AskAIRecord,
     AutomationRecord,
@@ -59,6 +60,7 @@ DEFAULT_POINTS: Final[tuple[CollectionPoint, ...]] = (
     CollectionPoint("automation", AutomationRecord, ("yaml_generation",), (*v.CHECKS, v.YAML, v.DUPLICATE)),
     CollectionPoint("ask_ai", AskAIRecord, ("soft_prompt",), (*v.CHECKS, v.TEXT, v.YAML, v.DUPLICATE)),
     CollectionPoint("device_health", DeviceHealthRecord, ("device_intelligence",), v.COMMON),
+    CollectionPoint("activity", ActivityRecord, ("activity_recognition",), v.COMMON),
 )
 
 OUTCOMES: Final = ("accepted", "rejected")

@@ -3,11 +3,12 @@
 Owns the mapping from the simulation's training records (`homesim.schema.records`) to the exported tables of
 `homesim.training_data.schemas`, the natural key used to deduplicate records across cycles, and the chat
 format of YAML-generation pairs for LLM fine-tuning. The high-volume model types (pattern_detection,
-gnn_synergy, device_intelligence) are built column-wise: the stored JSON payloads are decoded by polars into
-one struct column (its dtype derived from the pydantic record model) and the table's columns are selected
-from it, with no Python work per record. soft_prompt and yaml_generation, whose columns are built from
-free-form JSON values, are built from parsed records. Nested free-form values (specs, contexts, triggers)
-become JSON strings so every table is flat enough for Parquet, CSV and SQLite alike.
+gnn_synergy, device_intelligence, activity_recognition) are built column-wise: the stored JSON payloads
+are decoded by polars into one struct column (its dtype derived from the pydantic record model) and the
+table's columns are selected from it, with no Python work per record. soft_prompt and yaml_generation,
+whose columns are built from free-form JSON values, are built from parsed records. Nested free-form values
+(specs, contexts, triggers) become JSON strings so every table is flat enough for Parquet, CSV and SQLite
+alike.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from pydantic import BaseModel
 
 from homesim.schema.ground_truth import GroundTruth
 from homesim.schema.records import (
+    ActivityFeatures,
+    ActivityRecord,
     AnyRecord,
     AskAIRecord,
     AutomationRecord,
@@ -41,6 +44,7 @@ from homesim.simulation.model_provider import ModelType
 from homesim.training_data.frames import at as _at
 from homesim.training_data.frames import decode
 from homesim.training_data.schemas import (
+    ACTIVITY_WINDOWS,
     DEVICES,
     ENTITIES,
     GROUND_TRUTH,
@@ -330,6 +334,23 @@ def _device_frames(records: pl.DataFrame, truths: Mapping[str, GroundTruth]) -> 
     return {"devices": _select(records, DEVICES, _DEVICE_COLUMNS)}
 
 
+_ACTIVITY_COLUMNS: Final[dict[str, str | pl.Expr]] = {
+    **_fields(ActivityFeatures, "inputs.features"),
+    "person_id": "inputs.person_id",
+    "window_start": "inputs.window_start",
+    "window_end": "inputs.window_end",
+    "predicted": "outputs.predicted",
+    "score": "outputs.score",
+    "label": "label.activity",
+    "area_id": "label.area_id",
+}
+
+
+def _activity_frames(records: pl.DataFrame, truths: Mapping[str, GroundTruth]) -> dict[str, pl.DataFrame]:
+    """Per-person activity windows with sensor features, the baseline's prediction and the activity label."""
+    return {"activity_windows": _select(records, ACTIVITY_WINDOWS, _ACTIVITY_COLUMNS)}
+
+
 def _only(kinds: tuple[type[_R], ...], records: Iterable[AnyRecord], model_type: str) -> list[_R]:
     out: list[_R] = []
     for r in records:
@@ -348,6 +369,7 @@ _FRAME_FORMATTERS: Final[dict[ModelType, tuple[type[StageRecord], FrameFormatter
     "gnn_synergy": (SynergyRecord, _synergy_frames),
     "pattern_detection": (PatternRecord, _pattern_frames),
     "device_intelligence": (DeviceHealthRecord, _device_frames),
+    "activity_recognition": (ActivityRecord, _activity_frames),
 }
 #: Model types built from parsed records: the record types they take, and their formatter.
 _RECORD_FORMATTERS: Final[dict[ModelType, tuple[tuple[type[StageRecord], ...], RecordFormatter]]] = {

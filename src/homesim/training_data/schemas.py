@@ -13,6 +13,8 @@ from typing import Final, Literal
 import pandera.polars as pa
 import polars as pl
 
+from homesim.schema.activities import ACTIVITIES
+from homesim.schema.records import ACTIVITY_ROOMS
 from homesim.simulation.model_provider import ModelType
 
 #: Version of every exported table and file layout. Minor versions only add columns; a reader accepts
@@ -277,6 +279,30 @@ DEVICES = TableSpec(
     key=("record_id",),
 )
 
+ACTIVITY_WINDOWS = TableSpec(
+    "activity_windows",
+    (
+        *_PROVENANCE,
+        _str("person_id"),
+        _str("window_start"),
+        _str("window_end"),
+        _pos("duration_s"),
+        Col("start_hour", _F, checks=(pa.Check.in_range(0, 24, include_max=False),)),
+        Col("weekday", _I, checks=(pa.Check.in_range(0, 6),)),
+        _count("activations"),
+        _count("motion"),
+        _count("door"),
+        *(_count(room) for room in ACTIVITY_ROOMS),
+        Col("away", _B),
+        _str("predicted"),
+        _unit("score"),
+        Col("label", _S, checks=(pa.Check.isin(list(ACTIVITIES)),)),
+        _str("area_id", nullable=True),
+        *_MODEL,
+    ),
+    key=("record_id",),
+)
+
 #: The tables each model type exports, in file order.
 TABLES: Final[dict[ModelType, tuple[TableSpec, ...]]] = {
     "gnn_synergy": (SYNERGIES, ENTITIES),
@@ -284,6 +310,7 @@ TABLES: Final[dict[ModelType, tuple[TableSpec, ...]]] = {
     "soft_prompt": (QUERIES,),
     "yaml_generation": (YAML_PAIRS, VALIDATION_RESULTS),
     "device_intelligence": (DEVICES,),
+    "activity_recognition": (ACTIVITY_WINDOWS,),
 }
 
 Format = Literal["json", "parquet", "sqlite", "csv", "chat"]
@@ -294,4 +321,5 @@ FORMATS: Final[dict[ModelType, tuple[Format, ...]]] = {
     "soft_prompt": ("json", "sqlite"),
     "yaml_generation": ("json", "chat"),
     "device_intelligence": ("json", "csv"),
+    "activity_recognition": ("json", "parquet"),
 }

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 from homesim.ha.automation_validation import validate_yaml
 from homesim.schema.ground_truth import FaultTruth, GroundTruth, Pattern, Synergy
 from homesim.schema.records import (
+    ActivityRecord,
     AnyRecord,
     AskAIRecord,
     AutomationRecord,
@@ -221,6 +222,7 @@ REQUIRED: Final[Mapping[str, tuple[str, ...]]] = {
     "automation": ("outputs.yaml", "outputs.automation", "label"),
     "ask_ai": ("inputs.request", "outputs.response", "label"),
     "device_health": ("inputs.entity_id", "inputs.window_start", "inputs.window_end", "outputs", "label"),
+    "activity": ("inputs.person_id", "inputs.window_start", "inputs.features", "outputs", "label.activity"),
 }
 
 _MISSING: Final = object()
@@ -403,12 +405,13 @@ class RangeValidator:
 class ConsistencyValidator:
     """The record's label agrees with the home's ground truth (skipped when the truth is unknown). A record
     of a real home, whose label would come from ground truth, fails: that home has none, so the label is
-    a placeholder, not a fact to train on (Ask-AI labels come with the generated request and pass)."""
+    a placeholder, not a fact to train on (Ask-AI labels come with the generated request and activity labels
+    with the dataset's own annotations: those pass)."""
 
     name = "consistency"
 
     def __call__(self, record: AnyRecord, payload: str, ctx: Context) -> Verdict:
-        if record.home_source == "real" and not isinstance(record, AskAIRecord):
+        if record.home_source == "real" and not isinstance(record, AskAIRecord | ActivityRecord):
             return _fail(self.name, ["a real home has no ground truth to label this record with"])
         index = ctx.truth_index(record.home_key)
         if index is None:

@@ -1,0 +1,141 @@
+"""The daily activity model: disjoint intervals per occupant, night activity, PIRs on movement, seeds."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import polars as pl
+import pytest
+from pydantic import ValidationError
+
+from homesim.generation.activity_params import ActivityModel, load_activity_model
+from homesim.generation.config import GenerationConfig
+from homesim.generation.home import GeneratedHome, generate_home
+from homesim.schema.activities import ACTIVITIES, ACTIVITIES_SCHEMA
+
+US_PER_H = 3_600_000_000
+
+
+@pytest.fixture(scope="module")
+def homes() -> list[GeneratedHome]:
+    config = GenerationConfig(homes=6, days=21, seed=5)
+    return [generate_home(config, i) for i in range(6)]
+
+
+def _frame(generated: GeneratedHome) -> pl.DataFrame:
+    table = generated.activities.to_table(generated.home)
+    assert table.schema.equals(ACTIVITIES_SCHEMA, check_metadata=True)
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame.with_columns(pl.col("person", "activity").cast(pl.String))
+
+
+def test_intervals_are_disjoint_and_cover_the_period(homes: list[GeneratedHome]) -> None:
+    for generated in homes:
+        meta = generated.home.metadata
+        acts = generated.activities
+        for o in range(len(meta.occupants)):
+            mine = acts.person == o
+            start, end = acts.start[mine], acts.end[mine]
+            assert np.all(end > start)
+            assert np.all(start[1:] == end[:-1]), "gaps or overlaps between one person's intervals"
+            assert start[0] == int(np.min(acts.start)) and end[-1] == int(np.max(acts.end))
+
+
+def test_labels_and_rooms(homes: list[GeneratedHome]) -> None:
+    for generated in homes:
+        frame = _frame(generated)
+        assert set(frame["activity"]) <= set(ACTIVITIES)
+        assert {"sleeping", "toileting", "relaxing"} <= set(frame["activity"])
+        areas = {a.area_id for a in generated.home.areas}
+        placed = frame.filter(pl.col("activity") != "leaving")
+        assert placed["area_id"].null_count() == 0 and set(placed["area_id"]) <= areas
+        assert (
+            frame.filter(pl.col("activity") == "leaving")["area_id"].null_count()
+            == frame.filter(pl.col("activity") == "leaving").height
+        )
+
+
+def test_people_get_up_at_night(homes: list[GeneratedHome]) -> None:
+    """Toilet visits interrupt sleep, and the PIRs see them: motion between 00:00 and 05:00 local."""
+    night_toilet = 0
+    night_motion = 0
+    for generated in homes:
+        tz = ZoneInfo(generated.home.metadata.timezone)
+        frame = _frame(generated).with_columns(h=pl.col("start").dt.convert_time_zone(str(tz)).dt.hour())
+        night_toilet += frame.filter((pl.col("activity") == "toileting") & (pl.col("h") < 5)).height
+        events = pl.from_arrow(generated.events)
+        assert isinstance(events, pl.DataFrame)
+        night_motion += events.filter(
+            pl.col("entity_id").cast(pl.String).str.ends_with("_motion")
+            & (pl.col("state") == "on")
+            & (pl.col("time").dt.convert_time_zone(str(tz)).dt.hour() < 5)
+        ).height
+    assert night_toilet > 10
+    assert night_motion > 10
+
+
+def test_pir_is_quiet_while_people_sit_still() -> None:
+    """Motion activations per hour inside long relaxing spells are far fewer than inside meals."""
+    rates: dict[str, list[float]] = {"relaxing": [], "meal": []}
+    config = GenerationConfig(homes=4, days=21, seed=3, occupants=(1, 1))
+    for generated in (generate_home(config, i) for i in range(4)):
+        frame = _frame(generated)
+        events = pl.from_arrow(generated.events)
+        assert isinstance(events, pl.DataFrame)
+        sensors = [
+            e.entity_id for e in generated.home.entities if e.device_class == "motion" and e.role == "main"
+        ]
+        on = np.sort(
+            events.filter(pl.col("entity_id").cast(pl.String).is_in(sensors) & (pl.col("state") == "on"))[
+                "time"
+            ]
+            .dt.epoch("us")
+            .to_numpy()
+        )
+        for label, kinds in (("relaxing", ["relaxing"]), ("meal", ["lunch", "dinner", "breakfast"])):
+            spans = frame.filter(pl.col("activity").is_in(kinds))
+            start = spans["start"].dt.epoch("us").to_numpy()
+            end = spans["end"].dt.epoch("us").to_numpy()
+            if label == "relaxing":
+                long = end - start > US_PER_H
+                start, end = start[long], end[long]
+            # Activations starting strictly inside (the one on entering the room is excluded by the margin).
+            inside = np.searchsorted(on, end - 60_000_000) - np.searchsorted(on, start + 60_000_000)
+            hours = (end - start).sum() / US_PER_H
+            if hours > 0:
+                rates[label].append(float(inside.sum() / hours))
+    assert rates["relaxing"] and rates["meal"]
+    assert np.mean(rates["relaxing"]) < 1.5
+    assert np.mean(rates["relaxing"]) * 2 < np.mean(rates["meal"])
+
+
+def test_leaving_matches_presence(homes: list[GeneratedHome]) -> None:
+    """Each occupant's `leaving` intervals are exactly their person entity's not_home spells."""
+    generated = next(g for g in homes if g.home.people)
+    frame = _frame(generated)
+    events = pl.from_arrow(generated.events)
+    assert isinstance(events, pl.DataFrame)
+    for person in generated.home.people:
+        away = frame.filter((pl.col("person") == person.person_id) & (pl.col("activity") == "leaving"))
+        changes = events.filter(pl.col("entity_id").cast(pl.String) == person.entity_id).sort("time")
+        left = changes.filter(pl.col("state") == "not_home")["time"]
+        assert away.height == left.len()
+        assert away["start"].to_list() == left.to_list()
+
+
+def test_same_seed_same_activities() -> None:
+    """Byte-identical files are checked in test_generation; here the intervals themselves."""
+    config = GenerationConfig(homes=2, days=7, seed=9)
+    a, b = generate_home(config, 1), generate_home(config, 1)
+    assert a.activities.to_table(a.home).equals(b.activities.to_table(b.home))
+    other = generate_home(GenerationConfig(homes=2, days=7, seed=10), 1)
+    assert not a.activities.to_table(a.home).equals(other.activities.to_table(other.home))
+
+
+def test_model_rejects_unknown_activities() -> None:
+    data = load_activity_model().model_dump()
+    data["scattered"] = {**data["scattered"], "juggling": 1.0}
+    with pytest.raises(ValidationError, match="juggling"):
+        ActivityModel.model_validate(data)
