@@ -127,7 +127,7 @@ def _hourly(acts: pl.DataFrame, days: pl.DataFrame) -> pl.DataFrame:
         share.filter(_in_hours(*NIGHT)).sum().alias("night_share"),
         share.filter(_in_hours(*EVENING)).sum().alias("evening_share"),
         share.max().alias("peak_hour_share"),
-        (pl.col("n").entropy(normalize=True) / math.log(24)).alias("hour_entropy"),
+        (pl.col("n").filter(pl.col("n") > 0).entropy(normalize=True) / math.log(24)).alias("hour_entropy"),
         (pl.col("n").std() / pl.col("n").mean()).alias("hourly_cv"),
         pl.col("n").filter(_in_hours(*NIGHT)).sum().alias("night_activations"),
     )

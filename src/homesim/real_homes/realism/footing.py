@@ -54,6 +54,8 @@ KINDS: tuple[str, ...] = ("motion", "occupancy", "door", "opening", "appliance")
 APPLIANCE_SWITCHES = frozenset({"coffee_maker", "dishwasher", "washing_machine", "kettle", "microwave"})
 #: Devices whose binary sensor reacts to visitors, not residents (a doorbell's `occupancy` "ding").
 NOT_RESIDENT_DEVICES = frozenset({"doorbell"})
+#: Entity roles of a device's sensing entity (not its battery, a camera's person detection, …).
+SENSING_ROLES = frozenset({"main", "extra"})
 #: Room classes compared across homes, from HA area room types (synthetic) or area names (real).
 ROOM_CLASSES: dict[str, str] = {
     "bathroom": "bathroom",
@@ -131,7 +133,7 @@ def sensor_table(home: Home) -> pl.DataFrame:
         domain = entity.entity_id.split(".", 1)[0]
         device = devices.get(entity.device_id) if entity.device_id else None
         device_type = device.device_type if device else ""
-        if device_type in NOT_RESIDENT_DEVICES or entity.role != "main":
+        if device_type in NOT_RESIDENT_DEVICES or entity.role not in SENSING_ROLES:
             continue
         if domain == "binary_sensor":
             kind = BINARY_KINDS.get(entity.device_class or "")
