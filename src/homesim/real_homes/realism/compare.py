@@ -39,6 +39,7 @@ class HomeSummary(BaseModel):
     home: str
     real: bool
     residents: int | None
+    citation: str | None = None
     sensors: dict[str, int]
     days: int
     kept_days: int
@@ -94,6 +95,7 @@ def _home_summary(home: HomeActivity) -> HomeSummary:
         home=home.home,
         real=home.real,
         residents=home.residents,
+        citation=home.citation,
         sensors=dict(zip(kinds["kind"], kinds["len"], strict=True)),
         days=home.days.height,
         kept_days=home.kept_days.height,

@@ -25,7 +25,8 @@ from pathlib import Path
 
 import polars as pl
 
-from homesim.datasets.home_folder import EVENTS_FILE, read_home
+from homesim.datasets.home_folder import EVENTS_FILE, HOME_FILE, read_home
+from homesim.datasets.verification import home_folders
 from homesim.schema.activities import ACTIVITIES_FILE, Activity
 from homesim.schema.home import Home
 
@@ -96,6 +97,9 @@ class HomeActivity:
 
     home: str
     real: bool
+    timezone: str
+    #: The real dataset's citation (None for synthetic homes and a user's own recorder database).
+    citation: str | None
     #: Residents, when known (synthetic homes: occupants; real homes: None).
     residents: int | None
     sensors: pl.DataFrame
@@ -278,8 +282,8 @@ def load_home(directory: Path, *, real: bool, kinds: Sequence[str] = KINDS) -> H
         .filter(pl.col("sensor").is_in(wanted))
         .collect()
     )
-    real_source = getattr(meta, "real_source", None)
-    raw_pir = real_source is not None and getattr(real_source, "format", "") in RAW_PIR_FORMATS
+    real_source = meta.real_source
+    raw_pir = real_source is not None and real_source.format in RAW_PIR_FORMATS
     if real_source is None:  # a generated home covers whole local days
         start = datetime.combine(meta.start, time())
         window = (start, start + timedelta(days=meta.days))
@@ -304,6 +308,8 @@ def load_home(directory: Path, *, real: bool, kinds: Sequence[str] = KINDS) -> H
     return HomeActivity(
         home=meta.home_key,
         real=real,
+        timezone=tz,
+        citation=real_source.citation if real_source is not None else None,
         residents=residents,
         sensors=sensors,
         activations=activations,
@@ -347,3 +353,15 @@ def harmonise(
         synthetic=[restrict_kinds(h, kinds) for h in synthetic],
         kinds=kinds,
     )
+
+
+def resolve_homes(path: Path) -> list[Path]:
+    """Home folders at `path`: the folder itself when it is a home, else a dataset's or a folder's homes."""
+    if not path.is_dir():
+        raise FootingError(f"{path}: not a folder")
+    if (path / HOME_FILE).is_file():
+        return [path]
+    homes = home_folders(path)
+    if not homes:
+        raise FootingError(f"{path}: no home folder (home.json + events.parquet) in it")
+    return homes
