@@ -19,7 +19,7 @@ from homesim.real_homes.realism import (
     resolve_homes,
 )
 from homesim.real_homes.realism.compare import OUTSIDE_LIMIT
-from homesim.real_homes.realism.statistics import C2ST
+from homesim.real_homes.realism.statistics import BOOTSTRAP_RESAMPLES, C2ST
 from homesim.real_homes.realism.transfer import TransferError, TransferResult, activity_transfer
 from homesim.reports.realism import write_realism_report
 
@@ -46,10 +46,15 @@ def realism_command(
     residents: Annotated[
         int | None, typer.Option(min=1, help="compare only synthetic homes with this many residents")
     ] = None,
+    resamples: Annotated[
+        int, typer.Option(min=1, help="bootstrap resamples behind each AUC's CI (each refits the classifier)")
+    ] = BOOTSTRAP_RESAMPLES,
     transfer: Annotated[
         bool, typer.Option(help="also train an activity classifier on the synthetic homes, test on the real")
     ] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="print the summary as JSON instead of tables")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="print the summary as JSON instead of tables")
+    ] = False,
     out: Annotated[Path | None, typer.Option(help="write an HTML report to this file")] = None,
     workspace: WorkspaceOption = None,
 ) -> None:
@@ -64,7 +69,7 @@ def realism_command(
             synthetic_dirs = resolve_homes(path)
         else:
             synthetic_dirs = [d for p in homes or [] for d in resolve_homes(p)]
-        report = compare(real_dirs, synthetic_dirs, residents=residents)
+        report = compare(real_dirs, synthetic_dirs, residents=residents, resamples=resamples)
         result = activity_transfer(synthetic_dirs, real_dirs, residents=residents) if transfer else None
     except (FootingError, RealismError, TransferError) as exc:
         _fail(str(exc))
@@ -135,7 +140,9 @@ def transfer_table(result: TransferResult) -> Table:
     for name in ("test home", "train", "homes", "windows (train/test)", "macro-F1"):
         table.add_column(name, justify="left" if name in ("test home", "train") else "right")
     for s in result.scores:
-        table.add_row(s.test_home, s.train, str(s.train_homes), f"{s.train_windows}/{s.test_windows}", _num(s.macro_f1))
+        table.add_row(
+            s.test_home, s.train, str(s.train_homes), f"{s.train_windows}/{s.test_windows}", _num(s.macro_f1)
+        )
     table.caption = (
         f"synthetic→real {_num(result.synthetic_to_real)} vs real→real {_num(result.real_to_real)}: "
         f"ratio {_num(result.ratio, 2)}"

@@ -231,7 +231,9 @@ def realism_features_figure(days: pl.DataFrame, features: Sequence[str], ncols: 
         if not all(len(v) for v in values):
             ax.set_axis_off()
             continue
-        parts = ax.boxplot(values, tick_labels=["real", "syn"], widths=0.6, patch_artist=True, showfliers=False)
+        parts = ax.boxplot(
+            values, tick_labels=["real", "syn"], widths=0.6, patch_artist=True, showfliers=False
+        )
         for patch, color in zip(parts["boxes"], SIDE_COLORS.values(), strict=True):
             patch.set_facecolor(color)
             patch.set_alpha(0.6)
@@ -245,14 +247,16 @@ def realism_features_figure(days: pl.DataFrame, features: Sequence[str], ncols: 
 def hour_profile_figure(profile: pl.DataFrame) -> str:
     """Share of activations per clock hour: each home thin, each side's mean over homes thick."""
     fig, (ax,) = _figure(9, 3.6)
-    for (home, real), part in profile.group_by("home", "real", maintain_order=True):
+    for (_, real), part in profile.group_by("home", "real", maintain_order=True):
         color = SIDE_COLORS["real" if real else "synthetic"]
         ax.plot(part["hour"], part["share"], color=color, alpha=0.25, linewidth=0.8)
     means = profile.group_by("real", "hour").agg(pl.col("share").mean()).sort("hour")
     for real, label in ((True, "real"), (False, "synthetic")):
         part = means.filter(pl.col("real") == real)
         if part.height:
-            ax.plot(part["hour"], part["share"], color=SIDE_COLORS[label], linewidth=2.5, label=f"{label} (mean)")
+            ax.plot(
+                part["hour"], part["share"], color=SIDE_COLORS[label], linewidth=2.5, label=f"{label} (mean)"
+            )
     ax.set_xticks(range(0, 24, 2))
     ax.set_xlabel("local hour")
     ax.set_ylabel("share of activations")
@@ -264,7 +268,9 @@ def hour_profile_figure(profile: pl.DataFrame) -> str:
 def c2st_figure(tests: pl.DataFrame, importance: pl.DataFrame, top: int = 15) -> str:
     """AUC with its 95 % CI per test (0.5 = indistinguishable), beside the main test's permutation
     importance (the `top` features)."""
-    fig, (left, right) = _figure(11, max(3.0, 0.35 * max(tests.height, min(top, importance.height)) + 1), ncols=2)
+    fig, (left, right) = _figure(
+        11, max(3.0, 0.35 * max(tests.height, min(top, importance.height)) + 1), ncols=2
+    )
     y = np.arange(tests.height)
     auc = tests["auc"].fill_null(float("nan")).to_numpy()
     low = tests["ci_low"].fill_null(float("nan")).to_numpy()

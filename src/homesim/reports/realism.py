@@ -91,11 +91,7 @@ def _footing_body(report: RealismReport) -> str:
         ("synthetic homes", f"with {s.residents} resident(s)" if s.residents else "all"),
         ("method", "docs/realism.md"),
     ]
-    return (
-        key_values(facts)
-        + table(homes)
-        + "".join(note(f"real data: {c}") for c in citations)
-    )
+    return key_values(facts) + table(homes) + "".join(note(f"real data: {c}") for c in citations)
 
 
 def _c2st_body(report: RealismReport) -> str:
@@ -109,8 +105,8 @@ def _c2st_body(report: RealismReport) -> str:
         body.append(
             figure(
                 plots.c2st_figure(tests, importance),
-                "ROC AUC of telling the samples' days apart (folds grouped; 0.5 = indistinguishable) with its "
-                "95 % bootstrap CI; right: which features give the synthetic days away",
+                "ROC AUC of telling the samples' days apart (folds grouped; 0.5 = indistinguishable) with "
+                "its 95 % bootstrap CI; right: which features give the synthetic days away",
             )
         )
     else:

@@ -41,7 +41,10 @@ FEATURES: dict[str, str] = {
     "activations_per_sensor": "activations per compared sensor of the home",
     "activations_per_home_hour": "activations per hour with somebody home",
     "motion_per_sensor_hour": "motion activations per motion sensor per hour home (null: no motion sensor)",
-    **{f"share_{a:02d}_{b:02d}": f"share of the day's activations starting {a:02d}:00–{b:02d}:00" for a, b in HOUR_BINS},
+    **{
+        f"share_{a:02d}_{b:02d}": f"share of the day's activations starting {a:02d}:00–{b:02d}:00"
+        for a, b in HOUR_BINS
+    },
     "night_share": "share of activations starting 00:00–05:00",
     "evening_share": "share of activations starting 19:00–22:00",
     "peak_hour_share": "largest share of the day's activations in one clock hour",
@@ -117,7 +120,9 @@ def _in_hours(start: int, end: int) -> pl.Expr:
 
 def _hourly(acts: pl.DataFrame, days: pl.DataFrame) -> pl.DataFrame:
     """Hour-of-day profile features from a zero-filled day × hour grid of activation counts."""
-    grid = days.select("day").join(pl.DataFrame({"hour": list(range(24))}, schema={"hour": pl.Int8}), how="cross")
+    grid = days.select("day").join(
+        pl.DataFrame({"hour": list(range(24))}, schema={"hour": pl.Int8}), how="cross"
+    )
     counts = acts.group_by("day", "hour").agg(n=pl.len())
     per_hour = grid.join(counts, on=["day", "hour"], how="left").with_columns(pl.col("n").fill_null(0))
     share = pl.col("n") / pl.col("n").sum()
@@ -190,7 +195,8 @@ def day_features(home: HomeActivity) -> pl.DataFrame:
         .agg(
             day_gaps_over_1h=(pl.col("length_h") > GAP_H).sum(),
             day_longest_gap_h=pl.col("length_h").max(),
-            day_quiet_share=pl.col("length_h").filter(pl.col("length_h") > GAP_H).sum() / pl.col("length_h").sum(),
+            day_quiet_share=pl.col("length_h").filter(pl.col("length_h") > GAP_H).sum()
+            / pl.col("length_h").sum(),
         )
     )
     absences = home.away.group_by(day=pl.col("start").dt.date()).agg(absences=pl.len())
@@ -217,8 +223,8 @@ def day_features(home: HomeActivity) -> pl.DataFrame:
         )
     )
     return table.select(
-        home=pl.lit(home.home),
-        real=pl.lit(home.real),
-        day=pl.col("day"),
+        pl.lit(home.home).alias("home"),
+        pl.lit(home.real).alias("real"),
+        "day",
         *(pl.col(name).cast(pl.Float64) for name in FEATURE_NAMES),
     ).sort("day")

@@ -151,9 +151,9 @@ def sensor_table(home: Home) -> pl.DataFrame:
         area = areas.get(area_id) if area_id else None
         room = _room_class(area.room_type, area.name) if area else "other"
         rows.append((entity.entity_id, kind, room, kind == "door" and room in OUTSIDE_DOOR_ROOMS))
-    return pl.DataFrame(
-        rows, schema=["sensor", "kind", "room", "outside_door"], orient="row"
-    ).cast({"sensor": pl.String, "kind": pl.String, "room": pl.String, "outside_door": pl.Boolean})
+    return pl.DataFrame(rows, schema=["sensor", "kind", "room", "outside_door"], orient="row").cast(
+        {"sensor": pl.String, "kind": pl.String, "room": pl.String, "outside_door": pl.Boolean}
+    )
 
 
 def _local(column: str, tz: str) -> pl.Expr:
@@ -217,8 +217,9 @@ def _away_from_activities(directory: Path, tz: str) -> pl.DataFrame:
         return pl.DataFrame(schema=_INTERVALS)
     acts = pl.read_parquet(path, columns=["activity", "start", "end"])
     return merge_overlaps(
-        acts.filter(pl.col("activity").cast(pl.String) == Activity.LEAVING.value)
-        .select(key=pl.lit(0), start=_local("start", tz), end=_local("end", tz)),
+        acts.filter(pl.col("activity").cast(pl.String) == Activity.LEAVING.value).select(
+            key=pl.lit(0), start=_local("start", tz), end=_local("end", tz)
+        ),
         "key",
     ).drop("key")
 

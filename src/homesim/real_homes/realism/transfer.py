@@ -82,14 +82,16 @@ def windows(home: HomeActivity, labels: pl.DataFrame) -> pl.DataFrame:
     counted = [f"room_{r}" for r in ROOMS] + [f"kind_{k}" for k in KINDS]
     acts = home.activations.sort("start").with_columns(*one_hot)
     frame = acts.with_columns(
-        hour_sin=(hour * (2 * np.pi / 24)).sin(),
-        hour_cos=(hour * (2 * np.pi / 24)).cos(),
-        span_s=(pl.col("start") - pl.col("start").shift(WINDOW - 1)).dt.total_seconds(),
-        since_prev_s=(pl.col("start") - pl.col("start").shift(1)).dt.total_seconds(),
-        on_s=(pl.col("end") - pl.col("start")).dt.total_seconds(),
+        (hour * (2 * np.pi / 24)).sin().alias("hour_sin"),
+        (hour * (2 * np.pi / 24)).cos().alias("hour_cos"),
+        (pl.col("start") - pl.col("start").shift(WINDOW - 1)).dt.total_seconds().alias("span_s"),
+        (pl.col("start") - pl.col("start").shift(1)).dt.total_seconds().alias("since_prev_s"),
+        (pl.col("end") - pl.col("start")).dt.total_seconds().alias("on_s"),
         *(pl.col(c).rolling_sum(WINDOW, min_samples=1).alias(f"n_{c}") for c in counted),
     )
-    labelled = frame.join_asof(labels.rename({"start": "label_start"}), left_on="start", right_on="label_start")
+    labelled = frame.join_asof(
+        labels.rename({"start": "label_start"}), left_on="start", right_on="label_start"
+    )
     return labelled.filter(pl.col("activity").is_not_null() & (pl.col("start") < pl.col("end_right"))).select(
         *feature_columns(), "activity"
     )
@@ -97,7 +99,15 @@ def windows(home: HomeActivity, labels: pl.DataFrame) -> pl.DataFrame:
 
 def feature_columns() -> list[str]:
     kinds_rooms = [f"room_{r}" for r in ROOMS] + [f"kind_{k}" for k in KINDS]
-    return ["hour_sin", "hour_cos", "span_s", "since_prev_s", "on_s", *kinds_rooms, *(f"n_{c}" for c in kinds_rooms)]
+    return [
+        "hour_sin",
+        "hour_cos",
+        "span_s",
+        "since_prev_s",
+        "on_s",
+        *kinds_rooms,
+        *(f"n_{c}" for c in kinds_rooms),
+    ]
 
 
 def _home_windows(directory: Path, real: bool) -> tuple[HomeActivity, pl.DataFrame] | None:
