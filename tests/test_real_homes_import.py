@@ -128,9 +128,19 @@ def test_ordonez_activities_map_dataset_labels(tmp_path: Path) -> None:
     assert len(sleeping) == 14  # one night each of the 14 labelled days
 
 
-def test_import_is_deterministic(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("fmt", "path"),
+    [
+        (
+            "ordonez",
+            Path(__file__).parent / "data" / "real_homes" / "uci_adl_ordonez" / "OrdonezB_Sensors.txt",
+        ),
+        ("casas", Path(__file__).parent / "data" / "real_homes" / "casas" / "aruba_sample.txt"),
+    ],
+)
+def test_import_is_deterministic(fmt: str, path: Path, tmp_path: Path) -> None:
     for out in ("one", "two"):
-        import_history("ordonez", ORDONEZ / "OrdonezB_Sensors.txt", tmp_path / out)
+        import_history(fmt, path, tmp_path / out)
     for name in (HOME_FILE, EVENTS_FILE, "activities.parquet", IMPORT_REPORT_FILE):
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
 
@@ -351,3 +361,33 @@ def test_casas_rejects_other_files(tmp_path: Path) -> None:
         read_history("casas", ORDONEZ / "OrdonezA_Description.md")
     with pytest.raises(HistoryImportError, match="holds no CASAS events file"):
         read_history("casas", tmp_path)
+
+
+_CASAS_LINE = st.one_of(
+    st.builds(
+        lambda s, sensor, value, note: (
+            f"2010-11-04 {s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}.{s % 997:06d}{sensor}{value}{note}"
+        ),
+        st.integers(0, 86399),
+        st.sampled_from([" M003 ", "\tM004\t", " D001 ", " T002 ", " X9 "]),
+        st.sampled_from(["ON", "OFF", "OPEN", "CLOSE", "21.5", "ONc", "-3"]),
+        st.sampled_from(["", " Relax begin", " Relax end", " R1_Sleep begin", " Sleeping"]),
+    ),
+    st.text(alphabet=" \t:-.0123456789MDTONF", max_size=40),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(_CASAS_LINE, min_size=1, max_size=40))
+def test_any_casas_file_accounts_for_every_line(rows: list[str], tmp_path: Path) -> None:
+    path = tmp_path / "testbed.txt"
+    path.write_text("\n".join(rows) + "\n")
+    try:
+        imported = read_history("casas", path)
+    except HistoryImportError as exc:
+        assert "not a CASAS events file" in str(exc) or "no readable events" in str(exc)
+        return
+    (tally,) = imported.report.files
+    assert tally.lines == len(rows)
+    assert tally.imported + tally.skipped_lines == tally.lines
+    assert imported.events.num_rows == tally.imported  # one imported line, one state change

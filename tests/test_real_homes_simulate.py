@@ -77,6 +77,19 @@ def test_simulate_runs_every_stage_and_shows_na(real_workspace: Workspace) -> No
         assert json.loads(payload)["home_source"] == "real"
         assert "consistency: a real home has no ground truth to label this record with" in json.loads(reasons)
 
+    # The rest of the pipeline takes the real homes too: the HTML report, training-data export, HA export.
+    ws = ["--workspace", str(real_workspace.root)]
+    assert runner.invoke(app, ["report", "--cycle", "0", *ws]).exit_code == 0
+    assert (real_workspace.reports_dir / "html" / "cycle_0.html").is_file()
+    exported = runner.invoke(app, ["export", "--cycle", "0", *ws])
+    assert exported.exit_code == 0, exported.output
+    home = real_workspace.home_dir("real-ordoneza")
+    ha = runner.invoke(
+        app, ["ha", "export", str(home), "--out", str(real_workspace.root / "ha"), "--recorder"]
+    )
+    assert ha.exit_code == 0, ha.output
+    assert (real_workspace.root / "ha" / "home-assistant_v2.db").is_file()
+
 
 def test_metrics_of_a_mixed_dataset_score_only_the_synthetic_homes() -> None:
     synthetic = {"predicted": 10, "predicted_true": 8, "truth": 5, "truth_found": 4}

@@ -13,6 +13,7 @@ from homesim.api import (
     routes_ha,
     routes_jobs,
     routes_models,
+    routes_real_homes,
     routes_retraining,
     routes_site,
     routes_training,
@@ -68,6 +69,7 @@ def create_app(
         routes_data,
         routes_training,
         routes_ha,
+        routes_real_homes,
         routes_models,
         routes_retraining,
     )

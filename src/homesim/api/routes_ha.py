@@ -109,7 +109,7 @@ def export(body: HaExportRequest, state: State) -> Response:
     return Response(buffer.getvalue(), media_type="application/zip", headers=headers)
 
 
-def _unpack(data: bytes, target: Path) -> None:
+def unpack_zip(data: bytes, target: Path) -> None:
     """Unpack a zip into `target`, refusing anything that could land outside it or exhaust the disk."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
@@ -139,7 +139,7 @@ def _unpack(data: bytes, target: Path) -> None:
                 raise bad_request(f"cannot unpack {member.filename!r}: {exc}") from exc
 
 
-def _config_root(folder: Path) -> Path:
+def config_root(folder: Path) -> Path:
     """The unpacked config dir: the folder itself, or its only subfolder when the zip wrapped one."""
     children = list(folder.iterdir())
     if not (folder / ".storage").is_dir() and len(children) == 1 and children[0].is_dir():
@@ -167,9 +167,9 @@ def _import_archive(data: bytes) -> HaImport:
     with tempfile.TemporaryDirectory(prefix="homesim-ha-import-") as tmp:
         folder = Path(tmp) / "upload"
         folder.mkdir()
-        _unpack(data, folder)
+        unpack_zip(data, folder)
         try:
-            home, warnings = import_home(_config_root(folder))
+            home, warnings = import_home(config_root(folder))
         except (ValueError, ValidationError, KeyError, TypeError) as exc:
             raise bad_request(f"cannot import the archive: {exc}") from exc
     return HaImport(home=home.model_dump(mode="json"), warnings=list(warnings))

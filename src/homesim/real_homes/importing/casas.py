@@ -138,8 +138,8 @@ def import_casas(path: Path, *, home_key: str | None = None, timezone: str | Non
     tally.skip("bad value", frame["state"].is_null().to_numpy())
 
     good = frame.filter(pl.Series(tally.open))
-    keys = sorted(set(good["sensor"].to_list()))
-    kinds = dict(zip(good["sensor"].to_list(), good["kind"].to_list(), strict=True))
+    sensors = good.select("sensor", "kind").unique("sensor").sort("sensor")
+    keys, kinds = sensors["sensor"].to_list(), dict(sensors.iter_rows())
     specs = [
         SensorSpec(key=k, device_name=k, area=None, kind=kinds[k], model=k.rstrip("0123456789")) for k in keys
     ]
@@ -170,8 +170,8 @@ def import_casas(path: Path, *, home_key: str | None = None, timezone: str | Non
     observed = observed_events(
         key,
         good["us"].to_numpy(),
-        good["sensor"].replace_strict(entity_of, return_dtype=pl.String).to_list(),
-        good["state"].to_list(),
+        good["sensor"].replace_strict(entity_of, return_dtype=pl.String),
+        good["state"],
         good["number"].to_numpy(),
         good["line"].to_numpy(),
     )

@@ -93,10 +93,9 @@ def import_ordonez(path: Path, *, home_key: str | None = None, timezone: str | N
     rows = rows.filter(pl.Series(tally.open))
 
     sensor_keys = rows.select(pl.concat_str(["location", "type", "place"], separator="/").alias("k"))["k"]
-    keys = sorted(set(sensor_keys.to_list()))
+    keys = sensor_keys.unique().sort().to_list()
     specs = [_spec(k) for k in keys]
-    code = {k: i for i, k in enumerate(keys)}
-    sensor = np.array([code[k] for k in sensor_keys.to_list()], dtype=np.int64)
+    sensor = sensor_keys.replace_strict(keys, list(range(len(keys))), return_dtype=pl.Int64).to_numpy()
     time, who, is_on, index, merged = intervals_to_changes(
         rows["start_us"].to_numpy(), rows["end_us"].to_numpy(), sensor
     )
@@ -138,12 +137,12 @@ def import_ordonez(path: Path, *, home_key: str | None = None, timezone: str | N
         days=days,
         manufacturer="UCI ADL (Ordóñez)",
     )
-    entity_names = np.array([entity_of[k] for k in keys], dtype=object)
+    entity_names = pl.Series([entity_of[k] for k in keys], dtype=pl.String)
     observed = observed_events(
         key,
         time,
-        entity_names[who].tolist(),
-        np.where(is_on, "on", "off").tolist(),
+        entity_names.gather(who),
+        pl.Series(np.where(is_on, "on", "off")),
         np.full(len(time), np.nan),
         rows["line"].to_numpy()[index],
     )

@@ -153,11 +153,11 @@ def import_recorder(path: Path, *, home_key: str | None = None, timezone: str | 
     observed = observed_events(
         key,
         times,
-        good["entity_id"].to_list(),
-        good["state"].to_list(),
+        good["entity_id"],
+        good["state"],
         good.select(value)[:, 0].to_numpy(),
         good["line"].to_numpy(),
-        good["attributes_id"].replace_strict(dynamic, default=None, return_dtype=pl.String).to_list(),
+        good["attributes_id"].replace_strict(dynamic, default=None, return_dtype=pl.String),
     )
     tally.skip_lines("repeated state and attributes", observed.repeated_lines)
     warnings = list(imported.warnings)

@@ -217,11 +217,11 @@ def intervals_to_changes(
 def observed_events(
     home_key: str,
     time_us: IntArray,
-    entity_id: Sequence[str] | pa.Array,
-    state: Sequence[str] | pa.Array,
+    entity_id: pl.Series,
+    state: pl.Series,
     value: FloatArray,
     line: IntArray,
-    attributes: Sequence[str | None] | pa.Array | None = None,
+    attributes: pl.Series | None = None,
 ) -> ObservedEvents:
     """homesim's events table from observed state changes (any order); `line` is each row's input line.
 
@@ -232,10 +232,10 @@ def observed_events(
     frame = pl.DataFrame(
         {
             "time": pl.Series(time_us, dtype=pl.Int64),
-            "entity_id": pl.Series(entity_id, dtype=pl.String),
-            "state": pl.Series(state, dtype=pl.String),
+            "entity_id": entity_id.cast(pl.String),
+            "state": state.cast(pl.String),
             "value": pl.Series(value, dtype=pl.Float64),
-            "attributes": pl.Series([None] * n if attributes is None else attributes, dtype=pl.String),
+            "attributes": pl.Series([None] * n, dtype=pl.String) if attributes is None else attributes,
             "line": pl.Series(line, dtype=pl.Int64),
             "seq": pl.Series(np.arange(n), dtype=pl.Int64),
         }
