@@ -31,6 +31,8 @@ from homesim.real_homes.realism.footing import (
 from homesim.real_homes.realism.statistics import c2st, feature_comparison
 from homesim.real_homes.realism.transfer import activity_transfer
 from homesim.reports.realism import REALISM_SECTIONS, write_realism_report
+from homesim.reports.report import write_report
+from homesim.workspace import Workspace
 
 ORDONEZ = Path(__file__).parent / "data" / "real_homes" / "uci_adl_ordonez"
 
@@ -309,6 +311,11 @@ def test_cli_json(real_dirs: list[Path], synthetic_dirs: list[Path], tmp_path: P
     result = CliRunner().invoke(app, [*args, "--workspace", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["c2st"]["grouped_by"] == "home"
+    # The workspace keeps it, and `homesim report` adds the realism sections.
+    page = write_report(Workspace(tmp_path)).read_text("utf-8")
+    for title in REALISM_SECTIONS:
+        assert f"<h2>{title}</h2>" in page
+    assert "not run (homesim realism --transfer)" in page
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ from homesim.real_homes.realism import (
 from homesim.real_homes.realism.compare import OUTSIDE_LIMIT
 from homesim.real_homes.realism.statistics import BOOTSTRAP_RESAMPLES, C2ST
 from homesim.real_homes.realism.transfer import TransferError, TransferResult, activity_transfer
-from homesim.reports.realism import write_realism_report
+from homesim.reports.realism import save_realism, write_realism_report
 
 console = Console()
 err_console = Console(stderr=True)
@@ -73,6 +73,7 @@ def realism_command(
         result = activity_transfer(synthetic_dirs, real_dirs, residents=residents) if transfer else None
     except (FootingError, RealismError, TransferError) as exc:
         _fail(str(exc))
+    saved = save_realism(ws, report, result)
     if out is not None:
         write_realism_report(report, out, transfer=result)
     if json_out:
@@ -84,8 +85,9 @@ def realism_command(
     _print(report.summary)
     if result is not None:
         console.print(transfer_table(result))
-    if out is not None:
-        console.print(f"report {out}", highlight=False)
+    console.print(
+        f"saved in {saved} (homesim report adds it)" + (f"; report {out}" if out else ""), highlight=False
+    )
 
 
 def _fail(message: str) -> None:
@@ -169,6 +171,11 @@ def _print(summary: RealismSummary) -> None:
     top = ", ".join(f"{k} {v:+.3f}" for k, v in summary.c2st.importance[:8])
     if top:
         console.print(f"what gives the synthetic days away (permutation importance, AUC drop): {top}")
+    apart = sorted((f for f in summary.features if f.ks is not None), key=lambda f: -(f.ks or 0.0))[:8]
+    if apart:
+        console.print(
+            "largest KS distances: " + ", ".join(f"{f.feature} {f.ks:.2f}" for f in apart), highlight=False
+        )
     console.print(feature_table(summary))
     console.print(
         f"{summary.features_outside} of {summary.features_compared} features have more than "

@@ -3,7 +3,8 @@
 `realism_sections` renders a `RealismReport` (and optionally a train-synthetic-test-real result) as
 report sections — the footing and its homes, the classifier two-sample test with its floor, the
 per-feature table with the day distributions side by side, and the hour-of-day profiles;
-`write_realism_report` writes them as one self-contained page.
+`write_realism_report` writes them as one self-contained page. `homesim realism` saves its latest report
+in the workspace (`save_realism`), and `homesim report` adds these sections when it finds one.
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ from pathlib import Path
 import polars as pl
 
 from homesim.io import write_text_atomic
-from homesim.real_homes.realism.compare import OUTSIDE_LIMIT, RealismReport
+from homesim.real_homes.realism.compare import OUTSIDE_LIMIT, RealismReport, read_realism, write_realism
 from homesim.real_homes.realism.features import FEATURE_NAMES
 from homesim.real_homes.realism.transfer import TransferResult
 from homesim.reports import plots
 from homesim.reports.markup import figure, key_values, no_data, note, page, slug, table
+from homesim.workspace import Workspace
+
+TRANSFER_FILE = "transfer.json"
 
 #: Section titles, in order (tests and docs refer to them).
 REALISM_SECTIONS = (
@@ -197,3 +201,29 @@ def write_realism_report(report: RealismReport, path: Path, transfer: TransferRe
     )
     write_text_atomic(path, page("homesim realism", subtitle, realism_sections(report, transfer)))
     return path
+
+
+def realism_dir(workspace: Workspace) -> Path:
+    return workspace.reports_dir / "realism"
+
+
+def save_realism(workspace: Workspace, report: RealismReport, transfer: TransferResult | None) -> Path:
+    """Keep `report` (and its transfer result, if any) as the workspace's latest realism report."""
+    directory = realism_dir(workspace)
+    write_realism(report, directory)
+    if transfer is None:
+        (directory / TRANSFER_FILE).unlink(missing_ok=True)  # a stale result belongs to other homes
+    else:
+        write_text_atomic(directory / TRANSFER_FILE, transfer.model_dump_json(indent=2) + "\n")
+    return directory
+
+
+def load_realism(workspace: Workspace) -> tuple[RealismReport, TransferResult | None] | None:
+    """The workspace's latest realism report and transfer result, or None."""
+    directory = realism_dir(workspace)
+    report = read_realism(directory)
+    if report is None:
+        return None
+    path = directory / TRANSFER_FILE
+    transfer = TransferResult.model_validate_json(path.read_text("utf-8")) if path.is_file() else None
+    return report, transfer

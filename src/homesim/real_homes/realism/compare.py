@@ -17,6 +17,7 @@ import numpy as np
 import polars as pl
 from pydantic import BaseModel, ConfigDict
 
+from homesim.io import write_atomic, write_text_atomic
 from homesim.real_homes.realism.features import FEATURE_NAMES, FEATURES, day_features
 from homesim.real_homes.realism.footing import Footing, HomeActivity, harmonise
 from homesim.real_homes.realism.statistics import BOOTSTRAP_RESAMPLES, C2ST, c2st, feature_comparison
@@ -226,3 +227,31 @@ def compare(
     resamples give each AUC's CI (each reruns the cross-validation)."""
     footing = harmonise(real_dirs, synthetic_dirs, residents=residents)
     return compare_footing(footing, residents, resamples)
+
+
+#: Files of a saved realism report (`homesim realism` keeps the latest under `reports/realism/`).
+SUMMARY_FILE = "summary.json"
+DAYS_FILE = "days.parquet"
+HOUR_PROFILE_FILE = "hour_profile.parquet"
+
+
+def write_realism(report: RealismReport, directory: Path) -> list[Path]:
+    """Save a report (summary JSON and the two frames the plots need), each file atomically."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = [directory / SUMMARY_FILE, directory / DAYS_FILE, directory / HOUR_PROFILE_FILE]
+    write_text_atomic(paths[0], report.summary.model_dump_json(indent=2) + "\n")
+    write_atomic(paths[1], report.days.write_parquet)
+    write_atomic(paths[2], report.hour_profile.write_parquet)
+    return paths
+
+
+def read_realism(directory: Path) -> RealismReport | None:
+    """A report saved by `write_realism`, or None when `directory` holds none."""
+    paths = [directory / SUMMARY_FILE, directory / DAYS_FILE, directory / HOUR_PROFILE_FILE]
+    if not all(p.is_file() for p in paths):
+        return None
+    return RealismReport(
+        summary=RealismSummary.model_validate_json(paths[0].read_text("utf-8")),
+        days=pl.read_parquet(paths[1]),
+        hour_profile=pl.read_parquet(paths[2]),
+    )
