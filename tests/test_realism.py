@@ -29,7 +29,7 @@ from homesim.real_homes.realism.footing import (
     merge_overlaps,
 )
 from homesim.real_homes.realism.statistics import c2st, feature_comparison
-from homesim.real_homes.realism.transfer import activity_transfer
+from homesim.real_homes.realism.transfer import activity_transfer, feature_columns, windows
 from homesim.reports.realism import REALISM_SECTIONS, write_realism_report
 from homesim.reports.report import write_report
 from homesim.workspace import Workspace
@@ -318,15 +318,27 @@ def test_cli_json(real_dirs: list[Path], synthetic_dirs: list[Path], tmp_path: P
     assert "not run (homesim realism --transfer)" in page
 
 
+def test_compare_is_deterministic(real_dirs: list[Path], synthetic_dirs: list[Path]) -> None:
+    first = compare(real_dirs, synthetic_dirs, resamples=5)
+    second = compare(real_dirs, synthetic_dirs, resamples=5)
+    assert first.summary.model_dump_json() == second.summary.model_dump_json()
+    assert first.days.equals(second.days)
+
+
 @pytest.mark.parametrize(
     "args",
     [
         ["--real", "/nonexistent/real", "--homes", "."],
         ["--real", "."],  # no synthetic homes given
         ["--real", ".", "--homes", ".", "--dataset", "ds-x"],  # both given
+        ["--real", "REAL", "--homes", "SYNTHETIC", "--residents", "9"],  # no synthetic home left
     ],
 )
-def test_cli_bad_input_exits_2_with_one_line(args: list[str], tmp_path: Path) -> None:
+def test_cli_bad_input_exits_2_with_one_line(
+    args: list[str], real_dirs: list[Path], synthetic_dirs: list[Path], tmp_path: Path
+) -> None:
+    paths = {"REAL": str(real_dirs[0].parent), "SYNTHETIC": str(synthetic_dirs[0].parent)}
+    args = [paths.get(a, a) for a in args]
     result = CliRunner().invoke(app, ["realism", *args, "--workspace", str(tmp_path)])
     assert result.exit_code == 2
     assert len(result.output.strip().splitlines()) == 1
@@ -339,3 +351,24 @@ def test_activity_transfer_real_to_real(real_dirs: list[Path], synthetic_dirs: l
     assert result.real_to_real is not None and 0.2 < result.real_to_real <= 1.0
     assert result.synthetic_to_real is None and "no synthetic home has activity" in result.note
     assert "sleeping" in result.labels and "toileting" in result.labels
+
+
+def test_windows_count_rooms_and_kinds_and_take_the_activity_under_way() -> None:
+    home = _hand_made_home()
+    labels = pl.DataFrame(
+        {
+            "activity": ["sleeping", "leaving"],
+            "start": [datetime(2025, 1, 2, 0), datetime(2025, 1, 2, 8, 29)],
+            "end": [datetime(2025, 1, 2, 6, 59), datetime(2025, 1, 2, 12, 0, 10)],
+        }
+    )
+    frame = windows(home, labels)
+    # Labelled: the two night activations (sleeping) and the two door activations (leaving).
+    assert frame["activity"].to_list() == ["sleeping", "sleeping", "leaving", "leaving"]
+    last = frame.row(3, named=True)  # the door at 12:00, 6th activation: window = all six so far
+    assert last["n_room_bathroom"] == 3 and last["n_room_entrance"] == 2 and last["n_room_kitchen"] == 1
+    assert last["n_kind_motion"] == 4 and last["n_kind_door"] == 2
+    assert last["kind_door"] == 1 and last["room_entrance"] == 1 and last["on_s"] == 5
+    assert last["since_prev_s"] == 3.5 * 3600
+    assert last["hour_cos"] == pytest.approx(-1.0)  # noon
+    assert frame.columns == [*feature_columns(), "activity"]
