@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 RUN_ARGS ?= run --cycles 3 --homes 12 --days 21 --seed 42 --workspace workspace
 
-.PHONY: run test lint typecheck bench docs clean
+.PHONY: run test lint typecheck bench docs screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ bench: $(STAMP)
 
 docs: $(STAMP)
 	$(BIN)/typer homesim.cli utils docs --name homesim --title "homesim CLI reference" --output docs/cli.md
+
+# The documentation's screenshots, from the workspace `make run` wrote (real numbers only).
+screenshots: $(STAMP)
+	$(BIN)/python benchmarks/screenshots.py --workspace workspace --out docs/screenshots
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage workspace

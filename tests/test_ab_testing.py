@@ -18,7 +18,6 @@ from homesim.retraining.ab_testing import (
     ABResult,
     ABStage,
     Arm,
-    ab_report_path,
     compare_arms,
     compare_stage,
     decide,
@@ -138,7 +137,7 @@ def test_an_ab_cycle_finds_and_promotes_the_better_challenger(promoted: tuple[Wo
     # 70 splits of 8 homes into 4 + 4; only the observed one and its mirror are as extreme.
     assert pattern.p_value == pytest.approx(2 / 70) and pattern.better == "challenger"
     assert result.winner == "challenger" and result.promoted
-    saved = ABResult.model_validate(json.loads(ab_report_path(workspace, PD, 1).read_text(encoding="utf-8")))
+    saved = ABResult.model_validate(json.loads(workspace.ab_report(PD, 1).read_text(encoding="utf-8")))
     assert saved == result
     with ModelRegistry(workspace) as registry:
         assert registry.alias(PD, "champion").version == "v2"  # type: ignore[union-attr]

@@ -64,7 +64,7 @@ def test_paraphrases_leave_the_other_requests_as_they_were(
     would have without them (checked against the generator with paraphrasing switched off)."""
     view = views[0]
     requests = RequestGenerator(view.home, 5).generate(view.truth.patterns)
-    monkeypatch.setattr(ask_ai, "PARAPHRASE_SHARE", 0.0)
+    monkeypatch.setattr("homesim.simulation.ask_ai.requests.PARAPHRASE_SHARE", 0.0)
     unchanged = RequestGenerator(view.home, 5).generate(view.truth.patterns)
     assert len(requests) == len(unchanged) and all(r.style != "paraphrase" for r in unchanged)
     kept = [(a, b) for a, b in zip(requests, unchanged, strict=True) if a.style != "paraphrase"]

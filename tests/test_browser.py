@@ -1,19 +1,18 @@
 """The report and the dashboard in headless Chromium (Debian's `chromium` + `chromium-driver`).
 
 The session fixture installs the packages with apt when they are missing and skips (saying why) only if
-that fails. Each page is checked for its content and for SEVERE console messages; screenshots are saved
-to a temp folder, and copied to `$HOMESIM_SCREENSHOTS` when set (`benchmarks/screenshots.py` sets it to
-`docs/screenshots`). The dashboard is checked twice: against the real service (`homesim.api`, in a
-uvicorn thread, with a runner whose progress the test steps) and against a tiny fixture server that answers
-in other shapes the page must also read (bare lists, aliases, a report list).
+that fails. Each page is checked for its content and for SEVERE console messages, and screenshotted to a
+temp folder (the documentation's screenshots are not these: `benchmarks/screenshots.py` takes them from a
+real `make run` workspace with `open_chromium` and `screenshot` below). The dashboard is checked twice:
+against the real service (`homesim.api`, in a uvicorn thread, with a runner whose progress the test steps)
+and against a tiny fixture server that answers in other shapes the page must also read (bare lists,
+aliases, a report list).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
-import shutil
 import socket
 import subprocess
 import threading
@@ -26,8 +25,8 @@ from typing import Any
 
 import pytest
 
+from demo_workspace import build_demo_workspace
 from homesim.reports.dashboard import dashboard_html
-from homesim.reports.demo import build_demo_workspace
 from homesim.reports.report import write_report
 
 webdriver = pytest.importorskip("selenium.webdriver")
@@ -70,16 +69,21 @@ def chromium() -> Path:
     return CHROMIUM
 
 
-@pytest.fixture(scope="module")
-def driver(chromium: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
+def open_chromium(chromium: Path, profile: Path) -> WebDriver:
+    """Headless Chromium, 1280 px wide, keeping the browser console's log."""
     options = Options()
     options.binary_location = str(chromium)
     for flag in FLAGS:
         options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    options.add_argument(f"--user-data-dir={profile}")
     options.add_argument("--window-size=1280,900")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    browser = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+
+
+@pytest.fixture(scope="module")
+def driver(chromium: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
+    browser = open_chromium(chromium, tmp_path_factory.mktemp("chromium-profile"))
     try:
         yield browser
     finally:
@@ -91,27 +95,31 @@ def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("screenshots")
 
 
-def _severe(browser: WebDriver) -> list[str]:
+def severe(browser: WebDriver) -> list[str]:
     return [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
 
 
-def _screenshot(browser: WebDriver, folder: Path, name: str, max_height: int = 4000) -> Path:
-    """The page down to `max_height` pixels, saved as `name` (and copied to $HOMESIM_SCREENSHOTS)."""
+def screenshot(browser: WebDriver, path: Path, max_height: int = 4000) -> Path:
+    """The page down to `max_height` pixels, saved as `path`."""
     height = int(browser.execute_script("return document.documentElement.scrollHeight"))
     browser.set_window_size(1280, min(max(height, 600), max_height))
-    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(path))
     browser.set_window_size(1280, 900)
-    target = _copy_target()
-    if target is not None:
-        target.mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, target / name)
     return path
 
 
-def _copy_target() -> Path | None:
-    value = os.environ.get("HOMESIM_SCREENSHOTS")
-    return Path(value) if value else None
+def wait_for_report(browser: WebDriver, path: Path) -> int:
+    """Open a static report and wait until it has loaded; the number of its plots that drew."""
+    browser.get(path.resolve().as_uri())
+    WebDriverWait(browser, WAIT_S).until(
+        lambda d: d.execute_script("return document.readyState") == "complete"
+    )
+    loaded: int = browser.execute_script(
+        "return Array.from(document.querySelectorAll('figure.plot img'))"
+        ".filter(i => i.complete && i.naturalWidth > 0).length"
+    )
+    return loaded
 
 
 def test_report_renders_with_every_plot(
@@ -121,15 +129,7 @@ def test_report_renders_with_every_plot(
     path = write_report(demo.workspace)
     expected = path.read_text("utf-8").count('<figure class="plot"><img ')
     assert expected == 1 + 2 + 1 + 2 * 6  # stage curves, 2 learning curves, A/B, two cycles' 6 figures
-    driver.get(path.resolve().as_uri())
-    WebDriverWait(driver, WAIT_S).until(
-        lambda d: d.execute_script("return document.readyState") == "complete"
-    )
-    loaded = driver.execute_script(
-        "return Array.from(document.querySelectorAll('figure.plot img'))"
-        ".filter(i => i.complete && i.naturalWidth > 0).length"
-    )
-    assert loaded == expected
+    assert wait_for_report(driver, path) == expected
     headings = {h.text for h in driver.find_elements("css selector", "h2, h3")}
     assert {
         "Run overview",
@@ -138,8 +138,8 @@ def test_report_renders_with_every_plot(
         "A/B tests",
         "Stage metrics",
     } <= headings
-    assert _severe(driver) == []
-    assert _screenshot(driver, screenshots, "report.png").stat().st_size > 10_000
+    assert severe(driver) == []
+    assert screenshot(driver, screenshots / "report.png").stat().st_size > 10_000
 
 
 # -- the dashboard ------------------------------------------------------------------------------------------
@@ -193,7 +193,7 @@ def test_dashboard_follows_a_real_job(driver: WebDriver, tmp_path: Path) -> None
         wait.until(lambda d: d.find_element("id", "status").text.startswith("updated"))
         for empty in ("jobs-empty", "models-empty", "reports-empty"):
             assert driver.find_element("id", empty).is_displayed()
-        assert _severe(driver) == []
+        assert severe(driver) == []
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/v1/generations",
             data=json.dumps({"homes": 2, "days": 3, "seed": 1}).encode(),
@@ -211,7 +211,7 @@ def test_dashboard_follows_a_real_job(driver: WebDriver, tmp_path: Path) -> None
         wait.until(lambda d: "100%" in _row_text(d, job_id) and "succeeded" in _row_text(d, job_id))
         wait.until(lambda d: d.execute_script("return streams.size") == 0)
         assert driver.find_element("id", "models-empty").is_displayed()  # no registry yet: an empty list
-        assert _severe(driver) == []
+        assert severe(driver) == []
     finally:
         release.set()
         server.should_exit = True
@@ -301,8 +301,8 @@ def test_dashboard_reads_other_shapes(driver: WebDriver, fixture_service: str, s
         f"{fixture_service}/reports/html/run_demo-run.html",
         f"{fixture_service}/reports/html/cycle_1.html",
     ]
-    assert _severe(driver) == []
+    assert severe(driver) == []
     # the screenshot shows a job mid-way: reload and catch it while its stream still runs
     driver.get(f"{fixture_service}/dashboard")
     wait.until(lambda d: "h0000" in _row_text(d, "job-cycle"))
-    assert _screenshot(driver, screenshots, "dashboard.png").stat().st_size > 5_000
+    assert screenshot(driver, screenshots / "dashboard.png").stat().st_size > 5_000

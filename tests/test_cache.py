@@ -13,10 +13,11 @@ from typer.testing import CliRunner
 
 from homesim import GENERATOR_VERSION
 from homesim.cli import app
-from homesim.datasets.cache import MANIFEST_FILE, STAMP_FILE, HomeCache, sha256_file
+from homesim.datasets.cache import HomeCache, sha256_file
 from homesim.datasets.manager import DataGenerationManager, GenerationResult
 from homesim.generation.config import GenerationConfig
-from homesim.workspace import Workspace
+from homesim.workspace import HOME_MANIFEST_FILE as MANIFEST_FILE
+from homesim.workspace import STAMP_FILE, Workspace
 
 CONFIG = GenerationConfig(homes=2, days=7, seed=0)
 runner = CliRunner()

@@ -13,11 +13,10 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from homesim.cli import simulate as simulate_cli
-from homesim.datasets.home_folder import HOME_FILE
 from homesim.datasets.manager import DataGenerationManager, GenerationResult
 from homesim.generation.config import GenerationConfig
 from homesim.generation.home import generate_home
-from homesim.ground_truth.truth import GROUND_TRUTH_FILE, build_ground_truth, write_ground_truth
+from homesim.ground_truth.truth import build_ground_truth, write_ground_truth
 from homesim.schema.events import PROVENANCE_COLUMNS
 from homesim.schema.records import AnyRecord, StageName
 from homesim.simulation.cycle import (
@@ -34,8 +33,9 @@ from homesim.simulation.model_provider import ModelProvider, NoModels
 from homesim.simulation.pattern_detection import pattern_stage
 from homesim.simulation.sink import InMemorySink
 from homesim.simulation.synergy_detection import synergy_stage
+from homesim.training_data.run_and_collect import run_and_collect
 from homesim.training_data.store import RecordStore
-from homesim.workspace import Workspace
+from homesim.workspace import GROUND_TRUTH_FILE, HOME_FILE, Workspace
 
 CONFIG = GenerationConfig(homes=3, days=14, seed=11)
 CORE: list[tuple[StageName, StageRef]] = [
@@ -197,7 +197,8 @@ def test_simulate_command_prints_the_metric_table(
     dataset: tuple[Workspace, GenerationResult], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     workspace, result = dataset
-    monkeypatch.setattr(simulate_cli, "SimulationCycle", _core_cycle)
+    # the CLI simulates through the collector façade: only the core stages, so the test stays quick
+    monkeypatch.setattr("homesim.training_data.run_and_collect.SimulationCycle", _core_cycle)
     monkeypatch.setattr(simulate_cli, "console", Console(width=200))
     app = typer.Typer()
     app.callback()(lambda: None)
@@ -215,6 +216,33 @@ def test_simulate_command_prints_the_metric_table(
         app, ["simulate", "--dataset", "ds-nope", "--cycle", "0", "--workspace", str(workspace.root)]
     )
     assert missing.exit_code == 2
+
+
+def test_run_and_collect_writes_the_report_and_closes_lineage(
+    dataset: tuple[Workspace, GenerationResult], tmp_path: Path
+) -> None:
+    source, result = dataset
+    ws = Workspace(tmp_path / "ws")
+    shutil.copytree(source.root / "data", ws.root / "data")  # this test's own store and lineage
+    seen: list[str] = []
+    collected = run_and_collect(
+        ws,
+        result.manifest.dataset_id,
+        4,
+        executor="inline",
+        workers=1,
+        stages=CORE,
+        progress=lambda outcome: seen.append(outcome.home_key),
+    )
+    assert sorted(seen) == sorted(result.manifest.home_keys)
+    assert collected.report.cycle == 4 and ws.cycle_report(4, result.manifest.dataset_id).json.is_file()
+    assert set(collected.pass_rates) == {"pattern", "synergy", "device_health"}
+    with RecordStore(ws.training_store) as store:
+        assert store.cycles() == [4]
+    # the lineage tracker was closed with the cycle: its write-ahead log folded into the database
+    assert ws.lineage_db.is_file() and not ws.lineage_db.with_name(ws.lineage_db.name + "-wal").exists()
+    with pytest.raises(FileNotFoundError):
+        run_and_collect(ws, "ds-nope", 0, executor="inline", workers=1, stages=CORE)
 
 
 def _core_cycle(*args: object, **kwargs: object) -> SimulationCycle:

@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 
 from homesim.cli import app
 from homesim.cli import ground_truth as cli
-from homesim.datasets.home_folder import BEHAVIORS_FILE, write_home
+from homesim.datasets.home_folder import write_home
 from homesim.datasets.manager import DataGenerationManager
-from homesim.datasets.verification import ACCURACY_FILE, home_folders, verify_dataset
+from homesim.datasets.verification import home_folders, verify_dataset
 from homesim.generation.config import GenerationConfig
 from homesim.generation.home import GeneratedHome
 from homesim.ground_truth.accuracy import (
@@ -27,7 +27,6 @@ from homesim.ground_truth.accuracy import (
     predicted_type,
 )
 from homesim.ground_truth.truth import (
-    GROUND_TRUTH_FILE,
     build_ground_truth,
     build_patterns,
     event_frame,
@@ -42,7 +41,7 @@ from homesim.ground_truth.verifier import (
     TimeOfDayPattern,
 )
 from homesim.schema.ground_truth import GroundTruth, Pattern, TimeTriggerSpec
-from homesim.workspace import Workspace
+from homesim.workspace import ACCURACY_FILE, BEHAVIORS_FILE, GROUND_TRUTH_FILE, Workspace
 
 
 @pytest.fixture(scope="module")

@@ -22,12 +22,12 @@ from homesim.cli.ha_export import register_commands
 from homesim.ha.config_dir import RECORDER_DB_NAME, export_config_dir
 from homesim.ha.recorder import (
     SCHEMA_VERSION,
-    _service_call,
     export_recorder,
     fnv1a_32,
     read_state_history,
     table_counts,
 )
+from homesim.ha.recorder.events import _service_call
 from homesim.schema.events import CAUSES, EVENTS_SCHEMA
 from homesim.schema.home import Area, Device, Entity, Floor, Home, HomeMetadata
 

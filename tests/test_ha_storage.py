@@ -35,18 +35,8 @@ from homesim.ha.storage import (
 )
 from homesim.schema.home import Area, Device, Entity, Floor, Home, HomeMetadata, Label, Person
 
-# The reference example lives in the project's shared/ folder, inside the checkout or beside it.
-_REPO = Path(__file__).resolve().parents[1]
-REFERENCE = next(
-    (
-        root / "shared" / "reference" / "ha-2025.1-storage-example"
-        for root in (_REPO, _REPO.parent)
-        if (root / "shared" / "reference" / "ha-2025.1-storage-example").is_dir()
-    ),
-    _REPO / "shared" / "reference" / "ha-2025.1-storage-example",
-)
-_NO_REFERENCE = f"reference example not found at {REFERENCE}"
-needs_reference = pytest.mark.skipif(not REFERENCE.is_dir(), reason=_NO_REFERENCE)
+# The reference example is copied into the tests (tests/data/ha_reference/README.md says where it is from).
+REFERENCE = Path(__file__).resolve().parent / "data" / "ha_reference" / "ha-2025.1-storage-example"
 #: Files export_registries writes that the reference folder also has.
 REGISTRIES = [k for k in STORAGE_VERSIONS if k not in ("core.config", "person")]
 
@@ -314,8 +304,6 @@ def exported(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def reference_copy(tmp_path: Path) -> Path:
-    if not REFERENCE.is_dir():
-        pytest.skip(_NO_REFERENCE)
     target = tmp_path / ".storage"
     shutil.copytree(REFERENCE, target)
     for path in target.iterdir():
@@ -326,7 +314,6 @@ def reference_copy(tmp_path: Path) -> Path:
 # ------------------------------------------------------------------------------------------------ export
 
 
-@needs_reference
 def test_export_matches_reference_field_for_field(exported: Path) -> None:
     for key in REGISTRIES:
         ours, reference = load(exported / ".storage" / key), load(REFERENCE / key)
@@ -464,7 +451,6 @@ def test_config_dir_round_trip_recovers_location(tmp_path: Path) -> None:
     assert (meta.latitude, meta.longitude, meta.home_key, meta.days) == (41.88, -87.63, "again", 3)
 
 
-@needs_reference
 def test_reference_example_imports() -> None:
     home, warnings = import_home(REFERENCE)
     assert warnings == ()

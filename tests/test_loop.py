@@ -17,7 +17,7 @@ from homesim.cli import run as run_cli
 from homesim.retraining import models, registry
 from homesim.retraining.data_sufficiency import Requirements
 from homesim.retraining.deployment import deploy, rollback
-from homesim.retraining.loop import LoopConfig, RetrainingLoop, learning_curves, run_paths
+from homesim.retraining.loop import LoopConfig, RetrainingLoop, learning_curves
 from homesim.retraining.models.base import Trainer
 from homesim.retraining.registry import ModelRegistry
 from homesim.retraining.retraining_manager import RetrainingConfig, RetrainingHistory
@@ -87,7 +87,7 @@ def looped(fake_trainer: None, tmp_path_factory: pytest.TempPathFactory) -> tupl
 
 def test_two_cycles_write_the_run_file(looped: tuple[Workspace, dict[str, Any]]) -> None:
     workspace, run = looped
-    path, latest = run_paths(workspace, config(2).run_id)
+    path, latest = workspace.run_file(config(2).run_id), workspace.latest_run_file
     assert json.loads(path.read_text()) == json.loads(latest.read_text()) == run
     assert run["config"] == {"cycles": 2, "homes": 3, "days": 7, "seed": 5}
     assert [c["cycle"] for c in run["cycles"]] == [1, 2]

@@ -10,7 +10,6 @@ import pytest
 import structlog
 
 from homesim.datasets import manager as dgm
-from homesim.datasets.cache import STAMP_FILE
 from homesim.datasets.executors import (
     DaskExecutor,
     InlineExecutor,
@@ -22,13 +21,13 @@ from homesim.datasets.manager import (
     DataGenerationManager,
     GenerationResult,
 )
-from homesim.datasets.manifest import VALIDATION_REPORT_FILE, read_dataset
+from homesim.datasets.manifest import read_dataset
 from homesim.datasets.progress import ProgressEvent, log_progress
 from homesim.datasets.validation import HomeValidation, RuleFailure
 from homesim.generation.config import GenerationConfig
 from homesim.generation.home import GeneratedHome
 from homesim.settings import Settings
-from homesim.workspace import Workspace
+from homesim.workspace import STAMP_FILE, VALIDATION_REPORT_FILE, Workspace
 
 CONFIG = GenerationConfig(homes=2, days=7, seed=0)
 

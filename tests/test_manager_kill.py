@@ -9,8 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-from homesim.datasets.cache import MANIFEST_FILE, HomeCache
+from homesim.datasets.cache import HomeCache
 from homesim.datasets.manifest import read_dataset
+from homesim.workspace import HOME_MANIFEST_FILE as MANIFEST_FILE
 from homesim.workspace import Workspace
 
 HOMES = 30

@@ -14,12 +14,13 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from homesim.cli import app
-from homesim.datasets.home_folder import EVENTS_FILE, HOME_FILE, read_home
+from homesim.datasets.home_folder import read_home
 from homesim.real_homes.activities import activity_of
 from homesim.real_homes.importing import HistoryImportError, import_history, read_history
-from homesim.real_homes.importing.writer import IMPORT_REPORT_FILE, intervals_to_changes
+from homesim.real_homes.importing.writer import intervals_to_changes
 from homesim.schema.activities import ACTIVITIES_SCHEMA
 from homesim.schema.events import EVENTS_SCHEMA
+from homesim.workspace import ACTIVITIES_FILE, EVENTS_FILE, HOME_FILE, IMPORT_REPORT_FILE
 
 ORDONEZ = Path(__file__).parent / "data" / "real_homes" / "uci_adl_ordonez"
 HEADER = "Start time          \tEnd time            \tLocation\tType\t\tPlace\r\n"
@@ -141,7 +142,7 @@ def test_ordonez_activities_map_dataset_labels(tmp_path: Path) -> None:
 def test_import_is_deterministic(fmt: str, path: Path, tmp_path: Path) -> None:
     for out in ("one", "two"):
         import_history(fmt, path, tmp_path / out)
-    for name in (HOME_FILE, EVENTS_FILE, "activities.parquet", IMPORT_REPORT_FILE):
+    for name in (HOME_FILE, EVENTS_FILE, ACTIVITIES_FILE, IMPORT_REPORT_FILE):
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
 
 

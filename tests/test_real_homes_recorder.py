@@ -17,12 +17,13 @@ import pytest
 from typer.testing import CliRunner
 
 from homesim.cli import app
-from homesim.datasets.home_folder import EVENTS_FILE, read_home, write_home
+from homesim.datasets.home_folder import read_home, write_home
 from homesim.generation.config import GenerationConfig
 from homesim.generation.home import generate_home
 from homesim.ha.config_dir import RECORDER_DB_NAME
 from homesim.real_homes.importing import HistoryImportError, import_history, read_history
 from homesim.schema.home import Home
+from homesim.workspace import EVENTS_FILE
 
 STORAGE = Path(__file__).parent / "data" / "real_homes" / "ha_config" / ".storage"
 

@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from demo_workspace import DemoWorkspace, build_demo_workspace
 from homesim.cli import app
 from homesim.reports import plots
 from homesim.reports.dashboard import dashboard_html
 from homesim.reports.data import ab_metric_table, ab_p_values
-from homesim.reports.demo import DemoWorkspace, build_demo_workspace
 from homesim.reports.inputs import ReportInputError, ab_results
 from homesim.reports.markup import NO_DATA
-from homesim.reports.report import CYCLE_SECTIONS, RUN_SECTIONS, html_dir, write_report
+from homesim.reports.report import CYCLE_SECTIONS, RUN_SECTIONS, write_report
 from homesim.workspace import Workspace
 
 #: Figures of one cycle/dataset section with every input present: mix, events per day, temperature,
@@ -48,7 +48,7 @@ def _no_data(page: str) -> list[str]:
 @pytest.mark.usefixtures("stub_plots")  # the run report below draws every kind of figure for real
 def test_cycle_report_has_every_section_and_plot(demo: DemoWorkspace) -> None:
     path = write_report(demo.workspace, cycle=1)
-    assert path == html_dir(demo.workspace) / "cycle_1.html"
+    assert path == demo.workspace.html_dir / "cycle_1.html"
     page = path.read_text("utf-8")
     for title in (*CYCLE_SECTIONS, "A/B tests", f"Cycle 1 — dataset {demo.report.dataset_id}"):
         assert f">{title}</h" in page, title

@@ -16,9 +16,9 @@ from homesim.generation.config import GenerationConfig
 from homesim.generation.home import GeneratedHome, generate_home
 from homesim.retraining.models import get_trainer
 from homesim.retraining.models import soft_prompt as sp
+from homesim.retraining.models.minilm import ENCODER_WEIGHTS
 from homesim.retraining.models.soft_prompt import (
     CONFIG_FILE,
-    ENCODER_WEIGHTS,
     WEIGHTS_FILE,
     SoftPromptModel,
     SoftPromptTrainer,

@@ -31,8 +31,6 @@ log = structlog.get_logger("homesim.api.jobs")
 JobKind = Literal["generation", "cycle", "ground_truth_verify", "retrain", "run", "ab"]
 JobStatus = Literal["queued", "running", "succeeded", "failed"]
 TERMINAL: frozenset[str] = frozenset({"succeeded", "failed"})
-#: The folder of `reports/` holding one JSON file per job.
-JOBS_FOLDER = "jobs"
 #: Events kept per job for the event stream (the oldest go first; a stream resumes from the oldest kept).
 MAX_EVENTS = 10_000
 #: Seconds between writes of a running job's file while only its progress changes.
@@ -116,7 +114,7 @@ class JobManager:
         self.workspace = workspace
         self.runners = dict(runners)
         self.executor, self.workers = executor, workers
-        self.directory = workspace.reports_dir / JOBS_FOLDER
+        self.directory = workspace.jobs_dir
         self._lock = threading.Lock()
         self._jobs: dict[str, Job] = {}
         self._events: dict[str, list[JobEvent]] = {}

@@ -18,10 +18,11 @@ from homesim.api.jobs import Job
 from homesim.api.routes_jobs import accepted, require_dataset
 from homesim.api.security import resolve_inside, safe_name
 from homesim.datasets.cache import HomeCache
-from homesim.datasets.home_folder import HOME_FILE, read_events, read_home
-from homesim.datasets.manifest import MANIFEST_FILE, VALIDATION_REPORT_FILE, read_dataset
+from homesim.datasets.home_folder import read_events, read_home
+from homesim.datasets.manifest import read_dataset
 from homesim.datasets.verification import home_folders
-from homesim.ground_truth.truth import GROUND_TRUTH_FILE, read_ground_truth, write_ground_truth_parquet
+from homesim.ground_truth.truth import read_ground_truth, write_ground_truth_parquet
+from homesim.workspace import GROUND_TRUTH_FILE, VALIDATION_REPORT_FILE, HomeFolder
 
 router = APIRouter()
 Limit = Annotated[int, Query(ge=1, le=1000)]
@@ -98,10 +99,10 @@ class Files(BaseModel):
 
 def home_directory(state: ApiState, home_key: str) -> Path:
     safe_name(home_key, "home key")
-    directory = state.workspace.home_dir(home_key)
-    if not (directory / HOME_FILE).is_file():
+    home = state.workspace.home(home_key)
+    if not home.home_json.is_file():
         raise not_found(f"no home {home_key!r} in the cache (GET /v1/homes lists them)")
-    return directory
+    return home.path
 
 
 @router.get("/v1/homes", response_model=HomeList, tags=["homes"])
@@ -158,7 +159,7 @@ def get_home(home_key: str, state: State) -> HomeDetail:
 def get_ground_truth(home_key: str, state: State) -> Response:
     """The home's ground_truth.json (patterns, synergies, decoys, faults, baselines)."""
     directory = home_directory(state, home_key)
-    if not (directory / GROUND_TRUTH_FILE).is_file():
+    if not HomeFolder(directory).ground_truth.is_file():
         raise not_found(f"home {home_key!r} has no {GROUND_TRUTH_FILE}")
     return Response(read_ground_truth(directory).model_dump_json(), media_type="application/json")
 
@@ -174,9 +175,9 @@ def get_home_file(home_key: str, name: str, state: State) -> FileResponse:
 def list_datasets(state: State) -> list[DatasetSummary]:
     """Datasets the generations wrote, oldest first."""
     manifests = []
-    for path in sorted(state.workspace.datasets_dir.glob(f"*/{MANIFEST_FILE}")):
+    for dataset in state.workspace.datasets():
         try:
-            manifests.append(read_dataset(path))
+            manifests.append(read_dataset(dataset.manifest))
         except (OSError, ValidationError):  # one unreadable manifest hides only its own dataset
             continue
     return [
@@ -196,7 +197,7 @@ def list_datasets(state: State) -> list[DatasetSummary]:
 def get_dataset(dataset_id: str, state: State) -> Response:
     """A dataset's manifest: config, home keys, counts, timings, validation and truth accuracy."""
     require_dataset(state, dataset_id)
-    path = state.workspace.dataset_dir(dataset_id) / MANIFEST_FILE
+    path = state.workspace.dataset(dataset_id).manifest
     return Response(path.read_bytes(), media_type="application/json")
 
 
@@ -204,7 +205,7 @@ def get_dataset(dataset_id: str, state: State) -> Response:
 def get_validation(dataset_id: str, state: State) -> Response:
     """A dataset's validation report, per rule and per home."""
     require_dataset(state, dataset_id)
-    path = state.workspace.dataset_dir(dataset_id) / VALIDATION_REPORT_FILE
+    path = state.workspace.dataset(dataset_id).validation_report
     if not path.is_file():
         raise not_found(f"dataset {dataset_id!r} has no {VALIDATION_REPORT_FILE}")
     return Response(path.read_bytes(), media_type="application/json")
@@ -233,7 +234,7 @@ def flatten_ground_truth(dataset_id: str, state: State) -> Files:
     """Write the dataset's truth as ground_truth_<table>.parquet in its folder (`ground-truth flatten`)."""
     require_dataset(state, dataset_id)
     directory = state.workspace.dataset_dir(dataset_id)
-    truths = [read_ground_truth(f) for f in home_folders(directory) if (f / GROUND_TRUTH_FILE).is_file()]
+    truths = [read_ground_truth(f) for f in home_folders(directory) if HomeFolder(f).ground_truth.is_file()]
     if not truths:
         raise bad_request(f"no {GROUND_TRUTH_FILE} in the homes of dataset {dataset_id!r}")
     paths = write_ground_truth_parquet(truths, directory)

@@ -23,11 +23,12 @@ from pydantic import BaseModel, Field, ValidationError
 from homesim.api.deps import AUTH, State
 from homesim.api.errors import bad_request, not_found
 from homesim.api.routes_data import home_directory
-from homesim.datasets.home_folder import EVENTS_FILE, read_home
-from homesim.ground_truth.truth import GROUND_TRUTH_FILE, read_ground_truth
+from homesim.datasets.home_folder import read_home
+from homesim.ground_truth.truth import read_ground_truth
 from homesim.ha.automation_validation import validate_yaml
 from homesim.ha.config_dir import export_config_dir, truth_automations_yaml
 from homesim.ha.storage import import_home
+from homesim.workspace import HomeFolder
 
 router = APIRouter(tags=["home assistant"])
 #: Bounds on an uploaded archive once unpacked (the request body itself is bounded by the middleware).
@@ -86,10 +87,11 @@ def export(body: HaExportRequest, state: State) -> Response:
     if body.statistics and not body.recorder:
         raise bad_request("statistics needs recorder=true")
     directory = home_directory(state, body.home_key)
-    if body.recorder and not (directory / EVENTS_FILE).is_file():
-        raise not_found(f"home {body.home_key!r} has no {EVENTS_FILE} for the recorder")
+    files = HomeFolder(directory)
+    if body.recorder and not files.events.is_file():
+        raise not_found(f"home {body.home_key!r} has no {files.events.name} for the recorder")
     automations = body.automations_yaml
-    if automations is None and (directory / GROUND_TRUTH_FILE).is_file():
+    if automations is None and files.ground_truth.is_file():
         automations = truth_automations_yaml(read_ground_truth(directory))
     buffer = io.BytesIO()
     with tempfile.TemporaryDirectory(prefix="homesim-ha-") as tmp:
@@ -97,7 +99,7 @@ def export(body: HaExportRequest, state: State) -> Response:
         paths = export_config_dir(
             read_home(directory),
             out,
-            events=pq.read_table(directory / EVENTS_FILE) if body.recorder else None,
+            events=pq.read_table(files.events) if body.recorder else None,
             recorder=body.recorder,
             statistics=body.statistics,
             automations_yaml=automations,

@@ -17,7 +17,6 @@ from homesim.api.deps import AUTH, ApiState, State
 from homesim.api.errors import not_found
 from homesim.api.jobs import TERMINAL, Job, JobKind, JobStatus
 from homesim.api.security import safe_name
-from homesim.datasets.manifest import MANIFEST_FILE
 from homesim.generation.config import GenerationConfig
 
 router = APIRouter(tags=["jobs"])
@@ -46,7 +45,7 @@ def accepted(job: Job, response: Response) -> Job:
 
 def require_dataset(state: ApiState, dataset_id: str) -> str:
     safe_name(dataset_id, "dataset id")
-    if not (state.workspace.dataset_dir(dataset_id) / MANIFEST_FILE).is_file():
+    if not state.workspace.dataset(dataset_id).is_dataset():
         raise not_found(f"no dataset {dataset_id!r}: run a generation first (GET /v1/datasets lists them)")
     return dataset_id
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import ModuleType
@@ -25,7 +24,6 @@ from homesim.api.security import resolve_inside
 from homesim.simulation.model_provider import ModelType
 
 router = APIRouter(tags=["models"])
-_AB_FILE = re.compile(r"ab_(?P<model_type>[a-z_]+)_(?P<cycle>[0-9]+)\.json")
 Reason = Annotated[str, Field(min_length=1, max_length=2000, description="why: kept in the history")]
 
 
@@ -168,17 +166,15 @@ def challenger(model_type: ModelType, body: DeployRequest, state: State) -> dict
 def ab_results(state: State, model_type: Annotated[ModelType | None, Query()] = None) -> list[AbSummary]:
     """A/B results found under reports/, by model type and cycle."""
     found = []
-    reports = state.workspace.reports_dir
-    for path in sorted(reports.glob("ab_*.json")) if reports.is_dir() else []:
-        match = _AB_FILE.fullmatch(path.name)
-        if match is None or (model_type is not None and match["model_type"] != model_type):
+    for file in state.workspace.ab_reports():
+        if model_type is not None and file.model_type != model_type:
             continue
-        data = json.loads(path.read_text("utf-8"))
+        data = json.loads(file.path.read_text("utf-8"))
         found.append(
             AbSummary(
-                model_type=match["model_type"],
-                cycle=int(match["cycle"]),
-                file=str(path.relative_to(state.workspace.root)),
+                model_type=file.model_type,
+                cycle=file.cycle,
+                file=str(file.path.relative_to(state.workspace.root)),
                 winner=data.get("winner"),
                 decision=data.get("decision"),
                 promoted=data.get("promoted"),
@@ -192,5 +188,5 @@ def ab_result(
     model_type: ModelType, cycle: Annotated[int, PathParam(ge=0, le=1_000_000)], state: State
 ) -> Response:
     """One A/B result: per-stage metrics of both arms, p-values, the winner and the decision."""
-    path = resolve_inside(state.workspace.reports_dir, f"ab_{model_type}_{cycle}.json")
+    path = resolve_inside(state.workspace.reports_dir, state.workspace.ab_report(model_type, cycle).name)
     return Response(path.read_bytes(), media_type="application/json")

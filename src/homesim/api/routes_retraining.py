@@ -14,7 +14,6 @@ from homesim.api.errors import not_found
 from homesim.api.jobs import Job
 from homesim.api.routes_jobs import DatasetId, accepted, require_dataset
 from homesim.api.security import safe_name
-from homesim.retraining.loop import run_paths
 from homesim.retraining.retraining_manager import RetrainingConfig, RetrainingHistory
 from homesim.simulation.model_provider import ModelType
 
@@ -77,7 +76,7 @@ def start_run(body: RunRequest, state: State, response: Response) -> Job:
 @router.get("/v1/runs", response_model=list[RunSummary])
 def list_runs(state: State) -> list[RunSummary]:
     """The loop's run files (reports/runs/<run_id>.json)."""
-    folder = run_paths(state.workspace, "latest")[0].parent
+    folder = state.workspace.runs_dir
     runs = []
     for path in sorted(folder.glob("run-*.json")) if folder.is_dir() else []:
         data = json.loads(path.read_text("utf-8"))
@@ -95,7 +94,7 @@ def list_runs(state: State) -> list[RunSummary]:
 @router.get("/v1/runs/{run_id}")
 def get_run(run_id: Annotated[str, Field(max_length=128)], state: State) -> Response:
     """One run file: config, and per cycle the stage metrics and each model's decision."""
-    path = run_paths(state.workspace, safe_name(run_id, "run id"))[0]
+    path = state.workspace.run_file(safe_name(run_id, "run id"))
     if not path.is_file():
         raise not_found(f"no run {run_id!r} (GET /v1/runs lists them)")
     return Response(path.read_bytes(), media_type="application/json")

@@ -13,7 +13,6 @@ from pydantic import BaseModel, Field
 from homesim import __version__
 from homesim.api.deps import AUTH, State
 from homesim.api.errors import ApiError
-from homesim.api.jobs import JOBS_FOLDER
 from homesim.api.security import resolve_inside, safe_name
 
 router = APIRouter(tags=["site"])
@@ -74,13 +73,11 @@ def report_file(path: str, state: State, download: Annotated[bool, Query()] = Fa
 @router.get("/v1/reports", response_model=list[ReportFile])
 def list_reports(state: State) -> list[ReportFile]:
     """The files under reports/ (HTML reports, cycle reports, run files, A/B results), job records aside."""
-    root = state.workspace.reports_dir
-    files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
-    return [
-        ReportFile(name=name, url=f"/reports/{name}", bytes=path.stat().st_size)
-        for path in files
-        if (name := path.relative_to(root).as_posix()).split("/")[0] != JOBS_FOLDER
-    ]
+    root, jobs = state.workspace.reports_dir, state.workspace.jobs_dir
+    found = root.rglob("*") if root.is_dir() else iter(())
+    files = sorted(p for p in found if p.is_file() and not p.is_relative_to(jobs))
+    names = [(path.relative_to(root).as_posix(), path) for path in files]
+    return [ReportFile(name=name, url=f"/reports/{name}", bytes=path.stat().st_size) for name, path in names]
 
 
 @router.post("/v1/reports", response_model=ReportWritten, dependencies=AUTH)

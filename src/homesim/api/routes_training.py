@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,14 +16,11 @@ from homesim.api.errors import bad_request, not_found
 from homesim.api.security import resolve_inside, safe_name
 from homesim.training_data.exporters import Exporter, prune
 from homesim.training_data.lineage_tracker import LineageTracker
-from homesim.training_data.loading import METADATA_FILE
 from homesim.training_data.schemas import FORMATS, MODEL_TYPES, Format, ModelType
 from homesim.training_data.store import open_store, workspace_store
+from homesim.workspace import EXPORT_METADATA_FILE, export_scope_cycle
 
 router = APIRouter()
-_SCOPE = re.compile(r"aggregated|cycle_[0-9]{1,9}")
-#: Where `POST /v1/lineage/export` writes the audit file (under the workspace's reports/).
-AUDIT_FILE = "lineage_audit.json"
 
 
 class ExportRequest(BaseModel):
@@ -69,7 +65,7 @@ class LineageExport(BaseModel):
 
 
 def _info(directory: Path) -> ExportInfo:
-    metadata: dict[str, Any] = json.loads((directory / METADATA_FILE).read_text("utf-8"))
+    metadata: dict[str, Any] = json.loads((directory / EXPORT_METADATA_FILE).read_text("utf-8"))
     return ExportInfo(
         scope=directory.parent.name,
         model_type=directory.name,
@@ -82,11 +78,7 @@ def _info(directory: Path) -> ExportInfo:
 @router.get("/v1/exports", response_model=list[ExportInfo], tags=["training data"])
 def list_exports(state: State) -> list[ExportInfo]:
     """Every export folder (per cycle and aggregated) with its files and row counts."""
-    base = state.workspace.training_data_dir
-    folders = sorted(
-        p.parent for p in base.glob(f"*/*/{METADATA_FILE}") if _SCOPE.fullmatch(p.parent.parent.name)
-    )
-    return [_info(folder) for folder in folders]
+    return [_info(folder) for folder in state.workspace.export_dirs()]
 
 
 @router.post("/v1/exports", response_model=list[ExportInfo], dependencies=AUTH, tags=["training data"])
@@ -111,10 +103,12 @@ def create_export(body: ExportRequest, state: State) -> list[ExportInfo]:
 @router.get("/v1/exports/{scope}/{model_type}/{name}", response_class=FileResponse, tags=["training data"])
 def download_export(scope: str, model_type: ModelType, name: str, state: State) -> FileResponse:
     """Download one file of an export: scope is `cycle_<n>` or `aggregated`."""
-    if not _SCOPE.fullmatch(scope):
-        raise bad_request(f"scope {scope!r} is neither 'aggregated' nor 'cycle_<n>'")
+    try:
+        cycle = export_scope_cycle(scope)
+    except ValueError as exc:
+        raise bad_request(str(exc)) from exc
     safe_name(name, "file name")
-    return FileResponse(resolve_inside(state.workspace.training_data_dir, f"{scope}/{model_type}/{name}"))
+    return FileResponse(resolve_inside(state.workspace.export_dir(model_type, cycle), name))
 
 
 @router.post("/v1/exports/prune", response_model=Pruned, dependencies=AUTH, tags=["training data"])
@@ -176,7 +170,7 @@ def lineage_export(
     state: State, openlineage: Annotated[bool, Query(description="also emit OpenLineage run events")] = False
 ) -> LineageExport:
     """Write the whole lineage as JSON to reports/lineage_audit.json (`lineage export`)."""
-    out = state.workspace.reports_dir / AUDIT_FILE
+    out = state.workspace.lineage_audit
     with _tracker(state) as tracker:
         counts = tracker.export_json(out)
         sent = tracker.emit_openlineage() if openlineage else None

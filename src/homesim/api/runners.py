@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import Any
 
@@ -12,14 +11,12 @@ from homesim.datasets.manager import DataGenerationManager
 from homesim.datasets.progress import ProgressEvent
 from homesim.datasets.verification import verify_dataset, write_accuracy_report
 from homesim.generation.config import GenerationConfig
-from homesim.retraining.ab_testing import ab_report_path, run_ab
+from homesim.retraining.ab_testing import run_ab
 from homesim.retraining.deployment import DeploymentError
-from homesim.retraining.loop import LoopConfig, RetrainingLoop, run_paths
+from homesim.retraining.loop import LoopConfig, RetrainingLoop
 from homesim.retraining.retraining_manager import RetrainingConfig, RetrainingManager
-from homesim.simulation.cycle import HomeOutcome, SimulationCycle, find_dataset
-from homesim.training_data.collector import TrainingDataCollector
-from homesim.training_data.exporters import workspace_truths
-from homesim.training_data.lineage_tracker import LineageTracker, Source
+from homesim.simulation.cycle import HomeOutcome, find_dataset
+from homesim.training_data.run_and_collect import run_and_collect
 
 
 def relative(ctx: JobContext, path: Path) -> str:
@@ -79,23 +76,15 @@ def run_cycle(ctx: JobContext) -> dict[str, Any]:
             done, total, {"home_key": outcome.home_key, "records": emitted, "errors": len(outcome.errors)}
         )
 
-    source = Source(manifest.dataset_id, manifest.generator_version, manifest.config_hash)
-    with (
-        TrainingDataCollector(
-            ws.training_store,
-            truth_of=functools.cache(workspace_truths(ws)),
-            lineage=LineageTracker(ws.lineage_db),
-            source=source,
-        ) as sink,
-        SimulationCycle(ws, sink, executor=ctx.executor, workers=ctx.workers) as sim,
-    ):
-        report = sim.run(dataset, cycle, progress=advance)
-        pass_rates = sink.pass_rates()
-    base = ws.reports_dir / f"cycle_{report.cycle}_{report.dataset_id}"
+    collected = run_and_collect(
+        ws, dataset, cycle, executor=ctx.executor, workers=ctx.workers, progress=advance
+    )
+    report = collected.report
+    files = ws.cycle_report(report.cycle, report.dataset_id)
     return {
         "report": report.model_dump(mode="json"),
-        "report_files": [relative(ctx, base.with_suffix(s)) for s in (".json", ".md")],
-        "pass_rates": pass_rates,
+        "report_files": [relative(ctx, files.json), relative(ctx, files.md)],
+        "pass_rates": collected.pass_rates,
     }
 
 
@@ -145,7 +134,7 @@ def run_loop(ctx: JobContext) -> dict[str, Any]:
     result = RetrainingLoop(ctx.workspace, config, progress=advance).run()
     return {
         "run_id": config.run_id,
-        "run_file": relative(ctx, run_paths(ctx.workspace, config.run_id)[0]),
+        "run_file": relative(ctx, ctx.workspace.run_file(config.run_id)),
         **result,
     }
 
@@ -169,7 +158,7 @@ def run_ab_test(ctx: JobContext) -> dict[str, Any]:
     except DeploymentError as exc:  # no challenger, no champion…: the request's problem, said plainly
         raise JobFailedError(str(exc)) from exc
     ctx.report(1, 1, {"step": "done"})
-    path = ab_report_path(ctx.workspace, result.model_type, result.cycle)
+    path = ctx.workspace.ab_report(result.model_type, result.cycle)
     return {"file": relative(ctx, path), **result.model_dump(mode="json")}
 
 

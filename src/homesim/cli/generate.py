@@ -25,6 +25,7 @@ from homesim.datasets.progress import ProgressCallback, ProgressEvent, log_progr
 from homesim.generation.config import ConfigError, GenerationConfig
 from homesim.log import configure_logging
 from homesim.settings import Settings
+from homesim.workspace import HOME_FILE, HomeFolder
 
 console = Console()
 err_console = Console(stderr=True)
@@ -142,8 +143,8 @@ def inspect(
     home_dir: Annotated[Path, typer.Argument(help="a home folder written by generate or import-history")],
 ) -> None:
     """Summarize a home: areas, devices, entities by domain, events per day by cause."""
-    if not (home_dir / "home.json").is_file():
-        console.print(f"[red]{home_dir} holds no home.json[/red]")
+    if not HomeFolder(home_dir).home_json.is_file():
+        console.print(f"[red]{home_dir} holds no {HOME_FILE}[/red]")
         raise typer.Exit(2)
     home = read_home(home_dir)
     meta = home.metadata

@@ -12,8 +12,9 @@ from rich.table import Table
 
 from homesim.datasets.verification import home_folders, verify_dataset, write_accuracy_report
 from homesim.ground_truth.accuracy import MIN_OCCURRENCES, AccuracyReport
-from homesim.ground_truth.truth import GROUND_TRUTH_FILE, read_ground_truth, write_ground_truth_parquet
+from homesim.ground_truth.truth import read_ground_truth, write_ground_truth_parquet
 from homesim.ground_truth.verifier import ExtractorConfig
+from homesim.workspace import GROUND_TRUTH_FILE, HomeFolder
 
 console = Console()
 app = typer.Typer(help="Check and export the ground truth of generated homes.", no_args_is_help=True)
@@ -61,7 +62,7 @@ def flatten(
     truths = [
         read_ground_truth(folder)
         for folder in home_folders(dataset)
-        if (folder / GROUND_TRUTH_FILE).is_file()
+        if HomeFolder(folder).ground_truth.is_file()
     ]
     if not truths:
         console.print(f"[red]no {GROUND_TRUTH_FILE} in the home folders of {dataset}[/red]")

@@ -13,6 +13,7 @@ from rich.table import Table
 from homesim.cli import ha_export
 from homesim.ha.automation_validation import validate_yaml
 from homesim.schema.home import Home
+from homesim.workspace import HomeFolder
 
 app = typer.Typer(
     help="Home Assistant-native formats: automations.yaml, HA config folders.", no_args_is_help=True
@@ -27,7 +28,7 @@ def register(parent: typer.Typer) -> None:
 
 def _load_home(path: Path) -> Home:
     """A home from a home.json file, or from a home folder holding one."""
-    file = path / "home.json" if path.is_dir() else path
+    file = HomeFolder(path).home_json if path.is_dir() else path
     try:
         return Home.model_validate_json(file.read_text("utf-8"))
     except FileNotFoundError as exc:

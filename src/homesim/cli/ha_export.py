@@ -20,6 +20,7 @@ from homesim.ha.storage import PASSIVE_DEVICE_TYPE, RegistryImportError, import_
 from homesim.io import write_text_atomic
 from homesim.schema.ground_truth import GroundTruth
 from homesim.schema.home import Home
+from homesim.workspace import HomeFolder
 
 _console = Console()
 
@@ -51,10 +52,11 @@ def export_command(
     ] = None,
 ) -> None:
     """Write a Home Assistant 2025.1 config dir (.storage registries, configuration.yaml, recorder DB)."""
-    home_json = home_dir / "home.json"
+    folder = HomeFolder(home_dir)
+    home_json = folder.home_json
     if not home_json.is_file():
         raise typer.BadParameter(f"{home_json} not found", param_hint="HOME_DIR")
-    events_path = home_dir / "events.parquet"
+    events_path = folder.events
     if recorder and not events_path.is_file():
         raise typer.BadParameter(f"--recorder needs {events_path}", param_hint="HOME_DIR")
     if statistics and not recorder:
@@ -63,7 +65,7 @@ def export_command(
         home = Home.model_validate_json(home_json.read_text(encoding="utf-8"))
     except ValidationError as exc:
         raise typer.BadParameter(f"{home_json} is not a valid home: {exc}", param_hint="HOME_DIR") from exc
-    truth_json = home_dir / "ground_truth.json"
+    truth_json = folder.ground_truth
     if automations is not None:
         automations_yaml: str | None = automations.read_text(encoding="utf-8")
     elif truth_json.is_file():

@@ -19,9 +19,9 @@ from homesim.cli.options import (
     resolve_workspace,
     start_command,
 )
-from homesim.retraining.ab_testing import ab_report_path, run_ab
+from homesim.retraining.ab_testing import run_ab
 from homesim.retraining.deployment import DeploymentError, deploy, reject, rollback, set_challenger
-from homesim.retraining.registry import ALIASES, ArtifactIntegrityError, ModelRegistry
+from homesim.retraining.registry import ALIASES, CARD_MD, ArtifactIntegrityError, ModelRegistry
 from homesim.simulation.model_provider import MODEL_TYPES, ModelType
 
 console = Console()
@@ -111,7 +111,7 @@ def show(
             version = champion.version
         registered = registry.get(model_type, version)
         card = registry.card(model_type, version)
-        card_md = (registry.workspace.root / registered.artifact_dir / "model_card.md").read_text("utf-8")
+        card_md = (registry.workspace.root / registered.artifact_dir / CARD_MD).read_text("utf-8")
     if as_json:
         typer.echo(json.dumps(card, indent=2))
         return
@@ -244,4 +244,4 @@ def ab(
     console.print(f"winner: {result.winner or 'none'} — {result.decision}", highlight=False)
     if result.promoted:
         console.print(f"promoted {model_type} {result.challenger} to champion", highlight=False)
-    console.print(f"report {ab_report_path(ws, model_type, cycle)}", highlight=False)
+    console.print(f"report {ws.ab_report(model_type, cycle)}", highlight=False)

@@ -18,7 +18,7 @@ from homesim.cli.options import (
     start_command,
 )
 from homesim.generation.config import ConfigError
-from homesim.retraining.loop import LoopConfig, RetrainingLoop, learning_curves, run_paths
+from homesim.retraining.loop import LoopConfig, RetrainingLoop, learning_curves
 from homesim.retraining.retraining_manager import RetrainingConfig
 
 console = Console()
@@ -180,4 +180,4 @@ def run(
     out.print(cycles_table(result))
     out.print(curves_table(result))
     out.print(summary_table(result))
-    out.print(f"run file {run_paths(ws, config.run_id)[0]}", highlight=False)
+    out.print(f"run file {ws.run_file(config.run_id)}", highlight=False)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -17,12 +15,8 @@ from homesim.cli.options import (
     WorkspaceOption,
     start_command,
 )
-from homesim.ground_truth.truth import GROUND_TRUTH_FILE, read_ground_truth
-from homesim.schema.ground_truth import GroundTruth
-from homesim.simulation.cycle import CycleReport, HomeOutcome, SimulationCycle, find_dataset
-from homesim.training_data.collector import TrainingDataCollector
-from homesim.training_data.lineage_tracker import LineageTracker, Source
-from homesim.workspace import Workspace
+from homesim.simulation.cycle import CycleReport, HomeOutcome, find_dataset
+from homesim.training_data.run_and_collect import run_and_collect
 
 console = Console()
 err_console = Console(stderr=True)
@@ -70,55 +64,39 @@ def simulate(
     except FileNotFoundError as exc:
         err_console.print(f"[red]no dataset {dataset!r}: {exc}[/red]", highlight=False)
         raise typer.Exit(2) from exc
-    source = Source(manifest.dataset_id, manifest.generator_version, manifest.config_hash)
-    # Records go straight into the training-data store, validated and traced as they arrive.
-    with (
-        TrainingDataCollector(
-            ws.training_store,
-            truth_of=_truth_reader(ws),
-            lineage=LineageTracker(ws.lineage_db),
-            source=source,
-        ) as sink,
-        SimulationCycle(
-            ws, sink, executor=executor or settings.executor, workers=workers or settings.workers
-        ) as sim,
-    ):
-        emitted = 0
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
-            task = bar.add_task("homes", total=len(manifest.home_keys))
+    emitted = 0
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
+        task = bar.add_task("homes", total=len(manifest.home_keys))
 
-            def advance(outcome: HomeOutcome) -> None:
-                nonlocal emitted
-                emitted += len(outcome.records)
-                bar.update(task, advance=1, description=f"homes ({emitted:,} records)")
+        def advance(outcome: HomeOutcome) -> None:
+            nonlocal emitted
+            emitted += len(outcome.records)
+            bar.update(task, advance=1, description=f"homes ({emitted:,} records)")
 
-            report = sim.run(dataset, cycle, progress=advance)
-        pass_rates = sink.pass_rates()
+        # Records go straight into the training-data store, validated and traced as they arrive.
+        collected = run_and_collect(
+            ws,
+            dataset,
+            cycle,
+            executor=executor or settings.executor,
+            workers=workers or settings.workers,
+            progress=advance,
+        )
+    report = collected.report
     console.print(metrics_table(report))
     console.print(
         f"{report.records:,} records in {report.wall_s:.1f} s ({report.records_per_s:,.0f}/s); "
-        f"report {ws.reports_dir / f'cycle_{report.cycle}_{report.dataset_id}.md'}",
+        f"report {ws.cycle_report(report.cycle, report.dataset_id).md}",
         highlight=False,
     )
     console.print(
         "collected into "
         + f"{ws.training_store}: "
-        + ", ".join(f"{point} {rate:.0%} accepted" for point, rate in pass_rates.items()),
+        + ", ".join(f"{point} {rate:.0%} accepted" for point, rate in collected.pass_rates.items()),
         highlight=False,
     )
     for name, why in report.skipped_stages.items():
         err_console.print(f"[yellow]skipped {name}[/yellow]: {why}", highlight=False)
     for error in report.errors:
         err_console.print(f"[red]{error.home_key}[/red] {error.stage}: {error.error}", highlight=False)
-
-
-def _truth_reader(workspace: Workspace) -> Callable[[str], GroundTruth | None]:
-    """Each home's ground truth, read once, for the collector's consistency check."""
-
-    @functools.cache
-    def truth_of(home_key: str) -> GroundTruth | None:
-        directory = workspace.home_dir(home_key)
-        return read_ground_truth(directory) if (directory / GROUND_TRUTH_FILE).is_file() else None
-
-    return truth_of

@@ -26,11 +26,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from homesim import GENERATOR_VERSION
 from homesim.io import write_json_atomic
-from homesim.workspace import Workspace
+from homesim.workspace import HOME_MANIFEST_FILE, HomeFolder, Workspace
 
-MANIFEST_FILE = "manifest.json"
-#: Sizes and modification times of a home's files when published: lets re-requests skip re-hashing.
-STAMP_FILE = ".stamp.json"
 _HASH_CHUNK = 1 << 20
 #: How long a process waits for another to finish the same home before giving up.
 LOCK_TIMEOUT_S = 600.0
@@ -90,7 +87,7 @@ class HomeCache:
     # --- reading and checking -------------------------------------------------------------------------
 
     def read_manifest(self, home_key: str) -> HomeManifest | None:
-        path = self.workspace.home_dir(home_key) / MANIFEST_FILE
+        path = self.workspace.home(home_key).manifest
         try:
             return HomeManifest.model_validate_json(path.read_bytes())
         except (OSError, ValidationError):
@@ -107,7 +104,7 @@ class HomeCache:
             return EntryProblem(home_key, "missing")
         manifest = self.read_manifest(home_key)
         if manifest is None:
-            return EntryProblem(home_key, f"{MANIFEST_FILE} missing or unreadable")
+            return EntryProblem(home_key, f"{HOME_MANIFEST_FILE} missing or unreadable")
         if manifest.home_key != home_key:
             return EntryProblem(home_key, f"manifest names another home ({manifest.home_key})")
         stamp = _read_stamp(directory) if trust_stamp else {}
@@ -165,7 +162,7 @@ class HomeCache:
         staging.mkdir(parents=True)
         try:
             manifest = describe(file_entries(write(staging)))
-            write_json_atomic(staging / MANIFEST_FILE, manifest.model_dump(mode="json"))
+            write_json_atomic(HomeFolder(staging).manifest, manifest.model_dump(mode="json"))
             _write_stamp(staging, list(manifest.files))
             _fsync_dir(staging)
             target = self.workspace.home_dir(home_key)
@@ -278,12 +275,12 @@ class CacheIndex:
 def _write_stamp(directory: Path, names: list[str]) -> None:
     """Record each file's (size, mtime_ns); renaming the folder keeps both, any rewrite changes them."""
     stamp = {name: [(st := (directory / name).stat()).st_size, st.st_mtime_ns] for name in names}
-    write_json_atomic(directory / STAMP_FILE, stamp)
+    write_json_atomic(HomeFolder(directory).stamp, stamp)
 
 
 def _read_stamp(directory: Path) -> dict[str, list[int]]:
     try:
-        data = json.loads((directory / STAMP_FILE).read_text("utf-8"))
+        data = json.loads((HomeFolder(directory).stamp).read_text("utf-8"))
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}

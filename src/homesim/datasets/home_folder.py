@@ -1,5 +1,6 @@
-"""A home folder: the files of one home (`home.json`, `events.parquet`, `environment.parquet`,
-`behaviors.json`, `ground_truth.json`), written atomically with fixed Parquet options, and read back."""
+"""A home folder's contents: the generated home written atomically with fixed Parquet options (one file
+each for structure, events, environment, behaviours and ground truth), and read back. The file names are
+the workspace's (`homesim.workspace.HomeFolder`)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,8 @@ from homesim.generation.home import GeneratedHome
 from homesim.ground_truth.truth import build_ground_truth, write_ground_truth
 from homesim.io import write_atomic, write_text_atomic
 from homesim.schema.home import Home
+from homesim.workspace import HomeFolder
 
-HOME_FILE = "home.json"
-EVENTS_FILE = "events.parquet"
-ENVIRONMENT_FILE = "environment.parquet"
-BEHAVIORS_FILE = "behaviors.json"
 #: Parquet options fixed here so identical tables give identical bytes.
 PARQUET_OPTIONS: dict[str, object] = {
     "compression": "zstd",
@@ -30,12 +28,8 @@ PARQUET_OPTIONS: dict[str, object] = {
 def write_home(generated: GeneratedHome, directory: Path) -> list[Path]:
     """Write the home's files into `directory`, each atomically; returns the paths written."""
     directory.mkdir(parents=True, exist_ok=True)
-    paths = [
-        directory / HOME_FILE,
-        directory / EVENTS_FILE,
-        directory / ENVIRONMENT_FILE,
-        directory / BEHAVIORS_FILE,
-    ]
+    folder = HomeFolder(directory)
+    paths = [folder.home_json, folder.events, folder.environment, folder.behaviors]
     write_text_atomic(paths[0], generated.home.model_dump_json(indent=2) + "\n")
     write_atomic(paths[1], lambda p: pq.write_table(generated.events, p, **PARQUET_OPTIONS))
     write_atomic(paths[2], lambda p: pq.write_table(generated.environment.to_table(), p, **PARQUET_OPTIONS))
@@ -45,8 +39,8 @@ def write_home(generated: GeneratedHome, directory: Path) -> list[Path]:
 
 
 def read_home(directory: Path) -> Home:
-    return Home.model_validate_json((directory / HOME_FILE).read_text("utf-8"))
+    return Home.model_validate_json(HomeFolder(directory).home_json.read_text("utf-8"))
 
 
 def read_events(directory: Path) -> pa.Table:
-    return pq.read_table(directory / EVENTS_FILE)
+    return pq.read_table(HomeFolder(directory).events)

@@ -17,9 +17,6 @@ from homesim.generation.config import GenerationConfig
 from homesim.io import write_json_atomic
 from homesim.workspace import Workspace
 
-MANIFEST_FILE = "manifest.json"
-VALIDATION_REPORT_FILE = "validation_report.json"
-
 
 def dataset_id(config: GenerationConfig) -> str:
     return f"ds-{config.config_hash()[:16]}"
@@ -70,9 +67,9 @@ class DatasetManifest(BaseModel):
 
 def write_dataset(workspace: Workspace, manifest: DatasetManifest, report: ValidationReport) -> Path:
     """Write the validation report, then the manifest that cites it; returns the manifest's path."""
-    directory = workspace.dataset_dir(manifest.dataset_id)
-    write_json_atomic(directory / VALIDATION_REPORT_FILE, report.model_dump(mode="json"))
-    path = directory / MANIFEST_FILE
+    folder = workspace.dataset(manifest.dataset_id)
+    write_json_atomic(folder.validation_report, report.model_dump(mode="json"))
+    path = folder.manifest
     write_json_atomic(path, manifest.model_dump(mode="json"))
     return path
 

@@ -9,18 +9,14 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from homesim.datasets.home_folder import BEHAVIORS_FILE, EVENTS_FILE, HOME_FILE
-from homesim.datasets.manifest import MANIFEST_FILE as DATASET_MANIFEST
 from homesim.datasets.manifest import read_dataset
 from homesim.generation.behaviors import BehaviorPlan
 from homesim.ground_truth.accuracy import MIN_OCCURRENCES, AccuracyReport, HomeAccuracy, aggregate, match_home
-from homesim.ground_truth.truth import GROUND_TRUTH_FILE, build_patterns, event_frame, read_ground_truth
+from homesim.ground_truth.truth import build_patterns, event_frame, read_ground_truth
 from homesim.ground_truth.verifier import ExtractorConfig, PatternExtractor
 from homesim.io import write_json_atomic
 from homesim.schema.home import Home
-from homesim.workspace import Workspace
-
-ACCURACY_FILE = "ground_truth_accuracy.json"
+from homesim.workspace import DatasetFolder, HomeFolder, home_folders_in
 
 
 def verify_dataset(
@@ -50,7 +46,7 @@ def verify_dataset(
 
 def write_accuracy_report(report: AccuracyReport, dataset: Path) -> Path:
     """Write the report as `ground_truth_accuracy.json` in the dataset folder, beside its homes."""
-    path = dataset / ACCURACY_FILE
+    path = DatasetFolder(dataset).accuracy_report
     write_json_atomic(path, report.model_dump(mode="json"))
     return path
 
@@ -58,22 +54,22 @@ def write_accuracy_report(report: AccuracyReport, dataset: Path) -> Path:
 def home_folders(dataset: Path) -> list[Path]:
     """The home folders of a dataset, sorted: the homes a dataset manifest lists (a workspace dataset
     folder), else the folders holding home.json and events.parquet (any folder of homes)."""
-    if (dataset / DATASET_MANIFEST).is_file():
-        manifest = read_dataset(dataset / DATASET_MANIFEST)
-        workspace = Workspace(dataset.parents[2])  # <root>/data/datasets/<id>
-        return sorted(workspace.home_dir(key) for key in manifest.home_keys)
-    files = (HOME_FILE, EVENTS_FILE)
-    return sorted(p for p in dataset.iterdir() if all((p / name).is_file() for name in files))
+    folder = DatasetFolder(dataset)
+    if folder.is_dataset():
+        manifest = read_dataset(folder.manifest)
+        return sorted(folder.workspace.home_dir(key) for key in manifest.home_keys)
+    return [home.path for home in home_folders_in(dataset)]
 
 
 def _verify_home(job: tuple[Path, ExtractorConfig, int]) -> HomeAccuracy:
     folder, config, min_occurrences = job
-    home = Home.model_validate_json((folder / HOME_FILE).read_text("utf-8"))
-    events = event_frame(pq.read_table(folder / EVENTS_FILE))
-    if (folder / GROUND_TRUTH_FILE).is_file():
+    files = HomeFolder(folder)
+    home = Home.model_validate_json(files.home_json.read_text("utf-8"))
+    events = event_frame(pq.read_table(files.events))
+    if files.ground_truth.is_file():
         patterns = read_ground_truth(folder).patterns
     else:
-        plan = BehaviorPlan.model_validate_json((folder / BEHAVIORS_FILE).read_text("utf-8"))
+        plan = BehaviorPlan.model_validate_json(files.behaviors.read_text("utf-8"))
         patterns = build_patterns(home, plan, events)
     extracted = PatternExtractor(config).extract(events, home.metadata.timezone)
     return match_home(

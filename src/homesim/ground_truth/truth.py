@@ -65,13 +65,13 @@ from homesim.schema.ground_truth import (
     flatten,
 )
 from homesim.schema.home import Entity, Home
+from homesim.workspace import HomeFolder
 
 if TYPE_CHECKING:
     from homesim.generation.home import GeneratedHome
 
 F64 = npt.NDArray[np.float64]
 
-GROUND_TRUTH_FILE = "ground_truth.json"
 #: Staggered actions of one firing land within this many seconds of the last stagger.
 _FIRING_GAP_S = 60.0
 #: Two actions of a shared cause co-occur when they happen within this many minutes.
@@ -117,13 +117,13 @@ def build_ground_truth(generated: GeneratedHome, extractor: PatternExtractor | N
 
 
 def write_ground_truth(truth: GroundTruth, directory: Path) -> Path:
-    path = directory / GROUND_TRUTH_FILE
+    path = HomeFolder(directory).ground_truth
     write_text_atomic(path, truth.model_dump_json(indent=2) + "\n")
     return path
 
 
 def read_ground_truth(directory: Path) -> GroundTruth:
-    return GroundTruth.model_validate_json((directory / GROUND_TRUTH_FILE).read_text("utf-8"))
+    return GroundTruth.model_validate_json(HomeFolder(directory).ground_truth.read_text("utf-8"))
 
 
 def write_ground_truth_parquet(truths: Iterable[GroundTruth], directory: Path) -> list[Path]:

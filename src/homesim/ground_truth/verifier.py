@@ -34,6 +34,14 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
 from homesim.generation.calendar import US_PER_S
+from homesim.ground_truth.mining_numerics import (
+    binomial_llr,
+    circular_median,
+    circular_window_sums,
+    circular_within,
+    distinct_count,
+    minutes_from,
+)
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -366,7 +374,7 @@ class _Miner:
         for _ in range(self.c.max_rounds):
             hit = inwin & free & ~explained[cons]
             support = np.bincount(akey, weights=hit, minlength=self.n_keys)
-            distinct = _distinct_count(akey[hit], ante[hit], self.n_keys)
+            distinct = distinct_count(akey[hit], ante[hit], self.n_keys)
             coverage = support / max(n_c, 1)
             confidence = np.minimum(distinct / np.maximum(self.key_count, 1), 1.0)
             lift = coverage / np.maximum(chance, 1e-12)
@@ -437,7 +445,7 @@ class _Miner:
         frames: dict[Frame, F64] = {"clock": minute}
         for name, times in sun.items():
             if len(times) >= self.c.min_support:
-                frames[name] = _minutes_from(self.time, times)
+                frames[name] = minutes_from(self.time, times)
         rows = np.flatnonzero(candidates & self.actuator[self.key])
         rows = rows[np.argsort(self.key[rows], kind="stable")]
         keys, starts, counts = np.unique(self.key[rows], return_index=True, return_counts=True)
@@ -463,7 +471,7 @@ class _Miner:
                 break
             minutes = frames[best.frame][rows]
             in_window = remaining & groups[best.group][day[rows]]
-            in_window &= _circular_within(
+            in_window &= circular_within(
                 minutes, (best.center + 0.5) * _BIN_MIN, (best.half + 0.5) * _BIN_MIN
             )
             peaks.append(self._pattern(k, best, minutes[in_window], day[rows][in_window], groups))
@@ -487,15 +495,15 @@ class _Miner:
         in_group = masks[:, day]  # (group, event)
         n_events = in_group.sum(axis=1)
         histogram = np.stack([np.bincount(bins[m], minlength=_BINS) for m in in_group])
-        covered = (_circular_window_sums(occupied, halves) > 0).astype(np.float32)  # (width, day, centre)
+        covered = (circular_window_sums(occupied, halves) > 0).astype(np.float32)  # (width, day, centre)
         k = (masks[:, active].astype(np.float32) @ covered).astype(np.float64)  # (width, group, centre)
-        per_window = _circular_window_sums(histogram, halves)
+        per_window = circular_window_sums(histogram, halves)
         # Chance of a day with an event in the window if the key's events fell anywhere in the day.
         share = ((2 * halves + 1) / _BINS)[:, None, None]
         p0 = 1 - np.exp(-(n_events / np.maximum(n_group, 1))[None, :, None] * share)
         conf = k / np.maximum(n_group, 1)[None, :, None]
         lift = conf / np.maximum(p0, 1e-12)
-        llr = _binomial_llr(k, n_group[None, :, None], p0)
+        llr = binomial_llr(k, n_group[None, :, None], p0)
         ok = (
             (k >= self.c.min_support)
             & (n_events >= self.c.min_support)[None, :, None]
@@ -516,7 +524,7 @@ class _Miner:
         n_group = int(groups[window.group].sum())
         support = len(np.unique(day))
         if window.frame == "clock":
-            center = _circular_median(minutes) / 60
+            center = circular_median(minutes) / 60
         else:
             center = (float(np.median(minutes)) - 720) / 60
         entity, state = self.names[k]
@@ -590,55 +598,3 @@ def _delay_peaks(pairs: _Pairs) -> tuple[I64, I64, F64, F64, F64]:
         stats.get_column("spread").to_numpy().astype(np.float64),
         stats.get_column("jitter").fill_null(np.inf).to_numpy().astype(np.float64),
     )
-
-
-def _distinct_count(akey: I64, ante: I64, n_keys: int) -> F64:
-    """Per key, how many distinct antecedent events appear."""
-    if len(akey) == 0:
-        return np.zeros(n_keys)
-    unique = np.unique(akey * (int(ante.max()) + 1) + ante)
-    return np.bincount(unique // (int(ante.max()) + 1), minlength=n_keys).astype(np.float64)
-
-
-def _circular_window_sums(counts: npt.NDArray[np.int32] | I64, halves: I64) -> I64:
-    """Sums over the circular windows [c - h, c + h] of each column c (last axis), for each half width h:
-    shape (len(halves), *counts.shape)."""
-    pad = int(halves.max())
-    padded = np.concatenate([counts[:, -pad:], counts, counts[:, :pad]], axis=1)
-    cumulative = np.zeros((counts.shape[0], padded.shape[1] + 1), dtype=np.int64)
-    np.cumsum(padded, axis=1, out=cumulative[:, 1:])
-    n = counts.shape[1]
-    sums: I64 = np.stack(
-        [cumulative[:, pad + h + 1 : pad + h + 1 + n] - cumulative[:, pad - h : pad - h + n] for h in halves]
-    )
-    return sums
-
-
-def _binomial_llr(k: F64, n: F64, p0: F64) -> F64:
-    """Log-likelihood ratio of k successes in n at the observed rate against rate p0 (0 where k/n <= p0)."""
-    p = np.clip(k / np.maximum(n, 1), 1e-12, 1 - 1e-12)
-    q = np.clip(p0, 1e-12, 1 - 1e-12)
-    llr = k * np.log(p / q) + (n - k) * np.log((1 - p) / (1 - q))
-    return np.where(p > q, llr, 0.0)
-
-
-def _minutes_from(times: I64, anchors: I64) -> F64:
-    """Minutes from the nearest anchor time, shifted by 12 h into [0, 1440)."""
-    anchors = np.sort(anchors)
-    idx = np.clip(np.searchsorted(anchors, times), 1, len(anchors) - 1)
-    before, after = anchors[idx - 1], anchors[idx]
-    nearest = np.where(times - before <= after - times, before, after)
-    return np.clip((times - nearest) / (60 * US_PER_S) + 720, 0, 1440 - 1e-6)
-
-
-def _circular_within(minutes: F64, center: float, radius: float) -> BoolArr:
-    distance = np.abs((minutes - center + 720) % 1440 - 720)
-    return distance <= radius
-
-
-def _circular_median(minutes: F64) -> float:
-    """Median minute of day of values that cluster, robust to a cluster spanning midnight."""
-    angle = minutes / 1440 * 2 * np.pi
-    mean = np.arctan2(np.sin(angle).mean(), np.cos(angle).mean()) / (2 * np.pi) * 1440
-    shifted = (minutes - mean + 720) % 1440 - 720
-    return float((np.median(shifted) + mean) % 1440)

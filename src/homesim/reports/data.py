@@ -9,20 +9,16 @@ structure, ground truth) are small and read whole. Every function returns a tidy
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from homesim.datasets.home_folder import HOME_FILE
-from homesim.ground_truth.truth import GROUND_TRUTH_FILE
 from homesim.ground_truth.verifier import ACTUATOR_DOMAINS
 from homesim.reports.inputs import RunSummary
 from homesim.simulation.cycle import CycleReport
-
-EVENTS_FILE = "events.parquet"
-ENVIRONMENT_FILE = "environment.parquet"
+from homesim.workspace import HomeFolder
 
 #: Hourly environment variables correlated with household activity.
 WEATHER_COLUMNS: tuple[str, ...] = (
@@ -39,8 +35,10 @@ ACTIVITY_COLUMNS: tuple[str, ...] = ("heating", "cooling", "actions")
 TEMPERATURE_BIN_C = 2.0
 
 
-def _homes_with(home_dirs: Sequence[Path], name: str) -> list[Path]:
-    return [d / name for d in home_dirs if (d / name).is_file()]
+def _homes_with(home_dirs: Sequence[Path], file: Callable[[HomeFolder], Path]) -> list[Path]:
+    """The file `file` picks out of each home folder, where it exists."""
+    paths = (file(HomeFolder(d)) for d in home_dirs)
+    return [p for p in paths if p.is_file()]
 
 
 def _scan(paths: Sequence[Path], columns: Sequence[str | pl.Expr]) -> pl.LazyFrame | None:
@@ -55,7 +53,7 @@ def home_mix(home_dirs: Sequence[Path]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(homes per home type, entities per HA domain) over the homes' `home.json`."""
     types: list[str] = []
     entity_ids: list[str] = []
-    for path in _homes_with(home_dirs, HOME_FILE):
+    for path in _homes_with(home_dirs, lambda h: h.home_json):
         home: dict[str, Any] = json.loads(path.read_bytes())
         types.append(home["metadata"]["home_type"])
         entity_ids.extend(e["entity_id"] for e in home["entities"])
@@ -77,23 +75,23 @@ def home_mix(home_dirs: Sequence[Path]) -> tuple[pl.DataFrame, pl.DataFrame]:
 def events_per_day(home_dirs: Sequence[Path]) -> pl.DataFrame:
     """Mean events per home per UTC day, by cause: columns day, cause, events."""
     lf = _scan(
-        _homes_with(home_dirs, EVENTS_FILE),
+        _homes_with(home_dirs, lambda h: h.events),
         [pl.col("time").dt.date().alias("day"), pl.col("cause").cast(pl.String)],
     )
     if lf is None:
         return pl.DataFrame(schema={"day": pl.Date, "cause": pl.String, "events": pl.Float64})
-    homes = len(_homes_with(home_dirs, EVENTS_FILE))
+    homes = len(_homes_with(home_dirs, lambda h: h.events))
     return lf.group_by("day", "cause").agg(events=pl.len() / homes).sort("day", "cause").collect()
 
 
 def hourly_activity(home_dirs: Sequence[Path]) -> pl.DataFrame:
     """One row per home-hour: the environment columns and the activity counts of that hour."""
-    dirs = [d for d in home_dirs if (d / EVENTS_FILE).is_file() and (d / ENVIRONMENT_FILE).is_file()]
+    homes = [h for h in map(HomeFolder, home_dirs) if h.events.is_file() and h.environment.is_file()]
     events = _scan(
-        [d / EVENTS_FILE for d in dirs],
+        [h.events for h in homes],
         [pl.col("time"), pl.col("entity_id").cast(pl.String), pl.col("state")],
     )
-    environment = _scan([d / ENVIRONMENT_FILE for d in dirs], ["time", *WEATHER_COLUMNS])
+    environment = _scan([h.environment for h in homes], ["time", *WEATHER_COLUMNS])
     if events is None or environment is None:
         schema: dict[str, pl.DataType] = {"home_key": pl.String(), "time": pl.Datetime("us", "UTC")}
         schema |= dict.fromkeys(WEATHER_COLUMNS, pl.Float64()) | dict.fromkeys(ACTIVITY_COLUMNS, pl.Int64())
@@ -157,7 +155,7 @@ _KIND_ORDER = {"pattern": 0, "synergy": 1, "decoy": 2, "fault": 3}
 def truth_counts(home_dirs: Sequence[Path]) -> pl.DataFrame:
     """Ground-truth items by kind and type: kind (pattern/synergy/decoy/fault), type, items, occurrences."""
     rows: list[dict[str, Any]] = []
-    for path in _homes_with(home_dirs, GROUND_TRUTH_FILE):
+    for path in _homes_with(home_dirs, lambda h: h.ground_truth):
         truth: dict[str, Any] = json.loads(path.read_bytes())
         rows += [
             {"kind": "pattern", "type": p["type"], "occurrences": p.get("occurrences", 0)}

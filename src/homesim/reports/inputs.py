@@ -8,18 +8,14 @@ still errors, with the file named, because a corrupt input is worth seeing.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from homesim.datasets.manifest import MANIFEST_FILE, read_dataset
+from homesim.datasets.manifest import read_dataset
 from homesim.simulation.cycle import CycleReport
-from homesim.workspace import Workspace
-
-_CYCLE_FILE = re.compile(r"^cycle_(\d+)_(.+)\.json$")
-_AB_FILE = re.compile(r"^ab_(.+)_(\d+)\.json$")
+from homesim.workspace import LATEST_RUN, Workspace
 
 
 class ReportInputError(ValueError):
@@ -91,14 +87,8 @@ def _read_json(path: Path) -> Any:
 
 def cycle_reports(workspace: Workspace, cycle: int | None = None) -> list[CycleReport]:
     """Cycle reports under `reports/` (of one cycle, or all), ordered by cycle then dataset."""
-    found: list[tuple[int, str, Path]] = []
-    if workspace.reports_dir.is_dir():
-        for path in workspace.reports_dir.iterdir():
-            m = _CYCLE_FILE.match(path.name)
-            if m and (cycle is None or int(m.group(1)) == cycle):
-                found.append((int(m.group(1)), m.group(2), path))
     reports = []
-    for _, _, path in sorted(found):
+    for path in (f.path for f in workspace.cycle_reports(cycle)):
         try:
             reports.append(CycleReport.model_validate(_read_json(path)))
         except ValidationError as exc:
@@ -106,15 +96,12 @@ def cycle_reports(workspace: Workspace, cycle: int | None = None) -> list[CycleR
     return reports
 
 
-def runs_dir(workspace: Workspace) -> Path:
-    return workspace.reports_dir / "runs"
-
-
 def read_run(workspace: Workspace, run_id: str) -> RunSummary:
     """The run summary `reports/runs/<run_id>.json` ("latest" reads `latest.json`)."""
-    if not run_id or "/" in run_id or "\\" in run_id or run_id.startswith("."):
-        raise ReportInputError(f"invalid run id {run_id!r}")
-    path = runs_dir(workspace) / f"{run_id}.json"
+    try:
+        path = workspace.run_file(run_id)
+    except ValueError as exc:
+        raise ReportInputError(str(exc)) from exc
     if not path.is_file():
         raise FileNotFoundError(f"no run {run_id!r}: {path} does not exist")
     try:
@@ -124,20 +111,16 @@ def read_run(workspace: Workspace, run_id: str) -> RunSummary:
 
 
 def latest_run(workspace: Workspace) -> RunSummary | None:
-    path = runs_dir(workspace) / "latest.json"
-    return read_run(workspace, "latest") if path.is_file() else None
+    return read_run(workspace, LATEST_RUN) if workspace.latest_run_file.is_file() else None
 
 
 def ab_results(workspace: Workspace, cycles: set[int] | None = None) -> list[ABInput]:
     """A/B result files `reports/ab_<model_type>_<cycle>.json` (of some cycles, or all)."""
-    if not workspace.reports_dir.is_dir():
-        return []
-    found = []
-    for path in workspace.reports_dir.iterdir():
-        m = _AB_FILE.match(path.name)
-        if m and (cycles is None or int(m.group(2)) in cycles):
-            found.append((int(m.group(2)), m.group(1), path))
-    return [_read_ab(path, model_type, cycle) for cycle, model_type, path in sorted(found)]
+    return [
+        _read_ab(f.path, f.model_type, f.cycle)
+        for f in workspace.ab_reports()
+        if cycles is None or f.cycle in cycles
+    ]
 
 
 def _read_ab(path: Path, model_type: str, cycle: int) -> ABInput:
@@ -170,10 +153,10 @@ class DatasetHomes(BaseModel):
 
 def dataset_homes(workspace: Workspace, dataset_id: str, max_homes: int) -> DatasetHomes | None:
     """The dataset's existing home folders, capped; None when the dataset's manifest is missing."""
-    manifest_path = workspace.dataset_dir(dataset_id) / MANIFEST_FILE
-    if not manifest_path.is_file():
+    folder = workspace.dataset(dataset_id)
+    if not folder.is_dataset():
         return None
-    manifest = read_dataset(manifest_path)
+    manifest = read_dataset(folder.manifest)
     dirs = [workspace.home_dir(k) for k in manifest.home_keys]
     dirs = [d for d in dirs if d.is_dir()][:max_homes]
     return DatasetHomes(dataset_id=dataset_id, home_dirs=dirs, total_homes=len(manifest.home_keys))

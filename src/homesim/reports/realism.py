@@ -21,8 +21,6 @@ from homesim.reports import plots
 from homesim.reports.markup import figure, key_values, no_data, note, page, slug, table
 from homesim.workspace import Workspace
 
-TRANSFER_FILE = "transfer.json"
-
 #: Section titles, in order (tests and docs refer to them).
 REALISM_SECTIONS = (
     "Realism: footing",
@@ -203,27 +201,26 @@ def write_realism_report(report: RealismReport, path: Path, transfer: TransferRe
     return path
 
 
-def realism_dir(workspace: Workspace) -> Path:
-    return workspace.reports_dir / "realism"
-
-
 def save_realism(workspace: Workspace, report: RealismReport, transfer: TransferResult | None) -> Path:
     """Keep `report` (and its transfer result, if any) as the workspace's latest realism report."""
-    directory = realism_dir(workspace)
-    write_realism(report, directory)
+    files = workspace.realism
+    write_realism(report, files)
     if transfer is None:
-        (directory / TRANSFER_FILE).unlink(missing_ok=True)  # a stale result belongs to other homes
+        files.transfer.unlink(missing_ok=True)  # a stale result belongs to other homes
     else:
-        write_text_atomic(directory / TRANSFER_FILE, transfer.model_dump_json(indent=2) + "\n")
-    return directory
+        write_text_atomic(files.transfer, transfer.model_dump_json(indent=2) + "\n")
+    return files.path
 
 
 def load_realism(workspace: Workspace) -> tuple[RealismReport, TransferResult | None] | None:
     """The workspace's latest realism report and transfer result, or None."""
-    directory = realism_dir(workspace)
-    report = read_realism(directory)
+    files = workspace.realism
+    report = read_realism(files)
     if report is None:
         return None
-    path = directory / TRANSFER_FILE
-    transfer = TransferResult.model_validate_json(path.read_text("utf-8")) if path.is_file() else None
+    transfer = (
+        TransferResult.model_validate_json(files.transfer.read_text("utf-8"))
+        if files.transfer.is_file()
+        else None
+    )
     return report, transfer

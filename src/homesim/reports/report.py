@@ -61,10 +61,6 @@ RUN_SECTIONS = ("Run overview", "Learning curves", "Deployment decisions", "A/B 
 StatusFn = Callable[[str], None]
 
 
-def html_dir(workspace: Workspace) -> Path:
-    return workspace.reports_dir / "html"
-
-
 @dataclass(frozen=True)
 class _CycleInput:
     """One cycle of one dataset: the cycle report if there is one, else the run's copy of its metrics."""
@@ -122,7 +118,7 @@ def write_report(
     if realism is not None:
         say("realism")
         sections += realism_sections(*realism)
-    path = html_dir(workspace) / f"{plan.name}.html"
+    path = workspace.html_report(plan.name)
     write_text_atomic(path, page(plan.title, f"workspace {workspace.root}", sections))
     log.info("report_written", path=str(path), sections=len(sections))
     return path

@@ -219,10 +219,6 @@ def decide(target: StageName, stages: Sequence[ABStage]) -> tuple[Arm | None, st
     return "challenger", f"challenger significantly better: {summary}"
 
 
-def ab_report_path(workspace: Workspace, model_type: ModelType, cycle: int) -> Path:
-    return workspace.reports_dir / f"ab_{model_type}_{cycle}.json"
-
-
 def run_ab(
     workspace: Workspace,
     model_type: ModelType,
@@ -286,7 +282,7 @@ def run_ab(
         promoted=promoted,
         errors=report.errors,
     )
-    write_json_atomic(ab_report_path(workspace, model_type, cycle), result.model_dump(mode="json"))
+    write_json_atomic(workspace.ab_report(model_type, cycle), result.model_dump(mode="json"))
     return result
 
 

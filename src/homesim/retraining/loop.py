@@ -14,7 +14,6 @@ type on the union of all held-out homes with paired bootstrap CIs — the learni
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import time
@@ -37,12 +36,12 @@ from homesim.retraining.provider import RegistryModelProvider
 from homesim.retraining.registry import ModelRegistry
 from homesim.retraining.retraining_manager import RetrainingConfig, RetrainingManager, RetrainingRun
 from homesim.schema.records import StageName
-from homesim.simulation.cycle import DEFAULT_STAGES, CycleReport, HomeOutcome, SimulationCycle, StageRef
+from homesim.simulation.cycle import DEFAULT_STAGES, CycleReport, HomeOutcome, StageRef
 from homesim.simulation.model_provider import MODEL_TYPES, ModelType
-from homesim.training_data.collector import TrainingDataCollector
-from homesim.training_data.exporters import Exporter, workspace_truths
-from homesim.training_data.lineage_tracker import LineageTracker, Source
+from homesim.training_data.exporters import Exporter
+from homesim.training_data.lineage_tracker import LineageTracker
 from homesim.training_data.loading import load_training_data
+from homesim.training_data.run_and_collect import run_and_collect
 from homesim.training_data.store import RecordStore
 from homesim.workspace import Workspace
 
@@ -84,14 +83,8 @@ class LoopConfig(BaseModel):
         )
 
 
-def run_paths(workspace: Workspace, run_id: str) -> tuple[Path, Path]:
-    """`reports/runs/<run_id>.json` and `reports/runs/latest.json`."""
-    folder = workspace.reports_dir / "runs"
-    return folder / f"{run_id}.json", folder / "latest.json"
-
-
 def read_run(workspace: Workspace, run_id: str) -> dict[str, Any] | None:
-    path, _ = run_paths(workspace, run_id)
+    path = workspace.run_file(run_id)
     if not path.is_file():
         return None
     data: dict[str, Any] = json.loads(path.read_text("utf-8"))
@@ -99,9 +92,9 @@ def read_run(workspace: Workspace, run_id: str) -> dict[str, Any] | None:
 
 
 def write_run(workspace: Workspace, run: Mapping[str, Any]) -> Path:
-    path, latest = run_paths(workspace, str(run["run_id"]))
+    path = workspace.run_file(str(run["run_id"]))
     write_json_atomic(path, run)
-    write_json_atomic(latest, run)
+    write_json_atomic(workspace.latest_run_file, run)
     return path
 
 
@@ -194,7 +187,7 @@ class RetrainingLoop:
         with DataGenerationManager(ws, cfg.executor, workers=cfg.workers, progress=[generated]) as manager:
             result = manager.generate(generation)
         manifest = result.manifest
-        report = self._simulate(cycle, manifest.dataset_id, manifest.generator_version, manifest.config_hash)
+        report = self._simulate(cycle, manifest.dataset_id)
         self._note(cycle, "export", 0, 2, "")
         with RecordStore(ws.training_store) as store, LineageTracker(ws.lineage_db) as tracker:
             exporter = Exporter(ws, store, tracker=tracker)
@@ -222,7 +215,7 @@ class RetrainingLoop:
             "models": models,
         }
 
-    def _simulate(self, cycle: int, dataset_id: str, generator_version: str, config_hash: str) -> CycleReport:
+    def _simulate(self, cycle: int, dataset_id: str) -> CycleReport:
         ws = self.workspace
         provider = RegistryModelProvider(ws)
         provider.resolve()  # pin this cycle's champions before any worker asks
@@ -234,24 +227,16 @@ class RetrainingLoop:
             finished += 1
             self._note(cycle, "simulate", finished, homes, outcome.home_key)
 
-        truths = functools.cache(workspace_truths(ws))
-        with (
-            TrainingDataCollector(
-                ws.training_store,
-                truth_of=truths,
-                lineage=LineageTracker(ws.lineage_db),
-                source=Source(dataset_id, generator_version, config_hash),
-            ) as sink,
-            SimulationCycle(
-                ws,
-                sink,
-                models=provider,
-                executor=self.config.executor,
-                workers=self.config.workers,
-                stages=self.stages,
-            ) as sim,
-        ):
-            return sim.run(dataset_id, cycle, progress=simulated)
+        return run_and_collect(
+            ws,
+            dataset_id,
+            cycle,
+            executor=self.config.executor,
+            workers=self.config.workers,
+            models=provider,
+            stages=self.stages,
+            progress=simulated,
+        ).report
 
     def summary(self, run: Mapping[str, Any]) -> dict[str, Any]:
         """Per model type: baseline, the run's first model and final champion on all held-out homes."""

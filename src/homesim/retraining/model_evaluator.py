@@ -480,16 +480,9 @@ def _describe(check: GateCheck) -> str:
     return f"{check.metric} did not improve on the reference: {check.value:+.4f} ≤ {check.threshold:+.4f}"
 
 
-def evaluation_paths(workspace: Workspace, evaluation: Evaluation) -> tuple[Path, Path]:
-    """`reports/evaluations/<model_type>_<version>.json` and `.md`."""
-    name = f"{evaluation.model_type}_{evaluation.candidate_version or 'candidate'}"
-    base = workspace.reports_dir / "evaluations" / name
-    return base.with_suffix(".json"), base.with_suffix(".md")
-
-
 def write_evaluation(workspace: Workspace, evaluation: Evaluation) -> tuple[Path, Path]:
     """Write the evaluation report (JSON + markdown) atomically; return both paths."""
-    json_path, md_path = evaluation_paths(workspace, evaluation)
-    write_json_atomic(json_path, evaluation.model_dump(mode="json"))
-    write_text_atomic(md_path, evaluation.markdown())
-    return json_path, md_path
+    files = workspace.evaluation_report(evaluation.model_type, evaluation.candidate_version)
+    write_json_atomic(files.json, evaluation.model_dump(mode="json"))
+    write_text_atomic(files.md, evaluation.markdown())
+    return files.json, files.md

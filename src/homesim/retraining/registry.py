@@ -209,7 +209,7 @@ class ModelRegistry:
         """Save `model`'s artifacts and model card as the next version of `model_type` (a `candidate`)."""
         created = clock or datetime.now(UTC)
         self._sweep_staging()
-        staging = self.workspace.models_dir / ".staging" / f"{model_type}-{uuid.uuid4().hex}"
+        staging = self.workspace.models_staging_dir / f"{model_type}-{uuid.uuid4().hex}"
         staging.mkdir(parents=True)
         try:
             trainer.save(model, staging)
@@ -218,6 +218,7 @@ class ModelRegistry:
                 raise ValueError(f"{type(trainer).__name__}.save wrote no files for {model_type}")
             with transaction(self._db):
                 number = self._next_number(model_type)
+                artifact_dir = self.workspace.model_version_dir(model_type, number)
                 version = ModelVersion(
                     model_type=model_type,
                     version=f"v{number}",
@@ -225,7 +226,7 @@ class ModelRegistry:
                     created=created,
                     params=dict(params),
                     metrics={k: float(v) for k, v in metrics.items()},
-                    artifact_dir=f"{self.workspace.models_dir.name}/{model_type}/v{number}",
+                    artifact_dir=artifact_dir.relative_to(self.workspace.root).as_posix(),
                     files={},
                     training_cycles=sorted(set(training_cycles)),
                     lineage_ids=list(lineage_ids),
@@ -282,7 +283,7 @@ class ModelRegistry:
         )
 
     def _sweep_staging(self) -> None:
-        staging = self.workspace.models_dir / ".staging"
+        staging = self.workspace.models_staging_dir
         if not staging.is_dir():
             return
         cutoff = time.time() - _STALE_STAGING_S

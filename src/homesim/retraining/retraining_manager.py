@@ -239,12 +239,7 @@ def _run_of(row: sqlite3.Row | tuple[Any, ...]) -> RetrainingRun:
 
 def newest_cycle(workspace: Workspace, model_type: ModelType) -> int | None:
     """The newest cycle with a `training_data/cycle_<n>/<model_type>` export, or None."""
-    cycles = [
-        int(p.parent.parent.name.removeprefix("cycle_"))
-        for p in workspace.training_data_dir.glob(f"cycle_*/{model_type}/metadata.json")
-        if p.parent.parent.name.removeprefix("cycle_").isdigit()
-    ]
-    return max(cycles, default=None)
+    return max(workspace.export_cycles(model_type), default=None)
 
 
 class RetrainingManager:

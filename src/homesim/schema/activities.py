@@ -12,6 +12,9 @@ from enum import StrEnum
 
 import pyarrow as pa
 
+# Re-exported for the importers and the generator that write this file; the workspace owns its name.
+from homesim.workspace import ACTIVITIES_FILE as ACTIVITIES_FILE
+
 
 class Activity(StrEnum):
     """Activity labels shared by synthetic ground truth and imported real homes."""
@@ -34,8 +37,6 @@ class Activity(StrEnum):
 
 #: Code order of the `activity` dictionary; stable so files compare byte for byte.
 ACTIVITIES: tuple[str, ...] = tuple(a.value for a in Activity)
-
-ACTIVITIES_FILE = "activities.parquet"
 
 ACTIVITIES_SCHEMA = pa.schema(
     [

@@ -29,7 +29,7 @@ from typing import TypeAlias
 from pydantic import BaseModel, ConfigDict
 
 from homesim.datasets.executors import Executor, make_executor
-from homesim.datasets.manifest import MANIFEST_FILE, DatasetManifest, read_dataset
+from homesim.datasets.manifest import DatasetManifest, read_dataset
 from homesim.generation.config import GenerationConfig
 from homesim.io import write_json_atomic, write_text_atomic
 from homesim.schema.records import STAGES, AnyRecord, StageName
@@ -40,7 +40,7 @@ from homesim.simulation.model_provider import ModelProvider, NoModels
 from homesim.simulation.pattern_detection import pattern_stage
 from homesim.simulation.sink import RecordSink
 from homesim.simulation.synergy_detection import synergy_stage
-from homesim.workspace import Workspace
+from homesim.workspace import DatasetFolder, Workspace
 
 Stage: TypeAlias = Callable[[HomeView, ModelProvider, int], Sequence[AnyRecord]]
 #: A stage as a callable, or as "module:function" imported when the cycle starts.
@@ -304,11 +304,10 @@ class SimulationCycle:
         return report
 
     def write_report(self, report: CycleReport) -> tuple[Path, Path]:
-        base = self.workspace.reports_dir / f"cycle_{report.cycle}_{report.dataset_id}"
-        json_path, md_path = base.with_suffix(".json"), base.with_suffix(".md")
-        write_json_atomic(json_path, report.model_dump(mode="json"))
-        write_text_atomic(md_path, report.markdown())
-        return json_path, md_path
+        files = self.workspace.cycle_report(report.cycle, report.dataset_id)
+        write_json_atomic(files.json, report.model_dump(mode="json"))
+        write_text_atomic(files.md, report.markdown())
+        return files.json, files.md
 
 
 def find_dataset(workspace: Workspace, dataset: str | Path) -> DatasetManifest:
@@ -316,4 +315,4 @@ def find_dataset(workspace: Workspace, dataset: str | Path) -> DatasetManifest:
     path = Path(dataset)
     if not path.exists():
         path = workspace.dataset_dir(str(dataset))
-    return read_dataset(path / MANIFEST_FILE if path.is_dir() else path)
+    return read_dataset(DatasetFolder(path).manifest if path.is_dir() else path)

@@ -16,16 +16,17 @@ import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 
-from homesim.datasets.home_folder import ENVIRONMENT_FILE, EVENTS_FILE, read_home
+from homesim.datasets.home_folder import read_home
 from homesim.generation.calendar import day_grid
 from homesim.generation.config import GenerationConfig
 from homesim.generation.environment import solar_elevation_deg
 from homesim.generation.home import GeneratedHome, generate_home
-from homesim.ground_truth.truth import GROUND_TRUTH_FILE, build_ground_truth
+from homesim.ground_truth.truth import build_ground_truth
 from homesim.schema.events import ENVIRONMENT_SCHEMA, PROVENANCE_COLUMNS
 from homesim.schema.ground_truth import GroundTruth
 from homesim.schema.home import Home
 from homesim.schema.records import AnyRecord, StageName
+from homesim.workspace import HomeFolder
 
 HOUR_US = 3_600_000_000
 #: Event columns stages receive.
@@ -93,14 +94,14 @@ def load_home_view(directory: Path, config: GenerationConfig | None = None) -> H
     home has no truth, and, unless its folder has one, only the sun in its environment."""
     home = read_home(directory)
     # Read only the visible columns: the hidden ones never enter this process's view of the home.
-    events = pl.from_arrow(pq.read_table(directory / EVENTS_FILE, columns=list(VISIBLE_COLUMNS)))
-    environment_file = directory / ENVIRONMENT_FILE
-    if environment_file.is_file():
-        environment = pl.from_arrow(pq.read_table(environment_file))
+    files = HomeFolder(directory)
+    events = pl.from_arrow(pq.read_table(files.events, columns=list(VISIBLE_COLUMNS)))
+    if files.environment.is_file():
+        environment = pl.from_arrow(pq.read_table(files.environment))
     else:
         environment = sun_only_environment(home)
     assert isinstance(events, pl.DataFrame) and isinstance(environment, pl.DataFrame)
-    truth_file = directory / GROUND_TRUTH_FILE
+    truth_file = files.ground_truth
     truth: GroundTruth | None = None
     if truth_file.is_file():
         truth = GroundTruth.model_validate_json(truth_file.read_bytes())

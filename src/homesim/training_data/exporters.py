@@ -23,17 +23,15 @@ from typing import Any, Protocol
 
 import polars as pl
 
-from homesim.ground_truth.truth import GROUND_TRUTH_FILE, read_ground_truth
+from homesim.ground_truth.truth import read_ground_truth
 from homesim.io import atomic_path, write_json_atomic, write_text_atomic
 from homesim.schema.ground_truth import GroundTruth
 from homesim.schema.records import AnyRecord
 from homesim.training_data.collector import DEFAULT_POINTS
 from homesim.training_data.formatters import chat_examples, dedupe_newest, format_payloads
 from homesim.training_data.loading import (
-    METADATA_FILE,
     SUFFIX,
     ExportFormatError,
-    export_dir,
     read_chat,
     read_table,
     sqlite_create_table,
@@ -48,7 +46,7 @@ from homesim.training_data.schemas import (
     TableSpec,
 )
 from homesim.training_data.store import RECORD_ADAPTER, PayloadRow
-from homesim.workspace import Workspace
+from homesim.workspace import EXPORT_METADATA_FILE, Workspace
 
 README_FILE = "README.md"
 
@@ -101,8 +99,8 @@ def workspace_truths(workspace: Workspace) -> TruthSource:
     """Read each home's `ground_truth.json` from the workspace (None where it is missing)."""
 
     def load(home_key: str) -> GroundTruth | None:
-        directory = workspace.home_dir(home_key)
-        return read_ground_truth(directory) if (directory / GROUND_TRUTH_FILE).is_file() else None
+        home = workspace.home(home_key)
+        return read_ground_truth(home.path) if home.ground_truth.is_file() else None
 
     return load
 
@@ -247,7 +245,7 @@ class Exporter:
                 .unique(["home_key", "entity_id"], keep="first", maintain_order=True)
                 .sort("cycle", "home_key", "entity_id")
             )
-        final = export_dir(self.workspace, model_type, cycle)
+        final = self.workspace.export_dir(model_type, cycle)
         staging = final.parent / f".{model_type}.staging-{uuid.uuid4().hex[:8]}"
         try:
             counts = self._write_all(staging, model_type, tables, wanted)
@@ -265,7 +263,7 @@ class Exporter:
             }
             write_text_atomic(staging / README_FILE, _dataset_card(model_type, counts, metadata))
             metadata["files"][README_FILE] = {"sha256": _sha256(staging / README_FILE), "rows": None}
-            write_json_atomic(staging / METADATA_FILE, metadata)
+            write_json_atomic(staging / EXPORT_METADATA_FILE, metadata)
             _replace_dir(staging, final)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -356,10 +354,8 @@ def prune(workspace: Workspace, keep_cycles: int) -> list[Path]:
     return the folders deleted."""
     if keep_cycles < 0:
         raise ValueError("keep_cycles must be ≥ 0")
-    base = workspace.training_data_dir
-    folders = [p for p in base.glob("cycle_*") if p.is_dir() and p.name.removeprefix("cycle_").isdigit()]
-    folders.sort(key=lambda p: int(p.name.removeprefix("cycle_")), reverse=True)
-    doomed = folders[keep_cycles:]
+    folders = workspace.export_cycle_dirs()
+    doomed = [folders[c] for c in sorted(folders, reverse=True)[keep_cycles:]]
     for folder in doomed:
         shutil.rmtree(folder)
     return doomed

@@ -29,10 +29,10 @@ from openlineage.client.transport.http import HttpConfig, HttpTransport
 
 from homesim import __version__
 from homesim.training_data.store import connect, transaction
+from homesim.workspace import OPENLINEAGE_FILE
 
 NAMESPACE: Final = "homesim"
 PRODUCER: Final = f"https://github.com/homesim/homesim/tree/{__version__}"
-OPENLINEAGE_FILE: Final = Path("lineage") / "openlineage.jsonl"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (

@@ -24,9 +24,8 @@ from homesim.training_data.schemas import (
     TableSpec,
     check_schema_version,
 )
-from homesim.workspace import Workspace
+from homesim.workspace import EXPORT_METADATA_FILE, Workspace
 
-METADATA_FILE = "metadata.json"
 #: File suffix of each tabular format (`chat` is `<table>.chat.jsonl`).
 SUFFIX: dict[Format, str] = {
     "json": ".json",
@@ -128,9 +127,11 @@ def read_chat(path: Path) -> list[dict[str, Any]]:
 
 def read_metadata(directory: Path) -> dict[str, Any]:
     """An export folder's metadata, after checking its schema version is readable."""
-    path = directory / METADATA_FILE
+    path = directory / EXPORT_METADATA_FILE
     if not path.is_file():
-        raise FileNotFoundError(f"no export at {directory} (missing {METADATA_FILE}); run `homesim export`")
+        raise FileNotFoundError(
+            f"no export at {directory} (missing {EXPORT_METADATA_FILE}); run `homesim export`"
+        )
     metadata: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     check_schema_version(str(metadata.get("schema_version")), str(path))
     return metadata
@@ -175,19 +176,13 @@ class TrainingData:
         ]
 
 
-def export_dir(workspace: Workspace, model_type: ModelType, cycle: int | None) -> Path:
-    """`training_data/cycle_<n>/<model_type>`, or `training_data/aggregated/<model_type>` for None."""
-    base = workspace.training_data_dir
-    return base / ("aggregated" if cycle is None else f"cycle_{cycle}") / model_type
-
-
 def load_training_data(model_type: ModelType, workspace: Workspace, cycle: int | None = None) -> TrainingData:
     """Load a model type's export: of cycle `cycle`, or the aggregated (deduplicated) one when None.
 
     Each table is read from the best format present and validated; raises FileNotFoundError when the
     export is missing and SchemaVersionError when it was written with an unreadable schema version.
     """
-    directory = export_dir(workspace, model_type, cycle)
+    directory = workspace.export_dir(model_type, cycle)
     metadata = read_metadata(directory)
     tables: dict[str, pl.DataFrame] = {}
     for spec in TABLES[model_type]:

@@ -16,9 +16,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from homesim.datasets.home_folder import EVENTS_FILE, read_home
+from homesim.datasets.home_folder import read_home
 from homesim.datasets.manifest import (
-    MANIFEST_FILE,
     DatasetCounts,
     DatasetManifest,
     DatasetTimings,
@@ -50,17 +49,17 @@ def import_into_workspace(
     dataset_id = dataset or key
     existing = _existing_homes(workspace, dataset_id)
     write_real_home(
-        workspace.home_dir(key), imported.home, imported.events, imported.report, imported.activities
+        workspace.home(key).path, imported.home, imported.events, imported.report, imported.activities
     )
     keys = sorted({*existing, key})
     validations, events, size, digests = [], 0, 0, []
     for k in keys:
-        directory = workspace.home_dir(k)
-        table = pq.read_table(directory / EVENTS_FILE)
-        validations.append(validate_home(read_home(directory), table))
+        folder = workspace.home(k)
+        table = pq.read_table(folder.events)
+        validations.append(validate_home(read_home(folder.path), table))
         events += table.num_rows
-        size += sum(p.stat().st_size for p in directory.iterdir() if p.is_file())
-        digests.append([k, hashlib.sha256((directory / EVENTS_FILE).read_bytes()).hexdigest()])
+        size += sum(p.stat().st_size for p in folder.path.iterdir() if p.is_file())
+        digests.append([k, hashlib.sha256(folder.events.read_bytes()).hexdigest()])
     report = ValidationReport.from_homes(validations)
     wall = time.perf_counter() - started
     manifest = DatasetManifest(
@@ -88,10 +87,10 @@ def import_into_workspace(
 
 def _existing_homes(workspace: Workspace, dataset_id: str) -> tuple[str, ...]:
     """Homes already in dataset `dataset_id`; refuses to add a real home to a generated dataset."""
-    path: Path = workspace.dataset_dir(dataset_id) / MANIFEST_FILE
-    if not path.is_file():
+    folder = workspace.dataset(dataset_id)
+    if not folder.is_dataset():
         return ()
-    manifest = read_dataset(path)
+    manifest = read_dataset(folder.manifest)
     if manifest.source != "real":
         raise HistoryImportError(f"dataset {dataset_id!r} holds generated homes; name another with --dataset")
     return manifest.home_keys

@@ -23,7 +23,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from homesim.datasets.home_folder import EVENTS_FILE, HOME_FILE, PARQUET_OPTIONS
+from homesim.datasets.home_folder import PARQUET_OPTIONS
 from homesim.generation.context_ids import ulid_strings
 from homesim.ha.storage import (
     AreaRecord,
@@ -36,12 +36,12 @@ from homesim.ha.storage import (
 from homesim.io import write_atomic, write_json_atomic, write_text_atomic
 from homesim.real_homes.activities import activity_of
 from homesim.real_homes.importing.report import ImportReport
-from homesim.schema.activities import ACTIVITIES, ACTIVITIES_FILE, ACTIVITIES_SCHEMA
+from homesim.schema.activities import ACTIVITIES, ACTIVITIES_SCHEMA
 from homesim.schema.events import EVENTS_SCHEMA, Cause
 from homesim.schema.home import Home, HomeMetadata, RealSource
 from homesim.schema.naming import slugify, unique_slug
+from homesim.workspace import HomeFolder
 
-IMPORT_REPORT_FILE = "import_report.json"
 #: `generator_version` of imported homes: what read them, not what generated them.
 IMPORTER_VERSION = "import-1"
 
@@ -312,19 +312,19 @@ def write_real_home(
     Refuses a folder that holds another kind of home (a generated one has ground truth that would be
     read as this home's), so importing never mixes two homes' files.
     """
-    if directory.is_dir() and any(directory.iterdir()) and not (directory / IMPORT_REPORT_FILE).is_file():
+    folder = HomeFolder(directory)
+    if directory.is_dir() and any(directory.iterdir()) and not folder.import_report.is_file():
         raise HistoryImportError(f"{directory} holds files of another kind of home; choose an empty folder")
-    paths = [directory / HOME_FILE, directory / EVENTS_FILE]
-    write_text_atomic(paths[0], home.model_dump_json(indent=2) + "\n")
-    write_atomic(paths[1], lambda p: pq.write_table(events, p, **PARQUET_OPTIONS))
-    stale = directory / ACTIVITIES_FILE
+    paths = [folder.home_json, folder.events]
+    write_text_atomic(folder.home_json, home.model_dump_json(indent=2) + "\n")
+    write_atomic(folder.events, lambda p: pq.write_table(events, p, **PARQUET_OPTIONS))
     if activities is not None:
-        paths.append(stale)
-        write_atomic(stale, lambda p: pq.write_table(activities, p, **PARQUET_OPTIONS))
+        paths.append(folder.activities)
+        write_atomic(folder.activities, lambda p: pq.write_table(activities, p, **PARQUET_OPTIONS))
     else:
-        stale.unlink(missing_ok=True)  # a re-import without labels must not keep the last one's
-    paths.append(directory / IMPORT_REPORT_FILE)
-    write_json_atomic(paths[-1], report.model_dump(mode="json"))
+        folder.activities.unlink(missing_ok=True)  # a re-import without labels must not keep the last one's
+    paths.append(folder.import_report)
+    write_json_atomic(folder.import_report, report.model_dump(mode="json"))
     return paths
 
 

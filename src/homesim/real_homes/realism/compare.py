@@ -21,6 +21,7 @@ from homesim.io import write_atomic, write_text_atomic
 from homesim.real_homes.realism.features import FEATURE_NAMES, FEATURES, day_features
 from homesim.real_homes.realism.footing import Footing, HomeActivity, harmonise
 from homesim.real_homes.realism.statistics import BOOTSTRAP_RESAMPLES, C2ST, c2st, feature_comparison
+from homesim.workspace import RealismFiles
 
 #: A feature "fails" when more than this share of synthetic homes has its median outside the real range.
 OUTSIDE_LIMIT = 0.2
@@ -229,29 +230,21 @@ def compare(
     return compare_footing(footing, residents, resamples)
 
 
-#: Files of a saved realism report (`homesim realism` keeps the latest under `reports/realism/`).
-SUMMARY_FILE = "summary.json"
-DAYS_FILE = "days.parquet"
-HOUR_PROFILE_FILE = "hour_profile.parquet"
-
-
-def write_realism(report: RealismReport, directory: Path) -> list[Path]:
+def write_realism(report: RealismReport, files: RealismFiles) -> list[Path]:
     """Save a report (summary JSON and the two frames the plots need), each file atomically."""
-    directory.mkdir(parents=True, exist_ok=True)
-    paths = [directory / SUMMARY_FILE, directory / DAYS_FILE, directory / HOUR_PROFILE_FILE]
-    write_text_atomic(paths[0], report.summary.model_dump_json(indent=2) + "\n")
-    write_atomic(paths[1], report.days.write_parquet)
-    write_atomic(paths[2], report.hour_profile.write_parquet)
-    return paths
+    files.path.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(files.summary, report.summary.model_dump_json(indent=2) + "\n")
+    write_atomic(files.days, report.days.write_parquet)
+    write_atomic(files.hour_profile, report.hour_profile.write_parquet)
+    return [files.summary, files.days, files.hour_profile]
 
 
-def read_realism(directory: Path) -> RealismReport | None:
-    """A report saved by `write_realism`, or None when `directory` holds none."""
-    paths = [directory / SUMMARY_FILE, directory / DAYS_FILE, directory / HOUR_PROFILE_FILE]
-    if not all(p.is_file() for p in paths):
+def read_realism(files: RealismFiles) -> RealismReport | None:
+    """A report saved by `write_realism`, or None when there is none."""
+    if not all(p.is_file() for p in (files.summary, files.days, files.hour_profile)):
         return None
     return RealismReport(
-        summary=RealismSummary.model_validate_json(paths[0].read_text("utf-8")),
-        days=pl.read_parquet(paths[1]),
-        hour_profile=pl.read_parquet(paths[2]),
+        summary=RealismSummary.model_validate_json(files.summary.read_text("utf-8")),
+        days=pl.read_parquet(files.days),
+        hour_profile=pl.read_parquet(files.hour_profile),
     )

@@ -25,10 +25,11 @@ from pathlib import Path
 
 import polars as pl
 
-from homesim.datasets.home_folder import EVENTS_FILE, HOME_FILE, read_home
+from homesim.datasets.home_folder import read_home
 from homesim.datasets.verification import home_folders
-from homesim.schema.activities import ACTIVITIES_FILE, Activity
+from homesim.schema.activities import Activity
 from homesim.schema.home import Home
+from homesim.workspace import HomeFolder
 
 #: Clear time of a Home Assistant motion entity: it turns off this long after the last detection.
 MOTION_CLEAR_S = 90.0
@@ -212,7 +213,7 @@ def _away_from_people(home: Home, events: pl.DataFrame, window: tuple[datetime, 
 
 
 def _away_from_activities(directory: Path, tz: str) -> pl.DataFrame:
-    path = directory / ACTIVITIES_FILE
+    path = HomeFolder(directory).activities
     if not path.is_file():
         return pl.DataFrame(schema=_INTERVALS)
     acts = pl.read_parquet(path, columns=["activity", "start", "end"])
@@ -271,14 +272,15 @@ def load_home(directory: Path, *, real: bool, kinds: Sequence[str] = KINDS) -> H
         home = read_home(directory)
     except (OSError, ValueError) as exc:
         raise FootingError(f"{directory}: cannot read home.json ({exc.__class__.__name__})") from exc
-    if not (directory / EVENTS_FILE).is_file():
-        raise FootingError(f"{directory}: no {EVENTS_FILE}")
+    files = HomeFolder(directory)
+    if not files.events.is_file():
+        raise FootingError(f"{directory}: no {files.events.name}")
     meta = home.metadata
     tz = meta.timezone
     sensors = sensor_table(home).filter(pl.col("kind").is_in(list(kinds)))
     wanted = [*sensors["sensor"], *(p.entity_id for p in home.people)]
     events = (
-        pl.scan_parquet(directory / EVENTS_FILE)
+        pl.scan_parquet(files.events)
         .select(sensor=pl.col("entity_id").cast(pl.String), state=pl.col("state"), time=_local("time", tz))
         .filter(pl.col("sensor").is_in(wanted))
         .collect()
@@ -360,7 +362,7 @@ def resolve_homes(path: Path) -> list[Path]:
     """Home folders at `path`: the folder itself when it is a home, else a dataset's or a folder's homes."""
     if not path.is_dir():
         raise FootingError(f"{path}: not a folder")
-    if (path / HOME_FILE).is_file():
+    if HomeFolder(path).is_home():
         return [path]
     homes = home_folders(path)
     if not homes:

@@ -23,7 +23,7 @@ from sklearn.metrics import f1_score
 from threadpoolctl import threadpool_limits
 
 from homesim.real_homes.realism.footing import KINDS, ROOM_CLASSES, HomeActivity, load_home
-from homesim.schema.activities import ACTIVITIES_FILE
+from homesim.workspace import HomeFolder
 
 #: Activations per window (the last one and the ones before it).
 WINDOW = 8
@@ -62,7 +62,7 @@ class TransferResult(BaseModel):
 
 
 def _labels(directory: Path, timezone: str) -> pl.DataFrame | None:
-    path = directory / ACTIVITIES_FILE
+    path = HomeFolder(directory).activities
     if not path.is_file():
         return None
     local = [pl.col(c).dt.convert_time_zone(timezone).dt.replace_time_zone(None) for c in ("start", "end")]

@@ -16,13 +16,15 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 import polars as pl
 
 from homesim.simulation.model_provider import Model, ModelType
 from homesim.training_data.loading import TrainingData
 
+#: The file beside a trainer's weights with its hyper-parameters, label orders and format version.
+CONFIG_FILE: Final = "config.json"
 #: Receives one human-readable progress line (epoch, loss…); trainers call it a few times per fit.
 ProgressFn = Callable[[str], None]
 

@@ -51,7 +51,7 @@ from threadpoolctl import threadpool_limits
 
 from homesim.generation.catalog import load_catalog
 from homesim.io import write_atomic, write_json_atomic
-from homesim.retraining.models.base import ProgressFn, Trainer
+from homesim.retraining.models.base import CONFIG_FILE, ProgressFn, Trainer
 from homesim.retraining.models.metrics import binary_metrics, macro_f1
 from homesim.retraining.models.sklearn_io import dump_estimator, load_estimator
 from homesim.simulation.device_health import FEATURES, RULE_KIND, rule_assess
@@ -62,7 +62,6 @@ log = structlog.get_logger("homesim.retraining.device_intelligence")
 
 F64 = npt.NDArray[np.float64]
 MODEL_FILE = "model.skops"
-CONFIG_FILE = "config.json"
 #: Version of `config.json`'s layout; `load` refuses others.
 ARTIFACT_FORMAT = 2
 #: Columns `predict` needs.

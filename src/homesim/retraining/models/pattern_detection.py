@@ -29,7 +29,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from threadpoolctl import threadpool_limits
 
 from homesim.io import write_atomic, write_json_atomic
-from homesim.retraining.models.base import ProgressFn, Trainer
+from homesim.retraining.models.base import CONFIG_FILE, ProgressFn, Trainer
 from homesim.retraining.models.metrics import best_f1_threshold, binary_metrics, pr_auc, to_stage_scale
 from homesim.retraining.models.sklearn_io import dump_estimator, load_estimator
 from homesim.simulation.model_provider import Model, ModelType
@@ -40,7 +40,6 @@ log = structlog.get_logger("homesim.retraining.pattern_detection")
 
 F64 = npt.NDArray[np.float64]
 MODEL_FILE = "model.skops"
-CONFIG_FILE = "config.json"
 #: Version of `config.json`'s layout; `load` refuses others.
 ARTIFACT_FORMAT = 1
 #: The stage's decision threshold on `score` (the baseline's and the model's).

