@@ -27,6 +27,7 @@ from homesim.real_homes.realism.footing import (
     HomeActivity,
     load_home,
     merge_overlaps,
+    restrict_kinds,
 )
 from homesim.real_homes.realism.statistics import c2st, feature_comparison
 from homesim.real_homes.realism.transfer import activity_transfer, feature_columns, windows
@@ -372,3 +373,12 @@ def test_windows_count_rooms_and_kinds_and_take_the_activity_under_way() -> None
     assert last["since_prev_s"] == 3.5 * 3600
     assert last["hour_cos"] == pytest.approx(-1.0)  # noon
     assert frame.columns == [*feature_columns(), "activity"]
+
+
+def test_only_the_kinds_compared_count() -> None:
+    home = _hand_made_home()
+    motion = restrict_kinds(home, ["motion"])
+    assert set(motion.activations["kind"]) == {"motion"} and motion.sensors.height == 2
+    assert motion.kept_days["activations"].to_list() == [6]
+    nothing = restrict_kinds(home, ["appliance"])  # the day has no appliance activation: dropped
+    assert nothing.days["reason"].to_list() == ["no activation"] and nothing.kept_days.is_empty()
