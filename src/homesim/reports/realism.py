@@ -197,6 +197,7 @@ def write_realism_report(report: RealismReport, path: Path, transfer: TransferRe
         f"{sum(h.real for h in s.homes)} real vs {sum(not h.real for h in s.homes)} synthetic homes; "
         f"C2ST AUC {auc}"
     )
+    path.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(path, page("homesim realism", subtitle, realism_sections(report, transfer)))
     return path
 
