@@ -85,6 +85,8 @@ def realism_command(
     _print(report.summary)
     if result is not None:
         console.print(transfer_table(result))
+        if result.note:
+            console.print(result.note, highlight=False)
     console.print(
         f"saved in {saved} (homesim report adds it)" + (f"; report {out}" if out else ""), highlight=False
     )
