@@ -195,6 +195,8 @@ def test_unreadable_inputs_fail_with_one_line(tmp_path: Path) -> None:
         read_history("tsv", ORDONEZ)
     with pytest.raises(HistoryImportError, match="no such"):
         read_history("ordonez", tmp_path / "missing_Sensors.txt")
+    with pytest.raises(HistoryImportError, match="starts with 'real-'"):
+        read_history("ordonez", ORDONEZ / "OrdonezA_Sensors.txt", home_key="h000001-abc")
     with pytest.raises(HistoryImportError, match="unknown time zone"):
         read_history("ordonez", ORDONEZ / "OrdonezA_Sensors.txt", timezone="Mars/Olympus")
     (tmp_path / "taken").mkdir()

@@ -22,7 +22,6 @@ from homesim.api.errors import bad_request
 from homesim.api.routes_ha import config_root, unpack_zip
 from homesim.api.security import safe_name
 from homesim.real_homes.importing import HistoryImportError, ImportReport, import_into_workspace
-from homesim.workspace import REAL_HOME_PREFIX
 
 router = APIRouter(tags=["real homes"])
 Format = Literal["ordonez", "casas", "recorder"]
@@ -58,8 +57,6 @@ async def import_real_home(
 ) -> RealHomeImport:
     """Import a zipped real history as a home of the workspace (as `homesim import-history`)."""
     safe_name(home_key, "home key")
-    if not home_key.startswith(REAL_HOME_PREFIX):
-        raise bad_request(f"a real home's key starts with {REAL_HOME_PREFIX!r}")
     if dataset is not None:
         safe_name(dataset, "dataset id")
     body = await request.body()

@@ -9,6 +9,7 @@ from homesim.real_homes.importing.casas import import_casas
 from homesim.real_homes.importing.ordonez import import_ordonez
 from homesim.real_homes.importing.recorder import import_recorder
 from homesim.real_homes.importing.writer import HistoryImportError, ImportedHome
+from homesim.workspace import REAL_HOME_PREFIX
 
 Importer = Callable[..., ImportedHome]
 
@@ -29,4 +30,7 @@ def read_history(
         raise HistoryImportError(f"unknown format {format!r}; known: {', '.join(sorted(FORMATS))}")
     if not path.exists():
         raise HistoryImportError(f"no such file or folder: {path}")
+    if home_key is not None and not home_key.startswith(REAL_HOME_PREFIX):
+        # The prefix keeps real homes apart from generated ones wherever they end up (see `Workspace`).
+        raise HistoryImportError(f"a real home's key starts with {REAL_HOME_PREFIX!r} (got {home_key!r})")
     return importer(path, home_key=home_key, timezone=timezone)

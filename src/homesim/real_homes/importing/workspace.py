@@ -28,7 +28,7 @@ from homesim.datasets.validation import ValidationReport, validate_home
 from homesim.real_homes.importing.formats import read_history
 from homesim.real_homes.importing.report import ImportReport
 from homesim.real_homes.importing.writer import IMPORTER_VERSION, HistoryImportError, write_real_home
-from homesim.workspace import REAL_HOME_PREFIX, Workspace
+from homesim.workspace import Workspace
 
 
 def import_into_workspace(
@@ -42,8 +42,6 @@ def import_into_workspace(
 ) -> tuple[ImportReport, DatasetManifest]:
     """Import a real home into `workspace` and add it to dataset `dataset` (default: the home's key)."""
     started_at, started = datetime.now(UTC), time.perf_counter()
-    if home_key is not None and not home_key.startswith(REAL_HOME_PREFIX):
-        raise HistoryImportError(f"a real home's key starts with {REAL_HOME_PREFIX!r} (got {home_key!r})")
     imported = read_history(format, path, home_key=home_key, timezone=timezone)
     key = imported.home.metadata.home_key
     dataset_id = dataset or key
