@@ -4,24 +4,18 @@ its floor, per-feature distances, an HTML report, and (with `--transfer`) train-
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from homesim.cli.options import WorkspaceOption, start_command
-from homesim.real_homes.realism import (
-    FootingError,
-    RealismError,
-    RealismSummary,
-    compare,
-    resolve_homes,
-)
-from homesim.real_homes.realism.compare import OUTSIDE_LIMIT
-from homesim.real_homes.realism.statistics import BOOTSTRAP_RESAMPLES, C2ST
-from homesim.real_homes.realism.transfer import TransferError, TransferResult, activity_transfer
-from homesim.reports.realism import save_realism, write_realism_report
+
+if TYPE_CHECKING:
+    from homesim.real_homes.realism import RealismSummary
+    from homesim.real_homes.realism.statistics import C2ST
+    from homesim.real_homes.realism.transfer import TransferResult
 
 console = Console()
 err_console = Console(stderr=True)
@@ -47,8 +41,9 @@ def realism_command(
         int | None, typer.Option(min=1, help="compare only synthetic homes with this many residents")
     ] = None,
     resamples: Annotated[
-        int, typer.Option(min=1, help="bootstrap resamples behind each AUC's CI (each refits the classifier)")
-    ] = BOOTSTRAP_RESAMPLES,
+        int | None,
+        typer.Option(min=1, help="bootstrap resamples behind each AUC's CI (each refits; default 200)"),
+    ] = None,
     transfer: Annotated[
         bool, typer.Option(help="also train an activity classifier on the synthetic homes, test on the real")
     ] = False,
@@ -59,6 +54,12 @@ def realism_command(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Measure how far synthetic homes' behaviour is from real homes' (docs/realism.md)."""
+    # Imported here: scikit-learn and scipy would add a second to every other command's start.
+    from homesim.real_homes.realism import FootingError, RealismError, compare, resolve_homes
+    from homesim.real_homes.realism.statistics import BOOTSTRAP_RESAMPLES
+    from homesim.real_homes.realism.transfer import TransferError, activity_transfer
+    from homesim.reports.realism import save_realism, write_realism_report
+
     _, ws = start_command(workspace)
     if (dataset is None) == (not homes):
         _fail("give the synthetic homes with exactly one of --dataset or --homes")
@@ -69,7 +70,9 @@ def realism_command(
             synthetic_dirs = resolve_homes(path)
         else:
             synthetic_dirs = [d for p in homes or [] for d in resolve_homes(p)]
-        report = compare(real_dirs, synthetic_dirs, residents=residents, resamples=resamples)
+        report = compare(
+            real_dirs, synthetic_dirs, residents=residents, resamples=resamples or BOOTSTRAP_RESAMPLES
+        )
         result = activity_transfer(synthetic_dirs, real_dirs, residents=residents) if transfer else None
     except (FootingError, RealismError, TransferError) as exc:
         _fail(str(exc))
@@ -120,6 +123,8 @@ def c2st_table(tests: list[C2ST], title: str) -> Table:
 
 
 def feature_table(summary: RealismSummary) -> Table:
+    from homesim.real_homes.realism.compare import OUTSIDE_LIMIT
+
     table = Table(title="features (median over days; real range = 5–95 % of real days)")
     for name in ("feature", "real", "synthetic", "real range", "KS", "n real/syn", "homes outside"):
         table.add_column(name, justify="left" if name == "feature" else "right")
@@ -155,6 +160,8 @@ def transfer_table(result: TransferResult) -> Table:
 
 
 def _print(summary: RealismSummary) -> None:
+    from homesim.real_homes.realism.compare import OUTSIDE_LIMIT
+
     homes = Table(title=f"homes on the footing (sensor kinds compared: {', '.join(summary.kinds)})")
     for name in ("home", "side", "residents", "sensors", "days kept", "dropped"):
         homes.add_column(name, justify="left" if name in ("home", "side", "sensors", "dropped") else "right")

@@ -37,7 +37,6 @@ from homesim.reports.inputs import (
     read_run,
 )
 from homesim.reports.markup import figure, key_values, no_data, note, page, slug, subsection, table
-from homesim.reports.realism import load_realism, realism_sections
 from homesim.simulation.cycle import CycleReport
 from homesim.workspace import Workspace
 
@@ -114,6 +113,9 @@ def write_report(
     if plan.run is None:
         ab = ab_results(workspace, {c.cycle for c in plan.inputs} if plan.inputs else None)
         sections.append(("ab-tests", "A/B tests", _ab_body(ab)))
+    # Imported here: the realism package brings scikit-learn and scipy, a second at every CLI start.
+    from homesim.reports.realism import load_realism, realism_sections
+
     realism = load_realism(workspace)  # the latest `homesim realism` of this workspace
     if realism is not None:
         say("realism")
