@@ -333,6 +333,7 @@ def test_compare_is_deterministic(real_dirs: list[Path], synthetic_dirs: list[Pa
         ["--real", "."],  # no synthetic homes given
         ["--real", ".", "--homes", ".", "--dataset", "ds-x"],  # both given
         ["--real", "REAL", "--homes", "SYNTHETIC", "--residents", "9"],  # no synthetic home left
+        ["--real", "REAL", "--homes", "SYNTHETIC", "--resamples", "2", "--out", "/"],  # cannot write there
     ],
 )
 def test_cli_bad_input_exits_2_with_one_line(

@@ -76,9 +76,12 @@ def realism_command(
         result = activity_transfer(synthetic_dirs, real_dirs, residents=residents) if transfer else None
     except (FootingError, RealismError, TransferError) as exc:
         _fail(str(exc))
-    saved = save_realism(ws, report, result)
-    if out is not None:
-        write_realism_report(report, out, transfer=result)
+    try:
+        saved = save_realism(ws, report, result)
+        if out is not None:
+            write_realism_report(report, out, transfer=result)
+    except OSError as exc:
+        _fail(f"cannot write the report: {exc}")
     if json_out:
         payload = report.summary.model_dump(mode="json")
         if result is not None:

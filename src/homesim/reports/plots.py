@@ -275,7 +275,9 @@ def c2st_figure(tests: pl.DataFrame, importance: pl.DataFrame, top: int = 15) ->
     auc = tests["auc"].fill_null(float("nan")).to_numpy()
     low = tests["ci_low"].fill_null(float("nan")).to_numpy()
     high = tests["ci_high"].fill_null(float("nan")).to_numpy()
-    left.errorbar(auc, y, xerr=[auc - low, high - auc], fmt="o", color="#4e79a7", capsize=3)
+    # The CI as a segment of its own: a bootstrap interval need not contain the point estimate.
+    left.hlines(y, low, high, color="#4e79a7", linewidth=1.5)
+    left.plot(auc, y, "o", color="#4e79a7")
     left.axvline(0.5, color="#888888", linestyle="--", linewidth=1)
     left.set_yticks(y, tests["test"].to_list(), fontsize=8)
     left.invert_yaxis()
