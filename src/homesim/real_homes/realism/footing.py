@@ -266,12 +266,16 @@ def _day_table(
     )
 
 
-def load_home(directory: Path, *, real: bool, kinds: Sequence[str] = KINDS) -> HomeActivity:
-    """One home folder on the footing, keeping sensors of `kinds`."""
+def _read(directory: Path) -> Home:
     try:
-        home = read_home(directory)
+        return read_home(directory)
     except (OSError, ValueError) as exc:
         raise FootingError(f"{directory}: cannot read home.json ({exc.__class__.__name__})") from exc
+
+
+def load_home(directory: Path, *, real: bool, kinds: Sequence[str] = KINDS) -> HomeActivity:
+    """One home folder on the footing, keeping sensors of `kinds`."""
+    home = _read(directory)
     files = HomeFolder(directory)
     if not files.events.is_file():
         raise FootingError(f"{directory}: no {files.events.name}")
@@ -347,9 +351,9 @@ def harmonise(
 ) -> Footing:
     """Load both sides; keep the sensor kinds the real homes have; `residents` filters synthetic homes."""
     real = [load_home(d, real=True) for d in real_dirs]
+    if residents is not None:  # from home.json alone: the events of homes left out are never read
+        synthetic_dirs = [d for d in synthetic_dirs if len(_read(d).metadata.occupants) == residents]
     synthetic = [load_home(d, real=False) for d in synthetic_dirs]
-    if residents is not None:
-        synthetic = [h for h in synthetic if h.residents == residents]
     kinds = tuple(k for k in KINDS if any(k in set(h.sensors["kind"]) for h in real))
     return Footing(
         real=[restrict_kinds(h, kinds) for h in real],
