@@ -1,4 +1,4 @@
-"""Ground-truth accuracy benchmark: does the independent PatternExtractor find the ground truth?
+"""Ground-truth accuracy benchmark: does the independent TruthVerifier find the ground truth?
 
 Generates N homes × D days (default: the acceptance run, 100 × 90 on 2 processes) at the default noise and
 at a raised noise, and for each prints recall of the ground-truth patterns with ≥ 10 occurrences and
@@ -20,7 +20,7 @@ from homesim.generation.config import GenerationConfig
 from homesim.generation.home import generate_home
 from homesim.ground_truth.accuracy import AccuracyReport, HomeAccuracy, aggregate, match_home
 from homesim.ground_truth.truth import build_patterns, event_frame
-from homesim.ground_truth.verifier import PatternExtractor
+from homesim.ground_truth.verifier import TruthVerifier
 
 
 def _home(job: tuple[GenerationConfig, int]) -> HomeAccuracy:
@@ -28,7 +28,7 @@ def _home(job: tuple[GenerationConfig, int]) -> HomeAccuracy:
     generated = generate_home(config, index)
     events = event_frame(generated.events)
     patterns = build_patterns(generated.home, generated.plan, events)
-    extracted = PatternExtractor().extract(events, generated.home.metadata.timezone)
+    extracted = TruthVerifier().extract(events, generated.home.metadata.timezone)
     return match_home(generated.key, patterns, extracted)
 
 

@@ -51,7 +51,6 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         "records": report.records,
         "records_per_s": round(report.records_per_s),
         "errors": len(report.errors),
-        "skipped_stages": report.skipped_stages,
         "stage_seconds": {k: round(v, 1) for k, v in report.stage_seconds.items()},
         "stages": {
             m.stage: {"records": m.records, "precision": m.precision, "recall": m.recall, "f1": m.f1}

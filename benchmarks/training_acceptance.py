@@ -23,11 +23,12 @@ import polars as pl
 from homesim.datasets.manager import DataGenerationManager
 from homesim.generation.config import GenerationConfig
 from homesim.simulation.cycle import SimulationCycle
+from homesim.simulation.model_provider import MODEL_TYPES, ModelType
 from homesim.training_data.collector import TrainingDataCollector
 from homesim.training_data.exporters import Exporter, workspace_truths
 from homesim.training_data.lineage_tracker import LineageTracker, Source
 from homesim.training_data.loading import SUFFIX, read_chat, read_metadata
-from homesim.training_data.schemas import FORMATS, MODEL_TYPES, TABLES, ModelType
+from homesim.training_data.schemas import FORMATS, TABLES
 from homesim.training_data.store import RecordStore
 from homesim.workspace import Workspace
 

@@ -25,7 +25,7 @@ from homesim.generation.config import GenerationConfig
 from homesim.generation.home import generate_home
 from homesim.schema.ground_truth import GroundTruth
 from homesim.schema.records import PatternRecord, make_record_id
-from homesim.simulation.cycle import DEFAULT_STAGES, resolve_stages
+from homesim.simulation.cycle import DEFAULT_STAGES
 from homesim.simulation.home_view import HomeView
 from homesim.simulation.model_provider import NoModels
 from homesim.training_data.collector import TrainingDataCollector
@@ -37,7 +37,7 @@ from homesim.workspace import Workspace
 
 def pattern_corpus(n: int) -> tuple[list[PatternRecord], dict[str, GroundTruth]]:
     """`n` distinct pattern records: a real cycle's, replicated under new ids and home keys."""
-    stages, _ = resolve_stages(DEFAULT_STAGES[:1])
+    stages = list(DEFAULT_STAGES[:1])
     config = GenerationConfig(homes=2, days=14, seed=7)
     base: list[PatternRecord] = []
     base_truths: dict[str, GroundTruth] = {}

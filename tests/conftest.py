@@ -1,14 +1,18 @@
-"""Shared fixtures: small generated homes, made once per test session."""
+"""Shared fixtures: small generated homes and the trainers' cases, made once per test session."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 import structlog
 
 from homesim.generation.config import GenerationConfig
 from homesim.generation.home import GeneratedHome, generate_home
+
+if TYPE_CHECKING:
+    from trainer_cases import TrainerCase
 
 
 @pytest.fixture(autouse=True)
@@ -27,3 +31,37 @@ def month_config() -> GenerationConfig:
 @pytest.fixture(scope="session")
 def month_homes(month_config: GenerationConfig) -> list[GeneratedHome]:
     return [generate_home(month_config, i) for i in range(month_config.homes)]
+
+
+# The four trainers' cases (`trainer_cases.py`): built once, shared by the contract suite and each trainer's
+# own tests. Imported inside the fixtures so sessions without trainer tests never import torch.
+def _case(name: str, tmp_path_factory: pytest.TempPathFactory) -> TrainerCase:
+    from trainer_cases import CASES
+
+    return CASES[name](tmp_path_factory.mktemp(name))
+
+
+@pytest.fixture(scope="session")
+def pattern_case(tmp_path_factory: pytest.TempPathFactory) -> TrainerCase:
+    return _case("pattern_detection", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def device_case(tmp_path_factory: pytest.TempPathFactory) -> TrainerCase:
+    return _case("device_intelligence", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def gnn_case(tmp_path_factory: pytest.TempPathFactory) -> TrainerCase:
+    return _case("gnn_synergy", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def soft_prompt_case(tmp_path_factory: pytest.TempPathFactory) -> TrainerCase:
+    return _case("soft_prompt", tmp_path_factory)
+
+
+@pytest.fixture(scope="session", params=["pattern", "device", "gnn", "soft_prompt"])
+def trainer_case(request: pytest.FixtureRequest) -> TrainerCase:
+    case: TrainerCase = request.getfixturevalue(f"{request.param}_case")
+    return case

@@ -20,7 +20,7 @@ from homesim.datasets.manager import DataGenerationManager
 from homesim.generation.config import GenerationConfig
 from homesim.io import write_json_atomic
 from homesim.schema.records import StageName
-from homesim.simulation.cycle import CycleReport, SimulationCycle, StageRef
+from homesim.simulation.cycle import CycleReport, SimulationCycle, Stage
 from homesim.simulation.device_health import device_health_stage
 from homesim.simulation.pattern_detection import pattern_stage
 from homesim.simulation.sink import InMemorySink
@@ -29,7 +29,7 @@ from homesim.workspace import Workspace
 
 DEMO_RUN_ID = "demo-run"
 #: The quick stages: enough for every report section (the language stages add minutes, nothing new).
-CORE_STAGES: tuple[tuple[StageName, StageRef], ...] = (
+CORE_STAGES: tuple[tuple[StageName, Stage], ...] = (
     ("pattern", pattern_stage),
     ("synergy", synergy_stage),
     ("device_health", device_health_stage),
@@ -55,7 +55,7 @@ def build_demo_workspace(
     days: int = 7,
     seed: int = 7,
     cycles: int = 2,
-    stages: Sequence[tuple[StageName, StageRef]] = CORE_STAGES,
+    stages: Sequence[tuple[StageName, Stage]] = CORE_STAGES,
 ) -> DemoWorkspace:
     """Generate homes, simulate cycle 1, and write an illustrative `cycles`-cycle run and an A/B result."""
     workspace = Workspace(root)

@@ -27,7 +27,7 @@ from homesim.retraining.ab_testing import (
 from homesim.retraining.deployment import DeploymentError, deploy, set_challenger
 from homesim.retraining.registry import ModelRegistry
 from homesim.schema.records import StageName
-from homesim.simulation.cycle import StageRef
+from homesim.simulation.cycle import Stage
 from homesim.simulation.model_provider import ModelType
 from homesim.simulation.pattern_detection import pattern_stage
 from homesim.workspace import Workspace
@@ -36,7 +36,7 @@ from test_registry import constant_model, fake_trainers, register
 PD: ModelType = "pattern_detection"
 #: Few sensors and little noise: generation is quicker, the routines the pattern stage finds are the same.
 SMALL = GenerationConfig(homes=8, days=7, seed=5, sensor_density=0.1, noise=0.3)
-PATTERN_ONLY: list[tuple[StageName, StageRef]] = [("pattern", pattern_stage)]
+PATTERN_ONLY: list[tuple[StageName, Stage]] = [("pattern", pattern_stage)]
 
 
 @pytest.fixture(autouse=True)

@@ -8,10 +8,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from homesim.generation.behaviors import CheapestHourTrigger, NumericTrigger, StateTrigger
 from homesim.generation.calendar import US_PER_H
 from homesim.generation.config import GenerationConfig
 from homesim.generation.home import GeneratedHome, generate_home
+from homesim.schema.patterns import CheapestHourTriggerSpec, NumericTriggerSpec, StateTriggerSpec
 
 
 def _frame(generated: GeneratedHome) -> pl.DataFrame:
@@ -26,7 +26,7 @@ def test_motion_light_delay_follows_its_configured_distribution(month_homes: lis
         df = _frame(generated)
         for b in generated.plan.behaviors:
             if not (
-                isinstance(b.trigger, StateTrigger)
+                isinstance(b.trigger, StateTriggerSpec)
                 and b.delay
                 and b.trigger.entity_id.startswith("binary_sensor")
             ):
@@ -58,7 +58,7 @@ def test_cooling_events_follow_outdoor_temperature(summer_homes: list[GeneratedH
         acs = [
             b
             for b in generated.plan.behaviors
-            if isinstance(b.trigger, NumericTrigger) and b.actions[0].state == "cool"
+            if isinstance(b.trigger, NumericTriggerSpec) and b.actions[0].state == "cool"
         ]
         if not acs:
             continue
@@ -78,7 +78,7 @@ def test_deferrable_loads_prefer_low_carbon_or_price_hours(summer_homes: list[Ge
         df = _frame(generated)
         env = generated.environment
         for b in generated.plan.behaviors:
-            if not isinstance(b.trigger, CheapestHourTrigger):
+            if not isinstance(b.trigger, CheapestHourTriggerSpec):
                 continue
             starts = df.filter((pl.col("cause_id") == b.id) & (pl.col("state") == b.actions[0].state))
             t = starts["time"].dt.epoch("us").to_numpy()

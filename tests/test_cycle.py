@@ -23,8 +23,7 @@ from homesim.simulation.cycle import (
     DEFAULT_STAGES,
     HomeTask,
     SimulationCycle,
-    StageRef,
-    resolve_stages,
+    Stage,
     run_home,
 )
 from homesim.simulation.device_health import device_health_stage
@@ -38,7 +37,7 @@ from homesim.training_data.store import RecordStore
 from homesim.workspace import GROUND_TRUTH_FILE, HOME_FILE, Workspace
 
 CONFIG = GenerationConfig(homes=3, days=14, seed=11)
-CORE: list[tuple[StageName, StageRef]] = [
+CORE: list[tuple[StageName, Stage]] = [
     ("pattern", pattern_stage),
     ("synergy", synergy_stage),
     ("device_health", device_health_stage),
@@ -57,7 +56,7 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, Genera
 
 
 def _run(
-    workspace: Workspace, dataset_id: str, stages: Sequence[tuple[StageName, StageRef]], cycle: int = 0
+    workspace: Workspace, dataset_id: str, stages: Sequence[tuple[StageName, Stage]], cycle: int = 0
 ) -> tuple[InMemorySink, object]:
     sink = InMemorySink()
     with SimulationCycle(workspace, sink, executor="inline", stages=stages) as sim:
@@ -166,31 +165,6 @@ def test_cycles_are_deterministic(dataset: tuple[Workspace, GenerationResult]) -
     assert sorted(first.records, key=lambda r: r.record_id) == sorted(
         second.records, key=lambda r: r.record_id
     )
-
-
-def test_stages_named_by_module_are_imported_lazily() -> None:
-    stages, skipped = resolve_stages(
-        [
-            ("pattern", "homesim.simulation.pattern_detection:pattern_stage"),
-            ("suggestion", "homesim.simulation.not_written_yet:stage"),
-            ("automation", "homesim.simulation.pattern_detection:no_such_function"),
-            ("device_health", device_health_stage),
-        ]
-    )
-    assert [(name, fn) for name, fn in stages] == [
-        ("pattern", pattern_stage),
-        ("device_health", device_health_stage),
-    ]
-    assert set(skipped) == {"suggestion", "automation"}
-
-
-def test_a_stage_module_missing_a_dependency_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken_import(name: str) -> object:
-        raise ModuleNotFoundError("No module named 'torch'", name="torch")
-
-    monkeypatch.setattr("homesim.simulation.cycle.importlib.import_module", broken_import)
-    with pytest.raises(ModuleNotFoundError):
-        resolve_stages([("synergy", "homesim.simulation.gnn:stage")])
 
 
 def test_simulate_command_prints_the_metric_table(

@@ -6,7 +6,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from homesim.generation.context_ids import ulid_strings, ulid_to_bytes
 from homesim.generation.event_table import format_numbers
 from homesim.generation.faults import Fault
 from homesim.generation.home import GeneratedHome
@@ -31,16 +30,6 @@ def test_format_numbers_matches_python_formatting(values: list[float], precision
 
 def test_format_numbers_marks_nan_unknown() -> None:
     assert format_numbers(np.array([np.nan, 1.26]), np.array([1, 1])).to_pylist() == ["unknown", "1.3"]
-
-
-def test_ulids_encode_their_millisecond_and_are_unique() -> None:
-    times = np.array([1_735_689_600_123_456, 1_735_689_600_123_999, 1_800_000_000_000_000], dtype=np.int64)
-    ids = ulid_strings(times, np.random.default_rng(1)).to_pylist()
-    assert len(set(ids)) == 3
-    assert all(len(i) == 26 for i in ids)
-    for ulid, t in zip(ids, times, strict=True):
-        assert int.from_bytes(ulid_to_bytes(ulid)[:6], "big") == t // 1000
-    assert ids[0][:10] == ids[1][:10]  # same millisecond, same time prefix
 
 
 def test_each_fault_window_holds_its_anomaly(month_homes: list[GeneratedHome]) -> None:

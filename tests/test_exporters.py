@@ -20,15 +20,15 @@ from homesim.generation.config import GenerationConfig
 from homesim.generation.home import generate_home
 from homesim.ground_truth.truth import write_ground_truth
 from homesim.schema.records import AnyRecord
-from homesim.simulation.cycle import DEFAULT_STAGES, resolve_stages
+from homesim.simulation.cycle import DEFAULT_STAGES
 from homesim.simulation.home_view import HomeView
-from homesim.simulation.model_provider import NoModels
+from homesim.simulation.model_provider import MODEL_TYPES, ModelType, NoModels
 from homesim.training_data import exporters
 from homesim.training_data.collector import TrainingDataCollector
 from homesim.training_data.exporters import Exporter, MemorySource, prune
 from homesim.training_data.formatters import natural_key
 from homesim.training_data.loading import ExportFormatError, read_metadata
-from homesim.training_data.schemas import FORMATS, MODEL_TYPES, ModelType
+from homesim.training_data.schemas import FORMATS
 from homesim.training_data.store import PARQUET_STAGING, RecordStore
 from homesim.workspace import Workspace
 
@@ -45,7 +45,7 @@ class FakeTracker:
 
 def stage_records(views: Sequence[HomeView], cycle: int) -> list[AnyRecord]:
     """Every stage over each home, later stages seeing earlier ones' records (as `run_home` does)."""
-    stages, _ = resolve_stages(DEFAULT_STAGES)
+    stages = list(DEFAULT_STAGES)
     records: list[AnyRecord] = []
     for view in views:
         view.upstream.clear()

@@ -8,9 +8,9 @@ import pytest
 from homesim.generation.config import GenerationConfig
 from homesim.generation.home import generate_home
 from homesim.schema.records import AnyRecord, AutomationRecord
-from homesim.simulation.cycle import DEFAULT_STAGES, resolve_stages
+from homesim.simulation.cycle import DEFAULT_STAGES
 from homesim.simulation.home_view import HomeView
-from homesim.simulation.model_provider import NoModels
+from homesim.simulation.model_provider import ModelType, NoModels
 from homesim.training_data.formatters import (
     CHAT_SYSTEM_PROMPT,
     chat_examples,
@@ -20,7 +20,7 @@ from homesim.training_data.formatters import (
     natural_key,
 )
 from homesim.training_data.loading import ExportFormatError, validate_table
-from homesim.training_data.schemas import PATTERNS, TABLES, ModelType
+from homesim.training_data.schemas import PATTERNS, TABLES
 
 STAGE_OF: dict[ModelType, str] = {
     "gnn_synergy": "synergy",
@@ -34,7 +34,7 @@ STAGE_OF: dict[ModelType, str] = {
 @pytest.fixture(scope="module")
 def home() -> tuple[HomeView, list[AnyRecord]]:
     view = HomeView.from_generated(generate_home(GenerationConfig(homes=1, days=14, seed=31), 0))
-    stages, _ = resolve_stages(DEFAULT_STAGES)
+    stages = list(DEFAULT_STAGES)
     records: list[AnyRecord] = []
     for name, stage in stages:
         produced = list(stage(view, NoModels(), 3))

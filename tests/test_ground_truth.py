@@ -16,11 +16,7 @@ from homesim.generation.behaviors import (
     Action,
     Behavior,
     BehaviorPlan,
-    CheapestHourTrigger,
     Conditions,
-    NumericTrigger,
-    StateTrigger,
-    TimeTrigger,
 )
 from homesim.generation.config import GenerationConfig
 from homesim.generation.home import GeneratedHome, generate_home
@@ -37,6 +33,12 @@ from homesim.ha.automation import parse_automation
 from homesim.ha.automation_validation import validate_against_home
 from homesim.schema.ground_truth import GroundTruth, schema_errors
 from homesim.schema.home import Entity, Home
+from homesim.schema.patterns import (
+    CheapestHourTriggerSpec,
+    NumericTriggerSpec,
+    StateTriggerSpec,
+    TimeTriggerSpec,
+)
 
 
 @pytest.fixture(scope="module")
@@ -254,7 +256,7 @@ def test_automation_variants(month_homes: list[GeneratedHome]) -> None:
                 type="time_of_day",
                 description="weekday wake",
                 probability=1,
-                trigger=TimeTrigger(anchor="wake", occupant=who, weekdays=(0, 1, 2)),
+                trigger=TimeTriggerSpec(anchor="wake", occupant=who, weekdays=(0, 1, 2)),
                 actions=(heater,),
             ),
             Behavior(
@@ -262,7 +264,7 @@ def test_automation_variants(month_homes: list[GeneratedHome]) -> None:
                 type="time_of_day",
                 description="weekend sleep",
                 probability=1,
-                trigger=TimeTrigger(anchor="sleep", occupant=who, weekdays=(5, 6)),
+                trigger=TimeTriggerSpec(anchor="sleep", occupant=who, weekdays=(5, 6)),
                 actions=(heater,),
             ),
             Behavior(
@@ -270,7 +272,7 @@ def test_automation_variants(month_homes: list[GeneratedHome]) -> None:
                 type="environment",
                 description="cheap price",
                 probability=1,
-                trigger=NumericTrigger(variable="price", below=0.1, window=(22, 30)),
+                trigger=NumericTriggerSpec(variable="price", below=0.1, window=(22, 30)),
                 actions=(heater,),
                 conditions=Conditions(nobody_home=True),
             ),
@@ -279,7 +281,7 @@ def test_automation_variants(month_homes: list[GeneratedHome]) -> None:
                 type="environment",
                 description="cheapest",
                 probability=1,
-                trigger=CheapestHourTrigger(variable="price", window=(1, 5)),
+                trigger=CheapestHourTriggerSpec(variable="price", window=(1, 5), preference=4.0),
                 actions=(heater,),
             ),
         )
@@ -340,7 +342,7 @@ def test_automation_edge_cases(month_homes: list[GeneratedHome]) -> None:
         description="hot",
         probability=1,
         actions=(Action(entity_id=light, state="on"),),
-        trigger=NumericTrigger(variable="outdoor_temperature", above=25),
+        trigger=NumericTriggerSpec(variable="outdoor_temperature", above=25),
         conditions=Conditions(someone_home=True),
     )
     chained = Behavior(
@@ -348,7 +350,7 @@ def test_automation_edge_cases(month_homes: list[GeneratedHome]) -> None:
         type="synergy",
         description="switch drives light",
         probability=1,
-        trigger=StateTrigger(entity_id=switch, to="on"),
+        trigger=StateTriggerSpec(entity_id=switch, to="on"),
         actions=(Action(entity_id=light, state="on"),),
     )
     plan = BehaviorPlan(behaviors=(hot, chained))
@@ -372,7 +374,7 @@ def test_automation_edge_cases(month_homes: list[GeneratedHome]) -> None:
         type="scene",
         description="jam",
         probability=1,
-        trigger=TimeTrigger(anchor="clock", hour=3),
+        trigger=TimeTriggerSpec(anchor="clock", hour=3),
         actions=(
             Action(entity_id=next(e.entity_id for e in home.entities if e.domain == "lock"), state="jammed"),
         ),
@@ -383,7 +385,7 @@ def test_automation_edge_cases(month_homes: list[GeneratedHome]) -> None:
     nobody = home.model_copy(update={"metadata": home.metadata.model_copy(update={"occupants": (homebody,)})})
     leaving = jammed.model_copy(
         update={
-            "trigger": TimeTrigger(anchor="leave", occupant="homebody"),
+            "trigger": TimeTriggerSpec(anchor="leave", occupant="homebody"),
             "actions": (Action(entity_id=light, state="on"),),
         }
     )

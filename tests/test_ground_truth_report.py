@@ -35,12 +35,13 @@ from homesim.ground_truth.truth import (
 from homesim.ground_truth.verifier import (
     Delays,
     ExtractedPatterns,
-    ExtractorConfig,
     Frame,
     SequencePattern,
     TimeOfDayPattern,
+    VerifierConfig,
 )
-from homesim.schema.ground_truth import GroundTruth, Pattern, TimeTriggerSpec
+from homesim.schema.ground_truth import GroundTruth, Pattern
+from homesim.schema.patterns import TimeTriggerSpec
 from homesim.workspace import ACCURACY_FILE, BEHAVIORS_FILE, GROUND_TRUTH_FILE, Workspace
 
 
@@ -221,7 +222,7 @@ def test_verify_dataset_reads_truth_or_behaviours(
     assert 0.8 * report.total.eligible <= report.total.recovered <= report.total.eligible
     # Mining the files again finds what the ground truth's baselines recorded.
     assert accuracy_of([truth, build_ground_truth(month_homes[1])]) == report
-    parallel = verify_dataset(dataset, workers=2, config=ExtractorConfig(high_confidence=0.9))
+    parallel = verify_dataset(dataset, workers=2, config=VerifierConfig(high_confidence=0.9))
     assert parallel.high_confidence == 0.9
     assert parallel.total.recovered == report.total.recovered
     assert parallel.total.high_confidence < report.total.high_confidence

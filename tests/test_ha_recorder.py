@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 import typer
 from typer.testing import CliRunner
+from ulid import ULID
 
 from homesim.cli.ha_export import register_commands
 from homesim.ha.config_dir import RECORDER_DB_NAME, export_config_dir
@@ -31,7 +32,6 @@ from homesim.ha.recorder.events import _service_call
 from homesim.schema.events import CAUSES, EVENTS_SCHEMA
 from homesim.schema.home import Area, Device, Entity, Floor, Home, HomeMetadata
 
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 LIGHT = "light.living_room_ceiling_light"
 TEMP = "sensor.kitchen_climate_sensor_temperature"
 ENERGY = "sensor.kitchen_smart_plug_energy"
@@ -44,14 +44,11 @@ VALVE = "valve.garden_valve"
 
 def ulid(n: int) -> str:
     """A valid 26-character ULID whose 128-bit value is `n` (timestamp part included)."""
-    return "".join(_CROCKFORD[(n >> (5 * i)) & 31] for i in range(25, -1, -1))
+    return str(ULID.from_int(n))
 
 
 def ulid_bytes(text: str) -> bytes:
-    value = 0
-    for char in text:
-        value = value * 32 + _CROCKFORD.index(char)
-    return value.to_bytes(16, "big")
+    return ULID.from_str(text).bytes
 
 
 def ts(hh: int, mm: int, ss: float = 0.0) -> float:

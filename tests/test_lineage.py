@@ -18,7 +18,7 @@ from homesim.cli import lineage as lineage_cli
 from homesim.generation.config import GenerationConfig
 from homesim.generation.home import generate_home
 from homesim.schema.records import AnyRecord, AutomationRecord
-from homesim.simulation.cycle import DEFAULT_STAGES, resolve_stages
+from homesim.simulation.cycle import DEFAULT_STAGES
 from homesim.simulation.home_view import HomeView
 from homesim.simulation.model_provider import NoModels
 from homesim.training_data.collector import TrainingDataCollector
@@ -102,7 +102,7 @@ def collected(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, dict
     """One home simulated as cycles 1 and 2, collected with lineage into a workspace."""
     workspace = Workspace(tmp_path_factory.mktemp("ws"))
     generated = generate_home(GenerationConfig(days=14, seed=9), 0)
-    stages, _ = resolve_stages(DEFAULT_STAGES)
+    stages = list(DEFAULT_STAGES)
     by_cycle: dict[int, list[AnyRecord]] = {}
     with LineageTracker(workspace.lineage_db) as tracker:
         for cycle in (1, 2):

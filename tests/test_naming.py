@@ -41,6 +41,39 @@ def test_slugify_examples(text: str, slug: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "slug"),
+    [
+        # Non-ASCII names are transliterated as Home Assistant does, not dropped.
+        ("Straße", "strasse"),
+        ("Café Crème", "cafe_creme"),
+        ("Ørsted Øst", "orsted_ost"),
+        ("Łódź Kuchnia", "lodz_kuchnia"),
+        ("北京 客厅", "bei_jing_ke_ting"),
+        ("1,000 lx", "1000_lx"),
+        # homeassistant.util.slugify's own test cases (tests/util/test_init.py).
+        ("T-!@#$!#@$!$est", "t_est"),
+        ("Test_(More)", "test_more"),
+        ("Tèst_Mörê", "test_more"),
+        ("B8:27:EB:00:00:00", "b8_27_eb_00_00_00"),
+        ("test.com", "test_com"),
+        ("greg_phone - exp_wayp1", "greg_phone_exp_wayp1"),
+        ("We are, we are, a... Test Calendar", "we_are_we_are_a_test_calendar"),
+        ("Tèst_äöüß_ÄÖÜ", "test_aouss_aou"),
+        ("影師嗎", "ying_shi_ma"),
+        ("$$$", "unknown"),
+    ],
+)
+def test_slugify_follows_home_assistant(text: str, slug: str) -> None:
+    assert slugify(text) == slug
+
+
+def test_slugify_default_for_nothing_left() -> None:
+    assert slugify("", default="imported") == "imported"
+    assert slugify("!!!", default="imported") == "imported"
+    assert entity_object_id("Straße Licht", "Helligkeit") == "strasse_licht_helligkeit"
+
+
+@pytest.mark.parametrize(
     ("entity_id", "valid"),
     [
         ("light.kitchen", True),

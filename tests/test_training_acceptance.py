@@ -22,15 +22,15 @@ from homesim.generation.config import GenerationConfig
 from homesim.generation.home import generate_home
 from homesim.ground_truth.truth import write_ground_truth
 from homesim.schema.records import STAGES, AnyRecord, SuggestionRecord
-from homesim.simulation.cycle import DEFAULT_STAGES, resolve_stages
+from homesim.simulation.cycle import DEFAULT_STAGES
 from homesim.simulation.home_view import HomeView
-from homesim.simulation.model_provider import NoModels
+from homesim.simulation.model_provider import MODEL_TYPES, NoModels
 from homesim.training_data.collector import DEFAULT_POINTS, TrainingDataCollector
 from homesim.training_data.exporters import Exporter, ExportResult
 from homesim.training_data.formatters import suggestion_request
 from homesim.training_data.lineage_tracker import LineageTracker
 from homesim.training_data.loading import SUFFIX, load_training_data, read_chat, read_metadata
-from homesim.training_data.schemas import FORMATS, MODEL_TYPES, TABLES
+from homesim.training_data.schemas import FORMATS, TABLES
 from homesim.training_data.store import RecordStore
 from homesim.workspace import Workspace
 
@@ -42,7 +42,7 @@ def flow(tmp_path_factory: pytest.TempPathFactory) -> Flow:
     """Two homes × 14 days, cycle 1: simulated, collected with lineage and exported in every format."""
     workspace = Workspace(tmp_path_factory.mktemp("ws"))
     config = GenerationConfig(homes=2, days=14, seed=5)
-    stages, _ = resolve_stages(DEFAULT_STAGES)
+    stages = list(DEFAULT_STAGES)
     records: list[AnyRecord] = []
     truths = {}
     for index in range(config.homes):

@@ -10,19 +10,19 @@ import pytest
 from homesim.generation.config import GenerationConfig
 from homesim.generation.home import generate_home
 from homesim.schema.records import AnyRecord
-from homesim.simulation.cycle import DEFAULT_STAGES, resolve_stages
+from homesim.simulation.cycle import DEFAULT_STAGES
 from homesim.simulation.home_view import HomeView
-from homesim.simulation.model_provider import NoModels
+from homesim.simulation.model_provider import MODEL_TYPES, ModelType, NoModels
 from homesim.training_data.exporters import Exporter, MemorySource
 from homesim.training_data.loading import ExportFormatError, load_training_data, read_chat, read_table
-from homesim.training_data.schemas import DEVICES, MODEL_TYPES, TABLES, ModelType, SchemaVersionError
+from homesim.training_data.schemas import DEVICES, TABLES, SchemaVersionError
 from homesim.workspace import Workspace
 
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     view = HomeView.from_generated(generate_home(GenerationConfig(homes=1, days=14, seed=41), 0))
-    stages, _ = resolve_stages(DEFAULT_STAGES)
+    stages = list(DEFAULT_STAGES)
     records: list[AnyRecord] = []
     for name, stage in stages:
         produced = list(stage(view, NoModels(), 0))

@@ -17,13 +17,12 @@ from homesim.generation.config import GenerationConfig
 from homesim.generation.home import generate_home
 from homesim.schema.ground_truth import GroundTruth
 from homesim.schema.records import AnyRecord, PatternRecord, SynergyRecord
-from homesim.simulation.cycle import DEFAULT_STAGES, resolve_stages
+from homesim.simulation.cycle import DEFAULT_STAGES
 from homesim.simulation.home_view import HomeView
-from homesim.simulation.model_provider import NoModels
+from homesim.simulation.model_provider import MODEL_TYPES, NoModels
 from homesim.training_data.collector import TrainingDataCollector
 from homesim.training_data.exporters import Exporter
 from homesim.training_data.loading import load_training_data
-from homesim.training_data.schemas import MODEL_TYPES
 from homesim.training_data.store import (
     PARQUET_STAGING,
     ParquetRecordStore,
@@ -38,7 +37,7 @@ from homesim.workspace import Workspace
 def cycle() -> tuple[list[AnyRecord], GroundTruth]:
     """Every stage's records of one home in cycles 1 and 2, plus a duplicate and an out-of-range record."""
     view = HomeView.from_generated(generate_home(GenerationConfig(days=7, seed=13), 0))
-    stages, _ = resolve_stages(DEFAULT_STAGES)
+    stages = list(DEFAULT_STAGES)
     records: list[AnyRecord] = []
     for cycle in (1, 2):
         view.upstream.clear()

@@ -14,9 +14,10 @@ from pydantic import BaseModel, Field, model_validator
 from homesim.api.deps import AUTH, ApiState, State
 from homesim.api.errors import bad_request, not_found
 from homesim.api.security import resolve_inside, safe_name
+from homesim.simulation.model_provider import MODEL_TYPES, ModelType
 from homesim.training_data.exporters import Exporter, prune
 from homesim.training_data.lineage_tracker import LineageTracker
-from homesim.training_data.schemas import FORMATS, MODEL_TYPES, Format, ModelType
+from homesim.training_data.schemas import FORMATS, Format
 from homesim.training_data.store import open_store, workspace_store
 from homesim.workspace import EXPORT_METADATA_FILE, export_scope_cycle
 

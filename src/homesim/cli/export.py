@@ -9,9 +9,10 @@ from rich.console import Console
 from rich.table import Table
 
 from homesim.cli.options import WorkspaceOption, resolve_workspace
+from homesim.simulation.model_provider import MODEL_TYPES
 from homesim.training_data.exporters import Exporter, ExportResult, prune
 from homesim.training_data.lineage_tracker import LineageTracker
-from homesim.training_data.schemas import FORMATS, MODEL_TYPES
+from homesim.training_data.schemas import FORMATS
 from homesim.training_data.store import open_store, workspace_store
 
 console = Console()

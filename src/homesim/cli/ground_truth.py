@@ -1,4 +1,4 @@
-"""`homesim ground-truth verify|flatten`: check a dataset's ground truth against the independent extractor,
+"""`homesim ground-truth verify|flatten`: check a dataset's ground truth against the independent verifier,
 and flatten its ground truth into Parquet tables."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from rich.table import Table
 from homesim.datasets.verification import home_folders, verify_dataset, write_accuracy_report
 from homesim.ground_truth.accuracy import MIN_OCCURRENCES, AccuracyReport
 from homesim.ground_truth.truth import read_ground_truth, write_ground_truth_parquet
-from homesim.ground_truth.verifier import ExtractorConfig
+from homesim.ground_truth.verifier import VerifierConfig
 from homesim.workspace import GROUND_TRUTH_FILE, HomeFolder
 
 console = Console()
@@ -39,14 +39,14 @@ def verify(
         float, typer.Option(min=0.0, max=1.0, help="confidence of the patterns counted in precision")
     ] = 0.5,
 ) -> None:
-    """Recall and precision of the PatternExtractor against the ground truth, by pattern type.
+    """Recall and precision of the TruthVerifier against the ground truth, by pattern type.
 
     Prints the table and writes ground_truth_accuracy.json into DATASET.
     """
     if not home_folders(dataset):
         console.print(f"[red]no home folders (home.json + events.parquet) in {dataset}[/red]")
         raise typer.Exit(1)
-    config = ExtractorConfig(high_confidence=high_confidence)
+    config = VerifierConfig(high_confidence=high_confidence)
     report = verify_dataset(dataset, config=config, min_occurrences=min_occurrences, workers=workers)
     console.print(render(report))
     path = write_accuracy_report(report, dataset)

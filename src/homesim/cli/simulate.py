@@ -96,7 +96,5 @@ def simulate(
         + ", ".join(f"{point} {rate:.0%} accepted" for point, rate in collected.pass_rates.items()),
         highlight=False,
     )
-    for name, why in report.skipped_stages.items():
-        err_console.print(f"[yellow]skipped {name}[/yellow]: {why}", highlight=False)
     for error in report.errors:
         err_console.print(f"[red]{error.home_key}[/red] {error.stage}: {error.error}", highlight=False)

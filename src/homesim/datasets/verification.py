@@ -13,7 +13,7 @@ from homesim.datasets.manifest import read_dataset
 from homesim.generation.behaviors import BehaviorPlan
 from homesim.ground_truth.accuracy import MIN_OCCURRENCES, AccuracyReport, HomeAccuracy, aggregate, match_home
 from homesim.ground_truth.truth import build_patterns, event_frame, read_ground_truth
-from homesim.ground_truth.verifier import ExtractorConfig, PatternExtractor
+from homesim.ground_truth.verifier import TruthVerifier, VerifierConfig
 from homesim.io import write_json_atomic
 from homesim.schema.home import Home
 from homesim.workspace import DatasetFolder, HomeFolder, home_folders_in
@@ -22,16 +22,16 @@ from homesim.workspace import DatasetFolder, HomeFolder, home_folders_in
 def verify_dataset(
     dataset: Path,
     *,
-    config: ExtractorConfig | None = None,
+    config: VerifierConfig | None = None,
     min_occurrences: int = MIN_OCCURRENCES,
     workers: int = 1,
 ) -> AccuracyReport:
-    """Run the extractor over every home folder in `dataset` and score it against the ground truth.
+    """Run the verifier over every home folder in `dataset` and score it against the ground truth.
 
     A home folder holds home.json, events.parquet, and ground_truth.json or behaviors.json (its patterns
     are then rebuilt from the behaviours and the events).
     """
-    config = config or ExtractorConfig()
+    config = config or VerifierConfig()
     homes = home_folders(dataset)
     jobs = [(folder, config, min_occurrences) for folder in homes]
     if workers > 1 and len(jobs) > 1:
@@ -61,7 +61,7 @@ def home_folders(dataset: Path) -> list[Path]:
     return [home.path for home in home_folders_in(dataset)]
 
 
-def _verify_home(job: tuple[Path, ExtractorConfig, int]) -> HomeAccuracy:
+def _verify_home(job: tuple[Path, VerifierConfig, int]) -> HomeAccuracy:
     folder, config, min_occurrences = job
     files = HomeFolder(folder)
     home = Home.model_validate_json(files.home_json.read_text("utf-8"))
@@ -71,7 +71,7 @@ def _verify_home(job: tuple[Path, ExtractorConfig, int]) -> HomeAccuracy:
     else:
         plan = BehaviorPlan.model_validate_json(files.behaviors.read_text("utf-8"))
         patterns = build_patterns(home, plan, events)
-    extracted = PatternExtractor(config).extract(events, home.metadata.timezone)
+    extracted = TruthVerifier(config).extract(events, home.metadata.timezone)
     return match_home(
         home.metadata.home_key,
         patterns,

@@ -13,58 +13,20 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from homesim.schema.home import Entity, Home
-
-PatternType = Literal["time_of_day", "synergy", "environment", "presence", "scene"]
-Anchor = Literal["clock", "wake", "sleep", "leave", "return", "sunset", "sunrise"]
+from homesim.schema.patterns import (
+    CheapestHourTriggerSpec,
+    DecoySpec,
+    NumericTriggerSpec,
+    PatternType,
+    PresenceTriggerSpec,
+    StateTriggerSpec,
+    TimeTriggerSpec,
+    TriggerSpec,
+)
 
 
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class TimeTrigger(_Spec):
-    kind: Literal["time"] = "time"
-    anchor: Anchor
-    #: Person whose schedule anchors the time (wake, sleep…); None for clock and sun anchors.
-    occupant: str | None = None
-    hour: float | None = Field(default=None, description="local clock hour, for anchor 'clock'")
-    offset_min: float = 0.0
-    jitter_min: float = Field(default=5.0, ge=0)
-    weekdays: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6)
-
-
-class StateTrigger(_Spec):
-    kind: Literal["state"] = "state"
-    entity_id: str
-    to: str
-
-
-class NumericTrigger(_Spec):
-    kind: Literal["numeric"] = "numeric"
-    variable: Literal["outdoor_temperature", "carbon_intensity", "price", "humidity"]
-    above: float | None = None
-    below: float | None = None
-    #: Local hours during which the reaction may happen.
-    window: tuple[float, float] = (0.0, 24.0)
-
-
-class CheapestHourTrigger(_Spec):
-    """Deferrable load: starts in the cheapest/cleanest hour of a window (softmax over the signal)."""
-
-    kind: Literal["cheapest_hour"] = "cheapest_hour"
-    variable: Literal["carbon_intensity", "price"]
-    window: tuple[float, float]
-    #: Sharpness of the preference for the cheapest hour (0 = indifferent).
-    preference: float = Field(default=4.0, ge=0)
-    weekdays: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6)
-
-
-class PresenceTrigger(_Spec):
-    kind: Literal["presence"] = "presence"
-    event: Literal["first_arrival", "last_departure"]
-
-
-Trigger = TimeTrigger | StateTrigger | NumericTrigger | CheapestHourTrigger | PresenceTrigger
 
 
 class Action(_Spec):
@@ -103,7 +65,7 @@ class Behavior(_Spec):
     id: str
     type: PatternType
     description: str
-    trigger: Trigger = Field(discriminator="kind")
+    trigger: TriggerSpec
     actions: tuple[Action, ...] = Field(min_length=1)
     conditions: Conditions = Conditions()
     delay: Delay | None = None
@@ -111,19 +73,9 @@ class Behavior(_Spec):
     probability: float = Field(ge=0, le=1)
 
 
-class Decoy(_Spec):
-    """Two entities that co-occur through a shared cause (the same occupant's anchor) but never cause
-    each other: hard negatives for synergy detection."""
-
-    entity_a: str
-    entity_b: str
-    behaviors: tuple[str, str]
-    shared_cause: str
-
-
 class BehaviorPlan(_Spec):
     behaviors: tuple[Behavior, ...]
-    decoys: tuple[Decoy, ...] = ()
+    decoys: tuple[DecoySpec, ...] = ()
 
 
 def entities_with_tag(home: Home, tag: str, tags: dict[str, frozenset[str]]) -> list[Entity]:
@@ -148,12 +100,12 @@ class _Planner:
         self.tags = tags
         self.rng = rng
         self.behaviors: list[Behavior] = []
-        self.decoys: list[Decoy] = []
+        self.decoys: list[DecoySpec] = []
         self.area_of = {e.entity_id: home.entity_area(e) for e in home.entities}
         self.room_type = {a.area_id: a.room_type for a in home.areas}
 
     def _add(
-        self, type_: PatternType, description: str, trigger: Trigger, actions: list[Action], **kw: object
+        self, type_: PatternType, description: str, trigger: TriggerSpec, actions: list[Action], **kw: object
     ) -> str:
         bid = f"b{len(self.behaviors):03d}-{type_}"
         self.behaviors.append(
@@ -195,7 +147,7 @@ class _Planner:
             self._add(
                 "synergy",
                 f"Motion in {area} turns on {light.entity_id} when it is dark",
-                StateTrigger(entity_id=motion.entity_id, to="on"),
+                StateTriggerSpec(entity_id=motion.entity_id, to="on"),
                 [Action(entity_id=light.entity_id, state="on", attributes='{"brightness": 204}')],
                 conditions=Conditions(dark=True),
                 delay=Delay(median_s=round(float(self.rng.uniform(0.8, 2.5)), 2), sigma=0.3),
@@ -216,7 +168,7 @@ class _Planner:
             self._add(
                 "synergy",
                 "Opening the front door after dark turns on the entrance light",
-                StateTrigger(entity_id=doors[0].entity_id, to="on"),
+                StateTriggerSpec(entity_id=doors[0].entity_id, to="on"),
                 [Action(entity_id=targets[0].entity_id, state="on")],
                 conditions=Conditions(dark=True),
                 delay=Delay(median_s=round(float(self.rng.uniform(1.0, 3.0)), 2), sigma=0.3),
@@ -237,7 +189,7 @@ class _Planner:
                 self._add(
                     "synergy",
                     f"A person in view makes {cam.entity_id} record",
-                    StateTrigger(entity_id=person.entity_id, to="on"),
+                    StateTriggerSpec(entity_id=person.entity_id, to="on"),
                     [Action(entity_id=cam.entity_id, state="recording")],
                     delay=Delay(median_s=0.6, sigma=0.2),
                     revert=Revert(state="idle", median_min=1.5, sigma=0.2),
@@ -251,7 +203,7 @@ class _Planner:
             first_action = self._add(
                 "time_of_day",
                 f"{bedroom_lights[-1].entity_id} turns on when {who} wakes up",
-                TimeTrigger(anchor="wake", occupant=who, offset_min=1.0, jitter_min=2.0),
+                TimeTriggerSpec(anchor="wake", occupant=who, offset_min=1.0, jitter_min=2.0),
                 [
                     Action(
                         entity_id=bedroom_lights[-1].entity_id, state="on", attributes='{"brightness": 102}'
@@ -265,7 +217,7 @@ class _Planner:
             second = self._add(
                 "time_of_day",
                 f"{coffee[0].entity_id} starts on weekday mornings after {who} wakes",
-                TimeTrigger(
+                TimeTriggerSpec(
                     anchor="wake", occupant=who, offset_min=12.0, jitter_min=3.0, weekdays=(0, 1, 2, 3, 4)
                 ),
                 [Action(entity_id=coffee[0].entity_id, state="on")],
@@ -274,7 +226,7 @@ class _Planner:
             )
             if first_action is not None and bedroom_lights:
                 self.decoys.append(
-                    Decoy(
+                    DecoySpec(
                         entity_a=bedroom_lights[-1].entity_id,
                         entity_b=coffee[0].entity_id,
                         behaviors=(first_action, second),
@@ -286,7 +238,7 @@ class _Planner:
             self._add(
                 "time_of_day",
                 f"{fans[0].entity_id} runs after {who}'s morning shower",
-                TimeTrigger(anchor="wake", occupant=who, offset_min=20.0, jitter_min=4.0),
+                TimeTriggerSpec(anchor="wake", occupant=who, offset_min=20.0, jitter_min=4.0),
                 [Action(entity_id=fans[0].entity_id, state="on")],
                 revert=Revert(state="off", median_min=20, sigma=0.2),
                 probability=self._p(0.6, 0.85),
@@ -296,7 +248,7 @@ class _Planner:
             self._add(
                 "time_of_day",
                 "Blinds open at 07:30 on weekdays",
-                TimeTrigger(anchor="clock", hour=7.5, jitter_min=3.0, weekdays=(0, 1, 2, 3, 4)),
+                TimeTriggerSpec(anchor="clock", hour=7.5, jitter_min=3.0, weekdays=(0, 1, 2, 3, 4)),
                 [
                     Action(entity_id=b.entity_id, state="open", stagger_s=2.0 * i)
                     for i, b in enumerate(blinds)
@@ -310,7 +262,7 @@ class _Planner:
             self._add(
                 "time_of_day",
                 f"{living[1].entity_id} turns on around 19:00 when someone is home",
-                TimeTrigger(
+                TimeTriggerSpec(
                     anchor="clock", hour=float(np.round(self.rng.uniform(18.5, 19.5), 2)), jitter_min=8.0
                 ),
                 [Action(entity_id=living[1].entity_id, state="on", attributes='{"brightness": 153}')],
@@ -323,7 +275,7 @@ class _Planner:
             self._add(
                 "time_of_day",
                 f"{tvs[0].entity_id} plays in the evening",
-                TimeTrigger(
+                TimeTriggerSpec(
                     anchor="clock", hour=float(np.round(self.rng.uniform(19.5, 21.0), 2)), jitter_min=15.0
                 ),
                 [Action(entity_id=tvs[0].entity_id, state="playing")],
@@ -352,7 +304,7 @@ class _Planner:
             self._add(
                 "scene",
                 f"Goodnight scene when {who} goes to bed",
-                TimeTrigger(anchor="sleep", occupant=who, offset_min=-2.0, jitter_min=2.0),
+                TimeTriggerSpec(anchor="sleep", occupant=who, offset_min=-2.0, jitter_min=2.0),
                 actions,
                 probability=self._p(0.8, 0.95),
             )
@@ -360,7 +312,7 @@ class _Planner:
                 self._add(
                     "time_of_day",
                     f"{alarms[0].entity_id} is disarmed when {who} wakes",
-                    TimeTrigger(anchor="wake", occupant=who, offset_min=3.0, jitter_min=1.5),
+                    TimeTriggerSpec(anchor="wake", occupant=who, offset_min=3.0, jitter_min=1.5),
                     [Action(entity_id=alarms[0].entity_id, state="disarmed")],
                     probability=0.97,
                 )
@@ -372,7 +324,7 @@ class _Planner:
             self._add(
                 "presence",
                 "The alarm arms when the last person leaves",
-                PresenceTrigger(event="last_departure"),
+                PresenceTriggerSpec(event="last_departure"),
                 [Action(entity_id=alarms[0].entity_id, state="armed_away")],
                 delay=Delay(median_s=90, sigma=0.2),
                 probability=self._p(0.85, 0.97),
@@ -380,7 +332,7 @@ class _Planner:
             self._add(
                 "presence",
                 "The alarm disarms when the first person arrives",
-                PresenceTrigger(event="first_arrival"),
+                PresenceTriggerSpec(event="first_arrival"),
                 [Action(entity_id=alarms[0].entity_id, state="disarmed")],
                 delay=Delay(median_s=20, sigma=0.3),
                 probability=0.98,
@@ -389,7 +341,7 @@ class _Planner:
                 self._add(
                     "synergy",
                     "Arming the alarm away locks the front door",
-                    StateTrigger(entity_id=alarms[0].entity_id, to="armed_away"),
+                    StateTriggerSpec(entity_id=alarms[0].entity_id, to="armed_away"),
                     [Action(entity_id=locks[0].entity_id, state="locked")],
                     delay=Delay(median_s=5, sigma=0.25),
                     probability=self._p(0.9, 0.99),
@@ -398,7 +350,7 @@ class _Planner:
             self._add(
                 "presence",
                 "The front door unlocks when someone arrives",
-                PresenceTrigger(event="first_arrival"),
+                PresenceTriggerSpec(event="first_arrival"),
                 [Action(entity_id=locks[0].entity_id, state="unlocked")],
                 delay=Delay(median_s=8, sigma=0.3),
                 probability=self._p(0.85, 0.97),
@@ -410,7 +362,9 @@ class _Planner:
             self._add(
                 "environment",
                 "Outdoor lights turn on at sunset and off at 23:30",
-                TimeTrigger(anchor="sunset", offset_min=float(self.rng.choice([-15, 0, 10])), jitter_min=1.0),
+                TimeTriggerSpec(
+                    anchor="sunset", offset_min=float(self.rng.choice([-15, 0, 10])), jitter_min=1.0
+                ),
                 [
                     Action(entity_id=o.entity_id, state="on", stagger_s=float(i))
                     for i, o in enumerate(outdoor)
@@ -429,7 +383,7 @@ class _Planner:
             self._add(
                 "environment",
                 "Blinds close at sunset",
-                TimeTrigger(anchor="sunset", offset_min=20.0, jitter_min=4.0),
+                TimeTriggerSpec(anchor="sunset", offset_min=20.0, jitter_min=4.0),
                 [
                     Action(entity_id=b.entity_id, state="closed", stagger_s=2.0 * i)
                     for i, b in enumerate(blinds)
@@ -440,7 +394,7 @@ class _Planner:
             self._add(
                 "environment",
                 f"{ac.entity_id} cools when it is hot outside and someone is home",
-                NumericTrigger(
+                NumericTriggerSpec(
                     variable="outdoor_temperature",
                     above=round(float(self.rng.uniform(24, 27)), 1),
                     window=(9.0, 23.0),
@@ -454,7 +408,7 @@ class _Planner:
             self._add(
                 "environment",
                 f"{fan.entity_id} runs on warm afternoons",
-                NumericTrigger(
+                NumericTriggerSpec(
                     variable="outdoor_temperature",
                     above=round(float(self.rng.uniform(22, 25)), 1),
                     window=(11.0, 22.0),
@@ -468,7 +422,7 @@ class _Planner:
             self._add(
                 "environment",
                 f"{heater.entity_id} heats on cold mornings",
-                NumericTrigger(
+                NumericTriggerSpec(
                     variable="outdoor_temperature",
                     below=round(float(self.rng.uniform(10, 15)), 1),
                     window=(5.5, 8.0),
@@ -481,7 +435,7 @@ class _Planner:
             self._add(
                 "environment",
                 f"{dry.entity_id} runs when outdoor humidity is high",
-                NumericTrigger(
+                NumericTriggerSpec(
                     variable="humidity", above=round(float(self.rng.uniform(80, 90)), 0), window=(8.0, 22.0)
                 ),
                 [Action(entity_id=dry.entity_id, state="on")],
@@ -492,7 +446,7 @@ class _Planner:
             self._add(
                 "environment",
                 f"{valve.entity_id} waters early on warm days",
-                NumericTrigger(
+                NumericTriggerSpec(
                     variable="outdoor_temperature",
                     above=round(float(self.rng.uniform(14, 20)), 1),
                     window=(5.0, 7.0),
@@ -524,7 +478,7 @@ class _Planner:
             self._add(
                 "environment",
                 f"{entity.entity_id} starts in the lowest-{variable.replace('_', ' ')} hour",
-                CheapestHourTrigger(
+                CheapestHourTriggerSpec(
                     variable=variable,
                     window=window,
                     weekdays=days,
@@ -542,7 +496,7 @@ class _Planner:
             self._add(
                 "presence",
                 f"{vac.entity_id} cleans when nobody is home",
-                TimeTrigger(anchor="clock", hour=10.0, jitter_min=20.0, weekdays=(0, 1, 2, 3, 4)),
+                TimeTriggerSpec(anchor="clock", hour=10.0, jitter_min=20.0, weekdays=(0, 1, 2, 3, 4)),
                 [Action(entity_id=vac.entity_id, state="cleaning")],
                 conditions=Conditions(nobody_home=True),
                 revert=Revert(state="docked", median_min=70, sigma=0.2),

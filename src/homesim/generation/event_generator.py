@@ -13,11 +13,6 @@ import numpy.typing as npt
 from homesim.generation.behaviors import (
     Behavior,
     BehaviorPlan,
-    CheapestHourTrigger,
-    NumericTrigger,
-    PresenceTrigger,
-    StateTrigger,
-    TimeTrigger,
     entities_with_tag,
 )
 from homesim.generation.calendar import US_PER_H, US_PER_MIN, US_PER_S, DayGrid
@@ -26,6 +21,13 @@ from homesim.generation.event_table import PRESS, EventBuffer
 from homesim.generation.occupants import Schedules
 from homesim.schema.events import Cause
 from homesim.schema.home import Entity, Home
+from homesim.schema.patterns import (
+    CheapestHourTriggerSpec,
+    NumericTriggerSpec,
+    PresenceTriggerSpec,
+    StateTriggerSpec,
+    TimeTriggerSpec,
+)
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -101,7 +103,7 @@ class EventGenerator:
         self._presence()
         self._activity()
         self._sun_and_weather()
-        ordered = sorted(self.plan.behaviors, key=lambda b: isinstance(b.trigger, StateTrigger))
+        ordered = sorted(self.plan.behaviors, key=lambda b: isinstance(b.trigger, StateTriggerSpec))
         for behavior in ordered:  # synergies last: their triggers must exist first
             self._behavior(behavior)
         self._manual_noise()
@@ -177,14 +179,14 @@ class EventGenerator:
         trigger = b.trigger
         parents: I64 | None = None
         clears: I64 | None = None
-        if isinstance(trigger, TimeTrigger):
+        if isinstance(trigger, TimeTriggerSpec):
             times = self._time_trigger(trigger)
-        elif isinstance(trigger, StateTrigger):
+        elif isinstance(trigger, StateTriggerSpec):
             times, parents = self.buffer.events_of(trigger.entity_id, trigger.to)
             clears = self._motion_clears.get(trigger.entity_id)
-        elif isinstance(trigger, NumericTrigger):
+        elif isinstance(trigger, NumericTriggerSpec):
             times = self._numeric_trigger(trigger)
-        elif isinstance(trigger, CheapestHourTrigger):
+        elif isinstance(trigger, CheapestHourTriggerSpec):
             times = self._cheapest_hour(trigger)
         else:
             times = self._presence_trigger(trigger)
@@ -218,7 +220,7 @@ class EventGenerator:
                 base = np.maximum(clears[idx], t)
             self.buffer.add(action.entity_id, base + hold, cause, b.id, state=b.revert.state, parents=rows)
 
-    def _time_trigger(self, trigger: TimeTrigger) -> I64:
+    def _time_trigger(self, trigger: TimeTriggerSpec) -> I64:
         days = np.arange(self.grid.days, dtype=np.int64)
         if trigger.anchor in ("wake", "sleep", "leave", "return"):
             o = next(
@@ -241,7 +243,7 @@ class EventGenerator:
         times = base + int(trigger.offset_min * US_PER_MIN) + jitter.astype(np.int64)
         return times[keep].astype(np.int64)
 
-    def _numeric_trigger(self, trigger: NumericTrigger) -> I64:
+    def _numeric_trigger(self, trigger: NumericTriggerSpec) -> I64:
         """When the variable crosses into its range inside the window, or at the window's opening if it is
         already in range then: Home Assistant's numeric_state semantics, plus a check at the window start."""
         name = {"outdoor_temperature": "temperature_c", "humidity": "humidity_pct",
@@ -265,7 +267,7 @@ class EventGenerator:
         return (times + lag.astype(np.int64)).astype(np.int64)
 
     @staticmethod
-    def _in_range(trigger: NumericTrigger, values: F64) -> BoolArr:
+    def _in_range(trigger: NumericTriggerSpec, values: F64) -> BoolArr:
         hit = np.ones(len(values), dtype=bool)
         if trigger.above is not None:
             hit &= values > trigger.above
@@ -273,7 +275,7 @@ class EventGenerator:
             hit &= values < trigger.below
         return hit
 
-    def _cheapest_hour(self, trigger: CheapestHourTrigger) -> I64:
+    def _cheapest_hour(self, trigger: CheapestHourTriggerSpec) -> I64:
         lo, hi = trigger.window
         offsets = np.arange(np.floor(lo), np.ceil(hi), dtype=np.float64)
         days = np.flatnonzero(np.isin(self.grid.weekday, trigger.weekdays)).astype(np.int64)
@@ -296,7 +298,7 @@ class EventGenerator:
         )
         return result
 
-    def _presence_trigger(self, trigger: PresenceTrigger) -> I64:
+    def _presence_trigger(self, trigger: PresenceTriggerSpec) -> I64:
         all_t = np.unique(
             np.concatenate([t for t, _ in self.schedules.transitions] or [np.zeros(0, np.int64)])
         )

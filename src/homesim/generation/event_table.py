@@ -14,7 +14,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from homesim.generation.context_ids import ulid_strings
+from homesim.ids import ulid_strings
 from homesim.schema.events import CAUSES, EVENTS_SCHEMA, Cause
 from homesim.schema.home import Home
 from homesim.schema.states import TIMESTAMP_DOMAINS

@@ -18,7 +18,7 @@ from homesim.generation.environment import Environment, generate_environment
 from homesim.generation.event_generator import EventGenerator
 from homesim.generation.faults import Fault, apply_faults, plan_faults
 from homesim.generation.occupants import realize_schedules
-from homesim.generation.seeds import Stage, stage_rng
+from homesim.generation.seeds import Stream, stream_rng
 from homesim.generation.sensors import SensorReporter
 from homesim.generation.structure import HomeGenerator
 from homesim.schema.home import Home
@@ -44,13 +44,13 @@ def generate_home(config: GenerationConfig, index: int, catalog: Catalog | None 
     grid = day_grid(meta.start, meta.days, meta.timezone)
     climate = catalog.climates[meta.climate_region]
     environment = generate_environment(
-        climate, catalog.grids[meta.grid_region], grid, stage_rng(config.seed, index, Stage.ENVIRONMENT)
+        climate, catalog.grids[meta.grid_region], grid, stream_rng(config.seed, index, Stream.ENVIRONMENT)
     )
     schedules = realize_schedules(
-        list(meta.occupants), grid, stage_rng(config.seed, index, Stage.OCCUPANTS), config.jitter
+        list(meta.occupants), grid, stream_rng(config.seed, index, Stream.OCCUPANTS), config.jitter
     )
     tags = {key: device.tags for key, device in catalog.devices.items()}
-    plan = plan_behaviors(home, tags, stage_rng(config.seed, index, Stage.BEHAVIORS))
+    plan = plan_behaviors(home, tags, stream_rng(config.seed, index, Stream.BEHAVIORS))
     generator = EventGenerator(
         home,
         grid,
@@ -58,7 +58,7 @@ def generate_home(config: GenerationConfig, index: int, catalog: Catalog | None 
         schedules,
         plan,
         tags,
-        stage_rng(config.seed, index, Stage.EVENTS),
+        stream_rng(config.seed, index, Stream.EVENTS),
         noise=config.noise,
         jitter=config.jitter,
     )
@@ -70,11 +70,11 @@ def generate_home(config: GenerationConfig, index: int, catalog: Catalog | None 
         environment,
         schedules,
         buffer,
-        stage_rng(config.seed, index, Stage.SENSORS),
+        stream_rng(config.seed, index, Stream.SENSORS),
         config.sensor_density,
     ).run()
-    fault_rng = stage_rng(config.seed, index, Stage.FAULTS)
+    fault_rng = stream_rng(config.seed, index, Stream.FAULTS)
     faults = plan_faults(home, grid, config.fault_rate, fault_rng)
     apply_faults(buffer, faults, fault_rng)
-    events = buffer.finalize(grid.begin_us, grid.end_us, stage_rng(config.seed, index, Stage.CONTEXT_IDS))
+    events = buffer.finalize(grid.begin_us, grid.end_us, stream_rng(config.seed, index, Stream.CONTEXT_IDS))
     return GeneratedHome(home=home, plan=plan, faults=tuple(faults), environment=environment, events=events)

@@ -1,4 +1,4 @@
-"""Per-home, per-stage random streams: home *i* is reproducible on its own from (seed, i)."""
+"""Per-home random streams, one per generation step: home *i* is reproducible on its own from (seed, i)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from enum import IntEnum
 import numpy as np
 
 
-class Stage(IntEnum):
-    """Each generation stage draws from its own stream, so changing one stage leaves the others' draws."""
+class Stream(IntEnum):
+    """Each generation step draws from its own stream, so changing one step leaves the others' draws.
+    (Not a simulation stage: those are `simulation.cycle.Stage`.)"""
 
     HOME_TYPE = 0
     STRUCTURE = 1
@@ -21,6 +22,6 @@ class Stage(IntEnum):
     CONTEXT_IDS = 8
 
 
-def stage_rng(seed: int, home_index: int, stage: Stage) -> np.random.Generator:
-    """The generator for one stage of one home: SeedSequence spawning keyed by (home index, stage)."""
-    return np.random.default_rng(np.random.SeedSequence(entropy=seed, spawn_key=(home_index, int(stage))))
+def stream_rng(seed: int, home_index: int, stream: Stream) -> np.random.Generator:
+    """The generator of one step of one home: SeedSequence spawning keyed by (home index, stream)."""
+    return np.random.default_rng(np.random.SeedSequence(entropy=seed, spawn_key=(home_index, int(stream))))

@@ -16,7 +16,7 @@ from homesim import GENERATOR_VERSION
 from homesim.generation.catalog import Catalog, DeviceType, HomeType, RoomType, load_catalog
 from homesim.generation.config import GenerationConfig
 from homesim.generation.occupants import household_vacations, make_occupants
-from homesim.generation.seeds import Stage, stage_rng
+from homesim.generation.seeds import Stream, stream_rng
 from homesim.schema.home import Area, Device, Entity, Floor, Home, HomeMetadata, Label, Occupant, Person
 from homesim.schema.naming import entity_object_id, slugify, unique_slug
 
@@ -42,7 +42,7 @@ def pick_home_type(config: GenerationConfig, index: int) -> str:
     """
     shares = config.home_type_shares()
     keys = sorted(k for k, v in shares.items() if v > 0)
-    offset = stage_rng(config.seed, 0, Stage.HOME_TYPE).random()
+    offset = stream_rng(config.seed, 0, Stream.HOME_TYPE).random()
     u = (offset + index * _GOLDEN) % 1.0
     cdf = np.cumsum([shares[k] for k in keys])
     return keys[min(int(np.searchsorted(cdf / cdf[-1], u, side="right")), len(keys) - 1)]
@@ -62,14 +62,14 @@ class HomeGenerator:
         self.catalog = catalog or load_catalog()
 
     def generate(self, config: GenerationConfig, index: int) -> Home:
-        rng = stage_rng(config.seed, index, Stage.STRUCTURE)
+        rng = stream_rng(config.seed, index, Stream.STRUCTURE)
         home_type = self.catalog.home_types[pick_home_type(config, index)]
         climate_keys = sorted(config.climate_regions or self.catalog.climates)
         weights = np.array([self.catalog.climates[k].weight for k in climate_keys])
         climate = self.catalog.climates[
             climate_keys[int(rng.choice(len(climate_keys), p=weights / weights.sum()))]
         ]
-        occ_rng = stage_rng(config.seed, index, Stage.OCCUPANTS)
+        occ_rng = stream_rng(config.seed, index, Stream.OCCUPANTS)
         occupants = make_occupants(home_type, occ_rng, config.occupants)
         trips = household_vacations(occ_rng, config.start, config.days, home_type.vacant_share)
         occupants = [o.model_copy(update={"vacations": trips}) for o in occupants]

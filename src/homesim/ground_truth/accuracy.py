@@ -1,4 +1,4 @@
-"""Ground-truth accuracy: match what the independent PatternExtractor finds to a home's ground-truth
+"""Ground-truth accuracy: match what the independent TruthVerifier finds to a home's ground-truth
 patterns, and aggregate recall and precision over a dataset, overall and by pattern type.
 
 An extracted pattern matches a ground-truth pattern when it names the same entities and states (the
@@ -7,14 +7,14 @@ cheapest-hour trigger, a daily window whose centre falls in the observed window 
 30 minutes) or, relative to sunset/sunrise, near the configured offset; a sequence whose trigger is one of
 the pattern's trigger entities and whose delay fits the observed delays; or two actions of one
 multi-action pattern following each other. Recall is the share of ground-truth patterns with at least
-`min_occurrences` firings that some extracted pattern matches; precision is the share of the extractor's
+`min_occurrences` firings that some extracted pattern matches; precision is the share of the verifier's
 high-confidence patterns that match a ground-truth pattern (by type: of those claiming that type).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
 
@@ -30,14 +30,15 @@ from homesim.schema.ground_truth import (
     DetectorScores,
     GroundTruth,
     Pattern,
-    PatternType,
-    TimeTriggerSpec,
     TimeWindow,
 )
+from homesim.schema.patterns import PatternType, TimeTriggerSpec
 
+#: The detector name `ground_truth.json` records for the verifier's baseline scores: an identifier of the
+#: file format (stored files compare equal across versions), not the class name.
 DETECTOR = "homesim.PatternExtractor"
 MIN_OCCURRENCES = 10
-PATTERN_TYPES: tuple[PatternType, ...] = ("time_of_day", "synergy", "environment", "presence", "scene")
+PATTERN_TYPES: tuple[PatternType, ...] = get_args(PatternType)
 EXTRACTED_KINDS = ("time_of_day", "sequence")
 #: Slack around an observed time window, hours.
 _WINDOW_TOLERANCE_H = 0.5

@@ -10,15 +10,17 @@ from pydantic import JsonValue
 
 from homesim.generation.behaviors import (
     Behavior,
-    CheapestHourTrigger,
-    NumericTrigger,
-    PresenceTrigger,
-    StateTrigger,
-    TimeTrigger,
 )
 from homesim.ha.automation_validation import DEFAULT_DATA
 from homesim.schema.ground_truth import HaAutomation, TimeWindow
 from homesim.schema.home import Entity, Home
+from homesim.schema.patterns import (
+    CheapestHourTriggerSpec,
+    NumericTriggerSpec,
+    PresenceTriggerSpec,
+    StateTriggerSpec,
+    TimeTriggerSpec,
+)
 
 _WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -65,13 +67,13 @@ class AutomationBuilder:
 
     def trigger_entities(self, b: Behavior) -> tuple[str, ...]:
         trigger = b.trigger
-        if isinstance(trigger, StateTrigger):
+        if isinstance(trigger, StateTriggerSpec):
             return (trigger.entity_id,)
-        if isinstance(trigger, PresenceTrigger):
+        if isinstance(trigger, PresenceTriggerSpec):
             return (*self.people, "zone.home")
-        if isinstance(trigger, TimeTrigger) and trigger.anchor in ("sunset", "sunrise"):
+        if isinstance(trigger, TimeTriggerSpec) and trigger.anchor in ("sunset", "sunrise"):
             return ("sun.sun",)
-        if isinstance(trigger, NumericTrigger):
+        if isinstance(trigger, NumericTriggerSpec):
             source = self._numeric_source(trigger)
             return (source[0].entity_id,) if source else ()
         return ()
@@ -89,7 +91,7 @@ class AutomationBuilder:
             reverting = [a for a in b.actions if _domain(a.entity_id) != "camera"]
             reverts = [self._call(a.entity_id, revert.state, None, b) for a in reverting]
             hold = _duration(revert.median_min * 60)
-            if revert.after_trigger_clears and isinstance(b.trigger, StateTrigger):
+            if revert.after_trigger_clears and isinstance(b.trigger, StateTriggerSpec):
                 # HA's motion-light idiom: the trigger turns on; the trigger clearing for a while turns off.
                 cleared: dict[str, JsonValue] = {"trigger": "state", "entity_id": b.trigger.entity_id}
                 cleared |= {"from": b.trigger.to, "for": hold, "id": "cleared"}
@@ -117,11 +119,11 @@ class AutomationBuilder:
     ) -> tuple[list[dict[str, JsonValue]], list[dict[str, JsonValue]]]:
         """The automation's triggers, and the conditions that go with them (days, time windows)."""
         trigger = b.trigger
-        if isinstance(trigger, StateTrigger):
+        if isinstance(trigger, StateTriggerSpec):
             return [{"trigger": "state", "entity_id": trigger.entity_id, "to": trigger.to}], []
-        if isinstance(trigger, PresenceTrigger):
+        if isinstance(trigger, PresenceTriggerSpec):
             return self._presence(trigger)
-        if isinstance(trigger, NumericTrigger):
+        if isinstance(trigger, NumericTriggerSpec):
             # Crossing into range inside the window, or already in range when the window opens.
             numeric = self._numeric(trigger)
             in_range = {
@@ -130,7 +132,7 @@ class AutomationBuilder:
             }
             opening: dict[str, JsonValue] = {"trigger": "time", "at": _clock(trigger.window[0])}
             return [numeric, opening], [*_hours_condition(trigger.window), in_range]
-        if isinstance(trigger, CheapestHourTrigger):
+        if isinstance(trigger, CheapestHourTriggerSpec):
             # The hour the behaviour usually picks: the lowest price/CO₂ hour varies, its habit does not.
             hour = window.median_h if window is not None else trigger.window[0]
             return [{"trigger": "time", "at": _clock(hour)}], _weekday_condition(trigger.weekdays)
@@ -145,7 +147,7 @@ class AutomationBuilder:
         return self._person_anchor(trigger)
 
     def _person_anchor(
-        self, trigger: TimeTrigger
+        self, trigger: TimeTriggerSpec
     ) -> tuple[list[dict[str, JsonValue]], list[dict[str, JsonValue]]]:
         """A wake/sleep/leave/return anchor at the occupant's usual time, weekdays and weekends apart."""
         occupant = self.occupants[trigger.occupant or ""]
@@ -174,7 +176,7 @@ class AutomationBuilder:
         return triggers, [{"condition": "or", "conditions": options}]
 
     def _presence(
-        self, trigger: PresenceTrigger
+        self, trigger: PresenceTriggerSpec
     ) -> tuple[list[dict[str, JsonValue]], list[dict[str, JsonValue]]]:
         """First arrival: someone comes home and is the only one there; last departure: nobody is left."""
         arriving = trigger.event == "first_arrival"
@@ -187,7 +189,7 @@ class AutomationBuilder:
         key = "to" if arriving else "from"
         return [{"trigger": "state", "entity_id": people, key: "home"}], [condition]
 
-    def _numeric_source(self, trigger: NumericTrigger) -> tuple[Entity, str | None] | None:
+    def _numeric_source(self, trigger: NumericTriggerSpec) -> tuple[Entity, str | None] | None:
         """The home's entity carrying the variable, and the attribute to read (None: its state)."""
         if trigger.variable == "outdoor_temperature" and self.outdoor is not None:
             return self.outdoor, None
@@ -195,7 +197,7 @@ class AutomationBuilder:
             return self.weather, _WEATHER_ATTRIBUTES[trigger.variable]
         return None
 
-    def _numeric(self, trigger: NumericTrigger) -> dict[str, JsonValue]:
+    def _numeric(self, trigger: NumericTriggerSpec) -> dict[str, JsonValue]:
         source = self._numeric_source(trigger)
         bounds: dict[str, JsonValue] = {
             k: v for k, v in (("above", trigger.above), ("below", trigger.below)) if v is not None
@@ -253,13 +255,13 @@ class AutomationBuilder:
 
     def _note(self, b: Behavior) -> str:
         trigger = b.trigger
-        if isinstance(trigger, CheapestHourTrigger):
+        if isinstance(trigger, CheapestHourTriggerSpec):
             lowest = trigger.variable.replace("_", " ")
             hours = f"{_clock(trigger.window[0])}–{_clock(trigger.window[1])}"
             return (
                 f" The behaviour starts in the lowest-{lowest} hour of {hours}; this runs at its usual hour."
             )
-        if isinstance(trigger, NumericTrigger) and self._numeric_source(trigger) is None:
+        if isinstance(trigger, NumericTriggerSpec) and self._numeric_source(trigger) is None:
             return " The home has no entity for this variable; the template reads HA's default sources."
         return ""
 

@@ -7,7 +7,7 @@ since HA records state changes only and some planned actions changed nothing. Ea
 automation (2024.10+ syntax) that would reproduce it. Synergies are the behaviours with a device trigger
 (active) plus complementary device pairs in one area that no behaviour links (potential); decoys are pairs
 of actions of one shared cause that never cause each other. Baselines add the per-domain daily event
-rates, the share of events by cause, and the scores of the reference detector (`PatternExtractor`).
+rates, the share of events by cause, and the scores of the reference detector (`TruthVerifier`).
 
 The automation of each pattern is built by `ground_truth.automations`; re-checking a whole dataset with the
 verifier is `datasets.verification`.
@@ -31,11 +31,6 @@ import pyarrow.parquet as pq
 from homesim.generation.behaviors import (
     Behavior,
     BehaviorPlan,
-    CheapestHourTrigger,
-    NumericTrigger,
-    PresenceTrigger,
-    StateTrigger,
-    TimeTrigger,
 )
 from homesim.generation.calendar import US_PER_S, day_grid
 from homesim.generation.catalog import load_catalog
@@ -44,7 +39,7 @@ from homesim.ground_truth.automations import AutomationBuilder, parse_attributes
 from homesim.ground_truth.verifier import (
     ZONE_EMPTY,
     ZONE_OCCUPIED,
-    PatternExtractor,
+    TruthVerifier,
     home_zone_changes,
 )
 from homesim.io import atomic_path, write_text_atomic
@@ -65,6 +60,13 @@ from homesim.schema.ground_truth import (
     flatten,
 )
 from homesim.schema.home import Entity, Home
+from homesim.schema.patterns import (
+    CheapestHourTriggerSpec,
+    NumericTriggerSpec,
+    PresenceTriggerSpec,
+    StateTriggerSpec,
+    TimeTriggerSpec,
+)
 from homesim.workspace import HomeFolder
 
 if TYPE_CHECKING:
@@ -82,19 +84,19 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # ------------------------------------------------------------------------------------------- entry points
 
 
-def build_ground_truth(generated: GeneratedHome, extractor: PatternExtractor | None = None) -> GroundTruth:
+def build_ground_truth(generated: GeneratedHome, verifier: TruthVerifier | None = None) -> GroundTruth:
     """The ground truth of one generated home (deterministic in the home)."""
     home = generated.home
     meta = home.metadata
     events = event_frame(generated.events)
     patterns = build_patterns(home, generated.plan, events)
     grid = day_grid(meta.start, meta.days, meta.timezone)
-    extractor = extractor or PatternExtractor()
+    verifier = verifier or TruthVerifier()
     accuracy = match_home(
         meta.home_key,
         patterns,
-        extractor.extract(events, meta.timezone),
-        high_confidence=extractor.config.high_confidence,
+        verifier.extract(events, meta.timezone),
+        high_confidence=verifier.config.high_confidence,
     )
     return GroundTruth(
         home_key=meta.home_key,
@@ -164,7 +166,7 @@ def build_patterns(home: Home, plan: BehaviorPlan, events: pl.DataFrame) -> tupl
                 id=b.id,
                 type=b.type,
                 description=b.description,
-                trigger=b.trigger.model_dump(),
+                trigger=b.trigger,
                 trigger_entities=builder.trigger_entities(b),
                 actions=tuple(
                     PatternAction(
@@ -209,15 +211,17 @@ def _parameters(b: Behavior, observed: _Observed) -> PatternParameters:
         if revert
         else None,
         threshold=Threshold(variable=trigger.variable, above=trigger.above, below=trigger.below)
-        if isinstance(trigger, NumericTrigger)
+        if isinstance(trigger, NumericTriggerSpec)
         else None,
-        active_hours=trigger.window if isinstance(trigger, NumericTrigger | CheapestHourTrigger) else None,
+        active_hours=trigger.window
+        if isinstance(trigger, NumericTriggerSpec | CheapestHourTriggerSpec)
+        else None,
     )
 
 
 def _daily(b: Behavior) -> bool:
     """Whether the behaviour has one chance a day (its confidence counts firing days)."""
-    return isinstance(b.trigger, TimeTrigger | NumericTrigger | CheapestHourTrigger)
+    return isinstance(b.trigger, TimeTriggerSpec | NumericTriggerSpec | CheapestHourTriggerSpec)
 
 
 @dataclass(frozen=True)
@@ -323,9 +327,9 @@ class _BehaviorStats:
     def opportunities(self, b: Behavior) -> int:
         """The chances the behaviour had: eligible days, trigger events, first arrivals or last departures."""
         trigger = b.trigger
-        if isinstance(trigger, StateTrigger):
+        if isinstance(trigger, StateTriggerSpec):
             return self.state_counts.get((trigger.entity_id, trigger.to), 0)
-        if isinstance(trigger, PresenceTrigger):
+        if isinstance(trigger, PresenceTriggerSpec):
             return int(
                 self.zone_counts.get(ZONE_OCCUPIED if trigger.event == "first_arrival" else ZONE_EMPTY, 0)
             )
@@ -421,7 +425,7 @@ def _synergies(home: Home, plan: BehaviorPlan, patterns: Sequence[Pattern]) -> t
     synergies: list[Synergy] = []
     linked: set[tuple[str, str]] = set()
     for b in plan.behaviors:
-        if not isinstance(b.trigger, StateTrigger):
+        if not isinstance(b.trigger, StateTriggerSpec):
             continue
         active = occurrences[b.id] > 0
         for action in b.actions:
@@ -478,11 +482,11 @@ def _synergies(home: Home, plan: BehaviorPlan, patterns: Sequence[Pattern]) -> t
 def _shared_cause(b: Behavior) -> str | None:
     """What makes this behaviour's actions co-occur with other behaviours' actions without causing them."""
     trigger = b.trigger
-    if isinstance(trigger, TimeTrigger) and trigger.anchor not in ("clock",):
+    if isinstance(trigger, TimeTriggerSpec) and trigger.anchor not in ("clock",):
         return f"{trigger.anchor}:{trigger.occupant}" if trigger.occupant else trigger.anchor
-    if isinstance(trigger, PresenceTrigger):
+    if isinstance(trigger, PresenceTriggerSpec):
         return trigger.event
-    if isinstance(trigger, StateTrigger):
+    if isinstance(trigger, StateTriggerSpec):
         return f"{trigger.entity_id}:{trigger.to}"
     return None
 
@@ -493,7 +497,7 @@ def _decoys(plan: BehaviorPlan, patterns: Sequence[Pattern], events: pl.DataFram
     linked = {
         frozenset((b.trigger.entity_id, a.entity_id))
         for b in plan.behaviors
-        if isinstance(b.trigger, StateTrigger)
+        if isinstance(b.trigger, StateTriggerSpec)
         for a in b.actions
     }
     actions = pl.DataFrame(

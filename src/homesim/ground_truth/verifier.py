@@ -1,4 +1,4 @@
-"""PatternExtractor: an independent miner of time-of-day patterns and trigger→action sequences.
+"""TruthVerifier: an independent miner of time-of-day patterns and trigger→action sequences.
 
 It sees what Home Assistant's recorder sees — time, entity and state of each state change — and never the
 provenance columns (`cause`, `cause_id`) nor the context links, so what it finds is evidence that the
@@ -24,6 +24,7 @@ Two miners run, both column-wise over numpy/polars arrays (loops run over keys a
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 
@@ -81,7 +82,7 @@ DayGroup = Literal["all", "weekdays", "weekends"]
 _GROUPS: tuple[DayGroup, ...] = ("all", "weekdays", "weekends")
 
 
-class ExtractorConfig(BaseModel):
+class VerifierConfig(BaseModel):
     """The miner's thresholds; the defaults are what the ground-truth accuracy benchmark was tuned on."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -169,20 +170,19 @@ class ExtractedPatterns(BaseModel):
         return (*self.time_of_day, *self.sequences)
 
 
-class PatternExtractor:
+class TruthVerifier:
     """Mines one home's events; `extract` is deterministic in its inputs."""
 
-    def __init__(self, config: ExtractorConfig | None = None) -> None:
-        self.config = config or ExtractorConfig()
+    def __init__(self, config: VerifierConfig | None = None) -> None:
+        self.config = config or VerifierConfig()
 
     def extract(self, events: pa.Table | pl.DataFrame, timezone: str) -> ExtractedPatterns:
         """Patterns in `events` (HA state changes; provenance columns are ignored) of a home in `timezone`."""
         frame = events if isinstance(events, pl.DataFrame) else pl.from_arrow(events)
         assert isinstance(frame, pl.DataFrame)
-        table = _state_changes(frame)
+        table = state_changes(frame, _SKIPPED_DOMAINS)
         if table.height == 0:
             return ExtractedPatterns(time_of_day=(), sequences=())
-        table = pl.concat([table, home_zone_changes(table)])
         keys = table.select("entity_id", "state").unique().sort("entity_id", "state")
         keys = keys.with_columns(
             pl.int_range(pl.len(), dtype=pl.Int64).alias("key"),
@@ -210,27 +210,31 @@ class PatternExtractor:
 # ------------------------------------------------------------------------------------------ inputs
 
 
-def _state_changes(frame: pl.DataFrame) -> pl.DataFrame:
-    """Categorical state changes only: (time µs, entity_id, state), without provenance or numbers."""
+def state_changes(events: pl.DataFrame, skipped_domains: Collection[str]) -> pl.DataFrame:
+    """What a pattern miner sees of a home's events — the verifier here and the pipeline's pattern stage
+    alike: the categorical state changes (time µs, entity_id, state; no provenance, no numbers, nothing
+    in `skipped_domains`, no unavailable/unknown) and the `zone.home` changes derived from all of the
+    people's changes (an unknown person is not at home, as HA counts), sorted by time."""
     domain = pl.col("entity_id").str.split(".").list.first()
     numeric = (
         pl.col("value").is_not_null() & pl.col("value").is_not_nan()
-        if "value" in frame.columns
+        if "value" in events.columns
         else pl.lit(False)
     )
+    table = events.select(
+        pl.col("time").dt.epoch("us").alias("time"),
+        pl.col("entity_id").cast(pl.Utf8),
+        pl.col("state").cast(pl.Utf8),
+        numeric.alias("numeric"),
+    )
+    changes = table.filter(
+        ~pl.col("numeric") & ~domain.is_in(list(skipped_domains)) & ~pl.col("state").is_in(_SKIPPED_STATES)
+    )
+    people = table.filter(pl.col("entity_id").str.starts_with("person."))
     return (
-        frame.select(
-            pl.col("time").dt.epoch("us").alias("time"),
-            pl.col("entity_id").cast(pl.Utf8),
-            pl.col("state").cast(pl.Utf8),
-            numeric.alias("numeric"),
-        )
-        .filter(
-            ~pl.col("numeric")
-            & ~domain.is_in(list(_SKIPPED_DOMAINS))
-            & ~pl.col("state").is_in(_SKIPPED_STATES)
-        )
+        pl.concat([changes, home_zone_changes(people)], how="diagonal")
         .drop("numeric")
+        .sort("time", "entity_id", maintain_order=True)
     )
 
 
@@ -292,7 +296,7 @@ def _sun_times(table: pl.DataFrame) -> dict[Frame, I64]:
 class _Miner:
     def __init__(
         self,
-        config: ExtractorConfig,
+        config: VerifierConfig,
         *,
         time: I64,
         key: I64,

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from homesim.datasets.manifest import read_dataset
+from homesim.retraining.ab_testing import ABResult
 from homesim.simulation.cycle import CycleReport
 from homesim.workspace import LATEST_RUN, Workspace
 
@@ -129,15 +130,10 @@ def _read_ab(path: Path, model_type: str, cycle: int) -> ABInput:
         raise ReportInputError(f"{path} is not an A/B result object")
     note: str | None
     try:
-        from homesim.retraining.ab_testing import ABResult  # written by the registry work; optional here
-    except ImportError:
-        note = "homesim.retraining.ab_testing is not available: read as a plain dict"
-    else:
-        try:
-            data = ABResult.model_validate(data).model_dump(mode="json")
-            note = None
-        except ValidationError as exc:
-            note = f"does not validate as ABResult ({exc.error_count()} errors): read as a plain dict"
+        data = ABResult.model_validate(data).model_dump(mode="json")
+        note = None
+    except ValidationError as exc:
+        note = f"does not validate as ABResult ({exc.error_count()} errors): read as a plain dict"
     return ABInput(model_type=model_type, cycle=cycle, path=path.name, data=data, note=note)
 
 

@@ -17,8 +17,6 @@ with `promote=True` a winning challenger is deployed (`promote` event).
 from __future__ import annotations
 
 import hashlib
-import itertools
-import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -36,19 +34,21 @@ from homesim.retraining.deployment import DeploymentError, deploy
 from homesim.retraining.provider import RegistryModelProvider
 from homesim.retraining.registry import ModelRegistry
 from homesim.schema.records import STAGES, AnyRecord, StageName
+from homesim.scores import f1_from_counts
 from homesim.simulation.cycle import (
     DEFAULT_STAGES,
     HomeOutcome,
     SimulationCycle,
+    Stage,
     StageError,
-    StageRef,
     find_dataset,
 )
-from homesim.simulation.metrics import Counts, StageMetrics, stage_metrics, sum_counts
+from homesim.simulation.metrics import F1_COUNTS, Counts, StageMetrics, stage_metrics, sum_counts
 from homesim.simulation.model_provider import ModelType
 from homesim.simulation.sink import RecordSink
 from homesim.workspace import Workspace
 
+F64 = npt.NDArray[np.float64]
 Arm = Literal["champion", "challenger"]
 ARMS: Final[tuple[Arm, Arm]] = ("champion", "challenger")
 
@@ -60,7 +60,6 @@ STAGE_OF: Final[dict[ModelType, StageName]] = {
     "soft_prompt": "ask_ai",
     "yaml_generation": "automation",
 }
-_F1_COUNTS: Final = ("predicted", "predicted_true", "truth", "truth_found")
 
 
 class ABStage(BaseModel):
@@ -132,40 +131,51 @@ def split_homes(home_keys: Sequence[str], model_type: ModelType, share: float = 
 
 
 def _f1(counts: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """F1 of count vectors (last axis in `_F1_COUNTS` order); 0 where undefined (nothing predicted…)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        precision = counts[..., 1] / counts[..., 0]
-        recall = counts[..., 3] / counts[..., 2]
-        f1 = 2 * precision * recall / (precision + recall)
-    return np.nan_to_num(f1, nan=0.0, posinf=0.0, neginf=0.0)
+    """F1 of count vectors (last axis in `F1_COUNTS` order); 0 where undefined (nothing predicted…)."""
+    return f1_from_counts(*np.moveaxis(counts, -1, 0))
 
 
 def compare_arms(
     champion: Sequence[Counts], challenger: Sequence[Counts], *, seed: int = 0, n_resamples: int = 9999
 ) -> tuple[float, float, float | None]:
     """(champion F1, challenger F1, two-sided permutation p-value by home) from per-home counts."""
+    # Imported here: scipy is the `ml` extra and slow to import, and every CLI command imports this module.
+    from scipy.stats import permutation_test
+
     values = np.array(
-        [[c.get(k, 0.0) for k in _F1_COUNTS] for c in [*champion, *challenger]], dtype=np.float64
-    ).reshape(-1, len(_F1_COUNTS))
+        [[c.get(k, 0.0) for k in F1_COUNTS] for c in [*champion, *challenger]], dtype=np.float64
+    ).reshape(-1, len(F1_COUNTS))
     total, k = len(values), len(challenger)
     champion_f1 = float(_f1(values[: total - k].sum(axis=0)))
     challenger_f1 = float(_f1(values[total - k :].sum(axis=0)))
     if not champion or not challenger:
         return champion_f1, challenger_f1, None
-    exact = math.comb(total, k) <= n_resamples
-    if exact:  # every split of the homes into arms of these sizes (the observed one included)
-        splits = np.array(list(itertools.combinations(range(total), k)), dtype=np.int64)
-    else:
-        rng = np.random.default_rng(seed)
-        splits = rng.permuted(np.tile(np.arange(total), (n_resamples, 1)), axis=1)[:, :k]
-    in_challenger = np.zeros((len(splits), total), dtype=np.float64)
-    np.put_along_axis(in_challenger, splits, 1.0, axis=1)
-    challenger_sums = in_challenger @ values
-    differences = _f1(challenger_sums) - _f1(values.sum(axis=0) - challenger_sums)
-    # The tolerance keeps splits tied with the observed one (float noise) counted as extreme.
-    extreme = int(np.count_nonzero(np.abs(differences) >= abs(challenger_f1 - champion_f1) - 1e-12))
-    p = extreme / len(splits) if exact else (extreme + 1) / (n_resamples + 1)
-    return champion_f1, challenger_f1, min(1.0, p)
+
+    def distance(
+        champion_homes: npt.NDArray[np.int64], challenger_homes: npt.NDArray[np.int64], axis: int
+    ) -> F64:
+        # The permuted samples are home indices; an arm's F1 is that of its homes' summed counts.
+        return np.abs(_f1(values[challenger_homes].sum(axis=-2)) - _f1(values[champion_homes].sum(axis=-2)))
+
+    # |difference| with alternative "greater" is the two-sided test: the share of re-splits at least as
+    # far apart as the observed one (every split when there are few, else n_resamples random ones).
+    if min(k, total - k) == 1:
+        # scipy wants two homes per arm; with one, the `total` re-splits are each home alone in that arm.
+        alone = np.arange(total)[:, None]
+        rest = np.array([np.delete(np.arange(total), i) for i in range(total)])
+        null = distance(rest, alone, axis=-1) if k == 1 else distance(alone, rest, axis=-1)
+        observed = distance(np.arange(total - k), np.arange(total - k, total), axis=-1)
+        return champion_f1, challenger_f1, float(np.mean(null >= observed * (1 - 1e-12)))
+    result = permutation_test(
+        (np.arange(total - k), np.arange(total - k, total)),
+        distance,
+        permutation_type="independent",
+        vectorized=True,
+        n_resamples=n_resamples,
+        alternative="greater",
+        rng=np.random.default_rng(seed),
+    )
+    return champion_f1, challenger_f1, min(1.0, float(result.pvalue))
 
 
 def compare_stage(
@@ -232,7 +242,7 @@ def run_ab(
     sink: RecordSink | None = None,
     executor: Executor | str = "process",
     workers: int = 2,
-    stages: Sequence[tuple[StageName, StageRef]] = DEFAULT_STAGES,
+    stages: Sequence[tuple[StageName, Stage]] = DEFAULT_STAGES,
     clock: datetime | None = None,
 ) -> ABResult:
     """Run cycle `cycle` of `dataset` with the homes split between champion and challenger of `model_type`,

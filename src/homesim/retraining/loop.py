@@ -36,7 +36,7 @@ from homesim.retraining.provider import RegistryModelProvider
 from homesim.retraining.registry import ModelRegistry
 from homesim.retraining.retraining_manager import RetrainingConfig, RetrainingManager, RetrainingRun
 from homesim.schema.records import StageName
-from homesim.simulation.cycle import DEFAULT_STAGES, CycleReport, HomeOutcome, StageRef
+from homesim.simulation.cycle import DEFAULT_STAGES, CycleReport, HomeOutcome, Stage
 from homesim.simulation.model_provider import MODEL_TYPES, ModelType
 from homesim.training_data.exporters import Exporter
 from homesim.training_data.lineage_tracker import LineageTracker
@@ -141,7 +141,7 @@ class RetrainingLoop:
         workspace: Workspace,
         config: LoopConfig,
         *,
-        stages: Sequence[tuple[StageName, StageRef]] = DEFAULT_STAGES,
+        stages: Sequence[tuple[StageName, Stage]] = DEFAULT_STAGES,
         progress: LoopProgress | None = None,
     ) -> None:
         self.workspace = workspace

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -250,6 +251,9 @@ def paired_bootstrap(
     Both arms are scored on the same draw of homes in every resample (paired), so differences between
     homes cancel out and only the models' difference is left.
     """
+    # Imported here: scipy is the `ml` extra and slow to import, and every CLI command imports this module.
+    from scipy.stats import bootstrap
+
     metric = trainer.primary_metric
     homes = sorted(
         set(candidate.get_column("home_key").to_list()) | set(reference.get_column("home_key").to_list())
@@ -259,16 +263,28 @@ def paired_bootstrap(
     cand_index, ref_index = _HomeIndex(candidate), _HomeIndex(reference)
     cand_value = trainer.score(candidate)[metric]
     ref_value = trainer.score(reference)[metric]
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, len(homes), size=(resamples, len(homes)))
-    diffs = np.empty(resamples)
-    for n, draw in enumerate(draws):
+
+    def difference(draw: npt.NDArray[np.int64]) -> float:
         picked = [homes[i] for i in draw]
         a = trainer.score(candidate[cand_index.gather(picked)])[metric]
         b = trainer.score(reference[ref_index.gather(picked)])[metric]
-        diffs[n] = a - b
-    alpha = (1.0 - confidence) / 2
-    low, high = np.quantile(diffs, [alpha, 1.0 - alpha])
+        return float(a - b)
+
+    if len(homes) == 1:  # scipy wants two observations; every resample of one home is that home
+        diffs = np.full(resamples, difference(np.zeros(1, dtype=np.int64)))
+        low = high = float(diffs[0])
+    else:
+        result = bootstrap(
+            (np.arange(len(homes)),),
+            difference,
+            n_resamples=resamples,
+            vectorized=False,
+            confidence_level=confidence,
+            method="percentile",
+            rng=np.random.default_rng(seed),
+        )
+        diffs = result.bootstrap_distribution
+        low, high = result.confidence_interval
     return Comparison(
         reference=reference_name,
         metric=metric,

@@ -20,83 +20,39 @@ from typing import Annotated, Any, Literal
 
 import jsonschema
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationInfo, field_validator
+from pydantic import Field, JsonValue, ValidationInfo, field_validator
+
+from homesim.schema.patterns import (
+    DecoySpec,
+    EntityId,
+    PatternType,
+    StrictModel,
+    TriggerSpec,
+    Variable,
+    Weekday,
+)
 
 SCHEMA_VERSION = "1.0.0"
 SCHEMA_ID = f"urn:homesim:schema:ground_truth:{SCHEMA_VERSION}"
 SCHEMA_FILE = "ground_truth.schema.json"
 
-PatternType = Literal["time_of_day", "synergy", "environment", "presence", "scene"]
 Probability = Annotated[float, Field(ge=0, le=1)]
 Count = Annotated[int, Field(ge=0)]
 #: Local clock hour in [0, 24).
 Hour = Annotated[float, Field(ge=0, lt=24)]
-#: An HA entity id (`domain.object_id`).
-EntityId = Annotated[str, Field(pattern=r"^[a-z_]+\.[a-z0-9_]+$")]
 
-
-class _Model(BaseModel):
-    # Every field is required in the JSON Schema (serialization mode), so a file missing a key is invalid.
-    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_serialization_defaults_required=True)
-
-
-# --------------------------------------------------------------------------------------------- triggers
-
-
-class TimeTriggerSpec(_Model):
-    kind: Literal["time"] = "time"
-    anchor: Literal["clock", "wake", "sleep", "leave", "return", "sunset", "sunrise"]
-    occupant: str | None = None
-    hour: float | None = None
-    offset_min: float = 0.0
-    jitter_min: float = Field(default=0.0, ge=0)
-    weekdays: tuple[Annotated[int, Field(ge=0, le=6)], ...] = (0, 1, 2, 3, 4, 5, 6)
-
-
-class StateTriggerSpec(_Model):
-    kind: Literal["state"] = "state"
-    entity_id: EntityId
-    to: str
-
-
-class NumericTriggerSpec(_Model):
-    kind: Literal["numeric"] = "numeric"
-    variable: Literal["outdoor_temperature", "carbon_intensity", "price", "humidity"]
-    above: float | None = None
-    below: float | None = None
-    #: Local hours during which the reaction may happen (the end may pass 24: past midnight).
-    window: tuple[float, float] = (0.0, 24.0)
-
-
-class CheapestHourTriggerSpec(_Model):
-    kind: Literal["cheapest_hour"] = "cheapest_hour"
-    variable: Literal["carbon_intensity", "price"]
-    window: tuple[float, float]
-    preference: float = Field(ge=0)
-    weekdays: tuple[Annotated[int, Field(ge=0, le=6)], ...] = (0, 1, 2, 3, 4, 5, 6)
-
-
-class PresenceTriggerSpec(_Model):
-    kind: Literal["presence"] = "presence"
-    event: Literal["first_arrival", "last_departure"]
-
-
-TriggerSpec = Annotated[
-    TimeTriggerSpec | StateTriggerSpec | NumericTriggerSpec | CheapestHourTriggerSpec | PresenceTriggerSpec,
-    Field(discriminator="kind"),
-]
 
 # ------------------------------------------------------------------------------------------- parameters
 
 
-class PatternAction(_Model):
+class PatternAction(StrictModel):
     entity_id: EntityId
     state: str
     attributes: dict[str, JsonValue] | None = None
     stagger_s: float = Field(default=0.0, ge=0)
 
 
-class Quantiles(_Model):
+class Quantiles(StrictModel):
     """5th percentile, median and 95th percentile of an observed quantity."""
 
     p05: float
@@ -104,7 +60,7 @@ class Quantiles(_Model):
     p95: float
 
 
-class TimeWindow(_Model):
+class TimeWindow(StrictModel):
     """Local clock hours of observed events: 5th–95th percentile and median, circular (a window whose
     start is after its end spans midnight)."""
 
@@ -113,7 +69,7 @@ class TimeWindow(_Model):
     median_h: Hour
 
 
-class DelaySpec(_Model):
+class DelaySpec(StrictModel):
     """Configured lognormal delay between trigger and action, and the delays observed in the events."""
 
     median_s: float = Field(gt=0)
@@ -121,7 +77,7 @@ class DelaySpec(_Model):
     observed_s: Quantiles | None
 
 
-class RevertSpec(_Model):
+class RevertSpec(StrictModel):
     """The action's entity returns to `state` after a lognormal hold; observed from action to revert."""
 
     state: str
@@ -131,17 +87,17 @@ class RevertSpec(_Model):
     observed_min: Quantiles | None
 
 
-class Threshold(_Model):
-    variable: Literal["outdoor_temperature", "carbon_intensity", "price", "humidity"]
+class Threshold(StrictModel):
+    variable: Variable
     above: float | None
     below: float | None
 
 
-class PatternParameters(_Model):
+class PatternParameters(StrictModel):
     #: When the action events happened (local time), and when the revert events did.
     time_window: TimeWindow | None
     revert_time_window: TimeWindow | None
-    weekdays: tuple[Annotated[int, Field(ge=0, le=6)], ...]
+    weekdays: tuple[Weekday, ...]
     delay: DelaySpec | None
     revert: RevertSpec | None
     threshold: Threshold | None
@@ -157,7 +113,7 @@ def _items_with(key: str) -> dict[str, Any]:
     return {"items": {"type": "object", "required": [key], "additionalProperties": True}}
 
 
-class HaAutomation(_Model):
+class HaAutomation(StrictModel):
     """An HA automation in 2024.10+ syntax (`triggers`/`trigger`, `conditions`, `actions`/`action`)."""
 
     id: str = Field(min_length=1)
@@ -186,7 +142,7 @@ class HaAutomation(_Model):
 # -------------------------------------------------------------------------------------------- patterns
 
 
-class Pattern(_Model):
+class Pattern(StrictModel):
     id: str = Field(min_length=1)
     type: PatternType
     description: str
@@ -211,7 +167,7 @@ class Pattern(_Model):
     automation: HaAutomation
 
 
-class Synergy(_Model):
+class Synergy(StrictModel):
     id: str = Field(min_length=1)
     status: Literal["active", "potential"]
     trigger_entity: EntityId
@@ -228,18 +184,14 @@ class Synergy(_Model):
     benefit: Probability
 
 
-class Decoy(_Model):
+class Decoy(DecoySpec):
     """Two entities that co-occur through a shared cause but never cause each other: hard negatives."""
 
-    entity_a: EntityId
-    entity_b: EntityId
-    behaviors: tuple[str, str]
-    shared_cause: str
     #: Action events of `entity_a` with an action event of `entity_b` within 30 minutes.
     co_occurrences: Count
 
 
-class FaultTruth(_Model):
+class FaultTruth(StrictModel):
     id: str = Field(min_length=1)
     entity_id: EntityId
     kind: Literal["unavailable", "stuck", "battery_drain", "drift", "dropped", "duplicated"]
@@ -250,7 +202,7 @@ class FaultTruth(_Model):
     anomalous_events: Count
 
 
-class DetectorCounts(_Model):
+class DetectorCounts(StrictModel):
     """The reference detector's counts for one slice: a pattern type, or a kind of extracted pattern."""
 
     name: str
@@ -264,8 +216,8 @@ class DetectorCounts(_Model):
     matched_high_confidence: Count
 
 
-class DetectorScores(_Model):
-    """How well the reference detector (homesim's PatternExtractor) recovers this home's patterns: recall
+class DetectorScores(StrictModel):
+    """How well the reference detector (homesim's TruthVerifier) recovers this home's patterns: recall
     over the patterns firing at least `min_occurrences` times, precision over its patterns of at least
     `high_confidence` confidence."""
 
@@ -281,7 +233,7 @@ class DetectorScores(_Model):
     unmatched: tuple[str, ...]
 
 
-class Baselines(_Model):
+class Baselines(StrictModel):
     days: int = Field(gt=0)
     events: Count
     events_per_day_by_domain: dict[str, Annotated[float, Field(ge=0)]]
@@ -289,7 +241,7 @@ class Baselines(_Model):
     detector: DetectorScores
 
 
-class GroundTruth(_Model):
+class GroundTruth(StrictModel):
     schema_version: Literal["1.0.0"] = "1.0.0"
     home_key: str = Field(min_length=1)
     generator_version: str

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
+
+from slugify import slugify as unicode_slug
 
 #: Domains homesim generates or imports; an entity id outside these is rejected.
 HA_DOMAINS: frozenset[str] = frozenset(
@@ -43,14 +44,13 @@ HA_DOMAINS: frozenset[str] = frozenset(
 # The same expression HA uses in `homeassistant.core.valid_entity_id`.
 _ENTITY_ID_RE = re.compile(r"^(?!.+__)(?!_)[\da-z_]+(?<!_)\.(?!_)[\da-z_]+(?<!_)$")
 _SLUG_RE = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)*$")
-_NON_ALNUM = re.compile(r"[^a-z0-9]+")
 
 
 def slugify(text: str, default: str = "unknown") -> str:
-    """Slug as HA makes object ids: ASCII-folded, lowercase, runs of other characters become one `_`."""
-    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
-    slug = _NON_ALNUM.sub("_", folded).strip("_")
-    return slug or default
+    """Slug as HA makes object ids (`homeassistant.util.slugify`: python-slugify with `_` as separator, so
+    non-ASCII text is transliterated: "Straße" → `strasse`, "北京" → `bei_jing`); `default` when nothing
+    is left. HA returns "" for empty text; an id here is never empty, so that gives `default` too."""
+    return unicode_slug(text, separator="_") or default
 
 
 def is_slug(value: str) -> bool:

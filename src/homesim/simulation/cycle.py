@@ -6,8 +6,6 @@ imported real homes (`source: "real"`: no config, no ground truth; their records
 parallel through the same executors as generation, one task per home (`run_home`). Within a home the
 stages run in pipeline order, each seeing the records of the stages before it (`HomeView.upstream`). A
 stage that raises on a home is recorded as that home's error and the next stage (and home) goes on.
-Stages written elsewhere (suggestions, automation building, Ask AI) are referenced as `module:function`
-and imported lazily: a stage whose module does not exist yet is reported as skipped.
 
 Every home's stages share the cycle's `ModelProvider`, unless `home_models` gives each home its own (an
 A/B test splitting homes between two model versions).
@@ -18,7 +16,6 @@ The report (`reports/cycle_<n>_<dataset_id>.json` and `.md`) has the per-stage m
 
 from __future__ import annotations
 
-import importlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -33,53 +30,29 @@ from homesim.datasets.manifest import DatasetManifest, read_dataset
 from homesim.generation.config import GenerationConfig
 from homesim.io import write_json_atomic, write_text_atomic
 from homesim.schema.records import STAGES, AnyRecord, StageName
+from homesim.simulation.ask_ai import ask_ai_stage
+from homesim.simulation.automation_builder import automation_stage
 from homesim.simulation.device_health import device_health_stage
 from homesim.simulation.home_view import HomeView, load_home_view
 from homesim.simulation.metrics import Counts, StageMetrics, home_counts, stage_metrics, sum_counts
 from homesim.simulation.model_provider import ModelProvider, NoModels
 from homesim.simulation.pattern_detection import pattern_stage
 from homesim.simulation.sink import RecordSink
+from homesim.simulation.suggestions import suggestion_stage
 from homesim.simulation.synergy_detection import synergy_stage
 from homesim.workspace import DatasetFolder, Workspace
 
+#: A simulation stage: one home's view, the deployed models and the cycle number → that stage's records.
 Stage: TypeAlias = Callable[[HomeView, ModelProvider, int], Sequence[AnyRecord]]
-#: A stage as a callable, or as "module:function" imported when the cycle starts.
-StageRef: TypeAlias = Stage | str
 
-DEFAULT_STAGES: tuple[tuple[StageName, StageRef], ...] = (
+DEFAULT_STAGES: tuple[tuple[StageName, Stage], ...] = (
     ("pattern", pattern_stage),
     ("synergy", synergy_stage),
-    ("suggestion", "homesim.simulation.suggestions:suggestion_stage"),
-    ("automation", "homesim.simulation.automation_builder:automation_stage"),
-    ("ask_ai", "homesim.simulation.ask_ai:ask_ai_stage"),
+    ("suggestion", suggestion_stage),
+    ("automation", automation_stage),
+    ("ask_ai", ask_ai_stage),
     ("device_health", device_health_stage),
 )
-
-
-def resolve_stages(
-    stages: Sequence[tuple[StageName, StageRef]],
-) -> tuple[list[tuple[StageName, Stage]], dict[StageName, str]]:
-    """Import "module:function" stages; those whose module is missing are returned as skipped (why)."""
-    resolved: list[tuple[StageName, Stage]] = []
-    skipped: dict[StageName, str] = {}
-    for name, ref in stages:
-        if not isinstance(ref, str):
-            resolved.append((name, ref))
-            continue
-        module_name, _, attr = ref.partition(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name is None or not module_name.startswith(exc.name):  # a missing dependency is a bug
-                raise
-            skipped[name] = f"module {module_name} not available"
-            continue
-        fn = getattr(module, attr, None)
-        if fn is None:
-            skipped[name] = f"{module_name} has no {attr}"
-        else:
-            resolved.append((name, fn))
-    return resolved, skipped
 
 
 @dataclass(frozen=True)
@@ -165,7 +138,6 @@ class CycleReport(BaseModel):
     records: int
     records_per_s: float
     stages: list[StageMetrics]
-    skipped_stages: dict[str, str]
     errors: list[StageError]
     #: Total seconds spent per stage over all homes (summed across workers).
     stage_seconds: dict[str, float]
@@ -191,8 +163,6 @@ class CycleReport(BaseModel):
                 f"| {m.stage} | {self.model_versions.get(m.stage, '—')} | {m.homes} | {m.errors} | "
                 f"{m.records} | {cell(m.precision)} | {cell(m.recall)} | {cell(m.f1)} | {rates} |"
             )
-        if self.skipped_stages:
-            lines += ["", "Skipped stages:", *(f"- {k}: {v}" for k, v in self.skipped_stages.items())]
         if self.errors:
             lines += ["", "Errors:", *(f"- `{e.home_key}` {e.stage}: {e.error}" for e in self.errors)]
         return "\n".join(lines) + "\n"
@@ -213,7 +183,7 @@ class SimulationCycle:
         home_models: Callable[[str], ModelProvider] | None = None,
         executor: Executor | str = "process",
         workers: int = 2,
-        stages: Sequence[tuple[StageName, StageRef]] = DEFAULT_STAGES,
+        stages: Sequence[tuple[StageName, Stage]] = DEFAULT_STAGES,
     ) -> None:
         self.workspace = workspace
         self.sink = sink
@@ -246,7 +216,7 @@ class SimulationCycle:
         """Simulate every home of `dataset` as cycle `cycle`; write and return the report."""
         started_at, started = datetime.now(UTC), time.perf_counter()
         manifest = self.dataset(dataset)
-        stages, skipped = resolve_stages(self.stages)
+        stages = self.stages
         # A dataset of real homes has no generation config (and its homes no ground truth to rebuild).
         config = GenerationConfig.model_validate(manifest.config) if manifest.source == "synthetic" else None
         tasks = [
@@ -295,7 +265,6 @@ class SimulationCycle:
                 )
                 for name in ordered
             ],
-            skipped_stages=dict(skipped),
             errors=errors,
             stage_seconds=dict(sorted(stage_seconds.items())),
             model_versions=versions,

@@ -26,7 +26,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Final
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from homesim.schema.ground_truth import GroundTruth
@@ -40,9 +42,12 @@ from homesim.schema.records import (
     SuggestionRecord,
     SynergyRecord,
 )
+from homesim.scores import f1_from_counts
 from homesim.simulation.pattern_detection import eligible_patterns
 
 Counts = dict[str, float]
+#: The counts a stage's precision (predicted_true / predicted) and recall (truth_found / truth) come from.
+F1_COUNTS: Final = ("predicted_true", "predicted", "truth_found", "truth")
 
 
 def ratio(num: float, den: float) -> float | None:
@@ -50,10 +55,13 @@ def ratio(num: float, den: float) -> float | None:
     return num / den if den else None
 
 
-def f1(precision: float | None, recall: float | None) -> float | None:
-    if precision is None or recall is None:
+def f1(counts: Counts) -> float | None:
+    """F1 of a stage's counts (`homesim.scores`' rule). None (n/a) when a side was not measured — homes
+    without ground truth count no `truth` — or when nothing was predicted and nothing was to be found."""
+    if any(k not in counts for k in F1_COUNTS):
         return None
-    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    value = float(f1_from_counts(*(counts[k] for k in F1_COUNTS), zero_division=np.nan))
+    return None if np.isnan(value) else value
 
 
 def _pattern(records: Sequence[PatternRecord], truth: GroundTruth) -> Counts:
@@ -214,7 +222,7 @@ def stage_metrics(stage: StageName, counts: Counts, *, homes: int, errors: int, 
         records=records,
         precision=precision,
         recall=recall,
-        f1=f1(precision, recall),
+        f1=f1(c),
         rates=rates,
         counts=c,
     )

@@ -1,4 +1,6 @@
-"""PatternDetector: the simulation's pattern-detection stage (candidate mining, scoring, labelling).
+"""PatternDetector: the simulation's pattern-detection stage (candidate mining, scoring, labelling). It
+prepares events as the independent `ground_truth.verifier.TruthVerifier` does (`state_changes`) but is
+the pipeline's own detector, scored against the truth the verifier checks.
 
 Candidates are mined from a home's honest events (`HomeView.events`) and its environment only, each with
 a feature vector (`PatternFeatures`), in four kinds:
@@ -24,8 +26,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from homesim.generation.calendar import US_PER_DAY, US_PER_S
 from homesim.ground_truth.accuracy import MIN_OCCURRENCES
-from homesim.ground_truth.verifier import ACTUATOR_DOMAINS, home_zone_changes
-from homesim.schema.ground_truth import GroundTruth, Pattern, TimeTriggerSpec
+from homesim.ground_truth.verifier import ACTUATOR_DOMAINS, state_changes
+from homesim.schema.ground_truth import GroundTruth, Pattern
+from homesim.schema.patterns import TimeTriggerSpec
 from homesim.schema.records import (
     BASELINE_VERSION,
     PatternFeatures,
@@ -42,7 +45,6 @@ F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 #: Numeric or non-behavioural domains: their changes are neither pattern triggers nor actions.
 _SKIPPED_DOMAINS = ("sensor", "number", "button", "event", "scene", "input_number", "device_tracker", "sun")
-_SKIPPED_STATES = ("unavailable", "unknown")
 _PRESENCE_PREFIXES = ("person.", "zone.")
 FEATURES: tuple[str, ...] = tuple(PatternFeatures.model_fields)
 
@@ -66,24 +68,6 @@ class PatternDetectorConfig(BaseModel):
 
 
 # ------------------------------------------------------------------------------------------------- inputs
-
-
-def state_changes(events: pl.DataFrame) -> pl.DataFrame:
-    """Categorical changes plus the derived `zone.home`: time_us, entity_id, state, sorted by time."""
-    domain = pl.col("entity_id").str.split(".").list.first()
-    changes = events.filter(
-        (pl.col("value").is_null() | pl.col("value").is_nan())
-        & ~domain.is_in(_SKIPPED_DOMAINS)
-        & ~pl.col("state").is_in(_SKIPPED_STATES)
-    ).select(pl.col("time").dt.epoch("us").alias("time"), "entity_id", "state")
-    persons = events.filter(pl.col("entity_id").str.starts_with("person.")).select(
-        pl.col("time").dt.epoch("us").alias("time"), "entity_id", "state"
-    )
-    return (
-        pl.concat([changes, home_zone_changes(persons)])
-        .sort("time", "entity_id", maintain_order=True)
-        .rename({"time": "time_us"})
-    )
 
 
 def local_clock(time_us: pl.Series, timezone: str) -> pl.DataFrame:
@@ -130,7 +114,7 @@ class _Mined:
 
     def __init__(self, view: HomeView, config: PatternDetectorConfig) -> None:
         self.c = config
-        changes = state_changes(view.events)
+        changes = state_changes(view.events, _SKIPPED_DOMAINS).rename({"time": "time_us"})
         clock = local_clock(changes.get_column("time_us"), view.timezone)
         self.table = pl.concat([changes, clock], how="horizontal").with_row_index("row")
         self.days = max(int(self.table.get_column("day").n_unique()), 1)

@@ -18,8 +18,9 @@ from typing import Literal
 import httpx
 import numpy as np
 
-from homesim.schema.ground_truth import Pattern, TimeTriggerSpec
+from homesim.schema.ground_truth import Pattern
 from homesim.schema.home import Home
+from homesim.schema.patterns import TimeTriggerSpec
 from homesim.schema.records import (
     BASELINE_VERSION,
     AnyRecord,

@@ -27,6 +27,7 @@ from homesim.ground_truth.truth import read_ground_truth
 from homesim.io import atomic_path, write_json_atomic, write_text_atomic
 from homesim.schema.ground_truth import GroundTruth
 from homesim.schema.records import AnyRecord
+from homesim.simulation.model_provider import MODEL_TYPES, ModelType
 from homesim.training_data.collector import DEFAULT_POINTS
 from homesim.training_data.formatters import chat_examples, dedupe_newest, format_payloads
 from homesim.training_data.loading import (
@@ -38,11 +39,9 @@ from homesim.training_data.loading import (
 )
 from homesim.training_data.schemas import (
     FORMATS,
-    MODEL_TYPES,
     SCHEMA_VERSION,
     TABLES,
     Format,
-    ModelType,
     TableSpec,
 )
 from homesim.training_data.store import RECORD_ADAPTER, PayloadRow

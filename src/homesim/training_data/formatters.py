@@ -37,6 +37,7 @@ from homesim.schema.records import (
     SynergyOutputs,
     SynergyRecord,
 )
+from homesim.simulation.model_provider import ModelType
 from homesim.training_data.frames import at as _at
 from homesim.training_data.frames import decode
 from homesim.training_data.schemas import (
@@ -48,7 +49,6 @@ from homesim.training_data.schemas import (
     SYNERGIES,
     VALIDATION_RESULTS,
     YAML_PAIRS,
-    ModelType,
     TableSpec,
 )
 from homesim.training_data.store import RECORD_ADAPTER

@@ -17,10 +17,10 @@ from typing import Any
 
 import polars as pl
 
+from homesim.simulation.model_provider import ModelType
 from homesim.training_data.schemas import (
     TABLES,
     Format,
-    ModelType,
     TableSpec,
     check_schema_version,
 )

@@ -20,7 +20,7 @@ from homesim.simulation.cycle import (
     CycleReport,
     ProgressFn,
     SimulationCycle,
-    StageRef,
+    Stage,
     find_dataset,
 )
 from homesim.simulation.model_provider import ModelProvider
@@ -45,7 +45,7 @@ def run_and_collect(
     executor: Executor | str,
     workers: int,
     models: ModelProvider | None = None,
-    stages: Sequence[tuple[StageName, StageRef]] = DEFAULT_STAGES,
+    stages: Sequence[tuple[StageName, Stage]] = DEFAULT_STAGES,
     progress: ProgressFn | None = None,
 ) -> CollectedCycle:
     """Simulate every home of `dataset` as cycle `cycle` (writing the cycle report) and collect its records.

@@ -13,20 +13,11 @@ from typing import Final, Literal
 import pandera.polars as pa
 import polars as pl
 
+from homesim.simulation.model_provider import ModelType
+
 #: Version of every exported table and file layout. Minor versions only add columns; a reader accepts
 #: any file of the same major version and refuses others (see `check_schema_version`).
 SCHEMA_VERSION: Final = "1.0"
-
-ModelType = Literal[
-    "gnn_synergy", "pattern_detection", "soft_prompt", "yaml_generation", "device_intelligence"
-]
-MODEL_TYPES: Final[tuple[ModelType, ...]] = (
-    "gnn_synergy",
-    "pattern_detection",
-    "soft_prompt",
-    "yaml_generation",
-    "device_intelligence",
-)
 
 
 class SchemaVersionError(ValueError):

@@ -11,13 +11,19 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from homesim.ha.recorder.tables import CROCKFORD, BoolArray, FloatArray, IntArray
+from homesim.ha.recorder.tables import BoolArray, FloatArray, IntArray
+from homesim.ids import optional_ulid_bytes, ulid_bytes
 from homesim.schema.events import Cause
 from homesim.schema.home import Home
 
 
 def fnv1a_32(data: bytes) -> int:
-    """The 32-bit FNV-1a hash HA keys `state_attributes` and `event_data` by."""
+    """The 32-bit FNV-1a hash HA keys `state_attributes` and `event_data` by.
+
+    Kept as FNV-1a on purpose: HA's recorder (`db_schema.StateAttributes.hash_shared_attrs_bytes`, via the
+    `fnv-hash-fast` package) looks rows up by exactly this hash, so any other hash (hashlib, blake2b) would
+    make HA store duplicate attribute rows. The stdlib has no FNV, and a C dependency for eight lines that
+    run once per distinct attribute set is not worth it; test vectors pin it to the published values."""
     value = 0x811C9DC5
     for byte in data:
         value = ((value ^ byte) * 0x01000193) & 0xFFFFFFFF
@@ -69,8 +75,8 @@ class Columns:
             attrs=attr_codes,
             attr_values=attr_values,
             value=table.column("value").to_numpy().astype(np.float64),
-            context=_ulid_bytes(context_ids, "context_id"),
-            parent=_optional_ulid_bytes(parent_ids, "parent_context_id"),
+            context=ulid_bytes(context_ids, "context_id"),
+            parent=optional_ulid_bytes(parent_ids, "parent_context_id"),
             has_parent=parent_ids.is_valid().to_numpy(zero_copy_only=False),
             context_ids=context_ids,
             parent_ids=parent_ids,
@@ -87,47 +93,6 @@ def encode(column: pa.ChunkedArray | pa.Array) -> tuple[IntArray, list[str]]:
     encoded = chunked.cast(pa.string()).combine_chunks().dictionary_encode()
     codes = encoded.indices.fill_null(-1).to_numpy().astype(np.int64)
     return codes, encoded.dictionary.to_pylist()
-
-
-def _ulid_bytes(ulids: pa.Array, name: str) -> npt.NDArray[np.uint8]:
-    """26-character Crockford ULIDs as rows of 16 bytes, decoded with array arithmetic."""
-    n = len(ulids)
-    if n == 0:
-        return np.zeros((0, 16), dtype=np.uint8)
-    if ulids.null_count or not pc.all(pc.equal(pc.binary_length(ulids), 26)).as_py():
-        raise ValueError(f"{name}: every ULID must have 26 ASCII characters")
-    offsets = np.frombuffer(ulids.buffers()[1], dtype=np.int32)[ulids.offset : ulids.offset + n + 1]
-    chars = np.frombuffer(ulids.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]].reshape(n, 26)
-    digits = _ULID_DIGITS[chars]
-    if np.any(digits == 255) or np.any(digits[:, 0] > 7):
-        raise ValueError(f"{name}: not a ULID (Crockford base32, first character 0-7)")
-    out = np.empty((n, 16), dtype=np.uint8)
-    # 26 digits x 5 bits = 130 bits, whose top two are zero: 2 digits give byte 0, each next 8 give 5 bytes.
-    out[:, 0] = digits[:, 0].astype(np.uint16) * 32 + digits[:, 1]
-    groups = digits[:, 2:].reshape(n, 3, 8).astype(np.uint64) @ _GROUP_WEIGHTS  # three 40-bit numbers
-    out[:, 1:] = groups.astype(">u8").view(np.uint8).reshape(n, 3, 8)[:, :, 3:].reshape(n, 15)
-    return out
-
-
-_GROUP_WEIGHTS = np.uint64(32) ** np.arange(7, -1, -1, dtype=np.uint64)
-
-
-def _optional_ulid_bytes(ulids: pa.Array, name: str) -> npt.NDArray[np.uint8]:
-    """Like `_ulid_bytes`, zero rows where the ULID is null (most parent contexts are)."""
-    out = np.zeros((len(ulids), 16), dtype=np.uint8)
-    valid = ulids.is_valid()
-    out[valid.to_numpy(zero_copy_only=False)] = _ulid_bytes(ulids.filter(valid), name)
-    return out
-
-
-def _digit_table() -> npt.NDArray[np.uint8]:
-    table = np.full(256, 255, dtype=np.uint8)
-    for i, char in enumerate(CROCKFORD):
-        table[ord(char)] = table[ord(char.lower())] = i
-    return table
-
-
-_ULID_DIGITS = _digit_table()
 
 
 def time_span(home: Home, c: Columns) -> tuple[float, float]:

@@ -12,10 +12,10 @@ from typing import Any
 
 from homesim.generation.catalog import DeviceType, load_catalog
 from homesim.ha.storage.format import PLATFORM, envelope
+from homesim.ids import ulid
 from homesim.io import write_json_atomic
 from homesim.schema.home import Area, Device, Entity, Floor, Home, Label, Person
 
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 # Fixed namespace so entity registry ids are the same on every machine and every run.
 _ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/homesim/homesim/ha/entity_registry")
 
@@ -24,8 +24,7 @@ def config_entry_id(home: Home) -> str:
     """The homesim config entry's id: a ULID timed at the home's start, its randomness from the home key."""
     millis = (home.metadata.start - date(1970, 1, 1)).days * 86_400_000
     randomness = int.from_bytes(hashlib.sha256(home.metadata.home_key.encode()).digest()[:10], "big")
-    value = (millis << 80) | randomness
-    return "".join(_CROCKFORD[(value >> (5 * i)) & 31] for i in range(25, -1, -1))
+    return ulid(millis, randomness)
 
 
 def entity_registry_id(entity: Entity) -> str:

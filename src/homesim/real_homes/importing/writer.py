@@ -24,7 +24,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from homesim.datasets.home_folder import PARQUET_OPTIONS
-from homesim.generation.context_ids import ulid_strings
 from homesim.ha.storage import (
     AreaRecord,
     CoreConfigRecord,
@@ -33,6 +32,7 @@ from homesim.ha.storage import (
     ImportedRegistries,
     registries_to_home,
 )
+from homesim.ids import ulid_strings
 from homesim.io import write_atomic, write_json_atomic, write_text_atomic
 from homesim.real_homes.activities import activity_of
 from homesim.real_homes.importing.report import ImportReport

@@ -52,8 +52,9 @@ from threadpoolctl import threadpool_limits
 from homesim.generation.catalog import load_catalog
 from homesim.io import write_atomic, write_json_atomic
 from homesim.retraining.models.base import CONFIG_FILE, ProgressFn, Trainer
-from homesim.retraining.models.metrics import binary_metrics, macro_f1
+from homesim.retraining.models.boosting import boosting_params, fit_boosting
 from homesim.retraining.models.sklearn_io import dump_estimator, load_estimator
+from homesim.scores import accuracy, binary_scores, macro_f1
 from homesim.simulation.device_health import FEATURES, RULE_KIND, rule_assess
 from homesim.simulation.model_provider import HEALTH_KINDS, Model, ModelType
 from homesim.training_data.loading import TrainingData
@@ -166,13 +167,9 @@ class DeviceFaultTrainer(Trainer):
         healthy_share: float = 0.5,
         class_weight_power: float = 0.5,
     ) -> None:
-        self.hyper: dict[str, Any] = {
-            "max_iter": max_iter,
-            "learning_rate": learning_rate,
-            "max_leaf_nodes": max_leaf_nodes,
-            "min_samples_leaf": min_samples_leaf,
-            "l2_regularization": l2_regularization,
-        }
+        self.hyper = boosting_params(
+            max_iter, learning_rate, max_leaf_nodes, min_samples_leaf, l2_regularization
+        )
         self.healthy_share = healthy_share
         self.class_weight_power = class_weight_power
 
@@ -203,9 +200,7 @@ class DeviceFaultTrainer(Trainer):
         weight = class_weight[np.searchsorted(classes, y)] * np.where(
             y == "healthy", 1 / self.healthy_share, 1.0
         )
-        estimator = HistGradientBoostingClassifier(**self.hyper, early_stopping=False, random_state=seed)
-        with threadpool_limits(1):  # small data: OpenMP threads only contend, and on a busy host badly
-            return estimator.fit(x, y, sample_weight=weight / weight.mean())
+        return fit_boosting(self.hyper, x, y, seed, sample_weight=weight / weight.mean())
 
     def fit(self, examples: pl.DataFrame, seed: int, progress: ProgressFn | None = None) -> Model:
         x = design_matrix(examples)
@@ -263,10 +258,10 @@ class DeviceFaultTrainer(Trainer):
     def score(self, predictions: pl.DataFrame) -> dict[str, float]:
         label = predictions.get_column("label").to_numpy().astype(str)
         predicted = predictions.get_column("predicted").to_numpy().astype(str)
-        detection = binary_metrics(label != "healthy", predicted != "healthy")
+        detection = binary_scores(label != "healthy", predicted != "healthy")
         return {
             "macro_f1": macro_f1(label, predicted, FAULT_KINDS),
-            "accuracy": float(np.mean(label == predicted)) if len(label) else 0.0,
+            "accuracy": accuracy(label, predicted),
             **{f"detection_{k}": v for k, v in detection.items()},
         }
 

@@ -51,7 +51,8 @@ from homesim.retraining.models.gnn_graph import (
     fit_encoding,
     sample_negatives,
 )
-from homesim.retraining.models.metrics import best_f1_threshold, binary_metrics, pr_auc, to_stage_scale
+from homesim.retraining.models.metrics import to_stage_scale
+from homesim.scores import best_f1_threshold, binary_scores, pr_auc
 from homesim.simulation.model_provider import Model, ModelType
 from homesim.simulation.synergy_detection import SynergyDetectorConfig, heuristic_score, with_node_features
 from homesim.training_data.loading import TrainingData
@@ -316,7 +317,7 @@ class GraphSageTrainer(Trainer):
         scores = predictions.get_column("score").to_numpy().astype(np.float64)
         metrics = {
             "pr_auc": pr_auc(labels, scores),
-            **binary_metrics(labels, predictions.get_column("predicted").to_numpy()),
+            **binary_scores(labels, predictions.get_column("predicted").to_numpy()),
         }
         top = (
             predictions.sort("score", descending=True, maintain_order=True)

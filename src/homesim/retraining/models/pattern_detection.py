@@ -30,8 +30,10 @@ from threadpoolctl import threadpool_limits
 
 from homesim.io import write_atomic, write_json_atomic
 from homesim.retraining.models.base import CONFIG_FILE, ProgressFn, Trainer
-from homesim.retraining.models.metrics import best_f1_threshold, binary_metrics, pr_auc, to_stage_scale
+from homesim.retraining.models.boosting import boosting_params, fit_boosting
+from homesim.retraining.models.metrics import to_stage_scale
 from homesim.retraining.models.sklearn_io import dump_estimator, load_estimator
+from homesim.scores import best_f1_threshold, binary_scores, pr_auc
 from homesim.simulation.model_provider import Model, ModelType
 from homesim.simulation.pattern_detection import FEATURES, PatternDetectorConfig, baseline_score
 from homesim.training_data.loading import TrainingData
@@ -103,13 +105,9 @@ class PatternQualityTrainer(Trainer):
         min_samples_leaf: int = 20,
         l2_regularization: float = 1.0,
     ) -> None:
-        self.hyper = {
-            "max_iter": max_iter,
-            "learning_rate": learning_rate,
-            "max_leaf_nodes": max_leaf_nodes,
-            "min_samples_leaf": min_samples_leaf,
-            "l2_regularization": l2_regularization,
-        }
+        self.hyper = boosting_params(
+            max_iter, learning_rate, max_leaf_nodes, min_samples_leaf, l2_regularization
+        )
 
     def params(self) -> dict[str, Any]:
         return {
@@ -124,9 +122,7 @@ class PatternQualityTrainer(Trainer):
         return patterns.select("record_id", "cycle", "home_key", "kind", "trigger_entity", *FEATURES, "label")
 
     def _fit_estimator(self, x: F64, y: npt.NDArray[np.bool_], seed: int) -> HistGradientBoostingClassifier:
-        estimator = HistGradientBoostingClassifier(**self.hyper, early_stopping=False, random_state=seed)
-        with threadpool_limits(1):  # small data: OpenMP threads only contend, and on a busy host badly
-            return estimator.fit(x, y)
+        return fit_boosting(self.hyper, x, y, seed)
 
     def fit(self, examples: pl.DataFrame, seed: int, progress: ProgressFn | None = None) -> Model:
         x, columns = design_matrix(examples)
@@ -176,7 +172,7 @@ class PatternQualityTrainer(Trainer):
 
     def score(self, predictions: pl.DataFrame) -> dict[str, float]:
         labels = predictions.get_column("label").to_numpy().astype(bool)
-        metrics = binary_metrics(labels, predictions.get_column("predicted").to_numpy().astype(bool))
+        metrics = binary_scores(labels, predictions.get_column("predicted").to_numpy().astype(bool))
         return {**metrics, "pr_auc": pr_auc(labels, predictions.get_column("score").to_numpy())}
 
     def save(self, model: Model, directory: Path) -> list[Path]:

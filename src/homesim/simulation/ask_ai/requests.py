@@ -9,8 +9,9 @@ from typing import Literal
 
 import numpy as np
 
-from homesim.schema.ground_truth import Pattern, TimeTriggerSpec
+from homesim.schema.ground_truth import Pattern
 from homesim.schema.home import Home
+from homesim.schema.patterns import TimeTriggerSpec
 from homesim.schema.records import AskOutcome
 from homesim.simulation.ask_ai.parser import RequestParser
 from homesim.simulation.ask_ai.vocabulary import (

@@ -13,11 +13,14 @@ from homesim.generation.home import GeneratedHome
 from homesim.ground_truth.verifier import (
     HOME_ZONE,
     ExtractedPatterns,
-    ExtractorConfig,
-    PatternExtractor,
     SequencePattern,
+    TruthVerifier,
+    VerifierConfig,
     home_zone_changes,
+    state_changes,
 )
+from homesim.simulation.home_view import HomeView
+from homesim.simulation.pattern_detection import PatternDetectorConfig, _Mined
 
 US_PER_S = 1_000_000
 US_PER_MIN = 60 * US_PER_S
@@ -74,7 +77,7 @@ def test_finds_a_daily_routine_and_ignores_random_toggles() -> None:
     rows = _toggles("light.bedroom", routine, 30 * US_PER_MIN) + _toggles(
         "switch.random", noise, 20 * US_PER_MIN
     )
-    found = PatternExtractor().extract(_events(rows), "Europe/Berlin")
+    found = TruthVerifier().extract(_events(rows), "Europe/Berlin")
     on = [p for p in found.time_of_day if (p.entity_id, p.state) == ("light.bedroom", "on")]
     assert len(on) == 1
     assert on[0].frame == "clock"
@@ -94,7 +97,7 @@ def test_weekday_routine_is_scored_on_weekdays() -> None:
         + 7 * 60 * US_PER_MIN
         + (rng.normal(0, 2, len(days)) * US_PER_MIN).astype(int)
     )
-    found = PatternExtractor().extract(_events(_toggles("switch.coffee", times, 10 * US_PER_MIN)), "UTC")
+    found = TruthVerifier().extract(_events(_toggles("switch.coffee", times, 10 * US_PER_MIN)), "UTC")
     on = next(p for p in found.time_of_day if p.state == "on")
     assert on.days == "weekdays"
     assert on.confidence == pytest.approx(1.0)
@@ -107,7 +110,7 @@ def test_finds_a_trigger_action_sequence_with_its_delay() -> None:
     light_on = acted + (rng.lognormal(np.log(1.5), 0.3, len(acted)) * US_PER_S).astype(np.int64)
     rows = _toggles("binary_sensor.hall_motion", motion, 90 * US_PER_S)
     rows += _toggles("light.hall", light_on, 4 * US_PER_MIN)
-    found = PatternExtractor().extract(_events(rows), "UTC")
+    found = TruthVerifier().extract(_events(rows), "UTC")
     seq = _sequence(found, "binary_sensor.hall_motion", "light.hall")
     assert seq.delay.median_s == pytest.approx(1.5, rel=0.15)
     assert seq.coverage > 0.95
@@ -156,7 +159,7 @@ def test_explains_away_chains_and_confounders() -> None:
     rows += [(int(t), "lock.front", "locked") for t in locked] + [
         (int(t), "lock.front", "unlocked") for t in unlocked
     ]
-    found = _sequences(PatternExtractor().extract(_events(rows), "UTC"))
+    found = _sequences(TruthVerifier().extract(_events(rows), "UTC"))
     assert (HOME_ZONE, "empty", "alarm_control_panel.home", "armed_away") in found
     assert ("alarm_control_panel.home", "armed_away", "lock.front", "locked") in found
     assert (HOME_ZONE, "occupied", "alarm_control_panel.home", "disarmed") in found
@@ -180,7 +183,7 @@ def test_two_effects_of_one_jittered_cause_are_no_sequence() -> None:
     rows += _toggles(
         "alarm_control_panel.home", disarm, 15 * 60 * US_PER_MIN, on="disarmed", off="armed_night"
     )
-    found = PatternExtractor().extract(_events(rows), "UTC")
+    found = TruthVerifier().extract(_events(rows), "UTC")
     assert not found.sequences
     assert {(p.entity_id, p.state) for p in found.time_of_day} >= {
         ("light.lamp", "on"),
@@ -199,7 +202,7 @@ def test_sunset_routine_is_found_relative_to_sunset() -> None:
         (int(t), "sun.sun", "above_horizon") for t in sunrise
     ]
     rows += _toggles("light.porch", light, 4 * 60 * US_PER_MIN)
-    found = PatternExtractor().extract(_events(rows), "UTC")
+    found = TruthVerifier().extract(_events(rows), "UTC")
     on = next(p for p in found.time_of_day if (p.entity_id, p.state) == ("light.porch", "on"))
     assert on.frame == "sunset"
     assert on.center_h == pytest.approx(10 / 60, abs=0.05)
@@ -228,7 +231,7 @@ def test_provenance_and_numbers_do_not_change_the_result(month_homes: list[Gener
     frame = pl.from_arrow(generated.events)
     assert isinstance(frame, pl.DataFrame)
     tz = generated.home.metadata.timezone
-    extractor = PatternExtractor()
+    extractor = TruthVerifier()
     found = extractor.extract(generated.events, tz)
     stripped = frame.drop("cause", "cause_id", "context_id", "parent_context_id")
     assert extractor.extract(stripped, tz) == found
@@ -238,12 +241,54 @@ def test_provenance_and_numbers_do_not_change_the_result(month_homes: list[Gener
 
 def test_nothing_to_mine() -> None:
     numeric = _events([(START, "sensor.temperature", "21.5")]).with_columns(pl.lit(21.5).alias("value"))
-    empty = PatternExtractor().extract(numeric, "UTC")
+    empty = TruthVerifier().extract(numeric, "UTC")
     assert empty == ExtractedPatterns(time_of_day=(), sequences=())
-    assert PatternExtractor().extract(_events([(START, "light.a", "on")]), "UTC").all == ()
+    assert TruthVerifier().extract(_events([(START, "light.a", "on")]), "UTC").all == ()
 
 
 def test_config_is_validated() -> None:
     with pytest.raises(ValueError, match="high_confidence"):
-        ExtractorConfig(high_confidence=1.5)
-    assert PatternExtractor(ExtractorConfig(min_support=3)).config.min_support == 3
+        VerifierConfig(high_confidence=1.5)
+    assert TruthVerifier(VerifierConfig(min_support=3)).config.min_support == 3
+
+
+def test_state_changes_are_what_both_miners_see() -> None:
+    """One preparation for the verifier and the pipeline's pattern stage: categorical changes only (no
+    numbers, nothing of a skipped domain, no unavailable/unknown), `zone.home` derived from every change of
+    the people (a person going unknown is not at home, as HA counts), all sorted by time."""
+    h = 3600 * US_PER_S
+    rows = [
+        (5 * h, "light.a", "on"),
+        (1 * h, "person.ann", "home"),
+        (2 * h, "light.a", "unavailable"),
+        (3 * h, "person.ann", "unknown"),
+        (4 * h, "sensor.t", "21.5"),
+        (4 * h, "sun.sun", "below_horizon"),
+    ]
+    events = _events(rows).with_columns(
+        pl.when(pl.col("entity_id") == "sensor.t").then(21.5).otherwise(pl.col("value")).alias("value")
+    )
+    seen = state_changes(events, {"sun"})
+    assert seen.columns == ["time", "entity_id", "state"]
+    assert seen.rows() == [
+        (1 * h, "person.ann", "home"),
+        (1 * h, HOME_ZONE, "occupied"),
+        (3 * h, HOME_ZONE, "empty"),
+        (5 * h, "light.a", "on"),
+    ]
+    with_sun = state_changes(events, set())
+    assert (4 * h, "sun.sun", "below_horizon") in with_sun.rows()
+    assert state_changes(events.head(0), set()).height == 0
+
+
+def test_the_pattern_stage_prepares_events_as_the_verifier_does(month_homes: list[GeneratedHome]) -> None:
+    generated = month_homes[0]
+    view = HomeView.from_generated(generated)
+    seen = _Mined(view, PatternDetectorConfig()).table.select("time_us", "entity_id", "state")
+
+    def domains(frame: pl.DataFrame) -> set[str]:
+        return set(frame.get_column("entity_id").cast(pl.Utf8).str.split(".").list.first())
+
+    skipped = domains(view.events) - domains(seen)
+    assert skipped >= {"sensor", "sun"}  # the stage skips numbers and the sun (whichever others it skips)
+    assert seen.equals(state_changes(view.events, skipped).rename({"time": "time_us"}))

@@ -1,0 +1,97 @@
+"""ULIDs as Home Assistant writes its context and config-entry ids: 48-bit millisecond time + 80 bits of
+randomness, 26 Crockford base32 characters; and their 16 bytes, as HA's recorder stores them.
+
+The one ULID codec of homesim, column-wise: generation mints millions of context ids per dataset, so they
+are built from numpy arrays straight into an Arrow string array, their randomness drawn from the home's
+seeded generator (the same seed gives the same ids). python-ulid draws from the OS and works one id at a
+time, so it serves only as the tests' independent reference.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+CROCKFORD = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+ULID_LEN = 26
+
+_ALPHABET = np.frombuffer(CROCKFORD, dtype=np.uint8)
+_RANDOM_HALF = 1 << 40
+_GROUP_WEIGHTS = np.uint64(32) ** np.arange(7, -1, -1, dtype=np.uint64)
+
+
+def _digit_table() -> npt.NDArray[np.uint8]:
+    """Crockford digit of each byte (either case); 255 for bytes that are not one."""
+    table = np.full(256, 255, dtype=np.uint8)
+    table[_ALPHABET] = np.arange(32, dtype=np.uint8)
+    table[np.frombuffer(CROCKFORD.lower(), dtype=np.uint8)] = np.arange(32, dtype=np.uint8)
+    return table
+
+
+_DIGITS = _digit_table()
+
+
+def _encode(
+    ms: npt.NDArray[np.uint64], hi: npt.NDArray[np.uint64], lo: npt.NDArray[np.uint64]
+) -> pa.StringArray:
+    """ULID strings of millisecond times and two 40-bit halves of randomness, without a Python loop."""
+    n = len(ms)
+    codes = np.empty((n, ULID_LEN), dtype=np.uint8)
+    for k in range(10):  # 48 time bits in 10 chars (the first char carries 3 bits)
+        codes[:, k] = (ms >> np.uint64(45 - 5 * k)) & np.uint64(31)
+    for k in range(8):
+        shift = np.uint64(35 - 5 * k)
+        codes[:, 10 + k] = (hi >> shift) & np.uint64(31)
+        codes[:, 18 + k] = (lo >> shift) & np.uint64(31)
+    chars = _ALPHABET[codes].reshape(-1)
+    offsets = np.arange(0, (n + 1) * ULID_LEN, ULID_LEN, dtype=np.int32)
+    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(chars.tobytes())])
+
+
+def ulid_strings(times_us: npt.NDArray[np.int64], rng: np.random.Generator) -> pa.StringArray:
+    """One ULID per time (µs since epoch), its randomness drawn from `rng`."""
+    n = len(times_us)
+    ms = (times_us // 1000).astype(np.uint64)
+    hi = rng.integers(0, _RANDOM_HALF, size=n, dtype=np.uint64)
+    lo = rng.integers(0, _RANDOM_HALF, size=n, dtype=np.uint64)
+    return _encode(ms, hi, lo)
+
+
+def ulid(millis: int, randomness: int) -> str:
+    """The ULID of a millisecond time and 80 given bits of randomness (a stable id: same inputs, same id)."""
+    if not 0 <= millis < 1 << 48 or not 0 <= randomness < 1 << 80:
+        raise ValueError("a ULID holds a 48-bit millisecond time and 80 bits of randomness")
+    parts = (millis, randomness >> 40, randomness & (_RANDOM_HALF - 1))
+    ms, hi, lo = (np.array([v], dtype=np.uint64) for v in parts)
+    return str(_encode(ms, hi, lo)[0].as_py())
+
+
+def ulid_bytes(ulids: pa.Array, name: str = "ulid") -> npt.NDArray[np.uint8]:
+    """26-character ULIDs (either case) as rows of 16 bytes, decoded with array arithmetic; a value that
+    is not a ULID raises ValueError naming `name`."""
+    n = len(ulids)
+    if n == 0:
+        return np.zeros((0, 16), dtype=np.uint8)
+    if ulids.null_count or not pc.all(pc.equal(pc.binary_length(ulids), ULID_LEN)).as_py():
+        raise ValueError(f"{name}: every ULID must have 26 ASCII characters")
+    offsets = np.frombuffer(ulids.buffers()[1], dtype=np.int32)[ulids.offset : ulids.offset + n + 1]
+    chars = np.frombuffer(ulids.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]].reshape(n, ULID_LEN)
+    digits = _DIGITS[chars]
+    if np.any(digits == 255) or np.any(digits[:, 0] > 7):
+        raise ValueError(f"{name}: not a ULID (Crockford base32, first character 0-7)")
+    out = np.empty((n, 16), dtype=np.uint8)
+    # 26 digits x 5 bits = 130 bits, whose top two are zero: 2 digits give byte 0, each next 8 give 5 bytes.
+    out[:, 0] = digits[:, 0].astype(np.uint16) * 32 + digits[:, 1]
+    groups = digits[:, 2:].reshape(n, 3, 8).astype(np.uint64) @ _GROUP_WEIGHTS  # three 40-bit numbers
+    out[:, 1:] = groups.astype(">u8").view(np.uint8).reshape(n, 3, 8)[:, :, 3:].reshape(n, 15)
+    return out
+
+
+def optional_ulid_bytes(ulids: pa.Array, name: str = "ulid") -> npt.NDArray[np.uint8]:
+    """Like `ulid_bytes`, zero rows where the ULID is null (most parent contexts are)."""
+    out = np.zeros((len(ulids), 16), dtype=np.uint8)
+    valid = ulids.is_valid()
+    out[valid.to_numpy(zero_copy_only=False)] = ulid_bytes(ulids.filter(valid), name)
+    return out

@@ -1,0 +1,111 @@
+"""Classification scores, each defined once with one zero rule: the stages' metric table, the A/B test,
+the trainers' scores and their threshold search all count the same way.
+
+The zero rule is scikit-learn's with `zero_division=0.0`: F1 is 2·TP / (2·TP + FP + FN), so a side that is
+undefined (nothing predicted, or nothing to find) counts as 0 as soon as the other side has something;
+only when there is neither is F1 undefined, and then it is `zero_division` (0.0, or NaN where a report
+shows "no data"). Precision and recall themselves are 0.0 when undefined in the label-array scores (the
+`Trainer.score` contract: a bootstrap resample of a few homes must never fail).
+
+Two kinds of input:
+* label arrays (a trainer's predictions): scikit-learn's `precision_recall_fscore_support`, `f1_score`,
+  `average_precision_score` (PR-AUC) and `accuracy_score`;
+* counts (`f1_from_counts`): a stage's precision and recall have different numerators (records predicted
+  right; ground-truth items found), so its F1 is the harmonic mean of the two ratios — for one confusion
+  matrix (numerators equal) it is exactly 2·TP / (2·TP + FP + FN). Vectorised for permutation tests.
+
+scikit-learn is the `ml` extra and takes over a second to import, so it is imported by the functions that
+use it: the simulation's worker processes, which only count, do not pay for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+#: The value of a score with nothing to divide by.
+ZERO_DIVISION: Final = 0.0
+
+F64 = npt.NDArray[np.float64]
+
+
+def f1_from_counts(
+    predicted_true: npt.ArrayLike,
+    predicted: npt.ArrayLike,
+    truth_found: npt.ArrayLike,
+    truth: npt.ArrayLike,
+    *,
+    zero_division: float = ZERO_DIVISION,
+) -> F64:
+    """F1 of precision = predicted_true / predicted and recall = truth_found / truth, element-wise.
+
+    Computed as 2·a·c / (a·d + c·b), one rounding on exact integer products, so for a confusion matrix
+    (a = c = TP) it is bit-for-bit 2·TP / (2·TP + FP + FN). 0 where nothing was hit (an undefined side
+    counts as 0); `zero_division` where nothing was predicted and there was nothing to find.
+    """
+    a, b, c, d = (np.asarray(x, dtype=np.float64) for x in (predicted_true, predicted, truth_found, truth))
+    numerator = 2.0 * a * c
+    denominator = a * d + c * b
+    hit = numerator > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f1 = np.where(hit, numerator / np.where(hit, denominator, 1.0), 0.0)
+    return np.asarray(np.where((b == 0) & (d == 0), zero_division, f1), dtype=np.float64)
+
+
+def binary_scores(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> dict[str, float]:
+    """precision, recall and f1 of boolean predictions against boolean labels (0.0 where undefined)."""
+    from sklearn.metrics import precision_recall_fscore_support
+
+    t, p = np.asarray(y_true, dtype=bool), np.asarray(y_pred, dtype=bool)
+    if len(t) == 0:
+        return {"precision": ZERO_DIVISION, "recall": ZERO_DIVISION, "f1": ZERO_DIVISION}
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        t, p, labels=[False, True], pos_label=True, average="binary", zero_division=ZERO_DIVISION
+    )
+    return {"precision": float(precision), "recall": float(recall), "f1": float(f1)}
+
+
+def macro_f1(y_true: npt.ArrayLike, y_pred: npt.ArrayLike, labels: Sequence[str]) -> float:
+    """Mean F1 over those of `labels` that occur in the truth or the predictions (0.0 when none does)."""
+    from sklearn.metrics import f1_score
+
+    t, p = np.asarray(y_true), np.asarray(y_pred)
+    present = [k for k in labels if np.any(t == k) or np.any(p == k)]
+    if not present:
+        return ZERO_DIVISION
+    return float(f1_score(t, p, labels=present, average="macro", zero_division=ZERO_DIVISION))
+
+
+def pr_auc(y_true: npt.ArrayLike, score: npt.ArrayLike) -> float:
+    """Area under the precision-recall curve as average precision (0.0 without positives)."""
+    from sklearn.metrics import average_precision_score
+
+    t = np.asarray(y_true, dtype=bool)
+    if not t.any():
+        return ZERO_DIVISION
+    return float(average_precision_score(t, np.asarray(score, dtype=np.float64)))
+
+
+def accuracy(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> float:
+    """Share of predictions equal to the label (0.0 without rows)."""
+    from sklearn.metrics import accuracy_score
+
+    t, p = np.asarray(y_true), np.asarray(y_pred)
+    return float(accuracy_score(t, p)) if len(t) else ZERO_DIVISION
+
+
+def best_f1_threshold(labels: npt.NDArray[np.bool_], proba: npt.NDArray[np.float64]) -> float:
+    """The probability threshold with the best F1 (the highest one among ties), midway between the last
+    admitted score and the next lower one, kept within [0.01, 0.99]; 0.5 without positives."""
+    if not labels.any():
+        return 0.5
+    order = np.argsort(-proba, kind="stable")
+    y, s = labels[order], proba[order]
+    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # the last index of each run of tied scores
+    tp = np.cumsum(y)[last]
+    best = last[int(np.argmax(f1_from_counts(tp, last + 1, tp, labels.sum())))]
+    below = s[best + 1] if best + 1 < len(s) else 0.0
+    return float(np.clip((s[best] + below) / 2, 0.01, 0.99))
