@@ -16,6 +16,7 @@ build a folder path or walk a path's parents. Readers and writers that need the 
   reports/                        cycle_<n>_<dataset_id>.json|.md  ab_<model_type>_<n>.json
                                   evaluations/<model_type>_<version>.json|.md  runs/<run_id>.json latest.json
                                   jobs/<job_id>.json  lineage_audit.json  html/<name>.html
+                                  realism/ summary.json days.parquet hour_profile.parquet [transfer.json]
   training_data/                  records.sqlite  cycle_<n>/<model_type>/  aggregated/<model_type>/
   lineage.sqlite  lineage/openlineage.jsonl  registry.sqlite  models/<model_type>/v<k>/  models/.staging/
 ```
@@ -58,6 +59,13 @@ AGGREGATED: Final = "aggregated"
 LATEST_RUN: Final = "latest"
 LINEAGE_AUDIT_FILE: Final = "lineage_audit.json"
 OPENLINEAGE_FILE: Final = Path("lineage") / "openlineage.jsonl"
+
+#: The latest realism report (`homesim realism`): summary, frames its plots need, train-synthetic-test-real.
+REALISM_DIR: Final = "realism"
+REALISM_SUMMARY_FILE: Final = "summary.json"
+REALISM_DAYS_FILE: Final = "days.parquet"
+REALISM_HOUR_PROFILE_FILE: Final = "hour_profile.parquet"
+REALISM_TRANSFER_FILE: Final = "transfer.json"
 
 _CYCLE_PREFIX: Final = "cycle_"
 _CYCLE_REPORT = re.compile(r"cycle_(?P<cycle>\d+)_(?P<dataset_id>.+)\.json")
@@ -169,6 +177,29 @@ class ReportFiles:
 
     json: Path
     md: Path
+
+
+@dataclass(frozen=True)
+class RealismFiles:
+    """A saved realism report (`reports/realism/`)."""
+
+    path: Path
+
+    @property
+    def summary(self) -> Path:
+        return self.path / REALISM_SUMMARY_FILE
+
+    @property
+    def days(self) -> Path:
+        return self.path / REALISM_DAYS_FILE
+
+    @property
+    def hour_profile(self) -> Path:
+        return self.path / REALISM_HOUR_PROFILE_FILE
+
+    @property
+    def transfer(self) -> Path:
+        return self.path / REALISM_TRANSFER_FILE
 
 
 @dataclass(frozen=True)
@@ -310,6 +341,11 @@ class Workspace:
 
     def html_report(self, name: str) -> Path:
         return self.html_dir / f"{name}.html"
+
+    @property
+    def realism(self) -> RealismFiles:
+        """The latest realism report of this workspace."""
+        return RealismFiles(self.reports_dir / REALISM_DIR)
 
     @property
     def jobs_dir(self) -> Path:

@@ -16,6 +16,7 @@ from homesim.cli import (
     import_history,
     lineage,
     models,
+    realism,
     report,
     retrain,
     run,
@@ -42,6 +43,7 @@ serve.register(app)
 report.register(app)
 retrain.register(app)
 run.register(app)
+realism.register(app)
 
 
 def main() -> None:

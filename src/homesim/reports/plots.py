@@ -214,3 +214,76 @@ def ab_figure(table: pl.DataFrame, top: int = 12) -> str:
     ax.legend(fontsize=8)
     ax.grid(axis="x", alpha=0.3)
     return _encode(fig)
+
+
+#: Colours of the two sides of a realism comparison.
+SIDE_COLORS = {"real": "#59a14f", "synthetic": "#e15759"}
+
+
+def realism_features_figure(days: pl.DataFrame, features: Sequence[str], ncols: int = 6) -> str:
+    """Per feature, box plots of the day values of real (left) and synthetic (right) homes."""
+    nrows = math.ceil(len(features) / ncols)
+    fig, axes = _figure(2.2 * ncols, 1.9 * nrows, ncols=ncols, nrows=nrows)
+    real = days.filter(pl.col("real"))
+    synthetic = days.filter(~pl.col("real"))
+    for ax, name in zip(axes, features, strict=False):
+        values = [side[name].drop_nulls().drop_nans().to_numpy() for side in (real, synthetic)]
+        if not all(len(v) for v in values):
+            ax.set_axis_off()
+            continue
+        parts = ax.boxplot(
+            values, tick_labels=["real", "syn"], widths=0.6, patch_artist=True, showfliers=False
+        )
+        for patch, color in zip(parts["boxes"], SIDE_COLORS.values(), strict=True):
+            patch.set_facecolor(color)
+            patch.set_alpha(0.6)
+        ax.set_title(name, fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in axes[len(features) :]:
+        ax.set_axis_off()
+    return _encode(fig)
+
+
+def hour_profile_figure(profile: pl.DataFrame) -> str:
+    """Share of activations per clock hour: each home thin, each side's mean over homes thick."""
+    fig, (ax,) = _figure(9, 3.6)
+    for (_, real), part in profile.group_by("home", "real", maintain_order=True):
+        color = SIDE_COLORS["real" if real else "synthetic"]
+        ax.plot(part["hour"], part["share"], color=color, alpha=0.25, linewidth=0.8)
+    means = profile.group_by("real", "hour").agg(pl.col("share").mean()).sort("hour")
+    for real, label in ((True, "real"), (False, "synthetic")):
+        part = means.filter(pl.col("real") == real)
+        if part.height:
+            ax.plot(
+                part["hour"], part["share"], color=SIDE_COLORS[label], linewidth=2.5, label=f"{label} (mean)"
+            )
+    ax.set_xticks(range(0, 24, 2))
+    ax.set_xlabel("local hour")
+    ax.set_ylabel("share of activations")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return _encode(fig)
+
+
+def c2st_figure(tests: pl.DataFrame, importance: pl.DataFrame, top: int = 15) -> str:
+    """AUC with its 95 % CI per test (0.5 = indistinguishable), beside the main test's permutation
+    importance (the `top` features)."""
+    fig, (left, right) = _figure(
+        11, max(3.0, 0.35 * max(tests.height, min(top, importance.height)) + 1), ncols=2
+    )
+    y = np.arange(tests.height)
+    auc = tests["auc"].fill_null(float("nan")).to_numpy()
+    low = tests["ci_low"].fill_null(float("nan")).to_numpy()
+    high = tests["ci_high"].fill_null(float("nan")).to_numpy()
+    # The CI as a segment of its own: a bootstrap interval need not contain the point estimate.
+    left.hlines(y, low, high, color="#4e79a7", linewidth=1.5)
+    left.plot(auc, y, "o", color="#4e79a7")
+    left.axvline(0.5, color="#888888", linestyle="--", linewidth=1)
+    left.set_yticks(y, tests["test"].to_list(), fontsize=8)
+    left.invert_yaxis()
+    left.set_xlim(0, 1.02)
+    left.set_xlabel("ROC AUC (95 % CI)")
+    left.grid(axis="x", alpha=0.3)
+    part = importance.head(top)
+    _hbar(right, part["feature"].to_list(), part["importance"].to_list(), "permutation importance", "#f28e2b")
+    return _encode(fig)

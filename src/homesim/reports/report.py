@@ -6,7 +6,9 @@ What a report covers:
   ground-truth item counts, and the per-stage metrics of the cycle report;
 * for a run (`reports/runs/<run_id>.json`) — the run's cycles, stage F1 across cycles, a learning curve
   per model type (candidate/champion/baseline values and the gain's confidence interval), the deployment
-  decisions, and the A/B results (`reports/ab_<model_type>_<cycle>.json`), then the sections of each cycle.
+  decisions, and the A/B results (`reports/ab_<model_type>_<cycle>.json`), then the sections of each cycle;
+* when the workspace holds a realism report (`reports/realism/`, from `homesim realism`) — its sections:
+  synthetic homes measured against real ones (`reports/realism.py`).
 
 A section whose input is missing says "no data" (and why) instead of failing. Reports are written under
 `reports/html/` atomically: `cycle_<n>.html`, `run_<run_id>.html`, or `report.html` when the workspace
@@ -111,6 +113,13 @@ def write_report(
     if plan.run is None:
         ab = ab_results(workspace, {c.cycle for c in plan.inputs} if plan.inputs else None)
         sections.append(("ab-tests", "A/B tests", _ab_body(ab)))
+    # Imported here: the realism package brings scikit-learn and scipy, a second at every CLI start.
+    from homesim.reports.realism import load_realism, realism_sections
+
+    realism = load_realism(workspace)  # the latest `homesim realism` of this workspace
+    if realism is not None:
+        say("realism")
+        sections += realism_sections(*realism)
     path = workspace.html_report(plan.name)
     write_text_atomic(path, page(plan.title, f"workspace {workspace.root}", sections))
     log.info("report_written", path=str(path), sections=len(sections))

@@ -240,7 +240,8 @@ def stage_metrics(stage: StageName, counts: Counts, *, homes: int, errors: int, 
     labels = sorted(k.split(":", 1)[1] for k in c if k.startswith("true:"))
     if labels:
         tp, predicted, true = (
-            np.array([c.get(f"{kind}:{a}", 0) for a in labels], dtype=np.float64) for kind in ("tp", "pred", "true")
+            np.array([c.get(f"{kind}:{a}", 0) for a in labels], dtype=np.float64)
+            for kind in ("tp", "pred", "true")
         )
         rates["macro_f1"] = float(np.mean(f1_from_counts(tp, predicted, tp, true)))
     return StageMetrics(

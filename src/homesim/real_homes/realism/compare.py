@@ -17,9 +17,11 @@ import numpy as np
 import polars as pl
 from pydantic import BaseModel, ConfigDict
 
+from homesim.io import write_atomic, write_text_atomic
 from homesim.real_homes.realism.features import FEATURE_NAMES, FEATURES, day_features
 from homesim.real_homes.realism.footing import Footing, HomeActivity, harmonise
-from homesim.real_homes.realism.statistics import C2ST, c2st, feature_comparison
+from homesim.real_homes.realism.statistics import BOOTSTRAP_RESAMPLES, C2ST, c2st, feature_comparison
+from homesim.workspace import RealismFiles
 
 #: A feature "fails" when more than this share of synthetic homes has its median outside the real range.
 OUTSIDE_LIMIT = 0.2
@@ -39,6 +41,7 @@ class HomeSummary(BaseModel):
     home: str
     real: bool
     residents: int | None
+    citation: str | None = None
     sensors: dict[str, int]
     days: int
     kept_days: int
@@ -94,6 +97,7 @@ def _home_summary(home: HomeActivity) -> HomeSummary:
         home=home.home,
         real=home.real,
         residents=home.residents,
+        citation=home.citation,
         sensors=dict(zip(kinds["kind"], kinds["len"], strict=True)),
         days=home.days.height,
         kept_days=home.kept_days.height,
@@ -126,17 +130,26 @@ def _test(
     positive: pl.Expr,
     labels: tuple[str, str],
     by: str,
+    resamples: int,
     importance: bool = False,
 ) -> C2ST:
     y = days.select(positive.cast(pl.Int64)).to_series().to_numpy()
     groups = days["home"].to_numpy() if by == "home" else np.arange(days.height)
     x = days.select(FEATURE_NAMES)
     return c2st(
-        name, x, y, groups, positive=labels[0], negative=labels[1], grouped_by=by, importance=importance
+        name,
+        x,
+        y,
+        groups,
+        positive=labels[0],
+        negative=labels[1],
+        grouped_by=by,
+        importance=importance,
+        resamples=resamples,
     )
 
 
-def floor_tests(real_days: pl.DataFrame) -> list[C2ST]:
+def floor_tests(real_days: pl.DataFrame, resamples: int = BOOTSTRAP_RESAMPLES) -> list[C2ST]:
     """Real vs real: each real home's first vs second half (days), and real homes among themselves."""
     tests = []
     for (home,), part in real_days.sort("day").group_by("home", maintain_order=True):
@@ -144,7 +157,9 @@ def floor_tests(real_days: pl.DataFrame) -> list[C2ST]:
             continue
         half = part.with_row_index("i").with_columns(second=pl.col("i") >= part.height // 2)
         tests.append(
-            _test(f"{home}: first vs second half", half, pl.col("second"), ("second", "first"), "day")
+            _test(
+                f"{home}: first vs second half", half, pl.col("second"), ("second", "first"), "day", resamples
+            )
         )
     homes = real_days["home"].unique(maintain_order=True).to_list()
     if len(homes) >= 4:  # two groups of real homes: grouped by home like the main test
@@ -156,17 +171,20 @@ def floor_tests(real_days: pl.DataFrame) -> list[C2ST]:
                 pl.col("home").is_in(odd),
                 ("odd homes", "even homes"),
                 "home",
+                resamples,
             )
         )
     else:  # too few homes to group by home: home against home, grouped by day
         for a, b in combinations(homes, 2):
             pair = real_days.filter(pl.col("home").is_in([a, b]))
-            tests.append(_test(f"{b} vs {a}", pair, pl.col("home") == b, (b, a), "day"))
+            tests.append(_test(f"{b} vs {a}", pair, pl.col("home") == b, (b, a), "day", resamples))
     return tests
 
 
-def compare_footing(footing: Footing, residents: int | None = None) -> RealismReport:
-    """The report of homes already on the footing."""
+def compare_footing(
+    footing: Footing, residents: int | None = None, resamples: int = BOOTSTRAP_RESAMPLES
+) -> RealismReport:
+    """The report of homes already on the footing; `resamples` bootstrap resamples per test's CI."""
     if not footing.real or not footing.synthetic:
         raise RealismError(
             f"need homes on both sides: {len(footing.real)} real, {len(footing.synthetic)} synthetic"
@@ -178,7 +196,9 @@ def compare_footing(footing: Footing, residents: int | None = None) -> RealismRe
         raise RealismError(
             "no kept day on one side (all days dropped: partial, nobody home or no activation)"
         )
-    main = _test("synthetic vs real", days, ~pl.col("real"), ("synthetic", "real"), "home", importance=True)
+    main = _test(
+        "synthetic vs real", days, ~pl.col("real"), ("synthetic", "real"), "home", resamples, importance=True
+    )
     table = feature_comparison(days, list(FEATURE_NAMES))
     rows = [FeatureRow(description=FEATURES[r["feature"]], **r) for r in table.iter_rows(named=True)]
     compared = [r for r in rows if r.outside_share is not None]
@@ -187,7 +207,7 @@ def compare_footing(footing: Footing, residents: int | None = None) -> RealismRe
         residents=residents,
         homes=[_home_summary(h) for h in homes],
         c2st=main,
-        floor=floor_tests(real_days),
+        floor=floor_tests(real_days, resamples),
         features=rows,
         features_outside=sum(1 for r in compared if (r.outside_share or 0.0) > OUTSIDE_LIMIT),
         features_compared=len(compared),
@@ -197,9 +217,34 @@ def compare_footing(footing: Footing, residents: int | None = None) -> RealismRe
 
 
 def compare(
-    real_dirs: Sequence[Path], synthetic_dirs: Sequence[Path], *, residents: int | None = None
+    real_dirs: Sequence[Path],
+    synthetic_dirs: Sequence[Path],
+    *,
+    residents: int | None = None,
+    resamples: int = BOOTSTRAP_RESAMPLES,
 ) -> RealismReport:
     """Realism of the synthetic homes in `synthetic_dirs` against the real homes in `real_dirs` (home
-    folders); `residents` keeps only synthetic homes with that many occupants."""
+    folders); `residents` keeps only synthetic homes with that many occupants; `resamples` bootstrap
+    resamples give each AUC's CI (each reruns the cross-validation)."""
     footing = harmonise(real_dirs, synthetic_dirs, residents=residents)
-    return compare_footing(footing, residents)
+    return compare_footing(footing, residents, resamples)
+
+
+def write_realism(report: RealismReport, files: RealismFiles) -> list[Path]:
+    """Save a report (summary JSON and the two frames the plots need), each file atomically."""
+    files.path.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(files.summary, report.summary.model_dump_json(indent=2) + "\n")
+    write_atomic(files.days, report.days.write_parquet)
+    write_atomic(files.hour_profile, report.hour_profile.write_parquet)
+    return [files.summary, files.days, files.hour_profile]
+
+
+def read_realism(files: RealismFiles) -> RealismReport | None:
+    """A report saved by `write_realism`, or None when there is none."""
+    if not all(p.is_file() for p in (files.summary, files.days, files.hour_profile)):
+        return None
+    return RealismReport(
+        summary=RealismSummary.model_validate_json(files.summary.read_text("utf-8")),
+        days=pl.read_parquet(files.days),
+        hour_profile=pl.read_parquet(files.hour_profile),
+    )

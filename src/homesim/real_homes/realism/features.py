@@ -39,7 +39,6 @@ HOUR_BINS = tuple((h, h + 3) for h in range(0, 24, 3))
 FEATURES: dict[str, str] = {
     "activations": "activations of all compared sensors in the day",
     "activations_per_sensor": "activations per compared sensor of the home",
-    "active_sensor_share": "share of the home's compared sensors that fired at least once",
     "activations_per_home_hour": "activations per hour with somebody home",
     "motion_per_sensor_hour": "motion activations per motion sensor per hour home (null: no motion sensor)",
     **{
@@ -132,7 +131,7 @@ def _hourly(acts: pl.DataFrame, days: pl.DataFrame) -> pl.DataFrame:
         share.filter(_in_hours(*NIGHT)).sum().alias("night_share"),
         share.filter(_in_hours(*EVENING)).sum().alias("evening_share"),
         share.max().alias("peak_hour_share"),
-        (pl.col("n").entropy(normalize=True) / math.log(24)).alias("hour_entropy"),
+        (pl.col("n").filter(pl.col("n") > 0).entropy(normalize=True) / math.log(24)).alias("hour_entropy"),
         (pl.col("n").std() / pl.col("n").mean()).alias("hourly_cv"),
         pl.col("n").filter(_in_hours(*NIGHT)).sum().alias("night_activations"),
     )
@@ -166,7 +165,6 @@ def day_features(home: HomeActivity) -> pl.DataFrame:
     )
     per_day = acts.group_by("day").agg(
         activations=pl.len(),
-        active_sensors=pl.col("sensor").n_unique(),
         motion=(pl.col("kind") == "motion").sum(),
         median_interarrival_s=pl.col("since_prev_s").median(),
         burst_share=(pl.col("since_prev_s") < BURST_S).sum() / pl.len(),
@@ -214,7 +212,6 @@ def day_features(home: HomeActivity) -> pl.DataFrame:
         .with_columns(
             pl.col("night_episodes", "absences", "day_gaps_over_1h").fill_null(0),
             activations_per_sensor=pl.col("activations") / n_sensors,
-            active_sensor_share=pl.col("active_sensors") / n_sensors,
             activations_per_home_hour=pl.col("activations") / pl.col("home_h"),
             motion_per_sensor_hour=(pl.col("motion") / (n_motion * pl.col("home_h"))) if n_motion else None,
             room_transitions_per_hour=pl.col("room_transitions") / pl.col("home_h"),
@@ -226,8 +223,8 @@ def day_features(home: HomeActivity) -> pl.DataFrame:
         )
     )
     return table.select(
-        home=pl.lit(home.home),
-        real=pl.lit(home.real),
-        day=pl.col("day"),
+        pl.lit(home.home).alias("home"),
+        pl.lit(home.real).alias("real"),
+        "day",
         *(pl.col(name).cast(pl.Float64) for name in FEATURE_NAMES),
     ).sort("day")

@@ -26,9 +26,10 @@ from pathlib import Path
 import polars as pl
 
 from homesim.datasets.home_folder import read_home
-from homesim.schema.activities import ACTIVITIES_FILE, Activity
+from homesim.datasets.verification import home_folders
+from homesim.schema.activities import Activity
 from homesim.schema.home import Home
-from homesim.workspace import EVENTS_FILE
+from homesim.workspace import HomeFolder
 
 #: Clear time of a Home Assistant motion entity: it turns off this long after the last detection.
 MOTION_CLEAR_S = 90.0
@@ -55,6 +56,8 @@ KINDS: tuple[str, ...] = ("motion", "occupancy", "door", "opening", "appliance")
 APPLIANCE_SWITCHES = frozenset({"coffee_maker", "dishwasher", "washing_machine", "kettle", "microwave"})
 #: Devices whose binary sensor reacts to visitors, not residents (a doorbell's `occupancy` "ding").
 NOT_RESIDENT_DEVICES = frozenset({"doorbell"})
+#: Entity roles of a device's sensing entity (not its battery, a camera's person detection, …).
+SENSING_ROLES = frozenset({"main", "extra"})
 #: Room classes compared across homes, from HA area room types (synthetic) or area names (real).
 ROOM_CLASSES: dict[str, str] = {
     "bathroom": "bathroom",
@@ -95,6 +98,9 @@ class HomeActivity:
 
     home: str
     real: bool
+    timezone: str
+    #: The real dataset's citation (None for synthetic homes and a user's own recorder database).
+    citation: str | None
     #: Residents, when known (synthetic homes: occupants; real homes: None).
     residents: int | None
     sensors: pl.DataFrame
@@ -132,7 +138,7 @@ def sensor_table(home: Home) -> pl.DataFrame:
         domain = entity.entity_id.split(".", 1)[0]
         device = devices.get(entity.device_id) if entity.device_id else None
         device_type = device.device_type if device else ""
-        if device_type in NOT_RESIDENT_DEVICES or entity.role != "main":
+        if device_type in NOT_RESIDENT_DEVICES or entity.role not in SENSING_ROLES:
             continue
         if domain == "binary_sensor":
             kind = BINARY_KINDS.get(entity.device_class or "")
@@ -207,7 +213,7 @@ def _away_from_people(home: Home, events: pl.DataFrame, window: tuple[datetime, 
 
 
 def _away_from_activities(directory: Path, tz: str) -> pl.DataFrame:
-    path = directory / ACTIVITIES_FILE
+    path = HomeFolder(directory).activities
     if not path.is_file():
         return pl.DataFrame(schema=_INTERVALS)
     acts = pl.read_parquet(path, columns=["activity", "start", "end"])
@@ -260,26 +266,31 @@ def _day_table(
     )
 
 
-def load_home(directory: Path, *, real: bool, kinds: Sequence[str] = KINDS) -> HomeActivity:
-    """One home folder on the footing, keeping sensors of `kinds`."""
+def _read(directory: Path) -> Home:
     try:
-        home = read_home(directory)
+        return read_home(directory)
     except (OSError, ValueError) as exc:
         raise FootingError(f"{directory}: cannot read home.json ({exc.__class__.__name__})") from exc
-    if not (directory / EVENTS_FILE).is_file():
-        raise FootingError(f"{directory}: no {EVENTS_FILE}")
+
+
+def load_home(directory: Path, *, real: bool, kinds: Sequence[str] = KINDS) -> HomeActivity:
+    """One home folder on the footing, keeping sensors of `kinds`."""
+    home = _read(directory)
+    files = HomeFolder(directory)
+    if not files.events.is_file():
+        raise FootingError(f"{directory}: no {files.events.name}")
     meta = home.metadata
     tz = meta.timezone
     sensors = sensor_table(home).filter(pl.col("kind").is_in(list(kinds)))
     wanted = [*sensors["sensor"], *(p.entity_id for p in home.people)]
     events = (
-        pl.scan_parquet(directory / EVENTS_FILE)
+        pl.scan_parquet(files.events)
         .select(sensor=pl.col("entity_id").cast(pl.String), state=pl.col("state"), time=_local("time", tz))
         .filter(pl.col("sensor").is_in(wanted))
         .collect()
     )
-    real_source = getattr(meta, "real_source", None)
-    raw_pir = real_source is not None and getattr(real_source, "format", "") in RAW_PIR_FORMATS
+    real_source = meta.real_source
+    raw_pir = real_source is not None and real_source.format in RAW_PIR_FORMATS
     if real_source is None:  # a generated home covers whole local days
         start = datetime.combine(meta.start, time())
         window = (start, start + timedelta(days=meta.days))
@@ -304,6 +315,8 @@ def load_home(directory: Path, *, real: bool, kinds: Sequence[str] = KINDS) -> H
     return HomeActivity(
         home=meta.home_key,
         real=real,
+        timezone=tz,
+        citation=real_source.citation if real_source is not None else None,
         residents=residents,
         sensors=sensors,
         activations=activations,
@@ -338,12 +351,24 @@ def harmonise(
 ) -> Footing:
     """Load both sides; keep the sensor kinds the real homes have; `residents` filters synthetic homes."""
     real = [load_home(d, real=True) for d in real_dirs]
+    if residents is not None:  # from home.json alone: the events of homes left out are never read
+        synthetic_dirs = [d for d in synthetic_dirs if len(_read(d).metadata.occupants) == residents]
     synthetic = [load_home(d, real=False) for d in synthetic_dirs]
-    if residents is not None:
-        synthetic = [h for h in synthetic if h.residents == residents]
     kinds = tuple(k for k in KINDS if any(k in set(h.sensors["kind"]) for h in real))
     return Footing(
         real=[restrict_kinds(h, kinds) for h in real],
         synthetic=[restrict_kinds(h, kinds) for h in synthetic],
         kinds=kinds,
     )
+
+
+def resolve_homes(path: Path) -> list[Path]:
+    """Home folders at `path`: the folder itself when it is a home, else a dataset's or a folder's homes."""
+    if not path.is_dir():
+        raise FootingError(f"{path}: not a folder")
+    if HomeFolder(path).is_home():
+        return [path]
+    homes = home_folders(path)
+    if not homes:
+        raise FootingError(f"{path}: no home folder (home.json + events.parquet) in it")
+    return homes
