@@ -27,7 +27,7 @@ import polars as pl
 
 from homesim.datasets.home_folder import read_home
 from homesim.datasets.verification import home_folders
-from homesim.schema.activities import Activity
+from homesim.schema.activities import Activity, room_class
 from homesim.schema.home import Home
 from homesim.workspace import HomeFolder
 
@@ -58,22 +58,6 @@ APPLIANCE_SWITCHES = frozenset({"coffee_maker", "dishwasher", "washing_machine",
 NOT_RESIDENT_DEVICES = frozenset({"doorbell"})
 #: Entity roles of a device's sensing entity (not its battery, a camera's person detection, …).
 SENSING_ROLES = frozenset({"main", "extra"})
-#: Room classes compared across homes, from HA area room types (synthetic) or area names (real).
-ROOM_CLASSES: dict[str, str] = {
-    "bathroom": "bathroom",
-    "toilet": "bathroom",
-    "kitchen": "kitchen",
-    "bedroom": "bedroom",
-    "kids_room": "bedroom",
-    "guest_room": "bedroom",
-    "living_room": "living",
-    "living": "living",
-    "dining_room": "living",
-    "office": "living",
-    "entrance": "entrance",
-    "hallway": "entrance",
-    "garage": "entrance",
-}
 #: Rooms whose `door` sensors are outside doors.
 OUTSIDE_DOOR_ROOMS = frozenset({"entrance"})
 #: Schema of the per-home activation table.
@@ -122,13 +106,6 @@ class Footing:
     kinds: tuple[str, ...]
 
 
-def _room_class(room_type: str, name: str) -> str:
-    if room_type in ROOM_CLASSES:
-        return ROOM_CLASSES[room_type]
-    key = name.lower().replace(" ", "_")
-    return next((c for k, c in ROOM_CLASSES.items() if k in key), "other")
-
-
 def sensor_table(home: Home) -> pl.DataFrame:
     """The home's binary activity sensors: entity id, kind, room class, whether an outside door."""
     devices = {d.id: d for d in home.devices}
@@ -150,7 +127,7 @@ def sensor_table(home: Home) -> pl.DataFrame:
             continue
         area_id = entity.area_id or (device.area_id if device else None)
         area = areas.get(area_id) if area_id else None
-        room = _room_class(area.room_type, area.name) if area else "other"
+        room = room_class(area.room_type, area.name) if area else "other"
         rows.append((entity.entity_id, kind, room, kind == "door" and room in OUTSIDE_DOOR_ROOMS))
     return pl.DataFrame(rows, schema=["sensor", "kind", "room", "outside_door"], orient="row").cast(
         {"sensor": pl.String, "kind": pl.String, "room": pl.String, "outside_door": pl.Boolean}
