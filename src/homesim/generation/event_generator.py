@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from homesim.generation.activities import ActivityIntervals, motion_detections, presence_spans
+from homesim.generation.activity_params import ActivityModel
 from homesim.generation.behaviors import (
     Behavior,
     BehaviorPlan,
@@ -74,6 +75,7 @@ class EventGenerator:
         *,
         noise: float = 1.0,
         jitter: float = 1.0,
+        activity_model: ActivityModel | None = None,
     ) -> None:
         self.home = home
         self.grid = grid
@@ -85,6 +87,7 @@ class EventGenerator:
         self.rng = rng
         self.noise = noise
         self.jitter = jitter
+        self.activity_model = activity_model
         self.buffer = EventBuffer(home)
         self.area_of = {e.entity_id: home.entity_area(e) for e in home.entities}
         self.room_type = {a.area_id: a.room_type for a in home.areas}
@@ -130,7 +133,7 @@ class EventGenerator:
     def _activity(self) -> None:
         """Motion sensors fire on the occupants' movements (activity model); presence sensors while anyone
         is in their room; outdoor PIRs at a low background rate while someone is up at home."""
-        times, ends, rooms = motion_detections(self.home, self.activities, self.rng)
+        times, ends, rooms = motion_detections(self.home, self.activities, self.rng, self.activity_model)
         clear = int(_MOTION_CLEAR_S * US_PER_S)
         area_index = {a.area_id: i for i, a in enumerate(self.home.areas)}
         period_h = (self.grid.end_us - self.grid.begin_us) / US_PER_H
