@@ -122,7 +122,7 @@ class Footing:
     kinds: tuple[str, ...]
 
 
-def _room_class(room_type: str, name: str) -> str:
+def room_class(room_type: str, name: str) -> str:
     if room_type in ROOM_CLASSES:
         return ROOM_CLASSES[room_type]
     key = name.lower().replace(" ", "_")
@@ -150,7 +150,7 @@ def sensor_table(home: Home) -> pl.DataFrame:
             continue
         area_id = entity.area_id or (device.area_id if device else None)
         area = areas.get(area_id) if area_id else None
-        room = _room_class(area.room_type, area.name) if area else "other"
+        room = room_class(area.room_type, area.name) if area else "other"
         rows.append((entity.entity_id, kind, room, kind == "door" and room in OUTSIDE_DOOR_ROOMS))
     return pl.DataFrame(rows, schema=["sensor", "kind", "room", "outside_door"], orient="row").cast(
         {"sensor": pl.String, "kind": pl.String, "room": pl.String, "outside_door": pl.Boolean}
