@@ -12,10 +12,12 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from homesim.generation.activity_params import ActivityModel, Lognormal
 from homesim.generation.seeds import Stream, stream_rng
+from homesim.schema.activities import ACTIVITIES
+from homesim.schema.home import Home
 
 SensorKind = Literal["motion", "occupancy", "door", "opening", "appliance"]
 #: The catalog device type that gives a room one binary sensor of each kind.
@@ -32,11 +34,29 @@ class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class SensorFit(_Spec):
+    """One binary activity sensor of the real home and how it responds to what the occupants do."""
+
+    kind: SensorKind
+    #: Activations per hour while any occupant does each activity (`activities.yaml` names); empty: the
+    #: sensor follows the default model (a door on leaving and returning, a PIR on room movement).
+    per_hour: dict[str, float] = Field(default_factory=dict)
+    #: How long an activation stays on, seconds: lognormal (median, log-sd, min, max).
+    on_s: Lognormal = (120.0, 1.0, 1.0, 36_000.0)
+
+    @model_validator(mode="after")
+    def _known(self) -> SensorFit:
+        unknown = sorted(set(self.per_hour) - set(ACTIVITIES))
+        if unknown:
+            raise ValueError(f"unknown activities {unknown}")
+        return self
+
+
 class RoomLayout(_Spec):
-    """One room of the calibrated home: its catalog room type and how many sensors of each kind it has."""
+    """One room of the calibrated home: its catalog room type and its binary activity sensors."""
 
     room_type: str
-    sensors: dict[SensorKind, int] = Field(default_factory=dict)
+    sensors: tuple[SensorFit, ...] = ()
 
 
 class Calibration(_Spec):
@@ -101,3 +121,19 @@ def draw_home(calibration: Calibration, seed: int, index: int) -> HomeDraw:
     wake = float(np.clip(calibration.wake_h + shift[0], 3.0, 12.0))
     bedtime = float(np.clip(calibration.bedtime_h + shift[1], max(19.0, wake + 10.0), 27.5))
     return HomeDraw(wake_h=wake, bedtime_h=bedtime, activities=model)
+
+
+def calibrated_sensors(home: Home, calibration: Calibration) -> dict[str, SensorFit]:
+    """Entity id → fit of each sensor the layout placed with a response (`per_hour`), matched by area
+    and creation order (the structure adds a room's layout sensors in layout order)."""
+    main = {e.device_id: e.entity_id for e in home.entities if e.device_id and e.role == "main"}
+    placed: dict[str, list[str]] = {}
+    for device in home.devices:
+        if device.area_id and device.device_type in KIND_DEVICES.values() and device.id in main:
+            placed.setdefault(device.area_id, []).append(main[device.id])
+    fits: dict[str, SensorFit] = {}
+    for area, room in zip(home.areas, calibration.layout, strict=False):
+        for entity_id, sensor in zip(placed.get(area.area_id, []), room.sensors, strict=False):
+            if sensor.per_hour:
+                fits[entity_id] = sensor
+    return fits

@@ -7,20 +7,24 @@ behaviours, entities and days, never over events.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import numpy.typing as npt
 
 from homesim.generation.activities import ActivityIntervals, motion_detections, presence_spans
-from homesim.generation.activity_params import ActivityModel
+from homesim.generation.activity_params import ActivityModel, draw_lognormal
 from homesim.generation.behaviors import (
     Behavior,
     BehaviorPlan,
     entities_with_tag,
 )
 from homesim.generation.calendar import US_PER_H, US_PER_MIN, US_PER_S, DayGrid
+from homesim.generation.calibration import SensorFit
 from homesim.generation.environment import CONDITIONS, Environment
 from homesim.generation.event_table import PRESS, EventBuffer
 from homesim.generation.occupants import Schedules, merge_intervals
+from homesim.schema.activities import ACTIVITIES
 from homesim.schema.events import Cause
 from homesim.schema.home import Entity, Home
 from homesim.schema.patterns import (
@@ -76,6 +80,7 @@ class EventGenerator:
         noise: float = 1.0,
         jitter: float = 1.0,
         activity_model: ActivityModel | None = None,
+        calibrated: Mapping[str, SensorFit] | None = None,
     ) -> None:
         self.home = home
         self.grid = grid
@@ -88,6 +93,8 @@ class EventGenerator:
         self.noise = noise
         self.jitter = jitter
         self.activity_model = activity_model
+        #: Sensors of a calibrated home that respond to activities at fitted rates (`_calibrated`).
+        self.calibrated = dict(calibrated or {})
         self.buffer = EventBuffer(home)
         self.area_of = {e.entity_id: home.entity_area(e) for e in home.entities}
         self.room_type = {a.area_id: a.room_type for a in home.areas}
@@ -99,6 +106,7 @@ class EventGenerator:
         """Emit presence, activity, behaviours and noise into the buffer (sensors and faults come after)."""
         self._presence()
         self._activity()
+        self._calibrated()
         self._sun_and_weather()
         ordered = sorted(self.plan.behaviors, key=lambda b: isinstance(b.trigger, StateTriggerSpec))
         for behavior in ordered:  # synergies last: their triggers must exist first
@@ -138,6 +146,8 @@ class EventGenerator:
         area_index = {a.area_id: i for i, a in enumerate(self.home.areas)}
         period_h = (self.grid.end_us - self.grid.begin_us) / US_PER_H
         for sensor in self._main_with_tag("motion"):
+            if sensor.entity_id in self.calibrated:
+                continue
             area = area_index.get(self.area_of[sensor.entity_id] or "", -1)
             outdoor = _OUTDOOR_PER_HOUR.get(self._room(sensor))
             if outdoor is not None:
@@ -155,6 +165,8 @@ class EventGenerator:
             self.buffer.add(sensor.entity_id, off, Cause.PRESENCE, state="off")
             self._motion_clears[sensor.entity_id] = off
         for sensor in self._main_with_tag("occupancy"):
+            if sensor.entity_id in self.calibrated:
+                continue
             area = area_index.get(self.area_of[sensor.entity_id] or "", -1)
             if area < 0:
                 continue
@@ -176,6 +188,27 @@ class EventGenerator:
             self.buffer.add(person.entity_id, starts, Cause.PRESENCE, state="on")
             self.buffer.add(person.entity_id, ends, Cause.PRESENCE, state="off")
             self._motion_clears[person.entity_id] = ends
+
+    def _calibrated(self) -> None:
+        """A calibrated sensor fires at its fitted rate per hour of each activity (any occupant's), each
+        activation on for a fitted lognormal time (a seat or a bed stays occupied past a short label)."""
+        acts = self.activities
+        codes = {a: i for i, a in enumerate(ACTIVITIES)}
+        for entity_id, fit in sorted(self.calibrated.items()):
+            starts, ends = [], []
+            for activity, rate in sorted(fit.per_hour.items()):
+                mine = acts.activity == codes[activity]
+                s, e = acts.start[mine], acts.end[mine]
+                k = self.rng.poisson(rate * (e - s) / US_PER_H)
+                idx = np.repeat(np.arange(len(s)), k)
+                t = s[idx] + (self.rng.random(len(idx)) * (e - s)[idx]).astype(np.int64)
+                on = (draw_lognormal(self.rng, fit.on_s, len(t)) * US_PER_S).astype(np.int64)
+                starts.append(t)
+                ends.append(t + on)
+            on_at, off_at = merge_intervals(np.concatenate(starts), np.concatenate(ends))
+            self.buffer.add(entity_id, on_at, Cause.PRESENCE, state="on")
+            self.buffer.add(entity_id, off_at, Cause.PRESENCE, state="off")
+            self._motion_clears[entity_id] = off_at
 
     def _sun_and_weather(self) -> None:
         self.buffer.add("sun.sun", self.env.sunrise_us, Cause.ENVIRONMENT, state="above_horizon")
@@ -336,7 +369,7 @@ class EventGenerator:
         days = self.grid.days
         for entity in self.home.entities:
             pair = _TOGGLES.get(entity.domain)
-            if pair is None or entity.role != "main":
+            if pair is None or entity.role != "main" or entity.entity_id in self.calibrated:
                 continue
             n = int(self.rng.poisson(self.noise * 0.25 * days))
             t = self.grid.begin_us + (self.rng.random(n) * period).astype(np.int64)

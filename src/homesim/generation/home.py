@@ -13,7 +13,7 @@ import pyarrow as pa
 from homesim.generation.activities import ActivityIntervals, plan_activities
 from homesim.generation.behaviors import BehaviorPlan, plan_behaviors
 from homesim.generation.calendar import day_grid
-from homesim.generation.calibration import draw_home
+from homesim.generation.calibration import calibrated_sensors, draw_home
 from homesim.generation.catalog import Catalog, load_catalog
 from homesim.generation.config import GenerationConfig
 from homesim.generation.environment import Environment, generate_environment
@@ -60,6 +60,10 @@ def generate_home(config: GenerationConfig, index: int, catalog: Catalog | None 
     )
     tags = {key: device.tags for key, device in catalog.devices.items()}
     plan = plan_behaviors(home, tags, stream_rng(config.seed, index, Stream.BEHAVIORS))
+    calibrated = calibrated_sensors(home, cal) if cal is not None else {}
+    if calibrated:  # a calibrated sensor's events are its fitted responses only (its appliance, too)
+        kept = tuple(b for b in plan.behaviors if not any(a.entity_id in calibrated for a in b.actions))
+        plan = plan.model_copy(update={"behaviors": kept})
     generator = EventGenerator(
         home,
         grid,
@@ -72,6 +76,7 @@ def generate_home(config: GenerationConfig, index: int, catalog: Catalog | None 
         noise=config.noise,
         jitter=config.jitter,
         activity_model=model,
+        calibrated=calibrated,
     )
     buffer = generator.run()
     SensorReporter(

@@ -115,7 +115,7 @@ class HomeGenerator:
         for r, (room, floor_id, ordinal) in enumerate(room_plan):
             area = self._area(room, floor_id, ordinal, names)
             areas.append(area)
-            fixed = [] if cal is None else [k for k, n in cal.layout[r].sensors.items() for _ in range(n)]
+            fixed = [] if cal is None else [s.kind for s in cal.layout[r].sensors]
             for spec in room.devices:
                 # A calibrated home has exactly the real home's activity sensors (added below).
                 if cal is not None and spec.type in _CALIBRATED_TYPES:

@@ -15,16 +15,15 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from scipy import stats
 from pydantic import BaseModel, ConfigDict, Field
+from scipy import stats
 
 from homesim.datasets.home_folder import read_home
 from homesim.generation.activity_params import ActivityModel, KindSpec, RoutineSpec, load_activity_model
-from homesim.generation.calibration import KIND_DEVICES, Calibration, RoomLayout
+from homesim.generation.calibration import Calibration, RoomLayout, SensorFit
 from homesim.generation.catalog import load_catalog
 from homesim.real_homes.realism.features import day_features
 from homesim.real_homes.realism.footing import HomeActivity, load_home, room_class, sensor_table
-
 from homesim.schema.home import Home
 from homesim.workspace import HomeFolder
 
@@ -45,6 +44,8 @@ _CLASS_ROOMS = {
     "entrance": "entrance",
     "other": "hallway",
 }
+#: Default on-time of an activation (seconds) when a sensor has too few to fit one.
+ON_S = (120.0, 1.0, 1.0, 36_000.0)
 _MEALS = {"breakfast": "after_wake_h", "lunch": "day_share", "dinner": "before_bed_h"}
 
 
@@ -130,8 +131,8 @@ def _labels(directory: Path, tz: str, cutoff: datetime) -> pl.DataFrame | None:
     return labels if labels.height else None
 
 
-def _layout(home: Home) -> tuple[RoomLayout, ...]:
-    """Each area as a catalog room, with its binary activity sensors by kind (from home.json)."""
+def _layout(home: Home, fits: dict[str, SensorFit]) -> tuple[RoomLayout, ...]:
+    """Each area as a catalog room, with its binary activity sensors (from home.json) and their fits."""
     rooms = load_catalog().rooms
     areas = pl.DataFrame(
         [(e.entity_id, home.entity_area(e)) for e in home.entities],
@@ -142,13 +143,12 @@ def _layout(home: Home) -> tuple[RoomLayout, ...]:
     layout = []
     for area in home.areas:
         mine = sensors.filter(pl.col("area_id") == area.area_id)
-        kinds = {str(k): int(n) for k, n in mine.group_by("kind").len().sort("kind").iter_rows()}
         room_type = (
             area.room_type if area.room_type in rooms else _CLASS_ROOMS[room_class(area.room_type, area.name)]
         )
         if room_type in rooms:
             layout.append(
-                RoomLayout(room_type=room_type, sensors={k: n for k, n in kinds.items() if k in KIND_DEVICES})
+                RoomLayout(room_type=room_type, sensors=tuple(fits[s] for s in mine["sensor"] if s in fits))
             )
     if not layout:
         raise CalibrationError(f"{home.metadata.home_key}: no area maps onto a room homesim knows")
@@ -308,41 +308,96 @@ class _Fit:
         self.sources.update({"outings.free_day": "absences", "kinds.leaving.duration": "absences"})
         return away.height / len(self.fit_days), _lognormal(minutes, leaving)
 
-    def motion(self) -> dict[str, KindSpec]:
-        """`motion_per_h` of each labelled activity that happens in one room: motion activations in that
-        room class during its labels, per hour, less one per label (entering and leaving a room make one
-        activation once the HA clear time merges them)."""
+    def durations(self) -> dict[str, KindSpec]:
+        """Each labelled activity's duration (lognormal, minutes) where the model gives it one."""
         kinds = dict(self.model.kinds)
         if self.labels is None:
             return kinds
-        motion = self.home.activations.filter(pl.col("kind") == "motion")
         for name, spec in self.model.kinds.items():
-            room = _KIND_ROOMS.get(spec.room)
-            if room is None or name == "sleeping":
+            mine = self.labels.filter(pl.col("activity") == name)
+            if spec.duration is None or mine.height < MIN_SPLIT_DAYS:
                 continue
-            spans = self.labels.filter(pl.col("activity") == name).select("start", "end").sort("start")
-            hours = (
-                float(spans.select((pl.col("end") - pl.col("start")).dt.total_seconds().sum()).item() or 0)
-                / 3600
+            minutes = mine.select((pl.col("end") - pl.col("start")).dt.total_seconds() / 60).to_series()
+            low = min(spec.duration[2], float(minutes.min()))  # type: ignore[arg-type]
+            fitted = _lognormal(
+                minutes.to_numpy(), (spec.duration[0], spec.duration[1], max(low, 0.05), spec.duration[3])
             )
-            if hours < 0.5:
-                continue
-            inside = (
-                motion.filter(pl.col("room") == room)
-                .select("start")
-                .sort("start")
-                .join_asof(spans.rename({"start": "label_start"}), left_on="start", right_on="label_start")
-                .filter(pl.col("start") < pl.col("end"))
-                .height
-            )
-            rate = max(inside - spans.height, 0) / hours
-            kinds[name] = spec.model_copy(update={"motion_per_h": rate})
-            self.sources[f"kinds.{name}.motion_per_h"] = "labels+activations"
+            kinds[name] = spec.model_copy(update={"duration": fitted})
+            self.sources[f"kinds.{name}.duration"] = "labels"
         return kinds
 
-
-#: Activity model rooms → footing room classes, for fitting motion rates.
-_KIND_ROOMS = {"bathroom": "bathroom", "kitchen": "kitchen", "living_room": "living", "bedroom": "bedroom"}
+    def sensors(self, wake_h: float, bedtime_h: float, kinds: dict[str, KindSpec]) -> dict[str, SensorFit]:
+        """Each sensor's activations per hour of each activity and its on-time. Labelled: activations
+        are matched to the label they start in (unlabelled time counts as relaxing, the model's
+        background); unlabelled: one rate while awake and one while asleep, from the fitted clock.
+        Doors keep the default model (they open on leaving and returning)."""
+        acts = self.home.activations.filter(pl.col("start").dt.date().is_in(self.fit_days))
+        total_h = 24.0 * len(self.fit_days)
+        if self.labels is not None:
+            spans = self.labels.filter(
+                pl.col("start").dt.date().is_in(self.fit_days) & (pl.col("activity") != "leaving")
+            ).sort("start")
+            hours = dict(
+                spans.group_by("activity")
+                .agg((pl.col("end") - pl.col("start")).dt.total_seconds().sum() / 3600)
+                .iter_rows()
+            )
+            hours["relaxing"] = hours.get("relaxing", 0.0) + max(total_h - sum(hours.values()), 0.0)
+            # A short activity's rate is per interval, spread over the model's (fitted) mean duration (of a
+            # lognormal: median·exp(σ²/2)), so synthetic intervals get the real count per interval on average.
+            labels_n = dict(spans.group_by("activity").len().iter_rows())
+            for name, n in labels_n.items():
+                duration = kinds[name].duration if name in kinds else None
+                if duration is not None and name != "relaxing":
+                    hours[name] = n * duration[0] * float(np.exp(duration[1] ** 2 / 2)) / 60
+            matched = (
+                acts.sort("start")
+                .join_asof(
+                    spans.select("activity", label_start="start", label_end="end"),
+                    left_on="start",
+                    right_on="label_start",
+                )
+                .with_columns(
+                    activity=pl.when(pl.col("start") < pl.col("label_end"))
+                    .then(pl.col("activity"))
+                    .otherwise(pl.lit("relaxing"))
+                )
+            )
+            self.sources["layout.sensors.per_hour"] = "labels+activations"
+        else:
+            awake_h = (bedtime_h - wake_h) % 24
+            hour = _hour("start")
+            awake = ((hour - wake_h) % 24) < awake_h
+            matched = acts.with_columns(
+                activity=pl.when(awake).then(pl.lit("awake")).otherwise(pl.lit("sleeping"))
+            )
+            days = len(self.fit_days)
+            hours = {"awake": awake_h * days, "sleeping": (24 - awake_h) * days}
+            self.sources["layout.sensors.per_hour"] = "activations (awake/asleep)"
+        counts = matched.group_by("sensor", "activity").len()
+        fits = {}
+        for sensor, kind in self.home.sensors.select("sensor", "kind").iter_rows():
+            if kind == "door":
+                fits[sensor] = SensorFit(kind=kind)
+                continue
+            mine = dict(counts.filter(pl.col("sensor") == sensor).select("activity", "len").iter_rows())
+            per_hour = {a: n / hours[a] for a, n in mine.items() if hours.get(a, 0.0) > 0}
+            if "awake" in per_hour:  # unlabelled: the awake rate for every waking activity
+                rate = per_hour.pop("awake")
+                per_hour |= {a: rate for a in self.model.kinds if a not in ("sleeping", "leaving")}
+            on_s = (
+                acts.filter(pl.col("sensor") == sensor)
+                .select((pl.col("end") - pl.col("start")).dt.total_seconds())
+                .to_series()
+                .to_numpy()
+                .astype(np.float64)
+            )
+            fits[sensor] = SensorFit(
+                kind=kind,
+                per_hour={a: r for a, r in per_hour.items() if r > 0},
+                on_s=_lognormal(np.maximum(on_s, 1.0), ON_S),
+            )
+        return fits
 
 
 def fit_home(directory: Path, holdout_share: float = HOLDOUT_SHARE) -> FittedHome:
@@ -359,7 +414,8 @@ def fit_home(directory: Path, holdout_share: float = HOLDOUT_SHARE) -> FittedHom
     rate = sleep["night_wakeups"]
     routines, scattered = f.routines(rate[0] if isinstance(rate, tuple) else 0.0)
     free_day, leaving = f.outings()
-    kinds = f.motion()
+    kinds = f.durations()
+    sensors = f.sensors(wake_h, bedtime_h, kinds)
     kinds["leaving"] = kinds["leaving"].model_copy(update={"duration": leaving})
     base = f.model
     model = ActivityModel.model_validate(
@@ -376,7 +432,7 @@ def fit_home(directory: Path, holdout_share: float = HOLDOUT_SHARE) -> FittedHom
     calibration = Calibration(
         source=footing.home,
         residents=residents,
-        layout=_layout(home_json),
+        layout=_layout(home_json, sensors),
         wake_h=float(np.clip(wake_h, 3.0, 12.0)),
         bedtime_h=float(np.clip(bedtime_h, 19.0, 27.5)),
         activities=model,
