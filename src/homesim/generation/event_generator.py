@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from homesim.generation.activities import ActivityIntervals, motion_detections, presence_spans
-from homesim.generation.activity_params import ActivityModel, draw_lognormal
+from homesim.generation.activity_params import ActivityModel, draw_lognormal, load_activity_model
 from homesim.generation.behaviors import (
     Behavior,
     BehaviorPlan,
@@ -191,8 +191,11 @@ class EventGenerator:
 
     def _calibrated(self) -> None:
         """A calibrated sensor fires at its fitted rate per hour of each activity (any occupant's), each
-        activation on for a fitted lognormal time (a seat or a bed stays occupied past a short label)."""
+        activation on for a fitted lognormal time (a seat or a bed stays occupied past a short label).
+        In an activity with `settling` (sleep) the activations fall in its first or last minutes, as a
+        real bedroom sensor's do."""
         acts = self.activities
+        model = self.activity_model or load_activity_model()
         codes = {a: i for i, a in enumerate(ACTIVITIES)}
         for entity_id, fit in sorted(self.calibrated.items()):
             starts, ends = [], []
@@ -202,6 +205,12 @@ class EventGenerator:
                 k = self.rng.poisson(rate * (e - s) / US_PER_H)
                 idx = np.repeat(np.arange(len(s)), k)
                 t = s[idx] + (self.rng.random(len(idx)) * (e - s)[idx]).astype(np.int64)
+                settling = model.kinds[activity].settling if activity in model.kinds else None
+                if settling is not None:
+                    window = np.minimum((e - s)[idx], int(settling[2] * US_PER_MIN))
+                    late = self.rng.random(len(idx)) < settling[1] / max(settling[0] + settling[1], 1e-9)
+                    base = np.where(late, e[idx] - window, s[idx])
+                    t = base + (self.rng.random(len(idx)) * window).astype(np.int64)
                 on = (draw_lognormal(self.rng, fit.on_s, len(t)) * US_PER_S).astype(np.int64)
                 starts.append(t)
                 ends.append(t + on)

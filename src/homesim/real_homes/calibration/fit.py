@@ -286,8 +286,10 @@ class _Fit:
                     update={"p": min(counts.get("showering", 0) / self.person_days, 1.0)}
                 )
                 self.sources[f"routines.{key}"] = "labels"
-        for kind in ("toileting", "grooming", "snack"):
-            if kind not in scattered:
+        for kind in scattered:
+            if kind not in counts:  # never labelled: its time is the background's, as the rates count it
+                scattered[kind] = 0.0
+                self.sources[f"scattered.{kind}"] = "labels (none)"
                 continue
             per_day = counts.get(kind, 0) / self.person_days
             routine = sum(r.p for r in routines.values() if r.kind == kind)
