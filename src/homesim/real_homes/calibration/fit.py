@@ -265,7 +265,7 @@ class _Fit:
         labels = self.labels.with_columns(day=pl.col("start").dt.date()).join(
             days, on=["person", "day"], how="left"
         )
-        counts = dict(labels.group_by("activity").len().iter_rows())
+        counts = dict(labels.group_by("activity").len().sort("activity").iter_rows())
         for key, spec in self.model.routines.items():
             kind = spec.kind
             if kind in _MEALS and key == kind:
@@ -342,12 +342,13 @@ class _Fit:
             hours = dict(
                 spans.group_by("activity")
                 .agg((pl.col("end") - pl.col("start")).dt.total_seconds().sum() / 3600)
+                .sort("activity")
                 .iter_rows()
             )
             hours["relaxing"] = hours.get("relaxing", 0.0) + max(total_h - sum(hours.values()), 0.0)
             # A short activity's rate is per interval, spread over the model's (fitted) mean duration (of a
             # lognormal: median·exp(σ²/2)), so synthetic intervals get the real count per interval on average.
-            labels_n = dict(spans.group_by("activity").len().iter_rows())
+            labels_n = dict(spans.group_by("activity").len().sort("activity").iter_rows())
             for name, n in labels_n.items():
                 duration = kinds[name].duration if name in kinds else None
                 if duration is not None and name != "relaxing":
@@ -376,7 +377,7 @@ class _Fit:
             days = len(self.fit_days)
             hours = {"awake": awake_h * days, "sleeping": (24 - awake_h) * days}
             self.sources["layout.sensors.per_hour"] = "activations (awake/asleep)"
-        counts = matched.group_by("sensor", "activity").len()
+        counts = matched.group_by("sensor", "activity").len().sort("sensor", "activity")
         fits = {}
         for sensor, kind in self.home.sensors.select("sensor", "kind").iter_rows():
             if kind == "door":

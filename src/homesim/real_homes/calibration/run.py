@@ -112,7 +112,7 @@ def score(
         groups,
         positive="calibrated",
         negative="held-out real",
-        grouped_by="home (calibrated) / day (real)",
+        grouped_by="home/day",
         resamples=resamples,
     )
     halves = pl.concat([fit, held])
