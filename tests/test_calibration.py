@@ -22,7 +22,8 @@ from homesim.generation.calibration import Calibration, SensorFit, draw_home
 from homesim.generation.config import GenerationConfig
 from homesim.generation.home import generate_home
 from homesim.real_homes.calibration import CalibrationError, FittedHome, fit_home
-from homesim.real_homes.calibration.run import REPORT_FILE, calibrate, calibration_config
+from homesim.real_homes.calibration.moments import calibration_config
+from homesim.real_homes.calibration.run import REPORT_FILE, calibrate
 from homesim.real_homes.importing import import_history
 from homesim.real_homes.realism.footing import sensor_table
 from homesim.workspace import ACTIVITIES_FILE, EVENTS_FILE, Workspace

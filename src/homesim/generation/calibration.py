@@ -68,6 +68,11 @@ class Calibration(_Spec):
     wake_h: float = Field(ge=3, le=12, description="usual wake-up, local hour")
     bedtime_h: float = Field(ge=19, le=27.5, description="usual bedtime, local hour (past midnight > 24)")
     activities: ActivityModel
+    #: Bouts of movement per awake hour at home: the calibrated sensors' activations gather around them
+    #: (within `bout_s` seconds), as real activity comes in bursts with quiet spells between; None: each
+    #: activation at its own uniform time.
+    bouts_per_h: float | None = Field(default=None, gt=0)
+    bout_s: float = Field(default=60.0, gt=0)
     #: Per-home spread: sd (hours) of each home's wake-up and bedtime around the fitted ones, and the
     #: log-sd of each home's multiplier on rates (night wake-ups, outings, scattered activities, motion).
     time_sd_h: float = Field(default=0.4, ge=0, le=3)
@@ -123,17 +128,22 @@ def draw_home(calibration: Calibration, seed: int, index: int) -> HomeDraw:
     return HomeDraw(wake_h=wake, bedtime_h=bedtime, activities=model)
 
 
-def calibrated_sensors(home: Home, calibration: Calibration) -> dict[str, SensorFit]:
-    """Entity id → fit of each sensor the layout placed with a response (`per_hour`), matched by area
+def layout_entities(home: Home, calibration: Calibration) -> dict[str, tuple[int, int]]:
+    """Entity id → (room, sensor) index in the layout of each sensor the layout placed, matched by area
     and creation order (the structure adds a room's layout sensors in layout order)."""
     main = {e.device_id: e.entity_id for e in home.entities if e.device_id and e.role == "main"}
     placed: dict[str, list[str]] = {}
     for device in home.devices:
         if device.area_id and device.device_type in KIND_DEVICES.values() and device.id in main:
             placed.setdefault(device.area_id, []).append(main[device.id])
-    fits: dict[str, SensorFit] = {}
-    for area, room in zip(home.areas, calibration.layout, strict=False):
-        for entity_id, sensor in zip(placed.get(area.area_id, []), room.sensors, strict=False):
-            if sensor.per_hour:
-                fits[entity_id] = sensor
-    return fits
+    return {
+        entity_id: (r, j)
+        for r, (area, room) in enumerate(zip(home.areas, calibration.layout, strict=False))
+        for j, entity_id in enumerate(placed.get(area.area_id, [])[: len(room.sensors)])
+    }
+
+
+def calibrated_sensors(home: Home, calibration: Calibration) -> dict[str, SensorFit]:
+    """Entity id → fit of each placed sensor with a response (`per_hour`)."""
+    fits = {e: calibration.layout[r].sensors[j] for e, (r, j) in layout_entities(home, calibration).items()}
+    return {e: fit for e, fit in fits.items() if fit.per_hour}

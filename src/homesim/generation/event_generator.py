@@ -59,6 +59,7 @@ _TOGGLES = {
     "lock": ("unlocked", "locked"),
     "media_player": ("playing", "off"),
 }
+_CODE_SLEEPING = ACTIVITIES.index("sleeping")
 #: States in which an appliance draws its rated power.
 ACTIVE_STATES = ("on", "cool", "heat", "performance", "cleaning", "playing")
 
@@ -81,6 +82,7 @@ class EventGenerator:
         jitter: float = 1.0,
         activity_model: ActivityModel | None = None,
         calibrated: Mapping[str, SensorFit] | None = None,
+        bouts: tuple[float, float] | None = None,
     ) -> None:
         self.home = home
         self.grid = grid
@@ -95,6 +97,8 @@ class EventGenerator:
         self.activity_model = activity_model
         #: Sensors of a calibrated home that respond to activities at fitted rates (`_calibrated`).
         self.calibrated = dict(calibrated or {})
+        #: (bouts per hour, bout length s) the calibrated sensors' activations gather in, if any.
+        self.bouts = bouts
         self.buffer = EventBuffer(home)
         self.area_of = {e.entity_id: home.entity_area(e) for e in home.entities}
         self.room_type = {a.area_id: a.room_type for a in home.areas}
@@ -196,6 +200,7 @@ class EventGenerator:
         real bedroom sensor's do."""
         acts = self.activities
         model = self.activity_model or load_activity_model()
+        bout_at = self._bouts()
         codes = {a: i for i, a in enumerate(ACTIVITIES)}
         for entity_id, fit in sorted(self.calibrated.items()):
             starts, ends = [], []
@@ -205,6 +210,8 @@ class EventGenerator:
                 k = self.rng.poisson(rate * (e - s) / US_PER_H)
                 idx = np.repeat(np.arange(len(s)), k)
                 t = s[idx] + (self.rng.random(len(idx)) * (e - s)[idx]).astype(np.int64)
+                if bout_at is not None:
+                    t = self._in_bouts(t, bout_at)
                 settling = model.kinds[activity].settling if activity in model.kinds else None
                 if settling is not None:
                     window = np.minimum((e - s)[idx], int(settling[2] * US_PER_MIN))
@@ -218,6 +225,36 @@ class EventGenerator:
             self.buffer.add(entity_id, on_at, Cause.PRESENCE, state="on")
             self.buffer.add(entity_id, off_at, Cause.PRESENCE, state="off")
             self._motion_clears[entity_id] = off_at
+
+    def _bouts(self) -> I64 | None:
+        """Start times of the household's bouts of movement: Poisson at `bouts[0]` per hour of every
+        waking activity at home."""
+        if self.bouts is None:
+            return None
+        acts = self.activities
+        awake = (acts.room >= 0) & (acts.activity != _CODE_SLEEPING)
+        s, e = acts.start[awake], acts.end[awake]
+        k = self.rng.poisson(self.bouts[0] * (e - s) / US_PER_H)
+        idx = np.repeat(np.arange(len(s)), k)
+        return np.sort(s[idx] + (self.rng.random(len(idx)) * (e - s)[idx]).astype(np.int64))
+
+    def _in_bouts(self, times: I64, bouts: I64) -> I64:
+        """Each time moved into the nearest bout within `bouts[1]` s after it starts (times with no bout
+        within an hour stay: they start a bout of their own)."""
+        assert self.bouts is not None
+        if len(bouts) == 0:
+            return times
+        i = (
+            np.clip(np.searchsorted(bouts, times), 1, len(bouts) - 1)
+            if len(bouts) > 1
+            else np.zeros(len(times), np.int64)
+        )
+        lo, hi = bouts[np.maximum(i - 1, 0)], bouts[i]
+        near = np.where(np.abs(times - lo) <= np.abs(hi - times), lo, hi)
+        close = np.abs(near - times) < US_PER_H
+        jitter = (self.rng.random(len(times)) * self.bouts[1] * US_PER_S).astype(np.int64)
+        result: I64 = np.where(close, near + jitter, times)
+        return result
 
     def _sun_and_weather(self) -> None:
         self.buffer.add("sun.sun", self.env.sunrise_us, Cause.ENVIRONMENT, state="above_horizon")

@@ -22,7 +22,7 @@ from homesim.datasets.home_folder import read_home
 from homesim.generation.activity_params import ActivityModel, KindSpec, RoutineSpec, load_activity_model
 from homesim.generation.calibration import Calibration, RoomLayout, SensorFit
 from homesim.generation.catalog import load_catalog
-from homesim.real_homes.realism.features import day_features
+from homesim.real_homes.realism.features import BURST_S, day_features
 from homesim.real_homes.realism.footing import HomeActivity, load_home, room_class, sensor_table
 from homesim.schema.home import Home
 from homesim.workspace import HomeFolder
@@ -76,6 +76,8 @@ class FittedHome(BaseModel):
     climate_region: str
     split: FitSplit
     calibration: Calibration
+    #: Activations per fit day of each layout sensor (`[room][sensor]`): what `match_rates` matches.
+    activations_per_day: list[list[float]]
     sources: dict[str, str]
 
 
@@ -131,8 +133,9 @@ def _labels(directory: Path, tz: str, cutoff: datetime) -> pl.DataFrame | None:
     return labels if labels.height else None
 
 
-def _layout(home: Home, fits: dict[str, SensorFit]) -> tuple[RoomLayout, ...]:
-    """Each area as a catalog room, with its binary activity sensors (from home.json) and their fits."""
+def _layout(home: Home, fits: dict[str, SensorFit]) -> tuple[tuple[RoomLayout, ...], list[list[str]]]:
+    """Each area as a catalog room, with its binary activity sensors (from home.json) and their fits; and
+    the real sensors' entity ids in layout order."""
     rooms = load_catalog().rooms
     areas = pl.DataFrame(
         [(e.entity_id, home.entity_area(e)) for e in home.entities],
@@ -141,18 +144,19 @@ def _layout(home: Home, fits: dict[str, SensorFit]) -> tuple[RoomLayout, ...]:
     )
     sensors = sensor_table(home).join(areas, on="sensor", how="left")
     layout = []
+    ids: list[list[str]] = []
     for area in home.areas:
         mine = sensors.filter(pl.col("area_id") == area.area_id)
         room_type = (
             area.room_type if area.room_type in rooms else _CLASS_ROOMS[room_class(area.room_type, area.name)]
         )
         if room_type in rooms:
-            layout.append(
-                RoomLayout(room_type=room_type, sensors=tuple(fits[s] for s in mine["sensor"] if s in fits))
-            )
+            mine_ids = [s for s in mine["sensor"] if s in fits]
+            layout.append(RoomLayout(room_type=room_type, sensors=tuple(fits[s] for s in mine_ids)))
+            ids.append(mine_ids)
     if not layout:
         raise CalibrationError(f"{home.metadata.home_key}: no area maps onto a room homesim knows")
-    return tuple(layout)
+    return tuple(layout), ids
 
 
 def _hour(column: str) -> pl.Expr:
@@ -310,6 +314,19 @@ class _Fit:
         self.sources.update({"outings.free_day": "absences", "kinds.leaving.duration": "absences"})
         return away.height / len(self.fit_days), _lognormal(minutes, leaving)
 
+    def bouts(self, wake_h: float, bedtime_h: float) -> float | None:
+        """Bouts of activity per awake hour at home: runs of activations (any sensor) each starting
+        within `BURST_S` of the previous one, over the fit days' hours at home less the hours asleep."""
+        acts = self.home.activations.filter(pl.col("start").dt.date().is_in(self.fit_days)).sort("start")
+        gap = (pl.col("start") - pl.col("start").shift(1)).dt.total_seconds()
+        bouts = acts.select((gap.is_null() | (gap > BURST_S)).sum()).item()
+        home_h = float(self.home.kept_days["home_h"].sum())
+        awake_h = home_h - len(self.fit_days) * (24 - (bedtime_h - wake_h))
+        if not bouts or awake_h <= 0:
+            return None
+        self.sources["bouts_per_h"] = "activations"
+        return float(bouts / awake_h)
+
     def durations(self) -> dict[str, KindSpec]:
         """Each labelled activity's duration (lognormal, minutes) where the model gives it one."""
         kinds = dict(self.model.kinds)
@@ -432,18 +449,29 @@ def fit_home(directory: Path, holdout_share: float = HOLDOUT_SHARE) -> FittedHom
             }
         ).model_dump()
     )
+    layout, ids = _layout(home_json, sensors)
+    per_day = dict(
+        fit.activations.filter(pl.col("start").dt.date().is_in(split.fit_days))
+        .group_by("sensor")
+        .len()
+        .sort("sensor")
+        .iter_rows()
+    )
     calibration = Calibration(
         source=footing.home,
         residents=residents,
-        layout=_layout(home_json, sensors),
+        layout=layout,
         wake_h=float(np.clip(wake_h, 3.0, 12.0)),
         bedtime_h=float(np.clip(bedtime_h, 19.0, 27.5)),
         activities=model,
+        bouts_per_h=f.bouts(wake_h, bedtime_h),
+        bout_s=float(BURST_S),
     )
     return FittedHome(
         home=footing.home,
         climate_region=home_json.metadata.climate_region,
         split=split,
         calibration=calibration,
+        activations_per_day=[[per_day.get(s, 0) / len(split.fit_days) for s in room] for room in ids],
         sources=dict(sorted(f.sources.items())),
     )

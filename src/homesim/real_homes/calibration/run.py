@@ -19,8 +19,6 @@ from pydantic import BaseModel, ConfigDict
 
 from homesim.datasets.home_folder import read_home
 from homesim.datasets.manager import DataGenerationManager
-from homesim.generation.catalog import load_catalog
-from homesim.generation.config import GenerationConfig
 from homesim.io import write_text_atomic
 from homesim.real_homes.calibration.fit import (
     HOLDOUT_SHARE,
@@ -29,6 +27,7 @@ from homesim.real_homes.calibration.fit import (
     fit_home,
     restrict_days,
 )
+from homesim.real_homes.calibration.moments import calibration_config, match_rates
 from homesim.real_homes.realism.features import FEATURE_NAMES, day_features
 from homesim.real_homes.realism.footing import harmonise, resolve_homes
 from homesim.real_homes.realism.statistics import BOOTSTRAP_RESAMPLES, C2ST, c2st
@@ -36,9 +35,6 @@ from homesim.workspace import Workspace
 
 #: Acceptance target of issue 14: calibrated homes vs the held-out days of their real home.
 TARGET_AUC = 0.70
-#: Calibrated homes are apartments: one home type with no vacation stays (the real home's absences are
-#: its fitted outings); the layout replaces the type's rooms anyway.
-HOME_TYPE = "apartment"
 CALIBRATION_FILE = "calibration.json"
 REPORT_FILE = "calibration_report.json"
 
@@ -63,27 +59,6 @@ class CalibrationReport(BaseModel):
     target_auc: float = TARGET_AUC
     #: Whether the AUC is at or under the target (None when the AUC could not be computed).
     met: bool | None
-
-
-def calibration_config(fitted: FittedHome, homes: int, days: int, seed: int) -> GenerationConfig:
-    """The generation config of `homes` homes like the fitted real home, `days` days each from the fit
-    period's first day, in the real home's climate region when homesim has it."""
-    real = fitted.calibration
-    climate = _climate(fitted)
-    return GenerationConfig(
-        homes=homes,
-        days=days,
-        seed=seed,
-        start=fitted.split.fit_days[0],
-        home_types={HOME_TYPE: 1.0},
-        climate_regions=(climate,) if climate else None,
-        occupants=(real.residents, real.residents),
-        calibration=real,
-    )
-
-
-def _climate(fitted: FittedHome) -> str | None:
-    return fitted.climate_region if fitted.climate_region in load_catalog().climates else None
 
 
 def _days(homes: Sequence[pl.DataFrame]) -> pl.DataFrame:
@@ -150,7 +125,7 @@ def calibrate(
     real_dir = dirs[0]
     if read_home(real_dir).metadata.real_source is None:
         raise CalibrationError(f"{real_dir}: not a real home (import one with `homesim import-history`)")
-    fitted = fit_home(real_dir, holdout_share)
+    fitted = match_rates(fit_home(real_dir, holdout_share))
     config = calibration_config(fitted, homes, days, seed)
     with DataGenerationManager(workspace, executor, workers=workers) as manager:
         result = manager.generate(config)
