@@ -11,8 +11,8 @@ import pytest
 from homesim.datasets.home_folder import write_home
 from homesim.generation.config import GenerationConfig
 from homesim.generation.home import generate_home
-from homesim.schema.activities import ACTIVITIES
-from homesim.schema.records import ACTIVITY_ROOMS, ActivityRecord
+from homesim.schema.activities import ACTIVITIES, ROOMS
+from homesim.schema.records import ActivityRecord
 from homesim.simulation.activity_recognition import MAX_PER_LABEL, activity_stage
 from homesim.simulation.home_view import HomeView, load_home_view
 from homesim.simulation.metrics import home_counts, stage_metrics
@@ -44,7 +44,7 @@ def test_windows_are_sampled_per_label(view: HomeView, records: list[ActivityRec
 def test_features_count_sensor_activations(records: list[ActivityRecord]) -> None:
     for r in records:
         f = r.inputs.features
-        assert sum(getattr(f, room) for room in ACTIVITY_ROOMS) == f.activations
+        assert sum(getattr(f, room) for room in ROOMS) == f.activations
         assert f.motion + f.door <= f.activations
         assert r.inputs.window_start < r.inputs.window_end
     leaving = [r for r in records if r.label.activity == "leaving"]

@@ -84,6 +84,12 @@ def test_unsafe_tags_are_refused() -> None:
         loads("!!python/object/apply:os.system ['true']\n")
 
 
+def test_control_characters_are_one_clear_error() -> None:
+    """The YAML reader refuses them while the loader is made, before parsing (was an unhandled 500)."""
+    with pytest.raises(HaYamlError, match="invalid YAML"):
+        loads("\x1f")
+
+
 def test_without_a_config_dir_secrets_stay_tagged() -> None:
     data = loads("- password: !secret wifi\n")
     assert data[0]["password"] == "wifi" and data[0]["password"].tag == "!secret"

@@ -93,4 +93,5 @@ def test_model_types_are_one_list() -> None:
         "soft_prompt",
         "yaml_generation",
         "device_intelligence",
+        "activity_recognition",
     )

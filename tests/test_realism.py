@@ -5,6 +5,7 @@ input, the HTML report, and train-real-test-real activity recognition on the Ord
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import date, datetime
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from homesim.real_homes.realism.statistics import c2st, feature_comparison
 from homesim.real_homes.realism.transfer import activity_transfer, feature_columns, windows
 from homesim.reports.realism import REALISM_SECTIONS, write_realism_report
 from homesim.reports.report import write_report
+from homesim.schema.activities import ACTIVITIES_FILE
 from homesim.workspace import Workspace
 
 ORDONEZ = Path(__file__).parent / "data" / "real_homes" / "uci_adl_ordonez"
@@ -347,10 +349,29 @@ def test_cli_bad_input_exits_2_with_one_line(
     assert "Traceback" not in result.output
 
 
-def test_activity_transfer_real_to_real(real_dirs: list[Path], synthetic_dirs: list[Path]) -> None:
+def test_activity_transfer_synthetic_and_real_to_real(
+    real_dirs: list[Path], synthetic_dirs: list[Path]
+) -> None:
+    """Synthetic homes carry activity ground truth: each real home is scored by a model trained on the
+    synthetic homes and by one trained on the other real home."""
     result = activity_transfer(synthetic_dirs, real_dirs)
-    assert [s.train for s in result.scores] == ["real", "real"]
+    assert sorted(s.train for s in result.scores) == ["real", "real", "synthetic", "synthetic"]
     assert result.real_to_real is not None and 0.2 < result.real_to_real <= 1.0
+    assert result.synthetic_to_real is not None and 0.0 < result.synthetic_to_real <= 1.0
+    assert "no synthetic home has activity" not in result.note
+
+
+def test_activity_transfer_without_synthetic_labels_is_real_to_real_only(
+    real_dirs: list[Path], synthetic_dirs: list[Path], tmp_path: Path
+) -> None:
+    unlabelled = []
+    for folder in synthetic_dirs:
+        copy = tmp_path / folder.name
+        shutil.copytree(folder, copy)
+        (copy / ACTIVITIES_FILE).unlink()
+        unlabelled.append(copy)
+    result = activity_transfer(unlabelled, real_dirs)
+    assert [s.train for s in result.scores] == ["real", "real"]
     assert result.synthetic_to_real is None and "no synthetic home has activity" in result.note
     assert "sleeping" in result.labels and "toileting" in result.labels
 

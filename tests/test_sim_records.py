@@ -125,7 +125,7 @@ def test_in_memory_sink_keeps_arrival_order_and_filters_by_stage() -> None:
 
 def test_no_models_gives_every_stage_its_baseline() -> None:
     provider = NoModels()
-    assert len(MODEL_TYPES) == 5
+    assert len(MODEL_TYPES) == 6
     assert all(provider.get(t) is None for t in MODEL_TYPES)
 
     class Fake:

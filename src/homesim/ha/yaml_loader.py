@@ -196,13 +196,15 @@ def loads(text: str, path: Path | None = None, root: Path | None = None, depth: 
         raise HaYamlError(f"{path or 'text'} is larger than {MAX_BYTES:,} bytes")
     if depth > MAX_DEPTH:
         raise HaYamlError(f"includes nested deeper than {MAX_DEPTH} at {path}")
-    loader = _Loader(text, path, root, depth)
+    loader: _Loader | None = None
     try:
+        loader = _Loader(text, path, root, depth)  # its reader refuses control characters already here
         return loader.get_single_data()
     except yaml.YAMLError as error:
         raise HaYamlError(f"invalid YAML{f' in {path}' if path else ''}: {error}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _load(path: Path, root: Path, depth: int) -> Any:

@@ -49,3 +49,31 @@ ACTIVITIES_SCHEMA = pa.schema(
     ],
     metadata={b"homesim.table": b"activities", b"homesim.schema_version": b"1"},
 )
+
+#: Room classes the activity datasets tell apart: HA area room types (synthetic homes) → class. An imported
+#: home's areas carry the dataset's room names, matched by the same words (`room_class`).
+ROOM_CLASSES: dict[str, str] = {
+    "bathroom": "bathroom",
+    "toilet": "bathroom",
+    "kitchen": "kitchen",
+    "bedroom": "bedroom",
+    "kids_room": "bedroom",
+    "guest_room": "bedroom",
+    "living_room": "living",
+    "living": "living",
+    "dining_room": "living",
+    "office": "living",
+    "entrance": "entrance",
+    "hallway": "entrance",
+    "garage": "entrance",
+}
+#: The classes in a fixed order, `other` last (rooms of no class).
+ROOMS: tuple[str, ...] = (*dict.fromkeys(ROOM_CLASSES.values()), "other")
+
+
+def room_class(room_type: str, name: str = "") -> str:
+    """The room class of an area: by its room type, else by a class word in its name, else `other`."""
+    if room_type in ROOM_CLASSES:
+        return ROOM_CLASSES[room_type]
+    key = name.lower().replace(" ", "_")
+    return next((c for k, c in ROOM_CLASSES.items() if k in key), "other")

@@ -389,7 +389,6 @@ class DeviceHealthRecord(StageRecord):
 # ------------------------------------------------------------------------------------ activity recognition
 
 #: Room classes an activity window counts activations in (HA area room types grouped).
-ACTIVITY_ROOMS: tuple[str, ...] = ("bathroom", "kitchen", "bedroom", "living", "entrance", "other")
 
 
 class ActivityFeatures(_Model):
@@ -403,7 +402,7 @@ class ActivityFeatures(_Model):
     activations: int = Field(ge=0)
     motion: int = Field(ge=0)
     door: int = Field(ge=0)
-    #: Activations per room class (`ACTIVITY_ROOMS`).
+    #: Activations per room class (`schema.activities.ROOMS`).
     bathroom: int = Field(ge=0)
     kitchen: int = Field(ge=0)
     bedroom: int = Field(ge=0)

@@ -18,9 +18,8 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from homesim.schema.activities import Activity
+from homesim.schema.activities import ROOMS, Activity, room_class
 from homesim.schema.records import (
-    ACTIVITY_ROOMS,
     BASELINE_VERSION,
     ActivityFeatures,
     ActivityInputs,
@@ -35,21 +34,6 @@ from homesim.simulation.model_provider import ModelProvider
 I64 = npt.NDArray[np.int64]
 
 MAX_PER_LABEL = 40
-#: HA area room types → the room classes a window counts (the real datasets' rooms map the same way).
-ROOM_CLASS: dict[str, str] = {
-    "bathroom": "bathroom",
-    "toilet": "bathroom",
-    "kitchen": "kitchen",
-    "bedroom": "bedroom",
-    "kids_room": "bedroom",
-    "guest_room": "bedroom",
-    "living_room": "living",
-    "dining_room": "living",
-    "office": "living",
-    "entrance": "entrance",
-    "hallway": "entrance",
-    "garage": "entrance",
-}
 _KINDS = {"motion": "motion", "occupancy": "motion", "presence": "motion", "door": "door"}
 
 
@@ -106,7 +90,7 @@ def activity_windows(view: HomeView) -> pl.DataFrame:
 
 def _activation_counts(view: HomeView, start: I64, end: I64) -> dict[str, I64]:
     """Activations ("on") of binary activity sensors starting in each window: total, by kind, by room."""
-    area_room = {a.area_id: ROOM_CLASS.get(a.room_type, "other") for a in view.home.areas}
+    area_room = {a.area_id: room_class(a.room_type, a.name) for a in view.home.areas}
     sensors: dict[str, tuple[str, str]] = {}
     for entity in view.home.entities:
         kind = _KINDS.get(entity.device_class or "")
@@ -131,7 +115,7 @@ def _activation_counts(view: HomeView, start: I64, end: I64) -> dict[str, I64]:
 
     counts = {"activations": within(None)}
     counts |= {kind: within(pl.col("kind") == kind) for kind in ("motion", "door")}
-    counts |= {room: within(pl.col("room") == room) for room in ACTIVITY_ROOMS}
+    counts |= {room: within(pl.col("room") == room) for room in ROOMS}
     return counts
 
 
@@ -154,13 +138,13 @@ def _away(view: HomeView, start: I64, end: I64) -> npt.NDArray[np.bool_]:
 
 def baseline_activity(f: ActivityFeatures) -> tuple[str, float]:
     """The rule: (predicted activity, the share of activations in the room that decided it)."""
-    rooms = {room: getattr(f, room) for room in ACTIVITY_ROOMS}
+    rooms = {room: getattr(f, room) for room in ROOMS}
     if f.away:
         return Activity.LEAVING.value, 1.0
     if f.activations == 0 or max(rooms.values()) == 0:
         night = f.start_hour >= 22 or f.start_hour < 6
         return (Activity.SLEEPING if night or f.duration_s > 3 * 3600 else Activity.RELAXING).value, 0.5
-    room = max(ACTIVITY_ROOMS, key=lambda r: rooms[r])
+    room = max(ROOMS, key=lambda r: rooms[r])
     share = rooms[room] / max(f.activations, 1)
     h = f.start_hour
     if room == "bathroom":

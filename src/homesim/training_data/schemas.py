@@ -13,8 +13,7 @@ from typing import Final, Literal
 import pandera.polars as pa
 import polars as pl
 
-from homesim.schema.activities import ACTIVITIES
-from homesim.schema.records import ACTIVITY_ROOMS
+from homesim.schema.activities import ACTIVITIES, ROOMS
 from homesim.simulation.model_provider import ModelType
 
 #: Version of every exported table and file layout. Minor versions only add columns; a reader accepts
@@ -292,7 +291,7 @@ ACTIVITY_WINDOWS = TableSpec(
         _count("activations"),
         _count("motion"),
         _count("door"),
-        *(_count(room) for room in ACTIVITY_ROOMS),
+        *(_count(room) for room in ROOMS),
         Col("away", _B),
         _str("predicted"),
         _unit("score"),

@@ -29,6 +29,7 @@ from homesim.ha.automation.values import (
     EntityIds,
     Id,
     LooseIds,
+    NumericStateRules,
     Offset,
     StateValues,
     Syntax,
@@ -39,7 +40,6 @@ from homesim.ha.automation.values import (
     Weekdays,
     ZoneId,
     _Model,
-    check_thresholds,
     ensure_list,
 )
 
@@ -61,25 +61,13 @@ class StateCondition(ConditionBase):
     match: Literal["all", "any"] | None = None
 
 
-class NumericStateCondition(ConditionBase):
+class NumericStateCondition(ConditionBase, NumericStateRules):
     condition: Literal["numeric_state"] = "numeric_state"
     entity_id: EntityIds
     attribute: Text | None = None
     value_template: TemplateText | None = None
     above: Threshold | None = None
     below: Threshold | None = None
-
-    @field_validator("below")
-    @classmethod
-    def _below_above(cls, below: int | float | str | None, info: ValidationInfo) -> int | float | str | None:
-        check_thresholds(info.data.get("above"), below)
-        return below
-
-    @model_validator(mode="after")
-    def _bounded(self) -> NumericStateCondition:
-        if self.above is None and self.below is None:
-            raise ValueError("numeric_state needs 'above', 'below' or both")
-        return self
 
 
 class TimeCondition(ConditionBase):

@@ -19,8 +19,6 @@ from pydantic import (
     Field,
     PlainValidator,
     Tag,
-    ValidationInfo,
-    field_validator,
     model_validator,
 )
 
@@ -31,6 +29,7 @@ from homesim.ha.automation.values import (
     Id,
     LooseId,
     LooseIds,
+    NumericStateRules,
     Offset,
     StateValues,
     TemplateText,
@@ -40,7 +39,6 @@ from homesim.ha.automation.values import (
     TimesOrEntities,
     ZoneId,
     _Model,
-    check_thresholds,
 )
 from homesim.schema.vocabulary import CORE_TRIGGERLESS_DOMAINS
 
@@ -80,7 +78,7 @@ class StateTrigger(TriggerBase):
         return self
 
 
-class NumericStateTrigger(TriggerBase):
+class NumericStateTrigger(TriggerBase, NumericStateRules):
     trigger: Literal["numeric_state"] = "numeric_state"
     entity_id: EntityIds
     attribute: Text | None = None
@@ -88,18 +86,6 @@ class NumericStateTrigger(TriggerBase):
     above: Threshold | None = None
     below: Threshold | None = None
     for_: Duration | None = Field(default=None, alias="for")
-
-    @field_validator("below")
-    @classmethod
-    def _below_above(cls, below: int | float | str | None, info: ValidationInfo) -> int | float | str | None:
-        check_thresholds(info.data.get("above"), below)
-        return below
-
-    @model_validator(mode="after")
-    def _bounded(self) -> NumericStateTrigger:
-        if self.above is None and self.below is None:
-            raise ValueError("numeric_state needs 'above', 'below' or both")
-        return self
 
 
 class TimeTrigger(TriggerBase):

@@ -14,7 +14,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import Annotated, Any, ClassVar, Literal, NamedTuple, TypeAlias, TypeGuard
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, NamedTuple, Self, TypeAlias, TypeGuard
 
 from pydantic import (
     BaseModel,
@@ -26,6 +26,8 @@ from pydantic import (
     SerializationInfo,
     SerializerFunctionWrapHandler,
     Tag,
+    ValidationInfo,
+    field_validator,
     model_serializer,
     model_validator,
 )
@@ -416,6 +418,24 @@ class _Model(BaseModel):
         return data
 
 
-def check_thresholds(above: int | float | str | None, below: int | float | str | None) -> None:
-    if isinstance(above, int | float) and isinstance(below, int | float) and above >= below:
-        raise ValueError(f"'below' {below} must be greater than 'above' {above}, or it never matches")
+class NumericStateRules(BaseModel):
+    """HA's rules for a `numeric_state` trigger or condition (mixed into both): `above`, `below` or both,
+    and a numeric `below` greater than a numeric `above`, else it never matches."""
+
+    if TYPE_CHECKING:
+        above: Threshold | None
+        below: Threshold | None
+
+    @field_validator("below", check_fields=False)  # on `below`, so the error names that key
+    @classmethod
+    def _below_above(cls, below: Threshold | None, info: ValidationInfo) -> Threshold | None:
+        above = info.data.get("above")
+        if isinstance(above, int | float) and isinstance(below, int | float) and above >= below:
+            raise ValueError(f"'below' {below} must be greater than 'above' {above}, or it never matches")
+        return below
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Self:
+        if self.above is None and self.below is None:
+            raise ValueError("numeric_state needs 'above', 'below' or both")
+        return self

@@ -23,7 +23,8 @@ from homesim.generation.activity_params import ActivityModel, KindSpec, RoutineS
 from homesim.generation.calibration import Calibration, RoomLayout, SensorFit
 from homesim.generation.catalog import load_catalog
 from homesim.real_homes.realism.features import BURST_S, day_features
-from homesim.real_homes.realism.footing import HomeActivity, load_home, room_class, sensor_table
+from homesim.real_homes.realism.footing import HomeActivity, load_home, sensor_table
+from homesim.schema.activities import room_class
 from homesim.schema.home import Home
 from homesim.workspace import HomeFolder
 

@@ -27,7 +27,7 @@ import polars as pl
 
 from homesim.datasets.home_folder import read_home
 from homesim.datasets.verification import home_folders
-from homesim.schema.activities import Activity
+from homesim.schema.activities import Activity, room_class
 from homesim.schema.home import Home
 from homesim.workspace import HomeFolder
 
@@ -58,22 +58,6 @@ APPLIANCE_SWITCHES = frozenset({"coffee_maker", "dishwasher", "washing_machine",
 NOT_RESIDENT_DEVICES = frozenset({"doorbell"})
 #: Entity roles of a device's sensing entity (not its battery, a camera's person detection, …).
 SENSING_ROLES = frozenset({"main", "extra"})
-#: Room classes compared across homes, from HA area room types (synthetic) or area names (real).
-ROOM_CLASSES: dict[str, str] = {
-    "bathroom": "bathroom",
-    "toilet": "bathroom",
-    "kitchen": "kitchen",
-    "bedroom": "bedroom",
-    "kids_room": "bedroom",
-    "guest_room": "bedroom",
-    "living_room": "living",
-    "living": "living",
-    "dining_room": "living",
-    "office": "living",
-    "entrance": "entrance",
-    "hallway": "entrance",
-    "garage": "entrance",
-}
 #: Rooms whose `door` sensors are outside doors.
 OUTSIDE_DOOR_ROOMS = frozenset({"entrance"})
 #: Schema of the per-home activation table.
@@ -120,13 +104,6 @@ class Footing:
     real: list[HomeActivity]
     synthetic: list[HomeActivity]
     kinds: tuple[str, ...]
-
-
-def room_class(room_type: str, name: str) -> str:
-    if room_type in ROOM_CLASSES:
-        return ROOM_CLASSES[room_type]
-    key = name.lower().replace(" ", "_")
-    return next((c for k, c in ROOM_CLASSES.items() if k in key), "other")
 
 
 def sensor_table(home: Home) -> pl.DataFrame:

@@ -22,13 +22,13 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import f1_score
 from threadpoolctl import threadpool_limits
 
-from homesim.real_homes.realism.footing import KINDS, ROOM_CLASSES, HomeActivity, load_home
+from homesim.real_homes.realism.footing import KINDS, HomeActivity, load_home
+from homesim.schema.activities import ROOMS
 from homesim.workspace import HomeFolder
 
 #: Activations per window (the last one and the ones before it).
 WINDOW = 8
 RANDOM_STATE = 0
-ROOMS: tuple[str, ...] = (*dict.fromkeys(ROOM_CLASSES.values()), "other")
 
 
 class TransferError(ValueError):
