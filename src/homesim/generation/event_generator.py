@@ -210,14 +210,14 @@ class EventGenerator:
                 k = self.rng.poisson(rate * (e - s) / US_PER_H)
                 idx = np.repeat(np.arange(len(s)), k)
                 t = s[idx] + (self.rng.random(len(idx)) * (e - s)[idx]).astype(np.int64)
-                if bout_at is not None:
-                    t = self._in_bouts(t, bout_at)
                 settling = model.kinds[activity].settling if activity in model.kinds else None
                 if settling is not None:
                     window = np.minimum((e - s)[idx], int(settling[2] * US_PER_MIN))
                     late = self.rng.random(len(idx)) < settling[1] / max(settling[0] + settling[1], 1e-9)
                     base = np.where(late, e[idx] - window, s[idx])
                     t = base + (self.rng.random(len(idx)) * window).astype(np.int64)
+                if bout_at is not None:
+                    t = self._in_bouts(t, bout_at)
                 on = (draw_lognormal(self.rng, fit.on_s, len(t)) * US_PER_S).astype(np.int64)
                 starts.append(t)
                 ends.append(t + on)
@@ -227,16 +227,20 @@ class EventGenerator:
             self._motion_clears[entity_id] = off_at
 
     def _bouts(self) -> I64 | None:
-        """Start times of the household's bouts of movement: Poisson at `bouts[0]` per hour of every
-        waking activity at home."""
+        """Start times of the household's bouts of movement, `bouts[0]` per awake hour at home: the
+        starts of the waking activities (moving from one thing to the next), and as many more as that
+        falls short of at random times of them."""
         if self.bouts is None:
             return None
         acts = self.activities
         awake = (acts.room >= 0) & (acts.activity != _CODE_SLEEPING)
         s, e = acts.start[awake], acts.end[awake]
-        k = self.rng.poisson(self.bouts[0] * (e - s) / US_PER_H)
+        hours = float((e - s).sum()) / US_PER_H
+        extra = max(self.bouts[0] - len(s) / max(hours, 1e-9), 0.0)
+        k = self.rng.poisson(extra * (e - s) / US_PER_H)
         idx = np.repeat(np.arange(len(s)), k)
-        return np.sort(s[idx] + (self.rng.random(len(idx)) * (e - s)[idx]).astype(np.int64))
+        more = s[idx] + (self.rng.random(len(idx)) * (e - s)[idx]).astype(np.int64)
+        return np.sort(np.concatenate([s, more]))
 
     def _in_bouts(self, times: I64, bouts: I64) -> I64:
         """Each time moved into the nearest bout within `bouts[1]` s after it starts (times with no bout
