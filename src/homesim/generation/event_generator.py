@@ -221,7 +221,10 @@ class EventGenerator:
                 on = (draw_lognormal(self.rng, fit.on_s, len(t)) * US_PER_S).astype(np.int64)
                 starts.append(t)
                 ends.append(t + on)
-            on_at, off_at = merge_intervals(np.concatenate(starts), np.concatenate(ends))
+            t, end = np.concatenate(starts), np.concatenate(ends)
+            if bout_at is not None:
+                t, end = self._one_per_bout(t, end, bout_at)
+            on_at, off_at = merge_intervals(t, end)
             self.buffer.add(entity_id, on_at, Cause.PRESENCE, state="on")
             self.buffer.add(entity_id, off_at, Cause.PRESENCE, state="off")
             self._motion_clears[entity_id] = off_at
@@ -241,6 +244,21 @@ class EventGenerator:
         idx = np.repeat(np.arange(len(s)), k)
         more = s[idx] + (self.rng.random(len(idx)) * (e - s)[idx]).astype(np.int64)
         return np.sort(np.concatenate([s, more]))
+
+    def _one_per_bout(self, starts: I64, ends: I64, bouts: I64) -> tuple[I64, I64]:
+        """One sensor's activations with at most one per bout (the first), as a real sensor fires once
+        when someone passes or uses it; activations outside any bout all stay."""
+        assert self.bouts is not None
+        order = np.argsort(starts, kind="stable")
+        starts, ends = starts[order], ends[order]
+        i = np.searchsorted(bouts, starts, side="right") - 1
+        inside = (i >= 0) & (starts - bouts[np.maximum(i, 0)] <= int(self.bouts[1] * US_PER_S))
+        first = np.ones(len(starts), dtype=bool)
+        seen = np.flatnonzero(inside)
+        _, keep = np.unique(i[seen], return_index=True)
+        first[seen] = False
+        first[seen[keep]] = True
+        return starts[first], ends[first]
 
     def _in_bouts(self, times: I64, bouts: I64) -> I64:
         """Each time moved into the nearest bout within `bouts[1]` s after it starts (times with no bout
