@@ -12,9 +12,10 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from homesim.generation.activity_params import ActivityModel, Lognormal
+from homesim.generation.catalog import load_catalog
 from homesim.generation.seeds import Stream, stream_rng
 from homesim.schema.activities import ACTIVITIES
 from homesim.schema.home import Home
@@ -57,6 +58,14 @@ class RoomLayout(_Spec):
 
     room_type: str
     sensors: tuple[SensorFit, ...] = ()
+
+    @field_validator("room_type")
+    @classmethod
+    def _known_room(cls, value: str) -> str:
+        rooms = load_catalog().rooms
+        if value not in rooms:
+            raise ValueError(f"unknown room type {value!r}; expected one of {sorted(rooms)}")
+        return value
 
 
 class Calibration(_Spec):
