@@ -172,3 +172,16 @@ def test_cli_bad_input_exits_2_with_one_line(
     assert message in result.output
     assert "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_fit_without_labels_uses_activations(home_a: Path, tmp_path: Path) -> None:
+    unlabelled = tmp_path / "A"
+    shutil.copytree(home_a, unlabelled)
+    (unlabelled / ACTIVITIES_FILE).unlink()
+    fitted = fit_home(unlabelled)
+    cal = fitted.calibration
+    assert fitted.sources["wake_h"] == "activations"
+    assert 8.0 < cal.wake_h < 13.0  # first activation 05:00–13:00; A gets up around 10:00–11:00
+    assert cal.residents == 1  # no labels, no person entities: one resident
+    responding = [s for r in cal.layout for s in r.sensors if s.per_hour]
+    assert responding and all("sleeping" in s.per_hour or "relaxing" in s.per_hour for s in responding)
