@@ -9,6 +9,7 @@ import typer
 
 from homesim.cli import (
     cache,
+    calibrate,
     export,
     generate,
     ground_truth,
@@ -44,6 +45,7 @@ report.register(app)
 retrain.register(app)
 run.register(app)
 realism.register(app)
+calibrate.register(app)
 
 
 def main() -> None:

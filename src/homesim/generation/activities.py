@@ -92,11 +92,16 @@ class ActivityIntervals:
 
 
 def plan_activities(
-    home: Home, grid: DayGrid, schedules: Schedules, rng: np.random.Generator
+    home: Home,
+    grid: DayGrid,
+    schedules: Schedules,
+    rng: np.random.Generator,
+    model: ActivityModel | None = None,
 ) -> ActivityIntervals:
-    """Each occupant's activity intervals over the whole period, disjoint per person."""
-    model = load_activity_model()
-    rooms = _RoomChooser(home)
+    """Each occupant's activity intervals over the whole period, disjoint per person; `model` replaces
+    the packaged activity model (a calibrated home's)."""
+    model = model or load_activity_model()
+    rooms = _RoomChooser(home, model)
     parts = []
     for o, occ in enumerate(home.metadata.occupants):
         layers = _candidates(model, grid, schedules, o, occ.role, occ.work_from_home_days, rng)
@@ -236,13 +241,13 @@ def _resolve(
 class _RoomChooser:
     """Maps activities onto the home's areas: own bedroom, a bathroom, the kitchen, the living room."""
 
-    def __init__(self, home: Home) -> None:
+    def __init__(self, home: Home, model: ActivityModel) -> None:
         self.by_type: dict[str, list[int]] = {}
         for i, area in enumerate(home.areas):
             self.by_type.setdefault(area.room_type, []).append(i)
         indoor = [i for i, a in enumerate(home.areas) if a.room_type not in _OUTDOOR]
         self.any = np.array(indoor or list(range(len(home.areas))) or [-1], dtype=np.int64)
-        self.model = load_activity_model()
+        self.model = model
 
     def _first(self, room_type: str, person: int) -> int:
         for candidate in _FALLBACK.get(room_type, (room_type,)):
@@ -274,7 +279,7 @@ class _RoomChooser:
 
 # -- motion --------
 def motion_detections(
-    home: Home, intervals: ActivityIntervals, rng: np.random.Generator
+    home: Home, intervals: ActivityIntervals, rng: np.random.Generator, model: ActivityModel | None = None
 ) -> tuple[I64, I64, I64]:
     """PIR detections implied by the activities: (starts, ends, area index), sorted by start.
 
@@ -282,7 +287,7 @@ def motion_detections(
     on every leave and return), continuous movement over an activity's `moving_share`, and short Poisson
     detections at its `motion_per_h` while it lasts.
     """
-    model = load_activity_model()
+    model = model or load_activity_model()
     rate = np.array([model.kinds[a].motion_per_h if a in model.kinds else 0.0 for a in ACTIVITIES])
     moving = np.array([model.kinds[a].moving_share if a in model.kinds else 0.0 for a in ACTIVITIES])
     hallways = [i for i, a in enumerate(home.areas) if a.room_type == "hallway"]

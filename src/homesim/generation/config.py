@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from homesim import GENERATOR_VERSION
+from homesim.generation.calibration import Calibration
 from homesim.generation.catalog import load_catalog
 
 #: Fields that say how many homes or where they go, not what a home is: left out of home keys.
@@ -43,6 +44,12 @@ class GenerationConfig(BaseModel):
     )
     size_m2: tuple[float, float] | None = Field(
         default=None, description="floor area range [min, max] in m²; None uses each home type's range"
+    )
+    #: Left out of every dump when None, so configs without one keep their hashes and home keys.
+    calibration: Calibration | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="layout, household clock and activity model fitted from a real home (homesim calibrate)",
     )
 
     @field_validator("occupants")

@@ -7,19 +7,24 @@ behaviours, entities and days, never over events.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import numpy.typing as npt
 
 from homesim.generation.activities import ActivityIntervals, motion_detections, presence_spans
+from homesim.generation.activity_params import ActivityModel, draw_lognormal, load_activity_model
 from homesim.generation.behaviors import (
     Behavior,
     BehaviorPlan,
     entities_with_tag,
 )
 from homesim.generation.calendar import US_PER_H, US_PER_MIN, US_PER_S, DayGrid
+from homesim.generation.calibration import SensorFit
 from homesim.generation.environment import CONDITIONS, Environment
 from homesim.generation.event_table import PRESS, EventBuffer
 from homesim.generation.occupants import Schedules, merge_intervals
+from homesim.schema.activities import ACTIVITIES
 from homesim.schema.events import Cause
 from homesim.schema.home import Entity, Home
 from homesim.schema.patterns import (
@@ -54,6 +59,7 @@ _TOGGLES = {
     "lock": ("unlocked", "locked"),
     "media_player": ("playing", "off"),
 }
+_CODE_SLEEPING = ACTIVITIES.index("sleeping")
 #: States in which an appliance draws its rated power.
 ACTIVE_STATES = ("on", "cool", "heat", "performance", "cleaning", "playing")
 
@@ -74,6 +80,9 @@ class EventGenerator:
         *,
         noise: float = 1.0,
         jitter: float = 1.0,
+        activity_model: ActivityModel | None = None,
+        calibrated: Mapping[str, SensorFit] | None = None,
+        bouts: tuple[float, float] | None = None,
     ) -> None:
         self.home = home
         self.grid = grid
@@ -85,6 +94,11 @@ class EventGenerator:
         self.rng = rng
         self.noise = noise
         self.jitter = jitter
+        self.activity_model = activity_model
+        #: Sensors of a calibrated home that respond to activities at fitted rates (`_calibrated`).
+        self.calibrated = dict(calibrated or {})
+        #: (bouts per hour, bout length s) the calibrated sensors' activations gather in, if any.
+        self.bouts = bouts
         self.buffer = EventBuffer(home)
         self.area_of = {e.entity_id: home.entity_area(e) for e in home.entities}
         self.room_type = {a.area_id: a.room_type for a in home.areas}
@@ -96,6 +110,7 @@ class EventGenerator:
         """Emit presence, activity, behaviours and noise into the buffer (sensors and faults come after)."""
         self._presence()
         self._activity()
+        self._calibrated()
         self._sun_and_weather()
         ordered = sorted(self.plan.behaviors, key=lambda b: isinstance(b.trigger, StateTriggerSpec))
         for behavior in ordered:  # synergies last: their triggers must exist first
@@ -130,11 +145,13 @@ class EventGenerator:
     def _activity(self) -> None:
         """Motion sensors fire on the occupants' movements (activity model); presence sensors while anyone
         is in their room; outdoor PIRs at a low background rate while someone is up at home."""
-        times, ends, rooms = motion_detections(self.home, self.activities, self.rng)
+        times, ends, rooms = motion_detections(self.home, self.activities, self.rng, self.activity_model)
         clear = int(_MOTION_CLEAR_S * US_PER_S)
         area_index = {a.area_id: i for i, a in enumerate(self.home.areas)}
         period_h = (self.grid.end_us - self.grid.begin_us) / US_PER_H
         for sensor in self._main_with_tag("motion"):
+            if sensor.entity_id in self.calibrated:
+                continue
             area = area_index.get(self.area_of[sensor.entity_id] or "", -1)
             outdoor = _OUTDOOR_PER_HOUR.get(self._room(sensor))
             if outdoor is not None:
@@ -152,6 +169,8 @@ class EventGenerator:
             self.buffer.add(sensor.entity_id, off, Cause.PRESENCE, state="off")
             self._motion_clears[sensor.entity_id] = off
         for sensor in self._main_with_tag("occupancy"):
+            if sensor.entity_id in self.calibrated:
+                continue
             area = area_index.get(self.area_of[sensor.entity_id] or "", -1)
             if area < 0:
                 continue
@@ -173,6 +192,91 @@ class EventGenerator:
             self.buffer.add(person.entity_id, starts, Cause.PRESENCE, state="on")
             self.buffer.add(person.entity_id, ends, Cause.PRESENCE, state="off")
             self._motion_clears[person.entity_id] = ends
+
+    def _calibrated(self) -> None:
+        """A calibrated sensor fires at its fitted rate per hour of each activity (any occupant's), each
+        activation on for a fitted lognormal time (a seat or a bed stays occupied past a short label).
+        In an activity with `settling` (sleep) the activations fall in its first or last minutes, as a
+        real bedroom sensor's do."""
+        acts = self.activities
+        model = self.activity_model or load_activity_model()
+        bout_at = self._bouts()
+        codes = {a: i for i, a in enumerate(ACTIVITIES)}
+        for entity_id, fit in sorted(self.calibrated.items()):
+            starts, ends = [], []
+            for activity, rate in sorted(fit.per_hour.items()):
+                mine = acts.activity == codes[activity]
+                s, e = acts.start[mine], acts.end[mine]
+                k = self.rng.poisson(rate * (e - s) / US_PER_H)
+                idx = np.repeat(np.arange(len(s)), k)
+                t = s[idx] + (self.rng.random(len(idx)) * (e - s)[idx]).astype(np.int64)
+                settling = model.kinds[activity].settling if activity in model.kinds else None
+                if settling is not None:
+                    window = np.minimum((e - s)[idx], int(settling[2] * US_PER_MIN))
+                    late = self.rng.random(len(idx)) < settling[1] / max(settling[0] + settling[1], 1e-9)
+                    base = np.where(late, e[idx] - window, s[idx])
+                    t = base + (self.rng.random(len(idx)) * window).astype(np.int64)
+                if bout_at is not None:
+                    t = self._in_bouts(t, bout_at)
+                on = (draw_lognormal(self.rng, fit.on_s, len(t)) * US_PER_S).astype(np.int64)
+                starts.append(t)
+                ends.append(t + on)
+            t, end = np.concatenate(starts), np.concatenate(ends)
+            if bout_at is not None:
+                t, end = self._one_per_bout(t, end, bout_at)
+            on_at, off_at = merge_intervals(t, end)
+            self.buffer.add(entity_id, on_at, Cause.PRESENCE, state="on")
+            self.buffer.add(entity_id, off_at, Cause.PRESENCE, state="off")
+            self._motion_clears[entity_id] = off_at
+
+    def _bouts(self) -> I64 | None:
+        """Start times of the household's bouts of movement, `bouts[0]` per awake hour at home: the
+        starts of the waking activities (moving from one thing to the next), and as many more as that
+        falls short of at random times of them."""
+        if self.bouts is None:
+            return None
+        acts = self.activities
+        awake = (acts.room >= 0) & (acts.activity != _CODE_SLEEPING)
+        s, e = acts.start[awake], acts.end[awake]
+        hours = float((e - s).sum()) / US_PER_H
+        extra = max(self.bouts[0] - len(s) / max(hours, 1e-9), 0.0)
+        k = self.rng.poisson(extra * (e - s) / US_PER_H)
+        idx = np.repeat(np.arange(len(s)), k)
+        more = s[idx] + (self.rng.random(len(idx)) * (e - s)[idx]).astype(np.int64)
+        return np.sort(np.concatenate([s, more]))
+
+    def _one_per_bout(self, starts: I64, ends: I64, bouts: I64) -> tuple[I64, I64]:
+        """One sensor's activations with at most one per bout (the first), as a real sensor fires once
+        when someone passes or uses it; activations outside any bout all stay."""
+        assert self.bouts is not None
+        order = np.argsort(starts, kind="stable")
+        starts, ends = starts[order], ends[order]
+        i = np.searchsorted(bouts, starts, side="right") - 1
+        inside = (i >= 0) & (starts - bouts[np.maximum(i, 0)] <= int(self.bouts[1] * US_PER_S))
+        first = np.ones(len(starts), dtype=bool)
+        seen = np.flatnonzero(inside)
+        _, keep = np.unique(i[seen], return_index=True)
+        first[seen] = False
+        first[seen[keep]] = True
+        return starts[first], ends[first]
+
+    def _in_bouts(self, times: I64, bouts: I64) -> I64:
+        """Each time moved into the nearest bout within `bouts[1]` s after it starts (times with no bout
+        within an hour stay: they start a bout of their own)."""
+        assert self.bouts is not None
+        if len(bouts) == 0:
+            return times
+        i = (
+            np.clip(np.searchsorted(bouts, times), 1, len(bouts) - 1)
+            if len(bouts) > 1
+            else np.zeros(len(times), np.int64)
+        )
+        lo, hi = bouts[np.maximum(i - 1, 0)], bouts[i]
+        near = np.where(np.abs(times - lo) <= np.abs(hi - times), lo, hi)
+        close = np.abs(near - times) < US_PER_H
+        jitter = (self.rng.random(len(times)) * self.bouts[1] * US_PER_S).astype(np.int64)
+        result: I64 = np.where(close, near + jitter, times)
+        return result
 
     def _sun_and_weather(self) -> None:
         self.buffer.add("sun.sun", self.env.sunrise_us, Cause.ENVIRONMENT, state="above_horizon")
@@ -333,7 +437,7 @@ class EventGenerator:
         days = self.grid.days
         for entity in self.home.entities:
             pair = _TOGGLES.get(entity.domain)
-            if pair is None or entity.role != "main":
+            if pair is None or entity.role != "main" or entity.entity_id in self.calibrated:
                 continue
             n = int(self.rng.poisson(self.noise * 0.25 * days))
             t = self.grid.begin_us + (self.rng.random(n) * period).astype(np.int64)

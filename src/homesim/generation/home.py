@@ -13,6 +13,7 @@ import pyarrow as pa
 from homesim.generation.activities import ActivityIntervals, plan_activities
 from homesim.generation.behaviors import BehaviorPlan, plan_behaviors
 from homesim.generation.calendar import day_grid
+from homesim.generation.calibration import calibrated_sensors, draw_home
 from homesim.generation.catalog import Catalog, load_catalog
 from homesim.generation.config import GenerationConfig
 from homesim.generation.environment import Environment, generate_environment
@@ -43,6 +44,8 @@ class GeneratedHome:
 def generate_home(config: GenerationConfig, index: int, catalog: Catalog | None = None) -> GeneratedHome:
     catalog = catalog or load_catalog()
     home = HomeGenerator(catalog).generate(config, index)
+    cal = config.calibration
+    model = draw_home(cal, config.seed, index).activities if cal is not None else None
     meta = home.metadata
     grid = day_grid(meta.start, meta.days, meta.timezone)
     climate = catalog.climates[meta.climate_region]
@@ -50,11 +53,17 @@ def generate_home(config: GenerationConfig, index: int, catalog: Catalog | None 
         climate, catalog.grids[meta.grid_region], grid, stream_rng(config.seed, index, Stream.ENVIRONMENT)
     )
     schedules = realize_schedules(
-        list(meta.occupants), grid, stream_rng(config.seed, index, Stream.OCCUPANTS), config.jitter
+        list(meta.occupants), grid, stream_rng(config.seed, index, Stream.OCCUPANTS), config.jitter, model
     )
-    activities = plan_activities(home, grid, schedules, stream_rng(config.seed, index, Stream.ACTIVITIES))
+    activities = plan_activities(
+        home, grid, schedules, stream_rng(config.seed, index, Stream.ACTIVITIES), model
+    )
     tags = {key: device.tags for key, device in catalog.devices.items()}
     plan = plan_behaviors(home, tags, stream_rng(config.seed, index, Stream.BEHAVIORS))
+    calibrated = calibrated_sensors(home, cal) if cal is not None else {}
+    if calibrated:  # a calibrated sensor's events are its fitted responses only (its appliance, too)
+        kept = tuple(b for b in plan.behaviors if not any(a.entity_id in calibrated for a in b.actions))
+        plan = plan.model_copy(update={"behaviors": kept})
     generator = EventGenerator(
         home,
         grid,
@@ -66,6 +75,9 @@ def generate_home(config: GenerationConfig, index: int, catalog: Catalog | None 
         stream_rng(config.seed, index, Stream.EVENTS),
         noise=config.noise,
         jitter=config.jitter,
+        activity_model=model,
+        calibrated=calibrated,
+        bouts=(cal.bouts_per_h, cal.bout_s) if cal is not None and cal.bouts_per_h else None,
     )
     buffer = generator.run()
     SensorReporter(

@@ -173,15 +173,20 @@ class Schedules:
 
 
 def realize_schedules(
-    occupants: list[Occupant], grid: DayGrid, rng: np.random.Generator, jitter: float
+    occupants: list[Occupant],
+    grid: DayGrid,
+    rng: np.random.Generator,
+    jitter: float,
+    model: ActivityModel | None = None,
 ) -> Schedules:
     """Draw every occupant's daily wake, leave, return and sleep times, and their presence transitions.
 
     Day-to-day spread and outings follow `activities.yaml`: part of the sleep spread is shared by the
     household (people living together go to bed together); outings are a Poisson number a day at random
-    times of the waking day, with lognormal durations.
+    times of the waking day, with lognormal durations. `model` replaces the packaged activity model
+    (a calibrated home's).
     """
-    model = load_activity_model()
+    model = model or load_activity_model()
     n, days = len(occupants), grid.days
     day = np.arange(days, dtype=np.int64)
     weekend = grid.weekday >= 5

@@ -21,6 +21,7 @@ class Stream(IntEnum):
     FAULTS = 7
     CONTEXT_IDS = 8
     ACTIVITIES = 9
+    CALIBRATION = 10
 
 
 def stream_rng(seed: int, home_index: int, stream: Stream) -> np.random.Generator:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from homesim import GENERATOR_VERSION
+from homesim.generation.calibration import KIND_DEVICES, Calibration, HomeDraw, draw_home
 from homesim.generation.catalog import Catalog, DeviceType, HomeType, RoomType, load_catalog
 from homesim.generation.config import GenerationConfig
 from homesim.generation.occupants import household_vacations, make_occupants
@@ -48,6 +49,32 @@ def pick_home_type(config: GenerationConfig, index: int) -> str:
     return keys[min(int(np.searchsorted(cdf / cdf[-1], u, side="right")), len(keys) - 1)]
 
 
+#: Device types a calibrated layout places itself (one per sensor of the real home), and appliances.
+_CALIBRATED_TYPES = frozenset(KIND_DEVICES.values()) | {"dishwasher", "washing_machine"}
+
+
+def _calibrated_occupants(
+    home_type: HomeType, rng: np.random.Generator, cal: Calibration, draw: HomeDraw
+) -> list[Occupant]:
+    """The real home's household size, on its clock (this home's draw); at home all day, no job or trip
+    (the real home's absences are its fitted outings)."""
+    occupants = make_occupants(home_type, rng, (cal.residents, cal.residents))
+    return [
+        o.model_copy(
+            update={
+                "role": "adult",
+                "wake_weekday_h": draw.wake_h,
+                "wake_weekend_h": draw.wake_h,
+                "sleep_h": draw.bedtime_h,
+                "leave_h": None,
+                "return_h": None,
+                "work_from_home_days": (),
+            }
+        )
+        for o in occupants
+    ]
+
+
 @dataclass
 class _Names:
     area_ids: set[str]
@@ -70,27 +97,42 @@ class HomeGenerator:
             climate_keys[int(rng.choice(len(climate_keys), p=weights / weights.sum()))]
         ]
         occ_rng = stream_rng(config.seed, index, Stream.OCCUPANTS)
-        occupants = make_occupants(home_type, occ_rng, config.occupants)
-        trips = household_vacations(occ_rng, config.start, config.days, home_type.vacant_share)
-        occupants = [o.model_copy(update={"vacations": trips}) for o in occupants]
+        cal = config.calibration
+        if cal is None:
+            occupants = make_occupants(home_type, occ_rng, config.occupants)
+            trips = household_vacations(occ_rng, config.start, config.days, home_type.vacant_share)
+            occupants = [o.model_copy(update={"vacations": trips}) for o in occupants]
+        else:
+            occupants = _calibrated_occupants(home_type, occ_rng, cal, draw_home(cal, config.seed, index))
         names = _Names(set(), set(), set())
-        floors, room_plan = self._floors_and_rooms(home_type, occupants, rng)
+        wanted = [r.room_type for r in cal.layout] if cal is not None else None
+        floors, room_plan = self._floors_and_rooms(home_type, occupants, rng, wanted)
         areas: list[Area] = []
         devices: list[Device] = []
         entities: list[Entity] = []
         density = config.device_density * home_type.density
         key = config.home_key(index)
-        for room, floor_id, ordinal in room_plan:
+        for r, (room, floor_id, ordinal) in enumerate(room_plan):
             area = self._area(room, floor_id, ordinal, names)
             areas.append(area)
+            fixed = [] if cal is None else [s.kind for s in cal.layout[r].sensors]
             for spec in room.devices:
+                # A calibrated home has exactly the real home's activity sensors (added below).
+                if cal is not None and spec.type in _CALIBRATED_TYPES:
+                    continue
                 if rng.random() >= min(1.0, spec.p * density):
                     continue
-                for _ in range(int(rng.integers(spec.n[0], spec.n[1] + 1))):
-                    device_type = self.catalog.devices[spec.type]
+                types = [spec.type] * int(rng.integers(spec.n[0], spec.n[1] + 1))
+                for device_type_key in types:
+                    device_type = self.catalog.devices[device_type_key]
                     device = self._device(device_type, area, rng, names)
                     devices.append(device)
                     entities += self._entities(device_type, device, key, names)
+            for kind in fixed:
+                device_type = self.catalog.devices[KIND_DEVICES[kind]]
+                device = self._device(device_type, area, rng, names)
+                devices.append(device)
+                entities += self._entities(device_type, device, key, names)
         people: list[Person] = []
         for occ in occupants:
             phone_type = self.catalog.devices["phone"]
@@ -159,12 +201,18 @@ class HomeGenerator:
         )
 
     def _floors_and_rooms(
-        self, home_type: HomeType, occupants: list[Occupant], rng: np.random.Generator
+        self,
+        home_type: HomeType,
+        occupants: list[Occupant],
+        rng: np.random.Generator,
+        rooms: list[str] | None = None,
     ) -> tuple[list[Floor], list[tuple[RoomType, str, int]]]:
-        wanted: list[str] = []
-        for room_key, (lo, hi) in home_type.rooms.items():
+        """Floors and (room type, floor, ordinal) of each room: `rooms` when given (a calibrated
+        layout), else drawn from the home type."""
+        wanted: list[str] = list(rooms or [])
+        for room_key, (lo, hi) in home_type.rooms.items() if rooms is None else ():
             wanted += [room_key] * int(rng.integers(lo, hi + 1))
-        for room_key, p in home_type.optional.items():
+        for room_key, p in home_type.optional.items() if rooms is None else ():
             if room_key == "kids_room" and not any(o.role == "child" for o in occupants):
                 continue
             if rng.random() < p:

@@ -142,7 +142,7 @@ def _on_intervals(events: pl.DataFrame) -> pl.DataFrame:
     """`on` → next `off` of each entity (repeated states collapse); an `on` never turned off is dropped."""
     return (
         events.filter(pl.col("state").is_in(["on", "off"]))
-        .sort("sensor", "time")
+        .sort("sensor", "time", maintain_order=True)
         .filter(pl.col("state") != pl.col("state").shift(1).over("sensor").fill_null(""))
         .with_columns(end=pl.col("time").shift(-1).over("sensor"))
         .filter((pl.col("state") == "on") & pl.col("end").is_not_null())
@@ -171,7 +171,7 @@ def _away_from_people(home: Home, events: pl.DataFrame, window: tuple[datetime, 
     changes = (
         events.filter(pl.col("sensor").is_in(people))
         .with_columns(at_home=pl.col("state") == "home")
-        .sort("sensor", "time")
+        .sort("sensor", "time", maintain_order=True)
         .filter(pl.col("at_home") != pl.col("at_home").shift(1).over("sensor").fill_null(~pl.col("at_home")))
     )
     # Before its first change a person was in the opposite state (home if the first change is leaving).

@@ -1,0 +1,96 @@
+"""Matching each calibrated sensor's activations per day to the real home's fit days, by simulation.
+
+The rates `fit` reads per activity are only as good as the match between real labels and the synthetic
+activity model (a label's length, unlabelled time, how often an activity recurs). A pilot generation —
+a few homes from the fitted calibration alone, put on the realism footing — measures each sensor's
+activations per day, and each sensor's rates are scaled by real ÷ pilot (clipped): the method of simulated
+moments with one moment per sensor. Only the fit days' figures go in, so the held-out days stay out.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from homesim.datasets.home_folder import write_home
+from homesim.generation.calibration import layout_entities
+from homesim.generation.catalog import load_catalog
+from homesim.generation.config import GenerationConfig
+from homesim.generation.home import generate_home
+from homesim.real_homes.calibration.fit import FittedHome
+from homesim.real_homes.realism.footing import load_home
+
+#: Calibrated homes are apartments: one home type with no vacation stays (the real home's absences are
+#: its fitted outings); the layout replaces the type's rooms anyway.
+HOME_TYPE = "apartment"
+#: Pilot generation: homes, days each, and its seed (fixed: the fit is a function of the real home alone).
+PILOT_HOMES = 3
+PILOT_DAYS = 28
+PILOT_SEED = 20_240_614
+#: A sensor's rates are scaled by at most this factor either way.
+MAX_SCALE = 5.0
+
+
+def calibration_config(fitted: FittedHome, homes: int, days: int, seed: int) -> GenerationConfig:
+    """The generation config of `homes` homes like the fitted real home, `days` days each from the fit
+    period's first day, in the real home's climate region when homesim has it."""
+    climate = fitted.climate_region if fitted.climate_region in load_catalog().climates else None
+    return GenerationConfig(
+        homes=homes,
+        days=days,
+        seed=seed,
+        start=fitted.split.fit_days[0],
+        home_types={HOME_TYPE: 1.0},
+        climate_regions=(climate,) if climate else None,
+        occupants=(fitted.calibration.residents, fitted.calibration.residents),
+        calibration=fitted.calibration,
+    )
+
+
+def pilot_rates(fitted: FittedHome) -> list[list[float]]:
+    """Activations per kept day of each layout sensor (`[room][sensor]`) over the pilot homes."""
+    config = calibration_config(fitted, PILOT_HOMES, PILOT_DAYS, PILOT_SEED)
+    counts = [[0.0] * len(room.sensors) for room in fitted.calibration.layout]
+    days = 0
+    with tempfile.TemporaryDirectory(prefix="homesim-pilot-") as tmp:
+        for i in range(PILOT_HOMES):
+            generated = generate_home(config, i)
+            folder = Path(tmp) / str(i)
+            write_home(generated, folder)
+            home = load_home(folder, real=False)
+            kept = home.kept_days["day"].implode()
+            per_sensor = dict(
+                home.activations.filter(pl.col("start").dt.date().is_in(kept))
+                .group_by("sensor")
+                .len()
+                .sort("sensor")
+                .iter_rows()
+            )
+            for entity_id, (r, j) in layout_entities(generated.home, fitted.calibration).items():
+                counts[r][j] += per_sensor.get(entity_id, 0)
+            days += home.kept_days.height
+    return [[c / max(days, 1) for c in room] for room in counts]
+
+
+def match_rates(fitted: FittedHome) -> FittedHome:
+    """`fitted` with each responding sensor's rates scaled so a pilot generation gives the real home's
+    activations per fit day."""
+    pilot = pilot_rates(fitted)
+    layout = []
+    for r, room in enumerate(fitted.calibration.layout):
+        sensors = []
+        for j, sensor in enumerate(room.sensors):
+            real, synthetic = fitted.activations_per_day[r][j], pilot[r][j]
+            if sensor.per_hour and synthetic > 0:
+                scale = float(np.clip(real / synthetic, 1 / MAX_SCALE, MAX_SCALE))
+                sensor = sensor.model_copy(
+                    update={"per_hour": {a: v * scale for a, v in sensor.per_hour.items()}}
+                )
+            sensors.append(sensor)
+        layout.append(room.model_copy(update={"sensors": tuple(sensors)}))
+    calibration = fitted.calibration.model_copy(update={"layout": tuple(layout)})
+    sources = {**fitted.sources, "layout.sensors.per_hour.scale": "pilot generation vs fit-day activations"}
+    return fitted.model_copy(update={"calibration": calibration, "sources": dict(sorted(sources.items()))})

@@ -1,0 +1,187 @@
+"""Calibrating from a real home (`homesim calibrate`): the fit reads the real home's rooms, sensors and
+routine, never its held-out days; calibrated homes are deterministic per (seed, i); default generation is
+untouched; bad input is one line and exit 2."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from homesim.cli import app
+from homesim.datasets.home_folder import read_home, write_home
+from homesim.generation.calibration import Calibration, SensorFit, draw_home
+from homesim.generation.config import GenerationConfig
+from homesim.generation.home import generate_home
+from homesim.real_homes.calibration import CalibrationError, FittedHome, fit_home
+from homesim.real_homes.calibration.moments import calibration_config
+from homesim.real_homes.calibration.run import REPORT_FILE, calibrate
+from homesim.real_homes.importing import import_history
+from homesim.real_homes.realism.footing import sensor_table
+from homesim.workspace import ACTIVITIES_FILE, EVENTS_FILE, Workspace
+
+ORDONEZ = Path(__file__).parent / "data" / "real_homes" / "uci_adl_ordonez"
+
+
+@pytest.fixture(scope="module")
+def home_a(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("real") / "A"
+    import_history("ordonez", ORDONEZ / "OrdonezA_Sensors.txt", out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def fitted(home_a: Path) -> FittedHome:
+    return fit_home(home_a)
+
+
+def test_fit_reads_rooms_sensors_and_a_plausible_routine(home_a: Path, fitted: FittedHome) -> None:
+    cal = fitted.calibration
+    real = read_home(home_a)
+    assert [r.room_type for r in cal.layout] == [a.room_type for a in real.areas]
+    kinds = sorted(s.kind for r in cal.layout for s in r.sensors)
+    assert kinds == sorted(sensor_table(real)["kind"].to_list())
+    by_room = {r.room_type: sorted(s.kind for s in r.sensors) for r in cal.layout}
+    assert by_room["entrance"] == ["door"]
+    assert by_room["bedroom"] == ["occupancy"]  # the bed's pressure mat
+    assert cal.residents == 1
+    # Ordóñez A's resident gets up late (labels: 09:30–12:00) and goes to bed after midnight.
+    assert 9.0 < cal.wake_h < 12.5
+    assert 24.0 < cal.bedtime_h < 27.5
+    assert 0.5 < cal.activities.outings.free_day < 3.0
+    assert cal.activities.routines["breakfast"].p > 0.5
+    # Sensors respond to the activities where they are: the toilet flush to toileting.
+    flush = next(s for s in by_room_sensors(cal, "bathroom") if s.kind == "appliance")
+    assert max(flush.per_hour, key=lambda a: flush.per_hour[a]) == "toileting"
+    assert fitted.sources["wake_h"] == "labels"
+    split = fitted.split
+    assert len(split.fit_days) + len(split.held_out_days) == 13  # A's kept days
+    assert max(split.fit_days) < min(split.held_out_days)
+    assert len(split.held_out_days) == round(13 * 0.3)
+
+
+def by_room_sensors(cal: Calibration, room: str) -> list[SensorFit]:
+    return [s for r in cal.layout if r.room_type == room for s in r.sensors]
+
+
+def _rewrite(path: Path, keep: pa.ChunkedArray) -> None:
+    table = pq.read_table(path)
+    pq.write_table(table.filter(keep), path)
+
+
+def _tamper(src: Path, dst: Path, cutoff: datetime, *, after: bool) -> None:
+    """Copy a home and drop one sensor's events and every non-leaving label on one side of `cutoff`."""
+    shutil.copytree(src, dst)
+    events = pq.read_table(dst / EVENTS_FILE)
+    flush = next(e for e in events["entity_id"].unique().to_pylist() if "toilet" in e)
+    side = pc.greater_equal if after else pc.less
+    hit = pc.and_(pc.equal(events["entity_id"].cast(pa.string()), flush), side(events["time"], cutoff))
+    _rewrite(dst / EVENTS_FILE, pc.invert(hit))
+    labels = pq.read_table(dst / ACTIVITIES_FILE)
+    hit = pc.and_(
+        pc.not_equal(labels["activity"].cast(pa.string()), "leaving"), side(labels["start"], cutoff)
+    )
+    _rewrite(dst / ACTIVITIES_FILE, pc.invert(hit))
+
+
+def test_held_out_days_never_reach_the_fit(home_a: Path, fitted: FittedHome, tmp_path: Path) -> None:
+    tz = ZoneInfo(read_home(home_a).metadata.timezone)
+    cutoff = fitted.split.cutoff.replace(tzinfo=tz)
+    _tamper(home_a, tmp_path / "after", cutoff, after=True)
+    assert fit_home(tmp_path / "after") == fitted
+    # The same change to the fit days does change the fit: the test can fail.
+    _tamper(home_a, tmp_path / "before", cutoff, after=False)
+    assert fit_home(tmp_path / "before").calibration != fitted.calibration
+
+
+def _bytes(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def test_calibrated_homes_are_deterministic_and_reproducible_alone(fitted: FittedHome) -> None:
+    config = calibration_config(fitted, homes=3, days=3, seed=7)
+    assert draw_home(fitted.calibration, 7, 1) == draw_home(fitted.calibration, 7, 1)
+    assert draw_home(fitted.calibration, 7, 1) != draw_home(fitted.calibration, 7, 2)
+    alone = generate_home(config.model_copy(update={"homes": 1}), 2)
+    again = generate_home(config, 2)
+    assert _bytes(alone.events) == _bytes(again.events)  # NaN values: compare bytes, not Table.equals
+    assert alone.home == again.home
+    areas = [a.room_type for a in again.home.areas]
+    assert areas == [r.room_type for r in fitted.calibration.layout]
+    assert sorted(sensor_table(again.home)["kind"].to_list()) == sorted(
+        s.kind for r in fitted.calibration.layout for s in r.sensors
+    )
+    assert len(again.home.metadata.occupants) == 1
+    assert len(again.activities) > 0
+
+
+def test_default_generation_is_unchanged() -> None:
+    # Home keys and the dataset hash of `homesim generate --homes 3 --days 7 --seed 42`, computed before
+    # `calibration` existed: a config without one serialises exactly as it did.
+    config = GenerationConfig(homes=3, days=7, seed=42)
+    assert "calibration" not in config.model_dump()
+    assert config.home_key(0) == "h000000-ff0e617897d4"
+    assert config.home_key(2) == "h000002-945f260feaa4"
+    assert config.config_hash() == "02105d06f4ca3f909438beeaacca707cd0a726856ebdaae954a0317af8f0c75c"
+
+
+def test_calibrate_end_to_end(home_a: Path, tmp_path: Path) -> None:
+    fitted, report, out = calibrate(home_a, Workspace(tmp_path / "ws"), homes=2, days=4, seed=1, resamples=2)
+    assert report.c2st.auc is not None and 0.0 <= report.c2st.auc <= 1.0
+    assert report.c2st.n_negative == len(fitted.split.held_out_days)
+    assert report.c2st.groups_positive == 2
+    assert report.met == (report.c2st.auc <= report.target_auc)
+    saved = json.loads((out / REPORT_FILE).read_text())
+    assert saved["dataset_id"] == report.dataset_id
+    homes = sorted((tmp_path / "ws" / "data" / "datasets" / report.dataset_id).iterdir())
+    assert (tmp_path / "ws" / "data" / "datasets" / report.dataset_id / "manifest.json").is_file()
+    assert homes
+
+
+def test_too_few_days_to_split(home_a: Path) -> None:
+    with pytest.raises(CalibrationError, match="cannot be split"):
+        fit_home(home_a, holdout_share=0.9)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--real", "/nonexistent/home", "--homes", "2"], "not a folder"),
+        (["--real", "{synthetic}", "--homes", "2"], "not a real home"),
+        (["--real", "{real}", "--homes", "2", "--holdout-share", "0.9"], "cannot be split"),
+    ],
+)
+def test_cli_bad_input_exits_2_with_one_line(
+    args: list[str], message: str, home_a: Path, tmp_path: Path
+) -> None:
+    synthetic = tmp_path / "syn"
+    write_home(generate_home(GenerationConfig(homes=1, days=2, seed=3), 0), synthetic)
+    args = [a.format(synthetic=synthetic, real=home_a) for a in args]
+    result = CliRunner().invoke(app, ["calibrate", *args, "--workspace", str(tmp_path / "ws")])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_fit_without_labels_uses_activations(home_a: Path, tmp_path: Path) -> None:
+    unlabelled = tmp_path / "A"
+    shutil.copytree(home_a, unlabelled)
+    (unlabelled / ACTIVITIES_FILE).unlink()
+    fitted = fit_home(unlabelled)
+    cal = fitted.calibration
+    assert fitted.sources["wake_h"] == "activations"
+    assert 8.0 < cal.wake_h < 13.0  # first activation 05:00–13:00; A gets up around 10:00–11:00
+    assert cal.residents == 1  # no labels, no person entities: one resident
+    responding = [s for r in cal.layout for s in r.sensors if s.per_hour]
+    assert responding and all("sleeping" in s.per_hour or "relaxing" in s.per_hour for s in responding)
