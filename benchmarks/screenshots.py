@@ -64,8 +64,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{out / 'report.png'}: {report} ({plots} plots)")
         with _serving(workspace) as url:
             browser.get(f"{url}/dashboard")
+            # The page says "updated" after its first list loads; a run's workspace has models and
+            # reports, so wait for those lists too.
             WebDriverWait(browser, WAIT_S).until(
-                lambda d: d.find_element("id", "status").text.startswith("updated")
+                lambda d: (
+                    d.find_element("id", "status").text.startswith("updated")
+                    and d.find_elements("css selector", "#models tbody tr")
+                    and d.find_elements("css selector", "#reports li")
+                )
             )
             screenshot(browser, out / "dashboard.png")
             print(f"{out / 'dashboard.png'}: {url}/dashboard over {workspace.root}")
