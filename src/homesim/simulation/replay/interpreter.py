@@ -1,15 +1,19 @@
-"""Replay: an interpreter that runs an HA automation over a home's recorded history, and the scoring of its
-firings against a ground-truth pattern.
+"""Replay: an interpreter that runs an HA automation over a home's recorded history.
 
 This module owns *when an automation would have acted*: triggers (state with from/to/for, numeric_state
-above/below/for, time `at`, sun with offset, zone enter/leave of `zone.home`, a few template idioms;
-`homeassistant` start and `event` never fire in a replay) and conditions (state/numeric_state as of the
-moment, time after/before/weekday, sun after/before, trigger ids, and/or/not) evaluated column-wise with
-polars/numpy, then the action sequence walked once per automation (delays, `choose`, run modes) into the
-service calls it would have made. Replay reads the events *without* `cause`/`cause_id`; only the scoring
-functions (`pattern_occurrences`, `score_pattern`) look at `cause_id`, to find the pattern's own actions.
-It also owns the service ↔ state vocabulary (`service_for_state`, `implied_state`) that ties a call to the
-state change it causes.
+above/below/for, time `at`, time_pattern, sun with offset, zone enter/leave of `zone.home`, a few template
+idioms; `homeassistant` start and `event` never fire in a replay) and conditions (state/numeric_state as
+of the moment, time after/before/weekday, sun after/before, trigger ids, and/or/not) evaluated column-wise
+with polars/numpy, then the action sequence walked once per automation (delays, `choose`, `if`, waits with
+timeouts, repeat, parallel, stop, run modes) into the service calls it would have made; what it cannot run
+is reported per automation as not replayable. Replay reads the events *without* `cause`/`cause_id`; the
+scoring against a ground-truth pattern is `replay.scoring`, the service ↔ state vocabulary
+`schema.vocabulary`.
+
+Why one module of ~870 lines: `Replayer` is one interpreter whose trigger, condition and action
+evaluation share its per-entity signal caches (states, numeric series, sun events, local clocks); split by
+concern, the parts would be mixins reaching into each other's caches, which reads worse than the sections
+below.
 """
 
 from __future__ import annotations
