@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,10 +15,15 @@ from typer.testing import CliRunner
 from homesim import GENERATOR_VERSION
 from homesim.cli import app
 from homesim.datasets.cache import HomeCache, sha256_file
-from homesim.datasets.manager import DataGenerationManager, GenerationResult
+from homesim.datasets.home_folder import read_events, read_home
+from homesim.datasets.manager import CachedHomeGenerator, DataGenerationManager, GenerationResult
 from homesim.generation.config import GenerationConfig
+from homesim.io import IntegrityError
+from homesim.simulation.cycle import DEFAULT_STAGES, HomeTask, run_home
+from homesim.simulation.home_view import load_home_view
+from homesim.simulation.model_provider import NoModels
 from homesim.workspace import HOME_MANIFEST_FILE as MANIFEST_FILE
-from homesim.workspace import STAMP_FILE, Workspace
+from homesim.workspace import Workspace
 
 CONFIG = GenerationConfig(homes=2, days=7, seed=0)
 runner = CliRunner()
@@ -39,7 +45,7 @@ def test_manifest_hashes_every_written_file(cached: HomeCache) -> None:
     manifest = cached.read_manifest(key)
     assert manifest is not None
     directory = cached.workspace.home_dir(key)
-    written = sorted(p.name for p in directory.iterdir() if p.name not in (MANIFEST_FILE, STAMP_FILE))
+    written = sorted(p.name for p in directory.iterdir() if p.name != MANIFEST_FILE)
     assert sorted(manifest.files) == written
     for name, entry in manifest.files.items():
         assert entry.sha256 == sha256_file(directory / name)
@@ -159,15 +165,58 @@ def test_cli_cache_commands(cached: HomeCache) -> None:
     assert clear.exit_code == 0 and "removed 1 homes" in clear.output
 
 
-def test_re_requests_trust_the_stamp_but_verify_hashes(cached: HomeCache) -> None:
+def _flip_keeping_mtime(path: Path) -> bytes:
+    """Flip 16 bytes in the middle of `path`, keeping its size and mtime; returns the original bytes."""
+    original = path.read_bytes()
+    stat = path.stat()
+    data = bytearray(original)
+    middle = len(data) // 2
+    data[middle : middle + 16] = bytes(b ^ 0xFF for b in data[middle : middle + 16])
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+    return original
+
+
+def test_bytes_changed_under_the_same_mtime_are_regenerated_not_reported_cached(cached: HomeCache) -> None:
+    """Regression (issue 18): a cached events.parquet with flipped bytes and its old mtime was 'cached'."""
     key = CONFIG.home_key(0)
     events = cached.workspace.home_dir(key) / "events.parquet"
-    stat = events.stat()
-    data = bytearray(events.read_bytes())
-    data[-100] ^= 0xFF  # same size: only a hash can tell
-    events.write_bytes(bytes(data))
-    assert cached.check(key, trust_stamp=True) is not None  # rewritten: the mtime moved, so it hashes
-    os.utime(events, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # bit rot that keeps the stamp
-    assert cached.check(key, trust_stamp=True) is None
+    original = _flip_keeping_mtime(events)
     problem = cached.check(key)
-    assert problem is not None and "sha256" in problem.problem
+    assert problem is not None and problem.problem == "events.parquet sha256 differs from the manifest"
+    result = _generate(cached.workspace.root)
+    statuses = {h.home_key: h.status for h in result.homes}
+    assert statuses == {key: "generated", CONFIG.home_key(1): "cached"}
+    assert events.read_bytes() == original  # the same seed regenerates the same bytes
+
+
+@pytest.mark.parametrize("name", ["events.parquet", "home.json", "ground_truth.json", "environment.parquet"])
+def test_a_home_read_for_use_is_verified_as_it_is_read(cached: HomeCache, name: str) -> None:
+    """Regression (issue 18): `simulate` read a corrupted cached events.parquet and exited 0."""
+    directory = cached.workspace.home_dir(CONFIG.home_key(0))
+    _flip_keeping_mtime(directory / name)
+    with pytest.raises(IntegrityError, match=rf"{directory / name}: sha256 differs from the one recorded in"):
+        load_home_view(directory, CONFIG)
+    if name in ("events.parquet", "home.json"):
+        with pytest.raises(IntegrityError, match=re.escape(str(directory / name))):
+            read_events(directory) if name == "events.parquet" else read_home(directory)
+
+
+def test_simulation_gets_the_regenerated_home_and_a_direct_read_fails_that_home(cached: HomeCache) -> None:
+    key = CONFIG.home_key(1)
+    directory = cached.workspace.home_dir(key)
+    original = _flip_keeping_mtime(directory / "events.parquet")
+    outcome = run_home(HomeTask(directory, CONFIG, 0, tuple(DEFAULT_STAGES), NoModels()))
+    assert outcome.records == [] and [e.stage for e in outcome.errors] == ["load"]
+    assert "events.parquet: sha256 differs" in outcome.errors[0].error
+    batch = CachedHomeGenerator(cached.workspace).get(CONFIG)
+    assert batch.errors == {} and (batch.homes[key] / "events.parquet").read_bytes() == original
+    assert load_home_view(batch.homes[key], CONFIG).key == key
+
+
+def test_a_generated_home_without_its_manifest_is_refused(cached: HomeCache) -> None:
+    directory = cached.workspace.home_dir(CONFIG.home_key(0))
+    (directory / MANIFEST_FILE).unlink()
+    with pytest.raises(IntegrityError, match=r"manifest\.json is missing"):
+        load_home_view(directory, CONFIG)

@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 
 from homesim.cli import app
 from homesim.cli import retrain as retrain_cli
-from homesim.generation.config import ConfigError
+from homesim.generation.config import ConfigError, GenerationConfig
+from homesim.generation.home import generate_home
 from homesim.retraining import models, registry
 from homesim.retraining.model_evaluator import is_validation_home
 from homesim.retraining.models.base import Trainer
@@ -25,7 +26,11 @@ from homesim.retraining.retraining_manager import (
     RetrainingHistory,
     RetrainingManager,
 )
-from homesim.simulation.model_provider import ModelType
+from homesim.schema.records import AnyRecord
+from homesim.simulation.cycle import DEFAULT_STAGES
+from homesim.simulation.home_view import HomeView
+from homesim.simulation.model_provider import ModelType, NoModels
+from homesim.training_data.exporters import Exporter, MemorySource
 from homesim.training_data.lineage_tracker import LineageTracker
 from homesim.training_data.loading import TrainingData
 from homesim.workspace import Workspace
@@ -246,3 +251,31 @@ def test_a_type_whose_trainer_cannot_load_is_skipped(
         run = m.run(MT)
     assert (run.decision, run.trigger, run.primary_metric) == ("skipped", "none", None)
     assert run.reason.startswith("no trainer: No module named")
+
+
+def test_retrain_force_refuses_an_export_that_fails_its_sha256(
+    trainer: dict[str, Trainer], workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression (issue 18): the aggregated patterns.parquet with its label column inverted (sha256 no
+    longer the one in metadata.json) was trained on and deployed by `retrain pattern_detection --force`."""
+    monkeypatch.setattr(retrain_cli, "console", Console(width=400))
+    view = HomeView.from_generated(generate_home(GenerationConfig(homes=1, days=7, seed=3), 0))
+    records: list[AnyRecord] = []
+    for name, stage in DEFAULT_STAGES:
+        view.upstream[name] = list(stage(view, NoModels(), 0))
+        records.extend(view.upstream[name])
+    exporter = Exporter(workspace, MemorySource(records), truths={view.key: view.truth}.get)
+    exporter.export_cycle(0)
+    exporter.export_aggregated()
+    path = workspace.export_dir(MT, None) / "patterns.parquet"
+    pl.read_parquet(path).with_columns(~pl.col("label")).write_parquet(path)
+    result = CliRunner().invoke(app, ["retrain", MT, "--force", "--workspace", str(workspace.root)])
+    assert result.exit_code == 1, result.output
+    assert (
+        "refusing to train on unusable training data" in result.output and "patterns.parquet" in result.output
+    )
+    with RetrainingHistory(workspace) as history:
+        (run,) = history.runs(MT)
+    assert run.decision == "skipped" and str(path) in run.reason and "sha256 differs" in run.reason
+    with ModelRegistry(workspace) as reg:
+        assert reg.versions(MT) == [] and reg.alias(MT, "champion") is None

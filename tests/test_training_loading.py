@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 
 import polars as pl
 import pytest
 
 from homesim.generation.config import GenerationConfig
 from homesim.generation.home import generate_home
+from homesim.io import IntegrityError
 from homesim.schema.records import AnyRecord
 from homesim.simulation.cycle import DEFAULT_STAGES
 from homesim.simulation.home_view import HomeView
 from homesim.simulation.model_provider import MODEL_TYPES, ModelType, NoModels
 from homesim.training_data.exporters import Exporter, MemorySource
-from homesim.training_data.loading import ExportFormatError, load_training_data, read_chat, read_table
-from homesim.training_data.schemas import DEVICES, TABLES, SchemaVersionError
+from homesim.training_data.loading import (
+    SUFFIX,
+    ExportFormatError,
+    load_training_data,
+    read_chat,
+    read_table,
+)
+from homesim.training_data.schemas import DEVICES, TABLES, Format, SchemaVersionError
 from homesim.workspace import Workspace
 
 
@@ -86,3 +95,61 @@ def test_missing_and_corrupt_exports(workspace: Workspace) -> None:
     bad.unlink()
     chat.unlink()
     assert isinstance(load_training_data("device_intelligence", workspace, 0).tables["devices"], pl.DataFrame)
+
+
+def test_an_export_whose_bytes_differ_from_its_metadata_is_refused(workspace: Workspace) -> None:
+    """Regression (issue 18): inverting the label column of the aggregated patterns.parquet (its sha256 no
+    longer matches metadata.json) was loaded, trained on and deployed."""
+    path = workspace.training_data_dir / "aggregated" / "pattern_detection" / "patterns.parquet"
+    original = path.read_bytes()
+    frame = pl.read_parquet(path)
+    try:
+        frame.with_columns(~pl.col("label")).write_parquet(path)
+        with pytest.raises(
+            IntegrityError, match=rf"{path}: sha256 differs from the one recorded in .*metadata"
+        ):
+            load_training_data("pattern_detection", workspace, None)
+        metadata_path = path.with_name("metadata.json")
+        metadata = json.loads(metadata_path.read_text())
+        path.write_bytes(original)
+        del metadata["files"]["patterns.parquet"]
+        metadata_path.write_text(json.dumps(metadata))
+        with pytest.raises(IntegrityError, match=rf"{path}: no sha256 recorded"):
+            load_training_data("pattern_detection", workspace, None)
+        metadata["files"]["patterns.parquet"] = {"sha256": hashlib.sha256(original).hexdigest(), "rows": 0}
+        metadata_path.write_text(json.dumps(metadata))
+    finally:
+        path.write_bytes(original)
+    assert load_training_data("pattern_detection", workspace, None).tables["patterns"].equals(frame)
+
+
+@pytest.mark.parametrize(
+    ("model_type", "table", "fmt"),
+    [
+        ("device_intelligence", "devices", "csv"),
+        ("device_intelligence", "devices", "json"),
+        ("soft_prompt", "queries", "sqlite"),
+        ("pattern_detection", "patterns", "parquet"),
+    ],
+)
+def test_every_format_is_verified_then_parsed_from_the_checked_bytes(
+    workspace: Workspace, model_type: ModelType, table: str, fmt: Format
+) -> None:
+    directory = workspace.training_data_dir / "cycle_0" / model_type
+    files = {f: directory / f"{table}{suffix}" for f, suffix in SUFFIX.items() if f != "chat"}
+    expected = load_training_data(model_type, workspace, 0).tables[table]
+    moved = {f: p.read_bytes() for f, p in files.items() if f != fmt and p.is_file()}
+    original = files[fmt].read_bytes()
+    try:
+        for f in moved:
+            files[f].unlink()  # leave only `fmt`, so the loader must read it
+        assert load_training_data(model_type, workspace, 0).tables[table].equals(expected)
+        data = bytearray(original)
+        data[len(data) // 2] ^= 0x01
+        files[fmt].write_bytes(bytes(data))
+        with pytest.raises(IntegrityError, match=re.escape(str(files[fmt]))):
+            load_training_data(model_type, workspace, 0)
+    finally:
+        files[fmt].write_bytes(original)
+        for f, content in moved.items():
+            files[f].write_bytes(content)

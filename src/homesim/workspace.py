@@ -8,7 +8,7 @@ build a folder path or walk a path's parents. Readers and writers that need the 
 ```
 <root>/
   data/homes/<home_key>/          home.json events.parquet environment.parquet behaviors.json
-                                  ground_truth.json activities.parquet manifest.json .stamp.json
+                                  ground_truth.json activities.parquet manifest.json
   data/real_homes/real-<name>/    home.json events.parquet activities.parquet import_report.json
                                   (imported real homes: `homesim import-history`)
   data/cache/                     staging/ locks/<home_key>.lock index.sqlite
@@ -44,8 +44,6 @@ ACTIVITIES_FILE: Final = "activities.parquet"
 IMPORT_REPORT_FILE: Final = "import_report.json"
 #: The cache entry of a home folder: sha256 and size of every file (see `datasets.cache`).
 HOME_MANIFEST_FILE: Final = "manifest.json"
-#: Sizes and modification times of a home's files when published: lets re-requests skip re-hashing.
-STAMP_FILE: Final = ".stamp.json"
 
 # ---------------------------------------------------------------------------------- a dataset's files
 DATASET_MANIFEST_FILE: Final = "manifest.json"
@@ -122,10 +120,6 @@ class HomeFolder:
     @property
     def manifest(self) -> Path:
         return self.path / HOME_MANIFEST_FILE
-
-    @property
-    def stamp(self) -> Path:
-        return self.path / STAMP_FILE
 
     def is_home(self) -> bool:
         """A folder holding at least a home's structure and its events."""

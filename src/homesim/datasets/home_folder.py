@@ -1,6 +1,7 @@
 """A home folder's contents: the generated home written atomically with fixed Parquet options (one file
 each for structure, events, environment, behaviours, the occupants' activities and ground truth), and read
-back. The file names are the workspace's (`homesim.workspace.HomeFolder`)."""
+back through `HomeFiles`, which checks each file against the folder's manifest as it reads it. The file names
+are the workspace's (`homesim.workspace.HomeFolder`)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pydantic import ValidationError
 
+from homesim.datasets.cache import FileEntry, HomeManifest
 from homesim.generation.home import GeneratedHome
 from homesim.ground_truth.truth import build_ground_truth, write_ground_truth
-from homesim.io import write_atomic, write_text_atomic
+from homesim.io import IntegrityError, read_verified, write_atomic, write_text_atomic
 from homesim.schema.home import Home
 from homesim.workspace import HomeFolder
 
@@ -40,9 +43,46 @@ def write_home(generated: GeneratedHome, directory: Path) -> list[Path]:
     return paths
 
 
+class HomeFiles:
+    """One home folder's files read for use, each checked against the folder's `manifest.json` sha256 as it
+    is read (the digest is of the bytes parsed, so a file changed under the same size and mtime is caught).
+
+    Only an imported real home (`source: "real"`, written by `homesim import-history`) has no manifest and
+    is read unchecked; a generated home without one is refused. Raises `IntegrityError` naming the file.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.folder = HomeFolder(directory)
+        self._entries: dict[str, FileEntry] | None = None
+        if self.folder.manifest.is_file():
+            try:
+                self._entries = HomeManifest.model_validate_json(self.folder.manifest.read_bytes()).files
+            except ValidationError as exc:
+                raise IntegrityError(f"{self.folder.manifest}: not a readable home manifest") from exc
+        elif Home.model_validate_json(self.folder.home_json.read_bytes()).metadata.source != "real":
+            raise IntegrityError(
+                f"{self.folder.manifest} is missing, so this generated home's files cannot be checked; "
+                "regenerate it with `homesim generate`"
+            )
+
+    def read(self, path: Path) -> bytes:
+        """`path`'s bytes (a file of this folder), verified against the manifest when the home has one."""
+        if self._entries is None:
+            return path.read_bytes()
+        entry = self._entries.get(path.name)
+        return read_verified(path, None if entry is None else entry.sha256, self.folder.manifest)
+
+    def home(self) -> Home:
+        return Home.model_validate_json(self.read(self.folder.home_json))
+
+    def parquet(self, path: Path, columns: list[str] | None = None) -> pa.Table:
+        return pq.read_table(pa.BufferReader(self.read(path)), columns=columns)
+
+
 def read_home(directory: Path) -> Home:
-    return Home.model_validate_json(HomeFolder(directory).home_json.read_text("utf-8"))
+    return HomeFiles(directory).home()
 
 
 def read_events(directory: Path) -> pa.Table:
-    return pq.read_table(HomeFolder(directory).events)
+    files = HomeFiles(directory)
+    return files.parquet(files.folder.events)

@@ -84,7 +84,7 @@ def _cached_result(
 ) -> HomeResult | None:
     started = time.perf_counter()
     key = config.home_key(index)
-    if cache.check(key, trust_stamp=True) is not None:
+    if cache.check(key) is not None:
         return None
     manifest = cache.read_manifest(key)
     if manifest is None:
@@ -213,7 +213,8 @@ class DataGenerationManager:
         tracker = ProgressTracker(len(wanted), self.progress)
         tasks = []
         for i in wanted:
-            # Cheap check here first: a re-request of cached homes needs no worker and no hashing.
+            # Checked here first (every file hashed, no size/mtime shortcut): a re-request of cached homes
+            # needs no worker; a home whose bytes changed goes to a worker and is regenerated.
             cached = _cached_result(self.cache, self.workspace, config, i)
             if cached is None:
                 tasks.append(HomeTask(self.workspace.root, config, i))

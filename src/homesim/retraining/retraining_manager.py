@@ -31,6 +31,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from homesim.generation.config import ConfigError, describe_errors
+from homesim.io import IntegrityError
 from homesim.retraining import models as trainers
 from homesim.retraining.data_sufficiency import (
     DEFAULT_REQUIREMENTS,
@@ -52,7 +53,7 @@ from homesim.retraining.models.base import ProgressFn, Trainer
 from homesim.retraining.registry import ModelRegistry, ModelVersion
 from homesim.simulation.model_provider import Model, ModelType
 from homesim.training_data.lineage_tracker import LineageTracker
-from homesim.training_data.loading import TrainingData, load_training_data
+from homesim.training_data.loading import ExportFormatError, TrainingData, load_training_data
 from homesim.training_data.store import connect, transaction
 from homesim.workspace import Workspace
 
@@ -62,6 +63,9 @@ Decision = Literal["deployed", "rejected", "skipped"]
 DataLoader = Callable[[ModelType, Workspace, int | None], TrainingData]
 
 _log = structlog.get_logger("homesim.retraining")
+#: Errors of an export that exists but must not be trained on (bytes differ from metadata.json, bad schema).
+UNUSABLE_DATA: Final = (IntegrityError, ExportFormatError)
+_REFUSED: Final = "refusing to train on unusable training data"
 
 
 class RetrainingConfig(BaseModel):
@@ -300,6 +304,8 @@ class RetrainingManager:
                 return TriggerDecision(
                     model_type=model_type, trigger="none", reason=f"no training data: {exc}"
                 )
+            except UNUSABLE_DATA as exc:
+                return TriggerDecision(model_type=model_type, trigger="none", reason=f"{_REFUSED}: {exc}")
         last = self._last_trained(model_type)
         since = max(last.training_cycles, default=-1) if last else -1
         report = check_sufficiency(
@@ -370,7 +376,13 @@ class RetrainingManager:
             missing = ""
         except FileNotFoundError as exc:
             data, missing = None, f"no training data: {exc}"
-        decision = self.due(model_type, force=force, data=data)
+        except UNUSABLE_DATA as exc:  # never train on an export that fails its integrity or schema check
+            data, missing = None, f"{_REFUSED}: {exc}"
+        try:
+            decision = self.due(model_type, force=force, data=data)
+        except UNUSABLE_DATA as exc:  # a cycle's export read for the degradation check fails its check
+            decision = TriggerDecision(model_type=model_type, trigger="degradation", reason=str(exc))
+            data, missing = None, f"{_REFUSED}: {exc}"
         if not decision.due:
             reason = f"not due: {decision.reason}"
             run = self._skipped(model_type, "none", started, clock, reason, None, context)

@@ -16,9 +16,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from homesim.datasets.home_folder import read_home
+from homesim.datasets.home_folder import HomeFiles
 from homesim.generation.calendar import day_grid
 from homesim.generation.config import GenerationConfig
 from homesim.generation.environment import solar_elevation_deg
@@ -28,7 +27,6 @@ from homesim.schema.events import ENVIRONMENT_SCHEMA, PROVENANCE_COLUMNS
 from homesim.schema.ground_truth import GroundTruth
 from homesim.schema.home import Home
 from homesim.schema.records import AnyRecord, StageName
-from homesim.workspace import HomeFolder
 
 HOUR_US = 3_600_000_000
 #: Event columns stages receive.
@@ -94,29 +92,31 @@ def honest_events(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def load_home_view(directory: Path, config: GenerationConfig | None = None) -> HomeView:
-    """Load the home folder `directory`. A home generated before ground truth was written to its folder has
-    its truth rebuilt from `config` (the dataset's generation config), deterministically. An imported real
-    home has no truth, and, unless its folder has one, only the sun in its environment."""
-    home = read_home(directory)
-    # Read only the visible columns: the hidden ones never enter this process's view of the home.
-    files = HomeFolder(directory)
-    events = pl.from_arrow(pq.read_table(files.events, columns=list(VISIBLE_COLUMNS)))
+    """Load the home folder `directory`, each file checked against its manifest's sha256 as it is read
+    (`IntegrityError` naming the file on a mismatch). A home generated before ground truth was written to
+    its folder has its truth rebuilt from `config` (the dataset's generation config), deterministically. An
+    imported real home has no truth, and, unless its folder has one, only the sun in its environment."""
+    reader = HomeFiles(directory)  # every file below is checked against the home's manifest as it is read
+    files = reader.folder
+    home = reader.home()
+    # Parse only the visible columns: the hidden ones never enter this process's view of the home.
+    events = pl.from_arrow(reader.parquet(files.events, columns=list(VISIBLE_COLUMNS)))
     if files.environment.is_file():
-        environment = pl.from_arrow(pq.read_table(files.environment))
+        environment = pl.from_arrow(reader.parquet(files.environment))
     else:
         environment = sun_only_environment(home)
     assert isinstance(events, pl.DataFrame) and isinstance(environment, pl.DataFrame)
     truth_file = files.ground_truth
     truth: GroundTruth | None = None
     if truth_file.is_file():
-        truth = GroundTruth.model_validate_json(truth_file.read_bytes())
+        truth = GroundTruth.model_validate_json(reader.read(truth_file))
     elif home.metadata.source == "real":
         truth = None
     elif config is not None:
         truth = build_ground_truth(generate_home(config, home.metadata.home_index))
     else:
         raise FileNotFoundError(f"{truth_file} is missing and no generation config was given to rebuild it")
-    activities = _frame(pq.read_table(files.activities)) if files.activities.is_file() else None
+    activities = _frame(reader.parquet(files.activities)) if files.activities.is_file() else None
     return HomeView(
         home=home, events=honest_events(events), environment=environment, truth=truth, activities=activities
     )

@@ -3,20 +3,24 @@
 
 What trainers get (`TrainingData`): the export's `metadata` (checked for a readable `schema_version`) and
 its `tables` as polars DataFrames validated against the pandera schemas of `schemas.py`, read from the best
-columnar file present (Parquet, then SQLite, CSV, JSON). `graphs()` groups gnn_synergy tables into one
-`HomeGraph` (nodes + candidate edges with labels) per cycle and home.
+columnar file present (Parquet, then SQLite, CSV, JSON), each parsed from bytes whose sha256 was just
+checked against `metadata.json` (`IntegrityError` naming the file otherwise). `graphs()` groups gnn_synergy
+tables into one `HomeGraph` (nodes + candidate edges with labels) per cycle and home.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import sqlite3
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from homesim.io import read_verified
 from homesim.simulation.model_provider import ModelType
 from homesim.training_data.schemas import (
     TABLES,
@@ -55,17 +59,21 @@ def sqlite_create_table(spec: TableSpec) -> str:
     return f'CREATE TABLE "{spec.name}" ({cols})'
 
 
-def read_table(path: Path, spec: TableSpec, fmt: Format) -> pl.DataFrame:
-    """Read one exported table file into a frame with `spec`'s schema and validate it (pandera)."""
+def read_table(path: Path, spec: TableSpec, fmt: Format, data: bytes | None = None) -> pl.DataFrame:
+    """Read one exported table file into a frame with `spec`'s schema and validate it (pandera).
+
+    With `data` (the file's already verified bytes) those are parsed and `path` only names them.
+    """
+    source: Path | io.BytesIO = path if data is None else io.BytesIO(data)
     try:
         if fmt == "parquet":
-            frame = pl.read_parquet(path)
+            frame = pl.read_parquet(source)
         elif fmt == "csv":
-            frame = pl.read_csv(path, schema=spec.polars_schema)
+            frame = pl.read_csv(source, schema=spec.polars_schema)
         elif fmt == "json":
-            frame = _read_json_table(path, spec)
+            frame = _read_json_table(source, path, spec)
         elif fmt == "sqlite":
-            with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            with closing(_open_sqlite(path, data)) as db:
                 cursor = db.execute(f'SELECT * FROM "{spec.name}"')
                 names = [d[0] for d in cursor.description]
                 rows = cursor.fetchall()
@@ -78,11 +86,20 @@ def read_table(path: Path, spec: TableSpec, fmt: Format) -> pl.DataFrame:
     return validate_table(frame, spec, str(path))
 
 
-def _read_json_table(path: Path, spec: TableSpec) -> pl.DataFrame:
+def _open_sqlite(path: Path, data: bytes | None) -> sqlite3.Connection:
+    """The export's SQLite database read-only from `path`, or from its verified bytes in memory."""
+    if data is None:
+        return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    db = sqlite3.connect(":memory:")
+    db.deserialize(data)
+    return db
+
+
+def _read_json_table(source: Path | io.BytesIO, path: Path, spec: TableSpec) -> pl.DataFrame:
     """A JSON table document (`{"schema_version", "model_type", "table", "rows": [...]}`), parsed by polars
     into `spec`'s schema (fields outside it are ignored, missing ones read as null)."""
     header = {"schema_version": pl.String(), "model_type": pl.String(), "table": pl.String()}
-    doc = pl.read_json(path, schema={**header, "rows": pl.List(pl.Struct(spec.polars_schema))})
+    doc = pl.read_json(source, schema={**header, "rows": pl.List(pl.Struct(spec.polars_schema))})
     if doc.height != 1:
         raise ExportFormatError(f"{path}: not a single table document")
     check_schema_version(str(doc["schema_version"][0]), str(path))
@@ -179,17 +196,26 @@ class TrainingData:
 def load_training_data(model_type: ModelType, workspace: Workspace, cycle: int | None = None) -> TrainingData:
     """Load a model type's export: of cycle `cycle`, or the aggregated (deduplicated) one when None.
 
-    Each table is read from the best format present and validated; raises FileNotFoundError when the
-    export is missing and SchemaVersionError when it was written with an unreadable schema version.
+    Each table is read from the best format present, its bytes checked against the sha256 `metadata.json`
+    records for that file, and validated; raises FileNotFoundError when the export is missing,
+    SchemaVersionError when it was written with an unreadable schema version and `homesim.io.IntegrityError`
+    (naming the file) when a file's bytes differ from its recorded sha256 or it has none recorded.
     """
     directory = workspace.export_dir(model_type, cycle)
     metadata = read_metadata(directory)
+    recorded = metadata.get("files")
+    recorded = recorded if isinstance(recorded, dict) else {}
     tables: dict[str, pl.DataFrame] = {}
     for spec in TABLES[model_type]:
         for fmt in _READ_ORDER:
             path = directory / f"{spec.name}{SUFFIX[fmt]}"
             if path.is_file():
-                tables[spec.name] = read_table(path, spec, fmt)
+                entry = recorded.get(path.name)
+                sha256 = entry.get("sha256") if isinstance(entry, dict) else None
+                data = read_verified(
+                    path, sha256 if isinstance(sha256, str) else None, directory / EXPORT_METADATA_FILE
+                )
+                tables[spec.name] = read_table(path, spec, fmt, data)
                 break
         else:
             raise FileNotFoundError(f"{directory}: no file for table {spec.name!r}")
