@@ -27,7 +27,7 @@ from homesim.datasets.validation import HomeValidation, RuleFailure
 from homesim.generation.config import GenerationConfig
 from homesim.generation.home import GeneratedHome
 from homesim.settings import Settings
-from homesim.workspace import STAMP_FILE, VALIDATION_REPORT_FILE, Workspace
+from homesim.workspace import VALIDATION_REPORT_FILE, Workspace
 
 CONFIG = GenerationConfig(homes=2, days=7, seed=0)
 
@@ -39,8 +39,7 @@ def _generate(root: Path, config: GenerationConfig = CONFIG, executor: Any = "in
 
 def _files(root: Path) -> dict[str, bytes]:
     homes = root / "data" / "homes"
-    # The stamp records modification times, which differ between runs by design.
-    files = [p for p in sorted(homes.rglob("*")) if p.is_file() and p.name != STAMP_FILE]
+    files = [p for p in sorted(homes.rglob("*")) if p.is_file()]
     return {str(p.relative_to(homes)): p.read_bytes() for p in files}
 
 

@@ -29,11 +29,10 @@ def test_the_layout_is_the_documented_one(tmp_path: Path) -> None:
         "data/homes/h1/environment.parquet",
         "data/homes/h1/behaviors.json",
     ]
-    assert [rel(p) for p in (home.ground_truth, home.activities, home.manifest, home.stamp)] == [
+    assert [rel(p) for p in (home.ground_truth, home.activities, home.manifest)] == [
         "data/homes/h1/ground_truth.json",
         "data/homes/h1/activities.parquet",
         "data/homes/h1/manifest.json",
-        "data/homes/h1/.stamp.json",
     ]
     dataset = ws.dataset("ds-1")
     assert [rel(p) for p in (dataset.manifest, dataset.validation_report, dataset.accuracy_report)] == [
