@@ -10,9 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from homesim import GENERATOR_VERSION
+from homesim.api import create_app
 from homesim.cli import app
 from homesim.datasets.cache import HomeCache, sha256_file
 from homesim.datasets.home_folder import read_events, read_home
@@ -22,6 +24,7 @@ from homesim.io import IntegrityError
 from homesim.simulation.cycle import DEFAULT_STAGES, HomeTask, run_home
 from homesim.simulation.home_view import load_home_view
 from homesim.simulation.model_provider import NoModels
+from homesim.training_data.exporters import workspace_truths
 from homesim.workspace import HOME_MANIFEST_FILE as MANIFEST_FILE
 from homesim.workspace import Workspace
 
@@ -220,3 +223,16 @@ def test_a_generated_home_without_its_manifest_is_refused(cached: HomeCache) -> 
     (directory / MANIFEST_FILE).unlink()
     with pytest.raises(IntegrityError, match=r"manifest\.json is missing"):
         load_home_view(directory, CONFIG)
+
+
+def test_exports_and_the_api_refuse_a_changed_ground_truth(cached: HomeCache) -> None:
+    key = CONFIG.home_key(0)
+    truth = cached.workspace.home_dir(key) / "ground_truth.json"
+    _flip_keeping_mtime(truth)
+    with pytest.raises(IntegrityError, match=re.escape(f"{truth}: sha256 differs")):
+        workspace_truths(cached.workspace)(key)  # what the exporters label records with
+    with TestClient(create_app(cached.workspace, token="t" * 32, executor="inline", workers=1)) as client:
+        response = client.get(
+            f"/v1/homes/{key}/ground-truth", headers={"Authorization": "Bearer " + "t" * 32}
+        )
+    assert response.status_code == 409 and "ground_truth.json: sha256 differs" in response.json()["detail"]

@@ -15,6 +15,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from homesim.io import IntegrityError
+
 log = structlog.get_logger("homesim.api")
 
 
@@ -67,6 +69,10 @@ def install_error_handlers(app: FastAPI) -> None:
         ]
         return error_response(422, "invalid request", problems)
 
+    async def integrity(_: Request, exc: Exception) -> JSONResponse:
+        # A stored file whose bytes differ from its recorded sha256: refused, never served or used.
+        return error_response(409, "integrity error", str(exc))
+
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error("api_unhandled", path=request.url.path, error=f"{type(exc).__name__}: {exc}")
         return error_response(500, "internal error", f"{type(exc).__name__}: {exc}")
@@ -74,4 +80,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(IntegrityError, integrity)
     app.add_exception_handler(Exception, unexpected)

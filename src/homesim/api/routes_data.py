@@ -18,10 +18,10 @@ from homesim.api.jobs import Job
 from homesim.api.routes_jobs import accepted, require_dataset
 from homesim.api.security import resolve_inside, safe_name
 from homesim.datasets.cache import HomeCache
-from homesim.datasets.home_folder import read_events, read_home
+from homesim.datasets.home_folder import read_events, read_home, read_truth
 from homesim.datasets.manifest import read_dataset
 from homesim.datasets.verification import home_folders
-from homesim.ground_truth.truth import read_ground_truth, write_ground_truth_parquet
+from homesim.ground_truth.truth import write_ground_truth_parquet
 from homesim.workspace import GROUND_TRUTH_FILE, VALIDATION_REPORT_FILE, HomeFolder
 
 router = APIRouter()
@@ -161,7 +161,7 @@ def get_ground_truth(home_key: str, state: State) -> Response:
     directory = home_directory(state, home_key)
     if not HomeFolder(directory).ground_truth.is_file():
         raise not_found(f"home {home_key!r} has no {GROUND_TRUTH_FILE}")
-    return Response(read_ground_truth(directory).model_dump_json(), media_type="application/json")
+    return Response(read_truth(directory).model_dump_json(), media_type="application/json")
 
 
 @router.get("/v1/homes/{home_key}/files/{name}", tags=["homes"], response_class=FileResponse)
@@ -234,7 +234,7 @@ def flatten_ground_truth(dataset_id: str, state: State) -> Files:
     """Write the dataset's truth as ground_truth_<table>.parquet in its folder (`ground-truth flatten`)."""
     require_dataset(state, dataset_id)
     directory = state.workspace.dataset_dir(dataset_id)
-    truths = [read_ground_truth(f) for f in home_folders(directory) if HomeFolder(f).ground_truth.is_file()]
+    truths = [read_truth(f) for f in home_folders(directory) if HomeFolder(f).ground_truth.is_file()]
     if not truths:
         raise bad_request(f"no {GROUND_TRUTH_FILE} in the homes of dataset {dataset_id!r}")
     paths = write_ground_truth_parquet(truths, directory)

@@ -15,7 +15,6 @@ import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Annotated
 
-import pyarrow.parquet as pq
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, ValidationError
@@ -23,8 +22,7 @@ from pydantic import BaseModel, Field, ValidationError
 from homesim.api.deps import AUTH, State
 from homesim.api.errors import bad_request, not_found
 from homesim.api.routes_data import home_directory
-from homesim.datasets.home_folder import read_home
-from homesim.ground_truth.truth import read_ground_truth
+from homesim.datasets.home_folder import read_events, read_home, read_truth
 from homesim.ha.automation_validation import validate_yaml
 from homesim.ha.config_dir import export_config_dir, truth_automations_yaml
 from homesim.ha.storage import import_home
@@ -92,14 +90,14 @@ def export(body: HaExportRequest, state: State) -> Response:
         raise not_found(f"home {body.home_key!r} has no {files.events.name} for the recorder")
     automations = body.automations_yaml
     if automations is None and files.ground_truth.is_file():
-        automations = truth_automations_yaml(read_ground_truth(directory))
+        automations = truth_automations_yaml(read_truth(directory))
     buffer = io.BytesIO()
     with tempfile.TemporaryDirectory(prefix="homesim-ha-") as tmp:
         out = Path(tmp) / body.home_key
         paths = export_config_dir(
             read_home(directory),
             out,
-            events=pq.read_table(files.events) if body.recorder else None,
+            events=read_events(directory) if body.recorder else None,
             recorder=body.recorder,
             statistics=body.statistics,
             automations_yaml=automations,

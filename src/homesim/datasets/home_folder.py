@@ -15,6 +15,7 @@ from homesim.datasets.cache import FileEntry, HomeManifest
 from homesim.generation.home import GeneratedHome
 from homesim.ground_truth.truth import build_ground_truth, write_ground_truth
 from homesim.io import IntegrityError, read_verified, write_atomic, write_text_atomic
+from homesim.schema.ground_truth import GroundTruth
 from homesim.schema.home import Home
 from homesim.workspace import HomeFolder
 
@@ -86,3 +87,9 @@ def read_home(directory: Path) -> Home:
 def read_events(directory: Path) -> pa.Table:
     files = HomeFiles(directory)
     return files.parquet(files.folder.events)
+
+
+def read_truth(directory: Path) -> GroundTruth:
+    """The home's `ground_truth.json`, verified (`homesim.ground_truth.truth.read_ground_truth` is not)."""
+    files = HomeFiles(directory)
+    return GroundTruth.model_validate_json(files.read(files.folder.ground_truth))

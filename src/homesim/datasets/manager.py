@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict
 from homesim import GENERATOR_VERSION
 from homesim.datasets.cache import HomeCache, HomeManifest
 from homesim.datasets.executors import Executor, InlineExecutor, make_executor
-from homesim.datasets.home_folder import read_events, read_home, write_home
+from homesim.datasets.home_folder import read_events, read_home, read_truth, write_home
 from homesim.datasets.manifest import (
     DatasetCounts,
     DatasetManifest,
@@ -39,7 +39,6 @@ from homesim.datasets.verification import write_accuracy_report
 from homesim.generation.config import GenerationConfig
 from homesim.generation.home import generate_home
 from homesim.ground_truth.accuracy import accuracy_of
-from homesim.ground_truth.truth import read_ground_truth
 from homesim.schema.home import Home
 from homesim.settings import Settings
 from homesim.workspace import Workspace
@@ -284,7 +283,7 @@ class DataGenerationManager:
         events = sum(h.events for h in ok)
         report = ValidationReport.from_homes(h.validation for h in homes if h.validation is not None)
         # The detector scores are stored in each home's ground truth: no second mining pass here.
-        accuracy = accuracy_of(read_ground_truth(h.directory) for h in ok if h.directory is not None)
+        accuracy = accuracy_of(read_truth(h.directory) for h in ok if h.directory is not None)
         manifest = DatasetManifest(
             dataset_id=dataset_id(config),
             config=config.model_dump(mode="json"),

@@ -7,16 +7,15 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
+from homesim.datasets.home_folder import HomeFiles
 from homesim.datasets.manifest import read_dataset
 from homesim.generation.behaviors import BehaviorPlan
 from homesim.ground_truth.accuracy import MIN_OCCURRENCES, AccuracyReport, HomeAccuracy, aggregate, match_home
-from homesim.ground_truth.truth import build_patterns, event_frame, read_ground_truth
+from homesim.ground_truth.truth import build_patterns, event_frame
 from homesim.ground_truth.verifier import TruthVerifier, VerifierConfig
 from homesim.io import write_json_atomic
-from homesim.schema.home import Home
-from homesim.workspace import DatasetFolder, HomeFolder, home_folders_in
+from homesim.schema.ground_truth import GroundTruth
+from homesim.workspace import DatasetFolder, home_folders_in
 
 
 def verify_dataset(
@@ -63,13 +62,14 @@ def home_folders(dataset: Path) -> list[Path]:
 
 def _verify_home(job: tuple[Path, VerifierConfig, int]) -> HomeAccuracy:
     folder, config, min_occurrences = job
-    files = HomeFolder(folder)
-    home = Home.model_validate_json(files.home_json.read_text("utf-8"))
-    events = event_frame(pq.read_table(files.events))
+    reader = HomeFiles(folder)  # each file checked against the home's manifest as it is read
+    files = reader.folder
+    home = reader.home()
+    events = event_frame(reader.parquet(files.events))
     if files.ground_truth.is_file():
-        patterns = read_ground_truth(folder).patterns
+        patterns = GroundTruth.model_validate_json(reader.read(files.ground_truth)).patterns
     else:
-        plan = BehaviorPlan.model_validate_json(files.behaviors.read_text("utf-8"))
+        plan = BehaviorPlan.model_validate_json(reader.read(files.behaviors))
         patterns = build_patterns(home, plan, events)
     extracted = TruthVerifier(config).extract(events, home.metadata.timezone)
     return match_home(

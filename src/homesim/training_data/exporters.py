@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 import polars as pl
 
-from homesim.ground_truth.truth import read_ground_truth
+from homesim.datasets.home_folder import read_truth
 from homesim.io import atomic_path, write_json_atomic, write_text_atomic
 from homesim.schema.ground_truth import GroundTruth
 from homesim.schema.records import AnyRecord
@@ -99,7 +99,7 @@ def workspace_truths(workspace: Workspace) -> TruthSource:
 
     def load(home_key: str) -> GroundTruth | None:
         home = workspace.home(home_key)
-        return read_ground_truth(home.path) if home.ground_truth.is_file() else None
+        return read_truth(home.path) if home.ground_truth.is_file() else None
 
     return load
 
