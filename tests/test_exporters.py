@@ -16,12 +16,11 @@ import yaml
 from typer.testing import CliRunner
 
 from homesim.cli import export as export_cli
+from homesim.datasets.manager import DataGenerationManager
 from homesim.generation.config import GenerationConfig
-from homesim.generation.home import generate_home
-from homesim.ground_truth.truth import write_ground_truth
 from homesim.schema.records import AnyRecord
 from homesim.simulation.cycle import DEFAULT_STAGES
-from homesim.simulation.home_view import HomeView
+from homesim.simulation.home_view import HomeView, load_home_view
 from homesim.simulation.model_provider import MODEL_TYPES, ModelType, NoModels
 from homesim.training_data import exporters
 from homesim.training_data.collector import TrainingDataCollector
@@ -58,12 +57,13 @@ def stage_records(views: Sequence[HomeView], cycle: int) -> list[AnyRecord]:
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, list[AnyRecord]]:
-    """Two homes in cycle 1, the first home again in cycle 2; ground truth written to the workspace."""
+    """Two homes in cycle 1, the first home again in cycle 2; generated into the workspace (home folders
+    with their manifests, which the exporters' ground-truth reads are checked against)."""
     workspace = Workspace(tmp_path_factory.mktemp("ws"))
     config = GenerationConfig(homes=2, days=14, seed=23)
-    views = [HomeView.from_generated(generate_home(config, i)) for i in range(2)]
-    for view in views:
-        write_ground_truth(view.truth, workspace.home_dir(view.truth.home_key))
+    with DataGenerationManager(workspace, "inline") as manager:
+        generated = manager.generate(config)
+    views = [load_home_view(h.directory, config) for h in generated.homes if h.directory is not None]
     return workspace, stage_records(views, 1) + stage_records(views[:1], 2)
 
 
