@@ -48,11 +48,12 @@ class HomeFiles:
     """One home folder's files read for use, each checked against the folder's `manifest.json` sha256 as it
     is read (the digest is of the bytes parsed, so a file changed under the same size and mtime is caught).
 
-    Only an imported real home (`source: "real"`, written by `homesim import-history`) has no manifest and
-    is read unchecked; a generated home without one is refused. Raises `IntegrityError` naming the file.
+    A folder with no manifest has no recorded hashes (an imported real home, a pilot home written with
+    `write_home` outside the cache) and is read unchecked, unless `manifest_required` (a home of a generated
+    dataset in the workspace cache, which always has one). Raises `IntegrityError` naming the file.
     """
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, manifest_required: bool = False) -> None:
         self.folder = HomeFolder(directory)
         self._entries: dict[str, FileEntry] | None = None
         if self.folder.manifest.is_file():
@@ -60,7 +61,7 @@ class HomeFiles:
                 self._entries = HomeManifest.model_validate_json(self.folder.manifest.read_bytes()).files
             except ValidationError as exc:
                 raise IntegrityError(f"{self.folder.manifest}: not a readable home manifest") from exc
-        elif Home.model_validate_json(self.folder.home_json.read_bytes()).metadata.source != "real":
+        elif manifest_required:
             raise IntegrityError(
                 f"{self.folder.manifest} is missing, so this generated home's files cannot be checked; "
                 "regenerate it with `homesim generate`"

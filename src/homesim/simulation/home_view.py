@@ -93,10 +93,13 @@ def honest_events(frame: pl.DataFrame) -> pl.DataFrame:
 
 def load_home_view(directory: Path, config: GenerationConfig | None = None) -> HomeView:
     """Load the home folder `directory`, each file checked against its manifest's sha256 as it is read
-    (`IntegrityError` naming the file on a mismatch). A home generated before ground truth was written to
-    its folder has its truth rebuilt from `config` (the dataset's generation config), deterministically. An
-    imported real home has no truth, and, unless its folder has one, only the sun in its environment."""
-    reader = HomeFiles(directory)  # every file below is checked against the home's manifest as it is read
+    (`IntegrityError` naming the file on a mismatch, or when `config` is given and there is no manifest).
+    A home generated before ground truth was written to its folder has its truth rebuilt from `config` (the
+    dataset's generation config), deterministically. An imported real home has no truth, and, unless its
+    folder has one, only the sun in its environment."""
+    # Every file below is checked against the home's manifest as it is read; a generated dataset's home
+    # (a config is given) must have one.
+    reader = HomeFiles(directory, manifest_required=config is not None)
     files = reader.folder
     home = reader.home()
     # Parse only the visible columns: the hidden ones never enter this process's view of the home.
