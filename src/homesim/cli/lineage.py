@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from homesim.cli.errors import fail
 from homesim.cli.options import WorkspaceOption, resolve_workspace
 from homesim.training_data.lineage_tracker import LineageTracker
 
@@ -23,8 +24,7 @@ def register(app: typer.Typer) -> None:
 def _tracker(workspace: Path | None) -> LineageTracker:
     path = resolve_workspace(workspace).lineage_db
     if not path.exists():
-        console.print(f"[red]no lineage database at {path}[/red]", highlight=False)
-        raise typer.Exit(1)
+        fail(f"no lineage database at {path}")
     return LineageTracker(path)
 
 
@@ -45,8 +45,7 @@ def query(
         if record is not None:
             source = tracker.source(record)
             if source is None:
-                console.print(f"[red]unknown record {record}[/red]", highlight=False)
-                raise typer.Exit(1)
+                fail(f"unknown record {record}")
             typer.echo(json.dumps(source, indent=2))
             return
         if cycle is not None:
@@ -64,8 +63,7 @@ def show(record_id: str, workspace: WorkspaceOption = None) -> None:
     with _tracker(workspace) as tracker:
         info = tracker.show(record_id)
     if info["source"] is None:
-        console.print(f"[red]unknown record {record_id}[/red]", highlight=False)
-        raise typer.Exit(1)
+        fail(f"unknown record {record_id}")
     typer.echo(json.dumps(info, indent=2))
 
 

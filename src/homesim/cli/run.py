@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from homesim.cli.errors import fail
 from homesim.cli.options import (
     ExecutorOption,
     WorkersOption,
@@ -142,7 +143,7 @@ def run(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Fresh homes → simulate with the champions → collect → export → retrain → evaluate → deploy, K times."""
-    settings, ws = start_command(workspace)
+    settings, ws = start_command(workspace, workers, executor)
     try:
         retraining = (
             RetrainingConfig.from_file(config_file, {"seed": seed})
@@ -150,15 +151,14 @@ def run(
             else RetrainingConfig(seed=seed)
         )
     except ConfigError as exc:
-        err_console.print(f"[red]{exc}[/red]", highlight=False)
-        raise typer.Exit(2) from exc
+        fail(f"{exc}")
     config = LoopConfig(
         cycles=cycles,
         homes=homes,
         days=days,
         seed=seed,
-        workers=workers or settings.workers,
-        executor=executor or settings.executor,
+        workers=settings.workers,
+        executor=settings.executor,
         models=retraining.models,
         retraining=retraining,
     )

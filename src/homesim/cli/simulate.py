@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from homesim.cli.errors import fail
 from homesim.cli.options import (
     ExecutorOption,
     WorkersOption,
@@ -58,12 +59,11 @@ def simulate(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Run every simulation stage over a dataset's homes and write the cycle report under reports/."""
-    settings, ws = start_command(workspace)
+    settings, ws = start_command(workspace, workers, executor)
     try:
         manifest = find_dataset(ws, dataset)
     except FileNotFoundError as exc:
-        err_console.print(f"[red]no dataset {dataset!r}: {exc}[/red]", highlight=False)
-        raise typer.Exit(2) from exc
+        fail(f"no dataset {dataset!r}: {exc}")
     emitted = 0
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
@@ -79,8 +79,8 @@ def simulate(
             ws,
             dataset,
             cycle,
-            executor=executor or settings.executor,
-            workers=workers or settings.workers,
+            executor=settings.executor,
+            workers=settings.workers,
             progress=advance,
         )
     report = collected.report
