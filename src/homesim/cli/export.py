@@ -10,6 +10,7 @@ from rich.table import Table
 
 from homesim.cli.errors import fail
 from homesim.cli.options import WorkspaceOption, resolve_workspace
+from homesim.schema.records import MAX_CYCLE
 from homesim.simulation.model_provider import MODEL_TYPES
 from homesim.training_data.exporters import Exporter, ExportResult, prune
 from homesim.training_data.lineage_tracker import LineageTracker
@@ -43,7 +44,9 @@ def _table(results: list[ExportResult]) -> Table:
 
 
 def export(
-    cycle: Annotated[int | None, typer.Option(min=0, help="export this cycle's records")] = None,
+    cycle: Annotated[
+        int | None, typer.Option(min=0, max=MAX_CYCLE, help="export this cycle's records")
+    ] = None,
     aggregated: Annotated[bool, typer.Option(help="export all cycles, deduplicated (newest wins)")] = False,
     model_type: Annotated[
         str | None, typer.Option(help=f"one of {', '.join(MODEL_TYPES)} (default: all)")

@@ -23,7 +23,7 @@ from homesim.cli.options import ExecutorOption, WorkersOption, WorkspaceOption, 
 from homesim.datasets.home_folder import read_events, read_home
 from homesim.datasets.manager import DataGenerationManager
 from homesim.datasets.progress import ProgressCallback, ProgressEvent, log_progress
-from homesim.generation.config import ConfigError, GenerationConfig
+from homesim.generation.config import GenerationConfig
 from homesim.workspace import HOME_FILE, HomeFolder
 
 console = Console()
@@ -82,14 +82,11 @@ def generate(
         "home_types": _parse_home_types(home_type) if home_type else None,
     }
     overrides = {k: v for k, v in flags.items() if v is not None}
-    try:
-        config = (
-            GenerationConfig.from_file(config_file, overrides)
-            if config_file
-            else GenerationConfig.build(overrides)
-        )
-    except ConfigError as exc:
-        fail(f"{exc}")
+    config = (
+        GenerationConfig.from_file(config_file, overrides)
+        if config_file
+        else GenerationConfig.build(overrides)
+    )
     settings, root = start_command(workspace, workers, executor)
     tty = console.is_terminal
     callbacks: list[ProgressCallback] = [] if tty else [log_progress(max(1, config.homes // 20))]

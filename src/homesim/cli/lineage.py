@@ -11,6 +11,7 @@ from rich.console import Console
 
 from homesim.cli.errors import fail
 from homesim.cli.options import WorkspaceOption, resolve_workspace
+from homesim.schema.records import MAX_CYCLE
 from homesim.training_data.lineage_tracker import LineageTracker
 
 console = Console()
@@ -30,7 +31,9 @@ def _tracker(workspace: Path | None) -> LineageTracker:
 
 @lineage_app.command("query")
 def query(
-    cycle: Annotated[int | None, typer.Option(help="accepted records of this cycle")] = None,
+    cycle: Annotated[
+        int | None, typer.Option(min=0, max=MAX_CYCLE, help="accepted records of this cycle")
+    ] = None,
     model_type: Annotated[str | None, typer.Option(help="accepted records feeding this model type")] = None,
     model_version: Annotated[
         str | None, typer.Option(help="with --model-type: records the model version was trained on")

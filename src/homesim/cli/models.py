@@ -23,6 +23,7 @@ from homesim.cli.options import (
 from homesim.retraining.ab_testing import run_ab
 from homesim.retraining.deployment import DeploymentError, deploy, reject, rollback, set_challenger
 from homesim.retraining.registry import ALIASES, CARD_MD, ArtifactIntegrityError, ModelRegistry
+from homesim.schema.records import MAX_CYCLE
 from homesim.simulation.model_provider import MODEL_TYPES, ModelType
 
 console = Console()
@@ -207,7 +208,7 @@ def history(
 def ab(
     model: ModelArgument,
     dataset: Annotated[str, typer.Option(help="dataset id (data/datasets/<id>) or its folder/manifest path")],
-    cycle: Annotated[int, typer.Option(min=0, help="cycle number stamped on every record")],
+    cycle: Annotated[int, typer.Option(min=0, max=MAX_CYCLE, help="cycle number stamped on every record")],
     promote: Annotated[bool, typer.Option(help="deploy the challenger if it wins")] = False,
     share: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="share of homes running the challenger")

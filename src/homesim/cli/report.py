@@ -12,6 +12,7 @@ from homesim.cli.errors import fail
 from homesim.cli.options import WorkspaceOption, start_command
 from homesim.reports.inputs import ReportInputError
 from homesim.reports.report import write_report
+from homesim.schema.records import MAX_CYCLE
 
 console = Console()
 err_console = Console(stderr=True)
@@ -23,7 +24,7 @@ def register(app: typer.Typer) -> None:
 
 def report(
     cycle: Annotated[
-        int | None, typer.Option(min=0, help="report this cycle (with --run: only this cycle)")
+        int | None, typer.Option(min=0, max=MAX_CYCLE, help="report this cycle (with --run: only this cycle)")
     ] = None,
     run: Annotated[
         str | None,

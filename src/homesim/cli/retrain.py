@@ -12,7 +12,6 @@ from rich.table import Table
 
 from homesim.cli.errors import fail
 from homesim.cli.options import WorkspaceOption, start_command
-from homesim.generation.config import ConfigError
 from homesim.retraining.models import TRAINED_TYPES
 from homesim.retraining.retraining_manager import (
     RetrainingConfig,
@@ -80,10 +79,7 @@ def retrain(
     if model is None:
         fail("name a model type to retrain (or pass --history)")
     model_type = _model_type(model)
-    try:
-        config = RetrainingConfig.from_file(config_file) if config_file else RetrainingConfig()
-    except ConfigError as exc:
-        fail(f"{exc}")
+    config = RetrainingConfig.from_file(config_file) if config_file else RetrainingConfig()
     with RetrainingManager(ws, config, progress=lambda line: console.print(line, highlight=False)) as manager:
         result = manager.run(model_type, force=force)
     show_runs([result])

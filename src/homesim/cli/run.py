@@ -11,14 +11,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from homesim.cli.errors import fail
 from homesim.cli.options import (
     ExecutorOption,
     WorkersOption,
     WorkspaceOption,
     start_command,
 )
-from homesim.generation.config import ConfigError
 from homesim.retraining.loop import LoopConfig, RetrainingLoop, learning_curves
 from homesim.retraining.retraining_manager import RetrainingConfig
 
@@ -144,14 +142,11 @@ def run(
 ) -> None:
     """Fresh homes → simulate with the champions → collect → export → retrain → evaluate → deploy, K times."""
     settings, ws = start_command(workspace, workers, executor)
-    try:
-        retraining = (
-            RetrainingConfig.from_file(config_file, {"seed": seed})
-            if config_file
-            else RetrainingConfig(seed=seed)
-        )
-    except ConfigError as exc:
-        fail(f"{exc}")
+    retraining = (
+        RetrainingConfig.from_file(config_file, {"seed": seed})
+        if config_file
+        else RetrainingConfig(seed=seed)
+    )
     config = LoopConfig(
         cycles=cycles,
         homes=homes,

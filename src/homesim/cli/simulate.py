@@ -16,6 +16,7 @@ from homesim.cli.options import (
     WorkspaceOption,
     start_command,
 )
+from homesim.schema.records import MAX_CYCLE
 from homesim.simulation.cycle import CycleReport, HomeOutcome, find_dataset
 from homesim.training_data.run_and_collect import run_and_collect
 
@@ -53,7 +54,7 @@ def metrics_table(report: CycleReport) -> Table:
 
 def simulate(
     dataset: Annotated[str, typer.Option(help="dataset id (data/datasets/<id>) or its folder/manifest path")],
-    cycle: Annotated[int, typer.Option(min=0, help="cycle number stamped on every record")],
+    cycle: Annotated[int, typer.Option(min=0, max=MAX_CYCLE, help="cycle number stamped on every record")],
     workers: WorkersOption = None,
     executor: ExecutorOption = None,
     workspace: WorkspaceOption = None,
