@@ -79,6 +79,7 @@ CASES: list[tuple[str, list[str], dict[str, str], Setup]] = [
     ("import-history", ["recorder", MISSING], {}, _none),
     ("import-history", ["recorder", "{}"], {}, _bad_sqlite),
     ("import-history", ["recorder", "{}", "--timezone", "Mars/Olympus"], {}, _empty_sqlite),
+    ("import-history", ["casas", "{}", "--timezone", "Mars/Olympus"], {}, _file("casas.txt", b"")),
     ("simulate", ["--dataset", "x", "--cycle", "99999999999999999999"], {}, _none),
     ("simulate", ["--dataset", "x", "--cycle", "-1"], {}, _none),
     ("simulate", ["--dataset", "x", "--cycle", "1000001"], {}, _none),
