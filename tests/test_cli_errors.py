@@ -5,6 +5,7 @@ The commands are enumerated from the Typer app, so a new command without a bad-v
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,8 @@ import typer
 from typer.testing import CliRunner
 
 from homesim.cli import app
+from homesim.training_data.store import RecordStore
+from homesim.workspace import Workspace
 
 Setup = Callable[[Path], list[str]]
 
@@ -46,6 +49,14 @@ def _empty_sqlite(tmp: Path) -> list[str]:
     path.parent.mkdir(exist_ok=True)
     sqlite3.connect(path).close()
     return [str(path)]
+
+
+def _empty_store(tmp: Path) -> list[str]:
+    """A workspace whose record store exists but holds no cycle 7."""
+    ws = Workspace(tmp / "ws")
+    ws.training_store.parent.mkdir(parents=True)
+    RecordStore(ws.training_store).close()
+    return []
 
 
 def _none(tmp: Path) -> list[str]:
@@ -87,6 +98,7 @@ CASES: list[tuple[str, list[str], dict[str, str], Setup]] = [
     ("simulate", ["--dataset", "x", "--cycle", "1", "--executor", "foo"], {}, _none),
     ("simulate", ["--dataset", MISSING, "--cycle", "1"], {}, _none),
     ("export", ["--cycle", "7"], {}, _none),
+    ("export", ["--cycle", "7"], {}, _empty_store),
     ("export", ["--cycle", "99999999999999999999"], {}, _none),
     ("export", ["--model-type", "nope"], {}, _none),
     ("ab", ["nope", "--dataset", "x", "--cycle", "1"], {}, _none),
@@ -141,8 +153,12 @@ def _commands(command: object, path: tuple[str, ...] = ()) -> set[str]:
     return {name for key, child in children.items() for name in _commands(child, (*path, key))}
 
 
-def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
-    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*")}
+def _snapshot(root: Path) -> dict[str, str]:
+    """Every path under `root` with its content's digest (a store opened read-only may touch its mtime)."""
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+        for p in root.rglob("*")
+    }
 
 
 def test_every_command_has_a_bad_value_case() -> None:

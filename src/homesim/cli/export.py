@@ -43,6 +43,10 @@ def _table(results: list[ExportResult]) -> Table:
     return table
 
 
+def _listing(cycles: list[int]) -> str:
+    return ", ".join(map(str, cycles)) or "none"
+
+
 def export(
     cycle: Annotated[
         int | None, typer.Option(min=0, max=MAX_CYCLE, help="export this cycle's records")
@@ -77,9 +81,12 @@ def export(
             f"no collected records at {ws.training_store} (nor Parquet staging beside it); "
             "run a simulation cycle first"
         )
-    with open_store(staged) as store, LineageTracker(ws.lineage_db) as tracker:
-        exporter = Exporter(ws, store, tracker=tracker)
-        results = [exporter.export(t, cycle, formats) for t in types]
+    with open_store(staged) as store:
+        if cycle is not None and cycle not in (known := store.cycles()):  # never write an empty export
+            fail(f"no records of cycle {cycle} in {staged} (cycles with records: {_listing(known)})")
+        with LineageTracker(ws.lineage_db) as tracker:
+            exporter = Exporter(ws, store, tracker=tracker)
+            results = [exporter.export(t, cycle, formats) for t in types]
     console.print(_table(results))
 
 
