@@ -168,5 +168,5 @@ def test_the_ab_command_prints_the_comparison(
     with ModelRegistry(workspace) as registry:
         set_challenger(registry, PD, "v1", "re-test")
     missing = CliRunner().invoke(app, ["ab", PD, "--dataset", "ds-nope", "--cycle", "2", *ws])
-    assert missing.exit_code == 1 and "ds-nope" in missing.output
+    assert missing.exit_code == 2 and "ds-nope" in missing.output
     assert CliRunner().invoke(app, ["ab", "nonsense", "--dataset", "x", "--cycle", "2", *ws]).exit_code == 2

@@ -67,7 +67,7 @@ def test_invalid_config_writes_nothing(tmp_path: Path, args: list[str], field: s
     result = runner.invoke(app, ["generate", *args, "--workspace", str(root)])
     assert result.exit_code == 2
     assert "invalid configuration" in result.output
-    assert f"- {field}:" in result.output
+    assert f" {field}:" in result.output and len(result.output.strip().splitlines()) == 1
     assert not root.exists()
 
 
@@ -76,7 +76,7 @@ def test_invalid_config_file_writes_nothing(tmp_path: Path) -> None:
     config.write_text("homes = 0\nhome_types = { apartment = 1.5 }\n")
     result = runner.invoke(app, ["generate", "--config", str(config), "--workspace", str(tmp_path / "ws")])
     assert result.exit_code == 2
-    assert "- homes:" in result.output and "- home_types:" in result.output
+    assert "homes:" in result.output and "; home_types" in result.output
     assert not (tmp_path / "ws").exists()
 
 

@@ -222,9 +222,9 @@ def test_models_cli_lists_shows_deploys_rolls_back_and_shows_history(tmp_path: P
     rolled = runner.invoke(app, ["models", "rollback", PD, "--reason", "regressed", *ws])
     assert rolled.exit_code == 0 and "champion: v1 (rolled back v2)" in rolled.output
     again = runner.invoke(app, ["models", "rollback", PD, *ws])
-    assert again.exit_code == 1 and "no previous pattern_detection version" in again.output
+    assert again.exit_code == 2 and "no previous pattern_detection version" in again.output
     history = runner.invoke(app, ["models", "history", PD, *ws], env={"COLUMNS": "200"})
     assert history.exit_code == 0 and "3 registry events" in history.output and "regressed" in history.output
     assert runner.invoke(app, ["models", "deploy", "nonsense", "v1", *ws]).exit_code == 2
     missing = runner.invoke(app, ["models", "show", PD, "v9", *ws])
-    assert missing.exit_code == 1 and "registered versions are v1, v2" in missing.output
+    assert missing.exit_code == 2 and "registered versions are v1, v2" in missing.output

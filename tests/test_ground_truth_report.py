@@ -254,8 +254,8 @@ def test_cli_flatten_and_empty_datasets(dataset: Path, tmp_path: Path) -> None:
     ]
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert runner.invoke(cli.app, ["verify", str(empty)]).exit_code == 1
-    assert runner.invoke(cli.app, ["flatten", str(empty)]).exit_code == 1
+    assert runner.invoke(cli.app, ["verify", str(empty)]).exit_code == 2
+    assert runner.invoke(cli.app, ["flatten", str(empty)]).exit_code == 2
 
 
 def test_verify_reads_a_workspace_dataset_folder(tmp_path: Path) -> None:

@@ -9,9 +9,10 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
+from homesim.bounded_yaml import MAX_NODES
 from homesim.cli.ha_export import register_commands
 from homesim.ha.config_dir import export_config_dir, import_config
-from homesim.ha.yaml_loader import MAX_NODES, HaYamlError, load_file, loads
+from homesim.ha.yaml_loader import HaYamlError, load_file, loads
 from test_ha_storage import make_home
 
 _LIGHT_ON = "  - action: light.turn_on\n    target: {entity_id: light.hall}\n"

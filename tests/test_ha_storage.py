@@ -744,5 +744,5 @@ def test_cli_import(tmp_path: Path, reference_copy: Path) -> None:
     assert result.exit_code == 0 and "warning:" in result.output and "passive" in result.output
     edit(reference_copy, "core.device_registry", set_path("version", 9))
     result = runner.invoke(app, ["import", str(reference_copy.parent), "--out", str(tmp_path / "x.json")])
-    assert result.exit_code == 1 and "field 'version' is 9" in result.output
+    assert result.exit_code == 2 and "field 'version' is 9" in result.output
     assert not (tmp_path / "x.json").exists()

@@ -246,11 +246,11 @@ def test_cli(collected: tuple[Workspace, dict[int, list[AnyRecord]]], tmp_path: 
     assert json.loads(result.output)["cycle"] == 1
     result = runner.invoke(app, ["lineage", "show", record, *root])
     assert json.loads(result.output)["source"]["stage"] == by_cycle[1][0].stage
-    assert runner.invoke(app, ["lineage", "show", "nope", *root]).exit_code == 1
+    assert runner.invoke(app, ["lineage", "show", "nope", *root]).exit_code == 2
     assert runner.invoke(app, ["lineage", "query", *root]).exit_code != 0
     out = tmp_path / "audit.json"
     result = runner.invoke(app, ["lineage", "export", "--out", str(out), *root])
     assert result.exit_code == 0 and out.exists()
     assert (
-        runner.invoke(app, ["lineage", "query", "--cycle", "1", "--workspace", str(tmp_path)]).exit_code == 1
+        runner.invoke(app, ["lineage", "query", "--cycle", "1", "--workspace", str(tmp_path)]).exit_code == 2
     )

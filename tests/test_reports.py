@@ -85,8 +85,8 @@ def test_run_report_restricted_to_one_cycle(demo: DemoWorkspace) -> None:
     page = path.read_text("utf-8")
     assert ">Cycle 2 — dataset" in page and ">Cycle 1 — dataset" not in page
     assert _images(page) == 1 + 2 + 1 + FIGURES_PER_CYCLE
-    absent = write_report(demo.workspace, run_id=demo.run_id, cycle=7).read_text("utf-8")
-    assert _no_data(absent).count(f"run {demo.run_id} has no cycle 7") == len(CYCLE_SECTIONS)
+    with pytest.raises(ReportInputError, match=f"run {demo.run_id} has no cycle 7"):
+        write_report(demo.workspace, run_id=demo.run_id, cycle=7)
 
 
 def test_empty_workspace_shows_no_data_everywhere(tmp_path: Path) -> None:
@@ -100,10 +100,9 @@ def test_empty_workspace_shows_no_data_everywhere(tmp_path: Path) -> None:
 
 @pytest.mark.usefixtures("stub_plots")
 def test_missing_cycle_and_missing_dataset_show_no_data(demo: DemoWorkspace, tmp_path: Path) -> None:
-    assert (
-        len(_no_data(write_report(Workspace(tmp_path), cycle=9).read_text("utf-8")))
-        == len(CYCLE_SECTIONS) + 1
-    )
+    with pytest.raises(ReportInputError, match="no cycle 9"):  # asked for by name: refused, not drawn empty
+        write_report(Workspace(tmp_path), cycle=9)
+    assert not (tmp_path / "reports").exists()
     # a workspace holding only the cycle report: the data sections say why, the metrics still draw
     lonely = Workspace(tmp_path / "lonely")
     name = f"cycle_1_{demo.report.dataset_id}.json"

@@ -14,7 +14,11 @@ class Settings(BaseSettings):
 
     workspace: Path = Field(default=Path("workspace"), description="root of all files homesim writes")
     workers: int = Field(default=2, ge=1, le=512)
-    executor: str = Field(default="process", description="process | inline | dask://host:port")
+    executor: str = Field(
+        default="process",
+        pattern=r"^(process|inline|dask|(dask|tcp)://[^\s/]+)$",
+        description="process | inline | dask | dask://host:port",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_json: bool = Field(default=False, description="JSON log lines instead of console rendering")
     api_host: str = Field(default="127.0.0.1", description="address `homesim serve` binds")

@@ -24,9 +24,11 @@ from homesim.cli import (
     serve,
     simulate,
 )
+from homesim.cli.errors import HomesimGroup
 
 app = typer.Typer(
     name="homesim",
+    cls=HomesimGroup,
     help="Training-data factory for smart-home AI: synthetic Home Assistant homes with exact ground truth.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,

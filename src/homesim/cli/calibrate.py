@@ -43,7 +43,7 @@ def calibrate_command(
     from homesim.real_homes.realism import FootingError
     from homesim.real_homes.realism.statistics import BOOTSTRAP_RESAMPLES
 
-    settings, ws = start_command(workspace)
+    settings, ws = start_command(workspace, workers, executor)
     try:
         fitted, report, out = calibrate(
             real,
@@ -52,8 +52,8 @@ def calibrate_command(
             days=days,
             seed=seed,
             holdout_share=holdout_share,
-            executor=executor or settings.executor,
-            workers=workers or settings.workers,
+            executor=settings.executor,
+            workers=settings.workers,
             resamples=resamples or BOOTSTRAP_RESAMPLES,
         )
     except (CalibrationError, FootingError) as exc:

@@ -8,7 +8,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from homesim.cli.errors import fail
 from homesim.cli.options import WorkspaceOption, resolve_workspace
+from homesim.schema.records import MAX_CYCLE
 from homesim.simulation.model_provider import MODEL_TYPES
 from homesim.training_data.exporters import Exporter, ExportResult, prune
 from homesim.training_data.lineage_tracker import LineageTracker
@@ -41,8 +43,14 @@ def _table(results: list[ExportResult]) -> Table:
     return table
 
 
+def _listing(cycles: list[int]) -> str:
+    return ", ".join(map(str, cycles)) or "none"
+
+
 def export(
-    cycle: Annotated[int | None, typer.Option(min=0, help="export this cycle's records")] = None,
+    cycle: Annotated[
+        int | None, typer.Option(min=0, max=MAX_CYCLE, help="export this cycle's records")
+    ] = None,
     aggregated: Annotated[bool, typer.Option(help="export all cycles, deduplicated (newest wins)")] = False,
     model_type: Annotated[
         str | None, typer.Option(help=f"one of {', '.join(MODEL_TYPES)} (default: all)")
@@ -55,34 +63,30 @@ def export(
 ) -> None:
     """Export accepted records as training data: `--cycle N` or `--aggregated`."""
     if (cycle is None) == (not aggregated):
-        err_console.print("[red]give exactly one of --cycle N and --aggregated[/red]")
-        raise typer.Exit(2)
+        fail("give exactly one of --cycle N and --aggregated")
     if model_type is not None and model_type not in MODEL_TYPES:
-        err_console.print(
-            f"[red]unknown model type {model_type!r}; choose from {', '.join(MODEL_TYPES)}[/red]"
-        )
-        raise typer.Exit(2)
+        fail(f"unknown model type {model_type!r}; choose from {', '.join(MODEL_TYPES)}")
     types = [model_type] if model_type else list(MODEL_TYPES)
     if fmt is not None:
         if fmt not in _ALL_FORMATS:
-            err_console.print(f"[red]unknown format {fmt!r}; choose from {', '.join(_ALL_FORMATS)}[/red]")
-            raise typer.Exit(2)
+            fail(f"unknown format {fmt!r}; choose from {', '.join(_ALL_FORMATS)}")
         types = [t for t in types if fmt in FORMATS[t]]
         if not types:
-            err_console.print(f"[red]{model_type} is not exported as {fmt}[/red]")
-            raise typer.Exit(2)
+            fail(f"{model_type} is not exported as {fmt}")
     formats = None if fmt is None else [fmt]
     ws = resolve_workspace(workspace)
     staged = workspace_store(ws)
     if staged is None:
-        err_console.print(
-            f"[red]no collected records at {ws.training_store} (nor Parquet staging beside it); "
-            "run a simulation cycle first[/red]"
+        fail(
+            f"no collected records at {ws.training_store} (nor Parquet staging beside it); "
+            "run a simulation cycle first"
         )
-        raise typer.Exit(2)
-    with open_store(staged) as store, LineageTracker(ws.lineage_db) as tracker:
-        exporter = Exporter(ws, store, tracker=tracker)
-        results = [exporter.export(t, cycle, formats) for t in types]
+    with open_store(staged) as store:
+        if cycle is not None and cycle not in (known := store.cycles()):  # never write an empty export
+            fail(f"no records of cycle {cycle} in {staged} (cycles with records: {_listing(known)})")
+        with LineageTracker(ws.lineage_db) as tracker:
+            exporter = Exporter(ws, store, tracker=tracker)
+            results = [exporter.export(t, cycle, formats) for t in types]
     console.print(_table(results))
 
 

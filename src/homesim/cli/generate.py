@@ -18,13 +18,12 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from homesim.cli.options import ExecutorOption, WorkersOption, WorkspaceOption, resolve_workspace
+from homesim.cli.errors import fail
+from homesim.cli.options import ExecutorOption, WorkersOption, WorkspaceOption, start_command
 from homesim.datasets.home_folder import read_events, read_home
 from homesim.datasets.manager import DataGenerationManager
 from homesim.datasets.progress import ProgressCallback, ProgressEvent, log_progress
-from homesim.generation.config import ConfigError, GenerationConfig
-from homesim.log import configure_logging
-from homesim.settings import Settings
+from homesim.generation.config import GenerationConfig
 from homesim.workspace import HOME_FILE, HomeFolder
 
 console = Console()
@@ -83,18 +82,12 @@ def generate(
         "home_types": _parse_home_types(home_type) if home_type else None,
     }
     overrides = {k: v for k, v in flags.items() if v is not None}
-    try:
-        config = (
-            GenerationConfig.from_file(config_file, overrides)
-            if config_file
-            else GenerationConfig.build(overrides)
-        )
-    except ConfigError as exc:
-        err_console.print(f"[red]{exc}[/red]", highlight=False)
-        raise typer.Exit(2) from exc
-    settings = Settings()
-    root = resolve_workspace(workspace, settings)
-    configure_logging(settings.log_level, settings.log_json or None)
+    config = (
+        GenerationConfig.from_file(config_file, overrides)
+        if config_file
+        else GenerationConfig.build(overrides)
+    )
+    settings, root = start_command(workspace, workers, executor)
     tty = console.is_terminal
     callbacks: list[ProgressCallback] = [] if tty else [log_progress(max(1, config.homes // 20))]
     with Progress(*_columns(), console=console, disable=not tty) as bar:
@@ -110,8 +103,8 @@ def generate(
         callbacks.append(advance)
         with DataGenerationManager(
             root,
-            executor or settings.executor,
-            workers=workers or settings.workers,
+            settings.executor,
+            workers=settings.workers,
             progress=callbacks,
         ) as manager:
             result = manager.generate(config)
@@ -144,8 +137,7 @@ def inspect(
 ) -> None:
     """Summarize a home: areas, devices, entities by domain, events per day by cause."""
     if not HomeFolder(home_dir).home_json.is_file():
-        console.print(f"[red]{home_dir} holds no {HOME_FILE}[/red]")
-        raise typer.Exit(2)
+        fail(f"{home_dir} holds no {HOME_FILE}")
     home = read_home(home_dir)
     meta = home.metadata
     if meta.real_source is not None:

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from homesim.cli.errors import fail
 from homesim.datasets.verification import home_folders, verify_dataset, write_accuracy_report
 from homesim.ground_truth.accuracy import MIN_OCCURRENCES, AccuracyReport
 from homesim.ground_truth.truth import read_ground_truth, write_ground_truth_parquet
@@ -44,8 +45,7 @@ def verify(
     Prints the table and writes ground_truth_accuracy.json into DATASET.
     """
     if not home_folders(dataset):
-        console.print(f"[red]no home folders (home.json + events.parquet) in {dataset}[/red]")
-        raise typer.Exit(1)
+        fail(f"no home folders (home.json + events.parquet) in {dataset}")
     config = VerifierConfig(high_confidence=high_confidence)
     report = verify_dataset(dataset, config=config, min_occurrences=min_occurrences, workers=workers)
     console.print(render(report))
@@ -65,8 +65,7 @@ def flatten(
         if HomeFolder(folder).ground_truth.is_file()
     ]
     if not truths:
-        console.print(f"[red]no {GROUND_TRUTH_FILE} in the home folders of {dataset}[/red]")
-        raise typer.Exit(1)
+        fail(f"no {GROUND_TRUTH_FILE} in the home folders of {dataset}")
     target = out or dataset
     target.mkdir(parents=True, exist_ok=True)
     for path in write_ground_truth_parquet(truths, target):

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from homesim.cli.errors import fail
 from homesim.ha.automation import render_yaml
 from homesim.ha.config_dir import (
     RECORDER_DB_NAME,
@@ -128,8 +129,7 @@ def import_command(
     try:
         home, warnings = import_home(config_dir)
     except RegistryImportError as exc:
-        _console.print(f"[red]cannot import {config_dir}:[/red] {exc}")
-        raise typer.Exit(code=1) from exc
+        fail(f"cannot import {config_dir}: {exc}")
     write_text_atomic(out, home.model_dump_json(indent=2) + "\n")
     summary = Table(title=f"Imported {config_dir} → {out}")
     summary.add_column("what")

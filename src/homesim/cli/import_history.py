@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from homesim.cli.errors import fail
 from homesim.cli.options import WorkspaceOption, start_command
 from homesim.real_homes.importing import (
     FORMATS,
@@ -54,8 +55,7 @@ def import_history_command(
 ) -> None:
     """Import a real home's history (a public dataset or an HA recorder database) as a home folder."""
     if out is not None and dataset is not None:
-        err_console.print("[red]--dataset needs the workspace: leave out --out[/red]", highlight=False)
-        raise typer.Exit(2)
+        fail("--dataset needs the workspace: leave out --out")
     written = ""
     try:
         if out is not None:

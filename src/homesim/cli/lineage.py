@@ -9,7 +9,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from homesim.cli.errors import fail
 from homesim.cli.options import WorkspaceOption, resolve_workspace
+from homesim.schema.records import MAX_CYCLE
 from homesim.training_data.lineage_tracker import LineageTracker
 
 console = Console()
@@ -23,14 +25,15 @@ def register(app: typer.Typer) -> None:
 def _tracker(workspace: Path | None) -> LineageTracker:
     path = resolve_workspace(workspace).lineage_db
     if not path.exists():
-        console.print(f"[red]no lineage database at {path}[/red]", highlight=False)
-        raise typer.Exit(1)
+        fail(f"no lineage database at {path}")
     return LineageTracker(path)
 
 
 @lineage_app.command("query")
 def query(
-    cycle: Annotated[int | None, typer.Option(help="accepted records of this cycle")] = None,
+    cycle: Annotated[
+        int | None, typer.Option(min=0, max=MAX_CYCLE, help="accepted records of this cycle")
+    ] = None,
     model_type: Annotated[str | None, typer.Option(help="accepted records feeding this model type")] = None,
     model_version: Annotated[
         str | None, typer.Option(help="with --model-type: records the model version was trained on")
@@ -45,8 +48,7 @@ def query(
         if record is not None:
             source = tracker.source(record)
             if source is None:
-                console.print(f"[red]unknown record {record}[/red]", highlight=False)
-                raise typer.Exit(1)
+                fail(f"unknown record {record}")
             typer.echo(json.dumps(source, indent=2))
             return
         if cycle is not None:
@@ -64,8 +66,7 @@ def show(record_id: str, workspace: WorkspaceOption = None) -> None:
     with _tracker(workspace) as tracker:
         info = tracker.show(record_id)
     if info["source"] is None:
-        console.print(f"[red]unknown record {record_id}[/red]", highlight=False)
-        raise typer.Exit(1)
+        fail(f"unknown record {record_id}")
     typer.echo(json.dumps(info, indent=2))
 
 

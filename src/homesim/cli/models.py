@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from homesim.cli.errors import fail
 from homesim.cli.options import (
     ExecutorOption,
     WorkersOption,
@@ -22,6 +23,7 @@ from homesim.cli.options import (
 from homesim.retraining.ab_testing import run_ab
 from homesim.retraining.deployment import DeploymentError, deploy, reject, rollback, set_challenger
 from homesim.retraining.registry import ALIASES, CARD_MD, ArtifactIntegrityError, ModelRegistry
+from homesim.schema.records import MAX_CYCLE
 from homesim.simulation.model_provider import MODEL_TYPES, ModelType
 
 console = Console()
@@ -46,15 +48,16 @@ def _model_type(value: str) -> ModelType:
 
 @contextmanager
 def _registry(workspace: Path | None) -> Iterator[ModelRegistry]:
-    """The workspace's registry; registry errors become a red line and exit code 1."""
+    """The workspace's registry (never created by a read); registry errors become one line and exit 2."""
     ws = resolve_workspace(workspace)
+    if not ws.registry_db.is_file():
+        fail(f"no model versions registered in {ws.root} (no {ws.registry_db.name})")
     try:
         with ModelRegistry(ws) as registry:
             yield registry
     except (KeyError, DeploymentError, ArtifactIntegrityError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        err_console.print(f"[red]{message}[/red]", highlight=False)
-        raise typer.Exit(1) from exc
+        fail(f"{message}")
 
 
 def _metrics(metrics: dict[str, float], limit: int = 4) -> str:
@@ -67,8 +70,12 @@ def list_(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Every registered version with its status, aliases, training cycles and metrics."""
+    wanted = _model_type(model_type) if model_type else None
+    if not resolve_workspace(workspace).registry_db.is_file():
+        console.print("no model versions registered")
+        return
     with _registry(workspace) as registry:
-        versions = registry.versions(_model_type(model_type) if model_type else None)
+        versions = registry.versions(wanted)
         aliases = {
             (t, found.version): name
             for t in {v.model_type for v in versions}
@@ -174,8 +181,12 @@ def history(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Every alias change: deploys, promotions, rollbacks, rejections, challengers, with their reasons."""
+    wanted = _model_type(model) if model else None
+    if not resolve_workspace(workspace).registry_db.is_file():
+        console.print("no registry events")
+        return
     with _registry(workspace) as registry:
-        events = registry.events(_model_type(model) if model else None)
+        events = registry.events(wanted)
     if not events:
         console.print("no registry events")
         return
@@ -197,7 +208,7 @@ def history(
 def ab(
     model: ModelArgument,
     dataset: Annotated[str, typer.Option(help="dataset id (data/datasets/<id>) or its folder/manifest path")],
-    cycle: Annotated[int, typer.Option(min=0, help="cycle number stamped on every record")],
+    cycle: Annotated[int, typer.Option(min=0, max=MAX_CYCLE, help="cycle number stamped on every record")],
     promote: Annotated[bool, typer.Option(help="deploy the challenger if it wins")] = False,
     share: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="share of homes running the challenger")
@@ -209,7 +220,7 @@ def ab(
 ) -> None:
     """A/B cycle: homes split by hash between champion and challenger; per-stage F1 compared by home."""
     model_type = _model_type(model)
-    settings, ws = start_command(workspace)
+    settings, ws = start_command(workspace, workers, executor)
     try:
         result = run_ab(
             ws,
@@ -219,12 +230,11 @@ def ab(
             promote=promote,
             share=share,
             alpha=alpha,
-            executor=executor or settings.executor,
-            workers=workers or settings.workers,
+            executor=settings.executor,
+            workers=settings.workers,
         )
     except (DeploymentError, FileNotFoundError, ValueError) as exc:
-        err_console.print(f"[red]{exc}[/red]", highlight=False)
-        raise typer.Exit(1) from exc
+        fail(f"{exc}")
     table = Table(
         title=f"A/B {model_type}: champion {result.champion} ({len(result.homes['champion'])} homes) vs "
         f"challenger {result.challenger} ({len(result.homes['challenger'])} homes)"

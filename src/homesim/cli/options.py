@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -23,8 +23,16 @@ def resolve_workspace(workspace: Path | None, settings: Settings | None = None) 
     return Workspace(workspace or (settings or Settings()).workspace)
 
 
-def start_command(workspace: Path | None) -> tuple[Settings, Workspace]:
-    """What every command does first: read settings, configure logging, resolve the workspace."""
-    settings = Settings()
+def start_command(
+    workspace: Path | None, workers: int | None = None, executor: str | None = None
+) -> tuple[Settings, Workspace]:
+    """What every command does first: read settings, configure logging, resolve the workspace.
+
+    `--workers`/`--executor` are validated by the settings model, so a flag and `HOMESIM_*` share one bound.
+    """
+    overrides: dict[str, Any] = {
+        name: value for name, value in (("workers", workers), ("executor", executor)) if value is not None
+    }
+    settings = Settings(**overrides)
     configure_logging(settings.log_level, settings.log_json or None)
     return settings, resolve_workspace(workspace, settings)

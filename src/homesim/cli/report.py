@@ -8,9 +8,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from homesim.cli.errors import fail
 from homesim.cli.options import WorkspaceOption, start_command
 from homesim.reports.inputs import ReportInputError
 from homesim.reports.report import write_report
+from homesim.schema.records import MAX_CYCLE
 
 console = Console()
 err_console = Console(stderr=True)
@@ -22,7 +24,7 @@ def register(app: typer.Typer) -> None:
 
 def report(
     cycle: Annotated[
-        int | None, typer.Option(min=0, help="report this cycle (with --run: only this cycle)")
+        int | None, typer.Option(min=0, max=MAX_CYCLE, help="report this cycle (with --run: only this cycle)")
     ] = None,
     run: Annotated[
         str | None,
@@ -41,8 +43,7 @@ def report(
                 ws, cycle=cycle, run_id=run, status=lambda step: status.update(f"rendering {step}…")
             )
     except (FileNotFoundError, ReportInputError) as exc:
-        err_console.print(f"[red]cannot write the report: {exc}[/red]", highlight=False)
-        raise typer.Exit(2) from exc
+        fail(f"cannot write the report: {exc}")
     console.print(str(path), highlight=False, soft_wrap=True)
     if open_browser:
         webbrowser.open(path.resolve().as_uri())

@@ -10,8 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from homesim.cli.errors import fail
 from homesim.cli.options import WorkspaceOption, start_command
-from homesim.generation.config import ConfigError
 from homesim.retraining.models import TRAINED_TYPES
 from homesim.retraining.retraining_manager import (
     RetrainingConfig,
@@ -32,10 +32,7 @@ def register(app: typer.Typer) -> None:
 def _model_type(value: str) -> ModelType:
     if value not in TRAINED_TYPES:
         hint = " (its data is exported for LLM fine-tuning)" if value == "yaml_generation" else ""
-        err_console.print(
-            f"[red]{value!r} is not a trained model type{hint}; choose from {', '.join(TRAINED_TYPES)}[/red]"
-        )
-        raise typer.Exit(2)
+        fail(f"{value!r} is not a trained model type{hint}; choose from {', '.join(TRAINED_TYPES)}")
     return {t: t for t in TRAINED_TYPES}[value]
 
 
@@ -80,14 +77,9 @@ def retrain(
             show_runs(runs.runs(None if model is None else _model_type(model)))
         return
     if model is None:
-        err_console.print("[red]name a model type to retrain (or pass --history)[/red]")
-        raise typer.Exit(2)
+        fail("name a model type to retrain (or pass --history)")
     model_type = _model_type(model)
-    try:
-        config = RetrainingConfig.from_file(config_file) if config_file else RetrainingConfig()
-    except ConfigError as exc:
-        err_console.print(f"[red]{exc}[/red]", highlight=False)
-        raise typer.Exit(2) from exc
+    config = RetrainingConfig.from_file(config_file) if config_file else RetrainingConfig()
     with RetrainingManager(ws, config, progress=lambda line: console.print(line, highlight=False)) as manager:
         result = manager.run(model_type, force=force)
     show_runs([result])

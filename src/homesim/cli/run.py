@@ -17,7 +17,6 @@ from homesim.cli.options import (
     WorkspaceOption,
     start_command,
 )
-from homesim.generation.config import ConfigError
 from homesim.retraining.loop import LoopConfig, RetrainingLoop, learning_curves
 from homesim.retraining.retraining_manager import RetrainingConfig
 
@@ -142,23 +141,19 @@ def run(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Fresh homes → simulate with the champions → collect → export → retrain → evaluate → deploy, K times."""
-    settings, ws = start_command(workspace)
-    try:
-        retraining = (
-            RetrainingConfig.from_file(config_file, {"seed": seed})
-            if config_file
-            else RetrainingConfig(seed=seed)
-        )
-    except ConfigError as exc:
-        err_console.print(f"[red]{exc}[/red]", highlight=False)
-        raise typer.Exit(2) from exc
+    settings, ws = start_command(workspace, workers, executor)
+    retraining = (
+        RetrainingConfig.from_file(config_file, {"seed": seed})
+        if config_file
+        else RetrainingConfig(seed=seed)
+    )
     config = LoopConfig(
         cycles=cycles,
         homes=homes,
         days=days,
         seed=seed,
-        workers=workers or settings.workers,
-        executor=executor or settings.executor,
+        workers=settings.workers,
+        executor=settings.executor,
         models=retraining.models,
         retraining=retraining,
     )

@@ -38,9 +38,8 @@ def serve(
     from homesim.api.app import app_from_settings
     from homesim.api.security import token_path
 
-    settings, ws = start_command(workspace)
-    overrides = {"workspace": ws.root, "workers": workers, "executor": executor}
-    settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    settings, ws = start_command(workspace, workers, executor)
+    settings = settings.model_copy(update={"workspace": ws.root})
     app, new_token = app_from_settings(settings)
     if new_token is not None:
         console.print(

@@ -9,12 +9,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from homesim.cli.errors import fail
 from homesim.cli.options import (
     ExecutorOption,
     WorkersOption,
     WorkspaceOption,
     start_command,
 )
+from homesim.schema.records import MAX_CYCLE
 from homesim.simulation.cycle import CycleReport, HomeOutcome, find_dataset
 from homesim.training_data.run_and_collect import run_and_collect
 
@@ -52,18 +54,17 @@ def metrics_table(report: CycleReport) -> Table:
 
 def simulate(
     dataset: Annotated[str, typer.Option(help="dataset id (data/datasets/<id>) or its folder/manifest path")],
-    cycle: Annotated[int, typer.Option(min=0, help="cycle number stamped on every record")],
+    cycle: Annotated[int, typer.Option(min=0, max=MAX_CYCLE, help="cycle number stamped on every record")],
     workers: WorkersOption = None,
     executor: ExecutorOption = None,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Run every simulation stage over a dataset's homes and write the cycle report under reports/."""
-    settings, ws = start_command(workspace)
+    settings, ws = start_command(workspace, workers, executor)
     try:
         manifest = find_dataset(ws, dataset)
     except FileNotFoundError as exc:
-        err_console.print(f"[red]no dataset {dataset!r}: {exc}[/red]", highlight=False)
-        raise typer.Exit(2) from exc
+        fail(f"no dataset {dataset!r}: {exc}")
     emitted = 0
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
@@ -79,8 +80,8 @@ def simulate(
             ws,
             dataset,
             cycle,
-            executor=executor or settings.executor,
-            workers=workers or settings.workers,
+            executor=settings.executor,
+            workers=settings.workers,
             progress=advance,
         )
     report = collected.report

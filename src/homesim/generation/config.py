@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from homesim import GENERATOR_VERSION
+from homesim import GENERATOR_VERSION, bounded_yaml
 from homesim.generation.calibration import Calibration
 from homesim.generation.catalog import load_catalog
 
@@ -128,22 +128,7 @@ class GenerationConfig(BaseModel):
 
         Raises ConfigError naming each bad field; nothing is written before that check passes.
         """
-        try:
-            text = path.read_text("utf-8")
-        except OSError as exc:
-            raise ConfigError([f"config file {path}: {exc.strerror or exc}"]) from exc
-        try:
-            if path.suffix.lower() == ".toml":
-                data: Any = tomllib.loads(text)
-            elif path.suffix.lower() in {".yaml", ".yml"}:
-                data = yaml.safe_load(text) or {}
-            else:
-                raise ConfigError([f"config file {path}: expected a .yaml, .yml or .toml file"])
-        except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
-            raise ConfigError([f"config file {path} is not valid {path.suffix[1:].upper()}: {exc}"]) from exc
-        if not isinstance(data, dict):
-            raise ConfigError([f"config file {path}: expected a mapping of field names to values"])
-        return cls.build({**data, **(overrides or {})})
+        return cls.build({**read_config_file(path), **(overrides or {})})
 
     @classmethod
     def build(cls, data: Mapping[str, Any]) -> GenerationConfig:
@@ -167,12 +152,41 @@ class ConfigError(ValueError):
         super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The mapping in a YAML/TOML config file (YAML within `bounded_yaml`'s limits), or a ConfigError."""
+    try:
+        text = path.read_text("utf-8")
+    except OSError as exc:
+        raise ConfigError([f"config file {path}: {exc.strerror or exc}"]) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            [f"config file {path} is not UTF-8 text ({exc.reason} at byte {exc.start})"]
+        ) from exc
+    try:
+        if path.suffix.lower() == ".toml":
+            data: Any = tomllib.loads(text)
+        elif path.suffix.lower() in {".yaml", ".yml"}:
+            data = bounded_yaml.safe_load(text) or {}
+        else:
+            raise ConfigError([f"config file {path}: expected a .yaml, .yml or .toml file"])
+    except (tomllib.TOMLDecodeError, yaml.YAMLError, RecursionError) as exc:
+        raise ConfigError([f"config file {path} is not valid {path.suffix[1:].upper()}: {exc}"]) from exc
+    if not isinstance(data, dict):
+        raise ConfigError([f"config file {path}: expected a mapping of field names to values"])
+    return data
+
+
+def _short(text: str, limit: int = 80) -> str:
+    """An echoed value cut short: an error must not repeat a huge input (an expanded alias bomb) back."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def describe_errors(exc: ValidationError) -> list[str]:
     """One line per pydantic error: `field: message (got value)`."""
     lines = []
     for error in exc.errors():
         where = ".".join(str(part) for part in error["loc"]) or "config"
         message = error["msg"].removeprefix("Value error, ")
-        got = "" if error["type"] == "missing" else f" (got {error['input']!r})"
+        got = "" if error["type"] == "missing" else f" (got {_short(repr(error['input']))})"
         lines.append(f"{where}: {message}{got}")
     return lines

@@ -20,10 +20,8 @@ from typing import Any
 
 import yaml
 
-#: Largest file read (HA configs are small; a bigger one is a mistake or an attack).
-MAX_BYTES = 8 * 1024 * 1024
-#: Most nodes a document may have once its aliases are expanded.
-MAX_NODES = 1_000_000
+from homesim.bounded_yaml import MAX_BYTES, BoundedLoader
+
 #: Deepest chain of includes.
 MAX_DEPTH = 16
 
@@ -53,7 +51,7 @@ class BlueprintInput:
     name: str
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(BoundedLoader):
     """SafeLoader with HA's tags; `root` (the config dir) bounds every path an include may reach."""
 
     def __init__(self, stream: str, path: Path | None, root: Path | None, depth: int) -> None:
@@ -61,35 +59,6 @@ class _Loader(yaml.SafeLoader):
         self.path = path
         self.root = root
         self.depth = depth
-
-    def get_single_node(self) -> yaml.Node | None:
-        node = super().get_single_node()
-        if node is not None:
-            _check_size(node)
-        return node
-
-
-def _check_size(root: yaml.Node) -> None:
-    """Refuse documents whose aliases expand to more than MAX_NODES nodes (shared nodes counted per use)."""
-    sizes: dict[int, int] = {}
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
-    while stack:
-        node, done = stack.pop()
-        if id(node) in sizes and not done:
-            continue
-        children: list[yaml.Node] = []
-        if isinstance(node, yaml.SequenceNode):
-            children = list(node.value)
-        elif isinstance(node, yaml.MappingNode):
-            children = [part for pair in node.value for part in pair]
-        if done:
-            size = 1 + sum(sizes.get(id(child), 0) for child in children)
-            if size > MAX_NODES:
-                raise HaYamlError(f"document expands to more than {MAX_NODES:,} nodes (YAML alias bomb?)")
-            sizes[id(node)] = size
-            continue
-        stack.append((node, True))
-        stack.extend((child, False) for child in children if id(child) not in sizes)
 
 
 def _inside(loader: _Loader, name: str) -> Path:

@@ -28,6 +28,7 @@ from homesim.io import write_text_atomic
 from homesim.reports import data, plots
 from homesim.reports.inputs import (
     ABInput,
+    ReportInputError,
     RunCycle,
     RunSummary,
     ab_results,
@@ -137,12 +138,16 @@ def _plan(workspace: Workspace, cycle: int | None, run_id: str | None) -> _Plan:
         title, name = f"homesim run {run.run_id}", f"run_{slug(run.run_id)}"
         if cycle is not None:
             title, name = f"{title}, cycle {cycle}", f"{name}_cycle_{cycle}"
+            if cycle not in {c.cycle for c in run.cycles}:  # asked for by name: refuse, write nothing
+                known = ", ".join(str(c.cycle) for c in run.cycles) or "none"
+                raise ReportInputError(f"run {run.run_id} has no cycle {cycle} (its cycles: {known})")
         return _Plan(run, _run_cycles(workspace, run, cycle), title, name)
     if cycle is not None:
         inputs = [_CycleInput(r.cycle, r.dataset_id, r, None) for r in cycle_reports(workspace, cycle)]
-        return _Plan(
-            None, inputs or [_CycleInput(cycle, None, None, None)], f"homesim cycle {cycle}", f"cycle_{cycle}"
-        )
+        if not inputs:
+            known = ", ".join(str(c) for c in sorted({r.cycle for r in cycle_reports(workspace)})) or "none"
+            raise ReportInputError(f"no cycle {cycle} in {workspace.root} (cycles with a report: {known})")
+        return _Plan(None, inputs, f"homesim cycle {cycle}", f"cycle_{cycle}")
     return _Plan(None, [], "homesim report", "report")
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-import tomllib
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -27,10 +26,9 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 import structlog
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from homesim.generation.config import ConfigError, describe_errors
+from homesim.generation.config import ConfigError, describe_errors, read_config_file
 from homesim.io import IntegrityError
 from homesim.retraining import models as trainers
 from homesim.retraining.data_sufficiency import (
@@ -97,22 +95,7 @@ class RetrainingConfig(BaseModel):
     @classmethod
     def from_file(cls, path: Path, overrides: Mapping[str, Any] | None = None) -> RetrainingConfig:
         """A YAML (`.yaml`/`.yml`) or TOML config; `overrides` win. ConfigError names each bad field."""
-        try:
-            text = path.read_text("utf-8")
-        except OSError as exc:
-            raise ConfigError([f"config file {path}: {exc.strerror or exc}"]) from exc
-        suffix = path.suffix.lower()
-        try:
-            if suffix == ".toml":
-                data: Any = tomllib.loads(text)
-            elif suffix in {".yaml", ".yml"}:
-                data = yaml.safe_load(text) or {}
-            else:
-                raise ConfigError([f"config file {path}: expected a .yaml, .yml or .toml file"])
-        except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
-            raise ConfigError([f"config file {path} is not valid {suffix[1:].upper()}: {exc}"]) from exc
-        if not isinstance(data, dict):
-            raise ConfigError([f"config file {path}: expected a mapping of field names to values"])
+        data = read_config_file(path)
         try:
             return cls.model_validate({**data, **(overrides or {})})
         except ValidationError as exc:

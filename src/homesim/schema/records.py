@@ -45,11 +45,15 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+#: Highest cycle number anywhere (CLI, API, records): far beyond any run, far inside SQLite's integers.
+MAX_CYCLE = 1_000_000
+
+
 class StageRecord(_Model):
     """Fields common to every stage's record."""
 
     record_id: str = Field(min_length=RECORD_ID_HEX, max_length=RECORD_ID_HEX)
-    cycle: int = Field(ge=0)
+    cycle: int = Field(ge=0, le=MAX_CYCLE)
     home_key: str = Field(min_length=1)
     #: Scores of the output against the label (e.g. `score`, `correct`, `replay_hit_rate`).
     scores: dict[str, float] = {}

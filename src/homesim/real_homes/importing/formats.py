@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from zoneinfo import available_timezones
 
 from homesim.real_homes.importing.casas import import_casas
 from homesim.real_homes.importing.ordonez import import_ordonez
@@ -33,4 +34,8 @@ def read_history(
     if home_key is not None and not home_key.startswith(REAL_HOME_PREFIX):
         # The prefix keeps real homes apart from generated ones wherever they end up (see `Workspace`).
         raise HistoryImportError(f"a real home's key starts with {REAL_HOME_PREFIX!r} (got {home_key!r})")
+    if timezone is not None and timezone not in available_timezones():  # refuse before reading anything
+        raise HistoryImportError(
+            f"unknown time zone {timezone!r}: expected an IANA name such as Europe/Berlin"
+        )
     return importer(path, home_key=home_key, timezone=timezone)

@@ -1,0 +1,83 @@
+"""The one place a user's mistake becomes one line on stderr and exit code 2 — never a traceback.
+
+`HomesimGroup` is the app's click group: it runs every command (and sub-group) and turns usage errors,
+pydantic validation errors (settings and config models) and the library's known input errors into
+`homesim: error: <what>: <why>`. Bounds live in the models; this module only renders their verdicts.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any, NoReturn
+
+import typer
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
+from typer._click import Context
+from typer._click.exceptions import UsageError
+from typer.core import TyperGroup
+
+from homesim.generation.config import ConfigError
+
+#: Exceptions the library raises for bad input (all ValueErrors: ConfigError, HaYamlError, ...),
+#: missing or unreadable files, and files that are not what they claim (binary text, non-SQLite).
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    ValidationError,
+    ValueError,
+    SettingsError,
+    FileNotFoundError,
+    NotADirectoryError,
+    IsADirectoryError,
+    PermissionError,
+    sqlite3.DatabaseError,
+    RecursionError,
+)
+
+
+def _short(text: str, limit: int = 120) -> str:
+    """`text` cut to `limit` characters: an error must never echo a huge value back (a 200 MB alias bomb)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def describe(exc: BaseException) -> str:
+    """One line for `exc`: pydantic errors name each field (HOMESIM_* for settings) and the value given."""
+    if isinstance(exc, ValidationError):
+        settings = exc.title == "Settings"
+        parts = []
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"]) or exc.title
+            if settings:
+                where = f"HOMESIM_{where.upper()} / --{where.replace('_', '-')}"
+            got = "" if error["type"] == "missing" else f" (got {_short(repr(error['input']))})"
+            parts.append(f"{where}: {error['msg'].removeprefix('Value error, ')}{got}")
+        return "; ".join(parts)
+    if isinstance(exc, ConfigError):
+        return "invalid configuration: " + "; ".join(exc.problems)
+    if isinstance(exc, UsageError):
+        return exc.format_message()
+    if isinstance(exc, RecursionError):
+        return "input nested too deeply"
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return f"{exc.filename}: {exc.strerror or exc}"
+    return str(exc)
+
+
+def fail(message: str) -> NoReturn:
+    """Print `message` as the command's single error line and exit 2."""
+    typer.echo(f"homesim: error: {' '.join(_short(message, 400).split())}", err=True)
+    raise typer.Exit(2)
+
+
+class HomesimGroup(TyperGroup):
+    """Typer's group, with user errors rendered as one line (exit 2) instead of a panel or a traceback."""
+
+    def invoke(self, ctx: Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UsageError as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # `homesim ha` alone: help, as Typer shows it
+                raise
+            prefix = f"{exc.ctx.command_path}: " if exc.ctx is not None else ""
+            fail(prefix + describe(exc))
+        except USER_ERRORS as exc:
+            fail(describe(exc))
