@@ -152,10 +152,7 @@ class EventBuffer:
 
     def finalize(self, begin_us: int, end_us: int, rng: np.random.Generator) -> pa.Table:
         cols = self.columns()
-        cols = cols.take((cols.time >= begin_us) & (cols.time < end_us))
-        cols = _drop_repeats(cols, self.precision)
-        order = np.lexsort((cols.row, cols.entity, cols.time))
-        cols = cols.take(order)
+        cols = cols.take(_recorded_order(cols, self.precision, begin_us, end_us))
         position = np.full(self._next_row, -1, dtype=np.int64)
         position[cols.row] = np.arange(len(cols), dtype=np.int64)
         parent_pos = np.where(cols.parent >= 0, position[np.maximum(cols.parent, 0)], -1)
@@ -185,12 +182,18 @@ class EventBuffer:
         )
 
     def _state_strings(self, cols: EventColumns) -> pa.Array:
-        vocab = pa.array(sorted(self.states, key=self.states.__getitem__) or [""], pa.string())
-        states = vocab.take(pa.array(np.maximum(cols.code, 0)))
+        """Each event's state text, taken from one dictionary: the state vocabulary, then each distinct
+        formatted number once (a home repeats a few thousand readings over its ~10^5 numeric events)."""
+        words = sorted(self.states, key=self.states.__getitem__) or [""]
         numeric = cols.code < 0
-        if numeric.any():  # format only the numeric rows, then put them in place
-            text = format_numbers(cols.value[numeric], self.precision[cols.entity[numeric]])
-            states = pc.replace_with_mask(states, pa.array(numeric), text)
+        index = cols.code.astype(np.int64)
+        vocab = pa.array(words, pa.string())
+        if numeric.any():
+            values, precision = cols.value[numeric], self.precision[cols.entity[numeric]]
+            first, inverse = _distinct_numbers(values, precision)
+            vocab = pa.concat_arrays([vocab, format_numbers(values[first], precision[first])])
+            index[numeric] = len(words) + inverse
+        states = vocab.take(pa.array(index))
         stamp = self.timestamp_entity[cols.entity] & (cols.code == self.states.get(PRESS, -2))
         if stamp.any():
             times = pa.array(cols.time[stamp], pa.timestamp("us", tz="UTC"))
@@ -213,23 +216,53 @@ def _empty() -> EventColumns:
     )
 
 
-def _drop_repeats(cols: EventColumns, precision: npt.NDArray[np.int64]) -> EventColumns:
-    """Drop events whose state equals the entity's previous state (HA records changes only).
+def _recorded_order(cols: EventColumns, precision: npt.NDArray[np.int64], begin_us: int, end_us: int) -> I64:
+    """Indices of the events HA would record, in table order (time, entity, row), from one pass.
 
-    Fault rows are kept: duplicated reports are the fault being simulated.
+    An event inside [begin, end) is dropped when its state equals the entity's previous state (HA records
+    changes only); fault rows are kept, since duplicated reports are the fault being simulated. Both orders
+    come from single-key stable sorts: (entity, time) packed in one int64 when it fits, which keeps the
+    row order of ties, then (time, entity) of the kept events, whose ties are already in row order.
     """
-    order = np.lexsort((cols.row, cols.time, cols.entity))
-    c = cols.take(order)
-    scale = 10.0 ** precision[c.entity]
-    rounded = np.where(c.code < 0, np.round(c.value * scale), np.nan)
-    same_entity = np.zeros(len(c), dtype=bool)
-    same_entity[1:] = c.entity[1:] == c.entity[:-1]
-    same_state = np.zeros(len(c), dtype=bool)
-    same_state[1:] = np.where(
-        c.code[1:] >= 0, c.code[1:] == c.code[:-1], (c.code[:-1] < 0) & (rounded[1:] == rounded[:-1])
+    by_row = (
+        np.arange(len(cols), dtype=np.int64)
+        if np.all(cols.row[1:] > cols.row[:-1])
+        else np.argsort(cols.row, kind="stable")
     )
-    repeat = same_entity & same_state & (c.cause != FAULT_CODE)
-    return c.take(~repeat)
+    inside = by_row[(cols.time[by_row] >= begin_us) & (cols.time[by_row] < end_us)]
+    since = cols.time[inside] - begin_us
+    entity = cols.entity[inside].astype(np.int64)
+    time_bits, entity_bits = int(end_us - begin_us).bit_length(), max(len(precision), 1).bit_length()
+    if time_bits + entity_bits < 63:
+        by_entity = np.argsort((entity << time_bits) | since, kind="stable")
+    else:  # a span too long to pack: the same order from a lexsort
+        by_entity = np.lexsort((np.arange(len(inside)), since, entity))
+    chain = inside[by_entity]
+    code, value, ent = cols.code[chain], cols.value[chain], cols.entity[chain]
+    rounded = np.where(code < 0, np.round(value * 10.0 ** precision[ent]), np.nan)
+    repeat = np.zeros(len(chain), dtype=bool)
+    repeat[1:] = (ent[1:] == ent[:-1]) & np.where(
+        code[1:] >= 0, code[1:] == code[:-1], (code[:-1] < 0) & (rounded[1:] == rounded[:-1])
+    )
+    kept = ~(repeat & (cols.cause[chain] != FAULT_CODE))
+    chain, since, entity = chain[kept], since[by_entity][kept], entity[by_entity][kept]
+    if time_bits + entity_bits < 63:
+        by_time = np.argsort((since << entity_bits) | entity, kind="stable")
+    else:
+        by_time = np.lexsort((np.arange(len(chain)), entity, since))
+    return chain[by_time]
+
+
+def _distinct_numbers(values: F64, precision: npt.NDArray[np.int64]) -> tuple[I64, I64]:
+    """(first index of each distinct formatted number, each value's distinct number): two values share one
+    when they print alike (same sign, same digits at their precision, or both not finite)."""
+    prec = np.clip(precision, 0, 6).astype(np.int64)
+    finite = np.isfinite(values)
+    scaled = np.round(np.where(finite, np.abs(values), 0) * 10.0**prec).astype(np.int64)
+    signed = np.where((values < 0) & (scaled > 0), -scaled, scaled)
+    key = np.where(finite, signed * 8 + prec, np.iinfo(np.int64).min)
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    return first.astype(np.int64), inverse.reshape(-1).astype(np.int64)
 
 
 def format_numbers(values: F64, precision: npt.NDArray[np.int64]) -> pa.Array:
