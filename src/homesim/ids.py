@@ -36,7 +36,8 @@ _DIGITS = _digit_table()
 def _pair_table() -> npt.NDArray[np.uint16]:
     """The two Crockford characters of each 10-bit number, as the little-endian uint16 of their bytes."""
     v = np.arange(1024)
-    return (_ALPHABET[v >> 5].astype(np.uint16) | (_ALPHABET[v & 31].astype(np.uint16) << 8)).astype("<u2")
+    pairs: npt.NDArray[np.uint16] = _ALPHABET[v >> 5].astype("<u2") | (_ALPHABET[v & 31].astype("<u2") << 8)
+    return pairs
 
 
 _PAIRS = _pair_table()

@@ -35,6 +35,13 @@ def write_atomic(target: Path, writer: Callable[[Path], None]) -> None:
         writer(tmp)
 
 
+def write_bytes_atomic(target: Path, data: bytes | memoryview) -> str:
+    """Write `data` atomically; returns its sha256, taken of the bytes in memory (no second read)."""
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
+
+
 def write_text_atomic(target: Path, text: str) -> None:
     with atomic_path(target) as tmp:
         tmp.write_text(text, encoding="utf-8")

@@ -73,10 +73,6 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def file_entries(paths: list[Path]) -> dict[str, FileEntry]:
-    return {p.name: FileEntry(sha256=sha256_file(p), bytes=p.stat().st_size) for p in sorted(paths)}
-
-
 class HomeCache:
     """Cache of home folders in one workspace. Safe to use from many processes at once."""
 
@@ -147,17 +143,18 @@ class HomeCache:
     def publish(
         self,
         home_key: str,
-        write: Callable[[Path], list[Path]],
+        write: Callable[[Path], dict[str, FileEntry]],
         describe: Callable[[dict[str, FileEntry]], HomeManifest],
     ) -> HomeManifest:
-        """Write a home via `write(folder) -> paths` in staging, add its manifest, and rename it into place.
+        """Write a home via `write(folder) -> entries` in staging (each file's sha256 and size, taken as it
+        was written), add its manifest, and rename it into place.
 
         Call while holding `lock(home_key)`. A previous (broken) folder of the same key is replaced.
         """
         staging = self.workspace.staging_dir / f"{home_key}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
         staging.mkdir(parents=True)
         try:
-            manifest = describe(file_entries(write(staging)))
+            manifest = describe(dict(sorted(write(staging).items())))
             write_json_atomic(HomeFolder(staging).manifest, manifest.model_dump(mode="json"))
             _fsync_dir(staging)
             target = self.workspace.home_dir(home_key)

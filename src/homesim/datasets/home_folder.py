@@ -13,35 +13,59 @@ from pydantic import ValidationError
 
 from homesim.datasets.cache import FileEntry, HomeManifest
 from homesim.generation.home import GeneratedHome
-from homesim.ground_truth.truth import build_ground_truth, write_ground_truth
-from homesim.io import IntegrityError, read_verified, write_atomic, write_text_atomic
+from homesim.ground_truth.truth import build_ground_truth, ground_truth_json
+from homesim.io import IntegrityError, read_verified, write_bytes_atomic
 from homesim.schema.ground_truth import GroundTruth
 from homesim.schema.home import Home
 from homesim.workspace import HomeFolder
 
-#: Parquet options fixed here so identical tables give identical bytes.
-PARQUET_OPTIONS: dict[str, object] = {
-    "compression": "zstd",
-    "compression_level": 3,
-    "use_dictionary": True,
-    "write_statistics": True,
-    "row_group_size": 1 << 20,
-}
+#: Columns of random ids, one per event (context ids): a dictionary or min/max statistics cannot help them
+#: and cost time per value, so they get neither (measured: docs/benchmarks.md, "Parquet encoding").
+UNIQUE_ID_COLUMNS = frozenset({"context_id", "parent_context_id"})
+
+
+def parquet_options(schema: pa.Schema) -> dict[str, object]:
+    """Parquet options fixed here so identical tables give identical bytes: zstd level 1 (as small as level
+    3 within a few percent, and faster to write), dictionaries and statistics for all but random ids."""
+    encoded = [f.name for f in schema if f.name not in UNIQUE_ID_COLUMNS]
+    return {
+        "compression": "zstd",
+        "compression_level": 1,
+        "use_dictionary": encoded,
+        "write_statistics": encoded,
+        "row_group_size": 1 << 20,
+    }
+
+
+def parquet_bytes(table: pa.Table) -> pa.Buffer:
+    """`table` as the bytes of a Parquet file, written with `parquet_options`."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, **parquet_options(table.schema))
+    return sink.getvalue()
+
+
+def write_home_files(generated: GeneratedHome, directory: Path) -> dict[str, FileEntry]:
+    """Write the home's files into `directory`, each atomically; returns each file's entry, hashed from the
+    bytes as written (no file is read back)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    folder = HomeFolder(directory)
+    contents: list[tuple[Path, bytes | memoryview]] = [
+        (folder.home_json, (generated.home.model_dump_json(indent=2) + "\n").encode("utf-8")),
+        (folder.events, memoryview(parquet_bytes(generated.events))),
+        (folder.environment, memoryview(parquet_bytes(generated.environment.to_table()))),
+        (folder.behaviors, (generated.plan.model_dump_json(indent=2) + "\n").encode("utf-8")),
+        (folder.activities, memoryview(parquet_bytes(generated.activities.to_table(generated.home)))),
+        (folder.ground_truth, ground_truth_json(build_ground_truth(generated))),
+    ]
+    return {
+        path.name: FileEntry(sha256=write_bytes_atomic(path, data), bytes=len(data))
+        for path, data in contents
+    }
 
 
 def write_home(generated: GeneratedHome, directory: Path) -> list[Path]:
     """Write the home's files into `directory`, each atomically; returns the paths written."""
-    directory.mkdir(parents=True, exist_ok=True)
-    folder = HomeFolder(directory)
-    paths = [folder.home_json, folder.events, folder.environment, folder.behaviors, folder.activities]
-    write_text_atomic(paths[0], generated.home.model_dump_json(indent=2) + "\n")
-    write_atomic(paths[1], lambda p: pq.write_table(generated.events, p, **PARQUET_OPTIONS))
-    write_atomic(paths[2], lambda p: pq.write_table(generated.environment.to_table(), p, **PARQUET_OPTIONS))
-    write_text_atomic(paths[3], generated.plan.model_dump_json(indent=2) + "\n")
-    activities = generated.activities.to_table(generated.home)
-    write_atomic(paths[4], lambda p: pq.write_table(activities, p, **PARQUET_OPTIONS))
-    paths.append(write_ground_truth(build_ground_truth(generated), directory))
-    return paths
+    return [directory / name for name in write_home_files(generated, directory)]
 
 
 class HomeFiles:

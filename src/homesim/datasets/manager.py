@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict
 from homesim import GENERATOR_VERSION
 from homesim.datasets.cache import HomeCache, HomeManifest
 from homesim.datasets.executors import Executor, InlineExecutor, make_executor
-from homesim.datasets.home_folder import read_events, read_home, read_truth, write_home
+from homesim.datasets.home_folder import read_events, read_home, read_truth, write_home_files
 from homesim.datasets.manifest import (
     DatasetCounts,
     DatasetManifest,
@@ -133,7 +133,7 @@ def build_home(task: HomeTask) -> HomeResult:
                     return _failed(task, key, f"validation failed: {rules}", started, validation)
                 manifest = cache.publish(
                     key,
-                    lambda folder: write_home(generated, folder),
+                    lambda folder: write_home_files(generated, folder),
                     lambda files: HomeManifest(
                         home_key=key,
                         home_index=task.index,

@@ -250,7 +250,8 @@ def _recorded_order(cols: EventColumns, precision: npt.NDArray[np.int64], begin_
         by_time = np.argsort((since << entity_bits) | entity, kind="stable")
     else:
         by_time = np.lexsort((np.arange(len(chain)), entity, since))
-    return chain[by_time]
+    order: I64 = chain[by_time]
+    return order
 
 
 def _distinct_numbers(values: F64, precision: npt.NDArray[np.int64]) -> tuple[I64, I64]:

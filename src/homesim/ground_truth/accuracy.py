@@ -340,5 +340,7 @@ def _share(part: int, whole: int) -> float | None:
 
 def accuracy_of(truths: Iterable[GroundTruth]) -> AccuracyReport:
     """The accuracy report of homes from the detector scores in their ground truth, without mining again
-    (what the dataset manifest carries)."""
-    return aggregate_scores([(truth.home_key, truth.baselines.detector) for truth in truths])
+    (what the dataset manifest carries): over the homes verified at generation, which carry scores."""
+    return aggregate_scores(
+        [(t.home_key, t.baselines.detector) for t in truths if t.baselines.detector is not None]
+    )

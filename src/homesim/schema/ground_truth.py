@@ -32,7 +32,7 @@ from homesim.schema.patterns import (
     Weekday,
 )
 
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "1.1.0"
 SCHEMA_ID = f"urn:homesim:schema:ground_truth:{SCHEMA_VERSION}"
 SCHEMA_FILE = "ground_truth.schema.json"
 
@@ -238,11 +238,13 @@ class Baselines(StrictModel):
     events: Count
     events_per_day_by_domain: dict[str, Annotated[float, Field(ge=0)]]
     cause_share: dict[str, Probability]
-    detector: DetectorScores
+    #: The reference detector's scores, for the homes checked at generation (`ground_truth.truth.
+    #: verified_home`); null for the others, which `homesim ground-truth verify` checks on demand.
+    detector: DetectorScores | None
 
 
 class GroundTruth(StrictModel):
-    schema_version: Literal["1.0.0"] = "1.0.0"
+    schema_version: Literal["1.1.0"] = "1.1.0"
     home_key: str = Field(min_length=1)
     generator_version: str
     timezone: str

@@ -23,7 +23,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from homesim.datasets.home_folder import PARQUET_OPTIONS
+from homesim.datasets.home_folder import parquet_options
 from homesim.ha.storage import (
     AreaRecord,
     CoreConfigRecord,
@@ -317,10 +317,12 @@ def write_real_home(
         raise HistoryImportError(f"{directory} holds files of another kind of home; choose an empty folder")
     paths = [folder.home_json, folder.events]
     write_text_atomic(folder.home_json, home.model_dump_json(indent=2) + "\n")
-    write_atomic(folder.events, lambda p: pq.write_table(events, p, **PARQUET_OPTIONS))
+    write_atomic(folder.events, lambda p: pq.write_table(events, p, **parquet_options(events.schema)))
     if activities is not None:
         paths.append(folder.activities)
-        write_atomic(folder.activities, lambda p: pq.write_table(activities, p, **PARQUET_OPTIONS))
+        write_atomic(
+            folder.activities, lambda p: pq.write_table(activities, p, **parquet_options(activities.schema))
+        )
     else:
         folder.activities.unlink(missing_ok=True)  # a re-import without labels must not keep the last one's
     paths.append(folder.import_report)
