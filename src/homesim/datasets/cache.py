@@ -5,6 +5,12 @@ fields, seed and index). It is written in a staging folder and renamed into plac
 and its `manifest.json` are complete, so a reader sees a whole home or none. A per-key file lock makes two
 processes asking for the same home take turns: the second finds it published. The manifest on disk is the
 truth; the SQLite index (WAL) is a fast summary for `cache stats` and is rebuilt from manifests on demand.
+
+The index also keeps each home's file stamp (names, sizes, inodes, mtimes and ctimes, taken when the home
+was published or last hashed whole): a re-request finds a home whose stamp is unchanged without hashing its
+files again. Rewriting a file's bytes in place gives it a new ctime, which no user call can set back (unlike
+the mtime); bytes changed without it (the disk itself) are still caught where the home is read, since every
+read hashes what it parses, and `homesim cache verify` hashes every file.
 """
 
 from __future__ import annotations
@@ -112,6 +118,27 @@ class HomeCache:
             if sha256_file(path) != entry.sha256:
                 return EntryProblem(home_key, f"{name} sha256 differs from the manifest")
         return None
+
+    def stamp(self, home_key: str) -> str | None:
+        """A digest of the home folder's file names, sizes, inodes, mtimes and ctimes (None when absent)."""
+        try:
+            with os.scandir(self.workspace.home_dir(home_key)) as entries:
+                stats = sorted((e.name, e.stat()) for e in entries)
+        except OSError:
+            return None
+        text = "\n".join(
+            f"{name} {st.st_size} {st.st_ino} {st.st_mtime_ns} {st.st_ctime_ns}" for name, st in stats
+        )
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def check_stamped(self, home_key: str, known: str | None) -> tuple[EntryProblem | None, str | None]:
+        """`check`, skipping the hashing when the folder still has the stamp `known` it had when last found
+        whole; returns (problem, the stamp to record: None when the home is not whole)."""
+        stamp = self.stamp(home_key)
+        if stamp is not None and stamp == known:
+            return None, stamp
+        problem = self.check(home_key)
+        return problem, (stamp if problem is None else None)
 
     def keys(self) -> list[str]:
         """Keys of every home folder present (complete or not)."""
@@ -230,6 +257,7 @@ class CacheIndex:
                 "generator_version TEXT NOT NULL, events INTEGER NOT NULL, bytes INTEGER NOT NULL, "
                 "manifest TEXT NOT NULL)"
             )
+            conn.execute("CREATE TABLE IF NOT EXISTS stamps (home_key TEXT PRIMARY KEY, stamp TEXT NOT NULL)")
             with conn:
                 yield conn
 
@@ -244,10 +272,21 @@ class CacheIndex:
     def forget(self, keys: list[str]) -> None:
         with self._connect() as conn:
             conn.executemany("DELETE FROM homes WHERE home_key = ?", [(k,) for k in keys])
+            conn.executemany("DELETE FROM stamps WHERE home_key = ?", [(k,) for k in keys])
 
     def reset(self) -> None:
         with self._connect() as conn:
             conn.execute("DELETE FROM homes")
+            conn.execute("DELETE FROM stamps")
+
+    def stamps(self) -> dict[str, str]:
+        """The file stamp of each home last found whole (`HomeCache.stamp`)."""
+        with self._connect() as conn:
+            return dict(conn.execute("SELECT home_key, stamp FROM stamps").fetchall())
+
+    def record_stamps(self, stamps: dict[str, str]) -> None:
+        with self._connect() as conn:
+            conn.executemany("INSERT OR REPLACE INTO stamps VALUES (?, ?)", list(stamps.items()))
 
     def stats(self) -> dict[str, Any]:
         with self._connect() as conn:

@@ -39,6 +39,7 @@ from homesim.datasets.verification import write_accuracy_report
 from homesim.generation.config import GenerationConfig
 from homesim.generation.home import generate_home
 from homesim.ground_truth.accuracy import accuracy_of
+from homesim.ground_truth.truth import verified_home
 from homesim.schema.home import Home
 from homesim.settings import Settings
 from homesim.workspace import Workspace
@@ -79,15 +80,18 @@ class HomeResult(BaseModel):
 
 
 def _cached_result(
-    cache: HomeCache, workspace: Workspace, config: GenerationConfig, index: int
+    cache: HomeCache, workspace: Workspace, config: GenerationConfig, index: int, stamps: dict[str, str]
 ) -> HomeResult | None:
+    """The cached home `index` when it is whole (its stamp in `stamps` is updated), else None."""
     started = time.perf_counter()
     key = config.home_key(index)
-    if cache.check(key) is not None:
+    problem, stamp = cache.check_stamped(key, stamps.get(key))
+    if problem is not None or stamp is None:
         return None
     manifest = cache.read_manifest(key)
     if manifest is None:
         return None
+    stamps[key] = stamp
     return HomeResult(
         index=index,
         home_key=key,
@@ -210,20 +214,26 @@ class DataGenerationManager:
         """Yield each requested home (default: all of `config.homes`) as it completes, cached or generated."""
         wanted = range(config.homes) if indices is None else indices
         tracker = ProgressTracker(len(wanted), self.progress)
+        index = self.cache.index()
+        known = index.stamps()
+        stamps = dict(known)
         tasks = []
         for i in wanted:
-            # Checked here first (every file hashed, no size/mtime shortcut): a re-request of cached homes
-            # needs no worker; a home whose bytes changed goes to a worker and is regenerated.
-            cached = _cached_result(self.cache, self.workspace, config, i)
+            # Checked here first: a re-request of cached homes needs no worker; a home whose bytes changed
+            # goes to a worker and is regenerated. A home keeping the stamp it had when last found whole is
+            # not hashed again (see `homesim.datasets.cache`).
+            cached = _cached_result(self.cache, self.workspace, config, i, stamps)
             if cached is None:
                 tasks.append(HomeTask(self.workspace.root, config, i))
                 continue
             tracker.home_done(cached.home_key, cached.status, cached.events)
             yield cached
-        index = self.cache.index()
+        index.record_stamps({k: v for k, v in stamps.items() if known.get(k) != v})
         for result in self.executor.map_unordered(build_home, tasks):
             if result.status == "generated" and result.manifest is not None:
                 index.record([result.manifest])
+                if (stamp := self.cache.stamp(result.home_key)) is not None:
+                    index.record_stamps({result.home_key: stamp})
             tracker.home_done(result.home_key, result.status, result.events)
             yield result
 
@@ -282,8 +292,10 @@ class DataGenerationManager:
         ok = [h for h in homes if h.status != "failed"]
         events = sum(h.events for h in ok)
         report = ValidationReport.from_homes(h.validation for h in homes if h.validation is not None)
-        # The detector scores are stored in each home's ground truth: no second mining pass here.
-        accuracy = accuracy_of(read_truth(h.directory) for h in ok if h.directory is not None)
+        # The detector scores are stored in the ground truth of the sampled homes: no mining pass here.
+        accuracy = accuracy_of(
+            read_truth(h.directory) for h in ok if h.directory is not None and verified_home(h.index)
+        )
         manifest = DatasetManifest(
             dataset_id=dataset_id(config),
             config=config.model_dump(mode="json"),
