@@ -68,6 +68,8 @@ class EventBuffer:
         self.attributes: dict[str, int] = {}
         self.cause_ids: dict[str, int] = {}
         self._parts: list[EventColumns] = []
+        #: The one entity of each part (`add` adds one entity's events), -1 for a merged part.
+        self._part_entity: list[int] = []
         self._next_row = 0
 
     def state_code(self, state: str) -> int:
@@ -96,6 +98,7 @@ class EventBuffer:
         n = len(times)
         rows = np.arange(self._next_row, self._next_row + n, dtype=np.int64)
         self._next_row += n
+        entity = self.entity_index[entity_id]
         if values is not None:
             code = np.full(n, -1, dtype=np.int32)
             value = values.astype(np.float64)
@@ -110,7 +113,7 @@ class EventBuffer:
             EventColumns(
                 row=rows,
                 time=times.astype(np.int64),
-                entity=np.full(n, self.entity_index[entity_id], dtype=np.int32),
+                entity=np.full(n, entity, dtype=np.int32),
                 code=code,
                 value=value,
                 attr=attrs.astype(np.int32) if attrs is not None else np.full(n, -1, dtype=np.int32),
@@ -123,6 +126,7 @@ class EventBuffer:
                 parent=parents.astype(np.int64) if parents is not None else np.full(n, -1, dtype=np.int64),
             )
         )
+        self._part_entity.append(entity)
         return rows
 
     def columns(self) -> EventColumns:
@@ -130,12 +134,23 @@ class EventBuffer:
         if not self._parts:
             return EventColumns.concat([_empty()])
         if len(self._parts) > 1:
-            self._parts = [EventColumns.concat(self._parts)]
+            self._parts, self._part_entity = [EventColumns.concat(self._parts)], [-1]
         return self._parts[0]
+
+    def columns_of(self, entity_id: str) -> EventColumns:
+        """One entity's events so far, in the order `columns()` holds them, without merging the parts (a
+        merge copies every event; behaviours and sensors ask about one entity many times as they add)."""
+        entity = self.entity_index[entity_id]
+        parts = [
+            part if owner == entity else part.take(part.entity == entity)
+            for part, owner in zip(self._parts, self._part_entity, strict=True)
+            if owner in (entity, -1)
+        ]
+        return EventColumns.concat(parts or [_empty()])
 
     def replace(self, columns: EventColumns) -> None:
         """Swap in edited columns (fault injection); new rows must come from `reserve_rows`."""
-        self._parts = [columns]
+        self._parts, self._part_entity = [columns], [-1]
 
     def reserve_rows(self, n: int) -> I64:
         rows = np.arange(self._next_row, self._next_row + n, dtype=np.int64)
@@ -144,9 +159,8 @@ class EventBuffer:
 
     def events_of(self, entity_id: str, state: str) -> tuple[I64, I64]:
         """(times, row ids) of the events so far that set `entity_id` to `state`, sorted by time."""
-        cols = self.columns()
-        code = self.states.get(state, -2)
-        mask = (cols.entity == self.entity_index[entity_id]) & (cols.code == code)
+        cols = self.columns_of(entity_id)
+        mask = cols.code == self.states.get(state, -2)
         order = np.argsort(cols.time[mask], kind="stable")
         return cols.time[mask][order], cols.row[mask][order]
 

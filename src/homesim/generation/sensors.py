@@ -149,7 +149,7 @@ class SensorReporter:
         return loads
 
     def _state_steps(self, entity: Entity, states: tuple[str, ...]) -> tuple[I64, F64]:
-        cols = self.buffer.columns()
+        cols = self.buffer.columns_of(entity.entity_id)
         mask = cols.entity == self.buffer.entity_index[entity.entity_id]
         order = np.argsort(cols.time[mask], kind="stable")
         active_codes = [self.buffer.states[s] for s in states if s in self.buffer.states]
