@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from homesim.generation.event_table import format_numbers
@@ -11,6 +11,7 @@ from homesim.generation.faults import Fault
 from homesim.generation.home import GeneratedHome
 
 
+@settings(deadline=None)  # no timing in tests: the first call loads Arrow kernels (seconds under load)
 @given(
     st.lists(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False), min_size=1, max_size=30),
     st.integers(min_value=0, max_value=4),
