@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -192,10 +193,15 @@ def _utc_offsets_us(grid: DayGrid, times_us: I64) -> I64:
     return offsets
 
 
-def _astral_us(event: Callable[..., Any], observer: Observer, day: date, tz: ZoneInfo) -> int:
-    """UTC µs of an astral sun event on a local day, or -1 where the sun never crosses the horizon."""
+@lru_cache(maxsize=1 << 16)
+def _astral_us(event: Callable[..., Any], latitude: float, longitude: float, day: date, timezone: str) -> int:
+    """UTC µs of an astral sun event on a local day, or -1 where the sun never crosses the horizon.
+
+    Memoised: the homes of one climate region share its location, so a worker making many homes asks the
+    same days again (astral is scalar Python, about 0.1 ms a call)."""
+    observer = Observer(latitude=latitude, longitude=longitude, elevation=0.0)
     try:
-        moment: datetime = event(observer, day, tz)
+        moment: datetime = event(observer, day, ZoneInfo(timezone))
     except ValueError:
         return -1
     return (moment - _EPOCH) // _ONE_US
@@ -210,18 +216,17 @@ def _sun_times(climate: ClimateRegion, grid: DayGrid, daily_max_elevation: F64) 
     after midnight) is replaced by the day's end.
     """
     loc = climate.location
-    observer = Observer(latitude=loc.latitude, longitude=loc.longitude, elevation=0.0)
-    tz = ZoneInfo(grid.timezone)
+    place = (loc.latitude, loc.longitude)
     begin, end = grid.midnights[:-1], grid.midnights[1:]
     rise = np.empty(grid.days, dtype=np.int64)
     fall = np.empty(grid.days, dtype=np.int64)
     noon = begin + 12 * US_PER_H
     for d in range(grid.days):  # astral is scalar: one pair of calls per day
         day = grid.start + timedelta(days=d)
-        rise[d] = _astral_us(astral.sun.sunrise, observer, day, tz)
-        fall[d] = _astral_us(astral.sun.sunset, observer, day, tz)
+        rise[d] = _astral_us(astral.sun.sunrise, *place, day, grid.timezone)
+        fall[d] = _astral_us(astral.sun.sunset, *place, day, grid.timezone)
         if rise[d] < 0 and fall[d] < 0 and daily_max_elevation[d] <= 0:
-            noon[d] = _astral_us(astral.sun.noon, observer, day, tz)
+            noon[d] = _astral_us(astral.sun.noon, *place, day, grid.timezone)
     no_rise, no_set = rise < 0, fall < 0
     polar_night = no_rise & no_set & (daily_max_elevation <= 0)
     rise = np.where(no_rise, np.where(polar_night, noon, begin), rise)
