@@ -252,6 +252,9 @@ class CacheIndex:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with closing(sqlite3.connect(self.path, timeout=60)) as conn:
             conn.execute("PRAGMA journal_mode=WAL")
+            # A summary rebuilt from the manifests (and stamps that only spare hashing): a power cut may lose
+            # its last commits, never corrupt it, so commits need not wait for the disk (one per home).
+            conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS homes (home_key TEXT PRIMARY KEY, home_index INTEGER NOT NULL, "
                 "generator_version TEXT NOT NULL, events INTEGER NOT NULL, bytes INTEGER NOT NULL, "
@@ -261,13 +264,15 @@ class CacheIndex:
             with conn:
                 yield conn
 
-    def record(self, manifests: list[HomeManifest]) -> None:
+    def record(self, manifests: list[HomeManifest], stamps: dict[str, str] | None = None) -> None:
+        """Add or replace homes, with the file stamps known for them (one transaction)."""
         rows = [
             (m.home_key, m.home_index, m.generator_version, m.events, m.total_bytes, m.model_dump_json())
             for m in manifests
         ]
         with self._connect() as conn:
             conn.executemany("INSERT OR REPLACE INTO homes VALUES (?, ?, ?, ?, ?, ?)", rows)
+            conn.executemany("INSERT OR REPLACE INTO stamps VALUES (?, ?)", list((stamps or {}).items()))
 
     def forget(self, keys: list[str]) -> None:
         with self._connect() as conn:

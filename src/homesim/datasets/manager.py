@@ -231,9 +231,8 @@ class DataGenerationManager:
         index.record_stamps({k: v for k, v in stamps.items() if known.get(k) != v})
         for result in self.executor.map_unordered(build_home, tasks):
             if result.status == "generated" and result.manifest is not None:
-                index.record([result.manifest])
-                if (stamp := self.cache.stamp(result.home_key)) is not None:
-                    index.record_stamps({result.home_key: stamp})
+                stamp = self.cache.stamp(result.home_key)
+                index.record([result.manifest], {result.home_key: stamp} if stamp else None)
             tracker.home_done(result.home_key, result.status, result.events)
             yield result
 
