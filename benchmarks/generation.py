@@ -48,7 +48,10 @@ def run(homes: int, days: int, workers: int, seed: int, root: Path | None) -> di
             cached_s = time.perf_counter() - started
     counts, wall = first.manifest.counts, first.manifest.timings.wall_s
     accuracy = first.manifest.ground_truth_accuracy or {}
-    # ru_maxrss is in KiB on Linux; RUSAGE_CHILDREN reports the largest finished worker.
+    # ru_maxrss is in KiB on Linux; RUSAGE_CHILDREN reports the largest finished worker, and the CPU
+    # seconds of all of them (steadier than wall time on a shared machine).
+    workers_usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    worker_cpu = workers_usage.ru_utime + workers_usage.ru_stime
     return {
         "homes": counts.homes,
         "days": days,
@@ -62,7 +65,9 @@ def run(homes: int, days: int, workers: int, seed: int, root: Path | None) -> di
         "mb_written": round(counts.bytes / 1e6, 1),
         "bytes_per_event": round(counts.bytes / max(counts.events, 1), 1),
         "peak_rss_main_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "peak_rss_worker_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
+        "peak_rss_worker_mb": round(workers_usage.ru_maxrss / 1024, 1),
+        "worker_cpu_s": round(worker_cpu, 1),
+        "events_per_worker_cpu_s": round(counts.events / worker_cpu) if worker_cpu else None,
         "cached_rerequest_s": round(cached_s, 2),
         "cached_rerequest_all_cached": again.manifest.counts.cached == counts.homes - counts.failed,
         "sampled_recall": accuracy.get("total", {}).get("recall"),
