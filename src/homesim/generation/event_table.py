@@ -1,8 +1,9 @@
 """EventBuffer: collects a home's events as numpy columns and turns them into the `events.parquet` table.
 
-Behaviours add whole arrays at a time. `finalize` removes repeats that HA would not record (a state equal to
-the entity's previous state), keeps parent links valid, sorts by time, mints ULID context ids and formats
-states, all column-wise.
+Behaviours add whole arrays at a time, one entity per part, and read one entity's events back
+(`columns_of`) without merging the parts. `finalize` removes repeats that HA would not record (a state equal
+to the entity's previous state) and sorts by time in one ordering pass, keeps parent links valid, mints ULID
+context ids and formats states, all column-wise.
 """
 
 from __future__ import annotations
