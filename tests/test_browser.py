@@ -1,4 +1,4 @@
-"""The report and the dashboard in headless Chromium (Debian's `chromium` + `chromium-driver`).
+"""The report, the dashboard and the API docs in headless Chromium (Debian's `chromium` + `chromium-driver`).
 
 The session fixture installs the packages with apt when they are missing and skips (saying why) only if
 that fails. Each page is checked for its content and for SEVERE console messages, and screenshotted to a
@@ -6,13 +6,17 @@ temp folder (the documentation's screenshots are not these: `benchmarks/screensh
 real `make run` workspace with `open_chromium` and `screenshot` below). The dashboard is checked twice:
 against the real service (`homesim.api`, in a uvicorn thread, with a runner whose progress the test steps)
 and against a tiny fixture server that answers in other shapes the page must also read (bare lists,
-aliases, a report list).
+aliases, a report list). The report and the dashboard (with its plots) are laid out at 1280×800 and
+1920×1080: the page never scrolls sideways, no element ends past the window or clips its content (a table
+cell included), every image decodes, and the console stays free of errors. `/docs` and `/redoc` render
+with no network: every resource they load comes from the service itself.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import socket
 import subprocess
 import threading
@@ -25,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from demo_workspace import build_demo_workspace
+from demo_workspace import DemoWorkspace, build_demo_workspace
 from homesim.reports.dashboard import dashboard_html
 from homesim.reports.report import write_report
 
@@ -48,6 +52,29 @@ FLAGS = (
     "--disable-sync",
 )
 WAIT_S = 30
+#: The window sizes every page is laid out at (the smallest laptop width the report supports, and full HD).
+SIZES = ((1280, 800), (1920, 1080))
+#: What is wrong with the layout of the page shown: sideways scrolling, elements past the window's right
+#: edge, elements (or table cells) narrower than their content, and images that did not decode.
+LAYOUT_JS = """
+const root = document.documentElement;
+const name = (e) => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "")
+  + (typeof e.className === "string" && e.className.trim() ? "." + e.className.trim().split(/\\s+/).join(".") : "");
+const problems = [];
+if (root.scrollWidth > innerWidth) problems.push("page scrolls sideways: " + root.scrollWidth + " > " + innerWidth);
+for (const e of document.body.querySelectorAll("*")) {
+  const r = e.getBoundingClientRect();
+  if (r.width === 0 && r.height === 0) continue;
+  if (r.right > root.clientWidth + 1) problems.push(name(e) + " ends at " + Math.round(r.right));
+  const clips = getComputedStyle(e).overflowX !== "visible" || e.tagName === "TD" || e.tagName === "TH";
+  if (clips && e.scrollWidth > e.clientWidth + 1) {
+    problems.push(name(e) + " clips its content: " + e.scrollWidth + " > " + e.clientWidth);
+  }
+}
+const broken = Array.from(document.images).filter((i) => !(i.complete && i.naturalWidth > 0))
+  .map((i) => i.alt || i.src.slice(0, 60));
+return {problems: problems.slice(0, 20), broken: broken, images: document.images.length};
+"""
 
 
 @pytest.fixture(scope="session")
@@ -109,6 +136,21 @@ def screenshot(browser: WebDriver, path: Path, max_height: int = 4000) -> Path:
     return path
 
 
+def set_viewport(browser: WebDriver, width: int, height: int) -> None:
+    """Lay the page out in a `width`×`height` window (exactly: the window's frame is not counted)."""
+    browser.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+    )
+    assert browser.execute_script("return innerWidth") == width
+
+
+def layout(browser: WebDriver) -> dict[str, Any]:
+    """The layout problems of the page shown (`LAYOUT_JS`)."""
+    found: dict[str, Any] = browser.execute_script(LAYOUT_JS)
+    return found
+
+
 def wait_for_report(browser: WebDriver, path: Path) -> int:
     """Open a static report and wait until it has loaded; the number of its plots that drew."""
     browser.get(path.resolve().as_uri())
@@ -122,13 +164,20 @@ def wait_for_report(browser: WebDriver, path: Path) -> int:
     return loaded
 
 
-def test_report_renders_with_every_plot(
-    driver: WebDriver, screenshots: Path, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    demo = build_demo_workspace(tmp_path_factory.mktemp("browser-ws"), homes=2, days=7, cycles=2)
-    path = write_report(demo.workspace)
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoWorkspace:
+    return build_demo_workspace(tmp_path_factory.mktemp("browser-ws"), homes=2, days=7, cycles=2)
+
+
+@pytest.fixture(scope="module")
+def report_path(demo: DemoWorkspace) -> Path:
+    return write_report(demo.workspace)
+
+
+def test_report_renders_with_every_plot(driver: WebDriver, screenshots: Path, report_path: Path) -> None:
+    path = report_path
     expected = path.read_text("utf-8").count('<figure class="plot"><img ')
-    assert expected == 1 + 2 + 1 + 2 * 6  # stage curves, 2 learning curves, A/B, two cycles' 6 figures
+    assert expected == 1 + 3 + 1 + 2 * 6  # stage curves, 3 learning curves, A/B, two cycles' 6 figures
     assert wait_for_report(driver, path) == expected
     headings = {h.text for h in driver.find_elements("css selector", "h2, h3")}
     assert {
@@ -140,6 +189,25 @@ def test_report_renders_with_every_plot(
     } <= headings
     assert severe(driver) == []
     assert screenshot(driver, screenshots / "report.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(("width", "height"), SIZES)
+def test_report_layout(driver: WebDriver, report_path: Path, width: int, height: int) -> None:
+    set_viewport(driver, width, height)
+    try:
+        expected = report_path.read_text("utf-8").count('<figure class="plot"><img ')
+        assert wait_for_report(driver, report_path) == expected
+        found = layout(driver)
+        assert found["problems"] == [] and found["broken"] == [] and found["images"] == expected
+        # the decisions' reasons wrap inside their cells (the demo's are as long as the loop's)
+        reasons = driver.execute_script(
+            "return Array.from(document.querySelectorAll('#deployment-decisions td:last-child'))"
+            ".map(td => [td.scrollWidth <= td.clientWidth, td.innerText.length])"
+        )
+        assert reasons and all(fits and length > 60 for fits, length in reasons)
+        assert severe(driver) == []
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
 # -- the dashboard ------------------------------------------------------------------------------------------
