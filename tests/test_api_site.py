@@ -40,6 +40,9 @@ def test_docs_assets_are_the_dist_files(client: TestClient) -> None:
         assert response.status_code == 200 and response.headers["content-type"].startswith(media_type)
         assert len(response.content) > 1_000
     assert "SwaggerUIBundle" in client.get(f"{ASSETS_URL}/swagger-ui-bundle.js").text
+    redoc = client.get(f"{ASSETS_URL}/redoc.standalone.js").text
+    assert "Redoc" in redoc and "cdn.redoc.ly" not in redoc  # its footer logo would be fetched from there
+    assert "validatorUrl" in client.get("/docs").text  # the validator badge is off (it asks a remote host)
     for name in ("../core.py", "core.py", "..%2Fcore.py"):
         assert client.get(f"{ASSETS_URL}/{name}").status_code == 404
     assert client.get("/openapi.json").json()["paths"].keys().isdisjoint({"/docs", "/redoc", ASSETS_URL})

@@ -3,18 +3,21 @@ icon served by the service itself from `/docs-assets/` (never from a CDN: the ma
 
 The files are the ones the `fastapi-offline` package ships (Swagger UI, Apache-2.0; ReDoc, MIT; the
 package, MIT): a PyPI dependency rather than vendored copies, so an upgrade is a version bump. FastAPI's
-own CDN pages are switched off in `create_app` (`docs_url=None, redoc_url=None`).
+own CDN pages are switched off in `create_app` (`docs_url=None, redoc_url=None`). Two things in them
+would still reach out: Swagger UI's validator badge (`validatorUrl`, switched off) and ReDoc's "API docs by
+Redocly" logo, an image on cdn.redoc.ly (its URL in the bundle is replaced by an inline empty SVG).
 """
 
 from __future__ import annotations
 
+from functools import cache
 from importlib.resources import files
 from pathlib import Path
 from typing import Final
 
 from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from homesim.api.errors import ApiError
 
@@ -29,6 +32,9 @@ ASSETS: Final = {
     "favicon.png": "image/png",
 }
 OAUTH2_REDIRECT: Final = "/docs/oauth2-redirect"
+#: ReDoc's footer logo (fetched from its CDN) and what it is replaced with: an empty inline SVG.
+REDOC_LOGO: Final = "https://cdn.redoc.ly/redoc/logo-mini.svg"
+NO_LOGO: Final = "data:image/svg+xml,%3Csvg%20xmlns='http://www.w3.org/2000/svg'%20width='1'%20height='1'/%3E"
 
 
 def assets_dir() -> Path:
@@ -50,6 +56,7 @@ def swagger_ui(request: Request) -> HTMLResponse:
         swagger_css_url=f"{root}{ASSETS_URL}/swagger-ui.css",
         swagger_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
         oauth2_redirect_url=OAUTH2_REDIRECT,
+        swagger_ui_parameters={"validatorUrl": None},  # the badge asks validator.swagger.io
     )
 
 
@@ -70,8 +77,16 @@ def redoc(request: Request) -> HTMLResponse:
     )
 
 
+@cache
+def redoc_js() -> bytes:
+    """The ReDoc bundle with its CDN logo replaced (read once)."""
+    return (assets_dir() / "redoc.standalone.js").read_bytes().replace(REDOC_LOGO.encode(), NO_LOGO.encode())
+
+
 @router.get(f"{ASSETS_URL}/{{name}}", response_class=FileResponse)
-def asset(name: str) -> FileResponse:
+def asset(name: str) -> Response:
     if name not in ASSETS:
         raise ApiError(404, "not found", f"no docs asset {name!r}")
+    if name == "redoc.standalone.js":
+        return Response(redoc_js(), media_type=ASSETS[name])
     return FileResponse(assets_dir() / name, media_type=ASSETS[name])

@@ -3,9 +3,10 @@
 It lists jobs (`GET /v1/jobs`, polled) and follows every running job's server-sent events
 (`GET /v1/jobs/{id}/events`) to move its progress bar live; it draws the report's key plots
 (`GET /v1/dashboard/plots`: F1 per stage, learning curves, A/B metrics — `reports/live.py`), polled and
-asked again whenever a followed job ends, redrawn only when their version changes; it lists model versions and their champions
-(`GET /v1/models`) and links to the reports (`GET /v1/reports`, asked for only when the service's
-`/openapi.json` lists it, so an API without it causes no failed request; the plots likewise). The script reads every response
+asked again whenever a followed job ends, redrawn only when their version changes; it lists model
+versions and their champions (`GET /v1/models`) and links to the reports (`GET /v1/reports`). Reports and
+plots are asked for only when the service's `/openapi.json` lists them, so an API without them causes no
+failed request. The script reads every response
 defensively (a list, or an object holding one under `items`/`jobs`/`models`/`reports`; progress as a
 fraction, a percentage or done/total), builds the DOM with `textContent` only (nothing from the server is
 parsed as HTML), and reports failures on the page rather than in the console.
