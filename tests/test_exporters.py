@@ -320,7 +320,9 @@ def split_export(
 
 
 @pytest.mark.parametrize("model_type", MODEL_TYPES)
-def test_export_loads_with_datasets_split_by_home(split_export: Workspace, model_type: ModelType) -> None:
+def test_export_loads_with_datasets_split_by_home(
+    split_export: Workspace, model_type: ModelType, capfd: pytest.CaptureFixture[str]
+) -> None:
     """`datasets.load_dataset(<export folder>)` gets train/validation/test, split by home, and the card
     (huggingface_hub's `DatasetCard`) has the licence, task categories, size and every table's features."""
     datasets = pytest.importorskip("datasets")
@@ -335,6 +337,8 @@ def test_export_loads_with_datasets_split_by_home(split_export: Workspace, model
         sum(sum(r.values()) for r in metadata["splits"]["rows"].values())
     )
     infos = {i["config_name"]: i for i in card.data.dataset_info}
+    read = datasets.info.DatasetInfosDict.from_dataset_card_data(card.data)  # as `datasets` reads the card
+    assert "Ignoring" not in capfd.readouterr().err  # it says so when the card's split info is malformed
     for n, spec in enumerate(TABLES[model_type]):
         config = "default" if n == 0 else spec.name
         loaded = datasets.load_dataset(str(directory), config, cache_dir=str(cache))
@@ -345,6 +349,9 @@ def test_export_loads_with_datasets_split_by_home(split_export: Workspace, model
             assert {home_split(k) for k in keys} == {split}
         assert sum(loaded[s].num_rows for s in SPLITS) == _rows(directory / cards_stored(metadata, spec.name))
         info = infos[config]
+        assert {s: read[config].splits[s].num_examples for s in SPLITS} == {
+            s: loaded[s].num_rows for s in SPLITS
+        }
         assert [f["name"] for f in info["features"]] == [c.name for c in spec.columns]
         assert list(loaded["train"].features) == [c.name for c in spec.columns]
         assert {s["name"]: s["num_examples"] for s in info["splits"]} == {

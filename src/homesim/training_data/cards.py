@@ -229,11 +229,13 @@ def dataset_card(
     metadata: Mapping[str, Any],
     stored: Mapping[str, str],
     split_rows: Mapping[str, Mapping[Split, int]],
+    split_bytes: Mapping[str, Mapping[Split, int]],
     chat: str | None,
 ) -> str:
     """The card's text. `stored`: table → its main file (the one Hugging Face reads, parquet first); the
-    split files are `splits/<split>/<that name>`; `split_rows`: table → rows per split; `chat`: the chat
-    JSONL file name, if written (one `train` split: a chat example carries no home)."""
+    split files are `splits/<split>/<that name>`; `split_rows` / `split_bytes`: table → rows / bytes in
+    memory per split; `chat`: the chat JSONL file name, if written (one `train` split: a chat example
+    carries no home)."""
     from huggingface_hub import DatasetCard, DatasetCardData  # 1 s to import: only when a card is written
 
     specs = [spec for spec in TABLES[model_type] if spec.name in stored]
@@ -248,7 +250,7 @@ def dataset_card(
         if stored[spec.name].endswith(".json"):
             config["field"] = "rows"
         configs.append(config)
-        infos.append(_info(name, spec, split_rows[spec.name]))
+        infos.append(_info(name, spec, split_rows[spec.name], split_bytes[spec.name]))
     if chat is not None:
         configs.append({"config_name": "chat", "data_files": [{"split": "train", "path": chat}]})
     rows = sum(sum(split_rows[s.name].values()) for s in specs)
@@ -295,9 +297,10 @@ def dataset_card(
     return str(DatasetCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(body)))
 
 
-def _info(name: str, spec: TableSpec, rows: Mapping[Split, int]) -> dict[str, Any]:
+def _info(name: str, spec: TableSpec, rows: Mapping[Split, int], size: Mapping[Split, int]) -> dict[str, Any]:
     return {
         "config_name": name,
         "features": [{"name": c.name} | _feature(c.dtype) for c in spec.columns],
-        "splits": [{"name": s, "num_examples": rows[s]} for s in SPLITS],
+        "splits": [{"name": s, "num_bytes": size[s], "num_examples": rows[s]} for s in SPLITS],
+        "dataset_size": sum(size.values()),
     }

@@ -227,7 +227,7 @@ class Exporter:
         try:
             counts = self._write_all(staging, model_type, tables, wanted)
             stored = _hf_files(counts, model_type)
-            split_rows = _write_splits(staging, model_type, tables, stored)
+            split_rows, split_bytes = _write_splits(staging, model_type, tables, stored)
             source_cycles = sorted({c for _, c, _ in rows})
             metadata: dict[str, Any] = {
                 "schema_version": SCHEMA_VERSION,
@@ -250,7 +250,7 @@ class Exporter:
                     name = f"{SPLITS_DIR}/{split}/{stored[table]}"
                     metadata["files"][name] = {"sha256": _sha256(staging / name), "rows": n}
             chat = f"yaml_pairs{SUFFIX['chat']}" if f"yaml_pairs{SUFFIX['chat']}" in counts else None
-            card = dataset_card(model_type, metadata, stored, split_rows, chat)
+            card = dataset_card(model_type, metadata, stored, split_rows, split_bytes, chat)
             write_text_atomic(staging / README_FILE, card)
             metadata["files"][README_FILE] = {"sha256": _sha256(staging / README_FILE), "rows": None}
             write_json_atomic(staging / EXPORT_METADATA_FILE, metadata)
@@ -299,24 +299,27 @@ class Exporter:
 
 def _write_splits(
     directory: Path, model_type: ModelType, tables: dict[str, pl.DataFrame], stored: Mapping[str, str]
-) -> dict[str, dict[Split, int]]:
+) -> tuple[dict[str, dict[Split, int]], dict[str, dict[Split, int]]]:
     """Write each table's rows again, split by home, as `splits/<split>/<file>` in the format Hugging Face
-    reads (`stored`); re-read each file and check the splits add up to the table. Table → rows per split."""
+    reads (`stored`); re-read each file and check the splits add up to the table. Table → rows per split,
+    and table → bytes per split in memory (Arrow: what `datasets` calls a split's `num_bytes`)."""
     rows: dict[str, dict[Split, int]] = {}
+    size: dict[str, dict[Split, int]] = {}
     for spec in TABLES[model_type]:
         if spec.name not in stored:
             continue
         name, frame = stored[spec.name], tables[spec.name]
         fmt: Format = "parquet" if name.endswith(".parquet") else "csv" if name.endswith(".csv") else "json"
-        rows[spec.name] = {}
+        rows[spec.name], size[spec.name] = {}, {}
         for split, part in split_frame(frame).items():
+            size[spec.name][split] = part.to_arrow().nbytes
             path = directory / SPLITS_DIR / split / name
             path.parent.mkdir(parents=True, exist_ok=True)
             _write_table(path, part, spec, fmt, model_type)
             rows[spec.name][split] = read_table(path, spec, fmt).height
         if sum(rows[spec.name].values()) != frame.height:
             raise ExportFormatError(f"{directory / SPLITS_DIR}: the splits of {name} miss rows")
-    return rows
+    return rows, size
 
 
 def _ids_digest(ids: Sequence[str]) -> str:
