@@ -64,13 +64,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{out / 'report.png'}: {report} ({plots} plots)")
         with _serving(workspace) as url:
             browser.get(f"{url}/dashboard")
-            # The page says "updated" after its first list loads; a run's workspace has models and
-            # reports, so wait for those lists too.
+            # The page says "updated" after its first list loads; a run's workspace has plots, models
+            # and reports, so wait for those too (the first draw of the plots takes seconds).
             WebDriverWait(browser, WAIT_S).until(
                 lambda d: (
                     d.find_element("id", "status").text.startswith("updated")
                     and d.find_elements("css selector", "#models tbody tr")
                     and d.find_elements("css selector", "#reports li")
+                    and d.execute_script(
+                        "const imgs = Array.from(document.querySelectorAll('#plots img'));"
+                        "return imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0);"
+                    )
                 )
             )
             screenshot(browser, out / "dashboard.png")

@@ -18,16 +18,18 @@ from typer.testing import CliRunner
 from homesim.cli import export as export_cli
 from homesim.datasets.manager import DataGenerationManager
 from homesim.generation.config import GenerationConfig
+from homesim.schema.ground_truth import GroundTruth
 from homesim.schema.records import AnyRecord
 from homesim.simulation.cycle import DEFAULT_STAGES
 from homesim.simulation.home_view import HomeView, load_home_view
 from homesim.simulation.model_provider import MODEL_TYPES, ModelType, NoModels
-from homesim.training_data import exporters
+from homesim.training_data import cards, exporters
+from homesim.training_data.cards import SPLITS, home_split, split_frame
 from homesim.training_data.collector import TrainingDataCollector
 from homesim.training_data.exporters import Exporter, MemorySource, prune
 from homesim.training_data.formatters import natural_key
 from homesim.training_data.loading import ExportFormatError, read_metadata
-from homesim.training_data.schemas import FORMATS
+from homesim.training_data.schemas import FORMATS, TABLES
 from homesim.training_data.store import PARQUET_STAGING, RecordStore
 from homesim.workspace import Workspace
 
@@ -101,16 +103,23 @@ def test_every_format_is_written_with_exact_metadata(
     directory = workspace.training_data_dir / folder / model_type
     metadata = read_metadata(directory)
     suffixes = {"json": ".json", "parquet": ".parquet", "sqlite": ".sqlite", "csv": ".csv", "chat": ".jsonl"}
-    written = {p.suffix for p in directory.iterdir() if p.name not in ("metadata.json", "README.md")}
+    written = {
+        p.suffix for p in directory.iterdir() if p.is_file() and p.name not in ("metadata.json", "README.md")
+    }
     assert written == {suffixes[f] for f in FORMATS[model_type]}
     assert metadata["records"] > 0 and metadata["lineage"]["record_ids"] == metadata["records"]
     assert metadata["source_cycles"] == ([1] if folder == "cycle_1" else [1, 2])
-    on_disk = {p.name for p in directory.iterdir() if p.name != "metadata.json"}
+    on_disk = {p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file()} - {
+        "metadata.json"
+    }
     assert set(metadata["files"]) == on_disk
     for name, info in metadata["files"].items():
         path = directory / name
         assert info["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
-        if name != "README.md":
+        if name.startswith("splits/"):  # a table's rows again, split by home
+            split, table = name.split("/")[1:]
+            assert info["rows"] == metadata["splits"]["rows"][table.split(".")[0]][split] == _rows(path)
+        elif name != "README.md":
             assert metadata["counts"][name] == info["rows"] == _rows(path)
     assert not [p for p in directory.parent.iterdir() if p.name.startswith(".")]  # no staging left
 
@@ -180,10 +189,15 @@ def test_format_filter_and_failed_export_keeps_the_old_one(
     workspace = Workspace(tmp_path)
     exporter = Exporter(workspace, MemorySource(corpus[1]), truths=lambda key: None)
     result = exporter.export("device_intelligence", 1, ["csv"])
-    assert sorted(p.name for p in result.directory.iterdir()) == ["README.md", "devices.csv", "metadata.json"]
+    assert sorted(p.name for p in result.directory.iterdir()) == [
+        "README.md",
+        "devices.csv",
+        "metadata.json",
+        "splits",
+    ]
     with pytest.raises(ValueError, match="none was requested"):
         exporter.export("device_intelligence", 1, ["parquet"])
-    before = {p.name: p.read_bytes() for p in result.directory.iterdir()}
+    before = {p: p.read_bytes() for p in result.directory.rglob("*") if p.is_file()}
 
     def broken(*args: object) -> pl.DataFrame:
         raise ExportFormatError("re-read failed")
@@ -191,7 +205,7 @@ def test_format_filter_and_failed_export_keeps_the_old_one(
     monkeypatch.setattr(exporters, "read_table", broken)
     with pytest.raises(ExportFormatError):
         exporter.export("device_intelligence", 1)
-    assert {p.name: p.read_bytes() for p in result.directory.iterdir()} == before
+    assert {p: p.read_bytes() for p in result.directory.rglob("*") if p.is_file()} == before
     assert [p.name for p in result.directory.parent.iterdir()] == ["device_intelligence"]
 
 
@@ -262,3 +276,110 @@ def test_reads_the_real_record_store(corpus: tuple[Workspace, list[AnyRecord]], 
         assert store.cycles() == [1]
         result = Exporter(workspace, store, truths=lambda key: None).export("soft_prompt", 1)
     assert result.records == result.counts["queries.sqlite"] == len(asks)
+
+
+def _id(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:24]  # a record id's length
+
+
+@pytest.fixture(scope="module")
+def split_export(
+    corpus: tuple[Workspace, list[AnyRecord]], tmp_path_factory: pytest.TempPathFactory
+) -> Workspace:
+    """Cycle 1 exported with each real home's records copied under new home keys, chosen so that every
+    split holds homes (two real homes alone would all land in `train`)."""
+    source, records = corpus
+    originals = sorted({r.home_key for r in records if r.cycle == 1})
+    keys: dict[str, list[str]] = {s: [] for s in SPLITS}
+    for i in range(1_000):
+        key = f"h{i:06d}-split"
+        if len(keys[home_split(key)]) < 2:
+            keys[home_split(key)].append(key)
+    clones = [key for split in SPLITS for key in keys[split]]
+    original_of = {key: originals[n % len(originals)] for n, key in enumerate(clones)}
+    copies = [
+        r.model_copy(
+            update={
+                "home_key": key,
+                "record_id": hashlib.sha256(f"{r.record_id}{n}".encode()).hexdigest()[:24],
+            }
+        )
+        for n, key in enumerate(clones)
+        for r in records
+        if r.cycle == 1 and r.home_key == original_of[key]
+    ]
+    truths = exporters.workspace_truths(source)
+
+    def truth(key: str) -> GroundTruth | None:
+        found = truths(original_of[key])
+        return None if found is None else found.model_copy(update={"home_key": key})
+
+    workspace = Workspace(tmp_path_factory.mktemp("split-export"))
+    Exporter(workspace, MemorySource(copies), truths=truth).export_cycle(1)
+    return workspace
+
+
+@pytest.mark.parametrize("model_type", MODEL_TYPES)
+def test_export_loads_with_datasets_split_by_home(
+    split_export: Workspace, model_type: ModelType, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """`datasets.load_dataset(<export folder>)` gets train/validation/test, split by home, and the card
+    (huggingface_hub's `DatasetCard`) has the licence, task categories, size and every table's features."""
+    datasets = pytest.importorskip("datasets")
+    from huggingface_hub import DatasetCard
+
+    directory = split_export.export_dir(model_type, 1)
+    metadata = read_metadata(directory)
+    cache = directory.parent.parent / ".hf-cache"
+    card = DatasetCard.load(directory / "README.md")
+    assert card.data.license == "apache-2.0" and card.data.task_categories == cards.TASKS[model_type]
+    assert card.data.size_categories == cards.size_category(
+        sum(sum(r.values()) for r in metadata["splits"]["rows"].values())
+    )
+    infos = {i["config_name"]: i for i in card.data.dataset_info}
+    read = datasets.info.DatasetInfosDict.from_dataset_card_data(card.data)  # as `datasets` reads the card
+    assert "Ignoring" not in capfd.readouterr().err  # it says so when the card's split info is malformed
+    for n, spec in enumerate(TABLES[model_type]):
+        config = "default" if n == 0 else spec.name
+        loaded = datasets.load_dataset(str(directory), config, cache_dir=str(cache))
+        assert list(loaded) == list(SPLITS)
+        homes = {split: set(loaded[split]["home_key"]) for split in SPLITS}
+        assert all(homes.values()), homes  # every split holds homes…
+        for split, keys in homes.items():  # …each in the split its key says, so in no other
+            assert {home_split(k) for k in keys} == {split}
+        assert sum(loaded[s].num_rows for s in SPLITS) == _rows(directory / cards_stored(metadata, spec.name))
+        info = infos[config]
+        assert {s: read[config].splits[s].num_examples for s in SPLITS} == {
+            s: loaded[s].num_rows for s in SPLITS
+        }
+        assert [f["name"] for f in info["features"]] == [c.name for c in spec.columns]
+        assert list(loaded["train"].features) == [c.name for c in spec.columns]
+        assert {s["name"]: s["num_examples"] for s in info["splits"]} == {
+            s: loaded[s].num_rows for s in SPLITS
+        }
+    for column in (c for spec in TABLES[model_type] for c in spec.columns):
+        assert f"| `{column.name}` |" in card.text and cards.column_doc("", column.name)
+
+
+def cards_stored(metadata: dict[str, object], table: str) -> str:
+    """The file of `table` that the card points at (its split files' name)."""
+    files = metadata["files"]
+    assert isinstance(files, dict)
+    return next(name.split("/")[-1] for name in files if name.startswith(f"splits/train/{table}."))
+
+
+def test_split_is_by_home_and_matches_the_evaluators_held_out_homes() -> None:
+    from homesim.retraining.model_evaluator import is_validation_home
+
+    keys = [f"h{i:06d}-{i * 7919 % 10007:x}" for i in range(2_000)]
+    splits = [home_split(k) for k in keys]
+    assert [home_split(k) for k in keys] == splits  # deterministic
+    assert all((s != "train") == is_validation_home(k) for k, s in zip(keys, splits, strict=True))
+    shares = {s: splits.count(s) / len(keys) for s in SPLITS}
+    assert 0.77 < shares["train"] < 0.83 and 0.07 < shares["test"] < 0.13
+    frame = pl.DataFrame({"home_key": keys, "n": range(len(keys))})
+    parts = split_frame(frame)
+    assert sum(p.height for p in parts.values()) == frame.height
+    assert all(
+        set(parts[s]["home_key"]) == {k for k, t in zip(keys, splits, strict=True) if t == s} for s in SPLITS
+    )

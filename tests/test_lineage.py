@@ -15,14 +15,18 @@ from openlineage.client.transport.http import HttpTransport
 from typer.testing import CliRunner
 
 from homesim.cli import lineage as lineage_cli
+from homesim.datasets.manager import DataGenerationManager
 from homesim.generation.config import GenerationConfig
 from homesim.generation.home import generate_home
 from homesim.schema.records import AnyRecord, AutomationRecord
 from homesim.simulation.cycle import DEFAULT_STAGES
-from homesim.simulation.home_view import HomeView
+from homesim.simulation.home_view import HomeView, load_home_view
 from homesim.simulation.model_provider import NoModels
 from homesim.training_data.collector import TrainingDataCollector
+from homesim.training_data.exporters import Exporter
 from homesim.training_data.lineage_tracker import LineageTracker, Source, default_transport
+from homesim.training_data.openlineage_facets import GENERATOR_FACET
+from homesim.training_data.schemas import SYNERGIES
 from homesim.training_data.store import RecordStore
 from homesim.workspace import Workspace
 
@@ -254,3 +258,127 @@ def test_cli(collected: tuple[Workspace, dict[int, list[AnyRecord]]], tmp_path: 
     assert (
         runner.invoke(app, ["lineage", "query", "--cycle", "1", "--workspace", str(tmp_path)]).exit_code == 2
     )
+
+
+#: The facets of the OpenLineage spec that our events carry, as published (`https://openlineage.io/spec/
+#: facets/…`: BaseFacet of spec 2-0-2, SchemaDatasetFacet 1-2-0, DatasourceDatasetFacet 1-0-1,
+#: OutputStatisticsOutputDatasetFacet 1-0-2; descriptions and examples left out).
+BASE_FACET = {
+    "type": "object",
+    "properties": {
+        "_producer": {"type": "string", "format": "uri"},
+        "_schemaURL": {"type": "string", "format": "uri"},
+    },
+    "required": ["_producer", "_schemaURL"],
+}
+FACET_SPECS = {
+    "schema": {
+        "allOf": [
+            BASE_FACET,
+            {
+                "type": "object",
+                "properties": {
+                    "fields": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "name": {"type": "string"},
+                                "type": {"type": "string"},
+                                "description": {"type": "string"},
+                            },
+                            "required": ["name"],
+                        },
+                    }
+                },
+            },
+        ]
+    },
+    "dataSource": {
+        "allOf": [
+            BASE_FACET,
+            {
+                "type": "object",
+                "properties": {"name": {"type": "string"}, "uri": {"type": "string", "format": "uri"}},
+            },
+        ]
+    },
+    "outputStatistics": {
+        "allOf": [
+            BASE_FACET,
+            {
+                "type": "object",
+                "properties": {
+                    "rowCount": {"type": "integer"},
+                    "size": {"type": "integer"},
+                    "fileCount": {"type": "integer"},
+                },
+                "required": ["rowCount"],
+            },
+        ]
+    },
+    GENERATOR_FACET: BASE_FACET,  # a custom job facet: the base facet's fields, then its own
+}
+
+
+def test_openlineage_facets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real dataset collected and exported: the events carry schema, dataSource, outputStatistics and the
+    generator config, each valid against the spec's facet definition."""
+    monkeypatch.delenv("OPENLINEAGE_URL", raising=False)
+    workspace = Workspace(tmp_path)
+    config = GenerationConfig(homes=1, days=7, seed=5)
+    with DataGenerationManager(workspace, "inline") as manager:
+        generated = manager.generate(config)
+    manifest = generated.manifest
+    home = generated.homes[0].directory
+    assert home is not None
+    view = load_home_view(home, config)
+    for name, stage in DEFAULT_STAGES:
+        view.upstream[name] = list(stage(view, NoModels(), 1))
+    records = [r for produced in view.upstream.values() for r in produced]
+    source = Source(manifest.dataset_id, manifest.generator_version, manifest.config_hash)
+    with LineageTracker(workspace.lineage_db) as tracker:
+        with TrainingDataCollector(
+            workspace.training_store, truth_of={view.key: view.truth}, lineage=tracker, source=source
+        ) as collector:
+            collector.emit_many(records)
+        with RecordStore(workspace.training_store) as store:
+            result = Exporter(workspace, store, tracker=tracker).export("gnn_synergy", 1)
+        sent = tracker.emit_openlineage()
+    events = [json.loads(line) for line in workspace.openlineage_file.read_text().splitlines()]
+    assert len(events) == sent
+    checker = jsonschema.Draft202012Validator(OPENLINEAGE_SPEC, format_checker=jsonschema.FormatChecker())
+    facets_seen: dict[str, int] = {}
+    for event in events:
+        checker.validate(event)
+        datasets = [*event.get("inputs", []), *event.get("outputs", [])]
+        for where in [event["job"], *datasets]:
+            for key, facet in [*where.get("facets", {}).items(), *where.get("outputFacets", {}).items()]:
+                jsonschema.validate(facet, FACET_SPECS[key], format_checker=jsonschema.FormatChecker())
+                facets_seen[key] = facets_seen.get(key, 0) + 1
+    assert set(facets_seen) == set(FACET_SPECS)
+    wrong = {"rowCount": "many", "_producer": "homesim"}  # no _schemaURL, a count that is not a number
+    assert len(list(jsonschema.Draft202012Validator(FACET_SPECS["outputStatistics"]).iter_errors(wrong))) == 2
+    complete = [e for e in events if e["eventType"] == "COMPLETE"]
+    collect = next(e for e in complete if e["inputs"] and e["inputs"][0]["name"].startswith("dataset/"))
+    generator = collect["job"]["facets"][GENERATOR_FACET]
+    set_fields = {k: v for k, v in manifest.config.items() if v is not None}  # the client drops nulls
+    assert generator["config"] == set_fields and generator["configHash"] == manifest.config_hash
+    assert (
+        collect["inputs"][0]["facets"]["dataSource"]["uri"]
+        == workspace.dataset(manifest.dataset_id).path.as_uri()
+    )
+    accepted = {o["name"]: o["outputFacets"]["outputStatistics"]["rowCount"] for o in collect["outputs"]}
+    with RecordStore(workspace.training_store) as store:
+        assert accepted["training_records/gnn_synergy"] == len(store.accepted_rows("gnn_synergy", [1])) > 0
+    files = {Path(o["name"]).name: o for e in complete for o in e["outputs"] if o["namespace"] == "file"}
+    assert set(files) == set(result.counts)
+    parquet = files["synergies.parquet"]
+    stats = parquet["outputFacets"]["outputStatistics"]
+    assert stats["rowCount"] == result.counts["synergies.parquet"]
+    assert (
+        stats["size"] == (result.directory / "synergies.parquet").stat().st_size and stats["fileCount"] == 1
+    )
+    columns = [f["name"] for f in parquet["facets"]["schema"]["fields"]]
+    assert columns == [c.name for c in SYNERGIES.columns]
+    assert all(f.get("type") and f.get("description") for f in parquet["facets"]["schema"]["fields"])

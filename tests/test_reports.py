@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import shutil
 from pathlib import Path
 
+import polars as pl
 import pytest
 from typer.testing import CliRunner
 
 from demo_workspace import DemoWorkspace, build_demo_workspace
 from homesim.cli import app
-from homesim.reports import plots
+from homesim.reports import live, plots
 from homesim.reports.dashboard import dashboard_html
 from homesim.reports.data import ab_metric_table, ab_p_values
 from homesim.reports.inputs import ReportInputError, ab_results
@@ -56,8 +58,8 @@ def test_cycle_report_has_every_section_and_plot(demo: DemoWorkspace) -> None:
     # only the A/B section lacks input: the demo's A/B result belongs to the last cycle of the run
     assert _no_data(page) == ["no A/B result (reports/ab_&lt;model_type&gt;_&lt;cycle&gt;.json)"]
     assert "http://" not in page and "https://" not in page  # self-contained: nothing to fetch
-    for stage in demo.report.stages:
-        assert f'<td class="text">{stage.stage}</td>' in page
+    for stage in demo.report.stages:  # long names may wrap after an underscore
+        assert f'<td class="text">{stage.stage}</td>' in page.replace("_<wbr>", "_")
 
 
 def test_run_report_has_learning_curves_decisions_and_ab(demo: DemoWorkspace) -> None:
@@ -68,8 +70,8 @@ def test_run_report_has_learning_curves_decisions_and_ab(demo: DemoWorkspace) ->
         assert f">{title}</h" in page, title
     for cycle in range(1, demo.cycles + 1):
         assert f">Cycle {cycle} — dataset {demo.report.dataset_id}</h2>" in page
-    # stage F1 across cycles + one learning curve per model + one A/B figure + every cycle's figures
-    assert _images(page) == 1 + 2 + 1 + FIGURES_PER_CYCLE * demo.cycles
+    # stage F1 across cycles + one learning curve per model (3) + one A/B figure + every cycle's figures
+    assert _images(page) == 1 + 3 + 1 + FIGURES_PER_CYCLE * demo.cycles
     assert _no_data(page) == []
     pngs = [base64.b64decode(b) for b in re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)]
     assert all(p.startswith(b"\x89PNG\r\n") and len(p) > 5_000 for p in pngs)  # drawn, not blank stubs
@@ -84,7 +86,7 @@ def test_run_report_restricted_to_one_cycle(demo: DemoWorkspace) -> None:
     assert path.name == f"run_{demo.run_id}_cycle_2.html"
     page = path.read_text("utf-8")
     assert ">Cycle 2 — dataset" in page and ">Cycle 1 — dataset" not in page
-    assert _images(page) == 1 + 2 + 1 + FIGURES_PER_CYCLE
+    assert _images(page) == 1 + 3 + 1 + FIGURES_PER_CYCLE
     with pytest.raises(ReportInputError, match=f"run {demo.run_id} has no cycle 7"):
         write_report(demo.workspace, run_id=demo.run_id, cycle=7)
 
@@ -208,3 +210,60 @@ def test_demo_run_summary_has_the_loop_shape(demo: DemoWorkspace) -> None:
     assert {"decision", "primary_metric", "candidate_value", "ci_low", "ci_high"} <= set(
         cycle["models"]["gnn_synergy"]
     )
+
+
+def test_ab_figure_shows_every_metric() -> None:
+    stages = ("pattern", "synergy", "suggestion", "automation", "ask_ai", "device_health")
+    result = {
+        "stages": [
+            {"stage": s, "champion": {"precision": 0.5, "recall": 0.6, "f1": 0.55}, "challenger": {"f1": 0.6}}
+            for s in stages
+        ]
+    }
+    table = ab_metric_table(result)
+    assert table.height == 18  # 6 stages × precision, recall, F1
+    (ax,) = plots.ab_plot(table).axes
+    assert [t.get_text() for t in ax.get_yticklabels()] == table["metric"].to_list()
+
+
+def test_one_point_learning_curve_has_a_baseline_line() -> None:
+    one = pl.DataFrame(
+        {
+            "cycle": [1], "primary_metric": ["f1"], "candidate_value": [0.74], "champion_value": [None],
+            "baseline_value": [0.71], "ci_low": [0.01], "ci_high": [0.05], "decision": ["deployed"],
+        },
+        schema_overrides={"champion_value": pl.Float64},
+    )  # fmt: skip
+    top = plots.learning_curve_plot(one, "pattern_detection").axes[0]
+    (baseline,) = [line for line in top.get_lines() if line.get_label() == "baseline"]
+    xs, ys = baseline.get_xdata(), baseline.get_ydata()
+    assert list(ys) == [0.71, 0.71] and xs[0] < xs[1]  # a line across the panel, not a lone point
+    assert "baseline" in [t.get_text() for t in top.get_legend().get_texts()]
+
+
+def test_live_plots_are_the_run_reports_and_redrawn_only_on_change(
+    demo: DemoWorkspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    found = live.key_plots(demo.workspace)
+    assert [p.key for p in found] == [
+        "stage-curves",
+        "learning-gnn_synergy",
+        "learning-pattern_detection",
+        "learning-soft_prompt",
+        f"ab-{demo.ab[0]}-{demo.ab[1]}",
+    ]
+    assert all(p.src.startswith("data:image/png;base64,") for p in found)
+    drawn: list[int] = []
+    monkeypatch.setattr(live, "key_plots", lambda ws: drawn.append(1) or found[:1])
+    cache = live.PlotCache(demo.workspace)
+    first, again = cache.get(), cache.get()
+    assert first == again and len(drawn) == 1 and first["version"]  # unchanged inputs: not drawn again
+    ab = demo.workspace.ab_report(*demo.ab)
+    ab.write_text(ab.read_text())  # a job rewrote an input
+    os.utime(ab, ns=(ab.stat().st_atime_ns, ab.stat().st_mtime_ns + 1_000_000))
+    assert cache.get()["version"] != first["version"] and len(drawn) == 2
+
+
+def test_live_plots_of_an_empty_workspace(tmp_path: Path) -> None:
+    assert live.key_plots(Workspace(tmp_path)) == []
+    assert live.PlotCache(Workspace(tmp_path)).get() == {"version": "", "plots": []}

@@ -9,7 +9,9 @@ from fastapi import FastAPI
 
 from homesim import __version__
 from homesim.api import (
+    routes_dashboard,
     routes_data,
+    routes_docs,
     routes_ha,
     routes_jobs,
     routes_models,
@@ -59,12 +61,21 @@ def create_app(
         yield
         jobs.close()
 
-    app = FastAPI(title="homesim", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="homesim",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc are served offline by routes_docs (FastAPI's own use a CDN)
+        redoc_url=None,
+    )
     app.state.api = ApiState(workspace=workspace, jobs=jobs, token=token)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
     routers = (
         routes_site,
+        routes_docs,
+        routes_dashboard,
         routes_jobs,
         routes_data,
         routes_training,

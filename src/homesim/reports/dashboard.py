@@ -1,9 +1,12 @@
 """The service's dashboard: one self-contained page (inline CSS and JS, no external resources).
 
 It lists jobs (`GET /v1/jobs`, polled) and follows every running job's server-sent events
-(`GET /v1/jobs/{id}/events`) to move its progress bar live; it lists model versions and their champions
-(`GET /v1/models`) and links to the reports (`GET /v1/reports`, asked for only when the service's
-`/openapi.json` lists it, so an API without it causes no failed request). The script reads every response
+(`GET /v1/jobs/{id}/events`) to move its progress bar live; it draws the report's key plots
+(`GET /v1/dashboard/plots`: F1 per stage, learning curves, A/B metrics — `reports/live.py`), polled and
+asked again whenever a followed job ends, redrawn only when their version changes; it lists model
+versions and their champions (`GET /v1/models`) and links to the reports (`GET /v1/reports`). Reports and
+plots are asked for only when the service's `/openapi.json` lists them, so an API without them causes no
+failed request. The script reads every response
 defensively (a list, or an object holding one under `items`/`jobs`/`models`/`reports`; progress as a
 fraction, a percentage or done/total), builds the DOM with `textContent` only (nothing from the server is
 parsed as HTML), and reports failures on the page rather than in the console.
@@ -26,12 +29,13 @@ header { background: #102a43; color: #fff; padding: 14px 28px; display: flex; ga
   align-items: baseline; }
 header h1 { margin: 0; font-size: 20px; }
 #status { color: #bcccdc; font-size: 13px; }
-main { padding: 6px 28px 30px; max-width: 1200px; }
+main { padding: 6px 28px 30px; max-width: 1440px; }
 h2 { margin: 22px 0 8px; font-size: 17px; }
 table { border-collapse: collapse; width: 100%; font-size: 13px; }
-th, td { border-bottom: 1px solid var(--line); padding: 5px 8px; text-align: left; vertical-align: middle; }
+th, td { border-bottom: 1px solid var(--line); padding: 5px 8px; text-align: left; vertical-align: middle;
+  overflow-wrap: anywhere; }
 th { background: #f0f4f8; font-weight: 600; }
-.bar { position: relative; width: 220px; height: 16px; background: #e4e7eb; border-radius: 8px;
+.bar { position: relative; width: 160px; flex: none; height: 16px; background: #e4e7eb; border-radius: 8px;
   overflow: hidden; }
 .fill { height: 100%; width: 0; background: var(--accent); transition: width .3s; }
 .fill.failed { background: #d64545; } .fill.succeeded { background: #3ebd93; }
@@ -43,6 +47,11 @@ th { background: #f0f4f8; font-weight: 600; }
 tr.champion td { background: #effcf6; }
 .empty { color: var(--muted); font-style: italic; }
 ul#reports { padding-left: 18px; } a { color: var(--accent); }
+#plots { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(100%, 560px), 1fr)); gap: 14px; }
+#plots figure { margin: 0; min-width: 0; }
+#plots img { max-width: 100%; height: auto; border: 1px solid var(--line); display: block; }
+#plots figcaption { color: var(--muted); font-size: 12px; }
+#plots h3 { margin: 4px 0; font-size: 14px; }
 </style>
 </head>
 <body>
@@ -53,6 +62,11 @@ ul#reports { padding-left: 18px; } a { color: var(--accent); }
   <table id="jobs"><thead><tr><th>job</th><th>kind</th><th>status</th><th>progress</th><th>message</th>
   <th>created</th></tr></thead><tbody></tbody></table>
   <p class="empty" id="jobs-empty">no jobs yet</p>
+</section>
+<section id="plots-section">
+  <h2>Plots</h2>
+  <div id="plots"></div>
+  <p class="empty" id="plots-empty">no run or cycle report yet</p>
 </section>
 <section id="models-section">
   <h2>Models</h2>
@@ -73,6 +87,8 @@ const TERMINAL = new Set(["succeeded", "success", "done", "completed", "complete
 const jobs = new Map();     // job id -> merged job object
 const streams = new Map();  // job id -> EventSource
 const problems = new Map(); // what -> message shown in the header
+let plotsVersion = null;    // the version of the plots drawn (the service's digest of their inputs)
+let paths = null;           // the API's paths, from its OpenAPI document (asked once)
 
 function asList(value, keys) {
   if (Array.isArray(value)) return value;
@@ -165,7 +181,7 @@ function subscribe(id) {
   if (streams.has(id) || typeof EventSource === "undefined") return;
   const source = new EventSource("/v1/jobs/" + encodeURIComponent(id) + "/events");
   streams.set(id, source);
-  const close = () => { source.close(); streams.delete(id); };
+  const close = () => { source.close(); streams.delete(id); refreshPlots(); };
   const onEvent = (event) => {
     let update;
     try { update = JSON.parse(event.data); } catch (_) { update = { message: event.data }; }
@@ -242,15 +258,19 @@ function reportHref(item) {
   const name = typeof item === "string" ? item : text(item && (item.name ?? item.path));
   return "/reports/" + name.split("/").map(encodeURIComponent).join("/");
 }
-async function listsReports() {
-  // The report list is optional in the API: ask its OpenAPI document rather than risk a failed request.
-  try {
-    const spec = await getJSON("/openapi.json");
-    return Boolean(spec && spec.paths && spec.paths["/v1/reports"] && spec.paths["/v1/reports"].get);
-  } catch (_) { return false; }
+async function serves(path) {
+  // Report lists and plots are optional in an API: ask its OpenAPI document rather than risk a failed
+  // request (a console error).
+  if (paths === null) {
+    try {
+      const spec = await getJSON("/openapi.json");
+      paths = spec && typeof spec.paths === "object" && spec.paths ? spec.paths : {};
+    } catch (_) { paths = {}; }
+  }
+  return Boolean(paths[path] && paths[path].get);
 }
 async function refreshReports() {
-  if (!(await listsReports())) {
+  if (!(await serves("/v1/reports"))) {
     document.getElementById("reports-empty").textContent = "this service does not list reports";
     return;
   }
@@ -268,8 +288,36 @@ async function refreshReports() {
   } catch (error) { problems.set("reports", "reports: " + error.message); }
   showStatus();
 }
-refreshJobs(); refreshModels(); refreshReports();
+function plotFigure(plot) {
+  const figure = el("figure");
+  figure.dataset.key = text(plot.key);
+  const img = el("img");
+  img.alt = text(plot.title);
+  // only our own PNG data URIs are drawn
+  if (typeof plot.src === "string" && plot.src.startsWith("data:image/png;base64,")) img.src = plot.src;
+  figure.append(el("h3", plot.title), img, el("figcaption", plot.caption));
+  return figure;
+}
+async function refreshPlots() {
+  if (!(await serves("/v1/dashboard/plots"))) {
+    document.getElementById("plots-empty").textContent = "this service does not draw plots";
+    return;
+  }
+  try {
+    const answer = await getJSON("/v1/dashboard/plots");
+    if (answer && answer.version !== plotsVersion) {  // redraw only when a job wrote new inputs
+      const list = asList(answer, ["plots"]).filter((p) => p && typeof p === "object");
+      document.getElementById("plots").replaceChildren(...list.map(plotFigure));
+      document.getElementById("plots-empty").hidden = list.length > 0;
+      plotsVersion = answer.version;
+    }
+    problems.delete("plots");
+  } catch (error) { problems.set("plots", "plots: " + error.message); }
+  showStatus();
+}
+refreshJobs(); refreshPlots(); refreshModels(); refreshReports();
 setInterval(refreshJobs, 5000);
+setInterval(refreshPlots, 10000);
 setInterval(refreshModels, 15000);
 setInterval(refreshReports, 30000);
 </script>

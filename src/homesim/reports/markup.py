@@ -25,18 +25,19 @@ header h1 { margin: 0; font-size: 22px; }
 header p { margin: 4px 0 0; color: #bcccdc; }
 nav { padding: 10px 32px; border-bottom: 1px solid var(--line); background: #f5f7fa; }
 nav a { margin-right: 16px; color: var(--accent); text-decoration: none; }
-main { padding: 8px 32px 40px; max-width: 1200px; }
+main { padding: 8px 32px 40px; max-width: 1440px; }
 section { border-bottom: 1px solid var(--line); padding-bottom: 12px; }
 h2 { margin-top: 28px; } h3 { margin-bottom: 6px; color: #334e68; }
-table { border-collapse: collapse; margin: 8px 0 12px; font-size: 13px; }
+table { border-collapse: collapse; margin: 8px 0 12px; font-size: 13px; max-width: 100%; }
 th, td { border: 1px solid var(--line); padding: 3px 8px; text-align: right; }
 th { background: #f0f4f8; } td.text, th.text { text-align: left; }
+td.text, header p { overflow-wrap: break-word; }
 figure.plot { margin: 8px 0 16px; }
 figure.plot img { max-width: 100%; height: auto; border: 1px solid var(--line); }
 figcaption { color: var(--muted); font-size: 12px; }
 p.no-data { color: var(--muted); font-style: italic; background: #f5f7fa; padding: 6px 10px; }
 p.note { color: var(--muted); font-size: 12px; }
-.badge { padding: 1px 6px; border-radius: 8px; font-size: 12px; background: #d9e2ec; }
+.badge { padding: 1px 6px; border-radius: 8px; font-size: 12px; background: #d9e2ec; white-space: nowrap; }
 .badge.deployed { background: #c6f7e2; } .badge.rejected { background: #ffd8d8; }
 .badge.skipped { background: #fff3c4; }
 """
@@ -68,17 +69,23 @@ def cell(value: object) -> str:
 def table(df: pl.DataFrame, badges: Sequence[str] = ()) -> str:
     """A frame as an HTML table; text columns left-aligned; columns in `badges` drawn as status badges."""
     text = {c for c, t in df.schema.items() if t == pl.String}
-    head = "".join(f'<th class="{"text" if c in text else ""}">{esc(c)}</th>' for c in df.columns)
+    head = "".join(f'<th class="{"text" if c in text else ""}">{_breakable(c)}</th>' for c in df.columns)
     rows = []
     for row in df.iter_rows(named=True):
         cells = []
         for c, v in row.items():
-            content = esc(cell(v))
+            content = _breakable(cell(v)) if c in text else esc(cell(v))
             if c in badges and v is not None:
                 content = f'<span class="badge {esc(slug(str(v)))}">{content}</span>'
             cells.append(f'<td class="{"text" if c in text else ""}">{content}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _breakable(name: str) -> str:
+    """Text that may wrap after its underscores (`candidate_value`, `device_intelligence`): twelve such
+    columns side by side are wider than a 1280 px window, and a table may not push the page sideways."""
+    return "_<wbr>".join(esc(part) for part in name.split("_"))
 
 
 def key_values(items: Sequence[tuple[str, object]]) -> str:

@@ -166,15 +166,22 @@ def stage_curves_figure(df: pl.DataFrame) -> str:
 def learning_curve_figure(df: pl.DataFrame, model_type: str) -> str:
     """One model type across cycles: candidate, champion and baseline values of the primary metric (top),
     and the candidate's gain over the champion with its confidence interval (bottom)."""
+    return _encode(learning_curve_plot(df, model_type))
+
+
+def learning_curve_plot(df: pl.DataFrame, model_type: str) -> Figure:
+    """`learning_curve_figure`'s figure, not yet rendered (tests read its lines)."""
     fig, (top, bottom) = _figure(8, 5, nrows=2)
     cycles = df["cycle"].to_numpy()
     metric = next((m for m in df["primary_metric"].to_list() if m), "primary metric")
-    for column, color, style in (
-        ("candidate_value", "#4e79a7", "-o"),
-        ("champion_value", "#59a14f", "-s"),
-        ("baseline_value", "#888888", "--"),
-    ):
+    for column, color, style in (("candidate_value", "#4e79a7", "-o"), ("champion_value", "#59a14f", "-s")):
         top.plot(cycles, df[column].fill_null(float("nan")).to_numpy(), style, color=color, label=column[:-6])
+    baseline = df["baseline_value"].fill_null(float("nan")).to_numpy()
+    if len(cycles) == 1:  # one point draws no dashed segment: the baseline as a line across the panel
+        if not np.isnan(baseline[0]):
+            top.axhline(baseline[0], linestyle="--", color="#888888", label="baseline")
+    else:
+        top.plot(cycles, baseline, "--", color="#888888", label="baseline")
     for cycle, decision, value in zip(cycles, df["decision"], df["candidate_value"], strict=True):
         if decision == "deployed" and value is not None:
             top.annotate(
@@ -197,23 +204,27 @@ def learning_curve_figure(df: pl.DataFrame, model_type: str) -> str:
     bottom.grid(alpha=0.3)
     for ax in (top, bottom):
         _cycle_ticks(ax, df["cycle"].unique().sort().to_list())
-    return _encode(fig)
+    return fig
 
 
-def ab_figure(table: pl.DataFrame, top: int = 12) -> str:
-    """Grouped bars: the A/B metrics (first `top` rows) of each arm."""
+def ab_figure(table: pl.DataFrame) -> str:
+    """Grouped bars: every A/B metric of each arm (the figure grows with the number of metrics)."""
+    return _encode(ab_plot(table))
+
+
+def ab_plot(table: pl.DataFrame) -> Figure:
+    """`ab_figure`'s figure, not yet rendered (tests read its labels)."""
     arms = table.columns[1:]
-    part = table.head(top)
-    fig, (ax,) = _figure(9, 3.6)
-    y = np.arange(part.height)
+    fig, (ax,) = _figure(9, max(3.6, 0.3 * table.height * max(1, len(arms)) / 2 + 1.2))
+    y = np.arange(table.height)
     height = 0.8 / max(1, len(arms))
     for k, arm in enumerate(arms):
-        ax.barh(y + k * height, part[arm].fill_null(float("nan")).to_numpy(), height, label=arm)
-    ax.set_yticks(y + height * (len(arms) - 1) / 2, part["metric"].to_list(), fontsize=8)
+        ax.barh(y + k * height, table[arm].fill_null(float("nan")).to_numpy(), height, label=arm)
+    ax.set_yticks(y + height * (len(arms) - 1) / 2, table["metric"].to_list(), fontsize=8)
     ax.invert_yaxis()
     ax.legend(fontsize=8)
     ax.grid(axis="x", alpha=0.3)
-    return _encode(fig)
+    return fig
 
 
 #: Colours of the two sides of a realism comparison.

@@ -37,6 +37,7 @@ from homesim.reports.inputs import (
     latest_run,
     read_run,
 )
+from homesim.reports.live import LEARNING_CAPTION, model_curves
 from homesim.reports.markup import figure, key_values, no_data, note, page, slug, subsection, table
 from homesim.simulation.cycle import CycleReport
 from homesim.workspace import Workspace
@@ -187,16 +188,13 @@ def _learning_body(stages: pl.DataFrame, models: pl.DataFrame) -> str:
         parts.append(no_data("no stage metrics in the run summary"))
     if models.is_empty():
         parts.append(no_data("no model was retrained in this run"))
-    for (model_type,), part in models.group_by("model_type", maintain_order=True):
-        if part.drop_nulls("candidate_value").is_empty():
-            parts.append(subsection(str(model_type), no_data("no candidate was evaluated")))
-            continue
-        caption = (
-            f"{model_type}: primary metric of candidate, champion and baseline per cycle, with the gain's CI"
+    for model_type, uri in model_curves(models):
+        body = (
+            no_data("no candidate was evaluated")
+            if uri is None
+            else figure(uri, f"{model_type}: {LEARNING_CAPTION}")
         )
-        parts.append(
-            subsection(str(model_type), figure(plots.learning_curve_figure(part, str(model_type)), caption))
-        )
+        parts.append(subsection(model_type, body))
     return "\n".join(parts)
 
 

@@ -28,6 +28,7 @@ from openlineage.client.transport.file import FileConfig, FileTransport
 from openlineage.client.transport.http import HttpConfig, HttpTransport
 
 from homesim import __version__
+from homesim.training_data.openlineage_facets import LineageFacets
 from homesim.training_data.store import connect, transaction
 from homesim.workspace import OPENLINEAGE_FILE
 
@@ -326,32 +327,58 @@ class LineageTracker:
 
     def openlineage_events(self) -> list[RunEvent]:
         """START and COMPLETE run events of every run: collector sessions read their dataset and write the
-        record store; exports read the record store and write a file; trainings read export files."""
+        record store; exports read the record store and write a file; trainings read export files. Datasets
+        and jobs carry their facets (`openlineage_facets`: schema, dataSource, outputStatistics, the
+        generator config)."""
+        facets = LineageFacets(self.path.parent)
         inputs: dict[str, list[InputDataset]] = {}
         outputs: dict[str, list[OutputDataset]] = {}
         for r in self._rows("runs"):
             if r["dataset_id"] is not None:
                 inputs.setdefault(r["run_id"], []).append(
-                    InputDataset(NAMESPACE, f"dataset/{r['dataset_id']}")
+                    InputDataset(
+                        NAMESPACE, f"dataset/{r['dataset_id']}", facets=facets.dataset(r["dataset_id"])
+                    )
                 )
-        for run_id, model_type in self._db.execute(
-            "SELECT DISTINCT s.run_id, t.model_type FROM sources s "
-            "JOIN record_model_types t USING (record_id)"
+        for run_id, model_type, accepted in self._db.execute(
+            "SELECT s.run_id, t.model_type, sum(s.accepted) FROM sources s "
+            "JOIN record_model_types t USING (record_id) GROUP BY s.run_id, t.model_type ORDER BY 1, 2"
         ):
-            outputs.setdefault(run_id, []).append(OutputDataset(NAMESPACE, f"training_records/{model_type}"))
+            outputs.setdefault(run_id, []).append(
+                OutputDataset(
+                    NAMESPACE,
+                    f"training_records/{model_type}",
+                    facets=facets.records(),
+                    outputFacets=facets.records_written(int(accepted)),
+                )
+            )
         for e in self._rows("exports"):
             inputs.setdefault(e["run_id"], []).append(
-                InputDataset(NAMESPACE, f"training_records/{e['model_type']}")
+                InputDataset(NAMESPACE, f"training_records/{e['model_type']}", facets=facets.records())
             )
-            outputs.setdefault(e["run_id"], []).append(OutputDataset("file", e["path"]))
+            path = Path(e["path"])
+            outputs.setdefault(e["run_id"], []).append(
+                OutputDataset(
+                    "file",
+                    e["path"],
+                    facets=facets.export_file(path),
+                    outputFacets=facets.export_written(path),
+                )
+            )
         for t in self._rows("trainings"):
-            inputs.setdefault(t["run_id"], []).append(InputDataset("file", t["path"]))
+            path = Path(t["path"])
+            inputs.setdefault(t["run_id"], []).append(
+                InputDataset("file", t["path"], facets=facets.export_file(path))
+            )
+            name = f"models/{t['model_type']}/{t['version']}"
             outputs.setdefault(
-                t["run_id"], [OutputDataset(NAMESPACE, f"models/{t['model_type']}/{t['version']}")]
+                t["run_id"],
+                [OutputDataset(NAMESPACE, name, facets=facets.model(t["model_type"], t["version"]))],
             )
         events = []
         for r in self._rows("runs"):
-            run, job = Run(runId=r["run_id"]), Job(namespace=NAMESPACE, name=r["job"])
+            job = Job(namespace=NAMESPACE, name=r["job"], facets=facets.job(r["dataset_id"]))
+            run = Run(runId=r["run_id"])
             events.append(
                 RunEvent(
                     eventType=RunState.START,
