@@ -9,7 +9,8 @@ the same command skips the cycles it lists (and `--cycles` can extend a finished
 half-finished cycle comes back from the home cache and re-collected records are deduplicated by content.
 
 Failure is never success: a home that fails to generate or simulate, a stage that raises, a model refused
-its training data stop the run with `LoopFailedError` before the cycle is recorded (a re-run redoes it), unless
+its training data stop the run with `LoopFailedError` before the cycle is recorded (a re-run redoes it),
+unless
 `allow_partial` accepts it — then the cycle's entry lists each failure under `warnings`. A champion that
 fails its integrity check stops the run before its cycle simulates with it.
 
