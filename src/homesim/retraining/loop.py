@@ -10,9 +10,8 @@ half-finished cycle comes back from the home cache and re-collected records are 
 
 Failure is never success: a home that fails to generate or simulate, a stage that raises, a model refused
 its training data stop the run with `LoopFailedError` before the cycle is recorded (a re-run redoes it),
-unless
-`allow_partial` accepts it — then the cycle's entry lists each failure under `warnings`. A champion that
-fails its integrity check stops the run before its cycle simulates with it.
+unless `allow_partial` accepts it — then the cycle's entry lists each failure under `warnings`. A champion
+that fails its integrity check stops the run before its cycle simulates with it.
 
 At the end `final_comparison` scores the baseline, the first cycle's model and the final champion of each
 type on the union of all held-out homes with paired bootstrap CIs — the learning-curve summary.
