@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -136,7 +137,11 @@ class DaskExecutor:
             )
             self.client: Any = self._dist.Client(self._cluster)
         else:
-            self.client = self._dist.Client(address)
+            _reachable(address)
+            try:
+                self.client = self._dist.Client(address, timeout=CONNECT_TIMEOUT_S)
+            except OSError as exc:  # something listens there, but no scheduler answers
+                raise ValueError(f"no dask scheduler answers at {address}: {exc}") from exc
         self.name = f"dask[{address or 'local'}]"
 
     def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
@@ -153,6 +158,19 @@ class DaskExecutor:
         self.client.close()
         if self._cluster is not None:
             self._cluster.close()
+
+
+#: How long to wait for a dask scheduler to answer (distributed's own default is 30 s).
+CONNECT_TIMEOUT_S = 10
+
+
+def _reachable(address: str) -> None:
+    """Fail fast, with one clear line, when nothing listens at a scheduler's `tcp://host:port`."""
+    host, _, port = address.removeprefix("tcp://").rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot reach the dask scheduler at {address}: {exc}") from exc
 
 
 def make_executor(spec: str, workers: int) -> Executor:
