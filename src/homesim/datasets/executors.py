@@ -9,6 +9,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -88,7 +89,10 @@ class ProcessExecutor:
         self._pool = None
 
     def close(self) -> None:
-        if self._pool is not None:
+        if isinstance(sys.exc_info()[1], KeyboardInterrupt | SystemExit):
+            # Closed while Ctrl-C or SIGTERM unwinds the caller (its `with` block): do not wait for tasks.
+            self._terminate()
+        elif self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 

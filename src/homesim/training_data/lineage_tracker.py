@@ -215,19 +215,21 @@ class LineageTracker:
     def record_training(self, model_type: str, version: str, files: Sequence[Path]) -> None:
         """Model `version` of `model_type` was trained on the export `files`."""
         run_id, now = self.start_run(f"train.{model_type}"), _now()
-        self._db.executemany(
-            "INSERT OR REPLACE INTO trainings VALUES (?, ?, ?, ?, ?)",
-            [(model_type, version, str(f), now, run_id) for f in files],
-        )
+        with transaction(self._db):  # every file or none
+            self._db.executemany(
+                "INSERT OR REPLACE INTO trainings VALUES (?, ?, ?, ?, ?)",
+                [(model_type, version, str(f), now, run_id) for f in files],
+            )
         self.end_run(run_id)
 
     def record_validation_set(self, model_type: str, version: str, home_keys: Sequence[str]) -> None:
         """Model `version` of `model_type` was evaluated on the held-out homes `home_keys`."""
         now = _now()
-        self._db.executemany(
-            "INSERT OR REPLACE INTO validation_sets VALUES (?, ?, ?, ?)",
-            [(model_type, version, h, now) for h in home_keys],
-        )
+        with transaction(self._db):  # every home or none
+            self._db.executemany(
+                "INSERT OR REPLACE INTO validation_sets VALUES (?, ?, ?, ?)",
+                [(model_type, version, h, now) for h in home_keys],
+            )
 
     # ------------------------------------------------------------------------------------------ queries
 
