@@ -306,12 +306,12 @@ def _exports(ws: Workspace) -> dict[str, Any]:
 def test_kill_generate_main_process(collected: Collected, tmp_path: Path) -> None:
     rng = _rng("kill generate")
     ws = Workspace(tmp_path / "ws")
-    proc = _spawn(ws.root, "generate", "--homes", "6", "--days", "2", "--seed", "9", "--workers", "2")
+    proc = _spawn(ws.root, "generate", "--homes", "4", "--days", "2", "--seed", "9", "--workers", "2")
     no_orphans = _kill_main(proc, rng, workers=2, window_s=3.0)
-    config = GenerationConfig(homes=6, days=2, seed=9)
+    config = GenerationConfig(homes=4, days=2, seed=9)
     with DataGenerationManager(ws, "inline") as manager:
         result = manager.generate(config)
-    resumed = result.manifest.counts.homes == 6 and not result.failures and HomeCache(ws).verify() == []
+    resumed = result.manifest.counts.homes == 4 and not result.failures and HomeCache(ws).verify() == []
     record("kill -9 main process: generate", no_orphans and resumed)
     assert no_orphans, "a generate worker outlived its killed parent"
     assert resumed
@@ -376,7 +376,7 @@ def test_kill_run_main_process(tmp_path: Path) -> None:
     ws = Workspace(tmp_path / "ws")
     config = tmp_path / "retraining.yaml"
     config.write_text("models: [pattern_detection]\n", "utf-8")
-    args = ["run", "--cycles", "1", "--homes", "2", "--days", "2", "--seed", "4", "--config", str(config)]
+    args = ["run", "--cycles", "1", "--homes", "2", "--days", "1", "--seed", "4", "--config", str(config)]
     proc = _spawn(ws.root, *args, "--workers", "2")
     no_orphans = _kill_main(proc, rng, workers=2, window_s=4.0)
     resumed = CliRunner().invoke(app, [*args, "--executor", "inline", "--workspace", str(ws.root)])
@@ -454,8 +454,8 @@ def test_hostile_generation_configs(tmp_path: Path) -> None:
 def test_hostile_automation_yaml_for_ha_validate(tmp_path: Path) -> None:
     rng = _rng("automation yaml")
     source = Path(__file__).parent / "data" / "real_automations"
-    real = sorted(source.glob("*.yaml"))[0].read_bytes()[:20000]
-    inputs = FIXED_YAML + [_mutate(real, rng) for _ in range(12)]
+    real = sorted(source.glob("*.yaml"))[0].read_bytes()[:6000]
+    inputs = FIXED_YAML + [_mutate(real, rng) for _ in range(8)]
     bad = []
     for n, text in enumerate(inputs):
         path = tmp_path / f"automations-{n}.yaml"

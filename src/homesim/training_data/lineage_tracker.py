@@ -28,6 +28,7 @@ from openlineage.client.transport.file import FileConfig, FileTransport
 from openlineage.client.transport.http import HttpConfig, HttpTransport
 
 from homesim import __version__
+from homesim.io import write_text_atomic
 from homesim.training_data.store import connect, transaction
 from homesim.workspace import OPENLINEAGE_FILE
 
@@ -323,7 +324,8 @@ class LineageTracker:
         """Write every lineage table to `out` as JSON (audit); returns the row count per table."""
         tables = {t: list(self._rows(t)) for t in _TABLES}
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps({"exported_at": _now(), "tables": tables}, indent=1, default=str))
+        text = json.dumps({"exported_at": _now(), "tables": tables}, indent=1, default=str)
+        write_text_atomic(out, text)  # a killed export never leaves half a file
         return {t: len(rows) for t, rows in tables.items()}
 
     def openlineage_events(self) -> list[RunEvent]:
