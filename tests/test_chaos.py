@@ -279,10 +279,16 @@ def _spawn(ws: Path, *args: str) -> subprocess.Popen[bytes]:
     )
 
 
-def _kill_main(proc: subprocess.Popen[bytes], rng: random.Random, workers: int, window_s: float) -> bool:
+def _kill_main(
+    proc: subprocess.Popen[bytes],
+    rng: random.Random,
+    workers: int,
+    window_s: float,
+    signum: signal.Signals = signal.SIGKILL,
+) -> bool:
     """Wait for `workers` child processes (0: none awaited), wait a seeded random time within `window_s`,
-    kill -9 the main process only, and tell whether every process it started was gone within
-    ORPHAN_GRACE_S (survivors are then killed, so a failure leaves nothing behind)."""
+    send `signum` (kill -9) to the main process only, and tell whether it and every process it started
+    were gone within ORPHAN_GRACE_S (survivors are then killed, so a failure leaves nothing behind)."""
     main = psutil.Process(proc.pid)
     deadline = time.monotonic() + 120
     while workers and len(main.children(recursive=True)) < workers:
@@ -291,8 +297,13 @@ def _kill_main(proc: subprocess.Popen[bytes], rng: random.Random, workers: int, 
         time.sleep(0.05)
     time.sleep(rng.uniform(0, window_s))
     children = main.children(recursive=True) if proc.poll() is None else []
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    proc.send_signal(signum)
+    try:
+        proc.wait(timeout=ORPHAN_GRACE_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return False
     _, alive = psutil.wait_procs(children, timeout=ORPHAN_GRACE_S)
     for survivor in alive:
         survivor.kill()
@@ -315,6 +326,15 @@ def test_kill_generate_main_process(collected: Collected, tmp_path: Path) -> Non
     record("kill -9 main process: generate", no_orphans and resumed)
     assert no_orphans, "a generate worker outlived its killed parent"
     assert resumed
+
+
+def test_sigterm_stops_generate_and_its_pool(tmp_path: Path) -> None:
+    """SIGTERM unwinds the command: its pool's workers are terminated, not awaited, and it exits 143."""
+    proc = _spawn(tmp_path / "ws", "generate", "--homes", "6", "--days", "3", "--seed", "9", "--workers", "2")
+    stopped = _kill_main(proc, _rng("sigterm generate"), workers=2, window_s=1.0, signum=signal.SIGTERM)
+    stopped = stopped and proc.returncode == 128 + signal.SIGTERM
+    record("SIGTERM main process: generate", stopped)
+    assert stopped, proc.returncode
 
 
 def _fresh_cycle(collected: Collected, target: Path) -> Workspace:
