@@ -291,3 +291,19 @@ def test_an_interrupted_pool_stops_its_workers_at_once() -> None:
         executor.close()
     assert time.monotonic() - started < 10
     assert all(not w.is_alive() for w in workers)
+
+
+def test_generate_fails_on_a_failed_home_unless_partial_is_allowed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from homesim.datasets import manager
+
+    def broken(config: GenerationConfig, index: int) -> None:
+        raise ValueError("no rooms")
+
+    monkeypatch.setattr(manager, "generate_home", broken)
+    args = ["generate", "--homes", "1", "--days", "1", "--executor", "inline", "--workspace", str(tmp_path)]
+    code, output = _invoke(*args)
+    assert code == 1 and "1 of 1 homes failed" in output and "--allow-partial" in output
+    code, output = _invoke(*args, "--allow-partial")
+    assert code == 0 and "homesim: warning: 1 of 1 homes failed" in output
