@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -65,3 +66,36 @@ def soft_prompt_case(tmp_path_factory: pytest.TempPathFactory) -> TrainerCase:
 def trainer_case(request: pytest.FixtureRequest) -> TrainerCase:
     case: TrainerCase = request.getfixturevalue(f"{request.param}_case")
     return case
+
+
+@pytest.fixture(scope="session")
+def collected(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, GenerationConfig]:
+    """A tiny workspace after generate → simulate (cycle 1) → export cycle 1 and aggregated: its root, the
+    dataset id and the generation config. Tests that change it work on a copy (`shutil.copytree`)."""
+    from homesim.datasets.manager import DataGenerationManager
+    from homesim.training_data.exporters import Exporter
+    from homesim.training_data.lineage_tracker import LineageTracker
+    from homesim.training_data.run_and_collect import run_and_collect
+    from homesim.training_data.store import RecordStore
+    from homesim.workspace import Workspace
+
+    workspace = Workspace(tmp_path_factory.mktemp("collected"))
+    config = GenerationConfig(homes=2, days=2, seed=5)
+    with DataGenerationManager(workspace, "inline") as manager:
+        dataset = manager.generate(config).manifest.dataset_id
+    run_and_collect(workspace, dataset, 1, executor="inline", workers=1)
+    with RecordStore(workspace.training_store) as store, LineageTracker(workspace.lineage_db) as tracker:
+        exporter = Exporter(workspace, store, tracker=tracker)
+        exporter.export_cycle(1)
+        exporter.export_aggregated()
+    return workspace.root, dataset, config
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """The chaos suite's tally (tests/test_chaos.py): tried / handled per category, when it ran."""
+    from chaos_tally import TALLY
+
+    if TALLY:
+        terminalreporter.section("chaos: tried / handled")
+        for category, (tried, handled) in sorted(TALLY.items()):
+            terminalreporter.write_line(f"{category:<40} {tried:>4} / {handled:<4}")

@@ -6,6 +6,7 @@ The commands are enumerated from the Typer app, so a new command without a bad-v
 from __future__ import annotations
 
 import hashlib
+import shutil
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -59,6 +60,42 @@ def _empty_store(tmp: Path) -> list[str]:
     return []
 
 
+def _malformed_store(tmp: Path) -> list[str]:
+    """A workspace whose record store is not an SQLite database."""
+    store = Workspace(tmp / "ws").training_store
+    store.parent.mkdir(parents=True)
+    store.write_bytes(b"SQLite format 3\x00" + b"\xff" * 200)
+    return []
+
+
+HA_REFERENCE = Path(__file__).resolve().parent / "data" / "ha_reference" / "ha-2025.1-storage-example"
+
+
+def _storage(file: str, text: bytes | None = None, replace: tuple[str, str] | None = None) -> Setup:
+    """An HA config dir: the reference `.storage`, with `file` written as `text` or edited by `replace`."""
+
+    def make(tmp: Path) -> list[str]:
+        storage = tmp / "inputs" / "config" / ".storage"
+        shutil.copytree(HA_REFERENCE, storage)
+        path = storage / file
+        if replace is not None:
+            text_now = path.read_text("utf-8")
+            assert replace[0] in text_now
+            path.write_text(text_now.replace(replace[0], replace[1], 1), "utf-8")
+        if text is not None:
+            path.write_bytes(text)
+        return [str(storage.parent)]
+
+    return make
+
+
+def _core_config(latitude: str) -> bytes:
+    return (
+        '{"version": 1, "minor_version": 4, "key": "core.config", '
+        f'"data": {{"latitude": {latitude}, "longitude": 0, "time_zone": "Europe/Lisbon"}}}}'
+    ).encode()
+
+
 def _none(tmp: Path) -> list[str]:
     return []
 
@@ -68,6 +105,8 @@ MISSING = "/nonexistent/homesim-test/path"
 # (command, extra args, environment, setup producing a path argument appended via "{}")
 CASES: list[tuple[str, list[str], dict[str, str], Setup]] = [
     ("generate", ["--executor", "foo"], {}, _none),
+    ("generate", ["--executor", "dask://127.0.0.1:1"], {}, _none),
+    ("generate", ["--executor", "tcp://no-such-host.invalid:8786"], {}, _none),
     ("generate", ["--workers", "-3"], {}, _none),
     ("generate", ["--workers", "0"], {}, _none),
     ("generate", ["--homes", "0"], {}, _none),
@@ -99,6 +138,7 @@ CASES: list[tuple[str, list[str], dict[str, str], Setup]] = [
     ("simulate", ["--dataset", MISSING, "--cycle", "1"], {}, _none),
     ("export", ["--cycle", "7"], {}, _none),
     ("export", ["--cycle", "7"], {}, _empty_store),
+    ("export", ["--cycle", "1"], {}, _malformed_store),
     ("export", ["--cycle", "99999999999999999999"], {}, _none),
     ("export", ["--model-type", "nope"], {}, _none),
     ("ab", ["nope", "--dataset", "x", "--cycle", "1"], {}, _none),
@@ -130,6 +170,21 @@ CASES: list[tuple[str, list[str], dict[str, str], Setup]] = [
     ("ha stats", [MISSING], {}, _none),
     ("ha export", [MISSING, "--out", "{}"], {}, _none),
     ("ha import", [MISSING], {}, _none),
+    (
+        "ha import",
+        ["{}", "--out", "{out}"],
+        {},
+        _storage("core.device_registry", replace=('"version": 1', '"version": ' + "9" * 5000)),
+    ),
+    ("ha import", ["{}", "--out", "{out}"], {}, _storage("core.config", text=_core_config("NaN"))),
+    ("ha import", ["{}", "--out", "{out}"], {}, _storage("core.config", text=_core_config("1" + "0" * 400))),
+    ("ha import", ["{}", "--out", "{out}"], {}, _storage("core.area_registry", text=b"[" * 100000)),
+    (
+        "ha import",
+        ["{}", "--out", "{out}"],
+        {},
+        _storage("core.area_registry", text=b'{"version": 1, "data": "\xff\xfe"}'),
+    ),
     ("training-data prune", ["--keep-cycles", "-1"], {}, _none),
     ("lineage query", ["--cycle", "-1"], {}, _none),
     ("lineage query", ["--cycle", "1"], {"HOMESIM_WORKERS": "abc"}, _none),
@@ -181,7 +236,7 @@ def test_bad_value_is_one_line_exit_2(
         monkeypatch.delenv(name, raising=False)
     made = setup(tmp_path)
     argv = command.split() + [made[0] if a == "{}" and made else a for a in args]
-    argv = [str(tmp_path / "out") if a == "{}" else a for a in argv]
+    argv = [str(tmp_path / "out") if a in ("{}", "{out}") else a for a in argv]
     before = _snapshot(tmp_path)
     result = CliRunner().invoke(app, argv, env=env)
     lines = [line for line in result.output.splitlines() if line.strip()]

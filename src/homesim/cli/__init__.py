@@ -5,6 +5,9 @@ Each command group lives in its own module of this package and is registered her
 
 from __future__ import annotations
 
+import signal
+from types import FrameType
+
 import typer
 
 from homesim.cli import (
@@ -50,5 +53,11 @@ realism.register(app)
 calibrate.register(app)
 
 
+def _terminated(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM unwinds like Ctrl-C does, so pools are shut down and their workers stopped on the way out."""
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _terminated)
     app()

@@ -3,6 +3,8 @@
 `HomesimGroup` is the app's click group: it runs every command (and sub-group) and turns usage errors,
 pydantic validation errors (settings and config models) and the library's known input errors into
 `homesim: error: <what>: <why>`. Bounds live in the models; this module only renders their verdicts.
+Data that fails its integrity check (a file whose sha256 differs from the one recorded, a model artifact
+changed since it was registered) is no user error but a refusal: one line too, exit code 1.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typer._click.exceptions import UsageError
 from typer.core import TyperGroup
 
 from homesim.generation.config import ConfigError
+from homesim.io import IntegrityError
+from homesim.retraining.registry import ArtifactIntegrityError
 
 #: Exceptions the library raises for bad input (all ValueErrors: ConfigError, HaYamlError, ...),
 #: missing or unreadable files, and files that are not what they claim (binary text, non-SQLite).
@@ -32,6 +36,9 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     sqlite3.DatabaseError,
     RecursionError,
 )
+
+#: Refusals to use corrupted data (checked before USER_ERRORS: IntegrityError is a ValueError).
+INTEGRITY_ERRORS: tuple[type[BaseException], ...] = (IntegrityError, ArtifactIntegrityError)
 
 
 def _short(text: str, limit: int = 120) -> str:
@@ -62,10 +69,10 @@ def describe(exc: BaseException) -> str:
     return str(exc)
 
 
-def fail(message: str) -> NoReturn:
-    """Print `message` as the command's single error line and exit 2."""
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print `message` as the command's single error line and exit `code` (2: the user's mistake)."""
     typer.echo(f"homesim: error: {' '.join(_short(message, 400).split())}", err=True)
-    raise typer.Exit(2)
+    raise typer.Exit(code)
 
 
 class HomesimGroup(TyperGroup):
@@ -79,5 +86,7 @@ class HomesimGroup(TyperGroup):
                 raise
             prefix = f"{exc.ctx.command_path}: " if exc.ctx is not None else ""
             fail(prefix + describe(exc))
+        except INTEGRITY_ERRORS as exc:
+            fail(describe(exc), code=1)
         except USER_ERRORS as exc:
             fail(describe(exc))

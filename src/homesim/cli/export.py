@@ -9,8 +9,9 @@ from rich.console import Console
 from rich.table import Table
 
 from homesim.cli.errors import fail
-from homesim.cli.options import WorkspaceOption, resolve_workspace
+from homesim.cli.options import AllowPartialOption, WorkspaceOption, partial, resolve_workspace
 from homesim.schema.records import MAX_CYCLE
+from homesim.simulation.cycle import incomplete_cycle
 from homesim.simulation.model_provider import MODEL_TYPES
 from homesim.training_data.exporters import Exporter, ExportResult, prune
 from homesim.training_data.lineage_tracker import LineageTracker
@@ -60,8 +61,10 @@ def export(
         typer.Option("--format", help=f"only this format: {', '.join(_ALL_FORMATS)} (default: all)"),
     ] = None,
     workspace: WorkspaceOption = None,
+    allow_partial: AllowPartialOption = False,
 ) -> None:
-    """Export accepted records as training data: `--cycle N` or `--aggregated`."""
+    """Export accepted records as training data: `--cycle N` (a cycle whose simulation completed) or
+    `--aggregated`."""
     if (cycle is None) == (not aggregated):
         fail("give exactly one of --cycle N and --aggregated")
     if model_type is not None and model_type not in MODEL_TYPES:
@@ -84,6 +87,8 @@ def export(
     with open_store(staged) as store:
         if cycle is not None and cycle not in (known := store.cycles()):  # never write an empty export
             fail(f"no records of cycle {cycle} in {staged} (cycles with records: {_listing(known)})")
+        if cycle is not None and (problem := incomplete_cycle(ws, cycle)) is not None:
+            partial(problem, allow_partial)  # a killed or failed cycle is not exported as if whole
         with LineageTracker(ws.lineage_db) as tracker:
             exporter = Exporter(ws, store, tracker=tracker)
             results = [exporter.export(t, cycle, formats) for t in types]

@@ -19,7 +19,14 @@ from rich.progress import (
 from rich.table import Table
 
 from homesim.cli.errors import fail
-from homesim.cli.options import ExecutorOption, WorkersOption, WorkspaceOption, start_command
+from homesim.cli.options import (
+    AllowPartialOption,
+    ExecutorOption,
+    WorkersOption,
+    WorkspaceOption,
+    partial,
+    start_command,
+)
 from homesim.datasets.home_folder import read_events, read_home
 from homesim.datasets.manager import DataGenerationManager
 from homesim.datasets.progress import ProgressCallback, ProgressEvent, log_progress
@@ -70,6 +77,7 @@ def generate(
     workers: WorkersOption = None,
     executor: ExecutorOption = None,
     workspace: WorkspaceOption = None,
+    allow_partial: AllowPartialOption = False,
 ) -> None:
     """Generate homes into the workspace cache, reusing cached ones, and write a dataset manifest."""
     flags = {
@@ -119,7 +127,10 @@ def generate(
     for home in result.failures:
         err_console.print(f"[red]{home.home_key}[/red]: {home.error}", highlight=False)
     if result.failures:
-        raise typer.Exit(1)
+        first = result.failures[0]
+        partial(
+            f"{len(result.failures)} of {counts.homes} homes failed (first: {first.home_key})", allow_partial
+        )
 
 
 def _columns() -> tuple[Any, ...]:

@@ -11,9 +11,10 @@ from rich.console import Console
 from rich.table import Table
 
 from homesim.cli.errors import fail
+from homesim.datasets.home_folder import read_truth
 from homesim.datasets.verification import home_folders, verify_dataset, write_accuracy_report
 from homesim.ground_truth.accuracy import MIN_OCCURRENCES, AccuracyReport
-from homesim.ground_truth.truth import read_ground_truth, write_ground_truth_parquet
+from homesim.ground_truth.truth import write_ground_truth_parquet
 from homesim.ground_truth.verifier import VerifierConfig
 from homesim.workspace import GROUND_TRUTH_FILE, HomeFolder
 
@@ -60,7 +61,7 @@ def flatten(
 ) -> None:
     """Write the ground truth of every home in DATASET as ground_truth_<table>.parquet files."""
     truths = [
-        read_ground_truth(folder)
+        read_truth(folder)  # verified against the home's manifest
         for folder in home_folders(dataset)
         if HomeFolder(folder).ground_truth.is_file()
     ]

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from homesim.cli import ha_export
+from homesim.datasets.home_folder import read_home
 from homesim.ha.automation import Automation, join_path, parse_yaml
 from homesim.ha.automation.stats import construct_mix, mix_table
 from homesim.ha.automation_validation import automation_notes, validate_yaml
@@ -32,8 +33,8 @@ def register(parent: typer.Typer) -> None:
 def _load_home(path: Path) -> Home:
     """A home from a home.json file, or from a home folder holding one."""
     file = HomeFolder(path).home_json if path.is_dir() else path
-    try:
-        return Home.model_validate_json(file.read_text("utf-8"))
+    try:  # a home folder's home.json is checked against its manifest
+        return read_home(path) if path.is_dir() else Home.model_validate_json(file.read_text("utf-8"))
     except FileNotFoundError as exc:
         raise typer.BadParameter(f"{path} holds no home.json", param_hint="--home") from exc
     except ValidationError as exc:

@@ -8,13 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import pyarrow.parquet as pq
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
 from homesim.cli.errors import fail
+from homesim.datasets.home_folder import HomeFiles
 from homesim.ha.automation import render_yaml
 from homesim.ha.config_dir import (
     RECORDER_DB_NAME,
@@ -27,7 +27,6 @@ from homesim.ha.recorder import table_counts
 from homesim.ha.storage import PASSIVE_DEVICE_TYPE, RegistryImportError, import_home
 from homesim.io import write_text_atomic
 from homesim.schema.ground_truth import GroundTruth
-from homesim.schema.home import Home
 from homesim.workspace import HomeFolder
 
 _console = Console()
@@ -69,21 +68,24 @@ def export_command(
         raise typer.BadParameter(f"--recorder needs {events_path}", param_hint="HOME_DIR")
     if statistics and not recorder:
         raise typer.BadParameter("--statistics needs --recorder", param_hint="--statistics")
+    home_files = HomeFiles(home_dir)  # each file checked against the home's manifest as it is read
     try:
-        home = Home.model_validate_json(home_json.read_text(encoding="utf-8"))
+        home = home_files.home()
     except ValidationError as exc:
         raise typer.BadParameter(f"{home_json} is not a valid home: {exc}", param_hint="HOME_DIR") from exc
     truth_json = folder.ground_truth
     if automations is not None:
         automations_yaml: str | None = automations.read_text(encoding="utf-8")
     elif truth_json.is_file():
-        automations_yaml = truth_automations_yaml(GroundTruth.model_validate_json(truth_json.read_bytes()))
+        automations_yaml = truth_automations_yaml(
+            GroundTruth.model_validate_json(home_files.read(truth_json))
+        )
     else:
         automations_yaml = None
     paths = export_config_dir(
         home,
         out,
-        events=pq.read_table(events_path) if recorder else None,
+        events=home_files.parquet(events_path) if recorder else None,
         recorder=recorder,
         statistics=statistics,
         automations_yaml=automations_yaml,

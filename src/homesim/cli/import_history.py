@@ -68,8 +68,7 @@ def import_history_command(
             )
             written = f"{ws.home_dir(report.home_key)}, dataset {manifest.dataset_id}"
     except (HistoryImportError, ValueError) as exc:
-        err_console.print(f"[red]cannot import {path}: {exc}[/red]", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from exc
+        fail(f"cannot import {path}: {exc}")
     console.print(lines_table(report))
     console.print(
         f"{report.home_key}: {report.entities} entities, {report.events:,} events, "

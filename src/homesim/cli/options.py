@@ -13,9 +13,23 @@ from homesim.workspace import Workspace
 
 WorkspaceOption = Annotated[Path | None, typer.Option(help="workspace root (default HOMESIM_WORKSPACE)")]
 WorkersOption = Annotated[int | None, typer.Option(help="worker processes (default HOMESIM_WORKERS)")]
+AllowPartialOption = Annotated[
+    bool,
+    typer.Option(help="succeed (with a warning) even when some homes, stages or models failed"),
+]
 ExecutorOption = Annotated[
     str | None, typer.Option(help="process | inline | dask | dask://host:port (default HOMESIM_EXECUTOR)")
 ]
+
+
+def partial(message: str, allow: bool) -> None:
+    """A partial result: a warning with `--allow-partial`, else the command fails (exit 1): failure is never
+    reported as success."""
+    if allow:
+        typer.echo(f"homesim: warning: {message} (accepted with --allow-partial)", err=True)
+        return
+    typer.echo(f"homesim: error: {message}; rerun it, or pass --allow-partial to accept it", err=True)
+    raise typer.Exit(1)
 
 
 def resolve_workspace(workspace: Path | None, settings: Settings | None = None) -> Workspace:

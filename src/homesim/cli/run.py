@@ -11,13 +11,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from homesim.cli.errors import fail
 from homesim.cli.options import (
+    AllowPartialOption,
     ExecutorOption,
     WorkersOption,
     WorkspaceOption,
     start_command,
 )
-from homesim.retraining.loop import LoopConfig, RetrainingLoop, learning_curves
+from homesim.retraining.loop import LoopConfig, LoopFailedError, RetrainingLoop, learning_curves
 from homesim.retraining.retraining_manager import RetrainingConfig
 
 console = Console()
@@ -139,6 +141,7 @@ def run(
     workers: WorkersOption = None,
     executor: ExecutorOption = None,
     workspace: WorkspaceOption = None,
+    allow_partial: AllowPartialOption = False,
 ) -> None:
     """Fresh homes → simulate with the champions → collect → export → retrain → evaluate → deploy, K times."""
     settings, ws = start_command(workspace, workers, executor)
@@ -156,6 +159,7 @@ def run(
         executor=settings.executor,
         models=retraining.models,
         retraining=retraining,
+        allow_partial=allow_partial,
     )
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
@@ -169,10 +173,16 @@ def run(
             if not console.is_terminal and done == total:
                 console.print(f"cycle {cycle}: {step} done ({total})", highlight=False)
 
-        result = RetrainingLoop(ws, config, progress=advance).run()
+        try:
+            result = RetrainingLoop(ws, config, progress=advance).run()
+        except LoopFailedError as exc:
+            fail(f"{exc} (run file {ws.run_file(config.run_id)} lists the cycles that finished)", code=1)
     # Piped output has no width to fit: print the wide tables unwrapped.
     out = console if console.is_terminal else Console(width=220)
     out.print(cycles_table(result))
     out.print(curves_table(result))
     out.print(summary_table(result))
     out.print(f"run file {ws.run_file(config.run_id)}", highlight=False)
+    for entry in result["cycles"]:
+        for warning in entry.get("warnings", []):
+            err_console.print(f"homesim: warning: {warning} (accepted with --allow-partial)", highlight=False)

@@ -11,9 +11,11 @@ from rich.table import Table
 
 from homesim.cli.errors import fail
 from homesim.cli.options import (
+    AllowPartialOption,
     ExecutorOption,
     WorkersOption,
     WorkspaceOption,
+    partial,
     start_command,
 )
 from homesim.schema.records import MAX_CYCLE
@@ -58,6 +60,7 @@ def simulate(
     workers: WorkersOption = None,
     executor: ExecutorOption = None,
     workspace: WorkspaceOption = None,
+    allow_partial: AllowPartialOption = False,
 ) -> None:
     """Run every simulation stage over a dataset's homes and write the cycle report under reports/."""
     settings, ws = start_command(workspace, workers, executor)
@@ -99,3 +102,5 @@ def simulate(
     )
     for error in report.errors:
         err_console.print(f"[red]{error.home_key}[/red] {error.stage}: {error.error}", highlight=False)
+    if (failure := report.failure()) is not None:
+        partial(failure, allow_partial)

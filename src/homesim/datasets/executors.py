@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import socket
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, Protocol, TypeVar
@@ -56,29 +60,67 @@ class ProcessExecutor:
             os.environ.setdefault("POLARS_MAX_THREADS", "1")
             context = multiprocessing.get_context("spawn")
             self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=context, initializer=_one_thread_per_worker
+                self.workers, mp_context=context, initializer=_start_worker, initargs=(os.getpid(),)
             )
         futures = [self._pool.submit(fn, item) for item in items]
         try:
             for future in as_completed(futures):
                 yield future.result()
+        except GeneratorExit:  # the caller stopped early: queued tasks are cancelled below, as before
+            raise
+        except BaseException:
+            # Interrupted (Ctrl-C, SIGTERM, a failed task): running tasks are abandoned, not awaited.
+            self._terminate()
+            raise
         finally:
             for future in futures:
                 future.cancel()
 
+    def _terminate(self) -> None:
+        """Stop the workers now: a task midway would otherwise run (and publish) after we gave up on it."""
+        if self._pool is None:
+            return
+        processes = list((self._pool._processes or {}).values())  # no public handle on a pool's workers
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.join(timeout=5)
+        self._pool = None
+
     def close(self) -> None:
-        if self._pool is not None:
+        if isinstance(sys.exc_info()[1], KeyboardInterrupt | SystemExit):
+            # Closed while Ctrl-C or SIGTERM unwinds the caller (its `with` block): do not wait for tasks.
+            self._terminate()
+        elif self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
 
-def _one_thread_per_worker() -> None:
-    """Each worker process is one unit of parallelism: Arrow's and polars' own thread pools would only
-    oversubscribe the cores the pool already fills."""
+#: How often a worker checks that the process that started it is still alive (seconds).
+PARENT_POLL_S = 0.5
+
+
+def _start_worker(parent: int) -> None:
+    """Set up a pool worker: one thread for Arrow (each worker is one unit of parallelism: Arrow's and
+    polars' own thread pools would only oversubscribe the cores the pool already fills), and a watchdog
+    that ends the worker when its parent dies (a kill -9 of the parent runs no cleanup, and orphaned
+    workers would go on publishing homes, then block forever on the pool's pipe)."""
     import pyarrow
 
     pyarrow.set_cpu_count(1)
     pyarrow.set_io_thread_count(1)
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True, name="parent-watchdog").start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Poll the parent's pid; on its death (re-parented, or gone) exit at once, without cleanup.
+
+    Polling, not PR_SET_PDEATHSIG: that signal fires when the *thread* that spawned the worker ends, and
+    pools are started from worker threads too (the API's jobs, `stream`'s producer)."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_S)
+    os._exit(70)
 
 
 class DaskExecutor:
@@ -99,7 +141,11 @@ class DaskExecutor:
             )
             self.client: Any = self._dist.Client(self._cluster)
         else:
-            self.client = self._dist.Client(address)
+            _reachable(address)
+            try:
+                self.client = self._dist.Client(address, timeout=CONNECT_TIMEOUT_S)
+            except OSError as exc:  # something listens there, but no scheduler answers
+                raise ValueError(f"no dask scheduler answers at {address}: {exc}") from exc
         self.name = f"dask[{address or 'local'}]"
 
     def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
@@ -116,6 +162,19 @@ class DaskExecutor:
         self.client.close()
         if self._cluster is not None:
             self._cluster.close()
+
+
+#: How long to wait for a dask scheduler to answer (distributed's own default is 30 s).
+CONNECT_TIMEOUT_S = 10
+
+
+def _reachable(address: str) -> None:
+    """Fail fast, with one clear line, when nothing listens at a scheduler's `tcp://host:port`."""
+    host, _, port = address.removeprefix("tcp://").rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot reach the dask scheduler at {address}: {exc}") from exc
 
 
 def make_executor(spec: str, workers: int) -> Executor:

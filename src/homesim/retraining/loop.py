@@ -8,6 +8,11 @@ pinned before the cycle starts). The run file is rewritten atomically after ever
 the same command skips the cycles it lists (and `--cycles` can extend a finished run). Generation of a
 half-finished cycle comes back from the home cache and re-collected records are deduplicated by content.
 
+Failure is never success: a home that fails to generate or simulate, a stage that raises, a model refused
+its training data stop the run with `LoopFailedError` before the cycle is recorded (a re-run redoes it),
+unless `allow_partial` accepts it — then the cycle's entry lists each failure under `warnings`. A champion
+that fails its integrity check stops the run before its cycle simulates with it.
+
 At the end `final_comparison` scores the baseline, the first cycle's model and the final champion of each
 type on the union of all held-out homes with paired bootstrap CIs — the learning-curve summary.
 """
@@ -29,12 +34,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from homesim.datasets.manager import DataGenerationManager
 from homesim.datasets.progress import ProgressEvent
 from homesim.generation.config import GenerationConfig
-from homesim.io import write_json_atomic
+from homesim.io import IntegrityError, write_json_atomic
 from homesim.retraining import models as trainers
 from homesim.retraining.model_evaluator import Comparison, paired_bootstrap, split_by_home
 from homesim.retraining.provider import RegistryModelProvider
-from homesim.retraining.registry import ModelRegistry
-from homesim.retraining.retraining_manager import RetrainingConfig, RetrainingManager, RetrainingRun
+from homesim.retraining.registry import ArtifactIntegrityError, ModelRegistry
+from homesim.retraining.retraining_manager import (
+    REFUSED,
+    RetrainingConfig,
+    RetrainingManager,
+    RetrainingRun,
+)
 from homesim.schema.records import StageName
 from homesim.simulation.cycle import DEFAULT_STAGES, CycleReport, HomeOutcome, Stage
 from homesim.simulation.model_provider import MODEL_TYPES, ModelType
@@ -49,6 +59,11 @@ _log = structlog.get_logger("homesim.loop")
 
 #: (step, done, total, note): "generate", "simulate", "export", "retrain" progress within a cycle.
 LoopProgress = Callable[[int, str, int, int, str], None]
+
+
+class LoopFailedError(RuntimeError):
+    """A cycle's homes, stages or models failed (and partial results were not allowed), or a champion
+    failed its integrity check: the run stops, with this one line saying what."""
 
 
 class LoopConfig(BaseModel):
@@ -66,10 +81,13 @@ class LoopConfig(BaseModel):
     #: Types exported each cycle besides `models` (yaml_generation's data is for LLM fine-tuning).
     exports: tuple[ModelType, ...] = MODEL_TYPES
     retraining: RetrainingConfig = Field(default_factory=RetrainingConfig)
+    #: Record a cycle with failed homes, stages or models (listed under its `warnings`) instead of stopping.
+    allow_partial: bool = False
 
     @property
     def run_id(self) -> str:
-        named = self.model_dump(mode="json", exclude={"cycles", "workers", "executor", "exports"})
+        exclude = {"cycles", "workers", "executor", "exports", "allow_partial"}
+        named = self.model_dump(mode="json", exclude=exclude)
         digest = hashlib.sha256(json.dumps(named, sort_keys=True).encode()).hexdigest()[:10]
         return f"run-{self.seed}-{digest}"
 
@@ -187,7 +205,17 @@ class RetrainingLoop:
         with DataGenerationManager(ws, cfg.executor, workers=cfg.workers, progress=[generated]) as manager:
             result = manager.generate(generation)
         manifest = result.manifest
+        warnings: list[str] = []
+        if result.failures:
+            first = result.failures[0]
+            self._partial(
+                warnings,
+                f"cycle {cycle}: {len(result.failures)} of {generation.homes} homes failed to generate "
+                f"(first: {first.home_key}: {first.error})",
+            )
         report = self._simulate(cycle, manifest.dataset_id)
+        if (failure := report.failure()) is not None:
+            self._partial(warnings, failure)
         self._note(cycle, "export", 0, 2, "")
         with RecordStore(ws.training_store) as store, LineageTracker(ws.lineage_db) as tracker:
             exporter = Exporter(ws, store, tracker=tracker)
@@ -204,6 +232,9 @@ class RetrainingLoop:
                     retrainer.run(model_type, loop_run_id=cfg.run_id, cycle=cycle)
                 )
         self._note(cycle, "retrain", len(cfg.models), len(cfg.models), "")
+        for name, m in models.items():
+            if REFUSED in str(m["reason"]):
+                self._partial(warnings, f"cycle {cycle}: {name}: {m['reason']}")
         return {
             "cycle": cycle,
             "dataset_id": manifest.dataset_id,
@@ -213,12 +244,29 @@ class RetrainingLoop:
             "wall_s": round(time.perf_counter() - started, 2),
             "stage_metrics": stage_metrics(report),
             "models": models,
+            **({"warnings": warnings} if warnings else {}),
         }
+
+    def _partial(self, warnings: list[str], message: str) -> None:
+        """A failure inside a cycle: stop the run, or (allow_partial) note it loudly and go on."""
+        if not self.config.allow_partial:
+            raise LoopFailedError(message)
+        _log.warning("partial cycle", problem=message)
+        warnings.append(message)
 
     def _simulate(self, cycle: int, dataset_id: str) -> CycleReport:
         ws = self.workspace
         provider = RegistryModelProvider(ws)
-        provider.resolve()  # pin this cycle's champions before any worker asks
+        for model_type, version in provider.resolve().items():  # pin this cycle's champions, and check them
+            if version is not None:
+                try:
+                    provider.get(model_type)
+                except ArtifactIntegrityError as exc:
+                    raise LoopFailedError(
+                        f"champion {model_type} {version} fails its integrity check, so cycle {cycle} will "
+                        f"not run with it ({exc}); `homesim models rollback {model_type}` deploys the "
+                        "previous version"
+                    ) from exc
         homes = self.config.homes
         finished = 0
 
@@ -265,6 +313,8 @@ class RetrainingLoop:
                     )
                 except FileNotFoundError as exc:
                     out[model_type] = {"error": f"no training data: {exc}"}
+                except (IntegrityError, ArtifactIntegrityError) as exc:  # never scored on corrupted data
+                    out[model_type] = {"error": f"refused: {exc}"}
         return out
 
 

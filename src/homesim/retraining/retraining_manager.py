@@ -63,7 +63,7 @@ DataLoader = Callable[[ModelType, Workspace, int | None], TrainingData]
 _log = structlog.get_logger("homesim.retraining")
 #: Errors of an export that exists but must not be trained on (bytes differ from metadata.json, bad schema).
 UNUSABLE_DATA: Final = (IntegrityError, ExportFormatError)
-_REFUSED: Final = "refusing to train on unusable training data"
+REFUSED: Final = "refusing to train on unusable training data"
 
 
 class RetrainingConfig(BaseModel):
@@ -288,7 +288,7 @@ class RetrainingManager:
                     model_type=model_type, trigger="none", reason=f"no training data: {exc}"
                 )
             except UNUSABLE_DATA as exc:
-                return TriggerDecision(model_type=model_type, trigger="none", reason=f"{_REFUSED}: {exc}")
+                return TriggerDecision(model_type=model_type, trigger="none", reason=f"{REFUSED}: {exc}")
         last = self._last_trained(model_type)
         since = max(last.training_cycles, default=-1) if last else -1
         report = check_sufficiency(
@@ -360,12 +360,12 @@ class RetrainingManager:
         except FileNotFoundError as exc:
             data, missing = None, f"no training data: {exc}"
         except UNUSABLE_DATA as exc:  # never train on an export that fails its integrity or schema check
-            data, missing = None, f"{_REFUSED}: {exc}"
+            data, missing = None, f"{REFUSED}: {exc}"
         try:
             decision = self.due(model_type, force=force, data=data)
         except UNUSABLE_DATA as exc:  # a cycle's export read for the degradation check fails its check
             decision = TriggerDecision(model_type=model_type, trigger="degradation", reason=str(exc))
-            data, missing = None, f"{_REFUSED}: {exc}"
+            data, missing = None, f"{REFUSED}: {exc}"
         if not decision.due:
             reason = f"not due: {decision.reason}"
             run = self._skipped(model_type, "none", started, clock, reason, None, context)

@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from homesim.schema.patterns import EntityId
+
 #: The simulation stages, in pipeline order.
 StageName = Literal["pattern", "synergy", "suggestion", "automation", "ask_ai", "device_health", "activity"]
 STAGES: tuple[StageName, ...] = (
@@ -54,7 +56,8 @@ class StageRecord(_Model):
 
     record_id: str = Field(min_length=RECORD_ID_HEX, max_length=RECORD_ID_HEX)
     cycle: int = Field(ge=0, le=MAX_CYCLE)
-    home_key: str = Field(min_length=1)
+    #: A folder name of the workspace (`h000001-…`, `real-…`): never a path (no `/`, no leading dot).
+    home_key: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     #: Scores of the output against the label (e.g. `score`, `correct`, `replay_hit_rate`).
     scores: dict[str, float] = {}
     #: Record ids of the upstream records this one was built from.
@@ -107,13 +110,13 @@ class PatternFeatures(_Model):
 class PatternInputs(_Model):
     kind: PatternKind
     #: Trigger entity for sequence/presence candidates; None for time-of-day and environment ones.
-    trigger_entity: str | None
+    trigger_entity: EntityId | None
     trigger_state: str | None
     #: Environment trigger (`sunset`, `sunrise`, `temperature_above`, `temperature_below`); else None.
     trigger_variable: str | None
     #: Threshold of a temperature trigger (°C); None otherwise.
     threshold: float | None
-    action_entity: str
+    action_entity: EntityId
     action_state: str
     features: PatternFeatures
 
@@ -146,7 +149,7 @@ SynergyClass = Literal["active", "potential", "decoy", "none"]
 class NodeFeatures(_Model):
     """An entity as a graph node."""
 
-    entity_id: str
+    entity_id: EntityId
     domain: str
     device_class: str | None
     area_id: str | None
@@ -217,8 +220,8 @@ class SuggestionInputs(_Model):
     source: Literal["pattern", "synergy"]
     #: Record id of the pattern or synergy record the suggestion comes from.
     source_record_id: str
-    trigger_entity: str | None
-    action_entity: str
+    trigger_entity: EntityId | None
+    action_entity: EntityId
     action_state: str
     source_score: float
     #: Free-form summary of the source (kind, hour, lag, relation…).
@@ -365,7 +368,7 @@ class HealthFeatures(_Model):
 
 
 class DeviceHealthInputs(_Model):
-    entity_id: str
+    entity_id: EntityId
     domain: str
     device_class: str | None
     window_start: str

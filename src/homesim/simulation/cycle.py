@@ -146,6 +146,17 @@ class CycleReport(BaseModel):
     #: Model version that produced each stage's records ("baseline" for the baselines).
     model_versions: dict[str, str]
 
+    def failure(self) -> str | None:
+        """One line on what failed (homes that did not load, stages that raised), or None when nothing did."""
+        if not self.errors:
+            return None
+        homes = len({e.home_key for e in self.errors})
+        first = self.errors[0]
+        return (
+            f"cycle {self.cycle} of {self.dataset_id} is partial: {homes} of {self.homes} homes had "
+            f"{len(self.errors)} failure(s) (first: {first.home_key} {first.stage}: {first.error})"
+        )
+
     def markdown(self) -> str:
         def cell(x: float | None) -> str:
             return "n/a" if x is None else f"{x:.3f}"
@@ -214,8 +225,11 @@ class SimulationCycle:
         """A dataset by id, by folder, or by manifest path."""
         return find_dataset(self.workspace, dataset)
 
-    def run(self, dataset: str | Path, cycle: int, progress: ProgressFn | None = None) -> CycleReport:
-        """Simulate every home of `dataset` as cycle `cycle`; write and return the report."""
+    def run(
+        self, dataset: str | Path, cycle: int, progress: ProgressFn | None = None, *, write: bool = True
+    ) -> CycleReport:
+        """Simulate every home of `dataset` as cycle `cycle`; write (unless not `write`: the caller writes
+        it once its records are committed) and return the report."""
         started_at, started = datetime.now(UTC), time.perf_counter()
         manifest = self.dataset(dataset)
         stages = self.stages
@@ -271,14 +285,35 @@ class SimulationCycle:
             stage_seconds=dict(sorted(stage_seconds.items())),
             model_versions=versions,
         )
-        self.write_report(report)
+        if write:
+            self.write_report(report)
         return report
 
     def write_report(self, report: CycleReport) -> tuple[Path, Path]:
-        files = self.workspace.cycle_report(report.cycle, report.dataset_id)
-        write_json_atomic(files.json, report.model_dump(mode="json"))
-        write_text_atomic(files.md, report.markdown())
-        return files.json, files.md
+        return write_cycle_report(self.workspace, report)
+
+
+def write_cycle_report(workspace: Workspace, report: CycleReport) -> tuple[Path, Path]:
+    """The cycle report's JSON and Markdown; written last, it is what marks a cycle as simulated."""
+    files = workspace.cycle_report(report.cycle, report.dataset_id)
+    write_json_atomic(files.json, report.model_dump(mode="json"))
+    write_text_atomic(files.md, report.markdown())
+    return files.json, files.md
+
+
+def incomplete_cycle(workspace: Workspace, cycle: int) -> str | None:
+    """Why cycle `cycle`'s records are not a complete cycle (no cycle report: its simulation never finished,
+    e.g. it was killed; or a report listing failed homes or stages), or None when every report is clean."""
+    files = workspace.cycle_reports(cycle)
+    if not files:
+        return (
+            f"cycle {cycle} has no cycle report under {workspace.reports_dir}: its simulation did not finish"
+        )
+    for file in files:
+        failure = CycleReport.model_validate_json(file.path.read_bytes()).failure()
+        if failure is not None:
+            return failure
+    return None
 
 
 def find_dataset(workspace: Workspace, dataset: str | Path) -> DatasetManifest:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import sqlite3
 import uuid
@@ -48,6 +49,7 @@ from homesim.training_data.loading import (
     read_table,
     sqlite_create_table,
 )
+from homesim.training_data.recheck import recheck
 from homesim.training_data.schemas import (
     FORMATS,
     SCHEMA_VERSION,
@@ -55,7 +57,7 @@ from homesim.training_data.schemas import (
     Format,
     TableSpec,
 )
-from homesim.training_data.store import RECORD_ADAPTER, PayloadRow
+from homesim.training_data.store import RECORD_ADAPTER, PayloadRow, content_hash
 from homesim.workspace import EXPORT_METADATA_FILE, Workspace
 
 README_FILE = "README.md"
@@ -63,9 +65,11 @@ README_FILE = "README.md"
 
 class RecordSource(Protocol):
     """What exporters read: the record store's accepted records per model type (record id, cycle, JSON
-    payload; by cycle then record id) and its cycles."""
+    payload; by cycle then record id), the content hashes recorded per cycle, and its cycles."""
 
     def accepted_rows(self, model_type: str, cycles: Sequence[int] | None = None) -> list[PayloadRow]: ...
+
+    def content_hashes(self, cycle: int) -> dict[str, str]: ...
 
     def cycles(self) -> list[int]: ...
 
@@ -88,6 +92,9 @@ class MemorySource:
         ]
         mine.sort(key=lambda r: (r.cycle, r.record_id))
         return [(r.record_id, r.cycle, r.model_dump_json()) for r in mine]
+
+    def content_hashes(self, cycle: int) -> dict[str, str]:
+        return {content_hash(r): r.record_id for r in self.records if r.cycle == cycle}
 
     def cycles(self) -> list[int]:
         return sorted({r.cycle for r in self.records})
@@ -209,6 +216,7 @@ class Exporter:
                 f"{model_type} is exported as {', '.join(FORMATS[model_type])}; none was requested"
             )
         rows = self.store.accepted_rows(model_type, None if cycle is None else [cycle])
+        recheck(rows, self.store.content_hashes, self.truths, f"{model_type} records in the record store")
         if cycle is None:
             newest = dedupe_newest(RECORD_ADAPTER.validate_json(p) for _, _, p in rows)
             kept = {(r.record_id, r.cycle) for r in newest}
@@ -223,7 +231,9 @@ class Exporter:
                 .sort("cycle", "home_key", "entity_id")
             )
         final = self.workspace.export_dir(model_type, cycle)
-        staging = final.parent / f".{model_type}.staging-{uuid.uuid4().hex[:8]}"
+        _sweep_stale(final.parent)
+        # The pid in the name tells a later export whether the folder's writer is still alive.
+        staging = final.parent / f".{model_type}.staging-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         try:
             counts = self._write_all(staging, model_type, tables, wanted)
             stored = _hf_files(counts, model_type)
@@ -353,6 +363,26 @@ class _LazyTruths(Mapping[str, GroundTruth]):
 
     def __len__(self) -> int:
         return sum(t is not None for t in self._cache.values())
+
+
+def _sweep_stale(parent: Path) -> None:
+    """Remove the staging folders left in `parent` by exports that were killed (their pid is gone)."""
+    if not parent.is_dir():
+        return
+    for folder in parent.glob(".*.staging-*"):
+        pid = folder.name.rsplit(".staging-", 1)[1].split("-", 1)[0]
+        if not pid.isdigit() or not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
 
 
 def _replace_dir(staging: Path, final: Path) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import types
 from collections.abc import Sequence
-from typing import Literal, Union, get_args, get_origin
+from typing import Annotated, Literal, Union, get_args, get_origin
 
 import polars as pl
 from pydantic import BaseModel
@@ -19,6 +19,8 @@ from pydantic import BaseModel
 def _dtype(annotation: object) -> pl.DataType | None:
     """The polars dtype a JSON value of `annotation` decodes to; None for free-form values (dicts, JSON)."""
     origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:  # a constrained type (`EntityId`) decodes as its base type
+        return _dtype(args[0])
     if origin in (Union, types.UnionType):
         inner = [a for a in args if a is not type(None)]
         return _dtype(inner[0]) if len(inner) == 1 else None

@@ -29,6 +29,7 @@ from openlineage.client.transport.http import HttpConfig, HttpTransport
 
 from homesim import __version__
 from homesim.training_data.openlineage_facets import LineageFacets
+from homesim.io import write_text_atomic
 from homesim.training_data.store import connect, transaction
 from homesim.workspace import OPENLINEAGE_FILE
 
@@ -216,19 +217,21 @@ class LineageTracker:
     def record_training(self, model_type: str, version: str, files: Sequence[Path]) -> None:
         """Model `version` of `model_type` was trained on the export `files`."""
         run_id, now = self.start_run(f"train.{model_type}"), _now()
-        self._db.executemany(
-            "INSERT OR REPLACE INTO trainings VALUES (?, ?, ?, ?, ?)",
-            [(model_type, version, str(f), now, run_id) for f in files],
-        )
+        with transaction(self._db):  # every file or none
+            self._db.executemany(
+                "INSERT OR REPLACE INTO trainings VALUES (?, ?, ?, ?, ?)",
+                [(model_type, version, str(f), now, run_id) for f in files],
+            )
         self.end_run(run_id)
 
     def record_validation_set(self, model_type: str, version: str, home_keys: Sequence[str]) -> None:
         """Model `version` of `model_type` was evaluated on the held-out homes `home_keys`."""
         now = _now()
-        self._db.executemany(
-            "INSERT OR REPLACE INTO validation_sets VALUES (?, ?, ?, ?)",
-            [(model_type, version, h, now) for h in home_keys],
-        )
+        with transaction(self._db):  # every home or none
+            self._db.executemany(
+                "INSERT OR REPLACE INTO validation_sets VALUES (?, ?, ?, ?)",
+                [(model_type, version, h, now) for h in home_keys],
+            )
 
     # ------------------------------------------------------------------------------------------ queries
 
@@ -322,7 +325,8 @@ class LineageTracker:
         """Write every lineage table to `out` as JSON (audit); returns the row count per table."""
         tables = {t: list(self._rows(t)) for t in _TABLES}
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps({"exported_at": _now(), "tables": tables}, indent=1, default=str))
+        text = json.dumps({"exported_at": _now(), "tables": tables}, indent=1, default=str)
+        write_text_atomic(out, text)  # a killed export never leaves half a file
         return {t: len(rows) for t, rows in tables.items()}
 
     def openlineage_events(self) -> list[RunEvent]:

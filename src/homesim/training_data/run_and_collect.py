@@ -22,6 +22,7 @@ from homesim.simulation.cycle import (
     SimulationCycle,
     Stage,
     find_dataset,
+    write_cycle_report,
 )
 from homesim.simulation.model_provider import ModelProvider
 from homesim.training_data.collector import TrainingDataCollector
@@ -67,6 +68,8 @@ def run_and_collect(
             workspace, sink, models=models, executor=executor, workers=workers, stages=stages
         ) as sim,
     ):
-        report = sim.run(dataset, cycle, progress=progress)
+        report = sim.run(dataset, cycle, progress=progress, write=False)
         pass_rates = sink.pass_rates()
+    # Only now is every record committed (the collector flushes on close): the report marks the cycle done.
+    write_cycle_report(workspace, report)
     return CollectedCycle(report, pass_rates)

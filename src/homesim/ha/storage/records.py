@@ -154,8 +154,8 @@ def _read_data(storage_dir: Path, key: str, *, required: bool) -> dict[str, Any]
         return None
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RegistryImportError(f"{key}: not valid JSON ({exc})") from exc
+    except (ValueError, RecursionError) as exc:  # bad JSON or UTF-8, a 5,000-digit number, deep nesting
+        raise RegistryImportError(f"{key}: not valid JSON ({type(exc).__name__}: {exc})") from exc
     if not isinstance(document, dict):
         raise RegistryImportError(f"{key}: top level must be an object with version, key and data")
     if document.get("key") != key:
