@@ -7,6 +7,7 @@ pinned before the cycle starts). The run file is rewritten atomically after ever
 `reports/runs/latest.json`); its id is a hash of the run's arguments except the cycle count, so re-running
 the same command skips the cycles it lists (and `--cycles` can extend a finished run). Generation of a
 half-finished cycle comes back from the home cache and re-collected records are deduplicated by content.
+A run owns its cycles (`Workspace.for_run`): it collects, exports and trains only on the records it produced.
 
 At the end `final_comparison` scores the baseline, the first cycle's model and the final champion of each
 type on the union of all held-out homes with paired bootstrap CIs — the learning-curve summary.
@@ -144,7 +145,9 @@ class RetrainingLoop:
         stages: Sequence[tuple[StageName, Stage]] = DEFAULT_STAGES,
         progress: LoopProgress | None = None,
     ) -> None:
-        self.workspace = workspace
+        # The run owns its cycles: records, lineage, exports and cycle reports under runs/<run_id>/, so
+        # an ad-hoc `simulate --cycle 1` (or another run) is never adopted, overwritten or trained on.
+        self.workspace = workspace.for_run(config.run_id)
         self.config = config
         self.stages = list(stages)
         self.progress = progress
