@@ -24,9 +24,9 @@ from homesim.simulation.model_provider import ModelType
 from homesim.simulation.pattern_detection import pattern_stage
 from homesim.training_data.exporters import Exporter
 from homesim.training_data.lineage_tracker import LineageTracker
+from homesim.training_data.loading import TrainingData
 from homesim.training_data.run_and_collect import run_and_collect
 from homesim.training_data.store import RecordStore
-from homesim.training_data.loading import TrainingData
 from homesim.workspace import Workspace
 from test_model_evaluator import FakeTrainer
 
@@ -62,7 +62,9 @@ def recording_trainer(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[Recordin
 
 
 def _digests(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*.json")}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*.json")
+    }
 
 
 def test_a_run_after_an_ad_hoc_simulate_trains_only_on_its_own_records(

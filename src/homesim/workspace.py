@@ -239,7 +239,7 @@ class Workspace:
 
     @classmethod
     def of_export(cls, export_dir: Path) -> Workspace:
-        """The workspace an export folder (`[runs/<run_id>/]training_data/<scope>/<model_type>/`) belongs to."""
+        """The workspace and session of `[runs/<id>/]training_data/<scope>/<model_type>/`."""
         session = export_dir.parent.parent.parent
         if session.parent.name == RUNS_DIR:
             return cls(session.parent.parent, session.name)
@@ -448,7 +448,7 @@ class Workspace:
     # ----------------------------------------------------------------------------- lineage, models
     @property
     def lineage_db(self) -> Path:
-        """Where every training record of this session came from and went: see `training_data.lineage_tracker`."""
+        """Where this session's training records came from and went: see `training_data.lineage_tracker`."""
         return self.session_dir / "lineage.sqlite"
 
     @property

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from homesim.cli import ha_export
+from homesim.cli.options import home_ref, resolve_workspace
 from homesim.ha.automation import Automation, join_path, parse_yaml
 from homesim.ha.automation.stats import construct_mix, mix_table
 from homesim.ha.automation_validation import automation_notes, validate_yaml
@@ -49,7 +50,12 @@ def validate(
         ),
     ],
     home: Annotated[
-        Path | None, typer.Option("--home", help="home.json, or a home folder holding one, to check against")
+        Path | None,
+        typer.Option(
+            "--home",
+            help="home.json, a home folder holding one, a home key, or latest (the newest dataset's first "
+            "home), to check against",
+        ),
     ] = None,
     config_dir: Annotated[
         Path | None,
@@ -66,7 +72,8 @@ def validate(
     issue, 0 otherwise.
     """
     text = file.read_text("utf-8")
-    issues = validate_yaml(text, _load_home(home) if home is not None else None, config_dir)
+    target = None if home is None else _load_home(home_ref(resolve_workspace(None), home))
+    issues = validate_yaml(text, target, config_dir)
     parsed = parse_yaml(text)
     for prefix, automation in parsed.automations.items():
         for path, message in automation_notes(automation):

@@ -10,8 +10,8 @@ from typing import Annotated, Any
 import typer
 
 from homesim.cli.errors import fail
-from homesim.log import configure_logging
 from homesim.datasets.manifest import read_dataset
+from homesim.log import configure_logging
 from homesim.settings import Settings
 from homesim.workspace import LATEST_RUN, Workspace
 
@@ -102,3 +102,10 @@ def home_ref(ws: Workspace, value: Path) -> Path:
             fail(f"dataset {folder.dataset_id} has no home")
         return ws.home_dir(keys[0])
     return ws.home_dir(str(value)) if ws.home_dir(str(value)).is_dir() else value
+
+
+def dataset_dir_ref(ws: Workspace, value: Path) -> Path:
+    """A folder of homes as typed, or a dataset of the workspace by id or `latest`."""
+    if value.exists() or len(value.parts) != 1:
+        return value
+    return ws.dataset_dir(dataset_ref(ws, str(value)))

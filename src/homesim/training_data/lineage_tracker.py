@@ -261,6 +261,17 @@ class LineageTracker:
             (model_type, version),
         )
 
+    def summarize(self, record_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Where `record_ids` came from, grouped: records per (cycle, dataset, home, stage), in that order."""
+        return [
+            {"cycle": c, "dataset_id": d, "home_key": h, "stage": s, "records": n}
+            for c, d, h, s, n in self._db.execute(
+                "SELECT cycle, dataset_id, home_key, stage, count(*) FROM sources "
+                "WHERE record_id IN (SELECT value FROM json_each(?)) GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
+                (json.dumps(list(record_ids)),),
+            )
+        ]
+
     def upstream(self, record_id: str) -> list[str]:
         """Every record `record_id` was derived from, transitively, sorted."""
         return self._ids(

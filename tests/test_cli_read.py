@@ -1,0 +1,68 @@
+"""The read commands' `--json`, `latest` instead of ids, `--version`, `generate --help` defaults, `lineage
+query` by cycle, home and stage, and piped `simulate` logging JSON lines — on one tiny workspace."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from homesim import __version__
+from homesim.cli import app
+from homesim.datasets.manager import DataGenerationManager
+from homesim.generation.config import GenerationConfig
+from homesim.workspace import Workspace
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    ws = Workspace(tmp_path_factory.mktemp("read"))
+    with DataGenerationManager(ws, "inline", workers=1) as manager:
+        manager.generate(GenerationConfig.build({"homes": 1, "days": 2, "seed": 3}))
+    return ws
+
+
+def _invoke(ws: Workspace, *args: str) -> str:
+    result = CliRunner().invoke(app, [*args, "--workspace", str(ws.root)])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_version_and_generate_defaults() -> None:
+    assert CliRunner().invoke(app, ["--version"]).output.strip() == f"homesim {__version__}"
+    shown = CliRunner().invoke(app, ["generate", "--help"], env={"COLUMNS": "200"}).output
+    assert "[default: (10)]" in shown and "[default: (90)]" in shown and "(2025-01-01)" in shown
+
+
+def test_latest_and_json_on_read_commands(workspace: Workspace) -> None:
+    (listed,) = json.loads(_invoke(workspace, "datasets", "list", "--json"))
+    assert listed["latest"] and listed["homes"] == 1 and listed["days"] == 2
+    home = json.loads(_invoke(workspace, "inspect", "latest", "--json"))
+    key = home["home"]["home_key"]
+    assert (
+        home["events"] == sum(home["events_per_day_by_cause"].values()) * 2 == pytest.approx(home["events"])
+    )
+    assert json.loads(_invoke(workspace, "inspect", key, "--json"))["home"]["home_key"] == key
+    report = json.loads(_invoke(workspace, "ground-truth", "verify", "latest", "--json"))
+    assert report["homes"] == 1 and "by_type" in report
+
+
+def test_piped_simulate_logs_json_lines_and_lineage_says_where_records_came_from(
+    workspace: Workspace,
+) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["simulate", "--dataset", "latest", "--cycle", "1", "--executor", "inline"]
+        + ["--workspace", str(workspace.root)],
+    )
+    assert result.exit_code == 0, result.output
+    logged = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    assert [e["done"] for e in logged if e["event"] == "homes_progress"] == [1]
+    ids = _invoke(workspace, "lineage", "query", "--cycle", "1", "--ids").split()
+    summary = json.loads(_invoke(workspace, "lineage", "query", "--cycle", "1", "--json"))
+    assert summary["records"] == len(ids) == sum(g["records"] for g in summary["by_source"])
+    assert {g["cycle"] for g in summary["by_source"]} == {1}
+    assert {g["stage"] for g in summary["by_source"]} >= {"pattern", "synergy"}
+    table = _invoke(workspace, "lineage", "query", "--cycle", "1")
+    assert f"{len(ids):,} accepted records of cycle 1" in table and ids[0] not in table
