@@ -53,8 +53,17 @@ def test_piped_simulate_logs_json_lines_and_lineage_says_where_records_came_from
 ) -> None:
     result = CliRunner().invoke(
         app,
-        ["simulate", "--dataset", "latest", "--cycle", "1", "--executor", "inline"]
-        + ["--workspace", str(workspace.root)],
+        [
+            "simulate",
+            "--dataset",
+            "latest",
+            "--cycle",
+            "1",
+            "--executor",
+            "inline",
+            "--workspace",
+            str(workspace.root),
+        ],
     )
     assert result.exit_code == 0, result.output
     logged = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
