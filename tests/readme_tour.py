@@ -167,13 +167,11 @@ def run(step: Step, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def rewrite(text: str, outputs: dict[int, str]) -> str:
     """`text` with each run command's shown lines replaced by what it printed, keeping the same lines
-    around a `…` (the first lines before it, the last lines after it); a command shown bare stays bare."""
+    around a `…` (the first lines before it, the last lines after it)."""
     lines = text.splitlines()
     by_line = {s.line: s for s in steps(text)}
     for number in sorted(outputs, reverse=True):
         step, printed = by_line[number], outputs[number].rstrip("\n").splitlines()
-        if not step.shown:  # a command shown without output stays so
-            continue
         printed = [line.rstrip() for line in printed]
         parts = segments(step.shown)
         if len(parts) > 1:

@@ -45,12 +45,12 @@ def test_the_comparison_catches_drift_and_ignores_ids_and_timings() -> None:
     assert tokens(["┃ F1 ┃ 1,093.2 │"]) == ["F", 1.0, 1093.2]
 
 
-def test_rewrite_keeps_elisions_and_bare_commands() -> None:
+def test_rewrite_keeps_elisions_and_fills_bare_commands() -> None:
     text = "## A 5-minute tour\n```\n$ homesim a\nold\n…\nold tail\n$ homesim b\n```\n"
     a, b = steps(text)
     assert (a.command, a.shown, b.shown) == (["a"], ["old", "…", "old tail"], [])
     new = readme_tour.rewrite(text, {a.line: "1\n2\n3\n", b.line: "x\n"})
-    assert new == "## A 5-minute tour\n```\n$ homesim a\n1\n…\n3\n$ homesim b\n```\n"
+    assert new == "## A 5-minute tour\n```\n$ homesim a\n1\n…\n3\n$ homesim b\nx\n```\n"
 
 
 def _doc_commands() -> list[tuple[str, list[str]]]:
