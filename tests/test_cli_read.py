@@ -4,6 +4,7 @@ query` by cycle, home and stage, and piped `simulate` logging JSON lines — on 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -75,3 +76,16 @@ def test_piped_simulate_logs_json_lines_and_lineage_says_where_records_came_from
     assert {g["stage"] for g in summary["by_source"]} >= {"pattern", "synergy"}
     table = _invoke(workspace, "lineage", "query", "--cycle", "1")
     assert f"{len(ids):,} accepted records of cycle 1" in table and ids[0] not in table
+
+
+def test_simulating_a_second_dataset_into_a_cycle_says_so(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path)
+    with DataGenerationManager(ws, "inline", workers=1) as manager:
+        first = manager.generate(GenerationConfig.build({"homes": 1, "days": 1, "seed": 5})).manifest
+        manager.generate(GenerationConfig.build({"homes": 1, "days": 1, "seed": 6}))
+    args = ["simulate", "--cycle", "1", "--executor", "inline", "--workspace", str(ws.root)]
+    once = CliRunner().invoke(app, [*args, "--dataset", first.dataset_id])
+    assert once.exit_code == 0 and "note:" not in once.output
+    twice = CliRunner().invoke(app, [*args, "--dataset", "latest"])
+    assert twice.exit_code == 0, twice.output
+    assert f"note: ad-hoc cycle 1 already holds records of {first.dataset_id}" in twice.output

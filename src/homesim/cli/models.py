@@ -17,6 +17,7 @@ from homesim.cli.options import (
     ExecutorOption,
     WorkersOption,
     WorkspaceOption,
+    dataset_ref,
     resolve_workspace,
     start_command,
 )
@@ -207,7 +208,9 @@ def history(
 
 def ab(
     model: ModelArgument,
-    dataset: Annotated[str, typer.Option(help="dataset id (data/datasets/<id>) or its folder/manifest path")],
+    dataset: Annotated[
+        str, typer.Option(help="dataset id (data/datasets/<id>), its folder or manifest path, or latest")
+    ],
     cycle: Annotated[int, typer.Option(min=0, max=MAX_CYCLE, help="cycle number stamped on every record")],
     promote: Annotated[bool, typer.Option(help="deploy the challenger if it wins")] = False,
     share: Annotated[
@@ -225,7 +228,7 @@ def ab(
         result = run_ab(
             ws,
             model_type,
-            dataset,
+            dataset_ref(ws, dataset),
             cycle,
             promote=promote,
             share=share,

@@ -75,6 +75,13 @@ def simulate(
         manifest = find_dataset(ws, dataset)
     except FileNotFoundError as exc:
         fail(f"no dataset {dataset!r}: {exc}")
+    others = sorted({r.dataset_id for r in ws.cycle_reports(cycle)} - {manifest.dataset_id})
+    if others:  # not an error: adding homes to a cycle is allowed, but say that the cycle now mixes datasets
+        err_console.print(
+            f"note: ad-hoc cycle {cycle} already holds records of {', '.join(others)}; its exports will "
+            "hold both (another --cycle keeps them apart)",
+            highlight=False,
+        )
     emitted = 0
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
