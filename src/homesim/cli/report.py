@@ -10,8 +10,6 @@ from rich.console import Console
 
 from homesim.cli.errors import fail
 from homesim.cli.options import WorkspaceOption, runs_hint, start_command
-from homesim.reports.inputs import ReportInputError
-from homesim.reports.report import write_report
 from homesim.schema.records import MAX_CYCLE
 
 console = Console()
@@ -39,6 +37,10 @@ def report(
 
     `--cycle N` alone reports the ad-hoc cycle N of `homesim simulate`; a run's cycle: `--run ID --cycle N`.
     """
+    # Imported here: matplotlib would add seconds to every other command's start.
+    from homesim.reports.inputs import ReportInputError
+    from homesim.reports.report import write_report
+
     _, ws = start_command(workspace)
     try:
         with console.status("rendering report…") as status:
