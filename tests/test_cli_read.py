@@ -47,6 +47,8 @@ def test_latest_and_json_on_read_commands(workspace: Workspace) -> None:
     assert json.loads(_invoke(workspace, "inspect", key, "--json"))["home"]["home_key"] == key
     report = json.loads(_invoke(workspace, "ground-truth", "verify", "latest", "--json"))
     assert report["homes"] == 1 and "by_type" in report
+    assert json.loads(_invoke(workspace, "models", "list", "--json")) == []
+    assert json.loads(_invoke(workspace, "models", "history", "--json")) == []
 
 
 def test_piped_simulate_logs_json_lines_and_lineage_says_where_records_came_from(

@@ -77,8 +77,8 @@ def _sources(groups: list[dict[str, object]], title: str) -> Table:
     for name in ("cycle", "dataset", "home", "stage", "records"):
         table.add_column(name, justify="right" if name in ("cycle", "records") else "left")
     for g in groups:
-        table.add_row(str(g["cycle"]), str(g["dataset_id"]), str(g["home_key"]), str(g["stage"]),
-                      f"{g['records']:,}")  # fmt: skip
+        cells = (g["cycle"], g["dataset_id"], g["home_key"], g["stage"])
+        table.add_row(*map(str, cells), f"{g['records']:,}")
     return table
 
 
