@@ -16,6 +16,7 @@ from readme_tour import README, ROOT, Step, mismatch, parse, run, steps, tokens
 _SYNOPSIS = re.compile(r"\[--|\.\.\.|…$|[─►]")
 
 
+@pytest.mark.slow
 def test_the_readme_tour_runs_in_a_fresh_workspace_and_matches(tmp_path: Path) -> None:
     tour = steps(README.read_text("utf-8"))
     assert sum(not s.parse_only for s in tour) >= 10

@@ -241,7 +241,8 @@ class Workspace:
     def of_export(cls, export_dir: Path) -> Workspace:
         """The workspace and session of `[runs/<id>/]training_data/<scope>/<model_type>/`."""
         session = export_dir.parent.parent.parent
-        if session.parent.name == RUNS_DIR:
+        # A run's session holds no homes (`data/`): a workspace that merely sits in a folder named runs does.
+        if session.parent.name == RUNS_DIR and not (session / "data").is_dir():
             return cls(session.parent.parent, session.name)
         return cls(session)
 
