@@ -49,6 +49,8 @@ def test_latest_and_json_on_read_commands(workspace: Workspace) -> None:
     assert report["homes"] == 1 and "by_type" in report
     assert json.loads(_invoke(workspace, "models", "list", "--json")) == []
     assert json.loads(_invoke(workspace, "models", "history", "--json")) == []
+    assert json.loads(_invoke(workspace, "cache", "stats", "--json"))["homes"] == 1
+    assert json.loads(_invoke(workspace, "cache", "verify", "--json")) == {"ok": 1, "broken": {}}
 
 
 def test_piped_simulate_logs_json_lines_and_lineage_says_where_records_came_from(
@@ -91,3 +93,15 @@ def test_simulating_a_second_dataset_into_a_cycle_says_so(tmp_path: Path) -> Non
     twice = CliRunner().invoke(app, [*args, "--dataset", "latest"])
     assert twice.exit_code == 0, twice.output
     assert f"note: ad-hoc cycle 1 already holds records of {first.dataset_id}" in twice.output
+
+
+def test_ha_stats_json(tmp_path: Path) -> None:
+    file = tmp_path / "automations.yaml"
+    file.write_text(
+        "- id: a\n  triggers: [{trigger: state, entity_id: light.x}]\n"
+        "  actions: [{action: light.turn_on, target: {entity_id: light.x}}]\n"
+    )
+    result = CliRunner().invoke(app, ["ha", "stats", str(file), "--json"])
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.output)
+    assert (shown["automations"], shown["refused"], shown["files"]) == (1, 0, 1) and shown["share"]

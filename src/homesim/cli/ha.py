@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from homesim.cli import ha_export
-from homesim.cli.options import home_ref, resolve_workspace
+from homesim.cli.options import JsonOption, home_ref, print_json, resolve_workspace
 from homesim.ha.automation import Automation, join_path, parse_yaml
 from homesim.ha.automation.stats import construct_mix, mix_table
 from homesim.ha.automation_validation import automation_notes, validate_yaml
@@ -98,6 +98,7 @@ def stats(
             help="automations.yaml files (either syntax)", exists=True, dir_okay=False, readable=True
         ),
     ],
+    as_json: JsonOption = False,
 ) -> None:
     """The construct mix: the share of the files' automations that use each trigger, condition and action
     kind, templates and modes (automations that do not parse are counted apart)."""
@@ -107,5 +108,9 @@ def stats(
         parsed = parse_yaml(file.read_text("utf-8"))
         automations += parsed.automations.values()
         refused += len({issue.path.partition(".")[0] for issue in parsed.issues})
+    if as_json:
+        mix = construct_mix(automations)
+        print_json({"automations": len(automations), "refused": refused, "files": len(files), "share": mix})
+        return
     console.print(f"{len(automations)} automations parsed, {refused} refused, {len(files)} file(s)")
     console.print(mix_table({"share": construct_mix(automations)}), highlight=False, markup=False)
