@@ -4,6 +4,7 @@ trains only on the records it produced, and leaves the ad-hoc session's records 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
@@ -124,6 +125,11 @@ def test_a_run_after_an_ad_hoc_simulate_trains_only_on_its_own_records(
     (tmp_path / "training_data" / "records.sqlite").rename(tmp_path / "moved.sqlite")
     ambiguous = runner.invoke(app, ["export", "--cycle", "1", "--workspace", str(ws.root)])
     assert ambiguous.exit_code == 2 and f"--run {run['run_id']}" in ambiguous.output
+    (tmp_path / "lineage.sqlite").rename(tmp_path / "moved-lineage.sqlite")
+    lineage = runner.invoke(app, ["lineage", "query", "--cycle", "1", "--workspace", str(ws.root)])
+    assert lineage.exit_code == 2 and f"--run {run['run_id']}" in lineage.output
+    args = ["lineage", "query", "--cycle", "1", "--run", "latest", "--json", "--workspace", str(ws.root)]
+    assert json.loads(runner.invoke(app, args).output)["records"] == len(run_ids)
     ran = runner.invoke(app, ["export", "--cycle", "1", "--run", "latest", "--workspace", str(ws.root)])
     assert ran.exit_code == 0, ran.output
     assert (run_ws.export_dir(MT, 1) / "metadata.json").is_file()

@@ -11,7 +11,15 @@ from rich.console import Console
 from rich.table import Table
 
 from homesim.cli.errors import fail
-from homesim.cli.options import JsonOption, RunOption, WorkspaceOption, print_json, resolve_workspace, session
+from homesim.cli.options import (
+    JsonOption,
+    RunOption,
+    WorkspaceOption,
+    print_json,
+    resolve_workspace,
+    runs_hint,
+    session,
+)
 from homesim.schema.records import MAX_CYCLE
 from homesim.training_data.lineage_tracker import LineageTracker
 
@@ -23,10 +31,10 @@ def register(app: typer.Typer) -> None:
     app.add_typer(lineage_app, name="lineage")
 
 
-def _tracker(workspace: Path | None, run: str | None) -> LineageTracker:
+def _tracker(workspace: Path | None, run: str | None, hint: str = "") -> LineageTracker:
     path = session(resolve_workspace(workspace), run).lineage_db
     if not path.exists():
-        fail(f"no lineage database at {path}")
+        fail(f"no lineage database at {path}{hint}")
     return LineageTracker(path)
 
 
@@ -49,7 +57,9 @@ def query(
     (`--ids`: the ids); or one record's source."""
     if sum(x is not None for x in (cycle, model_type, record)) != 1:
         raise typer.BadParameter("give exactly one of --cycle, --model-type, --record")
-    with _tracker(workspace, run) as tracker:
+    # Asked for an ad-hoc cycle that only a run has: say which run to ask instead.
+    hint = runs_hint(resolve_workspace(workspace), cycle) if cycle is not None and run is None else ""
+    with _tracker(workspace, run, hint) as tracker:
         if record is not None:
             source = tracker.source(record)
             if source is None:
@@ -63,6 +73,8 @@ def query(
             what = f"{model_type} {model_version} was trained on"
         else:
             found, what = tracker.records_of_model_type(str(model_type)), f"feeding {model_type}"
+        if not found and hint:
+            fail(f"no records of ad-hoc cycle {cycle}{hint}")
         groups = [] if ids else tracker.summarize(found)
     if ids:
         typer.echo("\n".join(found))
