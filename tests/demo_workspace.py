@@ -11,6 +11,7 @@ from a real `make run`, `benchmarks/screenshots.py`).
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +69,10 @@ def build_demo_workspace(
         manifest = manager.generate(config).manifest
     with SimulationCycle(workspace, InMemorySink(), executor="inline", stages=stages) as sim:
         report = sim.run(manifest.dataset_id, 1)
+    # The demo run's cycle 1 is that cycle: a run reads its cycle reports from its own session (runs/<id>/).
+    own = workspace.for_run(DEMO_RUN_ID).cycle_report(1, manifest.dataset_id).json
+    own.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(workspace.cycle_report(1, manifest.dataset_id).json, own)
     run = _run_summary(report, cycles, config)
     write_json_atomic(workspace.run_file(DEMO_RUN_ID), run)
     write_json_atomic(workspace.latest_run_file, run)

@@ -242,7 +242,7 @@ def test_cli(collected: tuple[Workspace, dict[int, list[AnyRecord]]], tmp_path: 
     root = ["--workspace", str(workspace.root)]
     with LineageTracker(workspace.lineage_db) as tracker:
         cycle_2 = tracker.records_of_cycle(2)
-    result = runner.invoke(app, ["lineage", "query", "--cycle", "2", *root])
+    result = runner.invoke(app, ["lineage", "query", "--cycle", "2", "--ids", *root])
     assert result.exit_code == 0, result.output
     assert result.output.split() == cycle_2
     record = by_cycle[1][0].record_id

@@ -67,6 +67,27 @@ def test_folders_find_their_workspace(tmp_path: Path) -> None:
     assert ws.dataset("ds-1").workspace == ws
     assert Workspace.of_export(ws.export_dir("soft_prompt", 2)) == ws
     assert Workspace.of_export(ws.export_dir("soft_prompt", None)) == ws
+    run = ws.for_run("run-1")
+    assert Workspace.of_export(run.export_dir("soft_prompt", 2)) == run
+    inner = Workspace(tmp_path / "runs" / "ws")  # a workspace in a folder named runs is no run
+    inner.homes_dir.mkdir(parents=True)
+    assert Workspace.of_export(inner.export_dir("soft_prompt", 1)) == inner
+
+
+def test_a_run_keeps_its_cycles_apart_and_shares_the_rest(tmp_path: Path) -> None:
+    ws, run = Workspace(tmp_path), Workspace(tmp_path).for_run("run-7")
+    for own in ("training_data_dir", "training_store", "lineage_db", "openlineage_file"):
+        assert getattr(run, own) == tmp_path / "runs" / "run-7" / getattr(ws, own).relative_to(tmp_path)
+    assert run.cycle_report(1, "ds-1").json == tmp_path / "runs/run-7/reports/cycle_1_ds-1.json"
+    for shared in ("homes_dir", "datasets_dir", "registry_db", "models_dir", "runs_dir", "html_dir"):
+        assert getattr(run, shared) == getattr(ws, shared)
+    assert run.ad_hoc == ws and ws.run_sessions() == []
+    run.cycle_report(1, "ds-1").json.parent.mkdir(parents=True)
+    run.cycle_report(1, "ds-1").json.write_text("{}")
+    assert ws.run_sessions() == ["run-7"] and ws.cycle_reports() == []
+    assert [r.dataset_id for r in run.cycle_reports(1)] == ["ds-1"]
+    with pytest.raises(ValueError, match="invalid run id"):
+        ws.for_run("../x")
 
 
 @pytest.mark.parametrize("run_id", ["", "../x", "a/b", "a\\b", ".hidden"])

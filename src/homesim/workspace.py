@@ -19,7 +19,14 @@ build a folder path or walk a path's parents. Readers and writers that need the 
                                   realism/ summary.json days.parquet hour_profile.parquet [transfer.json]
   training_data/                  records.sqlite  cycle_<n>/<model_type>/  aggregated/<model_type>/
   lineage.sqlite  lineage/openlineage.jsonl  registry.sqlite  models/<model_type>/v<k>/  models/.staging/
+  runs/<run_id>/                  training_data/  lineage.sqlite  lineage/  reports/cycle_<n>_<dataset_id>.*
+                                  (a `homesim run`'s own cycles: see `Workspace.for_run`)
 ```
+
+A cycle belongs to a session: the ad-hoc session (`homesim simulate`, the top-level `training_data/`,
+`lineage.sqlite` and `reports/cycle_*`) or one named run (`runs/<run_id>/`). A run never sees records it did
+not produce, so its cycle 1 and an ad-hoc cycle 1 never mix, overwrite each other's exports or train together.
+Homes, datasets, the model registry, run files and every other report are shared by all sessions.
 
 This module sits in the bottom layer (it may import only `schema`, `io`, `settings`, `log`).
 """
@@ -55,6 +62,8 @@ ACCURACY_FILE: Final = "ground_truth_accuracy.json"
 EXPORT_METADATA_FILE: Final = "metadata.json"
 AGGREGATED: Final = "aggregated"
 LATEST_RUN: Final = "latest"
+#: Where each run's own cycles live (`runs/<run_id>/`).
+RUNS_DIR: Final = "runs"
 LINEAGE_AUDIT_FILE: Final = "lineage_audit.json"
 OPENLINEAGE_FILE: Final = Path("lineage") / "openlineage.jsonl"
 
@@ -215,14 +224,47 @@ class ABReportFile:
 REAL_HOME_PREFIX = "real-"
 
 
+def check_run_id(run_id: str) -> str:
+    """`run_id` if it is a plain file name; ValueError otherwise (it names files and folders)."""
+    if not run_id or "/" in run_id or "\\" in run_id or run_id.startswith("."):
+        raise ValueError(f"invalid run id {run_id!r}")
+    return run_id
+
+
 @dataclass(frozen=True)
 class Workspace:
     root: Path
+    #: The session whose cycles this view reads and writes: a run's id, or None for the ad-hoc session.
+    run_id: str | None = None
 
     @classmethod
     def of_export(cls, export_dir: Path) -> Workspace:
-        """The workspace an export folder (`training_data/<scope>/<model_type>/`) belongs to."""
-        return cls(export_dir.parent.parent.parent)
+        """The workspace and session of `[runs/<id>/]training_data/<scope>/<model_type>/`."""
+        session = export_dir.parent.parent.parent
+        # A run's session holds no homes (`data/`): a workspace that merely sits in a folder named runs does.
+        if session.parent.name == RUNS_DIR and not (session / "data").is_dir():
+            return cls(session.parent.parent, session.name)
+        return cls(session)
+
+    # ------------------------------------------------------------------------------------ sessions
+    def for_run(self, run_id: str) -> Workspace:
+        """This workspace as run `run_id` sees it: its own records, lineage, exports and cycle reports."""
+        return Workspace(self.root, check_run_id(run_id))
+
+    @property
+    def ad_hoc(self) -> Workspace:
+        """This workspace as the ad-hoc session (`homesim simulate`) sees it."""
+        return Workspace(self.root)
+
+    @property
+    def session_dir(self) -> Path:
+        """Where this session's cycles live: the root (ad-hoc) or `runs/<run_id>/`."""
+        return self.root if self.run_id is None else self.root / RUNS_DIR / self.run_id
+
+    def run_sessions(self) -> list[str]:
+        """The runs that own cycles here (`runs/<run_id>/`), sorted."""
+        folder = self.root / RUNS_DIR
+        return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
 
     # --------------------------------------------------------------------------------------- homes
     @property
@@ -269,6 +311,10 @@ class Workspace:
     def dataset(self, dataset_id: str) -> DatasetFolder:
         return DatasetFolder(self.dataset_dir(dataset_id))
 
+    def latest_dataset(self) -> DatasetFolder | None:
+        """The dataset whose manifest was written last (by `generate`, cached homes or not), or None."""
+        return max(self.datasets(), key=lambda d: d.manifest.stat().st_mtime_ns, default=None)
+
     def datasets(self) -> list[DatasetFolder]:
         """Every dataset folder that holds a manifest, sorted by id."""
         return sorted(
@@ -281,15 +327,20 @@ class Workspace:
     def reports_dir(self) -> Path:
         return self.root / "reports"
 
+    @property
+    def _cycle_reports_dir(self) -> Path:
+        return self.session_dir / "reports"
+
     def cycle_report(self, cycle: int, dataset_id: str) -> ReportFiles:
-        """`reports/cycle_<n>_<dataset_id>.json` and `.md`."""
-        base = self.reports_dir / f"{_CYCLE_PREFIX}{cycle}_{dataset_id}"
+        """`[runs/<run_id>/]reports/cycle_<n>_<dataset_id>.json` and `.md` (this session's)."""
+        base = self._cycle_reports_dir / f"{_CYCLE_PREFIX}{cycle}_{dataset_id}"
         return ReportFiles(base.with_suffix(".json"), base.with_suffix(".md"))
 
     def cycle_reports(self, cycle: int | None = None) -> list[CycleReportFile]:
-        """The cycle reports present (of one cycle, or all), ordered by cycle then dataset."""
+        """This session's cycle reports (of one cycle, or all), ordered by cycle then dataset."""
         found = []
-        for path in self._reports():
+        folder = self._cycle_reports_dir
+        for path in folder.iterdir() if folder.is_dir() else ():
             m = _CYCLE_REPORT.fullmatch(path.name)
             if m and (cycle is None or int(m["cycle"]) == cycle):
                 found.append(CycleReportFile(int(m["cycle"]), m["dataset_id"], path))
@@ -320,9 +371,7 @@ class Workspace:
     def run_file(self, run_id: str) -> Path:
         """`reports/runs/<run_id>.json` (`latest` is the newest run's copy); ValueError on an id that
         is not a plain file name."""
-        if not run_id or "/" in run_id or "\\" in run_id or run_id.startswith("."):
-            raise ValueError(f"invalid run id {run_id!r}")
-        return self.runs_dir / f"{run_id}.json"
+        return self.runs_dir / f"{check_run_id(run_id)}.json"
 
     @property
     def latest_run_file(self) -> Path:
@@ -356,8 +405,9 @@ class Workspace:
     # ------------------------------------------------------------------------------- training data
     @property
     def training_data_dir(self) -> Path:
-        """Exports per cycle (`cycle_<n>/<model_type>/`) and aggregated (`aggregated/<model_type>/`)."""
-        return self.root / "training_data"
+        """This session's exports per cycle (`cycle_<n>/<model_type>/`) and aggregated
+        (`aggregated/<model_type>/`), beside its collected records."""
+        return self.session_dir / "training_data"
 
     @property
     def training_store(self) -> Path:
@@ -399,13 +449,13 @@ class Workspace:
     # ----------------------------------------------------------------------------- lineage, models
     @property
     def lineage_db(self) -> Path:
-        """Where every training record came from and went: see `training_data.lineage_tracker`."""
-        return self.root / "lineage.sqlite"
+        """Where this session's training records came from and went: see `training_data.lineage_tracker`."""
+        return self.session_dir / "lineage.sqlite"
 
     @property
     def openlineage_file(self) -> Path:
-        """OpenLineage run events, one JSON per line (when no `OPENLINEAGE_URL` is set)."""
-        return self.root / OPENLINEAGE_FILE
+        """This session's OpenLineage run events, one JSON per line (when no `OPENLINEAGE_URL` is set)."""
+        return self.session_dir / OPENLINEAGE_FILE
 
     @property
     def registry_db(self) -> Path:

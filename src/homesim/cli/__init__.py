@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import signal
 from types import FrameType
+from typing import Annotated
 
 import typer
 
+from homesim import __version__
 from homesim.cli import (
     cache,
     calibrate,
+    datasets,
     export,
     generate,
     ground_truth,
@@ -36,7 +39,26 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"homesim {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", is_eager=True, callback=_version, help="print the version and exit"),
+    ] = False,
+) -> None:
+    """Training-data factory for smart-home AI: synthetic Home Assistant homes with exact ground truth."""
+
+
 generate.register(app)
+datasets.register(app)
 cache.register(app)
 ground_truth.register(app)
 ha.register(app)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from homesim.cli.options import WorkspaceOption, resolve_workspace
+from homesim.cli.options import JsonOption, WorkspaceOption, print_json, resolve_workspace
 from homesim.datasets.cache import HomeCache
 
 console = Console()
@@ -24,24 +24,31 @@ def _cache(workspace: Path | None) -> HomeCache:
 
 
 @cache_app.command("stats")
-def stats(workspace: WorkspaceOption = None) -> None:
+def stats(as_json: JsonOption = False, workspace: WorkspaceOption = None) -> None:
     """Homes, events and bytes in the cache, by generator version (index rebuilt from the manifests)."""
     cache = _cache(workspace)
     cache.rebuild_index()
     summary = cache.index().stats()
+    if as_json:
+        print_json(summary)
+        return
     console.print(f"{summary['homes']} homes, {summary['events']:,} events, {summary['bytes'] / 1e6:,.1f} MB")
     for version, count in sorted(summary["generator_versions"].items()):
         console.print(f"  generator {version}: {count} homes", highlight=False)
 
 
 @cache_app.command("verify")
-def verify(workspace: WorkspaceOption = None) -> None:
+def verify(as_json: JsonOption = False, workspace: WorkspaceOption = None) -> None:
     """Check every cached home's files against its manifest's sha256; exit 1 if any is broken."""
     cache = _cache(workspace)
     problems = cache.verify()
-    for problem in problems:
-        console.print(f"[red]{problem.home_key}[/red]: {problem.problem}", highlight=False)
-    console.print(f"{len(cache.keys()) - len(problems)} ok, {len(problems)} broken")
+    ok = len(cache.keys()) - len(problems)
+    if as_json:
+        print_json({"ok": ok, "broken": {p.home_key: p.problem for p in problems}})
+    else:
+        for problem in problems:
+            console.print(f"[red]{problem.home_key}[/red]: {problem.problem}", highlight=False)
+        console.print(f"{ok} ok, {len(problems)} broken")
     if problems:
         raise typer.Exit(1)
 

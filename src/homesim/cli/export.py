@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -9,7 +10,15 @@ from rich.console import Console
 from rich.table import Table
 
 from homesim.cli.errors import fail
-from homesim.cli.options import AllowPartialOption, WorkspaceOption, partial, resolve_workspace
+from homesim.cli.options import (
+    AllowPartialOption,
+    RunOption,
+    WorkspaceOption,
+    partial,
+    resolve_workspace,
+    runs_hint,
+    session,
+)
 from homesim.schema.records import MAX_CYCLE
 from homesim.simulation.cycle import incomplete_cycle
 from homesim.simulation.model_provider import MODEL_TYPES
@@ -34,13 +43,15 @@ def register(parent: typer.Typer) -> None:
     parent.add_typer(training_data_app)
 
 
-def _table(results: list[ExportResult]) -> Table:
-    table = Table(title="exports")
-    for name in ("model type", "folder", "records", "files"):
-        table.add_column(name, justify="right" if name == "records" else "left")
+def _table(results: list[ExportResult], root: Path) -> Table:
+    """Per model type: the folder, the collected records it was built from and each file's rows (one
+    yaml_generation pair joins an automation and its suggestion, so it has fewer rows than records)."""
+    table = Table(title=f"exports under {root}")
+    for name in ("model type", "folder", "source records", "files (rows)"):
+        table.add_column(name, justify="right" if name == "source records" else "left", overflow="fold")
     for r in results:
         files = ", ".join(f"{name} ({rows:,})" for name, rows in r.counts.items())
-        table.add_row(r.model_type, str(r.directory), f"{r.records:,}", files)
+        table.add_row(r.model_type, str(r.directory.relative_to(root)), f"{r.records:,}", files)
     return table
 
 
@@ -60,11 +71,15 @@ def export(
         str | None,
         typer.Option("--format", help=f"only this format: {', '.join(_ALL_FORMATS)} (default: all)"),
     ] = None,
+    run: RunOption = None,
     workspace: WorkspaceOption = None,
     allow_partial: AllowPartialOption = False,
 ) -> None:
     """Export accepted records as training data: `--cycle N` (a cycle whose simulation completed) or
-    `--aggregated`."""
+    `--aggregated`.
+
+    Without --run: the ad-hoc cycles of `homesim simulate`; a run's cycles are its own (`--run ID|latest`).
+    """
     if (cycle is None) == (not aggregated):
         fail("give exactly one of --cycle N and --aggregated")
     if model_type is not None and model_type not in MODEL_TYPES:
@@ -77,30 +92,33 @@ def export(
         if not types:
             fail(f"{model_type} is not exported as {fmt}")
     formats = None if fmt is None else [fmt]
-    ws = resolve_workspace(workspace)
+    root = resolve_workspace(workspace)
+    ws = session(root, run)
+    hint = "" if cycle is None or run is not None else runs_hint(root, cycle)
     staged = workspace_store(ws)
     if staged is None:
         fail(
             f"no collected records at {ws.training_store} (nor Parquet staging beside it); "
-            "run a simulation cycle first"
+            f"run a simulation cycle first{hint}"
         )
     with open_store(staged) as store:
         if cycle is not None and cycle not in (known := store.cycles()):  # never write an empty export
-            fail(f"no records of cycle {cycle} in {staged} (cycles with records: {_listing(known)})")
+            fail(f"no records of cycle {cycle} in {staged} (cycles with records: {_listing(known)}){hint}")
         if cycle is not None and (problem := incomplete_cycle(ws, cycle)) is not None:
             partial(problem, allow_partial)  # a killed or failed cycle is not exported as if whole
         with LineageTracker(ws.lineage_db) as tracker:
             exporter = Exporter(ws, store, tracker=tracker)
             results = [exporter.export(t, cycle, formats) for t in types]
-    console.print(_table(results))
+    console.print(_table(results, root.root))
 
 
 def prune_cycles(
     keep_cycles: Annotated[int, typer.Option(min=0, help="cycle folders to keep, newest first")],
+    run: RunOption = None,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Delete all but the newest N `cycle_<n>` export folders; the aggregated export is kept."""
-    removed = prune(resolve_workspace(workspace), keep_cycles)
+    removed = prune(session(resolve_workspace(workspace), run), keep_cycles)
     for folder in removed:
         console.print(f"removed {folder}")
     console.print(f"{len(removed)} cycle folder(s) removed")

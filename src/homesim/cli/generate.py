@@ -22,9 +22,13 @@ from homesim.cli.errors import fail
 from homesim.cli.options import (
     AllowPartialOption,
     ExecutorOption,
+    JsonOption,
     WorkersOption,
     WorkspaceOption,
+    home_ref,
     partial,
+    print_json,
+    resolve_workspace,
     start_command,
 )
 from homesim.datasets.home_folder import read_events, read_home
@@ -61,19 +65,41 @@ def _parse_home_types(values: list[str]) -> dict[str, Any]:
     return shares
 
 
+def _default(name: str) -> str:
+    """A GenerationConfig field's default, shown in `--help` (the flags default to None: a --config file's
+    value, else this)."""
+    return str(GenerationConfig.model_fields[name].default)
+
+
 def generate(
     config_file: Annotated[
-        Path | None, typer.Option("--config", help="YAML or TOML GenerationConfig")
+        Path | None, typer.Option("--config", help="YAML or TOML GenerationConfig; flags override it")
     ] = None,
-    homes: Annotated[int | None, typer.Option(help="number of homes")] = None,
-    days: Annotated[int | None, typer.Option(help="days of events per home")] = None,
-    seed: Annotated[int | None, typer.Option(help="seed; the same seed reproduces every file")] = None,
-    start: Annotated[str | None, typer.Option(help="first day, YYYY-MM-DD")] = None,
+    homes: Annotated[int | None, typer.Option(help="number of homes", show_default=_default("homes"))] = None,
+    days: Annotated[
+        int | None, typer.Option(help="days of events per home", show_default=_default("days"))
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(help="seed; the same seed reproduces every file", show_default=_default("seed")),
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option(help="first day, YYYY-MM-DD", show_default=_default("start"))
+    ] = None,
     home_type: Annotated[
-        list[str] | None, typer.Option("--home-type", help="home type, or type=share; repeatable")
+        list[str] | None,
+        typer.Option(
+            "--home-type", help="home type, or type=share; repeatable", show_default="the catalog's mix"
+        ),
     ] = None,
-    noise: Annotated[float | None, typer.Option(help="multiplier on patternless manual toggles")] = None,
-    fault_rate: Annotated[float | None, typer.Option(help="probability that an entity has a fault")] = None,
+    noise: Annotated[
+        float | None,
+        typer.Option(help="multiplier on patternless manual toggles", show_default=_default("noise")),
+    ] = None,
+    fault_rate: Annotated[
+        float | None,
+        typer.Option(help="probability that an entity has a fault", show_default=_default("fault_rate")),
+    ] = None,
     workers: WorkersOption = None,
     executor: ExecutorOption = None,
     workspace: WorkspaceOption = None,
@@ -144,39 +170,64 @@ def _columns() -> tuple[Any, ...]:
 
 
 def inspect(
-    home_dir: Annotated[Path, typer.Argument(help="a home folder written by generate or import-history")],
+    home: Annotated[
+        Path,
+        typer.Argument(
+            help="a home folder (generate, import-history), a home key of the workspace, or latest "
+            "(the first home of the newest dataset)"
+        ),
+    ],
+    as_json: JsonOption = False,
+    workspace: WorkspaceOption = None,
 ) -> None:
     """Summarize a home: areas, devices, entities by domain, events per day by cause."""
+    home_dir = home_ref(resolve_workspace(workspace), home)
     if not HomeFolder(home_dir).home_json.is_file():
         fail(f"{home_dir} holds no {HOME_FILE}")
+    summary = _summary(home_dir)
+    if as_json:
+        print_json(summary)
+        return
+    meta = summary["home"]
+    console.print(f"[bold]{meta['home_key']}[/bold]: {meta['description']}", highlight=False)
+    console.print(
+        f"{summary['floors']} floors, {summary['areas']} areas, {summary['devices']} devices, "
+        f"{summary['entities']} entities",
+        highlight=False,
+    )
+    by_domain = sorted(summary["entities_by_domain"].items(), key=lambda kv: (-kv[1], kv[0]))
+    console.print(
+        "  entities by domain: "
+        + ", ".join(f"{n} {domain}" for domain, n in by_domain[:5])
+        + (f", … {len(by_domain)} domains" if len(by_domain) > 5 else ""),
+        highlight=False,
+    )
+    table = Table(title=f"events per day by cause ({summary['events']:,} events)")
+    table.add_column("cause")
+    table.add_column("events/day", justify="right")
+    for cause, rate in summary["events_per_day_by_cause"].items():
+        table.add_row(cause, f"{rate:,.1f}")
+    console.print(table)
+
+
+def _summary(home_dir: Path) -> dict[str, Any]:
+    """What `inspect` shows, as plain data (`--json`)."""
     home = read_home(home_dir)
     meta = home.metadata
     if meta.real_source is not None:
         origin = meta.real_source.dataset or meta.real_source.format
-        console.print(
-            f"[bold]{meta.home_key}[/bold]: real home ({origin}, {meta.real_source.original_name or '—'}), "
-            f"{meta.timezone}, {meta.days} days from {meta.start}",
-            highlight=False,
+        description = (
+            f"real home ({origin}, {meta.real_source.original_name or '—'}), "
+            f"{meta.timezone}, {meta.days} days from {meta.start}"
         )
     else:
-        console.print(
-            f"[bold]{meta.home_key}[/bold]: {meta.home_type}, {meta.size_m2} m², "
-            f"{len(meta.occupants)} occupants, "
+        description = (
+            f"{meta.home_type}, {meta.size_m2} m², {len(meta.occupants)} occupants, "
             f"{meta.climate_region} ({meta.timezone}), {meta.days} days from {meta.start}"
         )
-    console.print(
-        f"{len(home.floors)} floors, {len(home.areas)} areas, {len(home.devices)} devices, "
-        f"{len(home.entities)} entities"
-    )
     by_domain = (
         pl.DataFrame({"domain": [e.domain for e in home.entities]}).group_by("domain").len().sort("domain")
     )
-    table = Table(title="entities by domain")
-    table.add_column("domain")
-    table.add_column("entities", justify="right")
-    for domain, count in by_domain.iter_rows():
-        table.add_row(domain, str(count))
-    console.print(table)
     events = pl.from_arrow(read_events(home_dir))
     assert isinstance(events, pl.DataFrame)
     per_day = (
@@ -184,9 +235,20 @@ def inspect(
         .len()
         .with_columns((pl.col("len") / meta.days).alias("per_day"))
     ).sort("len", descending=True)
-    table = Table(title=f"events per day by cause ({events.height:,} events)")
-    table.add_column("cause")
-    table.add_column("events/day", justify="right")
-    for cause, _, rate in per_day.iter_rows():
-        table.add_row(cause, f"{rate:,.1f}")
-    console.print(table)
+    return {
+        "home": {
+            "home_key": meta.home_key,
+            "description": description,
+            "days": meta.days,
+            "start": str(meta.start),
+            "timezone": meta.timezone,
+        },
+        "path": str(home_dir),
+        "floors": len(home.floors),
+        "areas": len(home.areas),
+        "devices": len(home.devices),
+        "entities": len(home.entities),
+        "entities_by_domain": dict(by_domain.iter_rows()),
+        "events": events.height,
+        "events_per_day_by_cause": {cause: rate for cause, _, rate in per_day.iter_rows()},
+    }

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from homesim.cli.errors import fail
+from homesim.cli.options import JsonOption, WorkspaceOption, dataset_dir_ref, print_json, resolve_workspace
 from homesim.datasets.home_folder import read_truth
 from homesim.datasets.verification import home_folders, verify_dataset, write_accuracy_report
 from homesim.ground_truth.accuracy import MIN_OCCURRENCES, AccuracyReport
@@ -32,7 +33,10 @@ def register(parent: typer.Typer) -> None:
 
 @app.command("verify")
 def verify(
-    dataset: Dataset,
+    dataset: Annotated[
+        Path,
+        typer.Argument(help="a folder of home folders, or a dataset of the workspace: its id or latest"),
+    ],
     workers: Annotated[int, typer.Option(min=1, help="processes mining homes in parallel")] = 1,
     min_occurrences: Annotated[
         int, typer.Option(min=1, help="patterns with fewer firings are not counted in recall")
@@ -40,17 +44,25 @@ def verify(
     high_confidence: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="confidence of the patterns counted in precision")
     ] = 0.5,
+    as_json: JsonOption = False,
+    workspace: WorkspaceOption = None,
 ) -> None:
     """Recall and precision of the TruthVerifier against the ground truth, by pattern type.
 
-    Prints the table and writes ground_truth_accuracy.json into DATASET.
+    Prints the table (`--json`: the report) and writes ground_truth_accuracy.json into DATASET.
     """
+    dataset = dataset_dir_ref(resolve_workspace(workspace), dataset)
+    if not dataset.is_dir():
+        fail(f"no dataset or folder {dataset}")
     if not home_folders(dataset):
         fail(f"no home folders (home.json + events.parquet) in {dataset}")
     config = VerifierConfig(high_confidence=high_confidence)
     report = verify_dataset(dataset, config=config, min_occurrences=min_occurrences, workers=workers)
-    console.print(render(report))
     path = write_accuracy_report(report, dataset)
+    if as_json:
+        print_json(report.model_dump(mode="json"))
+        return
+    console.print(render(report))
     console.print(f"wrote {path}", highlight=False)
 
 

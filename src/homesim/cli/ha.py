@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from homesim.cli import ha_export
+from homesim.cli.options import JsonOption, home_ref, print_json, resolve_workspace
 from homesim.datasets.home_folder import read_home
 from homesim.ha.automation import Automation, join_path, parse_yaml
 from homesim.ha.automation.stats import construct_mix, mix_table
@@ -50,7 +51,12 @@ def validate(
         ),
     ],
     home: Annotated[
-        Path | None, typer.Option("--home", help="home.json, or a home folder holding one, to check against")
+        Path | None,
+        typer.Option(
+            "--home",
+            help="home.json, a home folder holding one, a home key, or latest (the newest dataset's first "
+            "home), to check against",
+        ),
     ] = None,
     config_dir: Annotated[
         Path | None,
@@ -67,7 +73,8 @@ def validate(
     issue, 0 otherwise.
     """
     text = file.read_text("utf-8")
-    issues = validate_yaml(text, _load_home(home) if home is not None else None, config_dir)
+    target = None if home is None else _load_home(home_ref(resolve_workspace(None), home))
+    issues = validate_yaml(text, target, config_dir)
     parsed = parse_yaml(text)
     for prefix, automation in parsed.automations.items():
         for path, message in automation_notes(automation):
@@ -92,6 +99,7 @@ def stats(
             help="automations.yaml files (either syntax)", exists=True, dir_okay=False, readable=True
         ),
     ],
+    as_json: JsonOption = False,
 ) -> None:
     """The construct mix: the share of the files' automations that use each trigger, condition and action
     kind, templates and modes (automations that do not parse are counted apart)."""
@@ -101,5 +109,9 @@ def stats(
         parsed = parse_yaml(file.read_text("utf-8"))
         automations += parsed.automations.values()
         refused += len({issue.path.partition(".")[0] for issue in parsed.issues})
+    if as_json:
+        mix = construct_mix(automations)
+        print_json({"automations": len(automations), "refused": refused, "files": len(files), "share": mix})
+        return
     console.print(f"{len(automations)} automations parsed, {refused} refused, {len(files)} file(s)")
     console.print(mix_table({"share": construct_mix(automations)}), highlight=False, markup=False)

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from homesim.cli.errors import fail
+from homesim.cli.options import home_ref, resolve_workspace
 from homesim.datasets.home_folder import HomeFiles
 from homesim.ha.automation import render_yaml
 from homesim.ha.config_dir import (
@@ -41,7 +42,11 @@ def register_commands(app: typer.Typer) -> None:
 def export_command(
     home_dir: Annotated[
         Path,
-        typer.Argument(help="folder with home.json (and events.parquet for --recorder)", file_okay=False),
+        typer.Argument(
+            help="folder with home.json (and events.parquet for --recorder), a home key of the workspace, "
+            "or latest (the newest dataset's first home)",
+            file_okay=False,
+        ),
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="HA config dir to write")],
     recorder: Annotated[
@@ -59,7 +64,7 @@ def export_command(
     ] = None,
 ) -> None:
     """Write a Home Assistant 2025.1 config dir (.storage registries, configuration.yaml, recorder DB)."""
-    folder = HomeFolder(home_dir)
+    folder = HomeFolder(home_ref(resolve_workspace(None), home_dir))
     home_json = folder.home_json
     if not home_json.is_file():
         raise typer.BadParameter(f"{home_json} not found", param_hint="HOME_DIR")

@@ -15,8 +15,11 @@ from rich.table import Table
 from homesim.cli.errors import fail
 from homesim.cli.options import (
     ExecutorOption,
+    JsonOption,
     WorkersOption,
     WorkspaceOption,
+    dataset_ref,
+    print_json,
     resolve_workspace,
     start_command,
 )
@@ -67,12 +70,13 @@ def _metrics(metrics: dict[str, float], limit: int = 4) -> str:
 @models_app.command("list")
 def list_(
     model_type: Annotated[str | None, typer.Option(help="only this model type")] = None,
+    as_json: JsonOption = False,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Every registered version with its status, aliases, training cycles and metrics."""
     wanted = _model_type(model_type) if model_type else None
     if not resolve_workspace(workspace).registry_db.is_file():
-        console.print("no model versions registered")
+        print_json([]) if as_json else console.print("no model versions registered")
         return
     with _registry(workspace) as registry:
         versions = registry.versions(wanted)
@@ -82,6 +86,11 @@ def list_(
             for name in ALIASES
             if (found := registry.alias(t, name)) is not None
         }
+    if as_json:
+        print_json(
+            [{**v.model_dump(mode="json"), "alias": aliases.get((v.model_type, v.version))} for v in versions]
+        )
+        return
     if not versions:
         console.print("no model versions registered")
         return
@@ -178,15 +187,19 @@ def rollback_command(
 @models_app.command("history")
 def history(
     model: Annotated[str | None, typer.Argument(help="only this model type")] = None,
+    as_json: JsonOption = False,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Every alias change: deploys, promotions, rollbacks, rejections, challengers, with their reasons."""
     wanted = _model_type(model) if model else None
     if not resolve_workspace(workspace).registry_db.is_file():
-        console.print("no registry events")
+        print_json([]) if as_json else console.print("no registry events")
         return
     with _registry(workspace) as registry:
         events = registry.events(wanted)
+    if as_json:
+        print_json([e.model_dump(mode="json") for e in events])
+        return
     if not events:
         console.print("no registry events")
         return
@@ -207,7 +220,9 @@ def history(
 
 def ab(
     model: ModelArgument,
-    dataset: Annotated[str, typer.Option(help="dataset id (data/datasets/<id>) or its folder/manifest path")],
+    dataset: Annotated[
+        str, typer.Option(help="dataset id (data/datasets/<id>), its folder or manifest path, or latest")
+    ],
     cycle: Annotated[int, typer.Option(min=0, max=MAX_CYCLE, help="cycle number stamped on every record")],
     promote: Annotated[bool, typer.Option(help="deploy the challenger if it wins")] = False,
     share: Annotated[
@@ -225,7 +240,7 @@ def ab(
         result = run_ab(
             ws,
             model_type,
-            dataset,
+            dataset_ref(ws, dataset),
             cycle,
             promote=promote,
             share=share,

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from homesim.cli.options import WorkspaceOption, start_command
+from homesim.cli.options import WorkspaceOption, dataset_dir_ref, start_command
 
 if TYPE_CHECKING:
     from homesim.real_homes.realism import RealismSummary
@@ -31,7 +31,7 @@ def realism_command(
         typer.Option(help="real home folder, or a folder/dataset of them (repeat for more)"),
     ],
     dataset: Annotated[
-        str | None, typer.Option(help="synthetic homes: a workspace dataset id, or its folder")
+        str | None, typer.Option(help="synthetic homes: a workspace dataset id, its folder, or latest")
     ] = None,
     homes: Annotated[
         list[Path] | None,
@@ -66,7 +66,7 @@ def realism_command(
     try:
         real_dirs = [d for p in real for d in resolve_homes(p)]
         if dataset is not None:
-            path = Path(dataset) if Path(dataset).exists() else ws.dataset_dir(dataset)
+            path = dataset_dir_ref(ws, Path(dataset))
             synthetic_dirs = resolve_homes(path)
         else:
             synthetic_dirs = [d for p in homes or [] for d in resolve_homes(p)]

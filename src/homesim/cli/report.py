@@ -9,9 +9,7 @@ import typer
 from rich.console import Console
 
 from homesim.cli.errors import fail
-from homesim.cli.options import WorkspaceOption, start_command
-from homesim.reports.inputs import ReportInputError
-from homesim.reports.report import write_report
+from homesim.cli.options import WorkspaceOption, runs_hint, start_command
 from homesim.schema.records import MAX_CYCLE
 
 console = Console()
@@ -35,7 +33,14 @@ def report(
     ] = False,
     workspace: WorkspaceOption = None,
 ) -> None:
-    """Write a self-contained HTML report under reports/html/ (default: latest run, else newest cycle)."""
+    """Write a self-contained HTML report under reports/html/ (default: latest run, else newest cycle).
+
+    `--cycle N` alone reports the ad-hoc cycle N of `homesim simulate`; a run's cycle: `--run ID --cycle N`.
+    """
+    # Imported here: matplotlib would add seconds to every other command's start.
+    from homesim.reports.inputs import ReportInputError
+    from homesim.reports.report import write_report
+
     _, ws = start_command(workspace)
     try:
         with console.status("rendering report…") as status:
@@ -43,7 +48,8 @@ def report(
                 ws, cycle=cycle, run_id=run, status=lambda step: status.update(f"rendering {step}…")
             )
     except (FileNotFoundError, ReportInputError) as exc:
-        fail(f"cannot write the report: {exc}")
+        hint = runs_hint(ws, cycle) if cycle is not None and run is None else ""
+        fail(f"cannot write the report: {exc}{hint}")
     console.print(str(path), highlight=False, soft_wrap=True)
     if open_browser:
         webbrowser.open(path.resolve().as_uri())

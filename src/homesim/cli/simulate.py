@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import structlog
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -15,6 +16,7 @@ from homesim.cli.options import (
     ExecutorOption,
     WorkersOption,
     WorkspaceOption,
+    dataset_ref,
     partial,
     start_command,
 )
@@ -24,6 +26,7 @@ from homesim.training_data.run_and_collect import run_and_collect
 
 console = Console()
 err_console = Console(stderr=True)
+_log = structlog.get_logger("homesim.simulate")
 
 
 def register(app: typer.Typer) -> None:
@@ -55,19 +58,33 @@ def metrics_table(report: CycleReport) -> Table:
 
 
 def simulate(
-    dataset: Annotated[str, typer.Option(help="dataset id (data/datasets/<id>) or its folder/manifest path")],
+    dataset: Annotated[
+        str,
+        typer.Option(help="dataset id (data/datasets/<id>), its folder or manifest path, or latest"),
+    ],
     cycle: Annotated[int, typer.Option(min=0, max=MAX_CYCLE, help="cycle number stamped on every record")],
     workers: WorkersOption = None,
     executor: ExecutorOption = None,
     workspace: WorkspaceOption = None,
     allow_partial: AllowPartialOption = False,
 ) -> None:
-    """Run every simulation stage over a dataset's homes and write the cycle report under reports/."""
+    """Run every simulation stage over a dataset's homes and write the cycle report under reports/.
+
+    The records are the workspace's ad-hoc cycle N; `homesim run` keeps its own cycles apart (runs/<id>/).
+    """
     settings, ws = start_command(workspace, workers, executor)
+    dataset = dataset_ref(ws, dataset)
     try:
         manifest = find_dataset(ws, dataset)
     except FileNotFoundError as exc:
         fail(f"no dataset {dataset!r}: {exc}")
+    others = sorted({r.dataset_id for r in ws.cycle_reports(cycle)} - {manifest.dataset_id})
+    if others:  # not an error: adding homes to a cycle is allowed, but say that the cycle now mixes datasets
+        err_console.print(
+            f"note: ad-hoc cycle {cycle} already holds records of {', '.join(others)}; its exports will "
+            "hold both (another --cycle keeps them apart)",
+            highlight=False,
+        )
     emitted = 0
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
@@ -77,6 +94,15 @@ def simulate(
             nonlocal emitted
             emitted += len(outcome.records)
             bar.update(task, advance=1, description=f"homes ({emitted:,} records)")
+            if not console.is_terminal:  # piped: a JSON line per home instead of the bar
+                done = int(bar.tasks[0].completed)
+                _log.info(
+                    "homes_progress",
+                    done=done,
+                    total=len(manifest.home_keys),
+                    records=emitted,
+                    home=outcome.home_key,
+                )
 
         # Records go straight into the training-data store, validated and traced as they arrive.
         collected = run_and_collect(
@@ -96,7 +122,7 @@ def simulate(
     )
     console.print(
         "collected into "
-        + f"{ws.training_store}: "
+        + f"{ws.training_store} (ad-hoc cycle {report.cycle}): "
         + ", ".join(f"{point} {rate:.0%} accepted" for point, rate in collected.pass_rates.items()),
         highlight=False,
     )

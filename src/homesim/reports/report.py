@@ -153,7 +153,7 @@ def _plan(workspace: Workspace, cycle: int | None, run_id: str | None) -> _Plan:
 
 
 def _run_cycles(workspace: Workspace, run: RunSummary, cycle: int | None) -> list[_CycleInput]:
-    reports = {(r.cycle, r.dataset_id): r for r in cycle_reports(workspace)}
+    reports = {(r.cycle, r.dataset_id): r for r in cycle_reports(workspace.for_run(run.run_id))}
     return [
         _CycleInput(c.cycle, c.dataset_id, reports.get((c.cycle, c.dataset_id or "")), c)
         for c in run.cycles

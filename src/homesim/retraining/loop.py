@@ -7,6 +7,7 @@ pinned before the cycle starts). The run file is rewritten atomically after ever
 `reports/runs/latest.json`); its id is a hash of the run's arguments except the cycle count, so re-running
 the same command skips the cycles it lists (and `--cycles` can extend a finished run). Generation of a
 half-finished cycle comes back from the home cache and re-collected records are deduplicated by content.
+A run owns its cycles (`Workspace.for_run`): it collects, exports and trains only on the records it produced.
 
 Failure is never success: a home that fails to generate or simulate, a stage that raises, a model refused
 its training data stop the run with `LoopFailedError` before the cycle is recorded (a re-run redoes it),
@@ -162,7 +163,9 @@ class RetrainingLoop:
         stages: Sequence[tuple[StageName, Stage]] = DEFAULT_STAGES,
         progress: LoopProgress | None = None,
     ) -> None:
-        self.workspace = workspace
+        # The run owns its cycles: records, lineage, exports and cycle reports under runs/<run_id>/, so
+        # an ad-hoc `simulate --cycle 1` (or another run) is never adopted, overwritten or trained on.
+        self.workspace = workspace.for_run(config.run_id)
         self.config = config
         self.stages = list(stages)
         self.progress = progress

@@ -28,8 +28,8 @@ from openlineage.client.transport.file import FileConfig, FileTransport
 from openlineage.client.transport.http import HttpConfig, HttpTransport
 
 from homesim import __version__
-from homesim.training_data.openlineage_facets import LineageFacets
 from homesim.io import write_text_atomic
+from homesim.training_data.openlineage_facets import LineageFacets
 from homesim.training_data.store import connect, transaction
 from homesim.workspace import OPENLINEAGE_FILE
 
@@ -264,6 +264,17 @@ class LineageTracker:
             "WHERE t.model_type = ? AND t.version = ? ORDER BY 1",
             (model_type, version),
         )
+
+    def summarize(self, record_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Where `record_ids` came from, grouped: records per (cycle, dataset, home, stage), in that order."""
+        return [
+            {"cycle": c, "dataset_id": d, "home_key": h, "stage": s, "records": n}
+            for c, d, h, s, n in self._db.execute(
+                "SELECT cycle, dataset_id, home_key, stage, count(*) FROM sources "
+                "WHERE record_id IN (SELECT value FROM json_each(?)) GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
+                (json.dumps(list(record_ids)),),
+            )
+        ]
 
     def upstream(self, record_id: str) -> list[str]:
         """Every record `record_id` was derived from, transitively, sorted."""
