@@ -24,7 +24,7 @@ from homesim.simulation.cycle import SimulationCycle
 from homesim.training_data.collector import TrainingDataCollector
 from homesim.workspace import Workspace
 
-TOKEN = "schemathesis-token"
+TOKEN = "schemathesis-token-0123456789-0123456789"
 
 
 def stub(ctx: JobContext) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from homesim.api import create_app
 from homesim.workspace import Workspace
 
-TOKEN = "test-token-real-homes-0123"
+TOKEN = "test-token-real-homes-0123456789-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/zip"}
 DATA = Path(__file__).parent / "data" / "real_homes"
 
@@ -45,7 +45,7 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
 @pytest.fixture(scope="module")
 def client(ws: Workspace) -> Iterator[TestClient]:
     app = create_app(ws, token=TOKEN, executor="inline", workers=1, max_body_bytes=2_000_000)
-    with TestClient(app) as test_client:
+    with TestClient(app, base_url="http://localhost") as test_client:
         yield test_client
 
 

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, ValidationError
 
-from homesim.api.deps import AUTH, State
+from homesim.api.deps import RequestBody, State
 from homesim.api.errors import bad_request, not_found
 from homesim.api.routes_data import home_directory
 from homesim.datasets.home_folder import read_events, read_home, read_truth
@@ -35,7 +35,7 @@ MAX_UNPACKED_BYTES = 200_000_000
 HomeKey = Annotated[str, Field(min_length=1, max_length=128)]
 
 
-class ValidateRequest(BaseModel):
+class ValidateRequest(RequestBody):
     yaml: str = Field(max_length=5_000_000, description="automations.yaml, 2024.10+ or legacy syntax")
     home_key: HomeKey | None = Field(default=None, description="also check every reference against this home")
 
@@ -50,7 +50,7 @@ class ValidateResponse(BaseModel):
     issues: list[Issue]
 
 
-class HaExportRequest(BaseModel):
+class HaExportRequest(RequestBody):
     home_key: HomeKey
     recorder: bool = Field(default=False, description="also write home-assistant_v2.db from the events")
     statistics: bool = Field(default=False, description="add statistics to the database (needs recorder)")
@@ -66,7 +66,7 @@ class HaImport(BaseModel):
     warnings: list[str]
 
 
-@router.post("/v1/ha/validate", response_model=ValidateResponse, dependencies=AUTH)
+@router.post("/v1/ha/validate", response_model=ValidateResponse)
 def validate(body: ValidateRequest, state: State) -> ValidateResponse:
     """Validate automations: schema, services and data, and with `home_key` every reference and state."""
     home = read_home(home_directory(state, body.home_key)) if body.home_key is not None else None
@@ -76,7 +76,6 @@ def validate(body: ValidateRequest, state: State) -> ValidateResponse:
 
 @router.post(
     "/v1/ha/exports",
-    dependencies=AUTH,
     response_class=Response,
     responses={200: {"content": {"application/zip": {}}, "description": "the HA config dir as a zip"}},
 )
@@ -150,7 +149,6 @@ def config_root(folder: Path) -> Path:
 @router.post(
     "/v1/ha/import",
     response_model=HaImport,
-    dependencies=AUTH,
     openapi_extra={
         "requestBody": {
             "required": True,
