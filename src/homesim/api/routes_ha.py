@@ -3,7 +3,10 @@
 `export` answers a zip of the config dir (built in a temporary folder, nothing kept in the workspace);
 `import` takes a zip of a config dir (or of a bare `.storage` folder) as the request body and unpacks it,
 member by member, into a temporary folder: absolute names, `..` parts, links and oversized archives
-are refused before anything is written.
+are refused before anything is written. What an archive may unpack to is bounded in bytes, in lines
+and, for the JSON registries under `.storage/` (one line each), per file: the importers hold a few hundred
+bytes per line and tens of bytes per byte of JSON, so these bounds, not the archive's size, keep one
+request's memory within the bound docs/api.md states.
 """
 
 from __future__ import annotations
@@ -31,7 +34,11 @@ from homesim.workspace import HomeFolder
 router = APIRouter(tags=["home assistant"])
 #: Bounds on an uploaded archive once unpacked (the request body itself is bounded by the middleware).
 MAX_MEMBERS = 2000
-MAX_UNPACKED_BYTES = 200_000_000
+MAX_UNPACKED_BYTES = 64_000_000
+MAX_UNPACKED_LINES = 1_000_000
+MAX_REGISTRY_BYTES = 8_000_000
+#: Bytes copied at a time while unpacking (a member is never read into memory whole).
+_CHUNK = 1 << 20
 HomeKey = Annotated[str, Field(min_length=1, max_length=128)]
 
 
@@ -126,6 +133,12 @@ def unpack_zip(data: bytes, target: Path) -> None:
                 raise bad_request(f"archive member {member.filename!r} would land outside the upload")
             if stat.S_ISLNK(member.external_attr >> 16):
                 raise bad_request(f"archive member {member.filename!r} is a link")
+            if ".storage" in name.parts and member.file_size > MAX_REGISTRY_BYTES:
+                raise bad_request(
+                    f"archive member {member.filename!r} unpacks to {member.file_size:,} bytes; "
+                    f"registries are limited to {MAX_REGISTRY_BYTES:,}"
+                )
+        lines = 0
         for member in members:
             destination = target / PurePosixPath(member.filename)
             if member.is_dir():
@@ -133,7 +146,15 @@ def unpack_zip(data: bytes, target: Path) -> None:
                 continue
             destination.parent.mkdir(parents=True, exist_ok=True)
             try:
-                destination.write_bytes(archive.read(member))
+                with archive.open(member) as source, destination.open("wb") as out:
+                    while chunk := source.read(_CHUNK):
+                        lines += chunk.count(b"\n")
+                        if lines > MAX_UNPACKED_LINES:
+                            raise bad_request(
+                                f"the archive unpacks to more than {MAX_UNPACKED_LINES:,} lines: import a "
+                                "history this long with `homesim import-history`"
+                            )
+                        out.write(chunk)
             except (zipfile.BadZipFile, NotImplementedError, RuntimeError) as exc:  # corrupt or encrypted
                 raise bad_request(f"cannot unpack {member.filename!r}: {exc}") from exc
 
