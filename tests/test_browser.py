@@ -177,7 +177,7 @@ def test_dashboard_follows_a_real_job(driver: WebDriver, tmp_path: Path) -> None
             ctx.report(done, 4, {"step": f"step {done}"})
         return {"steps": 4}
 
-    token = "test-token"
+    token = "browser-token-0123456789-0123456789-0123456789"
     app = api.create_app(Workspace(tmp_path), token=token, executor="inline", runners={"generation": stepped})
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -187,8 +187,14 @@ def test_dashboard_follows_a_real_job(driver: WebDriver, tmp_path: Path) -> None
         deadline = time.monotonic() + WAIT_S
         while not server.started and time.monotonic() < deadline:
             time.sleep(0.05)
+        # Every route needs the token: the page signs in through /login (the token in the URL's fragment,
+        # which the browser never sends), which sets the session cookie and goes on to the dashboard.
         driver.get(f"http://127.0.0.1:{port}/dashboard")
         wait = WebDriverWait(driver, WAIT_S)
+        wait.until(lambda d: "/login" in d.current_url)
+        driver.get(f"http://127.0.0.1:{port}/login#{token}")
+        wait.until(lambda d: d.current_url.endswith("/dashboard"))
+        assert token not in driver.current_url
         # nothing yet: every list is empty, and the page says so without errors
         wait.until(lambda d: d.find_element("id", "status").text.startswith("updated"))
         for empty in ("jobs-empty", "models-empty", "reports-empty"):

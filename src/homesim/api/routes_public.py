@@ -23,7 +23,7 @@ router = APIRouter(tags=["site"])
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>homesim · sign in</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
 <style>body{font:16px system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem}
 input{width:100%;font:inherit;padding:.4rem;box-sizing:border-box}button{font:inherit;margin-top:.6rem}
 #error{color:#b00020}</style></head>
