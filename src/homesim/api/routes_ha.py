@@ -37,6 +37,8 @@ MAX_MEMBERS = 2000
 MAX_UNPACKED_BYTES = 64_000_000
 MAX_UNPACKED_LINES = 1_000_000
 MAX_REGISTRY_BYTES = 8_000_000
+#: Most issues one validation answers (each is cut to a few hundred characters by the validator).
+MAX_ISSUES = 1000
 #: Bytes copied at a time while unpacking (a member is never read into memory whole).
 _CHUNK = 1 << 20
 HomeKey = Annotated[str, Field(min_length=1, max_length=128)]
@@ -77,8 +79,11 @@ class HaImport(BaseModel):
 def validate(body: ValidateRequest, state: State) -> ValidateResponse:
     """Validate automations: schema, services and data, and with `home_key` every reference and state."""
     home = read_home(home_directory(state, body.home_key)) if body.home_key is not None else None
-    issues = [Issue(path=p, message=m) for p, m in validate_yaml(body.yaml, home)]
-    return ValidateResponse(ok=not issues, issues=issues)
+    found = validate_yaml(body.yaml, home)
+    issues = [Issue(path=p, message=m) for p, m in found[:MAX_ISSUES]]
+    if len(found) > MAX_ISSUES:
+        issues.append(Issue(path="", message=f"… and {len(found) - MAX_ISSUES:,} more issues"))
+    return ValidateResponse(ok=not found, issues=issues)
 
 
 @router.post(
