@@ -22,8 +22,11 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from homesim.api import create_app
+from homesim.api.errors import MAX_DETAIL_CHARS, clean
 from homesim.api.jobs import JobContext
 from homesim.datasets.manager import DataGenerationManager
 from homesim.generation.config import GenerationConfig
@@ -316,3 +319,45 @@ def test_one_request_stays_within_the_memory_bound_whatever_its_content(tmp_path
     assert all(size < MAX_ERROR_BYTES for _, status, size in result["statuses"] if status >= 400)
     assert result["statuses"][2][2] < 1_000_000  # the echoing YAML's answer: 1,001 short issues
     assert result["peak_mb"] < MEMORY_BOUND_MB, result
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.recursive(st.text(), lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner), max_leaves=50)
+)
+def test_error_details_are_bounded(detail: Any) -> None:
+    cleaned = clean(detail)
+    text = json.dumps(cleaned)
+
+    def strings(value: Any) -> Iterator[str]:
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, list):
+            for item in value:
+                yield from strings(item)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                yield key
+                yield from strings(item)
+
+    assert all(len(s) <= MAX_DETAIL_CHARS for s in strings(cleaned)), text[:300]
+
+
+@pytest.mark.parametrize(
+    ("detail", "shown"),
+    [
+        (
+            "cannot read /tmp/homesim-x/upload/.storage/core.device_registry: bad",
+            "cannot read …/core.device_registry: bad",
+        ),
+        ("run a simulation cycle first (POST /v1/cycles)", "run a simulation cycle first (POST /v1/cycles)"),
+        (
+            f"{Path.home()}/ws/data/homes/h1/ground_truth.json: sha256 differs",
+            "…/ground_truth.json: sha256 differs",
+        ),
+        ("x" * 10_000, "x" * (MAX_DETAIL_CHARS - 1) + "…"),
+    ],
+)
+def test_error_details_lose_absolute_paths(detail: str, shown: str) -> None:
+    assert clean(detail) == shown
+    assert clean({"k": [detail] * 30})["k"][-1] == "… and 10 more"

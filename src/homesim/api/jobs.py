@@ -29,7 +29,7 @@ from typing import Any, Literal
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from homesim.api.errors import ApiError
+from homesim.api.errors import ApiError, clean
 from homesim.io import write_json_atomic
 from homesim.workspace import Workspace
 
@@ -306,6 +306,9 @@ class JobManager:
                 final = {"status": "failed", "error": str(exc), "result": exc.result}
             else:
                 final = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+            # The whole error goes to the log; the job (which the API answers) keeps it bounded, path-free.
+            log.info("job_failed", job=job_id, status=final["status"], error=final["error"])
+            final["error"] = clean(final["error"])
         job = self._update(job_id, finished=_now(), **final)
         log.info("job_finished", job=job_id, kind=job.kind, status=job.status, error=job.error)
 
