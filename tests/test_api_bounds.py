@@ -279,6 +279,8 @@ _HOSTILE = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the process's RSS from /proc")
 def test_one_request_stays_within_the_memory_bound_whatever_its_content(tmp_path: Path) -> None:
     """Hostile bodies at the limits, in a fresh process: the peak RSS above the idle service stays under
     MEMORY_BOUND_MB, and each is refused (or, for the history at the line bound, imported)."""

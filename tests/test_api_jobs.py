@@ -184,6 +184,7 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
 def test_sigterm_of_serve_cancels_its_job_and_leaves_no_worker(tmp_path: Path) -> None:
     """`homesim serve` with a generation running on worker processes: SIGTERM ends the service, the job
