@@ -1,10 +1,10 @@
 """What keeps the service safe to run: the token, the Host allow-list, the request-size bounds, and the one
 way a request's names and paths become files (never outside the workspace).
 
-- Every route but `PUBLIC_PATHS` (`/healthz`, the login page, the API docs) needs the token: as
-  `Authorization: Bearer <token>`, or — for reads only (GET/HEAD) — as the session cookie `POST /login`
-  sets for the dashboard (HttpOnly, SameSite=Strict, an HMAC of the token rather than the token). A
-  browser that opens a page without it is sent to `/login`.
+- Every route but `PUBLIC_PATHS` and `PUBLIC_PREFIXES` (`/healthz`, the login page, the API docs and
+  their files under `/docs/`) needs the token: as `Authorization: Bearer <token>`, or — for reads only
+  (GET/HEAD) — as the session cookie `POST /login` sets for the dashboard (HttpOnly, SameSite=Strict, an
+  HMAC of the token rather than the token). A browser that opens a page without it is sent to `/login`.
 - The token comes from `HOMESIM_API_TOKEN`, else from `<workspace>/api_token`, created (mode 0600,
   `secrets.token_urlsafe(32)`) on first start. A token shorter than `MIN_TOKEN_CHARS`, an empty token file
   or one readable by group or others is refused (`TokenError`), never used.
@@ -44,7 +44,9 @@ MIN_TOKEN_CHARS = 32
 #: The dashboard's session cookie (a read-only credential: GET and HEAD only).
 SESSION_COOKIE = "homesim_session"
 #: Routes anyone may call: liveness, the login page, and the API's own documentation.
-PUBLIC_PATHS = frozenset({"/healthz", "/login", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+PUBLIC_PATHS = frozenset({"/healthz", "/login", "/docs", "/redoc", "/openapi.json"})
+#: ... and everything under these (the documentation pages' own files).
+PUBLIC_PREFIXES = ("/docs/",)
 #: Hosts always allowed in the Host header: this machine.
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 _READ_METHODS = frozenset({"GET", "HEAD"})
@@ -176,7 +178,8 @@ class AuthMiddleware:
         return method in _READ_METHODS and cookie is not None and token_matches(self.session, cookie)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
             await self.app(scope, receive, send)
             return
         connection = HTTPConnection(scope)
