@@ -62,8 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         plots = wait_for_report(browser, report)
         screenshot(browser, out / "report.png")
         print(f"{out / 'report.png'}: {report} ({plots} plots)")
-        with _serving(workspace) as url:
-            browser.get(f"{url}/dashboard")
+        with _serving(workspace) as (url, token):
+            browser.get(f"{url}/login#{token}")  # signs in (a session cookie), then opens /dashboard
             # The page says "updated" after its first list loads; a run's workspace has plots, models
             # and reports, so wait for those too (the first draw of the plots takes seconds).
             WebDriverWait(browser, WAIT_S).until(
@@ -89,12 +89,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 @contextmanager
-def _serving(workspace: Workspace) -> Iterator[str]:
-    """The API over `workspace` on a free local port, in a daemon thread, for as long as the block runs."""
+def _serving(workspace: Workspace) -> Iterator[tuple[str, str]]:
+    """The API over `workspace` on a free local port, in a daemon thread, for as long as the block runs;
+    its URL and token."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
-    app = create_app(workspace, token=secrets.token_hex(16), executor="inline")
+    token = secrets.token_urlsafe(32)
+    app = create_app(workspace, token=token, executor="inline")
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -104,7 +106,7 @@ def _serving(workspace: Workspace) -> Iterator[str]:
             time.sleep(0.05)
         if not server.started:
             raise RuntimeError(f"the API did not start within {WAIT_S} s")
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", token
     finally:
         server.should_exit = True
         thread.join(10)

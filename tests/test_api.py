@@ -30,7 +30,14 @@ from typer.testing import CliRunner
 
 from homesim.api import create_app, jobs, runners
 from homesim.api.jobs import JobContext, JobFailedError
-from homesim.api.security import ensure_token, resolve_inside, safe_name
+from homesim.api.security import (
+    PUBLIC_PATHS,
+    SESSION_COOKIE,
+    TokenError,
+    ensure_token,
+    resolve_inside,
+    safe_name,
+)
 from homesim.cli import app as cli_app
 from homesim.datasets.cache import HomeCache
 from homesim.retraining.registry import ModelRegistry
@@ -40,8 +47,10 @@ from homesim.workspace import Workspace
 # The registry tests' tiny numpy trainer stands in for a real one.
 from test_registry import LogisticModel, LogisticTrainer
 
-TOKEN = "test-token-0123456789"
+TOKEN = "test-token-0123456789-0123456789-0123"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+#: The Host the test clients send: one the service answers to (testclient's default, "testserver", is not).
+BASE = "http://localhost"
 CONFIG = {"homes": 2, "days": 7, "seed": 11, "start": "2025-05-01"}
 
 
@@ -71,12 +80,14 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
 
 @pytest.fixture(scope="module")
 def app(ws: Workspace) -> FastAPI:
-    return create_app(ws, token=TOKEN, executor="inline", workers=1, max_body_bytes=200_000)
+    return create_app(
+        ws, token=TOKEN, executor="inline", workers=1, max_body_bytes=200_000, max_json_bytes=200_000
+    )
 
 
 @pytest.fixture(scope="module")
 def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app) as test_client:
+    with TestClient(app, base_url=BASE, headers=AUTH) as test_client:
         yield test_client
 
 
@@ -163,29 +174,64 @@ async def test_events_over_httpx_asgi_transport(
     app: FastAPI, client: TestClient, generation: dict[str, Any]
 ) -> None:
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://homesim") as http:
+    async with httpx.AsyncClient(transport=transport, base_url=BASE, headers=AUTH) as http:
         response = await http.get(f"/v1/jobs/{generation['id']}/events")
         listed = await http.get("/v1/jobs", params={"kind": "generation"})
     assert response.status_code == 200 and "event: done" in response.text
     assert generation["id"] in [j["id"] for j in listed.json()["jobs"]]
 
 
-def test_every_mutating_route_needs_the_token(
-    app: FastAPI, client: TestClient, ws: Workspace, cycle: dict[str, Any]
+def test_every_route_but_the_public_ones_needs_the_token(
+    app: FastAPI, ws: Workspace, cycle: dict[str, Any]
 ) -> None:
     before = snapshot(ws.root)
+    bare = TestClient(app, base_url=BASE)
     checked = 0
     for template, operations in app.openapi()["paths"].items():
-        for method in set(operations) - {"get", "head"}:
-            path = template.replace("{model_type}", "pattern_detection").replace("{dataset_id}", "x")
+        for method in operations:
+            path = (
+                template.replace("{model_type}", "pattern_detection")
+                .replace("{dataset_id}", "x")
+                .replace("{job_id}", cycle["id"])
+            )
+            if path in PUBLIC_PATHS:
+                assert "security" not in operations[method], path  # documented as public
+                continue
             for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"}):
-                response = client.request(method, path, headers=headers, params={"confirm": "true"}, json={})
+                response = bare.request(method, path, headers=headers, params={"confirm": "true"}, json={})
                 assert response.status_code == 401, (method, path, response.text)
                 assert response.json()["error"] == "unauthorized"
                 assert response.headers["www-authenticate"] == "Bearer"
             checked += 1
-    assert checked >= 15
+    assert checked >= 40
     assert snapshot(ws.root) == before  # e.g. DELETE /v1/cache?confirm=true removed nothing
+    assert bare.get("/healthz").status_code == 200 and bare.get("/openapi.json").status_code == 200
+
+
+def test_the_dashboard_signs_in_with_a_cookie_that_only_reads(app: FastAPI) -> None:
+    bare = TestClient(app, base_url=BASE)
+    page = bare.get("/dashboard", headers={"Accept": "text/html"}, follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"] == "/login?next=/dashboard"
+    assert "API token" in bare.get("/login").text
+    assert bare.post("/login", json={"token": "wrong"}).status_code == 401
+    assert SESSION_COOKIE not in bare.cookies
+    signed = bare.post("/login", json={"token": TOKEN})
+    assert signed.status_code == 204
+    cookie = signed.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and TOKEN.lower() not in cookie
+    assert bare.get("/v1/jobs").status_code == 200  # reads with the cookie alone
+    refused = bare.post("/v1/generations", json={"homes": 1, "days": 1})
+    assert refused.status_code == 401  # changes still need the bearer token (no CSRF through the cookie)
+
+
+@pytest.mark.parametrize("host", ["evil.example", "127.0.0.1.evil.example", "localhost.", "", "10.0.0.1"])
+def test_the_host_header_must_be_an_allowed_name(app: FastAPI, host: str) -> None:
+    bare = TestClient(app, base_url=BASE, headers=AUTH)
+    response = bare.get("/v1/jobs", headers={"Host": host})
+    assert response.status_code == 400 and response.json()["error"] == "bad host"
+    for good in ("localhost:8765", "127.0.0.1", "[::1]:8765", "LOCALHOST"):
+        assert bare.get("/v1/jobs", headers={"Host": good}).status_code == 200, good
+    assert "access-control-allow-origin" not in bare.get("/v1/jobs", headers={"Origin": "http://x"}).headers
 
 
 @pytest.mark.parametrize(
@@ -530,7 +576,9 @@ def test_registry_routes_deploy_and_roll_back(client: TestClient, ws: Workspace)
 def test_jobs_survive_a_restart_and_interrupted_ones_fail(ws: Workspace, generation: dict[str, Any]) -> None:
     stale = {**generation, "id": "job-stale", "status": "running", "finished": None, "result": None}
     (ws.reports_dir / "jobs" / "job-stale.json").write_text(json.dumps(stale))
-    with TestClient(create_app(ws, token=TOKEN, executor="inline", workers=1)) as restarted:
+    with TestClient(
+        create_app(ws, token=TOKEN, executor="inline", workers=1), base_url=BASE, headers=AUTH
+    ) as restarted:
         again = restarted.get(f"/v1/jobs/{generation['id']}").json()
         assert again["status"] == "succeeded" and again["result"] == generation["result"]
         interrupted = restarted.get("/v1/jobs/job-stale").json()
@@ -547,7 +595,7 @@ def test_a_failing_job_keeps_its_error_and_partial_result(tmp_path: Path) -> Non
         raise RuntimeError("boom")
 
     app = create_app(Workspace(tmp_path), token=TOKEN, runners={"generation": fails, "cycle": crashes})
-    with TestClient(app) as client:
+    with TestClient(app, base_url=BASE, headers=AUTH) as client:
         job = wait_job(client, client.post("/v1/generations", json={}, headers=AUTH).json()["id"])
         assert (job["status"], job["error"], job["result"]) == ("failed", "1 of 2 homes failed", {"done": 1})
         assert job["progress"]["detail"] == {"step": "half"}
@@ -584,12 +632,46 @@ def test_only_the_newest_events_of_a_job_are_kept(tmp_path: Path, monkeypatch: p
 def test_token_is_generated_once_with_owner_only_permissions(tmp_path: Path) -> None:
     ws = Workspace(tmp_path)
     token, created = ensure_token(ws, None)
-    assert created and len(token) >= 32
+    assert created and len(token) >= 43  # secrets.token_urlsafe(32): 32 random bytes
     assert stat.S_IMODE((tmp_path / "api_token").stat().st_mode) == 0o600
     assert ensure_token(ws, None) == (token, False)
-    assert ensure_token(ws, "configured") == ("configured", False)
-    with pytest.raises(ValueError, match="must not be empty"):
-        create_app(ws, token="")
+    assert ensure_token(ws, TOKEN) == (TOKEN, False)
+    for short in ("", "configured", "x" * 31):
+        with pytest.raises(TokenError, match="at least 32"):
+            create_app(ws, token=short)
+
+
+@pytest.mark.parametrize(
+    ("text", "mode", "message"),
+    [
+        ("", 0o600, "is empty"),
+        ("\n", 0o600, "is empty"),
+        ("abc", 0o600, "has 3 characters; at least 32"),
+        ("x" * 43, 0o644, "readable by group or others"),
+        ("x" * 43, 0o640, "readable by group or others"),
+    ],
+)
+def test_serve_refuses_a_bad_token_file_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, mode: int, message: str
+) -> None:
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: pytest.fail("served with a bad token"))
+    monkeypatch.delenv("HOMESIM_API_TOKEN", raising=False)
+    path = tmp_path / "api_token"
+    path.write_text(text)
+    path.chmod(mode)
+    result = CliRunner().invoke(cli_app, ["serve", "--workspace", str(tmp_path)])
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert result.output.startswith("homesim: error:") and len(result.output.strip().splitlines()) == 1
+    assert path.read_text() == text  # never replaced
+
+
+def test_serve_refuses_a_short_token_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: pytest.fail("served with a bad token"))
+    monkeypatch.setenv("HOMESIM_API_TOKEN", "abc")
+    result = CliRunner().invoke(cli_app, ["serve", "--workspace", str(tmp_path)])
+    assert result.exit_code == 2 and "HOMESIM_API_TOKEN has 3 characters" in result.output
 
 
 def test_serve_prints_a_new_token_once_and_binds_localhost(
@@ -604,3 +686,14 @@ def test_serve_prints_a_new_token_once_and_binds_localhost(
     token = (tmp_path / "api_token").read_text().strip()
     assert token in first.output and token not in second.output
     assert calls[0]["host"] == "127.0.0.1" and calls[0]["port"] == 8765 and calls[1]["port"] == 9000
+    assert f"/login#{token}" in first.output and "WARNING" not in first.output + second.output
+
+
+def test_serve_warns_loudly_on_a_non_loopback_bind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append(kw))
+    monkeypatch.setenv("HOMESIM_API_TOKEN", TOKEN)
+    result = CliRunner().invoke(cli_app, ["serve", "--workspace", str(tmp_path), "--host", "0.0.0.0"])
+    assert result.exit_code == 0, result.output
+    assert "WARNING: serving on 0.0.0.0" in result.output and "HOMESIM_API_ALLOWED_HOSTS" in result.output
+    assert calls[0]["host"] == "0.0.0.0" and calls[0]["timeout_graceful_shutdown"] > 0

@@ -279,11 +279,17 @@ def test_dashboard_follows_a_real_job(driver: WebDriver, tmp_path: Path) -> None
             ctx.report(done, 4, {"step": f"step {done}"})
         return {"steps": 4}
 
-    token = "test-token"
+    token = "browser-token-0123456789-0123456789-0123456789"
     app = api.create_app(Workspace(tmp_path), token=token, executor="inline", runners={"generation": stepped})
     with serving(app, driver) as base:
+        # Every route needs the token: the page signs in through /login (the token in the URL's fragment,
+        # which the browser never sends), which sets the session cookie and goes on to the dashboard.
         driver.get(f"{base}/dashboard")
         wait = WebDriverWait(driver, WAIT_S)
+        wait.until(lambda d: "/login" in d.current_url)
+        driver.get(f"{base}/login#{token}")
+        wait.until(lambda d: d.current_url.endswith("/dashboard"))
+        assert token not in driver.current_url
         # nothing yet: every list is empty, and the page says so without errors
         wait.until(lambda d: d.find_element("id", "status").text.startswith("updated"))
         for empty in ("jobs-empty", "plots-empty", "models-empty", "reports-empty"):
@@ -336,13 +342,13 @@ def test_dashboard_plots_live_and_fit(
         ctx.report(1, 1, {"step": "written"})
         return {"written": 1}
 
-    token = "test-token"
+    token = "browser-token-0123456789-0123456789-0123456789"
     app = api.create_app(
         workspace, token=token, executor="inline", runners={"generation": writes_an_ab_result}
     )
     expected = ["stage-curves", "learning-gnn_synergy", "learning-pattern_detection", "learning-soft_prompt"]
     with serving(app, driver) as base:
-        driver.get(f"{base}/dashboard")
+        driver.get(f"{base}/login#{token}")  # signs in (the session cookie), then opens the dashboard
         wait = WebDriverWait(driver, WAIT_S)
         wait.until(lambda d: _plot_keys(d) == [*expected, f"ab-{model_type}-{cycle}"])
         job_id = _submit(base, token)
@@ -372,7 +378,10 @@ def test_api_docs_render_offline(driver: WebDriver, tmp_path: Path, page: str, r
     pytest.importorskip("fastapi_offline")
     from homesim.workspace import Workspace
 
-    with serving(api.create_app(Workspace(tmp_path), token="test-token", executor="inline"), driver) as base:
+    app = api.create_app(
+        Workspace(tmp_path), token="docs-token-0123456789-0123456789-0123456789", executor="inline"
+    )
+    with serving(app, driver) as base:  # the docs and their files need no token
         driver.get(f"{base}{page}")
         WebDriverWait(driver, WAIT_S).until(
             lambda d: (

@@ -231,7 +231,8 @@ def test_exports_and_the_api_refuse_a_changed_ground_truth(cached: HomeCache) ->
     _flip_keeping_mtime(truth)
     with pytest.raises(IntegrityError, match=re.escape(f"{truth}: sha256 differs")):
         workspace_truths(cached.workspace)(key)  # what the exporters label records with
-    with TestClient(create_app(cached.workspace, token="t" * 32, executor="inline", workers=1)) as client:
+    app = create_app(cached.workspace, token="t" * 32, executor="inline", workers=1)
+    with TestClient(app, base_url="http://localhost") as client:
         response = client.get(
             f"/v1/homes/{key}/ground-truth", headers={"Authorization": "Bearer " + "t" * 32}
         )

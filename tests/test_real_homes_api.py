@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from homesim.api import create_app
 from homesim.workspace import Workspace
 
-TOKEN = "test-token-real-homes-0123"
+TOKEN = "test-token-real-homes-0123456789-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/zip"}
 DATA = Path(__file__).parent / "data" / "real_homes"
 
@@ -45,7 +45,8 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
 @pytest.fixture(scope="module")
 def client(ws: Workspace) -> Iterator[TestClient]:
     app = create_app(ws, token=TOKEN, executor="inline", workers=1, max_body_bytes=2_000_000)
-    with TestClient(app) as test_client:
+    bearer = {"Authorization": AUTH["Authorization"]}
+    with TestClient(app, base_url="http://localhost", headers=bearer) as test_client:
         yield test_client
 
 
@@ -79,7 +80,13 @@ def test_import_then_simulate(client: TestClient, ws: Workspace) -> None:
 @pytest.mark.parametrize(
     ("params", "content", "headers", "status", "detail"),
     [
-        ({"format": "ordonez", "home_key": "real-x"}, ORDONEZ_ZIP, {}, 401, "Bearer"),
+        (
+            {"format": "ordonez", "home_key": "real-x"},
+            ORDONEZ_ZIP,
+            {**AUTH, "Authorization": "Bearer x"},
+            401,
+            "Bearer",
+        ),
         ({"format": "ordonez", "home_key": "h000001-abc"}, ORDONEZ_ZIP, AUTH, 400, "starts with 'real-'"),
         ({"format": "ordonez", "home_key": "real-x"}, b"not a zip", AUTH, 400, "not a zip"),
         ({"format": "casas", "home_key": "real-x"}, ORDONEZ_ZIP, AUTH, 400, "cannot import the history"),

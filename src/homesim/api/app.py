@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Security
 
 from homesim import __version__
 from homesim.api import (
@@ -15,6 +15,7 @@ from homesim.api import (
     routes_ha,
     routes_jobs,
     routes_models,
+    routes_public,
     routes_real_homes,
     routes_retraining,
     routes_site,
@@ -24,14 +25,23 @@ from homesim.api.deps import ApiState
 from homesim.api.errors import install_error_handlers
 from homesim.api.jobs import JobManager, Runner
 from homesim.api.runners import RUNNERS
-from homesim.api.security import BodyLimitMiddleware, ensure_token
+from homesim.api.security import (
+    AuthMiddleware,
+    BodyLimitMiddleware,
+    HostCheckMiddleware,
+    allowed_hosts,
+    bearer_scheme,
+    check_token,
+    ensure_token,
+)
 from homesim.settings import Settings
 from homesim.workspace import Workspace
 
 DESCRIPTION = """\
 Synthetic Home Assistant homes with exact ground truth, simulation cycles, training data, lineage and the
-model registry, over HTTP. Calls that change state (every method but GET) need
-`Authorization: Bearer <token>`; errors are JSON `{"error": ..., "detail": ...}`.
+model registry, over HTTP. Every call but `/healthz`, `/login` and these docs needs
+`Authorization: Bearer <token>` (the dashboard signs in at `/login` and reads with a session cookie);
+the Host header must name this machine or a configured host. Errors are JSON `{"error": ..., "detail": ...}`.
 """
 
 
@@ -42,18 +52,27 @@ def create_app(
     executor: str = "process",
     workers: int = 2,
     max_body_bytes: int = 10_000_000,
+    max_json_bytes: int = 1_000_000,
     runners: Mapping[str, Runner] | None = None,
     job_concurrency: int = 1,
+    max_jobs: int = 8,
+    max_job_cost: int = 100_000,
+    hosts: Iterable[str] = (),
 ) -> FastAPI:
-    """The service over `workspace`; jobs run through `executor` with `workers` (as the CLI's options)."""
-    if not token:
-        raise ValueError("the API token must not be empty")
+    """The service over `workspace`; jobs run through `executor` with `workers` (as the CLI's options).
+
+    `hosts` are the names (besides loopback ones) the Host header may carry; `max_jobs` bounds the jobs
+    queued or running, `max_job_cost` each job's home-days.
+    """
+    check_token(token, "the service's configuration")
     jobs = JobManager(
         workspace,
         RUNNERS if runners is None else runners,
         executor=executor,
         workers=workers,
         concurrency=job_concurrency,
+        max_jobs=max_jobs,
+        max_cost=max_job_cost,
     )
 
     @asynccontextmanager
@@ -71,7 +90,11 @@ def create_app(
     )
     app.state.api = ApiState(workspace=workspace, jobs=jobs, token=token)
     install_error_handlers(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
+    # Added innermost first: a request meets the Host check, then the token, then the body bound.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes, max_json_bytes=max_json_bytes)
+    app.add_middleware(AuthMiddleware, token=token)
+    app.add_middleware(HostCheckMiddleware, allowed=allowed_hosts(None, hosts))
+    app.include_router(routes_public.router)  # /healthz and /login: the routes without a token
     routers = (
         routes_site,
         routes_docs,
@@ -85,7 +108,8 @@ def create_app(
         routes_retraining,
     )
     for module in routers:
-        app.include_router(module.router)
+        # Declares the token in the OpenAPI document; AuthMiddleware is what enforces it.
+        app.include_router(module.router, dependencies=[Security(bearer_scheme)])
     return app
 
 
@@ -101,5 +125,9 @@ def app_from_settings(settings: Settings | None = None) -> tuple[FastAPI, str | 
         executor=settings.executor,
         workers=settings.workers,
         max_body_bytes=settings.api_max_body_bytes,
+        max_json_bytes=settings.api_max_json_bytes,
+        max_jobs=settings.api_max_jobs,
+        max_job_cost=settings.api_max_job_cost,
+        hosts=allowed_hosts(settings.api_host, settings.api_allowed_hosts),
     )
     return app, token if created else None

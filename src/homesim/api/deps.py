@@ -1,4 +1,4 @@
-"""What every route depends on: the service's state (workspace, jobs, token) and the token check."""
+"""What every route depends on: the service's state (workspace, jobs, token); the base of request bodies."""
 
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials
+from pydantic import BaseModel, ConfigDict
 
 from homesim.api.jobs import JobManager
-from homesim.api.security import bearer_scheme, require_token
 from homesim.workspace import Workspace
 
 
@@ -28,11 +27,8 @@ def get_state(request: Request) -> ApiState:
 State = Annotated[ApiState, Depends(get_state)]
 
 
-def authorized(
-    state: State, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
-) -> None:
-    require_token(state.token, credentials)
+class RequestBody(BaseModel):
+    """A request body: unknown fields are an error (422), never ignored, so a misspelt field cannot start
+    a job with its default."""
 
-
-#: `dependencies=AUTH` on every route that changes state.
-AUTH = [Depends(authorized)]
+    model_config = ConfigDict(extra="forbid")

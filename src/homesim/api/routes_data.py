@@ -12,10 +12,10 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ValidationError
 
-from homesim.api.deps import AUTH, ApiState, State
+from homesim.api.deps import ApiState, State
 from homesim.api.errors import bad_request, not_found
 from homesim.api.jobs import Job
-from homesim.api.routes_jobs import accepted, require_dataset
+from homesim.api.routes_jobs import accepted, dataset_cost, require_dataset
 from homesim.api.security import resolve_inside, safe_name
 from homesim.datasets.cache import HomeCache
 from homesim.datasets.home_folder import read_events, read_home, read_truth
@@ -215,19 +215,17 @@ def get_validation(dataset_id: str, state: State) -> Response:
     "/v1/datasets/{dataset_id}/ground-truth/verify",
     status_code=202,
     response_model=Job,
-    dependencies=AUTH,
     tags=["datasets"],
 )
 def verify_ground_truth(dataset_id: str, state: State, response: Response) -> Job:
     """Start a job scoring the independent extractor against the dataset's truth (`ground-truth verify`)."""
-    require_dataset(state, dataset_id)
-    return accepted(state.jobs.submit("ground_truth_verify", {"dataset_id": dataset_id}), response)
+    cost = dataset_cost(state, dataset_id)
+    return accepted(state.jobs.submit("ground_truth_verify", {"dataset_id": dataset_id}, cost), response)
 
 
 @router.post(
     "/v1/datasets/{dataset_id}/ground-truth/flatten",
     response_model=Files,
-    dependencies=AUTH,
     tags=["datasets"],
 )
 def flatten_ground_truth(dataset_id: str, state: State) -> Files:
@@ -258,7 +256,7 @@ def cache_verify(state: State) -> CacheVerify:
     return CacheVerify(ok=len(cache.keys()) - len(problems), broken=broken)
 
 
-@router.post("/v1/cache/prune", response_model=list[CacheProblem], dependencies=AUTH, tags=["cache"])
+@router.post("/v1/cache/prune", response_model=list[CacheProblem], tags=["cache"])
 def cache_prune(state: State) -> list[CacheProblem]:
     """Remove broken entries, other generator versions and stale staging (`cache prune`)."""
     cache = HomeCache(state.workspace)
@@ -267,7 +265,7 @@ def cache_prune(state: State) -> list[CacheProblem]:
     return [CacheProblem(home_key=p.home_key, problem=p.problem) for p in removed]
 
 
-@router.delete("/v1/cache", response_model=CacheCleared, dependencies=AUTH, tags=["cache"])
+@router.delete("/v1/cache", response_model=CacheCleared, tags=["cache"])
 def cache_clear(
     state: State, confirm: Annotated[bool, Query(description="must be true")] = False
 ) -> CacheCleared:

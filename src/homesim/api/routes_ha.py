@@ -3,7 +3,10 @@
 `export` answers a zip of the config dir (built in a temporary folder, nothing kept in the workspace);
 `import` takes a zip of a config dir (or of a bare `.storage` folder) as the request body and unpacks it,
 member by member, into a temporary folder: absolute names, `..` parts, links and oversized archives
-are refused before anything is written.
+are refused before anything is written. What an archive may unpack to is bounded in bytes, in lines
+and, for the JSON registries under `.storage/` (one line each), per file: the importers hold a few hundred
+bytes per line and tens of bytes per byte of JSON, so these bounds, not the archive's size, keep one
+request's memory within the bound docs/api.md states.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, ValidationError
 
-from homesim.api.deps import AUTH, State
+from homesim.api.deps import RequestBody, State
 from homesim.api.errors import bad_request, not_found
 from homesim.api.routes_data import home_directory
 from homesim.datasets.home_folder import read_events, read_home, read_truth
@@ -31,11 +34,17 @@ from homesim.workspace import HomeFolder
 router = APIRouter(tags=["home assistant"])
 #: Bounds on an uploaded archive once unpacked (the request body itself is bounded by the middleware).
 MAX_MEMBERS = 2000
-MAX_UNPACKED_BYTES = 200_000_000
+MAX_UNPACKED_BYTES = 64_000_000
+MAX_UNPACKED_LINES = 1_000_000
+MAX_REGISTRY_BYTES = 8_000_000
+#: Most issues one validation answers (each is cut to a few hundred characters by the validator).
+MAX_ISSUES = 1000
+#: Bytes copied at a time while unpacking (a member is never read into memory whole).
+_CHUNK = 1 << 20
 HomeKey = Annotated[str, Field(min_length=1, max_length=128)]
 
 
-class ValidateRequest(BaseModel):
+class ValidateRequest(RequestBody):
     yaml: str = Field(max_length=5_000_000, description="automations.yaml, 2024.10+ or legacy syntax")
     home_key: HomeKey | None = Field(default=None, description="also check every reference against this home")
 
@@ -50,7 +59,7 @@ class ValidateResponse(BaseModel):
     issues: list[Issue]
 
 
-class HaExportRequest(BaseModel):
+class HaExportRequest(RequestBody):
     home_key: HomeKey
     recorder: bool = Field(default=False, description="also write home-assistant_v2.db from the events")
     statistics: bool = Field(default=False, description="add statistics to the database (needs recorder)")
@@ -66,17 +75,19 @@ class HaImport(BaseModel):
     warnings: list[str]
 
 
-@router.post("/v1/ha/validate", response_model=ValidateResponse, dependencies=AUTH)
+@router.post("/v1/ha/validate", response_model=ValidateResponse)
 def validate(body: ValidateRequest, state: State) -> ValidateResponse:
     """Validate automations: schema, services and data, and with `home_key` every reference and state."""
     home = read_home(home_directory(state, body.home_key)) if body.home_key is not None else None
-    issues = [Issue(path=p, message=m) for p, m in validate_yaml(body.yaml, home)]
-    return ValidateResponse(ok=not issues, issues=issues)
+    found = validate_yaml(body.yaml, home)
+    issues = [Issue(path=p, message=m) for p, m in found[:MAX_ISSUES]]
+    if len(found) > MAX_ISSUES:
+        issues.append(Issue(path="", message=f"… and {len(found) - MAX_ISSUES:,} more issues"))
+    return ValidateResponse(ok=not found, issues=issues)
 
 
 @router.post(
     "/v1/ha/exports",
-    dependencies=AUTH,
     response_class=Response,
     responses={200: {"content": {"application/zip": {}}, "description": "the HA config dir as a zip"}},
 )
@@ -127,6 +138,12 @@ def unpack_zip(data: bytes, target: Path) -> None:
                 raise bad_request(f"archive member {member.filename!r} would land outside the upload")
             if stat.S_ISLNK(member.external_attr >> 16):
                 raise bad_request(f"archive member {member.filename!r} is a link")
+            if ".storage" in name.parts and member.file_size > MAX_REGISTRY_BYTES:
+                raise bad_request(
+                    f"archive member {member.filename!r} unpacks to {member.file_size:,} bytes; "
+                    f"registries are limited to {MAX_REGISTRY_BYTES:,}"
+                )
+        lines = 0
         for member in members:
             destination = target / PurePosixPath(member.filename)
             if member.is_dir():
@@ -134,7 +151,15 @@ def unpack_zip(data: bytes, target: Path) -> None:
                 continue
             destination.parent.mkdir(parents=True, exist_ok=True)
             try:
-                destination.write_bytes(archive.read(member))
+                with archive.open(member) as source, destination.open("wb") as out:
+                    while chunk := source.read(_CHUNK):
+                        lines += chunk.count(b"\n")
+                        if lines > MAX_UNPACKED_LINES:
+                            raise bad_request(
+                                f"the archive unpacks to more than {MAX_UNPACKED_LINES:,} lines: import a "
+                                "history this long with `homesim import-history`"
+                            )
+                        out.write(chunk)
             except (zipfile.BadZipFile, NotImplementedError, RuntimeError) as exc:  # corrupt or encrypted
                 raise bad_request(f"cannot unpack {member.filename!r}: {exc}") from exc
 
@@ -150,7 +175,6 @@ def config_root(folder: Path) -> Path:
 @router.post(
     "/v1/ha/import",
     response_model=HaImport,
-    dependencies=AUTH,
     openapi_extra={
         "requestBody": {
             "required": True,

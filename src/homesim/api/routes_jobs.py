@@ -1,5 +1,9 @@
-"""Jobs over HTTP: start a generation or a simulation cycle, list jobs, read one, follow its progress as
-server-sent events (`text/event-stream`: `status` and `progress` events, then `done` with the job)."""
+"""Jobs over HTTP: start a generation or a simulation cycle, list jobs (with their cost), read one, follow
+its progress as server-sent events (`text/event-stream`: `status` and `progress` events, then `done` with
+the job), cancel one (`DELETE /v1/jobs/{id}`).
+
+Request bodies forbid unknown fields: a misspelt field is a 422, never a job run with defaults.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +15,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
-from homesim.api.deps import AUTH, ApiState, State
+from homesim.api.deps import ApiState, RequestBody, State
 from homesim.api.errors import not_found
 from homesim.api.jobs import TERMINAL, Job, JobKind, JobStatus
 from homesim.api.security import safe_name
+from homesim.datasets.manifest import read_dataset
 from homesim.generation.config import GenerationConfig
+from homesim.schema.records import MAX_CYCLE
 
 router = APIRouter(tags=["jobs"])
 #: Seconds between looks at a running job's new events while streaming them.
@@ -29,9 +35,9 @@ DatasetId = Annotated[
 ]
 
 
-class CycleRequest(BaseModel):
+class CycleRequest(RequestBody):
     dataset_id: DatasetId
-    cycle: int = Field(ge=0, le=1_000_000, description="cycle number stamped on every record")
+    cycle: int = Field(ge=0, le=MAX_CYCLE, description="cycle number stamped on every record")
 
 
 class JobList(BaseModel):
@@ -50,17 +56,29 @@ def require_dataset(state: ApiState, dataset_id: str) -> str:
     return dataset_id
 
 
-@router.post("/v1/generations", status_code=202, dependencies=AUTH, response_model=Job)
+def dataset_cost(state: ApiState, dataset_id: str) -> int:
+    """Home-days of a dataset (homes × days; a dataset of real homes, which has no config, counts a day a
+    home); 404 when there is no such dataset."""
+    require_dataset(state, dataset_id)
+    try:
+        manifest = read_dataset(state.workspace.dataset(dataset_id).manifest)
+    except (OSError, ValidationError, ValueError):
+        raise not_found(f"dataset {dataset_id!r} has no readable manifest") from None
+    return len(manifest.home_keys) * int(manifest.config.get("days") or 1)
+
+
+@router.post("/v1/generations", status_code=202, response_model=Job)
 def start_generation(config: GenerationConfig, state: State, response: Response) -> Job:
     """Start generating the homes of a GenerationConfig (as `homesim generate`); returns the job."""
-    return accepted(state.jobs.submit("generation", config.model_dump(mode="json")), response)
+    cost = config.homes * config.days
+    return accepted(state.jobs.submit("generation", config.model_dump(mode="json"), cost), response)
 
 
-@router.post("/v1/cycles", status_code=202, dependencies=AUTH, response_model=Job)
+@router.post("/v1/cycles", status_code=202, response_model=Job)
 def start_cycle(body: CycleRequest, state: State, response: Response) -> Job:
     """Start a simulation cycle over a dataset, collecting into the training store (as `homesim simulate`)."""
-    require_dataset(state, body.dataset_id)
-    return accepted(state.jobs.submit("cycle", body.model_dump()), response)
+    cost = dataset_cost(state, body.dataset_id)
+    return accepted(state.jobs.submit("cycle", body.model_dump(), cost), response)
 
 
 @router.get("/v1/jobs", response_model=JobList)
@@ -70,7 +88,7 @@ def list_jobs(
     status: JobStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> JobList:
-    """Jobs, newest first (this service's, including those before a restart)."""
+    """Jobs, newest first (this service's, including those before a restart), each with its cost."""
     return JobList(jobs=state.jobs.jobs(kind=kind, status=status, limit=limit))
 
 
@@ -85,6 +103,14 @@ def _job(state: ApiState, job_id: str) -> Job:
 def get_job(job_id: str, state: State) -> Job:
     """One job: status, progress, and its result once finished."""
     return _job(state, job_id)
+
+
+@router.delete("/v1/jobs/{job_id}", status_code=202, response_model=Job)
+def cancel_job(job_id: str, state: State) -> Job:
+    """Cancel a job: a queued one at once, a running one at its next progress step (its workers stop with
+    it; it then reads `cancelled`). 409 when it already ended."""
+    _job(state, job_id)
+    return state.jobs.cancel(job_id)
 
 
 def _sse(event: str, data: str, seq: int | None = None) -> str:

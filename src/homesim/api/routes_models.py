@@ -18,9 +18,10 @@ from fastapi import APIRouter, Query, Response
 from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
-from homesim.api.deps import AUTH, ApiState, State
+from homesim.api.deps import ApiState, RequestBody, State
 from homesim.api.errors import ApiError, not_found
 from homesim.api.security import resolve_inside
+from homesim.schema.records import MAX_CYCLE
 from homesim.simulation.model_provider import ModelType
 
 router = APIRouter(tags=["models"])
@@ -39,12 +40,12 @@ class ModelTypeInfo(BaseModel):
     versions: list[dict[str, Any]]
 
 
-class DeployRequest(BaseModel):
+class DeployRequest(RequestBody):
     version: str = Field(min_length=1, max_length=64)
     reason: Reason
 
 
-class RollbackRequest(BaseModel):
+class RollbackRequest(RequestBody):
     reason: Reason
 
 
@@ -138,25 +139,25 @@ def _change(state: ApiState, action: str, *args: str) -> dict[str, Any]:
             raise ApiError(409, "conflict", str(exc)) from exc
 
 
-@router.post("/v1/models/{model_type}/deploy", dependencies=AUTH)
+@router.post("/v1/models/{model_type}/deploy")
 def deploy(model_type: ModelType, body: DeployRequest, state: State) -> dict[str, Any]:
     """Make a version the champion (the old champion becomes `previous`); returns the history event."""
     return _change(state, "deploy", model_type, body.version, body.reason)
 
 
-@router.post("/v1/models/{model_type}/rollback", dependencies=AUTH)
+@router.post("/v1/models/{model_type}/rollback")
 def rollback(model_type: ModelType, body: RollbackRequest, state: State) -> dict[str, Any]:
     """Restore the previous champion; the rolled-back one is archived."""
     return _change(state, "rollback", model_type, body.reason)
 
 
-@router.post("/v1/models/{model_type}/reject", dependencies=AUTH)
+@router.post("/v1/models/{model_type}/reject")
 def reject(model_type: ModelType, body: DeployRequest, state: State) -> dict[str, Any]:
     """Mark a version rejected (it stops being the challenger)."""
     return _change(state, "reject", model_type, body.version, body.reason)
 
 
-@router.post("/v1/models/{model_type}/challenger", dependencies=AUTH)
+@router.post("/v1/models/{model_type}/challenger")
 def challenger(model_type: ModelType, body: DeployRequest, state: State) -> dict[str, Any]:
     """Make a version the challenger an A/B cycle runs against the champion."""
     return _change(state, "set_challenger", model_type, body.version, body.reason)
@@ -185,7 +186,7 @@ def ab_results(state: State, model_type: Annotated[ModelType | None, Query()] = 
 
 @router.get("/v1/ab-results/{model_type}/{cycle}", tags=["models"])
 def ab_result(
-    model_type: ModelType, cycle: Annotated[int, PathParam(ge=0, le=1_000_000)], state: State
+    model_type: ModelType, cycle: Annotated[int, PathParam(ge=0, le=MAX_CYCLE)], state: State
 ) -> Response:
     """One A/B result: per-stage metrics of both arms, p-values, the winner and the decision."""
     path = resolve_inside(state.workspace.reports_dir, state.workspace.ab_report(model_type, cycle).name)

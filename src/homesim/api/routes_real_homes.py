@@ -17,7 +17,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from homesim.api.deps import AUTH, ApiState, State
+from homesim.api.deps import ApiState, State
 from homesim.api.errors import bad_request
 from homesim.api.routes_ha import config_root, unpack_zip
 from homesim.api.security import safe_name
@@ -39,7 +39,6 @@ class RealHomeImport(BaseModel):
     "/v1/real-homes/imports",
     response_model=RealHomeImport,
     status_code=201,
-    dependencies=AUTH,
     openapi_extra={
         "requestBody": {
             "required": True,

@@ -9,37 +9,40 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
-from homesim.api.deps import AUTH, State
+from homesim.api.deps import RequestBody, State
 from homesim.api.errors import not_found
 from homesim.api.jobs import Job
-from homesim.api.routes_jobs import DatasetId, accepted, require_dataset
+from homesim.api.routes_jobs import DatasetId, accepted, dataset_cost
 from homesim.api.security import safe_name
+from homesim.generation.config import MAX_DAYS, MAX_HOMES, MAX_SEED
+from homesim.retraining.loop import MAX_RUN_CYCLES
 from homesim.retraining.retraining_manager import RetrainingConfig, RetrainingHistory
+from homesim.schema.records import MAX_CYCLE
 from homesim.simulation.model_provider import ModelType
 
 router = APIRouter(tags=["retraining"])
 
 
-class RetrainRequest(BaseModel):
+class RetrainRequest(RequestBody):
     model_type: ModelType
     force: bool = Field(default=False, description="retrain even when no trigger fires")
     config: RetrainingConfig | None = Field(default=None, description="triggers, gates, sufficiency")
 
 
-class RunRequest(BaseModel):
+class RunRequest(RequestBody):
     """`homesim run`: K cycles of generate → simulate → export → retrain, each on fresh homes."""
 
-    cycles: int = Field(default=3, ge=1, le=1000)
-    homes: int = Field(default=12, ge=2, le=100_000)
-    days: int = Field(default=21, ge=1, le=3660)
-    seed: int = Field(default=42, ge=0, le=2**63 - 1)
+    cycles: int = Field(default=3, ge=1, le=MAX_RUN_CYCLES)
+    homes: int = Field(default=12, ge=2, le=MAX_HOMES)
+    days: int = Field(default=21, ge=1, le=MAX_DAYS)
+    seed: int = Field(default=42, ge=0, le=MAX_SEED)
     config: RetrainingConfig | None = None
 
 
-class AbRequest(BaseModel):
+class AbRequest(RequestBody):
     model_type: ModelType
     dataset_id: DatasetId
-    cycle: int = Field(ge=0, le=1_000_000)
+    cycle: int = Field(ge=0, le=MAX_CYCLE)
     promote: bool = Field(default=False, description="deploy the challenger if it wins")
     share: float = Field(default=0.5, ge=0.0, le=1.0, description="share of homes running the challenger")
     alpha: float = Field(default=0.05, ge=0.0, le=1.0, description="significance level")
@@ -52,7 +55,7 @@ class RunSummary(BaseModel):
     file: str
 
 
-@router.post("/v1/retraining", status_code=202, response_model=Job, dependencies=AUTH)
+@router.post("/v1/retraining", status_code=202, response_model=Job)
 def start_retrain(body: RetrainRequest, state: State, response: Response) -> Job:
     """Start retraining a model type (`homesim retrain`): sufficiency → train → evaluate → deploy/reject."""
     return accepted(state.jobs.submit("retrain", body.model_dump(mode="json")), response)
@@ -67,10 +70,11 @@ def retraining_runs(state: State, model_type: ModelType | None = None) -> list[d
         return [r.model_dump(mode="json") for r in history.runs(model_type)]
 
 
-@router.post("/v1/runs", status_code=202, response_model=Job, dependencies=AUTH)
+@router.post("/v1/runs", status_code=202, response_model=Job)
 def start_run(body: RunRequest, state: State, response: Response) -> Job:
     """Start the self-improving loop (`homesim run`); progress per cycle and step."""
-    return accepted(state.jobs.submit("run", body.model_dump(mode="json")), response)
+    cost = body.cycles * body.homes * body.days
+    return accepted(state.jobs.submit("run", body.model_dump(mode="json"), cost), response)
 
 
 @router.get("/v1/runs", response_model=list[RunSummary])
@@ -100,8 +104,8 @@ def get_run(run_id: Annotated[str, Field(max_length=128)], state: State) -> Resp
     return Response(path.read_bytes(), media_type="application/json")
 
 
-@router.post("/v1/ab-tests", status_code=202, response_model=Job, dependencies=AUTH, tags=["models"])
+@router.post("/v1/ab-tests", status_code=202, response_model=Job, tags=["models"])
 def start_ab(body: AbRequest, state: State, response: Response) -> Job:
     """Start an A/B cycle of a dataset: champion vs challenger by home (`homesim ab`); see /v1/ab-results."""
-    require_dataset(state, body.dataset_id)
-    return accepted(state.jobs.submit("ab", body.model_dump(mode="json")), response)
+    cost = dataset_cost(state, body.dataset_id)
+    return accepted(state.jobs.submit("ab", body.model_dump(mode="json"), cost), response)

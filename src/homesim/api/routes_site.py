@@ -1,4 +1,4 @@
-"""The service's pages and health: `/healthz`, the dashboard (`homesim.reports.dashboard`), the files
+"""The service's pages: the dashboard (`homesim.reports.dashboard`), the files
 under the workspace's `reports/` (`/reports/{path}`), and writing an HTML report (`homesim report`)."""
 
 from __future__ import annotations
@@ -10,22 +10,16 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import BaseModel, Field
 
-from homesim import __version__
-from homesim.api.deps import AUTH, State
+from homesim.api.deps import RequestBody, State
 from homesim.api.errors import ApiError
 from homesim.api.security import resolve_inside, safe_name
+from homesim.schema.records import MAX_CYCLE
 
 router = APIRouter(tags=["site"])
 
 
-class Health(BaseModel):
-    status: str
-    version: str
-    jobs_running: int
-
-
-class ReportRequest(BaseModel):
-    cycle: int | None = Field(default=None, ge=0, le=1_000_000, description="a report of this cycle")
+class ReportRequest(RequestBody):
+    cycle: int | None = Field(default=None, ge=0, le=MAX_CYCLE, description="a report of this cycle")
     run_id: str | None = Field(
         default=None, max_length=128, description="a report of this run (reports/runs/)"
     )
@@ -47,12 +41,6 @@ def _reports_module(name: str) -> Any:
         return importlib.import_module(f"homesim.reports.{name}")
     except ModuleNotFoundError as exc:
         raise ApiError(503, "unavailable", f"homesim.reports.{name} is not installed") from exc
-
-
-@router.get("/healthz", response_model=Health)
-def healthz(state: State) -> Health:
-    """Liveness: the service answers, with its version and how many jobs run."""
-    return Health(status="ok", version=__version__, jobs_running=len(state.jobs.jobs(status="running")))
 
 
 @router.get("/dashboard", response_class=HTMLResponse)
@@ -80,7 +68,7 @@ def list_reports(state: State) -> list[ReportFile]:
     return [ReportFile(name=name, url=f"/reports/{name}", bytes=path.stat().st_size) for name, path in names]
 
 
-@router.post("/v1/reports", response_model=ReportWritten, dependencies=AUTH)
+@router.post("/v1/reports", response_model=ReportWritten)
 def write_report(body: ReportRequest, state: State) -> ReportWritten:
     """Write a static HTML report (of a cycle, of a run, or of everything) under reports/html/."""
     if body.run_id is not None:

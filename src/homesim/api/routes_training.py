@@ -11,9 +11,10 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field, model_validator
 
-from homesim.api.deps import AUTH, ApiState, State
+from homesim.api.deps import ApiState, RequestBody, State
 from homesim.api.errors import bad_request, not_found
 from homesim.api.security import resolve_inside, safe_name
+from homesim.schema.records import MAX_CYCLE
 from homesim.simulation.model_provider import MODEL_TYPES, ModelType
 from homesim.training_data.exporters import Exporter, prune
 from homesim.training_data.lineage_tracker import LineageTracker
@@ -24,10 +25,10 @@ from homesim.workspace import EXPORT_METADATA_FILE, export_scope_cycle
 router = APIRouter()
 
 
-class ExportRequest(BaseModel):
+class ExportRequest(RequestBody):
     """Exactly one of `cycle` and `aggregated`; optionally one model type and one format."""
 
-    cycle: int | None = Field(default=None, ge=0, le=1_000_000)
+    cycle: int | None = Field(default=None, ge=0, le=MAX_CYCLE)
     aggregated: bool = False
     model_type: ModelType | None = None
     format: Format | None = None
@@ -47,8 +48,8 @@ class ExportInfo(BaseModel):
     files: dict[str, int | None]
 
 
-class PruneRequest(BaseModel):
-    keep_cycles: int = Field(ge=0, le=1_000_000, description="cycle folders to keep, newest first")
+class PruneRequest(RequestBody):
+    keep_cycles: int = Field(ge=0, le=MAX_CYCLE, description="cycle folders to keep, newest first")
 
 
 class Pruned(BaseModel):
@@ -82,7 +83,7 @@ def list_exports(state: State) -> list[ExportInfo]:
     return [_info(folder) for folder in state.workspace.export_dirs()]
 
 
-@router.post("/v1/exports", response_model=list[ExportInfo], dependencies=AUTH, tags=["training data"])
+@router.post("/v1/exports", response_model=list[ExportInfo], tags=["training data"])
 def create_export(body: ExportRequest, state: State) -> list[ExportInfo]:
     """Export accepted records as training data, as `homesim export` (all model types unless one is named)."""
     types = [body.model_type] if body.model_type else list(MODEL_TYPES)
@@ -112,7 +113,7 @@ def download_export(scope: str, model_type: ModelType, name: str, state: State) 
     return FileResponse(resolve_inside(state.workspace.export_dir(model_type, cycle), name))
 
 
-@router.post("/v1/exports/prune", response_model=Pruned, dependencies=AUTH, tags=["training data"])
+@router.post("/v1/exports/prune", response_model=Pruned, tags=["training data"])
 def prune_exports(body: PruneRequest, state: State) -> Pruned:
     """Delete all but the newest N `cycle_<n>` export folders (`training-data prune`)."""
     removed = prune(state.workspace, body.keep_cycles)
@@ -129,7 +130,7 @@ def _tracker(state: ApiState) -> LineageTracker:
 @router.get("/v1/lineage/records", response_model=RecordIds, tags=["lineage"])
 def lineage_records(
     state: State,
-    cycle: Annotated[int | None, Query(ge=0, le=1_000_000)] = None,
+    cycle: Annotated[int | None, Query(ge=0, le=MAX_CYCLE)] = None,
     model_type: ModelType | None = None,
     model_version: Annotated[str | None, Query(max_length=64)] = None,
 ) -> RecordIds:
@@ -166,7 +167,7 @@ def lineage_source(record_id: str, state: State) -> dict[str, Any]:
     return source
 
 
-@router.post("/v1/lineage/export", response_model=LineageExport, dependencies=AUTH, tags=["lineage"])
+@router.post("/v1/lineage/export", response_model=LineageExport, tags=["lineage"])
 def lineage_export(
     state: State, openlineage: Annotated[bool, Query(description="also emit OpenLineage run events")] = False
 ) -> LineageExport:

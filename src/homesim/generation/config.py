@@ -19,6 +19,10 @@ from homesim.generation.catalog import load_catalog
 
 #: Fields that say how many homes or where they go, not what a home is: left out of home keys.
 _NOT_HOME_FIELDS = frozenset({"homes"})
+#: Bounds on every count, declared once: the CLI, the API and the library all validate against these.
+MAX_HOMES = 1_000_000
+MAX_DAYS = 3660
+MAX_SEED = 2**63 - 1
 
 
 class GenerationConfig(BaseModel):
@@ -26,10 +30,10 @@ class GenerationConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    homes: int = Field(default=10, ge=1, le=1_000_000, description="number of homes")
-    days: int = Field(default=90, ge=1, le=3660, description="days of events per home")
+    homes: int = Field(default=10, ge=1, le=MAX_HOMES, description="number of homes")
+    days: int = Field(default=90, ge=1, le=MAX_DAYS, description="days of events per home")
     start: date = Field(default=date(2025, 1, 1), description="first local day of the period")
-    seed: int = Field(default=0, ge=0, le=2**63 - 1)
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
     home_types: dict[str, float] | None = Field(
         default=None, description="home type -> share; None uses the catalog's shares"
     )

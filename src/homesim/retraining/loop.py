@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from homesim.datasets.manager import DataGenerationManager
 from homesim.datasets.progress import ProgressEvent
-from homesim.generation.config import GenerationConfig
+from homesim.generation.config import MAX_DAYS, MAX_HOMES, MAX_SEED, GenerationConfig
 from homesim.io import IntegrityError, write_json_atomic
 from homesim.retraining import models as trainers
 from homesim.retraining.model_evaluator import Comparison, paired_bootstrap, split_by_home
@@ -58,6 +58,8 @@ from homesim.workspace import Workspace
 
 _log = structlog.get_logger("homesim.loop")
 
+#: Most cycles one run may ask for.
+MAX_RUN_CYCLES = 1000
 #: (step, done, total, note): "generate", "simulate", "export", "retrain" progress within a cycle.
 LoopProgress = Callable[[int, str, int, int, str], None]
 
@@ -72,10 +74,10 @@ class LoopConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    cycles: int = Field(default=3, ge=1, le=1000)
-    homes: int = Field(default=12, ge=2)
-    days: int = Field(default=21, ge=1)
-    seed: int = Field(default=42, ge=0)
+    cycles: int = Field(default=3, ge=1, le=MAX_RUN_CYCLES)
+    homes: int = Field(default=12, ge=2, le=MAX_HOMES)
+    days: int = Field(default=21, ge=1, le=MAX_DAYS)
+    seed: int = Field(default=42, ge=0, le=MAX_SEED)
     workers: int = Field(default=2, ge=1)
     executor: str = "process"
     models: tuple[ModelType, ...] = trainers.TRAINED_TYPES
