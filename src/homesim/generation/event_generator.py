@@ -12,7 +12,12 @@ from collections.abc import Mapping
 import numpy as np
 import numpy.typing as npt
 
-from homesim.generation.activities import ActivityIntervals, motion_detections, presence_spans
+from homesim.generation.activities import (
+    ActivityIntervals,
+    motion_detections,
+    object_activations,
+    presence_spans,
+)
 from homesim.generation.activity_params import ActivityModel, draw_lognormal, load_activity_model
 from homesim.generation.behaviors import (
     Behavior,
@@ -179,6 +184,15 @@ class EventGenerator:
             self.buffer.add(sensor.entity_id, starts, Cause.PRESENCE, state="on")
             self.buffer.add(sensor.entity_id, ends, Cause.PRESENCE, state="off")
             self._motion_clears[sensor.entity_id] = ends
+        model = self.activity_model or load_activity_model()
+        for tag, spec in sorted(model.objects.items()):  # a bed, a seat, a fridge: the activities using it
+            for sensor in self._main_with_tag(tag):
+                area = area_index.get(self.area_of[sensor.entity_id] or "", -1)
+                if sensor.entity_id in self.calibrated or area < 0:
+                    continue
+                starts, ends = object_activations(self.activities, area, spec, self.rng)
+                self.buffer.add(sensor.entity_id, starts, Cause.PRESENCE, state="on")
+                self.buffer.add(sensor.entity_id, ends, Cause.PRESENCE, state="off")
         for cam in self._main_with_tag("camera"):
             person = self._sibling(cam, "person_detected")
             if person is None:
