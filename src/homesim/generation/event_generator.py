@@ -149,7 +149,8 @@ class EventGenerator:
 
     def _activity(self) -> None:
         """Motion sensors fire on the occupants' movements (activity model); presence sensors while anyone
-        is in their room; outdoor PIRs at a low background rate while someone is up at home."""
+        is in their room; bed, seat, fridge and cupboard sensors while an activity uses them; outdoor PIRs at
+        a low background rate while someone is up at home."""
         times, ends, rooms = motion_detections(self.home, self.activities, self.rng, self.activity_model)
         clear = int(_MOTION_CLEAR_S * US_PER_S)
         area_index = {a.area_id: i for i, a in enumerate(self.home.areas)}
