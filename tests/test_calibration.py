@@ -61,6 +61,10 @@ def test_fit_reads_rooms_sensors_and_a_plausible_routine(home_a: Path, fitted: F
     # Sensors respond to the activities where they are: the toilet flush to toileting.
     flush = next(s for s in by_room_sensors(cal, "bathroom") if s.kind == "appliance")
     assert max(flush.per_hour, key=lambda a: flush.per_hour[a]) == "toileting"
+    # A sensor fires again next at its own fitted share; a door never does here (one per leave or return).
+    sensors = [s for r in cal.layout for s in r.sensors]
+    assert any(0 < s.repeat < 0.95 for s in sensors)
+    assert all(s.repeat == 0 for s in sensors if s.kind == "door")
     assert fitted.sources["wake_h"] == "labels"
     split = fitted.split
     assert len(split.fit_days) + len(split.held_out_days) == 13  # A's kept days

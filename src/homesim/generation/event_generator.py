@@ -239,6 +239,7 @@ class EventGenerator:
             t, end = np.concatenate(starts), np.concatenate(ends)
             if bout_at is not None:
                 t, end = self._one_per_bout(t, end, bout_at)
+            t, end = self._repeats(t, end, fit)
             on_at, off_at = merge_intervals(t, end)
             self.buffer.add(entity_id, on_at, Cause.PRESENCE, state="on")
             self.buffer.add(entity_id, off_at, Cause.PRESENCE, state="off")
@@ -259,6 +260,23 @@ class EventGenerator:
         idx = np.repeat(np.arange(len(s)), k)
         more = s[idx] + (self.rng.random(len(idx)) * (e - s)[idx]).astype(np.int64)
         return np.sort(np.concatenate([s, more]))
+
+    def _repeats(self, starts: I64, ends: I64, fit: SensorFit) -> tuple[I64, I64]:
+        """After each activation the same sensor fires again with probability `fit.repeat` (a chain: a
+        geometric number of repeats), each a fitted gap after the one before."""
+        if fit.repeat <= 0 or len(starts) == 0:
+            return starts, ends
+        k = self.rng.geometric(1.0 - fit.repeat, len(starts)) - 1
+        idx = np.repeat(np.arange(len(starts)), k)
+        gaps = (draw_lognormal(self.rng, fit.repeat_gap_s, len(idx)) * US_PER_S).astype(np.int64)
+        # Cumulative gaps within each chain: the n-th repeat follows the (n-1)-th.
+        first = np.ones(len(idx), dtype=bool)
+        first[1:] = idx[1:] != idx[:-1]
+        total = np.cumsum(gaps)
+        chain_base = np.maximum.accumulate(np.where(first, total - gaps, 0))
+        at = starts[idx] + total - chain_base
+        on = (draw_lognormal(self.rng, fit.on_s, len(idx)) * US_PER_S).astype(np.int64)
+        return np.concatenate([starts, at]), np.concatenate([ends, at + on])
 
     def _one_per_bout(self, starts: I64, ends: I64, bouts: I64) -> tuple[I64, I64]:
         """One sensor's activations with at most one per bout (the first), as a real sensor fires once
