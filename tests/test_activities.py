@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 from pydantic import ValidationError
 
+from homesim.generation.activities import ActivityIntervals, object_activations
 from homesim.generation.activity_params import ActivityModel, load_activity_model
 from homesim.generation.config import GenerationConfig
 from homesim.generation.home import GeneratedHome, generate_home
@@ -139,3 +140,34 @@ def test_model_rejects_unknown_activities() -> None:
     data["scattered"] = {**data["scattered"], "juggling": 1.0}
     with pytest.raises(ValidationError, match="juggling"):
         ActivityModel.model_validate(data)
+
+
+def test_object_sensors_follow_their_activities() -> None:
+    """A bed sensor is on through sleep in its room only; a fridge opens only during meals and snacks."""
+    model = load_activity_model()
+    start = 1_700_000_000_000_000
+    h = US_PER_H
+    code = {a: i for i, a in enumerate(ACTIVITIES)}
+    # One person: sleeps in room 0, breakfast in room 1, relaxes in room 2, sleeps again in room 0.
+    plan = [
+        ("sleeping", 0, 0, 8),
+        ("breakfast", 1, 8, 8.5),
+        ("relaxing", 2, 8.5, 22),
+        ("sleeping", 0, 22, 30),
+    ]
+    intervals = ActivityIntervals(
+        person=np.zeros(len(plan), dtype=np.int64),
+        activity=np.array([code[a] for a, *_ in plan], dtype=np.int8),
+        start=np.array([start + int(s * h) for *_, s, _ in plan], dtype=np.int64),
+        end=np.array([start + int(e * h) for *_, e in plan], dtype=np.int64),
+        room=np.array([r for _, r, *_ in plan], dtype=np.int64),
+    )
+    rng = np.random.default_rng(0)
+    on, off = object_activations(intervals, 0, model.objects["bed"], rng)
+    assert len(on) == 2 and np.all(off - on > 7 * h)  # both nights (p 0.97 each for this seed)
+    assert np.all(on >= intervals.start[[0, 3]]) and np.all(off <= intervals.end[[0, 3]])
+    fridge = [object_activations(intervals, 1, model.objects["fridge"], rng) for _ in range(50)]
+    opened = np.concatenate([f[0] for f in fridge])
+    assert len(opened) > 0
+    assert np.all((opened >= intervals.start[1]) & (opened < intervals.end[1]))
+    assert len(object_activations(intervals, 2, model.objects["fridge"], rng)[0]) == 0  # no meal in room 2

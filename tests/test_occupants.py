@@ -60,3 +60,17 @@ def test_local_time_keeps_wall_clock_across_dst() -> None:
     hours_after_midnight = (t - grid.midnights[:3]) / US_PER_H
     assert list(hours_after_midnight) == [7.0, 6.0, 7.0]  # the 30th has only 23 hours
     assert list(grid.day_of(t)) == [0, 1, 2]
+
+
+def test_household_sizes_follow_census_shares() -> None:
+    """About a third of homes that can hold one person do (EU/US: 29–36 % of households are one person)."""
+    catalog = load_catalog()
+    apartment, studio = catalog.home_types["apartment"], catalog.home_types["studio"]
+    sizes = [len(make_occupants(apartment, np.random.default_rng(i))) for i in range(600)]
+    assert set(sizes) <= {1, 2, 3, 4}
+    assert 0.28 < sizes.count(1) / len(sizes) < 0.42
+    assert sizes.count(2) > sizes.count(3) > sizes.count(4)
+    alone = [len(make_occupants(studio, np.random.default_rng(i))) == 1 for i in range(600)]
+    assert 0.4 < np.mean(alone) < 0.6
+    # A fixed size is kept.
+    assert all(len(make_occupants(apartment, np.random.default_rng(i), (3, 3))) == 3 for i in range(20))

@@ -8,7 +8,9 @@ period. Everything is column-wise over days; loops run over occupants and layers
 
 The intervals are ground truth (`activities.parquet`) and drive the motion sensors (see
 `motion_detections`): a PIR fires on entering or leaving a room and while its occupant moves, at the
-activity's `motion_per_h`, and stays quiet while they sleep or sit still.
+activity's `motion_per_h`, and stays quiet while they sleep or sit still; a sensor on a thing people use
+(a bed, a seat, a fridge, a cupboard: `objects` in activities.yaml) follows the activities that use it
+(`object_activations`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from homesim.generation.activity_params import ActivityModel, draw_lognormal, load_activity_model
+from homesim.generation.activity_params import ActivityModel, ObjectSpec, draw_lognormal, load_activity_model
 from homesim.generation.calendar import US_PER_H, US_PER_MIN, US_PER_S, DayGrid
 from homesim.generation.occupants import Schedules, merge_intervals
 from homesim.schema.activities import ACTIVITIES, ACTIVITIES_SCHEMA, Activity
@@ -55,6 +57,8 @@ _FALLBACK = {
     "office": ("office", "living_room", "bedroom"),
 }
 _OUTDOOR = frozenset({"garden", "balcony", "garage"})
+#: Rooms one passes through (their PIRs see the walks, `transit`); activities happen elsewhere.
+_TRANSIT = frozenset({"entrance", "hallway"})
 
 
 @dataclass(frozen=True)
@@ -147,7 +151,8 @@ def _candidates(
     rate = float(rng.lognormal(np.log(median), sigma)) * factor
     nights = np.repeat(np.arange(days), rng.poisson(rate, days))
     length = night_end[nights] - night_start[nights]
-    at = night_start[nights] + (rng.uniform(0.15, 0.9, len(nights)) * length).astype(np.int64)
+    # Nocturia studies: the first void comes 2–4 h after falling asleep, rarely in the last hours.
+    at = night_start[nights] + (rng.uniform(0.15, 0.75, len(nights)) * length).astype(np.int64)
     out[(Activity.TOILETING, "night")].append(_lasting(model, Activity.TOILETING, at, rng))
     # Naps.
     p_nap = model.sleep.senior_nap_per_day if role == "senior" else model.sleep.nap_per_day
@@ -245,7 +250,7 @@ class _RoomChooser:
         self.by_type: dict[str, list[int]] = {}
         for i, area in enumerate(home.areas):
             self.by_type.setdefault(area.room_type, []).append(i)
-        indoor = [i for i, a in enumerate(home.areas) if a.room_type not in _OUTDOOR]
+        indoor = [i for i, a in enumerate(home.areas) if a.room_type not in _OUTDOOR | _TRANSIT]
         self.any = np.array(indoor or list(range(len(home.areas))) or [-1], dtype=np.int64)
         self.model = model
 
@@ -349,6 +354,39 @@ def motion_detections(
     r = np.concatenate([r, room[busy]])
     order = np.argsort(t, kind="stable")
     return t[order], e[order], r[order]
+
+
+def object_activations(
+    intervals: ActivityIntervals, area: int, spec: ObjectSpec, rng: np.random.Generator
+) -> tuple[I64, I64]:
+    """A sensor on a thing in `area` (a bed, a seat, a fridge): on while an activity there `holds` it, and
+    for each short use during one; (on, off) times merged over occupants."""
+    starts, ends = [], []
+    here = intervals.room == area
+    dur = intervals.end - intervals.start
+    for activity, p in sorted(spec.holds.items()):
+        mine = np.flatnonzero(
+            here & (intervals.activity == _CODE[activity]) & (dur >= int(spec.min_hold_min * US_PER_MIN))
+        )
+        mine = mine[rng.random(len(mine)) < p]
+        # Sitting or lying down a little after coming in, getting up a little before leaving.
+        starts.append(intervals.start[mine] + (rng.uniform(5, 60, len(mine)) * US_PER_S).astype(np.int64))
+        ends.append(intervals.end[mine] - (rng.uniform(3, 30, len(mine)) * US_PER_S).astype(np.int64))
+    for activity, expected in sorted(spec.uses.items()):
+        mine = np.flatnonzero(here & (intervals.activity == _CODE[activity]))
+        k = rng.poisson(expected, len(mine))
+        idx = np.repeat(mine, k)
+        first = np.ones(len(idx), dtype=bool)
+        first[1:] = idx[1:] != idx[:-1]
+        soon = np.minimum(rng.uniform(5, 60, len(idx)) * US_PER_S, dur[idx] * 0.5)
+        later = rng.random(len(idx)) * dur[idx]
+        t = intervals.start[idx] + np.where(first, soon, later).astype(np.int64)
+        starts.append(t)
+        ends.append(t + (draw_lognormal(rng, spec.use_s, len(idx)) * US_PER_S).astype(np.int64))
+    s = np.concatenate(starts).astype(np.int64) if starts else np.zeros(0, np.int64)
+    e = np.concatenate(ends).astype(np.int64) if ends else np.zeros(0, np.int64)
+    keep = e > s
+    return merge_intervals(s[keep], e[keep])
 
 
 def presence_spans(intervals: ActivityIntervals, area: int) -> tuple[I64, I64]:

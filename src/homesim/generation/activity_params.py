@@ -67,6 +67,15 @@ class OutingSpec(_Spec):
     window: tuple[float, float]
 
 
+class ObjectSpec(_Spec):
+    """How a sensor on a thing people use responds to the activities in its room."""
+
+    holds: dict[str, float] = Field(default_factory=dict)
+    min_hold_min: float = Field(default=0.0, ge=0)
+    uses: dict[str, float] = Field(default_factory=dict)
+    use_s: Lognormal = (6.0, 0.8, 2.0, 120.0)
+
+
 class ActivityModel(_Spec):
     kinds: dict[str, KindSpec]
     sleep: SleepSpec
@@ -77,10 +86,13 @@ class ActivityModel(_Spec):
     work_from_home_h: tuple[float, float]
     detection_s: Lognormal
     transit: dict[Literal["hallway"], float]
+    #: By device tag (bed, seat, fridge, cupboard).
+    objects: dict[str, ObjectSpec] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _known_kinds(self) -> ActivityModel:
         used = set(self.kinds) | {r.kind for r in self.routines.values()} | set(self.scattered)
+        used |= {a for spec in self.objects.values() for a in (*spec.holds, *spec.uses)}
         unknown = sorted(used - set(ACTIVITIES))
         if unknown:
             raise ValueError(f"activities.yaml names unknown activities {unknown}")

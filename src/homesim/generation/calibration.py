@@ -44,6 +44,10 @@ class SensorFit(_Spec):
     per_hour: dict[str, float] = Field(default_factory=dict)
     #: How long an activation stays on, seconds: lognormal (median, log-sd, min, max).
     on_s: Lognormal = (120.0, 1.0, 1.0, 36_000.0)
+    #: Share of its activations the same sensor fires again next (someone staying and moving in its view),
+    #: and the seconds from one start to the next then: lognormal (median, log-sd, min, max).
+    repeat: float = Field(default=0.0, ge=0.0, le=0.95)
+    repeat_gap_s: Lognormal = (300.0, 1.0, 30.0, 7_200.0)
 
     @model_validator(mode="after")
     def _known(self) -> SensorFit:

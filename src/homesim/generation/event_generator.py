@@ -12,7 +12,12 @@ from collections.abc import Mapping
 import numpy as np
 import numpy.typing as npt
 
-from homesim.generation.activities import ActivityIntervals, motion_detections, presence_spans
+from homesim.generation.activities import (
+    ActivityIntervals,
+    motion_detections,
+    object_activations,
+    presence_spans,
+)
 from homesim.generation.activity_params import ActivityModel, draw_lognormal, load_activity_model
 from homesim.generation.behaviors import (
     Behavior,
@@ -144,7 +149,8 @@ class EventGenerator:
 
     def _activity(self) -> None:
         """Motion sensors fire on the occupants' movements (activity model); presence sensors while anyone
-        is in their room; outdoor PIRs at a low background rate while someone is up at home."""
+        is in their room; bed, seat, fridge and cupboard sensors while an activity uses them; outdoor PIRs at
+        a low background rate while someone is up at home."""
         times, ends, rooms = motion_detections(self.home, self.activities, self.rng, self.activity_model)
         clear = int(_MOTION_CLEAR_S * US_PER_S)
         area_index = {a.area_id: i for i, a in enumerate(self.home.areas)}
@@ -179,6 +185,15 @@ class EventGenerator:
             self.buffer.add(sensor.entity_id, starts, Cause.PRESENCE, state="on")
             self.buffer.add(sensor.entity_id, ends, Cause.PRESENCE, state="off")
             self._motion_clears[sensor.entity_id] = ends
+        model = self.activity_model or load_activity_model()
+        for tag, spec in sorted(model.objects.items()):  # a bed, a seat, a fridge: the activities using it
+            for sensor in self._main_with_tag(tag):
+                area = area_index.get(self.area_of[sensor.entity_id] or "", -1)
+                if sensor.entity_id in self.calibrated or area < 0:
+                    continue
+                starts, ends = object_activations(self.activities, area, spec, self.rng)
+                self.buffer.add(sensor.entity_id, starts, Cause.PRESENCE, state="on")
+                self.buffer.add(sensor.entity_id, ends, Cause.PRESENCE, state="off")
         for cam in self._main_with_tag("camera"):
             person = self._sibling(cam, "person_detected")
             if person is None:
@@ -224,6 +239,7 @@ class EventGenerator:
             t, end = np.concatenate(starts), np.concatenate(ends)
             if bout_at is not None:
                 t, end = self._one_per_bout(t, end, bout_at)
+            t, end = self._repeats(t, end, fit)
             on_at, off_at = merge_intervals(t, end)
             self.buffer.add(entity_id, on_at, Cause.PRESENCE, state="on")
             self.buffer.add(entity_id, off_at, Cause.PRESENCE, state="off")
@@ -244,6 +260,23 @@ class EventGenerator:
         idx = np.repeat(np.arange(len(s)), k)
         more = s[idx] + (self.rng.random(len(idx)) * (e - s)[idx]).astype(np.int64)
         return np.sort(np.concatenate([s, more]))
+
+    def _repeats(self, starts: I64, ends: I64, fit: SensorFit) -> tuple[I64, I64]:
+        """After each activation the same sensor fires again with probability `fit.repeat` (a chain: a
+        geometric number of repeats), each a fitted gap after the one before."""
+        if fit.repeat <= 0 or len(starts) == 0:
+            return starts, ends
+        k = self.rng.geometric(1.0 - fit.repeat, len(starts)) - 1
+        idx = np.repeat(np.arange(len(starts)), k)
+        gaps = (draw_lognormal(self.rng, fit.repeat_gap_s, len(idx)) * US_PER_S).astype(np.int64)
+        # Cumulative gaps within each chain: the n-th repeat follows the (n-1)-th.
+        first = np.ones(len(idx), dtype=bool)
+        first[1:] = idx[1:] != idx[:-1]
+        total = np.cumsum(gaps)
+        chain_base = np.maximum.accumulate(np.where(first, total - gaps, 0))
+        at = starts[idx] + total - chain_base
+        on = (draw_lognormal(self.rng, fit.on_s, len(idx)) * US_PER_S).astype(np.int64)
+        return np.concatenate([starts, at]), np.concatenate([ends, at + on])
 
     def _one_per_bout(self, starts: I64, ends: I64, bouts: I64) -> tuple[I64, I64]:
         """One sensor's activations with at most one per bout (the first), as a real sensor fires once

@@ -52,10 +52,15 @@ _ADULT_WORKS_OUT = 0.65
 #: census figures).
 _SINGLE_SENIOR = 0.4
 #: Per-person usual wake-up and bedtime (local hours, [mean, sd] across people). Employed adults: time-use
-#: surveys put weekday bedtimes around 23:00–23:45; without a job people sleep later (Ordóñez residents
-#: without one: bed 01:30, up 09:30–11:00); real homes show 7–16 % of their activity between 00:00 and 05:00.
-_WAKE_H = {"adult": (6.7, 0.5), "adult_free": (8.5, 1.0), "child": (7.0, 0.5), "senior": (7.2, 0.9)}
-_BEDTIME_H = {"adult": (23.4, 0.7), "adult_free": (24.2, 1.0), "child": (20.8, 0.5), "senior": (23.0, 0.9)}
+#: surveys (ATUS, HETUS) put weekday wake-ups around 06:30–07:00 and bedtimes around 23:00–23:45, with
+#: about a quarter of adults still up at midnight; without a job people sleep later and more variably
+#: (Ordóñez residents without one: bed 01:30, up 09:30–11:00); retired people get up around 07:00–08:00.
+#: Real homes show 7–16 % of their activity between 00:00 and 05:00 (issue 14, several datasets).
+_WAKE_H = {"adult": (6.7, 0.6), "adult_free": (8.6, 1.3), "child": (7.0, 0.5), "senior": (7.4, 1.0)}
+_BEDTIME_H = {"adult": (23.4, 0.8), "adult_free": (24.4, 1.2), "child": (20.8, 0.5), "senior": (23.3, 1.0)}
+#: Household sizes, 1 to 6 people: EU-27 (Eurostat 2022: 36 % one person, 32 % two) and US (Census 2023:
+#: 29 % one person, 35 % two) blended; a home type's [min, max] restricts it.
+_HOUSEHOLD_SIZE = (0.32, 0.33, 0.15, 0.12, 0.05, 0.03)
 
 
 def make_occupants(
@@ -64,7 +69,11 @@ def make_occupants(
     """A household for `home_type` (of `size` [min, max] people if given, else the type's range): adults
     first, then children or seniors, with schedule parameters."""
     low, high = size or home_type.occupants
-    count = int(rng.integers(low, high + 1))
+    weights = np.array(_HOUSEHOLD_SIZE[low - 1 : high]) if high <= len(_HOUSEHOLD_SIZE) else None
+    if weights is None or low < 1 or low == high:
+        count = int(rng.integers(low, high + 1))
+    else:
+        count = low + int(rng.choice(len(weights), p=weights / weights.sum()))
     names = rng.choice(len(_FIRST_NAMES), size=count, replace=False)
     roles: list[str] = []
     for i in range(count):

@@ -49,8 +49,16 @@ def pick_home_type(config: GenerationConfig, index: int) -> str:
     return keys[min(int(np.searchsorted(cdf / cdf[-1], u, side="right")), len(keys) - 1)]
 
 
-#: Device types a calibrated layout places itself (one per sensor of the real home), and appliances.
-_CALIBRATED_TYPES = frozenset(KIND_DEVICES.values()) | {"dishwasher", "washing_machine"}
+#: Device types a calibrated layout places itself (one per sensor of the real home), appliances, and the
+#: catalog's other binary activity sensors (a calibrated home has exactly the real home's).
+_CALIBRATED_TYPES = frozenset(KIND_DEVICES.values()) | {
+    "dishwasher",
+    "washing_machine",
+    "bed_sensor",
+    "seat_sensor",
+    "fridge_sensor",
+    "cupboard_sensor",
+}
 
 
 def _calibrated_occupants(

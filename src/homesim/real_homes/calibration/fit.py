@@ -47,6 +47,8 @@ _CLASS_ROOMS = {
 }
 #: Default on-time of an activation (seconds) when a sensor has too few to fit one.
 ON_S = (120.0, 1.0, 1.0, 36_000.0)
+#: Default and clip of a sensor's gap to its own next activation (s).
+REPEAT_GAP_S = (300.0, 1.0, 30.0, 7_200.0)
 _MEALS = {"breakfast": "after_wake_h", "lunch": "day_share", "dinner": "before_bed_h"}
 
 
@@ -413,11 +415,25 @@ class _Fit:
                 .to_numpy()
                 .astype(np.float64)
             )
+            # The home's next activation after each of this sensor's: the same sensor again, and how soon.
+            nxt = acts.sort("start").select(
+                "sensor",
+                same=pl.col("sensor").shift(-1) == pl.col("sensor"),
+                gap=(pl.col("start").shift(-1) - pl.col("start")).dt.total_seconds(),
+            )
+            mine_next = nxt.filter(pl.col("sensor") == sensor)
+            again = mine_next.filter(pl.col("same"))["gap"].to_numpy().astype(np.float64)
             fits[sensor] = SensorFit(
                 kind=kind,
                 per_hour={a: r for a, r in per_hour.items() if r > 0},
                 on_s=_lognormal(np.maximum(on_s, 1.0), ON_S),
+                repeat=min(len(again) / max(mine_next.height, 1), 0.95),
+                repeat_gap_s=_lognormal(np.maximum(again, 1.0), REPEAT_GAP_S)
+                if len(again) >= 3
+                else REPEAT_GAP_S,
             )
+        if any(f.repeat > 0 for f in fits.values()):
+            self.sources["layout.sensors.repeat"] = "activations"
         return fits
 
 
