@@ -92,7 +92,10 @@ class _Batch:
     rows: list[StoredRow] = field(default_factory=list)
     types: list[TypeRow] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
-    collected: list[Collected] = field(default_factory=list)
+    #: Lineage: the batch's records grouped by (cycle, home, stage, model version, outcome, scores) —
+    #: rejects one group each — and their (parent, child) derivation edges.
+    groups: dict[tuple[object, ...], Collected] = field(default_factory=dict)
+    edges: list[tuple[str, str]] = field(default_factory=list)
     #: Counted into the collector's stats once the batch is committed.
     stats: _Stats = field(default_factory=_Stats)
 
@@ -187,7 +190,7 @@ class TrainingDataCollector:
         for name, records in groups.items():
             self._validate(self.points[name], records, batch)
         if self.lineage is not None and self.run_id is not None:
-            self.lineage.record_collected(self.run_id, batch.collected, self.source)
+            self.lineage.record_collected(self.run_id, list(batch.groups.values()), batch.edges)
         self.store.add_rows(batch.rows, batch.types, batch.rejects)
         self._stats.add(batch.stats)
         self._pending.clear()
@@ -226,6 +229,8 @@ class TrainingDataCollector:
         run = () if self.run_id is None else (self.run_id,)
         lineage_ids: dict[tuple[str, ...], str] = {}  # most records share theirs: serialise each once
         rows = zip(*columns, strict=True) if columns else repeat((), len(items))
+        traced = self.lineage is not None
+        groups = batch.groups
         for item, q, verdicts in zip(items, quality, rows, strict=True):
             if all(verdict is v.OK for verdict in verdicts):
                 s, r = clean, ()
@@ -253,21 +258,16 @@ class TrainingDataCollector:
                 )
             )
             batch.types += [(record.record_id, t) for t in point.model_types]
-            if self.lineage is not None:  # an accepted record is well-formed: its fields read directly
-                batch.collected.append(
-                    Collected(
-                        record.record_id,
-                        record.cycle,
-                        record.home_key,
-                        point.name,
-                        record.model_version,
-                        record.derived_from,
-                        True,
-                        point.model_types,
-                        s,
-                        r,
+            if traced:  # an accepted record is well-formed: its fields read directly
+                outcome = None if s is clean else tuple(s.values())
+                key = (record.cycle, record.home_key, point.name, record.model_version, outcome, r)
+                group = groups.get(key)
+                if group is None:
+                    group = groups[key] = _group(
+                        record.cycle, record.home_key, point, record.model_version, s, r
                     )
-                )
+                group.record_ids.append(record.record_id)
+                batch.edges += [(parent, record.record_id) for parent in record.derived_from]
         batch.stats.count(point, "accepted", accepted)
 
     def _reject(
@@ -285,21 +285,11 @@ class TrainingDataCollector:
         cycle, home_key = _attr(record, "cycle"), _attr(record, "home_key")
         quality = min(scores.values(), default=0.0)
         batch.rejects.append((record_id, cycle, home_key, point.name, quality, list(reasons), payload))
-        if self.lineage is not None:
-            batch.collected.append(
-                Collected(
-                    record_id=record_id,
-                    cycle=cycle,
-                    home_key=home_key,
-                    stage=point.name,
-                    model_version=_attr(record, "model_version"),
-                    derived_from=tuple(getattr(record, "derived_from", ())),
-                    accepted=False,
-                    model_types=(),
-                    scores=scores,
-                    reasons=reasons,
-                )
-            )
+        if self.lineage is not None:  # a reject has its own reasons: a group of its own
+            group = _group(cycle, home_key, point, _attr(record, "model_version"), scores, reasons, False)
+            group.record_ids.append(record_id)
+            batch.groups[len(batch.groups), "reject"] = group
+            batch.edges += [(p, record_id) for p in getattr(record, "derived_from", ())]
 
     def stats(self) -> dict[str, Any]:
         """Counts of the flushed records: by point and outcome, by model type (accepted), by point, model
@@ -329,6 +319,20 @@ class TrainingDataCollector:
         return {
             p: c["accepted"] / (c["accepted"] + c["rejected"]) for p, c in self.stats()["by_point"].items()
         }
+
+
+def _group(
+    cycle: int | None,
+    home_key: str | None,
+    point: CollectionPoint,
+    model_version: str | None,
+    scores: dict[str, float],
+    reasons: tuple[str, ...],
+    accepted: bool = True,
+) -> Collected:
+    """An empty lineage group of `point`'s records (the model types of accepted records only)."""
+    model_types = point.model_types if accepted else ()
+    return Collected(cycle, home_key, point.name, model_version, accepted, model_types, scores, reasons, [])
 
 
 def _attr(record: object, name: str) -> Any:
