@@ -4,6 +4,7 @@ cycle, model type and model version; JSON audit export; OpenLineage run events; 
 from __future__ import annotations
 
 import json
+import sqlite3
 import uuid
 from pathlib import Path
 
@@ -299,3 +300,48 @@ def test_an_interrupted_run_is_closed_on_the_next_start(tmp_path: Path) -> None:
     assert status == {killed: "interrupted", live: "running", done: "completed"}
     assert ended == {killed: 1, live: 0, done: 1}
     assert (killed, "ABORT") in events and (done, "COMPLETE") in events
+
+
+def test_a_per_record_lineage_database_is_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "lineage.sqlite"
+    with sqlite3.connect(path) as db:  # the per-record tables lineage had before record_batches
+        db.executescript(
+            """
+            CREATE TABLE runs (run_id TEXT PRIMARY KEY, job TEXT NOT NULL, started_at TEXT NOT NULL,
+                ended_at TEXT, dataset_id TEXT, generator_version TEXT, config_hash TEXT);
+            CREATE TABLE sources (record_id TEXT PRIMARY KEY, run_id TEXT NOT NULL, cycle INTEGER,
+                dataset_id TEXT, home_key TEXT, stage TEXT, generator_version TEXT, config_hash TEXT,
+                model_version TEXT, accepted INTEGER NOT NULL) WITHOUT ROWID;
+            CREATE TABLE transformations (record_id TEXT NOT NULL, run_id TEXT NOT NULL, step TEXT NOT NULL,
+                outcome TEXT NOT NULL, detail TEXT NOT NULL);
+            CREATE TABLE record_model_types (record_id TEXT NOT NULL, model_type TEXT NOT NULL,
+                PRIMARY KEY (model_type, record_id)) WITHOUT ROWID;
+            INSERT INTO runs VALUES ('r1', 'collect', '2026-01-01T00:00:00', NULL, 'ds', '1.0', 'cfg');
+            INSERT INTO sources VALUES ('a', 'r1', 1, 'ds', 'h1', 'pattern', '1.0', 'cfg', 'baseline', 1),
+                ('b', 'r1', 1, 'ds', 'h1', 'pattern', '1.0', 'cfg', 'baseline', 0);
+            INSERT INTO transformations VALUES
+                ('a', 'r1', 'validate', 'accepted', '{"scores": {"schema": 1.0}, "reasons": []}'),
+                ('b', 'r1', 'validate', 'rejected', '{"scores": {"schema": 0.0}, "reasons": ["schema: x"]}');
+            INSERT INTO record_model_types VALUES ('a', 'pattern_detection');
+            """
+        )
+    with LineageTracker(path) as tracker:
+        assert tracker.records_of_cycle(1) == ["a"]
+        assert tracker.records_of_cycle(1, include_rejected=True) == ["a", "b"]
+        assert tracker.records_of_model_type("pattern_detection") == ["a"]
+        assert tracker.source("b") == {
+            "record_id": "b",
+            "run_id": "r1",
+            "cycle": 1,
+            "dataset_id": "ds",
+            "home_key": "h1",
+            "stage": "pattern",
+            "generator_version": "1.0",
+            "config_hash": "cfg",
+            "model_version": "baseline",
+            "accepted": 0,
+        }
+        assert tracker.show("b")["transformations"][0]["reasons"] == ["schema: x"]
+        tables = {n for (n,) in tracker._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert "sources" not in tables and "transformations" not in tables
+        assert tracker._db.execute("SELECT status FROM runs").fetchone() == ("interrupted",)

@@ -31,6 +31,7 @@ from homesim.schema.records import (
     SuggestionRecord,
     SynergyRecord,
 )
+from homesim.simulation.sink import records_gc_paused
 from homesim.training_data import validators as v
 from homesim.training_data.lineage_tracker import Collected, LineageTracker, Source
 from homesim.training_data.store import Reject, Store, StoredRow, TypeRow, lineage_json, open_store, serialise
@@ -183,6 +184,10 @@ class TrainingDataCollector:
         lineage) in one transaction."""
         if not self._pending:
             return
+        with records_gc_paused():  # a batch allocates tens of thousands of objects
+            self._flush()
+
+    def _flush(self) -> None:
         groups: dict[str, list[AnyRecord]] = {}
         for point, record in self._pending:
             groups.setdefault(point.name, []).append(record)
@@ -218,10 +223,10 @@ class TrainingDataCollector:
         # One column of verdicts per validator; a record's quality is its lowest score so far.
         columns: list[list[v.Verdict]] = []
         quality = [1.0] * len(items)
-        group = v.Batch(items)
+        under_check = v.Batch(items)
         for validator in point.validators:
             passing = [q >= point.threshold for q in quality]
-            columns.append(v.check_batch(validator, group, self._ctx, passing))
+            columns.append(v.check_batch(validator, under_check, self._ctx, passing))
             quality = [min(q, verdict.score) for q, verdict in zip(quality, columns[-1], strict=True)]
         names = [validator.name for validator in point.validators]
         clean = dict.fromkeys(names, v.PASS)  # shared (read-only) by every record that passed everything
@@ -261,12 +266,12 @@ class TrainingDataCollector:
             if traced:  # an accepted record is well-formed: its fields read directly
                 outcome = None if s is clean else tuple(s.values())
                 key = (record.cycle, record.home_key, point.name, record.model_version, outcome, r)
-                group = groups.get(key)
-                if group is None:
-                    group = groups[key] = _group(
+                traced_group = groups.get(key)
+                if traced_group is None:
+                    traced_group = groups[key] = _group(
                         record.cycle, record.home_key, point, record.model_version, s, r
                     )
-                group.record_ids.append(record.record_id)
+                traced_group.record_ids.append(record.record_id)
                 batch.edges += [(parent, record.record_id) for parent in record.derived_from]
         batch.stats.count(point, "accepted", accepted)
 

@@ -163,6 +163,7 @@ class LineageTracker:
             for column, kind in (("status", "TEXT"), ("pid", "INTEGER")):  # databases written before both
                 if column not in columns:
                     self._db.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
+            self._migrate_per_record_tables()
             self._close_interrupted()
 
     def __enter__(self) -> LineageTracker:
@@ -173,6 +174,24 @@ class LineageTracker:
 
     def close(self) -> None:
         self._db.close()
+
+    def _migrate_per_record_tables(self) -> None:
+        """A database written before `record_batches` (one `sources`, `transformations` and
+        `record_model_types` row per record): each record becomes a group of one, then those tables go."""
+        tables = {name for (name,) in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not {"sources", "transformations"} <= tables:
+            return
+        self._db.execute(
+            "INSERT INTO record_batches SELECT s.run_id, -s.n, s.cycle, s.home_key, s.stage, "
+            "s.model_version, s.accepted, "
+            "(SELECT json_group_array(t.model_type) FROM record_model_types t "
+            "WHERE t.record_id = s.record_id), "
+            "coalesce((SELECT detail FROM transformations x WHERE x.record_id = s.record_id "
+            'ORDER BY x.rowid DESC LIMIT 1), \'{"scores": {}, "reasons": []}\'), json_array(s.record_id) '
+            "FROM (SELECT row_number() OVER (PARTITION BY run_id ORDER BY record_id) AS n, * FROM sources) s"
+        )
+        for table in ("sources", "transformations", "record_model_types"):
+            self._db.execute(f"DROP TABLE IF EXISTS {table}")  # names are ours, never input
 
     def _close_interrupted(self) -> None:
         """Runs without an end whose process is gone were interrupted: say so, with the time it was seen."""
