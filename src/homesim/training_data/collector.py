@@ -5,7 +5,8 @@ threshold) and the batching: records wait in memory until `batch_size` are pendi
 then each point's records are serialised once (payload + content hash), run through the point's validators
 batch-wise (validator by validator over the whole group), and the batch's accepted records and rejects
 (with reasons, never dropped silently) are committed to the store (SQLite or Parquet staging) at once.
-Lineage (when a tracker is given) is recorded, in bulk, just before that commit, idempotently, so a process
+Lineage (when a tracker is given) is recorded just before that commit, one row per group of the batch's
+records that share cycle, home, stage, model version and outcome, idempotently, so a process
 killed at any point loses no committed record and leaves no partial batch; re-running the cycle fills in
 what was lost.
 """

@@ -44,7 +44,9 @@ PRODUCER: Final = f"https://github.com/homesim/homesim/tree/{__version__}"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY, job TEXT NOT NULL, started_at TEXT NOT NULL, ended_at TEXT,
-    dataset_id TEXT, generator_version TEXT, config_hash TEXT, status TEXT, pid INTEGER
+    dataset_id TEXT, generator_version TEXT, config_hash TEXT,
+    status TEXT, -- running, then completed; interrupted when its process died before it ended
+    pid INTEGER
 );
 CREATE TABLE IF NOT EXISTS record_batches (
     run_id TEXT NOT NULL, seq INTEGER NOT NULL, cycle INTEGER, home_key TEXT, stage TEXT,
@@ -115,10 +117,6 @@ class Collected(NamedTuple):
     scores: dict[str, float]
     reasons: tuple[str, ...]
     record_ids: list[str]
-
-
-#: Statuses of a run: `running` until it ends; `interrupted` when its process died before it ended.
-RUN_STATUSES: Final = ("running", "completed", "interrupted")
 
 
 def _now() -> str:
