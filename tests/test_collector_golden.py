@@ -7,6 +7,7 @@ tests/test_collector_golden.py` rewrites it: only do that for an intended change
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import sys
@@ -43,6 +44,7 @@ def _first(records: list[AnyRecord], kind: type[Any]) -> Any:
     return next(r for r in records if isinstance(r, kind))
 
 
+@functools.cache  # built once for both stores
 def corpus() -> tuple[list[AnyRecord], dict[str, GroundTruth]]:
     """A real cycle's records (2 homes × 7 days, every stage) with broken copies mixed in."""
     records: list[AnyRecord] = []
