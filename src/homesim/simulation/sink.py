@@ -50,7 +50,9 @@ def records_gc_paused() -> Iterator[None]:
     unpickling) allocates so many objects that collections keep triggering, and each full one walks the
     whole heap, every record still held included: measured, the block then costs 3–4× more. Records hold
     no reference cycles; what the block frees goes by reference counting, and any cycle it leaves is
-    collected once the collector is back on."""
+    collected once the collector is back on. The switch is process-wide: with two threads in such blocks
+    (the collector's flush, a result unpickled by the executor's thread) a pause may end early, but the
+    collector is always back on once the first block that switched it off has ended."""
     enabled = gc.isenabled()
     gc.disable()
     try:
