@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,6 +33,7 @@ from homesim.simulation.model_provider import ModelProvider, NoModels
 from homesim.simulation.pattern_detection import pattern_stage
 from homesim.simulation.sink import InMemorySink
 from homesim.simulation.synergy_detection import synergy_stage
+from homesim.training_data.lineage_tracker import LineageTracker
 from homesim.training_data.run_and_collect import run_and_collect
 from homesim.training_data.store import RecordStore
 from homesim.workspace import GROUND_TRUTH_FILE, HOME_FILE, Workspace
@@ -217,6 +219,23 @@ def test_run_and_collect_writes_the_report_and_closes_lineage(
     assert ws.lineage_db.is_file() and not ws.lineage_db.with_name(ws.lineage_db.name + "-wal").exists()
     with pytest.raises(FileNotFoundError):
         run_and_collect(ws, "ds-nope", 0, executor="inline", workers=1, stages=CORE)
+
+    def lineage_rows() -> tuple[int, list[str]]:
+        with LineageTracker(ws.lineage_db) as tracker:
+            (n,) = tracker._db.execute("SELECT count(*) FROM record_batches").fetchone()
+            return n, tracker.records_of_cycle(4, include_rejected=True)
+
+    before = lineage_rows()
+    run_and_collect(ws, result.manifest.dataset_id, 4, executor="inline", workers=1, stages=CORE)
+    assert lineage_rows() == before  # a re-run replaces the cycle's lineage: nothing doubles
+
+
+def test_a_home_outcome_travels_as_one_blob(dataset: tuple[Workspace, GenerationResult]) -> None:
+    workspace, result = dataset
+    key = result.manifest.home_keys[0]
+    outcome = run_home(HomeTask(workspace.home_dir(key), CONFIG, 1, tuple(CORE), NoModels()))
+    assert outcome.records and isinstance(outcome.__getstate__()["__dict__"]["records"], bytes)
+    assert pickle.loads(pickle.dumps(outcome)) == outcome
 
 
 def _core_cycle(*args: object, **kwargs: object) -> SimulationCycle:

@@ -4,6 +4,7 @@ cycle, model type and model version; JSON audit export; OpenLineage run events; 
 from __future__ import annotations
 
 import json
+import sqlite3
 import uuid
 from pathlib import Path
 
@@ -211,9 +212,11 @@ def test_json_audit_and_openlineage_events(
         counts = tracker.export_json(tmp_path / "audit.json")
         audit = json.loads((tmp_path / "audit.json").read_text())
         assert {t: len(rows) for t, rows in audit["tables"].items()} == counts
-        assert counts["sources"] == len(tracker.records_of_cycle(1, True)) + len(
-            tracker.records_of_cycle(2, True)
-        )
+        # One row per group of records, not per record; every record id is derivable from the rows.
+        groups = audit["tables"]["record_batches"]
+        ids = sorted(i for g in groups for i in json.loads(g["record_ids"]))
+        assert ids == sorted(tracker.records_of_cycle(1, True) + tracker.records_of_cycle(2, True))
+        assert counts["record_batches"] < len(ids) / 10
         assert isinstance(default_transport(tmp_path), FileTransport)
         sent = tracker.emit_openlineage()
     lines = (workspace.root / "lineage" / "openlineage.jsonl").read_text().splitlines()
@@ -382,3 +385,91 @@ def test_openlineage_facets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     columns = [f["name"] for f in parquet["facets"]["schema"]["fields"]]
     assert columns == [c.name for c in SYNERGIES.columns]
     assert all(f.get("type") and f.get("description") for f in parquet["facets"]["schema"]["fields"])
+
+
+def test_rerunning_a_cycle_replaces_its_lineage(
+    collected: tuple[Workspace, dict[int, list[AnyRecord]]], tmp_path: Path
+) -> None:
+    _, by_cycle = collected
+    records = by_cycle[1]
+    home_key = records[0].home_key
+    lineage = tmp_path / "lineage.sqlite"
+
+    def collect() -> tuple[list[str], int, list[str]]:
+        with LineageTracker(lineage) as tracker:
+            with TrainingDataCollector(tmp_path / "records.sqlite", lineage=tracker, batch_size=50) as c:
+                c.emit_many(records)
+            (groups,) = tracker._db.execute("SELECT count(*) FROM record_batches").fetchone()
+            shown = tracker.show(records[0].record_id)["transformations"]
+            return tracker.records_of_cycle(1, include_rejected=True), groups, shown
+
+    first, groups, shown = collect()
+    assert first == sorted({r.record_id for r in records}) and len(shown) == 1
+    again, groups_again, shown_again = collect()  # batches of 50: a home's stage spans several of them
+    assert (again, groups_again, shown_again) == (first, groups, shown)
+    with LineageTracker(lineage) as tracker:
+        assert tracker._db.execute("SELECT count(DISTINCT run_id) FROM record_batches").fetchone() == (1,)
+        assert tracker.source(records[0].record_id)["home_key"] == home_key  # type: ignore[index]
+
+
+def test_an_interrupted_run_is_closed_on_the_next_start(tmp_path: Path) -> None:
+    lineage = tmp_path / "lineage.sqlite"
+    with LineageTracker(lineage) as tracker:
+        killed = tracker.start_run("collect")
+        live = tracker.start_run("collect")  # this process: still running
+        done = tracker.start_run("collect")
+        tracker.end_run(done)
+        # pid_max is at most 2**22 on Linux: no process has this id (a killed collector's pid is as gone).
+        tracker._db.execute("UPDATE runs SET pid = ? WHERE run_id = ?", (2**22 + 1, killed))
+    with LineageTracker(lineage) as tracker:
+        status = dict(tracker._db.execute("SELECT run_id, status FROM runs"))
+        ended = dict(tracker._db.execute("SELECT run_id, ended_at IS NOT NULL FROM runs"))
+        events = {(e.run.runId, e.eventType.value) for e in tracker.openlineage_events() if e.eventType}
+    assert status == {killed: "interrupted", live: "running", done: "completed"}
+    assert ended == {killed: 1, live: 0, done: 1}
+    assert (killed, "ABORT") in events and (done, "COMPLETE") in events
+
+
+def test_a_per_record_lineage_database_is_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "lineage.sqlite"
+    with sqlite3.connect(path) as db:  # the per-record tables lineage had before record_batches
+        db.executescript(
+            """
+            CREATE TABLE runs (run_id TEXT PRIMARY KEY, job TEXT NOT NULL, started_at TEXT NOT NULL,
+                ended_at TEXT, dataset_id TEXT, generator_version TEXT, config_hash TEXT);
+            CREATE TABLE sources (record_id TEXT PRIMARY KEY, run_id TEXT NOT NULL, cycle INTEGER,
+                dataset_id TEXT, home_key TEXT, stage TEXT, generator_version TEXT, config_hash TEXT,
+                model_version TEXT, accepted INTEGER NOT NULL) WITHOUT ROWID;
+            CREATE TABLE transformations (record_id TEXT NOT NULL, run_id TEXT NOT NULL, step TEXT NOT NULL,
+                outcome TEXT NOT NULL, detail TEXT NOT NULL);
+            CREATE TABLE record_model_types (record_id TEXT NOT NULL, model_type TEXT NOT NULL,
+                PRIMARY KEY (model_type, record_id)) WITHOUT ROWID;
+            INSERT INTO runs VALUES ('r1', 'collect', '2026-01-01T00:00:00', NULL, 'ds', '1.0', 'cfg');
+            INSERT INTO sources VALUES ('a', 'r1', 1, 'ds', 'h1', 'pattern', '1.0', 'cfg', 'baseline', 1),
+                ('b', 'r1', 1, 'ds', 'h1', 'pattern', '1.0', 'cfg', 'baseline', 0);
+            INSERT INTO transformations VALUES
+                ('a', 'r1', 'validate', 'accepted', '{"scores": {"schema": 1.0}, "reasons": []}'),
+                ('b', 'r1', 'validate', 'rejected', '{"scores": {"schema": 0.0}, "reasons": ["schema: x"]}');
+            INSERT INTO record_model_types VALUES ('a', 'pattern_detection');
+            """
+        )
+    with LineageTracker(path) as tracker:
+        assert tracker.records_of_cycle(1) == ["a"]
+        assert tracker.records_of_cycle(1, include_rejected=True) == ["a", "b"]
+        assert tracker.records_of_model_type("pattern_detection") == ["a"]
+        assert tracker.source("b") == {
+            "record_id": "b",
+            "run_id": "r1",
+            "cycle": 1,
+            "dataset_id": "ds",
+            "home_key": "h1",
+            "stage": "pattern",
+            "generator_version": "1.0",
+            "config_hash": "cfg",
+            "model_version": "baseline",
+            "accepted": 0,
+        }
+        assert tracker.show("b")["transformations"][0]["reasons"] == ["schema: x"]
+        tables = {n for (n,) in tracker._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert "sources" not in tables and "transformations" not in tables
+        assert tracker._db.execute("SELECT status FROM runs").fetchone() == ("interrupted",)

@@ -16,12 +16,13 @@ The report (`reports/cycle_<n>_<dataset_id>.json` and `.md`) has the per-stage m
 
 from __future__ import annotations
 
+import pickle
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 from pydantic import BaseModel, ConfigDict
 
@@ -38,7 +39,7 @@ from homesim.simulation.home_view import HomeView, load_home_view
 from homesim.simulation.metrics import Counts, StageMetrics, home_counts, stage_metrics, sum_counts
 from homesim.simulation.model_provider import ModelProvider, NoModels
 from homesim.simulation.pattern_detection import pattern_stage
-from homesim.simulation.sink import RecordSink
+from homesim.simulation.sink import RecordSink, records_gc_paused
 from homesim.simulation.suggestions import suggestion_stage
 from homesim.simulation.synergy_detection import synergy_stage
 from homesim.workspace import DatasetFolder, Workspace
@@ -88,9 +89,30 @@ class HomeOutcome(BaseModel):
     errors: list[StageError]
     seconds: dict[str, float]
 
+    def __getstate__(self) -> dict[Any, Any]:
+        """Pickled with the records as one blob, unpickled with the cyclic garbage collector paused (see
+        `records_gc_paused`): the parent receives every home's records, and unpickling them with it on cost
+        4× more (measured: 58 against 14 µs a record)."""
+        state = super().__getstate__()
+        blob = pickle.dumps(self.records, protocol=pickle.HIGHEST_PROTOCOL)
+        return {**state, "__dict__": {**state["__dict__"], "records": blob}}
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        fields = state["__dict__"]
+        if isinstance(fields.get("records"), bytes):
+            with records_gc_paused():
+                records = pickle.loads(fields["records"])  # our own worker's blob, never outside input
+            state = {**state, "__dict__": {**fields, "records": records}}
+        super().__setstate__(state)
+
 
 def run_home(task: HomeTask) -> HomeOutcome:
     """Run every stage over one home. Never raises: failures become `StageError`s of that home."""
+    with records_gc_paused():  # the stages build thousands of records each (measured: 10–25 % faster)
+        return _run_home(task)
+
+
+def _run_home(task: HomeTask) -> HomeOutcome:
     key = task.directory.name
     seconds: dict[str, float] = {}
     started = time.perf_counter()

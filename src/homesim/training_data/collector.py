@@ -5,7 +5,8 @@ threshold) and the batching: records wait in memory until `batch_size` are pendi
 then each point's records are serialised once (payload + content hash), run through the point's validators
 batch-wise (validator by validator over the whole group), and the batch's accepted records and rejects
 (with reasons, never dropped silently) are committed to the store (SQLite or Parquet staging) at once.
-Lineage (when a tracker is given) is recorded, in bulk, just before that commit, idempotently, so a process
+Lineage (when a tracker is given) is recorded just before that commit, one row per group of the batch's
+records that share cycle, home, stage, model version and outcome, idempotently, so a process
 killed at any point loses no committed record and leaves no partial batch; re-running the cycle fills in
 what was lost.
 """
@@ -31,6 +32,7 @@ from homesim.schema.records import (
     SuggestionRecord,
     SynergyRecord,
 )
+from homesim.simulation.sink import records_gc_paused
 from homesim.training_data import validators as v
 from homesim.training_data.lineage_tracker import Collected, LineageTracker, Source
 from homesim.training_data.store import Reject, Store, StoredRow, TypeRow, lineage_json, open_store, serialise
@@ -92,7 +94,10 @@ class _Batch:
     rows: list[StoredRow] = field(default_factory=list)
     types: list[TypeRow] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
-    collected: list[Collected] = field(default_factory=list)
+    #: Lineage: the batch's records grouped by (cycle, home, stage, model version, outcome, scores) —
+    #: rejects one group each — and their (parent, child) derivation edges.
+    groups: dict[tuple[object, ...], Collected] = field(default_factory=dict)
+    edges: list[tuple[str, str]] = field(default_factory=list)
     #: Counted into the collector's stats once the batch is committed.
     stats: _Stats = field(default_factory=_Stats)
 
@@ -180,6 +185,10 @@ class TrainingDataCollector:
         lineage) in one transaction."""
         if not self._pending:
             return
+        with records_gc_paused():  # a batch allocates tens of thousands of objects
+            self._flush()
+
+    def _flush(self) -> None:
         groups: dict[str, list[AnyRecord]] = {}
         for point, record in self._pending:
             groups.setdefault(point.name, []).append(record)
@@ -187,7 +196,7 @@ class TrainingDataCollector:
         for name, records in groups.items():
             self._validate(self.points[name], records, batch)
         if self.lineage is not None and self.run_id is not None:
-            self.lineage.record_collected(self.run_id, batch.collected, self.source)
+            self.lineage.record_collected(self.run_id, list(batch.groups.values()), batch.edges)
         self.store.add_rows(batch.rows, batch.types, batch.rejects)
         self._stats.add(batch.stats)
         self._pending.clear()
@@ -215,10 +224,10 @@ class TrainingDataCollector:
         # One column of verdicts per validator; a record's quality is its lowest score so far.
         columns: list[list[v.Verdict]] = []
         quality = [1.0] * len(items)
-        group = v.Batch(items)
+        under_check = v.Batch(items)
         for validator in point.validators:
             passing = [q >= point.threshold for q in quality]
-            columns.append(v.check_batch(validator, group, self._ctx, passing))
+            columns.append(v.check_batch(validator, under_check, self._ctx, passing))
             quality = [min(q, verdict.score) for q, verdict in zip(quality, columns[-1], strict=True)]
         names = [validator.name for validator in point.validators]
         clean = dict.fromkeys(names, v.PASS)  # shared (read-only) by every record that passed everything
@@ -226,6 +235,8 @@ class TrainingDataCollector:
         run = () if self.run_id is None else (self.run_id,)
         lineage_ids: dict[tuple[str, ...], str] = {}  # most records share theirs: serialise each once
         rows = zip(*columns, strict=True) if columns else repeat((), len(items))
+        traced = self.lineage is not None
+        groups = batch.groups
         for item, q, verdicts in zip(items, quality, rows, strict=True):
             if all(verdict is v.OK for verdict in verdicts):
                 s, r = clean, ()
@@ -253,21 +264,16 @@ class TrainingDataCollector:
                 )
             )
             batch.types += [(record.record_id, t) for t in point.model_types]
-            if self.lineage is not None:  # an accepted record is well-formed: its fields read directly
-                batch.collected.append(
-                    Collected(
-                        record.record_id,
-                        record.cycle,
-                        record.home_key,
-                        point.name,
-                        record.model_version,
-                        record.derived_from,
-                        True,
-                        point.model_types,
-                        s,
-                        r,
+            if traced:  # an accepted record is well-formed: its fields read directly
+                outcome = None if s is clean else tuple(s.values())
+                key = (record.cycle, record.home_key, point.name, record.model_version, outcome, r)
+                traced_group = groups.get(key)
+                if traced_group is None:
+                    traced_group = groups[key] = _group(
+                        record.cycle, record.home_key, point, record.model_version, s, r
                     )
-                )
+                traced_group.record_ids.append(record.record_id)
+                batch.edges += [(parent, record.record_id) for parent in record.derived_from]
         batch.stats.count(point, "accepted", accepted)
 
     def _reject(
@@ -285,21 +291,11 @@ class TrainingDataCollector:
         cycle, home_key = _attr(record, "cycle"), _attr(record, "home_key")
         quality = min(scores.values(), default=0.0)
         batch.rejects.append((record_id, cycle, home_key, point.name, quality, list(reasons), payload))
-        if self.lineage is not None:
-            batch.collected.append(
-                Collected(
-                    record_id=record_id,
-                    cycle=cycle,
-                    home_key=home_key,
-                    stage=point.name,
-                    model_version=_attr(record, "model_version"),
-                    derived_from=tuple(getattr(record, "derived_from", ())),
-                    accepted=False,
-                    model_types=(),
-                    scores=scores,
-                    reasons=reasons,
-                )
-            )
+        if self.lineage is not None:  # a reject has its own reasons: a group of its own
+            group = _group(cycle, home_key, point, _attr(record, "model_version"), scores, reasons, False)
+            group.record_ids.append(record_id)
+            batch.groups[len(batch.groups), "reject"] = group
+            batch.edges += [(p, record_id) for p in getattr(record, "derived_from", ())]
 
     def stats(self) -> dict[str, Any]:
         """Counts of the flushed records: by point and outcome, by model type (accepted), by point, model
@@ -329,6 +325,20 @@ class TrainingDataCollector:
         return {
             p: c["accepted"] / (c["accepted"] + c["rejected"]) for p, c in self.stats()["by_point"].items()
         }
+
+
+def _group(
+    cycle: int | None,
+    home_key: str | None,
+    point: CollectionPoint,
+    model_version: str | None,
+    scores: dict[str, float],
+    reasons: tuple[str, ...],
+    accepted: bool = True,
+) -> Collected:
+    """An empty lineage group of `point`'s records (the model types of accepted records only)."""
+    model_types = point.model_types if accepted else ()
+    return Collected(cycle, home_key, point.name, model_version, accepted, model_types, scores, reasons, [])
 
 
 def _attr(record: object, name: str) -> Any:

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from typing import Annotated, Literal, Union, get_args, get_origin
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.json as pa_json
 from pydantic import BaseModel
 
 
@@ -49,12 +51,42 @@ def struct_of(model: type[BaseModel]) -> pl.Struct:
     return pl.Struct([pl.Field(name, dtype) for name, dtype in fields if dtype is not None])
 
 
+def _arrow(dtype: pa.DataType) -> pa.DataType:
+    """`dtype` with the 32-bit-offset strings and lists Arrow's JSON reader builds (polars' are 64-bit)."""
+    if pa.types.is_large_string(dtype):
+        return pa.string()
+    if pa.types.is_large_list(dtype) or pa.types.is_list(dtype):
+        return pa.list_(_arrow(dtype.value_type))
+    if pa.types.is_struct(dtype):
+        return pa.struct([pa.field(f.name, _arrow(f.type)) for f in dtype])
+    return dtype
+
+
+@functools.cache
+def _arrow_schema(model: type[BaseModel]) -> pa.Schema:
+    """The Arrow schema of `struct_of(model)`'s fields, for Arrow's JSON reader."""
+    empty = pl.DataFrame(schema=dict(struct_of(model).to_schema())).to_arrow()
+    return pa.schema([pa.field(f.name, _arrow(f.type)) for f in empty.schema])
+
+
 def decode(payloads: Sequence[str], model: type[BaseModel]) -> pl.DataFrame:
-    """Stored record payloads as a frame with one (struct) column per decodable field of `model`."""
+    """Stored record payloads as a frame with one (struct) column per decodable field of `model`.
+
+    Arrow's JSON reader does it (measured: 0.35 against 0.6 CPU seconds for 50,000 pattern payloads with
+    polars' `json_decode`, the same frame); whatever it refuses (a value of another type than the model
+    says, one payload larger than its block) is decoded by polars, as before."""
     dtype = struct_of(model)
     if not payloads:
         return pl.DataFrame(schema=dict(dtype.to_schema()))
-    return pl.Series("record", payloads, pl.String()).str.json_decode(dtype).struct.unnest()
+    data = "\n".join(payloads).encode()
+    options = pa_json.ParseOptions(explicit_schema=_arrow_schema(model), unexpected_field_behavior="ignore")
+    try:
+        table = pa_json.read_json(pa.BufferReader(data), parse_options=options)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return pl.Series("record", payloads, pl.String()).str.json_decode(dtype).struct.unnest()
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame.cast(dict(dtype.to_schema()))  # type: ignore[arg-type]
 
 
 def at(path: str) -> pl.Expr:

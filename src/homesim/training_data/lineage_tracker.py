@@ -1,10 +1,16 @@
 """LineageTracker: where every training record came from and where it went (`<workspace>/lineage.sqlite`).
 
-It owns the lineage tables (SQLite, WAL): `runs` (one per collector session), `sources` (cycle, dataset,
-home, stage, generator version, config hash, model version of each record), `transformations` (each
-record's validation outcome with every validator's score), `edges` (record → the records it was derived
-from), `record_model_types`, `exports` and `export_records` (file → record ids), `trainings` (model
-version → export files) and `validation_sets` (model version → the held-out homes it was evaluated on).
+It owns the lineage tables (SQLite, WAL): `runs` (one per collector session, export or training, with its
+status: running, completed or interrupted), `record_batches` (per collector batch, one row per group of
+records that share cycle, home, stage, model version, outcome, model types and validator scores: the
+group's record ids as a JSON array, so each record's source and validation outcome is derived from its
+group and its run), `edges` (record → the records it was derived from), `exports` and `export_records`
+(file → record ids), `trainings` (model version → export files) and `validation_sets` (model version → the
+held-out homes it was evaluated on).
+
+Re-running a cycle replaces its lineage: the first batch of a run that touches a (cycle, home, stage)
+deletes the groups earlier runs recorded for it, in the same transaction as its own rows. A run left
+without an end (its process killed) is closed as `interrupted` when the next tracker opens the database.
 It answers "all data of cycle X / model type Y / model version Z" and upstream / downstream walks, exports
 everything as JSON for audit, and emits OpenLineage run events (file transport to
 `<workspace>/lineage/openlineage.jsonl` by default, HTTP when `OPENLINEAGE_URL` is set).
@@ -39,25 +45,20 @@ PRODUCER: Final = f"https://github.com/homesim/homesim/tree/{__version__}"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY, job TEXT NOT NULL, started_at TEXT NOT NULL, ended_at TEXT,
-    dataset_id TEXT, generator_version TEXT, config_hash TEXT
+    dataset_id TEXT, generator_version TEXT, config_hash TEXT,
+    status TEXT, -- running, then completed; interrupted when its process died before it ended
+    pid INTEGER
 );
-CREATE TABLE IF NOT EXISTS sources (
-    record_id TEXT PRIMARY KEY, run_id TEXT NOT NULL, cycle INTEGER, dataset_id TEXT, home_key TEXT,
-    stage TEXT, generator_version TEXT, config_hash TEXT, model_version TEXT, accepted INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS sources_cycle ON sources (cycle);
-CREATE TABLE IF NOT EXISTS transformations (
-    record_id TEXT NOT NULL, run_id TEXT NOT NULL, step TEXT NOT NULL, outcome TEXT NOT NULL,
-    detail TEXT NOT NULL
+CREATE TABLE IF NOT EXISTS record_batches (
+    run_id TEXT NOT NULL, seq INTEGER NOT NULL, cycle INTEGER, home_key TEXT, stage TEXT,
+    model_version TEXT, accepted INTEGER NOT NULL, model_types TEXT NOT NULL, detail TEXT NOT NULL,
+    record_ids TEXT NOT NULL, PRIMARY KEY (run_id, seq)
 );
-CREATE INDEX IF NOT EXISTS transformations_record ON transformations (record_id);
+CREATE INDEX IF NOT EXISTS record_batches_key ON record_batches (cycle, home_key, stage);
 CREATE TABLE IF NOT EXISTS edges (
     parent_id TEXT NOT NULL, child_id TEXT NOT NULL, PRIMARY KEY (parent_id, child_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS edges_child ON edges (child_id);
-CREATE TABLE IF NOT EXISTS record_model_types (
-    record_id TEXT NOT NULL, model_type TEXT NOT NULL, PRIMARY KEY (model_type, record_id)
-) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS exports (
     export_id INTEGER PRIMARY KEY, run_id TEXT NOT NULL, path TEXT NOT NULL, model_type TEXT NOT NULL,
     cycle INTEGER, exported_at TEXT NOT NULL
@@ -78,18 +79,15 @@ CREATE TABLE IF NOT EXISTS validation_sets (
 
 #: Tables without a rowid (clustered on their key, so a batch of inserts touches one B-tree): their order.
 _KEY_ORDER: Final = {
-    "sources": "record_id",
+    "record_batches": "run_id, seq",
     "edges": "parent_id, child_id",
-    "record_model_types": "model_type, record_id",
     "export_records": "export_id, record_id",
 }
 
 _TABLES: Final = (
     "runs",
-    "sources",
-    "transformations",
+    "record_batches",
     "edges",
-    "record_model_types",
     "exports",
     "export_records",
     "trainings",
@@ -107,24 +105,45 @@ class Source:
 
 
 class Collected(NamedTuple):
-    """One record's outcome in the collector: what lineage keeps of it (a tuple: one per record, built
-    cheaply)."""
+    """A group of records of one collector batch with the same outcome: what lineage keeps of them (one row
+    of `record_batches`)."""
 
-    record_id: str
     cycle: int | None
     home_key: str | None
     stage: str | None
     model_version: str | None
-    derived_from: tuple[str, ...]
     accepted: bool
     model_types: tuple[str, ...]
-    #: Score of each validator that ran (name → score), and the reasons it lost points.
+    #: Score of each validator that ran (name → score), and the reasons the records lost points.
     scores: dict[str, float]
     reasons: tuple[str, ...]
+    record_ids: list[str]
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
+
+
+def _alive(pid: int | None) -> bool:
+    """Whether process `pid` still exists (on this machine: the lineage database is a local file)."""
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+#: A record's source, derived from its group (latest first) and the group's run.
+_SOURCE_SQL: Final = (
+    "SELECT ? AS record_id, b.run_id, b.cycle, r.dataset_id, b.home_key, b.stage, r.generator_version, "
+    "r.config_hash, b.model_version, b.accepted FROM record_batches b JOIN runs r USING (run_id) "
+    "WHERE instr(b.record_ids, ?) > 0 AND EXISTS (SELECT 1 FROM json_each(b.record_ids) WHERE value = ?) "
+    "ORDER BY r.started_at DESC, b.seq DESC LIMIT 1"
+)
 
 
 class LineageTracker:
@@ -134,6 +153,17 @@ class LineageTracker:
         self.path = path
         self._db = connect(path)
         self._db.executescript(_SCHEMA)
+        #: (run, cycle, home, stage) whose earlier runs' groups this tracker has deleted; next group number
+        #: of each run.
+        self._cleared: set[tuple[str, int | None, str | None, str | None]] = set()
+        self._seq: dict[str, int] = {}
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
+        with transaction(self._db):
+            for column, kind in (("status", "TEXT"), ("pid", "INTEGER")):  # databases written before both
+                if column not in columns:
+                    self._db.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
+            self._migrate_per_record_tables()
+            self._close_interrupted()
 
     def __enter__(self) -> LineageTracker:
         return self
@@ -144,58 +174,89 @@ class LineageTracker:
     def close(self) -> None:
         self._db.close()
 
+    def _migrate_per_record_tables(self) -> None:
+        """A database written before `record_batches` (one `sources`, `transformations` and
+        `record_model_types` row per record): each record becomes a group of one, then those tables go."""
+        tables = {name for (name,) in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not {"sources", "transformations"} <= tables:
+            return
+        self._db.execute(
+            "INSERT INTO record_batches SELECT s.run_id, -s.n, s.cycle, s.home_key, s.stage, "
+            "s.model_version, s.accepted, "
+            "(SELECT json_group_array(t.model_type) FROM record_model_types t "
+            "WHERE t.record_id = s.record_id), "
+            "coalesce((SELECT detail FROM transformations x WHERE x.record_id = s.record_id "
+            'ORDER BY x.rowid DESC LIMIT 1), \'{"scores": {}, "reasons": []}\'), json_array(s.record_id) '
+            "FROM (SELECT row_number() OVER (PARTITION BY run_id ORDER BY record_id) AS n, * FROM sources) s"
+        )
+        for table in ("sources", "transformations", "record_model_types"):
+            self._db.execute(f"DROP TABLE IF EXISTS {table}")  # names are ours, never input
+
+    def _close_interrupted(self) -> None:
+        """Runs without an end whose process is gone were interrupted: say so, with the time it was seen."""
+        open_runs = self._db.execute("SELECT run_id, pid FROM runs WHERE ended_at IS NULL").fetchall()
+        dead = [(_now(), run_id) for run_id, pid in open_runs if not _alive(pid)]
+        self._db.executemany("UPDATE runs SET ended_at = ?, status = 'interrupted' WHERE run_id = ?", dead)
+
     # ------------------------------------------------------------------------------------------ writing
 
     def start_run(self, job: str, source: Source | None = None) -> str:
         """A new run (collector session, export, training) of `job`; returns its UUID."""
         run_id, s = str(uuid.uuid4()), source or Source()
         self._db.execute(
-            "INSERT INTO runs VALUES (?, ?, ?, NULL, ?, ?, ?)",
-            (run_id, job, _now(), s.dataset_id, s.generator_version, s.config_hash),
+            "INSERT INTO runs VALUES (?, ?, ?, NULL, ?, ?, ?, 'running', ?)",
+            (run_id, job, _now(), s.dataset_id, s.generator_version, s.config_hash, os.getpid()),
         )
         return run_id
 
     def end_run(self, run_id: str) -> None:
-        self._db.execute("UPDATE runs SET ended_at = ? WHERE run_id = ?", (_now(), run_id))
+        self._db.execute(
+            "UPDATE runs SET ended_at = ?, status = 'completed' WHERE run_id = ?", (_now(), run_id)
+        )
 
-    def record_collected(self, run_id: str, items: Sequence[Collected], source: Source | None = None) -> None:
-        """Sources, validation outcomes, derivation edges and model types of a batch (one transaction;
-        re-recording a record replaces its source)."""
-        s = source or Source()
-        sources = [
-            (
-                i.record_id,
-                run_id,
-                i.cycle,
-                s.dataset_id,
-                i.home_key,
-                i.stage,
-                s.generator_version,
-                s.config_hash,
-                i.model_version,
-                int(i.accepted),
-            )
-            for i in items
-        ]
-        # Most records of a batch share their scores (all 1.0, no reasons): serialise each outcome once.
+    def record_collected(
+        self, run_id: str, groups: Sequence[Collected], edges: Sequence[tuple[str, str]] = ()
+    ) -> None:
+        """The record groups of one batch and the (parent, child) derivation edges of its records, in one
+        transaction. The first time this run records a (cycle, home, stage), the groups other runs recorded
+        for it are deleted: a re-run of a cycle replaces its lineage."""
+        seq = self._seq.get(run_id, 0)
+        rows = []
+        fresh = set()
         details: dict[tuple[tuple[tuple[str, float], ...], tuple[str, ...]], str] = {}
-        steps = []
-        for i in items:
-            key = (tuple(i.scores.items()), i.reasons)
+        for g in groups:
+            key = (tuple(g.scores.items()), g.reasons)
             detail = details.get(key)
             if detail is None:
-                detail = details[key] = json.dumps({"scores": i.scores, "reasons": i.reasons})
-            steps.append((i.record_id, run_id, "validate", "accepted" if i.accepted else "rejected", detail))
-        edges = sorted((parent, i.record_id) for i in items for parent in i.derived_from)
-        types = sorted((i.record_id, t) for i in items if i.accepted for t in i.model_types)
-        sources.sort(key=lambda row: row[0])  # key order: each B-tree page is visited once per batch
+                detail = details[key] = json.dumps({"scores": g.scores, "reasons": g.reasons})
+            rows.append(
+                (
+                    run_id,
+                    seq,
+                    g.cycle,
+                    g.home_key,
+                    g.stage,
+                    g.model_version,
+                    int(g.accepted),
+                    json.dumps(g.model_types),
+                    detail,
+                    json.dumps(g.record_ids),
+                )
+            )
+            seq += 1
+            scope = (run_id, g.cycle, g.home_key, g.stage)
+            if scope not in self._cleared:
+                fresh.add(scope)
         with transaction(self._db):
             self._db.executemany(
-                "INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", sources
+                "DELETE FROM record_batches "
+                "WHERE cycle IS ? AND home_key IS ? AND stage IS ? AND run_id != ?",
+                [(c, h, st, r) for r, c, h, st in sorted(fresh, key=repr)],
             )
-            self._db.executemany("INSERT INTO transformations VALUES (?, ?, ?, ?, ?)", steps)
-            self._db.executemany("INSERT OR IGNORE INTO edges VALUES (?, ?)", edges)
-            self._db.executemany("INSERT OR IGNORE INTO record_model_types VALUES (?, ?)", types)
+            self._db.executemany("INSERT INTO record_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            self._db.executemany("INSERT OR IGNORE INTO edges VALUES (?, ?)", sorted(edges))
+        self._cleared |= fresh
+        self._seq[run_id] = seq
 
     def record_export(self, path: Path, model_type: str, cycle: int | None, record_ids: Sequence[str]) -> int:
         """An export file and the record ids it holds (`cycle` None for aggregated exports); its id."""
@@ -247,13 +308,20 @@ class LineageTracker:
 
     def records_of_cycle(self, cycle: int, include_rejected: bool = False) -> list[str]:
         """Record ids of `cycle` (accepted only unless `include_rejected`), sorted."""
-        accepted = "" if include_rejected else " AND accepted = 1"
-        return self._ids(f"SELECT record_id FROM sources WHERE cycle = ?{accepted} ORDER BY 1", (cycle,))
+        accepted = "" if include_rejected else " AND b.accepted = 1"
+        return self._ids(
+            "SELECT DISTINCT j.value FROM record_batches b, json_each(b.record_ids) j "
+            f"WHERE b.cycle = ?{accepted} ORDER BY 1",
+            (cycle,),
+        )
 
     def records_of_model_type(self, model_type: str) -> list[str]:
         """Accepted record ids feeding `model_type`, sorted."""
         return self._ids(
-            "SELECT record_id FROM record_model_types WHERE model_type = ? ORDER BY 1", (model_type,)
+            "SELECT DISTINCT j.value FROM record_batches b, json_each(b.record_ids) j "
+            "WHERE b.accepted = 1 AND EXISTS (SELECT 1 FROM json_each(b.model_types) WHERE value = ?) "
+            "ORDER BY 1",
+            (model_type,),
         )
 
     def records_of_model_version(self, model_type: str, version: str) -> list[str]:
@@ -296,16 +364,19 @@ class LineageTracker:
 
     def source(self, record_id: str) -> dict[str, Any] | None:
         """A record's source row (cycle, dataset, home, stage, versions, config hash, accepted), or None."""
-        cur = self._db.execute("SELECT * FROM sources WHERE record_id = ?", (record_id,))
+        quoted = json.dumps(record_id)  # as it appears in a group's JSON array: a cheap pre-filter
+        cur = self._db.execute(_SOURCE_SQL, (record_id, quoted, record_id))
         row = cur.fetchone()
         return None if row is None else dict(zip([d[0] for d in cur.description], row, strict=True))
 
     def show(self, record_id: str) -> dict[str, Any]:
         """Everything known about a record: source, transformations, up/downstream, export files."""
         steps = self._db.execute(
-            "SELECT step, outcome, detail FROM transformations WHERE record_id = ? ORDER BY rowid",
-            (record_id,),
-        )
+            "SELECT b.accepted, b.detail, b.model_types FROM record_batches b JOIN runs r USING (run_id) "
+            "WHERE instr(b.record_ids, ?) > 0 AND EXISTS (SELECT 1 FROM json_each(b.record_ids) "
+            "WHERE value = ?) ORDER BY r.started_at, b.seq",
+            (json.dumps(record_id), record_id),
+        ).fetchall()
         exports = self._db.execute(
             "SELECT e.path, e.model_type, e.cycle FROM exports e JOIN export_records er USING (export_id) "
             "WHERE er.record_id = ? ORDER BY e.export_id",
@@ -314,10 +385,11 @@ class LineageTracker:
         return {
             "record_id": record_id,
             "source": self.source(record_id),
-            "transformations": [{"step": s, "outcome": o, **json.loads(d)} for s, o, d in steps],
-            "model_types": self._ids(
-                "SELECT model_type FROM record_model_types WHERE record_id = ? ORDER BY 1", (record_id,)
-            ),
+            "transformations": [
+                {"step": "validate", "outcome": "accepted" if a else "rejected", **json.loads(d)}
+                for a, d, _ in steps
+            ],
+            "model_types": sorted({t for a, _, m in steps if a for t in json.loads(m)}),
             "upstream": self.upstream(record_id),
             "downstream": self.downstream(record_id),
             "exports": [{"path": p, "model_type": m, "cycle": c} for p, m, c in exports],
@@ -335,9 +407,7 @@ class LineageTracker:
     def export_json(self, out: Path) -> dict[str, int]:
         """Write every lineage table to `out` as JSON (audit); returns the row count per table."""
         tables = {t: list(self._rows(t)) for t in _TABLES}
-        out.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps({"exported_at": _now(), "tables": tables}, indent=1, default=str)
-        write_text_atomic(out, text)  # a killed export never leaves half a file
+        write_text_atomic(out, json.dumps({"exported_at": _now(), "tables": tables}, indent=1, default=str))
         return {t: len(rows) for t, rows in tables.items()}
 
     def openlineage_events(self) -> list[RunEvent]:
@@ -356,8 +426,9 @@ class LineageTracker:
                     )
                 )
         for run_id, model_type, accepted in self._db.execute(
-            "SELECT s.run_id, t.model_type, sum(s.accepted) FROM sources s "
-            "JOIN record_model_types t USING (record_id) GROUP BY s.run_id, t.model_type ORDER BY 1, 2"
+            "SELECT b.run_id, t.value, sum(json_array_length(b.record_ids)) "
+            "FROM record_batches b, json_each(b.model_types) t "
+            "WHERE b.accepted = 1 GROUP BY b.run_id, t.value ORDER BY 1, 2"
         ):
             outputs.setdefault(run_id, []).append(
                 OutputDataset(
@@ -407,7 +478,8 @@ class LineageTracker:
             if r["ended_at"] is not None:
                 events.append(
                     RunEvent(
-                        eventType=RunState.COMPLETE,
+                        # A run whose process died before it ended is closed as interrupted: ABORT.
+                        eventType=RunState.ABORT if r["status"] == "interrupted" else RunState.COMPLETE,
                         eventTime=r["ended_at"],
                         run=run,
                         job=job,

@@ -24,6 +24,7 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Final, NamedTuple, Protocol, Self
 
@@ -224,6 +225,10 @@ def connect(path: Path) -> sqlite3.Connection:
     return db
 
 
+_first: Final = itemgetter(0)
+_by_model_type: Final = itemgetter(1, 0)  # record_model_types key order: (model type, record id)
+
+
 def _reject_rows(rejects: Sequence[Reject]) -> list[tuple[Any, ...]]:
     return [(*reject[:5], json.dumps(reject[5]), reject[6]) for reject in rejects]
 
@@ -243,9 +248,14 @@ class RecordStore(_StoreBase):
     def add_rows(
         self, rows: Sequence[StoredRow], types: Sequence[TypeRow], rejects: Sequence[Reject]
     ) -> None:
+        # In key order (stable: a record id given twice keeps its last row), so each B-tree page is visited
+        # once per batch; rejects keep their order (they are read back in insertion order).
+        rows = sorted(rows, key=_first)
         with transaction(self._db):
             self._db.executemany("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-            self._db.executemany("INSERT OR IGNORE INTO record_model_types VALUES (?, ?)", types)
+            self._db.executemany(
+                "INSERT OR IGNORE INTO record_model_types VALUES (?, ?)", sorted(types, key=_by_model_type)
+            )
             self._db.executemany("INSERT INTO rejects VALUES (?, ?, ?, ?, ?, ?, ?)", _reject_rows(rejects))
 
     def accepted_rows(self, model_type: str, cycles: Sequence[int] | None = None) -> list[PayloadRow]:
