@@ -163,7 +163,8 @@ def test_kill_mid_export_leaves_no_partial_export(flow: Flow, tmp_path: Path) ->
     for model_type in MODEL_TYPES:  # each visible export is whole: every file listed, hashes match
         directory = cycle_dir / model_type
         metadata = read_metadata(directory)
-        assert set(metadata["files"]) == {p.name for p in directory.iterdir()} - {"metadata.json"}
+        on_disk = {p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file()}
+        assert set(metadata["files"]) == on_disk - {"metadata.json"}  # split files included
         for name, info in metadata["files"].items():
             assert hashlib.sha256((directory / name).read_bytes()).hexdigest() == info["sha256"]
         assert load_training_data(model_type, workspace, 1).metadata["records"] == metadata["records"]
