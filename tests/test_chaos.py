@@ -402,7 +402,8 @@ def test_kill_run_main_process(tmp_path: Path) -> None:
     resumed = CliRunner().invoke(app, [*args, "--executor", "inline", "--workspace", str(ws.root)])
     run = json.loads(ws.latest_run_file.read_text("utf-8")) if ws.latest_run_file.is_file() else {}
     completed = resumed.exit_code == 0 and [c["cycle"] for c in run.get("cycles", [])] == [1]
-    usable = completed and load_training_data("pattern_detection", ws, None).metadata["records"] > 0
+    own = ws.for_run(str(run.get("run_id", "")) or "none")  # the run's exports are its own
+    usable = completed and load_training_data("pattern_detection", own, None).metadata["records"] > 0
     record("kill -9 main process: run", no_orphans and completed and usable)
     assert no_orphans, "a run worker outlived its killed parent"
     assert completed and usable, resumed.output

@@ -152,8 +152,10 @@ def test_a_corrupted_champion_stops_the_loop_before_its_cycle(tmp_path: Path) ->
 
 def test_loop_summary_refuses_a_tampered_export_without_a_traceback(ws: Workspace) -> None:
     """Repro: the loop's direct `load_training_data` raised an uncaught IntegrityError at the end of a run."""
-    _flip(ws.export_dir("pattern_detection", None) / "patterns.parquet", 200)
     config = LoopConfig(cycles=1, homes=2, days=1, seed=3, models=("pattern_detection",), exports=())
+    own = ws.for_run(config.run_id).export_dir("pattern_detection", None)  # the run reads its own exports
+    shutil.copytree(ws.export_dir("pattern_detection", None), own)
+    _flip(own / "patterns.parquet", 200)
     summary = RetrainingLoop(ws, config).summary({"cycles": []})
     assert summary["pattern_detection"]["error"].startswith("refused:")
     assert "sha256 differs" in summary["pattern_detection"]["error"]
