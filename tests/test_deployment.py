@@ -119,6 +119,22 @@ def test_reject_and_challenger(registry: ModelRegistry) -> None:
     assert registry.events(PD)[-1].action == "promote"
 
 
+def test_a_rejected_version_becomes_challenger_only_when_forced_with_a_reason(
+    registry: ModelRegistry,
+) -> None:
+    deploy(registry, PD, "v1", "first")
+    reject(registry, PD, "v2", "the loop's gate: not significant")
+    with pytest.raises(DeploymentError, match="was rejected and cannot become the challenger"):
+        set_challenger(registry, PD, "v2", "try it anyway")
+    with pytest.raises(DeploymentError, match="needs a reason"):
+        set_challenger(registry, PD, "v2", "  ", force=True)
+    assert registry.get(PD, "v2").status == "rejected"
+    assert registry.alias(PD, "challenger") is None
+    event = set_challenger(registry, PD, "v2", "re-test on winter homes", force=True)
+    assert event.reason == "forced over its rejection: re-test on winter homes"
+    assert registry.get(PD, "v2").status == "challenger"
+
+
 def test_a_deploy_failing_midway_changes_nothing(
     registry: ModelRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:

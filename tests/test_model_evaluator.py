@@ -159,6 +159,32 @@ def test_equally_good_candidate_has_a_ci_around_zero(
     assert 0.05 < c.p_not_better < 0.95
 
 
+def test_every_comparison_carries_its_n_permutation_p_and_detectable_effect(
+    held_out: pl.DataFrame, evaluator: ModelEvaluator
+) -> None:
+    result = evaluator.evaluate(FakeTrainer(), ThresholdModel(0.5), ThresholdModel(0.8), held_out)
+    c = result.vs_reference
+    assert c.homes == 20 and c.min_p == pytest.approx(2.0**-20) and c.can_be_significant
+    assert c.p_permutation is not None and c.p_permutation < 0.01  # better on (nearly) every home
+    assert 0 < c.mde < c.diff  # the difference is well above what 20 homes can detect
+    assert "(n=20 homes)" in result.reasons[0]
+    assert "| 20 |" in result.markdown() and "n homes" in result.markdown()
+
+
+def test_too_few_held_out_homes_are_refused_as_unable_to_reach_significance(
+    evaluator: ModelEvaluator,
+) -> None:
+    few = make_examples(homes=4, per_home=200, seed=5)
+    result = evaluator.evaluate(FakeTrainer(), ThresholdModel(0.5), ThresholdModel(0.9), few)
+    c = result.vs_reference
+    assert c.diff > 0.2  # clearly better on these homes, and yet 4 homes cannot show it
+    assert c.min_p == pytest.approx(1 / 16) and not c.can_be_significant
+    assert not result.passed
+    assert [k.kind for k in result.checks if not k.passed] == ["power"]
+    assert "cannot be significant with 4 held-out homes (smallest attainable p 0.0625" in result.reasons[0]
+    assert "**Underpowered**" in result.markdown()
+
+
 def test_bootstrap_is_reproducible_for_a_seed(held_out: pl.DataFrame) -> None:
     def run(seed: int) -> tuple[float, float]:
         ev = ModelEvaluator(resamples=100, seed=seed, latency_calls=0)
