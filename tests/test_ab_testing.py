@@ -193,7 +193,13 @@ def test_an_ab_test_that_cannot_be_significant_says_so_and_never_promotes(
         deploy(registry, PD, "v3", "a worse champion")
         set_challenger(registry, PD, champion.version, "A/B again")
         result = run_ab(
-            workspace, PD, first.dataset_id, 3, promote=True, alpha=0.01, executor="inline",
+            workspace,
+            PD,
+            first.dataset_id,
+            3,
+            promote=True,
+            alpha=0.01,
+            executor="inline",
             stages=PATTERN_ONLY,
         )
     # 4 + 4 homes: no p below 2/70 ≈ 0.029 ≥ alpha 0.01, although the observed split is the extreme one.

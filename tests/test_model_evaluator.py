@@ -21,12 +21,12 @@ from homesim.retraining.model_evaluator import (
     GateConfig,
     MetricGate,
     ModelEvaluator,
-    is_validation_home,
     split_by_home,
     write_evaluation,
 )
 from homesim.retraining.models.base import ProgressFn, Trainer
 from homesim.simulation.model_provider import Model, ModelType
+from homesim.splits import is_validation_home
 from homesim.training_data.loading import TrainingData
 from homesim.workspace import Workspace
 

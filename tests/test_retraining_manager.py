@@ -18,7 +18,6 @@ from homesim.cli import retrain as retrain_cli
 from homesim.generation.config import ConfigError, GenerationConfig
 from homesim.generation.home import generate_home
 from homesim.retraining import models, registry
-from homesim.retraining.model_evaluator import is_validation_home
 from homesim.retraining.models.base import Trainer
 from homesim.retraining.registry import ModelRegistry
 from homesim.retraining.retraining_manager import (
@@ -30,6 +29,7 @@ from homesim.schema.records import AnyRecord
 from homesim.simulation.cycle import DEFAULT_STAGES
 from homesim.simulation.home_view import HomeView
 from homesim.simulation.model_provider import ModelType, NoModels
+from homesim.splits import is_validation_home
 from homesim.training_data.exporters import Exporter, MemorySource
 from homesim.training_data.lineage_tracker import LineageTracker
 from homesim.training_data.loading import TrainingData

@@ -302,10 +302,13 @@ def run_ab(
     stages_compared = _compare(homes, arms, alpha=alpha, seed=seed)
     winner, decision = decide(STAGE_OF[model_type], stages_compared)
     if min_p >= alpha:
-        winner, decision = None, (
-            f"cannot be significant: {sizes['champion']} champion and {sizes['challenger']} challenger "
-            f"homes allow no p-value below {min_p:.3g} (alpha {alpha:g}); no winner, nothing promoted — "
-            f"use more homes. Observed: {decision}"
+        winner, decision = (
+            None,
+            (
+                f"cannot be significant: {sizes['champion']} champion and {sizes['challenger']} challenger "
+                f"homes allow no p-value below {min_p:.3g} (alpha {alpha:g}); no winner, nothing promoted — "
+                f"use more homes. Observed: {decision}"
+            ),
         )
     promoted = promote and winner == "challenger"
     if promoted:

@@ -1,10 +1,11 @@
 """ModelEvaluator: candidate vs champion vs the stage's baseline on the same held-out homes, and the gate.
 
-Owns the validation split (`is_validation_home`: a fixed share of homes by hash of the home key, so a home
-is held out in every cycle and every run, never trained on), the paired bootstrap by home (resample the
-validation homes with replacement, score both arms on the same draw, take the percentile CI of the
-primary-metric difference), the TFX-style gate, regression detection, benchmarks and the evaluation report
-(`reports/evaluations/<model_type>_<version>.json` + `.md`).
+Owns the split of examples by home (`split_by_home`, by `homesim.splits.is_validation_home`: a fixed
+share of homes by hash of the home key, held out in every cycle and every run, never trained on), the
+paired bootstrap by home (resample the validation homes with replacement, score both arms on the same
+draw, take the percentile CI of the primary-metric difference), the TFX-style gate, regression
+detection, benchmarks and the evaluation report (`reports/evaluations/<model_type>_<version>.json` +
+`.md`).
 
 The gate (documented decision): the candidate is compared with a *reference* — the champion, or the stage's
 baseline (`predict_examples(None, …)`) when no model is deployed, so the first model is gated on its value
@@ -28,7 +29,6 @@ trade off (precision for recall) and the primary metric is the one that was chos
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 import time
 from collections.abc import Mapping
@@ -43,23 +43,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from homesim.io import write_json_atomic, write_text_atomic
 from homesim.retraining.models.base import Trainer
 from homesim.simulation.model_provider import Model, ModelType
+from homesim.splits import VALIDATION_SHARE, is_validation_home
 from homesim.workspace import Workspace
 
-#: Share of homes held out for validation (by hash of the home key).
-VALIDATION_SHARE = 0.2
 #: The CI's confidence and its one-sided level (the gate asks for the CI's low end above 0).
 CONFIDENCE = 0.95
 ONE_SIDED_ALPHA = (1 - CONFIDENCE) / 2
 #: Power at which the minimum detectable effect is stated.
 POWER = 0.8
-
-
-def is_validation_home(home_key: str, share: float = VALIDATION_SHARE) -> bool:
-    """Whether `home_key` is held out: its sha256 mapped to [0, 1) falls below `share` (deterministic)."""
-    if not 0.0 <= share <= 1.0:
-        raise ValueError(f"validation share must be in [0, 1], got {share}")
-    digest = hashlib.sha256(home_key.encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < share
 
 
 def split_by_home(

@@ -39,17 +39,16 @@ from homesim.retraining.data_sufficiency import (
 )
 from homesim.retraining.deployment import deploy, reject
 from homesim.retraining.model_evaluator import (
-    VALIDATION_SHARE,
     Evaluation,
     GateConfig,
     ModelEvaluator,
-    is_validation_home,
     split_by_home,
     write_evaluation,
 )
 from homesim.retraining.models.base import ProgressFn, Trainer
 from homesim.retraining.registry import ModelRegistry, ModelVersion
 from homesim.simulation.model_provider import Model, ModelType
+from homesim.splits import VALIDATION_SHARE, is_validation_home
 from homesim.training_data.lineage_tracker import LineageTracker
 from homesim.training_data.loading import ExportFormatError, TrainingData, load_training_data
 from homesim.training_data.store import connect, transaction
