@@ -208,6 +208,16 @@ def test_config_file_triggers_and_errors(tmp_path: Path) -> None:
         RetrainingConfig.from_file(tmp_path / "missing.toml")
 
 
+def test_the_make_run_config_loads_and_trainer_overrides_are_checked(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[1]
+    config = RetrainingConfig.from_file(root / "configs" / "make_run.yaml", {"seed": 42})
+    assert config.validation_share == 0.35 and config.trainers == {"soft_prompt": {"epochs": 3}}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("trainers:\n  device_intelligence:\n    max_iterations: 5\n")
+    with pytest.raises(ConfigError, match="max_iterations"):
+        RetrainingConfig.from_file(bad)
+
+
 def test_config_force_is_a_trigger(trainer: dict[str, Trainer], workspace: Workspace) -> None:
     exports = FakeExports(workspace.root)
     exports.add(1, make_examples(homes=20, per_home=40, seed=1))
