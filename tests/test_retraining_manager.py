@@ -86,7 +86,10 @@ def workspace(tmp_path: Path) -> Workspace:
 def manager(workspace: Workspace, exports: FakeExports, **config: object) -> RetrainingManager:
     return RetrainingManager(
         workspace,
-        RetrainingConfig.model_validate({"models": [MT], "resamples": 100, **config}),
+        # 40 % held out: 20 homes give ≥ 6 held-out homes, enough for the gate to reach significance.
+        RetrainingConfig.model_validate(
+            {"models": [MT], "resamples": 100, "validation_share": 0.4, **config}
+        ),
         loader=exports,
     )
 
@@ -127,7 +130,8 @@ def test_first_training_deploys_then_nothing_is_due(
         evaluation = run.evaluation
         assert evaluation is not None
         # Training saw training homes only; the evaluation saw held-out homes only.
-        assert evaluation.validation_homes and all(is_validation_home(h) for h in evaluation.validation_homes)
+        held = evaluation.validation_homes
+        assert held and all(is_validation_home(h, 0.4) for h in held)
         champion = m.registry.alias(MT, "champion")
         assert champion is not None and champion.version == "v1" and champion.training_cycles == [1]
         assert champion.metrics["accuracy"] == run.metrics["candidate"]["accuracy"]
