@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-RUN_ARGS ?= run --cycles 3 --homes 12 --days 21 --seed 42 --workspace workspace
+RUN_ARGS ?= run --cycles 3 --homes 24 --days 5 --seed 42 --config configs/make_run.yaml --workspace workspace
 
 .PHONY: run test lint typecheck bench docs screenshots clean
 

@@ -182,6 +182,8 @@ def _ab_result(report: CycleReport, model_type: str, cycle: int, home_keys: Sequ
         "champion": "v1",
         "challenger": "v2",
         "homes": {"champion": list(home_keys[half:]), "challenger": list(home_keys[:half])},
+        "min_p": 0.01,
+        "can_be_significant": True,
         "stages": stages,
         "winner": "challenger",
         "decision": "challenger better on synergy, worse on none",

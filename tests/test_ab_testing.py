@@ -22,6 +22,7 @@ from homesim.retraining.ab_testing import (
     compare_stage,
     decide,
     run_ab,
+    smallest_p,
     split_homes,
 )
 from homesim.retraining.deployment import DeploymentError, deploy, set_challenger
@@ -170,3 +171,41 @@ def test_the_ab_command_prints_the_comparison(
     missing = CliRunner().invoke(app, ["ab", PD, "--dataset", "ds-nope", "--cycle", "2", *ws])
     assert missing.exit_code == 2 and "ds-nope" in missing.output
     assert CliRunner().invoke(app, ["ab", "nonsense", "--dataset", "x", "--cycle", "2", *ws]).exit_code == 2
+
+
+def test_the_smallest_attainable_p_is_the_exact_tests_floor() -> None:
+    # 2 + 2 homes: the case, p ≥ 2/6 whatever the data; the most extreme data reach the floor.
+    assert smallest_p(2, 2) == pytest.approx(1 / 3)
+    assert compare_arms(_homes(0.1, 2, 5), _homes(0.95, 2, 6))[2] == pytest.approx(smallest_p(2, 2))
+    assert smallest_p(4, 4) == pytest.approx(2 / 70) and smallest_p(1, 7) == pytest.approx(1 / 8)
+    assert smallest_p(1, 1) == 1.0 and smallest_p(0, 5) == 1.0
+    assert smallest_p(12, 12) == pytest.approx(1 / 10_000)  # sampled re-splits: 1 / (resamples + 1)
+
+
+def test_an_ab_test_that_cannot_be_significant_says_so_and_never_promotes(
+    promoted: tuple[Workspace, ABResult],
+) -> None:
+    workspace, first = promoted
+    with fake_trainers(), ModelRegistry(workspace) as registry:
+        register(registry, constant_model(-9.0))  # v3 predicts nothing: the challenger is clearly better
+        champion = registry.alias(PD, "champion")
+        assert champion is not None
+        deploy(registry, PD, "v3", "a worse champion")
+        set_challenger(registry, PD, champion.version, "A/B again")
+        result = run_ab(
+            workspace,
+            PD,
+            first.dataset_id,
+            3,
+            promote=True,
+            alpha=0.01,
+            executor="inline",
+            stages=PATTERN_ONLY,
+        )
+    # 4 + 4 homes: no p below 2/70 ≈ 0.029 ≥ alpha 0.01, although the observed split is the extreme one.
+    assert result.min_p == pytest.approx(2 / 70) and not result.can_be_significant
+    assert result.stages[0].p_value == pytest.approx(2 / 70)
+    assert result.winner is None and not result.promoted
+    assert result.decision.startswith("cannot be significant: 4 champion and 4 challenger homes")
+    with ModelRegistry(workspace) as registry:
+        assert registry.alias(PD, "champion").version == "v3"  # type: ignore[union-attr]

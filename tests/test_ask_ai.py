@@ -57,6 +57,29 @@ def test_requests_cover_every_family_and_style(records: list[AskAIRecord]) -> No
     )
 
 
+def test_held_out_homes_word_paraphrases_in_phrasings_no_training_home_uses(views: list[HomeView]) -> None:
+    """Same requests with the same meaning; only the paraphrases' wording differs, drawn from phrasings
+    that never occur in a training home's requests (which ones are paraphrased may differ: a typo's draws
+    depend on the words)."""
+    from homesim.simulation.ask_ai.requests import _NOVEL_PARAPHRASES, _NOVEL_TRIGGERS
+
+    novel = [p.split("{")[0] for p in _NOVEL_PARAPHRASES if not p.startswith("{")]
+    novel += [w.split("{")[0] for ws in _NOVEL_TRIGGERS.values() for w in ws if not w.startswith("{")]
+    novel = [n.strip().lower() for n in novel if len(n.strip()) > 6]
+    seen, held = [], []
+    for view in views:
+        for seed in range(6):
+            training = RequestGenerator(view.home, seed).generate(view.truth.patterns)
+            held_out = RequestGenerator(view.home, seed, held_out=True).generate(view.truth.patterns)
+            assert [(r.family, r.intended, r.expected) for r in training] == [
+                (r.family, r.intended, r.expected) for r in held_out
+            ]
+            seen += [r.text.lower() for r in training if r.style == "paraphrase"]
+            held += [r.text.lower() for r in held_out if r.style == "paraphrase"]
+    assert held and not any(n in text for n in novel for text in seen)
+    assert sum(any(n in text for n in novel) for text in held) >= len(held) // 2
+
+
 def test_paraphrases_leave_the_other_requests_as_they_were(
     views: list[HomeView], monkeypatch: pytest.MonkeyPatch
 ) -> None:

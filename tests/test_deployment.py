@@ -119,6 +119,42 @@ def test_reject_and_challenger(registry: ModelRegistry) -> None:
     assert registry.events(PD)[-1].action == "promote"
 
 
+def test_a_rejected_version_becomes_challenger_only_when_forced_with_a_reason(
+    registry: ModelRegistry,
+) -> None:
+    deploy(registry, PD, "v1", "first")
+    reject(registry, PD, "v2", "the loop's gate: not significant")
+    with pytest.raises(DeploymentError, match="was rejected and cannot become the challenger"):
+        set_challenger(registry, PD, "v2", "try it anyway")
+    with pytest.raises(DeploymentError, match="needs a reason"):
+        set_challenger(registry, PD, "v2", "  ", force=True)
+    assert registry.get(PD, "v2").status == "rejected"
+    assert registry.alias(PD, "challenger") is None
+    event = set_challenger(registry, PD, "v2", "re-test on winter homes", force=True)
+    assert event.reason == "forced over its rejection: re-test on winter homes"
+    assert registry.get(PD, "v2").status == "challenger"
+
+
+def test_the_deploy_command_refuses_a_rejected_challenger_unless_forced_with_a_reason(
+    registry: ModelRegistry, tmp_path: Path
+) -> None:
+    deploy(registry, PD, "v1", "first")
+    reject(registry, PD, "v3", "the loop's gate")
+    cli, ws = CliRunner(), ["--workspace", str(tmp_path)]
+    refused = cli.invoke(app, ["models", "deploy", PD, "v3", "--challenger", *ws])
+    assert refused.exit_code == 2 and "was rejected and cannot become the challenger" in refused.output
+    no_reason = cli.invoke(app, ["models", "deploy", PD, "v3", "--challenger", "--force", *ws])
+    assert no_reason.exit_code == 2 and "--force needs --reason" in no_reason.output
+    not_challenger = cli.invoke(app, ["models", "deploy", PD, "v3", "--force", "--reason", "x", *ws])
+    assert not_challenger.exit_code == 2 and "only applies with --challenger" in not_challenger.output
+    assert registry.get(PD, "v3").status == "rejected"  # nothing written by the refusals
+    forced = [*ws, "--challenger", "--force", "--reason", "A/B on more homes"]
+    assert cli.invoke(app, ["models", "deploy", PD, "v3", *forced]).exit_code == 0
+    assert registry.get(PD, "v3").status == "challenger"
+    help_text = cli.invoke(app, ["models", "deploy", "--help"]).output
+    assert "rejected" in help_text and "--force" in help_text
+
+
 def test_a_deploy_failing_midway_changes_nothing(
     registry: ModelRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -21,12 +21,12 @@ from homesim.retraining.model_evaluator import (
     GateConfig,
     MetricGate,
     ModelEvaluator,
-    is_validation_home,
     split_by_home,
     write_evaluation,
 )
 from homesim.retraining.models.base import ProgressFn, Trainer
 from homesim.simulation.model_provider import Model, ModelType
+from homesim.splits import is_validation_home
 from homesim.training_data.loading import TrainingData
 from homesim.workspace import Workspace
 
@@ -144,7 +144,7 @@ def test_clearly_better_candidate_has_a_ci_above_zero_and_passes(
     assert c.diff > 0.1 and 0 < c.ci_low <= c.diff <= c.ci_high
     assert result.passed and result.reasons[0].startswith("accuracy")
     assert set(result.metrics) == {"candidate", "champion", "baseline"}
-    assert result.benchmarks.predict_calls == 20  # at least one call per held-out home
+    assert result.benchmarks.predict_calls == 3  # the evaluator's latency budget, one home per call
     assert result.benchmarks.model_bytes is not None and result.benchmarks.model_bytes > 0
     assert 0 <= result.benchmarks.latency_p50_ms <= result.benchmarks.latency_p95_ms
 
@@ -157,6 +157,32 @@ def test_equally_good_candidate_has_a_ci_around_zero(
     assert abs(c.diff) < 0.03
     assert c.ci_low < 0 < c.ci_high
     assert 0.05 < c.p_not_better < 0.95
+
+
+def test_every_comparison_carries_its_n_permutation_p_and_detectable_effect(
+    held_out: pl.DataFrame, evaluator: ModelEvaluator
+) -> None:
+    result = evaluator.evaluate(FakeTrainer(), ThresholdModel(0.5), ThresholdModel(0.8), held_out)
+    c = result.vs_reference
+    assert c.homes == 20 and c.min_p == pytest.approx(2.0**-20) and c.can_be_significant
+    assert c.p_permutation is not None and c.p_permutation < 0.01  # better on (nearly) every home
+    assert 0 < c.mde < c.diff  # the difference is well above what 20 homes can detect
+    assert "(n=20 homes)" in result.reasons[0]
+    assert "| 20 |" in result.markdown() and "n homes" in result.markdown()
+
+
+def test_too_few_held_out_homes_are_refused_as_unable_to_reach_significance(
+    evaluator: ModelEvaluator,
+) -> None:
+    few = make_examples(homes=4, per_home=200, seed=5)
+    result = evaluator.evaluate(FakeTrainer(), ThresholdModel(0.5), ThresholdModel(0.9), few)
+    c = result.vs_reference
+    assert c.diff > 0.2  # clearly better on these homes, and yet 4 homes cannot show it
+    assert c.min_p == pytest.approx(1 / 16) and not c.can_be_significant
+    assert not result.passed
+    assert [k.kind for k in result.checks if not k.passed] == ["power"]
+    assert "cannot be significant with 4 held-out homes (smallest attainable p 0.0625" in result.reasons[0]
+    assert "**Underpowered**" in result.markdown()
 
 
 def test_bootstrap_is_reproducible_for_a_seed(held_out: pl.DataFrame) -> None:

@@ -18,7 +18,6 @@ from homesim.cli import retrain as retrain_cli
 from homesim.generation.config import ConfigError, GenerationConfig
 from homesim.generation.home import generate_home
 from homesim.retraining import models, registry
-from homesim.retraining.model_evaluator import is_validation_home
 from homesim.retraining.models.base import Trainer
 from homesim.retraining.registry import ModelRegistry
 from homesim.retraining.retraining_manager import (
@@ -30,6 +29,7 @@ from homesim.schema.records import AnyRecord
 from homesim.simulation.cycle import DEFAULT_STAGES
 from homesim.simulation.home_view import HomeView
 from homesim.simulation.model_provider import ModelType, NoModels
+from homesim.splits import is_validation_home
 from homesim.training_data.exporters import Exporter, MemorySource
 from homesim.training_data.lineage_tracker import LineageTracker
 from homesim.training_data.loading import TrainingData
@@ -86,7 +86,10 @@ def workspace(tmp_path: Path) -> Workspace:
 def manager(workspace: Workspace, exports: FakeExports, **config: object) -> RetrainingManager:
     return RetrainingManager(
         workspace,
-        RetrainingConfig.model_validate({"models": [MT], "resamples": 100, **config}),
+        # 40 % held out: 20 homes give ≥ 6 held-out homes, enough for the gate to reach significance.
+        RetrainingConfig.model_validate(
+            {"models": [MT], "resamples": 100, "validation_share": 0.4, **config}
+        ),
         loader=exports,
     )
 
@@ -127,7 +130,8 @@ def test_first_training_deploys_then_nothing_is_due(
         evaluation = run.evaluation
         assert evaluation is not None
         # Training saw training homes only; the evaluation saw held-out homes only.
-        assert evaluation.validation_homes and all(is_validation_home(h) for h in evaluation.validation_homes)
+        held = evaluation.validation_homes
+        assert held and all(is_validation_home(h, 0.4) for h in held)
         champion = m.registry.alias(MT, "champion")
         assert champion is not None and champion.version == "v1" and champion.training_cycles == [1]
         assert champion.metrics["accuracy"] == run.metrics["candidate"]["accuracy"]
@@ -206,6 +210,16 @@ def test_config_file_triggers_and_errors(tmp_path: Path) -> None:
         RetrainingConfig.from_file(json_file)
     with pytest.raises(ConfigError, match="No such file"):
         RetrainingConfig.from_file(tmp_path / "missing.toml")
+
+
+def test_the_make_run_config_loads_and_trainer_overrides_are_checked(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[1]
+    config = RetrainingConfig.from_file(root / "configs" / "make_run.yaml", {"seed": 42})
+    assert config.validation_share == 0.35 and config.trainers == {"soft_prompt": {"epochs": 3}}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("trainers:\n  device_intelligence:\n    max_iterations: 5\n")
+    with pytest.raises(ConfigError, match="max_iterations"):
+        RetrainingConfig.from_file(bad)
 
 
 def test_config_force_is_a_trigger(trainer: dict[str, Trainer], workspace: Workspace) -> None:

@@ -147,13 +147,28 @@ def deploy_command(
     challenger: Annotated[
         bool, typer.Option("--challenger", help="make it the challenger (for `homesim ab`), not the champion")
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="with --challenger: accept a rejected version (needs --reason saying why)"
+        ),
+    ] = False,
     reason: ReasonOption = "manual deploy",
     workspace: WorkspaceOption = None,
 ) -> None:
-    """Make a version the champion (the old champion becomes `previous`), or the challenger."""
+    """Make a version the champion (the old champion becomes `previous`; a manual deploy may overrule a
+    rejection), or the challenger (never a rejected version unless --force --reason WHY)."""
     model_type = _model_type(model)
+    if force and not challenger:
+        fail("--force only applies with --challenger (a champion deploy needs no force)")
+    if force and reason == "manual deploy":
+        fail("--force needs --reason saying why the rejected version should be the challenger")
     with _registry(workspace) as registry:
-        event = (set_challenger if challenger else deploy)(registry, model_type, version, reason)
+        event = (
+            set_challenger(registry, model_type, version, reason, force=force)
+            if challenger
+            else deploy(registry, model_type, version, reason)
+        )
     role = "challenger" if challenger else "champion"
     replaced = f" (was {event.previous})" if event.previous else ""
     console.print(f"{model_type} {role}: {event.version}{replaced}", highlight=False)
@@ -251,8 +266,9 @@ def ab(
     except (DeploymentError, FileNotFoundError, ValueError) as exc:
         fail(f"{exc}")
     table = Table(
-        title=f"A/B {model_type}: champion {result.champion} ({len(result.homes['champion'])} homes) vs "
-        f"challenger {result.challenger} ({len(result.homes['challenger'])} homes)"
+        title=f"A/B {model_type}: champion {result.champion} (n={len(result.homes['champion'])} homes) vs "
+        f"challenger {result.challenger} (n={len(result.homes['challenger'])} homes); smallest attainable "
+        f"p {result.min_p:.3g}"
     )
     for name in ("stage", "champion F1", "challenger F1", "difference", "p-value", "better"):
         table.add_column(name, justify="left" if name in ("stage", "better") else "right")
@@ -266,6 +282,12 @@ def ab(
             s.better or "",
         )
     console.print(table)
+    if not result.can_be_significant:
+        err_console.print(
+            f"[bold red]warning:[/] this A/B test cannot be significant: with these arm sizes no p-value "
+            f"is below {result.min_p:.3g} (alpha {alpha:g}); nothing was promoted — run it on more homes",
+            highlight=False,
+        )
     console.print(f"winner: {result.winner or 'none'} — {result.decision}", highlight=False)
     if result.promoted:
         console.print(f"promoted {model_type} {result.challenger} to champion", highlight=False)

@@ -47,14 +47,18 @@ def cycles_table(run: dict[str, Any]) -> Table:
         "baseline",
         "old champion",
         "candidate value",
-        "95% CI (vs reference)",
+        "95% CI (vs reference), n homes",
         "train s",
         "eval s",
     ):
         table.add_column(name, justify="left" if name in ("model", "decision", "metric") else "right")
     for entry in run["cycles"]:
         for model_type, m in entry["models"].items():
-            ci = "—" if m["ci_low"] is None else f"[{m['ci_low']:+.3f}, {m['ci_high']:+.3f}]"
+            ci = (
+                "—"
+                if m["ci_low"] is None
+                else f"[{m['ci_low']:+.3f}, {m['ci_high']:+.3f}] n={m.get('ci_homes', '?')}"
+            )
             table.add_row(
                 str(entry["cycle"]),
                 model_type,
@@ -95,11 +99,11 @@ def curves_table(run: dict[str, Any]) -> Table:
 
 def summary_table(run: dict[str, Any]) -> Table:
     """Baseline, first-cycle model and final champion on all held-out homes, with bootstrap CIs."""
-    table = Table(title="final: all held-out homes (paired bootstrap by home, 95% CI)")
+    table = Table(title="final: all held-out homes (paired bootstrap by home, 95% CI; n = held-out homes)")
     for name in (
         "model",
         "metric",
-        "homes",
+        "n homes",
         "baseline",
         "cycle-1 model",
         "champion",
@@ -115,7 +119,10 @@ def summary_table(run: dict[str, Any]) -> Table:
             if c is None:
                 return "—"
             rel = "" if c["relative"] is None else f" ({c['relative']:+.1%})"
-            return f"{c['diff']:+.3f}{rel} [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]"
+            text = f"{c['diff']:+.3f}{rel} [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]"
+            if c.get("can_be_significant") is False:  # say it, rather than show a CI that means nothing
+                text += f" UNDERPOWERED: smallest p {c['min_p']:.2g}"
+            return text
 
         table.add_row(
             model_type,

@@ -277,6 +277,7 @@ _MODEL_SCHEMA: dict[str, pl.DataType] = {
     "baseline_value": pl.Float64(),
     "ci_low": pl.Float64(),
     "ci_high": pl.Float64(),
+    "ci_homes": pl.Int64(),
     "train_s": pl.Float64(),
     "eval_s": pl.Float64(),
 }

@@ -38,6 +38,8 @@ class ModelOutcome(BaseModel):
     baseline_value: float | None = None
     ci_low: float | None = None
     ci_high: float | None = None
+    #: n of the CI: the held-out homes the comparison resampled.
+    ci_homes: int | None = None
     train_s: float | None = None
     eval_s: float | None = None
 

@@ -203,13 +203,16 @@ def _decisions_body(models: pl.DataFrame) -> str:
         return no_data("no deployment decision in this run")
     columns = [
         "cycle", "model_type", "decision", "candidate", "champion", "primary_metric",
-        "candidate_value", "champion_value", "baseline_value", "ci_low", "ci_high", "reason",
+        "candidate_value", "champion_value", "baseline_value", "ci_low", "ci_high", "ci_homes", "reason",
     ]  # fmt: skip
     return table(models.sort("cycle", "model_type").select(columns), badges=("decision",))
 
 
 #: A/B result fields shown beside the winner when present.
-_AB_FACTS = ("champion", "challenger", "target_stage", "decision", "promoted", "alpha", "share", "dataset_id")
+_AB_FACTS = (
+    "champion", "challenger", "target_stage", "decision", "promoted", "alpha", "min_p", "can_be_significant",
+    "share", "dataset_id",
+)  # fmt: skip
 
 
 def _ab_body(results: list[ABInput]) -> str:

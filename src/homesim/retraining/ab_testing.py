@@ -12,11 +12,17 @@ as the observed one — every split when there are few, else 9,999 random ones. 
 is significantly better on the model type's own stage and significantly worse on none; the champion wins
 when it is significantly better there. The result is written to `reports/ab_<model_type>_<cycle>.json`;
 with `promote=True` a winning challenger is deployed (`promote` event).
+
+Honest about power: with few homes no split can be extreme enough — 2 homes per arm allow 6 splits, the
+observed one and its mirror, so p ≥ 2/6 = 0.33 whatever the data. `smallest_p` computes this bound before
+the cycle runs; when it is not below `alpha` the result says the test cannot be significant
+(`can_be_significant` false, the decision names the bound), there is no winner and nothing is promoted.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -51,6 +57,8 @@ from homesim.workspace import Workspace
 F64 = npt.NDArray[np.float64]
 Arm = Literal["champion", "challenger"]
 ARMS: Final[tuple[Arm, Arm]] = ("champion", "challenger")
+#: Random re-splits of the permutation test when there are more possible ones.
+N_RESAMPLES: Final = 9999
 
 #: The stage whose records each model type's predictions decide.
 STAGE_OF: Final[dict[ModelType, StageName]] = {
@@ -97,6 +105,9 @@ class ABResult(BaseModel):
     champion: str
     challenger: str
     homes: dict[Arm, list[str]]
+    #: The smallest p-value the permutation test can give with these arm sizes, and whether it is < alpha.
+    min_p: float
+    can_be_significant: bool
     stages: list[ABStage]
     winner: Arm | None
     decision: str
@@ -130,13 +141,30 @@ def split_homes(home_keys: Sequence[str], model_type: ModelType, share: float = 
     return {key: "challenger" if i < n_challenger else "champion" for i, key in enumerate(ranked)}
 
 
+def smallest_p(champion_homes: int, challenger_homes: int, n_resamples: int = N_RESAMPLES) -> float:
+    """The smallest two-sided p-value `compare_arms` can return for these arm sizes: the observed split
+    (and its mirror when the arms are equally large) among all re-splits; `1 / (n_resamples + 1)` when
+    the re-splits are sampled."""
+    if min(champion_homes, challenger_homes) < 1:
+        return 1.0
+    splits = math.comb(champion_homes + challenger_homes, challenger_homes)
+    extreme = 2 if champion_homes == challenger_homes else 1
+    if min(champion_homes, challenger_homes) > 1 and splits > n_resamples:
+        return 1 / (n_resamples + 1)
+    return min(1.0, extreme / splits)
+
+
 def _f1(counts: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """F1 of count vectors (last axis in `F1_COUNTS` order); 0 where undefined (nothing predicted…)."""
     return f1_from_counts(*np.moveaxis(counts, -1, 0))
 
 
 def compare_arms(
-    champion: Sequence[Counts], challenger: Sequence[Counts], *, seed: int = 0, n_resamples: int = 9999
+    champion: Sequence[Counts],
+    challenger: Sequence[Counts],
+    *,
+    seed: int = 0,
+    n_resamples: int = N_RESAMPLES,
 ) -> tuple[float, float, float | None]:
     """(champion F1, challenger F1, two-sided permutation p-value by home) from per-home counts."""
     # Imported here: scipy is the `ml` extra and slow to import, and every CLI command imports this module.
@@ -259,6 +287,8 @@ def run_ab(
             "--challenger`"
         )
     arms = split_homes(find_dataset(workspace, dataset).home_keys, model_type, share)
+    sizes = Counter(arms.values())
+    min_p = smallest_p(sizes["champion"], sizes["challenger"])
     homes: list[_HomeScore] = []
     with SimulationCycle(
         workspace,
@@ -271,6 +301,15 @@ def run_ab(
         report = sim.run(dataset, cycle, progress=lambda outcome: homes.append(_HomeScore.of(outcome)))
     stages_compared = _compare(homes, arms, alpha=alpha, seed=seed)
     winner, decision = decide(STAGE_OF[model_type], stages_compared)
+    if min_p >= alpha:
+        winner, decision = (
+            None,
+            (
+                f"cannot be significant: {sizes['champion']} champion and {sizes['challenger']} challenger "
+                f"homes allow no p-value below {min_p:.3g} (alpha {alpha:g}); no winner, nothing promoted — "
+                f"use more homes. Observed: {decision}"
+            ),
+        )
     promoted = promote and winner == "challenger"
     if promoted:
         with ModelRegistry(workspace) as registry:
@@ -286,6 +325,8 @@ def run_ab(
         champion=champion or "baseline",
         challenger=challenger,
         homes={arm: sorted(k for k, a in arms.items() if a == arm) for arm in ARMS},
+        min_p=min_p,
+        can_be_significant=min_p < alpha,
         stages=stages_compared,
         winner=winner,
         decision=decision,

@@ -21,9 +21,9 @@ from typing import Final
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
-from homesim.retraining.model_evaluator import is_validation_home
 from homesim.simulation.ask_ai import INTENT_FAMILIES
 from homesim.simulation.model_provider import HEALTH_KINDS, ModelType
+from homesim.splits import is_validation_home
 from homesim.training_data.loading import TrainingData
 
 

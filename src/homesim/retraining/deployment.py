@@ -10,6 +10,8 @@ event that records why change together or not at all.
   `previous` afterwards (a second rollback needs a deploy in between).
 * reject: the version is `rejected` (and no longer the challenger); the champion cannot be rejected.
 * set_challenger: the version becomes `challenger` for an A/B test; the old challenger is a `candidate`.
+  A `rejected` version cannot become the challenger (the loop or a person judged it worse): only with
+  `force` and a reason, which the event records, so an overruled rejection is always explained.
 """
 
 from __future__ import annotations
@@ -98,15 +100,26 @@ def set_challenger(
     version: str,
     reason: str,
     *,
+    force: bool = False,
     clock: datetime | None = None,
 ) -> RegistryEvent:
-    """Make `version` the challenger of `model_type` (the one an A/B test runs against the champion)."""
+    """Make `version` the challenger of `model_type` (the one an A/B test runs against the champion); a
+    rejected version only with `force` and a non-empty `reason`."""
+    if force and not reason.strip():
+        raise DeploymentError("forcing a rejected version to be the challenger needs a reason")
     with registry.transaction():
         target = registry.get(model_type, version)
         if target.status == "champion":
             raise DeploymentError(
                 f"{model_type} {version} is the champion; a challenger must be another version"
             )
+        if target.status == "rejected" and not force:
+            raise DeploymentError(
+                f"{model_type} {version} was rejected and cannot become the challenger "
+                "(overrule with --force --reason WHY)"
+            )
+        if target.status == "rejected":
+            reason = f"forced over its rejection: {reason}"
         old = registry.alias(model_type, "challenger")
         if old is not None and old.version != version:
             registry.set_status(model_type, old.version, "candidate")

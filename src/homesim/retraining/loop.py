@@ -148,6 +148,8 @@ def model_entry(run: RetrainingRun) -> dict[str, Any]:
         "baseline_value": evaluation.value("baseline") if evaluation else None,
         "ci_low": reference.ci_low if reference else None,
         "ci_high": reference.ci_high if reference else None,
+        "ci_homes": reference.homes if reference else None,
+        "mde": reference.mde if reference else None,
         "train_s": run.train_s,
         "eval_s": run.eval_s,
         "evaluation": run.evaluation_report,
@@ -207,9 +209,19 @@ class RetrainingLoop:
         def generated(event: ProgressEvent) -> None:
             self._note(cycle, "generate", event.done, event.total, f"{event.cached} cached")
 
+        phases: dict[str, float] = {}
+        clock = time.perf_counter()
+
+        def lap(phase: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            phases[phase] = round(now - clock, 2)
+            clock = now
+
         with DataGenerationManager(ws, cfg.executor, workers=cfg.workers, progress=[generated]) as manager:
             result = manager.generate(generation)
         manifest = result.manifest
+        lap("generate")
         warnings: list[str] = []
         if result.failures:
             first = result.failures[0]
@@ -219,6 +231,7 @@ class RetrainingLoop:
                 f"(first: {first.home_key}: {first.error})",
             )
         report = self._simulate(cycle, manifest.dataset_id)
+        lap("simulate")
         if (failure := report.failure()) is not None:
             self._partial(warnings, failure)
         self._note(cycle, "export", 0, 2, "")
@@ -229,6 +242,7 @@ class RetrainingLoop:
             self._note(cycle, "export", 1, 2, "cycle")
             exporter.export_aggregated(types)
         self._note(cycle, "export", 2, 2, "aggregated")
+        lap("export")
         models: dict[str, dict[str, Any]] = {}
         with RetrainingManager(ws, cfg.retraining.model_copy(update={"models": cfg.models})) as retrainer:
             for n, model_type in enumerate(cfg.models):
@@ -237,6 +251,7 @@ class RetrainingLoop:
                     retrainer.run(model_type, loop_run_id=cfg.run_id, cycle=cycle)
                 )
         self._note(cycle, "retrain", len(cfg.models), len(cfg.models), "")
+        lap("retrain")
         for name, m in models.items():
             if REFUSED in str(m["reason"]):
                 self._partial(warnings, f"cycle {cycle}: {name}: {m['reason']}")
@@ -247,6 +262,8 @@ class RetrainingLoop:
             "homes": manifest.counts.homes - manifest.counts.failed,
             "records": report.records,
             "wall_s": round(time.perf_counter() - started, 2),
+            # Seconds per phase (generate, simulate, export, retrain): where a cycle's time goes.
+            "phases_s": phases,
             "stage_metrics": stage_metrics(report),
             "models": models,
             **({"warnings": warnings} if warnings else {}),
@@ -376,13 +393,18 @@ def final_comparison(
     return result
 
 
-def _comparison(c: Comparison) -> dict[str, float | None]:
+def _comparison(c: Comparison) -> dict[str, float | int | bool | None]:
     return {
         "diff": c.diff,
         "relative": c.relative,
         "ci_low": c.ci_low,
         "ci_high": c.ci_high,
+        "homes": c.homes,
         "p_not_better": c.p_not_better,
+        "p_permutation": c.p_permutation,
+        "min_p": c.min_p,
+        "mde": c.mde,
+        "can_be_significant": c.can_be_significant,
     }
 
 

@@ -1,10 +1,11 @@
 """ModelEvaluator: candidate vs champion vs the stage's baseline on the same held-out homes, and the gate.
 
-Owns the validation split (`is_validation_home`: a fixed share of homes by hash of the home key, so a home
-is held out in every cycle and every run, never trained on), the paired bootstrap by home (resample the
-validation homes with replacement, score both arms on the same draw, take the percentile CI of the
-primary-metric difference), the TFX-style gate, regression detection, benchmarks and the evaluation report
-(`reports/evaluations/<model_type>_<version>.json` + `.md`).
+Owns the split of examples by home (`split_by_home`, by `homesim.splits.is_validation_home`: a fixed
+share of homes by hash of the home key, held out in every cycle and every run, never trained on), the
+paired bootstrap by home (resample the validation homes with replacement, score both arms on the same
+draw, take the percentile CI of the primary-metric difference), the TFX-style gate, regression
+detection, benchmarks and the evaluation report (`reports/evaluations/<model_type>_<version>.json` +
+`.md`).
 
 The gate (documented decision): the candidate is compared with a *reference* — the champion, or the stage's
 baseline (`predict_examples(None, …)`) when no model is deployed, so the first model is gated on its value
@@ -13,7 +14,14 @@ thresholds AND on beating the baseline. It passes when
 2. the primary metric improves on the reference by more than `min_improvement` (absolute; default 0), and
    — by default, `require_significant` — the bootstrap CI of the difference lies above 0: a candidate must be
    *measurably* better on homes it never saw, not better by the luck of a few held-out homes;
-3. no metric with a change threshold (`GateConfig.metrics[m].max_drop`) drops by more than it.
+3. no metric with a change threshold (`GateConfig.metrics[m].max_drop`) drops by more than it;
+4. with `require_significant`, the held-out homes are enough to *reach* significance at all (the `power`
+   check): a one-sided sign-flip test by home cannot give a p-value below 2^-n with n homes, so with fewer
+   than 6 homes (2^-5 = 0.031 > 0.025, the one-sided level of a 95 % CI) the gate refuses outright and says
+   so, instead of reading meaning into a bootstrap over 2–5 homes.
+Next to every CI the comparison keeps its n (held-out homes), the exact sign-flip permutation p-value of
+the per-home differences (`scipy.stats.permutation_test`), the smallest p-value n homes can give and the
+minimum detectable effect (80 % power at the CI's level, from the bootstrap's standard error).
 Every metric that drops by more than `tolerance` (relative to the reference) is reported as a regression;
 regressions block only through change thresholds, because the secondary metrics of a better model often
 trade off (precision for recall) and the primary metric is the one that was chosen.
@@ -21,7 +29,6 @@ trade off (precision for recall) and the primary metric is the one that was chos
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 import time
 from collections.abc import Mapping
@@ -36,18 +43,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from homesim.io import write_json_atomic, write_text_atomic
 from homesim.retraining.models.base import Trainer
 from homesim.simulation.model_provider import Model, ModelType
+from homesim.splits import VALIDATION_SHARE, is_validation_home
 from homesim.workspace import Workspace
 
-#: Share of homes held out for validation (by hash of the home key).
-VALIDATION_SHARE = 0.2
-
-
-def is_validation_home(home_key: str, share: float = VALIDATION_SHARE) -> bool:
-    """Whether `home_key` is held out: its sha256 mapped to [0, 1) falls below `share` (deterministic)."""
-    if not 0.0 <= share <= 1.0:
-        raise ValueError(f"validation share must be in [0, 1], got {share}")
-    digest = hashlib.sha256(home_key.encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < share
+#: The CI's confidence and its one-sided level (the gate asks for the CI's low end above 0).
+CONFIDENCE = 0.95
+ONE_SIDED_ALPHA = (1 - CONFIDENCE) / 2
+#: Power at which the minimum detectable effect is stated.
+POWER = 0.8
 
 
 def split_by_home(
@@ -103,6 +106,24 @@ class Comparison(BaseModel):
     #: Share of resamples where the candidate is not better (a one-sided bootstrap p-value).
     p_not_better: float
     resamples: int
+    #: n: the held-out homes both arms were scored on (the unit resampled).
+    homes: int
+    #: One-sided exact sign-flip permutation p-value of the per-home differences (None: < 2 homes with a
+    #: defined metric in both arms).
+    p_permutation: float | None
+    #: The smallest p-value a sign-flip test over `homes` homes can give: 2^-n.
+    min_p: float
+    #: Minimum detectable effect: the difference the CI would exclude 0 for with 80 % power.
+    mde: float
+
+    @property
+    def can_be_significant(self) -> bool:
+        """Whether n homes can reach the CI's one-sided level at all (2^-n ≤ (1 − confidence) / 2)."""
+        return self.min_p <= ONE_SIDED_ALPHA
+
+    def ci_text(self) -> str:
+        """`[low, high] (n=…)`: a CI never appears without its n."""
+        return f"[{self.ci_low:+.4f}, {self.ci_high:+.4f}] (n={self.homes} homes)"
 
     @property
     def relative(self) -> float | None:
@@ -113,7 +134,7 @@ class GateCheck(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     metric: str
-    kind: Literal["value", "improvement", "significance", "change"]
+    kind: Literal["value", "improvement", "significance", "power", "change"]
     value: float
     threshold: float
     passed: bool
@@ -185,16 +206,24 @@ class Evaluation(BaseModel):
                 for m in names
             ),
             "",
-            "| comparison | difference | 95% CI | P(not better) |",
-            "| --- | ---: | --- | ---: |",
+            "| comparison | difference | 95% CI | n homes | P(not better) | permutation p | smallest p "
+            "| MDE |",
+            "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
         ]
         for c in (
             (self.vs_reference, self.vs_baseline) if self.reference == "champion" else (self.vs_baseline,)
         ):
+            perm = "—" if c.p_permutation is None else f"{c.p_permutation:.4f}"
             lines.append(
                 f"| candidate − {c.reference} | {c.diff:+.4f} | [{c.ci_low:+.4f}, {c.ci_high:+.4f}] | "
-                f"{c.p_not_better:.3f} |"
+                f"{c.homes} | {c.p_not_better:.3f} | {perm} | {c.min_p:.2g} | {c.mde:.4f} |"
             )
+        if not self.vs_reference.can_be_significant:
+            lines += [
+                "",
+                f"**Underpowered**: {self.vs_reference.homes} held-out homes cannot reach significance "
+                f"(smallest attainable p {self.vs_reference.min_p:.3g} > {ONE_SIDED_ALPHA:.3g}).",
+            ]
         lines += [
             "",
             "| gate check | metric | value | threshold | passed |",
@@ -244,15 +273,16 @@ def paired_bootstrap(
     reference_name: str,
     resamples: int = 1000,
     seed: int = 0,
-    confidence: float = 0.95,
+    confidence: float = CONFIDENCE,
 ) -> Comparison:
     """CI of `score(candidate)[primary] − score(reference)[primary]`, resampling homes with replacement.
 
     Both arms are scored on the same draw of homes in every resample (paired), so differences between
-    homes cancel out and only the models' difference is left.
+    homes cancel out and only the models' difference is left. Also the sign-flip permutation test of the
+    per-home differences, the smallest p-value n homes allow and the minimum detectable effect.
     """
     # Imported here: scipy is the `ml` extra and slow to import, and every CLI command imports this module.
-    from scipy.stats import bootstrap
+    from scipy.stats import bootstrap, norm
 
     metric = trainer.primary_metric
     homes = sorted(
@@ -285,6 +315,8 @@ def paired_bootstrap(
         )
         diffs = result.bootstrap_distribution
         low, high = result.confidence_interval
+    per_home = np.array([difference(np.array([i])) for i in range(len(homes))])
+    z = norm.ppf(1 - (1 - confidence) / 2) + norm.ppf(POWER)
     return Comparison(
         reference=reference_name,
         metric=metric,
@@ -295,7 +327,38 @@ def paired_bootstrap(
         ci_high=float(high),
         p_not_better=float(np.mean(diffs <= 0)),
         resamples=resamples,
+        homes=len(homes),
+        p_permutation=sign_flip_p(per_home, seed=seed),
+        min_p=smallest_sign_flip_p(len(homes)),
+        mde=float(z * np.std(diffs)),
     )
+
+
+def smallest_sign_flip_p(homes: int) -> float:
+    """The smallest one-sided p-value a sign-flip test over `homes` paired differences can give."""
+    return float(2.0**-homes)
+
+
+def sign_flip_p(differences: npt.NDArray[np.float64], *, seed: int = 0) -> float | None:
+    """One-sided p-value (candidate better) of per-home differences: `scipy.stats.permutation_test` over
+    sign flips (exact up to 2^13 flips); None with fewer than 2 defined differences."""
+    from scipy.stats import permutation_test
+
+    defined = differences[np.isfinite(differences)]
+    if len(defined) < 2:
+        return None
+    if not defined.any():
+        return 1.0
+    result = permutation_test(
+        (defined,),
+        lambda d, axis: np.mean(d, axis=axis),
+        permutation_type="samples",
+        vectorized=True,
+        n_resamples=9999,
+        alternative="greater",
+        rng=np.random.default_rng(seed),
+    )
+    return float(result.pvalue)
 
 
 def model_bytes(trainer: Trainer, model: Model) -> int:
@@ -314,7 +377,7 @@ class ModelEvaluator:
         *,
         resamples: int = 1000,
         seed: int = 0,
-        latency_calls: int = 20,
+        latency_calls: int = 10,
     ) -> None:
         self.gate = gate or GateConfig()
         self.resamples = resamples
@@ -369,10 +432,10 @@ class ModelEvaluator:
             [
                 f"{trainer.primary_metric} {vs_reference.candidate_value:.4f} vs {reference} "
                 f"{vs_reference.reference_value:.4f} ({vs_reference.diff:+.4f}, 95% CI "
-                f"[{vs_reference.ci_low:+.4f}, {vs_reference.ci_high:+.4f}])"
+                f"{vs_reference.ci_text()})"
             ]
             if passed
-            else [_describe(c) for c in failed]
+            else [_describe(c, vs_reference) for c in failed]
         )
         if regressions:
             reasons.append(
@@ -450,6 +513,15 @@ class ModelEvaluator:
             checks.append(
                 GateCheck(
                     metric=primary,
+                    kind="power",
+                    value=comparison.min_p,
+                    threshold=ONE_SIDED_ALPHA,
+                    passed=comparison.can_be_significant,
+                )
+            )
+            checks.append(
+                GateCheck(
+                    metric=primary,
                     kind="significance",
                     value=comparison.ci_low,
                     threshold=0.0,
@@ -474,7 +546,7 @@ class ModelEvaluator:
     ) -> tuple[float, float, int]:
         """p50 and p95 milliseconds of one `predict_examples` call on one home's examples."""
         per_home = examples.partition_by("home_key", maintain_order=True)
-        calls = max(self.latency_calls, len(per_home)) if self.latency_calls else 0
+        calls = self.latency_calls  # a fixed budget: with many held-out homes one call each would dominate
         timings = []
         for n in range(calls):
             started = time.perf_counter()
@@ -486,13 +558,21 @@ class ModelEvaluator:
         return float(p50), float(p95), len(timings)
 
 
-def _describe(check: GateCheck) -> str:
+def _describe(check: GateCheck, comparison: Comparison) -> str:
     if check.kind == "value":
         return f"{check.metric} {check.value:.4f} below the value threshold {check.threshold:.4f}"
     if check.kind == "change":
         return f"{check.metric} {check.value:.4f} dropped below {check.threshold:.4f} (change threshold)"
     if check.kind == "significance":
-        return f"{check.metric} improvement not significant (95% CI low {check.value:+.4f} ≤ 0)"
+        return (
+            f"{check.metric} improvement not significant (95% CI {comparison.ci_text()}, low ≤ 0; "
+            f"minimum detectable effect {comparison.mde:.4f})"
+        )
+    if check.kind == "power":
+        return (
+            f"cannot be significant with {comparison.homes} held-out homes (smallest attainable p "
+            f"{check.value:.3g} > {check.threshold:.3g}): more held-out homes needed"
+        )
     return f"{check.metric} did not improve on the reference: {check.value:+.4f} ≤ {check.threshold:+.4f}"
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 import structlog
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from homesim.generation.config import ConfigError, describe_errors, read_config_file
 from homesim.io import IntegrityError
@@ -39,17 +39,16 @@ from homesim.retraining.data_sufficiency import (
 )
 from homesim.retraining.deployment import deploy, reject
 from homesim.retraining.model_evaluator import (
-    VALIDATION_SHARE,
     Evaluation,
     GateConfig,
     ModelEvaluator,
-    is_validation_home,
     split_by_home,
     write_evaluation,
 )
 from homesim.retraining.models.base import ProgressFn, Trainer
 from homesim.retraining.registry import ModelRegistry, ModelVersion
 from homesim.simulation.model_provider import Model, ModelType
+from homesim.splits import VALIDATION_SHARE, is_validation_home
 from homesim.training_data.lineage_tracker import LineageTracker
 from homesim.training_data.loading import ExportFormatError, TrainingData, load_training_data
 from homesim.training_data.store import connect, transaction
@@ -85,6 +84,16 @@ class RetrainingConfig(BaseModel):
     sufficiency: dict[ModelType, Requirements] = Field(
         default_factory=dict, description="requirements overriding DEFAULT_REQUIREMENTS per type"
     )
+    trainers: dict[ModelType, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="hyper-parameter overrides per type (e.g. fewer soft_prompt epochs in a quick loop)",
+    )
+
+    @model_validator(mode="after")
+    def _trainers_accept_their_parameters(self) -> RetrainingConfig:
+        for model_type, params in self.trainers.items():
+            trainers.get_trainer(model_type, **params)  # ValueError names the type and the parameter
+        return self
 
     def gate_for(self, model_type: ModelType) -> GateConfig:
         return self.gates.get(model_type, self.gate)
@@ -348,7 +357,7 @@ class RetrainingManager:
         started, clock = datetime.now(UTC), time.perf_counter()
         context: dict[str, Any] = {"loop_run_id": loop_run_id, "cycle": cycle}
         try:
-            trainer = trainers.get_trainer(model_type)
+            trainer = trainers.get_trainer(model_type, **self.config.trainers.get(model_type, {}))
         except ImportError as exc:  # a trainer whose dependencies are missing must not stop the others
             run = self._skipped(model_type, "none", started, clock, f"no trainer: {exc}", None, context)
             self.history.record(run)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 from homesim.retraining.models.base import Trainer
 from homesim.simulation.model_provider import ModelType
@@ -17,8 +18,9 @@ TRAINER_REFS: dict[ModelType, str] = {
 TRAINED_TYPES: tuple[ModelType, ...] = tuple(TRAINER_REFS)
 
 
-def get_trainer(model_type: ModelType) -> Trainer:
-    """The trainer of `model_type`; ValueError for a type without one."""
+def get_trainer(model_type: ModelType, **params: Any) -> Trainer:
+    """The trainer of `model_type`, built with hyper-parameter overrides `params` (its constructor's keyword
+    arguments, e.g. `epochs=3` for soft_prompt); ValueError for a type without one or an unknown one."""
     ref = TRAINER_REFS.get(model_type)
     if ref is None:
         raise ValueError(
@@ -30,5 +32,8 @@ def get_trainer(model_type: ModelType) -> Trainer:
             )
         )
     module, _, name = ref.partition(":")
-    trainer: Trainer = getattr(importlib.import_module(module), name)()
+    try:
+        trainer: Trainer = getattr(importlib.import_module(module), name)(**params)
+    except TypeError as exc:
+        raise ValueError(f"{model_type}: bad trainer parameters {params}: {exc}") from exc
     return trainer

@@ -1,6 +1,10 @@
 """Writing requests: `RequestGenerator` makes realistic requests from a home's ground truth and devices in
 the intent families and template styles, with device synonyms, area aliases and typos, ambiguous and
-impossible requests, and a share reworded as everyday paraphrases; each carries the automation it means."""
+impossible requests, and a share reworded as everyday paraphrases; each carries the automation it means.
+
+Held-out homes (`homesim.splits.is_validation_home`) word their paraphrases with templates and trigger
+phrasings of their own (`_NOVEL_PARAPHRASES`, `_NOVEL_TRIGGERS`) that no training home ever uses, so a
+model is judged on wording it never saw — generalisation, not recall of the training phrasings."""
 
 from __future__ import annotations
 
@@ -107,6 +111,55 @@ _PARA_TRIGGERS: dict[str, tuple[str, ...]] = {
     "morning": ("at {at}, before I leave for work",),
     "evening": ("at {at}, when I'm usually back home",),
 }
+#: Paraphrase templates of held-out homes only: never in a training home's requests.
+_NOVEL_PARAPHRASES: tuple[str, ...] = (
+    "Would be handy if you'd {action} {trigger}",
+    "{Trigger}? Then {action}, please",
+    "Going forward, {trigger} {action}",
+    "mind setting things up so that {trigger} you {action}",
+    "{Trigger} — that's when to {action}",
+)
+#: Trigger phrasings of held-out homes only (same slots, meaning and counts as `_PARA_TRIGGERS`: equal
+#: counts keep the paraphrase stream's draws, hence which requests are paraphrased, as in a training home).
+_NOVEL_TRIGGERS: dict[str, tuple[str, ...]] = {
+    "motion": (
+        "each time a person is detected in the {area}",
+        "whenever the {area} gets a visitor",
+        "the instant anyone shows up in the {area}",
+        "when there's somebody about in the {area}",
+    ),
+    "dark": ("after the light's gone", "when it's pitch black", "once the evening is over"),
+    "sunset": ("the light fades", "day turns to night", "the sky goes dim"),
+    "sunrise": ("first light hits", "it starts getting light", "the night is over"),
+    "sun_now": ("right when", "just as", "precisely when"),
+    "arrive": (
+        "the second I'm back",
+        "when someone turns up at home",
+        "as soon as the family returns",
+        "once we're in from outside",
+    ),
+    "leave": (
+        "when the place is deserted",
+        "after the house clears out",
+        "once all of us are gone",
+        "when there's no one in",
+    ),
+    "above": (
+        "should it top {bound} outdoors",
+        "when the outside temperature passes {bound}",
+        "if the outdoors reads more than {bound}",
+    ),
+    "goodnight": ("when we call it a night at {at}", "at {at} as we hit the sack", "come {at}, lights out"),
+    "goodnight_action": ("shut every light off in the {areas}", "darken the {areas}"),
+    "auto_off": (
+        "after it's stayed on {minutes} minutes",
+        "if nobody's turned it off in {minutes} minutes",
+        "{minutes} minutes after it went on",
+    ),
+    "time": ("daily at {at}", "each day at {at} sharp"),
+    "morning": ("at {at}, when I'm heading out for the day",),
+    "evening": ("at {at}, around when I get in",),
+}
 #: Everyday nouns for a device that no rule knows (resolved by a deployed model's embedding similarity).
 _PARA_DEVICES: dict[str, tuple[str, ...]] = {
     "light": ("bulb",),
@@ -153,12 +206,15 @@ class RequestGenerator:
     """Writes requests for one home from its ground truth and devices, deterministically from `seed`.
 
     The template styles draw from `rng`; paraphrases draw from their own stream (`para_rng`, also from
-    `seed`), so adding them left every other request's draws, and hence its text, as it was."""
+    `seed`), so adding them left every other request's draws, and hence its text, as it was. `held_out`
+    homes draw their paraphrase wording from the held-out-only phrasings (same number of draws)."""
 
-    def __init__(self, home: Home, seed: int) -> None:
+    def __init__(self, home: Home, seed: int, *, held_out: bool = False) -> None:
         self.index = HomeIndex.of(home)
         self.rng = np.random.default_rng(seed)
         self.para_rng = np.random.default_rng([seed, 1])
+        self.templates = _NOVEL_PARAPHRASES if held_out else _PARAPHRASES
+        self.triggers = {**_PARA_TRIGGERS, **_NOVEL_TRIGGERS} if held_out else _PARA_TRIGGERS
 
     def _pick(self, options: tuple[str, ...] | list[str], rng: np.random.Generator | None = None) -> str:
         return options[int((rng or self.rng).integers(len(options)))]
@@ -208,14 +264,14 @@ class RequestGenerator:
 
     def phrase(self, action: str, trigger: str, style: Style) -> str:
         if style == "paraphrase":
-            template = self._pick(_PARAPHRASES, self.para_rng)
+            template = self._pick(self.templates, self.para_rng)
         else:
             template = self._pick(_PHRASES[style])
         text = template.format(action=action, trigger=trigger, Trigger=trigger[:1].upper() + trigger[1:])
         return text[:1].upper() + text[1:]
 
     def _para(self, key: str, **slots: object) -> str:
-        return self._pick(_PARA_TRIGGERS[key], self.para_rng).format(**slots)
+        return self._pick(self.triggers[key], self.para_rng).format(**slots)
 
     def request(
         self,

@@ -26,6 +26,7 @@ from homesim.simulation.automation_builder import AutomationSpec, build_automati
 from homesim.simulation.home_view import HomeView
 from homesim.simulation.model_provider import Model, ModelProvider
 from homesim.simulation.replay import Replayer, ReplayInput, agreement
+from homesim.splits import is_validation_home
 
 
 def _automation(spec: AutomationSpec, home: Home, automation_id: str) -> tuple[Automation | None, str | None]:
@@ -103,9 +104,11 @@ def ask_ai_stage(view: HomeView, models: ModelProvider, cycle: int) -> list[AnyR
     """The cycle's Ask-AI stage: generated requests for the home, parsed and judged, one record each."""
     model = models.get("soft_prompt")
     ask = AskAI(view, model)
-    requests = RequestGenerator(view.home, zlib.crc32(f"ask_ai:{view.key}:{cycle}".encode())).generate(
-        view.truth.patterns if view.truth is not None else ()
-    )
+    requests = RequestGenerator(
+        view.home,
+        zlib.crc32(f"ask_ai:{view.key}:{cycle}".encode()),
+        held_out=is_validation_home(view.key),  # held-out homes: wording no training home uses
+    ).generate(view.truth.patterns if view.truth is not None else ())
     if ask.parser.reader is not None:  # one batched pass; the reader answers the parser's calls from it
         vocabulary = ask.parser.index.vocabulary
         ask.parser.reader.predict(
