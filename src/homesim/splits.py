@@ -14,9 +14,13 @@ import hashlib
 VALIDATION_SHARE = 0.2
 
 
+def home_unit(home_key: str) -> float:
+    """A home's place in [0, 1): its key's sha256, first 8 bytes (deterministic, uniform over homes)."""
+    return int.from_bytes(hashlib.sha256(home_key.encode()).digest()[:8], "big") / 2**64
+
+
 def is_validation_home(home_key: str, share: float = VALIDATION_SHARE) -> bool:
-    """Whether `home_key` is held out: its sha256 mapped to [0, 1) falls below `share` (deterministic)."""
+    """Whether `home_key` is held out: its `home_unit` falls below `share`."""
     if not 0.0 <= share <= 1.0:
         raise ValueError(f"validation share must be in [0, 1], got {share}")
-    digest = hashlib.sha256(home_key.encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < share
+    return home_unit(home_key) < share

@@ -12,20 +12,20 @@ features and each split's rows); its body describes every column (`COLUMN_DOCS`)
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from typing import Any, Final, Literal
 
 import polars as pl
 
 from homesim.simulation.model_provider import ModelType
+from homesim.splits import VALIDATION_SHARE, home_unit
 from homesim.training_data.schemas import SCHEMA_VERSION, TABLES, TableSpec
 
 Split = Literal["train", "validation", "test"]
 SPLITS: Final[tuple[Split, ...]] = ("train", "validation", "test")
 #: Upper bounds of a home's hash for `test` and `validation` (the evaluator holds out the first 0.2).
 TEST_SHARE: Final = 0.1
-HELD_OUT_SHARE: Final = 0.2
+HELD_OUT_SHARE: Final = VALIDATION_SHARE
 #: The folder of the split files inside an export: `splits/<split>/<table><suffix>`.
 SPLITS_DIR: Final = "splits"
 
@@ -178,11 +178,6 @@ PURPOSE: Final[dict[ModelType, str]] = {
     "device_intelligence": "device health windows labelled with injected faults",
     "activity_recognition": "occupant activity windows labelled with the true activity",
 }
-
-
-def home_unit(home_key: str) -> float:
-    """A home's place in [0, 1): its sha256's first 8 bytes (the evaluator's `is_validation_home` hash)."""
-    return int.from_bytes(hashlib.sha256(home_key.encode()).digest()[:8], "big") / 2**64
 
 
 def home_split(home_key: str) -> Split:
