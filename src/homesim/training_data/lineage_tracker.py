@@ -338,8 +338,9 @@ class LineageTracker:
         return [
             {"cycle": c, "dataset_id": d, "home_key": h, "stage": s, "records": n}
             for c, d, h, s, n in self._db.execute(
-                "SELECT cycle, dataset_id, home_key, stage, count(*) FROM sources "
-                "WHERE record_id IN (SELECT value FROM json_each(?)) GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
+                "SELECT b.cycle, r.dataset_id, b.home_key, b.stage, count(DISTINCT j.value) "
+                "FROM record_batches b JOIN runs r USING (run_id), json_each(b.record_ids) j "
+                "WHERE j.value IN (SELECT value FROM json_each(?)) GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
                 (json.dumps(list(record_ids)),),
             )
         ]
