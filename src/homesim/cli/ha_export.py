@@ -73,7 +73,7 @@ def export_command(
         raise typer.BadParameter(f"--recorder needs {events_path}", param_hint="HOME_DIR")
     if statistics and not recorder:
         raise typer.BadParameter("--statistics needs --recorder", param_hint="--statistics")
-    home_files = HomeFiles(home_dir)  # each file checked against the home's manifest as it is read
+    home_files = HomeFiles(folder.path)  # each file checked against the home's manifest as it is read
     try:
         home = home_files.home()
     except ValidationError as exc:
