@@ -38,7 +38,8 @@ REL, ABS = 0.02, 0.011
 COLUMNS = "120"
 
 _IDS = re.compile(r"\b(?:ds-[0-9a-f]{16}|h\d{6}-[0-9a-f]{12}|run-[0-9]+-[0-9a-f]{10}|real-[\w-]+)\b")
-_VARYING = re.compile(r"[\d,.]+ ?(?:s|MB|/s)\b|\d\d:\d\d:\d\d")  # timings, throughput, sizes, clock times
+#: Timings, throughput, sizes, dates and clock times: they differ between any two runs.
+_VARYING = re.compile(r"[\d,.]+ ?(?:s|MB|/s)\b|\d{4}-\d\d-\d\d|\d\d:\d\d(?::\d\d)?")
 _BOX = re.compile(r"[─━│┃┏┓┗┛┡┩╇┳┻╋┼├┤┬┴└┘┌┐╭╮╰╯]+")
 _TOKEN = re.compile(r"[-+]?\d[\d,]*(?:\.\d+)?|[^\s\d]+")
 
