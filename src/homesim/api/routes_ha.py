@@ -35,7 +35,7 @@ router = APIRouter(tags=["home assistant"])
 #: Bounds on an uploaded archive once unpacked (the request body itself is bounded by the middleware).
 MAX_MEMBERS = 2000
 MAX_UNPACKED_BYTES = 64_000_000
-MAX_UNPACKED_LINES = 1_000_000
+MAX_UNPACKED_LINES = 500_000
 MAX_REGISTRY_BYTES = 8_000_000
 #: Most issues one validation answers (each is cut to a few hundred characters by the validator).
 MAX_ISSUES = 1000
