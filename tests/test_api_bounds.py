@@ -309,13 +309,26 @@ def test_one_request_stays_within_the_memory_bound_whatever_its_content(tmp_path
         ("POST", "/v1/real-homes/imports", {"format": "casas", "home_key": "real-b"},
          _zip({"a.txt": casas_line * 499_999}), zip_kind),
     ]  # fmt: skip
-    table = tmp_path / "requests.json"
-    table.write_text(json.dumps([[m, u, p, c.hex(), k] for m, u, p, c, k in requests]))
-    done = subprocess.run(
-        [sys.executable, "-c", _HOSTILE, str(table)], capture_output=True, text=True, timeout=600, check=False
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    # The light requests share one fresh process; each heavy one (the last four) gets its own, so every
+    # peak is one request's, as the bound is stated (requests in one process add up their heap growth).
+    groups = [requests[:-4], *([r] for r in requests[-4:])]
+    result: dict[str, Any] = {"peak_mb": 0.0, "statuses": []}
+    for n, group in enumerate(groups):
+        table = tmp_path / f"requests-{n}.json"
+        table.write_text(json.dumps([[m, u, p, c.hex(), k] for m, u, p, c, k in group]))
+        done = subprocess.run(
+            [sys.executable, "-c", _HOSTILE, str(table)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        one = json.loads(done.stdout.strip().splitlines()[-1])
+        result = {
+            "peak_mb": max(result["peak_mb"], one["peak_mb"]),
+            "statuses": result["statuses"] + one["statuses"],
+        }
     codes = [status for _, status, _ in result["statuses"]]
     assert codes[:-1] == [200, 200, 200, 400, 400, 422, 422, 400, 400, 400] and codes[-1] == 201, result
     assert all(size < MAX_ERROR_BYTES for _, status, size in result["statuses"] if status >= 400)

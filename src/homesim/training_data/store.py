@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
@@ -212,11 +213,25 @@ CREATE INDEX IF NOT EXISTS rejects_cycle ON rejects (cycle);
 """
 
 
+def _wal(db: sqlite3.Connection, wait_s: float = 30.0) -> None:
+    """Switch `db` to WAL. Two processes opening a new database at once both try the switch, and the loser
+    gets "database is locked" at once (SQLite's busy handler does not cover it): try again for `wait_s`."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def connect(path: Path) -> sqlite3.Connection:
     """A connection to a WAL-mode SQLite database (created with its folder when missing)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    db.execute("PRAGMA journal_mode=WAL")
+    db = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+    _wal(db)
     db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a killed process never loses a commit
     db.execute("PRAGMA busy_timeout=30000")
     # 64 MiB of page cache (the default is 2 MiB): inserts keyed by random record ids then stay in memory
