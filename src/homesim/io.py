@@ -70,3 +70,16 @@ def read_verified(path: Path, sha256: str | None, recorded_in: Path) -> bytes:
             "was written); refusing to use it"
         )
     return data
+
+
+def process_alive(pid: int | None) -> bool:
+    """Whether process `pid` still exists on this machine (a writer's leftovers are stale once it is gone)."""
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True

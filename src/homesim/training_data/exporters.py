@@ -26,7 +26,7 @@ from typing import Any, Protocol
 import polars as pl
 
 from homesim.datasets.home_folder import read_truth
-from homesim.io import atomic_path, write_json_atomic, write_text_atomic
+from homesim.io import atomic_path, process_alive, write_json_atomic, write_text_atomic
 from homesim.schema.ground_truth import GroundTruth
 from homesim.schema.records import AnyRecord
 from homesim.simulation.model_provider import MODEL_TYPES, ModelType
@@ -371,18 +371,8 @@ def _sweep_stale(parent: Path) -> None:
         return
     for folder in parent.glob(".*.staging-*"):
         pid = folder.name.rsplit(".staging-", 1)[1].split("-", 1)[0]
-        if not pid.isdigit() or not _alive(int(pid)):
+        if not pid.isdigit() or not process_alive(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        return True
-    return True
 
 
 def _replace_dir(staging: Path, final: Path) -> None:

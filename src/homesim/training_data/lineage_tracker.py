@@ -34,7 +34,7 @@ from openlineage.client.transport.file import FileConfig, FileTransport
 from openlineage.client.transport.http import HttpConfig, HttpTransport
 
 from homesim import __version__
-from homesim.io import write_text_atomic
+from homesim.io import process_alive, write_text_atomic
 from homesim.training_data.openlineage_facets import LineageFacets
 from homesim.training_data.store import connect, transaction
 from homesim.workspace import OPENLINEAGE_FILE
@@ -124,19 +124,6 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-def _alive(pid: int | None) -> bool:
-    """Whether process `pid` still exists (on this machine: the lineage database is a local file)."""
-    if pid is None:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        return True
-    return True
-
-
 #: A record's source, derived from its group (latest first) and the group's run.
 _SOURCE_SQL: Final = (
     "SELECT ? AS record_id, b.run_id, b.cycle, r.dataset_id, b.home_key, b.stage, r.generator_version, "
@@ -195,7 +182,7 @@ class LineageTracker:
     def _close_interrupted(self) -> None:
         """Runs without an end whose process is gone were interrupted: say so, with the time it was seen."""
         open_runs = self._db.execute("SELECT run_id, pid FROM runs WHERE ended_at IS NULL").fetchall()
-        dead = [(_now(), run_id) for run_id, pid in open_runs if not _alive(pid)]
+        dead = [(_now(), run_id) for run_id, pid in open_runs if not process_alive(pid)]
         self._db.executemany("UPDATE runs SET ended_at = ?, status = 'interrupted' WHERE run_id = ?", dead)
 
     # ------------------------------------------------------------------------------------------ writing
