@@ -25,14 +25,24 @@ UNIQUE_ID_COLUMNS = frozenset({"context_id", "parent_context_id"})
 
 
 def parquet_options(schema: pa.Schema) -> dict[str, object]:
-    """Parquet options fixed here so identical tables give identical bytes: zstd level 1 (as small as level
-    3 within a few percent, and faster to write), dictionaries and statistics for all but random ids."""
-    encoded = [f.name for f in schema if f.name not in UNIQUE_ID_COLUMNS]
+    """Parquet options fixed here so identical tables give identical bytes, chosen by measurement
+    (docs/benchmarks.md, "Parquet encoding"): zstd level 1; dictionaries for text (entity ids, states,
+    causes repeat) but not for numbers or times (a home's ~10^5 distinct times and readings make the
+    dictionary a wasted first try); times delta-encoded (sorted microseconds: 2–3 bytes each); min/max
+    statistics on times only, the one thing a reader might filter row groups by."""
+    text = [
+        f.name
+        for f in schema
+        if f.name not in UNIQUE_ID_COLUMNS
+        and (pa.types.is_string(f.type) or pa.types.is_dictionary(f.type))
+    ]
+    times = [f.name for f in schema if pa.types.is_timestamp(f.type)]
     return {
         "compression": "zstd",
         "compression_level": 1,
-        "use_dictionary": encoded,
-        "write_statistics": encoded,
+        "use_dictionary": text,
+        "write_statistics": times,
+        "column_encoding": dict.fromkeys(times, "DELTA_BINARY_PACKED"),
         "row_group_size": 1 << 20,
     }
 
