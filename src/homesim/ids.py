@@ -43,24 +43,28 @@ def _pair_table() -> npt.NDArray[np.uint16]:
 _PAIRS = _pair_table()
 #: Shifts that cut the 48-bit time into five 10-bit pairs (its top pair's first digit carries 3 bits, the
 #: rest are zero as the time is below 2^48), and each 40-bit random half into four.
-_TIME_SHIFTS = np.array([40, 30, 20, 10, 0], dtype=np.uint64)
-_HALF_SHIFTS = np.array([30, 20, 10, 0], dtype=np.uint64)
+_TIME_SHIFTS = (40, 30, 20, 10, 0)
+_HALF_SHIFTS = (30, 20, 10, 0)
 
 
 def _encode(
     ms: npt.NDArray[np.uint64], hi: npt.NDArray[np.uint64], lo: npt.NDArray[np.uint64]
 ) -> pa.StringArray:
     """ULID strings of millisecond times and two 40-bit halves of randomness, without a Python loop: each
-    id is 13 pairs of characters, each pair one lookup of 10 bits in a 1,024-entry table."""
+    id is 13 pairs of characters, each pair one lookup of 10 bits in a 1,024-entry table. The 10-bit
+    numbers are cut as int64 (all inputs are below 2^63), so the lookup indexes without a conversion."""
     n = len(ms)
-    words = np.empty((n, ULID_LEN // 2), dtype=np.uint64)
-    words[:, :5] = ms[:, None] >> _TIME_SHIFTS
-    words[:, 5:9] = hi[:, None] >> _HALF_SHIFTS
-    words[:, 9:] = lo[:, None] >> _HALF_SHIFTS
-    words &= np.uint64(1023)
-    chars = _PAIRS[words].view(np.uint8)
+    words = np.empty((n, ULID_LEN // 2), dtype=np.int64)
+    column = 0
+    for source, shifts in ((ms, _TIME_SHIFTS), (hi, _HALF_SHIFTS), (lo, _HALF_SHIFTS)):
+        signed = source.view(np.int64)
+        for shift in shifts:
+            np.right_shift(signed, shift, out=words[:, column])
+            column += 1
+    words &= 1023
+    chars = np.take(_PAIRS, words)
     offsets = np.arange(0, (n + 1) * ULID_LEN, ULID_LEN, dtype=np.int32)
-    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(chars.tobytes())])
+    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(chars)])
 
 
 def ulid_strings(times_us: npt.NDArray[np.int64], rng: np.random.Generator) -> pa.StringArray:

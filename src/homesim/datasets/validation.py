@@ -11,11 +11,15 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+import numpy as np
+import numpy.typing as npt
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from homesim.generation.calendar import day_grid
@@ -104,19 +108,53 @@ def validate_home(home: Home, events: pa.Table) -> HomeValidation:
         failures.append(_error("schema.events", f"events schema differs from EVENTS_SCHEMA: {events.schema}"))
         return HomeValidation(home_key=home.metadata.home_key, failures=tuple(failures))
     failures += _check_naming(home)
-    frame = pl.from_arrow(events)
-    assert isinstance(frame, pl.DataFrame)
-    frame = frame.select(
-        pl.col("time").dt.epoch("us").alias("t"),
-        pl.col("entity_id").cast(pl.String).alias("entity_id"),
-        pl.col("state"),
-        pl.col("value"),
-    )
-    failures += _check_references(home, frame)
-    failures += _check_states(home, frame)
-    failures += _check_times(home, frame)
-    failures += _check_rates(home, frame)
+    columns = _EventCodes.of(events)
+    failures += _check_references(home, columns)
+    failures += _check_states(home, columns)
+    failures += _check_times(home, columns)
+    failures += _check_rates(home, columns)
     return HomeValidation(home_key=home.metadata.home_key, failures=tuple(failures))
+
+
+@dataclass(frozen=True)
+class _EventCodes:
+    """The columns the event rules read, as numpy arrays: the rules run on the entity dictionary's codes
+    and each distinct state once (a home's ~10^5 events name a few hundred entities and a few thousand
+    distinct states), never on each event's text."""
+
+    time: npt.NDArray[np.int64]
+    #: Entity id per dictionary code, and each event's code.
+    entity_ids: list[str]
+    entity: npt.NDArray[np.int64]
+    #: Distinct states, and each event's index into them.
+    states: list[str]
+    state: npt.NDArray[np.int64]
+    #: Whether each event's value is a number that is not NaN (a null value is neither).
+    number: npt.NDArray[np.bool_]
+
+    @classmethod
+    def of(cls, events: pa.Table) -> _EventCodes:
+        table = events.select(["time", "entity_id", "state", "value"]).unify_dictionaries().combine_chunks()
+
+        def chunk(name: str) -> pa.Array:
+            column = table.column(name)
+            return column.chunk(0) if column.num_chunks else pa.array([], column.type)
+
+        entity, state = chunk("entity_id"), pc.dictionary_encode(chunk("state"))
+        value = chunk("value")
+        return cls(
+            time=chunk("time").cast(pa.int64()).to_numpy(zero_copy_only=False),
+            entity_ids=entity.dictionary.to_pylist(),
+            entity=entity.indices.to_numpy(zero_copy_only=False).astype(np.int64),
+            states=state.dictionary.to_pylist(),
+            state=state.indices.to_numpy(zero_copy_only=False).astype(np.int64),
+            number=pc.fill_null(pc.invert(pc.is_nan(value)), False).to_numpy(zero_copy_only=False),
+        )
+
+    def entity_counts(self) -> dict[str, int]:
+        """Events per entity id, for the entities that have any."""
+        counts = np.bincount(self.entity, minlength=len(self.entity_ids))
+        return {e: int(n) for e, n in zip(self.entity_ids, counts.tolist(), strict=True) if n}
 
 
 def _error(rule: str, message: str, count: int = 1) -> RuleFailure:
@@ -162,9 +200,9 @@ def _check_naming(home: Home) -> list[RuleFailure]:
     return failures
 
 
-def _check_references(home: Home, frame: pl.DataFrame) -> list[RuleFailure]:
+def _check_references(home: Home, events: _EventCodes) -> list[RuleFailure]:
     known = {e.entity_id for e in home.entities}
-    unknown = sorted(set(frame["entity_id"].unique().to_list()) - known)
+    unknown = sorted(set(events.entity_counts()) - known)
     if unknown:
         return [
             _error(
@@ -174,21 +212,26 @@ def _check_references(home: Home, frame: pl.DataFrame) -> list[RuleFailure]:
     return []
 
 
-def _check_states(home: Home, frame: pl.DataFrame) -> list[RuleFailure]:
+def _check_states(home: Home, events: _EventCodes) -> list[RuleFailure]:
     by_entity = {e.entity_id: e for e in home.entities}
-    numeric = [e.entity_id for e in home.entities if e.domain in NUMERIC_DOMAINS]
-    # Numbers are checked column-wise; only the few distinct non-numeric (entity, state) pairs loop.
-    parsed = pl.col("state").cast(pl.Float64, strict=False).is_not_null()
-    unusual = frame.filter(~(pl.col("entity_id").is_in(numeric) & parsed))
-    pairs = unusual.group_by("entity_id", "state").agg(pl.len(), pl.col("value").is_nan().all().alias("nan"))
+    numeric_ids = {e.entity_id for e in home.entities if e.domain in NUMERIC_DOMAINS}
+    # A numeric entity's state that reads as a number is fine; every other (entity, state) pair is
+    # checked once, by its distinct pair, with its count and whether all its values are NaN.
+    numeric = np.array([e in numeric_ids for e in events.entity_ids], dtype=bool)
+    parsed = pl.Series(events.states, dtype=pl.String).cast(pl.Float64, strict=False).is_not_null()
+    unusual = ~(numeric[events.entity] & parsed.to_numpy()[events.state])
+    pair = events.entity[unusual] * max(len(events.states), 1) + events.state[unusual]
+    pairs, inverse, counts = np.unique(pair, return_inverse=True, return_counts=True)
+    has_number = np.bincount(inverse.reshape(-1), weights=events.number[unusual], minlength=len(pairs)) > 0
     bad: list[str] = []
     count = 0
-    for entity_id, state, n, nan in pairs.iter_rows():
-        entity = by_entity.get(entity_id)
+    for key, n, numbered in zip(pairs.tolist(), counts.tolist(), has_number.tolist(), strict=True):
+        entity_id, state = divmod(key, max(len(events.states), 1))
+        entity = by_entity.get(events.entity_ids[entity_id])
         if entity is None:
             continue  # reported by reference.events
-        if not _state_ok(entity.domain, entity.options, state, bool(nan)):
-            bad.append(f"{entity_id}={state}")
+        if not _state_ok(entity.domain, entity.options, events.states[state], not numbered):
+            bad.append(f"{entity.entity_id}={events.states[state]}")
             count += n
     if bad:
         return [_error("state.domain", f"states invalid for their domain: {_examples(sorted(bad))}", count)]
@@ -215,12 +258,12 @@ def _state_ok(domain: str, options: tuple[str, ...], state: str, value_nan: bool
     return allowed is None or state in allowed
 
 
-def _check_times(home: Home, frame: pl.DataFrame) -> list[RuleFailure]:
-    if frame.height == 0:
+def _check_times(home: Home, events: _EventCodes) -> list[RuleFailure]:
+    if len(events.time) == 0:
         return []
     failures = []
-    times = frame["t"]
-    backwards = int((times.diff().drop_nulls() < 0).sum())
+    times = events.time
+    backwards = int((np.diff(times) < 0).sum())
     if backwards:
         failures.append(
             _error("time.order", f"{backwards} events are earlier than the event before them", backwards)
@@ -239,12 +282,13 @@ def _check_times(home: Home, frame: pl.DataFrame) -> list[RuleFailure]:
     return failures
 
 
-def _check_rates(home: Home, frame: pl.DataFrame) -> list[RuleFailure]:
+def _check_rates(home: Home, events: _EventCodes) -> list[RuleFailure]:
     days = home.metadata.days
     domains = {e.domain for e in home.entities}
-    counts = dict(
-        frame.group_by(pl.col("entity_id").str.split(".").list.first().alias("domain")).len().iter_rows()
-    )
+    counts: dict[str, int] = {}
+    for entity_id, n in events.entity_counts().items():
+        domain = entity_id.split(".", 1)[0]
+        counts[domain] = counts.get(domain, 0) + n
     failures = []
     for domain in sorted(domains | set(counts)):
         low, high = EVENTS_PER_DAY_BANDS.get(domain, DEFAULT_BAND)
