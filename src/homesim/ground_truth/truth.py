@@ -342,8 +342,8 @@ class _BehaviorStats:
             )
         )
         self.firings = {row["cause_id"]: row for row in firings.iter_rows(named=True)}
-        self.actions = actions.partition_by("cause_id", as_dict=True)
-        self.reverts = tagged.filter(pl.col("role") == "revert").partition_by("cause_id", as_dict=True)
+        self.actions = _by_behavior(actions)
+        self.reverts = _by_behavior(tagged.filter(pl.col("role") == "revert"))
         zone = home_zone_changes(events.select(pl.col("time_us").alias("time"), "entity_id", "state"))
         self.zone_counts = dict(zone.group_by("state").len().iter_rows())
         self.state_counts: dict[tuple[str, str], int] = {
@@ -354,22 +354,18 @@ class _BehaviorStats:
         row = self.firings.get(behavior_id)
         if row is None:
             return _Observed(events=self.counts.get(behavior_id, 0))
-        actions = self.actions[(behavior_id,)]
-        reverts = self.reverts.get((behavior_id,))
-        delays = actions.get_column("since_parent_s").drop_nulls().to_numpy()
-        holds = (
-            reverts.get_column("since_parent_s").drop_nulls().to_numpy() / 60 if reverts is not None else None
-        )
+        action_since, action_hours = self.actions[behavior_id]
+        reverts = self.reverts.get(behavior_id)
+        delays = action_since[~np.isnan(action_since)]
+        holds = reverts[0][~np.isnan(reverts[0])] / 60 if reverts is not None else None
         return _Observed(
             occurrences=int(row["occurrences"]),
             events=self.counts.get(behavior_id, 0),
             firing_days=int(row["firing_days"]),
             first_seen=row["first"],
             last_seen=row["last"],
-            action_window=_time_window(actions.get_column("hour").to_numpy()),
-            revert_window=_time_window(reverts.get_column("hour").to_numpy())
-            if reverts is not None
-            else None,
+            action_window=_time_window(action_hours),
+            revert_window=_time_window(reverts[1]) if reverts is not None else None,
             delay_s=_quantiles(delays),
             revert_min=_quantiles(holds) if holds is not None else None,
         )
@@ -385,6 +381,20 @@ class _BehaviorStats:
             )
         weekdays = getattr(trigger, "weekdays", (0, 1, 2, 3, 4, 5, 6))
         return int(np.isin(self.grid.weekday, weekdays).sum())
+
+
+def _by_behavior(frame: pl.DataFrame) -> dict[str, tuple[F64, F64]]:
+    """Each behaviour's seconds since its events' parents (NaN: none) and local hours, its rows in frame
+    order: the groups as slices of two numpy columns, not a frame per behaviour."""
+    ordered = frame.select("cause_id", "since_parent_s", "hour").sort("cause_id", maintain_order=True)
+    since = ordered.get_column("since_parent_s").cast(pl.Float64).to_numpy()
+    hours = ordered.get_column("hour").to_numpy()
+    groups: dict[str, tuple[F64, F64]] = {}
+    start = 0
+    for behavior_id, n in ordered.group_by("cause_id", maintain_order=True).len().iter_rows():
+        groups[behavior_id] = (since[start : start + n], hours[start : start + n])
+        start += n
+    return groups
 
 
 def _local_hour(time: pl.Expr, timezone: str) -> pl.Expr:
