@@ -1,7 +1,7 @@
 """The mechanics of fast generation: one ordering pass equal to the two sorts it replaced, numbers
 formatted once per distinct value, a home made alone byte-identical to the same home made in a batch,
 the detector's scores on a sample of homes with `ground-truth verify` still checking all, and cached
-re-requests that skip hashing only while a home's file stamp is unchanged."""
+re-requests that skip hashing only while a home's file stamp is unchanged, and the Parquet options."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 from homesim.datasets import cache as cache_module
@@ -25,6 +26,7 @@ from homesim.generation.event_table import (
     format_numbers,
 )
 from homesim.ground_truth.truth import VERIFIED_EVERY, VERIFIED_FIRST, read_ground_truth, verified_home
+from homesim.schema.events import EVENTS_SCHEMA
 from homesim.workspace import Workspace
 
 #: Six homes: indices 0-3 are verified at generation, 4 and 5 are not.
@@ -165,3 +167,20 @@ def test_a_cached_rerequest_hashes_only_homes_whose_stamp_changed(
         statuses = {r.home_key: r.status for r in manager.ensure(CONFIG, [0, 4])}
     assert statuses == {CONFIG.home_key(0): "cached", key: "generated"}
     assert {p.parent.name for p in hashed} == {key}
+
+
+def test_parquet_options_delta_times_dictionary_text_and_time_statistics(
+    batch: tuple[Path, GenerationResult],
+) -> None:
+    """events.parquet as measured best (docs/benchmarks.md): times delta-encoded with the only min/max
+    statistics, dictionaries for text but not for numbers or random ids; read back with its schema."""
+    root, _ = batch
+    path = Workspace(root).home_dir(CONFIG.home_key(0)) / "events.parquet"
+    column = {
+        c.path_in_schema: c for c in (pq.ParquetFile(path).metadata.row_group(0).column(i) for i in range(9))
+    }
+    assert "DELTA_BINARY_PACKED" in column["time"].encodings and column["time"].statistics is not None
+    assert [name for name, c in column.items() if c.statistics is not None] == ["time"]
+    dictionary = {name for name, c in column.items() if "RLE_DICTIONARY" in c.encodings}
+    assert dictionary == {"entity_id", "state", "attributes", "cause", "cause_id"}
+    assert pq.read_table(path).schema.equals(EVENTS_SCHEMA, check_metadata=True)

@@ -21,6 +21,8 @@ from homesim.generation.behaviors import (
 from homesim.generation.config import GenerationConfig
 from homesim.generation.home import GeneratedHome, generate_home
 from homesim.ground_truth.truth import (
+    _decoys,
+    _faults,
     _synergies,
     build_ground_truth,
     build_patterns,
@@ -399,3 +401,27 @@ def test_automation_edge_cases(month_homes: list[GeneratedHome]) -> None:
     )
     with pytest.raises(ValueError, match="has no leave time"):
         build_patterns(nobody, BehaviorPlan(behaviors=(leaving,)), _frame(generated))
+
+
+def test_truth_measured_on_its_rows_equals_truth_measured_on_every_event(
+    month_homes: list[GeneratedHome], truths: list[GroundTruth]
+) -> None:
+    """`build_ground_truth` measures on the rows that carry provenance (and their parents, people, state
+    triggers); the same measures over every event give the same truth."""
+    faults = decoys = 0
+    for generated, truth in zip(month_homes, truths, strict=True):
+        events = _frame(generated)
+        patterns = build_patterns(generated.home, generated.plan, events)
+        assert truth.patterns == patterns
+        assert truth.decoys == _decoys(generated.plan, patterns, events)
+        assert truth.faults == _faults(generated, events)
+        faults, decoys = faults + len(truth.faults), decoys + len(truth.decoys)
+        days = generated.home.metadata.days
+        domains = events.group_by(pl.col("entity_id").str.split(".").list.first()).len().sort("entity_id")
+        assert truth.baselines.events_per_day_by_domain == {
+            d: round(n / days, 4) for d, n in domains.iter_rows()
+        }
+        causes = events.group_by("cause").len().sort("cause")
+        assert truth.baselines.cause_share == {c: round(n / events.height, 6) for c, n in causes.iter_rows()}
+        assert truth.baselines.events == events.height
+    assert faults and decoys  # the homes exercise both

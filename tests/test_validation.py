@@ -149,3 +149,20 @@ def test_report_aggregates_per_rule_and_home() -> None:
     assert report.by_rule == {"stats.events_per_day": 2, "time.order": 1}
     assert set(report.homes_with_failures) == {"b", "c"}
     assert report.summary()["failed"] == 1
+
+
+def test_chunks_with_their_own_entity_dictionaries(generated: GeneratedHome) -> None:
+    """A table read in pieces (one entity dictionary per chunk) is checked like the one-chunk table."""
+    events = generated.events
+    half = events.num_rows // 2
+    first, second = events.slice(0, half), events.slice(half)
+    entity = second.schema.get_field_index("entity_id")
+    recoded = pc.dictionary_encode(second["entity_id"].cast(pa.string()))  # a dictionary in its own order
+    second = second.set_column(entity, events.schema.field("entity_id"), recoded)
+    assert validate_home(generated.home, pa.concat_tables([first, second])) == validate_home(
+        generated.home, events
+    )
+    stranger = pc.dictionary_encode(pa.array(["light.nowhere"] * second.num_rows))
+    second = second.set_column(entity, events.schema.field("entity_id"), stranger)
+    failures = validate_home(generated.home, pa.concat_tables([first, second])).failures
+    assert next(f for f in failures if f.rule == "reference.events").message.endswith("'light.nowhere'")

@@ -33,8 +33,7 @@ def parquet_options(schema: pa.Schema) -> dict[str, object]:
     text = [
         f.name
         for f in schema
-        if f.name not in UNIQUE_ID_COLUMNS
-        and (pa.types.is_string(f.type) or pa.types.is_dictionary(f.type))
+        if f.name not in UNIQUE_ID_COLUMNS and (pa.types.is_string(f.type) or pa.types.is_dictionary(f.type))
     ]
     times = [f.name for f in schema if pa.types.is_timestamp(f.type)]
     return {

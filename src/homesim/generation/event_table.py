@@ -172,11 +172,8 @@ class EventBuffer:
         position[cols.row] = np.arange(len(cols), dtype=np.int64)
         parent_pos = np.where(cols.parent >= 0, position[np.maximum(cols.parent, 0)], -1)
         context = ulid_strings(cols.time, rng)
-        parent_context = pc.if_else(
-            pa.array(parent_pos >= 0),
-            context.take(pa.array(np.maximum(parent_pos, 0))),
-            pa.scalar(None, pa.string()),
-        )
+        # A null index takes a null: only the few linked events copy their parent's id.
+        parent_context = context.take(pa.array(parent_pos, mask=parent_pos < 0))
         return pa.Table.from_arrays(
             [
                 pa.array(cols.time, type=pa.timestamp("us", tz="UTC")),
@@ -303,9 +300,8 @@ def format_numbers(values: F64, precision: npt.NDArray[np.int64]) -> pa.Array:
 
 def _vocab_column(codes: npt.NDArray[np.int32], vocab: dict[str, int], *, dictionary: bool) -> pa.Array:
     words = pa.array(sorted(vocab, key=vocab.__getitem__), pa.string())
-    mask = pa.array(codes < 0)
     if dictionary:
         return pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32(), mask=codes < 0), words)
     if not vocab:
         return pa.nulls(len(codes), pa.string())
-    return pc.if_else(mask, pa.scalar(None, pa.string()), words.take(pa.array(np.maximum(codes, 0))))
+    return words.take(pa.array(codes, pa.int32(), mask=codes < 0))
