@@ -23,6 +23,7 @@ from homesim.generation.home import GeneratedHome, generate_home
 from homesim.ground_truth.truth import (
     _decoys,
     _faults,
+    _measured_rows,
     _synergies,
     build_ground_truth,
     build_patterns,
@@ -425,3 +426,16 @@ def test_truth_measured_on_its_rows_equals_truth_measured_on_every_event(
         assert truth.baselines.cause_share == {c: round(n / events.height, 6) for c, n in causes.iter_rows()}
         assert truth.baselines.events == events.height
     assert faults and decoys  # the homes exercise both
+
+
+def test_the_measured_rows_hold_every_parent_they_name(month_homes: list[GeneratedHome]) -> None:
+    """What lets the truth skip an id lookup over every event: each parent a measured row names (a
+    behaviour's trigger event, a revert's action) is itself a measured row."""
+    linked = 0
+    for generated in month_homes:
+        table = generated.events.combine_chunks()
+        measured = table.filter(_measured_rows(table, generated.home, generated.plan))
+        parents = set(measured.column("parent_context_id").drop_null().to_pylist())
+        linked += len(parents)
+        assert parents <= set(measured.column("context_id").to_pylist())
+    assert linked  # behaviours with triggers and reverts link their events

@@ -26,7 +26,6 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from homesim.generation.behaviors import (
@@ -175,9 +174,11 @@ def event_frame(events: pa.Table) -> pl.DataFrame:
 
 def _measured_rows(table: pa.Table, home: Home, plan: BehaviorPlan) -> pa.Array:
     """The rows the truth is measured from (one-chunk table): events with a cause id (behaviours, faults),
-    the events they name as parents, fault events, `person.*` events (zone.home) and the events of state
-    triggers (opportunities). A home's ~10^5 sensor reports are none of these, so the string frame the
-    measures run on is built for a few thousand rows instead of every event."""
+    fault events, `person.*` events (zone.home) and the events of state triggers (opportunities). A
+    home's ~10^5 sensor reports are none of these, so the string frame the measures run on is built for a
+    few thousand rows instead of every event. The parents these rows name are among them by construction
+    (a behaviour's parents are its state trigger's events, a revert's its own action), which
+    tests/test_ground_truth.py checks, so no id lookup over every event is needed."""
     (cause_id,) = table.column("cause_id").chunks or [pa.array([], pa.int32())]
     (cause,) = table.column("cause").chunks or [pa.array([], pa.int8())]
     (entity,) = table.column("entity_id").chunks or [pa.array([], pa.int32())]
@@ -191,11 +192,6 @@ def _measured_rows(table: pa.Table, home: Home, plan: BehaviorPlan) -> pa.Array:
     )
     if len(wanted):
         keep |= wanted[entity.indices.to_numpy(zero_copy_only=False)]
-    parents = table.column("parent_context_id").filter(pa.array(keep)).drop_null()
-    if len(parents):
-        keep |= pc.is_in(table.column("context_id"), value_set=parents.combine_chunks()).to_numpy(
-            zero_copy_only=False
-        )
     return pa.array(keep)
 
 
