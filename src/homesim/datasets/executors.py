@@ -124,7 +124,7 @@ _TRIM_BYTES, _MMAP_BYTES = 128 << 20, 32 << 20
 def _keep_freed_blocks() -> None:
     """Keep a worker's freed numpy buffers mapped for the next home. glibc serves each block over 128 KiB
     (a home's columns are 1–16 MB) with its own mmap and unmaps it when freed, so every home page-faults
-    its memory in again: measured, half of a worker's page faults and ~10 % of its CPU per home
+    its memory in again: measured, this halves a worker's page faults per home and cuts its system CPU
     (docs/benchmarks.md). The peak stays one home's, as before; no-op where libc is not glibc."""
     try:
         libc = ctypes.CDLL("libc.so.6")
