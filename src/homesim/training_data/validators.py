@@ -32,7 +32,8 @@ from homesim.schema.records import (
     SuggestionRecord,
     SynergyRecord,
 )
-from homesim.training_data.frames import at, decode, dtype_at
+from homesim.training_data.frames import at, decode, decode_strict, dtype_at
+from homesim.training_data.schema_screen import model_screen
 from homesim.training_data.store import RECORD_ADAPTER, Serialised, content_hash
 
 PASS: Final = 1.0
@@ -114,18 +115,30 @@ class Batch:
         self.items = items
         self._frame: pl.DataFrame | None = None
         self._decoded = False
+        #: Whether Arrow's reader decoded the frame (`frames.decode_strict`: every value of its type).
+        self.strict = False
+
+    @property
+    def kind(self) -> type[BaseModel] | None:
+        """The batch's record type; None when it mixes types (or is empty)."""
+        kinds = {type(item.record) for item in self.items}
+        return kinds.pop() if len(kinds) == 1 else None
 
     def frame(self) -> pl.DataFrame | None:
         """The decoded payloads (see `frames.decode`); None when the batch mixes record types or a payload
         does not decode (a malformed record: the validators then look at each record on its own)."""
         if not self._decoded:
             self._decoded = True
-            kinds = {type(item.record) for item in self.items}
-            if len(kinds) == 1:
-                try:
-                    self._frame = decode([item.payload for item in self.items], kinds.pop())
-                except (pl.exceptions.PolarsError, ValueError):
-                    self._frame = None
+            kind = self.kind
+            if kind is not None:
+                payloads = [item.payload for item in self.items]
+                self._frame = decode_strict(payloads, kind)
+                self.strict = self._frame is not None
+                if self._frame is None:
+                    try:
+                        self._frame = decode(payloads, kind)
+                    except (pl.exceptions.PolarsError, ValueError):
+                        self._frame = None
         return self._frame
 
     def flagged(self, screen: Callable[[pl.Schema], pl.Expr | None]) -> list[bool] | None:
@@ -204,6 +217,19 @@ class SchemaValidator:
         except ValidationError as exc:
             return _fail(self.name, [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()])
         return OK
+
+    def check_batch(self, batch: Batch, ctx: Context, passing: Sequence[bool]) -> list[Verdict]:
+        """Screened column-wise (`schema_screen`): pydantic validates only the records the screen flags, or
+        every record when the batch has no strictly decoded frame or its model no screen."""
+        kind = batch.kind
+        screen = None if kind is None else model_screen(kind)
+        flags = None if screen is None else batch.flagged(screen.flags)
+        if screen is None or flags is None or not batch.strict:
+            return [check_one(self, item, ctx) for item in batch.items]
+        return [
+            check_one(self, item, ctx) if flag or not screen.whole(item.record) else OK
+            for item, flag in zip(batch.items, flags, strict=True)
+        ]
 
 
 # -------------------------------------------------------------------------------------- completeness
