@@ -227,8 +227,8 @@ class TrainingDataCollector:
         under_check = v.Batch(items)
         for validator in point.validators:
             passing = [True] * len(items)
-            for i, q in flawed.items():
-                passing[i] = q >= point.threshold
+            for i, lowest in flawed.items():
+                passing[i] = lowest >= point.threshold
             column = v.check_batch(validator, under_check, self._ctx, passing)
             for i, verdict in enumerate(column):
                 if verdict is not v.OK:
@@ -242,10 +242,10 @@ class TrainingDataCollector:
         traced = self.lineage is not None
         groups = batch.groups
         for i, item in enumerate(items):
-            q = flawed.get(i)
-            if q is None:
-                q, s, r = v.PASS, clean, ()
-            else:
+            q = flawed.get(i, v.PASS)
+            s: dict[str, float] = clean
+            r: tuple[str, ...] = ()
+            if i in flawed:
                 verdicts = [column[i] for column in columns]
                 s = {name: verdict.score for name, verdict in zip(names, verdicts, strict=True)}
                 r = tuple(reason for verdict in verdicts for reason in verdict.reasons)
