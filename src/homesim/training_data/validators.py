@@ -361,7 +361,18 @@ class RangeValidator:
         return _fail(self.name, self._scores(record) + self._screened(record) + self._specific(record, ctx))
 
     def check_batch(self, batch: Batch, ctx: Context, passing: Sequence[bool]) -> list[Verdict]:
-        """What `_screened` checks is screened column-wise; the rest runs per record."""
+        """What `_screened` checks is screened column-wise, and so are device-health windows (`_window`);
+        the rest runs per record."""
+        frame = batch.frame()
+        if batch.kind is DeviceHealthRecord and frame is not None:
+            periods = {home: _period(ctx.truth_of(home)) for home in frame["home_key"].unique().drop_nulls()}
+            return _screened(
+                self,
+                batch,
+                ctx,
+                lambda schema: _range_screen(schema) | _window_screen(periods),
+                lambda item: _fail(self.name, self._scores(item.record)),
+            )
         return _screened(
             self,
             batch,
@@ -418,11 +429,45 @@ class RangeValidator:
             return [f"window {start}..{end} ends before it starts"]
         if truth is None:
             return []
-        tz = ZoneInfo(truth.timezone)  # windows are local days; the window end is exclusive
-        first, last = truth.start.astimezone(tz).date(), truth.end.astimezone(tz).date()
+        first, last = _period(truth) or (start, end)
         if start < first or start > last or end > last + timedelta(days=1):
             return [f"window {start}..{end} outside the simulated period {first}..{last}"]
         return []
+
+
+def _period(truth: GroundTruth | None) -> tuple[date, date] | None:
+    """The first and last local day of a home's simulated period (windows are local days; a window's end
+    is exclusive); None when the truth is unknown."""
+    if truth is None:
+        return None
+    tz = ZoneInfo(truth.timezone)
+    return truth.start.astimezone(tz).date(), truth.end.astimezone(tz).date()
+
+
+#: An ISO date as `date.fromisoformat` reads it and `str.to_date` cannot read otherwise (other spellings it
+#: accepts, or that polars would, are flagged and checked per record).
+_ISO_DATE: Final = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+
+
+def _window_screen(periods: Mapping[str, tuple[date, date] | None]) -> pl.Expr:
+    """Device-health records whose window may not be ISO dates, may end before it starts or may lie outside
+    its home's period (`periods`: per home key, None when its truth is unknown)."""
+    starts, ends = at("inputs.window_start"), at("inputs.window_end")
+    start = starts.str.to_date("%Y-%m-%d", strict=False)
+    end = ends.str.to_date("%Y-%m-%d", strict=False)
+    known = {home: period for home, period in periods.items() if period is not None}
+    home = pl.col("home_key")
+    first = home.replace_strict({h: p[0] for h, p in known.items()}, default=None, return_dtype=pl.Date)
+    last = home.replace_strict({h: p[1] for h, p in known.items()}, default=None, return_dtype=pl.Date)
+    outside = (start < first) | (start > last) | (end > last.dt.offset_by("1d"))
+    return (
+        ~starts.str.contains(_ISO_DATE)
+        | ~ends.str.contains(_ISO_DATE)
+        | start.is_null()
+        | end.is_null()
+        | (start > end)
+        | (first.is_not_null() & outside)
+    )
 
 
 # --------------------------------------------------------------------------------------- ground truth
