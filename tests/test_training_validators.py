@@ -266,3 +266,39 @@ def test_a_malformed_record_does_not_stop_its_batch(
     found = reasons_of([*patterns, no_cycle], truth, tmp_path)
     assert list(found) == [no_cycle.record_id]
     assert has(found[no_cycle.record_id], "schema", "cycle")
+
+
+def test_device_health_windows_screened_column_wise_as_checked_per_record(
+    home: tuple[list[AnyRecord], GroundTruth],
+) -> None:
+    records, truth = home
+    health = first(records, DeviceHealthRecord)
+    day = health.inputs.window_start
+    year = int(day[:4])
+    windows = [
+        (day, health.inputs.window_end),
+        (f"{year + 5}-01-01", f"{year + 5}-01-02"),  # after the period
+        (f"{year - 5}-01-01", f"{year - 5}-01-02"),  # before it
+        (health.inputs.window_end, day),  # ends before it starts
+        (day, f"{year + 5}-01-01"),  # ends far after the period
+        (day.replace("-", ""), health.inputs.window_end),  # basic ISO: fromisoformat reads it
+        (f"{year}-1-1", f"{year}-1-2"),  # not ISO
+        (f"{year}-02-30", f"{year}-03-01"),  # no such day
+        ("", ""),
+    ]
+    batch = [
+        health.model_copy(
+            update={
+                "record_id": f"{i:024x}",
+                "home_key": key,
+                "inputs": health.inputs.model_copy(update={"window_start": start, "window_end": end}),
+            }
+        )
+        for i, (start, end) in enumerate(windows)
+        for key in (health.home_key, "unknown-home")  # the period is checked only where the truth is known
+    ]
+    ctx = Context(truth_of={health.home_key: truth}.get)
+    items = [Item(r, serialise(r)) for r in batch]
+    screened = RANGE.check_batch(Batch(items), ctx, [True] * len(items))
+    assert screened == [RANGE(r, serialise(r).payload, ctx) for r in batch]
+    assert screened[0].score == 1.0 and sum(v.score < 1 for v in screened) >= 10

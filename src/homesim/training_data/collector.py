@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
 from pathlib import Path
 from typing import Any, Final
 
@@ -221,26 +220,33 @@ class TrainingDataCollector:
         for cycle in {_attr(item.record, "cycle") for item in items} - seen.keys():
             if isinstance(cycle, int):
                 seen[cycle] = self.store.content_hashes(cycle)
-        # One column of verdicts per validator; a record's quality is its lowest score so far.
+        # One column of verdicts per validator; a record's quality is its lowest score so far, kept only for
+        # the records some validator did not pass outright (most records: none, and nothing per record).
         columns: list[list[v.Verdict]] = []
-        quality = [1.0] * len(items)
+        flawed: dict[int, float] = {}
         under_check = v.Batch(items)
         for validator in point.validators:
-            passing = [q >= point.threshold for q in quality]
-            columns.append(v.check_batch(validator, under_check, self._ctx, passing))
-            quality = [min(q, verdict.score) for q, verdict in zip(quality, columns[-1], strict=True)]
+            passing = [True] * len(items)
+            for i, lowest in flawed.items():
+                passing[i] = lowest >= point.threshold
+            column = v.check_batch(validator, under_check, self._ctx, passing)
+            for i, verdict in enumerate(column):
+                if verdict is not v.OK:
+                    flawed[i] = min(flawed.get(i, v.PASS), verdict.score)
+            columns.append(column)
         names = [validator.name for validator in point.validators]
         clean = dict.fromkeys(names, v.PASS)  # shared (read-only) by every record that passed everything
         accepted = 0
         run = () if self.run_id is None else (self.run_id,)
         lineage_ids: dict[tuple[str, ...], str] = {}  # most records share theirs: serialise each once
-        rows = zip(*columns, strict=True) if columns else repeat((), len(items))
         traced = self.lineage is not None
         groups = batch.groups
-        for item, q, verdicts in zip(items, quality, rows, strict=True):
-            if all(verdict is v.OK for verdict in verdicts):
-                s, r = clean, ()
-            else:
+        for i, item in enumerate(items):
+            q = flawed.get(i, v.PASS)
+            s: dict[str, float] = clean
+            r: tuple[str, ...] = ()
+            if i in flawed:
+                verdicts = [column[i] for column in columns]
                 s = {name: verdict.score for name, verdict in zip(names, verdicts, strict=True)}
                 r = tuple(reason for verdict in verdicts for reason in verdict.reasons)
             record, serialised = item.record, item.serialised

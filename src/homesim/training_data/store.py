@@ -17,6 +17,7 @@ one. Exporters read accepted records back per model type, as records or as raw J
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import sqlite3
@@ -34,6 +35,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from homesim.io import atomic_path
 from homesim.schema.records import AnyRecord
+from homesim.training_data.frames import dtype_of
 from homesim.workspace import Workspace
 
 RECORD_ADAPTER: Final[TypeAdapter[AnyRecord]] = TypeAdapter(AnyRecord)
@@ -90,13 +92,26 @@ def serialise(record: AnyRecord) -> Serialised:
     if stage_at < 0 or quality_at < 0:
         raise ValueError(f"unexpected JSON layout {payload[:80]!r}…")
     label = getattr(record, "label", None)
-    tail = _LABEL_KEY + label.model_dump_json(warnings=False) + "}" if isinstance(label, BaseModel) else ""
-    # The label's own JSON says exactly where it starts; a record built without validation (its label not
-    # a model) falls back to the last label key: it fails the schema check anyway.
-    label_at = len(payload) - len(tail) if tail and payload.endswith(tail) else payload.rfind(_LABEL_KEY)
+    if isinstance(label, BaseModel) and not _flat(type(label)):
+        # The label's own JSON says exactly where it starts (its free-form values may hold the label key).
+        tail = _LABEL_KEY + label.model_dump_json(warnings=False) + "}"
+        label_at = len(payload) - len(tail) if payload.endswith(tail) else payload.rfind(_LABEL_KEY)
+    else:
+        # A flat label's JSON cannot hold the label key (strings escape their quotes): the last one is it. A
+        # record built without validation (its label not a model) fails the schema check anyway.
+        label_at = payload.rfind(_LABEL_KEY)
     content = f"{getattr(record, 'home_key', None)}\x1f{payload[stage_at + 1 : label_at]}"
     digest = hashlib.sha256(content.encode()).hexdigest()[:32]
     return Serialised(payload, quality_at, stage_at, digest)
+
+
+@functools.cache
+def _flat(label: type[BaseModel]) -> bool:
+    """Whether `label`'s JSON is flat (scalar fields only) with no field named like the label key."""
+    return "label" not in label.model_fields and all(
+        (dtype := dtype_of(info.annotation)) is not None and not isinstance(dtype, pl.Struct | pl.List)
+        for info in label.model_fields.values()
+    )
 
 
 def content_hash(record: AnyRecord) -> str:

@@ -32,7 +32,8 @@ from homesim.schema.records import (
     SuggestionRecord,
     SynergyRecord,
 )
-from homesim.training_data.frames import at, decode, dtype_at
+from homesim.training_data.frames import at, decode, decode_strict, dtype_at
+from homesim.training_data.schema_screen import model_screen
 from homesim.training_data.store import RECORD_ADAPTER, Serialised, content_hash
 
 PASS: Final = 1.0
@@ -114,18 +115,30 @@ class Batch:
         self.items = items
         self._frame: pl.DataFrame | None = None
         self._decoded = False
+        #: Whether Arrow's reader decoded the frame (`frames.decode_strict`: every value of its type).
+        self.strict = False
+
+    @property
+    def kind(self) -> type[BaseModel] | None:
+        """The batch's record type; None when it mixes types (or is empty)."""
+        kinds = {type(item.record) for item in self.items}
+        return kinds.pop() if len(kinds) == 1 else None
 
     def frame(self) -> pl.DataFrame | None:
         """The decoded payloads (see `frames.decode`); None when the batch mixes record types or a payload
         does not decode (a malformed record: the validators then look at each record on its own)."""
         if not self._decoded:
             self._decoded = True
-            kinds = {type(item.record) for item in self.items}
-            if len(kinds) == 1:
-                try:
-                    self._frame = decode([item.payload for item in self.items], kinds.pop())
-                except (pl.exceptions.PolarsError, ValueError):
-                    self._frame = None
+            kind = self.kind
+            if kind is not None:
+                payloads = [item.payload for item in self.items]
+                self._frame = decode_strict(payloads, kind)
+                self.strict = self._frame is not None
+                if self._frame is None:
+                    try:
+                        self._frame = decode(payloads, kind)
+                    except (pl.exceptions.PolarsError, ValueError):
+                        self._frame = None
         return self._frame
 
     def flagged(self, screen: Callable[[pl.Schema], pl.Expr | None]) -> list[bool] | None:
@@ -204,6 +217,19 @@ class SchemaValidator:
         except ValidationError as exc:
             return _fail(self.name, [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()])
         return OK
+
+    def check_batch(self, batch: Batch, ctx: Context, passing: Sequence[bool]) -> list[Verdict]:
+        """Screened column-wise (`schema_screen`): pydantic validates only the records the screen flags, or
+        every record when the batch has no strictly decoded frame or its model no screen."""
+        kind = batch.kind
+        screen = None if kind is None else model_screen(kind)
+        flags = None if screen is None else batch.flagged(screen.flags)
+        if screen is None or flags is None or not batch.strict:
+            return [check_one(self, item, ctx) for item in batch.items]
+        return [
+            check_one(self, item, ctx) if flag or not screen.whole(item.record) else OK
+            for item, flag in zip(batch.items, flags, strict=True)
+        ]
 
 
 # -------------------------------------------------------------------------------------- completeness
@@ -335,7 +361,18 @@ class RangeValidator:
         return _fail(self.name, self._scores(record) + self._screened(record) + self._specific(record, ctx))
 
     def check_batch(self, batch: Batch, ctx: Context, passing: Sequence[bool]) -> list[Verdict]:
-        """What `_screened` checks is screened column-wise; the rest runs per record."""
+        """What `_screened` checks is screened column-wise, and so are device-health windows (`_window`);
+        the rest runs per record."""
+        frame = batch.frame()
+        if batch.kind is DeviceHealthRecord and frame is not None:
+            periods = {home: _period(ctx.truth_of(home)) for home in frame["home_key"].unique().drop_nulls()}
+            return _screened(
+                self,
+                batch,
+                ctx,
+                lambda schema: _range_screen(schema) | _window_screen(periods),
+                lambda item: _fail(self.name, self._scores(item.record)),
+            )
         return _screened(
             self,
             batch,
@@ -392,11 +429,45 @@ class RangeValidator:
             return [f"window {start}..{end} ends before it starts"]
         if truth is None:
             return []
-        tz = ZoneInfo(truth.timezone)  # windows are local days; the window end is exclusive
-        first, last = truth.start.astimezone(tz).date(), truth.end.astimezone(tz).date()
+        first, last = _period(truth) or (start, end)
         if start < first or start > last or end > last + timedelta(days=1):
             return [f"window {start}..{end} outside the simulated period {first}..{last}"]
         return []
+
+
+def _period(truth: GroundTruth | None) -> tuple[date, date] | None:
+    """The first and last local day of a home's simulated period (windows are local days; a window's end
+    is exclusive); None when the truth is unknown."""
+    if truth is None:
+        return None
+    tz = ZoneInfo(truth.timezone)
+    return truth.start.astimezone(tz).date(), truth.end.astimezone(tz).date()
+
+
+#: An ISO date as `date.fromisoformat` reads it and `str.to_date` cannot read otherwise (other spellings it
+#: accepts, or that polars would, are flagged and checked per record).
+_ISO_DATE: Final = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+
+
+def _window_screen(periods: Mapping[str, tuple[date, date] | None]) -> pl.Expr:
+    """Device-health records whose window may not be ISO dates, may end before it starts or may lie outside
+    its home's period (`periods`: per home key, None when its truth is unknown)."""
+    starts, ends = at("inputs.window_start"), at("inputs.window_end")
+    start = starts.str.to_date("%Y-%m-%d", strict=False)
+    end = ends.str.to_date("%Y-%m-%d", strict=False)
+    known = {home: period for home, period in periods.items() if period is not None}
+    home = pl.col("home_key")
+    first = home.replace_strict({h: p[0] for h, p in known.items()}, default=None, return_dtype=pl.Date)
+    last = home.replace_strict({h: p[1] for h, p in known.items()}, default=None, return_dtype=pl.Date)
+    outside = (start < first) | (start > last) | (end > last.dt.offset_by("1d"))
+    return (
+        ~starts.str.contains(_ISO_DATE)
+        | ~ends.str.contains(_ISO_DATE)
+        | start.is_null()
+        | end.is_null()
+        | (start > end)
+        | (first.is_not_null() & outside)
+    )
 
 
 # --------------------------------------------------------------------------------------- ground truth
