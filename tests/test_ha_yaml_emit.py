@@ -9,7 +9,6 @@ from typing import Any
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_ha_real_automations import DATA, _items
 
 from homesim.generation.home import GeneratedHome
 from homesim.ha.automation import AutomationError, parse_automation, parse_config
@@ -17,6 +16,7 @@ from homesim.ha.automation.values import Syntax
 from homesim.ha.automation.yaml_emit import DUMP_OPTIONS, HaDumper, QuotedStr, dump
 from homesim.ha.automation.yaml_io import AnyAutomation, document
 from homesim.simulation.home_view import HomeView
+from test_ha_real_automations import DATA, _items
 
 SYNTAXES: tuple[Syntax, ...] = ("as_written", "current", "legacy")
 

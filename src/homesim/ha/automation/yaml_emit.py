@@ -71,7 +71,7 @@ _MAX_MEMO = 50_000
 _memo: dict[tuple[type, object, bool], str | None] = {}
 
 
-class _Unsupported(Exception):
+class _NotLaidOutError(Exception):
     """Something in the documents this layout does not cover: PyYAML writes them instead."""
 
 
@@ -81,11 +81,12 @@ def dump(documents: Sequence[Any]) -> str:
         lines: list[str] = []
         try:
             _sequence(documents, 0, "", lines, set())
-        except _Unsupported:
+        except _NotLaidOutError:
             pass
         else:
             return "\n".join(lines) + "\n"
-    return yaml.dump(list(documents), Dumper=HaDumper, **DUMP_OPTIONS)
+    text: str = yaml.dump(list(documents), Dumper=HaDumper, **DUMP_OPTIONS)
+    return text
 
 
 def _mapping(data: dict[Any, Any], indent: int, lead: str, lines: list[str], seen: set[int]) -> None:
@@ -125,7 +126,7 @@ def _sequence(items: Sequence[Any], indent: int, lead: str, lines: list[str], se
 def _container(value: object, seen: set[int]) -> None:
     """Note a dict or list; one met twice would be written as an anchor and alias by PyYAML."""
     if id(value) in seen:
-        raise _Unsupported
+        raise _NotLaidOutError
     seen.add(id(value))
 
 
@@ -142,9 +143,9 @@ def _text(value: object, *, key: bool) -> str:
     """A key as PyYAML writes it, or a value with its leading space ("" for None), memoised."""
     kind = type(value)
     if kind not in _SCALARS or (key and kind is not str):
-        raise _Unsupported
+        raise _NotLaidOutError
     if isinstance(value, str) and len(value) > _MAX_SCALAR:
-        raise _Unsupported
+        raise _NotLaidOutError
     memo_key = (kind, repr(value) if kind is float else value, key)  # -0.0 == 0.0, but not in YAML
     if memo_key in _memo:
         text = _memo[memo_key]
@@ -154,7 +155,7 @@ def _text(value: object, *, key: bool) -> str:
             _memo.clear()
         _memo[memo_key] = text
     if text is None:
-        raise _Unsupported
+        raise _NotLaidOutError
     return text
 
 
@@ -162,10 +163,10 @@ def _render(value: object, *, key: bool) -> str | None:
     """PyYAML's rendering of `value` as a key (with a null value) or as a mapping value; None when it
     spans lines or is not a simple key."""
     if key:
-        rendered = yaml.dump({value: None}, Dumper=HaDumper, **DUMP_OPTIONS)
+        rendered: str = yaml.dump({value: None}, Dumper=HaDumper, **DUMP_OPTIONS)
         text = rendered.removesuffix(":\n")
         ok = len(text) < len(rendered) and "\n" not in text and not text.startswith("?")
         return text if ok else None
-    rendered = yaml.dump({"k": value}, Dumper=HaDumper, **DUMP_OPTIONS)
+    rendered = str(yaml.dump({"k": value}, Dumper=HaDumper, **DUMP_OPTIONS))
     text = rendered.removeprefix("k:").removesuffix("\n")
     return text if len(text) == len(rendered) - 3 and "\n" not in text else None
