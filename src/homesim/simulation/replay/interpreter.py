@@ -79,6 +79,7 @@ from homesim.schema.vocabulary import implied_state, sun_crossings
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 Bool = npt.NDArray[np.bool_]
+ObjectArray = npt.NDArray[np.object_]
 
 #: Environment-backed signals are sampled on this grid: HA's sun and weather entities update every few
 #: minutes, so a threshold crossing is placed to within a minute rather than at the hourly source rows.
@@ -246,6 +247,8 @@ class Replayer:
         self._unsupported: list[str] = []
         self._series: dict[tuple[str, str | None], pl.DataFrame] = {}
         self._replays: dict[str, Replay] = {}
+        self._clocks: dict[time, I64] = {}
+        self._columns: dict[tuple[str, str | None], tuple[I64, ObjectArray, ObjectArray, I64]] = {}
 
     # ---------------------------------------------------------------------------------- signals
 
@@ -332,7 +335,14 @@ class Replayer:
         )
 
     def _local_times(self, clock: time) -> I64:
-        """UTC µs of a local clock time on every day of the replay span."""
+        """UTC µs of a local clock time on every day of the replay span (made once per clock time)."""
+        if clock not in self._clocks:
+            stamps = self._clock_times(clock)
+            stamps.flags.writeable = False  # shared by every trigger at this time
+            self._clocks[clock] = stamps
+        return self._clocks[clock]
+
+    def _clock_times(self, clock: time) -> I64:
         days = self._local(np.array([self.data.start_us, self.data.end_us], np.int64)).get_column("date")
         dates = pl.date_range(days[0], days[1], "1d", eager=True)
         stamps = (
@@ -409,20 +419,34 @@ class Replayer:
             return 0
 
     def _state_trigger(self, trigger: StateTrigger, entity: str) -> I64:
-        changes = self.states(entity, trigger.attribute)
-        mask = pl.lit(True)
+        times, state, prev, next_us = self._state_columns(entity, trigger.attribute)
+        mask = np.ones(len(times), dtype=bool)
+        # A missing state (null) matches no `to`/`from`, and no `not_to` either; `not_from` lets it pass.
         if trigger.to is not None:
-            mask &= pl.col("state").is_in(_listed(trigger.to))
+            mask &= _among(state, trigger.to)
         if trigger.from_ is not None:
-            mask &= pl.col("prev").is_in(_listed(trigger.from_))
+            mask &= _among(prev, trigger.from_)
         if trigger.not_to is not None:
-            mask &= ~pl.col("state").is_in(_listed(trigger.not_to))
+            mask &= (state != None) & ~_among(state, trigger.not_to)  # noqa: E711 - elementwise
         if trigger.not_from is not None:
-            mask &= ~pl.col("prev").is_in(_listed(trigger.not_from)).fill_null(False)
+            mask &= ~_among(prev, trigger.not_from)
         hold = self._seconds(trigger.for_)
         # `for`: the new state must last that long (until the entity's next change) before it fires.
-        fired = changes.filter(mask & (pl.col("next_us") - pl.col("time_us") >= hold))
-        return fired.get_column("time_us").to_numpy().astype(np.int64) + hold
+        fired: I64 = times[mask & (next_us - times >= hold)] + hold
+        return fired
+
+    def _state_columns(self, entity_id: str, attribute: str | None) -> tuple[I64, ObjectArray, ObjectArray, I64]:
+        """`states` as numpy columns (time_us, state, prev, next_us), made once per series."""
+        key = (entity_id, attribute)
+        if key not in self._columns:
+            changes = self.states(entity_id, attribute)
+            self._columns[key] = (
+                changes.get_column("time_us").to_numpy().astype(np.int64),
+                changes.get_column("state").to_numpy().astype(object),
+                changes.get_column("prev").to_numpy().astype(object),
+                changes.get_column("next_us").to_numpy().astype(np.int64),
+            )
+        return self._columns[key]
 
     def _time_pattern(self, trigger: TimePatternTrigger) -> I64:
         """Local clock times matching hours/minutes/seconds (`*`, `/n` or a number) over the span."""
@@ -866,6 +890,14 @@ def _empty() -> I64:
 
 def _listed(value: str | list[str]) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
+
+
+def _among(values: ObjectArray, wanted: str | list[str]) -> Bool:
+    """Which of `values` (strings or None) are one of `wanted`; None never is."""
+    found = np.zeros(len(values), dtype=bool)
+    for one in _listed(wanted):
+        found |= values == one
+    return found
 
 
 def _attribute(name: str) -> pl.Expr:
