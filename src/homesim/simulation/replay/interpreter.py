@@ -80,6 +80,8 @@ I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 Bool = npt.NDArray[np.bool_]
 ObjectArray = npt.NDArray[np.object_]
+#: A state series as numpy columns: time_us, state, prev (the state before), next_us (the next change).
+StateColumns = tuple[I64, ObjectArray, ObjectArray, I64]
 
 #: Environment-backed signals are sampled on this grid: HA's sun and weather entities update every few
 #: minutes, so a threshold crossing is placed to within a minute rather than at the hourly source rows.
@@ -248,7 +250,7 @@ class Replayer:
         self._series: dict[tuple[str, str | None], pl.DataFrame] = {}
         self._replays: dict[str, Replay] = {}
         self._clocks: dict[time, I64] = {}
-        self._columns: dict[tuple[str, str | None], tuple[I64, ObjectArray, ObjectArray, I64]] = {}
+        self._columns: dict[tuple[str, str | None], StateColumns] = {}
 
     # ---------------------------------------------------------------------------------- signals
 
@@ -435,7 +437,7 @@ class Replayer:
         fired: I64 = times[mask & (next_us - times >= hold)] + hold
         return fired
 
-    def _state_columns(self, entity_id: str, attribute: str | None) -> tuple[I64, ObjectArray, ObjectArray, I64]:
+    def _state_columns(self, entity_id: str, attribute: str | None) -> StateColumns:
         """`states` as numpy columns (time_us, state, prev, next_us), made once per series."""
         key = (entity_id, attribute)
         if key not in self._columns:
