@@ -13,6 +13,7 @@ on every ground-truth automation, the real ones and random documents.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -161,12 +162,16 @@ def _text(value: object, *, key: bool) -> str:
 
 def _render(value: object, *, key: bool) -> str | None:
     """PyYAML's rendering of `value` as a key (with a null value) or as a mapping value; None when it
-    spans lines or is not a simple key."""
+    spans lines (what follows a line break is indented by context) or is not a simple key."""
     if key:
         rendered: str = yaml.dump({value: None}, Dumper=HaDumper, **DUMP_OPTIONS)
         text = rendered.removesuffix(":\n")
-        ok = len(text) < len(rendered) and "\n" not in text and not text.startswith("?")
+        ok = len(text) < len(rendered) and not _LINE_BREAKS.search(text) and not text.startswith("?")
         return text if ok else None
     rendered = str(yaml.dump({"k": value}, Dumper=HaDumper, **DUMP_OPTIONS))
     text = rendered.removeprefix("k:").removesuffix("\n")
-    return text if len(text) == len(rendered) - 3 and "\n" not in text else None
+    return text if len(text) == len(rendered) - 3 and not _LINE_BREAKS.search(text) else None
+
+
+#: What YAML counts as a line break (PyYAML writes one raw, inside quotes, and indents the next line).
+_LINE_BREAKS = re.compile("[\n\r\x85\u2028\u2029]")
