@@ -6,21 +6,33 @@ smaller numbers for a quick look, e.g. `python benchmarks/simulation.py --homes 
 Generation time is reported separately and is not part of the cycle's numbers. Besides wall time, the
 CPU seconds of the cycle (parent and workers, user + system) are reported: on a shared machine they are the
 steadier figure, and records per CPU second is what one core does.
+
+`--warm K` instead runs one worker's path over the dataset's first K homes in this process, after one warm-up
+home (no worker start-up or imports): CPU seconds per stage, the rest of `run_home` (loading the home,
+scoring), and pickling the outcome as a worker sends it (`--profile` adds cProfile's top functions). That is
+the per-home cost a large run pays, which a small run's start-up hides; docs/benchmarks.md keeps its table.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
+import pickle
+import pstats
 import resource
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from homesim.datasets.manager import DataGenerationManager
 from homesim.generation.config import GenerationConfig
-from homesim.simulation.cycle import SimulationCycle
+from homesim.schema.records import AnyRecord
+from homesim.simulation.cycle import DEFAULT_STAGES, HomeTask, SimulationCycle, Stage, run_home
+from homesim.simulation.home_view import HomeView
+from homesim.simulation.model_provider import ModelProvider, NoModels
 from homesim.simulation.sink import InMemorySink
 from homesim.workspace import Workspace
 
@@ -33,14 +45,26 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--executor", default="process")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workspace", type=Path, default=None, help="default: a fresh temporary folder")
+    parser.add_argument(
+        "--warm", type=int, default=0, help="run K homes' worker path in this process instead"
+    )
+    parser.add_argument("--profile", action="store_true", help="with --warm: print cProfile's top functions")
     args = parser.parse_args(argv)
     config = GenerationConfig(homes=args.homes, days=args.days, seed=args.seed)
     with tempfile.TemporaryDirectory(prefix="homesim-bench-") as tmp:
         workspace = Workspace(args.workspace or Path(tmp))
         started = time.perf_counter()
         with DataGenerationManager(workspace, "process", workers=args.workers) as manager:
-            dataset = manager.generate(config).manifest.dataset_id
+            manifest = manager.generate(config).manifest
+        dataset = manifest.dataset_id
         generation_s = time.perf_counter() - started
+        if args.warm:
+            keys = list(manifest.home_keys)[: args.warm]
+            tasks = [HomeTask(workspace.home_dir(key), config, 0, DEFAULT_STAGES, NoModels()) for key in keys]
+            warm_row = warm(tasks, args.profile)
+            json.dump({"homes": len(tasks), "days": args.days, **warm_row}, sys.stdout, indent=2)
+            print()
+            return warm_row
         sink = InMemorySink()
         before = _cpu_s()
         with SimulationCycle(workspace, sink, executor=args.executor, workers=args.workers) as cycle:
@@ -67,6 +91,52 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     json.dump(report_row, sys.stdout, indent=2)
     print()
     return report_row
+
+
+def warm(tasks: Sequence[HomeTask], profile: bool) -> dict[str, object]:
+    """One worker's path over `tasks` in this process, after a warm-up home: CPU seconds per stage, the rest
+    of `run_home`, and pickling each outcome (as the worker sends it back)."""
+    spent: dict[str, float] = {}
+
+    def timed(name: str, stage: Stage) -> Stage:
+        def run(view: HomeView, models: ModelProvider, cycle: int) -> Sequence[AnyRecord]:
+            started = time.process_time()
+            try:
+                return stage(view, models, cycle)
+            finally:
+                spent[name] = spent.get(name, 0.0) + time.process_time() - started
+
+        return run
+
+    run_home(tasks[-1])  # imports, caches and first-call costs out of the figures
+    stages = tuple((name, timed(name, stage)) for name, stage in DEFAULT_STAGES)
+    profiler = cProfile.Profile(time.process_time) if profile else None
+    records = 0
+    pickle_s = 0.0
+    started = time.process_time()
+    for task in tasks:
+        timed_task = HomeTask(task.directory, task.config, task.cycle, stages, task.models)
+        outcome = profiler.runcall(run_home, timed_task) if profiler else run_home(timed_task)
+        records += len(outcome.records)
+        begun = time.process_time()
+        pickle.dumps(outcome)
+        pickle_s += time.process_time() - begun
+    total = time.process_time() - started
+    if profiler is not None:
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(30)
+    home_s = total - pickle_s
+    return {
+        "records": records,
+        "cpu_s": round(total, 2),
+        "records_per_cpu_s": round(records / total),
+        "stage_cpu_s": {name: round(s, 3) for name, s in spent.items()},
+        "load_and_scoring_cpu_s": round(home_s - sum(spent.values()), 3),
+        "pickle_cpu_s": round(pickle_s, 3),
+        "us_per_record": {
+            "stages and load": round(home_s / records * 1e6, 1),
+            "pickling": round(pickle_s / records * 1e6, 1),
+        },
+    }
 
 
 def _cpu_s() -> float:

@@ -87,6 +87,38 @@ def test_state_trigger_for_waits_and_requires_the_state_to_hold() -> None:
     assert _run(_auto([trigger]), MOTION) == [17, 45]
 
 
+def test_state_trigger_not_to_and_not_from_skip_missing_states_as_ha_does() -> None:
+    # An attribute that is missing (null) in some events: a change to it matches no `not_to`, and a change
+    # from it passes `not_from`.
+    attributes = ['{"mode": "eco"}', None, '{"mode": "boost"}', '{"mode": "eco"}']
+    rows = [
+        (5, "climate.c", "heat"),
+        (10, "climate.c", "heat"),
+        (20, "climate.c", "heat"),
+        (30, "climate.c", "heat"),
+    ]
+    data = ReplayInput.build(_events(rows, attributes), None, "UTC", span=(T0, T0 + 86400 * US))
+    replayer = Replayer(data)
+
+    def fired(trigger: dict[str, object]) -> list[float]:
+        automation = _auto([{"trigger": "state", "entity_id": "climate.c", "attribute": "mode", **trigger}])
+        return [(t - T0) / 60 / US for t in replayer.run(parse_automation(automation)).call_times()]
+
+    assert fired({"not_to": "eco"}) == [20]  # not the change to null at 10
+    # From nothing (the first event, at 5), from null (at 20) and from boost (at 30).
+    assert fired({"not_from": "eco"}) == [5, 20, 30]
+
+
+def test_replays_are_kept_by_behaviour_not_by_id() -> None:
+    replayer = Replayer(ReplayInput.build(_events(MOTION), None, "UTC", span=(T0, T0 + 86400 * US)))
+    on = _auto([{"trigger": "state", "entity_id": "binary_sensor.m", "to": "on"}])
+    first = replayer.run(parse_automation({**on, "id": "a", "alias": "one"}))
+    assert replayer.run(parse_automation({**on, "id": "b", "alias": "two"})) is first
+    off = _auto([{"trigger": "state", "entity_id": "binary_sensor.m", "to": "off"}])
+    other = replayer.run(parse_automation(off))
+    assert other is not first and [(t - T0) // (60 * US) for t in other.call_times()] == [12, 40]
+
+
 def test_numeric_state_fires_when_crossing_into_range() -> None:
     rows = [(m, "sensor.t", v) for m, v in ((0, "20"), (10, "26"), (20, "27"), (30, "22"), (40, "28"))]
     automation = _auto([{"trigger": "numeric_state", "entity_id": "sensor.t", "above": 25}])

@@ -42,8 +42,6 @@ from homesim.simulation.home_view import HomeView
 from homesim.simulation.model_provider import ModelProvider
 from homesim.simulation.replay import (
     Replay,
-    Replayer,
-    ReplayInput,
     agreement,
     match,
     tolerance_s,
@@ -317,7 +315,7 @@ class AutomationBuilder:
     def __init__(self, view: HomeView, cycle: int) -> None:
         self.view = view
         self.cycle = cycle
-        self.replayer = Replayer(ReplayInput.build(view.events, view.environment, view.timezone))
+        self.replayer = view.replayer
         self.patterns = {p.id: p for p in (view.truth.patterns if view.truth is not None else ())}
 
     def reference(self, pattern_id: str | None) -> tuple[Pattern, Automation] | None:

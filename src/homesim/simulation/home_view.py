@@ -11,6 +11,7 @@ label predictions already made.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ from homesim.schema.events import ENVIRONMENT_SCHEMA, PROVENANCE_COLUMNS
 from homesim.schema.ground_truth import GroundTruth
 from homesim.schema.home import Home
 from homesim.schema.records import AnyRecord, StageName
+from homesim.simulation.replay import Replayer, ReplayInput
 
 HOUR_US = 3_600_000_000
 #: Event columns stages receive.
@@ -75,6 +77,12 @@ class HomeView:
             truth=truth or build_ground_truth(generated),
             activities=_frame(generated.activities.to_table(generated.home)),
         )
+
+    @cached_property
+    def replayer(self) -> Replayer:
+        """The home's replay interpreter, shared by the stages that replay automations: its per-entity
+        series and its replays are computed once per home."""
+        return Replayer(ReplayInput.build(self.events, self.environment, self.timezone))
 
     @property
     def is_real(self) -> bool:

@@ -499,9 +499,20 @@ def matches(candidate: dict[str, object], pattern: Pattern, tolerance_h: float =
 
 def label_candidates(candidates: pl.DataFrame, truth: GroundTruth | None) -> list[Pattern | None]:
     """The ground-truth pattern each candidate matches (None: a false candidate, or no truth to match:
-    a real home). Loops over candidates."""
+    a real home). Loops over candidates, each tried only against the patterns whose actions (or reverts)
+    it performs, since `matches` rejects every other one first."""
     patterns = truth.patterns if truth is not None else ()
-    return [next((p for p in patterns if matches(row, p)), None) for row in candidates.iter_rows(named=True)]
+    by_action: dict[tuple[str, str], list[Pattern]] = {}
+    for pattern in patterns:  # in truth order: the first matching pattern is the label
+        for pair in _allowed_states(pattern):
+            by_action.setdefault(pair, []).append(pattern)
+    return [
+        next(
+            (p for p in by_action.get((row["action_entity"], row["action_state"]), ()) if matches(row, p)),
+            None,
+        )
+        for row in candidates.iter_rows(named=True)
+    ]
 
 
 def eligible_patterns(truth: GroundTruth, min_occurrences: int = MIN_OCCURRENCES) -> list[Pattern]:

@@ -2,8 +2,9 @@
 paths, rendering in either syntax, HA's normalisation, blueprints, and the construct mix of a corpus.
 
 Modules: `values` (scalars, issues, the base model), `triggers`, `conditions`, `actions`, `model`
-(the automation and blueprint uses), `yaml_io` (parse/render), `normalise` (HA's normalised config),
-`blueprints` (expanding `use_blueprint`), `stats` (construct mix). Whether an automation makes sense
+(the automation and blueprint uses), `yaml_io` (parse/render), `yaml_emit` (the automations.yaml
+writer: PyYAML's bytes, laid out without its emitter), `normalise` (HA's normalised config), `blueprints`
+(expanding `use_blueprint`), `stats` (construct mix). Whether an automation makes sense
 for a home is checked in `homesim.ha.automation_validation`.
 """
 

@@ -6,14 +6,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
 from homesim.ha.automation.model import Automation, BlueprintAutomation
 from homesim.ha.automation.triggers import UNIONS
 from homesim.ha.automation.values import AutomationError, Issue, Syntax
-from homesim.ha.yaml_loader import HaYamlError, Unresolved, loads
+from homesim.ha.automation.yaml_emit import QuotedStr, dump
+from homesim.ha.yaml_loader import HaYamlError, loads
 
 AnyAutomation = Automation | BlueprintAutomation
 _ANY = TypeAdapter[AnyAutomation](AnyAutomation)
@@ -86,46 +86,11 @@ def parse_config(data: object) -> AnyAutomation:
 # ---------------------------------------------------------------------------------------------- YAML
 
 
-class _QuotedStr(str):
-    """A string YAML must quote: automation ids, so a numeric-looking id stays a string."""
-
-    __slots__ = ()
-
-
-class _Dumper(yaml.SafeDumper):
-    """SafeDumper writing as HA does: nulls as empty values, quoted automation ids, multi-line blocks."""
-
-
-def _represent_quoted(dumper: yaml.SafeDumper, data: _QuotedStr) -> yaml.ScalarNode:
-    return dumper.represent_scalar("tag:yaml.org,2002:str", str(data), style="'")
-
-
-def _represent_none(dumper: yaml.SafeDumper, _data: None) -> yaml.ScalarNode:
-    return dumper.represent_scalar("tag:yaml.org,2002:null", "")
-
-
-def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
-    # Multi-line templates read best as `|` blocks, as people write them; PyYAML falls back to quoting
-    # where a block cannot hold the text exactly (trailing spaces, say).
-    style = "|" if "\n" in data else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
-
-
-def _represent_unresolved(dumper: yaml.SafeDumper, data: Unresolved) -> yaml.ScalarNode:
-    return dumper.represent_scalar(data.tag, str(data))
-
-
-_Dumper.add_representer(_QuotedStr, _represent_quoted)
-_Dumper.add_representer(type(None), _represent_none)
-_Dumper.add_representer(str, _represent_str)
-_Dumper.add_representer(Unresolved, _represent_unresolved)
-
-
 def document(automation: AnyAutomation, syntax: Syntax = "as_written") -> dict[str, Any]:
     """The mapping HA reads for `automation`, keys named per `syntax`."""
     data: dict[str, Any] = automation.model_dump(context={"syntax": syntax}, warnings=False)
     if "id" in data:
-        data["id"] = _QuotedStr(data["id"])
+        data["id"] = QuotedStr(data["id"])
     return data
 
 
@@ -138,15 +103,7 @@ def render_yaml(
 
     The same automations always give the same text (model field order, no sorting, no line folding).
     """
-    documents = [document(automation, "legacy" if legacy else syntax) for automation in automations]
-    return yaml.dump(
-        documents,
-        Dumper=_Dumper,
-        sort_keys=False,
-        allow_unicode=True,
-        default_flow_style=False,
-        width=1_000_000,  # never fold long templates or descriptions across lines
-    )
+    return dump([document(automation, "legacy" if legacy else syntax) for automation in automations])
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,12 @@ from a stream of its own so the other requests keep their text) is reworded in a
 `paraphrase`: everyday wording the keyword rules do not know ("once it gets dark", "as soon as I'm home",
 "at lights-out"), reordered clauses and, now and then, a device named by an everyday noun ("the hall
 bulb"). `parser.RequestParser` turns text into an `AutomationSpec` with rules (typo-tolerant vocabulary,
-area and device resolution against the home); a deployed `soft_prompt` model, when present, picks the
-intent family instead of the keyword rules, and a model that is a `RequestReader` also supplies the trigger
-event, darkness, device resolution by embedding similarity and a confident clarify/refuse where the rules
-find nothing. `stage.ask_ai_stage` builds the parsed automation and approves it when it is valid for the
-home and behaves like the intended one when both are replayed.
+area and device resolution against the home; `spelling` snaps typos as difflib would, through an index);
+a deployed `soft_prompt` model, when present, picks the intent family instead of the keyword rules, and a
+model that is a `RequestReader` also supplies the trigger event, darkness, device resolution by embedding
+similarity and a confident clarify/refuse where the rules find nothing. `stage.ask_ai_stage` builds the
+parsed automation and approves it when it is valid for the home and behaves like the intended one when both
+are replayed.
 """
 
 from homesim.simulation.ask_ai.parser import (

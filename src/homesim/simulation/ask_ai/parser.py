@@ -5,7 +5,6 @@ darkness and the device (by embedding similarity) and may answer clarify/refuse 
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ import polars as pl
 from homesim.schema.home import Entity, Home
 from homesim.schema.records import AskOutcome
 from homesim.schema.vocabulary import SERVICES, service_for_state
+from homesim.simulation.ask_ai.spelling import speller
 from homesim.simulation.ask_ai.vocabulary import (
     DEVICE_WORDS,
     IMPOSSIBLE_ACTIONS,
@@ -88,11 +88,11 @@ class RequestReader(Protocol):
 def normalize(text: str, vocabulary: tuple[str, ...]) -> str:
     """Lower case, punctuation removed, each word of 4+ letters snapped to the closest known word."""
     words = re.sub(r"[^a-z0-9:.' -]+", " ", text.lower()).replace("'s", "").split()
+    spell = speller(vocabulary)
     fixed = []
     for word in words:
-        if len(word) >= 4 and word.isalpha() and word not in vocabulary:
-            close = difflib.get_close_matches(word, vocabulary, n=1, cutoff=0.8)
-            word = close[0] if close else word
+        if len(word) >= 4 and word.isalpha() and word not in spell.known:
+            word = spell.closest(word, 0.8) or word
         fixed.append(word.strip(".'"))
     return " " + " ".join(fixed) + " "
 

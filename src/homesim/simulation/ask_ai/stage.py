@@ -25,7 +25,7 @@ from homesim.simulation.ask_ai.vocabulary import EQUIVALENCE, EQUIVALENCE_TOLERA
 from homesim.simulation.automation_builder import AutomationSpec, build_automation, signature
 from homesim.simulation.home_view import HomeView
 from homesim.simulation.model_provider import Model, ModelProvider
-from homesim.simulation.replay import Replayer, ReplayInput, agreement
+from homesim.simulation.replay import agreement
 from homesim.splits import is_validation_home
 
 
@@ -42,7 +42,7 @@ class AskAI:
     def __init__(self, view: HomeView, model: Model | None) -> None:
         self.view = view
         self.parser = RequestParser(view.home, model)
-        self.replayer = Replayer(ReplayInput.build(view.events, view.environment, view.timezone))
+        self.replayer = view.replayer
 
     def verdict(self, request: Request, parsed: ParseResult) -> tuple[bool, str | None, Automation | None]:
         """Approved, the rejection reason, and the parsed automation."""

@@ -4,6 +4,7 @@ states and triggers, and `HomeIndex`, a home's devices and areas as a request na
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 from homesim.schema.home import Entity, Home
@@ -161,7 +162,15 @@ class HomeIndex:
         return found
 
     def in_area(self, domain: str, area: str | None) -> list[IndexedDevice]:
-        return [d for d in self.devices if d.entity.domain == domain and (area is None or d.area_id == area)]
+        return [d for d in self._by_domain.get(domain, ()) if area is None or d.area_id == area]
+
+    @cached_property
+    def _by_domain(self) -> dict[str, list[IndexedDevice]]:
+        """The devices per domain, in index order (requests and the parser ask for them hundreds of times)."""
+        grouped: dict[str, list[IndexedDevice]] = {}
+        for device in self.devices:
+            grouped.setdefault(device.entity.domain, []).append(device)
+        return grouped
 
     def motion_sensor(self, area: str | None) -> IndexedDevice | None:
         found = [d for d in self.in_area("binary_sensor", area) if d.entity.device_class == "motion"]

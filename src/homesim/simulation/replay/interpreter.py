@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import time
 from functools import cached_property
 from typing import Any
@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 import pyarrow as pa
+from pydantic_core import PydanticSerializationError
 
 from homesim.generation.calendar import US_PER_MIN, US_PER_S
 from homesim.ha.automation import (
@@ -78,6 +79,9 @@ from homesim.schema.vocabulary import implied_state, sun_crossings
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 Bool = npt.NDArray[np.bool_]
+ObjectArray = npt.NDArray[np.object_]
+#: A state series as numpy columns: time_us, state, prev (the state before), next_us (the next change).
+StateColumns = tuple[I64, ObjectArray, ObjectArray, I64]
 
 #: Environment-backed signals are sampled on this grid: HA's sun and weather entities update every few
 #: minutes, so a threshold crossing is placed to within a minute rather than at the hourly source rows.
@@ -170,13 +174,33 @@ class Replay:
 
     def call_times(self, entity_ids: Sequence[str] | None = None, state: str | None = None) -> I64:
         """Sorted times of calls on `entity_ids` (all if None) that leave them in `state` (any if None)."""
-        calls = self.calls
-        if entity_ids is not None:
-            calls = calls.filter(pl.col("entity_id").is_in(list(entity_ids)))
-        if state is not None:
-            calls = calls.filter(pl.col("state") == state)
-        return np.sort(calls.get_column("call_us").unique().to_numpy().astype(np.int64))
+        if entity_ids is None and state is None:
+            return np.unique(self.calls.get_column("call_us").to_numpy().astype(np.int64))
+        wanted = None if entity_ids is None else set(entity_ids)
+        # A null state (a call that implies none) is matched only by "any state".
+        parts = [
+            times
+            for (entity, called), times in self.targets.items()
+            if (wanted is None or entity in wanted) and (state is None or called == state)
+        ]
+        return np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
 
+    @cached_property
+    def targets(self) -> dict[tuple[str, str | None], I64]:
+        """Call times per (entity, implied state), grouped once: scoring asks for many such pairs."""
+        grouped = self.calls.select("entity_id", "state", "call_us").partition_by(
+            "entity_id", "state", as_dict=True, maintain_order=True
+        )
+        return {
+            (str(key[0]), None if key[1] is None else str(key[1])): frame.get_column("call_us")
+            .to_numpy()
+            .astype(np.int64)
+            for key, frame in grouped.items()
+        }
+
+
+#: The fields of an automation its replay depends on.
+_BEHAVIOUR = {"triggers", "conditions", "actions", "mode"}
 
 _CALL_SCHEMA = {
     "trigger_us": pl.Int64,
@@ -224,6 +248,9 @@ class Replayer:
         self.data = data
         self._unsupported: list[str] = []
         self._series: dict[tuple[str, str | None], pl.DataFrame] = {}
+        self._replays: dict[str, Replay] = {}
+        self._clocks: dict[time, I64] = {}
+        self._columns: dict[tuple[str, str | None], StateColumns] = {}
 
     # ---------------------------------------------------------------------------------- signals
 
@@ -310,7 +337,14 @@ class Replayer:
         )
 
     def _local_times(self, clock: time) -> I64:
-        """UTC µs of a local clock time on every day of the replay span."""
+        """UTC µs of a local clock time on every day of the replay span (made once per clock time)."""
+        if clock not in self._clocks:
+            stamps = self._clock_times(clock)
+            stamps.flags.writeable = False  # shared by every trigger at this time
+            self._clocks[clock] = stamps
+        return self._clocks[clock]
+
+    def _clock_times(self, clock: time) -> I64:
         days = self._local(np.array([self.data.start_us, self.data.end_us], np.int64)).get_column("date")
         dates = pl.date_range(days[0], days[1], "1d", eager=True)
         stamps = (
@@ -387,20 +421,34 @@ class Replayer:
             return 0
 
     def _state_trigger(self, trigger: StateTrigger, entity: str) -> I64:
-        changes = self.states(entity, trigger.attribute)
-        mask = pl.lit(True)
+        times, state, prev, next_us = self._state_columns(entity, trigger.attribute)
+        mask = np.ones(len(times), dtype=bool)
+        # A missing state (null) matches no `to`/`from`, and no `not_to` either; `not_from` lets it pass.
         if trigger.to is not None:
-            mask &= pl.col("state").is_in(_listed(trigger.to))
+            mask &= _among(state, trigger.to)
         if trigger.from_ is not None:
-            mask &= pl.col("prev").is_in(_listed(trigger.from_))
+            mask &= _among(prev, trigger.from_)
         if trigger.not_to is not None:
-            mask &= ~pl.col("state").is_in(_listed(trigger.not_to))
+            mask &= (state != None) & ~_among(state, trigger.not_to)  # noqa: E711 - elementwise
         if trigger.not_from is not None:
-            mask &= ~pl.col("prev").is_in(_listed(trigger.not_from)).fill_null(False)
+            mask &= ~_among(prev, trigger.not_from)
         hold = self._seconds(trigger.for_)
         # `for`: the new state must last that long (until the entity's next change) before it fires.
-        fired = changes.filter(mask & (pl.col("next_us") - pl.col("time_us") >= hold))
-        return fired.get_column("time_us").to_numpy().astype(np.int64) + hold
+        fired: I64 = times[mask & (next_us - times >= hold)] + hold
+        return fired
+
+    def _state_columns(self, entity_id: str, attribute: str | None) -> StateColumns:
+        """`states` as numpy columns (time_us, state, prev, next_us), made once per series."""
+        key = (entity_id, attribute)
+        if key not in self._columns:
+            changes = self.states(entity_id, attribute)
+            self._columns[key] = (
+                changes.get_column("time_us").to_numpy().astype(np.int64),
+                changes.get_column("state").to_numpy().astype(object),
+                changes.get_column("prev").to_numpy().astype(object),
+                changes.get_column("next_us").to_numpy().astype(np.int64),
+            )
+        return self._columns[key]
 
     def _time_pattern(self, trigger: TimePatternTrigger) -> I64:
         """Local clock times matching hours/minutes/seconds (`*`, `/n` or a number) over the span."""
@@ -593,7 +641,19 @@ class Replayer:
     # ----------------------------------------------------------------------------------- actions
 
     def run(self, automation: Automation) -> Replay:
-        """The service calls `automation` would have made over the replay span."""
+        """The service calls `automation` would have made over the replay span.
+
+        Replays are kept by what an automation does (triggers, conditions, actions, mode; not its id or
+        alias): a stage replays the same intended automation for every request or suggestion made of it."""
+        try:
+            key = automation.model_dump_json(include=_BEHAVIOUR, warnings=False)
+        except PydanticSerializationError:  # a value YAML allows and JSON does not (binary data, say)
+            return self._run(automation)
+        if key not in self._replays:
+            self._replays[key] = self._run(automation)
+        return self._replays[key]
+
+    def _run(self, automation: Automation) -> Replay:
         self._unsupported = []
         fired = [self.trigger(trigger, index) for index, trigger in enumerate(automation.triggers)]
         order = np.argsort(np.concatenate([c.times for c in fired] or [_empty()]), kind="stable")
@@ -603,25 +663,18 @@ class Replayer:
         )
         passed = self.conditions(automation.conditions, candidates)
         started = _Candidates(candidates.times[passed], candidates.ids[passed])
-        rows: list[pl.DataFrame] = []
+        rows: list[_Emitted] = []
         run = _Run(started, np.ones(len(started.times), bool), np.zeros(len(started.times), np.int64))
         end = self._walk(automation.actions, run, "", rows)
         keep = _mode_filter(automation.mode, started.times, end.offset_us)
-        calls = pl.concat(rows) if rows else pl.DataFrame(schema={"run": pl.Int64, **_CALL_SCHEMA})
-        calls = calls.filter(pl.col("run").is_in(np.flatnonzero(keep).tolist()))
-        if automation.mode == "restart":
-            # A restart cancels the previous run's calls that were still waiting on a delay.
-            next_start = np.append(started.times[keep][1:], np.iinfo(np.int64).max)[: int(keep.sum())]
-            cancel_at = pl.DataFrame({"run": np.flatnonzero(keep), "cancel_us": next_start})
-            calls = calls.join(cancel_at, on="run").filter(pl.col("call_us") < pl.col("cancel_us"))
         return Replay(
-            calls=calls.select(list(_CALL_SCHEMA)).sort("call_us", "entity_id"),
+            calls=_calls(rows, keep, started.times, restart=automation.mode == "restart"),
             triggered=len(candidates.times),
             runs=int(keep.sum()),
             unsupported=tuple(dict.fromkeys(self._unsupported)),
         )
 
-    def _walk(self, actions: Sequence[Action], run: _Run, branch: str, rows: list[pl.DataFrame]) -> _Run:
+    def _walk(self, actions: Sequence[Action], run: _Run, branch: str, rows: list[_Emitted]) -> _Run:
         """Emit the calls of `actions` for the runs still active, each from its own offset after its
         trigger; returns where each run stands afterwards (offsets, and whether it is still going)."""
         for index, action in enumerate(actions):
@@ -631,7 +684,7 @@ class Replayer:
             run = self._step(action, run, f"{branch}{index}", rows)
         return run
 
-    def _step(self, action: Action, run: _Run, where: str, rows: list[pl.DataFrame]) -> _Run:
+    def _step(self, action: Action, run: _Run, where: str, rows: list[_Emitted]) -> _Run:
         if isinstance(action, DelayAction):
             return run.later(self._seconds(action.delay))
         if isinstance(action, ServiceAction):
@@ -684,7 +737,7 @@ class Replayer:
         self._unsupported.append(f"action {type(action).__name__}")
         return run.only(np.zeros(len(run.active), dtype=bool))
 
-    def _repeat(self, action: RepeatAction, run: _Run, where: str, rows: list[pl.DataFrame]) -> _Run:
+    def _repeat(self, action: RepeatAction, run: _Run, where: str, rows: list[_Emitted]) -> _Run:
         repeat = action.repeat
         if isinstance(repeat.count, int):
             times = repeat.count
@@ -723,7 +776,7 @@ class Replayer:
         waited = np.where(timed_out, timeout, np.maximum(until - now, 0))
         return _Run(run.runs, run.active & go_on, run.offset_us + waited)
 
-    def _emit(self, action: ServiceAction, run: _Run, branch: str, rows: list[pl.DataFrame]) -> None:
+    def _emit(self, action: ServiceAction, run: _Run, branch: str, rows: list[_Emitted]) -> None:
         if action.templated:
             self._unsupported.append(f"service template {action.service_name!r}")
             return
@@ -734,21 +787,59 @@ class Replayer:
         if not entities or len(index) == 0:
             return
         state = implied_state(action.service_name, action.all_data)
-        for entity in entities:
-            rows.append(
-                pl.DataFrame(
-                    {
-                        "run": index,
-                        "trigger_us": run.runs.times[index],
-                        "call_us": run.runs.times[index] + run.offset_us[index],
-                        "action": action.service_name,
-                        "entity_id": entity,
-                        "state": state,
-                        "branch": branch[: branch.rfind("/") + 1] or "main",
-                    },
-                    schema={"run": pl.Int64, **_CALL_SCHEMA},
-                )
-            )
+        called = _Emitted(
+            index,
+            run.runs.times[index],
+            run.runs.times[index] + run.offset_us[index],
+            action.service_name,
+            "",
+            state,
+            branch[: branch.rfind("/") + 1] or "main",
+        )
+        rows += [replace(called, entity_id=entity) for entity in entities]
+
+
+@dataclass(frozen=True)
+class _Emitted:
+    """One service call on one entity, made by each of the runs `runs` (indices of the started runs)."""
+
+    runs: I64
+    trigger_us: I64
+    call_us: I64
+    action: str
+    entity_id: str
+    state: str | None
+    branch: str
+
+
+def _calls(rows: Sequence[_Emitted], keep: Bool, starts: I64, *, restart: bool) -> pl.DataFrame:
+    """The calls of the runs HA would start (`keep`), as one frame (built once, not once per call)."""
+    runs = np.concatenate([r.runs for r in rows] or [_empty()])
+    call_us = np.concatenate([r.call_us for r in rows] or [_empty()])
+    wanted = keep[runs]
+    if restart:
+        # A restart cancels the previous run's calls that were still waiting on a delay.
+        cancel_us = np.full(len(starts), np.iinfo(np.int64).max, dtype=np.int64)
+        kept = np.flatnonzero(keep)
+        cancel_us[kept[:-1]] = starts[kept[1:]]
+        wanted &= call_us < cancel_us[runs]
+    # Each row's string columns come from its `_Emitted`, picked by numpy (polars' gather costs more here).
+    source = np.repeat(np.arange(len(rows), dtype=np.int64), [len(r.runs) for r in rows])[wanted]
+    strings = {
+        name: pl.Series(
+            name, np.array([getattr(r, name) for r in rows], dtype=object)[source].tolist(), pl.Utf8
+        )
+        for name in ("action", "entity_id", "state", "branch")
+    }
+    frame = pl.DataFrame(
+        {
+            "trigger_us": pl.Series(np.concatenate([r.trigger_us for r in rows] or [_empty()])[wanted]),
+            "call_us": pl.Series(call_us[wanted]),
+            **strings,
+        },
+        schema=_CALL_SCHEMA,
+    )
+    return frame.sort("call_us", "entity_id")
 
 
 #: Longest `repeat: count` unrolled (a replay of a home's history, not a stress test).
@@ -801,6 +892,14 @@ def _empty() -> I64:
 
 def _listed(value: str | list[str]) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
+
+
+def _among(values: ObjectArray, wanted: str | list[str]) -> Bool:
+    """Which of `values` (strings or None) are one of `wanted`; None never is."""
+    found = np.zeros(len(values), dtype=bool)
+    for one in _listed(wanted):
+        found |= values == one
+    return found
 
 
 def _attribute(name: str) -> pl.Expr:

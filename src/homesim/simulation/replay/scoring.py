@@ -125,9 +125,8 @@ def score_pattern(result: Replay, events: pa.Table | pl.DataFrame, pattern: Patt
 def agreement(a: Replay, b: Replay, tolerance_s: float = 60.0) -> float:
     """Behavioural agreement of two replays: F1 of their (entity, state, time) calls matched within
     `tolerance_s` (1.0 when neither would ever act)."""
-    keys = pl.concat([a.calls, b.calls]).select("entity_id", "state").unique().sort("entity_id", "state")
     matched = total = 0
-    for entity, state in keys.iter_rows():  # one step per distinct target, not per event
+    for entity, state in {**a.targets, **b.targets}:  # one step per distinct target, not per event
         result = match(a.call_times([entity], state), b.call_times([entity], state), tolerance_s)
         matched += result.matched_firings + result.hit_occurrences
         total += result.firings + result.occurrences
