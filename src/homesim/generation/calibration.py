@@ -72,6 +72,20 @@ class RoomLayout(_Spec):
         return value
 
 
+class Bouts(_Spec):
+    """Real activity comes in bursts with quiet spells between: the calibrated sensors' activations
+    gather into bouts (each activation within `bout_s` seconds of its bout's start), and the bouts come
+    in episodes (runs of bouts with pauses under a quarter of an hour, long quiet spells between them)."""
+
+    #: Bouts per awake hour at home.
+    per_h: float = Field(gt=0)
+    bout_s: float = Field(default=60.0, gt=0)
+    #: Mean bouts per episode (geometric, at least one), and the seconds from one bout's start to the
+    #: next one's in an episode: lognormal (median, log-sd, min, max).
+    per_episode: float = Field(default=1.0, ge=1.0)
+    gap_s: Lognormal = (180.0, 1.0, 60.0, 900.0)
+
+
 class Calibration(_Spec):
     """What a real home fixes in the homes generated like it (see the module docstring)."""
 
@@ -81,11 +95,8 @@ class Calibration(_Spec):
     wake_h: float = Field(ge=3, le=12, description="usual wake-up, local hour")
     bedtime_h: float = Field(ge=19, le=27.5, description="usual bedtime, local hour (past midnight > 24)")
     activities: ActivityModel
-    #: Bouts of movement per awake hour at home: the calibrated sensors' activations gather around them
-    #: (within `bout_s` seconds), as real activity comes in bursts with quiet spells between; None: each
-    #: activation at its own uniform time.
-    bouts_per_h: float | None = Field(default=None, gt=0)
-    bout_s: float = Field(default=60.0, gt=0)
+    #: When the calibrated sensors' activations happen (None: each at its own uniform time).
+    bouts: Bouts | None = None
     #: Per-home spread: sd (hours) of each home's wake-up and bedtime around the fitted ones, and the
     #: log-sd of each home's multiplier on rates (night wake-ups, outings, scattered activities, motion).
     time_sd_h: float = Field(default=0.4, ge=0, le=3)

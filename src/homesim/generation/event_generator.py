@@ -18,14 +18,14 @@ from homesim.generation.activities import (
     object_activations,
     presence_spans,
 )
-from homesim.generation.activity_params import ActivityModel, draw_lognormal, load_activity_model
+from homesim.generation.activity_params import ActivityModel, Lognormal, draw_lognormal, load_activity_model
 from homesim.generation.behaviors import (
     Behavior,
     BehaviorPlan,
     entities_with_tag,
 )
 from homesim.generation.calendar import US_PER_H, US_PER_MIN, US_PER_S, DayGrid
-from homesim.generation.calibration import SensorFit
+from homesim.generation.calibration import Bouts, SensorFit
 from homesim.generation.environment import CONDITIONS, Environment
 from homesim.generation.event_table import PRESS, EventBuffer
 from homesim.generation.occupants import Schedules, merge_intervals
@@ -87,7 +87,7 @@ class EventGenerator:
         jitter: float = 1.0,
         activity_model: ActivityModel | None = None,
         calibrated: Mapping[str, SensorFit] | None = None,
-        bouts: tuple[float, float] | None = None,
+        bouts: Bouts | None = None,
     ) -> None:
         self.home = home
         self.grid = grid
@@ -102,7 +102,7 @@ class EventGenerator:
         self.activity_model = activity_model
         #: Sensors of a calibrated home that respond to activities at fitted rates (`_calibrated`).
         self.calibrated = dict(calibrated or {})
-        #: (bouts per hour, bout length s) the calibrated sensors' activations gather in, if any.
+        #: The bouts the calibrated sensors' activations gather in, if any.
         self.bouts = bouts
         self.buffer = EventBuffer(home)
         self.area_of = {e.entity_id: home.entity_area(e) for e in home.entities}
@@ -236,66 +236,49 @@ class EventGenerator:
                 on = (draw_lognormal(self.rng, fit.on_s, len(t)) * US_PER_S).astype(np.int64)
                 starts.append(t)
                 ends.append(t + on)
-            t, end = np.concatenate(starts), np.concatenate(ends)
-            if bout_at is not None:
-                t, end = self._one_per_bout(t, end, bout_at)
-            t, end = self._repeats(t, end, fit)
+            t, end = self._repeats(np.concatenate(starts), np.concatenate(ends), fit)
             on_at, off_at = merge_intervals(t, end)
             self.buffer.add(entity_id, on_at, Cause.PRESENCE, state="on")
             self.buffer.add(entity_id, off_at, Cause.PRESENCE, state="off")
             self._motion_clears[entity_id] = off_at
 
     def _bouts(self) -> I64 | None:
-        """Start times of the household's bouts of movement, `bouts[0]` per awake hour at home: the
-        starts of the waking activities (moving from one thing to the next), and as many more as that
-        falls short of at random times of them."""
-        if self.bouts is None:
+        """Start times of the household's bouts of movement, in episodes: an episode starts where a
+        waking activity starts (moving from one thing to the next), those starts thinned or topped up at
+        random times of the waking activities to the fitted episodes per awake hour at home; each episode
+        holds a geometric number of bouts (at least one), each a fitted gap after the one before."""
+        b = self.bouts
+        if b is None:
             return None
         acts = self.activities
         awake = (acts.room >= 0) & (acts.activity != _CODE_SLEEPING)
         s, e = acts.start[awake], acts.end[awake]
         hours = float((e - s).sum()) / US_PER_H
-        extra = max(self.bouts[0] - len(s) / max(hours, 1e-9), 0.0)
+        episodes = b.per_h / b.per_episode * hours
+        keep = self.rng.random(len(s)) < min(episodes / max(len(s), 1), 1.0)
+        extra = max(episodes - len(s), 0.0) / max(hours, 1e-9)
         k = self.rng.poisson(extra * (e - s) / US_PER_H)
         idx = np.repeat(np.arange(len(s)), k)
         more = s[idx] + (self.rng.random(len(idx)) * (e - s)[idx]).astype(np.int64)
-        return np.sort(np.concatenate([s, more]))
+        first = np.sort(np.concatenate([s[keep], more]))
+        n = self.rng.geometric(1.0 / b.per_episode, len(first)) - 1
+        return np.sort(np.concatenate([first, _chained(self.rng, first, n, b.gap_s)]))
 
     def _repeats(self, starts: I64, ends: I64, fit: SensorFit) -> tuple[I64, I64]:
         """After each activation the same sensor fires again with probability `fit.repeat` (a chain: a
         geometric number of repeats), each a fitted gap after the one before."""
         if fit.repeat <= 0 or len(starts) == 0:
             return starts, ends
-        k = self.rng.geometric(1.0 - fit.repeat, len(starts)) - 1
-        idx = np.repeat(np.arange(len(starts)), k)
-        gaps = (draw_lognormal(self.rng, fit.repeat_gap_s, len(idx)) * US_PER_S).astype(np.int64)
-        # Cumulative gaps within each chain: the n-th repeat follows the (n-1)-th.
-        first = np.ones(len(idx), dtype=bool)
-        first[1:] = idx[1:] != idx[:-1]
-        total = np.cumsum(gaps)
-        chain_base = np.maximum.accumulate(np.where(first, total - gaps, 0))
-        at = starts[idx] + total - chain_base
-        on = (draw_lognormal(self.rng, fit.on_s, len(idx)) * US_PER_S).astype(np.int64)
+        at = _chained(
+            self.rng, starts, self.rng.geometric(1.0 - fit.repeat, len(starts)) - 1, fit.repeat_gap_s
+        )
+        on = (draw_lognormal(self.rng, fit.on_s, len(at)) * US_PER_S).astype(np.int64)
         return np.concatenate([starts, at]), np.concatenate([ends, at + on])
 
-    def _one_per_bout(self, starts: I64, ends: I64, bouts: I64) -> tuple[I64, I64]:
-        """One sensor's activations with at most one per bout (the first), as a real sensor fires once
-        when someone passes or uses it; activations outside any bout all stay."""
-        assert self.bouts is not None
-        order = np.argsort(starts, kind="stable")
-        starts, ends = starts[order], ends[order]
-        i = np.searchsorted(bouts, starts, side="right") - 1
-        inside = (i >= 0) & (starts - bouts[np.maximum(i, 0)] <= int(self.bouts[1] * US_PER_S))
-        first = np.ones(len(starts), dtype=bool)
-        seen = np.flatnonzero(inside)
-        _, keep = np.unique(i[seen], return_index=True)
-        first[seen] = False
-        first[seen[keep]] = True
-        return starts[first], ends[first]
-
     def _in_bouts(self, times: I64, bouts: I64) -> I64:
-        """Each time moved into the nearest bout within `bouts[1]` s after it starts (times with no bout
-        within an hour stay: they start a bout of their own)."""
+        """Each time moved into the nearest bout, within `bout_s` after it starts (times with no bout
+        within an hour stay: they start a bout of their own). Two activations of one sensor in a bout
+        overlap and merge while the first is still on, as a real sensor fires once when someone passes."""
         assert self.bouts is not None
         if len(bouts) == 0:
             return times
@@ -307,7 +290,7 @@ class EventGenerator:
         lo, hi = bouts[np.maximum(i - 1, 0)], bouts[i]
         near = np.where(np.abs(times - lo) <= np.abs(hi - times), lo, hi)
         close = np.abs(near - times) < US_PER_H
-        jitter = (self.rng.random(len(times)) * self.bouts[1] * US_PER_S).astype(np.int64)
+        jitter = (self.rng.random(len(times)) * self.bouts.bout_s * US_PER_S).astype(np.int64)
         result: I64 = np.where(close, near + jitter, times)
         return result
 
@@ -513,6 +496,19 @@ class EventGenerator:
         return next(
             (e for e in self.home.entities if e.device_id == entity.device_id and e.role == role), None
         )
+
+
+def _chained(rng: np.random.Generator, starts: I64, counts: npt.NDArray[np.int64], gap_s: Lognormal) -> I64:
+    """`counts[i]` more times after each `starts[i]`, each a lognormal gap (seconds) after the one before."""
+    idx = np.repeat(np.arange(len(starts)), counts)
+    gaps = (draw_lognormal(rng, gap_s, len(idx)) * US_PER_S).astype(np.int64)
+    # Cumulative gaps within each chain: the n-th follows the (n-1)-th.
+    first = np.ones(len(idx), dtype=bool)
+    first[1:] = idx[1:] != idx[:-1]
+    total = np.cumsum(gaps)
+    chain_base = np.maximum.accumulate(np.where(first, total - gaps, 0))
+    chained: I64 = starts[idx] + total - chain_base
+    return chained
 
 
 def _bursts(times: I64, clear_us: int) -> tuple[I64, I64]:
