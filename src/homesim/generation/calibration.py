@@ -9,6 +9,7 @@ its own variation around the fitted values from its own stream, so home *i* stay
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Literal
 
 import numpy as np
@@ -72,18 +73,22 @@ class RoomLayout(_Spec):
         return value
 
 
-class Bouts(_Spec):
-    """Real activity comes in bursts with quiet spells between: the calibrated sensors' activations
-    gather into bouts (each activation within `bout_s` seconds of its bout's start), and the bouts come
-    in episodes (runs of bouts with pauses under a quarter of an hour, long quiet spells between them)."""
+class Episodes(_Spec):
+    """Real activity comes in episodes — bursts of activations with long quiet spells between — and the
+    calibrated sensors' activations gather into them: `per_h` episodes per awake hour at home, and within
+    one, consecutive activations `gap_s` apart."""
 
-    #: Bouts per awake hour at home.
     per_h: float = Field(gt=0)
-    bout_s: float = Field(default=60.0, gt=0)
-    #: Mean bouts per episode (geometric, at least one), and the seconds from one bout's start to the
-    #: next one's in an episode: lognormal (median, log-sd, min, max).
-    per_episode: float = Field(default=1.0, ge=1.0)
-    gap_s: Lognormal = (180.0, 1.0, 60.0, 900.0)
+    #: Quantiles (evenly spaced probabilities, 0 to 1) of the seconds between consecutive activations
+    #: within an episode: drawn by interpolating between them.
+    gap_s: tuple[float, ...] = Field(min_length=2)
+
+    @field_validator("gap_s")
+    @classmethod
+    def _increasing(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(b < a for a, b in pairwise(value)) or value[0] < 0:
+            raise ValueError("gap quantiles must be non-negative and non-decreasing")
+        return value
 
 
 class Calibration(_Spec):
@@ -95,8 +100,8 @@ class Calibration(_Spec):
     wake_h: float = Field(ge=3, le=12, description="usual wake-up, local hour")
     bedtime_h: float = Field(ge=19, le=27.5, description="usual bedtime, local hour (past midnight > 24)")
     activities: ActivityModel
-    #: When the calibrated sensors' activations happen (None: each at its own uniform time).
-    bouts: Bouts | None = None
+    #: The episodes the calibrated sensors' activations gather into (None: each at its own time).
+    episodes: Episodes | None = None
     #: Per-home spread: sd (hours) of each home's wake-up and bedtime around the fitted ones, and the
     #: log-sd of each home's multiplier on rates (night wake-ups, outings, scattered activities, motion).
     time_sd_h: float = Field(default=0.4, ge=0, le=3)

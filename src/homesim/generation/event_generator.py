@@ -25,7 +25,7 @@ from homesim.generation.behaviors import (
     entities_with_tag,
 )
 from homesim.generation.calendar import US_PER_H, US_PER_MIN, US_PER_S, DayGrid
-from homesim.generation.calibration import Bouts, SensorFit
+from homesim.generation.calibration import Episodes, SensorFit
 from homesim.generation.environment import CONDITIONS, Environment
 from homesim.generation.event_table import PRESS, EventBuffer
 from homesim.generation.occupants import Schedules, merge_intervals
@@ -87,7 +87,7 @@ class EventGenerator:
         jitter: float = 1.0,
         activity_model: ActivityModel | None = None,
         calibrated: Mapping[str, SensorFit] | None = None,
-        bouts: Bouts | None = None,
+        episodes: Episodes | None = None,
     ) -> None:
         self.home = home
         self.grid = grid
@@ -102,8 +102,8 @@ class EventGenerator:
         self.activity_model = activity_model
         #: Sensors of a calibrated home that respond to activities at fitted rates (`_calibrated`).
         self.calibrated = dict(calibrated or {})
-        #: The bouts the calibrated sensors' activations gather in, if any.
-        self.bouts = bouts
+        #: The episodes the calibrated sensors' activations gather in, if any.
+        self.episodes = episodes
         self.buffer = EventBuffer(home)
         self.area_of = {e.entity_id: home.entity_area(e) for e in home.entities}
         self.room_type = {a.area_id: a.room_type for a in home.areas}
@@ -212,13 +212,14 @@ class EventGenerator:
         """A calibrated sensor fires at its fitted rate per hour of each activity (any occupant's), each
         activation on for a fitted lognormal time (a seat or a bed stays occupied past a short label).
         In an activity with `settling` (sleep) the activations fall in its first or last minutes, as a
-        real bedroom sensor's do."""
+        real bedroom sensor's do. With episodes, the household's activations then gather into them
+        (`_gathered`), and each sensor's repeats follow."""
         acts = self.activities
         model = self.activity_model or load_activity_model()
-        bout_at = self._bouts()
         codes = {a: i for i, a in enumerate(ACTIVITIES)}
-        for entity_id, fit in sorted(self.calibrated.items()):
-            starts, ends = [], []
+        fits = sorted(self.calibrated.items())
+        starts, ons, which = [], [], []
+        for n, (_, fit) in enumerate(fits):
             for activity, rate in sorted(fit.per_hour.items()):
                 mine = acts.activity == codes[activity]
                 s, e = acts.start[mine], acts.end[mine]
@@ -231,38 +232,37 @@ class EventGenerator:
                     late = self.rng.random(len(idx)) < settling[1] / max(settling[0] + settling[1], 1e-9)
                     base = np.where(late, e[idx] - window, s[idx])
                     t = base + (self.rng.random(len(idx)) * window).astype(np.int64)
-                if bout_at is not None:
-                    t = self._in_bouts(t, bout_at)
-                on = (draw_lognormal(self.rng, fit.on_s, len(t)) * US_PER_S).astype(np.int64)
                 starts.append(t)
-                ends.append(t + on)
-            t, end = self._repeats(np.concatenate(starts), np.concatenate(ends), fit)
-            on_at, off_at = merge_intervals(t, end)
+                ons.append((draw_lognormal(self.rng, fit.on_s, len(t)) * US_PER_S).astype(np.int64))
+                which.append(np.full(len(t), n))
+        if not fits:
+            return
+        t, on, sensor = np.concatenate(starts), np.concatenate(ons), np.concatenate(which)
+        if self.episodes is not None:
+            t = self._gathered(t, self.episodes)
+        for n, (entity_id, fit) in enumerate(fits):
+            mine = sensor == n
+            t_n, end = self._repeats(t[mine], t[mine] + on[mine], fit)
+            on_at, off_at = merge_intervals(t_n, end)
             self.buffer.add(entity_id, on_at, Cause.PRESENCE, state="on")
             self.buffer.add(entity_id, off_at, Cause.PRESENCE, state="off")
             self._motion_clears[entity_id] = off_at
 
-    def _bouts(self) -> I64 | None:
-        """Start times of the household's bouts of movement, in episodes: an episode starts where a
-        waking activity starts (moving from one thing to the next), those starts thinned or topped up at
-        random times of the waking activities to the fitted episodes per awake hour at home; each episode
-        holds a geometric number of bouts (at least one), each a fitted gap after the one before."""
-        b = self.bouts
-        if b is None:
-            return None
+    def _episode_starts(self, per_h: float) -> I64:
+        """Start times of the household's episodes of activity, `per_h` per awake hour at home: where
+        waking activities start (moving from one thing to the next), those starts thinned or topped up at
+        random times of the waking activities to the fitted rate."""
         acts = self.activities
         awake = (acts.room >= 0) & (acts.activity != _CODE_SLEEPING)
         s, e = acts.start[awake], acts.end[awake]
         hours = float((e - s).sum()) / US_PER_H
-        episodes = b.per_h / b.per_episode * hours
+        episodes = per_h * hours
         keep = self.rng.random(len(s)) < min(episodes / max(len(s), 1), 1.0)
         extra = max(episodes - len(s), 0.0) / max(hours, 1e-9)
         k = self.rng.poisson(extra * (e - s) / US_PER_H)
         idx = np.repeat(np.arange(len(s)), k)
         more = s[idx] + (self.rng.random(len(idx)) * (e - s)[idx]).astype(np.int64)
-        first = np.sort(np.concatenate([s[keep], more]))
-        n = self.rng.geometric(1.0 / b.per_episode, len(first)) - 1
-        return np.sort(np.concatenate([first, _chained(self.rng, first, n, b.gap_s)]))
+        return np.sort(np.concatenate([s[keep], more]))
 
     def _repeats(self, starts: I64, ends: I64, fit: SensorFit) -> tuple[I64, I64]:
         """After each activation the same sensor fires again with probability `fit.repeat` (a chain: a
@@ -275,23 +275,30 @@ class EventGenerator:
         on = (draw_lognormal(self.rng, fit.on_s, len(at)) * US_PER_S).astype(np.int64)
         return np.concatenate([starts, at]), np.concatenate([ends, at + on])
 
-    def _in_bouts(self, times: I64, bouts: I64) -> I64:
-        """Each time moved into the nearest bout, within `bout_s` after it starts (times with no bout
-        within an hour stay: they start a bout of their own). Two activations of one sensor in a bout
-        overlap and merge while the first is still on, as a real sensor fires once when someone passes."""
-        assert self.bouts is not None
-        if len(bouts) == 0:
+    def _gathered(self, times: I64, episodes: Episodes) -> I64:
+        """Each activation moved into the nearest episode (times with none within an hour stay: they
+        start one of their own): an episode's activations keep their order and follow its start at gaps
+        drawn from the real home's gaps within episodes, so they come in bursts with quiet spells between.
+        Two activations of one sensor that overlap merge, as a real sensor fires once while it is on."""
+        starts = self._episode_starts(episodes.per_h)
+        if len(starts) == 0 or len(times) == 0:
             return times
-        i = (
-            np.clip(np.searchsorted(bouts, times), 1, len(bouts) - 1)
-            if len(bouts) > 1
-            else np.zeros(len(times), np.int64)
-        )
-        lo, hi = bouts[np.maximum(i - 1, 0)], bouts[i]
+        i = np.clip(np.searchsorted(starts, times), 1, max(len(starts) - 1, 1))
+        lo, hi = starts[np.minimum(i - 1, len(starts) - 1)], starts[np.minimum(i, len(starts) - 1)]
         near = np.where(np.abs(times - lo) <= np.abs(hi - times), lo, hi)
-        close = np.abs(near - times) < US_PER_H
-        jitter = (self.rng.random(len(times)) * self.bouts.bout_s * US_PER_S).astype(np.int64)
-        result: I64 = np.where(close, near + jitter, times)
+        near = np.where(np.abs(near - times) < US_PER_H, near, times)
+        order = np.lexsort((times, near))
+        gaps = np.interp(
+            self.rng.random(len(times)), np.linspace(0.0, 1.0, len(episodes.gap_s)), episodes.gap_s
+        )
+        gaps = (gaps * US_PER_S).astype(np.int64)
+        first = np.ones(len(times), dtype=bool)
+        first[1:] = near[order][1:] != near[order][:-1]
+        gaps[first] = 0
+        total = np.cumsum(gaps)
+        base = np.maximum.accumulate(np.where(first, total, 0))
+        result = np.empty_like(times)
+        result[order] = near[order] + total - base
         return result
 
     def _sun_and_weather(self) -> None:

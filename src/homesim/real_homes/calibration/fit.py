@@ -20,9 +20,9 @@ from scipy import stats
 
 from homesim.datasets.home_folder import read_home
 from homesim.generation.activity_params import ActivityModel, KindSpec, RoutineSpec, load_activity_model
-from homesim.generation.calibration import Bouts, Calibration, RoomLayout, SensorFit
+from homesim.generation.calibration import Calibration, Episodes, RoomLayout, SensorFit
 from homesim.generation.catalog import load_catalog
-from homesim.real_homes.realism.features import BURST_S, NIGHT_EPISODE_GAP_S, day_features
+from homesim.real_homes.realism.features import NIGHT_EPISODE_GAP_S, day_features
 from homesim.real_homes.realism.footing import HomeActivity, load_home, sensor_table
 from homesim.schema.activities import room_class
 from homesim.schema.home import Home
@@ -47,6 +47,8 @@ _CLASS_ROOMS = {
 }
 #: Bouts with pauses up to this (seconds) form one episode of activity (as the features' night episodes).
 EPISODE_S = NIGHT_EPISODE_GAP_S
+#: Quantiles of the gaps within episodes kept in the fit (every 5 %).
+GAP_QUANTILES = 21
 #: Default on-time of an activation (seconds) when a sensor has too few to fit one.
 ON_S = (120.0, 1.0, 1.0, 36_000.0)
 #: Default and clip of a sensor's gap to its own next activation (s).
@@ -83,8 +85,8 @@ class FittedHome(BaseModel):
     calibration: Calibration
     #: Activations per fit day of each layout sensor (`[room][sensor]`): what `match_rates` matches.
     activations_per_day: list[list[float]]
-    #: (episodes, bouts) per fit day (`runs_per_day`): what `match_rates` matches the bout process to.
-    runs_per_day: tuple[float, float] = (0.0, 0.0)
+    #: Episodes per fit day (`episodes_per_day`): what `match_rates` matches the episode rate to.
+    episodes_per_day: float = 0.0
     sources: dict[str, str]
 
 
@@ -215,18 +217,14 @@ def _gaps(activations: pl.DataFrame) -> np.ndarray:
     return starts["g"].drop_nulls().to_numpy().astype(np.float64)
 
 
-def runs(gaps: np.ndarray) -> tuple[int, int]:
-    """(episodes, bouts) among (one or more) activations `gaps` apart: runs whose gaps are at most
-    `EPISODE_S`, and at most `BURST_S`."""
-    return 1 + int(np.sum(gaps > EPISODE_S)), 1 + int(np.sum(gaps > BURST_S))
+def episodes_of(gaps: np.ndarray) -> int:
+    """Episodes among (one or more) activations `gaps` apart: runs whose pauses are up to `EPISODE_S`."""
+    return 1 + int(np.sum(gaps > EPISODE_S))
 
 
-def runs_per_day(activations: pl.DataFrame, days: int) -> tuple[float, float]:
-    """(episodes, bouts) per day of `activations` over `days` days."""
-    if not activations.height:
-        return 0.0, 0.0
-    episodes, bouts = runs(_gaps(activations))
-    return episodes / max(days, 1), bouts / max(days, 1)
+def episodes_per_day(activations: pl.DataFrame, days: int) -> float:
+    """Episodes of `activations` per day over `days` days."""
+    return episodes_of(_gaps(activations)) / max(days, 1) if activations.height else 0.0
 
 
 class _Fit:
@@ -341,26 +339,20 @@ class _Fit:
         self.sources.update({"outings.free_day": "absences", "kinds.leaving.duration": "absences"})
         return away.height / len(self.fit_days), _lognormal(minutes, leaving)
 
-    def bouts(self, wake_h: float, bedtime_h: float) -> Bouts | None:
-        """Bouts of activity per awake hour at home (runs of activations, any sensor, each starting
-        within `BURST_S` of the previous one, over the fit days' hours at home less the hours asleep), the
-        mean bouts per episode (runs of bouts with pauses up to `EPISODE_S`) and the lognormal of the
-        seconds between two bouts' starts in an episode."""
+    def episodes(self, wake_h: float, bedtime_h: float) -> Episodes | None:
+        """Episodes of activity (runs of activations, any sensor, with pauses up to `EPISODE_S`) per
+        awake hour at home (the fit days' hours at home less the hours asleep), and the quantiles of the
+        gaps between consecutive activations within them."""
         acts = self.home.activations.filter(pl.col("start").dt.date().is_in(self.fit_days))
         gaps = _gaps(acts)
-        episodes, bouts = runs(gaps)
+        inside = gaps[gaps <= EPISODE_S]
         home_h = float(self.home.kept_days["home_h"].sum())
         awake_h = home_h - len(self.fit_days) * (24 - (bedtime_h - wake_h))
-        if not acts.height or awake_h <= 0:
+        if len(inside) < MIN_SPLIT_DAYS or awake_h <= 0:
             return None
-        inside = gaps[(gaps > BURST_S) & (gaps <= EPISODE_S)]
-        self.sources["bouts"] = "activations"
-        return Bouts(
-            per_h=bouts / awake_h,
-            bout_s=float(BURST_S),
-            per_episode=max(bouts / episodes, 1.0),
-            gap_s=_lognormal(inside, (180.0, 1.0, float(BURST_S), float(EPISODE_S))),
-        )
+        self.sources["episodes"] = "activations"
+        quantiles = np.quantile(inside, np.linspace(0.0, 1.0, GAP_QUANTILES))
+        return Episodes(per_h=episodes_of(gaps) / awake_h, gap_s=tuple(float(q) for q in quantiles))
 
     def durations(self) -> dict[str, KindSpec]:
         """Each labelled activity's duration (lognormal, minutes) where the model gives it one."""
@@ -513,7 +505,7 @@ def fit_home(directory: Path, holdout_share: float = HOLDOUT_SHARE) -> FittedHom
         wake_h=float(np.clip(wake_h, 3.0, 12.0)),
         bedtime_h=float(np.clip(bedtime_h, 19.0, 27.5)),
         activities=model,
-        bouts=f.bouts(wake_h, bedtime_h),
+        episodes=f.episodes(wake_h, bedtime_h),
     )
     return FittedHome(
         home=footing.home,
@@ -521,7 +513,7 @@ def fit_home(directory: Path, holdout_share: float = HOLDOUT_SHARE) -> FittedHom
         split=split,
         calibration=calibration,
         activations_per_day=[[per_day.get(s, 0) / len(split.fit_days) for s in room] for room in ids],
-        runs_per_day=runs_per_day(
+        episodes_per_day=episodes_per_day(
             fit.activations.filter(pl.col("start").dt.date().is_in(split.fit_days)), len(split.fit_days)
         ),
         sources=dict(sorted(f.sources.items())),

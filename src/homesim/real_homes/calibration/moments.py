@@ -20,7 +20,7 @@ from homesim.generation.calibration import layout_entities
 from homesim.generation.catalog import load_catalog
 from homesim.generation.config import GenerationConfig
 from homesim.generation.home import generate_home
-from homesim.real_homes.calibration.fit import FittedHome, runs_per_day
+from homesim.real_homes.calibration.fit import FittedHome, episodes_per_day
 from homesim.real_homes.realism.footing import load_home
 
 #: Calibrated homes are apartments: one home type with no vacation stays (the real home's absences are
@@ -50,13 +50,13 @@ def calibration_config(fitted: FittedHome, homes: int, days: int, seed: int) -> 
     )
 
 
-def pilot_rates(fitted: FittedHome) -> tuple[list[list[float]], tuple[float, float]]:
+def pilot_rates(fitted: FittedHome) -> tuple[list[list[float]], float]:
     """Activations per kept day of each layout sensor (`[room][sensor]`) over the pilot homes, and their
-    (episodes, bouts) per kept day (`fit.runs_per_day`)."""
+    episodes per kept day (`fit.episodes_per_day`)."""
     config = calibration_config(fitted, PILOT_HOMES, PILOT_DAYS, PILOT_SEED)
     counts = [[0.0] * len(room.sensors) for room in fitted.calibration.layout]
     days = 0
-    runs = np.zeros(2)
+    episodes = 0.0
     with tempfile.TemporaryDirectory(prefix="homesim-pilot-") as tmp:
         for i in range(PILOT_HOMES):
             generated = generate_home(config, i)
@@ -65,13 +65,12 @@ def pilot_rates(fitted: FittedHome) -> tuple[list[list[float]], tuple[float, flo
             home = load_home(folder, real=False)
             kept = home.kept_days["day"].implode()
             acts = home.activations.filter(pl.col("start").dt.date().is_in(kept))
-            runs += np.array(runs_per_day(acts, 1))
+            episodes += episodes_per_day(acts, 1)
             per_sensor = dict(acts.group_by("sensor").len().sort("sensor").iter_rows())
             for entity_id, (r, j) in layout_entities(generated.home, fitted.calibration).items():
                 counts[r][j] += per_sensor.get(entity_id, 0)
             days += home.kept_days.height
-    per_day = runs / max(days, 1)
-    return [[c / max(days, 1) for c in room] for room in counts], (float(per_day[0]), float(per_day[1]))
+    return [[c / max(days, 1) for c in room] for room in counts], episodes / max(days, 1)
 
 
 def _ratio(real: float, synthetic: float) -> float:
@@ -80,10 +79,8 @@ def _ratio(real: float, synthetic: float) -> float:
 
 def match_rates(fitted: FittedHome) -> FittedHome:
     """`fitted` with each responding sensor's rates scaled so a pilot generation gives the real home's
-    activations per fit day, and its bout process so the pilot gives the real episodes and bouts per fit
-    day (the episode rate by real ÷ pilot episodes, the bouts per episode by real ÷ pilot bouts per
-    episode)."""
-    pilot, (episodes, bouts) = pilot_rates(fitted)
+    activations per fit day, and its episode rate so the pilot gives the real episodes per fit day."""
+    pilot, episodes = pilot_rates(fitted)
     layout = []
     for r, room in enumerate(fitted.calibration.layout):
         sensors = []
@@ -97,12 +94,10 @@ def match_rates(fitted: FittedHome) -> FittedHome:
         layout.append(room.model_copy(update={"sensors": tuple(sensors)}))
     update: dict[str, object] = {"layout": tuple(layout)}
     sources = {**fitted.sources, "layout.sensors.per_hour.scale": "pilot generation vs fit-day activations"}
-    b = fitted.calibration.bouts
-    real_episodes, real_bouts = fitted.runs_per_day
-    if b is not None and episodes > 0 and real_episodes > 0:
-        per_episode = max(b.per_episode * _ratio(real_bouts / real_episodes, bouts / episodes), 1.0)
-        per_h = b.per_h / b.per_episode * _ratio(real_episodes, episodes) * per_episode
-        update["bouts"] = b.model_copy(update={"per_h": per_h, "per_episode": per_episode})
-        sources["bouts.scale"] = "pilot generation vs fit-day episodes and bouts"
+    fitted_episodes = fitted.calibration.episodes
+    if fitted_episodes is not None and fitted.episodes_per_day > 0:
+        scale = _ratio(fitted.episodes_per_day, episodes)
+        update["episodes"] = fitted_episodes.model_copy(update={"per_h": fitted_episodes.per_h * scale})
+        sources["episodes.per_h.scale"] = "pilot generation vs fit-day episodes"
     calibration = fitted.calibration.model_copy(update=update)
     return fitted.model_copy(update={"calibration": calibration, "sources": dict(sorted(sources.items()))})
