@@ -239,7 +239,12 @@ class EventGenerator:
             return
         t, on, sensor = np.concatenate(starts), np.concatenate(ons), np.concatenate(which)
         if self.episodes is not None:
-            t = self._gathered(t, self.episodes)
+            t, episode = self._gathered(t, self.episodes)
+            # One activation per sensor and episode: a real sensor fires once as someone passes or uses it;
+            # its fitted repeats (below) are the further ones.
+            _, keep = np.unique(np.stack([sensor, episode]), axis=1, return_index=True)
+            keep.sort()
+            t, on, sensor = t[keep], on[keep], sensor[keep]
         for n, (entity_id, fit) in enumerate(fits):
             mine = sensor == n
             t_n, end = self._repeats(t[mine], t[mine] + on[mine], fit)
@@ -275,14 +280,14 @@ class EventGenerator:
         on = (draw_lognormal(self.rng, fit.on_s, len(at)) * US_PER_S).astype(np.int64)
         return np.concatenate([starts, at]), np.concatenate([ends, at + on])
 
-    def _gathered(self, times: I64, episodes: Episodes) -> I64:
+    def _gathered(self, times: I64, episodes: Episodes) -> tuple[I64, I64]:
         """Each activation moved into the nearest episode (times with none within an hour stay: they
         start one of their own): an episode's activations keep their order and follow its start at gaps
         drawn from the real home's gaps within episodes, so they come in bursts with quiet spells between.
         Two activations of one sensor that overlap merge, as a real sensor fires once while it is on."""
         starts = self._episode_starts(episodes.per_h)
         if len(starts) == 0 or len(times) == 0:
-            return times
+            return times, times
         i = np.clip(np.searchsorted(starts, times), 1, max(len(starts) - 1, 1))
         lo, hi = starts[np.minimum(i - 1, len(starts) - 1)], starts[np.minimum(i, len(starts) - 1)]
         near = np.where(np.abs(times - lo) <= np.abs(hi - times), lo, hi)
@@ -299,7 +304,7 @@ class EventGenerator:
         base = np.maximum.accumulate(np.where(first, total, 0))
         result = np.empty_like(times)
         result[order] = near[order] + total - base
-        return result
+        return result, near
 
     def _sun_and_weather(self) -> None:
         self.buffer.add("sun.sun", self.env.sunrise_us, Cause.ENVIRONMENT, state="above_horizon")
