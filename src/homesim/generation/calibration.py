@@ -10,10 +10,11 @@ its own variation around the fitted values from its own stream, so home *i* stay
 from __future__ import annotations
 
 from itertools import pairwise
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+import numpy.typing as npt
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from homesim.generation.activity_params import ActivityModel, Lognormal
 from homesim.generation.catalog import load_catalog
@@ -32,6 +33,24 @@ KIND_DEVICES: dict[str, str] = {
 }
 
 
+def _non_decreasing(value: tuple[float, ...]) -> tuple[float, ...]:
+    if value[0] < 0 or any(b < a for a, b in pairwise(value)):
+        raise ValueError("quantiles must be non-negative and non-decreasing")
+    return value
+
+
+#: Quantiles of a distribution at evenly spaced probabilities from 0 to 1 (`draw_quantiles`), so a fitted
+#: distribution keeps the real shape (a PIR's on-time is its clear time plus a short tail, not lognormal).
+Quantiles = Annotated[tuple[float, ...], Field(min_length=2), AfterValidator(_non_decreasing)]
+#: A sensor's on-time (seconds) when the real home has too few activations of it to fit one.
+DEFAULT_ON_S: tuple[float, ...] = (1.0, 20.0, 120.0, 720.0, 36_000.0)
+
+
+def draw_quantiles(rng: np.random.Generator, quantiles: tuple[float, ...], n: int) -> npt.NDArray[np.float64]:
+    """`n` draws from the distribution with these quantiles (linear between them)."""
+    return np.interp(rng.random(n), np.linspace(0.0, 1.0, len(quantiles)), quantiles)
+
+
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -43,8 +62,8 @@ class SensorFit(_Spec):
     #: Activations per hour while any occupant does each activity (`activities.yaml` names); empty: the
     #: sensor follows the default model (a door on leaving and returning, a PIR on room movement).
     per_hour: dict[str, float] = Field(default_factory=dict)
-    #: How long an activation stays on, seconds: lognormal (median, log-sd, min, max).
-    on_s: Lognormal = (120.0, 1.0, 1.0, 36_000.0)
+    #: How long an activation stays on, seconds: quantiles.
+    on_s: Quantiles = DEFAULT_ON_S
     #: Share of its activations the same sensor fires again next (someone staying and moving in its view),
     #: and the seconds from one start to the next then: lognormal (median, log-sd, min, max).
     repeat: float = Field(default=0.0, ge=0.0, le=0.95)
@@ -79,16 +98,10 @@ class Episodes(_Spec):
     one, consecutive activations `gap_s` apart."""
 
     per_h: float = Field(gt=0)
-    #: Quantiles (evenly spaced probabilities, 0 to 1) of the seconds between consecutive activations
-    #: within an episode: drawn by interpolating between them.
-    gap_s: tuple[float, ...] = Field(min_length=2)
-
-    @field_validator("gap_s")
-    @classmethod
-    def _increasing(cls, value: tuple[float, ...]) -> tuple[float, ...]:
-        if any(b < a for a, b in pairwise(value)) or value[0] < 0:
-            raise ValueError("gap quantiles must be non-negative and non-decreasing")
-        return value
+    #: Quantiles of the seconds between consecutive activations of different sensors in an episode.
+    gap_s: Quantiles
+    #: The same when the two activations are of one sensor (someone staying and moving in its view).
+    same_gap_s: Quantiles
 
 
 class Calibration(_Spec):

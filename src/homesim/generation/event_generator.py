@@ -25,7 +25,7 @@ from homesim.generation.behaviors import (
     entities_with_tag,
 )
 from homesim.generation.calendar import US_PER_H, US_PER_MIN, US_PER_S, DayGrid
-from homesim.generation.calibration import Episodes, SensorFit
+from homesim.generation.calibration import Episodes, SensorFit, draw_quantiles
 from homesim.generation.environment import CONDITIONS, Environment
 from homesim.generation.event_table import PRESS, EventBuffer
 from homesim.generation.occupants import Schedules, merge_intervals
@@ -233,21 +233,18 @@ class EventGenerator:
                     base = np.where(late, e[idx] - window, s[idx])
                     t = base + (self.rng.random(len(idx)) * window).astype(np.int64)
                 starts.append(t)
-                ons.append((draw_lognormal(self.rng, fit.on_s, len(t)) * US_PER_S).astype(np.int64))
+                ons.append((draw_quantiles(self.rng, fit.on_s, len(t)) * US_PER_S).astype(np.int64))
                 which.append(np.full(len(t), n))
         if not fits:
             return
         t, on, sensor = np.concatenate(starts), np.concatenate(ons), np.concatenate(which)
         if self.episodes is not None:
-            t, episode = self._gathered(t, self.episodes)
-            # One activation per sensor and episode: a real sensor fires once as someone passes or uses it;
-            # its fitted repeats (below) are the further ones.
-            _, keep = np.unique(np.stack([sensor, episode]), axis=1, return_index=True)
-            keep.sort()
-            t, on, sensor = t[keep], on[keep], sensor[keep]
+            t = self._gathered(t, sensor, self.episodes)
         for n, (entity_id, fit) in enumerate(fits):
             mine = sensor == n
-            t_n, end = self._repeats(t[mine], t[mine] + on[mine], fit)
+            t_n, end = t[mine], t[mine] + on[mine]
+            if self.episodes is None:
+                t_n, end = self._repeats(t_n, end, fit)
             on_at, off_at = merge_intervals(t_n, end)
             self.buffer.add(entity_id, on_at, Cause.PRESENCE, state="on")
             self.buffer.add(entity_id, off_at, Cause.PRESENCE, state="off")
@@ -277,25 +274,29 @@ class EventGenerator:
         at = _chained(
             self.rng, starts, self.rng.geometric(1.0 - fit.repeat, len(starts)) - 1, fit.repeat_gap_s
         )
-        on = (draw_lognormal(self.rng, fit.on_s, len(at)) * US_PER_S).astype(np.int64)
+        on = (draw_quantiles(self.rng, fit.on_s, len(at)) * US_PER_S).astype(np.int64)
         return np.concatenate([starts, at]), np.concatenate([ends, at + on])
 
-    def _gathered(self, times: I64, episodes: Episodes) -> tuple[I64, I64]:
+    def _gathered(self, times: I64, sensor: I64, episodes: Episodes) -> I64:
         """Each activation moved into the nearest episode (times with none within an hour stay: they
         start one of their own): an episode's activations keep their order and follow its start at gaps
         drawn from the real home's gaps within episodes, so they come in bursts with quiet spells between.
         Two activations of one sensor that overlap merge, as a real sensor fires once while it is on."""
         starts = self._episode_starts(episodes.per_h)
         if len(starts) == 0 or len(times) == 0:
-            return times, times
+            return times
         i = np.clip(np.searchsorted(starts, times), 1, max(len(starts) - 1, 1))
         lo, hi = starts[np.minimum(i - 1, len(starts) - 1)], starts[np.minimum(i, len(starts) - 1)]
         near = np.where(np.abs(times - lo) <= np.abs(hi - times), lo, hi)
-        near = np.where(np.abs(near - times) < US_PER_H, near, times)
+        import os
+
+        if os.environ.get("HS_NEAR") == "1":
+            near = np.where(np.abs(near - times) < US_PER_H, near, times)
         order = np.lexsort((times, near))
-        gaps = np.interp(
-            self.rng.random(len(times)), np.linspace(0.0, 1.0, len(episodes.gap_s)), episodes.gap_s
-        )
+        same = np.zeros(len(times), dtype=bool)
+        same[1:] = sensor[order][1:] == sensor[order][:-1]
+        other = draw_quantiles(self.rng, episodes.gap_s, len(times))
+        gaps = np.where(same, draw_quantiles(self.rng, episodes.same_gap_s, len(times)), other)
         gaps = (gaps * US_PER_S).astype(np.int64)
         first = np.ones(len(times), dtype=bool)
         first[1:] = near[order][1:] != near[order][:-1]
@@ -304,7 +305,7 @@ class EventGenerator:
         base = np.maximum.accumulate(np.where(first, total, 0))
         result = np.empty_like(times)
         result[order] = near[order] + total - base
-        return result, near
+        return result
 
     def _sun_and_weather(self) -> None:
         self.buffer.add("sun.sun", self.env.sunrise_us, Cause.ENVIRONMENT, state="above_horizon")

@@ -20,7 +20,7 @@ from scipy import stats
 
 from homesim.datasets.home_folder import read_home
 from homesim.generation.activity_params import ActivityModel, KindSpec, RoutineSpec, load_activity_model
-from homesim.generation.calibration import Calibration, Episodes, RoomLayout, SensorFit
+from homesim.generation.calibration import DEFAULT_ON_S, Calibration, Episodes, RoomLayout, SensorFit
 from homesim.generation.catalog import load_catalog
 from homesim.real_homes.realism.features import NIGHT_EPISODE_GAP_S, day_features
 from homesim.real_homes.realism.footing import HomeActivity, load_home, sensor_table
@@ -47,10 +47,8 @@ _CLASS_ROOMS = {
 }
 #: Bouts with pauses up to this (seconds) form one episode of activity (as the features' night episodes).
 EPISODE_S = NIGHT_EPISODE_GAP_S
-#: Quantiles of the gaps within episodes kept in the fit (every 5 %).
-GAP_QUANTILES = 21
-#: Default on-time of an activation (seconds) when a sensor has too few to fit one.
-ON_S = (120.0, 1.0, 1.0, 36_000.0)
+#: Quantiles kept of a fitted distribution (every 5 %).
+QUANTILES = 21
 #: Default and clip of a sensor's gap to its own next activation (s).
 REPEAT_GAP_S = (300.0, 1.0, 30.0, 7_200.0)
 _MEALS = {"breakfast": "after_wake_h", "lunch": "day_share", "dinner": "before_bed_h"}
@@ -191,6 +189,13 @@ def _nights(labels: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     )
     long = (pl.col("wake") - pl.col("bed")) >= MIN_NIGHT
     return sleeps.filter(long), sleeps.filter(~long)
+
+
+def _quantiles(values: np.ndarray, default: tuple[float, ...]) -> tuple[float, ...]:
+    """`QUANTILES` evenly spaced quantiles of `values`, or `default` with fewer than `MIN_SPLIT_DAYS`."""
+    if len(values) < MIN_SPLIT_DAYS:
+        return default
+    return tuple(float(q) for q in np.quantile(values, np.linspace(0.0, 1.0, QUANTILES)))
 
 
 def _mean_sd(values: pl.Series, default: tuple[float, float]) -> tuple[float, float]:
@@ -345,14 +350,19 @@ class _Fit:
         gaps between consecutive activations within them."""
         acts = self.home.activations.filter(pl.col("start").dt.date().is_in(self.fit_days))
         gaps = _gaps(acts)
-        inside = gaps[gaps <= EPISODE_S]
+        sensors = acts.sort("start")["sensor"].to_numpy()
+        same = sensors[1:] == sensors[:-1]
+        inside = gaps[(gaps <= EPISODE_S) & ~same]
+        inside_same = gaps[(gaps <= EPISODE_S) & same]
         home_h = float(self.home.kept_days["home_h"].sum())
         awake_h = home_h - len(self.fit_days) * (24 - (bedtime_h - wake_h))
         if len(inside) < MIN_SPLIT_DAYS or awake_h <= 0:
             return None
         self.sources["episodes"] = "activations"
-        quantiles = np.quantile(inside, np.linspace(0.0, 1.0, GAP_QUANTILES))
-        return Episodes(per_h=episodes_of(gaps) / awake_h, gap_s=tuple(float(q) for q in quantiles))
+        other = _quantiles(inside, ())
+        return Episodes(
+            per_h=episodes_of(gaps) / awake_h, gap_s=other, same_gap_s=_quantiles(inside_same, other)
+        )
 
     def durations(self) -> dict[str, KindSpec]:
         """Each labelled activity's duration (lognormal, minutes) where the model gives it one."""
@@ -450,7 +460,7 @@ class _Fit:
             fits[sensor] = SensorFit(
                 kind=kind,
                 per_hour={a: r for a, r in per_hour.items() if r > 0},
-                on_s=_lognormal(np.maximum(on_s, 1.0), ON_S),
+                on_s=_quantiles(on_s, DEFAULT_ON_S),
                 repeat=min(len(again) / max(mine_next.height, 1), 0.95),
                 repeat_gap_s=_lognormal(np.maximum(again, 1.0), REPEAT_GAP_S)
                 if len(again) >= 3

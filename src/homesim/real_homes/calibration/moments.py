@@ -30,6 +30,8 @@ HOME_TYPE = "apartment"
 PILOT_HOMES = 3
 PILOT_DAYS = 28
 PILOT_SEED = 20_240_614
+#: Rounds of pilot generation and scaling.
+PILOT_ROUNDS = 3
 #: A sensor's rates are scaled by at most this factor either way.
 MAX_SCALE = 5.0
 
@@ -73,31 +75,46 @@ def pilot_rates(fitted: FittedHome) -> tuple[list[list[float]], float]:
     return [[c / max(days, 1) for c in room] for room in counts], episodes / max(days, 1)
 
 
-def _ratio(real: float, synthetic: float) -> float:
-    return float(np.clip(real / synthetic, 1 / MAX_SCALE, MAX_SCALE)) if synthetic > 0 else 1.0
+def _scaled(fitted: FittedHome, sensor_scales: list[list[float]], episode_scale: float) -> FittedHome:
+    """`fitted` with each responding sensor's rates and the episode rate multiplied by their scales."""
+    layout = []
+    for room, scales in zip(fitted.calibration.layout, sensor_scales, strict=True):
+        sensors = tuple(
+            s.model_copy(update={"per_hour": {a: v * scale for a, v in s.per_hour.items()}})
+            for s, scale in zip(room.sensors, scales, strict=True)
+        )
+        layout.append(room.model_copy(update={"sensors": sensors}))
+    update: dict[str, object] = {"layout": tuple(layout)}
+    sources = {**fitted.sources, "layout.sensors.per_hour.scale": "pilot generation vs fit-day activations"}
+    episodes = fitted.calibration.episodes
+    if episodes is not None:
+        update["episodes"] = episodes.model_copy(update={"per_h": episodes.per_h * episode_scale})
+        sources["episodes.per_h.scale"] = "pilot generation vs fit-day episodes"
+    calibration = fitted.calibration.model_copy(update=update)
+    return fitted.model_copy(update={"calibration": calibration, "sources": dict(sorted(sources.items()))})
+
+
+def _rescale(scale: float, real: float, synthetic: float) -> float:
+    """`scale` times real ÷ synthetic, the product kept within ×`MAX_SCALE` either way."""
+    if synthetic <= 0:
+        return scale
+    return float(np.clip(scale * real / synthetic, 1 / MAX_SCALE, MAX_SCALE))
 
 
 def match_rates(fitted: FittedHome) -> FittedHome:
     """`fitted` with each responding sensor's rates scaled so a pilot generation gives the real home's
-    activations per fit day, and its episode rate so the pilot gives the real episodes per fit day."""
-    pilot, episodes = pilot_rates(fitted)
-    layout = []
-    for r, room in enumerate(fitted.calibration.layout):
-        sensors = []
-        for j, sensor in enumerate(room.sensors):
-            if sensor.per_hour:
-                scale = _ratio(fitted.activations_per_day[r][j], pilot[r][j])
-                sensor = sensor.model_copy(
-                    update={"per_hour": {a: v * scale for a, v in sensor.per_hour.items()}}
-                )
-            sensors.append(sensor)
-        layout.append(room.model_copy(update={"sensors": tuple(sensors)}))
-    update: dict[str, object] = {"layout": tuple(layout)}
-    sources = {**fitted.sources, "layout.sensors.per_hour.scale": "pilot generation vs fit-day activations"}
-    fitted_episodes = fitted.calibration.episodes
-    if fitted_episodes is not None and fitted.episodes_per_day > 0:
-        scale = _ratio(fitted.episodes_per_day, episodes)
-        update["episodes"] = fitted_episodes.model_copy(update={"per_h": fitted_episodes.per_h * scale})
-        sources["episodes.per_h.scale"] = "pilot generation vs fit-day episodes"
-    calibration = fitted.calibration.model_copy(update=update)
-    return fitted.model_copy(update={"calibration": calibration, "sources": dict(sorted(sources.items()))})
+    activations per fit day, and its episode rate so the pilot gives the real episodes per fit day: the
+    method of simulated moments, `PILOT_ROUNDS` rounds of pilot and rescaling (the pilot's response to a
+    scale is not proportional: activations of one sensor merge, episodes close together join)."""
+    scales = [[1.0] * len(room.sensors) for room in fitted.calibration.layout]
+    episode_scale = 1.0
+    current = fitted
+    for _ in range(PILOT_ROUNDS):
+        pilot, episodes = pilot_rates(current)
+        scales = [
+            [_rescale(s, real, synthetic) for s, real, synthetic in zip(*row, strict=True)]
+            for row in zip(scales, fitted.activations_per_day, pilot, strict=True)
+        ]
+        episode_scale = _rescale(episode_scale, fitted.episodes_per_day, episodes)
+        current = _scaled(fitted, scales, episode_scale)
+    return current
