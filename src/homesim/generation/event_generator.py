@@ -245,6 +245,8 @@ class EventGenerator:
             t_n, end = t[mine], t[mine] + on[mine]
             if self.episodes is None:
                 t_n, end = self._repeats(t_n, end, fit)
+            else:
+                t_n, end = _after_clearing(t_n, end)
             on_at, off_at = merge_intervals(t_n, end)
             self.buffer.add(entity_id, on_at, Cause.PRESENCE, state="on")
             self.buffer.add(entity_id, off_at, Cause.PRESENCE, state="off")
@@ -522,6 +524,23 @@ def _chained(rng: np.random.Generator, starts: I64, counts: npt.NDArray[np.int64
     chain_base = np.maximum.accumulate(np.where(first, total - gaps, 0))
     chained: I64 = starts[idx] + total - chain_base
     return chained
+
+
+def _after_clearing(starts: I64, ends: I64, passes: int = 4) -> tuple[I64, I64]:
+    """One sensor's activations, each that starts while the one before is still on moved to just after
+    it clears (a real sensor fires again as soon as it can, not inside its own on-time), `passes` times
+    over; what still overlaps then merges."""
+    order = np.argsort(starts, kind="stable")
+    starts, ends = starts[order], ends[order]
+    for _ in range(passes):
+        if len(starts) < 2:
+            break
+        late = np.zeros(len(starts), dtype=np.int64)
+        late[1:] = np.maximum(ends[:-1] + US_PER_S - starts[1:], 0)
+        if not late.any():
+            break
+        starts, ends = starts + late, ends + late
+    return starts, ends
 
 
 def _bursts(times: I64, clear_us: int) -> tuple[I64, I64]:

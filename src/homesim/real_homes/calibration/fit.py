@@ -47,8 +47,8 @@ _CLASS_ROOMS = {
 }
 #: Bouts with pauses up to this (seconds) form one episode of activity (as the features' night episodes).
 EPISODE_S = NIGHT_EPISODE_GAP_S
-#: Quantiles kept of a fitted distribution (every 5 %).
-QUANTILES = 21
+#: Quantiles kept of a fitted distribution (every 2.5 %).
+QUANTILES = 41
 #: Default and clip of a sensor's gap to its own next activation (s).
 REPEAT_GAP_S = (300.0, 1.0, 30.0, 7_200.0)
 _MEALS = {"breakfast": "after_wake_h", "lunch": "day_share", "dinner": "before_bed_h"}
