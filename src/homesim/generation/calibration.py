@@ -68,6 +68,9 @@ class SensorFit(_Spec):
     #: and the seconds from one start to the next then: lognormal (median, log-sd, min, max).
     repeat: float = Field(default=0.0, ge=0.0, le=0.95)
     repeat_gap_s: Lognormal = (300.0, 1.0, 30.0, 7_200.0)
+    #: With episodes: the chance that a further activation of this sensor in one episode stays (a real
+    #: sensor fires again only while someone stays in its view), matched by simulation to `repeat`.
+    again: float = Field(default=1.0, ge=0.0, le=1.0)
 
     @model_validator(mode="after")
     def _known(self) -> SensorFit:

@@ -239,7 +239,16 @@ class EventGenerator:
             return
         t, on, sensor = np.concatenate(starts), np.concatenate(ons), np.concatenate(which)
         if self.episodes is not None:
-            t = self._gathered(t, sensor, self.episodes)
+            t, episode = self._gathered(t, sensor, self.episodes)
+            # A further activation of one sensor in an episode stays at the sensor's fitted chance.
+            order = np.lexsort((t, episode, sensor))
+            again = np.zeros(len(t), dtype=bool)
+            again[order[1:]] = (sensor[order][1:] == sensor[order][:-1]) & (
+                episode[order][1:] == episode[order][:-1]
+            )
+            chance = np.array([fit.again for _, fit in fits])[sensor]
+            keep = ~again | (self.rng.random(len(t)) < chance)
+            t, on, sensor = t[keep], on[keep], sensor[keep]
         for n, (entity_id, fit) in enumerate(fits):
             mine = sensor == n
             t_n, end = t[mine], t[mine] + on[mine]
@@ -279,21 +288,17 @@ class EventGenerator:
         on = (draw_quantiles(self.rng, fit.on_s, len(at)) * US_PER_S).astype(np.int64)
         return np.concatenate([starts, at]), np.concatenate([ends, at + on])
 
-    def _gathered(self, times: I64, sensor: I64, episodes: Episodes) -> I64:
-        """Each activation moved into the nearest episode (times with none within an hour stay: they
-        start one of their own): an episode's activations keep their order and follow its start at gaps
-        drawn from the real home's gaps within episodes, so they come in bursts with quiet spells between.
-        Two activations of one sensor that overlap merge, as a real sensor fires once while it is on."""
+    def _gathered(self, times: I64, sensor: I64, episodes: Episodes) -> tuple[I64, I64]:
+        """Each activation moved into the nearest episode, and that episode's start (for each): an
+        episode's activations keep their order and follow its start at gaps drawn from the real home's
+        gaps within episodes (between two activations of one sensor, or of two), so they come in bursts
+        with quiet spells between."""
         starts = self._episode_starts(episodes.per_h)
         if len(starts) == 0 or len(times) == 0:
-            return times
+            return times, times
         i = np.clip(np.searchsorted(starts, times), 1, max(len(starts) - 1, 1))
         lo, hi = starts[np.minimum(i - 1, len(starts) - 1)], starts[np.minimum(i, len(starts) - 1)]
         near = np.where(np.abs(times - lo) <= np.abs(hi - times), lo, hi)
-        import os
-
-        if os.environ.get("HS_NEAR") == "1":
-            near = np.where(np.abs(near - times) < US_PER_H, near, times)
         order = np.lexsort((times, near))
         same = np.zeros(len(times), dtype=bool)
         same[1:] = sensor[order][1:] == sensor[order][:-1]
@@ -307,7 +312,7 @@ class EventGenerator:
         base = np.maximum.accumulate(np.where(first, total, 0))
         result = np.empty_like(times)
         result[order] = near[order] + total - base
-        return result
+        return result, near
 
     def _sun_and_weather(self) -> None:
         self.buffer.add("sun.sun", self.env.sunrise_us, Cause.ENVIRONMENT, state="above_horizon")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
@@ -52,11 +53,20 @@ def calibration_config(fitted: FittedHome, homes: int, days: int, seed: int) -> 
     )
 
 
-def pilot_rates(fitted: FittedHome) -> tuple[list[list[float]], float]:
-    """Activations per kept day of each layout sensor (`[room][sensor]`) over the pilot homes, and their
-    episodes per kept day (`fit.episodes_per_day`)."""
+class Pilot(NamedTuple):
+    """What a pilot generation measures: per layout sensor (`[room][sensor]`) its activations per kept
+    day and the share of them the home's next activation is the same sensor again; episodes per kept day."""
+
+    per_day: list[list[float]]
+    repeat: list[list[float]]
+    episodes: float
+
+
+def pilot_rates(fitted: FittedHome) -> Pilot:
+    """The pilot homes' figures (`Pilot`), from the fitted calibration alone."""
     config = calibration_config(fitted, PILOT_HOMES, PILOT_DAYS, PILOT_SEED)
     counts = [[0.0] * len(room.sensors) for room in fitted.calibration.layout]
+    repeats = [[0.0] * len(room.sensors) for room in fitted.calibration.layout]
     days = 0
     episodes = 0.0
     with tempfile.TemporaryDirectory(prefix="homesim-pilot-") as tmp:
@@ -68,20 +78,41 @@ def pilot_rates(fitted: FittedHome) -> tuple[list[list[float]], float]:
             kept = home.kept_days["day"].implode()
             acts = home.activations.filter(pl.col("start").dt.date().is_in(kept))
             episodes += episodes_per_day(acts, 1)
-            per_sensor = dict(acts.group_by("sensor").len().sort("sensor").iter_rows())
+            per_sensor = _per_sensor(acts)
             for entity_id, (r, j) in layout_entities(generated.home, fitted.calibration).items():
-                counts[r][j] += per_sensor.get(entity_id, 0)
+                n, again = per_sensor.get(entity_id, (0, 0))
+                counts[r][j] += n
+                repeats[r][j] += again
             days += home.kept_days.height
-    return [[c / max(days, 1) for c in room] for room in counts], episodes / max(days, 1)
+    return Pilot(
+        per_day=[[c / max(days, 1) for c in room] for room in counts],
+        repeat=[
+            [a / max(c, 1) for a, c in zip(ra, rc, strict=True)]
+            for ra, rc in zip(repeats, counts, strict=True)
+        ],
+        episodes=episodes / max(days, 1),
+    )
 
 
-def _scaled(fitted: FittedHome, sensor_scales: list[list[float]], episode_scale: float) -> FittedHome:
-    """`fitted` with each responding sensor's rates and the episode rate multiplied by their scales."""
+def _per_sensor(activations: pl.DataFrame) -> dict[str, tuple[int, int]]:
+    """Sensor → (activations, how many of them the home's next activation is the same sensor)."""
+    table = activations.sort("start").with_columns(again=pl.col("sensor").shift(-1) == pl.col("sensor"))
+    return {
+        sensor: (n, again)
+        for sensor, n, again in table.group_by("sensor").agg(pl.len(), pl.col("again").sum()).iter_rows()
+    }
+
+
+def _scaled(
+    fitted: FittedHome, sensor_scales: list[list[float]], again: list[list[float]], episode_scale: float
+) -> FittedHome:
+    """`fitted` with each responding sensor's rates and the episode rate multiplied by their scales, and
+    each sensor's chance of firing again in an episode set."""
     layout = []
-    for room, scales in zip(fitted.calibration.layout, sensor_scales, strict=True):
+    for room, scales, chances in zip(fitted.calibration.layout, sensor_scales, again, strict=True):
         sensors = tuple(
-            s.model_copy(update={"per_hour": {a: v * scale for a, v in s.per_hour.items()}})
-            for s, scale in zip(room.sensors, scales, strict=True)
+            s.model_copy(update={"per_hour": {a: v * scale for a, v in s.per_hour.items()}, "again": chance})
+            for s, scale, chance in zip(room.sensors, scales, chances, strict=True)
         )
         layout.append(room.model_copy(update={"sensors": sensors}))
     update: dict[str, object] = {"layout": tuple(layout)}
@@ -90,6 +121,7 @@ def _scaled(fitted: FittedHome, sensor_scales: list[list[float]], episode_scale:
     if episodes is not None:
         update["episodes"] = episodes.model_copy(update={"per_h": episodes.per_h * episode_scale})
         sources["episodes.per_h.scale"] = "pilot generation vs fit-day episodes"
+        sources["layout.sensors.again"] = "pilot generation vs fit-day repeats"
     calibration = fitted.calibration.model_copy(update=update)
     return fitted.model_copy(update={"calibration": calibration, "sources": dict(sorted(sources.items()))})
 
@@ -106,15 +138,24 @@ def match_rates(fitted: FittedHome) -> FittedHome:
     activations per fit day, and its episode rate so the pilot gives the real episodes per fit day: the
     method of simulated moments, `PILOT_ROUNDS` rounds of pilot and rescaling (the pilot's response to a
     scale is not proportional: activations of one sensor merge, episodes close together join)."""
-    scales = [[1.0] * len(room.sensors) for room in fitted.calibration.layout]
+    layout = fitted.calibration.layout
+    scales = [[1.0] * len(room.sensors) for room in layout]
+    again = [[s.again for s in room.sensors] for room in layout]
     episode_scale = 1.0
     current = fitted
     for _ in range(PILOT_ROUNDS):
-        pilot, episodes = pilot_rates(current)
+        pilot = pilot_rates(current)
         scales = [
             [_rescale(s, real, synthetic) for s, real, synthetic in zip(*row, strict=True)]
-            for row in zip(scales, fitted.activations_per_day, pilot, strict=True)
+            for row in zip(scales, fitted.activations_per_day, pilot.per_day, strict=True)
         ]
-        episode_scale = _rescale(episode_scale, fitted.episodes_per_day, episodes)
-        current = _scaled(fitted, scales, episode_scale)
+        again = [
+            [
+                float(np.clip(a * s.repeat / p, 0.0, 1.0)) if p > 0 else a
+                for a, s, p in zip(chances, room.sensors, repeats, strict=True)
+            ]
+            for chances, room, repeats in zip(again, layout, pilot.repeat, strict=True)
+        ]
+        episode_scale = _rescale(episode_scale, fitted.episodes_per_day, pilot.episodes)
+        current = _scaled(fitted, scales, again, episode_scale)
     return current
