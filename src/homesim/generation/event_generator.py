@@ -210,10 +210,11 @@ class EventGenerator:
 
     def _calibrated(self) -> None:
         """A calibrated sensor fires at its fitted rate per hour of each activity (any occupant's), each
-        activation on for a fitted lognormal time (a seat or a bed stays occupied past a short label).
+        activation on for a fitted time (a seat or a bed stays occupied past a short label).
         In an activity with `settling` (sleep) the activations fall in its first or last minutes, as a
         real bedroom sensor's do. With episodes, the household's activations then gather into them
-        (`_gathered`), and each sensor's repeats follow."""
+        (`_gathered`), a sensor's further ones in an episode stay at its fitted chance, and one starting
+        while its sensor is still on waits until it clears; without, each sensor's fitted repeats follow."""
         acts = self.activities
         model = self.activity_model or load_activity_model()
         codes = {a: i for i, a in enumerate(ACTIVITIES)}
@@ -240,14 +241,7 @@ class EventGenerator:
         t, on, sensor = np.concatenate(starts), np.concatenate(ons), np.concatenate(which)
         if self.episodes is not None:
             t, episode = self._gathered(t, sensor, self.episodes)
-            # A further activation of one sensor in an episode stays at the sensor's fitted chance.
-            order = np.lexsort((t, episode, sensor))
-            again = np.zeros(len(t), dtype=bool)
-            again[order[1:]] = (sensor[order][1:] == sensor[order][:-1]) & (
-                episode[order][1:] == episode[order][:-1]
-            )
-            chance = np.array([fit.again for _, fit in fits])[sensor]
-            keep = ~again | (self.rng.random(len(t)) < chance)
+            keep = self._first_or_again(sensor, episode, np.array([fit.again for _, fit in fits]))
             t, on, sensor = t[keep], on[keep], sensor[keep]
         for n, (entity_id, fit) in enumerate(fits):
             mine = sensor == n
@@ -260,6 +254,19 @@ class EventGenerator:
             self.buffer.add(entity_id, on_at, Cause.PRESENCE, state="on")
             self.buffer.add(entity_id, off_at, Cause.PRESENCE, state="off")
             self._motion_clears[entity_id] = off_at
+
+    def _first_or_again(
+        self, sensor: I64, episode: I64, chance: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.bool_]:
+        """Which activations stay: each sensor's first in an episode, and a further one at the sensor's
+        `chance` (someone staying in its view fires it again; passing by fires it once)."""
+        order = np.lexsort((episode, sensor))
+        again = np.zeros(len(sensor), dtype=bool)
+        again[order[1:]] = (sensor[order][1:] == sensor[order][:-1]) & (
+            episode[order][1:] == episode[order][:-1]
+        )
+        keep: npt.NDArray[np.bool_] = ~again | (self.rng.random(len(sensor)) < chance[sensor])
+        return keep
 
     def _episode_starts(self, per_h: float) -> I64:
         """Start times of the household's episodes of activity, `per_h` per awake hour at home: where
