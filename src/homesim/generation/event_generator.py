@@ -241,7 +241,7 @@ class EventGenerator:
         t, on, sensor = np.concatenate(starts), np.concatenate(ons), np.concatenate(which)
         if self.episodes is not None:
             t, episode = self._gathered(t, sensor, self.episodes)
-            keep = self._first_or_again(sensor, episode, np.array([fit.again for _, fit in fits]))
+            keep = self._first_or_again(t, sensor, episode, np.array([fit.again for _, fit in fits]))
             t, on, sensor = t[keep], on[keep], sensor[keep]
         for n, (entity_id, fit) in enumerate(fits):
             mine = sensor == n
@@ -256,11 +256,11 @@ class EventGenerator:
             self._motion_clears[entity_id] = off_at
 
     def _first_or_again(
-        self, sensor: I64, episode: I64, chance: npt.NDArray[np.float64]
+        self, t: I64, sensor: I64, episode: I64, chance: npt.NDArray[np.float64]
     ) -> npt.NDArray[np.bool_]:
         """Which activations stay: each sensor's first in an episode, and a further one at the sensor's
         `chance` (someone staying in its view fires it again; passing by fires it once)."""
-        order = np.lexsort((episode, sensor))
+        order = np.lexsort((t, episode, sensor))
         again = np.zeros(len(sensor), dtype=bool)
         again[order[1:]] = (sensor[order][1:] == sensor[order][:-1]) & (
             episode[order][1:] == episode[order][:-1]
