@@ -23,7 +23,7 @@ from homesim.datasets.home_folder import read_home, write_home
 from homesim.generation.calibration import Calibration, Episodes, SensorFit, draw_home
 from homesim.generation.config import GenerationConfig
 from homesim.generation.home import generate_home
-from homesim.real_homes.calibration import CalibrationError, FittedHome, fit_home
+from homesim.real_homes.calibration import CalibrationError, FittedHome, fit_home, moments
 from homesim.real_homes.calibration.fit import EPISODE_S, episodes_of
 from homesim.real_homes.calibration.moments import calibration_config
 from homesim.real_homes.calibration.run import REPORT_FILE, calibrate
@@ -191,7 +191,8 @@ def test_default_generation_is_unchanged() -> None:
     assert config.config_hash() == "047f5a435818cbbfad3c1a83ede08251f7aa1c5f3a10e3053a9d172932758608"
 
 
-def test_calibrate_end_to_end(home_a: Path, tmp_path: Path) -> None:
+def test_calibrate_end_to_end(home_a: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(moments, "PILOT_DAYS", 7)  # a shorter pilot: the test checks the plumbing
     fitted, report, out = calibrate(home_a, Workspace(tmp_path / "ws"), homes=2, days=4, seed=1, resamples=2)
     assert report.c2st.auc is not None and 0.0 <= report.c2st.auc <= 1.0
     assert report.c2st.n_negative == len(fitted.split.held_out_days)
