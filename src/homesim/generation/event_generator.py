@@ -212,9 +212,11 @@ class EventGenerator:
         """A calibrated sensor fires at its fitted rate per hour of each activity (any occupant's), each
         activation on for a fitted time (a seat or a bed stays occupied past a short label).
         In an activity with `settling` (sleep) the activations fall in its first or last minutes, as a
-        real bedroom sensor's do. With episodes, the household's activations then gather into them
-        (`_gathered`), a sensor's further ones in an episode stay at its fitted chance, and one starting
-        while its sensor is still on waits until it clears; without, each sensor's fitted repeats follow."""
+        real bedroom sensor's do. With episodes, each of the household's activations joins the nearest
+        one, a sensor's further ones in an episode stay at its fitted chance, the rest take their places in
+        the episode (`_gathered`: thinned first, so a dropped activation leaves no gap behind), and one
+        starting while its sensor is still on waits until it clears; without, each sensor's fitted repeats
+        follow."""
         acts = self.activities
         model = self.activity_model or load_activity_model()
         codes = {a: i for i, a in enumerate(ACTIVITIES)}
@@ -240,9 +242,10 @@ class EventGenerator:
             return
         t, on, sensor = np.concatenate(starts), np.concatenate(ons), np.concatenate(which)
         if self.episodes is not None:
-            t, episode = self._gathered(t, sensor, self.episodes)
+            episode = self._nearest_episode(t, self.episodes.per_h)
             keep = self._first_or_again(t, sensor, episode, np.array([fit.again for _, fit in fits]))
-            t, on, sensor = t[keep], on[keep], sensor[keep]
+            t, on, sensor, episode = t[keep], on[keep], sensor[keep], episode[keep]
+            t = self._gathered(t, sensor, episode, self.episodes)
         for n, (entity_id, fit) in enumerate(fits):
             mine = sensor == n
             t_n, end = t[mine], t[mine] + on[mine]
@@ -295,31 +298,34 @@ class EventGenerator:
         on = (draw_quantiles(self.rng, fit.on_s, len(at)) * US_PER_S).astype(np.int64)
         return np.concatenate([starts, at]), np.concatenate([ends, at + on])
 
-    def _gathered(self, times: I64, sensor: I64, episodes: Episodes) -> tuple[I64, I64]:
-        """Each activation moved into the nearest episode, and that episode's start (for each): an
-        episode's activations keep their order and follow its start at gaps drawn from the real home's
-        gaps within episodes (between two activations of one sensor, or of two), so they come in bursts
-        with quiet spells between."""
-        starts = self._episode_starts(episodes.per_h)
-        if len(starts) == 0 or len(times) == 0:
-            return times, times
+    def _nearest_episode(self, times: I64, per_h: float) -> I64:
+        """The start of the episode nearest each time (the time itself when there is no episode)."""
+        starts = self._episode_starts(per_h)
+        if len(starts) == 0:
+            return times
         i = np.clip(np.searchsorted(starts, times), 1, max(len(starts) - 1, 1))
         lo, hi = starts[np.minimum(i - 1, len(starts) - 1)], starts[np.minimum(i, len(starts) - 1)]
-        near = np.where(np.abs(times - lo) <= np.abs(hi - times), lo, hi)
-        order = np.lexsort((times, near))
+        nearest: I64 = np.where(np.abs(times - lo) <= np.abs(hi - times), lo, hi)
+        return nearest
+
+    def _gathered(self, times: I64, sensor: I64, episode: I64, episodes: Episodes) -> I64:
+        """Each activation moved into its episode: an episode's activations keep their order and follow
+        its start at gaps drawn from the real home's gaps within episodes (between two activations of one
+        sensor, or of two), so they come in bursts with quiet spells between."""
+        order = np.lexsort((times, episode))
         same = np.zeros(len(times), dtype=bool)
         same[1:] = sensor[order][1:] == sensor[order][:-1]
         other = draw_quantiles(self.rng, episodes.gap_s, len(times))
         gaps = np.where(same, draw_quantiles(self.rng, episodes.same_gap_s, len(times)), other)
         gaps = (gaps * US_PER_S).astype(np.int64)
         first = np.ones(len(times), dtype=bool)
-        first[1:] = near[order][1:] != near[order][:-1]
+        first[1:] = episode[order][1:] != episode[order][:-1]
         gaps[first] = 0
         total = np.cumsum(gaps)
         base = np.maximum.accumulate(np.where(first, total, 0))
         result = np.empty_like(times)
-        result[order] = near[order] + total - base
-        return result, near
+        result[order] = episode[order] + total - base
+        return result
 
     def _sun_and_weather(self) -> None:
         self.buffer.add("sun.sun", self.env.sunrise_us, Cause.ENVIRONMENT, state="above_horizon")
