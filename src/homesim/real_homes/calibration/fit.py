@@ -45,7 +45,8 @@ _CLASS_ROOMS = {
     "entrance": "entrance",
     "other": "hallway",
 }
-#: Bouts with pauses up to this (seconds) form one episode of activity (as the features' night episodes).
+#: Activations with pauses up to this (seconds) form one episode of activity (as the features' night
+#: episodes do).
 EPISODE_S = NIGHT_EPISODE_GAP_S
 #: Quantiles kept of a fitted distribution (every 2.5 %).
 QUANTILES = 41
@@ -218,7 +219,9 @@ def _lognormal(
 
 def _gaps(activations: pl.DataFrame) -> np.ndarray:
     """Seconds from each activation's start to the next one's (any sensor)."""
-    starts = activations.sort("start").select(g=pl.col("start").diff().dt.total_seconds(fractional=True))
+    starts = activations.sort("start", "sensor").select(
+        g=pl.col("start").diff().dt.total_seconds(fractional=True)
+    )
     return starts["g"].drop_nulls().to_numpy().astype(np.float64)
 
 
@@ -350,7 +353,7 @@ class _Fit:
         gaps between consecutive activations within them."""
         acts = self.home.activations.filter(pl.col("start").dt.date().is_in(self.fit_days))
         gaps = _gaps(acts)
-        sensors = acts.sort("start")["sensor"].to_numpy()
+        sensors = acts.sort("start", "sensor")["sensor"].to_numpy()
         same = sensors[1:] == sensors[:-1]
         inside = gaps[(gaps <= EPISODE_S) & ~same]
         inside_same = gaps[(gaps <= EPISODE_S) & same]

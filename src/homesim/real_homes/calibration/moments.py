@@ -1,10 +1,13 @@
-"""Matching each calibrated sensor's activations per day to the real home's fit days, by simulation.
+"""Matching each calibrated sensor's activations per day and repeats, and the episodes per day, to the
+real home's fit days, by simulation.
 
 The rates `fit` reads per activity are only as good as the match between real labels and the synthetic
-activity model (a label's length, unlabelled time, how often an activity recurs). A pilot generation —
-a few homes from the fitted calibration alone, put on the realism footing — measures each sensor's
-activations per day, and each sensor's rates are scaled by real ÷ pilot (clipped): the method of simulated
-moments with one moment per sensor. Only the fit days' figures go in, so the held-out days stay out.
+activity model (a label's length, unlabelled time, how often an activity recurs), and how often a sensor
+fires twice in a row depends on everything else in the generator. A pilot generation — a few homes from
+the fitted calibration alone, put on the realism footing — measures each sensor's activations per day and
+the share of them followed by the same sensor, and the episodes per day; each sensor's rates, its chance of
+firing again in an episode and the episode rate are rescaled by real ÷ pilot, over a few rounds: the method
+of simulated moments. Only the fit days' figures go in, so the held-out days stay out.
 """
 
 from __future__ import annotations
@@ -96,7 +99,9 @@ def pilot_rates(fitted: FittedHome) -> Pilot:
 
 def _per_sensor(activations: pl.DataFrame) -> dict[str, tuple[int, int]]:
     """Sensor → (activations, how many of them the home's next activation is the same sensor)."""
-    table = activations.sort("start").with_columns(again=pl.col("sensor").shift(-1) == pl.col("sensor"))
+    table = activations.sort("start", "sensor").with_columns(
+        again=pl.col("sensor").shift(-1) == pl.col("sensor")
+    )
     return {
         sensor: (n, again)
         for sensor, n, again in table.group_by("sensor").agg(pl.len(), pl.col("again").sum()).iter_rows()
