@@ -10,22 +10,26 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from homesim.cli import app
 from homesim.datasets.home_folder import read_home, write_home
-from homesim.generation.calibration import Calibration, SensorFit, draw_home
+from homesim.generation.calibration import Calibration, Episodes, SensorFit, draw_home
 from homesim.generation.config import GenerationConfig
 from homesim.generation.home import generate_home
-from homesim.real_homes.calibration import CalibrationError, FittedHome, fit_home
+from homesim.real_homes.calibration import CalibrationError, FittedHome, fit_home, moments
+from homesim.real_homes.calibration.fit import EPISODE_S, episodes_of
 from homesim.real_homes.calibration.moments import calibration_config
 from homesim.real_homes.calibration.run import REPORT_FILE, calibrate
 from homesim.real_homes.importing import import_history
-from homesim.real_homes.realism.footing import sensor_table
+from homesim.real_homes.realism.features import day_features
+from homesim.real_homes.realism.footing import load_home, sensor_table
 from homesim.workspace import ACTIVITIES_FILE, EVENTS_FILE, Workspace
 
 ORDONEZ = Path(__file__).parent / "data" / "real_homes" / "uci_adl_ordonez"
@@ -66,6 +70,12 @@ def test_fit_reads_rooms_sensors_and_a_plausible_routine(home_a: Path, fitted: F
     assert any(0 < s.repeat < 0.95 for s in sensors)
     assert all(s.repeat == 0 for s in sensors if s.kind == "door")
     assert fitted.sources["wake_h"] == "labels"
+    # Episodes: A's activations come in runs with pauses under a quarter of an hour, gaps fitted inside them.
+    episodes = cal.episodes
+    assert episodes is not None and episodes.per_h > 0
+    assert episodes.gap_s[-1] <= EPISODE_S
+    assert episodes.same_gap_s[-1] <= EPISODE_S
+    assert fitted.episodes_per_day > 1
     split = fitted.split
     assert len(split.fit_days) + len(split.held_out_days) == 13  # A's kept days
     assert max(split.fit_days) < min(split.held_out_days)
@@ -129,6 +139,47 @@ def test_calibrated_homes_are_deterministic_and_reproducible_alone(fitted: Fitte
     assert len(again.activities) > 0
 
 
+def test_episodes_of_counts_runs_split_by_long_pauses() -> None:
+    assert episodes_of(np.array([])) == 1  # one activation
+    assert episodes_of(np.array([10.0, EPISODE_S, EPISODE_S + 1, 5.0])) == 2
+
+
+def test_quantiles_must_not_decrease() -> None:
+    with pytest.raises(ValidationError, match="non-decreasing"):
+        Episodes(per_h=1.0, gap_s=(10.0, 5.0), same_gap_s=(1.0, 2.0))
+
+
+def _day_medians(fitted: FittedHome, calibration: Calibration, tmp: Path) -> dict[str, float]:
+    """Median day features of one calibrated home (7 days) on the realism footing."""
+    config = calibration_config(fitted, homes=1, days=7, seed=5).model_copy(
+        update={"calibration": calibration}
+    )
+    write_home(generate_home(config, 0), tmp)
+    days = day_features(load_home(tmp, real=False))
+    return {c: float(days[c].median()) for c in ("burst_share", "self_transition_share", "day_quiet_share")}  # type: ignore[arg-type]
+
+
+def test_episodes_gather_activations_into_bursts(fitted: FittedHome, tmp_path: Path) -> None:
+    cal = fitted.calibration
+    assert cal.episodes is not None
+    spread = _day_medians(fitted, cal.model_copy(update={"episodes": None}), tmp_path / "spread")
+    gathered = _day_medians(fitted, cal, tmp_path / "gathered")
+    assert gathered["burst_share"] > spread["burst_share"]
+    assert gathered["day_quiet_share"] > spread["day_quiet_share"]
+
+    # A sensor's further activations in an episode stay at its chance: none, then all of them.
+    def again(chance: float) -> Calibration:
+        layout = tuple(
+            r.model_copy(update={"sensors": tuple(s.model_copy(update={"again": chance}) for s in r.sensors)})
+            for r in cal.layout
+        )
+        return cal.model_copy(update={"layout": layout})
+
+    once = _day_medians(fitted, again(0.0), tmp_path / "once")
+    every = _day_medians(fitted, again(1.0), tmp_path / "every")
+    assert once["self_transition_share"] < every["self_transition_share"]
+
+
 def test_default_generation_is_unchanged() -> None:
     # Home keys and the dataset hash of `homesim generate --homes 3 --days 7 --seed 42`: a config without
     # `calibration` serialises exactly as it did before calibration existed (the keys include the generator
@@ -140,7 +191,8 @@ def test_default_generation_is_unchanged() -> None:
     assert config.config_hash() == "047f5a435818cbbfad3c1a83ede08251f7aa1c5f3a10e3053a9d172932758608"
 
 
-def test_calibrate_end_to_end(home_a: Path, tmp_path: Path) -> None:
+def test_calibrate_end_to_end(home_a: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(moments, "PILOT_DAYS", 7)  # a shorter pilot: the test checks the plumbing
     fitted, report, out = calibrate(home_a, Workspace(tmp_path / "ws"), homes=2, days=4, seed=1, resamples=2)
     assert report.c2st.auc is not None and 0.0 <= report.c2st.auc <= 1.0
     assert report.c2st.n_negative == len(fitted.split.held_out_days)

@@ -9,10 +9,12 @@ its own variation around the fitted values from its own stream, so home *i* stay
 
 from __future__ import annotations
 
-from typing import Literal
+from itertools import pairwise
+from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+import numpy.typing as npt
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from homesim.generation.activity_params import ActivityModel, Lognormal
 from homesim.generation.catalog import load_catalog
@@ -31,6 +33,24 @@ KIND_DEVICES: dict[str, str] = {
 }
 
 
+def _non_decreasing(value: tuple[float, ...]) -> tuple[float, ...]:
+    if value[0] < 0 or any(b < a for a, b in pairwise(value)):
+        raise ValueError("quantiles must be non-negative and non-decreasing")
+    return value
+
+
+#: Quantiles of a distribution at evenly spaced probabilities from 0 to 1 (`draw_quantiles`), so a fitted
+#: distribution keeps the real shape (a PIR's on-time is its clear time plus a short tail, not lognormal).
+Quantiles = Annotated[tuple[float, ...], Field(min_length=2), AfterValidator(_non_decreasing)]
+#: A sensor's on-time (seconds) when the real home has too few activations of it to fit one.
+DEFAULT_ON_S: tuple[float, ...] = (1.0, 20.0, 120.0, 720.0, 36_000.0)
+
+
+def draw_quantiles(rng: np.random.Generator, quantiles: tuple[float, ...], n: int) -> npt.NDArray[np.float64]:
+    """`n` draws from the distribution with these quantiles (linear between them)."""
+    return np.interp(rng.random(n), np.linspace(0.0, 1.0, len(quantiles)), quantiles)
+
+
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -42,12 +62,15 @@ class SensorFit(_Spec):
     #: Activations per hour while any occupant does each activity (`activities.yaml` names); empty: the
     #: sensor follows the default model (a door on leaving and returning, a PIR on room movement).
     per_hour: dict[str, float] = Field(default_factory=dict)
-    #: How long an activation stays on, seconds: lognormal (median, log-sd, min, max).
-    on_s: Lognormal = (120.0, 1.0, 1.0, 36_000.0)
+    #: How long an activation stays on, seconds: quantiles.
+    on_s: Quantiles = DEFAULT_ON_S
     #: Share of its activations the same sensor fires again next (someone staying and moving in its view),
     #: and the seconds from one start to the next then: lognormal (median, log-sd, min, max).
     repeat: float = Field(default=0.0, ge=0.0, le=0.95)
     repeat_gap_s: Lognormal = (300.0, 1.0, 30.0, 7_200.0)
+    #: With episodes: the chance that a further activation of this sensor in one episode stays (a real
+    #: sensor fires again only while someone stays in its view), matched by simulation to `repeat`.
+    again: float = Field(default=1.0, ge=0.0, le=1.0)
 
     @model_validator(mode="after")
     def _known(self) -> SensorFit:
@@ -72,6 +95,18 @@ class RoomLayout(_Spec):
         return value
 
 
+class Episodes(_Spec):
+    """Real activity comes in episodes — bursts of activations with long quiet spells between — and the
+    calibrated sensors' activations gather into them: `per_h` episodes per awake hour at home, and within
+    one, consecutive activations `gap_s` apart."""
+
+    per_h: float = Field(gt=0)
+    #: Quantiles of the seconds between consecutive activations of different sensors in an episode.
+    gap_s: Quantiles
+    #: The same when the two activations are of one sensor (someone staying and moving in its view).
+    same_gap_s: Quantiles
+
+
 class Calibration(_Spec):
     """What a real home fixes in the homes generated like it (see the module docstring)."""
 
@@ -81,11 +116,8 @@ class Calibration(_Spec):
     wake_h: float = Field(ge=3, le=12, description="usual wake-up, local hour")
     bedtime_h: float = Field(ge=19, le=27.5, description="usual bedtime, local hour (past midnight > 24)")
     activities: ActivityModel
-    #: Bouts of movement per awake hour at home: the calibrated sensors' activations gather around them
-    #: (within `bout_s` seconds), as real activity comes in bursts with quiet spells between; None: each
-    #: activation at its own uniform time.
-    bouts_per_h: float | None = Field(default=None, gt=0)
-    bout_s: float = Field(default=60.0, gt=0)
+    #: The episodes the calibrated sensors' activations gather into (None: each at its own time).
+    episodes: Episodes | None = None
     #: Per-home spread: sd (hours) of each home's wake-up and bedtime around the fitted ones, and the
     #: log-sd of each home's multiplier on rates (night wake-ups, outings, scattered activities, motion).
     time_sd_h: float = Field(default=0.4, ge=0, le=3)

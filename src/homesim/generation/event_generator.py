@@ -18,14 +18,14 @@ from homesim.generation.activities import (
     object_activations,
     presence_spans,
 )
-from homesim.generation.activity_params import ActivityModel, draw_lognormal, load_activity_model
+from homesim.generation.activity_params import ActivityModel, Lognormal, draw_lognormal, load_activity_model
 from homesim.generation.behaviors import (
     Behavior,
     BehaviorPlan,
     entities_with_tag,
 )
 from homesim.generation.calendar import US_PER_H, US_PER_MIN, US_PER_S, DayGrid
-from homesim.generation.calibration import SensorFit
+from homesim.generation.calibration import Episodes, SensorFit, draw_quantiles
 from homesim.generation.environment import CONDITIONS, Environment
 from homesim.generation.event_table import PRESS, EventBuffer
 from homesim.generation.occupants import Schedules, merge_intervals
@@ -87,7 +87,7 @@ class EventGenerator:
         jitter: float = 1.0,
         activity_model: ActivityModel | None = None,
         calibrated: Mapping[str, SensorFit] | None = None,
-        bouts: tuple[float, float] | None = None,
+        episodes: Episodes | None = None,
     ) -> None:
         self.home = home
         self.grid = grid
@@ -102,8 +102,8 @@ class EventGenerator:
         self.activity_model = activity_model
         #: Sensors of a calibrated home that respond to activities at fitted rates (`_calibrated`).
         self.calibrated = dict(calibrated or {})
-        #: (bouts per hour, bout length s) the calibrated sensors' activations gather in, if any.
-        self.bouts = bouts
+        #: The episodes the calibrated sensors' activations gather in, if any.
+        self.episodes = episodes
         self.buffer = EventBuffer(home)
         self.area_of = {e.entity_id: home.entity_area(e) for e in home.entities}
         self.room_type = {a.area_id: a.room_type for a in home.areas}
@@ -210,15 +210,19 @@ class EventGenerator:
 
     def _calibrated(self) -> None:
         """A calibrated sensor fires at its fitted rate per hour of each activity (any occupant's), each
-        activation on for a fitted lognormal time (a seat or a bed stays occupied past a short label).
+        activation on for a fitted time (a seat or a bed stays occupied past a short label).
         In an activity with `settling` (sleep) the activations fall in its first or last minutes, as a
-        real bedroom sensor's do."""
+        real bedroom sensor's do. With episodes, each of the household's activations joins the nearest
+        one, a sensor's further ones in an episode stay at its fitted chance, the rest take their places in
+        the episode (`_gathered`: thinned first, so a dropped activation leaves no gap behind), and one
+        starting while its sensor is still on waits until it clears; without, each sensor's fitted repeats
+        follow."""
         acts = self.activities
         model = self.activity_model or load_activity_model()
-        bout_at = self._bouts()
         codes = {a: i for i, a in enumerate(ACTIVITIES)}
-        for entity_id, fit in sorted(self.calibrated.items()):
-            starts, ends = [], []
+        fits = sorted(self.calibrated.items())
+        starts, ons, which = [], [], []
+        for n, (_, fit) in enumerate(fits):
             for activity, rate in sorted(fit.per_hour.items()):
                 mine = acts.activity == codes[activity]
                 s, e = acts.start[mine], acts.end[mine]
@@ -231,84 +235,96 @@ class EventGenerator:
                     late = self.rng.random(len(idx)) < settling[1] / max(settling[0] + settling[1], 1e-9)
                     base = np.where(late, e[idx] - window, s[idx])
                     t = base + (self.rng.random(len(idx)) * window).astype(np.int64)
-                if bout_at is not None:
-                    t = self._in_bouts(t, bout_at)
-                on = (draw_lognormal(self.rng, fit.on_s, len(t)) * US_PER_S).astype(np.int64)
                 starts.append(t)
-                ends.append(t + on)
-            t, end = np.concatenate(starts), np.concatenate(ends)
-            if bout_at is not None:
-                t, end = self._one_per_bout(t, end, bout_at)
-            t, end = self._repeats(t, end, fit)
-            on_at, off_at = merge_intervals(t, end)
+                ons.append((draw_quantiles(self.rng, fit.on_s, len(t)) * US_PER_S).astype(np.int64))
+                which.append(np.full(len(t), n))
+        if not fits:
+            return
+        t, on, sensor = np.concatenate(starts), np.concatenate(ons), np.concatenate(which)
+        if self.episodes is not None:
+            episode = self._nearest_episode(t, self.episodes.per_h)
+            keep = self._first_or_again(t, sensor, episode, np.array([fit.again for _, fit in fits]))
+            t, on, sensor, episode = t[keep], on[keep], sensor[keep], episode[keep]
+            t = self._gathered(t, sensor, episode, self.episodes)
+        for n, (entity_id, fit) in enumerate(fits):
+            mine = sensor == n
+            t_n, end = t[mine], t[mine] + on[mine]
+            if self.episodes is None:
+                t_n, end = self._repeats(t_n, end, fit)
+            else:
+                t_n, end = _after_clearing(t_n, end)
+            on_at, off_at = merge_intervals(t_n, end)
             self.buffer.add(entity_id, on_at, Cause.PRESENCE, state="on")
             self.buffer.add(entity_id, off_at, Cause.PRESENCE, state="off")
             self._motion_clears[entity_id] = off_at
 
-    def _bouts(self) -> I64 | None:
-        """Start times of the household's bouts of movement, `bouts[0]` per awake hour at home: the
-        starts of the waking activities (moving from one thing to the next), and as many more as that
-        falls short of at random times of them."""
-        if self.bouts is None:
-            return None
+    def _first_or_again(
+        self, t: I64, sensor: I64, episode: I64, chance: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.bool_]:
+        """Which activations stay: each sensor's first in an episode, and a further one at the sensor's
+        `chance` (someone staying in its view fires it again; passing by fires it once)."""
+        order = np.lexsort((t, episode, sensor))
+        again = np.zeros(len(sensor), dtype=bool)
+        again[order[1:]] = (sensor[order][1:] == sensor[order][:-1]) & (
+            episode[order][1:] == episode[order][:-1]
+        )
+        keep: npt.NDArray[np.bool_] = ~again | (self.rng.random(len(sensor)) < chance[sensor])
+        return keep
+
+    def _episode_starts(self, per_h: float) -> I64:
+        """Start times of the household's episodes of activity, `per_h` per awake hour at home: where
+        waking activities start (moving from one thing to the next), those starts thinned or topped up at
+        random times of the waking activities to the fitted rate."""
         acts = self.activities
         awake = (acts.room >= 0) & (acts.activity != _CODE_SLEEPING)
         s, e = acts.start[awake], acts.end[awake]
         hours = float((e - s).sum()) / US_PER_H
-        extra = max(self.bouts[0] - len(s) / max(hours, 1e-9), 0.0)
+        episodes = per_h * hours
+        keep = self.rng.random(len(s)) < min(episodes / max(len(s), 1), 1.0)
+        extra = max(episodes - len(s), 0.0) / max(hours, 1e-9)
         k = self.rng.poisson(extra * (e - s) / US_PER_H)
         idx = np.repeat(np.arange(len(s)), k)
         more = s[idx] + (self.rng.random(len(idx)) * (e - s)[idx]).astype(np.int64)
-        return np.sort(np.concatenate([s, more]))
+        return np.sort(np.concatenate([s[keep], more]))
 
     def _repeats(self, starts: I64, ends: I64, fit: SensorFit) -> tuple[I64, I64]:
         """After each activation the same sensor fires again with probability `fit.repeat` (a chain: a
         geometric number of repeats), each a fitted gap after the one before."""
         if fit.repeat <= 0 or len(starts) == 0:
             return starts, ends
-        k = self.rng.geometric(1.0 - fit.repeat, len(starts)) - 1
-        idx = np.repeat(np.arange(len(starts)), k)
-        gaps = (draw_lognormal(self.rng, fit.repeat_gap_s, len(idx)) * US_PER_S).astype(np.int64)
-        # Cumulative gaps within each chain: the n-th repeat follows the (n-1)-th.
-        first = np.ones(len(idx), dtype=bool)
-        first[1:] = idx[1:] != idx[:-1]
-        total = np.cumsum(gaps)
-        chain_base = np.maximum.accumulate(np.where(first, total - gaps, 0))
-        at = starts[idx] + total - chain_base
-        on = (draw_lognormal(self.rng, fit.on_s, len(idx)) * US_PER_S).astype(np.int64)
+        at = _chained(
+            self.rng, starts, self.rng.geometric(1.0 - fit.repeat, len(starts)) - 1, fit.repeat_gap_s
+        )
+        on = (draw_quantiles(self.rng, fit.on_s, len(at)) * US_PER_S).astype(np.int64)
         return np.concatenate([starts, at]), np.concatenate([ends, at + on])
 
-    def _one_per_bout(self, starts: I64, ends: I64, bouts: I64) -> tuple[I64, I64]:
-        """One sensor's activations with at most one per bout (the first), as a real sensor fires once
-        when someone passes or uses it; activations outside any bout all stay."""
-        assert self.bouts is not None
-        order = np.argsort(starts, kind="stable")
-        starts, ends = starts[order], ends[order]
-        i = np.searchsorted(bouts, starts, side="right") - 1
-        inside = (i >= 0) & (starts - bouts[np.maximum(i, 0)] <= int(self.bouts[1] * US_PER_S))
-        first = np.ones(len(starts), dtype=bool)
-        seen = np.flatnonzero(inside)
-        _, keep = np.unique(i[seen], return_index=True)
-        first[seen] = False
-        first[seen[keep]] = True
-        return starts[first], ends[first]
-
-    def _in_bouts(self, times: I64, bouts: I64) -> I64:
-        """Each time moved into the nearest bout within `bouts[1]` s after it starts (times with no bout
-        within an hour stay: they start a bout of their own)."""
-        assert self.bouts is not None
-        if len(bouts) == 0:
+    def _nearest_episode(self, times: I64, per_h: float) -> I64:
+        """The start of the episode nearest each time (the time itself when there is no episode)."""
+        starts = self._episode_starts(per_h)
+        if len(starts) == 0:
             return times
-        i = (
-            np.clip(np.searchsorted(bouts, times), 1, len(bouts) - 1)
-            if len(bouts) > 1
-            else np.zeros(len(times), np.int64)
-        )
-        lo, hi = bouts[np.maximum(i - 1, 0)], bouts[i]
-        near = np.where(np.abs(times - lo) <= np.abs(hi - times), lo, hi)
-        close = np.abs(near - times) < US_PER_H
-        jitter = (self.rng.random(len(times)) * self.bouts[1] * US_PER_S).astype(np.int64)
-        result: I64 = np.where(close, near + jitter, times)
+        i = np.clip(np.searchsorted(starts, times), 1, max(len(starts) - 1, 1))
+        lo, hi = starts[np.minimum(i - 1, len(starts) - 1)], starts[np.minimum(i, len(starts) - 1)]
+        nearest: I64 = np.where(np.abs(times - lo) <= np.abs(hi - times), lo, hi)
+        return nearest
+
+    def _gathered(self, times: I64, sensor: I64, episode: I64, episodes: Episodes) -> I64:
+        """Each activation moved into its episode: an episode's activations keep their order and follow
+        its start at gaps drawn from the real home's gaps within episodes (between two activations of one
+        sensor, or of two), so they come in bursts with quiet spells between."""
+        order = np.lexsort((times, episode))
+        same = np.zeros(len(times), dtype=bool)
+        same[1:] = sensor[order][1:] == sensor[order][:-1]
+        other = draw_quantiles(self.rng, episodes.gap_s, len(times))
+        gaps = np.where(same, draw_quantiles(self.rng, episodes.same_gap_s, len(times)), other)
+        gaps = (gaps * US_PER_S).astype(np.int64)
+        first = np.ones(len(times), dtype=bool)
+        first[1:] = episode[order][1:] != episode[order][:-1]
+        gaps[first] = 0
+        total = np.cumsum(gaps)
+        base = np.maximum.accumulate(np.where(first, total, 0))
+        result = np.empty_like(times)
+        result[order] = episode[order] + total - base
         return result
 
     def _sun_and_weather(self) -> None:
@@ -513,6 +529,36 @@ class EventGenerator:
         return next(
             (e for e in self.home.entities if e.device_id == entity.device_id and e.role == role), None
         )
+
+
+def _chained(rng: np.random.Generator, starts: I64, counts: npt.NDArray[np.int64], gap_s: Lognormal) -> I64:
+    """`counts[i]` more times after each `starts[i]`, each a lognormal gap (seconds) after the one before."""
+    idx = np.repeat(np.arange(len(starts)), counts)
+    gaps = (draw_lognormal(rng, gap_s, len(idx)) * US_PER_S).astype(np.int64)
+    # Cumulative gaps within each chain: the n-th follows the (n-1)-th.
+    first = np.ones(len(idx), dtype=bool)
+    first[1:] = idx[1:] != idx[:-1]
+    total = np.cumsum(gaps)
+    chain_base = np.maximum.accumulate(np.where(first, total - gaps, 0))
+    chained: I64 = starts[idx] + total - chain_base
+    return chained
+
+
+def _after_clearing(starts: I64, ends: I64, passes: int = 4) -> tuple[I64, I64]:
+    """One sensor's activations, each that starts while the one before is still on moved to just after
+    it clears (a real sensor fires again as soon as it can, not inside its own on-time), `passes` times
+    over; what still overlaps then merges."""
+    order = np.argsort(starts, kind="stable")
+    starts, ends = starts[order], ends[order]
+    for _ in range(passes):
+        if len(starts) < 2:
+            break
+        late = np.zeros(len(starts), dtype=np.int64)
+        late[1:] = np.maximum(ends[:-1] + US_PER_S - starts[1:], 0)
+        if not late.any():
+            break
+        starts, ends = starts + late, ends + late
+    return starts, ends
 
 
 def _bursts(times: I64, clear_us: int) -> tuple[I64, I64]:

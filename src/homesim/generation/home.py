@@ -77,7 +77,7 @@ def generate_home(config: GenerationConfig, index: int, catalog: Catalog | None 
         jitter=config.jitter,
         activity_model=model,
         calibrated=calibrated,
-        bouts=(cal.bouts_per_h, cal.bout_s) if cal is not None and cal.bouts_per_h else None,
+        episodes=cal.episodes if cal is not None else None,
     )
     buffer = generator.run()
     SensorReporter(

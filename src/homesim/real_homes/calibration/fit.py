@@ -20,9 +20,9 @@ from scipy import stats
 
 from homesim.datasets.home_folder import read_home
 from homesim.generation.activity_params import ActivityModel, KindSpec, RoutineSpec, load_activity_model
-from homesim.generation.calibration import Calibration, RoomLayout, SensorFit
+from homesim.generation.calibration import DEFAULT_ON_S, Calibration, Episodes, RoomLayout, SensorFit
 from homesim.generation.catalog import load_catalog
-from homesim.real_homes.realism.features import BURST_S, day_features
+from homesim.real_homes.realism.features import NIGHT_EPISODE_GAP_S, day_features
 from homesim.real_homes.realism.footing import HomeActivity, load_home, sensor_table
 from homesim.schema.activities import room_class
 from homesim.schema.home import Home
@@ -45,8 +45,11 @@ _CLASS_ROOMS = {
     "entrance": "entrance",
     "other": "hallway",
 }
-#: Default on-time of an activation (seconds) when a sensor has too few to fit one.
-ON_S = (120.0, 1.0, 1.0, 36_000.0)
+#: Activations with pauses up to this (seconds) form one episode of activity (as the features' night
+#: episodes do).
+EPISODE_S = NIGHT_EPISODE_GAP_S
+#: Quantiles kept of a fitted distribution (every 2.5 %).
+QUANTILES = 41
 #: Default and clip of a sensor's gap to its own next activation (s).
 REPEAT_GAP_S = (300.0, 1.0, 30.0, 7_200.0)
 _MEALS = {"breakfast": "after_wake_h", "lunch": "day_share", "dinner": "before_bed_h"}
@@ -81,6 +84,8 @@ class FittedHome(BaseModel):
     calibration: Calibration
     #: Activations per fit day of each layout sensor (`[room][sensor]`): what `match_rates` matches.
     activations_per_day: list[list[float]]
+    #: Episodes per fit day (`episodes_per_day`): what `match_rates` matches the episode rate to.
+    episodes_per_day: float = 0.0
     sources: dict[str, str]
 
 
@@ -187,6 +192,13 @@ def _nights(labels: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     return sleeps.filter(long), sleeps.filter(~long)
 
 
+def _quantiles(values: np.ndarray, default: tuple[float, ...]) -> tuple[float, ...]:
+    """`QUANTILES` evenly spaced quantiles of `values`, or `default` with fewer than `MIN_SPLIT_DAYS`."""
+    if len(values) < MIN_SPLIT_DAYS:
+        return default
+    return tuple(float(q) for q in np.quantile(values, np.linspace(0.0, 1.0, QUANTILES)))
+
+
 def _mean_sd(values: pl.Series, default: tuple[float, float]) -> tuple[float, float]:
     v = values.drop_nulls().to_numpy().astype(np.float64)
     if len(v) < MIN_SPLIT_DAYS:
@@ -203,6 +215,24 @@ def _lognormal(
     sigma, _, scale = stats.lognorm.fit(minutes, floc=0)
     low, high = default[2], max(default[3], float(np.max(minutes)))
     return (float(np.clip(scale, low, high)), float(np.clip(sigma, 0.2, 2.0)), low, high)
+
+
+def _gaps(activations: pl.DataFrame) -> np.ndarray:
+    """Seconds from each activation's start to the next one's (any sensor)."""
+    starts = activations.sort("start", "sensor").select(
+        g=pl.col("start").diff().dt.total_seconds(fractional=True)
+    )
+    return starts["g"].drop_nulls().to_numpy().astype(np.float64)
+
+
+def episodes_of(gaps: np.ndarray) -> int:
+    """Episodes among (one or more) activations `gaps` apart: runs whose pauses are up to `EPISODE_S`."""
+    return 1 + int(np.sum(gaps > EPISODE_S))
+
+
+def episodes_per_day(activations: pl.DataFrame, days: int) -> float:
+    """Episodes of `activations` per day over `days` days."""
+    return episodes_of(_gaps(activations)) / max(days, 1) if activations.height else 0.0
 
 
 class _Fit:
@@ -317,18 +347,25 @@ class _Fit:
         self.sources.update({"outings.free_day": "absences", "kinds.leaving.duration": "absences"})
         return away.height / len(self.fit_days), _lognormal(minutes, leaving)
 
-    def bouts(self, wake_h: float, bedtime_h: float) -> float | None:
-        """Bouts of activity per awake hour at home: runs of activations (any sensor) each starting
-        within `BURST_S` of the previous one, over the fit days' hours at home less the hours asleep."""
-        acts = self.home.activations.filter(pl.col("start").dt.date().is_in(self.fit_days)).sort("start")
-        gap = (pl.col("start") - pl.col("start").shift(1)).dt.total_seconds()
-        bouts = acts.select((gap.is_null() | (gap > BURST_S)).sum()).item()
+    def episodes(self, wake_h: float, bedtime_h: float) -> Episodes | None:
+        """Episodes of activity (runs of activations, any sensor, with pauses up to `EPISODE_S`) per
+        awake hour at home (the fit days' hours at home less the hours asleep), and the quantiles of the
+        gaps between consecutive activations within them."""
+        acts = self.home.activations.filter(pl.col("start").dt.date().is_in(self.fit_days))
+        gaps = _gaps(acts)
+        sensors = acts.sort("start", "sensor")["sensor"].to_numpy()
+        same = sensors[1:] == sensors[:-1]
+        inside = gaps[(gaps <= EPISODE_S) & ~same]
+        inside_same = gaps[(gaps <= EPISODE_S) & same]
         home_h = float(self.home.kept_days["home_h"].sum())
         awake_h = home_h - len(self.fit_days) * (24 - (bedtime_h - wake_h))
-        if not bouts or awake_h <= 0:
+        if len(inside) < MIN_SPLIT_DAYS or awake_h <= 0:
             return None
-        self.sources["bouts_per_h"] = "activations"
-        return float(bouts / awake_h)
+        self.sources["episodes"] = "activations"
+        other = _quantiles(inside, ())
+        return Episodes(
+            per_h=episodes_of(gaps) / awake_h, gap_s=other, same_gap_s=_quantiles(inside_same, other)
+        )
 
     def durations(self) -> dict[str, KindSpec]:
         """Each labelled activity's duration (lognormal, minutes) where the model gives it one."""
@@ -426,7 +463,7 @@ class _Fit:
             fits[sensor] = SensorFit(
                 kind=kind,
                 per_hour={a: r for a, r in per_hour.items() if r > 0},
-                on_s=_lognormal(np.maximum(on_s, 1.0), ON_S),
+                on_s=_quantiles(on_s, DEFAULT_ON_S),
                 repeat=min(len(again) / max(mine_next.height, 1), 0.95),
                 repeat_gap_s=_lognormal(np.maximum(again, 1.0), REPEAT_GAP_S)
                 if len(again) >= 3
@@ -481,8 +518,7 @@ def fit_home(directory: Path, holdout_share: float = HOLDOUT_SHARE) -> FittedHom
         wake_h=float(np.clip(wake_h, 3.0, 12.0)),
         bedtime_h=float(np.clip(bedtime_h, 19.0, 27.5)),
         activities=model,
-        bouts_per_h=f.bouts(wake_h, bedtime_h),
-        bout_s=float(BURST_S),
+        episodes=f.episodes(wake_h, bedtime_h),
     )
     return FittedHome(
         home=footing.home,
@@ -490,5 +526,8 @@ def fit_home(directory: Path, holdout_share: float = HOLDOUT_SHARE) -> FittedHom
         split=split,
         calibration=calibration,
         activations_per_day=[[per_day.get(s, 0) / len(split.fit_days) for s in room] for room in ids],
+        episodes_per_day=episodes_per_day(
+            fit.activations.filter(pl.col("start").dt.date().is_in(split.fit_days)), len(split.fit_days)
+        ),
         sources=dict(sorted(f.sources.items())),
     )

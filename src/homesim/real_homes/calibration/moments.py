@@ -1,16 +1,20 @@
-"""Matching each calibrated sensor's activations per day to the real home's fit days, by simulation.
+"""Matching each calibrated sensor's activations per day and repeats, and the episodes per day, to the
+real home's fit days, by simulation.
 
 The rates `fit` reads per activity are only as good as the match between real labels and the synthetic
-activity model (a label's length, unlabelled time, how often an activity recurs). A pilot generation —
-a few homes from the fitted calibration alone, put on the realism footing — measures each sensor's
-activations per day, and each sensor's rates are scaled by real ÷ pilot (clipped): the method of simulated
-moments with one moment per sensor. Only the fit days' figures go in, so the held-out days stay out.
+activity model (a label's length, unlabelled time, how often an activity recurs), and how often a sensor
+fires twice in a row depends on everything else in the generator. A pilot generation — a few homes from
+the fitted calibration alone, put on the realism footing — measures each sensor's activations per day and
+the share of them followed by the same sensor, and the episodes per day; each sensor's rates, its chance of
+firing again in an episode and the episode rate are rescaled by real ÷ pilot, over a few rounds: the method
+of simulated moments. Only the fit days' figures go in, so the held-out days stay out.
 """
 
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
@@ -20,7 +24,7 @@ from homesim.generation.calibration import layout_entities
 from homesim.generation.catalog import load_catalog
 from homesim.generation.config import GenerationConfig
 from homesim.generation.home import generate_home
-from homesim.real_homes.calibration.fit import FittedHome
+from homesim.real_homes.calibration.fit import FittedHome, episodes_per_day
 from homesim.real_homes.realism.footing import load_home
 
 #: Calibrated homes are apartments: one home type with no vacation stays (the real home's absences are
@@ -30,6 +34,8 @@ HOME_TYPE = "apartment"
 PILOT_HOMES = 3
 PILOT_DAYS = 28
 PILOT_SEED = 20_240_614
+#: Rounds of pilot generation and scaling.
+PILOT_ROUNDS = 3
 #: A sensor's rates are scaled by at most this factor either way.
 MAX_SCALE = 5.0
 
@@ -50,11 +56,22 @@ def calibration_config(fitted: FittedHome, homes: int, days: int, seed: int) -> 
     )
 
 
-def pilot_rates(fitted: FittedHome) -> list[list[float]]:
-    """Activations per kept day of each layout sensor (`[room][sensor]`) over the pilot homes."""
+class Pilot(NamedTuple):
+    """What a pilot generation measures: per layout sensor (`[room][sensor]`) its activations per kept
+    day and the share of them the home's next activation is the same sensor again; episodes per kept day."""
+
+    per_day: list[list[float]]
+    repeat: list[list[float]]
+    episodes: float
+
+
+def pilot_rates(fitted: FittedHome) -> Pilot:
+    """The pilot homes' figures (`Pilot`), from the fitted calibration alone."""
     config = calibration_config(fitted, PILOT_HOMES, PILOT_DAYS, PILOT_SEED)
     counts = [[0.0] * len(room.sensors) for room in fitted.calibration.layout]
+    repeats = [[0.0] * len(room.sensors) for room in fitted.calibration.layout]
     days = 0
+    episodes = 0.0
     with tempfile.TemporaryDirectory(prefix="homesim-pilot-") as tmp:
         for i in range(PILOT_HOMES):
             generated = generate_home(config, i)
@@ -62,35 +79,88 @@ def pilot_rates(fitted: FittedHome) -> list[list[float]]:
             write_home(generated, folder)
             home = load_home(folder, real=False)
             kept = home.kept_days["day"].implode()
-            per_sensor = dict(
-                home.activations.filter(pl.col("start").dt.date().is_in(kept))
-                .group_by("sensor")
-                .len()
-                .sort("sensor")
-                .iter_rows()
-            )
+            acts = home.activations.filter(pl.col("start").dt.date().is_in(kept))
+            episodes += episodes_per_day(acts, 1)
+            per_sensor = _per_sensor(acts)
             for entity_id, (r, j) in layout_entities(generated.home, fitted.calibration).items():
-                counts[r][j] += per_sensor.get(entity_id, 0)
+                n, again = per_sensor.get(entity_id, (0, 0))
+                counts[r][j] += n
+                repeats[r][j] += again
             days += home.kept_days.height
-    return [[c / max(days, 1) for c in room] for room in counts]
+    return Pilot(
+        per_day=[[c / max(days, 1) for c in room] for room in counts],
+        repeat=[
+            [a / max(c, 1) for a, c in zip(ra, rc, strict=True)]
+            for ra, rc in zip(repeats, counts, strict=True)
+        ],
+        episodes=episodes / max(days, 1),
+    )
+
+
+def _per_sensor(activations: pl.DataFrame) -> dict[str, tuple[int, int]]:
+    """Sensor → (activations, how many of them the home's next activation is the same sensor)."""
+    table = activations.sort("start", "sensor").with_columns(
+        again=pl.col("sensor").shift(-1) == pl.col("sensor")
+    )
+    return {
+        sensor: (n, again)
+        for sensor, n, again in table.group_by("sensor").agg(pl.len(), pl.col("again").sum()).iter_rows()
+    }
+
+
+def _scaled(
+    fitted: FittedHome, sensor_scales: list[list[float]], again: list[list[float]], episode_scale: float
+) -> FittedHome:
+    """`fitted` with each responding sensor's rates and the episode rate multiplied by their scales, and
+    each sensor's chance of firing again in an episode set."""
+    layout = []
+    for room, scales, chances in zip(fitted.calibration.layout, sensor_scales, again, strict=True):
+        sensors = tuple(
+            s.model_copy(update={"per_hour": {a: v * scale for a, v in s.per_hour.items()}, "again": chance})
+            for s, scale, chance in zip(room.sensors, scales, chances, strict=True)
+        )
+        layout.append(room.model_copy(update={"sensors": sensors}))
+    update: dict[str, object] = {"layout": tuple(layout)}
+    sources = {**fitted.sources, "layout.sensors.per_hour.scale": "pilot generation vs fit-day activations"}
+    episodes = fitted.calibration.episodes
+    if episodes is not None:
+        update["episodes"] = episodes.model_copy(update={"per_h": episodes.per_h * episode_scale})
+        sources["episodes.per_h.scale"] = "pilot generation vs fit-day episodes"
+        sources["layout.sensors.again"] = "pilot generation vs fit-day repeats"
+    calibration = fitted.calibration.model_copy(update=update)
+    return fitted.model_copy(update={"calibration": calibration, "sources": dict(sorted(sources.items()))})
+
+
+def _rescale(scale: float, real: float, synthetic: float) -> float:
+    """`scale` times real ÷ synthetic, the product kept within ×`MAX_SCALE` either way."""
+    if synthetic <= 0:
+        return scale
+    return float(np.clip(scale * real / synthetic, 1 / MAX_SCALE, MAX_SCALE))
 
 
 def match_rates(fitted: FittedHome) -> FittedHome:
     """`fitted` with each responding sensor's rates scaled so a pilot generation gives the real home's
-    activations per fit day."""
-    pilot = pilot_rates(fitted)
-    layout = []
-    for r, room in enumerate(fitted.calibration.layout):
-        sensors = []
-        for j, sensor in enumerate(room.sensors):
-            real, synthetic = fitted.activations_per_day[r][j], pilot[r][j]
-            if sensor.per_hour and synthetic > 0:
-                scale = float(np.clip(real / synthetic, 1 / MAX_SCALE, MAX_SCALE))
-                sensor = sensor.model_copy(
-                    update={"per_hour": {a: v * scale for a, v in sensor.per_hour.items()}}
-                )
-            sensors.append(sensor)
-        layout.append(room.model_copy(update={"sensors": tuple(sensors)}))
-    calibration = fitted.calibration.model_copy(update={"layout": tuple(layout)})
-    sources = {**fitted.sources, "layout.sensors.per_hour.scale": "pilot generation vs fit-day activations"}
-    return fitted.model_copy(update={"calibration": calibration, "sources": dict(sorted(sources.items()))})
+    activations per fit day, and its episode rate so the pilot gives the real episodes per fit day: the
+    method of simulated moments, `PILOT_ROUNDS` rounds of pilot and rescaling (the pilot's response to a
+    scale is not proportional: activations of one sensor merge, episodes close together join)."""
+    layout = fitted.calibration.layout
+    scales = [[1.0] * len(room.sensors) for room in layout]
+    again = [[s.again for s in room.sensors] for room in layout]
+    episode_scale = 1.0
+    current = fitted
+    for _ in range(PILOT_ROUNDS):
+        pilot = pilot_rates(current)
+        scales = [
+            [_rescale(s, real, synthetic) for s, real, synthetic in zip(*row, strict=True)]
+            for row in zip(scales, fitted.activations_per_day, pilot.per_day, strict=True)
+        ]
+        again = [
+            [
+                float(np.clip(a * s.repeat / p, 0.0, 1.0)) if p > 0 else a
+                for a, s, p in zip(chances, room.sensors, repeats, strict=True)
+            ]
+            for chances, room, repeats in zip(again, layout, pilot.repeat, strict=True)
+        ]
+        episode_scale = _rescale(episode_scale, fitted.episodes_per_day, pilot.episodes)
+        current = _scaled(fitted, scales, again, episode_scale)
+    return current
