@@ -8,7 +8,8 @@ period. Everything is column-wise over days; loops run over occupants and layers
 
 The intervals are ground truth (`activities.parquet`) and drive the motion sensors (see
 `motion_detections`): a PIR fires on entering or leaving a room and while its occupant moves, at the
-activity's `motion_per_h`, and stays quiet while they sleep or sit still; a sensor on a thing people use
+activity's `motion_per_h`, and stays quiet while they sleep or sit still; each PIR sees what its field of
+view covers (`pir_sight`: a whole room, a zone in it, or its doorway); a sensor on a thing people use
 (a bed, a seat, a fridge, a cupboard: `objects` in activities.yaml) follows the activities that use it
 (`object_activations`).
 """

@@ -58,10 +58,10 @@ _SINGLE_SENIOR = 0.4
 #: Real homes show 7–16 % of their activity between 00:00 and 05:00 (issue 14, several datasets).
 _WAKE_H = {"adult": (6.7, 0.6), "adult_free": (8.6, 1.3), "child": (7.0, 0.5), "senior": (7.4, 1.0)}
 _BEDTIME_H = {"adult": (23.4, 0.8), "adult_free": (24.4, 1.2), "child": (20.8, 0.5), "senior": (23.3, 1.0)}
-#: Correlation of a person's usual wake-up and bedtime through their chronotype: the Munich ChronoType
-#: Questionnaire (Roenneberg et al., Sleep Med Rev 11(6), 2007) finds mid-sleep varying between people
-#: (sd ≈ 1.3 h on free days) about twice as much as sleep duration (sd ≈ 0.7 h), so a late riser is also
-#: a late sleeper; and social jetlag (free-day minus workday mid-sleep, ~1 h) grows with lateness.
+#: Correlation of a person's usual wake-up and bedtime through their chronotype (set, not fitted):
+#: chronotype studies (the Munich ChronoType Questionnaire, Roenneberg et al. 2007) place people by when
+#: they sleep, a late riser being a late sleeper, more than by how long; and the weekend lie-in of people
+#: with a job (social jetlag: [mean, sd per chronotype sd] hours) grows with lateness.
 _CHRONOTYPE_R = 0.8
 _SOCIAL_JETLAG_H = (1.2, 0.5)
 #: Household sizes, 1 to 6 people: EU-27 (Eurostat 2022: 36 % one person, 32 % two) and US (Census 2023:
