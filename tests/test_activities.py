@@ -9,8 +9,8 @@ import polars as pl
 import pytest
 from pydantic import ValidationError
 
-from homesim.generation.activities import ActivityIntervals, object_activations
-from homesim.generation.activity_params import ActivityModel, load_activity_model
+from homesim.generation.activities import ActivityIntervals, motion_detections, object_activations, pir_sight
+from homesim.generation.activity_params import ActivityModel, PirViewSpec, load_activity_model
 from homesim.generation.config import GenerationConfig
 from homesim.generation.home import GeneratedHome, generate_home
 from homesim.schema.activities import ACTIVITIES, ACTIVITIES_SCHEMA
@@ -171,3 +171,65 @@ def test_object_sensors_follow_their_activities() -> None:
     assert len(opened) > 0
     assert np.all((opened >= intervals.start[1]) & (opened < intervals.end[1]))
     assert len(object_activations(intervals, 2, model.objects["fridge"], rng)[0]) == 0  # no meal in room 2
+
+
+def _intervals(plan: list[tuple[str, int, float, float]]) -> ActivityIntervals:
+    """One person's intervals from (activity, room, start h, end h)."""
+    start = 1_700_000_000_000_000
+    code = {a: i for i, a in enumerate(ACTIVITIES)}
+    return ActivityIntervals(
+        person=np.zeros(len(plan), dtype=np.int64),
+        activity=np.array([code[a] for a, *_ in plan], dtype=np.int8),
+        start=np.array([start + int(s * US_PER_H) for *_, s, _ in plan], dtype=np.int64),
+        end=np.array([start + int(e * US_PER_H) for *_, e in plan], dtype=np.int64),
+        room=np.array([r for _, r, *_ in plan], dtype=np.int64),
+    )
+
+
+def test_a_pir_sees_what_its_field_of_view_covers() -> None:
+    """A doorway PIR sees people pass and not move about; a whole-room one sees both."""
+    model = load_activity_model()
+    moving = np.arange(10_000) % 2 == 0
+    rng = np.random.default_rng(0)
+    doorway = model.model_copy(update={"pir_views": {"doorway": PirViewSpec(share=1, passage=1, moving=0.1)}})
+    seen = pir_sight(doorway, moving, rng)
+    assert seen[~moving].all() and 0.05 < seen[moving].mean() < 0.15
+    room = model.model_copy(update={"pir_views": {"room": PirViewSpec(share=1, passage=0.9, moving=0.9)}})
+    assert 0.85 < pir_sight(room, moving, rng)[moving].mean() < 0.95
+    # Each call draws one view for all of a sensor's detections: with two views, calls differ in kind.
+    both = model.model_copy(
+        update={
+            "pir_views": {
+                "doorway": PirViewSpec(share=1, passage=1, moving=0),
+                "room": PirViewSpec(share=1, passage=1, moving=1),
+            }
+        }
+    )
+    views = {bool(pir_sight(both, moving, rng)[moving].any()) for _ in range(20)}
+    assert views == {True, False}
+
+
+def test_lying_down_again_after_a_night_toilet_visit_is_no_new_settling_in() -> None:
+    """Settling-in and getting-up detections come at the night's ends, not around a break in it."""
+    home = generate_home(GenerationConfig(homes=1, days=1, seed=1), 0).home
+    model = load_activity_model()
+    loud = model.kinds["sleeping"].model_copy(update={"settling": (20.0, 20.0, 10.0), "motion_per_h": 0.0})
+    model = model.model_copy(update={"kinds": {**model.kinds, "sleeping": loud}})
+    plan = [("sleeping", 0, 0, 3), ("toileting", 1, 3, 3.1), ("sleeping", 0, 3.1, 8), ("relaxing", 1, 8, 9)]
+    intervals = _intervals(plan)
+    t, _, room, moving = motion_detections(home, intervals, np.random.default_rng(0), model)
+    hours = (t - intervals.start[0]) / US_PER_H
+    settling = moving & (room == 0)
+    assert (settling & (hours < 0.2)).sum() > 5 and (settling & (hours > 7.8)).sum() > 5
+    assert not (settling & (hours > 2.5) & (hours < 3.6)).any()
+
+
+def test_short_errands_go_to_the_rooms_people_use(homes: list[GeneratedHome]) -> None:
+    """`other` errands happen in the living room, kitchen or bedroom (or their fallbacks), not in bathrooms,
+    offices or guest rooms picked at random."""
+    allowed = {"living_room", "kitchen", "bedroom", "dining_room", "guest_room"}
+    for generated in homes:
+        kinds = {a.area_id: a.room_type for a in generated.home.areas}
+        errands = _frame(generated).filter(pl.col("activity") == "other")
+        assert errands.height > 0
+        assert {kinds[a] for a in errands["area_id"]} <= allowed

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pyarrow.compute as pc
 
 from homesim.generation.event_table import EventBuffer
 from homesim.generation.faults import Fault, apply_faults
 from homesim.generation.home import GeneratedHome
 from homesim.schema.events import Cause
+from homesim.schema.home import Home
 
 H = 3_600_000_000
 
@@ -68,3 +70,46 @@ def test_every_fault_kind_marks_its_window(month_homes: list[GeneratedHome]) -> 
     values = [float(v) for v in drained[:-1]]
     assert drained[-1] == "unavailable"
     assert values == sorted(values, reverse=True) and values[-1] < 10
+
+
+def _synergy_buffer(home: Home) -> tuple[EventBuffer, str, str]:
+    """A motion sensor firing at 2 h and 10 h, a synergy turning a light on 5 s after each, and its revert
+    10 min later (actions name their trigger as parent, reverts their action)."""
+    motion = next(e for e in home.entities if e.device_class == "motion").entity_id
+    light = next(e for e in home.entities if e.domain == "light").entity_id
+    buffer = EventBuffer(home)
+    fired = buffer.add(motion, np.array([2 * H, 10 * H], dtype=np.int64), Cause.PRESENCE, state="on")
+    on = np.array([2 * H, 10 * H], dtype=np.int64) + 5_000_000
+    actions = buffer.add(light, on, Cause.SYNERGY, "b000-synergy", state="on", parents=fired)
+    buffer.add(light, on + H // 6, Cause.SYNERGY, "b000-synergy", state="off", parents=actions)
+    return buffer, motion, light
+
+
+def _light_states(buffer: EventBuffer, light: str) -> list[tuple[int, str]]:
+    table = buffer.finalize(0, 24 * H, np.random.default_rng(1))
+    rows = zip(
+        table.column("entity_id").cast("string").to_pylist(),
+        table.column("time").cast("int64").to_pylist(),
+        table.column("state").to_pylist(),
+        strict=True,
+    )
+    return [(t // H, s) for e, t, s in rows if e == light]
+
+
+def test_a_synergy_does_not_fire_while_its_trigger_is_unavailable(month_homes: list[GeneratedHome]) -> None:
+    buffer, motion, light = _synergy_buffer(month_homes[0].home)
+    fault = Fault(id="f000-unavailable", entity_id=motion, kind="unavailable", start_us=H, end_us=5 * H)
+    apply_faults(buffer, [fault], np.random.default_rng(0))
+    assert _light_states(buffer, light) == [(10, "on"), (10, "off")]  # the 2 h action and its revert: gone
+
+
+def test_an_action_whose_report_is_lost_keeps_its_revert(month_homes: list[GeneratedHome]) -> None:
+    buffer, _, light = _synergy_buffer(month_homes[0].home)
+    end = 2 * H + H // 12  # the 2 h action's report is lost in the window, its revert comes after it
+    fault = Fault(id="f000-dropped", entity_id=light, kind="dropped", start_us=H, end_us=end, magnitude=1.0)
+    apply_faults(buffer, [fault], np.random.default_rng(0))
+    table = buffer.finalize(0, 24 * H, np.random.default_rng(1))
+    t = table.column("time").cast("int64")
+    revert = table.filter(pc.and_(pc.greater(t, end), pc.less(t, 3 * H)))
+    assert revert.column("state").to_pylist() == ["off"]
+    assert revert.column("cause").cast("string").to_pylist() == ["synergy"]

@@ -8,7 +8,8 @@ period. Everything is column-wise over days; loops run over occupants and layers
 
 The intervals are ground truth (`activities.parquet`) and drive the motion sensors (see
 `motion_detections`): a PIR fires on entering or leaving a room and while its occupant moves, at the
-activity's `motion_per_h`, and stays quiet while they sleep or sit still; a sensor on a thing people use
+activity's `motion_per_h`, and stays quiet while they sleep or sit still; each PIR sees what its field of
+view covers (`pir_sight`: a whole room, a zone in it, or its doorway); a sensor on a thing people use
 (a bed, a seat, a fridge, a cupboard: `objects` in activities.yaml) follows the activities that use it
 (`object_activations`).
 """
@@ -28,6 +29,7 @@ from homesim.schema.activities import ACTIVITIES, ACTIVITIES_SCHEMA, Activity
 from homesim.schema.home import Home
 
 I64 = npt.NDArray[np.int64]
+BoolArr = npt.NDArray[np.bool_]
 
 _CODE = {a: i for i, a in enumerate(ACTIVITIES)}
 #: Layers from highest to lowest priority; a layer is (activity, which candidates feed it).
@@ -264,6 +266,19 @@ class _RoomChooser:
             return areas[person % len(areas)]
         return int(self.any[0])
 
+    def _errand_rooms(self, person: int) -> tuple[I64, npt.NDArray[np.float64]]:
+        """The rooms a short errand goes to (`errand_rooms`, each room type where the home has one, else its
+        fallback) and their weights; every indoor room alike when none applies."""
+        weights: dict[int, float] = {}
+        for room_type, weight in self.model.errand_rooms.items():
+            area = self._first(room_type, person)
+            if area >= 0:
+                weights[area] = weights.get(area, 0.0) + weight
+        if not weights:
+            return self.any, np.full(len(self.any), 1 / len(self.any))
+        w = np.array(list(weights.values()))
+        return np.array(list(weights), dtype=np.int64), w / w.sum()
+
     def assign(self, label: I64, person: int, role: str, rng: np.random.Generator) -> I64:
         room = np.full(len(label), -1, dtype=np.int64)
         for activity in dict.fromkeys(a for a, _ in _LAYERS):
@@ -275,6 +290,10 @@ class _RoomChooser:
             if spec == "any":
                 room[mask] = self.any[rng.integers(0, len(self.any), int(mask.sum()))]
                 continue
+            if spec == "errand":
+                rooms, weights = self._errand_rooms(person)
+                room[mask] = rooms[rng.choice(len(rooms), int(mask.sum()), p=weights)]
+                continue
             if spec == "bedroom" and role == "child" and self.by_type.get("kids_room"):
                 room[mask] = self.by_type["kids_room"][0]
                 continue
@@ -285,8 +304,9 @@ class _RoomChooser:
 # -- motion --------
 def motion_detections(
     home: Home, intervals: ActivityIntervals, rng: np.random.Generator, model: ActivityModel | None = None
-) -> tuple[I64, I64, I64]:
-    """PIR detections implied by the activities: (starts, ends, area index), sorted by start.
+) -> tuple[I64, I64, I64, BoolArr]:
+    """PIR detections implied by the activities: (starts, ends, area index, moving), sorted by start;
+    `moving` marks movement inside a room, the rest are passages through its doorway (see `pir_sight`).
 
     One on entering and one on leaving a room, a hallway walk-through on some room changes (the entrance
     on every leave and return), continuous movement over an activity's `moving_share`, and short Poisson
@@ -326,21 +346,31 @@ def motion_detections(
         away = intervals.activity == _CODE[Activity.LEAVING.value]
         times += [start[away] - 20 * US_PER_S, end[away] + 10 * US_PER_S]
         rooms += [np.full(int(away.sum()), entrances[0]), np.full(int(away.sum()), entrances[0])]
+    passages = sum(len(t) for t in times)
     # Moving about during the activity.
     k = rng.poisson(rate[intervals.activity] * dur / US_PER_H)
     k[room < 0] = 0
     idx = np.repeat(np.arange(n), k)
     times.append(start[idx] + (rng.random(len(idx)) * dur[idx]).astype(np.int64))
     rooms.append(room[idx])
-    # Settling in at the start and getting up at the end (turning in: the bedroom PIR before sleep).
+    # Settling in at the start and getting up at the end (turning in: the bedroom PIR before sleep), but not
+    # around a short break of the same activity (lying down again after a night toilet visit).
+    code = intervals.activity.astype(np.int64)
+    resumed = np.zeros(n, dtype=bool)  # the same person did the same activity two intervals before
+    resumed[2:] = (code[2:] == code[:-2]) & (person[2:] == person[:-2])
+    paused = np.zeros(n, dtype=bool)  # ... and will again two intervals after
+    paused[:-2] = resumed[2:]
     for a, spec in model.kinds.items():
         if spec.settling is None:
             continue
         first, last, minutes = spec.settling
         mine = (intervals.activity == _CODE[a]) & (room >= 0)
         window = np.minimum(dur[mine], int(minutes * US_PER_MIN))
-        for expected, base in ((first, start[mine]), (last, end[mine] - window)):
-            k = rng.poisson(expected, int(mine.sum()))
+        for expected, base, skip in (
+            (first, start[mine], resumed[mine]),
+            (last, end[mine] - window, paused[mine]),
+        ):
+            k = rng.poisson(expected, int(mine.sum())) * ~skip
             idx = np.repeat(np.arange(int(mine.sum())), k)
             times.append(base[idx] + (rng.random(len(idx)) * window[idx]).astype(np.int64))
             rooms.append(room[mine][idx])
@@ -352,8 +382,20 @@ def motion_detections(
     t = np.concatenate([t, start[busy]])
     e = np.concatenate([e, start[busy] + (moving[intervals.activity[busy]] * dur[busy]).astype(np.int64)])
     r = np.concatenate([r, room[busy]])
+    inside = np.arange(len(t)) >= passages
     order = np.argsort(t, kind="stable")
-    return t[order], e[order], r[order]
+    return t[order], e[order], r[order], inside[order]
+
+
+def pir_sight(model: ActivityModel, moving: BoolArr, rng: np.random.Generator) -> BoolArr:
+    """Which of a room's detections (`moving`: inside the room, else a passage through its doorway) one
+    PIR in it sees: the sensor draws its field of view (`pir_views`), which sets the chance of each."""
+    views = list(model.pir_views.values())
+    shares = np.array([v.share for v in views])
+    view = views[int(rng.choice(len(views), p=shares / shares.sum()))]
+    chance = np.where(moving, view.moving, view.passage)
+    seen: BoolArr = rng.random(len(moving)) < chance
+    return seen
 
 
 def object_activations(
@@ -378,6 +420,7 @@ def object_activations(
         idx = np.repeat(mine, k)
         first = np.ones(len(idx), dtype=bool)
         first[1:] = idx[1:] != idx[:-1]
+        first &= rng.random(len(idx)) < spec.first_use_soon
         soon = np.minimum(rng.uniform(5, 60, len(idx)) * US_PER_S, dur[idx] * 0.5)
         later = rng.random(len(idx)) * dur[idx]
         t = intervals.start[idx] + np.where(first, soon, later).astype(np.int64)

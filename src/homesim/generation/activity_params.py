@@ -74,6 +74,17 @@ class ObjectSpec(_Spec):
     min_hold_min: float = Field(default=0.0, ge=0)
     uses: dict[str, float] = Field(default_factory=dict)
     use_s: Lognormal = (6.0, 0.8, 2.0, 120.0)
+    #: Chance that an interval's first use comes within a minute of its start (what one came in for).
+    first_use_soon: float = Field(default=1.0, ge=0, le=1)
+
+
+class PirViewSpec(_Spec):
+    """A motion sensor's field of view: how often it is mounted so, and the chance it sees a detection of
+    someone passing its room's doorway (`passage`) or moving about inside it (`moving`)."""
+
+    share: float = Field(gt=0)
+    passage: float = Field(ge=0, le=1)
+    moving: float = Field(ge=0, le=1)
 
 
 class ActivityModel(_Spec):
@@ -86,6 +97,10 @@ class ActivityModel(_Spec):
     work_from_home_h: tuple[float, float]
     detection_s: Lognormal
     transit: dict[Literal["hallway"], float]
+    #: By view (a whole room, a zone in it, its doorway); each motion sensor draws one.
+    pir_views: dict[str, PirViewSpec]
+    #: Where an activity with room `errand` happens: weight by room type (the person's own bedroom).
+    errand_rooms: dict[str, float] = Field(default_factory=dict)
     #: By device tag (bed, seat, fridge, cupboard).
     objects: dict[str, ObjectSpec] = Field(default_factory=dict)
 

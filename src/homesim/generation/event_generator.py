@@ -16,6 +16,7 @@ from homesim.generation.activities import (
     ActivityIntervals,
     motion_detections,
     object_activations,
+    pir_sight,
     presence_spans,
 )
 from homesim.generation.activity_params import ActivityModel, Lognormal, draw_lognormal, load_activity_model
@@ -49,8 +50,6 @@ BoolArr = npt.NDArray[np.bool_]
 #: Outdoor motion sensors see passers-by, animals and the gardener, not the activity model's rooms:
 #: detections per hour while someone is awake at home.
 _OUTDOOR_PER_HOUR = {"garage": 0.3, "garden": 0.4, "balcony": 0.2}
-#: Share of a room's detections a PIR in it catches (coverage gaps, angle).
-_PIR_COVERAGE = 0.9
 #: A presence (mmWave) sensor holds `on` this long after the room empties.
 _PRESENCE_CLEAR_S = 60.0
 _MOTION_CLEAR_S = 90.0
@@ -151,7 +150,8 @@ class EventGenerator:
         """Motion sensors fire on the occupants' movements (activity model); presence sensors while anyone
         is in their room; bed, seat, fridge and cupboard sensors while an activity uses them; outdoor PIRs at
         a low background rate while someone is up at home."""
-        times, ends, rooms = motion_detections(self.home, self.activities, self.rng, self.activity_model)
+        model = self.activity_model or load_activity_model()
+        times, ends, rooms, moving = motion_detections(self.home, self.activities, self.rng, model)
         clear = int(_MOTION_CLEAR_S * US_PER_S)
         area_index = {a.area_id: i for i, a in enumerate(self.home.areas)}
         period_h = (self.grid.end_us - self.grid.begin_us) / US_PER_H
@@ -168,7 +168,7 @@ class EventGenerator:
                 t = np.sort(t[self._anyone_awake(t)])
                 on, off = _bursts(t, clear)
             else:
-                seen = (rooms == area) & (self.rng.random(len(rooms)) < _PIR_COVERAGE)
+                seen = (rooms == area) & pir_sight(model, moving, self.rng)
                 # HA's motion entity: on at the first detection, off a clear time after the last one ends.
                 on, off = merge_intervals(times[seen], ends[seen] + clear)
             self.buffer.add(sensor.entity_id, on, Cause.PRESENCE, state="on")
@@ -185,7 +185,6 @@ class EventGenerator:
             self.buffer.add(sensor.entity_id, starts, Cause.PRESENCE, state="on")
             self.buffer.add(sensor.entity_id, ends, Cause.PRESENCE, state="off")
             self._motion_clears[sensor.entity_id] = ends
-        model = self.activity_model or load_activity_model()
         for tag, spec in sorted(model.objects.items()):  # a bed, a seat, a fridge: the activities using it
             for sensor in self._main_with_tag(tag):
                 area = area_index.get(self.area_of[sensor.entity_id] or "", -1)

@@ -1,7 +1,8 @@
 """Fault injection: unavailable stretches, stuck values, battery drain, drift, dropped and duplicated reports.
 
 Faults are chosen per entity (with `fault_rate`), applied to the event columns before they are finalized,
-and recorded (entity, kind, start, end) for the ground truth.
+and recorded (entity, kind, start, end) for the ground truth. An event Home Assistant never received
+(unavailable, dropped) triggers nothing: the automations it would have set off are removed with it.
 """
 
 from __future__ import annotations
@@ -9,12 +10,14 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
 from homesim.generation.calendar import US_PER_H, US_PER_S, DayGrid
 from homesim.generation.event_table import FAULT_CODE, EventBuffer, EventColumns
 from homesim.schema.home import Home
 
+BoolArr = npt.NDArray[np.bool_]
 FaultKind = Literal["unavailable", "stuck", "battery_drain", "drift", "dropped", "duplicated"]
 
 _NUMERIC_KINDS: tuple[FaultKind, ...] = ("unavailable", "stuck", "drift", "dropped", "duplicated")
@@ -128,7 +131,27 @@ def apply_faults(buffer: EventBuffer, faults: list[Fault], rng: np.random.Genera
             rows.code[-1] = buffer.state_code("unavailable")
             rows.value[-1] = np.nan
             added.append(rows)
-    buffer.replace(EventColumns.concat([cols.take(keep), *added]))
+    buffer.replace(EventColumns.concat([cols.take(_without_unseen_consequences(cols, keep)), *added]))
+
+
+def _without_unseen_consequences(cols: EventColumns, keep: BoolArr) -> BoolArr:
+    """`keep` less what the removed events would have caused: another behaviour's action triggered by a
+    removed event (a synergy whose motion sensor was unavailable did not fire), and, transitively, all that
+    such a lost action caused (its revert). An action whose own report was lost keeps its revert: the
+    automation ran, only the report of it is missing."""
+    if len(cols) == 0 or not (cols.parent >= 0).any():
+        return keep
+    position = np.full(int(max(cols.row.max(), cols.parent.max())) + 1, -1, dtype=np.int64)
+    position[cols.row] = np.arange(len(cols), dtype=np.int64)
+    parent = np.where(cols.parent >= 0, position[np.maximum(cols.parent, 0)], -1)
+    has_parent = parent >= 0
+    p = np.maximum(parent, 0)
+    keep = keep.copy()
+    lost = has_parent & ~keep[p] & (cols.cause_id != cols.cause_id[p]) & keep
+    while lost.any():
+        keep[lost] = False
+        lost = has_parent & lost[p] & keep
+    return keep
 
 
 def _fault_rows(buffer: EventBuffer, entity: int, fault_code: int, times: list[int]) -> EventColumns:

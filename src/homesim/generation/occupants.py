@@ -58,6 +58,12 @@ _SINGLE_SENIOR = 0.4
 #: Real homes show 7–16 % of their activity between 00:00 and 05:00 (issue 14, several datasets).
 _WAKE_H = {"adult": (6.7, 0.6), "adult_free": (8.6, 1.3), "child": (7.0, 0.5), "senior": (7.4, 1.0)}
 _BEDTIME_H = {"adult": (23.4, 0.8), "adult_free": (24.4, 1.2), "child": (20.8, 0.5), "senior": (23.3, 1.0)}
+#: Correlation of a person's usual wake-up and bedtime through their chronotype (set, not fitted):
+#: chronotype studies (the Munich ChronoType Questionnaire, Roenneberg et al. 2007) place people by when
+#: they sleep, a late riser being a late sleeper, more than by how long; and the weekend lie-in of people
+#: with a job (social jetlag: [mean, sd per chronotype sd] hours) grows with lateness.
+_CHRONOTYPE_R = 0.8
+_SOCIAL_JETLAG_H = (1.2, 0.5)
 #: Household sizes, 1 to 6 people: EU-27 (Eurostat 2022: 36 % one person, 32 % two) and US (Census 2023:
 #: 29 % one person, 35 % two) blended; a home type's [min, max] restricts it.
 _HOUSEHOLD_SIZE = (0.32, 0.33, 0.15, 0.12, 0.05, 0.03)
@@ -96,17 +102,18 @@ def make_occupants(
         )
         # People without a job or school get up later and with no alarm (Ordóñez residents: 09:30–11:00).
         clock = "adult_free" if role == "adult" and not works_out else role
-        wake = rng.normal(*_WAKE_H[clock])
-        sleep = rng.normal(*_BEDTIME_H[clock])
+        chronotype = rng.normal()
+        own = np.sqrt(1 - _CHRONOTYPE_R**2) * rng.normal(0, 1, 2)
+        wake = _WAKE_H[clock][0] + _WAKE_H[clock][1] * (_CHRONOTYPE_R * chronotype + own[0])
+        sleep = _BEDTIME_H[clock][0] + _BEDTIME_H[clock][1] * (_CHRONOTYPE_R * chronotype + own[1])
+        jetlag = _SOCIAL_JETLAG_H[0] + _SOCIAL_JETLAG_H[1] * chronotype if works_out else 0.3
         occupants.append(
             Occupant(
                 person_id=slugify(name),
                 name=name,
                 role=role,
                 wake_weekday_h=float(np.clip(wake, 5.0, 11.0)),
-                wake_weekend_h=float(
-                    np.clip(wake + (1.2 if works_out else 0.3) + rng.normal(0, 0.4), 6.0, 12.0)
-                ),
+                wake_weekend_h=float(np.clip(wake + jetlag + rng.normal(0, 0.2), 6.0, 12.0)),
                 leave_h=float(np.clip((7.6 if role == "child" else 8.1) + rng.normal(0, 0.4), 6.0, 10.0))
                 if works_out
                 else None,
