@@ -97,8 +97,10 @@ def tolerance_s(pattern: Pattern) -> float:
     Device- and presence-triggered patterns act within seconds of their trigger, so the tolerance covers
     their observed delay. Clock-anchored patterns happen once a day at a time that varies (routine jitter, a
     person's actual wake or sleep time, the day's cheapest hour) while an automation runs at one fixed time,
-    so for them matching means "fired for that day's occurrence": the tolerance spans the observed daily
-    window (or 6σ of the jitter), capped at 11 h so it never reaches the next day's occurrence.
+    so for them matching means "fired for that day's occurrence": the tolerance spans twice the observed
+    daily window (or 6σ of the jitter), capped at 11 h so it never reaches the next day's occurrence. The
+    window is the days' 5–95 % range, so a tenth of the days lie outside it, and with weekend lie-ins
+    (a later bedtime on some days) those lie up to about one window's width beyond it.
     """
     params = pattern.parameters
     delay = params.delay
@@ -112,7 +114,7 @@ def tolerance_s(pattern: Pattern) -> float:
     window = params.time_window
     width_s = ((window.end_h - window.start_h) % 24) * 3600 if window is not None else 0.0
     jitter_s = getattr(pattern.trigger, "jitter_min", 0.0) * 60 * 6
-    return min(base + max(width_s, jitter_s), 11 * 3600.0)
+    return min(base + max(2 * width_s, jitter_s), 11 * 3600.0)
 
 
 def score_pattern(result: Replay, events: pa.Table | pl.DataFrame, pattern: Pattern) -> Match:
