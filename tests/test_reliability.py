@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 from typer.testing import CliRunner
 
@@ -279,6 +280,13 @@ def _sleep_then_value(x: float) -> float:
     return x
 
 
+def _running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def test_an_interrupted_pool_stops_its_workers_at_once() -> None:
     """Ctrl-C / SIGTERM while tasks run: the workers are terminated, not awaited (nor left running)."""
     executor = ProcessExecutor(2)
@@ -292,7 +300,9 @@ def test_an_interrupted_pool_stops_its_workers_at_once() -> None:
     except KeyboardInterrupt:
         executor.close()
     assert time.monotonic() - started < 10
-    assert all(not w.is_alive() for w in workers)
+    # Asked of the OS, not of the Process objects: the pool's manager thread may reap a worker at the same
+    # moment as close() does, which leaves that object's exit code unset for a while.
+    assert not any(_running(w.pid) for w in workers if w.pid is not None)
 
 
 def test_generate_fails_on_a_failed_home_unless_partial_is_allowed(
