@@ -2,13 +2,17 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# The stamp is named by pyproject.toml's content: a checkout or merge that touches the file without
+# changing it (its mtime, all make would see) does not reinstall; a changed file does, once.
+DEPS_HASH := $(shell (sha256sum pyproject.toml 2>/dev/null || shasum -a 256 pyproject.toml) | cut -c1-16)
+STAMP := $(VENV)/.installed-$(DEPS_HASH)
 RUN_ARGS ?= run --cycles 3 --homes 24 --days 5 --seed 42 --config configs/make_run.yaml --workspace workspace
 
 .PHONY: run test lint typecheck bench docs screenshots clean
 
-$(STAMP): pyproject.toml
+$(STAMP):
 	$(PYTHON) -m venv $(VENV)
+	rm -f $(VENV)/.installed*
 	$(BIN)/pip install -q -e ".[dev,distributed,ml,api,reports]"
 	touch $(STAMP)
 

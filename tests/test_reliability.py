@@ -18,12 +18,16 @@ from typer.testing import CliRunner
 from homesim.cli import app
 from homesim.datasets.executors import ProcessExecutor
 from homesim.generation.config import GenerationConfig
+from homesim.io import IntegrityError
 from homesim.retraining.loop import LoopConfig, LoopFailedError, RetrainingLoop
 from homesim.retraining.registry import ModelRegistry
 from homesim.schema.records import AnyRecord
 from homesim.simulation.home_view import HomeView
 from homesim.simulation.model_provider import ModelProvider
-from homesim.training_data.store import RECORD_ADAPTER, serialise
+from homesim.training_data.exporters import Exporter
+from homesim.training_data.loading import read_metadata
+from homesim.training_data.recheck import Rechecked
+from homesim.training_data.store import RECORD_ADAPTER, RecordStore, serialise
 from homesim.workspace import Workspace
 from test_registry import constant_model, fake_trainers, register
 
@@ -224,6 +228,30 @@ def test_export_refuses_a_tampered_record_payload(ws: Workspace) -> None:
         "export", "--aggregated", "--model-type", "pattern_detection", "--workspace", str(ws.root)
     )
     assert code == 1 and f"{record_id}: content changed since it was collected" in output
+
+
+def test_a_payload_rechecked_once_is_checked_again_once_it_changes(ws: Workspace) -> None:
+    """The loop's export memory (`Rechecked`) skips rows it verified, never rows whose bytes changed since;
+    the aggregated export it deduplicates from memory holds the same records as one made without it."""
+    fresh = Workspace(ws.root / "fresh")
+    shutil.copytree(ws.root, fresh.root, ignore=shutil.ignore_patterns("fresh"))
+    done = Rechecked()
+    with RecordStore(ws.training_store) as store:
+        first = Exporter(ws, store, rechecked=done).export("pattern_detection", None)
+        assert len(done) == first.records > 0
+        again = Exporter(ws, store, rechecked=done).export("pattern_detection", None)
+    with RecordStore(fresh.training_store) as store:
+        reference = Exporter(fresh, store).export("pattern_detection", None)
+    assert len(done) == first.records and again.counts == reference.counts
+    assert read_metadata(again.directory)["lineage"] == read_metadata(reference.directory)["lineage"]
+    record_id, payload = next((r, p) for r, p in _store_rows(ws) if '"confidence":0.' in p)
+    at = payload.index('"confidence":0.') + len('"confidence":0.')
+    tampered = payload[:at] + ("9" if payload[at] != "9" else "8") + payload[at + 1 :]
+    with sqlite3.connect(ws.training_store) as db:
+        db.execute("UPDATE records SET payload = ? WHERE record_id = ?", (tampered, record_id))
+    db.close()
+    with RecordStore(ws.training_store) as store, pytest.raises(IntegrityError, match=record_id):
+        Exporter(ws, store, rechecked=done).export("pattern_detection", None)
 
 
 def test_untouched_records_still_export(ws: Workspace) -> None:

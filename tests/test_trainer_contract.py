@@ -81,6 +81,18 @@ def test_scores_are_zero_on_nothing_and_finite_on_one_class(trainer_case: Traine
             assert trainer.primary_metric in metrics and all(np.isfinite(v) for v in metrics.values())
 
 
+def test_primary_is_the_primary_metric_of_score(trainer_case: TrainerCase) -> None:
+    """`primary` (what the bootstrap calls per resample) equals `score`'s primary metric, on every home,
+    and on single-class subsets."""
+    case = trainer_case
+    trainer = case.trainer
+    frames = [case.held, *case.single_class_subsets(case.examples), case.held.head(0)]
+    for frame in frames:
+        for model in (None, case.model):
+            predictions = trainer.predict_examples(model, frame)
+            assert trainer.primary(predictions) == trainer.score(predictions)[trainer.primary_metric]
+
+
 # Two checks hold for the types whose cases define them (the soft prompt's labels are checked by its own
 # tests: the rules baseline against paraphrases; the graph model refuses only an empty frame).
 LEARNS = ["pattern", "device", "gnn"]

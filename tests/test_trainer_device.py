@@ -14,7 +14,12 @@ import pytest
 import skops.io as sio
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from homesim.retraining.models.device_intelligence import COLUMNS, DeviceFaultModel, design_matrix
+from homesim.retraining.models.device_intelligence import (
+    COLUMNS,
+    DeviceFaultModel,
+    DeviceFaultTrainer,
+    design_matrix,
+)
 from homesim.retraining.models.sklearn_io import load_estimator
 from homesim.simulation.device_health import FEATURES, DeviceHealthAssessor, health_windows, rule_assess
 from homesim.simulation.model_provider import HEALTH_KINDS
@@ -108,3 +113,19 @@ def test_a_model_trained_on_few_homes_stays_close_to_the_rules(device_case: Trai
     # four homes × 10 days hold a few dozen faults, so a fold's score moves with the events around them.
     for metric, slack in (("macro_f1", 0.10), ("detection_f1", 0.12)):
         assert np.mean([m[metric] for m in model]) >= np.mean([r[metric] for r in rules]) - slack, metric
+
+
+def test_score_compares_kinds_exactly_even_unknown_ones() -> None:
+    """Kinds are scored as numbers (fast in the bootstrap), equal exactly where the strings are."""
+    trainer = DeviceFaultTrainer()
+    predictions = pl.DataFrame(
+        {
+            "home_key": ["a"] * 5,
+            "label": ["healthy", "stuck", "odd", "odder", "stuck"],
+            "predicted": ["healthy", "stuck", "odder", "odder", "healthy"],
+        }
+    )
+    metrics = trainer.score(predictions)
+    assert metrics["accuracy"] == 3 / 5  # "odder" == "odder", "odd" != "odder"
+    assert metrics["macro_f1"] == trainer.primary(predictions) == pytest.approx(2 / 3)
+    assert metrics["detection_recall"] == 3 / 4

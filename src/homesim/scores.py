@@ -66,7 +66,7 @@ def binary_scores(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> dict[str, flo
     }
 
 
-def macro_f1(y_true: npt.ArrayLike, y_pred: npt.ArrayLike, labels: Sequence[str]) -> float:
+def macro_f1(y_true: npt.ArrayLike, y_pred: npt.ArrayLike, labels: Sequence[str] | npt.ArrayLike) -> float:
     """Mean F1 over those of `labels` that occur in the truth or the predictions (0.0 when none does)."""
     t, p = np.asarray(y_true), np.asarray(y_pred)
     keys = np.asarray(labels)

@@ -20,6 +20,7 @@ type on the union of all held-out homes with paired bootstrap CIs — the learni
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -49,9 +50,10 @@ from homesim.retraining.retraining_manager import (
 from homesim.schema.records import StageName
 from homesim.simulation.cycle import DEFAULT_STAGES, CycleReport, HomeOutcome, Stage
 from homesim.simulation.model_provider import MODEL_TYPES, ModelType
-from homesim.training_data.exporters import Exporter
+from homesim.training_data.exporters import Exporter, workspace_truths
 from homesim.training_data.lineage_tracker import LineageTracker
 from homesim.training_data.loading import load_training_data
+from homesim.training_data.recheck import Rechecked
 from homesim.training_data.run_and_collect import run_and_collect
 from homesim.training_data.store import RecordStore
 from homesim.workspace import Workspace
@@ -173,6 +175,10 @@ class RetrainingLoop:
         self.config = config
         self.stages = list(stages)
         self.progress = progress
+        # Each cycle exports its records and then the aggregate of all cycles: the records and homes
+        # re-validated and read by one export are not re-validated and re-read by the next.
+        self._rechecked = Rechecked()
+        self._truths = functools.cache(workspace_truths(self.workspace))
 
     def _note(self, cycle: int, step: str, done: int, total: int, note: str = "") -> None:
         if self.progress is not None:
@@ -236,7 +242,7 @@ class RetrainingLoop:
             self._partial(warnings, failure)
         self._note(cycle, "export", 0, 2, "")
         with RecordStore(ws.training_store) as store, LineageTracker(ws.lineage_db) as tracker:
-            exporter = Exporter(ws, store, tracker=tracker)
+            exporter = Exporter(ws, store, tracker=tracker, truths=self._truths, rechecked=self._rechecked)
             types = [t for t in MODEL_TYPES if t in cfg.models or t in cfg.exports]
             exporter.export_cycle(cycle, types)
             self._note(cycle, "export", 1, 2, "cycle")

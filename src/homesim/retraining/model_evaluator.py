@@ -291,13 +291,13 @@ def paired_bootstrap(
     if not homes:
         raise ValueError("cannot bootstrap without validation homes")
     cand_index, ref_index = _HomeIndex(candidate), _HomeIndex(reference)
-    cand_value = trainer.score(candidate)[metric]
-    ref_value = trainer.score(reference)[metric]
+    cand_value = trainer.primary(candidate)
+    ref_value = trainer.primary(reference)
 
     def difference(draw: npt.NDArray[np.int64]) -> float:
         picked = [homes[i] for i in draw]
-        a = trainer.score(candidate[cand_index.gather(picked)])[metric]
-        b = trainer.score(reference[ref_index.gather(picked)])[metric]
+        a = trainer.primary(candidate[cand_index.gather(picked)])
+        b = trainer.primary(reference[ref_index.gather(picked)])
         return float(a - b)
 
     if len(homes) == 1:  # scipy wants two observations; every resample of one home is that home

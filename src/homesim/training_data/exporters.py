@@ -41,7 +41,7 @@ from homesim.training_data.cards import (
     split_frame,
 )
 from homesim.training_data.collector import DEFAULT_POINTS
-from homesim.training_data.formatters import chat_examples, dedupe_newest, format_payloads
+from homesim.training_data.formatters import chat_examples, format_payloads, newest_by_key
 from homesim.training_data.loading import (
     SUFFIX,
     ExportFormatError,
@@ -49,7 +49,7 @@ from homesim.training_data.loading import (
     read_table,
     sqlite_create_table,
 )
-from homesim.training_data.recheck import recheck
+from homesim.training_data.recheck import Rechecked, recheck
 from homesim.training_data.schemas import (
     FORMATS,
     SCHEMA_VERSION,
@@ -57,7 +57,7 @@ from homesim.training_data.schemas import (
     Format,
     TableSpec,
 )
-from homesim.training_data.store import RECORD_ADAPTER, PayloadRow, content_hash
+from homesim.training_data.store import PayloadRow, content_hash
 from homesim.workspace import EXPORT_METADATA_FILE, Workspace
 
 README_FILE = "README.md"
@@ -183,11 +183,14 @@ class Exporter:
         *,
         tracker: ExportTracker | None = None,
         truths: TruthSource | None = None,
+        rechecked: Rechecked | None = None,
     ) -> None:
         self.workspace = workspace
         self.store = store
         self.tracker = tracker
         self.truths = truths or workspace_truths(workspace)
+        # Rows re-validated by an earlier export (of this exporter, or of the loop's earlier cycles).
+        self.rechecked = rechecked if rechecked is not None else Rechecked()
 
     def export_cycle(
         self,
@@ -216,11 +219,11 @@ class Exporter:
                 f"{model_type} is exported as {', '.join(FORMATS[model_type])}; none was requested"
             )
         rows = self.store.accepted_rows(model_type, None if cycle is None else [cycle])
-        recheck(rows, self.store.content_hashes, self.truths, f"{model_type} records in the record store")
-        if cycle is None:
-            newest = dedupe_newest(RECORD_ADAPTER.validate_json(p) for _, _, p in rows)
-            kept = {(r.record_id, r.cycle) for r in newest}
-            rows = [row for row in rows if row[:2] in kept]
+        where = f"{model_type} records in the record store"
+        recheck(rows, self.store.content_hashes, self.truths, where, done=self.rechecked)
+        if cycle is None:  # one row per natural key, the newest cycle's, in (cycle, record id) order
+            keyed = zip(self.rechecked.natural_keys(rows), rows, strict=True)
+            rows = newest_by_key(keyed, lambda row: (row[1], row[0]))
         ids = [record_id for record_id, _, _ in rows]
         tables = format_payloads(model_type, [payload for _, _, payload in rows], _LazyTruths(self.truths))
         if cycle is None and "entities" in tables:  # one node per home: its newest features

@@ -79,15 +79,20 @@ def natural_key(record: AnyRecord) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def newest_by_key(items: Iterable[tuple[str, _R]], order: Callable[[_R], tuple[int, str]]) -> list[_R]:
+    """Of (key, item) pairs, one item per key, the greatest by `order` ((cycle, record_id): the newest
+    cycle); ordered by `order`."""
+    best: dict[str, _R] = {}
+    for key, item in items:
+        kept = best.get(key)
+        if kept is None or order(item) > order(kept):
+            best[key] = item
+    return sorted(best.values(), key=order)
+
+
 def dedupe_newest(records: Iterable[AnyRecord]) -> list[AnyRecord]:
     """One record per natural key, the one from the newest cycle; ordered by (cycle, record_id)."""
-    best: dict[str, AnyRecord] = {}
-    for record in records:
-        key = natural_key(record)
-        kept = best.get(key)
-        if kept is None or (record.cycle, record.record_id) > (kept.cycle, kept.record_id):
-            best[key] = record
-    return sorted(best.values(), key=lambda r: (r.cycle, r.record_id))
+    return newest_by_key(((natural_key(r), r) for r in records), lambda r: (r.cycle, r.record_id))
 
 
 def _frame(spec: TableSpec, rows: Sequence[Row]) -> pl.DataFrame:

@@ -55,6 +55,11 @@ class Trainer(ABC):
         """Metrics over predictions (any subset of homes — the evaluator bootstraps by home); includes
         `primary_metric`. Must not fail on a subset with a single class: return 0.0 where undefined."""
 
+    def primary(self, predictions: pl.DataFrame) -> float:
+        """`score(predictions)[primary_metric]` alone: the evaluator's bootstrap asks for it thousands of
+        times, so a trainer whose other metrics cost more overrides it (with the same value)."""
+        return self.score(predictions)[self.primary_metric]
+
     @abstractmethod
     def save(self, model: Model, directory: Path) -> list[Path]:
         """Write the artifact files (no pickle) into `directory`; return them."""
