@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import structlog
@@ -14,6 +14,38 @@ from homesim.generation.home import GeneratedHome, generate_home
 
 if TYPE_CHECKING:
     from trainer_cases import TrainerCase
+
+
+#: Test files that share one expensive session fixture: pytest-xdist runs each set in one worker, so the
+#: fixture is built once (the trainers' cases: each fits a model).
+XDIST_SHARED = {
+    "trainers": (
+        "test_trainer_contract.py",
+        "test_trainer_device.py",
+        "test_trainer_gnn.py",
+        "test_trainer_pattern.py",
+        "test_trainer_soft_prompt.py",
+    ),
+}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`make test`: `-n auto --dist loadgroup`), a test file is one unit of work, so its
+    module fixtures are built once, and the files of one `XDIST_SHARED` set are one unit; units holding a
+    `slow` test go first, so that no long one starts last while the other worker idles. A serial run keeps
+    pytest's order."""
+    if not hasattr(config, "workerinput"):
+        return
+    shared = {name: group for group, names in XDIST_SHARED.items() for name in names}
+    group_of: dict[pytest.Item, str] = {}
+    for item in items:
+        name = item.path.name
+        group_of[item] = shared.get(name, name)
+        item.add_marker(pytest.mark.xdist_group(group_of[item]))
+    slow = {group_of[item] for item in items if item.get_closest_marker("slow")}
+    first_seen = {group: n for n, group in reversed(list(enumerate(group_of.values())))}
+    items.sort(key=lambda item: (group_of[item] not in slow, first_seen[group_of[item]]))
 
 
 @pytest.fixture(autouse=True)
@@ -89,6 +121,23 @@ def collected(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, Gene
         exporter.export_cycle(1)
         exporter.export_aggregated()
     return workspace.root, dataset, config
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """An xdist worker hands its chaos counts to the main process (`pytest_testnodedown` below)."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        from chaos_tally import TALLY
+
+        workeroutput["chaos_tally"] = TALLY
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """pytest-xdist, in the main process: a worker is done; its chaos counts join the session's."""
+    from chaos_tally import merge
+
+    merge(getattr(node, "workeroutput", {}).get("chaos_tally", {}))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:

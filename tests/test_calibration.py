@@ -140,6 +140,7 @@ def test_default_generation_is_unchanged() -> None:
     assert config.config_hash() == "047f5a435818cbbfad3c1a83ede08251f7aa1c5f3a10e3053a9d172932758608"
 
 
+@pytest.mark.slow
 def test_calibrate_end_to_end(home_a: Path, tmp_path: Path) -> None:
     fitted, report, out = calibrate(home_a, Workspace(tmp_path / "ws"), homes=2, days=4, seed=1, resamples=2)
     assert report.c2st.auc is not None and 0.0 <= report.c2st.auc <= 1.0
