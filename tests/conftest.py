@@ -8,12 +8,18 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import structlog
+from hypothesis import HealthCheck, settings
 
 from homesim.generation.config import GenerationConfig
 from homesim.generation.home import GeneratedHome, generate_home
 
 if TYPE_CHECKING:
     from trainer_cases import TrainerCase
+
+# No timing in tests: hypothesis's per-example deadline (200 ms) and its too-slow check fail on a loaded
+# machine or beside a busy pytest-xdist worker, whatever the code does.
+settings.register_profile("homesim", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("homesim")
 
 
 #: Test files that share one expensive session fixture: pytest-xdist runs each set in one worker, so the
