@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,12 @@ from homesim.generation.home import GeneratedHome, generate_home
 
 if TYPE_CHECKING:
     from trainer_cases import TrainerCase
+
+# An xdist worker starts with COLUMNS=80 (and LINES) in its environment, which the CLI's module-level Rich
+# consoles then keep whatever a test's CliRunner env says: the worker drops them, as a serial run has none.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.pop("COLUMNS", None)
+    os.environ.pop("LINES", None)
 
 # No timing in tests: hypothesis's per-example deadline (200 ms) and its too-slow check fail on a loaded
 # machine or beside a busy pytest-xdist worker, whatever the code does.
