@@ -27,8 +27,11 @@ typecheck: $(STAMP)
 	$(BIN)/mypy src
 	$(BIN)/lint-imports
 
+# One pytest-xdist worker per core, at most 4 (each holds its own imports and session data, ~1 GB);
+# a test file is one unit of work (tests/conftest.py).
 test: lint typecheck
-	$(BIN)/pytest --cov=homesim --cov-report=term --cov-fail-under=90
+	$(BIN)/pytest -n auto --maxprocesses 4 --dist loadgroup --no-loadscope-reorder \
+		--cov=homesim --cov-report=term --cov-fail-under=90
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

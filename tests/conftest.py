@@ -2,18 +2,63 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import structlog
+from hypothesis import HealthCheck, settings
 
 from homesim.generation.config import GenerationConfig
 from homesim.generation.home import GeneratedHome, generate_home
 
 if TYPE_CHECKING:
     from trainer_cases import TrainerCase
+
+# An xdist worker starts with COLUMNS=80 (and LINES) in its environment, which the CLI's module-level Rich
+# consoles then keep whatever a test's CliRunner env says: the worker drops them, as a serial run has none.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.pop("COLUMNS", None)
+    os.environ.pop("LINES", None)
+
+# No timing in tests: hypothesis's per-example deadline (200 ms) and its too-slow check fail on a loaded
+# machine or beside a busy pytest-xdist worker, whatever the code does.
+settings.register_profile("homesim", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("homesim")
+
+
+#: Test files that share one expensive session fixture: pytest-xdist runs each set in one worker, so the
+#: fixture is built once (the trainers' cases: each fits a model).
+XDIST_SHARED = {
+    "trainers": (
+        "test_trainer_contract.py",
+        "test_trainer_device.py",
+        "test_trainer_gnn.py",
+        "test_trainer_pattern.py",
+        "test_trainer_soft_prompt.py",
+    ),
+}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`make test`: `-n auto --dist loadgroup`), a test file is one unit of work, so its
+    module fixtures are built once, and the files of one `XDIST_SHARED` set are one unit; units holding a
+    `slow` test go first, so that no long one starts last while the other worker idles. A serial run keeps
+    pytest's order."""
+    if not hasattr(config, "workerinput"):
+        return
+    shared = {name: group for group, names in XDIST_SHARED.items() for name in names}
+    group_of: dict[pytest.Item, str] = {}
+    for item in items:
+        name = item.path.name
+        group_of[item] = shared.get(name, name)
+        item.add_marker(pytest.mark.xdist_group(group_of[item]))
+    slow = {group_of[item] for item in items if item.get_closest_marker("slow")}
+    first_seen = {group: n for n, group in reversed(list(enumerate(group_of.values())))}
+    items.sort(key=lambda item: (group_of[item] not in slow, first_seen[group_of[item]]))
 
 
 @pytest.fixture(autouse=True)
@@ -89,6 +134,23 @@ def collected(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, Gene
         exporter.export_cycle(1)
         exporter.export_aggregated()
     return workspace.root, dataset, config
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """An xdist worker hands its chaos counts to the main process (`pytest_testnodedown` below)."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        from chaos_tally import TALLY
+
+        workeroutput["chaos_tally"] = TALLY
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """pytest-xdist, in the main process: a worker is done; its chaos counts join the session's."""
+    from chaos_tally import merge
+
+    merge(getattr(node, "workeroutput", {}).get("chaos_tally", {}))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:

@@ -160,7 +160,9 @@ def test_the_ab_command_prints_the_comparison(
 
     monkeypatch.setattr("homesim.cli.models.run_ab", fake_run_ab)
     ws = ["--workspace", str(workspace.root)]
-    out = CliRunner().invoke(app, ["ab", PD, "--dataset", "ds-x", "--cycle", "1", "--promote", *ws])
+    # wide enough for the report's path on one line (a pytest-xdist worker's temp path is longer)
+    promote = ["ab", PD, "--dataset", "ds-x", "--cycle", "1", "--promote", *ws]
+    out = CliRunner().invoke(app, promote, env={"COLUMNS": "300"})
     assert out.exit_code == 0, out.output
     assert calls == [(workspace, PD, "ds-x", 1, True)]
     assert "winner: challenger" in out.output and "promoted pattern_detection v2 to champion" in out.output

@@ -77,6 +77,7 @@ def workspace_with_data() -> Iterator[None]:
     _WORKSPACE.cleanup()
 
 
+@pytest.mark.slow
 @schema.parametrize()
 @settings(deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_no_server_errors_and_no_job_from_a_malformed_request(case: Any) -> None:

@@ -176,6 +176,7 @@ def report_path(demo: DemoWorkspace) -> Path:
     return write_report(demo.workspace)
 
 
+@pytest.mark.slow
 def test_report_renders_with_every_plot(driver: WebDriver, screenshots: Path, report_path: Path) -> None:
     path = report_path
     expected = path.read_text("utf-8").count('<figure class="plot"><img ')

@@ -130,6 +130,7 @@ def test_prune_stats_and_clear(cached: HomeCache) -> None:
     assert cached.keys() == [] and not cached.workspace.cache_index.exists()
 
 
+@pytest.mark.slow
 def test_concurrent_processes_share_the_cache(tmp_path: Path) -> None:
     config = CONFIG.model_copy(update={"homes": 3})
     script = (

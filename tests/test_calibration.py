@@ -191,6 +191,7 @@ def test_default_generation_is_unchanged() -> None:
     assert config.config_hash() == "8559f5d6644a55067e38eb544c5ef59eb0663f4b5e50f031c3d944a2ecef86d4"
 
 
+@pytest.mark.slow
 def test_calibrate_end_to_end(home_a: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(moments, "PILOT_DAYS", 7)  # a shorter pilot: the test checks the plumbing
     fitted, report, out = calibrate(home_a, Workspace(tmp_path / "ws"), homes=2, days=4, seed=1, resamples=2)

@@ -232,6 +232,7 @@ def _file_kinds(
 FLIPS_PER_KIND = 3
 
 
+@pytest.mark.slow
 def test_flipped_or_truncated_files_are_never_used(modelled: tuple[Collected, str], tmp_path: Path) -> None:
     (root, dataset, config), version = modelled
     clean = Workspace(root)

@@ -233,7 +233,11 @@ def test_every_command_has_a_bad_value_case() -> None:
     assert _commands(typer.main.get_command(app)) == {case[0] for case in CASES}
 
 
-@pytest.mark.parametrize(("command", "args", "env", "setup"), CASES, ids=lambda v: str(v)[:40])
+# A setup function's id is its name, not its repr: the repr's address differs between pytest-xdist workers,
+# which must collect the same ids.
+@pytest.mark.parametrize(
+    ("command", "args", "env", "setup"), CASES, ids=lambda v: str(getattr(v, "__qualname__", v))[:40]
+)
 def test_bad_value_is_one_line_exit_2(
     command: str,
     args: list[str],

@@ -16,6 +16,10 @@ import yaml
 MAX_BYTES = 8 * 1024 * 1024
 #: Most nodes a document may have once its aliases are expanded.
 MAX_NODES = 1_000_000
+#: Deepest nesting of flow collections (`[[[…`, `{{{…`). PyYAML's scanner revisits every open level for
+#: each token it reads ahead, so 20,000 `[` took ~15 s before the composer's recursion gave up at a few
+#: hundred levels; the scanner now refuses the first level past this one.
+MAX_FLOW_DEPTH = 256
 
 
 class YamlBoundsError(yaml.YAMLError):
@@ -24,6 +28,11 @@ class YamlBoundsError(yaml.YAMLError):
 
 class BoundedLoader(yaml.SafeLoader):
     """SafeLoader that checks a document's expanded size before constructing it."""
+
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:  # noqa: N803 (PyYAML's name)
+        if self.flow_level >= MAX_FLOW_DEPTH:
+            raise YamlBoundsError("document nested too deeply")
+        super().fetch_flow_collection_start(TokenClass)
 
     def get_single_node(self) -> yaml.Node | None:
         try:
