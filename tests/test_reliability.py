@@ -216,14 +216,20 @@ def test_export_refuses_injected_rows(ws: Workspace, old: str, new: str) -> None
     assert _tree(ws.training_data_dir) == before
 
 
-def test_export_refuses_a_tampered_record_payload(ws: Workspace) -> None:
-    """Repro: a record's confidence changed in the store (0.714 → 0.914) was exported with rc 0."""
+def _tamper_a_confidence(ws: Workspace) -> str:
+    """Change one digit of a stored record's confidence (0.714 → 0.914) in place; returns its record id."""
     record_id, payload = next((r, p) for r, p in _store_rows(ws) if '"confidence":0.' in p)
     at = payload.index('"confidence":0.') + len('"confidence":0.')
     tampered = payload[:at] + ("9" if payload[at] != "9" else "8") + payload[at + 1 :]
     with sqlite3.connect(ws.training_store) as db:
         db.execute("UPDATE records SET payload = ? WHERE record_id = ?", (tampered, record_id))
     db.close()
+    return record_id
+
+
+def test_export_refuses_a_tampered_record_payload(ws: Workspace) -> None:
+    """Repro: a record's confidence changed in the store (0.714 → 0.914) was exported with rc 0."""
+    record_id = _tamper_a_confidence(ws)
     code, output = _invoke(
         "export", "--aggregated", "--model-type", "pattern_detection", "--workspace", str(ws.root)
     )
@@ -244,12 +250,7 @@ def test_a_payload_rechecked_once_is_checked_again_once_it_changes(ws: Workspace
         reference = Exporter(fresh, store).export("pattern_detection", None)
     assert len(done) == first.records and again.counts == reference.counts
     assert read_metadata(again.directory)["lineage"] == read_metadata(reference.directory)["lineage"]
-    record_id, payload = next((r, p) for r, p in _store_rows(ws) if '"confidence":0.' in p)
-    at = payload.index('"confidence":0.') + len('"confidence":0.')
-    tampered = payload[:at] + ("9" if payload[at] != "9" else "8") + payload[at + 1 :]
-    with sqlite3.connect(ws.training_store) as db:
-        db.execute("UPDATE records SET payload = ? WHERE record_id = ?", (tampered, record_id))
-    db.close()
+    record_id = _tamper_a_confidence(ws)
     with RecordStore(ws.training_store) as store, pytest.raises(IntegrityError, match=record_id):
         Exporter(ws, store, rechecked=done).export("pattern_detection", None)
 
