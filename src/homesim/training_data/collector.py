@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+import polars as pl
+
 from homesim.schema.ground_truth import GroundTruth
 from homesim.schema.records import (
     ActivityRecord,
@@ -187,6 +189,26 @@ class TrainingDataCollector:
         with records_gc_paused():  # a batch allocates tens of thousands of objects
             self._flush()
 
+    def emit_frame(self, stage: str, frame: pl.DataFrame) -> None:
+        """Collect a frame of `stage`'s records (`frames.record_schema` of the point's record type: the
+        columns its records serialise to) as one batch, after what is pending: validated column-wise, with
+        a record object built only for the rows a validator must look at on their own, and committed in
+        one transaction. The outcome (stored rows, payloads, rejects and their reasons, lineage) is the
+        one `emit_many` gives for the same records."""
+        point = self.points.get(stage)
+        if point is None:
+            raise UnknownCollectionPointError(
+                f"no collection point {stage!r} is registered (registered: {', '.join(sorted(self.points))})"
+            )
+        under_check = v.Batch.of_frame(point.record_type, frame)  # ValueError before anything is flushed
+        self.flush()
+        if frame.height == 0:
+            return
+        with records_gc_paused():
+            batch = _Batch()
+            self._check(point, under_check, batch)
+            self._commit(batch)
+
     def _flush(self) -> None:
         groups: dict[str, list[AnyRecord]] = {}
         for point, record in self._pending:
@@ -194,15 +216,18 @@ class TrainingDataCollector:
         batch = _Batch()
         for name, records in groups.items():
             self._validate(self.points[name], records, batch)
+        self._commit(batch)
+        self._pending.clear()
+
+    def _commit(self, batch: _Batch) -> None:
+        """Lineage, then the store rows of `batch`, then its stats."""
         if self.lineage is not None and self.run_id is not None:
             self.lineage.record_collected(self.run_id, list(batch.groups.values()), batch.edges)
         self.store.add_rows(batch.rows, batch.types, batch.rejects)
         self._stats.add(batch.stats)
-        self._pending.clear()
 
     def _validate(self, point: CollectionPoint, records: Sequence[AnyRecord], batch: _Batch) -> None:
-        """Serialise `records` of `point` once, score them validator by validator over the whole group and
-        sort them into `batch`."""
+        """Serialise `records` of `point` once, then check them as one batch (`_check`)."""
         items: list[v.Item] = []
         for record in records:
             try:
@@ -216,17 +241,23 @@ class TrainingDataCollector:
                     (f"schema: record does not serialise: {exc}",),
                     batch,
                 )
+        self._check(point, v.Batch(items), batch)
+
+    def _check(self, point: CollectionPoint, under_check: v.Batch, batch: _Batch) -> None:
+        """Score the records of `under_check` validator by validator over the whole batch and sort them into
+        `batch` (what is read of every record is read column by column)."""
         seen = self._ctx.seen
-        for cycle in {_attr(item.record, "cycle") for item in items} - seen.keys():
+        cycles = under_check.column("cycle", lenient=True)
+        for cycle in set(cycles) - seen.keys():
             if isinstance(cycle, int):
                 seen[cycle] = self.store.content_hashes(cycle)
         # One column of verdicts per validator; a record's quality is its lowest score so far, kept only for
         # the records some validator did not pass outright (most records: none, and nothing per record).
+        n = len(under_check.items)
         columns: list[list[v.Verdict]] = []
         flawed: dict[int, float] = {}
-        under_check = v.Batch(items)
         for validator in point.validators:
-            passing = [True] * len(items)
+            passing = [True] * n
             for i, lowest in flawed.items():
                 passing[i] = lowest >= point.threshold
             column = v.check_batch(validator, under_check, self._ctx, passing)
@@ -241,7 +272,13 @@ class TrainingDataCollector:
         lineage_ids: dict[tuple[str, ...], str] = {}  # most records share theirs: serialise each once
         traced = self.lineage is not None
         groups = batch.groups
-        for i, item in enumerate(items):
+        record_ids, homes = (under_check.column(f, lenient=True) for f in ("record_id", "home_key"))
+        versions, lineages, parents = (
+            under_check.column(f, lenient=True) for f in ("model_version", "lineage_ids", "derived_from")
+        )
+        hashes = under_check.hashes()
+        items = under_check.items
+        for i in range(n):
             q = flawed.get(i, v.PASS)
             s: dict[str, float] = clean
             r: tuple[str, ...] = ()
@@ -249,37 +286,27 @@ class TrainingDataCollector:
                 verdicts = [column[i] for column in columns]
                 s = {name: verdict.score for name, verdict in zip(names, verdicts, strict=True)}
                 r = tuple(reason for verdict in verdicts for reason in verdict.reasons)
-            record, serialised = item.record, item.serialised
             if q < point.threshold:
-                self._reject(point, record, serialised.payload, s, r, batch)
+                item = items[i]
+                self._reject(point, item.record, item.payload, s, r, batch)
                 continue
+            # An accepted record is well-formed: its fields read directly.
             accepted += 1
-            seen[record.cycle][serialised.content_hash] = record.record_id
-            ids = record.lineage_ids
+            record_id, cycle, home_key, version = record_ids[i], cycles[i], homes[i], versions[i]
+            seen[cycle][hashes[i]] = record_id
+            ids = tuple(lineages[i])
             ids_json = lineage_ids.get(ids) or lineage_ids.setdefault(ids, lineage_json((*ids, *run)))
-            payload = serialised.with_collector_fields(q, ids_json)
-            batch.rows.append(
-                (
-                    record.record_id,
-                    record.cycle,
-                    record.home_key,
-                    point.name,
-                    q,
-                    serialised.content_hash,
-                    payload,
-                )
-            )
-            batch.types += [(record.record_id, t) for t in point.model_types]
-            if traced:  # an accepted record is well-formed: its fields read directly
+            payload = under_check.serialised(i).with_collector_fields(q, ids_json)
+            batch.rows.append((record_id, cycle, home_key, point.name, q, hashes[i], payload))
+            batch.types += [(record_id, t) for t in point.model_types]
+            if traced:
                 outcome = None if s is clean else tuple(s.values())
-                key = (record.cycle, record.home_key, point.name, record.model_version, outcome, r)
+                key = (cycle, home_key, point.name, version, outcome, r)
                 traced_group = groups.get(key)
                 if traced_group is None:
-                    traced_group = groups[key] = _group(
-                        record.cycle, record.home_key, point, record.model_version, s, r
-                    )
-                traced_group.record_ids.append(record.record_id)
-                batch.edges += [(parent, record.record_id) for parent in record.derived_from]
+                    traced_group = groups[key] = _group(cycle, home_key, point, version, s, r)
+                traced_group.record_ids.append(record_id)
+                batch.edges += [(parent, record_id) for parent in parents[i]]
         batch.stats.count(point, "accepted", accepted)
 
     def _reject(

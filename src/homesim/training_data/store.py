@@ -100,9 +100,30 @@ def serialise(record: AnyRecord) -> Serialised:
         # A flat label's JSON cannot hold the label key (strings escape their quotes): the last one is it. A
         # record built without validation (its label not a model) fails the schema check anyway.
         label_at = payload.rfind(_LABEL_KEY)
-    content = f"{getattr(record, 'home_key', None)}\x1f{payload[stage_at + 1 : label_at]}"
-    digest = hashlib.sha256(content.encode()).hexdigest()[:32]
-    return Serialised(payload, quality_at, stage_at, digest)
+    return Serialised(
+        payload,
+        quality_at,
+        stage_at,
+        _digest(getattr(record, "home_key", None), payload[stage_at + 1 : label_at]),
+    )
+
+
+def _digest(home_key: str | None, content: str) -> str:
+    return hashlib.sha256(f"{home_key}\x1f{content}".encode()).hexdigest()[:32]
+
+
+def serialised_rows(
+    payloads: Sequence[str], home_keys: Sequence[str | None], contents: Sequence[str]
+) -> list[Serialised]:
+    """`Serialised` of records already written as JSON column-wise (`frames.encode`), given each one's
+    content slice as a JSON object (`{"stage":…,"inputs":…,"outputs":…}`): what `serialise` gives for the
+    same records."""
+    rows = []
+    for payload, home_key, content in zip(payloads, home_keys, contents, strict=True):
+        stage_at = payload.find(_STAGE_KEY)
+        quality_at = payload.rfind(_QUALITY_KEY, 0, stage_at)
+        rows.append(Serialised(payload, quality_at, stage_at, _digest(home_key, content[1:-1])))
+    return rows
 
 
 @functools.cache
