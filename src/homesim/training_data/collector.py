@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import groupby, repeat
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Final
 
@@ -36,7 +38,16 @@ from homesim.schema.records import (
 from homesim.simulation.sink import records_gc_paused
 from homesim.training_data import validators as v
 from homesim.training_data.lineage_tracker import Collected, LineageTracker, Source
-from homesim.training_data.store import Reject, Store, StoredRow, TypeRow, lineage_json, open_store, serialise
+from homesim.training_data.store import (
+    Reject,
+    Store,
+    StoredRow,
+    TypeRow,
+    collector_fields,
+    lineage_json,
+    open_store,
+    serialise,
+)
 
 
 class UnknownCollectionPointError(ValueError):
@@ -267,47 +278,23 @@ class TrainingDataCollector:
             columns.append(column)
         names = [validator.name for validator in point.validators]
         clean = dict.fromkeys(names, v.PASS)  # shared (read-only) by every record that passed everything
-        accepted = 0
-        run = () if self.run_id is None else (self.run_id,)
-        lineage_ids: dict[tuple[str, ...], str] = {}  # most records share theirs: serialise each once
-        traced = self.lineage is not None
-        groups = batch.groups
-        record_ids, homes = (under_check.column(f, lenient=True) for f in ("record_id", "home_key"))
-        versions, lineages, parents = (
-            under_check.column(f, lenient=True) for f in ("model_version", "lineage_ids", "derived_from")
-        )
-        hashes = under_check.hashes()
-        items = under_check.items
-        for i in range(n):
-            q = flawed.get(i, v.PASS)
-            s: dict[str, float] = clean
-            r: tuple[str, ...] = ()
-            if i in flawed:
+        accept = _Accepting(self, point, under_check, batch, cycles, clean)
+        start = 0
+        # Runs of records that passed everything are taken column-wise; each flawed one on its own.
+        for i in [*sorted(flawed), n]:
+            if start < i:
+                accept(slice(start, i), v.PASS, clean, ())
+            if i < n:
                 verdicts = [column[i] for column in columns]
                 s = {name: verdict.score for name, verdict in zip(names, verdicts, strict=True)}
                 r = tuple(reason for verdict in verdicts for reason in verdict.reasons)
-            if q < point.threshold:
-                item = items[i]
-                self._reject(point, item.record, item.payload, s, r, batch)
-                continue
-            # An accepted record is well-formed: its fields read directly.
-            accepted += 1
-            record_id, cycle, home_key, version = record_ids[i], cycles[i], homes[i], versions[i]
-            seen[cycle][hashes[i]] = record_id
-            ids = tuple(lineages[i])
-            ids_json = lineage_ids.get(ids) or lineage_ids.setdefault(ids, lineage_json((*ids, *run)))
-            payload = under_check.serialised(i).with_collector_fields(q, ids_json)
-            batch.rows.append((record_id, cycle, home_key, point.name, q, hashes[i], payload))
-            batch.types += [(record_id, t) for t in point.model_types]
-            if traced:
-                outcome = None if s is clean else tuple(s.values())
-                key = (cycle, home_key, point.name, version, outcome, r)
-                traced_group = groups.get(key)
-                if traced_group is None:
-                    traced_group = groups[key] = _group(cycle, home_key, point, version, s, r)
-                traced_group.record_ids.append(record_id)
-                batch.edges += [(parent, record_id) for parent in parents[i]]
-        batch.stats.count(point, "accepted", accepted)
+                if flawed[i] < point.threshold:
+                    item = under_check.items[i]
+                    self._reject(point, item.record, item.payload, s, r, batch)
+                else:
+                    accept(slice(i, i + 1), flawed[i], s, r)
+            start = i + 1
+        batch.stats.count(point, "accepted", accept.accepted)
 
     def _reject(
         self,
@@ -358,6 +345,67 @@ class TrainingDataCollector:
         return {
             p: c["accepted"] / (c["accepted"] + c["rejected"]) for p, c in self.stats()["by_point"].items()
         }
+
+
+class _Accepting:
+    """Sorts accepted records of a batch under check into a `_Batch`, a run of them at once, column-wise
+    (they are well-formed: their fields read directly)."""
+
+    def __init__(
+        self,
+        collector: TrainingDataCollector,
+        point: CollectionPoint,
+        under_check: v.Batch,
+        batch: _Batch,
+        cycles: list[Any],
+        clean: dict[str, float],
+    ) -> None:
+        self.point, self.batch, self.cycles, self.clean = point, batch, cycles, clean
+        self.seen, self.traced = collector._ctx.seen, collector.lineage is not None
+        self.run = () if collector.run_id is None else (collector.run_id,)
+        columns = ("record_id", "home_key", "model_version", "lineage_ids", "derived_from")
+        self.ids, self.homes, self.versions, self.lineages, self.parents = (
+            under_check.column(f, lenient=True) for f in columns
+        )
+        self.serialised = under_check.serialised_all()
+        #: The collector fields spliced into payloads, per (quality, lineage ids): most records share them.
+        self._fields: dict[tuple[float, tuple[str, ...]], str] = {}
+        self.accepted = 0
+
+    def fields(self, quality: float, ids: tuple[str, ...]) -> str:
+        spliced = self._fields.get((quality, ids))
+        if spliced is None:
+            spliced = self._fields[quality, ids] = collector_fields(quality, lineage_json((*ids, *self.run)))
+        return spliced
+
+    def __call__(self, run: slice, q: float, s: dict[str, float], r: tuple[str, ...]) -> None:
+        """Accept the records of `run`, all with quality `q`, scores `s` and reasons `r`."""
+        point, batch = self.point, self.batch
+        ids, cycles, homes = self.ids[run], self.cycles[run], self.homes[run]
+        rows, lineages = self.serialised[run], self.lineages[run]
+        hashes = [row.content_hash for row in rows]
+        for cycle, digest, record_id in zip(cycles, hashes, ids, strict=True):
+            self.seen[cycle][digest] = record_id
+        plain = self.fields(q, ())
+        payloads = [
+            row.with_fields(self.fields(q, tuple(lineage)) if lineage else plain)
+            for row, lineage in zip(rows, lineages, strict=True)
+        ]
+        batch.rows += zip(ids, cycles, homes, repeat(point.name), repeat(q), hashes, payloads, strict=False)
+        for model_type in point.model_types:
+            batch.types += zip(ids, repeat(model_type), strict=False)
+        self.accepted += len(ids)
+        if not self.traced:
+            return
+        outcome = None if s is self.clean else tuple(s.values())
+        homes_of = zip(cycles, homes, self.versions[run], ids, strict=True)
+        for (cycle, home_key, version), members in groupby(homes_of, key=itemgetter(0, 1, 2)):
+            key = (cycle, home_key, point.name, version, outcome, r)
+            group = batch.groups.get(key)
+            if group is None:
+                group = batch.groups[key] = _group(cycle, home_key, point, version, s, r)
+            group.record_ids.extend(map(itemgetter(3), members))
+        batch.edges += [(p, i) for ps, i in zip(self.parents[run], ids, strict=True) if ps for p in ps]
 
 
 def _group(

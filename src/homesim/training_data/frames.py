@@ -145,6 +145,8 @@ def check_schema(frame: pl.DataFrame, model: type[BaseModel]) -> None:
     scores = frame.schema.get(SCORES)
     names = [f.name for f in scores.fields] if isinstance(scores, pl.Struct) else []
     expected = record_schema(model, names)
+    if list(expected)[-4:] != ["stage", "inputs", "outputs", "label"]:  # what a payload's content slice is
+        raise ValueError(f"{model.__name__} does not end with stage, inputs, outputs, label")
     if frame.schema != expected:
         got = dict(frame.schema)
         wrong = [f"{n}: {got.get(n)} (expected {d})" for n, d in expected.items() if got.get(n) != d]

@@ -73,8 +73,16 @@ class Serialised(NamedTuple):
     def with_collector_fields(self, quality: float, lineage_ids_json: str) -> str:
         """The payload with `quality` and the lineage ids (a JSON array, see `lineage_json`) replaced: what
         the store keeps, without re-serialising the record."""
-        fields = f'{_QUALITY_KEY}{float(quality)!r},"lineage_ids":{lineage_ids_json}'
+        return self.with_fields(collector_fields(quality, lineage_ids_json))
+
+    def with_fields(self, fields: str) -> str:
+        """The payload with `collector_fields(…)` spliced in."""
         return self.payload[: self.quality_at] + fields + self.payload[self.stage_at :]
+
+
+def collector_fields(quality: float, lineage_ids_json: str) -> str:
+    """The collector's fields as they are spliced into a payload (`Serialised.with_collector_fields`)."""
+    return f'{_QUALITY_KEY}{float(quality)!r},"lineage_ids":{lineage_ids_json}'
 
 
 def lineage_json(lineage_ids: Sequence[str]) -> str:
@@ -113,16 +121,17 @@ def _digest(home_key: str | None, content: str) -> str:
 
 
 def serialised_rows(
-    payloads: Sequence[str], home_keys: Sequence[str | None], contents: Sequence[str]
+    payloads: Sequence[str], home_keys: Sequence[str | None], labels: Sequence[str]
 ) -> list[Serialised]:
-    """`Serialised` of records already written as JSON column-wise (`frames.encode`), given each one's
-    content slice as a JSON object (`{"stage":…,"inputs":…,"outputs":…}`): what `serialise` gives for the
-    same records."""
+    """`Serialised` of records written as JSON column-wise (`frames.encode`), given each one's label as a
+    JSON object of its own (`{"label":…}`, what the payload ends with after its comma): what `serialise`
+    gives for the same records."""
     rows = []
-    for payload, home_key, content in zip(payloads, home_keys, contents, strict=True):
+    for payload, home_key, label in zip(payloads, home_keys, labels, strict=True):
         stage_at = payload.find(_STAGE_KEY)
         quality_at = payload.rfind(_QUALITY_KEY, 0, stage_at)
-        rows.append(Serialised(payload, quality_at, stage_at, _digest(home_key, content[1:-1])))
+        content = payload[stage_at + 1 : len(payload) - len(label)]
+        rows.append(Serialised(payload, quality_at, stage_at, _digest(home_key, content)))
     return rows
 
 
@@ -240,7 +249,7 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE INDEX IF NOT EXISTS records_cycle ON records (cycle);
 CREATE TABLE IF NOT EXISTS record_model_types (
     record_id TEXT NOT NULL, model_type TEXT NOT NULL, PRIMARY KEY (model_type, record_id)
-);
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS rejects (
     record_id TEXT NOT NULL, cycle INTEGER, home_key TEXT, stage TEXT, quality REAL NOT NULL,
     reasons TEXT NOT NULL, payload TEXT NOT NULL

@@ -9,7 +9,6 @@ takes the minimum over a point's validators as the record's quality.
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -44,7 +43,7 @@ from homesim.training_data.frames import (
     dtype_at,
     encode,
 )
-from homesim.training_data.schema_screen import ModelScreen, model_screen
+from homesim.training_data.schema_screen import model_screen
 from homesim.training_data.store import RECORD_ADAPTER, Serialised, content_hash, serialised_rows
 
 PASS: Final = 1.0
@@ -142,8 +141,8 @@ class Batch:
         """A batch of the records of a `frames.record_schema` frame of `kind` (ValueError if not one)."""
         check_schema(frame, kind)
         payloads = encode(frame)
-        contents = encode(frame, ("stage", "inputs", "outputs"))
-        serialised = serialised_rows(payloads, frame["home_key"].to_list(), contents)
+        # The label is the last field (`check_schema`): the content slice ends where it starts.
+        serialised = serialised_rows(payloads, frame["home_key"].to_list(), encode(frame, ("label",)))
         batch = cls(_FrameItems(kind, frame, serialised))
         batch._frame, batch._decoded, batch.strict = as_decoded(frame), True, True
         batch._kind, batch._kind_known, batch.columnar = kind, True, True
@@ -167,36 +166,11 @@ class Batch:
             return [getattr(item.record, name, None) for item in self.items]
         return [getattr(item.record, name) for item in self.items]
 
-    def serialised(self, i: int) -> Serialised:
-        """Record i as serialised (without building its record object in a frame batch)."""
+    def serialised_all(self) -> Sequence[Serialised]:
+        """Every record as serialised."""
         if isinstance(self.items, _FrameItems):
-            return self.items.serialised[i]
-        return self.items[i].serialised
-
-    def hashes(self) -> list[str]:
-        """Every record's content hash."""
-        if isinstance(self.items, _FrameItems):
-            return [s.content_hash for s in self.items.serialised]
-        return [item.serialised.content_hash for item in self.items]
-
-    def whole(self, i: int, screen: ModelScreen) -> bool:
-        """`screen.whole` of record i: a frame's records always are, but for their scores (null in the
-        decoded frame where not finite)."""
-        if self.columnar:
-            return self._scores_finite[i]
-        return screen.whole(self.items[i].record)
-
-    @functools.cached_property
-    def _scores_finite(self) -> list[bool]:
-        frame = self.frame()
-        assert frame is not None
-        scores = frame.schema[SCORES]
-        assert isinstance(scores, pl.Struct)
-        fields = [pl.col(SCORES).struct.field(f.name).is_not_null() for f in scores.fields]
-        flags: list[bool] = frame.select(pl.all_horizontal([pl.lit(True), *fields]).alias("ok"))[
-            "ok"
-        ].to_list()
-        return flags
+            return self.items.serialised
+        return [item.serialised for item in self.items]
 
     def frame(self) -> pl.DataFrame | None:
         """The decoded payloads (see `frames.decode`); None when the batch mixes record types or a payload
@@ -283,14 +257,19 @@ def _screened(
     batch: Batch,
     ctx: Context,
     screen: Callable[[pl.Schema], pl.Expr | None],
-    unflagged: Callable[[int], Verdict],
+    unflagged: Callable[[int], Verdict] | None = None,
 ) -> list[Verdict]:
     """Column-wise screening: the full check for the records `screen` flags (or all, when the batch has no
-    frame), `unflagged(i)` for the others (record i is looked at only when flagged)."""
+    frame), `unflagged(i)` (default: a pass) for the others (record i is looked at only when flagged)."""
     flags = batch.flagged(screen)
     if flags is None:
         return [check_one(validator, item, ctx) for item in batch.items]
     items = batch.items
+    if unflagged is None:
+        verdicts = [OK] * len(flags)
+        for i in [i for i, flag in enumerate(flags) if flag]:
+            verdicts[i] = check_one(validator, items[i], ctx)
+        return verdicts
     return [check_one(validator, items[i], ctx) if flag else unflagged(i) for i, flag in enumerate(flags)]
 
 
@@ -322,11 +301,20 @@ class SchemaValidator:
         flags = None if screen is None else batch.flagged(screen.flags)
         if screen is None or flags is None or not batch.strict:
             return [check_one(self, item, ctx) for item in batch.items]
+        if batch.columnar:  # a frame's records are whole but for their scores (null where not finite)
+            return _screened(self, batch, ctx, lambda schema: screen.flags(schema) | _scores_missing(schema))
         items = batch.items
         return [
-            check_one(self, items[i], ctx) if flag or not batch.whole(i, screen) else OK
+            check_one(self, items[i], ctx) if flag or not screen.whole(items[i].record) else OK
             for i, flag in enumerate(flags)
         ]
+
+
+def _scores_missing(schema: pl.Schema) -> pl.Expr:
+    """True where a frame batch's score is null (not finite: `frames.as_decoded`)."""
+    scores = schema.get(SCORES)
+    fields = scores.fields if isinstance(scores, pl.Struct) else ()
+    return pl.any_horizontal([pl.lit(False), *(at(f"{SCORES}.{f.name}").is_null() for f in fields)])
 
 
 # -------------------------------------------------------------------------------------- completeness
@@ -394,7 +382,7 @@ class CompletenessValidator:
                 flags.append(_empty(path, dtype))
             return pl.any_horizontal(flags) if flags else None
 
-        return _screened(self, batch, ctx, screen, lambda _i: OK)
+        return _screened(self, batch, ctx, screen)
 
     def __call__(self, record: AnyRecord, payload: str, ctx: Context) -> Verdict:
         problems = []
@@ -479,17 +467,17 @@ class RangeValidator:
                 batch,
                 ctx,
                 lambda schema: _range_screen(schema) | _window_screen(periods),
-                lambda i: OK if columnar else _fail(self.name, self._scores(items[i].record)),
+                None if columnar else lambda i: _fail(self.name, self._scores(items[i].record)),
             )
         return _screened(
             self,
             batch,
             ctx,
             _range_screen,
-            lambda i: (
-                OK
-                if columnar
-                else _fail(self.name, self._scores(items[i].record) + self._specific(items[i].record, ctx))
+            None
+            if columnar
+            else lambda i: _fail(
+                self.name, self._scores(items[i].record) + self._specific(items[i].record, ctx)
             ),
         )
 
@@ -627,7 +615,7 @@ class ConsistencyValidator:
         def screen(_schema: pl.Schema) -> pl.Expr:
             return (pl.col("home_source") == "real") | ~(home_key.is_in(unknown) | key.is_in(known))
 
-        return _screened(self, batch, ctx, screen, lambda _i: OK)
+        return _screened(self, batch, ctx, screen)
 
 
 _SEP: Final = "\x1f"
@@ -756,7 +744,7 @@ class DuplicateValidator:
     def check_batch(self, batch: Batch, ctx: Context, passing: Sequence[bool]) -> list[Verdict]:
         claimed: dict[tuple[int, str], str] = {}
         verdicts = []
-        digests = batch.hashes()
+        digests = [row.content_hash for row in batch.serialised_all()]
         for cycle, record_id, digest, ok in zip(
             batch.column("cycle"), batch.column("record_id"), digests, passing, strict=True
         ):
