@@ -387,10 +387,13 @@ class _Accepting:
         for cycle, digest, record_id in zip(cycles, hashes, ids, strict=True):
             self.seen[cycle][digest] = record_id
         plain = self.fields(q, ())
-        payloads = [
-            row.with_fields(self.fields(q, tuple(lineage)) if lineage else plain)
-            for row, lineage in zip(rows, lineages, strict=True)
-        ]
+        if not any(lineages):  # most records come without lineage ids of their own
+            payloads = [row.with_fields(plain) for row in rows]
+        else:
+            payloads = [
+                row.with_fields(self.fields(q, tuple(lineage)) if lineage else plain)
+                for row, lineage in zip(rows, lineages, strict=True)
+            ]
         batch.rows += zip(ids, cycles, homes, repeat(point.name), repeat(q), hashes, payloads, strict=False)
         for model_type in point.model_types:
             batch.types += zip(ids, repeat(model_type), strict=False)

@@ -126,13 +126,13 @@ def serialised_rows(
     """`Serialised` of records written as JSON column-wise (`frames.encode`), given each one's label as a
     JSON object of its own (`{"label":…}`, what the payload ends with after its comma): what `serialise`
     gives for the same records."""
-    rows = []
-    for payload, home_key, label in zip(payloads, home_keys, labels, strict=True):
-        stage_at = payload.find(_STAGE_KEY)
-        quality_at = payload.rfind(_QUALITY_KEY, 0, stage_at)
-        content = payload[stage_at + 1 : len(payload) - len(label)]
-        rows.append(Serialised(payload, quality_at, stage_at, _digest(home_key, content)))
-    return rows
+    stage_ats = [payload.find(_STAGE_KEY) for payload in payloads]
+    quality_ats = [p.rfind(_QUALITY_KEY, 0, at) for p, at in zip(payloads, stage_ats, strict=True)]
+    digests = [
+        _digest(home_key, p[at + 1 : len(p) - len(label)])
+        for p, at, home_key, label in zip(payloads, stage_ats, home_keys, labels, strict=True)
+    ]
+    return list(map(Serialised._make, zip(payloads, quality_ats, stage_ats, digests, strict=True)))
 
 
 @functools.cache
@@ -272,10 +272,13 @@ def _wal(db: sqlite3.Connection, wait_s: float = 30.0) -> None:
             time.sleep(0.05)
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    """A connection to a WAL-mode SQLite database (created with its folder when missing)."""
+def connect(path: Path, page_size: int | None = None) -> sqlite3.Connection:
+    """A connection to a WAL-mode SQLite database (created with its folder when missing; with pages of
+    `page_size` bytes when given and the database is new)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+    if page_size is not None:  # a no-op on an existing database; must precede the switch to WAL
+        db.execute(f"PRAGMA page_size={int(page_size)}")
     _wal(db)
     db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a killed process never loses a commit
     db.execute("PRAGMA busy_timeout=30000")
@@ -299,7 +302,9 @@ class RecordStore(_StoreBase):
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._db = connect(path)
+        # 16 KiB pages (the default is 4 KiB): payloads are ≈ 1 KB, and a batch's commit writes ≈ 20 % less
+        # CPU time (measured: 50,000 rows in batches of 5,000, 0.50 → 0.38–0.42 CPU s).
+        self._db = connect(path, page_size=16384)
         self._db.executescript(_SCHEMA)
 
     def close(self) -> None:
