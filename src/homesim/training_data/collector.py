@@ -272,9 +272,8 @@ class TrainingDataCollector:
             for i, lowest in flawed.items():
                 passing[i] = lowest >= point.threshold
             column = v.check_batch(validator, under_check, self._ctx, passing)
-            for i, verdict in enumerate(column):
-                if verdict is not v.OK:
-                    flawed[i] = min(flawed.get(i, v.PASS), verdict.score)
+            for i in [i for i, verdict in enumerate(column) if verdict is not v.OK]:
+                flawed[i] = min(flawed.get(i, v.PASS), column[i].score)
             columns.append(column)
         names = [validator.name for validator in point.validators]
         clean = dict.fromkeys(names, v.PASS)  # shared (read-only) by every record that passed everything

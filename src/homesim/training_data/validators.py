@@ -160,7 +160,10 @@ class Batch:
         """A top-level field of every record: AttributeError where a malformed record lacks it, as reading
         it off the record would (None instead when `lenient`)."""
         if isinstance(self.items, _FrameItems):
-            values: list[Any] = self.items.frame[name].to_list()
+            column = self.items.frame[name]
+            if isinstance(column.dtype, pl.List) and not column.null_count() and not column.list.len().max():
+                return [()] * len(column)  # all empty (lineage ids, parents: as usual)
+            values: list[Any] = column.to_list()
             return values
         if lenient:
             return [getattr(item.record, name, None) for item in self.items]
