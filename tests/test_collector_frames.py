@@ -15,6 +15,9 @@ from typing import Any
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel
 
 from homesim.generation.config import GenerationConfig
 from homesim.generation.home import generate_home
@@ -219,3 +222,27 @@ def test_emit_frame_refuses_a_frame_of_another_shape(tmp_path: Path) -> None:
             collector.emit_frame("nope", frame)
         collector.emit_frame("pattern", frame.clear())  # an empty frame is fine: nothing to store
     assert collector.stats()["by_outcome"] == {"accepted": 0, "rejected": 0}
+
+
+class _Sample(BaseModel):
+    x: float
+    y: float | None
+    text: str
+    items: tuple[str, ...]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True)),
+    st.text(),
+    st.lists(st.text(max_size=5), max_size=3),
+)
+def test_encode_matches_pydantic_on_any_value(x: float, y: float | None, text: str, items: list[str]) -> None:
+    sample = _Sample.model_construct(x=x, y=y, text=text, items=tuple(items))
+    frame = pl.DataFrame(
+        [sample.model_dump()],
+        schema={"x": pl.Float64, "y": pl.Float64, "text": pl.String, "items": pl.List(pl.String)},
+        orient="row",
+    )
+    assert encode(frame) == [sample.model_dump_json(warnings=False)]
