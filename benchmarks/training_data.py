@@ -1,17 +1,21 @@
-"""Training-data throughput: pattern records through collect → validate → export, with and without lineage.
+"""Training-data throughput: pattern records through collect → validate → export, with and without lineage,
+on the collector's two paths: as record frames (`emit_frame`, what the stages hand over) and as record
+objects (`emit_many`).
 
 The pattern records of a real small cycle (2 homes × 14 days) are replicated under new record ids and home
 keys (each replica home gets a copy of its home's ground truth, so every validator, the consistency check
 included, does its full work) up to `--records` (default 200,000). Each run collects them into a fresh
-SQLite store (batches of `--batch-size`), then exports cycle 1's pattern_detection data (JSON + Parquet,
-re-read and validated). Reports records/s over wall time and over CPU time (`time.process_time`: the
-figure for one core, far less affected than wall time by other processes on the machine) and the share
-lineage adds.
-`--profile` prints the top functions (by CPU time) of one run with lineage (cProfile).
+SQLite store (batches of `--batch-size`: frames of that many rows on the frame path, built before timing),
+then exports cycle 1's pattern_detection data (JSON + Parquet, re-read and validated). Reports records/s
+over wall time and over CPU time (`time.process_time`: the figure for one core, far less affected than
+wall time by other processes on the machine) and the share lineage adds.
+`--profile` prints the top functions (by CPU time) of one frame-path run with lineage (cProfile;
+`--records-path`: of the per-record path).
 `--cycle-of WORKSPACE` instead collects (with lineage, batches of 1,000 as `homesim simulate` does) every
 record a `homesim simulate` stored in that workspace, the truths read from it: a real cycle's mix of
 stages; it prints CPU seconds and records per CPU second of two runs.
-Usage: python benchmarks/training_data.py [--records N] [--batch-size B] [--repeat R] [--profile]
+Usage: python benchmarks/training_data.py [--records N] [--batch-size B] [--repeat R]
+       python benchmarks/training_data.py [--records N] --profile [--records-path]
        python benchmarks/training_data.py --cycle-of WORKSPACE
 """
 
@@ -26,6 +30,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import polars as pl
+
 from homesim.generation.config import GenerationConfig
 from homesim.generation.home import generate_home
 from homesim.schema.ground_truth import GroundTruth
@@ -35,6 +41,7 @@ from homesim.simulation.home_view import HomeView
 from homesim.simulation.model_provider import MODEL_TYPES, NoModels
 from homesim.training_data.collector import TrainingDataCollector
 from homesim.training_data.exporters import Exporter, workspace_truths
+from homesim.training_data.frames import frame_of
 from homesim.training_data.lineage_tracker import LineageTracker, Source
 from homesim.training_data.store import RECORD_ADAPTER, RecordStore
 from homesim.workspace import Workspace
@@ -67,9 +74,15 @@ def pattern_corpus(n: int) -> tuple[list[PatternRecord], dict[str, GroundTruth]]
 
 
 def run(
-    records: list[PatternRecord], truths: dict[str, GroundTruth], root: Path, lineage: bool, batch_size: int
+    records: list[PatternRecord],
+    truths: dict[str, GroundTruth],
+    root: Path,
+    lineage: bool,
+    batch_size: int,
+    frames: list[pl.DataFrame] | None = None,
 ) -> dict[str, float]:
-    """Collect then export once into a fresh workspace under `root`; wall and CPU seconds of each phase."""
+    """Collect (`frames` through `emit_frame` when given, else `records` through `emit_many`) then export
+    once into a fresh workspace under `root`; wall and CPU seconds of each phase."""
     workspace = Workspace(root)
     tracker = LineageTracker(workspace.lineage_db) if lineage else None
     times: dict[str, float] = {}
@@ -87,7 +100,10 @@ def run(
             with TrainingDataCollector(
                 store, truth_of=truths, batch_size=batch_size, lineage=tracker, source=source
             ) as collector:
-                collector.emit_many(records)
+                if frames is None:
+                    collector.emit_many(records)
+                for frame in frames or ():
+                    collector.emit_frame("pattern", frame)
             rejected = collector.stats()["by_outcome"]["rejected"]
             assert rejected == 0, collector.stats()["reject_reasons"]
 
@@ -135,6 +151,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=5000)
     parser.add_argument("--repeat", type=int, default=1, help="runs per setting; the fastest counts")
     parser.add_argument("--profile", action="store_true", help="print cProfile's top functions")
+    parser.add_argument("--records-path", action="store_true", help="profile emit_many, not emit_frame")
     parser.add_argument("--cycle-of", type=Path, help="collect the records `homesim simulate` stored here")
     args = parser.parse_args(argv)
     if args.cycle_of is not None:
@@ -143,33 +160,39 @@ def main(argv: list[str] | None = None) -> None:
     records, truths = pattern_corpus(args.records)
     n = len(records)
     with tempfile.TemporaryDirectory(prefix="homesim-bench-") as tmp:
+        frames = [
+            frame_of(records[i : i + args.batch_size], PatternRecord) for i in range(0, n, args.batch_size)
+        ]
         if args.profile:
             profiler = cProfile.Profile(time.process_time)  # CPU time: other processes do not count
-            profiler.runcall(run, records, truths, Path(tmp) / "profile", True, args.batch_size)
+            path = None if args.records_path else frames
+            profiler.runcall(run, records, truths, Path(tmp) / "profile", True, args.batch_size, path)
             pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
             return
-        results: dict[bool, dict[str, float]] = {}
+        results: dict[tuple[str, bool], dict[str, float]] = {}
         for n_run in range(args.repeat):
-            for lineage in (False, True):
-                times = run(records, truths, Path(tmp) / f"{lineage}-{n_run}", lineage, args.batch_size)
-                best = results.setdefault(lineage, times)
-                results[lineage] = {k: min(v, best[k]) for k, v in times.items()}
+            for path in ("frames", "records"):
+                for lineage in (False, True):
+                    root = Path(tmp) / f"{path}-{lineage}-{n_run}"
+                    given = frames if path == "frames" else None
+                    times = run(records, truths, root, lineage, args.batch_size, given)
+                    best = results.setdefault((path, lineage), times)
+                    results[path, lineage] = {k: min(v, best[k]) for k, v in times.items()}
     header = f"{n:,} pattern records, batches of {args.batch_size:,}"
-    print(f"| {header} | collect + validate | export | total | records/s |")
-    print("| --- | --- | --- | --- | --- |")
+    print(f"| {header} | collect + validate | records/s collected | export | total | records/s |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for clock in ("cpu", "wall"):
-        for lineage, t in results.items():
-            total = t[f"collect_{clock}"] + t[f"export_{clock}"]
-            label = f"{'with' if lineage else 'without'} lineage ({clock} time)"
+        for (path, lineage), t in results.items():
+            collect, export = t[f"collect_{clock}"], t[f"export_{clock}"]
+            label = f"{path} ({'emit_frame' if path == 'frames' else 'emit_many'}), "
+            label += f"{'with' if lineage else 'without'} lineage ({clock} time)"
             print(
-                f"| {label} | {t[f'collect_{clock}']:.2f} s | {t[f'export_{clock}']:.2f} s | {total:.2f} s "
-                f"| {n / total:,.0f} |"
+                f"| {label} | {collect:.2f} s | {n / collect:,.0f} | {export:.2f} s "
+                f"| {collect + export:.2f} s | {n / (collect + export):,.0f} |"
             )
-    for clock in ("cpu", "wall"):
-        plain, traced = (
-            sum(results[lin][f"{p}_{clock}"] for p in ("collect", "export")) for lin in (False, True)
-        )
-        print(f"lineage overhead ({clock} time): {traced / plain - 1:+.0%}")
+    for path in ("frames", "records"):
+        plain, traced = (results[path, lineage]["collect_cpu"] for lineage in (False, True))
+        print(f"{path}: lineage's share of collecting (CPU time): {1 - plain / traced:.0%}")
 
 
 if __name__ == "__main__":

@@ -16,8 +16,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import groupby, repeat
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Final
+
+import polars as pl
 
 from homesim.schema.ground_truth import GroundTruth
 from homesim.schema.records import (
@@ -34,7 +38,16 @@ from homesim.schema.records import (
 from homesim.simulation.sink import records_gc_paused
 from homesim.training_data import validators as v
 from homesim.training_data.lineage_tracker import Collected, LineageTracker, Source
-from homesim.training_data.store import Reject, Store, StoredRow, TypeRow, lineage_json, open_store, serialise
+from homesim.training_data.store import (
+    Reject,
+    Store,
+    StoredRow,
+    TypeRow,
+    collector_fields,
+    lineage_json,
+    open_store,
+    serialise,
+)
 
 
 class UnknownCollectionPointError(ValueError):
@@ -187,6 +200,26 @@ class TrainingDataCollector:
         with records_gc_paused():  # a batch allocates tens of thousands of objects
             self._flush()
 
+    def emit_frame(self, stage: str, frame: pl.DataFrame) -> None:
+        """Collect a frame of `stage`'s records (`frames.record_schema` of the point's record type: the
+        columns its records serialise to) as one batch, after what is pending: validated column-wise, with
+        a record object built only for the rows a validator must look at on their own, and committed in
+        one transaction. The outcome (stored rows, payloads, rejects and their reasons, lineage) is the
+        one `emit_many` gives for the same records."""
+        point = self.points.get(stage)
+        if point is None:
+            raise UnknownCollectionPointError(
+                f"no collection point {stage!r} is registered (registered: {', '.join(sorted(self.points))})"
+            )
+        under_check = v.Batch.of_frame(point.record_type, frame)  # ValueError before anything is flushed
+        self.flush()
+        if frame.height == 0:
+            return
+        with records_gc_paused():
+            batch = _Batch()
+            self._check(point, under_check, batch)
+            self._commit(batch)
+
     def _flush(self) -> None:
         groups: dict[str, list[AnyRecord]] = {}
         for point, record in self._pending:
@@ -194,15 +227,18 @@ class TrainingDataCollector:
         batch = _Batch()
         for name, records in groups.items():
             self._validate(self.points[name], records, batch)
+        self._commit(batch)
+        self._pending.clear()
+
+    def _commit(self, batch: _Batch) -> None:
+        """Lineage, then the store rows of `batch`, then its stats."""
         if self.lineage is not None and self.run_id is not None:
             self.lineage.record_collected(self.run_id, list(batch.groups.values()), batch.edges)
         self.store.add_rows(batch.rows, batch.types, batch.rejects)
         self._stats.add(batch.stats)
-        self._pending.clear()
 
     def _validate(self, point: CollectionPoint, records: Sequence[AnyRecord], batch: _Batch) -> None:
-        """Serialise `records` of `point` once, score them validator by validator over the whole group and
-        sort them into `batch`."""
+        """Serialise `records` of `point` once, then check them as one batch (`_check`)."""
         items: list[v.Item] = []
         for record in records:
             try:
@@ -216,71 +252,48 @@ class TrainingDataCollector:
                     (f"schema: record does not serialise: {exc}",),
                     batch,
                 )
+        self._check(point, v.Batch(items), batch)
+
+    def _check(self, point: CollectionPoint, under_check: v.Batch, batch: _Batch) -> None:
+        """Score the records of `under_check` validator by validator over the whole batch and sort them into
+        `batch` (what is read of every record is read column by column)."""
         seen = self._ctx.seen
-        for cycle in {_attr(item.record, "cycle") for item in items} - seen.keys():
+        cycles = under_check.column("cycle", lenient=True)
+        for cycle in set(cycles) - seen.keys():
             if isinstance(cycle, int):
                 seen[cycle] = self.store.content_hashes(cycle)
         # One column of verdicts per validator; a record's quality is its lowest score so far, kept only for
         # the records some validator did not pass outright (most records: none, and nothing per record).
+        n = len(under_check.items)
         columns: list[list[v.Verdict]] = []
         flawed: dict[int, float] = {}
-        under_check = v.Batch(items)
         for validator in point.validators:
-            passing = [True] * len(items)
+            passing = [True] * n
             for i, lowest in flawed.items():
                 passing[i] = lowest >= point.threshold
             column = v.check_batch(validator, under_check, self._ctx, passing)
-            for i, verdict in enumerate(column):
-                if verdict is not v.OK:
-                    flawed[i] = min(flawed.get(i, v.PASS), verdict.score)
+            for i in [i for i, verdict in enumerate(column) if verdict is not v.OK]:
+                flawed[i] = min(flawed.get(i, v.PASS), column[i].score)
             columns.append(column)
         names = [validator.name for validator in point.validators]
         clean = dict.fromkeys(names, v.PASS)  # shared (read-only) by every record that passed everything
-        accepted = 0
-        run = () if self.run_id is None else (self.run_id,)
-        lineage_ids: dict[tuple[str, ...], str] = {}  # most records share theirs: serialise each once
-        traced = self.lineage is not None
-        groups = batch.groups
-        for i, item in enumerate(items):
-            q = flawed.get(i, v.PASS)
-            s: dict[str, float] = clean
-            r: tuple[str, ...] = ()
-            if i in flawed:
+        accept = _Accepting(self, point, under_check, batch, cycles, clean)
+        start = 0
+        # Runs of records that passed everything are taken column-wise; each flawed one on its own.
+        for i in [*sorted(flawed), n]:
+            if start < i:
+                accept(slice(start, i), v.PASS, clean, ())
+            if i < n:
                 verdicts = [column[i] for column in columns]
                 s = {name: verdict.score for name, verdict in zip(names, verdicts, strict=True)}
                 r = tuple(reason for verdict in verdicts for reason in verdict.reasons)
-            record, serialised = item.record, item.serialised
-            if q < point.threshold:
-                self._reject(point, record, serialised.payload, s, r, batch)
-                continue
-            accepted += 1
-            seen[record.cycle][serialised.content_hash] = record.record_id
-            ids = record.lineage_ids
-            ids_json = lineage_ids.get(ids) or lineage_ids.setdefault(ids, lineage_json((*ids, *run)))
-            payload = serialised.with_collector_fields(q, ids_json)
-            batch.rows.append(
-                (
-                    record.record_id,
-                    record.cycle,
-                    record.home_key,
-                    point.name,
-                    q,
-                    serialised.content_hash,
-                    payload,
-                )
-            )
-            batch.types += [(record.record_id, t) for t in point.model_types]
-            if traced:  # an accepted record is well-formed: its fields read directly
-                outcome = None if s is clean else tuple(s.values())
-                key = (record.cycle, record.home_key, point.name, record.model_version, outcome, r)
-                traced_group = groups.get(key)
-                if traced_group is None:
-                    traced_group = groups[key] = _group(
-                        record.cycle, record.home_key, point, record.model_version, s, r
-                    )
-                traced_group.record_ids.append(record.record_id)
-                batch.edges += [(parent, record.record_id) for parent in record.derived_from]
-        batch.stats.count(point, "accepted", accepted)
+                if flawed[i] < point.threshold:
+                    item = under_check.items[i]
+                    self._reject(point, item.record, item.payload, s, r, batch)
+                else:
+                    accept(slice(i, i + 1), flawed[i], s, r)
+            start = i + 1
+        batch.stats.count(point, "accepted", accept.accepted)
 
     def _reject(
         self,
@@ -331,6 +344,70 @@ class TrainingDataCollector:
         return {
             p: c["accepted"] / (c["accepted"] + c["rejected"]) for p, c in self.stats()["by_point"].items()
         }
+
+
+class _Accepting:
+    """Sorts accepted records of a batch under check into a `_Batch`, a run of them at once, column-wise
+    (they are well-formed: their fields read directly)."""
+
+    def __init__(
+        self,
+        collector: TrainingDataCollector,
+        point: CollectionPoint,
+        under_check: v.Batch,
+        batch: _Batch,
+        cycles: list[Any],
+        clean: dict[str, float],
+    ) -> None:
+        self.point, self.batch, self.cycles, self.clean = point, batch, cycles, clean
+        self.seen, self.traced = collector._ctx.seen, collector.lineage is not None
+        self.run = () if collector.run_id is None else (collector.run_id,)
+        columns = ("record_id", "home_key", "model_version", "lineage_ids", "derived_from")
+        self.ids, self.homes, self.versions, self.lineages, self.parents = (
+            under_check.column(f, lenient=True) for f in columns
+        )
+        self.serialised = under_check.serialised_all()
+        #: The collector fields spliced into payloads, per (quality, lineage ids): most records share them.
+        self._fields: dict[tuple[float, tuple[str, ...]], str] = {}
+        self.accepted = 0
+
+    def fields(self, quality: float, ids: tuple[str, ...]) -> str:
+        spliced = self._fields.get((quality, ids))
+        if spliced is None:
+            spliced = self._fields[quality, ids] = collector_fields(quality, lineage_json((*ids, *self.run)))
+        return spliced
+
+    def __call__(self, run: slice, q: float, s: dict[str, float], r: tuple[str, ...]) -> None:
+        """Accept the records of `run`, all with quality `q`, scores `s` and reasons `r`."""
+        point, batch = self.point, self.batch
+        ids, cycles, homes = self.ids[run], self.cycles[run], self.homes[run]
+        rows, lineages = self.serialised[run], self.lineages[run]
+        hashes = [row.content_hash for row in rows]
+        for cycle, digest, record_id in zip(cycles, hashes, ids, strict=True):
+            self.seen[cycle][digest] = record_id
+        plain = self.fields(q, ())
+        if not any(lineages):  # most records come without lineage ids of their own
+            payloads = [row.with_fields(plain) for row in rows]
+        else:
+            payloads = [
+                row.with_fields(self.fields(q, tuple(lineage)) if lineage else plain)
+                for row, lineage in zip(rows, lineages, strict=True)
+            ]
+        batch.rows += zip(ids, cycles, homes, repeat(point.name), repeat(q), hashes, payloads, strict=False)
+        for model_type in point.model_types:
+            batch.types += zip(ids, repeat(model_type), strict=False)
+        self.accepted += len(ids)
+        if not self.traced:
+            return
+        outcome = None if s is self.clean else tuple(s.values())
+        homes_of = zip(cycles, homes, self.versions[run], ids, strict=True)
+        for (cycle, home_key, version), members in groupby(homes_of, key=itemgetter(0, 1, 2)):
+            key = (cycle, home_key, point.name, version, outcome, r)
+            group = batch.groups.get(key)
+            if group is None:
+                group = batch.groups[key] = _group(cycle, home_key, point, version, s, r)
+            group.record_ids.extend(map(itemgetter(3), members))
+        batch.edges += [(p, i) for ps, i in zip(self.parents[run], ids, strict=True) if ps for p in ps]
 
 
 def _group(

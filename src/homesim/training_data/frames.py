@@ -1,21 +1,26 @@
-"""Stored record payloads (JSON) as polars frames: the struct dtype of a pydantic record model, one
-vectorised decode of a batch of payloads, and expressions for dotted paths into the decoded records.
+"""Records as polars frames: the struct dtype of a pydantic record model, one vectorised decode of a batch
+of stored payloads (JSON), expressions for dotted paths into the decoded records, and the other way round
+for record frames built column-wise (`record_schema`, `encode`: the JSON pydantic would write, byte for
+byte; `construct`: one row as a record object, for the few records a validator looks at on their own).
 
-Used where records are handled column-wise: the validators' batch screening and the formatters of the
-high-volume model types.
+Used where records are handled column-wise: the stages' record frames, the collector's frame path and the
+validators' batch screening, and the formatters of the high-volume model types.
 """
 
 from __future__ import annotations
 
 import functools
 import types
-from collections.abc import Sequence
-from typing import Annotated, Literal, Union, get_args, get_origin
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import polars as pl
 import pyarrow as pa
 import pyarrow.json as pa_json
 from pydantic import BaseModel
+
+#: The one free-form field a record frame carries (as a struct of Float64 fields, one per score name).
+SCORES = "scores"
 
 
 def dtype_of(annotation: object) -> pl.DataType | None:
@@ -118,3 +123,104 @@ def dtype_at(schema: pl.Schema, path: str) -> pl.DataType | None:
             return None
         dtype = next((f.dtype for f in dtype.fields if f.name == name), None)
     return dtype if isinstance(dtype, pl.DataType) else None
+
+
+def record_schema(model: type[BaseModel], scores: Sequence[str]) -> pl.Schema:
+    """The schema of a frame of `model` records: every field in declaration order (the order pydantic writes
+    them) with `struct_of`'s dtypes, and `scores` as a struct of the named Float64 scores. ValueError when
+    the model has another free-form field (its records cannot travel as frames)."""
+    columns: dict[str, pl.DataType] = {}
+    for name, info in model.model_fields.items():
+        dtype: pl.DataType | None = pl.Struct([pl.Field(s, pl.Float64()) for s in scores])
+        if name != SCORES:
+            dtype = dtype_of(info.annotation)
+        if dtype is None:
+            raise ValueError(f"{model.__name__}.{name} has no frame dtype")
+        columns[name] = dtype
+    return pl.Schema(columns)
+
+
+def check_schema(frame: pl.DataFrame, model: type[BaseModel]) -> None:
+    """ValueError unless `frame` has exactly `record_schema(model, …)` (any score names)."""
+    scores = frame.schema.get(SCORES)
+    names = [f.name for f in scores.fields] if isinstance(scores, pl.Struct) else []
+    expected = record_schema(model, names)
+    if list(expected)[-4:] != ["stage", "inputs", "outputs", "label"]:  # what a payload's content slice is
+        raise ValueError(f"{model.__name__} does not end with stage, inputs, outputs, label")
+    if frame.schema != expected:
+        got = dict(frame.schema)
+        wrong = [f"{n}: {got.get(n)} (expected {d})" for n, d in expected.items() if got.get(n) != d]
+        extra = [n for n in got if n not in expected]
+        raise ValueError(f"not a {model.__name__} frame: {'; '.join(wrong + extra) or 'column order'}")
+
+
+def encode(frame: pl.DataFrame, columns: Sequence[str] | None = None) -> list[str]:
+    """Each row of `frame` (its `columns`, default all) as JSON: for a `record_schema` frame the bytes
+    `model_dump_json()` writes for the same record (shortest round-trip floats, NaN and infinity as null,
+    the same string escapes; checked in tests/test_collector_frames.py)."""
+    names = list(frame.columns if columns is None else columns)
+    encoded: list[str] = frame.select(pl.struct(names).struct.json_encode().alias("json"))["json"].to_list()
+    return encoded
+
+
+def _finite(expr: pl.Expr, dtype: Any) -> pl.Expr:  # a polars dtype (instance or class)
+    """`expr` with every NaN and infinity (at any depth) replaced by null."""
+    if dtype == pl.Float64():
+        return pl.when(expr.is_finite()).then(expr)
+    if isinstance(dtype, pl.Struct) and _has_float(dtype):
+        fields = [_finite(expr.struct.field(f.name), f.dtype).alias(f.name) for f in dtype.fields]
+        return pl.when(expr.is_not_null()).then(pl.struct(fields))
+    if isinstance(dtype, pl.List) and _has_float(dtype):
+        return expr.list.eval(_finite(pl.element(), dtype.inner))
+    return expr
+
+
+def _has_float(dtype: Any) -> bool:
+    if isinstance(dtype, pl.Struct):
+        return any(_has_float(f.dtype) for f in dtype.fields)
+    if isinstance(dtype, pl.List):
+        return _has_float(dtype.inner)
+    return bool(dtype == pl.Float64())
+
+
+def as_decoded(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` as `decode_strict` would read its `encode`d rows back: NaN and infinity become null."""
+    if not any(_has_float(dtype) for dtype in frame.schema.values()):
+        return frame
+    return frame.select(_finite(pl.col(name), dtype).alias(name) for name, dtype in frame.schema.items())
+
+
+def construct(model: type[BaseModel], row: Mapping[str, object]) -> BaseModel:
+    """A frame row (`DataFrame.row(i, named=True)`) as a `model` object, without validation (so a bad
+    value stays what it is: the validators then say what is wrong with it, as for any record)."""
+    values: dict[str, Any] = {
+        name: _value(info.annotation, row[name]) for name, info in model.model_fields.items() if name in row
+    }
+    return model.model_construct(**values)
+
+
+def _value(annotation: object, value: object) -> object:
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        return _value(args[0], value)
+    if origin in (Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        return value if value is None or len(inner) != 1 else _value(inner[0], value)
+    if origin is tuple and isinstance(value, list):
+        item = args[0] if args else object
+        return tuple(_value(item, v) for v in value)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel) and isinstance(value, Mapping):
+        return construct(annotation, value)
+    return value
+
+
+def frame_of(records: Sequence[BaseModel], model: type[BaseModel]) -> pl.DataFrame:
+    """Records of `model` as a `record_schema` frame (the score names of the first record; ValueError when
+    another has other ones): for record objects that exist anyway (tests, benchmarks); a stage builds its
+    frame from its columns."""
+    scores = list(getattr(records[0], SCORES, {})) if records else []
+    rows = [record.model_dump() for record in records]
+    for row in rows:
+        if list(row.get(SCORES, {})) != scores:
+            raise ValueError(f"scores {list(row.get(SCORES, {}))} differ from the first record's {scores}")
+    return pl.DataFrame(rows, schema=record_schema(model, scores), orient="row")

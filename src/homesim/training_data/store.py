@@ -73,8 +73,16 @@ class Serialised(NamedTuple):
     def with_collector_fields(self, quality: float, lineage_ids_json: str) -> str:
         """The payload with `quality` and the lineage ids (a JSON array, see `lineage_json`) replaced: what
         the store keeps, without re-serialising the record."""
-        fields = f'{_QUALITY_KEY}{float(quality)!r},"lineage_ids":{lineage_ids_json}'
+        return self.with_fields(collector_fields(quality, lineage_ids_json))
+
+    def with_fields(self, fields: str) -> str:
+        """The payload with `collector_fields(…)` spliced in."""
         return self.payload[: self.quality_at] + fields + self.payload[self.stage_at :]
+
+
+def collector_fields(quality: float, lineage_ids_json: str) -> str:
+    """The collector's fields as they are spliced into a payload (`Serialised.with_collector_fields`)."""
+    return f'{_QUALITY_KEY}{float(quality)!r},"lineage_ids":{lineage_ids_json}'
 
 
 def lineage_json(lineage_ids: Sequence[str]) -> str:
@@ -100,9 +108,31 @@ def serialise(record: AnyRecord) -> Serialised:
         # A flat label's JSON cannot hold the label key (strings escape their quotes): the last one is it. A
         # record built without validation (its label not a model) fails the schema check anyway.
         label_at = payload.rfind(_LABEL_KEY)
-    content = f"{getattr(record, 'home_key', None)}\x1f{payload[stage_at + 1 : label_at]}"
-    digest = hashlib.sha256(content.encode()).hexdigest()[:32]
-    return Serialised(payload, quality_at, stage_at, digest)
+    return Serialised(
+        payload,
+        quality_at,
+        stage_at,
+        _digest(getattr(record, "home_key", None), payload[stage_at + 1 : label_at]),
+    )
+
+
+def _digest(home_key: str | None, content: str) -> str:
+    return hashlib.sha256(f"{home_key}\x1f{content}".encode()).hexdigest()[:32]
+
+
+def serialised_rows(
+    payloads: Sequence[str], home_keys: Sequence[str | None], labels: Sequence[str]
+) -> list[Serialised]:
+    """`Serialised` of records written as JSON column-wise (`frames.encode`), given each one's label as a
+    JSON object of its own (`{"label":…}`, what the payload ends with after its comma): what `serialise`
+    gives for the same records."""
+    stage_ats = [payload.find(_STAGE_KEY) for payload in payloads]
+    quality_ats = [p.rfind(_QUALITY_KEY, 0, at) for p, at in zip(payloads, stage_ats, strict=True)]
+    digests = [
+        _digest(home_key, p[at + 1 : len(p) - len(label)])
+        for p, at, home_key, label in zip(payloads, stage_ats, home_keys, labels, strict=True)
+    ]
+    return list(map(Serialised._make, zip(payloads, quality_ats, stage_ats, digests, strict=True)))
 
 
 @functools.cache
@@ -219,7 +249,7 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE INDEX IF NOT EXISTS records_cycle ON records (cycle);
 CREATE TABLE IF NOT EXISTS record_model_types (
     record_id TEXT NOT NULL, model_type TEXT NOT NULL, PRIMARY KEY (model_type, record_id)
-);
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS rejects (
     record_id TEXT NOT NULL, cycle INTEGER, home_key TEXT, stage TEXT, quality REAL NOT NULL,
     reasons TEXT NOT NULL, payload TEXT NOT NULL
@@ -242,10 +272,13 @@ def _wal(db: sqlite3.Connection, wait_s: float = 30.0) -> None:
             time.sleep(0.05)
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    """A connection to a WAL-mode SQLite database (created with its folder when missing)."""
+def connect(path: Path, page_size: int | None = None) -> sqlite3.Connection:
+    """A connection to a WAL-mode SQLite database (created with its folder when missing; with pages of
+    `page_size` bytes when given and the database is new)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+    if page_size is not None:  # a no-op on an existing database; must precede the switch to WAL
+        db.execute(f"PRAGMA page_size={int(page_size)}")
     _wal(db)
     db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a killed process never loses a commit
     db.execute("PRAGMA busy_timeout=30000")
@@ -269,7 +302,9 @@ class RecordStore(_StoreBase):
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._db = connect(path)
+        # 16 KiB pages (the default is 4 KiB): payloads are ≈ 1 KB, and a batch's commit writes ≈ 20 % less
+        # CPU time (measured: 50,000 rows in batches of 5,000, 0.50 → 0.38–0.42 CPU s).
+        self._db = connect(path, page_size=16384)
         self._db.executescript(_SCHEMA)
 
     def close(self) -> None:

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Final, NamedTuple, Protocol, runtime_checkable
+from typing import Any, Final, NamedTuple, Protocol, overload, runtime_checkable
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -32,9 +32,19 @@ from homesim.schema.records import (
     SuggestionRecord,
     SynergyRecord,
 )
-from homesim.training_data.frames import at, decode, decode_strict, dtype_at
+from homesim.training_data.frames import (
+    SCORES,
+    as_decoded,
+    at,
+    check_schema,
+    construct,
+    decode,
+    decode_strict,
+    dtype_at,
+    encode,
+)
 from homesim.training_data.schema_screen import model_screen
-from homesim.training_data.store import RECORD_ADAPTER, Serialised, content_hash
+from homesim.training_data.store import RECORD_ADAPTER, Serialised, content_hash, serialised_rows
 
 PASS: Final = 1.0
 
@@ -109,7 +119,11 @@ class Validator(Protocol):
 
 class Batch:
     """The records of one collection point under validation, each serialised once, and (decoded on first
-    use) their payloads as one polars frame for column-wise screening."""
+    use) their payloads as one polars frame for column-wise screening.
+
+    Built either from record objects (`Batch(items)`) or from a record frame (`Batch.of_frame`: the frame is
+    the decoded form already, payloads are written column-wise and a record object is built only for the
+    rows a validator looks at on its own)."""
 
     def __init__(self, items: Sequence[Item]) -> None:
         self.items = items
@@ -117,12 +131,49 @@ class Batch:
         self._decoded = False
         #: Whether Arrow's reader decoded the frame (`frames.decode_strict`: every value of its type).
         self.strict = False
+        self._kind: type[BaseModel] | None = None
+        self._kind_known = False
+        #: Whether the batch came as a frame (which then also holds the scores, screened with the rest).
+        self.columnar = False
+
+    @classmethod
+    def of_frame(cls, kind: type[BaseModel], frame: pl.DataFrame) -> Batch:
+        """A batch of the records of a `frames.record_schema` frame of `kind` (ValueError if not one)."""
+        check_schema(frame, kind)
+        payloads = encode(frame)
+        # The label is the last field (`check_schema`): the content slice ends where it starts.
+        serialised = serialised_rows(payloads, frame["home_key"].to_list(), encode(frame, ("label",)))
+        batch = cls(_FrameItems(kind, frame, serialised))
+        batch._frame, batch._decoded, batch.strict = as_decoded(frame), True, True
+        batch._kind, batch._kind_known, batch.columnar = kind, True, True
+        return batch
 
     @property
     def kind(self) -> type[BaseModel] | None:
         """The batch's record type; None when it mixes types (or is empty)."""
-        kinds = {type(item.record) for item in self.items}
-        return kinds.pop() if len(kinds) == 1 else None
+        if not self._kind_known:
+            kinds = {type(item.record) for item in self.items}
+            self._kind, self._kind_known = (kinds.pop() if len(kinds) == 1 else None), True
+        return self._kind
+
+    def column(self, name: str, *, lenient: bool = False) -> list[Any]:
+        """A top-level field of every record: AttributeError where a malformed record lacks it, as reading
+        it off the record would (None instead when `lenient`)."""
+        if isinstance(self.items, _FrameItems):
+            column = self.items.frame[name]
+            if isinstance(column.dtype, pl.List) and not column.null_count() and not column.list.len().max():
+                return [()] * len(column)  # all empty (lineage ids, parents: as usual)
+            values: list[Any] = column.to_list()
+            return values
+        if lenient:
+            return [getattr(item.record, name, None) for item in self.items]
+        return [getattr(item.record, name) for item in self.items]
+
+    def serialised_all(self) -> Sequence[Serialised]:
+        """Every record as serialised."""
+        if isinstance(self.items, _FrameItems):
+            return self.items.serialised
+        return [item.serialised for item in self.items]
 
     def frame(self) -> pl.DataFrame | None:
         """The decoded payloads (see `frames.decode`); None when the batch mixes record types or a payload
@@ -151,6 +202,30 @@ class Batch:
         # with_columns broadcasts a literal (no column-wise check applies) to every row
         flags: list[bool] = frame.with_columns(expr.fill_null(True).alias("__flag"))["__flag"].to_list()
         return flags
+
+
+class _FrameItems(Sequence[Item]):
+    """The items of a frame batch: each row's record object is built (`frames.construct`) when asked for."""
+
+    def __init__(self, kind: type[BaseModel], frame: pl.DataFrame, serialised: Sequence[Serialised]) -> None:
+        self.kind, self.frame, self.serialised = kind, frame, serialised
+        self._built: dict[int, Item] = {}
+
+    def __len__(self) -> int:
+        return len(self.serialised)
+
+    @overload
+    def __getitem__(self, index: int) -> Item: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Item]: ...
+    def __getitem__(self, index: int | slice) -> Item | Sequence[Item]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        item = self._built.get(index)
+        if item is None:
+            record = construct(self.kind, self.frame.row(index, named=True))
+            item = self._built[index] = Item(record, self.serialised[index])  # type: ignore[arg-type]
+        return item
 
 
 @runtime_checkable
@@ -185,17 +260,20 @@ def _screened(
     batch: Batch,
     ctx: Context,
     screen: Callable[[pl.Schema], pl.Expr | None],
-    unflagged: Callable[[Item], Verdict],
+    unflagged: Callable[[int], Verdict] | None = None,
 ) -> list[Verdict]:
     """Column-wise screening: the full check for the records `screen` flags (or all, when the batch has no
-    frame), `unflagged(item)` for the others."""
+    frame), `unflagged(i)` (default: a pass) for the others (record i is looked at only when flagged)."""
     flags = batch.flagged(screen)
     if flags is None:
         return [check_one(validator, item, ctx) for item in batch.items]
-    return [
-        check_one(validator, item, ctx) if flag else unflagged(item)
-        for item, flag in zip(batch.items, flags, strict=True)
-    ]
+    items = batch.items
+    if unflagged is None:
+        verdicts = [OK] * len(flags)
+        for i in [i for i, flag in enumerate(flags) if flag]:
+            verdicts[i] = check_one(validator, items[i], ctx)
+        return verdicts
+    return [check_one(validator, items[i], ctx) if flag else unflagged(i) for i, flag in enumerate(flags)]
 
 
 def _fail(name: str, reasons: list[str], score: float = 0.0) -> Verdict:
@@ -226,10 +304,20 @@ class SchemaValidator:
         flags = None if screen is None else batch.flagged(screen.flags)
         if screen is None or flags is None or not batch.strict:
             return [check_one(self, item, ctx) for item in batch.items]
+        if batch.columnar:  # a frame's records are whole but for their scores (null where not finite)
+            return _screened(self, batch, ctx, lambda schema: screen.flags(schema) | _scores_missing(schema))
+        items = batch.items
         return [
-            check_one(self, item, ctx) if flag or not screen.whole(item.record) else OK
-            for item, flag in zip(batch.items, flags, strict=True)
+            check_one(self, items[i], ctx) if flag or not screen.whole(items[i].record) else OK
+            for i, flag in enumerate(flags)
         ]
+
+
+def _scores_missing(schema: pl.Schema) -> pl.Expr:
+    """True where a frame batch's score is null (not finite: `frames.as_decoded`)."""
+    scores = schema.get(SCORES)
+    fields = scores.fields if isinstance(scores, pl.Struct) else ()
+    return pl.any_horizontal([pl.lit(False), *(at(f"{SCORES}.{f.name}").is_null() for f in fields)])
 
 
 # -------------------------------------------------------------------------------------- completeness
@@ -281,7 +369,12 @@ class CompletenessValidator:
     name = "completeness"
 
     def check_batch(self, batch: Batch, ctx: Context, passing: Sequence[bool]) -> list[Verdict]:
-        stage = getattr(batch.items[0].record, "stage", "") if batch.items else ""
+        stages = (
+            batch.column("stage")[:1]
+            if batch.columnar
+            else [getattr(i.record, "stage", "") for i in batch.items[:1]]
+        )
+        stage = stages[0] if stages else ""
 
         def screen(schema: pl.Schema) -> pl.Expr | None:
             flags = []
@@ -292,7 +385,7 @@ class CompletenessValidator:
                 flags.append(_empty(path, dtype))
             return pl.any_horizontal(flags) if flags else None
 
-        return _screened(self, batch, ctx, screen, lambda _item: OK)
+        return _screened(self, batch, ctx, screen)
 
     def __call__(self, record: AnyRecord, payload: str, ctx: Context) -> Verdict:
         problems = []
@@ -336,6 +429,9 @@ def _range_screen(schema: pl.Schema) -> pl.Expr:
     """Records whose output score, features (non-finite floats, negative counts) or pattern hour and
     regularity may be out of range."""
     flags = [pl.lit(False)]
+    scores = schema.get(SCORES)  # only a frame batch decodes them (see `Batch.of_frame`)
+    for score in scores.fields if isinstance(scores, pl.Struct) else ():
+        flags.append(~at(f"{SCORES}.{score.name}").is_between(0, 1))
     if dtype_at(schema, "outputs.score") is not None:
         flags.append(~at("outputs.score").is_between(0, 1))
     features = dtype_at(schema, "inputs.features")
@@ -363,7 +459,10 @@ class RangeValidator:
     def check_batch(self, batch: Batch, ctx: Context, passing: Sequence[bool]) -> list[Verdict]:
         """What `_screened` checks is screened column-wise, and so are device-health windows (`_window`);
         the rest runs per record."""
-        frame = batch.frame()
+        frame, items = batch.frame(), batch.items
+        # A frame batch's scores are screened with the rest: of its unflagged records only an automation
+        # record's replay is left to check (device-health windows are screened too).
+        columnar = batch.columnar and batch.kind is not AutomationRecord
         if batch.kind is DeviceHealthRecord and frame is not None:
             periods = {home: _period(ctx.truth_of(home)) for home in frame["home_key"].unique().drop_nulls()}
             return _screened(
@@ -371,14 +470,18 @@ class RangeValidator:
                 batch,
                 ctx,
                 lambda schema: _range_screen(schema) | _window_screen(periods),
-                lambda item: _fail(self.name, self._scores(item.record)),
+                None if columnar else lambda i: _fail(self.name, self._scores(items[i].record)),
             )
         return _screened(
             self,
             batch,
             ctx,
             _range_screen,
-            lambda item: _fail(self.name, self._scores(item.record) + self._specific(item.record, ctx)),
+            None
+            if columnar
+            else lambda i: _fail(
+                self.name, self._scores(items[i].record) + self._specific(items[i].record, ctx)
+            ),
         )
 
     @staticmethod
@@ -491,6 +594,81 @@ class ConsistencyValidator:
             return _fail(self.name, [f"ground truth of {index.truth.home_key} given for {record.home_key}"])
         return _fail(self.name, _contradictions(record, index))
 
+    def check_batch(self, batch: Batch, ctx: Context, passing: Sequence[bool]) -> list[Verdict]:
+        """Screened column-wise for a frame batch of pattern, synergy or device-health records: one passes
+        unlooked-at when its home's truth is unknown, or when its label is a negative one naming nothing, or
+        names what the truth holds (`_truth_keys`); every other record is checked on its own."""
+        frame, kind = batch.frame(), batch.kind
+        label_key = _LABEL_KEYS.get(kind) if kind is not None else None
+        # Only a frame batch's records are sure to hold their labels as models (a record object may hold a
+        # dict there, which decodes like a model but cannot be read like one).
+        if not batch.columnar or frame is None or kind is None or label_key is None:
+            return [check_one(self, item, ctx) for item in batch.items]
+        unknown: list[str] = []
+        known: list[str] = []
+        for home in frame["home_key"].unique().drop_nulls().to_list():
+            index = ctx.truth_index(home)
+            if index is None:
+                unknown.append(home)
+            elif index.truth.home_key == home:  # else every record of the home is flagged
+                known += [_SEP.join((home, *key)) for key in _truth_keys(kind, index)]
+        home_key = pl.col("home_key")
+        key = pl.concat_str([home_key, label_key], separator=_SEP)
+
+        def screen(_schema: pl.Schema) -> pl.Expr:
+            return (pl.col("home_source") == "real") | ~(home_key.is_in(unknown) | key.is_in(known))
+
+        return _screened(self, batch, ctx, screen)
+
+
+_SEP: Final = "\x1f"
+#: A label that names nothing and says "no": consistent with any truth.
+_NEGATIVE: Final = "\x00negative"
+
+
+def _truth_keys(kind: type[BaseModel], index: TruthIndex) -> list[tuple[str, ...]]:
+    """The label keys (`_LABEL_KEYS`) consistent with a home's truth (the negative one included)."""
+    keys: list[tuple[str, ...]] = [(_NEGATIVE,)]
+    if kind is PatternRecord:
+        keys += [(p.id, p.type, a.entity_id) for p in index.patterns.values() for a in p.actions]
+    elif kind is SynergyRecord:
+        keys += [(s.id, s.status) for s in index.synergies.values() if s.status in ("active", "potential")]
+    elif kind is DeviceHealthRecord:
+        keys += [(f.id, f.kind, f.entity_id) for f in index.faults.values()]
+    return keys
+
+
+def _label_keys() -> dict[type[BaseModel], pl.Expr]:
+    """Per record type, a record's label key (null where it must be checked on its own): `_NEGATIVE` for a
+    label that names nothing and says "no" (which `_contradictions` finds nothing wrong with), else what
+    it names, as `_truth_keys` lists the consistent ones."""
+    negative = pl.lit(_NEGATIVE)
+    pid, action = at("label.pattern_id"), at("inputs.action_entity")
+    pattern = (
+        pl.when(~at("label.is_pattern") & pid.is_null())
+        .then(negative)
+        .when(at("label.is_pattern"))
+        .then(pl.concat_str([pid, at("label.pattern_type"), action], separator=_SEP))
+    )
+    sid, skind = at("label.synergy_id"), at("label.kind")
+    synergy = (
+        pl.when(skind.is_in(["active", "potential"]))
+        .then(pl.concat_str([sid, skind], separator=_SEP))
+        .when(sid.is_null())
+        .then(negative)
+    )
+    fid, fkind = at("label.fault_id"), at("label.kind")
+    device = (
+        pl.when((fkind == "healthy") & fid.is_null())
+        .then(negative)
+        .when(fkind != "healthy")
+        .then(pl.concat_str([fid, fkind, at("inputs.entity_id")], separator=_SEP))
+    )
+    return {PatternRecord: pattern, SynergyRecord: synergy, DeviceHealthRecord: device}
+
+
+_LABEL_KEYS: Final = _label_keys()
+
 
 def _contradictions(record: AnyRecord, index: TruthIndex) -> list[str]:
     patterns, synergies = index.patterns, index.synergies
@@ -567,15 +745,22 @@ class DuplicateValidator:
         return OK
 
     def check_batch(self, batch: Batch, ctx: Context, passing: Sequence[bool]) -> list[Verdict]:
+        digests = [row.content_hash for row in batch.serialised_all()]
+        cycles = batch.column("cycle")
+        if len(set(cycles)) == 1:  # one cycle (as usual), nothing seen twice: nothing to look at one by one
+            unique = set(digests)
+            if len(unique) == len(digests) and unique.isdisjoint(ctx.seen.get(cycles[0], {})):
+                return [OK] * len(digests)
         claimed: dict[tuple[int, str], str] = {}
         verdicts = []
-        for item, ok in zip(batch.items, passing, strict=True):
-            record, digest = item.record, item.serialised.content_hash
-            key = (record.cycle, digest)
-            first = ctx.seen.get(record.cycle, {}).get(digest) or claimed.get(key)
-            verdict = self._verdict(first, record.record_id)
+        for cycle, record_id, digest, ok in zip(
+            cycles, batch.column("record_id"), digests, passing, strict=True
+        ):
+            key = (cycle, digest)
+            first = ctx.seen.get(cycle, {}).get(digest) or claimed.get(key)
+            verdict = self._verdict(first, record_id)
             if ok and first is None:
-                claimed[key] = record.record_id
+                claimed[key] = record_id
             verdicts.append(verdict)
         return verdicts
 
