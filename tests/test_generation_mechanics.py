@@ -25,6 +25,7 @@ from homesim.generation.event_table import (
     _recorded_order,
     format_numbers,
 )
+from homesim.generation.sensors import _AR_BLOCK, _ar_noise
 from homesim.ground_truth.truth import VERIFIED_EVERY, VERIFIED_FIRST, read_ground_truth, verified_home
 from homesim.schema.events import EVENTS_SCHEMA
 from homesim.workspace import Workspace
@@ -98,6 +99,21 @@ def test_the_fused_order_equals_the_two_sorts_it_replaced(span: int, shuffled: b
     expected = _reference_order(cols, precision, 0, span)
     assert len(expected) < 5_000  # repeats and out-of-window events were dropped
     np.testing.assert_array_equal(got, expected)
+
+
+def test_ar_noise_in_blocks_follows_the_per_sample_recursion() -> None:
+    """The blockwise weighted sums equal x_t = phi * x_(t-1) + e_t, started from the carry drawn after
+    the shocks, across block edges and in a last, shorter block."""
+    n, scale, phi = 2 * _AR_BLOCK + 77, 0.25, 0.9
+    got = _ar_noise(np.random.default_rng(8), n, scale, phi)
+    rng = np.random.default_rng(8)
+    shocks = rng.normal(0, scale * np.sqrt(1 - phi**2), n)
+    x, expected = rng.normal(0, scale), np.empty(n)
+    for t in range(n):
+        x = phi * x + shocks[t]
+        expected[t] = x
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
+    assert _ar_noise(np.random.default_rng(8), 0, scale).shape == (0,)
 
 
 def test_numbers_formatted_once_per_distinct_value_read_as_formatted_each() -> None:

@@ -267,15 +267,20 @@ def _recorded_order(cols: EventColumns, precision: npt.NDArray[np.int64], begin_
 
 
 def _distinct_numbers(values: F64, precision: npt.NDArray[np.int64]) -> tuple[I64, I64]:
-    """(first index of each distinct formatted number, each value's distinct number): two values share one
-    when they print alike (same sign, same digits at their precision, or both not finite)."""
+    """(an index of each distinct formatted number, each value's distinct number): two values share one
+    when they print alike (same sign, same digits at their precision, or both not finite). Numbered by a
+    hash table (Arrow's `dictionary_encode`), not a sort: a home's ~10^5 readings hold a few thousand
+    distinct numbers, and their order does not matter as each one is looked up by its index."""
     prec = np.clip(precision, 0, 6).astype(np.int64)
     finite = np.isfinite(values)
     scaled = np.round(np.where(finite, np.abs(values), 0) * 10.0**prec).astype(np.int64)
     signed = np.where((values < 0) & (scaled > 0), -scaled, scaled)
     key = np.where(finite, signed * 8 + prec, np.iinfo(np.int64).min)
-    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    return first.astype(np.int64), inverse.reshape(-1).astype(np.int64)
+    encoded = pc.dictionary_encode(pa.array(key))
+    inverse = encoded.indices.to_numpy().astype(np.int64)
+    some = np.empty(len(encoded.dictionary), dtype=np.int64)
+    some[inverse] = np.arange(len(key), dtype=np.int64)  # any of a number's values: they print alike
+    return some, inverse
 
 
 def format_numbers(values: F64, precision: npt.NDArray[np.int64]) -> pa.Array:
