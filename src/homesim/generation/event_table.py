@@ -29,6 +29,8 @@ _CAUSE_CODE = {c: i for i, c in enumerate(CAUSES)}
 PRESS = "__press__"
 _ISO_FORMAT = "%Y-%m-%dT%H:%M:%S+00:00"
 FAULT_CODE = _CAUSE_CODE[Cause.FAULT.value]
+#: 10^p for the precisions numbers are printed with (0–6 decimals): looked up, not raised per value.
+_POW10 = 10.0 ** np.arange(7)
 
 
 @dataclass
@@ -251,10 +253,13 @@ def _recorded_order(cols: EventColumns, precision: npt.NDArray[np.int64], begin_
         by_entity = np.lexsort((np.arange(len(inside)), since, entity))
     chain = inside[by_entity]
     code, value, ent = cols.code[chain], cols.value[chain], cols.entity[chain]
-    rounded = np.where(code < 0, np.round(value * 10.0 ** precision[ent]), np.nan)
+    # Numbers compared at their entity's precision: one power per entity, and rounding for numbers only.
+    numeric = code < 0
+    rounded = np.full(len(chain), np.nan)
+    rounded[numeric] = np.round(value[numeric] * (10.0**precision)[ent[numeric]])
     repeat = np.zeros(len(chain), dtype=bool)
     repeat[1:] = (ent[1:] == ent[:-1]) & np.where(
-        code[1:] >= 0, code[1:] == code[:-1], (code[:-1] < 0) & (rounded[1:] == rounded[:-1])
+        code[1:] >= 0, code[1:] == code[:-1], numeric[:-1] & (rounded[1:] == rounded[:-1])
     )
     kept = ~(repeat & (cols.cause[chain] != FAULT_CODE))
     chain, since, entity = chain[kept], since[by_entity][kept], entity[by_entity][kept]
@@ -273,7 +278,7 @@ def _distinct_numbers(values: F64, precision: npt.NDArray[np.int64]) -> tuple[I6
     distinct numbers, and their order does not matter as each one is looked up by its index."""
     prec = np.clip(precision, 0, 6).astype(np.int64)
     finite = np.isfinite(values)
-    scaled = np.round(np.where(finite, np.abs(values), 0) * 10.0**prec).astype(np.int64)
+    scaled = np.round(np.where(finite, np.abs(values), 0) * _POW10[prec]).astype(np.int64)
     signed = np.where((values < 0) & (scaled > 0), -scaled, scaled)
     key = np.where(finite, signed * 8 + prec, np.iinfo(np.int64).min)
     encoded = pc.dictionary_encode(pa.array(key))
@@ -287,7 +292,7 @@ def format_numbers(values: F64, precision: npt.NDArray[np.int64]) -> pa.Array:
     """Fixed-decimal strings ("21.5", "-3.0", "87") for each value, with its entity's precision."""
     prec = np.clip(precision, 0, 6).astype(np.int64)
     finite = np.isfinite(values)
-    scaled = np.round(np.where(finite, np.abs(values), 0) * 10.0**prec).astype(np.int64)
+    scaled = np.round(np.where(finite, np.abs(values), 0) * _POW10[prec]).astype(np.int64)
     unit = (10**prec).astype(np.int64)
     whole = pc.cast(pa.array(scaled // unit), pa.string())
     frac = pc.utf8_lpad(pc.cast(pa.array(scaled % unit), pa.string()), width=6, padding="0")
