@@ -74,6 +74,8 @@ class EventBuffer:
         #: The one entity of each part (`add` adds one entity's events), -1 for a merged part.
         self._part_entity: list[int] = []
         self._next_row = 0
+        #: Which rows of the one part `replace` left are kept (None: all of every part).
+        self._kept: BoolArr | None = None
 
     def state_code(self, state: str) -> int:
         return self.states.setdefault(state, len(self.states))
@@ -136,14 +138,25 @@ class EventBuffer:
         """All events so far as one set of columns (the parts are merged and kept merged)."""
         if not self._parts:
             return EventColumns.concat([_empty()])
+        if self._kept is not None:  # the rows `replace` did not keep, dropped only now that they are read
+            self._parts[0], self._kept = self._parts[0].take(self._kept), None
         if len(self._parts) > 1:
             self._parts, self._part_entity = [EventColumns.concat(self._parts)], [-1]
         return self._parts[0]
+
+    def _merged(self) -> tuple[EventColumns, BoolArr | None]:
+        """All events as one set of columns and which of them are kept (None: all), without copying every
+        column to drop the rows `replace` did not keep: `finalize` leaves them out of its ordering."""
+        if self._kept is None or len(self._parts) > 1:
+            return self.columns(), None
+        return self._parts[0], self._kept
 
     def columns_of(self, entity_id: str) -> EventColumns:
         """One entity's events so far, in the order `columns()` holds them, without merging the parts (a
         merge copies every event; behaviours and sensors ask about one entity many times as they add)."""
         entity = self.entity_index[entity_id]
+        if self._kept is not None:
+            self.columns()
         parts = [
             part if owner == entity else part.take(part.entity == entity)
             for part, owner in zip(self._parts, self._part_entity, strict=True)
@@ -151,9 +164,10 @@ class EventBuffer:
         ]
         return EventColumns.concat(parts or [_empty()])
 
-    def replace(self, columns: EventColumns) -> None:
-        """Swap in edited columns (fault injection); new rows must come from `reserve_rows`."""
-        self._parts, self._part_entity = [columns], [-1]
+    def replace(self, columns: EventColumns, kept: BoolArr | None = None) -> None:
+        """Swap in edited columns (fault injection), of which only the `kept` rows stay (default: all); new
+        rows must come from `reserve_rows`."""
+        self._parts, self._part_entity, self._kept = [columns], [-1], kept
 
     def reserve_rows(self, n: int) -> I64:
         rows = np.arange(self._next_row, self._next_row + n, dtype=np.int64)
@@ -168,8 +182,8 @@ class EventBuffer:
         return cols.time[mask][order], cols.row[mask][order]
 
     def finalize(self, begin_us: int, end_us: int, rng: np.random.Generator) -> pa.Table:
-        cols = self.columns()
-        cols = cols.take(_recorded_order(cols, self.precision, begin_us, end_us))
+        cols, kept = self._merged()
+        cols = cols.take(_recorded_order(cols, self.precision, begin_us, end_us, kept))
         position = np.full(self._next_row, -1, dtype=np.int64)
         position[cols.row] = np.arange(len(cols), dtype=np.int64)
         parent_pos = np.where(cols.parent >= 0, position[np.maximum(cols.parent, 0)], -1)
@@ -230,8 +244,15 @@ def _empty() -> EventColumns:
     )
 
 
-def _recorded_order(cols: EventColumns, precision: npt.NDArray[np.int64], begin_us: int, end_us: int) -> I64:
-    """Indices of the events HA would record, in table order (time, entity, row), from one pass.
+def _recorded_order(
+    cols: EventColumns,
+    precision: npt.NDArray[np.int64],
+    begin_us: int,
+    end_us: int,
+    kept: BoolArr | None = None,
+) -> I64:
+    """Indices of the `kept` events (default: all) HA would record, in table order (time, entity, row),
+    from one pass.
 
     An event inside [begin, end) is dropped when its state equals the entity's previous state (HA records
     changes only); fault rows are kept, since duplicated reports are the fault being simulated. Both orders
@@ -243,7 +264,8 @@ def _recorded_order(cols: EventColumns, precision: npt.NDArray[np.int64], begin_
         if np.all(cols.row[1:] > cols.row[:-1])
         else np.argsort(cols.row, kind="stable")
     )
-    inside = by_row[(cols.time[by_row] >= begin_us) & (cols.time[by_row] < end_us)]
+    window = (cols.time[by_row] >= begin_us) & (cols.time[by_row] < end_us)
+    inside = by_row[window if kept is None else window & kept[by_row]]
     since = cols.time[inside] - begin_us
     entity = cols.entity[inside].astype(np.int64)
     time_bits, entity_bits = int(end_us - begin_us).bit_length(), max(len(precision), 1).bit_length()
