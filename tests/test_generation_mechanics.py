@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
@@ -20,13 +21,16 @@ from homesim.datasets.verification import verify_dataset
 from homesim.generation.config import GenerationConfig
 from homesim.generation.event_table import (
     FAULT_CODE,
+    EventBuffer,
     EventColumns,
     _distinct_numbers,
     _recorded_order,
     format_numbers,
 )
+from homesim.generation.home import generate_home
+from homesim.generation.sensors import _AR_BLOCK, _ar_noise
 from homesim.ground_truth.truth import VERIFIED_EVERY, VERIFIED_FIRST, read_ground_truth, verified_home
-from homesim.schema.events import EVENTS_SCHEMA
+from homesim.schema.events import EVENTS_SCHEMA, Cause
 from homesim.workspace import Workspace
 
 #: Six homes: indices 0-3 are verified at generation, 4 and 5 are not.
@@ -98,6 +102,45 @@ def test_the_fused_order_equals_the_two_sorts_it_replaced(span: int, shuffled: b
     expected = _reference_order(cols, precision, 0, span)
     assert len(expected) < 5_000  # repeats and out-of-window events were dropped
     np.testing.assert_array_equal(got, expected)
+
+
+def test_the_order_leaves_out_the_rows_not_kept_as_if_they_were_gone() -> None:
+    """Fault injection marks dropped rows instead of copying every column without them: the order over
+    the kept rows is the order of the columns with the others removed, in the full columns' positions."""
+    rng = np.random.default_rng(3)
+    cols = _columns(rng, 5_000, 40, 1_000, False)
+    precision = rng.integers(0, 3, 40)
+    kept = rng.random(5_000) < 0.7
+    got = _recorded_order(cols, precision, 0, 1_000, kept)
+    expected = np.flatnonzero(kept)[_reference_order(cols.take(kept), precision, 0, 1_000)]
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_a_replaced_buffer_reads_only_its_kept_rows() -> None:
+    home = generate_home(GenerationConfig(homes=1, days=1, seed=1), 0).home
+    buffer = EventBuffer(home)
+    entity = home.entities[0].entity_id
+    buffer.add(entity, np.arange(6, dtype=np.int64), Cause.SENSOR, values=np.arange(6.0))
+    kept = np.array([True, False, True, True, False, True])
+    buffer.replace(buffer.columns(), kept)
+    buffer.add(entity, np.array([9], dtype=np.int64), Cause.SENSOR, values=np.array([9.0]))
+    assert buffer.columns_of(entity).value.tolist() == [0.0, 2.0, 3.0, 5.0, 9.0]
+    assert buffer.columns().row.tolist() == [0, 2, 3, 5, 6]
+
+
+def test_ar_noise_in_blocks_follows_the_per_sample_recursion() -> None:
+    """The blockwise weighted sums equal x_t = phi * x_(t-1) + e_t, started from the carry drawn after
+    the shocks, across block edges and in a last, shorter block."""
+    n, scale, phi = 2 * _AR_BLOCK + 77, 0.25, 0.9
+    got = _ar_noise(np.random.default_rng(8), n, scale, phi)
+    rng = np.random.default_rng(8)
+    shocks = rng.normal(0, scale * np.sqrt(1 - phi**2), n)
+    x, expected = rng.normal(0, scale), np.empty(n)
+    for t in range(n):
+        x = phi * x + shocks[t]
+        expected[t] = x
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
+    assert _ar_noise(np.random.default_rng(8), 0, scale).shape == (0,)
 
 
 def test_numbers_formatted_once_per_distinct_value_read_as_formatted_each() -> None:
@@ -173,14 +216,17 @@ def test_parquet_options_delta_times_dictionary_text_and_time_statistics(
     batch: tuple[Path, GenerationResult],
 ) -> None:
     """events.parquet as measured best (docs/benchmarks.md): times delta-encoded with the only min/max
-    statistics, dictionaries for text but not for numbers or random ids; read back with its schema."""
+    statistics, dictionaries for text but not for numbers or random ids, ids prefix-encoded; read back with
+    its schema (and by polars, whose reader is not Arrow's)."""
     root, _ = batch
     path = Workspace(root).home_dir(CONFIG.home_key(0)) / "events.parquet"
     column = {
         c.path_in_schema: c for c in (pq.ParquetFile(path).metadata.row_group(0).column(i) for i in range(9))
     }
     assert "DELTA_BINARY_PACKED" in column["time"].encodings and column["time"].statistics is not None
+    assert all("DELTA_BYTE_ARRAY" in column[c].encodings for c in ("context_id", "parent_context_id"))
     assert [name for name, c in column.items() if c.statistics is not None] == ["time"]
     dictionary = {name for name, c in column.items() if "RLE_DICTIONARY" in c.encodings}
     assert dictionary == {"entity_id", "state", "attributes", "cause", "cause_id"}
     assert pq.read_table(path).schema.equals(EVENTS_SCHEMA, check_metadata=True)
+    assert pl.read_parquet(path)["context_id"].to_list() == pq.read_table(path)["context_id"].to_pylist()

@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from ulid import ULID
 
+from homesim import ids as ids_module
 from homesim.generation.home import GeneratedHome
 from homesim.ha.storage import config_entry_id
 from homesim.ids import optional_ulid_bytes, ulid, ulid_bytes, ulid_strings
@@ -28,6 +29,20 @@ def test_ulids_encode_their_millisecond_and_are_unique() -> None:
     for text, t in zip(ids, times, strict=True):
         assert ULID.from_str(text).milliseconds == t // 1000
     assert ids[0][:10] == ids[1][:10]  # same millisecond, same time prefix
+
+
+def test_ulid_strings_cut_in_blocks_equal_each_id_made_alone() -> None:
+    """`ulid_strings` encodes a home's ids in blocks; ids on both sides of each block edge are the ones
+    `ulid` makes from the same time and the same draws of randomness."""
+    n = 2 * ids_module._BLOCK + 5
+    times = np.arange(n, dtype=np.int64) * 997_003 + 1_700_000_000_000_000
+    got = ulid_strings(times, np.random.default_rng(11)).to_pylist()
+    rng = np.random.default_rng(11)
+    hi, lo = (rng.integers(0, 1 << 40, size=n, dtype=np.uint64) for _ in range(2))
+    edges = [0, ids_module._BLOCK - 1, ids_module._BLOCK, 2 * ids_module._BLOCK, n - 1]
+    for i in edges:
+        assert got[i] == ulid(int(times[i]) // 1000, (int(hi[i]) << 40) | int(lo[i]))
+    assert len(set(got)) == n
 
 
 def test_ulid_strings_are_seeded() -> None:

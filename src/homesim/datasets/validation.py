@@ -221,8 +221,11 @@ def _check_states(home: Home, events: _EventCodes) -> list[RuleFailure]:
     parsed = pl.Series(events.states, dtype=pl.String).cast(pl.Float64, strict=False).is_not_null()
     unusual = ~(numeric[events.entity] & parsed.to_numpy()[events.state])
     pair = events.entity[unusual] * max(len(events.states), 1) + events.state[unusual]
-    pairs, inverse, counts = np.unique(pair, return_inverse=True, return_counts=True)
-    has_number = np.bincount(inverse.reshape(-1), weights=events.number[unusual], minlength=len(pairs)) > 0
+    # Distinct pairs from a hash table, not a sort (the rules and the sorted examples need no order).
+    encoded = pc.dictionary_encode(pa.array(pair))
+    pairs, inverse = encoded.dictionary.to_numpy(), encoded.indices.to_numpy()
+    counts = np.bincount(inverse, minlength=len(pairs))
+    has_number = np.bincount(inverse, weights=events.number[unusual], minlength=len(pairs)) > 0
     bad: list[str] = []
     count = 0
     for key, n, numbered in zip(pairs.tolist(), counts.tolist(), has_number.tolist(), strict=True):

@@ -29,6 +29,8 @@ _CAUSE_CODE = {c: i for i, c in enumerate(CAUSES)}
 PRESS = "__press__"
 _ISO_FORMAT = "%Y-%m-%dT%H:%M:%S+00:00"
 FAULT_CODE = _CAUSE_CODE[Cause.FAULT.value]
+#: 10^p for the precisions numbers are printed with (0–6 decimals): looked up, not raised per value.
+_POW10 = 10.0 ** np.arange(7)
 
 
 @dataclass
@@ -72,6 +74,8 @@ class EventBuffer:
         #: The one entity of each part (`add` adds one entity's events), -1 for a merged part.
         self._part_entity: list[int] = []
         self._next_row = 0
+        #: Which rows of the one part `replace` left are kept (None: all of every part).
+        self._kept: BoolArr | None = None
 
     def state_code(self, state: str) -> int:
         return self.states.setdefault(state, len(self.states))
@@ -134,14 +138,25 @@ class EventBuffer:
         """All events so far as one set of columns (the parts are merged and kept merged)."""
         if not self._parts:
             return EventColumns.concat([_empty()])
+        if self._kept is not None:  # the rows `replace` did not keep, dropped only now that they are read
+            self._parts[0], self._kept = self._parts[0].take(self._kept), None
         if len(self._parts) > 1:
             self._parts, self._part_entity = [EventColumns.concat(self._parts)], [-1]
         return self._parts[0]
+
+    def _merged(self) -> tuple[EventColumns, BoolArr | None]:
+        """All events as one set of columns and which of them are kept (None: all), without copying every
+        column to drop the rows `replace` did not keep: `finalize` leaves them out of its ordering."""
+        if self._kept is None or len(self._parts) > 1:
+            return self.columns(), None
+        return self._parts[0], self._kept
 
     def columns_of(self, entity_id: str) -> EventColumns:
         """One entity's events so far, in the order `columns()` holds them, without merging the parts (a
         merge copies every event; behaviours and sensors ask about one entity many times as they add)."""
         entity = self.entity_index[entity_id]
+        if self._kept is not None:
+            self.columns()
         parts = [
             part if owner == entity else part.take(part.entity == entity)
             for part, owner in zip(self._parts, self._part_entity, strict=True)
@@ -149,9 +164,10 @@ class EventBuffer:
         ]
         return EventColumns.concat(parts or [_empty()])
 
-    def replace(self, columns: EventColumns) -> None:
-        """Swap in edited columns (fault injection); new rows must come from `reserve_rows`."""
-        self._parts, self._part_entity = [columns], [-1]
+    def replace(self, columns: EventColumns, kept: BoolArr | None = None) -> None:
+        """Swap in edited columns (fault injection), of which only the `kept` rows stay (default: all); new
+        rows must come from `reserve_rows`."""
+        self._parts, self._part_entity, self._kept = [columns], [-1], kept
 
     def reserve_rows(self, n: int) -> I64:
         rows = np.arange(self._next_row, self._next_row + n, dtype=np.int64)
@@ -166,8 +182,8 @@ class EventBuffer:
         return cols.time[mask][order], cols.row[mask][order]
 
     def finalize(self, begin_us: int, end_us: int, rng: np.random.Generator) -> pa.Table:
-        cols = self.columns()
-        cols = cols.take(_recorded_order(cols, self.precision, begin_us, end_us))
+        cols, kept = self._merged()
+        cols = cols.take(_recorded_order(cols, self.precision, begin_us, end_us, kept))
         position = np.full(self._next_row, -1, dtype=np.int64)
         position[cols.row] = np.arange(len(cols), dtype=np.int64)
         parent_pos = np.where(cols.parent >= 0, position[np.maximum(cols.parent, 0)], -1)
@@ -228,8 +244,15 @@ def _empty() -> EventColumns:
     )
 
 
-def _recorded_order(cols: EventColumns, precision: npt.NDArray[np.int64], begin_us: int, end_us: int) -> I64:
-    """Indices of the events HA would record, in table order (time, entity, row), from one pass.
+def _recorded_order(
+    cols: EventColumns,
+    precision: npt.NDArray[np.int64],
+    begin_us: int,
+    end_us: int,
+    kept: BoolArr | None = None,
+) -> I64:
+    """Indices of the `kept` events (default: all) HA would record, in table order (time, entity, row),
+    from one pass.
 
     An event inside [begin, end) is dropped when its state equals the entity's previous state (HA records
     changes only); fault rows are kept, since duplicated reports are the fault being simulated. Both orders
@@ -241,7 +264,8 @@ def _recorded_order(cols: EventColumns, precision: npt.NDArray[np.int64], begin_
         if np.all(cols.row[1:] > cols.row[:-1])
         else np.argsort(cols.row, kind="stable")
     )
-    inside = by_row[(cols.time[by_row] >= begin_us) & (cols.time[by_row] < end_us)]
+    window = (cols.time[by_row] >= begin_us) & (cols.time[by_row] < end_us)
+    inside = by_row[window if kept is None else window & kept[by_row]]
     since = cols.time[inside] - begin_us
     entity = cols.entity[inside].astype(np.int64)
     time_bits, entity_bits = int(end_us - begin_us).bit_length(), max(len(precision), 1).bit_length()
@@ -251,10 +275,13 @@ def _recorded_order(cols: EventColumns, precision: npt.NDArray[np.int64], begin_
         by_entity = np.lexsort((np.arange(len(inside)), since, entity))
     chain = inside[by_entity]
     code, value, ent = cols.code[chain], cols.value[chain], cols.entity[chain]
-    rounded = np.where(code < 0, np.round(value * 10.0 ** precision[ent]), np.nan)
+    # Numbers compared at their entity's precision: one power per entity, and rounding for numbers only.
+    numeric = code < 0
+    rounded = np.full(len(chain), np.nan)
+    rounded[numeric] = np.round(value[numeric] * (10.0**precision)[ent[numeric]])
     repeat = np.zeros(len(chain), dtype=bool)
     repeat[1:] = (ent[1:] == ent[:-1]) & np.where(
-        code[1:] >= 0, code[1:] == code[:-1], (code[:-1] < 0) & (rounded[1:] == rounded[:-1])
+        code[1:] >= 0, code[1:] == code[:-1], numeric[:-1] & (rounded[1:] == rounded[:-1])
     )
     kept = ~(repeat & (cols.cause[chain] != FAULT_CODE))
     chain, since, entity = chain[kept], since[by_entity][kept], entity[by_entity][kept]
@@ -267,22 +294,27 @@ def _recorded_order(cols: EventColumns, precision: npt.NDArray[np.int64], begin_
 
 
 def _distinct_numbers(values: F64, precision: npt.NDArray[np.int64]) -> tuple[I64, I64]:
-    """(first index of each distinct formatted number, each value's distinct number): two values share one
-    when they print alike (same sign, same digits at their precision, or both not finite)."""
+    """(an index of each distinct formatted number, each value's distinct number): two values share one
+    when they print alike (same sign, same digits at their precision, or both not finite). Numbered by a
+    hash table (Arrow's `dictionary_encode`), not a sort: a home's ~10^5 readings hold a few thousand
+    distinct numbers, and their order does not matter as each one is looked up by its index."""
     prec = np.clip(precision, 0, 6).astype(np.int64)
     finite = np.isfinite(values)
-    scaled = np.round(np.where(finite, np.abs(values), 0) * 10.0**prec).astype(np.int64)
+    scaled = np.round(np.where(finite, np.abs(values), 0) * _POW10[prec]).astype(np.int64)
     signed = np.where((values < 0) & (scaled > 0), -scaled, scaled)
     key = np.where(finite, signed * 8 + prec, np.iinfo(np.int64).min)
-    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    return first.astype(np.int64), inverse.reshape(-1).astype(np.int64)
+    encoded = pc.dictionary_encode(pa.array(key))
+    inverse = encoded.indices.to_numpy().astype(np.int64)
+    some = np.empty(len(encoded.dictionary), dtype=np.int64)
+    some[inverse] = np.arange(len(key), dtype=np.int64)  # any of a number's values: they print alike
+    return some, inverse
 
 
 def format_numbers(values: F64, precision: npt.NDArray[np.int64]) -> pa.Array:
     """Fixed-decimal strings ("21.5", "-3.0", "87") for each value, with its entity's precision."""
     prec = np.clip(precision, 0, 6).astype(np.int64)
     finite = np.isfinite(values)
-    scaled = np.round(np.where(finite, np.abs(values), 0) * 10.0**prec).astype(np.int64)
+    scaled = np.round(np.where(finite, np.abs(values), 0) * _POW10[prec]).astype(np.int64)
     unit = (10**prec).astype(np.int64)
     whole = pc.cast(pa.array(scaled // unit), pa.string())
     frac = pc.utf8_lpad(pc.cast(pa.array(scaled % unit), pa.string()), width=6, padding="0")

@@ -131,7 +131,8 @@ def apply_faults(buffer: EventBuffer, faults: list[Fault], rng: np.random.Genera
             rows.code[-1] = buffer.state_code("unavailable")
             rows.value[-1] = np.nan
             added.append(rows)
-    buffer.replace(EventColumns.concat([cols.take(_without_unseen_consequences(cols, keep)), *added]))
+    kept = [_without_unseen_consequences(cols, keep), *(np.ones(len(part), dtype=bool) for part in added)]
+    buffer.replace(EventColumns.concat([cols, *added]), np.concatenate(kept))
 
 
 def _without_unseen_consequences(cols: EventColumns, keep: BoolArr) -> BoolArr:

@@ -191,6 +191,10 @@ class SensorReporter:
         return standby + rated * _step_at(t, active, times)
 
 
+#: Samples per block of `_ar_noise`'s weighted sums (phi^255 = 2e-12 for phi = 0.9: no underflow).
+_AR_BLOCK = 256
+
+
 def _step_at(change_times: I64, values: F64, times: I64) -> F64:
     """Value of a step function (0 before the first change) at each time."""
     idx = np.searchsorted(change_times, times, side="right") - 1
@@ -202,17 +206,19 @@ def _ar_noise(rng: np.random.Generator, n: int, scale: float, phi: float = 0.9) 
     if n == 0:
         return np.zeros(0)
     shocks = rng.normal(0, scale * np.sqrt(1 - phi**2), n)
-    weights = phi ** np.arange(n, dtype=np.float64)
-    # x_t = sum_k phi^(t-k) e_k, computed blockwise to keep phi^t from underflowing.
-    out = np.empty(n)
-    block = 256
-    carry = rng.normal(0, scale)
-    for start in range(0, n, block):
-        e = shocks[start : start + block]
-        w = weights[: len(e)]
-        acc = np.cumsum(e / w) * w + carry * phi * w
-        out[start : start + len(e)] = acc
-        carry = acc[-1]
+    # x_t = sum_k phi^(t-k) e_k, computed blockwise to keep phi^t from underflowing: every block's sums at
+    # once (one row each), then each block's start from the previous block's last value, in order.
+    block = min(n, _AR_BLOCK)
+    w = phi ** np.arange(block, dtype=np.float64)
+    rows = -(-n // block)
+    padded = np.zeros(rows * block)
+    padded[:n] = shocks
+    sums = np.cumsum(padded.reshape(rows, block) / w, axis=1) * w
+    carries, carry, w_last = [], rng.normal(0, scale), float(w[-1])
+    for last in sums[:, -1].tolist():
+        carries.append(carry)
+        carry = last + carry * phi * w_last
+    out: F64 = (sums + (np.array(carries) * phi)[:, None] * w).reshape(-1)[:n]
     return out
 
 

@@ -289,20 +289,16 @@ class _BehaviorStats:
     def __init__(self, home: Home, plan: BehaviorPlan, events: pl.DataFrame) -> None:
         meta = home.metadata
         self.grid = day_grid(meta.start, meta.days, meta.timezone)
+        # One row per (behaviour, entity, state), the first named: deduplicated here, not by a frame op.
+        first: dict[tuple[str, str, str], tuple[str, int]] = {}
+        for b in plan.behaviors:
+            gap_us = int((max(x.stagger_s for x in b.actions) + _FIRING_GAP_S) * US_PER_S)
+            for a in b.actions:
+                for state, role in ((a.state, "action"), (b.revert.state if b.revert else None, "revert")):
+                    if state is not None:
+                        first.setdefault((b.id, a.entity_id, state), (role, gap_us))
         roles = pl.DataFrame(
-            [
-                (
-                    b.id,
-                    a.entity_id,
-                    state,
-                    role,
-                    int((max(x.stagger_s for x in b.actions) + _FIRING_GAP_S) * US_PER_S),
-                )
-                for b in plan.behaviors
-                for a in b.actions
-                for state, role in ((a.state, "action"), (b.revert.state if b.revert else None, "revert"))
-                if state is not None
-            ],
+            [(*key, role, gap_us) for key, (role, gap_us) in first.items()],
             schema={
                 "cause_id": pl.Utf8,
                 "entity_id": pl.Utf8,
@@ -311,7 +307,7 @@ class _BehaviorStats:
                 "gap_us": pl.Int64,
             },
             orient="row",
-        ).unique(subset=["cause_id", "entity_id", "state"], keep="first", maintain_order=True)
+        )
         tagged = events.filter(pl.col("cause_id").is_in([b.id for b in plan.behaviors]))
         self.counts = dict(tagged.group_by("cause_id").len().iter_rows())
         tagged = tagged.join(roles, on=["cause_id", "entity_id", "state"], how="inner").with_columns(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from slugify import slugify as unicode_slug
 
@@ -46,10 +47,12 @@ _ENTITY_ID_RE = re.compile(r"^(?!.+__)(?!_)[\da-z_]+(?<!_)\.(?!_)[\da-z_]+(?<!_)
 _SLUG_RE = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)*$")
 
 
+@lru_cache(maxsize=1 << 14)
 def slugify(text: str, default: str = "unknown") -> str:
     """Slug as HA makes object ids (`homeassistant.util.slugify`: python-slugify with `_` as separator, so
     non-ASCII text is transliterated: "Straße" → `strasse`, "北京" → `bei_jing`); `default` when nothing
-    is left. HA returns "" for empty text; an id here is never empty, so that gives `default` too."""
+    is left. HA returns "" for empty text; an id here is never empty, so that gives `default` too.
+    Memoised: a worker slugs the same catalogue names for every home (structure, then validation)."""
     return unicode_slug(text, separator="_") or default
 
 
