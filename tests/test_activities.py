@@ -295,3 +295,10 @@ def test_night_wake_ups_fall_where_the_model_puts_them(homes: list[GeneratedHome
                     shares.append((acts.start[i] - acts.start[first]) / night)
     assert len(shares) > 20
     assert np.quantile(shares, 0.05) > lo - 0.05 and np.max(shares) < hi + 0.05
+
+
+def test_wake_up_window_must_lie_inside_the_night() -> None:
+    raw = load_activity_model().model_dump()
+    raw["sleep"]["wakeup_at"] = (0.8, 0.2)
+    with pytest.raises(ValidationError, match="wakeup_at"):
+        ActivityModel.model_validate(raw)

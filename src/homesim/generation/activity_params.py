@@ -47,6 +47,13 @@ class SleepSpec(_Spec):
     nap_duration: Lognormal
     nap_at: MeanSd
 
+    @model_validator(mode="after")
+    def _wakeups_inside_the_night(self) -> SleepSpec:
+        low, high = self.wakeup_at
+        if not 0 <= low <= high <= 1:
+            raise ValueError("sleep.wakeup_at must be [from, to] with 0 <= from <= to <= 1")
+        return self
+
 
 class RoutineSpec(_Spec):
     kind: str
