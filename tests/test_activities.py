@@ -302,3 +302,24 @@ def test_wake_up_window_must_lie_inside_the_night() -> None:
     raw["sleep"]["wakeup_at"] = (0.8, 0.2)
     with pytest.raises(ValidationError, match="wakeup_at"):
         ActivityModel.model_validate(raw)
+
+
+def test_flush_and_microwave_sensors_fire_on_their_activities_only() -> None:
+    """The toilet's flush sensor fires during toilet visits, the microwave during meals, nowhere else."""
+    model = load_activity_model()
+    plan = [
+        ("toileting", 0, 0, 0.05),
+        ("relaxing", 1, 0.05, 1),
+        ("lunch", 1, 1, 1.5),
+        ("grooming", 0, 1.5, 1.6),
+    ]
+    intervals = _intervals(plan)
+    rng = np.random.default_rng(3)
+    for tag, activity, room in (("toilet", 0, 0), ("microwave", 2, 1)):
+        spec = model.objects[tag]
+        runs = [object_activations(intervals, room, spec, rng) for _ in range(100)]
+        on = np.concatenate([r[0] for r in runs])
+        expected = 100 * spec.uses[plan[activity][0]]  # a Poisson number of uses per interval
+        assert 0.6 * expected <= len(on) <= 1.4 * expected, tag
+        inside = (on >= intervals.start[activity]) & (on < intervals.end[activity])
+        assert inside.all(), tag
