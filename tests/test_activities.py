@@ -9,7 +9,15 @@ import polars as pl
 import pytest
 from pydantic import ValidationError
 
-from homesim.generation.activities import ActivityIntervals, motion_detections, object_activations, pir_sight
+from homesim.generation.activities import (
+    DOING,
+    MOVING,
+    PASSAGE,
+    ActivityIntervals,
+    motion_detections,
+    object_activations,
+    pir_sight,
+)
 from homesim.generation.activity_params import ActivityModel, PirViewSpec, load_activity_model
 from homesim.generation.config import GenerationConfig
 from homesim.generation.home import GeneratedHome, generate_home
@@ -191,17 +199,21 @@ def test_a_pir_sees_what_its_field_of_view_covers() -> None:
     model = load_activity_model()
     moving = np.arange(10_000) % 2 == 0
     rng = np.random.default_rng(0)
-    doorway = model.model_copy(update={"pir_views": {"doorway": PirViewSpec(share=1, passage=1, moving=0.1)}})
+    doorway = model.model_copy(
+        update={"pir_views": {"doorway": PirViewSpec(share=1, passage=1, moving=0.1, doing=0.1)}}
+    )
     seen = pir_sight(doorway, moving, rng)
     assert seen[~moving].all() and 0.05 < seen[moving].mean() < 0.15
-    room = model.model_copy(update={"pir_views": {"room": PirViewSpec(share=1, passage=0.9, moving=0.9)}})
+    room = model.model_copy(
+        update={"pir_views": {"room": PirViewSpec(share=1, passage=0.9, moving=0.9, doing=0.9)}}
+    )
     assert 0.85 < pir_sight(room, moving, rng)[moving].mean() < 0.95
     # Each call draws one view for all of a sensor's detections: with two views, calls differ in kind.
     both = model.model_copy(
         update={
             "pir_views": {
-                "doorway": PirViewSpec(share=1, passage=1, moving=0),
-                "room": PirViewSpec(share=1, passage=1, moving=1),
+                "doorway": PirViewSpec(share=1, passage=1, moving=0, doing=0),
+                "room": PirViewSpec(share=1, passage=1, moving=1, doing=1),
             }
         }
     )
@@ -217,9 +229,9 @@ def test_lying_down_again_after_a_night_toilet_visit_is_no_new_settling_in() -> 
     model = model.model_copy(update={"kinds": {**model.kinds, "sleeping": loud}})
     plan = [("sleeping", 0, 0, 3), ("toileting", 1, 3, 3.1), ("sleeping", 0, 3.1, 8), ("relaxing", 1, 8, 9)]
     intervals = _intervals(plan)
-    t, _, room, moving = motion_detections(home, intervals, np.random.default_rng(0), model)
+    t, _, room, what = motion_detections(home, intervals, np.random.default_rng(0), model)
     hours = (t - intervals.start[0]) / US_PER_H
-    settling = moving & (room == 0)
+    settling = (what == MOVING) & (room == 0)
     assert (settling & (hours < 0.2)).sum() > 5 and (settling & (hours > 7.8)).sum() > 5
     assert not (settling & (hours > 2.5) & (hours < 3.6)).any()
 
@@ -233,3 +245,81 @@ def test_short_errands_go_to_the_rooms_people_use(homes: list[GeneratedHome]) ->
         errands = _frame(generated).filter(pl.col("activity") == "other")
         assert errands.height > 0
         assert {kinds[a] for a in errands["area_id"]} <= allowed
+
+
+def test_a_zone_pir_sees_the_place_it_is_aimed_at() -> None:
+    """Cooking is one continuous `DOING` detection: a zone PIR (aimed at the cooktop) sees it as a room PIR
+    does, a doorway PIR rarely; passages and movement keep their own chances."""
+    home = generate_home(GenerationConfig(homes=1, days=1, seed=1), 0).home
+    model = load_activity_model()
+    plan = [("relaxing", 1, 0, 1), ("lunch", 0, 1, 1.5), ("relaxing", 1, 1.5, 3)]
+    t, e, room, what = motion_detections(home, _intervals(plan), np.random.default_rng(0), model)
+    doing = what == DOING
+    assert doing.sum() == 1 and room[doing][0] == 0
+    assert (e[doing] - t[doing])[0] > 0.2 * US_PER_H  # the busy half of a 30-min meal
+    assert {PASSAGE, MOVING} <= set(what[~doing].tolist())
+    codes = np.repeat(np.array([PASSAGE, MOVING, DOING], dtype=np.int8), 5000)
+    rng = np.random.default_rng(1)
+    for view, low, high in (("zone", 0.85, 0.95), ("doorway", 0.1, 0.2)):
+        only = model.model_copy(update={"pir_views": {view: model.pir_views[view]}})
+        seen = pir_sight(only, codes, rng)
+        assert low < seen[codes == DOING].mean() < high
+    zone = model.model_copy(update={"pir_views": {"zone": model.pir_views["zone"]}})
+    assert pir_sight(zone, codes, rng)[codes == PASSAGE].mean() < 0.5
+
+
+def test_night_wake_ups_fall_where_the_model_puts_them(homes: list[GeneratedHome]) -> None:
+    """A night toilet visit falls inside `wakeup_at` (shares of its night), never at the night's ends."""
+    lo, hi = load_activity_model().sleep.wakeup_at
+    shares = []
+    for generated in homes:
+        acts = generated.activities
+        code = {a: i for i, a in enumerate(ACTIVITIES)}
+        for o in range(len(generated.home.metadata.occupants)):
+            mine = np.flatnonzero(acts.person == o)
+            label = acts.activity[mine]
+            # toileting between two sleeping intervals: a night wake-up
+            inner = np.flatnonzero(
+                (label[1:-1] == code["toileting"])
+                & (label[:-2] == code["sleeping"])
+                & (label[2:] == code["sleeping"])
+            )
+            for i in mine[inner + 1]:
+                first, last = i - 1, i + 1
+                while first > mine[0] and acts.activity[first - 1] in (code["sleeping"], code["toileting"]):
+                    first -= 1
+                while last < mine[-1] and acts.activity[last + 1] in (code["sleeping"], code["toileting"]):
+                    last += 1
+                night = acts.end[last] - acts.start[first]
+                if night > 5 * US_PER_H:
+                    shares.append((acts.start[i] - acts.start[first]) / night)
+    assert len(shares) > 20
+    assert np.quantile(shares, 0.05) > lo - 0.05 and np.max(shares) < hi + 0.05
+
+
+def test_wake_up_window_must_lie_inside_the_night() -> None:
+    raw = load_activity_model().model_dump()
+    raw["sleep"]["wakeup_at"] = (0.8, 0.2)
+    with pytest.raises(ValidationError, match="wakeup_at"):
+        ActivityModel.model_validate(raw)
+
+
+def test_flush_and_microwave_sensors_fire_on_their_activities_only() -> None:
+    """The toilet's flush sensor fires during toilet visits, the microwave during meals, nowhere else."""
+    model = load_activity_model()
+    plan = [
+        ("toileting", 0, 0, 0.05),
+        ("relaxing", 1, 0.05, 1),
+        ("lunch", 1, 1, 1.5),
+        ("grooming", 0, 1.5, 1.6),
+    ]
+    intervals = _intervals(plan)
+    rng = np.random.default_rng(3)
+    for tag, activity, room in (("toilet", 0, 0), ("microwave", 2, 1)):
+        spec = model.objects[tag]
+        runs = [object_activations(intervals, room, spec, rng) for _ in range(100)]
+        on = np.concatenate([r[0] for r in runs])
+        expected = 100 * spec.uses[plan[activity][0]]  # a Poisson number of uses per interval
+        assert 0.6 * expected <= len(on) <= 1.4 * expected, tag
+        inside = (on >= intervals.start[activity]) & (on < intervals.end[activity])
+        assert inside.all(), tag

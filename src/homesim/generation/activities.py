@@ -61,6 +61,10 @@ _FALLBACK = {
 _OUTDOOR = frozenset({"garden", "balcony", "garage"})
 #: Rooms one passes through (their PIRs see the walks, `transit`); activities happen elsewhere.
 _TRANSIT = frozenset({"entrance", "hallway"})
+#: What a motion detection is (`motion_detections`), which sets the chance a PIR's view sees it
+#: (`pir_sight`): a passage through the room's doorway, movement inside the room, or the continuous
+#: movement of doing something at one place (cooking at the cooktop, washing at the basin).
+PASSAGE, MOVING, DOING = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -154,7 +158,7 @@ def _candidates(
     nights = np.repeat(np.arange(days), rng.poisson(rate, days))
     length = night_end[nights] - night_start[nights]
     # Nocturia studies: the first void comes 2–4 h after falling asleep, rarely in the last hours.
-    at = night_start[nights] + (rng.uniform(0.15, 0.75, len(nights)) * length).astype(np.int64)
+    at = night_start[nights] + (rng.uniform(*model.sleep.wakeup_at, len(nights)) * length).astype(np.int64)
     out[(Activity.TOILETING, "night")].append(_lasting(model, Activity.TOILETING, at, rng))
     # Naps.
     p_nap = model.sleep.senior_nap_per_day if role == "senior" else model.sleep.nap_per_day
@@ -304,9 +308,9 @@ class _RoomChooser:
 # -- motion --------
 def motion_detections(
     home: Home, intervals: ActivityIntervals, rng: np.random.Generator, model: ActivityModel | None = None
-) -> tuple[I64, I64, I64, BoolArr]:
-    """PIR detections implied by the activities: (starts, ends, area index, moving), sorted by start;
-    `moving` marks movement inside a room, the rest are passages through its doorway (see `pir_sight`).
+) -> tuple[I64, I64, I64, npt.NDArray[np.int8]]:
+    """PIR detections implied by the activities: (starts, ends, area index, what), sorted by start;
+    `what` is `PASSAGE`, `MOVING` or `DOING` (see `pir_sight`).
 
     One on entering and one on leaving a room, a hallway walk-through on some room changes (the entrance
     on every leave and return), continuous movement over an activity's `moving_share`, and short Poisson
@@ -382,19 +386,24 @@ def motion_detections(
     t = np.concatenate([t, start[busy]])
     e = np.concatenate([e, start[busy] + (moving[intervals.activity[busy]] * dur[busy]).astype(np.int64)])
     r = np.concatenate([r, room[busy]])
-    inside = np.arange(len(t)) >= passages
+    what = np.full(len(t), MOVING, dtype=np.int8)
+    what[:passages] = PASSAGE
+    what[len(t) - int(busy.sum()) :] = DOING
     order = np.argsort(t, kind="stable")
-    return t[order], e[order], r[order], inside[order]
+    return t[order], e[order], r[order], what[order]
 
 
-def pir_sight(model: ActivityModel, moving: BoolArr, rng: np.random.Generator) -> BoolArr:
-    """Which of a room's detections (`moving`: inside the room, else a passage through its doorway) one
-    PIR in it sees: the sensor draws its field of view (`pir_views`), which sets the chance of each."""
+def pir_sight(
+    model: ActivityModel, what: npt.NDArray[np.int8] | BoolArr, rng: np.random.Generator
+) -> BoolArr:
+    """Which of a room's detections (`what`: `PASSAGE`, `MOVING` or `DOING`; a boolean reads as moving
+    or not) one PIR in it sees: the sensor draws its field of view (`pir_views`), which sets the chance of
+    each."""
     views = list(model.pir_views.values())
     shares = np.array([v.share for v in views])
     view = views[int(rng.choice(len(views), p=shares / shares.sum()))]
-    chance = np.where(moving, view.moving, view.passage)
-    seen: BoolArr = rng.random(len(moving)) < chance
+    chance = np.array([view.passage, view.moving, view.doing])[np.asarray(what, dtype=np.int64)]
+    seen: BoolArr = rng.random(len(what)) < chance
     return seen
 
 

@@ -38,12 +38,21 @@ class SleepSpec(_Spec):
     bedtime_sd_h: float = Field(ge=0)
     shared_share: float = Field(ge=0, le=1)
     night_wakeups: tuple[float, float]
+    #: When a night wake-up comes, [from, to] as shares of the night (uniform).
+    wakeup_at: tuple[float, float]
     senior_factor: float = Field(gt=0)
     child_factor: float = Field(gt=0)
     nap_per_day: float = Field(ge=0, le=1)
     senior_nap_per_day: float = Field(ge=0, le=1)
     nap_duration: Lognormal
     nap_at: MeanSd
+
+    @model_validator(mode="after")
+    def _wakeups_inside_the_night(self) -> SleepSpec:
+        low, high = self.wakeup_at
+        if not 0 <= low <= high <= 1:
+            raise ValueError("sleep.wakeup_at must be [from, to] with 0 <= from <= to <= 1")
+        return self
 
 
 class RoutineSpec(_Spec):
@@ -80,11 +89,13 @@ class ObjectSpec(_Spec):
 
 class PirViewSpec(_Spec):
     """A motion sensor's field of view: how often it is mounted so, and the chance it sees a detection of
-    someone passing its room's doorway (`passage`) or moving about inside it (`moving`)."""
+    someone passing its room's doorway (`passage`), moving about inside it (`moving`), or doing something
+    at one place in it for a while (`doing`: cooking, washing; the activity's `moving_share`)."""
 
     share: float = Field(gt=0)
     passage: float = Field(ge=0, le=1)
     moving: float = Field(ge=0, le=1)
+    doing: float = Field(ge=0, le=1)
 
 
 class ActivityModel(_Spec):

@@ -58,6 +58,8 @@ _CALIBRATED_TYPES = frozenset(KIND_DEVICES.values()) | {
     "seat_sensor",
     "fridge_sensor",
     "cupboard_sensor",
+    "microwave_sensor",
+    "toilet_sensor",
 }
 
 
