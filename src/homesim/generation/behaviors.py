@@ -1,8 +1,9 @@
 """Behaviours: the causal rules that drive a home's events, each with an id that becomes ground truth.
 
 The planner looks at the home's devices (by catalog tag) and its occupants and decides which routines,
-synergies, environment reactions and presence reactions this household has. It only decides; the
-EventGenerator turns each behaviour into events.
+synergies, environment reactions and presence reactions this household has, and which near-miss decoys
+it shows (a scene switching one room's devices together, manual co-use habits: `generation/decoys.py`).
+It only decides; the EventGenerator turns each behaviour and co-use into events.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from homesim.generation.decoys import TOGGLES, CoUse, plan_co_uses
 from homesim.schema.home import Entity, Home
 from homesim.schema.patterns import (
     CheapestHourTriggerSpec,
@@ -76,6 +78,7 @@ class Behavior(_Spec):
 class BehaviorPlan(_Spec):
     behaviors: tuple[Behavior, ...]
     decoys: tuple[DecoySpec, ...] = ()
+    co_uses: tuple[CoUse, ...] = ()
 
 
 def entities_with_tag(home: Home, tag: str, tags: dict[str, frozenset[str]]) -> list[Entity]:
@@ -101,6 +104,7 @@ class _Planner:
         self.rng = rng
         self.behaviors: list[Behavior] = []
         self.decoys: list[DecoySpec] = []
+        self.co_uses: list[CoUse] = []
         self.area_of = {e.entity_id: home.entity_area(e) for e in home.entities}
         self.room_type = {a.area_id: a.room_type for a in home.areas}
 
@@ -134,7 +138,12 @@ class _Planner:
         self._environment(lights)
         self._deferrable()
         self._cleaning()
-        return BehaviorPlan(behaviors=tuple(self.behaviors), decoys=tuple(self.decoys))
+        # Decoys last, from their own draws after every behaviour's: the behaviours above stay as they were.
+        self._evening_scene()
+        self._co_use()
+        return BehaviorPlan(
+            behaviors=tuple(self.behaviors), decoys=tuple(self.decoys), co_uses=tuple(self.co_uses)
+        )
 
     def _motion_lights(self, lights: list[Entity]) -> None:
         """Motion → light in the same area, only when dark, off a few minutes after motion clears."""
@@ -502,3 +511,63 @@ class _Planner:
                 revert=Revert(state="docked", median_min=70, sigma=0.2),
                 probability=self._p(0.7, 0.95),
             )
+
+    def _busy(self) -> set[str]:
+        """Entities some behaviour switches to anything but off: a decoy leaves their patterns alone."""
+        return {a.entity_id for b in self.behaviors for a in b.actions if a.state not in ("off", "closed")}
+
+    def _pair_decoys(self, entities: list[str], cause_id: str, shared_cause: str) -> None:
+        """Every pair of `entities` is a decoy of one cause (`cause_id` fires them all)."""
+        for i, a in enumerate(entities):
+            for b in entities[i + 1 :]:
+                self.decoys.append(
+                    DecoySpec(
+                        entity_a=a, entity_b=b, behaviors=(cause_id, cause_id), shared_cause=shared_cause
+                    )
+                )
+
+    def _evening_scene(self) -> None:
+        """Some households' evening scene: two or three devices of one room switched on in a few seconds,
+        on the evenings someone is home (a shared cause: the scene, not one device driving the other)."""
+        if self.rng.random() > 0.6:
+            return
+        busy = self._busy()
+        by_area: dict[str, list[Entity]] = {}
+        for e in self.home.entities:
+            area = self.area_of[e.entity_id]
+            on_off = e.domain in ("light", "media_player", "switch", "fan")
+            if e.role == "main" and on_off and area and e.entity_id not in busy:
+                by_area.setdefault(area, []).append(e)
+        areas = sorted(a for a, members in by_area.items() if len(members) >= 2)
+        if not areas:
+            return
+        living = [a for a in areas if self.room_type.get(a) == "living_room"]
+        area = living[0] if living else areas[int(self.rng.integers(len(areas)))]
+        members = sorted(by_area[area], key=lambda e: e.entity_id)[:3]
+        bid = self._add(
+            "scene",
+            f"Evening scene in {area}",
+            TimeTriggerSpec(
+                anchor="clock", hour=float(np.round(self.rng.uniform(18.0, 21.0), 2)), jitter_min=10.0
+            ),
+            [
+                Action(
+                    entity_id=e.entity_id, state=TOGGLES[e.domain][0], stagger_s=float(np.round(1.5 * i, 1))
+                )
+                for i, e in enumerate(members)
+            ],
+            conditions=Conditions(someone_home=True),
+            revert=Revert(state="off", median_min=round(float(self.rng.uniform(60, 150)), 1), sigma=0.3),
+            probability=self._p(0.6, 0.9),
+        )
+        self._pair_decoys([e.entity_id for e in members], bid, bid)
+
+    def _co_use(self) -> None:
+        """Manual co-use habits over devices no behaviour drives (`decoys.plan_co_uses`)."""
+        candidates = [e for e in self.home.entities if e.role == "main"]
+        uses = plan_co_uses(
+            candidates, lambda e: self.area_of[e.entity_id], self._busy(), len(self.co_uses), self.rng
+        )
+        for use in uses:
+            self.co_uses.append(use)
+            self._pair_decoys([use.entity_a, use.entity_b], use.id, f"manual:{use.area_id}")

@@ -1,0 +1,137 @@
+"""Near-miss decoys: devices that switch together seconds apart without one causing the other.
+
+Two kinds, both hard negatives for synergy detection (a detector that only counts co-activations calls
+them synergies):
+- manual co-use (`CoUse`): an occupant's habit of switching two devices in one room by hand, seconds
+  apart, mostly in one order but sometimes the other (the lamp and the TV at night); each is switched off
+  on its own later. No automation and no trigger: the shared cause is the person in the room.
+- a scene (planned by `behaviors.py` as a `scene` behaviour) that switches several devices of one room
+  together: they follow each other in seconds every time, but the cause is the scene, not A → B.
+
+The planner (`behaviors.py`) chooses the pairs and names each as a `DecoySpec` (the cause ids are the
+co-use's or the scene's id), so the ground truth lists them exactly; `emit_co_uses` turns a plan's
+co-uses into events (cause `noise`: manual toggles, with the co-use's id as cause id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field
+
+from homesim.generation.calendar import US_PER_MIN, US_PER_S, DayGrid
+from homesim.generation.event_table import EventBuffer
+from homesim.schema.events import Cause
+from homesim.schema.home import Entity
+
+I64 = npt.NDArray[np.int64]
+BoolArr = npt.NDArray[np.bool_]
+
+#: The state a manual toggle sets and then returns from, by domain.
+TOGGLES: dict[str, tuple[str, str]] = {
+    "light": ("on", "off"),
+    "switch": ("on", "off"),
+    "fan": ("on", "off"),
+    "humidifier": ("on", "off"),
+    "cover": ("open", "closed"),
+    "lock": ("unlocked", "locked"),
+    "media_player": ("playing", "off"),
+}
+#: Domains people switch together by hand in one room (a lamp and the TV, the blinds and a lamp).
+CO_USE_DOMAINS = ("light", "media_player", "cover", "switch", "fan")
+
+
+class CoUse(BaseModel):
+    """An occupant's habit of switching `entity_a` then `entity_b` (or, with `swap`, b then a) by hand."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    area_id: str
+    entity_a: str
+    entity_b: str
+    #: Local clock hours around which the habit happens (one session per hour per day at most).
+    hours: tuple[float, ...] = Field(min_length=1)
+    jitter_min: float = Field(ge=0)
+    #: Probability that a session happens on a given day at a given hour (someone awake at home).
+    probability: float = Field(ge=0, le=1)
+    #: Probability that b is switched first.
+    swap: float = Field(ge=0, le=1)
+    #: Lognormal seconds between the two toggles (median, log-sigma).
+    lag_median_s: float = Field(gt=0)
+    lag_sigma: float = Field(ge=0)
+    #: Lognormal minutes each device stays in its toggled state (median; log-sigma 0.5).
+    hold_median_min: float = Field(gt=0)
+
+
+def plan_co_uses(
+    candidates: Sequence[Entity],
+    area_of: Callable[[Entity], str | None],
+    busy: set[str],
+    start: int,
+    rng: np.random.Generator,
+) -> list[CoUse]:
+    """Up to two co-use habits in different areas, over pairs of `candidates` (main entities of
+    `CO_USE_DOMAINS`) that no behaviour acts on (`busy`). Ids are `c<start + i>-co_use`."""
+    by_area: dict[str, list[Entity]] = {}
+    for e in candidates:
+        area = area_of(e)
+        if area is not None and e.domain in CO_USE_DOMAINS and e.entity_id not in busy:
+            by_area.setdefault(area, []).append(e)
+    areas = sorted(a for a, members in by_area.items() if len(members) >= 2)
+    uses: list[CoUse] = []
+    for area in rng.permutation(np.array(areas, dtype=object))[:2] if areas else ():
+        members = sorted(by_area[str(area)], key=lambda e: e.entity_id)
+        i, j = rng.choice(len(members), size=2, replace=False)
+        evening = float(np.round(rng.uniform(18.0, 22.0), 2))
+        hours = (evening,) if rng.random() < 0.6 else (float(np.round(rng.uniform(6.5, 8.5), 2)), evening)
+        uses.append(
+            CoUse(
+                id=f"c{start + len(uses):03d}-co_use",
+                area_id=str(area),
+                entity_a=members[int(i)].entity_id,
+                entity_b=members[int(j)].entity_id,
+                hours=hours,
+                jitter_min=round(float(rng.uniform(20, 60)), 1),
+                probability=round(float(rng.uniform(0.5, 0.9)), 3),
+                swap=round(float(rng.uniform(0.1, 0.45)), 3),
+                lag_median_s=round(float(rng.uniform(3, 20)), 2),
+                lag_sigma=round(float(rng.uniform(0.4, 0.8)), 2),
+                hold_median_min=round(float(rng.uniform(20, 90)), 1),
+            )
+        )
+    return uses
+
+
+def emit_co_uses(
+    co_uses: Sequence[CoUse],
+    domain_of: Callable[[str], str],
+    buffer: EventBuffer,
+    grid: DayGrid,
+    awake: Callable[[I64], BoolArr],
+    rng: np.random.Generator,
+) -> None:
+    """Each co-use's sessions: on a day, near each of its hours with its probability while someone is awake
+    at home, the first device then the second a lognormal lag later, each back off after its own hold."""
+    days = np.arange(grid.days, dtype=np.int64)
+    for use in co_uses:
+        starts = np.concatenate(
+            [grid.local_time(days, np.full(grid.days, h)) for h in use.hours] or [np.zeros(0, np.int64)]
+        )
+        starts = starts + (rng.normal(0, use.jitter_min, len(starts)) * US_PER_MIN).astype(np.int64)
+        starts = np.sort(starts[(rng.random(len(starts)) < use.probability) & awake(starts)])
+        lag = (rng.lognormal(np.log(use.lag_median_s), use.lag_sigma, len(starts)) * US_PER_S).astype(
+            np.int64
+        )
+        swap = rng.random(len(starts)) < use.swap
+        times = {
+            use.entity_a: np.where(swap, starts + lag, starts),
+            use.entity_b: np.where(swap, starts, starts + lag),
+        }
+        for entity_id, t in times.items():
+            on, off = TOGGLES[domain_of(entity_id)]
+            hold = (rng.lognormal(np.log(use.hold_median_min), 0.5, len(t)) * US_PER_MIN).astype(np.int64)
+            rows = buffer.add(entity_id, t, Cause.NOISE, use.id, state=on)
+            buffer.add(entity_id, t + hold, Cause.NOISE, use.id, state=off, parents=rows)
