@@ -37,7 +37,9 @@ def main(argv: list[str] | None = None) -> None:
         data = load_training_data("gnn_synergy", Workspace(Path(path)), cycle=1)
         examples = trainer.examples(data)
         kinds = data.tables["synergies"].select("home_key", "trigger_entity", "action_entity", "label_kind")
-        tasks[name] = split_by_home(examples.join(kinds, on=["home_key", "trigger_entity", "action_entity"]))
+        tasks[name] = split_by_home(
+            examples.join(kinds, on=["home_key", "trigger_entity", "action_entity"]), args.share
+        )
     models: dict[str, Model | None] = {"baseline": None}
     for name, (train, _) in tasks.items():
         models[f"model({name})"] = trainer.fit(train.drop("label_kind"), args.seed)

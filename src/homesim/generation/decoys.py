@@ -41,6 +41,15 @@ TOGGLES: dict[str, tuple[str, str]] = {
 }
 #: Domains people switch together by hand in one room (a lamp and the TV, the blinds and a lamp).
 CO_USE_DOMAINS = ("light", "media_player", "cover", "switch", "fan")
+#: Pairs of domains chosen first: pairs automations also link (a TV dimming a lamp), so the decoy shares
+#: its shape, area and kinds with real synergies and only its timing tells it apart.
+_LOOK_ALIKE = frozenset(
+    {
+        frozenset(("media_player", "light")),
+        frozenset(("cover", "light")),
+        frozenset(("media_player", "cover")),
+    }
+)
 
 
 class CoUse(BaseModel):
@@ -70,34 +79,51 @@ def plan_co_uses(
     candidates: Sequence[Entity],
     area_of: Callable[[Entity], str | None],
     busy: set[str],
-    start: int,
+    linked: set[frozenset[str]],
     rng: np.random.Generator,
 ) -> list[CoUse]:
-    """Up to two co-use habits in different areas, over pairs of `candidates` (main entities of
-    `CO_USE_DOMAINS`) that no behaviour acts on (`busy`). Ids are `c<start + i>-co_use`."""
+    """Up to three co-use habits in different areas, over pairs of `candidates` (main entities of
+    `CO_USE_DOMAINS`) that no synergy or scene drives (`busy`) and no behaviour links (`linked`), look-alike
+    pairs (`_LOOK_ALIKE`) first. Ids are `c<i>-co_use`."""
     by_area: dict[str, list[Entity]] = {}
-    for e in candidates:
+    for e in sorted(candidates, key=lambda e: e.entity_id):
         area = area_of(e)
         if area is not None and e.domain in CO_USE_DOMAINS and e.entity_id not in busy:
             by_area.setdefault(area, []).append(e)
-    areas = sorted(a for a, members in by_area.items() if len(members) >= 2)
+    pairs: dict[str, list[tuple[Entity, Entity]]] = {}
+    for area, members in sorted(by_area.items()):
+        for i, a in enumerate(members):
+            for b in members[i + 1 :]:
+                if frozenset((a.entity_id, b.entity_id)) not in linked:
+                    pairs.setdefault(area, []).append((a, b))
+    # Areas with a look-alike pair first, in a random order within each group.
+    ranked = sorted(
+        pairs,
+        key=lambda area: (
+            not any(frozenset((a.domain, b.domain)) in _LOOK_ALIKE for a, b in pairs[area]),
+            float(rng.random()),
+        ),
+    )
     uses: list[CoUse] = []
-    for area in rng.permutation(np.array(areas, dtype=object))[:2] if areas else ():
-        members = sorted(by_area[str(area)], key=lambda e: e.entity_id)
-        i, j = rng.choice(len(members), size=2, replace=False)
+    for area in ranked[:3]:
+        look_alike = [p for p in pairs[area] if frozenset((p[0].domain, p[1].domain)) in _LOOK_ALIKE]
+        options = look_alike or pairs[area]
+        first, second = options[int(rng.integers(len(options)))]
+        if rng.random() < 0.5:
+            first, second = second, first
         evening = float(np.round(rng.uniform(18.0, 22.0), 2))
         hours = (evening,) if rng.random() < 0.6 else (float(np.round(rng.uniform(6.5, 8.5), 2)), evening)
         uses.append(
             CoUse(
-                id=f"c{start + len(uses):03d}-co_use",
-                area_id=str(area),
-                entity_a=members[int(i)].entity_id,
-                entity_b=members[int(j)].entity_id,
+                id=f"c{len(uses):03d}-co_use",
+                area_id=area,
+                entity_a=first.entity_id,
+                entity_b=second.entity_id,
                 hours=hours,
                 jitter_min=round(float(rng.uniform(20, 60)), 1),
                 probability=round(float(rng.uniform(0.5, 0.9)), 3),
-                swap=round(float(rng.uniform(0.1, 0.45)), 3),
-                lag_median_s=round(float(rng.uniform(3, 20)), 2),
+                swap=round(float(rng.uniform(0.05, 0.3)), 3),
+                lag_median_s=round(float(rng.uniform(2, 12)), 2),
                 lag_sigma=round(float(rng.uniform(0.4, 0.8)), 2),
                 hold_median_min=round(float(rng.uniform(20, 90)), 1),
             )
