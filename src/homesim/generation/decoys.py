@@ -61,11 +61,9 @@ class CoUse(BaseModel):
     area_id: str
     entity_a: str
     entity_b: str
-    #: Local clock hours around which the habit happens (one session per hour per day at most).
-    hours: tuple[float, ...] = Field(min_length=1)
-    jitter_min: float = Field(ge=0)
-    #: Probability that a session happens on a given day at a given hour (someone awake at home).
-    probability: float = Field(ge=0, le=1)
+    #: Sessions per day, at random times while someone is awake at home: no clock time (a clock habit
+    #: would be a time-of-day pattern the truth does not list).
+    per_day: float = Field(gt=0)
     #: Probability that b is switched first.
     swap: float = Field(ge=0, le=1)
     #: Lognormal seconds between the two toggles (median, log-sigma).
@@ -111,17 +109,13 @@ def plan_co_uses(
         first, second = options[int(rng.integers(len(options)))]
         if rng.random() < 0.5:
             first, second = second, first
-        evening = float(np.round(rng.uniform(18.0, 22.0), 2))
-        hours = (evening,) if rng.random() < 0.6 else (float(np.round(rng.uniform(6.5, 8.5), 2)), evening)
         uses.append(
             CoUse(
                 id=f"c{len(uses):03d}-co_use",
                 area_id=area,
                 entity_a=first.entity_id,
                 entity_b=second.entity_id,
-                hours=hours,
-                jitter_min=round(float(rng.uniform(20, 60)), 1),
-                probability=round(float(rng.uniform(0.5, 0.9)), 3),
+                per_day=round(float(rng.uniform(0.5, 1.5)), 3),
                 swap=round(float(rng.uniform(0.05, 0.3)), 3),
                 lag_median_s=round(float(rng.uniform(2, 12)), 2),
                 lag_sigma=round(float(rng.uniform(0.4, 0.8)), 2),
@@ -139,15 +133,13 @@ def emit_co_uses(
     awake: Callable[[I64], BoolArr],
     rng: np.random.Generator,
 ) -> None:
-    """Each co-use's sessions: on a day, near each of its hours with its probability while someone is awake
-    at home, the first device then the second a lognormal lag later, each back off after its own hold."""
-    days = np.arange(grid.days, dtype=np.int64)
+    """Each co-use's sessions: Poisson many at uniform times, those while someone is awake at home kept;
+    the first device then the second a lognormal lag later, each back off after its own hold."""
+    period = grid.end_us - grid.begin_us
     for use in co_uses:
-        starts = np.concatenate(
-            [grid.local_time(days, np.full(grid.days, h)) for h in use.hours] or [np.zeros(0, np.int64)]
-        )
-        starts = starts + (rng.normal(0, use.jitter_min, len(starts)) * US_PER_MIN).astype(np.int64)
-        starts = np.sort(starts[(rng.random(len(starts)) < use.probability) & awake(starts)])
+        n = int(rng.poisson(use.per_day * grid.days))
+        starts = grid.begin_us + (rng.random(n) * period).astype(np.int64)
+        starts = np.sort(starts[awake(starts)])
         lag = (rng.lognormal(np.log(use.lag_median_s), use.lag_sigma, len(starts)) * US_PER_S).astype(
             np.int64
         )
