@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     models: dict[str, Model | None] = {"baseline": None}
     for name, (train, _) in tasks.items():
         models[f"model({name})"] = trainer.fit(train.drop("label_kind"), args.seed)
+    rows: list[str] = []
     print("| task | held-out homes | edges | positives | decoys | arm | PR-AUC | arm − baseline (95 % CI) |")
     print("| --- | ---: | ---: | ---: | ---: | --- | ---: | --- |")
     for name, (_, held) in tasks.items():
@@ -59,6 +60,33 @@ def main(argv: list[str] | None = None) -> None:
             print(
                 f"| {name} | {homes} | {frame.height} | {positives} | {decoys} | {arm} | {value:.4f} | {ci} |"
             )
+            rows += _by_kind(name, arm, held, predictions)
+    print("\nMean score by label kind: player → light edges (the look-alike pairs) | all edges")
+    print("| task | arm | kind | player → light: edges, mean score | all: edges, mean score |")
+    print("| --- | --- | --- | ---: | ---: |")
+    print("\n".join(rows))
+
+
+def _by_kind(task: str, arm: str, held: pl.DataFrame, predictions: pl.DataFrame) -> list[str]:
+    """One row per label kind: mean score on player → light edges and on all edges."""
+    frame = held.select("trigger_entity", "action_entity", "label_kind").with_columns(
+        predictions.get_column("score"),
+        (
+            pl.col("trigger_entity").str.starts_with("media_player.")
+            & pl.col("action_entity").str.starts_with("light.")
+        ).alias("look_alike"),
+    )
+    out = []
+    for kind in ("active", "potential", "decoy", "none"):
+        part = frame.filter(pl.col("label_kind") == kind)
+        look = part.filter(pl.col("look_alike"))
+        scores = look.get_column("score").to_numpy()
+        mean_look = f"{float(scores.mean()):.3f}" if len(scores) else "–"
+        mean_all = float(part.get_column("score").to_numpy().mean()) if part.height else float("nan")
+        out.append(
+            f"| {task} | {arm} | {kind} | {look.height}, {mean_look} | {part.height}, {mean_all:.3f} |"
+        )
+    return out
 
 
 if __name__ == "__main__":

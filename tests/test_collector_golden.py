@@ -2,8 +2,8 @@
 replaced: a real small cycle (every stage) plus records broken in every way a validator checks are
 collected into both stores and exported; the outcome is compared with `tests/data/collector_golden.json`,
 first written by the per-record collector of commit 777c523 on this input as generator 1.2.0 made it, then
-rewritten for generator 1.3.0's and 1.4.0's homes (each time the same 13 rejects with the same reasons; only
-the duplicates' original ids, the rejects' order and the accepted counts moved with the input).
+rewritten for generator 1.3.0's, 1.4.0's and 1.5.0's homes (each time the same 13 rejects with the same
+reasons; only the duplicates' original ids, the rejects' order and the accepted counts moved with the input).
 `python tests/test_collector_golden.py` rewrites it: only do that for an intended change of outputs or of the
 generated input.
 """
