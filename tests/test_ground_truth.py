@@ -155,17 +155,26 @@ def test_potential_synergies_are_unlinked_pairs_in_one_area(
         assert len({s.id for s in truth.synergies}) == len(truth.synergies)
 
 
-def test_decoys_co_occur_through_a_shared_cause(truths: list[GroundTruth]) -> None:
-    decoys = [(t, d) for t in truths for d in t.decoys]
+def test_decoys_co_occur_through_a_shared_cause(
+    month_homes: list[GeneratedHome], truths: list[GroundTruth]
+) -> None:
+    decoys = [(g, t, d) for g, t in zip(month_homes, truths, strict=True) for d in t.decoys]
     assert decoys
-    for truth, decoy in decoys:
+    for generated, truth, decoy in decoys:
         patterns = {p.id: p for p in truth.patterns}
-        first, second = (patterns[b] for b in decoy.behaviors)
-        assert decoy.entity_a in {a.entity_id for a in first.actions}
-        assert decoy.entity_b in {a.entity_id for a in second.actions}
-        assert decoy.entity_a != decoy.entity_b and first.id != second.id
+        uses = {u.id: u for u in generated.plan.co_uses}
+        first, second = decoy.behaviors
+        if first in uses:  # a manual co-use: its two devices, one cause id
+            assert first == second
+            assert {decoy.entity_a, decoy.entity_b} == {uses[first].entity_a, uses[first].entity_b}
+        else:  # actions of two behaviours with one anchor, or of one scene
+            assert decoy.entity_a in {a.entity_id for a in patterns[first].actions}
+            assert decoy.entity_b in {a.entity_id for a in patterns[second].actions}
+        assert decoy.entity_a != decoy.entity_b
         assert decoy.co_occurrences > 0
-    assert any(d.shared_cause.startswith("wake:") for _, d in decoys)
+    causes = {d.shared_cause.split(":")[0] for _, _, d in decoys}
+    assert {"wake", "manual"} <= causes
+    assert any(d.behaviors[0] == d.behaviors[1] and d.behaviors[0].endswith("-scene") for _, _, d in decoys)
 
 
 def test_fault_windows_contain_their_anomalous_events(

@@ -1,8 +1,9 @@
 """Behaviours: the causal rules that drive a home's events, each with an id that becomes ground truth.
 
 The planner looks at the home's devices (by catalog tag) and its occupants and decides which routines,
-synergies, environment reactions and presence reactions this household has. It only decides; the
-EventGenerator turns each behaviour into events.
+synergies, environment reactions and presence reactions this household has, and which near-miss decoys
+it shows (a scene switching one room's devices together, manual co-use habits: `generation/decoys.py`).
+It only decides; the EventGenerator turns each behaviour and co-use into events.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from homesim.generation.decoys import TOGGLES, CoUse, plan_co_uses
 from homesim.schema.home import Entity, Home
 from homesim.schema.patterns import (
     CheapestHourTriggerSpec,
@@ -76,6 +78,7 @@ class Behavior(_Spec):
 class BehaviorPlan(_Spec):
     behaviors: tuple[Behavior, ...]
     decoys: tuple[DecoySpec, ...] = ()
+    co_uses: tuple[CoUse, ...] = ()
 
 
 def entities_with_tag(home: Home, tag: str, tags: dict[str, frozenset[str]]) -> list[Entity]:
@@ -101,6 +104,7 @@ class _Planner:
         self.rng = rng
         self.behaviors: list[Behavior] = []
         self.decoys: list[DecoySpec] = []
+        self.co_uses: list[CoUse] = []
         self.area_of = {e.entity_id: home.entity_area(e) for e in home.entities}
         self.room_type = {a.area_id: a.room_type for a in home.areas}
 
@@ -134,7 +138,13 @@ class _Planner:
         self._environment(lights)
         self._deferrable()
         self._cleaning()
-        return BehaviorPlan(behaviors=tuple(self.behaviors), decoys=tuple(self.decoys))
+        # Added last, so the behaviours above keep their ids and draws.
+        self._media_lighting(lights)
+        self._evening_scene()
+        self._co_use()
+        return BehaviorPlan(
+            behaviors=tuple(self.behaviors), decoys=tuple(self.decoys), co_uses=tuple(self.co_uses)
+        )
 
     def _motion_lights(self, lights: list[Entity]) -> None:
         """Motion → light in the same area, only when dark, off a few minutes after motion clears."""
@@ -502,3 +512,110 @@ class _Planner:
                 revert=Revert(state="docked", median_min=70, sigma=0.2),
                 probability=self._p(0.7, 0.95),
             )
+
+    def _busy(self, types: tuple[PatternType, ...]) -> set[str]:
+        """Entities a behaviour of `types` switches to anything but off: decoys leave their patterns alone."""
+        return {
+            a.entity_id
+            for b in self.behaviors
+            if b.type in types
+            for a in b.actions
+            if a.state not in ("off", "closed")
+        }
+
+    def _pair_decoys(self, entities: list[str], cause_id: str, shared_cause: str) -> None:
+        """Every pair of `entities` is a decoy of one cause (`cause_id` fires them all)."""
+        for i, a in enumerate(entities):
+            for b in entities[i + 1 :]:
+                self.decoys.append(
+                    DecoySpec(
+                        entity_a=a, entity_b=b, behaviors=(cause_id, cause_id), shared_cause=shared_cause
+                    )
+                )
+
+    def _media_lighting(self, lights: list[Entity]) -> None:
+        """Some households link a TV or speaker to a light of its room, after dark, on the evenings no one
+        overrides it (probability < 1): it dims the room (turns off a light a routine had turned on) or
+        turns on an ambient light. The ambient kind has the shape of the evening scene's player → light
+        decoy."""
+        lit = self._busy(("time_of_day",))
+        players = [e for e in self.home.entities if e.domain == "media_player" and e.role == "main"]
+        for tv in sorted(players, key=lambda e: e.entity_id):
+            area = self.area_of[tv.entity_id]
+            same = [lt for lt in lights if self.area_of[lt.entity_id] == area]
+            if not same or self.rng.random() > 0.7:
+                continue
+            dim = [lt for lt in same if lt.entity_id in lit]
+            if dim and self.rng.random() < 0.5:
+                light, state, revert = dim[0], "off", None
+            else:
+                light, state = same[int(self.rng.integers(len(same)))], "on"
+                revert = Revert(state="off", median_min=round(float(self.rng.uniform(60, 120)), 1), sigma=0.3)
+            self._add(
+                "synergy",
+                f"{tv.entity_id} playing turns {light.entity_id} {state} after dark",
+                StateTriggerSpec(entity_id=tv.entity_id, to="playing"),
+                [Action(entity_id=light.entity_id, state=state)],
+                conditions=Conditions(dark=True),
+                delay=Delay(median_s=round(float(self.rng.uniform(1.0, 3.0)), 2), sigma=0.3),
+                revert=revert,
+                probability=self._p(0.4, 0.8),
+            )
+
+    def _evening_scene(self) -> None:
+        """Some households' evening scene: a room's music or TV, then one or two of its lights, switched on
+        a second or two apart on the evenings someone is home. Each player → light pair looks like a synergy
+        (the light follows every time, seconds later) but its shared cause is the scene: a decoy."""
+        if self.rng.random() > 0.8:
+            return
+        busy = self._busy(("time_of_day", "synergy", "environment", "presence", "scene"))
+        by_area: dict[str, list[Entity]] = {}
+        for e in sorted(self.home.entities, key=lambda e: e.entity_id):
+            area = self.area_of[e.entity_id]
+            on_off = e.domain in ("light", "media_player", "switch", "fan")
+            if e.role == "main" and on_off and area and e.entity_id not in busy:
+                by_area.setdefault(area, []).append(e)
+
+        def players_first(members: list[Entity]) -> list[Entity]:
+            return sorted(members, key=lambda e: (e.domain != "media_player", e.domain != "light"))
+
+        with_player = [
+            a for a, m in sorted(by_area.items()) if {"media_player", "light"} <= {e.domain for e in m}
+        ]
+        areas = with_player or sorted(a for a, m in by_area.items() if len(m) >= 2)
+        if not areas:
+            return
+        living = [a for a in areas if self.room_type.get(a) == "living_room"]
+        area = living[0] if living else areas[int(self.rng.integers(len(areas)))]
+        members = players_first(by_area[area])[:3]
+        gaps = self.rng.uniform(1.0, 3.0, len(members) - 1)  # each device a second or so after the last
+        bid = self._add(
+            "scene",
+            f"Evening scene in {area}",
+            TimeTriggerSpec(
+                anchor="clock", hour=float(np.round(self.rng.uniform(18.0, 21.0), 2)), jitter_min=10.0
+            ),
+            [
+                Action(entity_id=e.entity_id, state=TOGGLES[e.domain][0], stagger_s=stagger)
+                for e, stagger in zip(members, np.cumsum(np.r_[0.0, gaps]).round(1).tolist(), strict=False)
+            ],
+            conditions=Conditions(someone_home=True),
+            revert=Revert(state="off", median_min=round(float(self.rng.uniform(60, 150)), 1), sigma=0.3),
+            probability=self._p(0.6, 0.9),
+        )
+        self._pair_decoys([e.entity_id for e in members], bid, bid)
+
+    def _co_use(self) -> None:
+        """Manual co-use habits (`decoys.plan_co_uses`) over devices no synergy or scene drives: a routine's
+        device (the evening TV) may be switched by hand besides."""
+        candidates = [e for e in self.home.entities if e.role == "main"]
+        linked = {
+            frozenset((b.trigger.entity_id, a.entity_id))
+            for b in self.behaviors
+            if isinstance(b.trigger, StateTriggerSpec)
+            for a in b.actions
+        }
+        busy = self._busy(("synergy", "scene"))
+        for use in plan_co_uses(candidates, lambda e: self.area_of[e.entity_id], busy, linked, self.rng):
+            self.co_uses.append(use)
+            self._pair_decoys([use.entity_a, use.entity_b], use.id, f"manual:{use.area_id}")

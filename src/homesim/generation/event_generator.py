@@ -1,8 +1,8 @@
 """EventGenerator: turns a home, its occupants' schedules, its environment and its behaviours into events.
 
 Every event carries its cause (`presence`, `routine`, `synergy`, `environment`, `sensor`, `noise`, `fault`)
-and, where a behaviour produced it, that behaviour's id. All work is column-wise: loops run over
-behaviours, entities and days, never over events.
+and, where a behaviour or a manual co-use (`decoys.py`) produced it, that behaviour's or co-use's id. All
+work is column-wise: loops run over behaviours, entities and days, never over events.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from homesim.generation.behaviors import (
 )
 from homesim.generation.calendar import US_PER_H, US_PER_MIN, US_PER_S, DayGrid
 from homesim.generation.calibration import Episodes, SensorFit, draw_quantiles
+from homesim.generation.decoys import TOGGLES, emit_co_uses
 from homesim.generation.environment import CONDITIONS, Environment
 from homesim.generation.event_table import PRESS, EventBuffer
 from homesim.generation.occupants import Schedules, merge_intervals
@@ -53,16 +54,6 @@ _OUTDOOR_PER_HOUR = {"garage": 0.3, "garden": 0.4, "balcony": 0.2}
 #: A presence (mmWave) sensor holds `on` this long after the room empties.
 _PRESENCE_CLEAR_S = 60.0
 _MOTION_CLEAR_S = 90.0
-#: The state a manual toggle sets and then returns from, by domain.
-_TOGGLES = {
-    "light": ("on", "off"),
-    "switch": ("on", "off"),
-    "fan": ("on", "off"),
-    "humidifier": ("on", "off"),
-    "cover": ("open", "closed"),
-    "lock": ("unlocked", "locked"),
-    "media_player": ("playing", "off"),
-}
 _CODE_SLEEPING = ACTIVITIES.index("sleeping")
 #: States in which an appliance draws its rated power.
 ACTIVE_STATES = ("on", "cool", "heat", "performance", "cleaning", "playing")
@@ -111,7 +102,7 @@ class EventGenerator:
 
     # -- public --------
     def run(self) -> EventBuffer:
-        """Emit presence, activity, behaviours and noise into the buffer (sensors and faults come after)."""
+        """Emit presence, activity, behaviours, noise and co-uses into the buffer (sensors, faults after)."""
         self._presence()
         self._activity()
         self._calibrated()
@@ -120,6 +111,11 @@ class EventGenerator:
         for behavior in ordered:  # synergies last: their triggers must exist first
             self._behavior(behavior)
         self._manual_noise()
+        # Last, so the co-uses' draws leave every other event as it was.
+        domains = {e.entity_id: e.domain for e in self.home.entities}
+        emit_co_uses(
+            self.plan.co_uses, domains.__getitem__, self.buffer, self.grid, self._anyone_awake, self.rng
+        )
         return self.buffer
 
     # -- presence and activity --------
@@ -484,7 +480,7 @@ class EventGenerator:
         period = self.grid.end_us - self.grid.begin_us
         days = self.grid.days
         for entity in self.home.entities:
-            pair = _TOGGLES.get(entity.domain)
+            pair = TOGGLES.get(entity.domain)
             if pair is None or entity.role != "main" or entity.entity_id in self.calibrated:
                 continue
             n = int(self.rng.poisson(self.noise * 0.25 * days))

@@ -63,7 +63,10 @@ def generate_home(config: GenerationConfig, index: int, catalog: Catalog | None 
     calibrated = calibrated_sensors(home, cal) if cal is not None else {}
     if calibrated:  # a calibrated sensor's events are its fitted responses only (its appliance, too)
         kept = tuple(b for b in plan.behaviors if not any(a.entity_id in calibrated for a in b.actions))
-        plan = plan.model_copy(update={"behaviors": kept})
+        uses = tuple(u for u in plan.co_uses if not {u.entity_a, u.entity_b} & calibrated.keys())
+        causes = {b.id for b in kept} | {u.id for u in uses}
+        decoys = tuple(d for d in plan.decoys if set(d.behaviors) <= causes)
+        plan = plan.model_copy(update={"behaviors": kept, "co_uses": uses, "decoys": decoys})
     generator = EventGenerator(
         home,
         grid,

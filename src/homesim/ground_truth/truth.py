@@ -34,6 +34,7 @@ from homesim.generation.behaviors import (
 )
 from homesim.generation.calendar import US_PER_S, day_grid
 from homesim.generation.catalog import load_catalog
+from homesim.generation.decoys import TOGGLES
 from homesim.ground_truth.accuracy import match_home
 from homesim.ground_truth.automations import AutomationBuilder, parse_attributes
 from homesim.ground_truth.verifier import (
@@ -474,6 +475,7 @@ def _synergies(home: Home, plan: BehaviorPlan, patterns: Sequence[Pattern]) -> t
         return _OTHER_RELATION
 
     occurrences = {p.id: p.occurrences for p in patterns}
+    decoys = {frozenset((d.entity_a, d.entity_b)) for d in plan.decoys}
     synergies: list[Synergy] = []
     linked: set[tuple[str, str]] = set()
     for b in plan.behaviors:
@@ -510,7 +512,10 @@ def _synergies(home: Home, plan: BehaviorPlan, patterns: Sequence[Pattern]) -> t
         for trigger in members
         if fits(trigger, rule.trigger_tags, rule.trigger_role)
         for action in members
-        if fits(action, rule.action_tags, "main") and (trigger.entity_id, action.entity_id) not in linked
+        if fits(action, rule.action_tags, "main")
+        and (trigger.entity_id, action.entity_id) not in linked
+        # A pair the household switches together by hand or by scene is a decoy, not an opportunity.
+        and frozenset((trigger.entity_id, action.entity_id)) not in decoys
     )
     for i, (name, trigger_id, action_id, area, rule) in enumerate(candidates):
         synergies.append(
@@ -544,16 +549,23 @@ def _shared_cause(b: Behavior) -> str | None:
 
 
 def _decoys(plan: BehaviorPlan, patterns: Sequence[Pattern], events: pl.DataFrame) -> tuple[Decoy, ...]:
-    """The plan's decoys, and every pair of actions of two behaviours with one shared cause that co-occur,
-    unless some behaviour links the two entities (then the pair is causal)."""
+    """The plan's decoys (shared causes: a scene's actions, a manual co-use's toggles), and every pair of
+    actions of two behaviours with one shared cause that co-occur, unless some behaviour links the two
+    entities (then the pair is causal)."""
     linked = {
         frozenset((b.trigger.entity_id, a.entity_id))
         for b in plan.behaviors
         if isinstance(b.trigger, StateTriggerSpec)
         for a in b.actions
     }
+    co_use_actions = [
+        {"cause_id": u.id, "entity_id": e, "state": TOGGLES[e.split(".", 1)[0]][0]}
+        for u in plan.co_uses
+        for e in (u.entity_a, u.entity_b)
+    ]
     actions = pl.DataFrame(
-        [{"cause_id": p.id, "entity_id": a.entity_id, "state": a.state} for p in patterns for a in p.actions],
+        [{"cause_id": p.id, "entity_id": a.entity_id, "state": a.state} for p in patterns for a in p.actions]
+        + co_use_actions,
         schema={"cause_id": pl.Utf8, "entity_id": pl.Utf8, "state": pl.Utf8},
     )
     tagged = events.join(actions, on=["cause_id", "entity_id", "state"], how="inner")

@@ -82,8 +82,10 @@ TriggerSpec = Annotated[
 ]
 
 
-# Two entities that co-occur through a shared cause (the same occupant's anchor) but never cause each
-# other: hard negatives for synergy detection. The planner names them; the truth adds what it observed.
+# Two entities that co-occur through a shared cause (the same occupant's anchor, one scene, a manual
+# co-use habit: `generation/decoys.py`) but never cause each other: hard negatives for synergy detection.
+# `behaviors` are the cause ids of the two entities' events (one id twice for a scene or a co-use). The
+# planner names them; the truth adds what it observed.
 class DecoySpec(StrictModel):
     entity_a: EntityId
     entity_b: EntityId

@@ -1,0 +1,155 @@
+"""Near-miss decoys: devices that switch together seconds apart without one causing the other.
+
+Two kinds, both hard negatives for synergy detection (a detector that only counts co-activations calls
+them synergies):
+- manual co-use (`CoUse`): an occupant's habit of switching two devices in one room by hand, seconds
+  apart, mostly in one order but sometimes the other (the lamp and the TV at night); each is switched off
+  on its own later. No automation and no trigger: the shared cause is the person in the room.
+- a scene (planned by `behaviors.py` as a `scene` behaviour) that switches several devices of one room
+  together: they follow each other in seconds every time, but the cause is the scene, not A → B.
+
+The planner (`behaviors.py`) chooses the pairs and names each as a `DecoySpec` (the cause ids are the
+co-use's or the scene's id), so the ground truth lists them exactly; `emit_co_uses` turns a plan's
+co-uses into events (cause `noise`: manual toggles, with the co-use's id as cause id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field
+
+from homesim.generation.calendar import US_PER_MIN, US_PER_S, DayGrid
+from homesim.generation.event_table import EventBuffer
+from homesim.schema.events import Cause
+from homesim.schema.home import Entity
+
+I64 = npt.NDArray[np.int64]
+BoolArr = npt.NDArray[np.bool_]
+
+#: The state a manual toggle sets and then returns from, by domain.
+TOGGLES: dict[str, tuple[str, str]] = {
+    "light": ("on", "off"),
+    "switch": ("on", "off"),
+    "fan": ("on", "off"),
+    "humidifier": ("on", "off"),
+    "cover": ("open", "closed"),
+    "lock": ("unlocked", "locked"),
+    "media_player": ("playing", "off"),
+}
+#: Domains people switch together by hand in one room (a lamp and the TV, the blinds and a lamp).
+CO_USE_DOMAINS = ("light", "media_player", "cover", "switch", "fan")
+#: Pairs of domains chosen first: pairs automations also link (a TV dimming a lamp), so the decoy shares
+#: its shape, area and kinds with real synergies and only its timing tells it apart.
+_LOOK_ALIKE = frozenset(
+    {
+        frozenset(("media_player", "light")),
+        frozenset(("cover", "light")),
+        frozenset(("media_player", "cover")),
+    }
+)
+
+
+class CoUse(BaseModel):
+    """An occupant's habit of switching `entity_a` then `entity_b` (or, with `swap`, b then a) by hand."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    area_id: str
+    entity_a: str
+    entity_b: str
+    #: Sessions per day, at random times while someone is awake at home: no clock time (a clock habit
+    #: would be a time-of-day pattern the truth does not list).
+    per_day: float = Field(gt=0)
+    #: Probability that b is switched first.
+    swap: float = Field(ge=0, le=1)
+    #: Lognormal seconds between the two toggles (median, log-sigma).
+    lag_median_s: float = Field(gt=0)
+    lag_sigma: float = Field(ge=0)
+    #: Lognormal minutes each device stays in its toggled state (median; log-sigma 0.5).
+    hold_median_min: float = Field(gt=0)
+
+
+def plan_co_uses(
+    candidates: Sequence[Entity],
+    area_of: Callable[[Entity], str | None],
+    busy: set[str],
+    linked: set[frozenset[str]],
+    rng: np.random.Generator,
+) -> list[CoUse]:
+    """Up to three co-use habits in different areas, over pairs of `candidates` (main entities of
+    `CO_USE_DOMAINS`) that no synergy or scene drives (`busy`) and no behaviour links (`linked`), look-alike
+    pairs (`_LOOK_ALIKE`) first. Ids are `c<i>-co_use`."""
+    by_area: dict[str, list[Entity]] = {}
+    for e in sorted(candidates, key=lambda e: e.entity_id):
+        area = area_of(e)
+        if area is not None and e.domain in CO_USE_DOMAINS and e.entity_id not in busy:
+            by_area.setdefault(area, []).append(e)
+    pairs: dict[str, list[tuple[Entity, Entity]]] = {}
+    for area, members in sorted(by_area.items()):
+        for i, a in enumerate(members):
+            for b in members[i + 1 :]:
+                if frozenset((a.entity_id, b.entity_id)) not in linked:
+                    pairs.setdefault(area, []).append((a, b))
+    # Areas with a look-alike pair first, in a random order within each group.
+    ranked = sorted(
+        pairs,
+        key=lambda area: (
+            not any(frozenset((a.domain, b.domain)) in _LOOK_ALIKE for a, b in pairs[area]),
+            float(rng.random()),
+        ),
+    )
+    uses: list[CoUse] = []
+    for area in ranked[:3]:
+        look_alike = [p for p in pairs[area] if frozenset((p[0].domain, p[1].domain)) in _LOOK_ALIKE]
+        options = look_alike or pairs[area]
+        first, second = options[int(rng.integers(len(options)))]
+        if rng.random() < 0.5:
+            first, second = second, first
+        uses.append(
+            CoUse(
+                id=f"c{len(uses):03d}-co_use",
+                area_id=area,
+                entity_a=first.entity_id,
+                entity_b=second.entity_id,
+                per_day=round(float(rng.uniform(0.5, 1.5)), 3),
+                swap=round(float(rng.uniform(0.05, 0.3)), 3),
+                lag_median_s=round(float(rng.uniform(2, 12)), 2),
+                lag_sigma=round(float(rng.uniform(0.4, 0.8)), 2),
+                hold_median_min=round(float(rng.uniform(20, 90)), 1),
+            )
+        )
+    return uses
+
+
+def emit_co_uses(
+    co_uses: Sequence[CoUse],
+    domain_of: Callable[[str], str],
+    buffer: EventBuffer,
+    grid: DayGrid,
+    awake: Callable[[I64], BoolArr],
+    rng: np.random.Generator,
+) -> None:
+    """Each co-use's sessions: Poisson many at uniform times, those while someone is awake at home kept;
+    the first device then the second a lognormal lag later, each back off after its own hold."""
+    period = grid.end_us - grid.begin_us
+    for use in co_uses:
+        n = int(rng.poisson(use.per_day * grid.days))
+        starts = grid.begin_us + (rng.random(n) * period).astype(np.int64)
+        starts = np.sort(starts[awake(starts)])
+        lag = (rng.lognormal(np.log(use.lag_median_s), use.lag_sigma, len(starts)) * US_PER_S).astype(
+            np.int64
+        )
+        swap = rng.random(len(starts)) < use.swap
+        times = {
+            use.entity_a: np.where(swap, starts + lag, starts),
+            use.entity_b: np.where(swap, starts, starts + lag),
+        }
+        for entity_id, t in times.items():
+            on, off = TOGGLES[domain_of(entity_id)]
+            hold = (rng.lognormal(np.log(use.hold_median_min), 0.5, len(t)) * US_PER_MIN).astype(np.int64)
+            rows = buffer.add(entity_id, t, Cause.NOISE, use.id, state=on)
+            buffer.add(entity_id, t + hold, Cause.NOISE, use.id, state=off, parents=rows)
