@@ -270,21 +270,16 @@ class EventGenerator:
         keep: npt.NDArray[np.bool_] = ~again | (self.rng.random(len(sensor)) < chance[sensor])
         return keep
 
-    def _episode_starts(self, per_h: float) -> I64:
-        """Start times of the household's episodes of activity, `per_h` per awake hour at home: where
-        waking activities start (moving from one thing to the next), those starts thinned or topped up at
-        random times of the waking activities to the fitted rate."""
+    def _episode_starts(self, times: I64, per_h: float) -> I64:
+        """Start times of the household's episodes of activity, `per_h` per awake hour at home, drawn
+        among the activations themselves (`times`): episodes come where the home is active, in proportion,
+        so gathering moves an activation only to a near one and keeps the day's profile (a long quiet
+        activity gets a few episodes, not all its activations at its start)."""
         acts = self.activities
         awake = (acts.room >= 0) & (acts.activity != _CODE_SLEEPING)
-        s, e = acts.start[awake], acts.end[awake]
-        hours = float((e - s).sum()) / US_PER_H
-        episodes = per_h * hours
-        keep = self.rng.random(len(s)) < min(episodes / max(len(s), 1), 1.0)
-        extra = max(episodes - len(s), 0.0) / max(hours, 1e-9)
-        k = self.rng.poisson(extra * (e - s) / US_PER_H)
-        idx = np.repeat(np.arange(len(s)), k)
-        more = s[idx] + (self.rng.random(len(idx)) * (e - s)[idx]).astype(np.int64)
-        return np.sort(np.concatenate([s[keep], more]))
+        hours = float((acts.end[awake] - acts.start[awake]).sum()) / US_PER_H
+        keep = self.rng.random(len(times)) < min(per_h * hours / max(len(times), 1), 1.0)
+        return np.sort(times[keep])
 
     def _repeats(self, starts: I64, ends: I64, fit: SensorFit) -> tuple[I64, I64]:
         """After each activation the same sensor fires again with probability `fit.repeat` (a chain: a
@@ -299,7 +294,7 @@ class EventGenerator:
 
     def _nearest_episode(self, times: I64, per_h: float) -> I64:
         """The start of the episode nearest each time (the time itself when there is no episode)."""
-        starts = self._episode_starts(per_h)
+        starts = self._episode_starts(times, per_h)
         if len(starts) == 0:
             return times
         i = np.clip(np.searchsorted(starts, times), 1, max(len(starts) - 1, 1))
