@@ -260,13 +260,16 @@ class EventGenerator:
     def _first_or_again(
         self, t: I64, sensor: I64, episode: I64, chance: npt.NDArray[np.float64]
     ) -> npt.NDArray[np.bool_]:
-        """Which activations stay: each sensor's first in an episode, and a further one at the sensor's
-        `chance` (someone staying in its view fires it again; passing by fires it once)."""
+        """Which activations stay: each sensor's first in an episode, and a further one — in the episode,
+        or next after its own last with no other sensor between — at the sensor's `chance` (someone
+        staying in its view fires it again; passing by fires it once)."""
         order = np.lexsort((t, episode, sensor))
         again = np.zeros(len(sensor), dtype=bool)
         again[order[1:]] = (sensor[order][1:] == sensor[order][:-1]) & (
             episode[order][1:] == episode[order][:-1]
         )
+        order = np.argsort(t, kind="stable")
+        again[order[1:]] |= sensor[order][1:] == sensor[order][:-1]
         keep: npt.NDArray[np.bool_] = ~again | (self.rng.random(len(sensor)) < chance[sensor])
         return keep
 
