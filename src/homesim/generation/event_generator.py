@@ -244,7 +244,9 @@ class EventGenerator:
             episode = self._nearest_episode(t, self.episodes.per_h)
             keep = self._first_or_again(t, sensor, episode, np.array([fit.again for _, fit in fits]))
             t, on, sensor, episode = t[keep], on[keep], sensor[keep], episode[keep]
-            t = self._gathered(t, sensor, episode, self.episodes)
+            areas = {a.area_id: i for i, a in enumerate(self.home.areas)}
+            room = np.array([areas.get(self.area_of[e] or "", -1) for e, _ in fits])[sensor]
+            t = self._gathered(t, sensor, room, episode, self.episodes)
         for n, (entity_id, fit) in enumerate(fits):
             mine = sensor == n
             t_n, end = t[mine], t[mine] + on[mine]
@@ -305,14 +307,19 @@ class EventGenerator:
         nearest: I64 = np.where(np.abs(times - lo) <= np.abs(hi - times), lo, hi)
         return nearest
 
-    def _gathered(self, times: I64, sensor: I64, episode: I64, episodes: Episodes) -> I64:
+    def _gathered(self, times: I64, sensor: I64, room: I64, episode: I64, episodes: Episodes) -> I64:
         """Each activation moved into its episode: an episode's activations keep their order and follow
         its start at gaps drawn from the real home's gaps within episodes (between two activations of one
-        sensor, or of two), so they come in bursts with quiet spells between."""
+        sensor, of two in one room, or of two in two rooms), so they come in bursts with quiet spells
+        between."""
         order = np.lexsort((times, episode))
         same = np.zeros(len(times), dtype=bool)
         same[1:] = sensor[order][1:] == sensor[order][:-1]
+        one_room = np.zeros(len(times), dtype=bool)
+        one_room[1:] = room[order][1:] == room[order][:-1]
         other = draw_quantiles(self.rng, episodes.gap_s, len(times))
+        if episodes.room_gap_s is not None:
+            other = np.where(one_room, draw_quantiles(self.rng, episodes.room_gap_s, len(times)), other)
         gaps = np.where(same, draw_quantiles(self.rng, episodes.same_gap_s, len(times)), other)
         gaps = (gaps * US_PER_S).astype(np.int64)
         first = np.ones(len(times), dtype=bool)
