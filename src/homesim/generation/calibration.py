@@ -104,8 +104,8 @@ class Episodes(_Spec):
     #: Quantiles of the seconds between consecutive activations of different sensors in an episode (in
     #: different rooms, when `room_gap_s` is given).
     gap_s: Quantiles
-    #: The same for two sensors in one room (someone moving about a room is slower than one walking
-    #: through the home); None: `gap_s`.
+    #: The same for two sensors in one room (moving about a room and walking between rooms differ in
+    #: pace); None: `gap_s`.
     room_gap_s: Quantiles | None = None
     #: The same when the two activations are of one sensor (someone staying and moving in its view).
     same_gap_s: Quantiles
