@@ -75,6 +75,7 @@ def test_fit_reads_rooms_sensors_and_a_plausible_routine(home_a: Path, fitted: F
     assert episodes is not None and episodes.per_h > 0
     assert episodes.gap_s[-1] <= EPISODE_S
     assert episodes.same_gap_s[-1] <= EPISODE_S
+    assert episodes.room_gap_s is not None and episodes.room_gap_s[-1] <= EPISODE_S
     assert fitted.episodes_per_day > 1
     split = fitted.split
     assert len(split.fit_days) + len(split.held_out_days) == 13  # A's kept days
@@ -174,6 +175,15 @@ def test_episodes_gather_activations_into_bursts(fitted: FittedHome, tmp_path: P
             for r in cal.layout
         )
         return cal.model_copy(update={"layout": layout})
+
+    # Two sensors of one room follow each other at the room's gaps: seconds, then minutes apart.
+    def room_gaps(seconds: float) -> Calibration:
+        return cal.model_copy(update={"episodes": episodes.model_copy(update={"room_gap_s": (seconds,) * 2})})
+
+    episodes = cal.episodes
+    quick = _day_medians(fitted, room_gaps(5.0), tmp_path / "quick")
+    slow = _day_medians(fitted, room_gaps(600.0), tmp_path / "slow")
+    assert quick["burst_share"] > slow["burst_share"]
 
     once = _day_medians(fitted, again(0.0), tmp_path / "once")
     every = _day_medians(fitted, again(1.0), tmp_path / "every")

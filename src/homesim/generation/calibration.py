@@ -101,8 +101,12 @@ class Episodes(_Spec):
     one, consecutive activations `gap_s` apart."""
 
     per_h: float = Field(gt=0)
-    #: Quantiles of the seconds between consecutive activations of different sensors in an episode.
+    #: Quantiles of the seconds between consecutive activations of different sensors in an episode (in
+    #: different rooms, when `room_gap_s` is given).
     gap_s: Quantiles
+    #: The same for two sensors in one room (moving about a room and walking between rooms differ in
+    #: pace); None: `gap_s`.
+    room_gap_s: Quantiles | None = None
     #: The same when the two activations are of one sensor (someone staying and moving in its view).
     same_gap_s: Quantiles
 

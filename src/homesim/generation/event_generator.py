@@ -240,7 +240,9 @@ class EventGenerator:
             episode = self._nearest_episode(t, self.episodes.per_h)
             keep = self._first_or_again(t, sensor, episode, np.array([fit.again for _, fit in fits]))
             t, on, sensor, episode = t[keep], on[keep], sensor[keep], episode[keep]
-            t = self._gathered(t, sensor, episode, self.episodes)
+            areas = {a.area_id: i for i, a in enumerate(self.home.areas)}
+            room = np.array([areas.get(self.area_of[e] or "", -1) for e, _ in fits])[sensor]
+            t = self._gathered(t, sensor, room, episode, self.episodes)
         for n, (entity_id, fit) in enumerate(fits):
             mine = sensor == n
             t_n, end = t[mine], t[mine] + on[mine]
@@ -256,31 +258,29 @@ class EventGenerator:
     def _first_or_again(
         self, t: I64, sensor: I64, episode: I64, chance: npt.NDArray[np.float64]
     ) -> npt.NDArray[np.bool_]:
-        """Which activations stay: each sensor's first in an episode, and a further one at the sensor's
-        `chance` (someone staying in its view fires it again; passing by fires it once)."""
+        """Which activations stay: each sensor's first in an episode, and a further one — in the episode,
+        or next after its own last with no other sensor between — at the sensor's `chance` (someone
+        staying in its view fires it again; passing by fires it once)."""
         order = np.lexsort((t, episode, sensor))
         again = np.zeros(len(sensor), dtype=bool)
         again[order[1:]] = (sensor[order][1:] == sensor[order][:-1]) & (
             episode[order][1:] == episode[order][:-1]
         )
+        order = np.argsort(t, kind="stable")
+        again[order[1:]] |= sensor[order][1:] == sensor[order][:-1]
         keep: npt.NDArray[np.bool_] = ~again | (self.rng.random(len(sensor)) < chance[sensor])
         return keep
 
-    def _episode_starts(self, per_h: float) -> I64:
-        """Start times of the household's episodes of activity, `per_h` per awake hour at home: where
-        waking activities start (moving from one thing to the next), those starts thinned or topped up at
-        random times of the waking activities to the fitted rate."""
+    def _episode_starts(self, times: I64, per_h: float) -> I64:
+        """Start times of the household's episodes of activity, `per_h` per awake hour at home, drawn
+        among the activations themselves (`times`): episodes come where the home is active, in proportion,
+        so gathering moves an activation only to a near one and keeps the day's profile (a long quiet
+        activity gets a few episodes, not all its activations at its start)."""
         acts = self.activities
         awake = (acts.room >= 0) & (acts.activity != _CODE_SLEEPING)
-        s, e = acts.start[awake], acts.end[awake]
-        hours = float((e - s).sum()) / US_PER_H
-        episodes = per_h * hours
-        keep = self.rng.random(len(s)) < min(episodes / max(len(s), 1), 1.0)
-        extra = max(episodes - len(s), 0.0) / max(hours, 1e-9)
-        k = self.rng.poisson(extra * (e - s) / US_PER_H)
-        idx = np.repeat(np.arange(len(s)), k)
-        more = s[idx] + (self.rng.random(len(idx)) * (e - s)[idx]).astype(np.int64)
-        return np.sort(np.concatenate([s[keep], more]))
+        hours = float((acts.end[awake] - acts.start[awake]).sum()) / US_PER_H
+        keep = self.rng.random(len(times)) < min(per_h * hours / max(len(times), 1), 1.0)
+        return np.sort(times[keep])
 
     def _repeats(self, starts: I64, ends: I64, fit: SensorFit) -> tuple[I64, I64]:
         """After each activation the same sensor fires again with probability `fit.repeat` (a chain: a
@@ -295,7 +295,7 @@ class EventGenerator:
 
     def _nearest_episode(self, times: I64, per_h: float) -> I64:
         """The start of the episode nearest each time (the time itself when there is no episode)."""
-        starts = self._episode_starts(per_h)
+        starts = self._episode_starts(times, per_h)
         if len(starts) == 0:
             return times
         i = np.clip(np.searchsorted(starts, times), 1, max(len(starts) - 1, 1))
@@ -303,14 +303,19 @@ class EventGenerator:
         nearest: I64 = np.where(np.abs(times - lo) <= np.abs(hi - times), lo, hi)
         return nearest
 
-    def _gathered(self, times: I64, sensor: I64, episode: I64, episodes: Episodes) -> I64:
+    def _gathered(self, times: I64, sensor: I64, room: I64, episode: I64, episodes: Episodes) -> I64:
         """Each activation moved into its episode: an episode's activations keep their order and follow
         its start at gaps drawn from the real home's gaps within episodes (between two activations of one
-        sensor, or of two), so they come in bursts with quiet spells between."""
+        sensor, of two in one room, or of two in two rooms), so they come in bursts with quiet spells
+        between."""
         order = np.lexsort((times, episode))
         same = np.zeros(len(times), dtype=bool)
         same[1:] = sensor[order][1:] == sensor[order][:-1]
+        one_room = np.zeros(len(times), dtype=bool)
+        one_room[1:] = room[order][1:] == room[order][:-1]
         other = draw_quantiles(self.rng, episodes.gap_s, len(times))
+        if episodes.room_gap_s is not None:
+            other = np.where(one_room, draw_quantiles(self.rng, episodes.room_gap_s, len(times)), other)
         gaps = np.where(same, draw_quantiles(self.rng, episodes.same_gap_s, len(times)), other)
         gaps = (gaps * US_PER_S).astype(np.int64)
         first = np.ones(len(times), dtype=bool)

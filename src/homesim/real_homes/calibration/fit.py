@@ -350,12 +350,16 @@ class _Fit:
     def episodes(self, wake_h: float, bedtime_h: float) -> Episodes | None:
         """Episodes of activity (runs of activations, any sensor, with pauses up to `EPISODE_S`) per
         awake hour at home (the fit days' hours at home less the hours asleep), and the quantiles of the
-        gaps between consecutive activations within them."""
+        gaps between consecutive activations within them: of one sensor, of two in one room, of two in
+        two rooms."""
         acts = self.home.activations.filter(pl.col("start").dt.date().is_in(self.fit_days))
         gaps = _gaps(acts)
-        sensors = acts.sort("start", "sensor")["sensor"].to_numpy()
+        ordered = acts.sort("start", "sensor")
+        sensors, rooms = ordered["sensor"].to_numpy(), ordered["room"].to_numpy()
         same = sensors[1:] == sensors[:-1]
-        inside = gaps[(gaps <= EPISODE_S) & ~same]
+        room = (rooms[1:] == rooms[:-1]) & ~same
+        inside = gaps[(gaps <= EPISODE_S) & ~same & ~room]
+        inside_room = gaps[(gaps <= EPISODE_S) & room]
         inside_same = gaps[(gaps <= EPISODE_S) & same]
         home_h = float(self.home.kept_days["home_h"].sum())
         awake_h = home_h - len(self.fit_days) * (24 - (bedtime_h - wake_h))
@@ -364,7 +368,10 @@ class _Fit:
         self.sources["episodes"] = "activations"
         other = _quantiles(inside, ())
         return Episodes(
-            per_h=episodes_of(gaps) / awake_h, gap_s=other, same_gap_s=_quantiles(inside_same, other)
+            per_h=episodes_of(gaps) / awake_h,
+            gap_s=other,
+            room_gap_s=_quantiles(inside_room, other),
+            same_gap_s=_quantiles(inside_same, other),
         )
 
     def durations(self) -> dict[str, KindSpec]:

@@ -35,7 +35,7 @@ PILOT_HOMES = 3
 PILOT_DAYS = 28
 PILOT_SEED = 20_240_614
 #: Rounds of pilot generation and scaling.
-PILOT_ROUNDS = 3
+PILOT_ROUNDS = 8
 #: A sensor's rates are scaled by at most this factor either way.
 MAX_SCALE = 5.0
 
