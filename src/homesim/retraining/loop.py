@@ -183,7 +183,7 @@ class RetrainingLoop:
         self._truths = functools.cache(workspace_truths(self.workspace))
         # Each cycle's gate scores baseline and champion on every held-out home so far, and the final
         # comparison the same homes again: each version predicts each home once.
-        self._memo = PredictionMemo()
+        self.memo = PredictionMemo()
         #: The run's one pool: its workers import torch and load each champion once, not every cycle.
         self._executor: Executor | str = config.executor
 
@@ -263,7 +263,7 @@ class RetrainingLoop:
         lap("export")
         models: dict[str, dict[str, Any]] = {}
         config = cfg.retraining.model_copy(update={"models": cfg.models})
-        with RetrainingManager(ws, config, memo=self._memo) as retrainer:
+        with RetrainingManager(ws, config, memo=self.memo) as retrainer:
             for n, model_type in enumerate(cfg.models):
                 self._note(cycle, "retrain", n, len(cfg.models), model_type)
                 models[model_type] = model_entry(
@@ -351,7 +351,7 @@ class RetrainingLoop:
                         share=self.config.retraining.validation_share,
                         resamples=self.config.retraining.resamples,
                         seed=self.config.seed,
-                        memo=self._memo,
+                        memo=self.memo,
                     )
                 except FileNotFoundError as exc:
                     out[model_type] = {"error": f"no training data: {exc}"}
