@@ -14,6 +14,8 @@ from typer.testing import CliRunner
 
 from homesim.cli import app
 from homesim.cli import run as run_cli
+from homesim.datasets.executors import Executor, make_executor
+from homesim.retraining import loop as loop_module
 from homesim.retraining import models, registry
 from homesim.retraining.data_sufficiency import Requirements
 from homesim.retraining.deployment import deploy, rollback
@@ -89,9 +91,40 @@ def fake_trainer() -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def looped(fake_trainer: None, tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, dict[str, Any]]:
-    workspace = Workspace(tmp_path_factory.mktemp("loop"))
-    return workspace, RetrainingLoop(workspace, config(2), stages=[("pattern", pattern_stage)]).run()
+def ran(
+    fake_trainer: None, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[RetrainingLoop, dict[str, Any], list[Executor]]:
+    """The two-cycle loop, its run file and every executor it made."""
+    made: list[Executor] = []
+
+    def counting(spec: str, workers: int) -> Executor:
+        made.append(make_executor(spec, workers))
+        return made[-1]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(loop_module, "make_executor", counting)
+        workspace = Workspace(tmp_path_factory.mktemp("loop"))
+        loop = RetrainingLoop(workspace, config(2), stages=[("pattern", pattern_stage)])
+        return loop, loop.run(), made
+
+
+@pytest.fixture(scope="module")
+def looped(ran: tuple[RetrainingLoop, dict[str, Any], list[Executor]]) -> tuple[Workspace, dict[str, Any]]:
+    loop, run, _ = ran
+    return Workspace(loop.workspace.root), run
+
+
+def test_one_executor_serves_every_cycle_and_the_summary_is_the_gates_predictions(
+    ran: tuple[RetrainingLoop, dict[str, Any], list[Executor]],
+) -> None:
+    """Generation and simulation of both cycles share one executor; the final comparison scores homes
+    the last cycle's gate already predicted with the same versions, so recomputing it predicts nothing."""
+    loop, run, made = ran
+    assert len(made) == 1
+    predicted = loop.memo.predicted_homes
+    assert predicted > 0
+    assert loop.summary(run) == run["summary"]
+    assert loop.memo.predicted_homes == predicted
 
 
 def test_two_cycles_write_the_run_file(looped: tuple[Workspace, dict[str, Any]]) -> None:

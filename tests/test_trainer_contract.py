@@ -9,9 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from homesim.retraining.models import get_trainer
+from homesim.retraining.predictions import PredictionMemo
 from trainer_cases import OneModel, TrainerCase
 
 
@@ -91,6 +94,30 @@ def test_primary_is_the_primary_metric_of_score(trainer_case: TrainerCase) -> No
         for model in (None, case.model):
             predictions = trainer.predict_examples(model, frame)
             assert trainer.primary(predictions) == trainer.score(predictions)[trainer.primary_metric]
+
+
+def test_remembered_predictions_equal_fresh_ones_home_by_home(trainer_case: TrainerCase) -> None:
+    """Every trainer predicts a home independently of the others: the memo, which predicts only the homes
+    a version has not seen (homes reordered, rows shuffled, some homes already remembered), gives the frame
+    `predict_examples` gives, row for row; a home whose rows changed is predicted afresh."""
+    case = trainer_case
+    trainer, examples = case.trainer, case.examples
+    homes = sorted(set(examples.get_column("home_key").to_list()), reverse=True)
+    shuffled = pl.concat(  # homes in another order, rows shuffled within each (a home's rows together)
+        examples.filter(pl.col("home_key") == home).sample(fraction=1.0, shuffle=True, seed=7)
+        for home in homes
+    )
+    for model, name in ((None, None), (case.model, "v-test")):
+        memo = PredictionMemo()
+        first = shuffled.filter(pl.col("home_key").is_in(homes[:2]))
+        assert_frame_equal(memo.predict(trainer, model, name, first), trainer.predict_examples(model, first))
+        assert memo.predicted_homes == 2
+        both = memo.predict(trainer, model, name, shuffled)
+        assert_frame_equal(both, trainer.predict_examples(model, shuffled))
+        assert memo.predicted_homes == len(homes)  # the first two homes came from memory
+        changed = shuffled.filter(pl.col("home_key") == homes[0]).head(-1)
+        memo.predict(trainer, model, name, changed)
+        assert memo.predicted_homes == len(homes) + 1
 
 
 # Two checks hold for the types whose cases define them (the soft prompt's labels are checked by its own

@@ -33,12 +33,14 @@ import numpy as np
 import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
+from homesim.datasets.executors import Executor, make_executor
 from homesim.datasets.manager import DataGenerationManager
 from homesim.datasets.progress import ProgressEvent
 from homesim.generation.config import MAX_DAYS, MAX_HOMES, MAX_SEED, GenerationConfig
 from homesim.io import IntegrityError, write_json_atomic
 from homesim.retraining import models as trainers
 from homesim.retraining.model_evaluator import Comparison, paired_bootstrap, split_by_home
+from homesim.retraining.predictions import PredictionMemo
 from homesim.retraining.provider import RegistryModelProvider
 from homesim.retraining.registry import ArtifactIntegrityError, ModelRegistry
 from homesim.retraining.retraining_manager import (
@@ -179,6 +181,11 @@ class RetrainingLoop:
         # re-validated and read by one export are not re-validated and re-read by the next.
         self._rechecked = Rechecked()
         self._truths = functools.cache(workspace_truths(self.workspace))
+        # Each cycle's gate scores baseline and champion on every held-out home so far, and the final
+        # comparison the same homes again: each version predicts each home once.
+        self.memo = PredictionMemo()
+        #: The run's one pool: its workers import torch and load each champion once, not every cycle.
+        self._executor: Executor | str = config.executor
 
     def _note(self, cycle: int, step: str, done: int, total: int, note: str = "") -> None:
         if self.progress is not None:
@@ -195,13 +202,18 @@ class RetrainingLoop:
         }
         run["config"] = {"cycles": cfg.cycles, "homes": cfg.homes, "days": cfg.days, "seed": cfg.seed}
         done = {int(c["cycle"]) for c in run["cycles"]}
-        for cycle in range(1, cfg.cycles + 1):
-            if cycle in done:
-                _log.info("cycle already finished", run_id=cfg.run_id, cycle=cycle)
-                continue
-            entry = self.run_cycle(cycle)
-            run["cycles"] = sorted([*run["cycles"], entry], key=lambda c: int(c["cycle"]))
-            write_run(self.workspace, run)
+        executor = self._executor = make_executor(cfg.executor, cfg.workers)
+        try:
+            for cycle in range(1, cfg.cycles + 1):
+                if cycle in done:
+                    _log.info("cycle already finished", run_id=cfg.run_id, cycle=cycle)
+                    continue
+                entry = self.run_cycle(cycle)
+                run["cycles"] = sorted([*run["cycles"], entry], key=lambda c: int(c["cycle"]))
+                write_run(self.workspace, run)
+        finally:
+            self._executor = cfg.executor
+            executor.close()
         run["summary"] = self.summary(run)
         write_run(self.workspace, run)
         return run
@@ -224,7 +236,7 @@ class RetrainingLoop:
             phases[phase] = round(now - clock, 2)
             clock = now
 
-        with DataGenerationManager(ws, cfg.executor, workers=cfg.workers, progress=[generated]) as manager:
+        with DataGenerationManager(ws, self._executor, workers=cfg.workers, progress=[generated]) as manager:
             result = manager.generate(generation)
         manifest = result.manifest
         lap("generate")
@@ -250,7 +262,8 @@ class RetrainingLoop:
         self._note(cycle, "export", 2, 2, "aggregated")
         lap("export")
         models: dict[str, dict[str, Any]] = {}
-        with RetrainingManager(ws, cfg.retraining.model_copy(update={"models": cfg.models})) as retrainer:
+        config = cfg.retraining.model_copy(update={"models": cfg.models})
+        with RetrainingManager(ws, config, memo=self.memo) as retrainer:
             for n, model_type in enumerate(cfg.models):
                 self._note(cycle, "retrain", n, len(cfg.models), model_type)
                 models[model_type] = model_entry(
@@ -307,7 +320,7 @@ class RetrainingLoop:
             ws,
             dataset_id,
             cycle,
-            executor=self.config.executor,
+            executor=self._executor,
             workers=self.config.workers,
             models=provider,
             stages=self.stages,
@@ -338,6 +351,7 @@ class RetrainingLoop:
                         share=self.config.retraining.validation_share,
                         resamples=self.config.retraining.resamples,
                         seed=self.config.seed,
+                        memo=self.memo,
                     )
                 except FileNotFoundError as exc:
                     out[model_type] = {"error": f"no training data: {exc}"}
@@ -355,6 +369,7 @@ def final_comparison(
     share: float,
     resamples: int = 1000,
     seed: int = 0,
+    memo: PredictionMemo | None = None,
 ) -> dict[str, Any]:
     """Baseline, `first_version` and `champion_version` on every held-out home of the aggregated export;
     paired bootstrap CIs of champion − baseline and champion − first (relative gains too)."""
@@ -369,14 +384,15 @@ def final_comparison(
     }
     if held_out.is_empty():
         return result
-    with ModelRegistry(workspace) as registry:  # first and champion are often one version: predict it once
+    memo = memo or PredictionMemo()  # the loop's: the last cycle's gate scored these homes already
+    with ModelRegistry(workspace) as registry:
         predictions = {
-            version: trainer.predict_examples(registry.load(model_type, version), held_out)
+            version: memo.predict(trainer, registry.load(model_type, version), version, held_out)
             for version in dict.fromkeys((first_version, champion_version))
             if version is not None
         }
     arms = {
-        "baseline": trainer.predict_examples(None, held_out),
+        "baseline": memo.predict(trainer, None, None, held_out),
         **{
             name: predictions[version]
             for name, version in (("first", first_version), ("champion", champion_version))

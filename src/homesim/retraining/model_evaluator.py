@@ -42,6 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from homesim.io import write_json_atomic, write_text_atomic
 from homesim.retraining.models.base import Trainer
+from homesim.retraining.predictions import CANDIDATE, PredictionMemo
 from homesim.simulation.model_provider import Model, ModelType
 from homesim.splits import VALIDATION_SHARE, is_validation_home
 from homesim.workspace import Workspace
@@ -378,11 +379,14 @@ class ModelEvaluator:
         resamples: int = 1000,
         seed: int = 0,
         latency_calls: int = 10,
+        memo: PredictionMemo | None = None,
     ) -> None:
         self.gate = gate or GateConfig()
         self.resamples = resamples
         self.seed = seed
         self.latency_calls = latency_calls
+        # Homes a version (or the baseline) already predicted are answered from memory (same predictions).
+        self.memo = memo or PredictionMemo()
 
     def evaluate(
         self,
@@ -403,10 +407,14 @@ class ModelEvaluator:
         if examples.is_empty():
             raise ValueError(f"no held-out examples to evaluate {trainer.model_type} on")
         started = time.perf_counter()
-        predictions = {"candidate": trainer.predict_examples(candidate, examples)}
-        predictions["baseline"] = trainer.predict_examples(None, examples)
+        memo = self.memo
+        memo.forget_candidate(trainer.model_type)  # an earlier, unregistered candidate is not this one
+        predictions = {
+            "candidate": memo.predict(trainer, candidate, candidate_version or CANDIDATE, examples)
+        }
+        predictions["baseline"] = memo.predict(trainer, None, None, examples)
         if champion is not None:
-            predictions["champion"] = trainer.predict_examples(champion, examples)
+            predictions["champion"] = memo.predict(trainer, champion, champion_version, examples)
         metrics = {arm: trainer.score(p) for arm, p in predictions.items()}
         reference: Literal["champion", "baseline"] = "champion" if champion is not None else "baseline"
         bootstrap = {"resamples": self.resamples, "seed": self.seed}

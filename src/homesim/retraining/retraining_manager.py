@@ -46,6 +46,7 @@ from homesim.retraining.model_evaluator import (
     write_evaluation,
 )
 from homesim.retraining.models.base import ProgressFn, Trainer
+from homesim.retraining.predictions import PredictionMemo
 from homesim.retraining.registry import ModelRegistry, ModelVersion
 from homesim.simulation.model_provider import Model, ModelType
 from homesim.splits import VALIDATION_SHARE, is_validation_home
@@ -248,11 +249,14 @@ class RetrainingManager:
         *,
         loader: DataLoader = load_training_data,
         progress: ProgressFn | None = None,
+        memo: PredictionMemo | None = None,
     ) -> None:
         self.workspace = workspace
         self.config = config or RetrainingConfig()
         self.loader = loader
         self.progress = progress
+        # The loop hands every cycle's manager its one memo: a version predicts each home once per run.
+        self.memo = memo or PredictionMemo()
         self.registry = ModelRegistry(workspace)
         self.history = RetrainingHistory(workspace)
 
@@ -335,7 +339,8 @@ class RetrainingManager:
         if examples.is_empty():
             return None
         model = self.registry.load(model_type, champion.version)
-        value = trainer.score(trainer.predict_examples(model, examples))[trainer.primary_metric]
+        predictions = self.memo.predict(trainer, model, champion.version, examples)
+        value = trainer.score(predictions)[trainer.primary_metric]
         if value < validation - self.config.degradation_tolerance:
             return (
                 f"champion {champion.version} {trainer.primary_metric} {value:.4f} on cycle {cycle} is below "
@@ -477,7 +482,10 @@ class RetrainingManager:
             None if champion_version is None else self.registry.load(model_type, champion_version.version)
         )
         evaluator = ModelEvaluator(
-            self.config.gate_for(model_type), resamples=self.config.resamples, seed=self.config.seed
+            self.config.gate_for(model_type),
+            resamples=self.config.resamples,
+            seed=self.config.seed,
+            memo=self.memo,
         )
         evaluation = evaluator.evaluate(
             trainer,
@@ -488,6 +496,7 @@ class RetrainingManager:
             train_s=train_s,
         )
         version = self._register(trainer, candidate, evaluation, sufficiency, snapshot, run_id)
+        self.memo.adopt(model_type, version.version)
         evaluation = evaluation.model_copy(update={"candidate_version": version.version})
         json_path, _ = write_evaluation(self.workspace, evaluation)
         with LineageTracker(self.workspace.lineage_db) as lineage:

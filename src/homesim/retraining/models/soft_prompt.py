@@ -405,6 +405,11 @@ class SoftPromptTrainer(Trainer):
         }
         return pl.DataFrame(out, schema=schema)
 
+    def primary(self, predictions: pl.DataFrame) -> float:
+        """Behaviour accuracy alone, without a polars query per bootstrap resample."""
+        correct = predictions.get_column("correct").to_numpy()
+        return float(correct.mean()) if len(correct) else 0.0
+
     def score(self, predictions: pl.DataFrame) -> dict[str, float]:
         if predictions.height == 0:
             return {"behaviour_accuracy": 0.0, "intent_accuracy": 0.0, "outcome_accuracy": 0.0}
