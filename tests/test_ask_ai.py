@@ -135,7 +135,7 @@ def test_wrong_approvals_are_rejected_with_a_reason(views: list[HomeView]) -> No
     request = next(
         r
         for r in RequestGenerator(view.home, 3).generate(view.truth.patterns)
-        if r.family == "sun" and r.style != "paraphrase"
+        if r.family == "sun" and ("sunset" in r.text or "sunrise" in r.text)
     )
     wrong = (
         request.text.replace("sunset", "sunrise")
