@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
+from broken_records import broken_health
 from homesim.generation.config import GenerationConfig
 from homesim.generation.home import generate_home
 from homesim.schema.ground_truth import GroundTruth
@@ -117,22 +118,7 @@ def corpus() -> tuple[dict[str, list[Any]], dict[str, GroundTruth]]:
         ),
     ]
     by_stage["device_health"] += [
-        health.model_copy(
-            update={
-                "record_id": _rid(40),
-                "inputs": health.inputs.model_copy(
-                    update={"window_start": "2031-01-01", "window_end": "2031-01-02"}
-                ),
-            }
-        ),
-        health.model_copy(
-            update={
-                "record_id": _rid(41),
-                "inputs": health.inputs.model_copy(
-                    update={"features": health.inputs.features.model_copy(update={"events": -3})}
-                ),
-            }
-        ),
+        *broken_health(health, _rid(40), _rid(41)),
         health.model_copy(
             update={"record_id": _rid(42), "label": health.label.model_copy(update={"kind": "stuck"})}
         ),

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from broken_records import broken_health
 from homesim.generation.config import GenerationConfig
 from homesim.generation.home import generate_home
 from homesim.schema.ground_truth import GroundTruth
@@ -79,22 +80,7 @@ def corpus() -> tuple[list[AnyRecord], dict[str, GroundTruth]]:
             update={"record_id": rid(3), "outputs": pattern.outputs.model_copy(update={"score": 1.7})}
         ),
         synergy.model_copy(update={"record_id": rid(4), "scores": {"score": -0.25}}),
-        health.model_copy(
-            update={
-                "record_id": rid(5),
-                "inputs": health.inputs.model_copy(
-                    update={"window_start": "2031-01-01", "window_end": "2031-01-02"}
-                ),
-            }
-        ),
-        health.model_copy(
-            update={
-                "record_id": rid(6),
-                "inputs": health.inputs.model_copy(
-                    update={"features": health.inputs.features.model_copy(update={"events": -3})}
-                ),
-            }
-        ),
+        *broken_health(health, rid(5), rid(6)),
         synergy.model_copy(update={"record_id": rid(7), "model_version": "other"}),  # duplicate content
         pattern.model_copy(
             update={
