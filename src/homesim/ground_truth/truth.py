@@ -403,7 +403,7 @@ def _time_window(hours: F64) -> TimeWindow | None:
     mean = float(np.arctan2(np.sin(angle).mean(), np.cos(angle).mean()) / (2 * np.pi) * 24)
     shifted = (hours - mean + 12) % 24 - 12
     p05, median, p95 = (
-        round(float((q + mean) % 24), 4) % 24 for q in np.quantile(shifted, [0.05, 0.5, 0.95])
+        round(float((q + mean) % 24), 4) % 24 for q in _p05_median_p95(shifted)
     )
     return TimeWindow(start_h=p05, end_h=p95, median_h=median)
 
@@ -411,8 +411,30 @@ def _time_window(hours: F64) -> TimeWindow | None:
 def _quantiles(values: F64) -> Quantiles | None:
     if len(values) == 0:
         return None
-    p05, median, p95 = (round(float(q), 3) for q in np.quantile(values, [0.05, 0.5, 0.95]))
+    p05, median, p95 = (round(float(q), 3) for q in _p05_median_p95(values))
     return Quantiles(p05=p05, median=median, p95=p95)
+
+
+_QUANTILES = np.array([0.05, 0.5, 0.95])
+
+
+def _p05_median_p95(values: F64) -> F64:
+    """`np.quantile(values, [0.05, 0.5, 0.95])` for non-empty values without NaN, bit for bit, without its
+    per-call overhead (a home asks ~50 times): numpy's linear method, virtual index (n-1)·q, the same
+    partition (which places -0.0 and 0.0 alike), lerp from the lower value below t = 0.5, from the upper
+    one at or above."""
+    n = len(values)
+    virtual = (n - 1) * _QUANTILES
+    lower = np.floor(virtual).astype(np.intp)
+    # At or past the last value numpy reads the last value from both sides, its lower index being -1.
+    lower[virtual >= n - 1] = -1
+    upper = np.where(lower == -1, -1, lower + 1)
+    ordered = np.partition(values, np.unique(np.concatenate(([0, -1], lower, upper))))
+    t = virtual - lower
+    a, b = ordered[lower], ordered[upper]
+    diff = b - a
+    out: F64 = np.where(t >= 0.5, b - diff * (1 - t), a + diff * t)
+    return out
 
 
 # ------------------------------------------------------------------------------------ synergies, decoys
