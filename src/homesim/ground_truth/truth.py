@@ -74,6 +74,7 @@ if TYPE_CHECKING:
     from homesim.generation.home import GeneratedHome
 
 F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
 
 #: Staggered actions of one firing land within this many seconds of the last stagger.
 _FIRING_GAP_S = 60.0
@@ -402,9 +403,7 @@ def _time_window(hours: F64) -> TimeWindow | None:
     angle = hours / 24 * 2 * np.pi
     mean = float(np.arctan2(np.sin(angle).mean(), np.cos(angle).mean()) / (2 * np.pi) * 24)
     shifted = (hours - mean + 12) % 24 - 12
-    p05, median, p95 = (
-        round(float((q + mean) % 24), 4) % 24 for q in _p05_median_p95(shifted)
-    )
+    p05, median, p95 = (round(float((q + mean) % 24), 4) % 24 for q in _p05_median_p95(shifted))
     return TimeWindow(start_h=p05, end_h=p95, median_h=median)
 
 
@@ -590,11 +589,20 @@ def _decoys(plan: BehaviorPlan, patterns: Sequence[Pattern], events: pl.DataFram
         + co_use_actions,
         schema={"cause_id": pl.Utf8, "entity_id": pl.Utf8, "state": pl.Utf8},
     )
-    tagged = events.join(actions, on=["cause_id", "entity_id", "state"], how="inner")
-    action_times = {
-        key: group.get_column("time_us").sort().to_numpy()
-        for key, group in tagged.partition_by("cause_id", "entity_id", as_dict=True).items()
-    }
+    # Each (behaviour, entity)'s sorted action times as slices of one sorted column, not a frame each.
+    tagged = (
+        events.join(actions, on=["cause_id", "entity_id", "state"], how="inner")
+        .select("cause_id", "entity_id", "time_us")
+        .sort("cause_id", "entity_id", "time_us")
+    )
+    times = tagged.get_column("time_us").to_numpy()
+    action_times: dict[tuple[str, str], I64] = {}
+    start = 0
+    for cause_id, entity_id, n in (
+        tagged.group_by("cause_id", "entity_id", maintain_order=True).len().iter_rows()
+    ):
+        action_times[(cause_id, entity_id)] = times[start : start + n]
+        start += n
 
     def co_occurrences(b1: str, a: str, b2: str, c: str) -> int:
         first = action_times.get((b1, a), np.zeros(0, np.int64))
