@@ -259,13 +259,14 @@ def _recorded_order(
     come from single-key stable sorts: (entity, time) packed in one int64 when it fits, which keeps the
     row order of ties, then (time, entity) of the kept events, whose ties are already in row order.
     """
-    by_row = (
-        np.arange(len(cols), dtype=np.int64)
-        if np.all(cols.row[1:] > cols.row[:-1])
-        else np.argsort(cols.row, kind="stable")
-    )
-    window = (cols.time[by_row] >= begin_us) & (cols.time[by_row] < end_us)
-    inside = by_row[window if kept is None else window & kept[by_row]]
+    if np.all(cols.row[1:] > cols.row[:-1]):
+        # Already in row order (the usual case): no reordered copies of the columns to build the window.
+        window = (cols.time >= begin_us) & (cols.time < end_us)
+        inside = np.flatnonzero(window if kept is None else window & kept)
+    else:
+        by_row = np.argsort(cols.row, kind="stable")
+        window = (cols.time[by_row] >= begin_us) & (cols.time[by_row] < end_us)
+        inside = by_row[window if kept is None else window & kept[by_row]]
     since = cols.time[inside] - begin_us
     entity = cols.entity[inside].astype(np.int64)
     time_bits, entity_bits = int(end_us - begin_us).bit_length(), max(len(precision), 1).bit_length()
