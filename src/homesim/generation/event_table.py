@@ -276,10 +276,11 @@ def _recorded_order(
         by_entity = np.lexsort((np.arange(len(inside)), since, entity))
     chain = inside[by_entity]
     code, value, ent = cols.code[chain], cols.value[chain], cols.entity[chain]
-    # Numbers compared at their entity's precision: one power per entity, and rounding for numbers only.
+    # Numbers compared at their entity's precision: one power per entity. Every row is rounded, without
+    # selecting the numbers first: a state's rounded value is never read (the comparison below takes
+    # codes for states and needs both neighbours numeric for numbers).
     numeric = code < 0
-    rounded = np.full(len(chain), np.nan)
-    rounded[numeric] = np.round(value[numeric] * (10.0**precision)[ent[numeric]])
+    rounded = np.round(value * (10.0**precision)[ent])
     repeat = np.zeros(len(chain), dtype=bool)
     repeat[1:] = (ent[1:] == ent[:-1]) & np.where(
         code[1:] >= 0, code[1:] == code[:-1], numeric[:-1] & (rounded[1:] == rounded[:-1])
