@@ -186,7 +186,10 @@ class EventBuffer:
         cols = cols.take(_recorded_order(cols, self.precision, begin_us, end_us, kept))
         position = np.full(self._next_row, -1, dtype=np.int64)
         position[cols.row] = np.arange(len(cols), dtype=np.int64)
-        parent_pos = np.where(cols.parent >= 0, position[np.maximum(cols.parent, 0)], -1)
+        # Only the few linked events look their parent up (a gather over every event otherwise).
+        linked = np.flatnonzero(cols.parent >= 0)
+        parent_pos = np.full(len(cols), -1, dtype=np.int64)
+        parent_pos[linked] = position[cols.parent[linked]]
         context = ulid_strings(cols.time, rng)
         # A null index takes a null: only the few linked events copy their parent's id.
         parent_context = context.take(pa.array(parent_pos, mask=parent_pos < 0))
@@ -286,7 +289,8 @@ def _recorded_order(
         code[1:] >= 0, code[1:] == code[:-1], numeric[:-1] & (rounded[1:] == rounded[:-1])
     )
     kept = ~(repeat & (cols.cause[chain] != FAULT_CODE))
-    chain, since, entity = chain[kept], since[by_entity][kept], entity[by_entity][kept]
+    # The entities are `ent`'s (a cast, not another gather); the times are gathered for kept rows only.
+    chain, since, entity = chain[kept], since[by_entity[kept]], ent[kept].astype(np.int64)
     if time_bits + entity_bits < 63:
         by_time = np.argsort((since << entity_bits) | entity, kind="stable")
     else:
