@@ -8,9 +8,12 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from homesim.generation.behaviors import (
     Action,
@@ -24,6 +27,7 @@ from homesim.ground_truth.truth import (
     _decoys,
     _faults,
     _measured_rows,
+    _p05_median_p95,
     _synergies,
     build_ground_truth,
     build_patterns,
@@ -448,3 +452,18 @@ def test_the_measured_rows_hold_every_parent_they_name(month_homes: list[Generat
         linked += len(parents)
         assert parents <= set(measured.column("context_id").to_pylist())
     assert linked  # behaviours with triggers and reverts link their events
+
+
+@given(
+    st.lists(
+        st.one_of(st.floats(-1e6, 1e6, allow_nan=False), st.sampled_from([0.0, -0.0, 1.5, -12.0])),
+        min_size=1,
+        max_size=60,
+    )
+)
+def test_p05_median_p95_is_np_quantile_bit_for_bit(values: list[float]) -> None:
+    # The truth's windows and delays round these; any difference could change ground_truth.json.
+    array = np.array(values)
+    assert (
+        np.array(_p05_median_p95(array.copy())).tobytes() == np.quantile(array, [0.05, 0.5, 0.95]).tobytes()
+    )

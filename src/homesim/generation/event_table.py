@@ -186,7 +186,10 @@ class EventBuffer:
         cols = cols.take(_recorded_order(cols, self.precision, begin_us, end_us, kept))
         position = np.full(self._next_row, -1, dtype=np.int64)
         position[cols.row] = np.arange(len(cols), dtype=np.int64)
-        parent_pos = np.where(cols.parent >= 0, position[np.maximum(cols.parent, 0)], -1)
+        # Only the few linked events look their parent up (a gather over every event otherwise).
+        linked = np.flatnonzero(cols.parent >= 0)
+        parent_pos = np.full(len(cols), -1, dtype=np.int64)
+        parent_pos[linked] = position[cols.parent[linked]]
         context = ulid_strings(cols.time, rng)
         # A null index takes a null: only the few linked events copy their parent's id.
         parent_context = context.take(pa.array(parent_pos, mask=parent_pos < 0))
@@ -259,13 +262,14 @@ def _recorded_order(
     come from single-key stable sorts: (entity, time) packed in one int64 when it fits, which keeps the
     row order of ties, then (time, entity) of the kept events, whose ties are already in row order.
     """
-    by_row = (
-        np.arange(len(cols), dtype=np.int64)
-        if np.all(cols.row[1:] > cols.row[:-1])
-        else np.argsort(cols.row, kind="stable")
-    )
-    window = (cols.time[by_row] >= begin_us) & (cols.time[by_row] < end_us)
-    inside = by_row[window if kept is None else window & kept[by_row]]
+    if np.all(cols.row[1:] > cols.row[:-1]):
+        # Already in row order (the usual case): no reordered copies of the columns to build the window.
+        window = (cols.time >= begin_us) & (cols.time < end_us)
+        inside = np.flatnonzero(window if kept is None else window & kept)
+    else:
+        by_row = np.argsort(cols.row, kind="stable")
+        window = (cols.time[by_row] >= begin_us) & (cols.time[by_row] < end_us)
+        inside = by_row[window if kept is None else window & kept[by_row]]
     since = cols.time[inside] - begin_us
     entity = cols.entity[inside].astype(np.int64)
     time_bits, entity_bits = int(end_us - begin_us).bit_length(), max(len(precision), 1).bit_length()
@@ -275,16 +279,18 @@ def _recorded_order(
         by_entity = np.lexsort((np.arange(len(inside)), since, entity))
     chain = inside[by_entity]
     code, value, ent = cols.code[chain], cols.value[chain], cols.entity[chain]
-    # Numbers compared at their entity's precision: one power per entity, and rounding for numbers only.
+    # Numbers compared at their entity's precision: one power per entity. Every row is rounded, without
+    # selecting the numbers first: a state's rounded value is never read (the comparison below takes
+    # codes for states and needs both neighbours numeric for numbers).
     numeric = code < 0
-    rounded = np.full(len(chain), np.nan)
-    rounded[numeric] = np.round(value[numeric] * (10.0**precision)[ent[numeric]])
+    rounded = np.round(value * (10.0**precision)[ent])
     repeat = np.zeros(len(chain), dtype=bool)
     repeat[1:] = (ent[1:] == ent[:-1]) & np.where(
         code[1:] >= 0, code[1:] == code[:-1], numeric[:-1] & (rounded[1:] == rounded[:-1])
     )
     kept = ~(repeat & (cols.cause[chain] != FAULT_CODE))
-    chain, since, entity = chain[kept], since[by_entity][kept], entity[by_entity][kept]
+    # The entities are `ent`'s (a cast, not another gather); the times are gathered for kept rows only.
+    chain, since, entity = chain[kept], since[by_entity[kept]], ent[kept].astype(np.int64)
     if time_bits + entity_bits < 63:
         by_time = np.argsort((since << entity_bits) | entity, kind="stable")
     else:

@@ -401,12 +401,10 @@ class _Model(BaseModel):
     @model_serializer(mode="wrap")
     def _render(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
         data: dict[str, Any] = handler(self)
-        fields = type(self).model_fields
         given = self.model_fields_set
         keep_null = self._explicit_null & given
         out: dict[str, Any] = {}
-        for name, field in fields.items():
-            key = field.alias or name
+        for name, key in _field_keys(type(self)):
             if key not in data:
                 continue
             value = data[key]
@@ -431,6 +429,19 @@ class _Model(BaseModel):
     def _present(self, data: dict[str, Any], syntax: Syntax) -> Any:
         """The rendered mapping as written (a subclass turns it back into a shorthand form)."""
         return data
+
+
+#: Each model's (field name, rendered key) pairs in field order: read for every mapping rendered.
+_FIELD_KEYS: dict[type[BaseModel], tuple[tuple[str, str], ...]] = {}
+
+
+def _field_keys(model: type[BaseModel]) -> tuple[tuple[str, str], ...]:
+    keys = _FIELD_KEYS.get(model)
+    if keys is None:
+        keys = _FIELD_KEYS[model] = tuple(
+            (name, field.alias or name) for name, field in model.model_fields.items()
+        )
+    return keys
 
 
 class NumericStateRules(BaseModel):
