@@ -16,12 +16,12 @@ verifier is `datasets.verification`.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import combinations
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -384,12 +384,16 @@ def _by_behavior(frame: pl.DataFrame) -> dict[str, tuple[F64, F64]]:
     ordered = frame.select("cause_id", "since_parent_s", "hour").sort("cause_id", maintain_order=True)
     since = ordered.get_column("since_parent_s").cast(pl.Float64).to_numpy()
     hours = ordered.get_column("hour").to_numpy()
-    groups: dict[str, tuple[F64, F64]] = {}
+    return {behavior_id: (since[rows], hours[rows]) for (behavior_id,), rows in _groups(ordered, "cause_id")}
+
+
+def _groups(ordered: pl.DataFrame, *keys: str) -> Iterator[tuple[tuple[Any, ...], slice]]:
+    """Each group of `ordered` (rows already together by `keys`): its key and its rows as a slice, so a
+    group's values are slices of whole numpy columns rather than a frame each."""
     start = 0
-    for behavior_id, n in ordered.group_by("cause_id", maintain_order=True).len().iter_rows():
-        groups[behavior_id] = (since[start : start + n], hours[start : start + n])
+    for *key, n in ordered.group_by(*keys, maintain_order=True).len().iter_rows():
+        yield tuple(key), slice(start, start + n)
         start += n
-    return groups
 
 
 def _local_hour(time: pl.Expr, timezone: str) -> pl.Expr:
@@ -597,13 +601,10 @@ def _decoys(plan: BehaviorPlan, patterns: Sequence[Pattern], events: pl.DataFram
         .sort("cause_id", "entity_id", "time_us")
     )
     times = tagged.get_column("time_us").to_numpy()
-    action_times: dict[tuple[str, str], I64] = {}
-    start = 0
-    for cause_id, entity_id, n in (
-        tagged.group_by("cause_id", "entity_id", maintain_order=True).len().iter_rows()
-    ):
-        action_times[(cause_id, entity_id)] = times[start : start + n]
-        start += n
+    action_times: dict[tuple[str, str], I64] = {
+        (cause_id, entity_id): times[rows]
+        for (cause_id, entity_id), rows in _groups(tagged, "cause_id", "entity_id")
+    }
 
     def co_occurrences(b1: str, a: str, b2: str, c: str) -> int:
         first = action_times.get((b1, a), np.zeros(0, np.int64))
