@@ -8,6 +8,7 @@ It only decides; the EventGenerator turns each behaviour and co-use into events.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
 import numpy as np
@@ -79,6 +80,16 @@ class BehaviorPlan(_Spec):
     behaviors: tuple[Behavior, ...]
     decoys: tuple[DecoySpec, ...] = ()
     co_uses: tuple[CoUse, ...] = ()
+
+
+def linked_pairs(behaviors: Iterable[Behavior]) -> set[frozenset[str]]:
+    """The entity pairs some behaviour links causally (a state trigger and one of its actions), either way."""
+    return {
+        frozenset((b.trigger.entity_id, a.entity_id))
+        for b in behaviors
+        if isinstance(b.trigger, StateTriggerSpec)
+        for a in b.actions
+    }
 
 
 def entities_with_tag(home: Home, tag: str, tags: dict[str, frozenset[str]]) -> list[Entity]:
@@ -609,12 +620,7 @@ class _Planner:
         """Manual co-use habits (`decoys.plan_co_uses`) over devices no synergy or scene drives: a routine's
         device (the evening TV) may be switched by hand besides."""
         candidates = [e for e in self.home.entities if e.role == "main"]
-        linked = {
-            frozenset((b.trigger.entity_id, a.entity_id))
-            for b in self.behaviors
-            if isinstance(b.trigger, StateTriggerSpec)
-            for a in b.actions
-        }
+        linked = linked_pairs(self.behaviors)
         busy = self._busy(("synergy", "scene"))
         for use in plan_co_uses(candidates, lambda e: self.area_of[e.entity_id], busy, linked, self.rng):
             self.co_uses.append(use)

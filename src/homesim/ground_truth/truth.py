@@ -29,10 +29,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from homesim.generation.behaviors import (
-    Behavior,
-    BehaviorPlan,
-)
+from homesim.generation.behaviors import Behavior, BehaviorPlan, linked_pairs
 from homesim.generation.calendar import US_PER_S, day_grid
 from homesim.generation.catalog import load_catalog
 from homesim.generation.decoys import TOGGLES
@@ -578,12 +575,7 @@ def _decoys(plan: BehaviorPlan, patterns: Sequence[Pattern], events: pl.DataFram
     """The plan's decoys (shared causes: a scene's actions, a manual co-use's toggles), and every pair of
     actions of two behaviours with one shared cause that co-occur, unless some behaviour links the two
     entities (then the pair is causal)."""
-    linked = {
-        frozenset((b.trigger.entity_id, a.entity_id))
-        for b in plan.behaviors
-        if isinstance(b.trigger, StateTriggerSpec)
-        for a in b.actions
-    }
+    linked = linked_pairs(plan.behaviors)
     co_use_actions = [
         {"cause_id": u.id, "entity_id": e, "state": TOGGLES[e.split(".", 1)[0]][0]}
         for u in plan.co_uses
