@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -47,6 +48,15 @@ class DayGrid:
         length = self.midnights[np.minimum(day + 1, self.days)] - base
         shift = np.where(hours >= 3.0, length - US_PER_DAY, 0)  # DST jumps happen at 02:00–03:00 local
         return (base + np.round(hours * US_PER_H).astype(np.int64) + shift).astype(np.int64)
+
+    def random_times(
+        self, expected: float, rng: np.random.Generator, keep: Callable[[I64], npt.NDArray[np.bool_]]
+    ) -> I64:
+        """A Poisson number (mean `expected`) of uniform times over the grid, those `keep` accepts
+        (someone awake at home, say), sorted: when an occupant does something no routine times."""
+        n = int(rng.poisson(expected))
+        times = self.begin_us + (rng.random(n) * (self.end_us - self.begin_us)).astype(np.int64)
+        return np.sort(times[keep(times)])
 
     def day_of(self, times_us: I64) -> I64:
         """Local day index of each UTC µs time (clipped to the grid)."""

@@ -135,11 +135,8 @@ def emit_co_uses(
 ) -> None:
     """Each co-use's sessions: Poisson many at uniform times, those while someone is awake at home kept;
     the first device then the second a lognormal lag later, each back off after its own hold."""
-    period = grid.end_us - grid.begin_us
     for use in co_uses:
-        n = int(rng.poisson(use.per_day * grid.days))
-        starts = grid.begin_us + (rng.random(n) * period).astype(np.int64)
-        starts = np.sort(starts[awake(starts)])
+        starts = grid.random_times(use.per_day * grid.days, rng, awake)
         lag = (rng.lognormal(np.log(use.lag_median_s), use.lag_sigma, len(starts)) * US_PER_S).astype(
             np.int64
         )

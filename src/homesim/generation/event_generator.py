@@ -488,16 +488,12 @@ class EventGenerator:
             pair = TOGGLES.get(entity.domain)
             if pair is None or entity.role != "main" or entity.entity_id in self.calibrated:
                 continue
-            n = int(self.rng.poisson(self.noise * 0.25 * days))
-            t = self.grid.begin_us + (self.rng.random(n) * period).astype(np.int64)
-            t = np.sort(t[self._anyone_awake(t)])
+            t = self.grid.random_times(self.noise * 0.25 * days, self.rng, self._anyone_awake)
             self.buffer.add(entity.entity_id, t, Cause.NOISE, state=pair[0])
             hold = (self.rng.lognormal(np.log(15), 0.8, len(t)) * US_PER_MIN).astype(np.int64)
             self.buffer.add(entity.entity_id, t + hold, Cause.NOISE, state=pair[1])
         for bell in self._main_with_tag("doorbell"):
-            n = int(self.rng.poisson(0.3 * days))
-            t = self.grid.begin_us + (self.rng.random(n) * period).astype(np.int64)
-            t = np.sort(t[self._anyone_awake(t)])
+            t = self.grid.random_times(0.3 * days, self.rng, self._anyone_awake)
             self.buffer.add(bell.entity_id, t, Cause.NOISE, state="on")
             self.buffer.add(bell.entity_id, t + 5 * US_PER_S, Cause.NOISE, state="off")
         for entity in self.home.entities:
