@@ -3,8 +3,9 @@ of stored payloads (JSON), expressions for dotted paths into the decoded records
 for record frames built column-wise (`record_schema`, `encode`: the JSON pydantic would write, byte for
 byte; `construct`: one row as a record object, for the few records a validator looks at on their own).
 
-Used where records are handled column-wise: the stages' record frames, the collector's frame path and the
-validators' batch screening, and the formatters of the high-volume model types.
+Used where records are handled column-wise: the collector's frame path (`emit_frame`; the simulation
+stages still hand it record objects), the validators' batch screening, and the formatters of the
+high-volume model types.
 """
 
 from __future__ import annotations
@@ -216,8 +217,8 @@ def _value(annotation: object, value: object) -> object:
 
 def frame_of(records: Sequence[BaseModel], model: type[BaseModel]) -> pl.DataFrame:
     """Records of `model` as a `record_schema` frame (the score names of the first record; ValueError when
-    another has other ones): for record objects that exist anyway (tests, benchmarks); a stage builds its
-    frame from its columns."""
+    another has other ones): for record objects that exist anyway (tests, benchmarks); a stage emitting
+    frames would build its frame from its own columns instead."""
     scores = list(getattr(records[0], SCORES, {})) if records else []
     rows = [record.model_dump() for record in records]
     for row in rows:
