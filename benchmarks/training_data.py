@@ -35,13 +35,13 @@ import polars as pl
 from homesim.generation.config import GenerationConfig
 from homesim.generation.home import generate_home
 from homesim.schema.ground_truth import GroundTruth
+from homesim.schema.record_frames import frame_of
 from homesim.schema.records import STAGES, PatternRecord, make_record_id
 from homesim.simulation.cycle import DEFAULT_STAGES
 from homesim.simulation.home_view import HomeView
 from homesim.simulation.model_provider import MODEL_TYPES, NoModels
 from homesim.training_data.collector import TrainingDataCollector
 from homesim.training_data.exporters import Exporter, workspace_truths
-from homesim.training_data.frames import frame_of
 from homesim.training_data.lineage_tracker import LineageTracker, Source
 from homesim.training_data.store import RECORD_ADAPTER, RecordStore
 from homesim.workspace import Workspace

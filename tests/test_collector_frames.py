@@ -23,6 +23,7 @@ from broken_records import broken_health
 from homesim.generation.config import GenerationConfig
 from homesim.generation.home import generate_home
 from homesim.schema.ground_truth import GroundTruth
+from homesim.schema.record_frames import encode, frame_of
 from homesim.schema.records import DeviceHealthRecord, PatternRecord, StageRecord, SynergyRecord
 from homesim.simulation.device_health import device_health_stage
 from homesim.simulation.home_view import HomeView
@@ -31,7 +32,6 @@ from homesim.simulation.pattern_detection import pattern_stage
 from homesim.simulation.synergy_detection import synergy_stage
 from homesim.training_data.collector import TrainingDataCollector, UnknownCollectionPointError
 from homesim.training_data.exporters import Exporter
-from homesim.training_data.frames import encode, frame_of
 from homesim.training_data.lineage_tracker import LineageTracker, Source
 from homesim.training_data.store import open_store
 from homesim.workspace import EXPORT_METADATA_FILE, Workspace

@@ -71,7 +71,7 @@ def run_cycle(ctx: JobContext) -> dict[str, Any]:
     def advance(outcome: HomeOutcome) -> None:
         nonlocal done, emitted
         done += 1
-        emitted += len(outcome.records)
+        emitted += outcome.n_records
         ctx.report(
             done, total, {"home_key": outcome.home_key, "records": emitted, "errors": len(outcome.errors)}
         )

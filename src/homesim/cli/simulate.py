@@ -92,7 +92,7 @@ def simulate(
 
         def advance(outcome: HomeOutcome) -> None:
             nonlocal emitted
-            emitted += len(outcome.records)
+            emitted += outcome.n_records
             bar.update(task, advance=1, description=f"homes ({emitted:,} records)")
             if not console.is_terminal:  # piped: a JSON line per home instead of the bar
                 done = int(bar.tasks[0].completed)

@@ -32,6 +32,7 @@ from typing import Final, Literal
 
 import numpy as np
 import numpy.typing as npt
+import polars as pl
 from pydantic import BaseModel, ConfigDict
 
 from homesim.datasets.executors import Executor
@@ -122,6 +123,9 @@ class _DiscardSink:
         pass
 
     def emit_many(self, records: Iterable[AnyRecord]) -> None:
+        pass
+
+    def emit_frame(self, stage: StageName, frame: pl.DataFrame) -> None:
         pass
 
 

@@ -455,3 +455,14 @@ AnyRecord = Annotated[
     | ActivityRecord,
     Field(discriminator="stage"),
 ]
+
+#: The record type of each stage.
+RECORD_TYPES: dict[StageName, type[StageRecord]] = {
+    "pattern": PatternRecord,
+    "synergy": SynergyRecord,
+    "suggestion": SuggestionRecord,
+    "automation": AutomationRecord,
+    "ask_ai": AskAIRecord,
+    "device_health": DeviceHealthRecord,
+    "activity": ActivityRecord,
+}

@@ -24,12 +24,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeAlias
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SkipValidation
 
 from homesim.datasets.executors import Executor, make_executor
 from homesim.datasets.manifest import DatasetManifest, read_dataset
 from homesim.generation.config import GenerationConfig
 from homesim.io import write_json_atomic, write_text_atomic
+from homesim.schema.record_frames import RecordFrame
 from homesim.schema.records import STAGES, AnyRecord, StageName
 from homesim.simulation.activity_recognition import activity_stage
 from homesim.simulation.ask_ai import ask_ai_stage
@@ -78,32 +79,49 @@ class StageError(BaseModel):
     error: str
 
 
+#: One stage's records of one home: a list of records, or a record frame (the stages that build theirs
+#: column-wise; carried as the frame to the sink's `emit_frame`, never built into record objects on the way).
+StageOutput: TypeAlias = list[AnyRecord] | RecordFrame[Any]
+
+
 class HomeOutcome(BaseModel):
     """One home's records, per-stage counts against ground truth, errors and timings."""
 
-    model_config = ConfigDict(frozen=True)
+    # The outputs are our own stages' (not validated again): a record frame is no pydantic type.
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     home_key: str
-    records: list[AnyRecord]
+    #: Each stage's records, in stage order (the stages that failed or did not run: none).
+    outputs: SkipValidation[list[tuple[StageName, StageOutput]]]
     counts: dict[str, Counts]
     errors: list[StageError]
     seconds: dict[str, float]
 
+    @property
+    def n_records(self) -> int:
+        return sum(len(records) for _, records in self.outputs)
+
+    @property
+    def records(self) -> list[AnyRecord]:
+        """Every record, in stage order (a record frame's records are built: for tests and small runs)."""
+        return [record for _, records in self.outputs for record in records]
+
     def __getstate__(self) -> dict[Any, Any]:
-        """Pickled with the records as one blob, pickled and unpickled with the cyclic garbage collector
+        """Pickled with the outputs as one blob, pickled and unpickled with the cyclic garbage collector
         paused (see `records_gc_paused`): with it on, unpickling cost 4× more (measured: 58 against 14 µs a
-        record) and pickling 2.5× more (48 against 19 µs a record of a 90-day home)."""
+        record) and pickling 2.5× more (48 against 19 µs a record of a 90-day home). A record frame goes as
+        its frame (Arrow IPC)."""
         state = super().__getstate__()
         with records_gc_paused():
-            blob = pickle.dumps(self.records, protocol=pickle.HIGHEST_PROTOCOL)
-        return {**state, "__dict__": {**state["__dict__"], "records": blob}}
+            blob = pickle.dumps(self.outputs, protocol=pickle.HIGHEST_PROTOCOL)
+        return {**state, "__dict__": {**state["__dict__"], "outputs": blob}}
 
     def __setstate__(self, state: dict[Any, Any]) -> None:
         fields = state["__dict__"]
-        if isinstance(fields.get("records"), bytes):
+        if isinstance(fields.get("outputs"), bytes):
             with records_gc_paused():
-                records = pickle.loads(fields["records"])  # our own worker's blob, never outside input
-            state = {**state, "__dict__": {**fields, "records": records}}
+                outputs = pickle.loads(fields["outputs"])  # our own worker's blob, never outside input
+            state = {**state, "__dict__": {**fields, "outputs": outputs}}
         super().__setstate__(state)
 
 
@@ -122,29 +140,38 @@ def _run_home(task: HomeTask) -> HomeOutcome:
     except Exception as exc:  # an unreadable home is that home's error, never the cycle's
         return HomeOutcome(
             home_key=key,
-            records=[],
+            outputs=[],
             counts={},
             errors=[StageError(home_key=key, stage="load", error=_describe(exc))],
             seconds={"load": time.perf_counter() - started},
         )
     seconds["load"] = time.perf_counter() - started
-    records: list[AnyRecord] = []
+    outputs: list[tuple[StageName, StageOutput]] = []
     counts: dict[str, Counts] = {}
     errors: list[StageError] = []
     for name, stage in task.stages:
         started = time.perf_counter()
         try:
-            produced = list(stage(view, task.models, task.cycle))
-            if view.is_real:
-                produced = [r.model_copy(update={"home_source": "real"}) for r in produced]
+            produced = _output(stage(view, task.models, task.cycle), view.is_real)
             counts[name] = home_counts(name, produced, view.truth)
         except Exception as exc:  # one stage failing on one home: recorded, and the pipeline goes on
             errors.append(StageError(home_key=key, stage=name, error=_describe(exc)))
             produced = []
         view.upstream[name] = produced
-        records.extend(produced)
+        if produced:
+            outputs.append((name, produced))
         seconds[name] = time.perf_counter() - started
-    return HomeOutcome(home_key=key, records=records, counts=counts, errors=errors, seconds=seconds)
+    return HomeOutcome(home_key=key, outputs=outputs, counts=counts, errors=errors, seconds=seconds)
+
+
+def _output(produced: Sequence[AnyRecord], real: bool) -> StageOutput:
+    """A stage's records as carried on: a record frame as it is, anything else as a list; those of an
+    imported real home marked as such."""
+    if isinstance(produced, RecordFrame):
+        return produced.with_columns(home_source="real") if real else produced
+    if real:
+        return [r.model_copy(update={"home_source": "real"}) for r in produced]
+    return list(produced)
 
 
 def _describe(exc: BaseException) -> str:
@@ -269,14 +296,19 @@ class SimulationCycle:
         stage_seconds: dict[str, float] = {}
         total = 0
         for outcome in self.executor.map_unordered(run_home, tasks):
-            self.sink.emit_many(outcome.records)
-            total += len(outcome.records)
+            for name, records in outcome.outputs:
+                if isinstance(records, RecordFrame):
+                    self.sink.emit_frame(name, records.frame)
+                    version = records.frame["model_version"][0]
+                else:
+                    self.sink.emit_many(records)
+                    version = records[0].model_version
+                n_records[name] += len(records)
+                total += len(records)
+                versions.setdefault(name, version or "—")
             for name in counts:
                 if name in outcome.counts:
                     counts[name].append(outcome.counts[name])
-            for record in outcome.records:
-                n_records[record.stage] += 1
-                versions.setdefault(record.stage, record.model_version or "—")
             errors.extend(outcome.errors)
             for step, s in outcome.seconds.items():
                 stage_seconds[step] = stage_seconds.get(step, 0.0) + s

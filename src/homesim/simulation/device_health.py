@@ -11,6 +11,7 @@ else "healthy".
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 import numpy as np
@@ -19,11 +20,9 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
 from homesim.generation.calendar import US_PER_DAY, US_PER_S
+from homesim.schema.record_frames import RecordFrame, record_schema
 from homesim.schema.records import (
     BASELINE_VERSION,
-    DeviceHealthInputs,
-    DeviceHealthLabel,
-    DeviceHealthOutputs,
     DeviceHealthRecord,
     HealthFeatures,
     HealthKind,
@@ -35,6 +34,8 @@ from homesim.simulation.model_provider import HEALTH_KINDS, ModelProvider
 FEATURES: tuple[str, ...] = tuple(HealthFeatures.model_fields)
 #: Column of the rules' kind (`rule_assess`) that a deployed model gets beside `FEATURES`.
 RULE_KIND = "rule_kind"
+#: The scores of a device-health record, against its label.
+_SCORES = ("score", "correct", "detected")
 #: Domains of entities whose devices can fail (others are virtual: sun, person, zone, …).
 _DEVICE_DOMAINS = (
     "sensor",
@@ -300,10 +301,14 @@ class DeviceHealthAssessor:
     def __init__(self, config: DeviceHealthConfig | None = None) -> None:
         self.config = config or DeviceHealthConfig()
 
-    def assess(self, view: HomeView, models: ModelProvider, cycle: int) -> list[DeviceHealthRecord]:
+    def assess(self, view: HomeView, models: ModelProvider, cycle: int) -> RecordFrame[DeviceHealthRecord]:
+        """One record per window, as a record frame (built column-wise: the stage's records are the bulk of
+        a cycle's)."""
         windows = health_windows(view, self.config)
         if windows.height == 0:
-            return []
+            return RecordFrame(
+                DeviceHealthRecord, pl.DataFrame(schema=record_schema(DeviceHealthRecord, _SCORES))
+            )
         model = models.get("device_intelligence")
         if model is not None:
             # The model is stacked on the rules: it sees their verdict beside the features.
@@ -316,37 +321,68 @@ class DeviceHealthAssessor:
             kinds, scores = rule_assess(windows, self.config)
         version = model.version if model else BASELINE_VERSION
         labels = label_windows(windows, view)
-        records = []
-        for row, kind, score, (label, fault_id) in zip(
-            windows.iter_rows(named=True), kinds, scores, labels.iter_rows(), strict=True
-        ):
-            start, end = str(row["day"]), str(row["day"] + timedelta(days=1))
-            records.append(
-                DeviceHealthRecord(
-                    record_id=make_record_id("device_health", view.key, cycle, row["entity_id"], start),
-                    cycle=cycle,
-                    home_key=view.key,
-                    inputs=DeviceHealthInputs(
-                        entity_id=row["entity_id"],
-                        domain=row["domain"],
-                        device_class=row["device_class"],
-                        window_start=start,
-                        window_end=end,
-                        features=HealthFeatures(**{k: row[k] for k in FEATURES}),
-                    ),
-                    outputs=DeviceHealthOutputs(predicted=kind, score=float(np.clip(score, 0.0, 1.0))),
-                    label=DeviceHealthLabel(kind=label, fault_id=fault_id),
-                    scores={
-                        "score": float(score),
-                        "correct": float(kind == label),
-                        "detected": float((kind != "healthy") == (label != "healthy")),
-                    },
-                    model_version=version,
-                )
-            )
-        return records
+        frame = _record_frame(windows, kinds, scores, labels, view.key, cycle, version)
+        return RecordFrame(DeviceHealthRecord, frame)
 
 
-def device_health_stage(view: HomeView, models: ModelProvider, cycle: int) -> list[DeviceHealthRecord]:
+def _record_frame(
+    windows: pl.DataFrame,
+    kinds: Sequence[HealthKind],
+    scores: npt.NDArray[np.float64],
+    labels: pl.DataFrame,
+    home_key: str,
+    cycle: int,
+    version: str,
+) -> pl.DataFrame:
+    """The windows' records as a `record_schema` frame: the values (and so the JSON) the records built one by
+    one had; the record id is `make_record_id`'s (entity and window start as its key)."""
+    schema = record_schema(DeviceHealthRecord, _SCORES)
+    n = windows.height
+    start = pl.col("day").cast(pl.String)
+    ids = [
+        make_record_id("device_health", home_key, cycle, entity, day)
+        for entity, day in zip(
+            windows["entity_id"].to_list(), windows.select(start)["day"].to_list(), strict=True
+        )
+    ]
+    kind, label = pl.col("kind"), pl.col("label_kind")
+    frame = windows.with_columns(
+        pl.Series("kind", kinds, pl.String),
+        pl.Series("raw_score", np.asarray(scores, dtype=np.float64), pl.Float64),
+        labels["kind"].alias("label_kind"),
+        labels["fault_id"],
+    ).select(
+        pl.Series("record_id", ids, pl.String),
+        pl.lit(cycle, pl.Int64).alias("cycle"),
+        pl.lit(home_key, pl.String).alias("home_key"),
+        pl.struct(
+            pl.col("raw_score").alias("score"),
+            (kind == label).cast(pl.Float64).alias("correct"),
+            ((kind != "healthy") == (label != "healthy")).cast(pl.Float64).alias("detected"),
+        ).alias("scores"),
+        pl.lit([], pl.List(pl.String)).alias("derived_from"),
+        pl.lit(version, pl.String).alias("model_version"),
+        pl.lit("synthetic", pl.String).alias("home_source"),
+        pl.lit(None, pl.Float64).alias("quality"),
+        pl.lit([], pl.List(pl.String)).alias("lineage_ids"),
+        pl.lit("device_health", pl.String).alias("stage"),
+        pl.struct(
+            "entity_id",
+            "domain",
+            "device_class",
+            start.alias("window_start"),
+            pl.col("day").dt.offset_by("1d").cast(pl.String).alias("window_end"),
+            pl.struct(FEATURES).alias("features"),
+        ).alias("inputs"),
+        pl.struct(kind.alias("predicted"), pl.col("raw_score").clip(0.0, 1.0).alias("score")).alias(
+            "outputs"
+        ),
+        pl.struct(label.alias("kind"), "fault_id").alias("label"),
+    )
+    assert frame.height == n
+    return frame.cast(dict(schema))  # type: ignore[arg-type]
+
+
+def device_health_stage(view: HomeView, models: ModelProvider, cycle: int) -> RecordFrame[DeviceHealthRecord]:
     """The device-health stage with the default configuration."""
     return DeviceHealthAssessor().assess(view, models, cycle)

@@ -10,6 +10,7 @@ label predictions already made.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -52,7 +53,7 @@ class HomeView:
     environment: pl.DataFrame
     #: None for an imported real home: nothing is known of why its events happened.
     truth: GroundTruth | None
-    upstream: dict[StageName, list[AnyRecord]] = field(default_factory=dict)
+    upstream: dict[StageName, Sequence[AnyRecord]] = field(default_factory=dict)
     #: What each occupant was doing (`activities.parquet`), for labelling only; None when the home has none.
     activities: pl.DataFrame | None = None
 
@@ -89,8 +90,9 @@ class HomeView:
         """An imported real home: no ground truth, so its records carry no labels to score against."""
         return self.home.metadata.source == "real"
 
-    def records(self, stage: StageName) -> list[AnyRecord]:
-        """Records an earlier stage produced for this home (empty when it did not run or failed)."""
+    def records(self, stage: StageName) -> Sequence[AnyRecord]:
+        """Records an earlier stage produced for this home (empty when it did not run or failed); a stage's
+        record frame (`RecordFrame`) builds its records when first read."""
         return self.upstream.get(stage, [])
 
 

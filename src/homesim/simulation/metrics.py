@@ -32,9 +32,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
 import numpy as np
+import polars as pl
 from pydantic import BaseModel, ConfigDict
 
 from homesim.schema.ground_truth import GroundTruth
+from homesim.schema.record_frames import RecordFrame
 from homesim.schema.records import (
     ActivityRecord,
     AnyRecord,
@@ -93,16 +95,23 @@ def _synergy(records: Sequence[SynergyRecord], truth: GroundTruth) -> Counts:
     }
 
 
-def _device_health(records: Sequence[DeviceHealthRecord]) -> Counts:
-    detected = [r for r in records if r.outputs.predicted != "healthy"]
-    faulty = [r for r in records if r.label.kind != "healthy"]
-    hits = [r for r in detected if r.label.kind != "healthy"]
+def _device_health(records: Sequence[AnyRecord]) -> Counts:
+    """Counted column-wise: off the stage's record frame, or off the records' predicted and label kinds."""
+    if isinstance(records, RecordFrame):
+        predicted = records.frame["outputs"].struct.field("predicted")
+        label = records.frame["label"].struct.field("kind")
+    else:
+        health = [r for r in records if isinstance(r, DeviceHealthRecord)]
+        predicted = pl.Series([r.outputs.predicted for r in health], dtype=pl.String)
+        label = pl.Series([r.label.kind for r in health], dtype=pl.String)
+    detected, faulty = predicted != "healthy", label != "healthy"
+    hits = detected & faulty
     return {
-        "predicted": len(detected),
-        "predicted_true": len(hits),
-        "truth": len(faulty),
-        "truth_found": len(hits),
-        "kind_correct": sum(r.outputs.predicted == r.label.kind for r in hits),
+        "predicted": int(detected.sum()),
+        "predicted_true": int(hits.sum()),
+        "truth": int(faulty.sum()),
+        "truth_found": int(hits.sum()),
+        "kind_correct": int((hits & (predicted == label)).sum()),
     }
 
 
@@ -170,7 +179,7 @@ def home_counts(stage: StageName, records: Sequence[AnyRecord], truth: GroundTru
         case "synergy":
             return _synergy([r for r in records if isinstance(r, SynergyRecord)], truth)
         case "device_health":
-            return _device_health([r for r in records if isinstance(r, DeviceHealthRecord)])
+            return _device_health(records)
         case "suggestion":
             return _suggestion([r for r in records if isinstance(r, SuggestionRecord)], truth)
         case "automation":

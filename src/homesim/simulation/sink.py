@@ -1,6 +1,9 @@
 """Where stage records go: the `RecordSink` protocol, and `InMemorySink` for tests and small runs.
 
-The training-data collector provides the persistent sink; the simulation only ever talks to this protocol.
+Records arrive as objects (`emit`, `emit_many`) or, from the stages that build them column-wise, as one
+record frame per home and stage (`emit_frame`: a `record_frames.record_schema` frame of the stage's record
+type). The training-data collector provides the persistent sink; the simulation only ever talks to this
+protocol.
 `records_gc_paused` is for code that builds or receives many records at once.
 """
 
@@ -9,9 +12,12 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-from homesim.schema.records import AnyRecord, StageName
+import polars as pl
+
+from homesim.schema.record_frames import RecordFrame
+from homesim.schema.records import RECORD_TYPES, AnyRecord, StageName
 
 
 @runtime_checkable
@@ -22,23 +28,40 @@ class RecordSink(Protocol):
 
     def emit_many(self, records: Iterable[AnyRecord]) -> None: ...
 
+    def emit_frame(self, stage: StageName, frame: pl.DataFrame) -> None: ...
+
 
 class InMemorySink:
-    """Keeps every record in a list, in arrival order."""
+    """Keeps every record in arrival order: records as they come, frames as frames (`received`), their
+    records built only when `records` is read."""
 
     def __init__(self) -> None:
-        self.records: list[AnyRecord] = []
+        self.received: list[AnyRecord | RecordFrame[Any]] = []
+
+    @property
+    def records(self) -> list[AnyRecord]:
+        """Every record, in arrival order (each frame's records built, once)."""
+        records: list[AnyRecord] = []
+        for item in self.received:
+            if isinstance(item, RecordFrame):
+                records += item
+            else:
+                records.append(item)
+        return records
 
     def emit(self, record: AnyRecord) -> None:
-        self.records.append(record)
+        self.received.append(record)
 
     def emit_many(self, records: Iterable[AnyRecord]) -> None:
-        self.records.extend(records)
+        self.received.extend(records)
+
+    def emit_frame(self, stage: StageName, frame: pl.DataFrame) -> None:
+        self.received.append(RecordFrame(RECORD_TYPES[stage], frame))
 
     async def aemit(self, stream: AsyncIterable[AnyRecord]) -> None:
         """Drain an async stream of records into the list."""
         async for record in stream:
-            self.records.append(record)
+            self.received.append(record)
 
     def by_stage(self, stage: StageName) -> list[AnyRecord]:
         return [r for r in self.records if r.stage == stage]

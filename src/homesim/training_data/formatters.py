@@ -22,6 +22,8 @@ import polars as pl
 from pydantic import BaseModel
 
 from homesim.schema.ground_truth import GroundTruth
+from homesim.schema.record_frames import at as _at
+from homesim.schema.record_frames import decode
 from homesim.schema.records import (
     ActivityFeatures,
     ActivityRecord,
@@ -41,8 +43,6 @@ from homesim.schema.records import (
     SynergyRecord,
 )
 from homesim.simulation.model_provider import ModelType
-from homesim.training_data.frames import at as _at
-from homesim.training_data.frames import decode
 from homesim.training_data.schemas import (
     ACTIVITY_WINDOWS,
     DEVICES,

@@ -32,7 +32,7 @@ import polars as pl
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from homesim.training_data.frames import at, dtype_of
+from homesim.schema.record_frames import at, dtype_of
 
 
 class _UnsupportedError(Exception):

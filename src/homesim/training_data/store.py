@@ -34,8 +34,8 @@ import polars as pl
 from pydantic import BaseModel, TypeAdapter
 
 from homesim.io import atomic_path
+from homesim.schema.record_frames import dtype_of
 from homesim.schema.records import AnyRecord
-from homesim.training_data.frames import dtype_of
 from homesim.workspace import Workspace
 
 RECORD_ADAPTER: Final[TypeAdapter[AnyRecord]] = TypeAdapter(AnyRecord)

@@ -22,17 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from homesim.ha.automation_validation import validate_yaml
 from homesim.schema.ground_truth import FaultTruth, GroundTruth, Pattern, Synergy
-from homesim.schema.records import (
-    ActivityRecord,
-    AnyRecord,
-    AskAIRecord,
-    AutomationRecord,
-    DeviceHealthRecord,
-    PatternRecord,
-    SuggestionRecord,
-    SynergyRecord,
-)
-from homesim.training_data.frames import (
+from homesim.schema.record_frames import (
     SCORES,
     as_decoded,
     at,
@@ -42,6 +32,16 @@ from homesim.training_data.frames import (
     decode_strict,
     dtype_at,
     encode,
+)
+from homesim.schema.records import (
+    ActivityRecord,
+    AnyRecord,
+    AskAIRecord,
+    AutomationRecord,
+    DeviceHealthRecord,
+    PatternRecord,
+    SuggestionRecord,
+    SynergyRecord,
 )
 from homesim.training_data.schema_screen import model_screen
 from homesim.training_data.store import RECORD_ADAPTER, Serialised, content_hash, serialised_rows

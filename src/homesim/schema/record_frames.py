@@ -3,17 +3,20 @@ of stored payloads (JSON), expressions for dotted paths into the decoded records
 for record frames built column-wise (`record_schema`, `encode`: the JSON pydantic would write, byte for
 byte; `construct`: one row as a record object, for the few records a validator looks at on their own).
 
-Used where records are handled column-wise: the collector's frame path (`emit_frame`; the simulation
-stages still hand it record objects), the validators' batch screening, and the formatters of the
-high-volume model types.
+`RecordFrame` is how a stage hands over its records as such a frame (device health, the largest stage): a
+sequence of records built only when someone reads them as records.
+
+Used where records are handled column-wise: the stages that build their records as frames, the cycle that
+carries them to the sink, the collector's frame path (`emit_frame`), the validators' batch screening, and the
+formatters of the high-volume model types.
 """
 
 from __future__ import annotations
 
 import functools
 import types
-from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Annotated, Any, Generic, Literal, TypeVar, Union, get_args, get_origin, overload
 
 import polars as pl
 import pyarrow as pa
@@ -225,3 +228,54 @@ def frame_of(records: Sequence[BaseModel], model: type[BaseModel]) -> pl.DataFra
         if list(row.get(SCORES, {})) != scores:
             raise ValueError(f"scores {list(row.get(SCORES, {}))} differ from the first record's {scores}")
     return pl.DataFrame(rows, schema=record_schema(model, scores), orient="row")
+
+
+R = TypeVar("R", bound=BaseModel)
+
+
+class RecordFrame(Sequence[R], Generic[R]):
+    """A stage's records as a `record_schema` frame of `model` (`frame`), readable as a sequence of records:
+    those are built (validated, as the stage would have built them) on first read, all at once, and only
+    then. A consumer that can read the frame (the cycle's sink, the metrics) never builds them."""
+
+    def __init__(self, model: type[R], frame: pl.DataFrame) -> None:
+        self.model, self.frame = model, frame
+        self._records: list[R] | None = None
+
+    @property
+    def records(self) -> list[R]:
+        if self._records is None:
+            self._records = [self.model.model_validate(row) for row in self.frame.iter_rows(named=True)]
+        return self._records
+
+    def __len__(self) -> int:
+        return self.frame.height
+
+    @overload
+    def __getitem__(self, index: int) -> R: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[R]: ...
+    def __getitem__(self, index: int | slice) -> R | Sequence[R]:
+        return self.records[index]
+
+    def __iter__(self) -> Iterator[R]:
+        return iter(self.records)
+
+    def with_columns(self, **values: object) -> RecordFrame[R]:
+        """The same records with top-level fields set to one value each (`home_source="real"`)."""
+        frame = self.frame.with_columns(pl.lit(v, self.frame.schema[k]).alias(k) for k, v in values.items())
+        return RecordFrame(self.model, frame)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to a record frame of the same model with an equal frame (nulls equal, NaN too)."""
+        if not isinstance(other, RecordFrame):
+            return NotImplemented
+        return self.model is other.model and self.frame.equals(other.frame)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable cache, compared by content
+
+    def __getstate__(self) -> dict[str, object]:
+        return {"model": self.model, "frame": self.frame}  # the records, if built, are rebuilt on demand
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.model, self.frame, self._records = state["model"], state["frame"], None
