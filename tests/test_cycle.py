@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import pickle
+import re
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,6 +36,7 @@ from homesim.simulation.model_provider import ModelProvider, NoModels
 from homesim.simulation.pattern_detection import pattern_stage
 from homesim.simulation.sink import InMemorySink
 from homesim.simulation.synergy_detection import synergy_stage
+from homesim.training_data.exporters import Exporter
 from homesim.training_data.lineage_tracker import LineageTracker
 from homesim.training_data.run_and_collect import run_and_collect
 from homesim.training_data.store import RecordStore
@@ -245,3 +248,53 @@ def test_a_home_outcome_travels_as_one_blob(dataset: tuple[Workspace, Generation
 
 def _core_cycle(*args: object, **kwargs: object) -> SimulationCycle:
     return SimulationCycle(*args, **{**kwargs, "stages": CORE})  # type: ignore[arg-type]
+
+
+def _as_records(stage: Stage) -> Stage:
+    """`stage` handing its records over as record objects (the sink's `emit_many` path)."""
+
+    def run(view: HomeView, models: ModelProvider, cycle: int) -> Sequence[AnyRecord]:
+        return list(stage(view, models, cycle))
+
+    return run
+
+
+def test_record_frames_collect_and_export_what_their_records_would(
+    dataset: tuple[Workspace, GenerationResult], tmp_path: Path
+) -> None:
+    """A cycle whose stages hand the sink record frames stores, rejects, reports and exports exactly what
+    it does with the same records handed over as objects (the run's id, random, masked)."""
+    source, result = dataset
+    run_id = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+    seen: dict[str, object] = {}
+    for path, stages in (("frames", CORE), ("records", [(n, _as_records(s)) for n, s in CORE])):
+        ws = Workspace(tmp_path / path)
+        shutil.copytree(source.root / "data", ws.root / "data")
+        collected = run_and_collect(
+            ws, result.manifest.dataset_id, 2, executor="inline", workers=1, stages=stages
+        )
+        report = collected.report.model_dump(
+            mode="json", exclude={"started_at", "wall_s", "records_per_s", "stage_seconds"}
+        )
+        with RecordStore(ws.training_store) as store:
+            rows = sorted(
+                (model_type, record_id, run_id.sub("RUN", payload))
+                for model_type in ("pattern_detection", "gnn_synergy", "device_intelligence")
+                for record_id, _, payload in store.accepted_rows(model_type)
+            )
+            rejected = sorted(map(list, store.rejected()))
+            exports = Exporter(ws, store).export_cycle(2)
+        files = {
+            str(f.relative_to(ws.root)): hashlib.sha256(f.read_bytes()).hexdigest()
+            for r in exports
+            for f in sorted(r.directory.rglob("*"))
+            if f.is_file()
+        }
+        with LineageTracker(ws.lineage_db) as tracker:
+            lineage = sorted(tracker.records_of_cycle(2, include_rejected=True))
+        seen[path] = (report, collected.pass_rates, rows, rejected, files, lineage)
+        assert isinstance(
+            stages[2][1](load_home_view(ws.home_dir(result.manifest.home_keys[0]), CONFIG), NoModels(), 2),
+            RecordFrame,
+        ) == (path == "frames")
+    assert seen["frames"] == seen["records"]
