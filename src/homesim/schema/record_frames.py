@@ -261,6 +261,10 @@ class RecordFrame(Sequence[R], Generic[R]):
     def __iter__(self) -> Iterator[R]:
         return iter(self.records)
 
+    def where(self, predicate: pl.Expr) -> RecordFrame[R]:
+        """The records `predicate` (over the frame: `at("outputs.predicted")`) holds for, none built."""
+        return RecordFrame(self.model, self.frame.filter(predicate))
+
     def with_columns(self, **values: object) -> RecordFrame[R]:
         """The same records with top-level fields set to one value each (`home_source="real"`)."""
         frame = self.frame.with_columns(pl.lit(v, self.frame.schema[k]).alias(k) for k, v in values.items())

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from operator import attrgetter
 from typing import Final
 
 import numpy as np
@@ -36,7 +37,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict
 
 from homesim.schema.ground_truth import GroundTruth
-from homesim.schema.record_frames import RecordFrame
+from homesim.schema.record_frames import RecordFrame, at, dtype_at, record_schema
 from homesim.schema.records import (
     ActivityRecord,
     AnyRecord,
@@ -45,6 +46,7 @@ from homesim.schema.records import (
     DeviceHealthRecord,
     PatternRecord,
     StageName,
+    StageRecord,
     SuggestionRecord,
     SynergyRecord,
 )
@@ -70,40 +72,48 @@ def f1(counts: Counts) -> float | None:
     return None if np.isnan(value) else value
 
 
-def _pattern(records: Sequence[PatternRecord], truth: GroundTruth) -> Counts:
-    predicted = [r for r in records if r.outputs.predicted]
-    found = {r.label.pattern_id for r in predicted if r.label.is_pattern}
+def _columns(records: Sequence[AnyRecord], kind: type[StageRecord], *paths: str) -> list[pl.Series]:
+    """The fields at dotted `paths` of a stage's records of `kind`: read off its record frame, or off the
+    records (so each stage's counts are one rule over columns, whichever way its records came)."""
+    if isinstance(records, RecordFrame):
+        return [records.frame.select(at(path))[:, 0] for path in paths]
+    of_kind = [r for r in records if isinstance(r, kind)]
+    schema = record_schema(kind, ())
+    return [pl.Series(path, list(map(attrgetter(path), of_kind)), dtype_at(schema, path)) for path in paths]
+
+
+def _pattern(records: Sequence[AnyRecord], truth: GroundTruth) -> Counts:
+    predicted, is_pattern, pattern_id = _columns(
+        records, PatternRecord, "outputs.predicted", "label.is_pattern", "label.pattern_id"
+    )
+    found = set(pattern_id.filter(predicted & is_pattern).to_list())
     eligible = eligible_patterns(truth)
     return {
-        "predicted": len(predicted),
-        "predicted_true": sum(r.label.is_pattern for r in predicted),
+        "predicted": int(predicted.sum()),
+        "predicted_true": int((predicted & is_pattern).sum()),
         "truth": len(eligible),
         "truth_found": sum(p.id in found for p in eligible),
     }
 
 
-def _synergy(records: Sequence[SynergyRecord], truth: GroundTruth) -> Counts:
-    predicted = [r for r in records if r.outputs.predicted]
-    positive = {"active", "potential"}
+def _synergy(records: Sequence[AnyRecord], truth: GroundTruth) -> Counts:
+    predicted, kind, synergy_id = _columns(
+        records, SynergyRecord, "outputs.predicted", "label.kind", "label.synergy_id"
+    )
+    hits = predicted & kind.is_in(["active", "potential"])
+    decoy = kind == "decoy"
     return {
-        "predicted": len(predicted),
-        "predicted_true": sum(r.label.kind in positive for r in predicted),
+        "predicted": int(predicted.sum()),
+        "predicted_true": int(hits.sum()),
         "truth": len(truth.synergies),
-        "truth_found": len({r.label.synergy_id for r in predicted if r.label.kind in positive}),
-        "decoys": sum(r.label.kind == "decoy" for r in records),
-        "decoys_predicted": sum(r.label.kind == "decoy" for r in predicted),
+        "truth_found": len(set(synergy_id.filter(hits).to_list())),
+        "decoys": int(decoy.sum()),
+        "decoys_predicted": int((predicted & decoy).sum()),
     }
 
 
 def _device_health(records: Sequence[AnyRecord]) -> Counts:
-    """Counted column-wise: off the stage's record frame, or off the records' predicted and label kinds."""
-    if isinstance(records, RecordFrame):
-        predicted = records.frame["outputs"].struct.field("predicted")
-        label = records.frame["label"].struct.field("kind")
-    else:
-        health = [r for r in records if isinstance(r, DeviceHealthRecord)]
-        predicted = pl.Series([r.outputs.predicted for r in health], dtype=pl.String)
-        label = pl.Series([r.label.kind for r in health], dtype=pl.String)
+    predicted, label = _columns(records, DeviceHealthRecord, "outputs.predicted", "label.kind")
     detected, faulty = predicted != "healthy", label != "healthy"
     hits = detected & faulty
     return {
@@ -175,9 +185,9 @@ def home_counts(stage: StageName, records: Sequence[AnyRecord], truth: GroundTru
         return _without_truth(stage, records)
     match stage:
         case "pattern":
-            return _pattern([r for r in records if isinstance(r, PatternRecord)], truth)
+            return _pattern(records, truth)
         case "synergy":
-            return _synergy([r for r in records if isinstance(r, SynergyRecord)], truth)
+            return _synergy(records, truth)
         case "device_health":
             return _device_health(records)
         case "suggestion":

@@ -29,12 +29,10 @@ from homesim.ground_truth.accuracy import MIN_OCCURRENCES
 from homesim.ground_truth.verifier import ACTUATOR_DOMAINS, state_changes
 from homesim.schema.ground_truth import GroundTruth, Pattern
 from homesim.schema.patterns import TimeTriggerSpec
+from homesim.schema.record_frames import RecordFrame, record_schema
 from homesim.schema.records import (
     BASELINE_VERSION,
     PatternFeatures,
-    PatternInputs,
-    PatternLabel,
-    PatternOutputs,
     PatternRecord,
     make_record_id,
 )
@@ -46,6 +44,8 @@ F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 _PRESENCE_PREFIXES = ("person.", "zone.")
 FEATURES: tuple[str, ...] = tuple(PatternFeatures.model_fields)
+#: The scores of a pattern record, against its label.
+_SCORES = ("score", "correct")
 
 
 class PatternDetectorConfig(BaseModel):
@@ -529,66 +529,82 @@ class PatternDetector:
     def __init__(self, config: PatternDetectorConfig | None = None) -> None:
         self.config = config or PatternDetectorConfig()
 
-    def detect(self, view: HomeView, models: ModelProvider, cycle: int) -> list[PatternRecord]:
+    def detect(self, view: HomeView, models: ModelProvider, cycle: int) -> RecordFrame[PatternRecord]:
+        """One record per candidate, as a record frame (built column-wise)."""
         candidates = mine_candidates(view, self.config)
         if candidates.height == 0:
-            return []
-        features = candidates.select(FEATURES)
+            return RecordFrame(PatternRecord, pl.DataFrame(schema=record_schema(PatternRecord, _SCORES)))
         model = models.get("pattern_detection")
         # Prediction happens before any ground truth is read: labels come strictly afterwards.
         scores = (
-            np.asarray(model.predict(features), dtype=np.float64) if model else baseline_score(candidates)
+            np.asarray(model.predict(candidates.select(FEATURES)), dtype=np.float64)
+            if model
+            else baseline_score(candidates)
         )
         version = model.version if model else BASELINE_VERSION
         labels = label_candidates(candidates, view.truth)
-        records = []
-        for row, feats, score, pattern in zip(
-            candidates.iter_rows(named=True), features.iter_rows(named=True), scores, labels, strict=True
-        ):
-            predicted = bool(score >= self.config.threshold)
-            natural = [
-                row[k]
-                for k in (
-                    "kind",
-                    "trigger_entity",
-                    "trigger_state",
-                    "trigger_variable",
-                    "action_entity",
-                    "action_state",
-                )
-            ]
-            records.append(
-                PatternRecord(
-                    record_id=make_record_id(
-                        "pattern", view.key, cycle, *natural, round(row["median_hour"], 3)
-                    ),
-                    cycle=cycle,
-                    home_key=view.key,
-                    inputs=PatternInputs(
-                        kind=row["kind"],
-                        trigger_entity=row["trigger_entity"],
-                        trigger_state=row["trigger_state"],
-                        trigger_variable=row["trigger_variable"],
-                        threshold=row["threshold"],
-                        action_entity=row["action_entity"],
-                        action_state=row["action_state"],
-                        features=PatternFeatures.model_validate(feats),
-                    ),
-                    outputs=PatternOutputs(
-                        score=float(score), predicted=predicted, threshold=self.config.threshold
-                    ),
-                    label=PatternLabel(
-                        is_pattern=pattern is not None,
-                        pattern_id=pattern.id if pattern else None,
-                        pattern_type=pattern.type if pattern else None,
-                    ),
-                    scores={"score": float(score), "correct": float(predicted == (pattern is not None))},
-                    model_version=version,
-                )
-            )
-        return records
+        return RecordFrame(PatternRecord, self._frame(candidates, scores, labels, view.key, cycle, version))
+
+    def _frame(
+        self,
+        candidates: pl.DataFrame,
+        scores: F64,
+        labels: list[Pattern | None],
+        home_key: str,
+        cycle: int,
+        version: str,
+    ) -> pl.DataFrame:
+        """The candidates' records as a `record_schema` frame: the values (and so the JSON) the records
+        built one by one had; the record id is `make_record_id`'s (the natural key, the hour to 3 places)."""
+        natural = (
+            "kind",
+            "trigger_entity",
+            "trigger_state",
+            "trigger_variable",
+            "action_entity",
+            "action_state",
+        )
+        ids = [
+            make_record_id("pattern", home_key, cycle, *key, round(hour, 3))
+            for *key, hour in candidates.select(*natural, "median_hour").iter_rows()
+        ]
+        threshold = self.config.threshold
+        score = pl.Series("score", np.asarray(scores, dtype=np.float64), pl.Float64)
+        predicted = (pl.col("score").fill_nan(None) >= threshold).fill_null(False)  # NaN: not predicted
+        is_pattern = pl.col("pattern_id").is_not_null()
+        frame = candidates.with_columns(
+            score,
+            pl.Series("pattern_id", [p.id if p else None for p in labels], pl.String),
+            pl.Series("pattern_type", [p.type if p else None for p in labels], pl.String),
+        ).select(
+            pl.Series("record_id", ids, pl.String),
+            pl.lit(cycle, pl.Int64).alias("cycle"),
+            pl.lit(home_key, pl.String).alias("home_key"),
+            pl.struct("score", (predicted == is_pattern).cast(pl.Float64).alias("correct")).alias("scores"),
+            pl.lit([], pl.List(pl.String)).alias("derived_from"),
+            pl.lit(version, pl.String).alias("model_version"),
+            pl.lit("synthetic", pl.String).alias("home_source"),
+            pl.lit(None, pl.Float64).alias("quality"),
+            pl.lit([], pl.List(pl.String)).alias("lineage_ids"),
+            pl.lit("pattern", pl.String).alias("stage"),
+            pl.struct(
+                "kind",
+                "trigger_entity",
+                "trigger_state",
+                "trigger_variable",
+                "threshold",
+                "action_entity",
+                "action_state",
+                pl.struct(FEATURES).alias("features"),
+            ).alias("inputs"),
+            pl.struct(
+                "score", predicted.alias("predicted"), pl.lit(threshold, pl.Float64).alias("threshold")
+            ).alias("outputs"),
+            pl.struct(is_pattern.alias("is_pattern"), "pattern_id", "pattern_type").alias("label"),
+        )
+        return frame.cast(dict(record_schema(PatternRecord, _SCORES)))  # type: ignore[arg-type]
 
 
-def pattern_stage(view: HomeView, models: ModelProvider, cycle: int) -> list[PatternRecord]:
+def pattern_stage(view: HomeView, models: ModelProvider, cycle: int) -> RecordFrame[PatternRecord]:
     """The pattern-detection stage with the default configuration."""
     return PatternDetector().detect(view, models, cycle)

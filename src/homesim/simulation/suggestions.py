@@ -13,7 +13,7 @@ import json
 import os
 import zlib
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Literal, TypeVar
 
 import httpx
 import numpy as np
@@ -21,10 +21,12 @@ import numpy as np
 from homesim.schema.ground_truth import Pattern
 from homesim.schema.home import Home
 from homesim.schema.patterns import TimeTriggerSpec
+from homesim.schema.record_frames import RecordFrame, at
 from homesim.schema.records import (
     BASELINE_VERSION,
     AnyRecord,
     PatternRecord,
+    StageName,
     SuggestionInputs,
     SuggestionLabel,
     SuggestionOutputs,
@@ -474,12 +476,10 @@ class SuggestionGenerator:
 def select_candidates(view: HomeView) -> list[Candidate]:
     """The top predicted patterns and synergies of the home (upstream records), one per trigger/action."""
     patterns = sorted(
-        (r for r in view.records("pattern") if isinstance(r, PatternRecord) and r.outputs.predicted),
-        key=lambda r: (-r.outputs.score, r.record_id),
+        _predicted(view, "pattern", PatternRecord), key=lambda r: (-r.outputs.score, r.record_id)
     )
     synergies = sorted(
-        (r for r in view.records("synergy") if isinstance(r, SynergyRecord) and r.outputs.predicted),
-        key=lambda r: (-r.outputs.score, r.record_id),
+        _predicted(view, "synergy", SynergyRecord), key=lambda r: (-r.outputs.score, r.record_id)
     )
     synergy_truth = view.truth.synergies if view.truth is not None else ()
     truth_patterns = {s.id: s.behavior_id for s in synergy_truth if s.behavior_id is not None}
@@ -493,6 +493,18 @@ def select_candidates(view: HomeView) -> list[Candidate]:
             seen.add(key)
             chosen.append(c)
     return chosen
+
+
+R = TypeVar("R", PatternRecord, SynergyRecord)
+
+
+def _predicted(view: HomeView, stage: StageName, kind: type[R]) -> list[R]:
+    """An upstream stage's predicted records, best score first (of a record frame, only those are built)."""
+    records = view.records(stage)
+    if isinstance(records, RecordFrame):
+        records = records.where(at("outputs.predicted"))
+    predicted = [r for r in records if isinstance(r, kind) and r.outputs.predicted]
+    return sorted(predicted, key=lambda r: (-r.outputs.score, r.record_id))
 
 
 def _seed(home_key: str, cycle: int) -> int:

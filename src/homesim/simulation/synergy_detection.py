@@ -25,15 +25,13 @@ from homesim.generation.calendar import US_PER_S
 from homesim.ground_truth.verifier import ACTUATOR_DOMAINS
 from homesim.schema.ground_truth import GroundTruth
 from homesim.schema.home import Home
+from homesim.schema.record_frames import RecordFrame, record_schema
 from homesim.schema.records import (
     BASELINE_VERSION,
     LAG_BINS_S,
     NodeFeatures,
     SynergyClass,
     SynergyFeatures,
-    SynergyInputs,
-    SynergyLabel,
-    SynergyOutputs,
     SynergyRecord,
     make_record_id,
 )
@@ -109,6 +107,8 @@ COMPATIBLE: frozenset[tuple[str, str]] = frozenset(
 FEATURES: tuple[str, ...] = tuple(f for f in SynergyFeatures.model_fields if f != "lag_hist")
 #: Node features each end of an edge carries into `model.predict`, as `trigger_<name>` and `action_<name>`.
 NODE_FEATURES: tuple[str, ...] = tuple(f for f in NodeFeatures.model_fields if f != "entity_id")
+#: The scores of a synergy record, against its label.
+_SCORES = ("score", "correct")
 
 
 class SynergyDetectorConfig(BaseModel):
@@ -392,11 +392,12 @@ class SynergyDetector:
     def __init__(self, config: SynergyDetectorConfig | None = None) -> None:
         self.config = config or SynergyDetectorConfig()
 
-    def detect(self, view: HomeView, models: ModelProvider, cycle: int) -> list[SynergyRecord]:
+    def detect(self, view: HomeView, models: ModelProvider, cycle: int) -> RecordFrame[SynergyRecord]:
+        """One record per candidate edge, as a record frame (built column-wise)."""
         graph = build_graph(view, self.config)
         edges = graph.edges
         if edges.height == 0:
-            return []
+            return RecordFrame(SynergyRecord, pl.DataFrame(schema=record_schema(SynergyRecord, _SCORES)))
         model = models.get("gnn_synergy")
         scores = (
             np.asarray(model.predict(with_node_features(edges, graph.nodes)), dtype=np.float64)
@@ -405,39 +406,70 @@ class SynergyDetector:
         )
         version = model.version if model else BASELINE_VERSION
         labels = label_edges(edges, view.truth)
-        nodes = {row["entity_id"]: row for row in graph.nodes.iter_rows(named=True)}
-        node_fields = tuple(NodeFeatures.model_fields)
-        records = []
-        for row, score, (kind, synergy_id, relation) in zip(
-            edges.iter_rows(named=True), scores, labels, strict=True
-        ):
-            predicted = bool(score >= self.config.threshold)
-            positive = kind in ("active", "potential")
-            records.append(
-                SynergyRecord(
-                    record_id=make_record_id(
-                        "synergy", view.key, cycle, row["trigger_entity"], row["action_entity"]
-                    ),
-                    cycle=cycle,
-                    home_key=view.key,
-                    inputs=SynergyInputs(
-                        trigger=NodeFeatures(**{k: nodes[row["trigger_entity"]][k] for k in node_fields}),
-                        action=NodeFeatures(**{k: nodes[row["action_entity"]][k] for k in node_fields}),
-                        trigger_state=row["trigger_state"],
-                        action_state=row["action_state"],
-                        features=SynergyFeatures(**{k: row[k] for k in SynergyFeatures.model_fields}),
-                    ),
-                    outputs=SynergyOutputs(
-                        score=float(score), predicted=predicted, threshold=self.config.threshold
-                    ),
-                    label=SynergyLabel(kind=kind, synergy_id=synergy_id, relation=relation),
-                    scores={"score": float(score), "correct": float(predicted == positive)},
-                    model_version=version,
-                )
+        frame = self._frame(edges, graph.nodes, scores, labels, view.key, cycle, version)
+        return RecordFrame(SynergyRecord, frame)
+
+    def _frame(
+        self,
+        edges: pl.DataFrame,
+        nodes: pl.DataFrame,
+        scores: F64,
+        labels: list[tuple[SynergyClass, str | None, str | None]],
+        home_key: str,
+        cycle: int,
+        version: str,
+    ) -> pl.DataFrame:
+        """The edges' records as a `record_schema` frame: the values (and so the JSON) the records built
+        one by one had; the record id is `make_record_id`'s (trigger and action entity)."""
+        ids = [
+            make_record_id("synergy", home_key, cycle, trigger, action)
+            for trigger, action in edges.select("trigger_entity", "action_entity").iter_rows()
+        ]
+        kinds, synergy_ids, relations = zip(*labels, strict=True)
+        threshold = self.config.threshold
+        node = pl.struct(tuple(NodeFeatures.model_fields))
+        ends = {
+            end: nodes.select(pl.col("entity_id").alias(f"{end}_entity"), node.alias(end))
+            for end in ("trigger", "action")
+        }
+        predicted = (pl.col("score").fill_nan(None) >= threshold).fill_null(False)  # NaN: not predicted
+        positive = pl.col("kind").is_in(["active", "potential"])
+        frame = (
+            edges.with_columns(
+                pl.Series("score", np.asarray(scores, dtype=np.float64), pl.Float64),
+                pl.Series("kind", kinds, pl.String),
+                pl.Series("synergy_id", synergy_ids, pl.String),
+                pl.Series("relation", relations, pl.String),
             )
-        return records
+            .join(ends["trigger"], on="trigger_entity", how="left", maintain_order="left")
+            .join(ends["action"], on="action_entity", how="left", maintain_order="left")
+            .select(
+                pl.Series("record_id", ids, pl.String),
+                pl.lit(cycle, pl.Int64).alias("cycle"),
+                pl.lit(home_key, pl.String).alias("home_key"),
+                pl.struct("score", (predicted == positive).cast(pl.Float64).alias("correct")).alias("scores"),
+                pl.lit([], pl.List(pl.String)).alias("derived_from"),
+                pl.lit(version, pl.String).alias("model_version"),
+                pl.lit("synthetic", pl.String).alias("home_source"),
+                pl.lit(None, pl.Float64).alias("quality"),
+                pl.lit([], pl.List(pl.String)).alias("lineage_ids"),
+                pl.lit("synergy", pl.String).alias("stage"),
+                pl.struct(
+                    "trigger",
+                    "action",
+                    "trigger_state",
+                    "action_state",
+                    pl.struct(tuple(SynergyFeatures.model_fields)).alias("features"),
+                ).alias("inputs"),
+                pl.struct(
+                    "score", predicted.alias("predicted"), pl.lit(threshold, pl.Float64).alias("threshold")
+                ).alias("outputs"),
+                pl.struct("kind", "synergy_id", "relation").alias("label"),
+            )
+        )
+        return frame.cast(dict(record_schema(SynergyRecord, _SCORES)))  # type: ignore[arg-type]
 
 
-def synergy_stage(view: HomeView, models: ModelProvider, cycle: int) -> list[SynergyRecord]:
+def synergy_stage(view: HomeView, models: ModelProvider, cycle: int) -> RecordFrame[SynergyRecord]:
     """The synergy-detection stage with the default configuration."""
     return SynergyDetector().detect(view, models, cycle)
