@@ -23,13 +23,14 @@ from broken_records import broken_health
 from homesim.generation.config import GenerationConfig
 from homesim.generation.home import generate_home
 from homesim.schema.ground_truth import GroundTruth
-from homesim.schema.record_frames import encode, frame_of
+from homesim.schema.record_frames import RecordFrame, encode, frame_of, record_schema
 from homesim.schema.records import DeviceHealthRecord, PatternRecord, StageRecord, SynergyRecord
 from homesim.simulation.device_health import device_health_stage
 from homesim.simulation.home_view import HomeView
 from homesim.simulation.model_provider import NoModels
 from homesim.simulation.pattern_detection import pattern_stage
 from homesim.simulation.synergy_detection import synergy_stage
+from homesim.training_data import validators as v
 from homesim.training_data.collector import TrainingDataCollector, UnknownCollectionPointError
 from homesim.training_data.exporters import Exporter
 from homesim.training_data.lineage_tracker import LineageTracker, Source
@@ -232,3 +233,47 @@ def test_encode_matches_pydantic_on_any_value(x: float, y: float | None, text: s
         orient="row",
     )
     assert encode(frame) == [sample.model_dump_json(warnings=False)]
+
+
+STAGES = {"pattern": pattern_stage, "synergy": synergy_stage, "device_health": device_health_stage}
+
+
+def test_the_stages_build_their_records_as_record_frames() -> None:
+    """Each stage's frame has its record type's frame schema, and its rows are the stage's records: the
+    JSON the collector stores for a row is the JSON pydantic writes for that record."""
+    view = HomeView.from_generated(generate_home(CONFIG, 0))
+    for name, stage in STAGES.items():
+        produced = stage(view, NoModels(), 1)
+        assert isinstance(produced, RecordFrame) and produced.frame.height > 0
+        scores = produced.frame.schema["scores"]
+        assert isinstance(scores, pl.Struct)
+        assert produced.frame.schema == record_schema(KINDS[name], [f.name for f in scores.fields])
+        assert encode(produced.frame) == [record.model_dump_json() for record in produced]
+        assert len({record.record_id for record in produced}) == len(produced)
+
+
+def _consistency() -> dict[str, tuple[list[Any], list[Any]]]:
+    """Per stage, the consistency verdicts on the corpus (broken records included): column-wise on a frame
+    batch, and record by record."""
+    by_stage, truths = corpus()
+    ctx = v.Context(truth_of=truths.get)
+    validator = v.ConsistencyValidator()
+    verdicts = {}
+    for name, records in by_stage.items():
+        batch = v.Batch.of_frame(KINDS[name], frame_of(records, KINDS[name]))
+        framed = validator.check_batch(batch, ctx, [True] * len(records))
+        one_by_one = [validator(r, r.model_dump_json(), ctx) for r in records]
+        verdicts[name] = (framed, one_by_one)
+    return verdicts
+
+
+def test_the_consistency_check_is_one_rule_over_frames_and_records(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, (framed, one_by_one) in _consistency().items():
+        assert framed == one_by_one, name
+        assert any(verdict.reasons for verdict in one_by_one), name  # the broken labels are found
+    # A field the rule reads but the frame check leaves out shows up (its records could not be checked),
+    # so the two paths cannot drift apart silently.
+    monkeypatch.setitem(v._READS, DeviceHealthRecord, ("home_key", "home_source", "label"))
+    framed, one_by_one = _consistency()["device_health"]
+    assert framed != one_by_one
+    assert any("could not check" in r for verdict in framed for r in verdict.reasons)

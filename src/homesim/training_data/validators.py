@@ -595,79 +595,48 @@ class ConsistencyValidator:
         return _fail(self.name, _contradictions(record, index))
 
     def check_batch(self, batch: Batch, ctx: Context, passing: Sequence[bool]) -> list[Verdict]:
-        """Screened column-wise for a frame batch of pattern, synergy or device-health records: one passes
-        unlooked-at when its home's truth is unknown, or when its label is a negative one naming nothing, or
-        names what the truth holds (`_truth_keys`); every other record is checked on its own."""
+        """For a frame batch of pattern, synergy or device-health records: the rule (`__call__`) runs once
+        per distinct combination of what it reads (`_READS`), on a record holding only that, and its verdict
+        is every such record's. One rule, so the column-wise check cannot drift from the per-record one: a
+        field the rule reads but `_READS` leaves out is missing from that record (its verdict then says it
+        could not check, as the per-record path would never). Every other batch is checked record by
+        record."""
         frame, kind = batch.frame(), batch.kind
-        label_key = _LABEL_KEYS.get(kind) if kind is not None else None
+        reads = _READS.get(kind) if kind is not None else None
         # Only a frame batch's records are sure to hold their labels as models (a record object may hold a
         # dict there, which decodes like a model but cannot be read like one).
-        if not batch.columnar or frame is None or kind is None or label_key is None:
+        if not batch.columnar or frame is None or kind is None or reads is None:
             return [check_one(self, item, ctx) for item in batch.items]
-        unknown: list[str] = []
-        known: list[str] = []
-        for home in frame["home_key"].unique().drop_nulls().to_list():
-            index = ctx.truth_index(home)
-            if index is None:
-                unknown.append(home)
-            elif index.truth.home_key == home:  # else every record of the home is flagged
-                known += [_SEP.join((home, *key)) for key in _truth_keys(kind, index)]
-        home_key = pl.col("home_key")
-        key = pl.concat_str([home_key, label_key], separator=_SEP)
-
-        def screen(_schema: pl.Schema) -> pl.Expr:
-            return (pl.col("home_source") == "real") | ~(home_key.is_in(unknown) | key.is_in(known))
-
-        return _screened(self, batch, ctx, screen)
+        keys = frame.select(at(path).alias(path) for path in reads)
+        groups = keys.with_row_index("__row").group_by(reads, maintain_order=True).agg("__row")
+        serialised = batch.serialised_all()
+        verdicts: list[Verdict] = [OK] * frame.height
+        for *key, rows in groups.iter_rows():
+            record: Any = construct(kind, _nested(dict(zip(reads, key, strict=True))))
+            verdict = check_one(self, Item(record, serialised[rows[0]]), ctx)
+            for i in rows:
+                verdicts[i] = verdict
+        return verdicts
 
 
-_SEP: Final = "\x1f"
-#: A label that names nothing and says "no": consistent with any truth.
-_NEGATIVE: Final = "\x00negative"
+#: Per record type, the fields `ConsistencyValidator` reads (dotted paths; a whole label: it is small).
+_READS: Final[dict[type[BaseModel], tuple[str, ...]]] = {
+    PatternRecord: ("home_key", "home_source", "label", "inputs.action_entity"),
+    SynergyRecord: ("home_key", "home_source", "label"),
+    DeviceHealthRecord: ("home_key", "home_source", "label", "inputs.entity_id"),
+}
 
 
-def _truth_keys(kind: type[BaseModel], index: TruthIndex) -> list[tuple[str, ...]]:
-    """The label keys (`_LABEL_KEYS`) consistent with a home's truth (the negative one included)."""
-    keys: list[tuple[str, ...]] = [(_NEGATIVE,)]
-    if kind is PatternRecord:
-        keys += [(p.id, p.type, a.entity_id) for p in index.patterns.values() for a in p.actions]
-    elif kind is SynergyRecord:
-        keys += [(s.id, s.status) for s in index.synergies.values() if s.status in ("active", "potential")]
-    elif kind is DeviceHealthRecord:
-        keys += [(f.id, f.kind, f.entity_id) for f in index.faults.values()]
-    return keys
-
-
-def _label_keys() -> dict[type[BaseModel], pl.Expr]:
-    """Per record type, a record's label key (null where it must be checked on its own): `_NEGATIVE` for a
-    label that names nothing and says "no" (which `_contradictions` finds nothing wrong with), else what
-    it names, as `_truth_keys` lists the consistent ones."""
-    negative = pl.lit(_NEGATIVE)
-    pid, action = at("label.pattern_id"), at("inputs.action_entity")
-    pattern = (
-        pl.when(~at("label.is_pattern") & pid.is_null())
-        .then(negative)
-        .when(at("label.is_pattern"))
-        .then(pl.concat_str([pid, at("label.pattern_type"), action], separator=_SEP))
-    )
-    sid, skind = at("label.synergy_id"), at("label.kind")
-    synergy = (
-        pl.when(skind.is_in(["active", "potential"]))
-        .then(pl.concat_str([sid, skind], separator=_SEP))
-        .when(sid.is_null())
-        .then(negative)
-    )
-    fid, fkind = at("label.fault_id"), at("label.kind")
-    device = (
-        pl.when((fkind == "healthy") & fid.is_null())
-        .then(negative)
-        .when(fkind != "healthy")
-        .then(pl.concat_str([fid, fkind, at("inputs.entity_id")], separator=_SEP))
-    )
-    return {PatternRecord: pattern, SynergyRecord: synergy, DeviceHealthRecord: device}
-
-
-_LABEL_KEYS: Final = _label_keys()
+def _nested(values: Mapping[str, object]) -> dict[str, Any]:
+    """Values at dotted paths as nested mappings (`inputs.entity_id` as `{"inputs": {"entity_id": …}}`)."""
+    nested: dict[str, Any] = {}
+    for path, value in values.items():
+        *parents, name = path.split(".")
+        into = nested
+        for parent in parents:
+            into = into.setdefault(parent, {})
+        into[name] = value
+    return nested
 
 
 def _contradictions(record: AnyRecord, index: TruthIndex) -> list[str]:
