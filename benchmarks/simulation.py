@@ -117,7 +117,7 @@ def warm(tasks: Sequence[HomeTask], profile: bool) -> dict[str, object]:
     for task in tasks:
         timed_task = HomeTask(task.directory, task.config, task.cycle, stages, task.models)
         outcome = profiler.runcall(run_home, timed_task) if profiler else run_home(timed_task)
-        records += len(outcome.records)
+        records += outcome.n_records
         begun = time.process_time()
         pickle.dumps(outcome)
         pickle_s += time.process_time() - begun

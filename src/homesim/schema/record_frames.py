@@ -3,8 +3,9 @@ of stored payloads (JSON), expressions for dotted paths into the decoded records
 for record frames built column-wise (`record_schema`, `encode`: the JSON pydantic would write, byte for
 byte; `construct`: one row as a record object, for the few records a validator looks at on their own).
 
-`RecordFrame` is how a stage hands over its records as such a frame (device health, the largest stage): a
-sequence of records built only when someone reads them as records.
+`RecordFrame` is how a stage hands over its records as such a frame (pattern, synergy and device-health
+detection: the bulk of a cycle's records): a sequence of records built only when someone reads them as
+records.
 
 Used where records are handled column-wise: the stages that build their records as frames, the cycle that
 carries them to the sink, the collector's frame path (`emit_frame`), the validators' batch screening, and the

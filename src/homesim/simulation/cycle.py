@@ -6,6 +6,9 @@ imported real homes (`source: "real"`: no config, no ground truth; their records
 parallel through the same executors as generation, one task per home (`run_home`). Within a home the
 stages run in pipeline order, each seeing the records of the stages before it (`HomeView.upstream`). A
 stage that raises on a home is recorded as that home's error and the next stage (and home) goes on.
+The stages that produce the bulk of the records (pattern, synergy, device health) hand them over as record
+frames (`RecordFrame`): a worker sends them back as frames and the cycle passes each to the sink's
+`emit_frame`, so no record object is built on the way unless a later stage reads it.
 
 Every home's stages share the cycle's `ModelProvider`, unless `home_models` gives each home its own (an
 A/B test splitting homes between two model versions).
