@@ -273,7 +273,7 @@ def test_the_consistency_check_is_one_rule_over_frames_and_records(monkeypatch: 
         assert any(verdict.reasons for verdict in one_by_one), name  # the broken labels are found
     # A field the rule reads but the frame check leaves out shows up (its records could not be checked),
     # so the two paths cannot drift apart silently.
-    monkeypatch.setitem(v._READS, DeviceHealthRecord, ("home_key", "home_source", "label"))
+    monkeypatch.setitem(v._READS, DeviceHealthRecord, (("home_key", "home_source", "label"), ()))
     framed, one_by_one = _consistency()["device_health"]
     assert framed != one_by_one
     assert any("could not check" in r for verdict in framed for r in verdict.reasons)

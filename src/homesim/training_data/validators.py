@@ -597,46 +597,81 @@ class ConsistencyValidator:
     def check_batch(self, batch: Batch, ctx: Context, passing: Sequence[bool]) -> list[Verdict]:
         """For a frame batch of pattern, synergy or device-health records: the rule (`__call__`) runs once
         per distinct combination of what it reads (`_READS`), on a record holding only that, and its verdict
-        is every such record's. One rule, so the column-wise check cannot drift from the per-record one: a
-        field the rule reads but `_READS` leaves out is missing from that record (its verdict then says it
-        could not check, as the per-record path would never). Every other batch is checked record by
-        record."""
+        is every such record's; first over what it always reads, then, for the records whose check read
+        more (the input a label names), over that too. One rule, so the column-wise check cannot drift from
+        the per-record one: a field the rule reads but `_READS` leaves out is missing from that record (its
+        verdict then says it could not check, as the per-record path would never). Every other batch is
+        checked record by record."""
         frame, kind = batch.frame(), batch.kind
         reads = _READS.get(kind) if kind is not None else None
         # Only a frame batch's records are sure to hold their labels as models (a record object may hold a
         # dict there, which decodes like a model but cannot be read like one).
         if not batch.columnar or frame is None or kind is None or reads is None:
             return [check_one(self, item, ctx) for item in batch.items]
-        keys = frame.select(at(path).alias(path) for path in reads)
-        groups = keys.with_row_index("__row").group_by(reads, maintain_order=True).agg("__row")
-        serialised = batch.serialised_all()
+        always, some = reads
         verdicts: list[Verdict] = [OK] * frame.height
-        for *key, rows in groups.iter_rows():
-            record: Any = construct(kind, _nested(dict(zip(reads, key, strict=True))))
-            verdict = check_one(self, Item(record, serialised[rows[0]]), ctx)
-            for i in rows:
-                verdicts[i] = verdict
+        rest = self._once_per_key(
+            batch, frame.with_row_index("__row"), kind, always, ctx, verdicts, bool(some)
+        )
+        if rest is not None:
+            self._once_per_key(batch, rest, kind, (*always, *some), ctx, verdicts, False)
         return verdicts
 
+    def _once_per_key(
+        self,
+        batch: Batch,
+        frame: pl.DataFrame,
+        kind: type[BaseModel],
+        paths: tuple[str, ...],
+        ctx: Context,
+        verdicts: list[Verdict],
+        partial: bool,
+    ) -> pl.DataFrame | None:
+        """The verdicts of `frame`'s records (`__row` says which), the rule run once per distinct value of
+        `paths`; when `partial`, the records whose check read more are left out and returned instead."""
+        keys = frame.select("__row", *(at(path).alias(path) for path in paths))
+        nest = _nesting(paths)
+        serialised = batch.serialised_all()
+        deferred: list[int] = []
+        for *key, rows in keys.group_by(paths).agg("__row").iter_rows():
+            record: Any = construct(kind, nest(key))
+            if partial:
+                try:
+                    verdict = self(record, serialised[rows[0]].payload, ctx)
+                except Exception:  # it read a field it was not given (or the record is malformed)
+                    deferred += rows
+                    continue
+            else:
+                verdict = check_one(self, Item(record, serialised[rows[0]]), ctx)
+            for i in rows:
+                verdicts[i] = verdict
+        return frame.filter(pl.col("__row").is_in(deferred)) if deferred else None
 
-#: Per record type, the fields `ConsistencyValidator` reads (dotted paths; a whole label: it is small).
-_READS: Final[dict[type[BaseModel], tuple[str, ...]]] = {
-    PatternRecord: ("home_key", "home_source", "label", "inputs.action_entity"),
-    SynergyRecord: ("home_key", "home_source", "label"),
-    DeviceHealthRecord: ("home_key", "home_source", "label", "inputs.entity_id"),
+
+#: Per record type, what `ConsistencyValidator` reads (dotted paths; a whole label: it is small): what it
+#: reads of every record, and what it reads of some only (the input compared with what a label names).
+_READS: Final[dict[type[BaseModel], tuple[tuple[str, ...], tuple[str, ...]]]] = {
+    PatternRecord: (("home_key", "home_source", "label"), ("inputs.action_entity",)),
+    SynergyRecord: (("home_key", "home_source", "label"), ()),
+    DeviceHealthRecord: (("home_key", "home_source", "label"), ("inputs.entity_id",)),
 }
 
 
-def _nested(values: Mapping[str, object]) -> dict[str, Any]:
-    """Values at dotted paths as nested mappings (`inputs.entity_id` as `{"inputs": {"entity_id": …}}`)."""
-    nested: dict[str, Any] = {}
-    for path, value in values.items():
-        *parents, name = path.split(".")
-        into = nested
-        for parent in parents:
-            into = into.setdefault(parent, {})
-        into[name] = value
-    return nested
+def _nesting(paths: Sequence[str]) -> Callable[[Sequence[object]], dict[str, Any]]:
+    """A function taking the values at dotted `paths` to nested mappings (`inputs.entity_id` to
+    `{"inputs": {"entity_id": …}}`)."""
+    split = [path.split(".") for path in paths]
+
+    def nest(values: Sequence[object]) -> dict[str, Any]:
+        nested: dict[str, Any] = {}
+        for (*parents, name), value in zip(split, values, strict=True):
+            into = nested
+            for parent in parents:
+                into = into.setdefault(parent, {})
+            into[name] = value
+        return nested
+
+    return nest
 
 
 def _contradictions(record: AnyRecord, index: TruthIndex) -> list[str]:
