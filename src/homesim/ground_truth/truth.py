@@ -19,6 +19,7 @@ import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from itertools import combinations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,7 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from homesim.generation.behaviors import Behavior, BehaviorPlan, linked_pairs
-from homesim.generation.calendar import US_PER_S, day_grid
+from homesim.generation.calendar import US_PER_DAY, US_PER_S, day_grid
 from homesim.generation.catalog import load_catalog
 from homesim.generation.decoys import TOGGLES
 from homesim.ground_truth.accuracy import match_home
@@ -284,78 +285,105 @@ class _Observed:
 
 
 class _BehaviorStats:
-    """Everything measured about the behaviours from their events, computed column-wise for all at once."""
+    """Everything measured about the behaviours from their events, computed column-wise for all at once:
+    each event is matched to its (behaviour, entity, state) role by integer codes, and each behaviour's
+    rows are a slice of numpy columns sorted by (behaviour, time), not a frame op per measure."""
 
     def __init__(self, home: Home, plan: BehaviorPlan, events: pl.DataFrame) -> None:
         meta = home.metadata
         self.grid = day_grid(meta.start, meta.days, meta.timezone)
-        # One row per (behaviour, entity, state), the first named: deduplicated here, not by a frame op.
-        first: dict[tuple[str, str, str], tuple[str, int]] = {}
-        for b in plan.behaviors:
+        self._events = events
+        ids = [b.id for b in plan.behaviors]
+        # One role per (behaviour, entity, state), the first named: (is an action, the firing gap).
+        first: dict[tuple[int, str, str], tuple[bool, int]] = {}
+        for k, b in enumerate(plan.behaviors):
             gap_us = int((max(x.stagger_s for x in b.actions) + _FIRING_GAP_S) * US_PER_S)
             for a in b.actions:
-                for state, role in ((a.state, "action"), (b.revert.state if b.revert else None, "revert")):
-                    if state is not None:
-                        first.setdefault((b.id, a.entity_id, state), (role, gap_us))
-        roles = pl.DataFrame(
-            [(*key, role, gap_us) for key, (role, gap_us) in first.items()],
-            schema={
-                "cause_id": pl.Utf8,
-                "entity_id": pl.Utf8,
-                "state": pl.Utf8,
-                "role": pl.Utf8,
-                "gap_us": pl.Int64,
-            },
-            orient="row",
+                for to, is_action in ((a.state, True), (b.revert.state if b.revert else None, False)):
+                    if to is not None:
+                        first.setdefault((k, a.entity_id, to), (is_action, gap_us))
+        triggers = [b.trigger for b in plan.behaviors if isinstance(b.trigger, StateTriggerSpec)]
+        entities = sorted({e for _, e, _ in first} | {t.entity_id for t in triggers})
+        states = sorted({s for _, _, s in first} | {t.to for t in triggers})
+        # Codes shifted by one: 0 is "none of these", so a packed key with a 0 part matches no role.
+        self._entity = {e: i + 1 for i, e in enumerate(entities)}
+        self._state = {s: i + 1 for i, s in enumerate(states)}
+        self._states = len(states) + 1
+        codes = events.select(
+            _codes("cause_id", ids), _codes("entity_id", entities), _codes("state", states), "time_us"
         )
-        tagged = events.filter(pl.col("cause_id").is_in([b.id for b in plan.behaviors]))
-        self.counts = dict(tagged.group_by("cause_id").len().iter_rows())
-        tagged = tagged.join(roles, on=["cause_id", "entity_id", "state"], how="inner").with_columns(
-            _local_hour(pl.col("time"), meta.timezone).alias("hour"),
-            pl.col("time").dt.convert_time_zone(meta.timezone).dt.date().alias("date"),
+        behavior, entity, state, time_us = (codes.to_series(i).to_numpy() for i in range(4))
+        self.counts = dict(zip(ids, np.bincount(behavior, minlength=len(ids) + 1)[1:].tolist(), strict=True))
+        self._pair_counts = np.bincount(
+            entity * self._states + state, minlength=(len(entities) + 1) * self._states
         )
-        parents = events.select(
-            pl.col("context_id").alias("parent_context_id"), pl.col("time_us").alias("parent_us")
+        role_key = np.array(
+            [self._key(k + 1, self._entity[e], self._state[s]) for k, e, s in first], np.int64
         )
-        tagged = tagged.join(parents, on="parent_context_id", how="left").with_columns(
-            ((pl.col("time_us") - pl.col("parent_us")) / US_PER_S).alias("since_parent_s")
+        order = np.argsort(role_key)
+        role_key = role_key[order]
+        role_action = np.array([action for action, _ in first.values()], dtype=bool)[order]
+        role_gap = np.array([gap for _, gap in first.values()], dtype=np.int64)[order]
+        key = self._key(behavior, entity, state)
+        at = np.minimum(np.searchsorted(role_key, key), max(len(role_key) - 1, 0))
+        rows = np.flatnonzero(role_key[at] == key) if len(role_key) else np.zeros(0, np.int64)
+        # Each behaviour's rows in time order (the events' own order among equal times).
+        rows = rows[np.lexsort((time_us[rows], behavior[rows]))]
+        role, owner, t = at[rows], behavior[rows], time_us[rows]
+        parents = events.select(pl.col("context_id").alias("parent_context_id"), "time_us")
+        parent_us = (
+            events.select(pl.col("parent_context_id").gather(rows))
+            .join(parents, on="parent_context_id", how="left", maintain_order="left")
+            .get_column("time_us")
+            .to_numpy()
         )
-        actions = tagged.filter(pl.col("role") == "action").sort("cause_id", "time_us")
+        # Divisions as multiplications by the reciprocal, as polars divides a column by a scalar (the
+        # measures were taken with polars: the same bits).
+        since = (t - parent_us) * (1 / US_PER_S)  # NaN where the event has no parent among the events
+        local = t + self.grid.utc_offsets(t)
+        second = local // US_PER_S % 86400
+        hours = (second // 3600).astype(np.float64) + second // 60 % 60 * (1 / 60) + second % 60 * (1 / 3600)
+        action = role_action[role]
+        self.actions = _slices(ids, owner[action], since[action], hours[action])
+        self.reverts = _slices(ids, owner[~action], since[~action], hours[~action])
         # A firing's staggered actions follow each other within the gap; the next firing comes later.
-        gap = pl.col("time_us") - pl.col("time_us").shift(1).over("cause_id")
-        firings = (
-            actions.with_columns(gap.fill_null(np.iinfo(np.int64).max).gt(pl.col("gap_us")).alias("new"))
-            .group_by("cause_id")
-            .agg(
-                pl.col("new").sum().alias("occurrences"),
-                pl.col("date").n_unique().alias("firing_days"),
-                pl.col("time").min().alias("first"),
-                pl.col("time").max().alias("last"),
-            )
-        )
-        self.firings = {row["cause_id"]: row for row in firings.iter_rows(named=True)}
-        self.actions = _by_behavior(actions)
-        self.reverts = _by_behavior(tagged.filter(pl.col("role") == "revert"))
-        zone = home_zone_changes(events.select(pl.col("time_us").alias("time"), "entity_id", "state"))
-        self.zone_counts = dict(zone.group_by("state").len().iter_rows())
-        self.state_counts: dict[tuple[str, str], int] = {
-            (e, s): n for e, s, n in events.group_by("entity_id", "state").len().iter_rows()
+        owner, t, day = owner[action], t[action], local[action] // US_PER_DAY
+        new = np.ones(len(owner), dtype=bool)
+        new[1:] = (owner[1:] != owner[:-1]) | (t[1:] - t[:-1] > role_gap[role[action]][1:])
+        starts, ends = _runs(owner)
+        occurrences = np.add.reduceat(new.astype(np.int64), starts) if len(owner) else starts
+        days = np.bincount(
+            np.unique((owner << 32) | day) >> 32, minlength=len(ids) + 1
+        )  # (behaviour, day) pairs
+        self.firings = {
+            ids[owner[s] - 1]: (int(n), int(days[owner[s]]), int(t[s]), int(t[e - 1]))
+            for s, e, n in zip(starts.tolist(), ends.tolist(), occurrences.tolist(), strict=True)
         }
+
+    def _key(self, behavior: Any, entity: Any, state: Any) -> Any:
+        return (behavior * (len(self._entity) + 1) + entity) * self._states + state
+
+    @cached_property
+    def zone_counts(self) -> dict[str, int]:
+        """`zone.home` changes by state: asked only by presence-triggered behaviours."""
+        events = self._events.select(pl.col("time_us").alias("time"), "entity_id", "state")
+        return dict(home_zone_changes(events).group_by("state").len().iter_rows())
 
     def of(self, behavior_id: str) -> _Observed:
         row = self.firings.get(behavior_id)
         if row is None:
             return _Observed(events=self.counts.get(behavior_id, 0))
+        occurrences, firing_days, first_us, last_us = row
         action_since, action_hours = self.actions[behavior_id]
         reverts = self.reverts.get(behavior_id)
         delays = action_since[~np.isnan(action_since)]
         holds = reverts[0][~np.isnan(reverts[0])] / 60 if reverts is not None else None
         return _Observed(
-            occurrences=int(row["occurrences"]),
+            occurrences=occurrences,
             events=self.counts.get(behavior_id, 0),
-            firing_days=int(row["firing_days"]),
-            first_seen=row["first"],
-            last_seen=row["last"],
+            firing_days=firing_days,
+            first_seen=_datetime(first_us),
+            last_seen=_datetime(last_us),
             action_window=_time_window(action_hours),
             revert_window=_time_window(reverts[1]) if reverts is not None else None,
             delay_s=_quantiles(delays),
@@ -366,7 +394,8 @@ class _BehaviorStats:
         """The chances the behaviour had: eligible days, trigger events, first arrivals or last departures."""
         trigger = b.trigger
         if isinstance(trigger, StateTriggerSpec):
-            return self.state_counts.get((trigger.entity_id, trigger.to), 0)
+            pair = self._entity[trigger.entity_id] * self._states + self._state[trigger.to]
+            return int(self._pair_counts[pair])
         if isinstance(trigger, PresenceTriggerSpec):
             return int(
                 self.zone_counts.get(ZONE_OCCUPIED if trigger.event == "first_arrival" else ZONE_EMPTY, 0)
@@ -375,13 +404,29 @@ class _BehaviorStats:
         return int(np.isin(self.grid.weekday, weekdays).sum())
 
 
-def _by_behavior(frame: pl.DataFrame) -> dict[str, tuple[F64, F64]]:
-    """Each behaviour's seconds since its events' parents (NaN: none) and local hours, its rows in frame
-    order: the groups as slices of two numpy columns, not a frame per behaviour."""
-    ordered = frame.select("cause_id", "since_parent_s", "hour").sort("cause_id", maintain_order=True)
-    since = ordered.get_column("since_parent_s").cast(pl.Float64).to_numpy()
-    hours = ordered.get_column("hour").to_numpy()
-    return {behavior_id: (since[rows], hours[rows]) for (behavior_id,), rows in _groups(ordered, "cause_id")}
+def _codes(column: str, words: list[str]) -> pl.Expr:
+    """Each row's 1-based index of `column`'s value in `words` (0: not among them): a cast to an enum of
+    the words, one hash lookup per row."""
+    index = pl.col(column).cast(pl.Enum(words), strict=False).to_physical().cast(pl.Int64)
+    return (index + 1).fill_null(0)
+
+
+def _slices(ids: list[str], behavior: I64, since: F64, hours: F64) -> dict[str, tuple[F64, F64]]:
+    """Each behaviour's seconds since its events' parents (NaN: none) and local hours, from rows sorted
+    by behaviour: the groups as slices of two numpy columns, not a frame per behaviour."""
+    starts, ends = _runs(behavior)
+    return {
+        ids[behavior[s] - 1]: (since[s:e], hours[s:e])
+        for s, e in zip(starts.tolist(), ends.tolist(), strict=True)
+    }
+
+
+def _runs(keys: I64) -> tuple[I64, I64]:
+    """Where each run of equal values of `keys` starts and ends (exclusive)."""
+    if len(keys) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    return starts, np.r_[starts[1:], len(keys)]
 
 
 def _groups(ordered: pl.DataFrame, *keys: str) -> Iterator[tuple[tuple[Any, ...], slice]]:
@@ -391,11 +436,6 @@ def _groups(ordered: pl.DataFrame, *keys: str) -> Iterator[tuple[tuple[Any, ...]
     for *key, n in ordered.group_by(*keys, maintain_order=True).len().iter_rows():
         yield tuple(key), slice(start, start + n)
         start += n
-
-
-def _local_hour(time: pl.Expr, timezone: str) -> pl.Expr:
-    local = time.dt.convert_time_zone(timezone)
-    return local.dt.hour().cast(pl.Float64) + local.dt.minute() / 60 + local.dt.second() / 3600
 
 
 def _time_window(hours: F64) -> TimeWindow | None:
