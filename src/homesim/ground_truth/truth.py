@@ -16,7 +16,8 @@ verifier is `datasets.verification`.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -295,41 +296,31 @@ class _BehaviorStats:
         self._events = events
         ids = [b.id for b in plan.behaviors]
         # One role per (behaviour, entity, state), the first named: (is an action, the firing gap).
-        first: dict[tuple[int, str, str], tuple[bool, int]] = {}
-        for k, b in enumerate(plan.behaviors):
+        first: dict[tuple[str, str, str], tuple[bool, int]] = {}
+        for b in plan.behaviors:
             gap_us = int((max(x.stagger_s for x in b.actions) + _FIRING_GAP_S) * US_PER_S)
             for a in b.actions:
                 for to, is_action in ((a.state, True), (b.revert.state if b.revert else None, False)):
                     if to is not None:
-                        first.setdefault((k, a.entity_id, to), (is_action, gap_us))
+                        first.setdefault((b.id, a.entity_id, to), (is_action, gap_us))
         triggers = [b.trigger for b in plan.behaviors if isinstance(b.trigger, StateTriggerSpec)]
-        entities = sorted({e for _, e, _ in first} | {t.entity_id for t in triggers})
-        states = sorted({s for _, _, s in first} | {t.to for t in triggers})
-        # Codes shifted by one: 0 is "none of these", so a packed key with a 0 part matches no role.
-        self._entity = {e: i + 1 for i, e in enumerate(entities)}
-        self._state = {s: i + 1 for i, s in enumerate(states)}
-        self._states = len(states) + 1
-        codes = events.select(
-            _codes("cause_id", ids), _codes("entity_id", entities), _codes("state", states), "time_us"
+        self._coded = coded = _Coded(
+            events,
+            ids,
+            [*(e for _, e, _ in first), *(t.entity_id for t in triggers)],
+            [*(s for _, _, s in first), *(t.to for t in triggers)],
         )
-        behavior, entity, state, time_us = (codes.to_series(i).to_numpy() for i in range(4))
-        self.counts = dict(zip(ids, np.bincount(behavior, minlength=len(ids) + 1)[1:].tolist(), strict=True))
-        self._pair_counts = np.bincount(
-            entity * self._states + state, minlength=(len(entities) + 1) * self._states
+        self.counts = dict(
+            zip(ids, np.bincount(coded.cause, minlength=len(ids) + 1)[1:].tolist(), strict=True)
         )
-        role_key = np.array(
-            [self._key(k + 1, self._entity[e], self._state[s]) for k, e, s in first], np.int64
-        )
-        order = np.argsort(role_key)
-        role_key = role_key[order]
-        role_action = np.array([action for action, _ in first.values()], dtype=bool)[order]
-        role_gap = np.array([gap for _, gap in first.values()], dtype=np.int64)[order]
-        key = self._key(behavior, entity, state)
-        at = np.minimum(np.searchsorted(role_key, key), max(len(role_key) - 1, 0))
-        rows = np.flatnonzero(role_key[at] == key) if len(role_key) else np.zeros(0, np.int64)
+        rows, which = coded.rows_of(list(first))
         # Each behaviour's rows in time order (the events' own order among equal times).
-        rows = rows[np.lexsort((time_us[rows], behavior[rows]))]
-        role, owner, t = at[rows], behavior[rows], time_us[rows]
+        time_us = events.get_column("time_us").to_numpy()
+        order = np.lexsort((time_us[rows], coded.cause[rows]))
+        rows, which = rows[order], which[order]
+        owner, t = coded.cause[rows], time_us[rows]
+        action = np.array([is_action for is_action, _ in first.values()], dtype=bool)[which]
+        gap = np.array([gap for _, gap in first.values()], dtype=np.int64)[which]
         parents = events.select(pl.col("context_id").alias("parent_context_id"), "time_us")
         parent_us = (
             events.select(pl.col("parent_context_id").gather(rows))
@@ -343,25 +334,20 @@ class _BehaviorStats:
         local = t + self.grid.utc_offsets(t)
         second = local // US_PER_S % 86400
         hours = (second // 3600).astype(np.float64) + second // 60 % 60 * (1 / 60) + second % 60 * (1 / 3600)
-        action = role_action[role]
         self.actions = _slices(ids, owner[action], since[action], hours[action])
         self.reverts = _slices(ids, owner[~action], since[~action], hours[~action])
         # A firing's staggered actions follow each other within the gap; the next firing comes later.
-        owner, t, day = owner[action], t[action], local[action] // US_PER_DAY
+        owner, t, gap, day = owner[action], t[action], gap[action], local[action] // US_PER_DAY
         new = np.ones(len(owner), dtype=bool)
-        new[1:] = (owner[1:] != owner[:-1]) | (t[1:] - t[:-1] > role_gap[role[action]][1:])
+        new[1:] = (owner[1:] != owner[:-1]) | (t[1:] - t[:-1] > gap[1:])
         starts, ends = _runs(owner)
         occurrences = np.add.reduceat(new.astype(np.int64), starts) if len(owner) else starts
-        days = np.bincount(
-            np.unique((owner << 32) | day) >> 32, minlength=len(ids) + 1
-        )  # (behaviour, day) pairs
+        # The distinct (behaviour, local day) pairs, counted by behaviour.
+        days = np.bincount(np.unique((owner << 32) | day) >> 32, minlength=len(ids) + 1)
         self.firings = {
             ids[owner[s] - 1]: (int(n), int(days[owner[s]]), int(t[s]), int(t[e - 1]))
             for s, e, n in zip(starts.tolist(), ends.tolist(), occurrences.tolist(), strict=True)
         }
-
-    def _key(self, behavior: Any, entity: Any, state: Any) -> Any:
-        return (behavior * (len(self._entity) + 1) + entity) * self._states + state
 
     @cached_property
     def zone_counts(self) -> dict[str, int]:
@@ -394,14 +380,54 @@ class _BehaviorStats:
         """The chances the behaviour had: eligible days, trigger events, first arrivals or last departures."""
         trigger = b.trigger
         if isinstance(trigger, StateTriggerSpec):
-            pair = self._entity[trigger.entity_id] * self._states + self._state[trigger.to]
-            return int(self._pair_counts[pair])
+            return self._coded.count(trigger.entity_id, trigger.to)
         if isinstance(trigger, PresenceTriggerSpec):
             return int(
                 self.zone_counts.get(ZONE_OCCUPIED if trigger.event == "first_arrival" else ZONE_EMPTY, 0)
             )
         weekdays = getattr(trigger, "weekdays", (0, 1, 2, 3, 4, 5, 6))
         return int(np.isin(self.grid.weekday, weekdays).sum())
+
+
+class _Coded:
+    """The events' cause ids, entities and states as 1-based codes into the words asked about (0: none
+    of them), so that rows are matched to (cause id, entity, state) keys by integers: one enum cast per
+    column, then a sorted search, instead of a join of string columns."""
+
+    def __init__(
+        self, events: pl.DataFrame, causes: Iterable[str], entities: Iterable[str], states: Iterable[str]
+    ) -> None:
+        self.words = [list(dict.fromkeys(words)) for words in (causes, entities, states)]
+        self._index = [{w: i + 1 for i, w in enumerate(words)} for words in self.words]
+        codes = events.select(
+            _codes(column, words)
+            for column, words in zip(("cause_id", "entity_id", "state"), self.words, strict=True)
+        )
+        self.cause, self.entity, self.state = (codes.to_series(i).to_numpy() for i in range(3))
+
+    def _pack(self, cause: Any, entity: Any, state: Any) -> Any:
+        return (cause * (len(self.words[1]) + 1) + entity) * (len(self.words[2]) + 1) + state
+
+    def rows_of(self, keys: Sequence[tuple[str, str, str]]) -> tuple[I64, I64]:
+        """The rows whose (cause id, entity, state) is one of `keys` (distinct, of the words asked about),
+        in the events' order, and the index of the key of each."""
+        if not keys:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        packed = np.array(
+            [self._pack(*(index[w] for index, w in zip(self._index, key, strict=True))) for key in keys],
+            dtype=np.int64,
+        )
+        order = np.argsort(packed)
+        events = self._pack(self.cause, self.entity, self.state)
+        at = np.minimum(np.searchsorted(packed[order], events), len(keys) - 1)
+        rows = np.flatnonzero(packed[order][at] == events)
+        return rows, order[at[rows]]
+
+    def count(self, entity: str, state: str) -> int:
+        """Events that set `entity` to `state` (both among the words asked about)."""
+        return int(
+            np.count_nonzero((self.entity == self._index[1][entity]) & (self.state == self._index[2][state]))
+        )
 
 
 def _codes(column: str, words: list[str]) -> pl.Expr:
@@ -427,15 +453,6 @@ def _runs(keys: I64) -> tuple[I64, I64]:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
     return starts, np.r_[starts[1:], len(keys)]
-
-
-def _groups(ordered: pl.DataFrame, *keys: str) -> Iterator[tuple[tuple[Any, ...], slice]]:
-    """Each group of `ordered` (rows already together by `keys`): its key and its rows as a slice, so a
-    group's values are slices of whole numpy columns rather than a frame each."""
-    start = 0
-    for *key, n in ordered.group_by(*keys, maintain_order=True).len().iter_rows():
-        yield tuple(key), slice(start, start + n)
-        start += n
 
 
 def _time_window(hours: F64) -> TimeWindow | None:
@@ -616,26 +633,25 @@ def _decoys(plan: BehaviorPlan, patterns: Sequence[Pattern], events: pl.DataFram
     actions of two behaviours with one shared cause that co-occur, unless some behaviour links the two
     entities (then the pair is causal)."""
     linked = linked_pairs(plan.behaviors)
-    co_use_actions = [
-        {"cause_id": u.id, "entity_id": e, "state": TOGGLES[e.split(".", 1)[0]][0]}
-        for u in plan.co_uses
-        for e in (u.entity_a, u.entity_b)
+    keys = [(p.id, a.entity_id, a.state) for p in patterns for a in p.actions] + [
+        (u.id, e, TOGGLES[e.split(".", 1)[0]][0]) for u in plan.co_uses for e in (u.entity_a, u.entity_b)
     ]
-    actions = pl.DataFrame(
-        [{"cause_id": p.id, "entity_id": a.entity_id, "state": a.state} for p in patterns for a in p.actions]
-        + co_use_actions,
-        schema={"cause_id": pl.Utf8, "entity_id": pl.Utf8, "state": pl.Utf8},
-    )
+    distinct = list(dict.fromkeys(keys))
+    coded = _Coded(events, *(tuple(k[i] for k in distinct) for i in range(3)))
+    rows, which = coded.rows_of(distinct)
+    # An event matching a key named twice counts twice (as it did joined to the list of actions).
+    named = Counter(keys)
+    rows = np.repeat(rows, np.array([named[key] for key in distinct], dtype=np.int64)[which])
     # Each (behaviour, entity)'s sorted action times as slices of one sorted column, not a frame each.
-    tagged = (
-        events.join(actions, on=["cause_id", "entity_id", "state"], how="inner")
-        .select("cause_id", "entity_id", "time_us")
-        .sort("cause_id", "entity_id", "time_us")
-    )
-    times = tagged.get_column("time_us").to_numpy()
+    owner, entity = coded.cause[rows], coded.entity[rows]
+    time_us = events.get_column("time_us").to_numpy()[rows]
+    order = np.lexsort((time_us, entity, owner))
+    owner, entity, times = owner[order], entity[order], time_us[order]
+    causes, entities = coded.words[0], coded.words[1]
+    starts, ends = _runs(owner * (len(entities) + 1) + entity)
     action_times: dict[tuple[str, str], I64] = {
-        (cause_id, entity_id): times[rows]
-        for (cause_id, entity_id), rows in _groups(tagged, "cause_id", "entity_id")
+        (causes[owner[s] - 1], entities[entity[s] - 1]): times[s:e]
+        for s, e in zip(starts.tolist(), ends.tolist(), strict=True)
     }
 
     def co_occurrences(b1: str, a: str, b2: str, c: str) -> int:
