@@ -303,13 +303,20 @@ class _BehaviorStats:
                 for to, is_action in ((a.state, True), (b.revert.state if b.revert else None, False)):
                     if to is not None:
                         first.setdefault((b.id, a.entity_id, to), (is_action, gap_us))
-        triggers = [b.trigger for b in plan.behaviors if isinstance(b.trigger, StateTriggerSpec)]
-        self._coded = coded = _Coded(
-            events,
-            ids,
-            [*(e for _, e, _ in first), *(t.entity_id for t in triggers)],
-            [*(s for _, _, s in first), *(t.to for t in triggers)],
+        coded = _Coded(events, ids, (e for _, e, _ in first), (s for _, _, s in first))
+        # The state triggers' events (their opportunities), counted by comparisons in one select.
+        triggers = list(
+            dict.fromkeys(
+                (b.trigger.entity_id, b.trigger.to)
+                for b in plan.behaviors
+                if isinstance(b.trigger, StateTriggerSpec)
+            )
         )
+        counted = events.select(
+            ((pl.col("entity_id") == e) & (pl.col("state") == to)).sum().alias(str(i))
+            for i, (e, to) in enumerate(triggers)
+        )
+        self.state_counts = dict(zip(triggers, counted.row(0) if triggers else (), strict=True))
         self.counts = dict(
             zip(ids, np.bincount(coded.cause, minlength=len(ids) + 1)[1:].tolist(), strict=True)
         )
@@ -380,7 +387,7 @@ class _BehaviorStats:
         """The chances the behaviour had: eligible days, trigger events, first arrivals or last departures."""
         trigger = b.trigger
         if isinstance(trigger, StateTriggerSpec):
-            return self._coded.count(trigger.entity_id, trigger.to)
+            return int(self.state_counts.get((trigger.entity_id, trigger.to), 0))
         if isinstance(trigger, PresenceTriggerSpec):
             return int(
                 self.zone_counts.get(ZONE_OCCUPIED if trigger.event == "first_arrival" else ZONE_EMPTY, 0)
@@ -391,19 +398,22 @@ class _BehaviorStats:
 
 class _Coded:
     """The events' cause ids, entities and states as 1-based codes into the words asked about (0: none
-    of them), so that rows are matched to (cause id, entity, state) keys by integers: one enum cast per
-    column, then a sorted search, instead of a join of string columns."""
+    of them), so that rows are matched to (cause id, entity, state) keys by integers: an enum cast per
+    column (entities and states only on the rows of the causes asked about, a few thousand), then a
+    sorted search, instead of a join of string columns."""
 
     def __init__(
         self, events: pl.DataFrame, causes: Iterable[str], entities: Iterable[str], states: Iterable[str]
     ) -> None:
         self.words = [list(dict.fromkeys(words)) for words in (causes, entities, states)]
         self._index = [{w: i + 1 for i, w in enumerate(words)} for words in self.words]
-        codes = events.select(
-            _codes(column, words)
-            for column, words in zip(("cause_id", "entity_id", "state"), self.words, strict=True)
+        self.cause = events.select(_codes("cause_id", self.words[0])).to_series().to_numpy()
+        some = np.flatnonzero(self.cause)
+        codes = events.select(pl.col("entity_id", "state").gather(some)).select(
+            _codes("entity_id", self.words[1]), _codes("state", self.words[2])
         )
-        self.cause, self.entity, self.state = (codes.to_series(i).to_numpy() for i in range(3))
+        self.entity, self.state = (np.zeros(len(self.cause), np.int64) for _ in range(2))
+        self.entity[some], self.state[some] = (codes.to_series(i).to_numpy() for i in range(2))
 
     def _pack(self, cause: Any, entity: Any, state: Any) -> Any:
         return (cause * (len(self.words[1]) + 1) + entity) * (len(self.words[2]) + 1) + state
@@ -422,12 +432,6 @@ class _Coded:
         at = np.minimum(np.searchsorted(packed[order], events), len(keys) - 1)
         rows = np.flatnonzero(packed[order][at] == events)
         return rows, order[at[rows]]
-
-    def count(self, entity: str, state: str) -> int:
-        """Events that set `entity` to `state` (both among the words asked about)."""
-        return int(
-            np.count_nonzero((self.entity == self._index[1][entity]) & (self.state == self._index[2][state]))
-        )
 
 
 def _codes(column: str, words: list[str]) -> pl.Expr:
