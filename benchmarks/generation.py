@@ -10,7 +10,8 @@ pass, which only the sampled homes run, apart), the table docs/benchmarks.md kee
 
 `--worker K --first I` measures CPU per home of homes I..I+K-1 as a pool worker makes them (this process set
 up by the executor's worker start: one Arrow thread, its memory pool, glibc's setting), for before/after
-pairs of two trees on a loaded machine (run it with each tree's `src` first on PYTHONPATH, alternating).
+pairs of two trees on a loaded machine (run it with each tree's `src` first on PYTHONPATH, alternating, and
+with POLARS_MAX_THREADS=1, which a worker gets at spawn and polars reads when imported).
 """
 
 from __future__ import annotations
