@@ -7,12 +7,18 @@ numbers for a quick look, e.g. `python benchmarks/generation.py --homes 40`.
 `--stages K` instead profiles one worker's path on K homes in this process (CPU seconds per stage of
 `build_home`: generation, validation, ground truth, Parquet encoding, writing and hashing; the verifier's
 pass, which only the sampled homes run, apart), the table docs/benchmarks.md keeps.
+
+`--worker K --first I` measures CPU per home of homes I..I+K-1 as a pool worker makes them (this process set
+up by the executor's worker start: one Arrow thread, its memory pool, glibc's setting), for before/after
+pairs of two trees on a loaded machine (run it with each tree's `src` first on PYTHONPATH, alternating, and
+with POLARS_MAX_THREADS=1, which a worker gets at spawn and polars reads when imported).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import sys
 import tempfile
@@ -21,7 +27,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from homesim.datasets.home_folder import parquet_bytes
+from homesim.datasets.executors import _start_worker
+from homesim.datasets.home_folder import parquet_bytes, write_home_files
 from homesim.datasets.manager import DataGenerationManager
 from homesim.datasets.validation import validate_home
 from homesim.generation.config import GenerationConfig
@@ -138,6 +145,31 @@ def stages(homes: int, days: int, seed: int) -> dict[str, object]:
     }
 
 
+def worker(homes: int, days: int, seed: int, first: int) -> dict[str, object]:
+    """CPU per home of a worker's path (generate, validate, write the files with the ground truth) over
+    homes first..first+homes-1, in this process set up as a pool worker, after one warm-up home."""
+    _start_worker(os.getppid())
+    config = GenerationConfig(homes=first + homes, days=days, seed=seed)
+    with tempfile.TemporaryDirectory(prefix="homesim-worker-") as tmp:
+        write_home_files(generate_home(GenerationConfig(homes=1, days=2, seed=seed + 1), 0), Path(tmp) / "w")
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        started = time.process_time()
+        for i in range(first, first + homes):
+            generated = generate_home(config, i)
+            validate_home(generated.home, generated.events)
+            write_home_files(generated, Path(tmp) / str(i))
+        cpu = time.process_time() - started
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "homes": homes,
+        "days": days,
+        "first": first,
+        "cpu_ms_per_home": round(cpu / homes * 1e3, 1),
+        "minor_faults_per_home": (usage.ru_minflt - faults) // homes,
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+    }
+
+
 def _verify(generated: GeneratedHome, truth: GroundTruth) -> HomeAccuracy:
     meta = generated.home.metadata
     found = TruthVerifier().extract(event_frame(generated.events), meta.timezone)
@@ -152,9 +184,15 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workspace", type=Path, default=None, help="default: a fresh temporary folder")
     parser.add_argument("--stages", type=int, default=0, help="profile K homes' worker path instead")
+    parser.add_argument(
+        "--worker", type=int, default=0, help="CPU per home of K homes as a worker makes them"
+    )
+    parser.add_argument("--first", type=int, default=100, help="with --worker: the first home's index")
     args = parser.parse_args(argv)
     if args.stages:
         report = stages(args.stages, args.days, args.seed)
+    elif args.worker:
+        report = worker(args.worker, args.days, args.seed, args.first)
     else:
         report = run(args.homes, args.days, args.workers, args.seed, args.workspace)
     json.dump(report, sys.stdout, indent=2)

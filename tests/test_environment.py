@@ -70,6 +70,20 @@ def test_one_value_per_hour(catalog: Catalog) -> None:
     assert env.sunrise_us.shape == env.sunset_us.shape == (10,)
 
 
+@pytest.mark.parametrize("timezone", ["Europe/Madrid", "America/Chicago", "Australia/Sydney", "UTC"])
+def test_utc_offsets_are_zoneinfo_s_inside_and_outside_the_grid(timezone: str) -> None:
+    # 4–30 March 2024 every 7 minutes, from a day before the grid to a day after it: the US change
+    # (10 March) inside the grid, Europe's (31 March, 02:00) in the day past its end.
+    grid = day_grid(date(2024, 3, 4), 27, timezone)
+    times = np.arange(grid.begin_us - 24 * US_PER_H, grid.end_us + 24 * US_PER_H, 7 * 60 * US_PER_S)
+    tz = ZoneInfo(timezone)
+    expected = [
+        int(datetime.fromtimestamp(int(t) // US_PER_S, tz).utcoffset().total_seconds()) * US_PER_S  # type: ignore[union-attr]
+        for t in times
+    ]
+    assert grid.utc_offsets(times).tolist() == expected
+
+
 @pytest.mark.parametrize(
     ("start", "hours"), [(date(2024, 3, 25), 7 * 24 - 1), (date(2024, 10, 21), 7 * 24 + 1)]
 )

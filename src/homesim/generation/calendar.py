@@ -17,6 +17,7 @@ US_PER_DAY = 24 * US_PER_H
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
+_ONE_US = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,23 @@ class DayGrid:
         """Local day index of each UTC µs time (clipped to the grid)."""
         idx = np.searchsorted(self.midnights, times_us, side="right") - 1
         return np.clip(idx, 0, self.days - 1).astype(np.int64)
+
+    def utc_offsets(self, times_us: I64) -> I64:
+        """The local UTC offset (µs) at each time; zoneinfo is asked only on days whose offset changes
+        and for the times outside the grid (a day's offset is its midnight's otherwise)."""
+        epoch_day = self.start.toordinal() - date(1970, 1, 1).toordinal()
+        naive_midnights = (epoch_day + np.arange(self.days + 1, dtype=np.int64)) * US_PER_DAY
+        day_offset = naive_midnights - self.midnights
+        day = self.day_of(times_us)
+        offsets = day_offset[day].copy()
+        outside = (times_us < self.begin_us) | (times_us >= self.end_us)
+        asked = np.flatnonzero((day_offset[day] != day_offset[day + 1]) | outside)
+        if asked.size:
+            tz = ZoneInfo(self.timezone)
+            for i in asked:  # only the hours of DST-change days (and the rare times past the grid)
+                local = datetime.fromtimestamp(int(times_us[i]) // US_PER_S, tz)
+                offsets[i] = (local.utcoffset() or timedelta(0)) // _ONE_US
+        return offsets
 
 
 def day_grid(start: date, days: int, timezone: str) -> DayGrid:

@@ -177,22 +177,6 @@ def _refraction_deg(elevation: F64) -> F64:
     return np.asarray(arcsec / 3600.0, dtype=np.float64)
 
 
-def _utc_offsets_us(grid: DayGrid, times_us: I64) -> I64:
-    """The local UTC offset (µs) at each time; zoneinfo is asked only on days whose offset changes."""
-    epoch_day = grid.start.toordinal() - date(1970, 1, 1).toordinal()
-    naive_midnights = (epoch_day + np.arange(grid.days + 1, dtype=np.int64)) * US_PER_DAY
-    day_offset = naive_midnights - grid.midnights
-    day = grid.day_of(times_us)
-    offsets = day_offset[day].copy()
-    changing = np.flatnonzero(day_offset[day] != day_offset[day + 1])
-    if changing.size:
-        tz = ZoneInfo(grid.timezone)
-        for i in changing:  # only the hours of DST-change days
-            local = datetime.fromtimestamp(int(times_us[i]) // US_PER_S, tz)
-            offsets[i] = (local.utcoffset() or timedelta(0)) // _ONE_US
-    return offsets
-
-
 @lru_cache(maxsize=1 << 16)
 def _astral_us(event: Callable[..., Any], latitude: float, longitude: float, day: date, timezone: str) -> int:
     """UTC µs of an astral sun event on a local day, or -1 where the sun never crosses the horizon.
@@ -316,7 +300,7 @@ def generate_environment(
     hours = np.arange(grid.begin_us, grid.end_us, US_PER_H, dtype=np.int64)
     n = hours.shape[0]
     day = grid.day_of(hours)
-    local_us = hours + _utc_offsets_us(grid, hours)
+    local_us = hours + grid.utc_offsets(hours)
     clock_h = np.mod(local_us, US_PER_DAY) / US_PER_H
     hour_of_day = np.floor(clock_h).astype(np.int64)
     lat, lon = climate.location.latitude, climate.location.longitude

@@ -214,22 +214,26 @@ class EventBuffer:
 
     def _state_strings(self, cols: EventColumns) -> pa.Array:
         """Each event's state text, taken from one dictionary: the state vocabulary, then each distinct
-        formatted number once (a home repeats a few thousand readings over its ~10^5 numeric events)."""
+        formatted number once (a home repeats a few thousand readings over its ~10^5 numeric events),
+        then the time of each press (HA stores a button's or an event's state as its time)."""
         words = sorted(self.states, key=self.states.__getitem__) or [""]
         numeric = cols.code < 0
         index = cols.code.astype(np.int64)
-        vocab = pa.array(words, pa.string())
+        vocab = [pa.array(words, pa.string())]
+        size = len(words)
         if numeric.any():
             values, precision = cols.value[numeric], self.precision[cols.entity[numeric]]
             first, inverse = _distinct_numbers(values, precision)
-            vocab = pa.concat_arrays([vocab, format_numbers(values[first], precision[first])])
-            index[numeric] = len(words) + inverse
-        states = vocab.take(pa.array(index))
+            vocab.append(format_numbers(values[first], precision[first]))
+            index[numeric] = size + inverse
+            size += len(first)
         stamp = self.timestamp_entity[cols.entity] & (cols.code == self.states.get(PRESS, -2))
         if stamp.any():
+            # Each press its own word: one take builds the column (no second pass to replace them).
             times = pa.array(cols.time[stamp], pa.timestamp("us", tz="UTC"))
-            states = pc.replace_with_mask(states, pa.array(stamp), pc.strftime(times, format=_ISO_FORMAT))
-        return states
+            vocab.append(pc.strftime(times, format=_ISO_FORMAT))
+            index[stamp] = size + np.arange(len(times), dtype=np.int64)
+        return pa.concat_arrays(vocab).take(pa.array(index))
 
 
 def _empty() -> EventColumns:

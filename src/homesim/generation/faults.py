@@ -132,7 +132,8 @@ def apply_faults(buffer: EventBuffer, faults: list[Fault], rng: np.random.Genera
             rows.value[-1] = np.nan
             added.append(rows)
     kept = [_without_unseen_consequences(cols, keep), *(np.ones(len(part), dtype=bool) for part in added)]
-    buffer.replace(EventColumns.concat([cols, *added]), np.concatenate(kept))
+    # Without added rows the columns stay as they are (a concat would copy every event).
+    buffer.replace(EventColumns.concat([cols, *added]) if added else cols, np.concatenate(kept))
 
 
 def _without_unseen_consequences(cols: EventColumns, keep: BoolArr) -> BoolArr:

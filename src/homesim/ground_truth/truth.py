@@ -16,9 +16,11 @@ verifier is `datasets.verification`.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from itertools import combinations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,7 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from homesim.generation.behaviors import Behavior, BehaviorPlan, linked_pairs
-from homesim.generation.calendar import US_PER_S, day_grid
+from homesim.generation.calendar import US_PER_DAY, US_PER_S, day_grid
 from homesim.generation.catalog import load_catalog
 from homesim.generation.decoys import TOGGLES
 from homesim.ground_truth.accuracy import match_home
@@ -284,78 +286,97 @@ class _Observed:
 
 
 class _BehaviorStats:
-    """Everything measured about the behaviours from their events, computed column-wise for all at once."""
+    """Everything measured about the behaviours from their events, computed column-wise for all at once:
+    each event is matched to its (behaviour, entity, state) role by integer codes, and each behaviour's
+    rows are a slice of numpy columns sorted by (behaviour, time), not a frame op per measure."""
 
     def __init__(self, home: Home, plan: BehaviorPlan, events: pl.DataFrame) -> None:
         meta = home.metadata
         self.grid = day_grid(meta.start, meta.days, meta.timezone)
-        # One row per (behaviour, entity, state), the first named: deduplicated here, not by a frame op.
-        first: dict[tuple[str, str, str], tuple[str, int]] = {}
+        self._events = events
+        ids = [b.id for b in plan.behaviors]
+        # One role per (behaviour, entity, state), the first named: (is an action, the firing gap).
+        first: dict[tuple[str, str, str], tuple[bool, int]] = {}
         for b in plan.behaviors:
             gap_us = int((max(x.stagger_s for x in b.actions) + _FIRING_GAP_S) * US_PER_S)
             for a in b.actions:
-                for state, role in ((a.state, "action"), (b.revert.state if b.revert else None, "revert")):
-                    if state is not None:
-                        first.setdefault((b.id, a.entity_id, state), (role, gap_us))
-        roles = pl.DataFrame(
-            [(*key, role, gap_us) for key, (role, gap_us) in first.items()],
-            schema={
-                "cause_id": pl.Utf8,
-                "entity_id": pl.Utf8,
-                "state": pl.Utf8,
-                "role": pl.Utf8,
-                "gap_us": pl.Int64,
-            },
-            orient="row",
-        )
-        tagged = events.filter(pl.col("cause_id").is_in([b.id for b in plan.behaviors]))
-        self.counts = dict(tagged.group_by("cause_id").len().iter_rows())
-        tagged = tagged.join(roles, on=["cause_id", "entity_id", "state"], how="inner").with_columns(
-            _local_hour(pl.col("time"), meta.timezone).alias("hour"),
-            pl.col("time").dt.convert_time_zone(meta.timezone).dt.date().alias("date"),
-        )
-        parents = events.select(
-            pl.col("context_id").alias("parent_context_id"), pl.col("time_us").alias("parent_us")
-        )
-        tagged = tagged.join(parents, on="parent_context_id", how="left").with_columns(
-            ((pl.col("time_us") - pl.col("parent_us")) / US_PER_S).alias("since_parent_s")
-        )
-        actions = tagged.filter(pl.col("role") == "action").sort("cause_id", "time_us")
-        # A firing's staggered actions follow each other within the gap; the next firing comes later.
-        gap = pl.col("time_us") - pl.col("time_us").shift(1).over("cause_id")
-        firings = (
-            actions.with_columns(gap.fill_null(np.iinfo(np.int64).max).gt(pl.col("gap_us")).alias("new"))
-            .group_by("cause_id")
-            .agg(
-                pl.col("new").sum().alias("occurrences"),
-                pl.col("date").n_unique().alias("firing_days"),
-                pl.col("time").min().alias("first"),
-                pl.col("time").max().alias("last"),
+                for to, is_action in ((a.state, True), (b.revert.state if b.revert else None, False)):
+                    if to is not None:
+                        first.setdefault((b.id, a.entity_id, to), (is_action, gap_us))
+        coded = _Coded(events, ids, (e for _, e, _ in first), (s for _, _, s in first))
+        # The state triggers' events (their opportunities), counted by comparisons in one select.
+        triggers = list(
+            dict.fromkeys(
+                (b.trigger.entity_id, b.trigger.to)
+                for b in plan.behaviors
+                if isinstance(b.trigger, StateTriggerSpec)
             )
         )
-        self.firings = {row["cause_id"]: row for row in firings.iter_rows(named=True)}
-        self.actions = _by_behavior(actions)
-        self.reverts = _by_behavior(tagged.filter(pl.col("role") == "revert"))
-        zone = home_zone_changes(events.select(pl.col("time_us").alias("time"), "entity_id", "state"))
-        self.zone_counts = dict(zone.group_by("state").len().iter_rows())
-        self.state_counts: dict[tuple[str, str], int] = {
-            (e, s): n for e, s, n in events.group_by("entity_id", "state").len().iter_rows()
+        counted = events.select(
+            ((pl.col("entity_id") == e) & (pl.col("state") == to)).sum().alias(str(i))
+            for i, (e, to) in enumerate(triggers)
+        )
+        self.state_counts = dict(zip(triggers, counted.row(0) if triggers else (), strict=True))
+        self.counts = dict(
+            zip(ids, np.bincount(coded.cause, minlength=len(ids) + 1)[1:].tolist(), strict=True)
+        )
+        rows, which = coded.rows_of(list(first))
+        # Each behaviour's rows in time order (the events' own order among equal times).
+        time_us = events.get_column("time_us").to_numpy()
+        order = np.lexsort((time_us[rows], coded.cause[rows]))
+        rows, which = rows[order], which[order]
+        owner, t = coded.cause[rows], time_us[rows]
+        action = np.array([is_action for is_action, _ in first.values()], dtype=bool)[which]
+        gap = np.array([gap for _, gap in first.values()], dtype=np.int64)[which]
+        parents = events.select(pl.col("context_id").alias("parent_context_id"), "time_us")
+        parent_us = (
+            events.select(pl.col("parent_context_id").gather(rows))
+            .join(parents, on="parent_context_id", how="left", maintain_order="left")
+            .get_column("time_us")
+            .to_numpy()
+        )
+        # Divisions as multiplications by the reciprocal, as polars divides a column by a scalar (the
+        # measures were taken with polars: the same bits).
+        since = (t - parent_us) * (1 / US_PER_S)  # NaN where the event has no parent among the events
+        local = t + self.grid.utc_offsets(t)
+        second = local // US_PER_S % 86400
+        hours = (second // 3600).astype(np.float64) + second // 60 % 60 * (1 / 60) + second % 60 * (1 / 3600)
+        self.actions = _slices(ids, owner[action], since[action], hours[action])
+        self.reverts = _slices(ids, owner[~action], since[~action], hours[~action])
+        # A firing's staggered actions follow each other within the gap; the next firing comes later.
+        owner, t, gap, day = owner[action], t[action], gap[action], local[action] // US_PER_DAY
+        new = np.ones(len(owner), dtype=bool)
+        new[1:] = (owner[1:] != owner[:-1]) | (t[1:] - t[:-1] > gap[1:])
+        starts, ends = _runs(owner)
+        occurrences = np.add.reduceat(new.astype(np.int64), starts) if len(owner) else starts
+        # The distinct (behaviour, local day) pairs, counted by behaviour.
+        days = np.bincount(np.unique((owner << 32) | day) >> 32, minlength=len(ids) + 1)
+        self.firings = {
+            ids[owner[s] - 1]: (int(n), int(days[owner[s]]), int(t[s]), int(t[e - 1]))
+            for s, e, n in zip(starts.tolist(), ends.tolist(), occurrences.tolist(), strict=True)
         }
+
+    @cached_property
+    def zone_counts(self) -> dict[str, int]:
+        """`zone.home` changes by state: asked only by presence-triggered behaviours."""
+        events = self._events.select(pl.col("time_us").alias("time"), "entity_id", "state")
+        return dict(home_zone_changes(events).group_by("state").len().iter_rows())
 
     def of(self, behavior_id: str) -> _Observed:
         row = self.firings.get(behavior_id)
         if row is None:
             return _Observed(events=self.counts.get(behavior_id, 0))
+        occurrences, firing_days, first_us, last_us = row
         action_since, action_hours = self.actions[behavior_id]
         reverts = self.reverts.get(behavior_id)
         delays = action_since[~np.isnan(action_since)]
         holds = reverts[0][~np.isnan(reverts[0])] / 60 if reverts is not None else None
         return _Observed(
-            occurrences=int(row["occurrences"]),
+            occurrences=occurrences,
             events=self.counts.get(behavior_id, 0),
-            firing_days=int(row["firing_days"]),
-            first_seen=row["first"],
-            last_seen=row["last"],
+            firing_days=firing_days,
+            first_seen=_datetime(first_us),
+            last_seen=_datetime(last_us),
             action_window=_time_window(action_hours),
             revert_window=_time_window(reverts[1]) if reverts is not None else None,
             delay_s=_quantiles(delays),
@@ -366,7 +387,7 @@ class _BehaviorStats:
         """The chances the behaviour had: eligible days, trigger events, first arrivals or last departures."""
         trigger = b.trigger
         if isinstance(trigger, StateTriggerSpec):
-            return self.state_counts.get((trigger.entity_id, trigger.to), 0)
+            return int(self.state_counts.get((trigger.entity_id, trigger.to), 0))
         if isinstance(trigger, PresenceTriggerSpec):
             return int(
                 self.zone_counts.get(ZONE_OCCUPIED if trigger.event == "first_arrival" else ZONE_EMPTY, 0)
@@ -375,27 +396,67 @@ class _BehaviorStats:
         return int(np.isin(self.grid.weekday, weekdays).sum())
 
 
-def _by_behavior(frame: pl.DataFrame) -> dict[str, tuple[F64, F64]]:
-    """Each behaviour's seconds since its events' parents (NaN: none) and local hours, its rows in frame
-    order: the groups as slices of two numpy columns, not a frame per behaviour."""
-    ordered = frame.select("cause_id", "since_parent_s", "hour").sort("cause_id", maintain_order=True)
-    since = ordered.get_column("since_parent_s").cast(pl.Float64).to_numpy()
-    hours = ordered.get_column("hour").to_numpy()
-    return {behavior_id: (since[rows], hours[rows]) for (behavior_id,), rows in _groups(ordered, "cause_id")}
+class _Coded:
+    """The events' cause ids, entities and states as 1-based codes into the words asked about (0: none
+    of them), so that rows are matched to (cause id, entity, state) keys by integers: an enum cast per
+    column (entities and states only on the rows of the causes asked about, a few thousand), then a
+    sorted search, instead of a join of string columns."""
+
+    def __init__(
+        self, events: pl.DataFrame, causes: Iterable[str], entities: Iterable[str], states: Iterable[str]
+    ) -> None:
+        self.words = [list(dict.fromkeys(words)) for words in (causes, entities, states)]
+        self._index = [{w: i + 1 for i, w in enumerate(words)} for words in self.words]
+        self.cause = events.select(_codes("cause_id", self.words[0])).to_series().to_numpy()
+        some = np.flatnonzero(self.cause)
+        codes = events.select(pl.col("entity_id", "state").gather(some)).select(
+            _codes("entity_id", self.words[1]), _codes("state", self.words[2])
+        )
+        self.entity, self.state = (np.zeros(len(self.cause), np.int64) for _ in range(2))
+        self.entity[some], self.state[some] = (codes.to_series(i).to_numpy() for i in range(2))
+
+    def _pack(self, cause: Any, entity: Any, state: Any) -> Any:
+        return (cause * (len(self.words[1]) + 1) + entity) * (len(self.words[2]) + 1) + state
+
+    def rows_of(self, keys: Sequence[tuple[str, str, str]]) -> tuple[I64, I64]:
+        """The rows whose (cause id, entity, state) is one of `keys` (distinct, of the words asked about),
+        in the events' order, and the index of the key of each."""
+        if not keys:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        packed = np.array(
+            [self._pack(*(index[w] for index, w in zip(self._index, key, strict=True))) for key in keys],
+            dtype=np.int64,
+        )
+        order = np.argsort(packed)
+        events = self._pack(self.cause, self.entity, self.state)
+        at = np.minimum(np.searchsorted(packed[order], events), len(keys) - 1)
+        rows = np.flatnonzero(packed[order][at] == events)
+        return rows, order[at[rows]]
 
 
-def _groups(ordered: pl.DataFrame, *keys: str) -> Iterator[tuple[tuple[Any, ...], slice]]:
-    """Each group of `ordered` (rows already together by `keys`): its key and its rows as a slice, so a
-    group's values are slices of whole numpy columns rather than a frame each."""
-    start = 0
-    for *key, n in ordered.group_by(*keys, maintain_order=True).len().iter_rows():
-        yield tuple(key), slice(start, start + n)
-        start += n
+def _codes(column: str, words: list[str]) -> pl.Expr:
+    """Each row's 1-based index of `column`'s value in `words` (0: not among them): a cast to an enum of
+    the words, one hash lookup per row."""
+    index = pl.col(column).cast(pl.Enum(words), strict=False).to_physical().cast(pl.Int64)
+    return (index + 1).fill_null(0)
 
 
-def _local_hour(time: pl.Expr, timezone: str) -> pl.Expr:
-    local = time.dt.convert_time_zone(timezone)
-    return local.dt.hour().cast(pl.Float64) + local.dt.minute() / 60 + local.dt.second() / 3600
+def _slices(ids: list[str], behavior: I64, since: F64, hours: F64) -> dict[str, tuple[F64, F64]]:
+    """Each behaviour's seconds since its events' parents (NaN: none) and local hours, from rows sorted
+    by behaviour: the groups as slices of two numpy columns, not a frame per behaviour."""
+    starts, ends = _runs(behavior)
+    return {
+        ids[behavior[s] - 1]: (since[s:e], hours[s:e])
+        for s, e in zip(starts.tolist(), ends.tolist(), strict=True)
+    }
+
+
+def _runs(keys: I64) -> tuple[I64, I64]:
+    """Where each run of equal values of `keys` starts and ends (exclusive)."""
+    if len(keys) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    return starts, np.r_[starts[1:], len(keys)]
 
 
 def _time_window(hours: F64) -> TimeWindow | None:
@@ -576,26 +637,25 @@ def _decoys(plan: BehaviorPlan, patterns: Sequence[Pattern], events: pl.DataFram
     actions of two behaviours with one shared cause that co-occur, unless some behaviour links the two
     entities (then the pair is causal)."""
     linked = linked_pairs(plan.behaviors)
-    co_use_actions = [
-        {"cause_id": u.id, "entity_id": e, "state": TOGGLES[e.split(".", 1)[0]][0]}
-        for u in plan.co_uses
-        for e in (u.entity_a, u.entity_b)
+    keys = [(p.id, a.entity_id, a.state) for p in patterns for a in p.actions] + [
+        (u.id, e, TOGGLES[e.split(".", 1)[0]][0]) for u in plan.co_uses for e in (u.entity_a, u.entity_b)
     ]
-    actions = pl.DataFrame(
-        [{"cause_id": p.id, "entity_id": a.entity_id, "state": a.state} for p in patterns for a in p.actions]
-        + co_use_actions,
-        schema={"cause_id": pl.Utf8, "entity_id": pl.Utf8, "state": pl.Utf8},
-    )
+    distinct = list(dict.fromkeys(keys))
+    coded = _Coded(events, *(tuple(k[i] for k in distinct) for i in range(3)))
+    rows, which = coded.rows_of(distinct)
+    # An event matching a key named twice counts twice (as it did joined to the list of actions).
+    named = Counter(keys)
+    rows = np.repeat(rows, np.array([named[key] for key in distinct], dtype=np.int64)[which])
     # Each (behaviour, entity)'s sorted action times as slices of one sorted column, not a frame each.
-    tagged = (
-        events.join(actions, on=["cause_id", "entity_id", "state"], how="inner")
-        .select("cause_id", "entity_id", "time_us")
-        .sort("cause_id", "entity_id", "time_us")
-    )
-    times = tagged.get_column("time_us").to_numpy()
+    owner, entity = coded.cause[rows], coded.entity[rows]
+    time_us = events.get_column("time_us").to_numpy()[rows]
+    order = np.lexsort((time_us, entity, owner))
+    owner, entity, times = owner[order], entity[order], time_us[order]
+    causes, entities = coded.words[0], coded.words[1]
+    starts, ends = _runs(owner * (len(entities) + 1) + entity)
     action_times: dict[tuple[str, str], I64] = {
-        (cause_id, entity_id): times[rows]
-        for (cause_id, entity_id), rows in _groups(tagged, "cause_id", "entity_id")
+        (causes[owner[s] - 1], entities[entity[s] - 1]): times[s:e]
+        for s, e in zip(starts.tolist(), ends.tolist(), strict=True)
     }
 
     def co_occurrences(b1: str, a: str, b2: str, c: str) -> int:
