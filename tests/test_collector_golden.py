@@ -3,7 +3,9 @@ replaced: a real small cycle (every stage) plus records broken in every way a va
 collected into both stores and exported; the outcome is compared with `tests/data/collector_golden.json`,
 first written by the per-record collector of commit 777c523 on this input as generator 1.2.0 made it, then
 rewritten for generator 1.3.0's, 1.4.0's and 1.5.0's homes (each time the same 13 rejects with the same
-reasons; only the duplicates' original ids, the rejects' order and the accepted counts moved with the input).
+reasons; only the duplicates' original ids, the rejects' order and the accepted counts moved with the input),
+and once more when the held-out homes became those of `homesim.splits`' index rule (the same rejects and
+counts; Ask-AI's 48 requests reworded, since which homes word them as held-out changed).
 `python tests/test_collector_golden.py` rewrites it: only do that for an intended change of outputs or of the
 generated input.
 """

@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+import polars as pl
 import pytest
 from rich.console import Console
 from typer.testing import CliRunner
@@ -20,18 +21,19 @@ from homesim.retraining import models, registry
 from homesim.retraining.data_sufficiency import Requirements
 from homesim.retraining.deployment import deploy, rollback
 from homesim.retraining.loop import LoopConfig, RetrainingLoop, learning_curves
-from homesim.retraining.models.base import Trainer
+from homesim.retraining.models.base import ProgressFn, Trainer
 from homesim.retraining.registry import ModelRegistry
 from homesim.retraining.retraining_manager import RetrainingConfig, RetrainingHistory
-from homesim.simulation.model_provider import ModelType
+from homesim.simulation.cycle import find_dataset
+from homesim.simulation.model_provider import Model, ModelType
 from homesim.simulation.pattern_detection import pattern_stage
+from homesim.splits import is_validation_home
 from homesim.workspace import Workspace
-from split_seeds import splitting_seed
 from test_model_evaluator import FakeTrainer, ThresholdModel
 
 MT: ModelType = "pattern_detection"
-#: The run's seed: one whose 3 homes per cycle include a training and a held-out home in both cycles.
-SEED = splitting_seed(homes=3, days=7, cycles=2, share=0.5, start=1)  # seed 0's held-out home shows no gain
+#: The run's seed (any seed's 3 homes per cycle split 2 held out / 1 training at share 0.5: `homesim.splits`).
+SEED = 1
 RETRAINING = {
     "models": [MT],
     "seed": SEED,  # `homesim run --seed SEED` trains with the run's seed
@@ -76,9 +78,19 @@ def config(cycles: int) -> LoopConfig:
     )
 
 
+class FitRecordingTrainer(FakeTrainer):
+    """FakeTrainer that remembers the homes of every example it was fitted on."""
+
+    fitted: ClassVar[set[str]] = set()
+
+    def fit(self, examples: pl.DataFrame, seed: int, progress: ProgressFn | None = None) -> Model:
+        FitRecordingTrainer.fitted.update(examples.get_column("home_key").to_list())
+        return super().fit(examples, seed, progress)
+
+
 @pytest.fixture(scope="module")
 def fake_trainer() -> Iterator[None]:
-    trainer = FakeTrainer(column="confidence")
+    trainer = FitRecordingTrainer(column="confidence")
 
     def get_trainer(model_type: ModelType) -> Trainer:
         assert model_type == MT
@@ -168,6 +180,21 @@ def test_two_cycles_write_the_run_file(looped: tuple[Workspace, dict[str, Any]])
             (1, run["run_id"]),
             (2, run["run_id"]),
         ]
+
+
+def test_every_cycle_holds_out_its_share_and_no_trained_home_is_ever_held_out(
+    looped: tuple[Workspace, dict[str, Any]],
+) -> None:
+    workspace, run = looped
+    held: set[str] = set()
+    for entry in run["cycles"]:
+        keys = find_dataset(workspace, entry["dataset_id"]).home_keys
+        cycle_held = {k for k in keys if is_validation_home(k, 0.5)}
+        assert len(cycle_held) == 2  # homes 0 and 2 of each cycle's 3, whatever the seed
+        held |= cycle_held
+    trained = FitRecordingTrainer.fitted
+    assert trained and not trained & held
+    assert run["summary"][MT]["validation_homes"] == len(held)
 
 
 def test_rerun_skips_finished_cycles_and_rollback_is_used_by_the_next_cycle(

@@ -23,7 +23,8 @@ from homesim.training_data.schemas import SCHEMA_VERSION, TABLES, TableSpec
 
 Split = Literal["train", "validation", "test"]
 SPLITS: Final[tuple[Split, ...]] = ("train", "validation", "test")
-#: Upper bounds of a home's hash for `test` and `validation` (the evaluator holds out the first 0.2).
+#: Upper bounds of a home's place (`home_unit`) for `test` and `validation` (the evaluator holds out
+#: the first 0.2).
 TEST_SHARE: Final = 0.1
 HELD_OUT_SHARE: Final = VALIDATION_SHARE
 #: The folder of the split files inside an export: `splits/<split>/<table><suffix>`.

@@ -185,7 +185,9 @@ class RequestParser:
         if family == "auto_off":  # "… after it turns on": the device's own state starts the automation
             trigger = trigger.model_copy(update={"entity_id": targets[0].entity_id})
         weekdays = (0, 1, 2, 3, 4) if _has(text, TRIGGER_WORDS["weekdays"]) else (0, 1, 2, 3, 4, 5, 6)
-        motion = family == "motion_light"
+        # A motion light turns its target off again; a target switched to another state ("unlock the door
+        # when I walk in", read as a motion light) has no "off" to revert to (`lock.turn_off` is invalid).
+        motion = family == "motion_light" and state == "on"
         return AutomationSpec(
             alias=f"{family.replace('_', ' ')}: {targets[0].entity_id} {state}",
             trigger=trigger,
