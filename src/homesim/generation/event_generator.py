@@ -78,6 +78,7 @@ class EventGenerator:
         activity_model: ActivityModel | None = None,
         calibrated: Mapping[str, SensorFit] | None = None,
         episodes: Episodes | None = None,
+        hourly: tuple[float, ...] | None = None,
     ) -> None:
         self.home = home
         self.grid = grid
@@ -94,6 +95,8 @@ class EventGenerator:
         self.calibrated = dict(calibrated or {})
         #: The episodes the calibrated sensors' activations gather in, if any.
         self.episodes = episodes
+        #: Multipliers on the calibrated sensors' rates by local hour of day, if any.
+        self.hourly = np.asarray(hourly, dtype=np.float64) if hourly is not None else None
         self.buffer = EventBuffer(home)
         self.area_of = {e.entity_id: home.entity_area(e) for e in home.entities}
         self.room_type = {a.area_id: a.room_type for a in home.areas}
@@ -204,8 +207,9 @@ class EventGenerator:
             self._motion_clears[person.entity_id] = ends
 
     def _calibrated(self) -> None:
-        """A calibrated sensor fires at its fitted rate per hour of each activity (any occupant's), each
-        activation on for a fitted time (a seat or a bed stays occupied past a short label).
+        """A calibrated sensor fires at its fitted rate per hour of each activity (any occupant's), times
+        the calibration's multiplier for the hour of day when it has one, each activation on for a fitted
+        time (a seat or a bed stays occupied past a short label).
         In an activity with `settling` (sleep) the activations fall in its first or last minutes, as a
         real bedroom sensor's do. With episodes, each of the household's activations joins the nearest
         one, a sensor's further ones in an episode stay at its fitted chance, the rest take their places in
@@ -216,12 +220,13 @@ class EventGenerator:
         model = self.activity_model or load_activity_model()
         codes = {a: i for i, a in enumerate(ACTIVITIES)}
         fits = sorted(self.calibrated.items())
+        peak = float(self.hourly.max()) if self.hourly is not None else 1.0
         starts, ons, which = [], [], []
         for n, (_, fit) in enumerate(fits):
             for activity, rate in sorted(fit.per_hour.items()):
                 mine = acts.activity == codes[activity]
                 s, e = acts.start[mine], acts.end[mine]
-                k = self.rng.poisson(rate * (e - s) / US_PER_H)
+                k = self.rng.poisson(rate * peak * (e - s) / US_PER_H)
                 idx = np.repeat(np.arange(len(s)), k)
                 t = s[idx] + (self.rng.random(len(idx)) * (e - s)[idx]).astype(np.int64)
                 settling = model.kinds[activity].settling if activity in model.kinds else None
@@ -230,6 +235,8 @@ class EventGenerator:
                     late = self.rng.random(len(idx)) < settling[1] / max(settling[0] + settling[1], 1e-9)
                     base = np.where(late, e[idx] - window, s[idx])
                     t = base + (self.rng.random(len(idx)) * window).astype(np.int64)
+                if self.hourly is not None:  # drawn at the peak rate, thinned to each hour's
+                    t = t[self.rng.random(len(t)) * peak < self.hourly[self._local_hour(t)]]
                 starts.append(t)
                 ons.append((draw_quantiles(self.rng, fit.on_s, len(t)) * US_PER_S).astype(np.int64))
                 which.append(np.full(len(t), n))
@@ -254,6 +261,12 @@ class EventGenerator:
             self.buffer.add(entity_id, on_at, Cause.PRESENCE, state="on")
             self.buffer.add(entity_id, off_at, Cause.PRESENCE, state="off")
             self._motion_clears[entity_id] = off_at
+
+    def _local_hour(self, times: I64) -> I64:
+        """Local hour of day (0–23) of each UTC µs time."""
+        since = times - self.grid.midnights[self.grid.day_of(times)]
+        hour: I64 = np.clip(since // US_PER_H, 0, 23)
+        return hour
 
     def _first_or_again(
         self, t: I64, sensor: I64, episode: I64, chance: npt.NDArray[np.float64]

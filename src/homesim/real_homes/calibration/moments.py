@@ -24,7 +24,7 @@ from homesim.generation.calibration import layout_entities
 from homesim.generation.catalog import load_catalog
 from homesim.generation.config import GenerationConfig
 from homesim.generation.home import generate_home
-from homesim.real_homes.calibration.fit import FittedHome, episodes_per_day
+from homesim.real_homes.calibration.fit import FittedHome, episodes_per_day, hourly_share
 from homesim.real_homes.realism.footing import load_home
 
 #: Calibrated homes are apartments: one home type with no vacation stays (the real home's absences are
@@ -58,11 +58,13 @@ def calibration_config(fitted: FittedHome, homes: int, days: int, seed: int) -> 
 
 class Pilot(NamedTuple):
     """What a pilot generation measures: per layout sensor (`[room][sensor]`) its activations per kept
-    day and the share of them the home's next activation is the same sensor again; episodes per kept day."""
+    day and the share of them the home's next activation is the same sensor again; episodes per kept day;
+    the share of the activations in each local hour."""
 
     per_day: list[list[float]]
     repeat: list[list[float]]
     episodes: float
+    hourly: list[float]
 
 
 def pilot_rates(fitted: FittedHome) -> Pilot:
@@ -72,6 +74,7 @@ def pilot_rates(fitted: FittedHome) -> Pilot:
     repeats = [[0.0] * len(room.sensors) for room in fitted.calibration.layout]
     days = 0
     episodes = 0.0
+    kept_acts = []
     with tempfile.TemporaryDirectory(prefix="homesim-pilot-") as tmp:
         for i in range(PILOT_HOMES):
             generated = generate_home(config, i)
@@ -81,6 +84,7 @@ def pilot_rates(fitted: FittedHome) -> Pilot:
             kept = home.kept_days["day"].implode()
             acts = home.activations.filter(pl.col("start").dt.date().is_in(kept))
             episodes += episodes_per_day(acts, 1)
+            kept_acts.append(acts)
             per_sensor = _per_sensor(acts)
             for entity_id, (r, j) in layout_entities(generated.home, fitted.calibration).items():
                 n, again = per_sensor.get(entity_id, (0, 0))
@@ -94,6 +98,7 @@ def pilot_rates(fitted: FittedHome) -> Pilot:
             for ra, rc in zip(repeats, counts, strict=True)
         ],
         episodes=episodes / max(days, 1),
+        hourly=hourly_share(pl.concat(kept_acts)),
     )
 
 
@@ -109,10 +114,14 @@ def _per_sensor(activations: pl.DataFrame) -> dict[str, tuple[int, int]]:
 
 
 def _scaled(
-    fitted: FittedHome, sensor_scales: list[list[float]], again: list[list[float]], episode_scale: float
+    fitted: FittedHome,
+    sensor_scales: list[list[float]],
+    again: list[list[float]],
+    episode_scale: float,
+    hourly: list[float] | None,
 ) -> FittedHome:
-    """`fitted` with each responding sensor's rates and the episode rate multiplied by their scales, and
-    each sensor's chance of firing again in an episode set."""
+    """`fitted` with each responding sensor's rates and the episode rate multiplied by their scales, each
+    sensor's chance of firing again in an episode set, and the hourly multipliers set (when given)."""
     layout = []
     for room, scales, chances in zip(fitted.calibration.layout, sensor_scales, again, strict=True):
         sensors = tuple(
@@ -122,6 +131,9 @@ def _scaled(
         layout.append(room.model_copy(update={"sensors": sensors}))
     update: dict[str, object] = {"layout": tuple(layout)}
     sources = {**fitted.sources, "layout.sensors.per_hour.scale": "pilot generation vs fit-day activations"}
+    if hourly is not None:
+        update["hourly"] = tuple(hourly)
+        sources["hourly"] = "pilot generation vs fit-day hourly profile"
     episodes = fitted.calibration.episodes
     if episodes is not None:
         update["episodes"] = episodes.model_copy(update={"per_h": episodes.per_h * episode_scale})
@@ -147,6 +159,7 @@ def match_rates(fitted: FittedHome) -> FittedHome:
     scales = [[1.0] * len(room.sensors) for room in layout]
     again = [[s.again for s in room.sensors] for room in layout]
     episode_scale = 1.0
+    hourly = np.ones(24) if len(fitted.hourly_share) == 24 else None
     current = fitted
     for _ in range(PILOT_ROUNDS):
         pilot = pilot_rates(current)
@@ -162,5 +175,11 @@ def match_rates(fitted: FittedHome) -> FittedHome:
             for chances, room, repeats in zip(again, layout, pilot.repeat, strict=True)
         ]
         episode_scale = _rescale(episode_scale, fitted.episodes_per_day, pilot.episodes)
-        current = _scaled(fitted, scales, again, episode_scale)
+        if hourly is not None:
+            hourly = np.array(
+                [_rescale(w, r, p) for w, r, p in zip(hourly, fitted.hourly_share, pilot.hourly, strict=True)]
+            )
+        current = _scaled(
+            fitted, scales, again, episode_scale, None if hourly is None else [float(w) for w in hourly]
+        )
     return current
