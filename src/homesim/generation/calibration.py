@@ -112,6 +112,10 @@ class Episodes(_Spec):
     room_gap_s: Quantiles | None = None
     #: The same when the two activations are of one sensor (someone staying and moving in its view).
     same_gap_s: Quantiles
+    #: The number of activations from one episode's start to the next is gamma with this shape (1: about
+    #: geometric; larger: episodes of more even size), matched by simulation to the real sizes' spread;
+    #: None: each activation starts an episode independently at the rate's chance.
+    size_shape: float | None = Field(default=None, gt=0)
 
 
 class Calibration(_Spec):

@@ -244,7 +244,7 @@ class EventGenerator:
             return
         t, on, sensor = np.concatenate(starts), np.concatenate(ons), np.concatenate(which)
         if self.episodes is not None:
-            episode = self._nearest_episode(t, self.episodes.per_h)
+            episode = self._nearest_episode(t, self.episodes)
             keep = self._first_or_again(t, sensor, episode, np.array([fit.again for _, fit in fits]))
             t, on, sensor, episode = t[keep], on[keep], sensor[keep], episode[keep]
             areas = {a.area_id: i for i, a in enumerate(self.home.areas)}
@@ -284,16 +284,24 @@ class EventGenerator:
         keep: npt.NDArray[np.bool_] = ~again | (self.rng.random(len(sensor)) < chance[sensor])
         return keep
 
-    def _episode_starts(self, times: I64, per_h: float) -> I64:
+    def _episode_starts(self, times: I64, episodes: Episodes) -> I64:
         """Start times of the household's episodes of activity, `per_h` per awake hour at home, drawn
         among the activations themselves (`times`): episodes come where the home is active, in proportion,
         so gathering moves an activation only to a near one and keeps the day's profile (a long quiet
-        activity gets a few episodes, not all its activations at its start)."""
+        activity gets a few episodes, not all its activations at its start). With `size_shape`, the
+        activations from one start to the next are gamma-distributed in number (episodes of more even
+        size than independent starts give)."""
         acts = self.activities
         awake = (acts.room >= 0) & (acts.activity != _CODE_SLEEPING)
         hours = float((acts.end[awake] - acts.start[awake]).sum()) / US_PER_H
-        keep = self.rng.random(len(times)) < min(per_h * hours / max(len(times), 1), 1.0)
-        return np.sort(times[keep])
+        chance = min(episodes.per_h * hours / max(len(times), 1), 1.0)
+        if episodes.size_shape is None or len(times) == 0 or chance <= 0:
+            keep = self.rng.random(len(times)) < chance
+            return np.sort(times[keep])
+        ordered, mean, shape = np.sort(times), 1.0 / chance, episodes.size_shape
+        spacing = self.rng.gamma(shape, mean / shape, int(2 * len(times) * chance) + 16)
+        at = np.floor(self.rng.random() * mean + np.cumsum(spacing)).astype(np.int64)
+        return ordered[np.unique(at[at < len(ordered)])]
 
     def _repeats(self, starts: I64, ends: I64, fit: SensorFit) -> tuple[I64, I64]:
         """After each activation the same sensor fires again with probability `fit.repeat` (a chain: a
@@ -306,9 +314,9 @@ class EventGenerator:
         on = (draw_quantiles(self.rng, fit.on_s, len(at)) * US_PER_S).astype(np.int64)
         return np.concatenate([starts, at]), np.concatenate([ends, at + on])
 
-    def _nearest_episode(self, times: I64, per_h: float) -> I64:
+    def _nearest_episode(self, times: I64, episodes: Episodes) -> I64:
         """The start of the episode nearest each time (the time itself when there is no episode)."""
-        starts = self._episode_starts(times, per_h)
+        starts = self._episode_starts(times, episodes)
         if len(starts) == 0:
             return times
         i = np.clip(np.searchsorted(starts, times), 1, max(len(starts) - 1, 1))

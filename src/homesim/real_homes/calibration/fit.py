@@ -89,6 +89,9 @@ class FittedHome(BaseModel):
     #: Share of the fit days' activations in each local hour (`hourly_share`): what `match_rates` matches
     #: the calibration's hourly multipliers to (empty: not matched).
     hourly_share: list[float] = Field(default_factory=list)
+    #: Coefficient of variation of the fit days' episode sizes (`episode_size_cv`): what `match_rates`
+    #: matches the episodes' `size_shape` to (0: not matched).
+    episode_size_cv: float = 0.0
     sources: dict[str, str]
 
 
@@ -236,6 +239,14 @@ def episodes_of(gaps: np.ndarray) -> int:
 def episodes_per_day(activations: pl.DataFrame, days: int) -> float:
     """Episodes of `activations` per day over `days` days."""
     return episodes_of(_gaps(activations)) / max(days, 1) if activations.height else 0.0
+
+
+def episode_size_cv(activations: pl.DataFrame) -> float:
+    """Coefficient of variation of the number of activations per episode (0 with fewer than two)."""
+    gaps = _gaps(activations)
+    cuts = np.flatnonzero(gaps > EPISODE_S) + 1
+    sizes = np.diff(np.concatenate([[0], cuts, [len(gaps) + 1]]))
+    return float(sizes.std() / sizes.mean()) if len(sizes) > 1 else 0.0
 
 
 def hourly_share(activations: pl.DataFrame) -> list[float]:
@@ -539,5 +550,6 @@ def fit_home(directory: Path, holdout_share: float = HOLDOUT_SHARE) -> FittedHom
         activations_per_day=[[per_day.get(s, 0) / len(split.fit_days) for s in room] for room in ids],
         episodes_per_day=episodes_per_day(fit_acts, len(split.fit_days)),
         hourly_share=hourly_share(fit_acts),
+        episode_size_cv=episode_size_cv(fit_acts),
         sources=dict(sorted(f.sources.items())),
     )

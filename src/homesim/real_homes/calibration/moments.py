@@ -24,7 +24,7 @@ from homesim.generation.calibration import layout_entities
 from homesim.generation.catalog import load_catalog
 from homesim.generation.config import GenerationConfig
 from homesim.generation.home import generate_home
-from homesim.real_homes.calibration.fit import FittedHome, episodes_per_day, hourly_share
+from homesim.real_homes.calibration.fit import FittedHome, episode_size_cv, episodes_per_day, hourly_share
 from homesim.real_homes.realism.footing import load_home
 
 #: Calibrated homes are apartments: one home type with no vacation stays (the real home's absences are
@@ -38,6 +38,13 @@ PILOT_SEED = 20_240_614
 PILOT_ROUNDS = 8
 #: A sensor's rates are scaled by at most this factor either way.
 MAX_SCALE = 5.0
+#: Bounds on the episodes' fitted size shape (gamma: 0.2 spreads sizes far wider than geometric, 50 makes
+#: them nearly even).
+SHAPES = (0.2, 50.0)
+#: The hourly profile matched is the fit days' shrunk towards the activity model's own (the first pilot's)
+#: by this many pseudo-activations: 24 shares fitted from a few hundred activations would copy the fit
+#: days' chance peaks (a Dirichlet prior centred on the model's profile).
+HOURLY_PRIOR = 400.0
 
 
 def calibration_config(fitted: FittedHome, homes: int, days: int, seed: int) -> GenerationConfig:
@@ -59,12 +66,14 @@ def calibration_config(fitted: FittedHome, homes: int, days: int, seed: int) -> 
 class Pilot(NamedTuple):
     """What a pilot generation measures: per layout sensor (`[room][sensor]`) its activations per kept
     day and the share of them the home's next activation is the same sensor again; episodes per kept day;
-    the share of the activations in each local hour."""
+    the share of the activations in each local hour; the episode sizes' coefficient of variation (mean
+    over the homes)."""
 
     per_day: list[list[float]]
     repeat: list[list[float]]
     episodes: float
     hourly: list[float]
+    size_cv: float
 
 
 def pilot_rates(fitted: FittedHome) -> Pilot:
@@ -74,6 +83,7 @@ def pilot_rates(fitted: FittedHome) -> Pilot:
     repeats = [[0.0] * len(room.sensors) for room in fitted.calibration.layout]
     days = 0
     episodes = 0.0
+    size_cv = 0.0
     kept_acts = []
     with tempfile.TemporaryDirectory(prefix="homesim-pilot-") as tmp:
         for i in range(PILOT_HOMES):
@@ -84,6 +94,7 @@ def pilot_rates(fitted: FittedHome) -> Pilot:
             kept = home.kept_days["day"].implode()
             acts = home.activations.filter(pl.col("start").dt.date().is_in(kept))
             episodes += episodes_per_day(acts, 1)
+            size_cv += episode_size_cv(acts) / PILOT_HOMES
             kept_acts.append(acts)
             per_sensor = _per_sensor(acts)
             for entity_id, (r, j) in layout_entities(generated.home, fitted.calibration).items():
@@ -99,6 +110,7 @@ def pilot_rates(fitted: FittedHome) -> Pilot:
         ],
         episodes=episodes / max(days, 1),
         hourly=hourly_share(pl.concat(kept_acts)),
+        size_cv=size_cv,
     )
 
 
@@ -119,6 +131,7 @@ def _scaled(
     again: list[list[float]],
     episode_scale: float,
     hourly: list[float] | None,
+    size_shape: float | None,
 ) -> FittedHome:
     """`fitted` with each responding sensor's rates and the episode rate multiplied by their scales, each
     sensor's chance of firing again in an episode set, and the hourly multipliers set (when given)."""
@@ -136,7 +149,11 @@ def _scaled(
         sources["hourly"] = "pilot generation vs fit-day hourly profile"
     episodes = fitted.calibration.episodes
     if episodes is not None:
-        update["episodes"] = episodes.model_copy(update={"per_h": episodes.per_h * episode_scale})
+        update["episodes"] = episodes.model_copy(
+            update={"per_h": episodes.per_h * episode_scale, "size_shape": size_shape}
+        )
+        if size_shape is not None:
+            sources["episodes.size_shape"] = "pilot generation vs fit-day episode sizes"
         sources["episodes.per_h.scale"] = "pilot generation vs fit-day episodes"
         sources["layout.sensors.again"] = "pilot generation vs fit-day repeats"
     calibration = fitted.calibration.model_copy(update=update)
@@ -160,6 +177,10 @@ def match_rates(fitted: FittedHome) -> FittedHome:
     again = [[s.again for s in room.sensors] for room in layout]
     episode_scale = 1.0
     hourly = np.ones(24) if len(fitted.hourly_share) == 24 else None
+    fit_n = sum(map(sum, fitted.activations_per_day)) * len(fitted.split.fit_days)
+    target: list[float] = []
+    matched_sizes = fitted.episode_size_cv > 0 and fitted.calibration.episodes is not None
+    size_shape = 1.0 if matched_sizes else None
     current = fitted
     for _ in range(PILOT_ROUNDS):
         pilot = pilot_rates(current)
@@ -176,10 +197,21 @@ def match_rates(fitted: FittedHome) -> FittedHome:
         ]
         episode_scale = _rescale(episode_scale, fitted.episodes_per_day, pilot.episodes)
         if hourly is not None:
-            hourly = np.array(
-                [_rescale(w, r, p) for w, r, p in zip(hourly, fitted.hourly_share, pilot.hourly, strict=True)]
-            )
+            target = target or [
+                (fit_n * r + HOURLY_PRIOR * p) / (fit_n + HOURLY_PRIOR)
+                for r, p in zip(fitted.hourly_share, pilot.hourly, strict=True)
+            ]
+            pairs = zip(hourly, target, pilot.hourly, strict=True)
+            hourly = np.array([_rescale(w, r, p) for w, r, p in pairs])
+        if size_shape is not None and pilot.size_cv > 0:
+            # A gamma's coefficient of variation goes as 1/√shape.
+            size_shape = float(np.clip(size_shape * (pilot.size_cv / fitted.episode_size_cv) ** 2, *SHAPES))
         current = _scaled(
-            fitted, scales, again, episode_scale, None if hourly is None else [float(w) for w in hourly]
+            fitted,
+            scales,
+            again,
+            episode_scale,
+            None if hourly is None else [float(w) for w in hourly],
+            size_shape,
         )
     return current
