@@ -1,13 +1,15 @@
-"""Matching each calibrated sensor's activations per day and repeats, and the episodes per day, to the
-real home's fit days, by simulation.
+"""Matching each calibrated sensor's activations per day and repeats, the episodes per day, the hourly
+profile and the spread of episode sizes to the real home's fit days, by simulation.
 
 The rates `fit` reads per activity are only as good as the match between real labels and the synthetic
 activity model (a label's length, unlabelled time, how often an activity recurs), and how often a sensor
 fires twice in a row depends on everything else in the generator. A pilot generation — a few homes from
 the fitted calibration alone, put on the realism footing — measures each sensor's activations per day and
-the share of them followed by the same sensor, and the episodes per day; each sensor's rates, its chance of
-firing again in an episode and the episode rate are rescaled by real ÷ pilot, over a few rounds: the method
-of simulated moments. Only the fit days' figures go in, so the held-out days stay out.
+the share of them followed by the same sensor, the episodes per day, the share of activations in each
+hour and the episode sizes' coefficient of variation; each sensor's rates, its chance of firing again in an
+episode, the episode rate and the hourly multipliers are rescaled by real ÷ pilot, and the episodes' size
+shape by the squared ratio of the CVs, over a few rounds: the method of simulated moments. Only the fit
+days' figures go in, so the held-out days stay out.
 """
 
 from __future__ import annotations
