@@ -51,6 +51,9 @@ def draw_quantiles(rng: np.random.Generator, quantiles: tuple[float, ...], n: in
     return np.interp(rng.random(n), np.linspace(0.0, 1.0, len(quantiles)), quantiles)
 
 
+Positive = Annotated[float, Field(gt=0)]
+
+
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -109,6 +112,10 @@ class Episodes(_Spec):
     room_gap_s: Quantiles | None = None
     #: The same when the two activations are of one sensor (someone staying and moving in its view).
     same_gap_s: Quantiles
+    #: The number of activations from one episode's start to the next is gamma with this shape (1: about
+    #: geometric; larger: episodes of more even size), matched by simulation to the real sizes' spread;
+    #: None: each activation starts an episode independently at the rate's chance.
+    size_shape: float | None = Field(default=None, gt=0)
 
 
 class Calibration(_Spec):
@@ -122,6 +129,9 @@ class Calibration(_Spec):
     activities: ActivityModel
     #: The episodes the calibrated sensors' activations gather into (None: each at its own time).
     episodes: Episodes | None = None
+    #: Multipliers on the calibrated sensors' rates by local hour of day (24, from midnight), matched by
+    #: simulation to the real home's hourly profile (None: the activity model's profile alone).
+    hourly: tuple[Positive, ...] | None = Field(default=None, min_length=24, max_length=24)
     #: Per-home spread: sd (hours) of each home's wake-up and bedtime around the fitted ones, and the
     #: log-sd of each home's multiplier on rates (night wake-ups, outings, scattered activities, motion).
     time_sd_h: float = Field(default=0.4, ge=0, le=3)

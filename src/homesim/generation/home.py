@@ -81,6 +81,7 @@ def generate_home(config: GenerationConfig, index: int, catalog: Catalog | None 
         activity_model=model,
         calibrated=calibrated,
         episodes=cal.episodes if cal is not None else None,
+        hourly=cal.hourly if cal is not None else None,
     )
     buffer = generator.run()
     SensorReporter(

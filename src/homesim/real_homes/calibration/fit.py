@@ -86,6 +86,12 @@ class FittedHome(BaseModel):
     activations_per_day: list[list[float]]
     #: Episodes per fit day (`episodes_per_day`): what `match_rates` matches the episode rate to.
     episodes_per_day: float = 0.0
+    #: Share of the fit days' activations in each local hour (`hourly_share`): what `match_rates` matches
+    #: the calibration's hourly multipliers to (empty: not matched).
+    hourly_share: list[float] = Field(default_factory=list)
+    #: Coefficient of variation of the fit days' episode sizes (`episode_size_cv`): what `match_rates`
+    #: matches the episodes' `size_shape` to (0: not matched).
+    episode_size_cv: float = 0.0
     sources: dict[str, str]
 
 
@@ -233,6 +239,20 @@ def episodes_of(gaps: np.ndarray) -> int:
 def episodes_per_day(activations: pl.DataFrame, days: int) -> float:
     """Episodes of `activations` per day over `days` days."""
     return episodes_of(_gaps(activations)) / max(days, 1) if activations.height else 0.0
+
+
+def episode_size_cv(activations: pl.DataFrame) -> float:
+    """Coefficient of variation of the number of activations per episode (0 with fewer than two)."""
+    gaps = _gaps(activations)
+    cuts = np.flatnonzero(gaps > EPISODE_S) + 1
+    sizes = np.diff(np.concatenate([[0], cuts, [len(gaps) + 1]]))
+    return float(sizes.std() / sizes.mean()) if len(sizes) > 1 else 0.0
+
+
+def hourly_share(activations: pl.DataFrame) -> list[float]:
+    """Share of `activations` starting in each local hour of the day (24; zeros when there are none)."""
+    counts = np.bincount(activations["start"].dt.hour().to_numpy(), minlength=24).astype(np.float64)
+    return [float(c) for c in counts / max(counts.sum(), 1.0)]
 
 
 class _Fit:
@@ -511,13 +531,8 @@ def fit_home(directory: Path, holdout_share: float = HOLDOUT_SHARE) -> FittedHom
         ).model_dump()
     )
     layout, ids = _layout(home_json, sensors)
-    per_day = dict(
-        fit.activations.filter(pl.col("start").dt.date().is_in(split.fit_days))
-        .group_by("sensor")
-        .len()
-        .sort("sensor")
-        .iter_rows()
-    )
+    fit_acts = fit.activations.filter(pl.col("start").dt.date().is_in(split.fit_days))
+    per_day = dict(fit_acts.group_by("sensor").len().sort("sensor").iter_rows())
     calibration = Calibration(
         source=footing.home,
         residents=residents,
@@ -533,8 +548,8 @@ def fit_home(directory: Path, holdout_share: float = HOLDOUT_SHARE) -> FittedHom
         split=split,
         calibration=calibration,
         activations_per_day=[[per_day.get(s, 0) / len(split.fit_days) for s in room] for room in ids],
-        episodes_per_day=episodes_per_day(
-            fit.activations.filter(pl.col("start").dt.date().is_in(split.fit_days)), len(split.fit_days)
-        ),
+        episodes_per_day=episodes_per_day(fit_acts, len(split.fit_days)),
+        hourly_share=hourly_share(fit_acts),
+        episode_size_cv=episode_size_cv(fit_acts),
         sources=dict(sorted(f.sources.items())),
     )

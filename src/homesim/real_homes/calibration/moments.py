@@ -1,13 +1,15 @@
-"""Matching each calibrated sensor's activations per day and repeats, and the episodes per day, to the
-real home's fit days, by simulation.
+"""Matching each calibrated sensor's activations per day and repeats, the episodes per day, the hourly
+profile and the spread of episode sizes to the real home's fit days, by simulation.
 
 The rates `fit` reads per activity are only as good as the match between real labels and the synthetic
 activity model (a label's length, unlabelled time, how often an activity recurs), and how often a sensor
 fires twice in a row depends on everything else in the generator. A pilot generation — a few homes from
 the fitted calibration alone, put on the realism footing — measures each sensor's activations per day and
-the share of them followed by the same sensor, and the episodes per day; each sensor's rates, its chance of
-firing again in an episode and the episode rate are rescaled by real ÷ pilot, over a few rounds: the method
-of simulated moments. Only the fit days' figures go in, so the held-out days stay out.
+the share of them followed by the same sensor, the episodes per day, the share of activations in each
+hour and the episode sizes' coefficient of variation; each sensor's rates, its chance of firing again in an
+episode, the episode rate and the hourly multipliers are rescaled by real ÷ pilot, and the episodes' size
+shape by the squared ratio of the CVs, over a few rounds: the method of simulated moments. Only the fit
+days' figures go in, so the held-out days stay out.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from homesim.generation.calibration import layout_entities
 from homesim.generation.catalog import load_catalog
 from homesim.generation.config import GenerationConfig
 from homesim.generation.home import generate_home
-from homesim.real_homes.calibration.fit import FittedHome, episodes_per_day
+from homesim.real_homes.calibration.fit import FittedHome, episode_size_cv, episodes_per_day, hourly_share
 from homesim.real_homes.realism.footing import load_home
 
 #: Calibrated homes are apartments: one home type with no vacation stays (the real home's absences are
@@ -38,6 +40,13 @@ PILOT_SEED = 20_240_614
 PILOT_ROUNDS = 8
 #: A sensor's rates are scaled by at most this factor either way.
 MAX_SCALE = 5.0
+#: Bounds on the episodes' fitted size shape (gamma: 0.2 spreads sizes far wider than geometric, 50 makes
+#: them nearly even).
+SHAPES = (0.2, 50.0)
+#: The hourly profile matched is the fit days' shrunk towards the activity model's own (the first pilot's)
+#: by this many pseudo-activations: 24 shares fitted from a few hundred activations would copy the fit
+#: days' chance peaks (a Dirichlet prior centred on the model's profile).
+HOURLY_PRIOR = 400.0
 
 
 def calibration_config(fitted: FittedHome, homes: int, days: int, seed: int) -> GenerationConfig:
@@ -58,11 +67,15 @@ def calibration_config(fitted: FittedHome, homes: int, days: int, seed: int) -> 
 
 class Pilot(NamedTuple):
     """What a pilot generation measures: per layout sensor (`[room][sensor]`) its activations per kept
-    day and the share of them the home's next activation is the same sensor again; episodes per kept day."""
+    day and the share of them the home's next activation is the same sensor again; episodes per kept day;
+    the share of the activations in each local hour; the episode sizes' coefficient of variation (mean
+    over the homes)."""
 
     per_day: list[list[float]]
     repeat: list[list[float]]
     episodes: float
+    hourly: list[float]
+    size_cv: float
 
 
 def pilot_rates(fitted: FittedHome) -> Pilot:
@@ -72,6 +85,8 @@ def pilot_rates(fitted: FittedHome) -> Pilot:
     repeats = [[0.0] * len(room.sensors) for room in fitted.calibration.layout]
     days = 0
     episodes = 0.0
+    size_cv = 0.0
+    kept_acts = []
     with tempfile.TemporaryDirectory(prefix="homesim-pilot-") as tmp:
         for i in range(PILOT_HOMES):
             generated = generate_home(config, i)
@@ -81,6 +96,8 @@ def pilot_rates(fitted: FittedHome) -> Pilot:
             kept = home.kept_days["day"].implode()
             acts = home.activations.filter(pl.col("start").dt.date().is_in(kept))
             episodes += episodes_per_day(acts, 1)
+            size_cv += episode_size_cv(acts) / PILOT_HOMES
+            kept_acts.append(acts)
             per_sensor = _per_sensor(acts)
             for entity_id, (r, j) in layout_entities(generated.home, fitted.calibration).items():
                 n, again = per_sensor.get(entity_id, (0, 0))
@@ -94,6 +111,8 @@ def pilot_rates(fitted: FittedHome) -> Pilot:
             for ra, rc in zip(repeats, counts, strict=True)
         ],
         episodes=episodes / max(days, 1),
+        hourly=hourly_share(pl.concat(kept_acts)),
+        size_cv=size_cv,
     )
 
 
@@ -109,10 +128,15 @@ def _per_sensor(activations: pl.DataFrame) -> dict[str, tuple[int, int]]:
 
 
 def _scaled(
-    fitted: FittedHome, sensor_scales: list[list[float]], again: list[list[float]], episode_scale: float
+    fitted: FittedHome,
+    sensor_scales: list[list[float]],
+    again: list[list[float]],
+    episode_scale: float,
+    hourly: list[float] | None,
+    size_shape: float | None,
 ) -> FittedHome:
-    """`fitted` with each responding sensor's rates and the episode rate multiplied by their scales, and
-    each sensor's chance of firing again in an episode set."""
+    """`fitted` with each responding sensor's rates and the episode rate multiplied by their scales, each
+    sensor's chance of firing again in an episode set, and the hourly multipliers set (when given)."""
     layout = []
     for room, scales, chances in zip(fitted.calibration.layout, sensor_scales, again, strict=True):
         sensors = tuple(
@@ -122,9 +146,16 @@ def _scaled(
         layout.append(room.model_copy(update={"sensors": sensors}))
     update: dict[str, object] = {"layout": tuple(layout)}
     sources = {**fitted.sources, "layout.sensors.per_hour.scale": "pilot generation vs fit-day activations"}
+    if hourly is not None:
+        update["hourly"] = tuple(hourly)
+        sources["hourly"] = "pilot generation vs fit-day hourly profile"
     episodes = fitted.calibration.episodes
     if episodes is not None:
-        update["episodes"] = episodes.model_copy(update={"per_h": episodes.per_h * episode_scale})
+        update["episodes"] = episodes.model_copy(
+            update={"per_h": episodes.per_h * episode_scale, "size_shape": size_shape}
+        )
+        if size_shape is not None:
+            sources["episodes.size_shape"] = "pilot generation vs fit-day episode sizes"
         sources["episodes.per_h.scale"] = "pilot generation vs fit-day episodes"
         sources["layout.sensors.again"] = "pilot generation vs fit-day repeats"
     calibration = fitted.calibration.model_copy(update=update)
@@ -147,6 +178,11 @@ def match_rates(fitted: FittedHome) -> FittedHome:
     scales = [[1.0] * len(room.sensors) for room in layout]
     again = [[s.again for s in room.sensors] for room in layout]
     episode_scale = 1.0
+    hourly = np.ones(24) if len(fitted.hourly_share) == 24 else None
+    fit_n = sum(map(sum, fitted.activations_per_day)) * len(fitted.split.fit_days)
+    target: list[float] = []
+    matched_sizes = fitted.episode_size_cv > 0 and fitted.calibration.episodes is not None
+    size_shape = 1.0 if matched_sizes else None
     current = fitted
     for _ in range(PILOT_ROUNDS):
         pilot = pilot_rates(current)
@@ -162,5 +198,22 @@ def match_rates(fitted: FittedHome) -> FittedHome:
             for chances, room, repeats in zip(again, layout, pilot.repeat, strict=True)
         ]
         episode_scale = _rescale(episode_scale, fitted.episodes_per_day, pilot.episodes)
-        current = _scaled(fitted, scales, again, episode_scale)
+        if hourly is not None:
+            target = target or [
+                (fit_n * r + HOURLY_PRIOR * p) / (fit_n + HOURLY_PRIOR)
+                for r, p in zip(fitted.hourly_share, pilot.hourly, strict=True)
+            ]
+            pairs = zip(hourly, target, pilot.hourly, strict=True)
+            hourly = np.array([_rescale(w, r, p) for w, r, p in pairs])
+        if size_shape is not None and pilot.size_cv > 0:
+            # A gamma's coefficient of variation goes as 1/√shape.
+            size_shape = float(np.clip(size_shape * (pilot.size_cv / fitted.episode_size_cv) ** 2, *SHAPES))
+        current = _scaled(
+            fitted,
+            scales,
+            again,
+            episode_scale,
+            None if hourly is None else [float(w) for w in hourly],
+            size_shape,
+        )
     return current
