@@ -30,6 +30,7 @@ from homesim.generation.calibration import Episodes, SensorFit, draw_quantiles
 from homesim.generation.decoys import TOGGLES, emit_co_uses
 from homesim.generation.environment import CONDITIONS, Environment
 from homesim.generation.event_table import PRESS, EventBuffer
+from homesim.generation.habits import emit_manual_uses
 from homesim.generation.occupants import Schedules, merge_intervals
 from homesim.schema.activities import ACTIVITIES
 from homesim.schema.events import Cause
@@ -102,12 +103,17 @@ class EventGenerator:
 
     # -- public --------
     def run(self) -> EventBuffer:
-        """Emit presence, activity, behaviours, noise and co-uses into the buffer (sensors, faults after)."""
+        """Emit presence, activity, behaviours, noise, co-uses and habits into the buffer (sensors, faults
+        after)."""
         self._presence()
         self._activity()
         self._calibrated()
         self._sun_and_weather()
-        ordered = sorted(self.plan.behaviors, key=lambda b: isinstance(b.trigger, StateTriggerSpec))
+        habits = {u.behavior_id for u in self.plan.manual_uses}
+        ordered = sorted(
+            (b for b in self.plan.behaviors if b.id not in habits),
+            key=lambda b: isinstance(b.trigger, StateTriggerSpec),
+        )
         for behavior in ordered:  # synergies last: their triggers must exist first
             self._behavior(behavior)
         self._manual_noise()
@@ -116,6 +122,13 @@ class EventGenerator:
         emit_co_uses(
             self.plan.co_uses, domains.__getitem__, self.buffer, self.grid, self._anyone_awake, self.rng
         )
+        # The habit synergies after their triggers' every switching, manual noise included (`habits.py`).
+        emit_manual_uses(
+            self.plan.manual_uses, domains.__getitem__, self.buffer, self.grid, self._anyone_awake, self.rng
+        )
+        for behavior in self.plan.behaviors:
+            if behavior.id in habits:
+                self._behavior(behavior)
         return self.buffer
 
     # -- presence and activity --------

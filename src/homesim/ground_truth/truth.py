@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 from homesim.generation.behaviors import Behavior, BehaviorPlan, linked_pairs
 from homesim.generation.calendar import US_PER_S, day_grid
 from homesim.generation.catalog import load_catalog
-from homesim.generation.decoys import TOGGLES
+from homesim.generation.decoys import CO_USE_STATES
 from homesim.ground_truth.accuracy import match_home
 from homesim.ground_truth.automations import AutomationBuilder, parse_attributes
 from homesim.ground_truth.verifier import (
@@ -577,7 +577,7 @@ def _decoys(plan: BehaviorPlan, patterns: Sequence[Pattern], events: pl.DataFram
     entities (then the pair is causal)."""
     linked = linked_pairs(plan.behaviors)
     co_use_actions = [
-        {"cause_id": u.id, "entity_id": e, "state": TOGGLES[e.split(".", 1)[0]][0]}
+        {"cause_id": u.id, "entity_id": e, "state": CO_USE_STATES[e.split(".", 1)[0]][0]}
         for u in plan.co_uses
         for e in (u.entity_a, u.entity_b)
     ]
