@@ -627,8 +627,8 @@ class _Planner:
 
     def _co_use(self) -> None:
         """Manual co-use habits (`decoys.plan_co_uses`) over devices no synergy or scene drives: a routine's
-        device (the evening TV) may be switched by hand besides. A motion, occupancy or door sensor may be
-        one of the two unless it triggers a behaviour (its co-use events would not trigger it)."""
+        device (the evening TV) may be switched by hand besides. A motion or door sensor may be the first
+        of the two unless it triggers a behaviour (its co-use events would not trigger it)."""
         triggers = {b.trigger.entity_id for b in self.behaviors if isinstance(b.trigger, StateTriggerSpec)}
         candidates = [
             e
@@ -636,7 +636,7 @@ class _Planner:
             if e.role == "main"
             and (
                 e.domain != "binary_sensor"
-                or (e.device_class in ("motion", "occupancy", "door") and e.entity_id not in triggers)
+                or (e.device_class in ("motion", "door") and e.entity_id not in triggers)
             )
         ]
         linked = linked_pairs(self.behaviors)
@@ -669,7 +669,7 @@ class _Planner:
                 if delayed
                 else Delay(
                     median_s=round(float(self.rng.uniform(2, 12)), 2),
-                    sigma=round(float(self.rng.uniform(0.4, 0.8)), 2),
+                    sigma=round(float(self.rng.uniform(0.3, 0.5)), 2),
                 )
             )
             bid = self._add(

@@ -9,7 +9,9 @@ at random awake times, like a co-use's), and the automation follows on only some
 co-activations in. So a pair's device kinds, room and lag alone no longer tell a decoy from a synergy.
 
 The manual uses are emitted after every other event and the habit synergies right after them
-(`EventGenerator.run`), so they fire on every activation of their trigger, manual noise included.
+(`EventGenerator.run`), so they fire on every activation of their trigger, manual noise included: on
+each change to the trigger state (`changes_to`), since switching on a light that is already on is no
+event (HA records changes only) and triggers no automation.
 """
 
 from __future__ import annotations
@@ -59,3 +61,15 @@ def emit_manual_uses(
         hold = (rng.lognormal(np.log(use.hold_median_min), 0.5, len(t)) * US_PER_MIN).astype(np.int64)
         rows = buffer.add(use.entity_id, t, Cause.NOISE, use.id, state=on)
         buffer.add(use.entity_id, t + hold, Cause.NOISE, use.id, state=off, parents=rows)
+
+
+def changes_to(buffer: EventBuffer, entity_id: str, state: str) -> tuple[I64, I64]:
+    """(times, row ids) of the events so far that change `entity_id` to `state` from another state, sorted
+    by time: `buffer.events_of` less the repeats `finalize` drops (same order: time, then row)."""
+    cols = buffer.columns_of(entity_id)
+    order = np.lexsort((cols.row, cols.time))
+    code = cols.code[order]
+    change = np.ones(len(code), dtype=bool)
+    change[1:] = code[1:] != code[:-1]
+    pick = order[change & (code == buffer.states.get(state, -2))]
+    return cols.time[pick], cols.row[pick]
