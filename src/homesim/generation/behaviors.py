@@ -29,6 +29,9 @@ from homesim.schema.patterns import (
     TriggerSpec,
 )
 
+#: Catalog tags of the sensors a manual co-use may start with (someone walks in, opens the door, sits down).
+_CO_USE_SENSORS = ("motion", "door", "occupancy", "bed", "seat")
+
 
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -627,17 +630,18 @@ class _Planner:
 
     def _co_use(self) -> None:
         """Manual co-use habits (`decoys.plan_co_uses`) over devices no synergy or scene drives: a routine's
-        device (the evening TV) may be switched by hand besides. A motion or door sensor may be the first
-        of the two unless it triggers a behaviour (its co-use events would not trigger it)."""
+        device (the evening TV) may be switched by hand besides. A motion, door, presence, bed or seat
+        sensor may be the first of the two unless it triggers a behaviour (its co-use events would not
+        trigger it)."""
         triggers = {b.trigger.entity_id for b in self.behaviors if isinstance(b.trigger, StateTriggerSpec)}
+        sensors = {
+            e.entity_id for tag in _CO_USE_SENSORS for e in entities_with_tag(self.home, tag, self.tags)
+        }
         candidates = [
             e
             for e in self.home.entities
             if e.role == "main"
-            and (
-                e.domain != "binary_sensor"
-                or (e.device_class in ("motion", "door") and e.entity_id not in triggers)
-            )
+            and (e.domain != "binary_sensor" or (e.entity_id in sensors and e.entity_id not in triggers))
         ]
         linked = linked_pairs(self.behaviors)
         busy = self._busy(("synergy", "scene"))
@@ -649,11 +653,14 @@ class _Planner:
         """In some households, one or two pairs of the co-uses' kinds, each in another room, are automated
         (`habits.py`): the first device, switched by hand, switches the second on some of the times
         (probability < 1), seconds later as a co-use's second device, or in some homes 5–9 minutes later.
-        Devices of a co-use, scene or synergy are left alone, so each pair is one thing."""
-        if self.rng.random() > 0.75:
+        Devices of a co-use, scene or synergy are left alone, so each pair is one thing, and so are the
+        triggers of other behaviours: those ran before the habit, so a state the habit sets would hide
+        their trigger's change."""
+        if self.rng.random() > 0.9:
             return
         used = {e for u in self.co_uses for e in (u.entity_a, u.entity_b)}
-        busy = self._busy(("synergy", "scene")) | used
+        triggers = {b.trigger.entity_id for b in self.behaviors if isinstance(b.trigger, StateTriggerSpec)}
+        busy = self._busy(("synergy", "scene")) | used | triggers
         candidates = [e for e in self.home.entities if e.role == "main" and e.domain in TOGGLES]
         pairs = ranked_pairs(
             candidates, lambda e: self.area_of[e.entity_id], busy, linked_pairs(self.behaviors), self.rng
@@ -669,7 +676,7 @@ class _Planner:
                 if delayed
                 else Delay(
                     median_s=round(float(self.rng.uniform(2, 12)), 2),
-                    sigma=round(float(self.rng.uniform(0.3, 0.5)), 2),
+                    sigma=round(float(self.rng.uniform(0.25, 0.4)), 2),
                 )
             )
             bid = self._add(

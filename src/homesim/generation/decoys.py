@@ -4,9 +4,9 @@ Two kinds, both hard negatives for synergy detection (a detector that only count
 them synergies):
 - manual co-use (`CoUse`): an occupant's habit of switching two devices in one room by hand, seconds
   apart, mostly in one order but sometimes the other (the lamp and the TV at night); each is switched off
-  on its own later. No automation and no trigger: the shared cause is the person in the room. A motion or
-  door sensor can be one of the two (someone walks in or opens the door and switches the light by hand):
-  the shape of the commonest automation, without it.
+  on its own later. No automation and no trigger: the shared cause is the person in the room. A motion,
+  door or occupancy sensor can be the first of the two (someone walks in, opens the door, sits down or goes
+  to bed, and switches the light by hand): the shape of the commonest automations, without them.
 - a scene (planned by `behaviors.py` as a `scene` behaviour) that switches several devices of one room
   together: they follow each other in seconds every time, but the cause is the scene, not A → B.
 
@@ -59,8 +59,10 @@ LOOK_ALIKE = frozenset(
         frozenset(("binary_sensor", "light")),
     }
 )
-#: Minutes a sensor of a co-use stays on (a motion or door sensor clears in seconds to a minute).
+#: Minutes a motion or door sensor of a co-use stays on (it clears in seconds to a minute; an occupancy
+#: sensor stays on while the person stays, as long as the device they switched).
 _SENSOR_HOLD_MIN = 0.5
+_BRIEF_SENSORS = ("motion", "door")
 
 
 class CoUse(BaseModel):
@@ -82,6 +84,8 @@ class CoUse(BaseModel):
     lag_sigma: float = Field(ge=0)
     #: Lognormal minutes each device stays in its toggled state (median; log-sigma 0.5).
     hold_median_min: float = Field(gt=0)
+    #: Median minutes `entity_a` stays on instead, if set (a motion or door sensor).
+    hold_a_median_min: float | None = Field(default=None, gt=0)
 
 
 def ranked_pairs(
@@ -139,6 +143,7 @@ def plan_co_uses(
                 lag_median_s=round(float(rng.uniform(2, 12)), 2),
                 lag_sigma=round(float(rng.uniform(0.4, 0.8)), 2),
                 hold_median_min=round(float(rng.uniform(20, 90)), 1),
+                hold_a_median_min=_SENSOR_HOLD_MIN if first.device_class in _BRIEF_SENSORS else None,
             )
         )
     return uses
@@ -153,8 +158,8 @@ def emit_co_uses(
     rng: np.random.Generator,
 ) -> None:
     """Each co-use's sessions: Poisson many at uniform times, those while someone is awake at home kept;
-    the first device then the second a lognormal lag later, each back off after its own hold (a sensor's
-    a short one)."""
+    the first device then the second a lognormal lag later, each back off after its own hold (a motion
+    or door sensor's a short one)."""
     for use in co_uses:
         starts = grid.random_times(use.per_day * grid.days, rng, awake)
         lag = (rng.lognormal(np.log(use.lag_median_s), use.lag_sigma, len(starts)) * US_PER_S).astype(
@@ -166,9 +171,10 @@ def emit_co_uses(
             use.entity_b: np.where(swap, starts, starts + lag),
         }
         for entity_id, t in times.items():
-            domain = domain_of(entity_id)
-            on, off = CO_USE_STATES[domain]
-            median = _SENSOR_HOLD_MIN if domain == "binary_sensor" else use.hold_median_min
+            on, off = CO_USE_STATES[domain_of(entity_id)]
+            median = use.hold_median_min
+            if entity_id == use.entity_a and use.hold_a_median_min is not None:
+                median = use.hold_a_median_min
             hold = (rng.lognormal(np.log(median), 0.5, len(t)) * US_PER_MIN).astype(np.int64)
             rows = buffer.add(entity_id, t, Cause.NOISE, use.id, state=on)
             buffer.add(entity_id, t + hold, Cause.NOISE, use.id, state=off, parents=rows)
