@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from homesim.generation.decoys import TOGGLES, CoUse, plan_co_uses, ranked_pairs
+from homesim.generation.decoys import LOOK_ALIKE, TOGGLES, CoUse, plan_co_uses, ranked_pairs
 from homesim.generation.habits import ManualUse
 from homesim.schema.home import Entity, Home
 from homesim.schema.patterns import (
@@ -31,6 +31,10 @@ from homesim.schema.patterns import (
 
 #: Catalog tags of the sensors a manual co-use may start with (someone walks in, opens the door, sits down).
 _CO_USE_SENSORS = ("motion", "door", "occupancy", "bed", "seat")
+
+
+def _look_alike(pair: tuple[Entity, Entity]) -> bool:
+    return frozenset((pair[0].domain, pair[1].domain)) in LOOK_ALIKE
 
 
 class _Spec(BaseModel):
@@ -650,8 +654,9 @@ class _Planner:
             self._pair_decoys([use.entity_a, use.entity_b], use.id, f"manual:{use.area_id}")
 
     def _habits(self) -> None:
-        """In some households, one or two pairs of the co-uses' kinds, each in another room, are automated
-        (`habits.py`): the first device, switched by hand, switches the second on some of the times
+        """In some households, one or two look-alike pairs of the co-uses' kinds (`decoys.LOOK_ALIKE`, never
+        two appliances), each in another room, are automated (`habits.py`): the first device, switched by
+        hand, switches the second on some of the times
         (probability < 1), seconds later as a co-use's second device, or in some homes 5–9 minutes later.
         Devices of a co-use, scene or synergy are left alone, so each pair is one thing, and so are the
         triggers of other behaviours: those ran before the habit, so a state the habit sets would hide
@@ -665,7 +670,7 @@ class _Planner:
         pairs = ranked_pairs(
             candidates, lambda e: self.area_of[e.entity_id], busy, linked_pairs(self.behaviors), self.rng
         )
-        for _, options in pairs[:2]:
+        for _, options in [(a, p) for a, p in pairs if _look_alike(p[0])][:2]:
             trigger, action = options[int(self.rng.integers(len(options)))]
             if self.rng.random() < 0.5:
                 trigger, action = action, trigger
@@ -676,7 +681,7 @@ class _Planner:
                 if delayed
                 else Delay(
                     median_s=round(float(self.rng.uniform(2, 12)), 2),
-                    sigma=round(float(self.rng.uniform(0.25, 0.4)), 2),
+                    sigma=round(float(self.rng.uniform(0.2, 0.35)), 2),
                 )
             )
             bid = self._add(
