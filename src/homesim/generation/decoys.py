@@ -59,8 +59,8 @@ LOOK_ALIKE = frozenset(
         frozenset(("binary_sensor", "light")),
     }
 )
-#: Minutes a motion or door sensor of a co-use stays on (it clears in seconds to a minute; an occupancy
-#: sensor stays on while the person stays, as long as the device they switched).
+#: Minutes a co-use's sensor of a `_BRIEF_SENSORS` class stays on (it clears in seconds to a minute; an
+#: occupancy sensor stays on while the person stays, as long as the device they switched).
 _SENSOR_HOLD_MIN = 0.5
 _BRIEF_SENSORS = ("motion", "door")
 

@@ -1,7 +1,7 @@
 """Look-alike synergies: automations over the kinds of device pair other households switch by hand.
 
 Some households automate a pair of one room's devices that others only switch together by hand (a lamp
-that follows the ceiling light, the blinds that close when the TV plays, a lamp the blinds switch on):
+that follows the ceiling light, a lamp that goes on when the blinds open, music when the lamp goes on):
 `behaviors.py` picks the pair from the same ranking as the co-use decoys (`decoys.ranked_pairs`) and plans
 the automation as a `synergy` behaviour. Its trigger device is switched by hand (`ManualUse`: sessions
 at random awake times, like a co-use's), and the automation follows on only some of them (probability
