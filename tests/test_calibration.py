@@ -193,12 +193,12 @@ def test_episodes_gather_activations_into_bursts(fitted: FittedHome, tmp_path: P
 def test_default_generation_is_unchanged() -> None:
     # Home keys and the dataset hash of `homesim generate --homes 3 --days 7 --seed 42`: a config without
     # `calibration` serialises exactly as it did before calibration existed (the keys include the generator
-    # version; these are generator 1.5.0's, whose only change to them is that version).
+    # version; these are generator 1.6.0's, whose only change to them is that version).
     config = GenerationConfig(homes=3, days=7, seed=42)
     assert "calibration" not in config.model_dump()
-    assert config.home_key(0) == "h000000-f47f3ff53754"
-    assert config.home_key(2) == "h000002-9df9773a02e9"
-    assert config.config_hash() == "e0c42280be110fd3a12a78238b4c94056be909df8a400fb97fb4e784f5880745"
+    assert config.home_key(0) == "h000000-acfae868698d"
+    assert config.home_key(2) == "h000002-beb8d03f7106"
+    assert config.config_hash() == "731c3ad607289992090a863e3cd9fed5bf7401943f8f581f169629c198022874"
 
 
 @pytest.mark.slow

@@ -2,8 +2,9 @@
 
 The planner looks at the home's devices (by catalog tag) and its occupants and decides which routines,
 synergies, environment reactions and presence reactions this household has, and which near-miss decoys
-it shows (a scene switching one room's devices together, manual co-use habits: `generation/decoys.py`).
-It only decides; the EventGenerator turns each behaviour and co-use into events.
+it shows (a scene switching one room's devices together, manual co-use habits: `generation/decoys.py`),
+and which pairs of the decoys' kinds it has automated instead (`generation/habits.py`). It only decides;
+the EventGenerator turns each behaviour, co-use and manual use into events.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from homesim.generation.decoys import TOGGLES, CoUse, plan_co_uses
+from homesim.generation.decoys import LOOK_ALIKE, TOGGLES, CoUse, plan_co_uses, ranked_pairs
+from homesim.generation.habits import ManualUse
 from homesim.schema.home import Entity, Home
 from homesim.schema.patterns import (
     CheapestHourTriggerSpec,
@@ -26,6 +28,13 @@ from homesim.schema.patterns import (
     TimeTriggerSpec,
     TriggerSpec,
 )
+
+#: Catalog tags of the sensors a manual co-use may start with (someone walks in, opens the door, sits down).
+_CO_USE_SENSORS = ("motion", "door", "occupancy", "bed", "seat")
+
+
+def _look_alike(pair: tuple[Entity, Entity]) -> bool:
+    return frozenset((pair[0].domain, pair[1].domain)) in LOOK_ALIKE
 
 
 class _Spec(BaseModel):
@@ -80,6 +89,8 @@ class BehaviorPlan(_Spec):
     behaviors: tuple[Behavior, ...]
     decoys: tuple[DecoySpec, ...] = ()
     co_uses: tuple[CoUse, ...] = ()
+    #: The manual switching of the habit synergies' triggers (`habits.py`).
+    manual_uses: tuple[ManualUse, ...] = ()
 
 
 def linked_pairs(behaviors: Iterable[Behavior]) -> set[frozenset[str]]:
@@ -116,6 +127,7 @@ class _Planner:
         self.behaviors: list[Behavior] = []
         self.decoys: list[DecoySpec] = []
         self.co_uses: list[CoUse] = []
+        self.manual_uses: list[ManualUse] = []
         self.area_of = {e.entity_id: home.entity_area(e) for e in home.entities}
         self.room_type = {a.area_id: a.room_type for a in home.areas}
 
@@ -153,8 +165,12 @@ class _Planner:
         self._media_lighting(lights)
         self._evening_scene()
         self._co_use()
+        self._habits()
         return BehaviorPlan(
-            behaviors=tuple(self.behaviors), decoys=tuple(self.decoys), co_uses=tuple(self.co_uses)
+            behaviors=tuple(self.behaviors),
+            decoys=tuple(self.decoys),
+            co_uses=tuple(self.co_uses),
+            manual_uses=tuple(self.manual_uses),
         )
 
     def _motion_lights(self, lights: list[Entity]) -> None:
@@ -618,10 +634,72 @@ class _Planner:
 
     def _co_use(self) -> None:
         """Manual co-use habits (`decoys.plan_co_uses`) over devices no synergy or scene drives: a routine's
-        device (the evening TV) may be switched by hand besides."""
-        candidates = [e for e in self.home.entities if e.role == "main"]
+        device (the evening TV) may be switched by hand besides. A motion, door, presence, bed or seat
+        sensor may be the first of the two unless it triggers a behaviour (its co-use events would not
+        trigger it)."""
+        triggers = {b.trigger.entity_id for b in self.behaviors if isinstance(b.trigger, StateTriggerSpec)}
+        sensors = {
+            e.entity_id for tag in _CO_USE_SENSORS for e in entities_with_tag(self.home, tag, self.tags)
+        }
+        candidates = [
+            e
+            for e in self.home.entities
+            if e.role == "main"
+            and (e.domain != "binary_sensor" or (e.entity_id in sensors and e.entity_id not in triggers))
+        ]
         linked = linked_pairs(self.behaviors)
         busy = self._busy(("synergy", "scene"))
         for use in plan_co_uses(candidates, lambda e: self.area_of[e.entity_id], busy, linked, self.rng):
             self.co_uses.append(use)
             self._pair_decoys([use.entity_a, use.entity_b], use.id, f"manual:{use.area_id}")
+
+    def _habits(self) -> None:
+        """In 90 % of households, up to two look-alike pairs of the co-uses' kinds (`decoys.LOOK_ALIKE`, never
+        two appliances), each in another room, are automated (`habits.py`): the first device, switched by
+        hand, switches the second on some of the times (probability < 1), seconds later as a co-use's second
+        device, or for 30 % of the pairs a median 5.5–8 minutes later, past the synergy stage's 5 minutes.
+        Devices of a co-use, scene or synergy are left alone, so each pair is one thing, and so are the
+        triggers of other behaviours: those ran before the habit, so a state the habit sets would hide
+        their trigger's change."""
+        if self.rng.random() > 0.9:
+            return
+        used = {e for u in self.co_uses for e in (u.entity_a, u.entity_b)}
+        triggers = {b.trigger.entity_id for b in self.behaviors if isinstance(b.trigger, StateTriggerSpec)}
+        busy = self._busy(("synergy", "scene")) | used | triggers
+        candidates = [e for e in self.home.entities if e.role == "main" and e.domain in TOGGLES]
+        pairs = ranked_pairs(
+            candidates, lambda e: self.area_of[e.entity_id], busy, linked_pairs(self.behaviors), self.rng
+        )
+        for _, options in [(a, p) for a, p in pairs if _look_alike(p[0])][:2]:
+            trigger, action = options[int(self.rng.integers(len(options)))]
+            if self.rng.random() < 0.5:
+                trigger, action = action, trigger
+            on, (to, back) = TOGGLES[trigger.domain][0], TOGGLES[action.domain]
+            delayed = self.rng.random() < 0.3
+            delay = (
+                Delay(median_s=round(float(self.rng.uniform(330, 480)), 1), sigma=0.15)
+                if delayed
+                else Delay(
+                    median_s=round(float(self.rng.uniform(2, 12)), 2),
+                    sigma=round(float(self.rng.uniform(0.2, 0.35)), 2),
+                )
+            )
+            bid = self._add(
+                "synergy",
+                f"{trigger.entity_id} {on} turns {action.entity_id} {to}"
+                + (" a few minutes later" if delayed else ""),
+                StateTriggerSpec(entity_id=trigger.entity_id, to=on),
+                [Action(entity_id=action.entity_id, state=to)],
+                delay=delay,
+                revert=Revert(state=back, median_min=round(float(self.rng.uniform(20, 90)), 1), sigma=0.5),
+                probability=self._p(0.4, 0.85),
+            )
+            self.manual_uses.append(
+                ManualUse(
+                    id=f"u{len(self.manual_uses):03d}-manual_use",
+                    entity_id=trigger.entity_id,
+                    behavior_id=bid,
+                    per_day=round(float(self.rng.uniform(0.5, 1.5)), 3),
+                    hold_median_min=round(float(self.rng.uniform(20, 90)), 1),
+                )
+            )

@@ -4,7 +4,9 @@ Two kinds, both hard negatives for synergy detection (a detector that only count
 them synergies):
 - manual co-use (`CoUse`): an occupant's habit of switching two devices in one room by hand, seconds
   apart, mostly in one order but sometimes the other (the lamp and the TV at night); each is switched off
-  on its own later. No automation and no trigger: the shared cause is the person in the room.
+  on its own later. No automation and no trigger: the shared cause is the person in the room. A motion,
+  door or occupancy sensor can be the first of the two (someone walks in, opens the door, sits down or goes
+  to bed, and switches the light by hand): the shape of the commonest automations, without them.
 - a scene (planned by `behaviors.py` as a `scene` behaviour) that switches several devices of one room
   together: they follow each other in seconds every time, but the cause is the scene, not A → B.
 
@@ -39,17 +41,28 @@ TOGGLES: dict[str, tuple[str, str]] = {
     "lock": ("unlocked", "locked"),
     "media_player": ("playing", "off"),
 }
-#: Domains people switch together by hand in one room (a lamp and the TV, the blinds and a lamp).
-CO_USE_DOMAINS = ("light", "media_player", "cover", "switch", "fan")
-#: Pairs of domains chosen first: pairs automations also link (a TV dimming a lamp), so the decoy shares
-#: its shape, area and kinds with real synergies and only its timing tells it apart.
-_LOOK_ALIKE = frozenset(
+#: The states a co-use sets and returns from: the toggles, and a sensor's detection (never toggled by the
+#: manual noise, so not in `TOGGLES`).
+CO_USE_STATES: dict[str, tuple[str, str]] = {**TOGGLES, "binary_sensor": ("on", "off")}
+#: Domains people switch together by hand in one room (a lamp and the TV, the blinds and a lamp), and the
+#: sensors that see them do it (`plan_co_uses` pairs a sensor with an actuator only).
+CO_USE_DOMAINS = ("light", "media_player", "cover", "switch", "fan", "binary_sensor")
+#: Pairs of domains chosen first: pairs automations also link (a TV dimming a lamp, motion turning on a
+#: light; `habits.py` automates the others in some homes), so the decoy shares its shape, area and kinds
+#: with real synergies and only its timing tells it apart.
+LOOK_ALIKE = frozenset(
     {
         frozenset(("media_player", "light")),
         frozenset(("cover", "light")),
         frozenset(("media_player", "cover")),
+        frozenset(("light",)),
+        frozenset(("binary_sensor", "light")),
     }
 )
+#: Minutes a co-use's sensor of a `_BRIEF_SENSORS` class stays on (it clears in seconds to a minute; an
+#: occupancy sensor stays on while the person stays, as long as the device they switched).
+_SENSOR_HOLD_MIN = 0.5
+_BRIEF_SENSORS = ("motion", "door")
 
 
 class CoUse(BaseModel):
@@ -71,6 +84,38 @@ class CoUse(BaseModel):
     lag_sigma: float = Field(ge=0)
     #: Lognormal minutes each device stays in its toggled state (median; log-sigma 0.5).
     hold_median_min: float = Field(gt=0)
+    #: Median minutes `entity_a` stays on instead, if set (a motion or door sensor).
+    hold_a_median_min: float | None = Field(default=None, gt=0)
+
+
+def ranked_pairs(
+    candidates: Sequence[Entity],
+    area_of: Callable[[Entity], str | None],
+    busy: set[str],
+    linked: set[frozenset[str]],
+    rng: np.random.Generator,
+) -> list[tuple[str, list[tuple[Entity, Entity]]]]:
+    """Each area's pairs of `candidates` (main entities of `CO_USE_DOMAINS`, at most one a sensor, which
+    comes first) that no synergy or scene drives (`busy`) and no behaviour links (`linked`): its look-alike
+    pairs (`LOOK_ALIKE`) if it has any, else all. Areas with a look-alike pair first, in a random order
+    within each group."""
+    by_area: dict[str, list[Entity]] = {}
+    for e in sorted(candidates, key=lambda e: (e.domain != "binary_sensor", e.entity_id)):
+        area = area_of(e)
+        if area is not None and e.domain in CO_USE_DOMAINS and e.entity_id not in busy:
+            by_area.setdefault(area, []).append(e)
+    pairs: dict[str, list[tuple[Entity, Entity]]] = {}
+    for area, members in sorted(by_area.items()):
+        for i, a in enumerate(members):
+            for b in members[i + 1 :]:
+                if b.domain != "binary_sensor" and frozenset((a.entity_id, b.entity_id)) not in linked:
+                    pairs.setdefault(area, []).append((a, b))
+
+    def look_alike(area: str) -> list[tuple[Entity, Entity]]:
+        return [p for p in pairs[area] if frozenset((p[0].domain, p[1].domain)) in LOOK_ALIKE]
+
+    ranked = sorted(pairs, key=lambda area: (not look_alike(area), float(rng.random())))
+    return [(area, look_alike(area) or pairs[area]) for area in ranked]
 
 
 def plan_co_uses(
@@ -80,34 +125,12 @@ def plan_co_uses(
     linked: set[frozenset[str]],
     rng: np.random.Generator,
 ) -> list[CoUse]:
-    """Up to three co-use habits in different areas, over pairs of `candidates` (main entities of
-    `CO_USE_DOMAINS`) that no synergy or scene drives (`busy`) and no behaviour links (`linked`), look-alike
-    pairs (`_LOOK_ALIKE`) first. Ids are `c<i>-co_use`."""
-    by_area: dict[str, list[Entity]] = {}
-    for e in sorted(candidates, key=lambda e: e.entity_id):
-        area = area_of(e)
-        if area is not None and e.domain in CO_USE_DOMAINS and e.entity_id not in busy:
-            by_area.setdefault(area, []).append(e)
-    pairs: dict[str, list[tuple[Entity, Entity]]] = {}
-    for area, members in sorted(by_area.items()):
-        for i, a in enumerate(members):
-            for b in members[i + 1 :]:
-                if frozenset((a.entity_id, b.entity_id)) not in linked:
-                    pairs.setdefault(area, []).append((a, b))
-    # Areas with a look-alike pair first, in a random order within each group.
-    ranked = sorted(
-        pairs,
-        key=lambda area: (
-            not any(frozenset((a.domain, b.domain)) in _LOOK_ALIKE for a, b in pairs[area]),
-            float(rng.random()),
-        ),
-    )
+    """Up to three co-use habits in different areas over `ranked_pairs`, one pair drawn per area, in a
+    random order unless a sensor leads (a sensor sees the person first). Ids are `c<i>-co_use`."""
     uses: list[CoUse] = []
-    for area in ranked[:3]:
-        look_alike = [p for p in pairs[area] if frozenset((p[0].domain, p[1].domain)) in _LOOK_ALIKE]
-        options = look_alike or pairs[area]
+    for area, options in ranked_pairs(candidates, area_of, busy, linked, rng)[:3]:
         first, second = options[int(rng.integers(len(options)))]
-        if rng.random() < 0.5:
+        if rng.random() < 0.5 and first.domain != "binary_sensor":
             first, second = second, first
         uses.append(
             CoUse(
@@ -120,6 +143,7 @@ def plan_co_uses(
                 lag_median_s=round(float(rng.uniform(2, 12)), 2),
                 lag_sigma=round(float(rng.uniform(0.4, 0.8)), 2),
                 hold_median_min=round(float(rng.uniform(20, 90)), 1),
+                hold_a_median_min=_SENSOR_HOLD_MIN if first.device_class in _BRIEF_SENSORS else None,
             )
         )
     return uses
@@ -134,7 +158,8 @@ def emit_co_uses(
     rng: np.random.Generator,
 ) -> None:
     """Each co-use's sessions: Poisson many at uniform times, those while someone is awake at home kept;
-    the first device then the second a lognormal lag later, each back off after its own hold."""
+    the first device then the second a lognormal lag later, each back off after its own hold (a motion
+    or door sensor's a short one)."""
     for use in co_uses:
         starts = grid.random_times(use.per_day * grid.days, rng, awake)
         lag = (rng.lognormal(np.log(use.lag_median_s), use.lag_sigma, len(starts)) * US_PER_S).astype(
@@ -146,7 +171,10 @@ def emit_co_uses(
             use.entity_b: np.where(swap, starts, starts + lag),
         }
         for entity_id, t in times.items():
-            on, off = TOGGLES[domain_of(entity_id)]
-            hold = (rng.lognormal(np.log(use.hold_median_min), 0.5, len(t)) * US_PER_MIN).astype(np.int64)
+            on, off = CO_USE_STATES[domain_of(entity_id)]
+            median = use.hold_median_min
+            if entity_id == use.entity_a and use.hold_a_median_min is not None:
+                median = use.hold_a_median_min
+            hold = (rng.lognormal(np.log(median), 0.5, len(t)) * US_PER_MIN).astype(np.int64)
             rows = buffer.add(entity_id, t, Cause.NOISE, use.id, state=on)
             buffer.add(entity_id, t + hold, Cause.NOISE, use.id, state=off, parents=rows)

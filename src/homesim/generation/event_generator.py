@@ -30,6 +30,7 @@ from homesim.generation.calibration import Episodes, SensorFit, draw_quantiles
 from homesim.generation.decoys import TOGGLES, emit_co_uses
 from homesim.generation.environment import CONDITIONS, Environment
 from homesim.generation.event_table import PRESS, EventBuffer
+from homesim.generation.habits import changes_to, emit_manual_uses
 from homesim.generation.occupants import Schedules, merge_intervals
 from homesim.schema.activities import ACTIVITIES
 from homesim.schema.events import Cause
@@ -105,12 +106,17 @@ class EventGenerator:
 
     # -- public --------
     def run(self) -> EventBuffer:
-        """Emit presence, activity, behaviours, noise and co-uses into the buffer (sensors, faults after)."""
+        """Emit presence, activity, behaviours, noise, co-uses and habits into the buffer (sensors, faults
+        after)."""
         self._presence()
         self._activity()
         self._calibrated()
         self._sun_and_weather()
-        ordered = sorted(self.plan.behaviors, key=lambda b: isinstance(b.trigger, StateTriggerSpec))
+        habits = {u.behavior_id for u in self.plan.manual_uses}
+        ordered = sorted(
+            (b for b in self.plan.behaviors if b.id not in habits),
+            key=lambda b: isinstance(b.trigger, StateTriggerSpec),
+        )
         for behavior in ordered:  # synergies last: their triggers must exist first
             self._behavior(behavior)
         self._manual_noise()
@@ -119,6 +125,13 @@ class EventGenerator:
         emit_co_uses(
             self.plan.co_uses, domains.__getitem__, self.buffer, self.grid, self._anyone_awake, self.rng
         )
+        # The habit synergies after their triggers' every switching, manual noise included (`habits.py`).
+        emit_manual_uses(
+            self.plan.manual_uses, domains.__getitem__, self.buffer, self.grid, self._anyone_awake, self.rng
+        )
+        for behavior in self.plan.behaviors:
+            if behavior.id in habits:
+                self._behavior(behavior, changes_only=True)
         return self.buffer
 
     # -- presence and activity --------
@@ -360,14 +373,19 @@ class EventGenerator:
             self.buffer.add(weather.entity_id, self.env.hours_us + offset, Cause.ENVIRONMENT, codes=codes)
 
     # -- behaviours --------
-    def _behavior(self, b: Behavior) -> None:
+    def _behavior(self, b: Behavior, changes_only: bool = False) -> None:
+        """Emit `b`'s actions (and reverts) on its trigger's times; a state trigger's events so far, or with
+        `changes_only` only those that change the trigger's state (`habits.changes_to`)."""
         trigger = b.trigger
         parents: I64 | None = None
         clears: I64 | None = None
         if isinstance(trigger, TimeTriggerSpec):
             times = self._time_trigger(trigger)
         elif isinstance(trigger, StateTriggerSpec):
-            times, parents = self.buffer.events_of(trigger.entity_id, trigger.to)
+            if changes_only:
+                times, parents = changes_to(self.buffer, trigger.entity_id, trigger.to)
+            else:
+                times, parents = self.buffer.events_of(trigger.entity_id, trigger.to)
             clears = self._motion_clears.get(trigger.entity_id)
         elif isinstance(trigger, NumericTriggerSpec):
             times = self._numeric_trigger(trigger)

@@ -66,7 +66,10 @@ def generate_home(config: GenerationConfig, index: int, catalog: Catalog | None 
         uses = tuple(u for u in plan.co_uses if not {u.entity_a, u.entity_b} & calibrated.keys())
         causes = {b.id for b in kept} | {u.id for u in uses}
         decoys = tuple(d for d in plan.decoys if set(d.behaviors) <= causes)
-        plan = plan.model_copy(update={"behaviors": kept, "co_uses": uses, "decoys": decoys})
+        manual = tuple(u for u in plan.manual_uses if u.behavior_id in causes)
+        plan = plan.model_copy(
+            update={"behaviors": kept, "co_uses": uses, "decoys": decoys, "manual_uses": manual}
+        )
     generator = EventGenerator(
         home,
         grid,

@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 from homesim.generation.behaviors import Behavior, BehaviorPlan, linked_pairs
 from homesim.generation.calendar import US_PER_DAY, US_PER_S, day_grid
 from homesim.generation.catalog import load_catalog
-from homesim.generation.decoys import TOGGLES
+from homesim.generation.decoys import CO_USE_STATES
 from homesim.ground_truth.accuracy import match_home
 from homesim.ground_truth.automations import AutomationBuilder, parse_attributes
 from homesim.ground_truth.verifier import (
@@ -638,7 +638,9 @@ def _decoys(plan: BehaviorPlan, patterns: Sequence[Pattern], events: pl.DataFram
     entities (then the pair is causal)."""
     linked = linked_pairs(plan.behaviors)
     keys = [(p.id, a.entity_id, a.state) for p in patterns for a in p.actions] + [
-        (u.id, e, TOGGLES[e.split(".", 1)[0]][0]) for u in plan.co_uses for e in (u.entity_a, u.entity_b)
+        (u.id, e, CO_USE_STATES[e.split(".", 1)[0]][0])
+        for u in plan.co_uses
+        for e in (u.entity_a, u.entity_b)
     ]
     distinct = list(dict.fromkeys(keys))
     coded = _Coded(events, *(tuple(k[i] for k in distinct) for i in range(3)))

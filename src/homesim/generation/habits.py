@@ -1,0 +1,75 @@
+"""Look-alike synergies: automations over the kinds of device pair other households switch by hand.
+
+Some households automate a pair of one room's devices that others only switch together by hand (a lamp
+that follows the ceiling light, a lamp that goes on when the blinds open, music when the lamp goes on):
+`behaviors.py` picks the pair from the same ranking as the co-use decoys (`decoys.ranked_pairs`) and plans
+the automation as a `synergy` behaviour. Its trigger device is switched by hand (`ManualUse`: sessions
+at random awake times, like a co-use's), and the automation follows on only some of them (probability
+< 1), seconds later, or in some homes minutes later, just past the five minutes the synergy stage counts
+co-activations in. So a pair's device kinds, room and lag alone no longer tell a decoy from a synergy.
+
+The manual uses are emitted after every other event and the habit synergies right after them
+(`EventGenerator.run`), so they fire on every activation of their trigger, manual noise included: on
+each change to the trigger state (`changes_to`), since switching on a light that is already on is no
+event (HA records changes only) and triggers no automation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field
+
+from homesim.generation.calendar import US_PER_MIN, DayGrid
+from homesim.generation.decoys import TOGGLES
+from homesim.generation.event_table import EventBuffer
+from homesim.schema.events import Cause
+
+I64 = npt.NDArray[np.int64]
+BoolArr = npt.NDArray[np.bool_]
+
+
+class ManualUse(BaseModel):
+    """An occupant switching `entity_id` on by hand `per_day` times, the trigger of `behavior_id`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    entity_id: str
+    behavior_id: str
+    #: Sessions per day, at random times while someone is awake at home (as a co-use's).
+    per_day: float = Field(gt=0)
+    #: Lognormal minutes the device stays on (median; log-sigma 0.5).
+    hold_median_min: float = Field(gt=0)
+
+
+def emit_manual_uses(
+    uses: Sequence[ManualUse],
+    domain_of: Callable[[str], str],
+    buffer: EventBuffer,
+    grid: DayGrid,
+    awake: Callable[[I64], BoolArr],
+    rng: np.random.Generator,
+) -> None:
+    """Each use's sessions (cause `noise`, the use's id as cause id): on at a random awake time, off after
+    a lognormal hold."""
+    for use in uses:
+        on, off = TOGGLES[domain_of(use.entity_id)]
+        t = grid.random_times(use.per_day * grid.days, rng, awake)
+        hold = (rng.lognormal(np.log(use.hold_median_min), 0.5, len(t)) * US_PER_MIN).astype(np.int64)
+        rows = buffer.add(use.entity_id, t, Cause.NOISE, use.id, state=on)
+        buffer.add(use.entity_id, t + hold, Cause.NOISE, use.id, state=off, parents=rows)
+
+
+def changes_to(buffer: EventBuffer, entity_id: str, state: str) -> tuple[I64, I64]:
+    """(times, row ids) of the events so far that change `entity_id` to `state` from another state, sorted
+    by time: `buffer.events_of` less the repeats `finalize` drops (same order: time, then row)."""
+    cols = buffer.columns_of(entity_id)
+    order = np.lexsort((cols.row, cols.time))
+    code = cols.code[order]
+    change = np.ones(len(code), dtype=bool)
+    change[1:] = code[1:] != code[:-1]
+    pick = order[change & (code == buffer.states.get(state, -2))]
+    return cols.time[pick], cols.row[pick]
