@@ -13,7 +13,10 @@ Both sides become the same three tables per home (`HomeActivity`), in the home's
   (under `MIN_HOME_H` hours at home) and days without any activation are dropped, with the reason.
 
 `harmonise` loads both sides and keeps only the sensor kinds the real homes have, so a kind that exists on
-one side only (windows, bed pressure mats) cannot give a side away. `docs/realism.md` documents this.
+one side only (windows, bed pressure mats) cannot give a side away, and likewise only the sensors in the
+room classes the real homes instrument (a garden, basement or laundry sensor is of the class `other`, which
+the activity datasets' homes do not have), so every room-based feature counts the same rooms on both sides.
+`docs/realism.md` documents this.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import polars as pl
 
 from homesim.datasets.home_folder import read_home
 from homesim.datasets.verification import home_folders
-from homesim.schema.activities import Activity, room_class
+from homesim.schema.activities import ROOMS, Activity, room_class
 from homesim.schema.home import Home
 from homesim.workspace import HomeFolder
 
@@ -99,11 +102,12 @@ class HomeActivity:
 
 @dataclass(frozen=True)
 class Footing:
-    """Both sides on one footing, and the sensor kinds compared."""
+    """Both sides on one footing, and the sensor kinds and room classes compared."""
 
     real: list[HomeActivity]
     synthetic: list[HomeActivity]
     kinds: tuple[str, ...]
+    rooms: tuple[str, ...]
 
 
 def sensor_table(home: Home) -> pl.DataFrame:
@@ -302,9 +306,10 @@ def load_home(directory: Path, *, real: bool, kinds: Sequence[str] = KINDS) -> H
     )
 
 
-def restrict_kinds(home: HomeActivity, kinds: Sequence[str]) -> HomeActivity:
-    """The same home with only sensors of `kinds` (days are re-derived: a day may lose its activations)."""
-    keep = pl.col("kind").is_in(list(kinds))
+def restrict_kinds(home: HomeActivity, kinds: Sequence[str], rooms: Sequence[str] = ROOMS) -> HomeActivity:
+    """The same home with only sensors of `kinds` in room classes `rooms` (days are re-derived: a day may
+    lose its activations)."""
+    keep = pl.col("kind").is_in(list(kinds)) & pl.col("room").is_in(list(rooms))
     activations = home.activations.filter(keep)
     days = home.days.drop("kept", "reason", "activations").join(
         activations.group_by(day=pl.col("start").dt.date()).agg(n=pl.len()), on="day", how="left"
@@ -326,16 +331,20 @@ def restrict_kinds(home: HomeActivity, kinds: Sequence[str]) -> HomeActivity:
 def harmonise(
     real_dirs: Sequence[Path], synthetic_dirs: Sequence[Path], *, residents: int | None = None
 ) -> Footing:
-    """Load both sides; keep the sensor kinds the real homes have; `residents` filters synthetic homes."""
+    """Load both sides; keep the sensor kinds and room classes the real homes have; `residents` filters
+    synthetic homes."""
     real = [load_home(d, real=True) for d in real_dirs]
     if residents is not None:  # from home.json alone: the events of homes left out are never read
         synthetic_dirs = [d for d in synthetic_dirs if len(_read(d).metadata.occupants) == residents]
     synthetic = [load_home(d, real=False) for d in synthetic_dirs]
     kinds = tuple(k for k in KINDS if any(k in set(h.sensors["kind"]) for h in real))
+    # The room classes where a real home has a sensor of a compared kind.
+    rooms = tuple(r for r in ROOMS if any(r in set(restrict_kinds(h, kinds).sensors["room"]) for h in real))
     return Footing(
-        real=[restrict_kinds(h, kinds) for h in real],
-        synthetic=[restrict_kinds(h, kinds) for h in synthetic],
+        real=[restrict_kinds(h, kinds, rooms) for h in real],
+        synthetic=[restrict_kinds(h, kinds, rooms) for h in synthetic],
         kinds=kinds,
+        rooms=rooms,
     )
 
 
