@@ -6,6 +6,8 @@ Both sides become the same three tables per home (`HomeActivity`), in the home's
   Home Assistant's form: a motion entity stays on for `MOTION_CLEAR_S` after the last detection, so a
   raw PIR interval (Ordóñez, CASAS) is extended by the clear time and overlapping intervals of one sensor
   merge into one activation. HA histories (synthetic homes, recorder databases) already have that form.
+  An appliance switch counts when someone switches it on, not when the home starts it on its own
+  (`NOT_BY_HAND` causes: a deferrable load started in the cheapest hour, an automation).
 * `away` — intervals with nobody home: synthetic and recorder homes from their `person.*` entities, a
   labelled real home from its `leaving` activities; a home with neither has none.
 * `days` — one row per local day with the hours somebody was home, the activations, and whether the day
@@ -31,6 +33,7 @@ import polars as pl
 from homesim.datasets.home_folder import read_home
 from homesim.datasets.verification import home_folders
 from homesim.schema.activities import ROOMS, Activity, room_class
+from homesim.schema.events import Cause
 from homesim.schema.home import Home
 from homesim.workspace import HomeFolder
 
@@ -57,6 +60,9 @@ BINARY_KINDS: dict[str, str] = {
 KINDS: tuple[str, ...] = ("motion", "occupancy", "door", "opening", "appliance")
 #: Synthetic device types whose switch is an appliance someone uses by hand (real homes' "Electric").
 APPLIANCE_SWITCHES = frozenset({"coffee_maker", "dishwasher", "washing_machine", "kettle", "microwave"})
+#: Causes of an appliance switch's `on` that are not someone using it by hand: the home started it on its
+#: own (a deferrable load in the cheapest hour, an automation), e.g. the dishwasher while everyone sleeps.
+NOT_BY_HAND = frozenset({Cause.ENVIRONMENT.value, Cause.AUTOMATION.value})
 #: Devices whose binary sensor reacts to visitors, not residents (a doorbell's `occupancy` "ding").
 NOT_RESIDENT_DEVICES = frozenset({"doorbell"})
 #: Entity roles of a device's sensing entity (not its battery, a camera's person detection, …).
@@ -143,14 +149,15 @@ def _local(column: str, tz: str) -> pl.Expr:
 
 
 def _on_intervals(events: pl.DataFrame) -> pl.DataFrame:
-    """`on` → next `off` of each entity (repeated states collapse); an `on` never turned off is dropped."""
+    """`on` → next `off` of each entity (repeated states collapse), with the cause of the `on`; an `on`
+    never turned off is dropped."""
     return (
         events.filter(pl.col("state").is_in(["on", "off"]))
         .sort("sensor", "time", maintain_order=True)
         .filter(pl.col("state") != pl.col("state").shift(1).over("sensor").fill_null(""))
         .with_columns(end=pl.col("time").shift(-1).over("sensor"))
         .filter((pl.col("state") == "on") & pl.col("end").is_not_null())
-        .select("sensor", start=pl.col("time"), end=pl.col("end"))
+        .select("sensor", "cause", start=pl.col("time"), end=pl.col("end"))
     )
 
 
@@ -266,7 +273,12 @@ def load_home(directory: Path, *, real: bool, kinds: Sequence[str] = KINDS) -> H
     wanted = [*sensors["sensor"], *(p.entity_id for p in home.people)]
     events = (
         pl.scan_parquet(files.events)
-        .select(sensor=pl.col("entity_id").cast(pl.String), state=pl.col("state"), time=_local("time", tz))
+        .select(
+            sensor=pl.col("entity_id").cast(pl.String),
+            state=pl.col("state"),
+            time=_local("time", tz),
+            cause=pl.col("cause").cast(pl.String),
+        )
         .filter(pl.col("sensor").is_in(wanted))
         .collect()
     )
@@ -279,7 +291,11 @@ def load_home(directory: Path, *, real: bool, kinds: Sequence[str] = KINDS) -> H
         window = (events["time"].min(), events["time"].max())  # type: ignore[assignment]
     else:
         raise FootingError(f"{directory}: no events of a binary activity sensor")
-    intervals = _on_intervals(events).join(sensors, on="sensor")
+    intervals = (
+        _on_intervals(events)
+        .join(sensors, on="sensor")
+        .filter(~((pl.col("kind") == "appliance") & pl.col("cause").is_in(list(NOT_BY_HAND))))
+    )
     motion = intervals.filter(pl.col("kind") == "motion")
     if raw_pir:
         motion = merge_overlaps(motion.select("sensor", "start", "end"), "sensor", MOTION_CLEAR_S).join(
