@@ -323,3 +323,14 @@ def test_flush_and_microwave_sensors_fire_on_their_activities_only() -> None:
         assert 0.6 * expected <= len(on) <= 1.4 * expected, tag
         inside = (on >= intervals.start[activity]) & (on < intervals.end[activity])
         assert inside.all(), tag
+
+
+def test_a_studio_sleeps_in_its_own_sleeping_area() -> None:
+    # The sleeping corner is its own HA area (a bedroom), as the kitchenette is: not the living room.
+    config = GenerationConfig(homes=1, days=3, seed=3, home_types={"studio": 1.0})
+    generated = generate_home(config, 0)
+    rooms = {a.area_id: a.room_type for a in generated.home.areas}
+    assert generated.home.metadata.home_type == "studio"
+    assert sorted(rooms.values()).count("bedroom") == 1
+    sleeping = _frame(generated).filter(pl.col("activity") == "sleeping")
+    assert sleeping.height > 0 and {rooms[a] for a in sleeping["area_id"]} == {"bedroom"}

@@ -24,8 +24,11 @@ from homesim.real_homes.realism import compare
 from homesim.real_homes.realism.features import FEATURE_NAMES, day_features
 from homesim.real_homes.realism.footing import (
     ACTIVATION_SCHEMA,
+    KINDS,
     MOTION_CLEAR_S,
+    NOT_BY_HAND,
     HomeActivity,
+    harmonise,
     load_home,
     merge_overlaps,
     restrict_kinds,
@@ -105,6 +108,23 @@ def test_synthetic_home_on_the_footing(synthetic_dirs: list[Path]) -> None:
     assert motion.height > 0
     # Synthetic motion already has HA's form: on for the clear time after the last detection, not extended.
     assert (motion["end"] - motion["start"]).dt.total_seconds().min() == pytest.approx(MOTION_CLEAR_S)
+
+
+def test_an_appliance_the_home_starts_on_its_own_is_no_activation(synthetic_dirs: list[Path]) -> None:
+    started = 0
+    for directory in synthetic_dirs:
+        home = load_home(directory, real=False)
+        switches = home.sensors.filter(pl.col("sensor").str.starts_with("switch."))["sensor"].to_list()
+        ons = (
+            pl.read_parquet(directory / "events.parquet")
+            .with_columns(pl.col("entity_id", "cause").cast(pl.String))
+            .filter(pl.col("entity_id").is_in(switches) & (pl.col("state") == "on"))
+        )
+        started += ons.filter(pl.col("cause").is_in(list(NOT_BY_HAND))).height
+        by_hand = ons.filter(~pl.col("cause").is_in(list(NOT_BY_HAND))).height
+        counted = home.activations.filter(pl.col("sensor").is_in(switches)).height
+        assert counted == by_hand  # (the switches here turn off again before the end: every `on` pairs)
+    assert started > 0  # the test homes' dishwasher does start in the cheapest hour
 
 
 # -- features on a hand-made day ----------------------------------------------------------------------
@@ -404,3 +424,24 @@ def test_only_the_kinds_compared_count() -> None:
     assert motion.kept_days["activations"].to_list() == [6]
     nothing = restrict_kinds(home, ["appliance"])  # the day has no appliance activation: dropped
     assert nothing.days["reason"].to_list() == ["no activation"] and nothing.kept_days.is_empty()
+
+
+def test_only_the_room_classes_compared_count() -> None:
+    home = _hand_made_home()
+    indoor = restrict_kinds(home, KINDS, ["bathroom", "kitchen", "bedroom", "living"])
+    assert set(indoor.activations["room"]) == {"bathroom", "kitchen", "bedroom"}
+    assert "door" not in set(indoor.sensors["sensor"])  # the entrance's sensor is left out with its room
+    assert indoor.kept_days["activations"].to_list() == [7]
+
+
+def test_harmonise_compares_the_room_classes_the_real_homes_instrument(
+    real_dirs: list[Path], synthetic_dirs: list[Path]
+) -> None:
+    footing = harmonise(real_dirs, synthetic_dirs)
+    # The Ordóñez homes have sensors in the five room classes, none in `other` (a garden, a basement).
+    assert footing.rooms == ("bathroom", "kitchen", "bedroom", "living", "entrance")
+    loaded = [load_home(d, real=False) for d in synthetic_dirs]
+    assert any("other" in set(h.sensors["room"]) for h in loaded)  # the test homes do have such sensors
+    for home in footing.synthetic:
+        assert set(home.sensors["room"]) <= set(footing.rooms)
+        assert set(home.activations["room"]) <= set(footing.rooms)

@@ -165,7 +165,10 @@ def transfer_table(result: TransferResult) -> Table:
 def _print(summary: RealismSummary) -> None:
     from homesim.real_homes.realism.compare import OUTSIDE_LIMIT
 
-    homes = Table(title=f"homes on the footing (sensor kinds compared: {', '.join(summary.kinds)})")
+    homes = Table(
+        title=f"homes on the footing (sensor kinds compared: {', '.join(summary.kinds)}; "
+        f"room classes: {', '.join(summary.rooms)})"
+    )
     for name in ("home", "side", "residents", "sensors", "days kept", "dropped"):
         homes.add_column(name, justify="left" if name in ("home", "side", "sensors", "dropped") else "right")
     for h in summary.homes:

@@ -90,6 +90,7 @@ def _footing_body(report: RealismReport) -> str:
     citations = sorted({h.citation for h in s.homes if h.citation})
     facts = [
         ("sensor kinds compared", ", ".join(s.kinds)),
+        ("room classes compared", ", ".join(s.rooms)),
         ("synthetic homes", f"with {s.residents} resident(s)" if s.residents else "all"),
         ("method", "docs/realism.md"),
     ]

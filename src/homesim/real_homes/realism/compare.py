@@ -15,12 +15,13 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from homesim.io import write_atomic, write_text_atomic
 from homesim.real_homes.realism.features import FEATURE_NAMES, FEATURES, day_features
 from homesim.real_homes.realism.footing import Footing, HomeActivity, harmonise
 from homesim.real_homes.realism.statistics import BOOTSTRAP_RESAMPLES, C2ST, c2st, feature_comparison
+from homesim.schema.activities import ROOMS
 from homesim.workspace import RealismFiles
 
 #: A feature "fails" when more than this share of synthetic homes has its median outside the real range.
@@ -71,6 +72,8 @@ class RealismSummary(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     kinds: list[str]
+    #: Room classes compared (reports saved before room classes were harmonised: every class).
+    rooms: list[str] = Field(default_factory=lambda: list(ROOMS))
     residents: int | None
     homes: list[HomeSummary]
     c2st: C2ST
@@ -204,6 +207,7 @@ def compare_footing(
     compared = [r for r in rows if r.outside_share is not None]
     summary = RealismSummary(
         kinds=list(footing.kinds),
+        rooms=list(footing.rooms),
         residents=residents,
         homes=[_home_summary(h) for h in homes],
         c2st=main,

@@ -6,6 +6,8 @@ Both sides become the same three tables per home (`HomeActivity`), in the home's
   Home Assistant's form: a motion entity stays on for `MOTION_CLEAR_S` after the last detection, so a
   raw PIR interval (Ordóñez, CASAS) is extended by the clear time and overlapping intervals of one sensor
   merge into one activation. HA histories (synthetic homes, recorder databases) already have that form.
+  An appliance switch counts when someone switches it on, not when the home starts it on its own
+  (`NOT_BY_HAND` causes: a deferrable load started in the cheapest hour, an automation).
 * `away` — intervals with nobody home: synthetic and recorder homes from their `person.*` entities, a
   labelled real home from its `leaving` activities; a home with neither has none.
 * `days` — one row per local day with the hours somebody was home, the activations, and whether the day
@@ -13,7 +15,10 @@ Both sides become the same three tables per home (`HomeActivity`), in the home's
   (under `MIN_HOME_H` hours at home) and days without any activation are dropped, with the reason.
 
 `harmonise` loads both sides and keeps only the sensor kinds the real homes have, so a kind that exists on
-one side only (windows, bed pressure mats) cannot give a side away. `docs/realism.md` documents this.
+one side only (windows, bed pressure mats) cannot give a side away, and likewise only the sensors in the
+room classes the real homes instrument (a garden, basement or laundry sensor is of the class `other`, which
+the activity datasets' homes do not have), so every room-based feature counts the same rooms on both sides.
+`docs/realism.md` documents this.
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ import polars as pl
 
 from homesim.datasets.home_folder import read_home
 from homesim.datasets.verification import home_folders
-from homesim.schema.activities import Activity, room_class
+from homesim.schema.activities import ROOMS, Activity, room_class
+from homesim.schema.events import Cause
 from homesim.schema.home import Home
 from homesim.workspace import HomeFolder
 
@@ -54,6 +60,9 @@ BINARY_KINDS: dict[str, str] = {
 KINDS: tuple[str, ...] = ("motion", "occupancy", "door", "opening", "appliance")
 #: Synthetic device types whose switch is an appliance someone uses by hand (real homes' "Electric").
 APPLIANCE_SWITCHES = frozenset({"coffee_maker", "dishwasher", "washing_machine", "kettle", "microwave"})
+#: Causes of an appliance switch's `on` that are not someone using it by hand: the home started it on its
+#: own (a deferrable load in the cheapest hour, an automation), e.g. the dishwasher while everyone sleeps.
+NOT_BY_HAND = frozenset({Cause.ENVIRONMENT.value, Cause.AUTOMATION.value})
 #: Devices whose binary sensor reacts to visitors, not residents (a doorbell's `occupancy` "ding").
 NOT_RESIDENT_DEVICES = frozenset({"doorbell"})
 #: Entity roles of a device's sensing entity (not its battery, a camera's person detection, …).
@@ -99,11 +108,12 @@ class HomeActivity:
 
 @dataclass(frozen=True)
 class Footing:
-    """Both sides on one footing, and the sensor kinds compared."""
+    """Both sides on one footing, and the sensor kinds and room classes compared."""
 
     real: list[HomeActivity]
     synthetic: list[HomeActivity]
     kinds: tuple[str, ...]
+    rooms: tuple[str, ...]
 
 
 def sensor_table(home: Home) -> pl.DataFrame:
@@ -139,14 +149,15 @@ def _local(column: str, tz: str) -> pl.Expr:
 
 
 def _on_intervals(events: pl.DataFrame) -> pl.DataFrame:
-    """`on` → next `off` of each entity (repeated states collapse); an `on` never turned off is dropped."""
+    """`on` → next `off` of each entity (repeated states collapse), with the cause of the `on`; an `on`
+    never turned off is dropped."""
     return (
         events.filter(pl.col("state").is_in(["on", "off"]))
         .sort("sensor", "time", maintain_order=True)
         .filter(pl.col("state") != pl.col("state").shift(1).over("sensor").fill_null(""))
         .with_columns(end=pl.col("time").shift(-1).over("sensor"))
         .filter((pl.col("state") == "on") & pl.col("end").is_not_null())
-        .select("sensor", start=pl.col("time"), end=pl.col("end"))
+        .select("sensor", "cause", start=pl.col("time"), end=pl.col("end"))
     )
 
 
@@ -262,7 +273,12 @@ def load_home(directory: Path, *, real: bool, kinds: Sequence[str] = KINDS) -> H
     wanted = [*sensors["sensor"], *(p.entity_id for p in home.people)]
     events = (
         pl.scan_parquet(files.events)
-        .select(sensor=pl.col("entity_id").cast(pl.String), state=pl.col("state"), time=_local("time", tz))
+        .select(
+            sensor=pl.col("entity_id").cast(pl.String),
+            state=pl.col("state"),
+            time=_local("time", tz),
+            cause=pl.col("cause").cast(pl.String),
+        )
         .filter(pl.col("sensor").is_in(wanted))
         .collect()
     )
@@ -275,7 +291,11 @@ def load_home(directory: Path, *, real: bool, kinds: Sequence[str] = KINDS) -> H
         window = (events["time"].min(), events["time"].max())  # type: ignore[assignment]
     else:
         raise FootingError(f"{directory}: no events of a binary activity sensor")
-    intervals = _on_intervals(events).join(sensors, on="sensor")
+    intervals = (
+        _on_intervals(events)
+        .join(sensors, on="sensor")
+        .filter(~((pl.col("kind") == "appliance") & pl.col("cause").is_in(list(NOT_BY_HAND))))
+    )
     motion = intervals.filter(pl.col("kind") == "motion")
     if raw_pir:
         motion = merge_overlaps(motion.select("sensor", "start", "end"), "sensor", MOTION_CLEAR_S).join(
@@ -302,9 +322,10 @@ def load_home(directory: Path, *, real: bool, kinds: Sequence[str] = KINDS) -> H
     )
 
 
-def restrict_kinds(home: HomeActivity, kinds: Sequence[str]) -> HomeActivity:
-    """The same home with only sensors of `kinds` (days are re-derived: a day may lose its activations)."""
-    keep = pl.col("kind").is_in(list(kinds))
+def restrict_kinds(home: HomeActivity, kinds: Sequence[str], rooms: Sequence[str] = ROOMS) -> HomeActivity:
+    """The same home with only sensors of `kinds` in room classes `rooms` (days are re-derived: a day may
+    lose its activations)."""
+    keep = pl.col("kind").is_in(list(kinds)) & pl.col("room").is_in(list(rooms))
     activations = home.activations.filter(keep)
     days = home.days.drop("kept", "reason", "activations").join(
         activations.group_by(day=pl.col("start").dt.date()).agg(n=pl.len()), on="day", how="left"
@@ -326,16 +347,20 @@ def restrict_kinds(home: HomeActivity, kinds: Sequence[str]) -> HomeActivity:
 def harmonise(
     real_dirs: Sequence[Path], synthetic_dirs: Sequence[Path], *, residents: int | None = None
 ) -> Footing:
-    """Load both sides; keep the sensor kinds the real homes have; `residents` filters synthetic homes."""
+    """Load both sides; keep the sensor kinds and room classes the real homes have; `residents` filters
+    synthetic homes."""
     real = [load_home(d, real=True) for d in real_dirs]
     if residents is not None:  # from home.json alone: the events of homes left out are never read
         synthetic_dirs = [d for d in synthetic_dirs if len(_read(d).metadata.occupants) == residents]
     synthetic = [load_home(d, real=False) for d in synthetic_dirs]
     kinds = tuple(k for k in KINDS if any(k in set(h.sensors["kind"]) for h in real))
+    # The room classes where a real home has a sensor of a compared kind.
+    rooms = tuple(r for r in ROOMS if any(r in set(restrict_kinds(h, kinds).sensors["room"]) for h in real))
     return Footing(
-        real=[restrict_kinds(h, kinds) for h in real],
-        synthetic=[restrict_kinds(h, kinds) for h in synthetic],
+        real=[restrict_kinds(h, kinds, rooms) for h in real],
+        synthetic=[restrict_kinds(h, kinds, rooms) for h in synthetic],
         kinds=kinds,
+        rooms=rooms,
     )
 
 
