@@ -27,6 +27,7 @@ from homesim.generation.calendar import US_PER_MIN, US_PER_S, DayGrid
 from homesim.generation.event_table import EventBuffer
 from homesim.schema.events import Cause
 from homesim.schema.home import Entity
+from homesim.schema.states import MOTION_CLEAR_S
 
 I64 = npt.NDArray[np.int64]
 BoolArr = npt.NDArray[np.bool_]
@@ -86,6 +87,8 @@ class CoUse(BaseModel):
     hold_median_min: float = Field(gt=0)
     #: Median minutes `entity_a` stays on instead, if set (a motion or door sensor).
     hold_a_median_min: float | None = Field(default=None, gt=0)
+    #: Seconds `entity_a` stays on past its hold: a motion sensor's clear time after the last detection.
+    clear_a_s: float = Field(default=0.0, ge=0)
 
 
 def ranked_pairs(
@@ -144,6 +147,7 @@ def plan_co_uses(
                 lag_sigma=round(float(rng.uniform(0.4, 0.8)), 2),
                 hold_median_min=round(float(rng.uniform(20, 90)), 1),
                 hold_a_median_min=_SENSOR_HOLD_MIN if first.device_class in _BRIEF_SENSORS else None,
+                clear_a_s=MOTION_CLEAR_S if first.device_class == "motion" else 0.0,
             )
         )
     return uses
@@ -176,5 +180,7 @@ def emit_co_uses(
             if entity_id == use.entity_a and use.hold_a_median_min is not None:
                 median = use.hold_a_median_min
             hold = (rng.lognormal(np.log(median), 0.5, len(t)) * US_PER_MIN).astype(np.int64)
+            if entity_id == use.entity_a:
+                hold += int(use.clear_a_s * US_PER_S)
             rows = buffer.add(entity_id, t, Cause.NOISE, use.id, state=on)
             buffer.add(entity_id, t + hold, Cause.NOISE, use.id, state=off, parents=rows)

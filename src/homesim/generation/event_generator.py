@@ -42,6 +42,7 @@ from homesim.schema.patterns import (
     StateTriggerSpec,
     TimeTriggerSpec,
 )
+from homesim.schema.states import MOTION_CLEAR_S
 from homesim.schema.vocabulary import is_dark
 
 I64 = npt.NDArray[np.int64]
@@ -54,7 +55,6 @@ BoolArr = npt.NDArray[np.bool_]
 _OUTDOOR_PER_HOUR = {"garage": 0.3, "garden": 0.4, "balcony": 0.2}
 #: A presence (mmWave) sensor holds `on` this long after the room empties.
 _PRESENCE_CLEAR_S = 60.0
-_MOTION_CLEAR_S = 90.0
 _CODE_SLEEPING = ACTIVITIES.index("sleeping")
 #: States in which an appliance draws its rated power.
 ACTIVE_STATES = ("on", "cool", "heat", "performance", "cleaning", "playing")
@@ -164,7 +164,7 @@ class EventGenerator:
         a low background rate while someone is up at home."""
         model = self.activity_model or load_activity_model()
         times, ends, rooms, moving = motion_detections(self.home, self.activities, self.rng, model)
-        clear = int(_MOTION_CLEAR_S * US_PER_S)
+        clear = int(MOTION_CLEAR_S * US_PER_S)
         area_index = {a.area_id: i for i, a in enumerate(self.home.areas)}
         period_h = (self.grid.end_us - self.grid.begin_us) / US_PER_H
         for sensor in self._main_with_tag("motion"):

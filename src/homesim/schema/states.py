@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+#: Seconds a motion binary sensor stays on after its last detection (HA's PIR integrations' usual clear
+#: time): the generator's motion sensors keep it, and the realism footing gives it to real PIR readings.
+MOTION_CLEAR_S = 90.0
+
 #: States every entity may take when its integration cannot read it.
 COMMON_STATES: frozenset[str] = frozenset({"unavailable", "unknown"})
 

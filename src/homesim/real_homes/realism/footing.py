@@ -35,10 +35,10 @@ from homesim.datasets.verification import home_folders
 from homesim.schema.activities import ROOMS, Activity, room_class
 from homesim.schema.events import Cause
 from homesim.schema.home import Home
+from homesim.schema.states import MOTION_CLEAR_S
 from homesim.workspace import HomeFolder
 
 #: Clear time of a Home Assistant motion entity: it turns off this long after the last detection.
-MOTION_CLEAR_S = 90.0
 #: A day with fewer hours than this with somebody at home counts as a day with nobody home.
 MIN_HOME_H = 1.0
 #: Real-home formats whose motion intervals are raw PIR detections (no clear time yet).
