@@ -28,6 +28,25 @@ from pydantic import BaseModel
 SCORES = "scores"
 
 
+def envelope(
+    ids: Sequence[str], cycle: int, home_key: str, scores: pl.Expr, version: str, stage: str
+) -> list[pl.Expr | pl.Series]:
+    """The columns every record of a simulated home shares, in the record model's field order up to
+    `stage` (a stage's frame adds its own `inputs`, `outputs` and `label` after them)."""
+    return [
+        pl.Series("record_id", ids, pl.String),
+        pl.lit(cycle, pl.Int64).alias("cycle"),
+        pl.lit(home_key, pl.String).alias("home_key"),
+        scores.alias(SCORES),
+        pl.lit([], pl.List(pl.String)).alias("derived_from"),
+        pl.lit(version, pl.String).alias("model_version"),
+        pl.lit("synthetic", pl.String).alias("home_source"),
+        pl.lit(None, pl.Float64).alias("quality"),
+        pl.lit([], pl.List(pl.String)).alias("lineage_ids"),
+        pl.lit(stage, pl.String).alias("stage"),
+    ]
+
+
 def dtype_of(annotation: object) -> pl.DataType | None:
     """The polars dtype a JSON value of `annotation` decodes to; None for free-form values (dicts, JSON)."""
     origin, args = get_origin(annotation), get_args(annotation)

@@ -20,7 +20,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
 from homesim.generation.calendar import US_PER_DAY, US_PER_S
-from homesim.schema.record_frames import RecordFrame, record_schema
+from homesim.schema.record_frames import RecordFrame, envelope, record_schema
 from homesim.schema.records import (
     BASELINE_VERSION,
     DeviceHealthRecord,
@@ -352,20 +352,18 @@ def _record_frame(
         labels["kind"].alias("label_kind"),
         labels["fault_id"],
     ).select(
-        pl.Series("record_id", ids, pl.String),
-        pl.lit(cycle, pl.Int64).alias("cycle"),
-        pl.lit(home_key, pl.String).alias("home_key"),
-        pl.struct(
-            pl.col("raw_score").alias("score"),
-            (kind == label).cast(pl.Float64).alias("correct"),
-            ((kind != "healthy") == (label != "healthy")).cast(pl.Float64).alias("detected"),
-        ).alias("scores"),
-        pl.lit([], pl.List(pl.String)).alias("derived_from"),
-        pl.lit(version, pl.String).alias("model_version"),
-        pl.lit("synthetic", pl.String).alias("home_source"),
-        pl.lit(None, pl.Float64).alias("quality"),
-        pl.lit([], pl.List(pl.String)).alias("lineage_ids"),
-        pl.lit("device_health", pl.String).alias("stage"),
+        *envelope(
+            ids,
+            cycle,
+            home_key,
+            pl.struct(
+                pl.col("raw_score").alias("score"),
+                (kind == label).cast(pl.Float64).alias("correct"),
+                ((kind != "healthy") == (label != "healthy")).cast(pl.Float64).alias("detected"),
+            ),
+            version,
+            "device_health",
+        ),
         pl.struct(
             "entity_id",
             "domain",

@@ -29,7 +29,7 @@ from homesim.ground_truth.accuracy import MIN_OCCURRENCES
 from homesim.ground_truth.verifier import ACTUATOR_DOMAINS, state_changes
 from homesim.schema.ground_truth import GroundTruth, Pattern
 from homesim.schema.patterns import TimeTriggerSpec
-from homesim.schema.record_frames import RecordFrame, record_schema
+from homesim.schema.record_frames import RecordFrame, envelope, record_schema
 from homesim.schema.records import (
     BASELINE_VERSION,
     PatternFeatures,
@@ -46,6 +46,16 @@ _PRESENCE_PREFIXES = ("person.", "zone.")
 FEATURES: tuple[str, ...] = tuple(PatternFeatures.model_fields)
 #: The scores of a pattern record, against its label.
 _SCORES = ("score", "correct")
+#: A candidate's natural key: the pattern record's inputs besides its features, in the record's field order.
+CANDIDATE_KEY = (
+    "kind",
+    "trigger_entity",
+    "trigger_state",
+    "trigger_variable",
+    "threshold",
+    "action_entity",
+    "action_state",
+)
 
 
 class PatternDetectorConfig(BaseModel):
@@ -389,16 +399,7 @@ def mine_candidates(view: HomeView, config: PatternDetectorConfig | None = None)
         pl.col("lag_median_s", "lag_iqr_s", "time_spread_h", "lift").fill_null(0.0).fill_nan(0.0),
         pl.col("median_hour").clip(0.0, 23.999),
     )
-    natural = [
-        "kind",
-        "trigger_entity",
-        "trigger_state",
-        "trigger_variable",
-        "threshold",
-        "action_entity",
-        "action_state",
-    ]
-    return frame.select(*natural, *FEATURES).sort([*natural, "median_hour"], nulls_last=True)
+    return frame.select(*CANDIDATE_KEY, *FEATURES).sort([*CANDIDATE_KEY, "median_hour"], nulls_last=True)
 
 
 # ------------------------------------------------------------------------------------------------ scoring
@@ -556,14 +557,7 @@ class PatternDetector:
     ) -> pl.DataFrame:
         """The candidates' records as a `record_schema` frame: the values (and so the JSON) the records
         built one by one had; the record id is `make_record_id`'s (the natural key, the hour to 3 places)."""
-        natural = (
-            "kind",
-            "trigger_entity",
-            "trigger_state",
-            "trigger_variable",
-            "action_entity",
-            "action_state",
-        )
+        natural = tuple(c for c in CANDIDATE_KEY if c != "threshold")  # the record id's key has no threshold
         ids = [
             make_record_id("pattern", home_key, cycle, *key, round(hour, 3))
             for *key, hour in candidates.select(*natural, "median_hour").iter_rows()
@@ -577,24 +571,16 @@ class PatternDetector:
             pl.Series("pattern_id", [p.id if p else None for p in labels], pl.String),
             pl.Series("pattern_type", [p.type if p else None for p in labels], pl.String),
         ).select(
-            pl.Series("record_id", ids, pl.String),
-            pl.lit(cycle, pl.Int64).alias("cycle"),
-            pl.lit(home_key, pl.String).alias("home_key"),
-            pl.struct("score", (predicted == is_pattern).cast(pl.Float64).alias("correct")).alias("scores"),
-            pl.lit([], pl.List(pl.String)).alias("derived_from"),
-            pl.lit(version, pl.String).alias("model_version"),
-            pl.lit("synthetic", pl.String).alias("home_source"),
-            pl.lit(None, pl.Float64).alias("quality"),
-            pl.lit([], pl.List(pl.String)).alias("lineage_ids"),
-            pl.lit("pattern", pl.String).alias("stage"),
+            *envelope(
+                ids,
+                cycle,
+                home_key,
+                pl.struct("score", (predicted == is_pattern).cast(pl.Float64).alias("correct")),
+                version,
+                "pattern",
+            ),
             pl.struct(
-                "kind",
-                "trigger_entity",
-                "trigger_state",
-                "trigger_variable",
-                "threshold",
-                "action_entity",
-                "action_state",
+                *CANDIDATE_KEY,
                 pl.struct(FEATURES).alias("features"),
             ).alias("inputs"),
             pl.struct(

@@ -25,7 +25,7 @@ from homesim.generation.calendar import US_PER_S
 from homesim.ground_truth.verifier import ACTUATOR_DOMAINS
 from homesim.schema.ground_truth import GroundTruth
 from homesim.schema.home import Home
-from homesim.schema.record_frames import RecordFrame, record_schema
+from homesim.schema.record_frames import RecordFrame, envelope, record_schema
 from homesim.schema.records import (
     BASELINE_VERSION,
     LAG_BINS_S,
@@ -444,16 +444,14 @@ class SynergyDetector:
             .join(ends["trigger"], on="trigger_entity", how="left", maintain_order="left")
             .join(ends["action"], on="action_entity", how="left", maintain_order="left")
             .select(
-                pl.Series("record_id", ids, pl.String),
-                pl.lit(cycle, pl.Int64).alias("cycle"),
-                pl.lit(home_key, pl.String).alias("home_key"),
-                pl.struct("score", (predicted == positive).cast(pl.Float64).alias("correct")).alias("scores"),
-                pl.lit([], pl.List(pl.String)).alias("derived_from"),
-                pl.lit(version, pl.String).alias("model_version"),
-                pl.lit("synthetic", pl.String).alias("home_source"),
-                pl.lit(None, pl.Float64).alias("quality"),
-                pl.lit([], pl.List(pl.String)).alias("lineage_ids"),
-                pl.lit("synergy", pl.String).alias("stage"),
+                *envelope(
+                    ids,
+                    cycle,
+                    home_key,
+                    pl.struct("score", (predicted == positive).cast(pl.Float64).alias("correct")),
+                    version,
+                    "synergy",
+                ),
                 pl.struct(
                     "trigger",
                     "action",
