@@ -13,7 +13,6 @@ from homesim.generation.catalog import load_catalog
 from homesim.generation.config import GenerationConfig
 from homesim.generation.decoys import TOGGLES
 from homesim.generation.event_table import EventBuffer
-from homesim.generation.habits import changes_to
 from homesim.generation.home import GeneratedHome
 from homesim.generation.seeds import Stream, stream_rng
 from homesim.generation.structure import HomeGenerator
@@ -38,7 +37,7 @@ def test_changes_to_skips_repeats_of_the_state_already_set(month_homes: list[Gen
     buffer = EventBuffer(home)
     rows = buffer.add(light, np.array([10, 20, 30, 40, 50], np.int64), Cause.NOISE, state="on")
     buffer.add(light, np.array([25], np.int64), Cause.NOISE, state="off")
-    times, parents = changes_to(buffer, light, "on")
+    times, parents = buffer.changes_to(light, "on")
     assert times.tolist() == [10, 30]  # 20 repeats "on"; 40 and 50 too, after the change at 30
     assert parents.tolist() == [int(rows[0]), int(rows[2])]
     assert buffer.events_of(light, "on")[0].tolist() == [10, 20, 30, 40, 50]

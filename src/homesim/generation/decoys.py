@@ -175,12 +175,34 @@ def emit_co_uses(
             use.entity_b: np.where(swap, starts, starts + lag),
         }
         for entity_id, t in times.items():
-            on, off = CO_USE_STATES[domain_of(entity_id)]
-            median = use.hold_median_min
-            if entity_id == use.entity_a and use.hold_a_median_min is not None:
-                median = use.hold_a_median_min
-            hold = (rng.lognormal(np.log(median), 0.5, len(t)) * US_PER_MIN).astype(np.int64)
+            median, clear_s = use.hold_median_min, 0.0
             if entity_id == use.entity_a:
-                hold += int(use.clear_a_s * US_PER_S)
-            rows = buffer.add(entity_id, t, Cause.NOISE, use.id, state=on)
-            buffer.add(entity_id, t + hold, Cause.NOISE, use.id, state=off, parents=rows)
+                median, clear_s = use.hold_a_median_min or median, use.clear_a_s
+            switch_by_hand(
+                buffer,
+                entity_id,
+                CO_USE_STATES[domain_of(entity_id)],
+                t,
+                median,
+                use.id,
+                rng,
+                int(clear_s * US_PER_S),
+            )
+
+
+def switch_by_hand(
+    buffer: EventBuffer,
+    entity_id: str,
+    states: tuple[str, str],
+    times: I64,
+    hold_median_min: float,
+    cause_id: str,
+    rng: np.random.Generator,
+    extra_us: int = 0,
+) -> None:
+    """`entity_id` set to `states[0]` at `times` by hand (cause `noise`, `cause_id`) and back to `states[1]`
+    a lognormal hold later (median minutes, log-sigma 0.5), plus `extra_us`."""
+    on, off = states
+    hold = (rng.lognormal(np.log(hold_median_min), 0.5, len(times)) * US_PER_MIN).astype(np.int64) + extra_us
+    rows = buffer.add(entity_id, times, Cause.NOISE, cause_id, state=on)
+    buffer.add(entity_id, times + hold, Cause.NOISE, cause_id, state=off, parents=rows)

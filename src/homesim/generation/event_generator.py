@@ -30,7 +30,7 @@ from homesim.generation.calibration import Episodes, SensorFit, draw_quantiles
 from homesim.generation.decoys import TOGGLES, emit_co_uses
 from homesim.generation.environment import CONDITIONS, Environment
 from homesim.generation.event_table import PRESS, EventBuffer
-from homesim.generation.habits import changes_to, emit_manual_uses
+from homesim.generation.habits import emit_manual_uses
 from homesim.generation.occupants import Schedules, merge_intervals
 from homesim.schema.activities import ACTIVITIES
 from homesim.schema.events import Cause
@@ -375,7 +375,7 @@ class EventGenerator:
     # -- behaviours --------
     def _behavior(self, b: Behavior, changes_only: bool = False) -> None:
         """Emit `b`'s actions (and reverts) on its trigger's times; a state trigger's events so far, or with
-        `changes_only` only those that change the trigger's state (`habits.changes_to`)."""
+        `changes_only` only those that change the trigger's state (`EventBuffer.changes_to`)."""
         trigger = b.trigger
         parents: I64 | None = None
         clears: I64 | None = None
@@ -383,7 +383,7 @@ class EventGenerator:
             times = self._time_trigger(trigger)
         elif isinstance(trigger, StateTriggerSpec):
             if changes_only:
-                times, parents = changes_to(self.buffer, trigger.entity_id, trigger.to)
+                times, parents = self.buffer.changes_to(trigger.entity_id, trigger.to)
             else:
                 times, parents = self.buffer.events_of(trigger.entity_id, trigger.to)
             clears = self._motion_clears.get(trigger.entity_id)

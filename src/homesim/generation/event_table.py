@@ -181,6 +181,17 @@ class EventBuffer:
         order = np.argsort(cols.time[mask], kind="stable")
         return cols.time[mask][order], cols.row[mask][order]
 
+    def changes_to(self, entity_id: str, state: str) -> tuple[I64, I64]:
+        """(times, row ids) of the events so far that change `entity_id` to `state` from another state,
+        sorted by time: `events_of` less the repeats `finalize` drops (same order: time, then row)."""
+        cols = self.columns_of(entity_id)
+        order = np.lexsort((cols.row, cols.time))
+        code = cols.code[order]
+        change = np.ones(len(code), dtype=bool)
+        change[1:] = code[1:] != code[:-1]
+        pick = order[change & (code == self.states.get(state, -2))]
+        return cols.time[pick], cols.row[pick]
+
     def finalize(self, begin_us: int, end_us: int, rng: np.random.Generator) -> pa.Table:
         cols, kept = self._merged()
         cols = cols.take(_recorded_order(cols, self.precision, begin_us, end_us, kept))

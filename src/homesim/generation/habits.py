@@ -10,8 +10,8 @@ co-activations in. So a pair's device kinds, room and lag alone no longer tell a
 
 The manual uses are emitted after every other event and the habit synergies right after them
 (`EventGenerator.run`), so they fire on every activation of their trigger, manual noise included: on
-each change to the trigger state (`changes_to`), since switching on a light that is already on is no
-event (HA records changes only) and triggers no automation.
+each change to the trigger state (`EventBuffer.changes_to`), since switching on a light that is already
+on is no event (HA records changes only) and triggers no automation.
 """
 
 from __future__ import annotations
@@ -22,10 +22,9 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
-from homesim.generation.calendar import US_PER_MIN, DayGrid
-from homesim.generation.decoys import TOGGLES
+from homesim.generation.calendar import DayGrid
+from homesim.generation.decoys import TOGGLES, switch_by_hand
 from homesim.generation.event_table import EventBuffer
-from homesim.schema.events import Cause
 
 I64 = npt.NDArray[np.int64]
 BoolArr = npt.NDArray[np.bool_]
@@ -56,20 +55,7 @@ def emit_manual_uses(
     """Each use's sessions (cause `noise`, the use's id as cause id): on at a random awake time, off after
     a lognormal hold."""
     for use in uses:
-        on, off = TOGGLES[domain_of(use.entity_id)]
         t = grid.random_times(use.per_day * grid.days, rng, awake)
-        hold = (rng.lognormal(np.log(use.hold_median_min), 0.5, len(t)) * US_PER_MIN).astype(np.int64)
-        rows = buffer.add(use.entity_id, t, Cause.NOISE, use.id, state=on)
-        buffer.add(use.entity_id, t + hold, Cause.NOISE, use.id, state=off, parents=rows)
-
-
-def changes_to(buffer: EventBuffer, entity_id: str, state: str) -> tuple[I64, I64]:
-    """(times, row ids) of the events so far that change `entity_id` to `state` from another state, sorted
-    by time: `buffer.events_of` less the repeats `finalize` drops (same order: time, then row)."""
-    cols = buffer.columns_of(entity_id)
-    order = np.lexsort((cols.row, cols.time))
-    code = cols.code[order]
-    change = np.ones(len(code), dtype=bool)
-    change[1:] = code[1:] != code[:-1]
-    pick = order[change & (code == buffer.states.get(state, -2))]
-    return cols.time[pick], cols.row[pick]
+        switch_by_hand(
+            buffer, use.entity_id, TOGGLES[domain_of(use.entity_id)], t, use.hold_median_min, use.id, rng
+        )
