@@ -64,6 +64,11 @@ class DayGrid:
         idx = np.searchsorted(self.midnights, times_us, side="right") - 1
         return np.clip(idx, 0, self.days - 1).astype(np.int64)
 
+    def since_midnight(self, times_us: I64) -> I64:
+        """µs since the local midnight of each UTC µs time's day (`day_of`)."""
+        since: I64 = times_us - self.midnights[self.day_of(times_us)]
+        return since
+
     def utc_offsets(self, times_us: I64) -> I64:
         """The local UTC offset (µs) at each time; zoneinfo is asked only on days whose offset changes
         and for the times outside the grid (a day's offset is its midnight's otherwise)."""

@@ -280,8 +280,7 @@ class EventGenerator:
 
     def _local_hour(self, times: I64) -> I64:
         """Local hour of day (0–23) of each UTC µs time."""
-        since = times - self.grid.midnights[self.grid.day_of(times)]
-        hour: I64 = np.clip(since // US_PER_H, 0, 23)
+        hour: I64 = np.clip(self.grid.since_midnight(times) // US_PER_H, 0, 23)
         return hour
 
     def _first_or_again(
@@ -462,7 +461,7 @@ class EventGenerator:
         days = np.arange(self.grid.days, dtype=np.int64)
         opens = self.grid.local_time(days, np.full(self.grid.days, trigger.window[0]))
         already = opens[self._in_range(trigger, self.env.at(name, opens))]
-        local_h = (crossings - self.grid.midnights[self.grid.day_of(crossings)]) / US_PER_H
+        local_h = self.grid.since_midnight(crossings) / US_PER_H
         inside = (local_h >= trigger.window[0]) & (local_h < trigger.window[1])
         times = np.sort(np.concatenate([crossings[inside], already]))
         # The device reacts after its sensor's next report: a couple of minutes.

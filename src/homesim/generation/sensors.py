@@ -111,7 +111,7 @@ class SensorReporter:
                     + 1.8 * self._active(climate, times, ("heat",))
                     - 2.5 * self._active(climate, times, ("cool",))
                 )
-        local_h = (times - self.grid.midnights[self.grid.day_of(times)]) / US_PER_H
+        local_h = self.grid.since_midnight(times) / US_PER_H
         return base + 0.6 * np.sin((local_h - 9) / 24 * 2 * np.pi) + _ar_noise(self.rng, len(times), 0.25)
 
     def _illuminance(self, entity: Entity, times: I64) -> F64:
@@ -126,7 +126,7 @@ class SensorReporter:
 
     def _battery(self, entity: Entity, times: I64, device_type: str) -> F64:
         if device_type == "phone":
-            local_h = (times - self.grid.midnights[self.grid.day_of(times)]) / US_PER_H
+            local_h = self.grid.since_midnight(times) / US_PER_H
             awake_h = np.clip(local_h - 7.0, 0, 16)
             return 100 - awake_h * self.rng.uniform(3.5, 5.5) + self.rng.normal(0, 1, len(times))
         start = self.rng.uniform(55, 100)
