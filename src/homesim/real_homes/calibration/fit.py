@@ -231,9 +231,16 @@ def _gaps(activations: pl.DataFrame) -> np.ndarray:
     return starts["g"].drop_nulls().to_numpy().astype(np.float64)
 
 
+def episode_sizes(gaps: np.ndarray) -> np.ndarray:
+    """Activations per episode among (one or more) activations `gaps` apart, in order: an episode is a run
+    whose pauses are up to `EPISODE_S`."""
+    cuts = np.flatnonzero(gaps > EPISODE_S) + 1
+    return np.diff(np.concatenate([[0], cuts, [len(gaps) + 1]]))
+
+
 def episodes_of(gaps: np.ndarray) -> int:
-    """Episodes among (one or more) activations `gaps` apart: runs whose pauses are up to `EPISODE_S`."""
-    return 1 + int(np.sum(gaps > EPISODE_S))
+    """Episodes among (one or more) activations `gaps` apart (`episode_sizes`)."""
+    return len(episode_sizes(gaps))
 
 
 def episodes_per_day(activations: pl.DataFrame, days: int) -> float:
@@ -243,9 +250,7 @@ def episodes_per_day(activations: pl.DataFrame, days: int) -> float:
 
 def episode_size_cv(activations: pl.DataFrame) -> float:
     """Coefficient of variation of the number of activations per episode (0 with fewer than two)."""
-    gaps = _gaps(activations)
-    cuts = np.flatnonzero(gaps > EPISODE_S) + 1
-    sizes = np.diff(np.concatenate([[0], cuts, [len(gaps) + 1]]))
+    sizes = episode_sizes(_gaps(activations))
     return float(sizes.std() / sizes.mean()) if len(sizes) > 1 else 0.0
 
 
