@@ -38,7 +38,6 @@ from homesim.schema.home import Home
 from homesim.schema.states import MOTION_CLEAR_S
 from homesim.workspace import HomeFolder
 
-#: Clear time of a Home Assistant motion entity: it turns off this long after the last detection.
 #: A day with fewer hours than this with somebody at home counts as a day with nobody home.
 MIN_HOME_H = 1.0
 #: Real-home formats whose motion intervals are raw PIR detections (no clear time yet).
@@ -355,7 +354,8 @@ def harmonise(
     synthetic = [load_home(d, real=False) for d in synthetic_dirs]
     kinds = tuple(k for k in KINDS if any(k in set(h.sensors["kind"]) for h in real))
     # The room classes where a real home has a sensor of a compared kind.
-    rooms = tuple(r for r in ROOMS if any(r in set(restrict_kinds(h, kinds).sensors["room"]) for h in real))
+    instrumented = {r for h in real for r in h.sensors.filter(pl.col("kind").is_in(kinds))["room"]}
+    rooms = tuple(r for r in ROOMS if r in instrumented)
     return Footing(
         real=[restrict_kinds(h, kinds, rooms) for h in real],
         synthetic=[restrict_kinds(h, kinds, rooms) for h in synthetic],
