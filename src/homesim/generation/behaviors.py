@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from homesim.generation.decoys import LOOK_ALIKE, TOGGLES, CoUse, plan_co_uses, ranked_pairs
+from homesim.generation.decoys import TOGGLES, CoUse, is_look_alike, plan_co_uses, ranked_pairs
 from homesim.generation.habits import ManualUse
 from homesim.schema.home import Entity, Home
 from homesim.schema.patterns import (
@@ -31,10 +31,6 @@ from homesim.schema.patterns import (
 
 #: Catalog tags of the sensors a manual co-use may start with (someone walks in, opens the door, sits down).
 _CO_USE_SENSORS = ("motion", "door", "occupancy", "bed", "seat")
-
-
-def _look_alike(pair: tuple[Entity, Entity]) -> bool:
-    return frozenset((pair[0].domain, pair[1].domain)) in LOOK_ALIKE
 
 
 class _Spec(BaseModel):
@@ -632,12 +628,16 @@ class _Planner:
         )
         self._pair_decoys([e.entity_id for e in members], bid, bid)
 
+    def _state_triggers(self) -> set[str]:
+        """The entities whose state changes trigger a planned behaviour."""
+        return {b.trigger.entity_id for b in self.behaviors if isinstance(b.trigger, StateTriggerSpec)}
+
     def _co_use(self) -> None:
         """Manual co-use habits (`decoys.plan_co_uses`) over devices no synergy or scene drives: a routine's
         device (the evening TV) may be switched by hand besides. A motion, door, presence, bed or seat
         sensor may be the first of the two unless it triggers a behaviour (its co-use events would not
         trigger it)."""
-        triggers = {b.trigger.entity_id for b in self.behaviors if isinstance(b.trigger, StateTriggerSpec)}
+        triggers = self._state_triggers()
         sensors = {
             e.entity_id for tag in _CO_USE_SENSORS for e in entities_with_tag(self.home, tag, self.tags)
         }
@@ -664,13 +664,13 @@ class _Planner:
         if self.rng.random() > 0.9:
             return
         used = {e for u in self.co_uses for e in (u.entity_a, u.entity_b)}
-        triggers = {b.trigger.entity_id for b in self.behaviors if isinstance(b.trigger, StateTriggerSpec)}
+        triggers = self._state_triggers()
         busy = self._busy(("synergy", "scene")) | used | triggers
         candidates = [e for e in self.home.entities if e.role == "main" and e.domain in TOGGLES]
         pairs = ranked_pairs(
             candidates, lambda e: self.area_of[e.entity_id], busy, linked_pairs(self.behaviors), self.rng
         )
-        for _, options in [(a, p) for a, p in pairs if _look_alike(p[0])][:2]:
+        for _, options in [(a, p) for a, p in pairs if is_look_alike(p[0])][:2]:
             trigger, action = options[int(self.rng.integers(len(options)))]
             if self.rng.random() < 0.5:
                 trigger, action = action, trigger

@@ -91,6 +91,11 @@ class CoUse(BaseModel):
     clear_a_s: float = Field(default=0.0, ge=0)
 
 
+def is_look_alike(pair: tuple[Entity, Entity]) -> bool:
+    """Whether a pair's domains are of a kind automations also link (`LOOK_ALIKE`)."""
+    return frozenset((pair[0].domain, pair[1].domain)) in LOOK_ALIKE
+
+
 def ranked_pairs(
     candidates: Sequence[Entity],
     area_of: Callable[[Entity], str | None],
@@ -115,7 +120,7 @@ def ranked_pairs(
                     pairs.setdefault(area, []).append((a, b))
 
     def look_alike(area: str) -> list[tuple[Entity, Entity]]:
-        return [p for p in pairs[area] if frozenset((p[0].domain, p[1].domain)) in LOOK_ALIKE]
+        return [p for p in pairs[area] if is_look_alike(p)]
 
     ranked = sorted(pairs, key=lambda area: (not look_alike(area), float(rng.random())))
     return [(area, look_alike(area) or pairs[area]) for area in ranked]
