@@ -61,9 +61,9 @@ _SINGLE_SENIOR = 0.4
 #: adults: time-use surveys (ATUS, HETUS) put weekday wake-ups around 06:30–07:00 and bedtimes around
 #: 23:00–23:45, with about a quarter of adults still up at midnight. Without a work alarm people sleep on
 #: their free-day clock: the Munich ChronoType Questionnaire's average chronotype sleeps 00:15–08:15 on
-#: free days, younger adults later, older ones earlier (Roenneberg et al. 2004, 2007). Retired people:
-#: mid-sleep about 03:30, and a long night: ATUS puts sleep at 65+ at about 8.9 h a day with naps
-#: (2007), so in bed about 23:20–07:50.
+#: free days (mid-sleep 04:15), younger adults later, older ones earlier (Roenneberg et al. 2004, 2007).
+#: Retired people: an early type's long night, in bed 23:18–07:48 (mid-sleep 03:33): ATUS puts sleep at
+#: 65+ at about 8.9 h a day with naps (2007).
 _WAKE_H = {"adult": (6.7, 0.6), "adult_free": (8.6, 1.3), "child": (7.0, 0.5), "senior": (7.8, 1.0)}
 _BEDTIME_H = {"adult": (23.4, 0.8), "adult_free": (24.4, 1.2), "child": (20.8, 0.5), "senior": (23.3, 1.0)}
 #: Correlation of a person's usual wake-up and bedtime through their chronotype (set, not fitted):
