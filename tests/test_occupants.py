@@ -3,15 +3,18 @@ from __future__ import annotations
 from datetime import date
 
 import numpy as np
+import pytest
 
 from homesim.generation.calendar import US_PER_H, day_grid
 from homesim.generation.catalog import load_catalog
+from homesim.generation.config import GenerationConfig
 from homesim.generation.occupants import (
     Schedules,
     household_vacations,
     make_occupants,
     realize_schedules,
 )
+from homesim.generation.structure import HomeGenerator
 
 
 def test_presence_without_any_transition_is_home() -> None:
@@ -74,3 +77,51 @@ def test_household_sizes_follow_census_shares() -> None:
     assert 0.4 < np.mean(alone) < 0.6
     # A fixed size is kept.
     assert all(len(make_occupants(apartment, np.random.default_rng(i), (3, 3))) == 3 for i in range(20))
+
+
+def test_some_employed_adults_work_at_home_every_weekday() -> None:
+    """Eurostat: about 12 % of the employed usually work from home; they never leave for work."""
+    apartment = load_catalog().home_types["apartment"]
+    employed = [
+        o
+        for i in range(1500)
+        for o in make_occupants(apartment, np.random.default_rng(i), (1, 1))
+        if o.role == "adult" and o.leave_h is not None
+    ]
+    at_home = [o for o in employed if o.work_from_home_days == (0, 1, 2, 3, 4)]
+    assert 0.08 < len(at_home) / len(employed) < 0.2
+    hybrid = [o for o in employed if 0 < len(o.work_from_home_days) < 5]
+    assert 0.3 < len(hybrid) / len(employed) < 0.5
+    grid = day_grid(date(2025, 6, 2), 14, "Europe/Amsterdam")
+    schedules = realize_schedules([at_home[0]], grid, np.random.default_rng(0), jitter=1.0)
+    noon = grid.local_time(np.arange(14, dtype=np.int64), np.full(14, 12.5))
+    weekday = grid.weekday < 5
+    # Home at 12:30 on most weekdays (outings, not a job, take them out).
+    assert schedules.at_home(0, noon[weekday]).mean() > 0.6
+
+
+def test_a_regions_social_clock_shifts_the_households_day() -> None:
+    """Spain's day runs about an hour later (regions.yaml): the same household, its clock an hour on."""
+    catalog = load_catalog()
+    assert catalog.climates["mediterranean"].social_clock_h == 1.0
+    assert catalog.climates["temperate_eu"].social_clock_h == 0.0
+    house = catalog.home_types["single_family"]
+    for seed in range(20):
+        base = make_occupants(house, np.random.default_rng(seed))
+        later = make_occupants(house, np.random.default_rng(seed), social_clock_h=1.0)
+        for a, b in zip(base, later, strict=True):
+            assert (a.name, a.role) == (b.name, b.role)
+            if 5.0 < a.wake_weekday_h < 10.5:
+                assert b.wake_weekday_h == pytest.approx(a.wake_weekday_h + 1.0)
+            if a.sleep_h < 26.0:
+                assert b.sleep_h == pytest.approx(a.sleep_h + 1.0)
+            if a.leave_h is not None and b.leave_h is not None and 6.0 < a.leave_h < 9.5:
+                assert b.leave_h == pytest.approx(a.leave_h + 1.0)
+    # A generated home takes its region's clock.
+    config = GenerationConfig(homes=1, days=7, seed=3)
+    homes = {
+        region: HomeGenerator().generate(config.model_copy(update={"climate_regions": (region,)}), 0)
+        for region in ("mediterranean", "temperate_eu")
+    }
+    madrid, amsterdam = (homes[r].metadata.occupants for r in ("mediterranean", "temperate_eu"))
+    assert [o.sleep_h for o in madrid] == pytest.approx([o.sleep_h + 1.0 for o in amsterdam])

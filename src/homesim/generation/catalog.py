@@ -109,6 +109,9 @@ class ClimateRegion(_Spec):
     humidity: float = Field(gt=0, le=100)
     cloudiness: float = Field(ge=0, le=1)
     grid: str
+    #: Hours the region's daily life runs later than the survey clocks of `occupants.py` (meals, sleep,
+    #: work), which follow the US and north-western European time-use surveys.
+    social_clock_h: float = Field(default=0.0, ge=-2, le=2)
 
 
 class GridRegion(_Spec):

@@ -48,15 +48,23 @@ _FIRST_NAMES = (
 
 #: Share of adults with a job or study away from home (EU/US employment rates of adults, 60–70 %).
 _ADULT_WORKS_OUT = 0.65
-#: Share of people living alone who are 65 or older (about 40 % of one-person households, EU and US
-#: census figures).
+#: Of those with a job, the share who usually work at home, every weekday (Eurostat: 12.3 % of the
+#: employed aged 15–64 "usually" worked from home in 2020, 5 % before 2020; ATUS 2009: 24 % of the employed
+#: did some or all of their work at home on days worked, about 16 % only there), and the share who work at
+#: home one or two weekdays (hybrid).
+_WORKS_AT_HOME = 0.14
+_HYBRID = 0.4
+#: Share of people living alone who are 65 or older (Eurostat 2014: 41.8 % of one-person households in
+#: the EU; US census figures are close).
 _SINGLE_SENIOR = 0.4
-#: Per-person usual wake-up and bedtime (local hours, [mean, sd] across people). Employed adults: time-use
-#: surveys (ATUS, HETUS) put weekday wake-ups around 06:30–07:00 and bedtimes around 23:00–23:45, with
-#: about a quarter of adults still up at midnight; without a job people sleep later and more variably
-#: (Ordóñez residents without one: bed 01:30, up 09:30–11:00); retired people get up around 07:00–08:00.
-#: Real homes show 7–16 % of their activity between 00:00 and 05:00 (issue 14, several datasets).
-_WAKE_H = {"adult": (6.7, 0.6), "adult_free": (8.6, 1.3), "child": (7.0, 0.5), "senior": (7.4, 1.0)}
+#: Per-person usual wake-up (out of bed) and bedtime (local hours, [mean, sd] across people). Employed
+#: adults: time-use surveys (ATUS, HETUS) put weekday wake-ups around 06:30–07:00 and bedtimes around
+#: 23:00–23:45, with about a quarter of adults still up at midnight. Without a work alarm people sleep on
+#: their free-day clock: the Munich ChronoType Questionnaire's average chronotype sleeps 00:15–08:15 on
+#: free days (mid-sleep 04:15), younger adults later, older ones earlier (Roenneberg et al. 2004, 2007).
+#: Retired people: an early type's long night, in bed 23:18–07:48 (mid-sleep 03:33): ATUS puts sleep at
+#: 65+ at about 8.9 h a day with naps (2007).
+_WAKE_H = {"adult": (6.7, 0.6), "adult_free": (8.6, 1.3), "child": (7.0, 0.5), "senior": (7.8, 1.0)}
 _BEDTIME_H = {"adult": (23.4, 0.8), "adult_free": (24.4, 1.2), "child": (20.8, 0.5), "senior": (23.3, 1.0)}
 #: Correlation of a person's usual wake-up and bedtime through their chronotype (set, not fitted):
 #: chronotype studies (the Munich ChronoType Questionnaire, Roenneberg et al. 2007) place people by when
@@ -70,10 +78,14 @@ _HOUSEHOLD_SIZE = (0.32, 0.33, 0.15, 0.12, 0.05, 0.03)
 
 
 def make_occupants(
-    home_type: HomeType, rng: np.random.Generator, size: tuple[int, int] | None = None
+    home_type: HomeType,
+    rng: np.random.Generator,
+    size: tuple[int, int] | None = None,
+    social_clock_h: float = 0.0,
 ) -> list[Occupant]:
     """A household for `home_type` (of `size` [min, max] people if given, else the type's range): adults
-    first, then children or seniors, with schedule parameters."""
+    first, then children or seniors, with schedule parameters. `social_clock_h` shifts every clock time
+    of the household (its region's social clock, `regions.yaml`)."""
     low, high = size or home_type.occupants
     weights = np.array(_HOUSEHOLD_SIZE[low - 1 : high]) if high <= len(_HOUSEHOLD_SIZE) else None
     if weights is None or low < 1 or low == high:
@@ -95,11 +107,13 @@ def make_occupants(
     for i, role in enumerate(roles):
         name = _FIRST_NAMES[int(names[i])]
         works_out = (role == "adult" and rng.random() < _ADULT_WORKS_OUT) or role == "child"
-        wfh = (
-            tuple(sorted(int(d) for d in rng.choice(5, size=int(rng.integers(1, 3)), replace=False)))
-            if role == "adult" and works_out and rng.random() < 0.4
-            else ()
-        )
+        where = rng.random() if role == "adult" and works_out else 1.0
+        if where < _WORKS_AT_HOME:
+            wfh: tuple[int, ...] = (0, 1, 2, 3, 4)
+        elif where < _WORKS_AT_HOME + _HYBRID:
+            wfh = tuple(sorted(int(d) for d in rng.choice(5, size=int(rng.integers(1, 3)), replace=False)))
+        else:
+            wfh = ()
         # People without a job or school get up later and with no alarm (Ordóñez residents: 09:30–11:00).
         clock = "adult_free" if role == "adult" and not works_out else role
         chronotype = rng.normal()
@@ -107,20 +121,19 @@ def make_occupants(
         wake = _WAKE_H[clock][0] + _WAKE_H[clock][1] * (_CHRONOTYPE_R * chronotype + own[0])
         sleep = _BEDTIME_H[clock][0] + _BEDTIME_H[clock][1] * (_CHRONOTYPE_R * chronotype + own[1])
         jetlag = _SOCIAL_JETLAG_H[0] + _SOCIAL_JETLAG_H[1] * chronotype if works_out else 0.3
+        wake, sleep = wake + social_clock_h, sleep + social_clock_h
+        leave = (7.6 if role == "child" else 8.1) + social_clock_h + rng.normal(0, 0.4)
+        back = (15.6 if role == "child" else 17.6) + social_clock_h + rng.normal(0, 0.6)
         occupants.append(
             Occupant(
                 person_id=slugify(name),
                 name=name,
                 role=role,
-                wake_weekday_h=float(np.clip(wake, 5.0, 11.0)),
-                wake_weekend_h=float(np.clip(wake + jetlag + rng.normal(0, 0.2), 6.0, 12.0)),
-                leave_h=float(np.clip((7.6 if role == "child" else 8.1) + rng.normal(0, 0.4), 6.0, 10.0))
-                if works_out
-                else None,
-                return_h=float(np.clip((15.6 if role == "child" else 17.6) + rng.normal(0, 0.6), 13.0, 20.5))
-                if works_out
-                else None,
-                sleep_h=float(np.clip(sleep, 19.5, 26.5)),
+                wake_weekday_h=float(np.clip(wake, 5.0, 11.5)),
+                wake_weekend_h=float(np.clip(wake + jetlag + rng.normal(0, 0.2), 6.0, 12.5)),
+                leave_h=float(np.clip(leave, 6.0, 10.5)) if works_out else None,
+                return_h=float(np.clip(back, 13.0, 21.0)) if works_out else None,
+                sleep_h=float(np.clip(sleep, 19.5, 27.0)),
                 work_from_home_days=wfh,
             )
         )

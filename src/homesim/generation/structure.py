@@ -109,7 +109,7 @@ class HomeGenerator:
         occ_rng = stream_rng(config.seed, index, Stream.OCCUPANTS)
         cal = config.calibration
         if cal is None:
-            occupants = make_occupants(home_type, occ_rng, config.occupants)
+            occupants = make_occupants(home_type, occ_rng, config.occupants, climate.social_clock_h)
             trips = household_vacations(occ_rng, config.start, config.days, home_type.vacant_share)
             occupants = [o.model_copy(update={"vacations": trips}) for o in occupants]
         else:
