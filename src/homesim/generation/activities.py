@@ -312,9 +312,10 @@ def motion_detections(
     """PIR detections implied by the activities: (starts, ends, area index, what), sorted by start;
     `what` is `PASSAGE`, `MOVING` or `DOING` (see `pir_sight`).
 
-    One on entering and one on leaving a room, a hallway walk-through on some room changes (the entrance
-    on every leave and return), continuous movement over an activity's `moving_share`, and short Poisson
-    detections at its `motion_per_h` while it lasts.
+    One on entering a room and one on the way out of it, a transition time (`transition_s`) before the
+    next room's (a hallway walk-through between the two on some room changes; the entrance on every leave
+    and return), continuous movement over an activity's `moving_share`, and short Poisson detections at
+    its `motion_per_h` while it lasts.
     """
     model = model or load_activity_model()
     rate = np.array([model.kinds[a].motion_per_h if a in model.kinds else 0.0 for a in ACTIVITIES])
