@@ -19,6 +19,7 @@ from homesim.generation.activities import (
     pir_sight,
 )
 from homesim.generation.activity_params import ActivityModel, PirViewSpec, load_activity_model
+from homesim.generation.calendar import US_PER_S
 from homesim.generation.config import GenerationConfig
 from homesim.generation.home import GeneratedHome, generate_home
 from homesim.schema.activities import ACTIVITIES, ACTIVITIES_SCHEMA
@@ -234,6 +235,44 @@ def test_lying_down_again_after_a_night_toilet_visit_is_no_new_settling_in() -> 
     settling = (what == MOVING) & (room == 0)
     assert (settling & (hours < 0.2)).sum() > 5 and (settling & (hours > 7.8)).sum() > 5
     assert not (settling & (hours > 2.5) & (hours < 3.6)).any()
+
+
+def test_a_room_change_is_seen_leaving_a_transition_time_before_entering() -> None:
+    """The room left fires `transition_s` before the room entered (not in the same few seconds), never
+    before the person came into it; a hallway PIR sees the walk between the two."""
+    home = generate_home(GenerationConfig(homes=1, days=1, seed=1), 0).home
+    hall = next(i for i, a in enumerate(home.areas) if a.room_type == "hallway")
+    rooms = [i for i, a in enumerate(home.areas) if a.room_type in ("living_room", "kitchen", "bedroom")][:2]
+    model = load_activity_model()
+    still = {
+        k: v.model_copy(update={"motion_per_h": 0.0, "moving_share": 0.0}) for k, v in model.kinds.items()
+    }
+    model = model.model_copy(
+        update={"kinds": still, "transition_s": (40.0, 1e-6, 40.0, 40.0), "transit": {"hallway": 1.0}}
+    )
+    plan = [
+        ("relaxing", rooms[0], 0, 1),
+        ("relaxing", rooms[1], 1, 2),
+        ("relaxing", rooms[0], 2, 2.005),
+        ("relaxing", rooms[1], 2.005, 3),
+    ]
+    intervals = _intervals(plan)
+    t, _, room, what = motion_detections(home, intervals, np.random.default_rng(0), model)
+    passages = t[what == PASSAGE]
+    second = intervals.start[1]
+    entered = passages[
+        (room[what == PASSAGE] == rooms[1]) & (passages >= second) & (passages < second + 60 * US_PER_S)
+    ]
+    left = passages[
+        (room[what == PASSAGE] == rooms[0]) & (passages < second) & (passages > second - US_PER_H // 2)
+    ]
+    assert len(entered) == 1 and len(left) == 1
+    assert entered[0] - left[0] == 40 * US_PER_S
+    walked = passages[room[what == PASSAGE] == hall]
+    assert ((walked > left[0]) & (walked < entered[0])).sum() == 1
+    # A stay of 18 s (the third interval) is left no earlier than it was entered.
+    third = passages[(room[what == PASSAGE] == rooms[0]) & (passages >= intervals.start[1])]
+    assert len(third) == 2 and (third >= intervals.start[2]).all() and (third <= intervals.end[2]).all()
 
 
 def test_short_errands_go_to_the_rooms_people_use(homes: list[GeneratedHome]) -> None:

@@ -312,9 +312,10 @@ def motion_detections(
     """PIR detections implied by the activities: (starts, ends, area index, what), sorted by start;
     `what` is `PASSAGE`, `MOVING` or `DOING` (see `pir_sight`).
 
-    One on entering and one on leaving a room, a hallway walk-through on some room changes (the entrance
-    on every leave and return), continuous movement over an activity's `moving_share`, and short Poisson
-    detections at its `motion_per_h` while it lasts.
+    One on entering a room and one on the way out of it, a transition time (`transition_s`) before the
+    next room's (a hallway walk-through between the two on some room changes; the entrance on every leave
+    and return), continuous movement over an activity's `moving_share`, and short Poisson detections at
+    its `motion_per_h` while it lasts.
     """
     model = model or load_activity_model()
     rate = np.array([model.kinds[a].motion_per_h if a in model.kinds else 0.0 for a in ACTIVITIES])
@@ -331,20 +332,26 @@ def motion_detections(
     next_room = np.full(n, -2, dtype=np.int64)
     next_room[:-1] = np.where(same_person_next[:-1], room[1:], -2)
     dur = end - start
-    # Entering and leaving a room.
+    # Entering a room: seen within 15 s of crossing into it. Leaving one: seen on the way out, a transition
+    # time (`transition_s`) before the next room's entering detection, not before the person came in.
+    seen_in = start + (rng.random(n) * np.minimum(dur, 15 * US_PER_S)).astype(np.int64)
     enter = (room >= 0) & (room != prev_room)
-    times.append(start[enter] + (rng.random(int(enter.sum())) * 15 * US_PER_S).astype(np.int64))
+    times.append(seen_in[enter])
     rooms.append(room[enter])
     leave = (room >= 0) & (room != next_room) & (next_room != -2)
-    back_off = rng.random(int(leave.sum())) * np.minimum(dur[leave], 15 * US_PER_S)
-    times.append(end[leave] - back_off.astype(np.int64))
+    next_in = np.append(seen_in[1:], 0)[leave]
+    way = (draw_lognormal(rng, model.transition_s, int(leave.sum())) * US_PER_S).astype(np.int64)
+    out = np.clip(next_in - way, start[leave], end[leave])
+    times.append(out)
     rooms.append(room[leave])
-    # Walking through a hallway between two other rooms; through the entrance on leaving and returning.
+    # Walking through a hallway between two other rooms (on the way, between the two detections); through
+    # the entrance on leaving and returning.
     if hallways:
         hall = np.array(hallways)
-        walk = leave & (next_room >= 0) & ~np.isin(room, hall) & ~np.isin(next_room, hall)
-        walk &= rng.random(n) < model.transit["hallway"]
-        times.append(end[walk] + (rng.uniform(2, 8, int(walk.sum())) * US_PER_S).astype(np.int64))
+        walk = (next_room[leave] >= 0) & ~np.isin(room[leave], hall) & ~np.isin(next_room[leave], hall)
+        walk &= rng.random(len(walk)) < model.transit["hallway"]
+        mid = rng.uniform(0.3, 0.7, int(walk.sum()))
+        times.append(out[walk] + (mid * (next_in[walk] - out[walk])).astype(np.int64))
         rooms.append(hall[rng.integers(0, len(hall), int(walk.sum()))])
     if entrances:
         away = intervals.activity == _CODE[Activity.LEAVING.value]

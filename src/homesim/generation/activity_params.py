@@ -107,6 +107,8 @@ class ActivityModel(_Spec):
     outings: OutingSpec
     work_from_home_h: tuple[float, float]
     detection_s: Lognormal
+    #: Seconds from the detection of someone leaving a room to that of their entering the next one.
+    transition_s: Lognormal
     transit: dict[Literal["hallway"], float]
     #: By view (a whole room, a zone in it, its doorway); each motion sensor draws one.
     pir_views: dict[str, PirViewSpec]
