@@ -24,7 +24,7 @@ from homesim.datasets.home_folder import read_home
 from homesim.generation.activity_params import ActivityModel, KindSpec, RoutineSpec, load_activity_model
 from homesim.generation.calibration import DEFAULT_ON_S, Calibration, Episodes, RoomLayout, SensorFit
 from homesim.generation.catalog import load_catalog
-from homesim.real_homes.realism.features import NIGHT_EPISODE_GAP_S, day_features
+from homesim.real_homes.realism.features import BURST_S, NIGHT_EPISODE_GAP_S, day_features
 from homesim.real_homes.realism.footing import HomeActivity, load_home, sensor_table
 from homesim.schema.activities import room_class
 from homesim.schema.home import Home
@@ -98,6 +98,9 @@ class FittedHome(BaseModel):
     #: Coefficient of variation of the fit days' episode sizes (`episode_size_cv`): what `match_rates`
     #: matches the episodes' `size_shape` to (0: not matched).
     episode_size_cv: float = 0.0
+    #: Share of the fit days' gaps between consecutive activations under a minute (`burst_share`): what
+    #: `match_rates` matches the scale of the gaps inside episodes to (0: not matched).
+    burst_share: float = 0.0
     sources: dict[str, str]
 
 
@@ -286,6 +289,13 @@ def episode_size_cv(activations: pl.DataFrame) -> float:
     """Coefficient of variation of the number of activations per episode (0 with fewer than two)."""
     sizes = episode_sizes(_gaps(activations))
     return float(sizes.std() / sizes.mean()) if len(sizes) > 1 else 0.0
+
+
+def burst_share(activations: pl.DataFrame) -> float:
+    """Share of the gaps between consecutive `activations` (any sensor) under `BURST_S` — the realism
+    features' burst share (0 with no gap)."""
+    gaps = _gaps(activations)
+    return float(np.mean(gaps < BURST_S)) if len(gaps) else 0.0
 
 
 def hourly_share(activations: pl.DataFrame) -> list[float]:
@@ -593,5 +603,6 @@ def fit_home(
         episodes_per_day=episodes_per_day(fit_acts, len(split.fit_days)),
         hourly_share=hourly_share(fit_acts),
         episode_size_cv=episode_size_cv(fit_acts),
+        burst_share=burst_share(fit_acts),
         sources=dict(sorted(f.sources.items())),
     )
