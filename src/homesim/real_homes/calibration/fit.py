@@ -101,9 +101,6 @@ class FittedHome(BaseModel):
     #: Share of the fit days' gaps between consecutive activations under a minute (`burst_share`): what
     #: `match_rates` matches the scale of the gaps inside episodes to (0: not matched).
     burst_share: float = 0.0
-    #: Absences (nobody home) starting per fit day: what `match_rates` matches the outing rate to (0: not
-    #: matched).
-    absences_per_day: float = 0.0
     sources: dict[str, str]
 
 
@@ -301,11 +298,6 @@ def burst_share(activations: pl.DataFrame) -> float:
     return float(np.mean(gaps < BURST_S)) if len(gaps) else 0.0
 
 
-def absences_per_day(home: HomeActivity, days: list[date]) -> float:
-    """Absences of `home` starting on `days`, per day."""
-    return home.away.filter(pl.col("start").dt.date().is_in(days)).height / max(len(days), 1)
-
-
 def hourly_share(activations: pl.DataFrame) -> list[float]:
     """Share of `activations` starting in each local hour of the day (24; zeros when there are none)."""
     counts = np.bincount(activations["start"].dt.hour().to_numpy(), minlength=24).astype(np.float64)
@@ -422,7 +414,7 @@ class _Fit:
             away.select((pl.col("end") - pl.col("start")).dt.total_seconds() / 60).to_series().to_numpy()
         )
         self.sources.update({"outings.free_day": "absences", "kinds.leaving.duration": "absences"})
-        return absences_per_day(self.home, self.fit_days), _lognormal(minutes, leaving)
+        return away.height / len(self.fit_days), _lognormal(minutes, leaving)
 
     def episodes(self, wake_h: float, bedtime_h: float) -> Episodes | None:
         """Episodes of activity (runs of activations, any sensor, with pauses up to `EPISODE_S`) per
@@ -612,6 +604,5 @@ def fit_home(
         hourly_share=hourly_share(fit_acts),
         episode_size_cv=episode_size_cv(fit_acts),
         burst_share=burst_share(fit_acts),
-        absences_per_day=absences_per_day(fit, split.fit_days),
         sources=dict(sorted(f.sources.items())),
     )

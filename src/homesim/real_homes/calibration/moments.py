@@ -10,8 +10,7 @@ the share of them followed by the same sensor, the episodes per day, the share o
 hour, the episode sizes' coefficient of variation and the burst share (gaps under a minute); each sensor's
 rates, its chance of firing again in an episode, the episode rate and the hourly multipliers are rescaled
 by real ÷ pilot, the episodes' size shape by the squared ratio of the CVs, and the gaps inside episodes by
-the ratio of the burst shares' odds, and the outing rate by real ÷ pilot absences per day, over a few
-rounds: the method of simulated moments. Only the fit
+the ratio of the burst shares' odds, over a few rounds: the method of simulated moments. Only the fit
 days' figures go in, so the held-out days stay out.
 """
 
@@ -31,7 +30,6 @@ from homesim.generation.config import GenerationConfig
 from homesim.generation.home import generate_home
 from homesim.real_homes.calibration.fit import (
     FittedHome,
-    absences_per_day,
     burst_share,
     episode_size_cv,
     episodes_per_day,
@@ -82,7 +80,7 @@ class Pilot(NamedTuple):
     """What a pilot generation measures: per layout sensor (`[room][sensor]`) its activations per kept
     day and the share of them the home's next activation is the same sensor again; episodes per kept day;
     the share of the activations in each local hour; the episode sizes' coefficient of variation and the
-    burst share (means over the homes); absences per kept day."""
+    burst share (means over the homes)."""
 
     per_day: list[list[float]]
     repeat: list[list[float]]
@@ -90,7 +88,6 @@ class Pilot(NamedTuple):
     hourly: list[float]
     size_cv: float
     burst: float
-    absences: float
 
 
 def pilot_rates(fitted: FittedHome) -> Pilot:
@@ -102,7 +99,6 @@ def pilot_rates(fitted: FittedHome) -> Pilot:
     episodes = 0.0
     size_cv = 0.0
     burst = 0.0
-    absences = 0.0
     kept_acts = []
     with tempfile.TemporaryDirectory(prefix="homesim-pilot-") as tmp:
         for i in range(PILOT_HOMES):
@@ -115,7 +111,6 @@ def pilot_rates(fitted: FittedHome) -> Pilot:
             episodes += episodes_per_day(acts, 1)
             size_cv += episode_size_cv(acts) / PILOT_HOMES
             burst += burst_share(acts) / PILOT_HOMES
-            absences += absences_per_day(home, home.kept_days["day"].to_list()) * home.kept_days.height
             kept_acts.append(acts)
             per_sensor = _per_sensor(acts)
             for entity_id, (r, j) in layout_entities(generated.home, fitted.calibration).items():
@@ -133,7 +128,6 @@ def pilot_rates(fitted: FittedHome) -> Pilot:
         hourly=hourly_share(pl.concat(kept_acts)),
         size_cv=size_cv,
         burst=burst,
-        absences=absences / max(days, 1),
     )
 
 
@@ -156,11 +150,10 @@ def _scaled(
     hourly: list[float] | None,
     size_shape: float | None,
     gap_scale: float | None,
-    outing_scale: float,
 ) -> FittedHome:
     """`fitted` with each responding sensor's rates and the episode rate multiplied by their scales, each
     sensor's chance of firing again in an episode set, the hourly multipliers and size shape set and the
-    gaps inside episodes scaled (when given), and the outing rate multiplied by its scale."""
+    gaps inside episodes scaled (when given)."""
     layout = []
     for room, scales, chances in zip(fitted.calibration.layout, sensor_scales, again, strict=True):
         sensors = tuple(
@@ -168,21 +161,8 @@ def _scaled(
             for s, scale, chance in zip(room.sensors, scales, chances, strict=True)
         )
         layout.append(room.model_copy(update={"sensors": sensors}))
-    outings = fitted.calibration.activities.outings
-    activities = fitted.calibration.activities.model_copy(
-        update={
-            "outings": outings.model_copy(
-                update={
-                    "free_day": outings.free_day * outing_scale,
-                    "workday": outings.workday * outing_scale,
-                }
-            )
-        }
-    )
-    update: dict[str, object] = {"layout": tuple(layout), "activities": activities}
+    update: dict[str, object] = {"layout": tuple(layout)}
     sources = {**fitted.sources, "layout.sensors.per_hour.scale": "pilot generation vs fit-day activations"}
-    if fitted.absences_per_day > 0:
-        sources["outings.scale"] = "pilot generation vs fit-day absences"
     if hourly is not None:
         update["hourly"] = tuple(hourly)
         sources["hourly"] = "pilot generation vs fit-day hourly profile"
@@ -237,7 +217,6 @@ def match_rates(fitted: FittedHome) -> FittedHome:
     size_shape = 1.0 if matched_sizes else None
     matched_bursts = 0 < fitted.burst_share < 1 and fitted.calibration.episodes is not None
     gap_scale = 1.0 if matched_bursts else None
-    outing_scale = 1.0
     current = fitted
     for _ in range(PILOT_ROUNDS):
         pilot = pilot_rates(current)
@@ -253,8 +232,6 @@ def match_rates(fitted: FittedHome) -> FittedHome:
             for chances, room, repeats in zip(again, layout, pilot.repeat, strict=True)
         ]
         episode_scale = _rescale(episode_scale, fitted.episodes_per_day, pilot.episodes)
-        if fitted.absences_per_day > 0:
-            outing_scale = _rescale(outing_scale, fitted.absences_per_day, pilot.absences)
         if hourly is not None:
             target = target or [
                 (fit_n * r + HOURLY_PRIOR * p) / (fit_n + HOURLY_PRIOR)
@@ -278,6 +255,5 @@ def match_rates(fitted: FittedHome) -> FittedHome:
             None if hourly is None else [float(w) for w in hourly],
             size_shape,
             gap_scale,
-            outing_scale,
         )
     return current
