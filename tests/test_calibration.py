@@ -26,7 +26,7 @@ from homesim.generation.home import generate_home
 from homesim.real_homes.calibration import CalibrationError, FittedHome, fit_home, moments
 from homesim.real_homes.calibration.fit import EPISODE_S, episodes_of
 from homesim.real_homes.calibration.moments import calibration_config
-from homesim.real_homes.calibration.run import REPORT_FILE, calibrate
+from homesim.real_homes.calibration.run import CALIBRATION_FILE, REPORT_FILE, calibrate
 from homesim.real_homes.importing import import_history
 from homesim.real_homes.realism.features import day_features
 from homesim.real_homes.realism.footing import load_home, sensor_table
@@ -204,15 +204,20 @@ def test_default_generation_is_unchanged() -> None:
 @pytest.mark.slow
 def test_calibrate_end_to_end(home_a: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(moments, "PILOT_DAYS", 7)  # a shorter pilot: the test checks the plumbing
-    fitted, report, out = calibrate(home_a, Workspace(tmp_path / "ws"), homes=2, days=4, seed=1, resamples=2)
+    fits, report, out = calibrate(
+        home_a, Workspace(tmp_path / "ws"), homes=2, days=4, seed=1, folds=1, resamples=2
+    )
+    (fitted,) = fits
     assert report.c2st.auc is not None and 0.0 <= report.c2st.auc <= 1.0
     assert report.c2st.n_negative == len(fitted.split.held_out_days)
     assert report.c2st.groups_positive == 2
     assert report.met == (report.c2st.auc <= report.target_auc)
     saved = json.loads((out / REPORT_FILE).read_text())
-    assert saved["dataset_id"] == report.dataset_id
-    homes = sorted((tmp_path / "ws" / "data" / "datasets" / report.dataset_id).iterdir())
-    assert (tmp_path / "ws" / "data" / "datasets" / report.dataset_id / "manifest.json").is_file()
+    (dataset_id,) = (f["dataset_id"] for f in saved["by_fold"])
+    assert saved["c2st"] == saved["by_fold"][0]["c2st"]  # one split: its own test
+    assert (out / CALIBRATION_FILE).is_file()
+    homes = sorted((tmp_path / "ws" / "data" / "datasets" / dataset_id).iterdir())
+    assert (tmp_path / "ws" / "data" / "datasets" / dataset_id / "manifest.json").is_file()
     assert homes
 
 
@@ -226,7 +231,9 @@ def test_too_few_days_to_split(home_a: Path) -> None:
     [
         (["--real", "/nonexistent/home", "--homes", "2"], "not a folder"),
         (["--real", "{synthetic}", "--homes", "2"], "not a real home"),
-        (["--real", "{real}", "--homes", "2", "--holdout-share", "0.9"], "cannot be split"),
+        (["--real", "{real}", "--homes", "2", "--folds", "1", "--holdout-share", "0.9"], "cannot be split"),
+        (["--real", "{real}", "--homes", "2"], "cannot be shared out among 3 folds"),
+        (["--real", "{real}", "--homes", "9", "--folds", "9"], "cannot be cut into 9 blocks"),
     ],
 )
 def test_cli_bad_input_exits_2_with_one_line(

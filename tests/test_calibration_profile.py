@@ -1,5 +1,6 @@
-"""Calibration's hourly profile and episode sizes: the moments the pilot matches (`hourly_share`,
-`episode_size_cv`) and the generator hooks that move them (`Calibration.hourly`, `Episodes.size_shape`)."""
+"""Calibration's hourly profile, episode sizes and bursts: the moments the pilot matches (`hourly_share`,
+`episode_size_cv`, `burst_share`) and the generator hooks that move them (`Calibration.hourly`,
+`Episodes.size_shape`, the gaps inside episodes)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from pydantic import ValidationError
 from homesim.datasets.home_folder import write_home
 from homesim.generation.calibration import Calibration
 from homesim.generation.home import generate_home
-from homesim.real_homes.calibration import FittedHome, fit_home
-from homesim.real_homes.calibration.fit import EPISODE_S, episode_size_cv, hourly_share
-from homesim.real_homes.calibration.moments import calibration_config
+from homesim.real_homes.calibration import FittedHome, fit_home, moments
+from homesim.real_homes.calibration.fit import EPISODE_S, burst_share, episode_size_cv, hourly_share
+from homesim.real_homes.calibration.moments import calibration_config, match_rates
 from homesim.real_homes.importing import import_history
 from homesim.real_homes.realism.footing import load_home
 
@@ -84,3 +85,43 @@ def test_size_shape_evens_episode_sizes(fitted: FittedHome, tmp_path: Path) -> N
     wide = episode_size_cv(_home(fitted, shaped(0.2), tmp_path / "wide"))
     even = episode_size_cv(_home(fitted, shaped(50.0), tmp_path / "even"))
     assert even < wide
+
+
+def test_burst_share_counts_gaps_under_a_minute() -> None:
+    assert burst_share(_activations([0.0, 30.0, 100.0, 1000.0])) == pytest.approx(1 / 3)
+    assert burst_share(_activations([0.0])) == 0.0
+
+
+def test_shorter_gaps_inside_episodes_give_more_bursts(fitted: FittedHome, tmp_path: Path) -> None:
+    cal = fitted.calibration
+    assert cal.episodes is not None
+
+    def scaled(factor: float) -> Calibration:
+        assert cal.episodes is not None
+        gaps = {
+            k: tuple(v * factor for v in getattr(cal.episodes, k))
+            for k in ("gap_s", "room_gap_s", "same_gap_s")
+        }
+        return cal.model_copy(update={"episodes": cal.episodes.model_copy(update=gaps)})
+
+    slow = burst_share(_home(fitted, scaled(3.0), tmp_path / "slow"))
+    quick = burst_share(_home(fitted, scaled(0.3), tmp_path / "quick"))
+    assert quick > slow + 0.05
+
+
+def test_match_rates_scales_every_gap_by_one_factor(
+    fitted: FittedHome, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(moments, "PILOT_DAYS", 7)  # a shorter pilot: the test checks the plumbing
+    monkeypatch.setattr(moments, "PILOT_ROUNDS", 2)
+    assert 0 < fitted.burst_share < 1
+    before, after = fitted.calibration.episodes, match_rates(fitted).calibration.episodes
+    assert before is not None and after is not None and before.room_gap_s and after.room_gap_s
+    ratios = {
+        round(a / b, 9)
+        for q, r in ((before.gap_s, after.gap_s), (before.room_gap_s, after.room_gap_s))
+        for a, b in zip(r, q, strict=True)
+        if b > 0
+    }
+    assert len(ratios) == 1 and ratios != {1.0}
+    assert min(moments.GAP_SCALES) <= ratios.pop() <= max(moments.GAP_SCALES)

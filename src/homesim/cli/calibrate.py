@@ -25,8 +25,18 @@ def calibrate_command(
     homes: Annotated[int, typer.Option(min=1, max=10_000, help="calibrated homes to generate")],
     seed: Annotated[int, typer.Option(min=0, help="seed; home i is reproducible from (seed, i)")] = 0,
     days: Annotated[int, typer.Option(min=2, max=3660, help="days per calibrated home")] = 28,
+    folds: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=20,
+            help="cross-fitted score: hold out each of this many blocks of the real home's days in turn "
+            "(1: hold out the last --holdout-share)",
+        ),
+    ] = 3,
     holdout_share: Annotated[
-        float, typer.Option(min=0.05, max=0.95, help="share of the real home's kept days held out of the fit")
+        float,
+        typer.Option(min=0.05, max=0.95, help="with --folds 1: share of the real home's kept days held out"),
     ] = 0.3,
     resamples: Annotated[
         int | None, typer.Option(min=1, help="bootstrap resamples behind each AUC's CI (default 200)")
@@ -45,12 +55,13 @@ def calibrate_command(
 
     settings, ws = start_command(workspace, workers, executor)
     try:
-        fitted, report, out = calibrate(
+        fits, report, out = calibrate(
             real,
             ws,
             homes=homes,
             days=days,
             seed=seed,
+            folds=folds,
             holdout_share=holdout_share,
             executor=settings.executor,
             workers=settings.workers,
@@ -62,19 +73,25 @@ def calibrate_command(
     if json_out:
         console.print_json(report.model_dump_json())
         return
-    cal = fitted.calibration
+    cal = fits[0].calibration
     console.print(
-        f"{report.real_home}: fitted on {report.fit_days} days, {report.held_out_days} held out; "
+        f"{report.real_home}: {report.held_out_days} days scored in {report.folds} fold(s), each fitted on "
+        f"{report.fit_days}+ days; "
         f"{cal.residents} resident(s), {len(cal.layout)} rooms, "
         f"{sum(len(r.sensors) for r in cal.layout)} sensors, "
         f"wake {cal.wake_h:.2f} h, bed {cal.bedtime_h:.2f} h",
         highlight=False,
     )
+    by_fold = [] if report.folds == 1 else [t for f in report.by_fold for t in (f.c2st, f.floor)]
     console.print(
-        c2st_table([report.c2st, report.floor], "calibrated homes vs held-out days (0.5 = indistinguishable)")
+        c2st_table(
+            [report.c2st, report.floor, *by_fold],
+            "calibrated homes vs held-out days (0.5 = indistinguishable)",
+        )
     )
     verdict = "—" if report.met is None else ("met" if report.met else "NOT met")
     console.print(
-        f"target AUC ≤ {report.target_auc:.2f}: {verdict}; dataset {report.dataset_id}; saved in {out}",
+        f"target AUC ≤ {report.target_auc:.2f}: {verdict}; "
+        f"dataset(s) {', '.join(f.dataset_id for f in report.by_fold)}; saved in {out}",
         highlight=False,
     )

@@ -1,14 +1,16 @@
 """Fitting one real home's behaviour: its layout, household clock and activity-model parameters.
 
-The home's kept days (on the realism footing) are split in time: the first (1 − holdout) share is the
-fit period, the rest is held out for scoring. Everything the fit reads — activations, absences, labelled
-activities — is cut at the first held-out day's midnight (`FitSplit.cutoff`), so nothing held out
-reaches the fitted values. What is fitted overrides fields of the packaged `ActivityModel`
-(`activities.yaml`); `FittedHome.sources` says where each fitted value came from.
+The home's kept days (on the realism footing) are split in time: one contiguous block of them is held out
+for scoring, the rest is fitted on — the last (holdout) share (`split_days`), or the j-th of k blocks
+for a cross-fitted score (`fold_splits`). Everything the fit reads — activations, absences, labelled
+activities — that overlaps the held-out block's midnights (`FitSplit.cutoff` to `FitSplit.resume`) is
+dropped, so nothing held out reaches the fitted values. What is fitted overrides fields of the packaged
+`ActivityModel` (`activities.yaml`); `FittedHome.sources` says where each fitted value came from.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -22,7 +24,7 @@ from homesim.datasets.home_folder import read_home
 from homesim.generation.activity_params import ActivityModel, KindSpec, RoutineSpec, load_activity_model
 from homesim.generation.calibration import DEFAULT_ON_S, Calibration, Episodes, RoomLayout, SensorFit
 from homesim.generation.catalog import load_catalog
-from homesim.real_homes.realism.features import NIGHT_EPISODE_GAP_S, day_features
+from homesim.real_homes.realism.features import BURST_S, NIGHT_EPISODE_GAP_S, day_features
 from homesim.real_homes.realism.footing import HomeActivity, load_home, sensor_table
 from homesim.schema.activities import room_class
 from homesim.schema.home import Home
@@ -60,7 +62,8 @@ class CalibrationError(ValueError):
 
 
 class FitSplit(BaseModel):
-    """Which kept days were fitted on and which are held out; `cutoff` is the first held-out midnight."""
+    """Which kept days were fitted on and which are held out; `cutoff` is the first held-out midnight,
+    `resume` the first fit day's midnight after the held-out block (None: the block runs to the end)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -68,6 +71,9 @@ class FitSplit(BaseModel):
     fit_days: list[date]
     held_out_days: list[date]
     cutoff: datetime
+    resume: datetime | None = None
+    #: (j, k): the held-out block is the j-th of k (cross-fitting); None: the last `holdout_share`.
+    fold: tuple[int, int] | None = None
 
 
 class FittedHome(BaseModel):
@@ -92,6 +98,9 @@ class FittedHome(BaseModel):
     #: Coefficient of variation of the fit days' episode sizes (`episode_size_cv`): what `match_rates`
     #: matches the episodes' `size_shape` to (0: not matched).
     episode_size_cv: float = 0.0
+    #: Share of the fit days' gaps between consecutive activations under a minute (`burst_share`): what
+    #: `match_rates` matches the scale of the gaps inside episodes to (0: not matched).
+    burst_share: float = 0.0
     sources: dict[str, str]
 
 
@@ -112,6 +121,29 @@ def split_days(home: HomeActivity, holdout_share: float) -> FitSplit:
     )
 
 
+def fold_splits(home: HomeActivity, folds: int) -> list[FitSplit]:
+    """The k-fold cross-fitting splits: the kept days cut into `folds` contiguous blocks of (nearly) equal
+    length, each held out once while the others are fitted on."""
+    days = home.kept_days.sort("day")["day"].to_list()
+    edges = np.linspace(0, len(days), folds + 1).round().astype(int).tolist()
+    if folds < 2 or min(np.diff(edges)) < MIN_SPLIT_DAYS:
+        raise CalibrationError(
+            f"{home.home}: {len(days)} kept days cannot be cut into {folds} blocks of at least "
+            f"{MIN_SPLIT_DAYS} days"
+        )
+    return [
+        FitSplit(
+            holdout_share=(b - a) / len(days),
+            fit_days=days[:a] + days[b:],
+            held_out_days=days[a:b],
+            cutoff=datetime.combine(days[a], time()),
+            resume=datetime.combine(days[b], time()) if b < len(days) else None,
+            fold=(j, folds),
+        )
+        for j, (a, b) in enumerate(itertools.pairwise(edges))
+    ]
+
+
 def restrict_days(home: HomeActivity, days: list[date], reason: str) -> HomeActivity:
     """The same home with only `days` kept (the others dropped with `reason`)."""
     keep = pl.col("day").is_in(days)
@@ -124,16 +156,21 @@ def restrict_days(home: HomeActivity, days: list[date], reason: str) -> HomeActi
     )
 
 
-def _before(home: HomeActivity, cutoff: datetime) -> HomeActivity:
-    """Only what happened before `cutoff`: activations starting and absences ending before it."""
+def _outside(split: FitSplit) -> pl.Expr:
+    """Intervals (`start`, `end`) wholly outside the held-out block: ending by its first midnight, or
+    starting from the midnight the fit resumes at."""
+    before = pl.col("end") <= split.cutoff
+    return before if split.resume is None else before | (pl.col("start") >= split.resume)
+
+
+def _fit_period(home: HomeActivity, split: FitSplit) -> HomeActivity:
+    """Only what happened outside the held-out block: its activations and absences."""
     return replace(
-        home,
-        activations=home.activations.filter(pl.col("end") <= cutoff),
-        away=home.away.filter(pl.col("end") <= cutoff),
+        home, activations=home.activations.filter(_outside(split)), away=home.away.filter(_outside(split))
     )
 
 
-def _labels(directory: Path, tz: str, cutoff: datetime) -> pl.DataFrame | None:
+def _labels(directory: Path, tz: str, split: FitSplit) -> pl.DataFrame | None:
     path = HomeFolder(directory).activities
     if not path.is_file():
         return None
@@ -141,7 +178,7 @@ def _labels(directory: Path, tz: str, cutoff: datetime) -> pl.DataFrame | None:
     labels = (
         pl.read_parquet(path, columns=["person", "activity", "start", "end"])
         .select(person=pl.col("person").cast(pl.String), activity=pl.col("activity").cast(pl.String), **local)
-        .filter(pl.col("end") <= cutoff)
+        .filter(_outside(split))
         .sort("person", "start")
     )
     return labels if labels.height else None
@@ -252,6 +289,13 @@ def episode_size_cv(activations: pl.DataFrame) -> float:
     """Coefficient of variation of the number of activations per episode (0 with fewer than two)."""
     sizes = episode_sizes(_gaps(activations))
     return float(sizes.std() / sizes.mean()) if len(sizes) > 1 else 0.0
+
+
+def burst_share(activations: pl.DataFrame) -> float:
+    """Share of the gaps between consecutive `activations` (any sensor) under `BURST_S` — the realism
+    features' burst share (0 with no gap)."""
+    gaps = _gaps(activations)
+    return float(np.mean(gaps < BURST_S)) if len(gaps) else 0.0
 
 
 def hourly_share(activations: pl.DataFrame) -> list[float]:
@@ -506,13 +550,16 @@ class _Fit:
         return fits
 
 
-def fit_home(directory: Path, holdout_share: float = HOLDOUT_SHARE) -> FittedHome:
-    """Fit the calibration of the real home in `directory` on its first (1 − `holdout_share`) kept days."""
+def fit_home(
+    directory: Path, holdout_share: float = HOLDOUT_SHARE, fold: tuple[int, int] | None = None
+) -> FittedHome:
+    """Fit the calibration of the real home in `directory` on its first (1 − `holdout_share`) kept days,
+    or, with `fold` = (j, k), on all but the j-th of k contiguous blocks of them (`fold_splits`)."""
     home_json = read_home(directory)
     footing = load_home(directory, real=True)
-    split = split_days(footing, holdout_share)
-    fit = restrict_days(_before(footing, split.cutoff), split.fit_days, "held out")
-    labels = _labels(directory, footing.timezone, split.cutoff)
+    split = split_days(footing, holdout_share) if fold is None else fold_splits(footing, fold[1])[fold[0]]
+    fit = restrict_days(_fit_period(footing, split), split.fit_days, "held out")
+    labels = _labels(directory, footing.timezone, split)
     people = labels["person"].n_unique() if labels is not None else len(home_json.people)
     residents = max(1, min(people, 12))
     f = _Fit(fit, labels, split, residents)
@@ -556,5 +603,6 @@ def fit_home(directory: Path, holdout_share: float = HOLDOUT_SHARE) -> FittedHom
         episodes_per_day=episodes_per_day(fit_acts, len(split.fit_days)),
         hourly_share=hourly_share(fit_acts),
         episode_size_cv=episode_size_cv(fit_acts),
+        burst_share=burst_share(fit_acts),
         sources=dict(sorted(f.sources.items())),
     )

@@ -1,14 +1,16 @@
 """Matching each calibrated sensor's activations per day and repeats, the episodes per day, the hourly
-profile and the spread of episode sizes to the real home's fit days, by simulation.
+profile, the spread of episode sizes and the share of activations in bursts to the real home's fit days, by
+simulation.
 
 The rates `fit` reads per activity are only as good as the match between real labels and the synthetic
 activity model (a label's length, unlabelled time, how often an activity recurs), and how often a sensor
 fires twice in a row depends on everything else in the generator. A pilot generation — a few homes from
 the fitted calibration alone, put on the realism footing — measures each sensor's activations per day and
 the share of them followed by the same sensor, the episodes per day, the share of activations in each
-hour and the episode sizes' coefficient of variation; each sensor's rates, its chance of firing again in an
-episode, the episode rate and the hourly multipliers are rescaled by real ÷ pilot, and the episodes' size
-shape by the squared ratio of the CVs, over a few rounds: the method of simulated moments. Only the fit
+hour, the episode sizes' coefficient of variation and the burst share (gaps under a minute); each sensor's
+rates, its chance of firing again in an episode, the episode rate and the hourly multipliers are rescaled
+by real ÷ pilot, the episodes' size shape by the squared ratio of the CVs, and the gaps inside episodes by
+the ratio of the burst shares' odds, over a few rounds: the method of simulated moments. Only the fit
 days' figures go in, so the held-out days stay out.
 """
 
@@ -26,7 +28,13 @@ from homesim.generation.calibration import layout_entities
 from homesim.generation.catalog import load_catalog
 from homesim.generation.config import GenerationConfig
 from homesim.generation.home import generate_home
-from homesim.real_homes.calibration.fit import FittedHome, episode_size_cv, episodes_per_day, hourly_share
+from homesim.real_homes.calibration.fit import (
+    FittedHome,
+    burst_share,
+    episode_size_cv,
+    episodes_per_day,
+    hourly_share,
+)
 from homesim.real_homes.realism.footing import load_home
 
 #: Calibrated homes are apartments: one home type with no vacation stays (the real home's absences are
@@ -47,6 +55,9 @@ SHAPES = (0.2, 50.0)
 #: by this many pseudo-activations: 24 shares fitted from a few hundred activations would copy the fit
 #: days' chance peaks (a Dirichlet prior centred on the model's profile).
 HOURLY_PRIOR = 400.0
+#: Bounds on the factor the gaps inside episodes are scaled by (the fitted gaps lengthen in the generator:
+#: an activation waits until its sensor clears, thinning and merging leave longer gaps).
+GAP_SCALES = (0.2, 5.0)
 
 
 def calibration_config(fitted: FittedHome, homes: int, days: int, seed: int) -> GenerationConfig:
@@ -68,14 +79,15 @@ def calibration_config(fitted: FittedHome, homes: int, days: int, seed: int) -> 
 class Pilot(NamedTuple):
     """What a pilot generation measures: per layout sensor (`[room][sensor]`) its activations per kept
     day and the share of them the home's next activation is the same sensor again; episodes per kept day;
-    the share of the activations in each local hour; the episode sizes' coefficient of variation (mean
-    over the homes)."""
+    the share of the activations in each local hour; the episode sizes' coefficient of variation and the
+    burst share (means over the homes)."""
 
     per_day: list[list[float]]
     repeat: list[list[float]]
     episodes: float
     hourly: list[float]
     size_cv: float
+    burst: float
 
 
 def pilot_rates(fitted: FittedHome) -> Pilot:
@@ -86,6 +98,7 @@ def pilot_rates(fitted: FittedHome) -> Pilot:
     days = 0
     episodes = 0.0
     size_cv = 0.0
+    burst = 0.0
     kept_acts = []
     with tempfile.TemporaryDirectory(prefix="homesim-pilot-") as tmp:
         for i in range(PILOT_HOMES):
@@ -97,6 +110,7 @@ def pilot_rates(fitted: FittedHome) -> Pilot:
             acts = home.activations.filter(pl.col("start").dt.date().is_in(kept))
             episodes += episodes_per_day(acts, 1)
             size_cv += episode_size_cv(acts) / PILOT_HOMES
+            burst += burst_share(acts) / PILOT_HOMES
             kept_acts.append(acts)
             per_sensor = _per_sensor(acts)
             for entity_id, (r, j) in layout_entities(generated.home, fitted.calibration).items():
@@ -113,6 +127,7 @@ def pilot_rates(fitted: FittedHome) -> Pilot:
         episodes=episodes / max(days, 1),
         hourly=hourly_share(pl.concat(kept_acts)),
         size_cv=size_cv,
+        burst=burst,
     )
 
 
@@ -134,9 +149,11 @@ def _scaled(
     episode_scale: float,
     hourly: list[float] | None,
     size_shape: float | None,
+    gap_scale: float | None,
 ) -> FittedHome:
     """`fitted` with each responding sensor's rates and the episode rate multiplied by their scales, each
-    sensor's chance of firing again in an episode set, and the hourly multipliers set (when given)."""
+    sensor's chance of firing again in an episode set, the hourly multipliers and size shape set and the
+    gaps inside episodes scaled (when given)."""
     layout = []
     for room, scales, chances in zip(fitted.calibration.layout, sensor_scales, again, strict=True):
         sensors = tuple(
@@ -151,8 +168,19 @@ def _scaled(
         sources["hourly"] = "pilot generation vs fit-day hourly profile"
     episodes = fitted.calibration.episodes
     if episodes is not None:
+        gaps: dict[str, object] = {}
+        if gap_scale is not None:
+            gaps = {
+                name: None if q is None else tuple(v * gap_scale for v in q)
+                for name, q in (
+                    ("gap_s", episodes.gap_s),
+                    ("room_gap_s", episodes.room_gap_s),
+                    ("same_gap_s", episodes.same_gap_s),
+                )
+            }
+            sources["episodes.gap_scale"] = "pilot generation vs fit-day burst share"
         update["episodes"] = episodes.model_copy(
-            update={"per_h": episodes.per_h * episode_scale, "size_shape": size_shape}
+            update={"per_h": episodes.per_h * episode_scale, "size_shape": size_shape, **gaps}
         )
         if size_shape is not None:
             sources["episodes.size_shape"] = "pilot generation vs fit-day episode sizes"
@@ -160,6 +188,10 @@ def _scaled(
         sources["layout.sensors.again"] = "pilot generation vs fit-day repeats"
     calibration = fitted.calibration.model_copy(update=update)
     return fitted.model_copy(update={"calibration": calibration, "sources": dict(sorted(sources.items()))})
+
+
+def _odds(share: float) -> float:
+    return share / (1.0 - share)
 
 
 def _rescale(scale: float, real: float, synthetic: float) -> float:
@@ -183,6 +215,8 @@ def match_rates(fitted: FittedHome) -> FittedHome:
     target: list[float] = []
     matched_sizes = fitted.episode_size_cv > 0 and fitted.calibration.episodes is not None
     size_shape = 1.0 if matched_sizes else None
+    matched_bursts = 0 < fitted.burst_share < 1 and fitted.calibration.episodes is not None
+    gap_scale = 1.0 if matched_bursts else None
     current = fitted
     for _ in range(PILOT_ROUNDS):
         pilot = pilot_rates(current)
@@ -208,6 +242,11 @@ def match_rates(fitted: FittedHome) -> FittedHome:
         if size_shape is not None and pilot.size_cv > 0:
             # A gamma's coefficient of variation goes as 1/√shape.
             size_shape = float(np.clip(size_shape * (pilot.size_cv / fitted.episode_size_cv) ** 2, *SHAPES))
+        if gap_scale is not None and 0 < pilot.burst < 1:
+            # Shorter gaps, more of them under a minute: scaled by the ratio of the shares' odds.
+            gap_scale = float(
+                np.clip(gap_scale * _odds(pilot.burst) / _odds(fitted.burst_share), *GAP_SCALES)
+            )
         current = _scaled(
             fitted,
             scales,
@@ -215,5 +254,6 @@ def match_rates(fitted: FittedHome) -> FittedHome:
             episode_scale,
             None if hourly is None else [float(w) for w in hourly],
             size_shape,
+            gap_scale,
         )
     return current

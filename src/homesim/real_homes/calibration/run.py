@@ -1,16 +1,22 @@
-"""`calibrate(real_dir, homes=N)`: fit one real home, generate N homes like it, score them on its held-out
-days.
+"""`calibrate(real_dir, homes=N)`: fit one real home, generate N homes like it, score them on days held
+out of the fit.
 
+By default the score is cross-fitted (`folds` = k): the real home's kept days are cut into k contiguous
+blocks; fold j fits on the other blocks, generates its share of the N homes and is scored against block
+j, and the folds' scores are averaged (`crossfit.mean_c2st`), so every real day is scored once, always
+against homes fitted without it. With `folds` = 1 the last `holdout_share` of the days is held out instead.
 The homes go through the normal generation path (`DataGenerationManager`, so the cache, manifest, ground
-truth and `activities.parquet` all work) with the fitted `Calibration` in `GenerationConfig.calibration`.
-The score is the realism module's classifier two-sample test (`realism.statistics.c2st`) of the
-calibrated homes' days against the real home's held-out days — synthetic days grouped by home, real days
-by day (there is one real home) — with its floor: the real home's own fit days against its held-out days.
+truth and `activities.parquet` all work) with the fitted `Calibration` in `GenerationConfig.calibration`,
+one dataset per fold. Each fold's score is the realism module's classifier two-sample test
+(`realism.statistics.c2st`) of its calibrated homes' days against its held-out days — synthetic days
+grouped by home, real days by day (there is one real home) — with its floor: the real home's own fit
+days against the same held-out days.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +25,9 @@ from pydantic import BaseModel, ConfigDict
 
 from homesim.datasets.home_folder import read_home
 from homesim.datasets.manager import DataGenerationManager
+from homesim.generation.config import GenerationConfig
 from homesim.io import write_text_atomic
+from homesim.real_homes.calibration.crossfit import mean_c2st
 from homesim.real_homes.calibration.fit import (
     HOLDOUT_SHARE,
     CalibrationError,
@@ -35,8 +43,31 @@ from homesim.workspace import Workspace
 
 #: Acceptance target of issue 14: calibrated homes vs the held-out days of their real home.
 TARGET_AUC = 0.70
+#: Cross-fitted folds by default (each holds out a third of the real home's days).
+FOLDS = 3
 CALIBRATION_FILE = "calibration.json"
 REPORT_FILE = "calibration_report.json"
+
+
+class FoldScore(BaseModel):
+    """One fold: which real days it held out, the dataset of its homes, and its two tests."""
+
+    model_config = ConfigDict(frozen=True)
+
+    fold: int
+    fit_days: int
+    held_out: tuple[date, date]
+    held_out_days: int
+    homes: int
+    dataset_id: str
+    c2st: C2ST
+    floor: C2ST
+
+
+def calibration_file(fold: int, folds: int) -> str:
+    """The saved fit of fold `fold` (0-based) of `folds`: `calibration.json`, or `calibration-<j>.json`
+    (1-based) for each cross-fitted fold."""
+    return CALIBRATION_FILE if folds == 1 else f"calibration-{fold + 1}.json"
 
 
 class CalibrationReport(BaseModel):
@@ -48,14 +79,18 @@ class CalibrationReport(BaseModel):
     homes: int
     days: int
     seed: int
+    #: Cross-fitted folds (1: the last `holdout_share` of the days held out).
+    folds: int
     holdout_share: float
-    dataset_id: str
+    #: Real days scored (each held out of one fold's fit), and the fewest days a fold's fit read.
     fit_days: int
     held_out_days: int
-    #: Calibrated homes' days vs the real home's held-out days (0.5 = indistinguishable).
+    #: Calibrated homes' days vs the real home's held-out days (0.5 = indistinguishable); over folds, the
+    #: weighted mean of theirs.
     c2st: C2ST
     #: The real home's fit days vs its held-out days: what a perfect copy of the home would score.
     floor: C2ST
+    by_fold: list[FoldScore]
     target_auc: float = TARGET_AUC
     #: Whether the AUC is at or under the target (None when the AUC could not be computed).
     met: bool | None
@@ -105,6 +140,35 @@ def score(
     return main, floor
 
 
+def _fold(
+    real_dir: Path,
+    fitted: FittedHome,
+    manager: DataGenerationManager,
+    config: GenerationConfig,
+    resamples: int,
+) -> FoldScore:
+    """Generate one fold's homes and score them against its held-out days."""
+    result = manager.generate(config)
+    if result.failures:
+        raise CalibrationError(f"{len(result.failures)} calibrated homes failed: {result.failures[0].error}")
+    dataset_dir = result.manifest_path.parent
+    main, floor = score(real_dir, resolve_homes(dataset_dir), fitted, resamples)
+    if fitted.split.fold is not None:
+        j, k = fitted.split.fold
+        main, floor = (t.model_copy(update={"name": f"fold {j + 1}/{k}: {t.name}"}) for t in (main, floor))
+    held = fitted.split.held_out_days
+    return FoldScore(
+        fold=0 if fitted.split.fold is None else fitted.split.fold[0],
+        fit_days=len(fitted.split.fit_days),
+        held_out=(held[0], held[-1]),
+        held_out_days=len(held),
+        homes=config.homes,
+        dataset_id=dataset_dir.name,
+        c2st=main,
+        floor=floor,
+    )
+
+
 def calibrate(
     real: Path,
     workspace: Workspace,
@@ -112,42 +176,66 @@ def calibrate(
     homes: int,
     days: int,
     seed: int = 0,
+    folds: int = FOLDS,
     holdout_share: float = HOLDOUT_SHARE,
     executor: str = "inline",
     workers: int = 1,
     resamples: int = BOOTSTRAP_RESAMPLES,
-) -> tuple[FittedHome, CalibrationReport, Path]:
-    """Fit the real home at `real`, generate `homes` homes like it into `workspace`, score them; saves
-    `calibration.json` and `calibration_report.json` and returns them with the folder they are in."""
+) -> tuple[list[FittedHome], CalibrationReport, Path]:
+    """Fit the real home at `real` (once per fold), generate `homes` homes like it into `workspace` (shared
+    out among the folds), score them; saves each fold's `FittedHome` (`calibration_file`) and
+    `calibration_report.json` and returns them with the folder they are in."""
     dirs = resolve_homes(real)
     if len(dirs) != 1:
         raise CalibrationError(f"{real}: calibrate from one real home folder, found {len(dirs)}")
     real_dir = dirs[0]
     if read_home(real_dir).metadata.real_source is None:
         raise CalibrationError(f"{real_dir}: not a real home (import one with `homesim import-history`)")
-    fitted = match_rates(fit_home(real_dir, holdout_share))
-    config = calibration_config(fitted, homes, days, seed)
+    if homes < folds:
+        raise CalibrationError(
+            f"{homes} homes cannot be shared out among {folds} folds: give at least {folds}"
+        )
+    fits = (
+        [fit_home(real_dir, holdout_share)]
+        if folds == 1
+        else [fit_home(real_dir, fold=(j, folds)) for j in range(folds)]
+    )
+    # Fold j's homes: seed·k + j, so no two (seed, fold) pairs share a stream (k = 1: the seed itself).
+    shares = [len(part) for part in np.array_split(np.arange(homes), folds)]
+    scores = []
     with DataGenerationManager(workspace, executor, workers=workers) as manager:
-        result = manager.generate(config)
-    if result.failures:
-        raise CalibrationError(f"{len(result.failures)} calibrated homes failed: {result.failures[0].error}")
-    dataset_dir = result.manifest_path.parent
-    main, floor = score(real_dir, resolve_homes(dataset_dir), fitted, resamples)
+        for j, fitted in enumerate(fits):
+            fits[j] = match_rates(fitted)
+            config = calibration_config(fits[j], shares[j], days, seed * folds + j)
+            scores.append(_fold(real_dir, fits[j], manager, config, resamples))
+    held_out = [s.held_out_days for s in scores]
+    main = (
+        scores[0].c2st
+        if folds == 1
+        else mean_c2st("calibrated vs held-out days", [s.c2st for s in scores], held_out)
+    )
+    floor = (
+        scores[0].floor
+        if folds == 1
+        else mean_c2st("real: fit days vs held-out days", [s.floor for s in scores], held_out)
+    )
     report = CalibrationReport(
-        real_home=fitted.home,
+        real_home=fits[0].home,
         homes=homes,
         days=days,
         seed=seed,
-        holdout_share=holdout_share,
-        dataset_id=dataset_dir.name,
-        fit_days=len(fitted.split.fit_days),
-        held_out_days=len(fitted.split.held_out_days),
+        folds=folds,
+        holdout_share=holdout_share if folds == 1 else 1 / folds,
+        fit_days=min(s.fit_days for s in scores),
+        held_out_days=sum(held_out),
         c2st=main,
         floor=floor,
+        by_fold=scores,
         met=None if main.auc is None else main.auc <= TARGET_AUC,
     )
-    out = workspace.reports_dir / "calibration" / fitted.home
+    out = workspace.reports_dir / "calibration" / fits[0].home
     out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out / CALIBRATION_FILE, fitted.model_dump_json(indent=2) + "\n")
+    for j, fitted in enumerate(fits):
+        write_text_atomic(out / calibration_file(j, folds), fitted.model_dump_json(indent=2) + "\n")
     write_text_atomic(out / REPORT_FILE, report.model_dump_json(indent=2) + "\n")
-    return fitted, report, out
+    return fits, report, out

@@ -13,13 +13,12 @@ groups. Everything has a fixed random_state.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 import polars as pl
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from scipy import stats
 from sklearn.impute import SimpleImputer
 from sklearn.inspection import permutation_importance
@@ -69,6 +68,9 @@ class C2ST(BaseModel):
     #: Features by mean permutation importance (drop in AUC when shuffled), largest first.
     importance: list[tuple[str, float]]
     note: str = ""
+    #: The bootstrap resamples' AUCs behind the CI (not saved): what a score averaged over several tests
+    #: (the calibration's cross-fitted folds) draws its own CI from.
+    bootstrap_aucs: list[float] = Field(default_factory=list, exclude=True)
 
 
 def _classifier() -> Pipeline:
@@ -125,13 +127,11 @@ def _group_means(scores: F64, groups: NDArray[Any], y: NDArray[np.int_]) -> tupl
     )
 
 
-def _bootstrap_ci(
-    matrix: F64, y: NDArray[np.int_], groups: NDArray[Any], resamples: int
-) -> tuple[float, float, int]:
-    """95 % percentile CI of the cross-validated AUC by a bootstrap over groups that refits: each resample
+def _bootstrap_aucs(matrix: F64, y: NDArray[np.int_], groups: NDArray[Any], resamples: int) -> list[float]:
+    """Bootstrap of the cross-validated AUC over groups that refits (its CI: `percentile_ci`): each resample
     draws each class's groups with replacement (copies of a group share its id, so they sit in one fold)
     and reruns the whole grouped cross-validation. Resamples with under 2 distinct groups in a class
-    cannot be cross-validated and are skipped; returns (low, high, resamples used)."""
+    cannot be cross-validated and are skipped; returns the AUCs of the resamples used."""
     codes = np.unique(groups, return_inverse=True)[1]
     members = [np.flatnonzero(codes == g) for g in range(codes.max() + 1)]
     by_class = [np.array([g for g, m in enumerate(members) if y[m[0]] == c]) for c in (1, 0)]
@@ -144,11 +144,16 @@ def _bootstrap_ci(
             continue
         rows = np.concatenate([members[g] for d in drawn for g in d])
         scores, _ = _out_of_fold(matrix[rows], y[rows], codes[rows], min(MAX_FOLDS, distinct), False)
-        aucs.append(roc_auc_score(y[rows], scores))
+        aucs.append(float(roc_auc_score(y[rows], scores)))
+    return aucs
+
+
+def percentile_ci(aucs: list[float]) -> tuple[float | None, float | None]:
+    """The 95 % percentile interval of bootstrap AUCs (None, None without any)."""
     if not aucs:
-        return math.nan, math.nan, 0
+        return None, None
     low, high = np.quantile(aucs, [0.025, 0.975])
-    return float(low), float(high), len(aucs)
+    return float(low), float(high)
 
 
 def _min_p(n_pos: int, n_neg: int) -> float:
@@ -220,7 +225,8 @@ def _c2st(
     matrix = x.to_numpy().astype(np.float64)
     scores, importance = _out_of_fold(matrix, y, groups, folds, with_importance)
     auc = float(roc_auc_score(y, scores))
-    low, high, used = _bootstrap_ci(matrix, y, groups, resamples)
+    aucs = _bootstrap_aucs(matrix, y, groups, resamples)
+    low, high = percentile_ci(aucs)
     pos_means, neg_means = _group_means(scores, groups, y)
     p_value = float(stats.mannwhitneyu(pos_means, neg_means, alternative="greater", method="exact").pvalue)
     min_p = _min_p(g_pos, g_neg)
@@ -229,9 +235,10 @@ def _c2st(
     return C2ST(
         **base,
         auc=auc,
-        ci_low=None if math.isnan(low) else low,
-        ci_high=None if math.isnan(high) else high,
-        bootstrap_resamples=used,
+        ci_low=low,
+        ci_high=high,
+        bootstrap_resamples=len(aucs),
+        bootstrap_aucs=aucs,
         p_value=p_value,
         min_p_value=min_p,
         significant=p_value < ALPHA,
