@@ -9,9 +9,9 @@ import polars as pl
 import pytest
 
 from homesim.generation.calendar import day_grid
+from homesim.generation.config import GenerationConfig
 from homesim.generation.decoys import CO_USE_STATES, CoUse, emit_co_uses
 from homesim.generation.event_table import EventBuffer
-from homesim.generation.config import GenerationConfig
 from homesim.generation.home import GeneratedHome, generate_home
 from homesim.ground_truth.truth import build_ground_truth, event_frame
 from homesim.schema.ground_truth import GroundTruth
