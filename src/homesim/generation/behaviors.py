@@ -39,8 +39,9 @@ from homesim.schema.patterns import (
 
 #: Catalog tags of the sensors a manual co-use may start with (someone walks in, opens the door, sits down).
 _CO_USE_SENSORS = ("motion", "door", "occupancy", "bed", "seat")
-#: Share of households with a walk-in decoy (`decoys.plan_walk_in`).
+#: Share of households with walk-in decoys (`decoys.plan_walk_in`), and walk-ins per household at most.
 _WALK_IN_HOMES = 0.8
+_WALK_INS = 2
 #: Share of habit synergies with an "only after dark" condition (`habits.py`).
 _DARK_HABITS = 0.4
 
@@ -667,27 +668,31 @@ class _Planner:
         self._walk_in(busy)
 
     def _walk_in(self, busy: set[str]) -> None:
-        """In `_WALK_IN_HOMES` of households, a light someone switches by hand on walking in, seconds after
-        some of a motion sensor's detections (`decoys.plan_walk_in`), on a light no synergy, scene or
-        co-use drives and no behaviour links to that sensor."""
+        """In `_WALK_IN_HOMES` of households, up to `_WALK_INS` lights, each in its own area, that someone
+        switches by hand on walking in, seconds after some of a motion sensor's detections
+        (`decoys.plan_walk_in`), on lights no synergy, scene or co-use drives and no behaviour links to
+        that sensor."""
         if self.rng.random() > _WALK_IN_HOMES:
             return
-        used = {e for u in self.co_uses for e in (u.entity_a, u.entity_b)}
         motion = [e for e in entities_with_tag(self.home, "motion", self.tags) if e.domain == "binary_sensor"]
-        lights = [
-            e
-            for e in self.home.entities
-            if e.role == "main" and e.domain == "light" and e.entity_id not in busy | used
-        ]
-        use = plan_walk_in(
-            motion,
-            lights,
-            lambda e: self.area_of[e.entity_id],
-            linked_pairs(self.behaviors),
-            len(self.co_uses),
-            self.rng,
-        )
-        if use is not None:
+        linked = linked_pairs(self.behaviors)
+        walked: set[str] = set()
+        for _ in range(_WALK_INS):
+            used = {e for u in self.co_uses for e in (u.entity_a, u.entity_b)}
+            lights = [
+                e
+                for e in self.home.entities
+                if e.role == "main"
+                and e.domain == "light"
+                and e.entity_id not in busy | used
+                and self.area_of[e.entity_id] not in walked
+            ]
+            use = plan_walk_in(
+                motion, lights, lambda e: self.area_of[e.entity_id], linked, len(self.co_uses), self.rng
+            )
+            if use is None:
+                return
+            walked.add(use.area_id)
             self.co_uses.append(use)
             self._pair_decoys([use.entity_a, use.entity_b], use.id, f"manual:{use.area_id}")
 

@@ -77,7 +77,10 @@ _SENSOR_LED = 0.6
 #: pairs are switched together daily, others a couple of times a week, so five days of events hold from
 #: none to a handful of them (sparse evidence: a rare decoy looks like an unused opportunity, a rare
 #: automation like a decoy).
-_SESSIONS_PER_DAY = (0.2, 1.5)
+_SESSIONS_PER_DAY = (0.05, 1.5)
+#: Share of its motion sensor's detections a walk-in's light follows, log-uniform: from a few in a month
+#: (five days may hold none) to a third.
+_FOLLOW_SHARE = (0.005, 0.3)
 
 
 def sessions_per_day(rng: np.random.Generator) -> float:
@@ -218,7 +221,7 @@ def plan_walk_in(
         lag_median_s=round(float(rng.uniform(2, 12)), 2),
         lag_sigma=round(float(rng.uniform(0.25, 0.8)), 2),
         hold_median_min=round(float(rng.uniform(20, 90)), 1),
-        follow_share=round(float(np.exp(rng.uniform(np.log(0.03), np.log(0.3)))), 3),
+        follow_share=round(float(np.exp(rng.uniform(*np.log(_FOLLOW_SHARE)))), 3),
     )
 
 
