@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -156,3 +157,19 @@ def test_every_format_is_verified_then_parsed_from_the_checked_bytes(
         files[fmt].write_bytes(original)
         for f, content in moved.items():
             files[f].write_bytes(content)
+
+
+def test_a_sqlite_column_null_in_its_first_rows_is_read(tmp_path: Path) -> None:
+    """Column types come from every row, not the first hundred (a reason only late in the table)."""
+    import sqlite3
+
+    from homesim.training_data.schemas import Col, TableSpec
+
+    spec = TableSpec("t", (Col("id", pl.Int64()), Col("reason", pl.String(), nullable=True)), key=("id",))
+    path = tmp_path / "t.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE t (id INTEGER, reason TEXT)")
+        db.executemany("INSERT INTO t VALUES (?, ?)", [(i, None if i < 150 else "late") for i in range(151)])
+    db.close()
+    frame = read_table(path, spec, "sqlite")
+    assert frame.height == 151 and frame.get_column("reason").to_list()[-1] == "late"

@@ -15,7 +15,15 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from homesim.generation.decoys import TOGGLES, CoUse, is_look_alike, plan_co_uses, ranked_pairs
+from homesim.generation.decoys import (
+    TOGGLES,
+    CoUse,
+    is_look_alike,
+    plan_co_uses,
+    plan_walk_in,
+    ranked_pairs,
+    sessions_per_day,
+)
 from homesim.generation.habits import ManualUse
 from homesim.schema.home import Entity, Home
 from homesim.schema.patterns import (
@@ -31,6 +39,11 @@ from homesim.schema.patterns import (
 
 #: Catalog tags of the sensors a manual co-use may start with (someone walks in, opens the door, sits down).
 _CO_USE_SENSORS = ("motion", "door", "occupancy", "bed", "seat")
+#: Share of households with walk-in decoys (`decoys.plan_walk_in`), and walk-ins per household at most.
+_WALK_IN_HOMES = 0.8
+_WALK_INS = 2
+#: Share of habit synergies with an "only after dark" condition (`habits.py`).
+_DARK_HABITS = 0.4
 
 
 class _Spec(BaseModel):
@@ -652,12 +665,43 @@ class _Planner:
         for use in plan_co_uses(candidates, lambda e: self.area_of[e.entity_id], busy, linked, self.rng):
             self.co_uses.append(use)
             self._pair_decoys([use.entity_a, use.entity_b], use.id, f"manual:{use.area_id}")
+        self._walk_in(busy)
+
+    def _walk_in(self, busy: set[str]) -> None:
+        """In `_WALK_IN_HOMES` of households, up to `_WALK_INS` lights, each in its own area, that someone
+        switches by hand on walking in, seconds after some of a motion sensor's detections
+        (`decoys.plan_walk_in`), on lights no synergy, scene or co-use drives and no behaviour links to
+        that sensor."""
+        if self.rng.random() > _WALK_IN_HOMES:
+            return
+        motion = [e for e in entities_with_tag(self.home, "motion", self.tags) if e.domain == "binary_sensor"]
+        linked = linked_pairs(self.behaviors)
+        walked: set[str] = set()
+        for _ in range(_WALK_INS):
+            used = {e for u in self.co_uses for e in (u.entity_a, u.entity_b)}
+            lights = [
+                e
+                for e in self.home.entities
+                if e.role == "main"
+                and e.domain == "light"
+                and e.entity_id not in busy | used
+                and self.area_of[e.entity_id] not in walked
+            ]
+            use = plan_walk_in(
+                motion, lights, lambda e: self.area_of[e.entity_id], linked, len(self.co_uses), self.rng
+            )
+            if use is None:
+                return
+            walked.add(use.area_id)
+            self.co_uses.append(use)
+            self._pair_decoys([use.entity_a, use.entity_b], use.id, f"manual:{use.area_id}")
 
     def _habits(self) -> None:
         """In 90 % of households, up to two look-alike pairs of the co-uses' kinds (`decoys.LOOK_ALIKE`, never
         two appliances), each in another room, are automated (`habits.py`): the first device, switched by
-        hand, switches the second on some of the times (probability < 1), seconds later as a co-use's second
-        device, or for 30 % of the pairs a median 5.5–8 minutes later, past the synergy stage's 5 minutes.
+        hand, switches the second on some of the times (probability < 1; for 40 % of them only after dark),
+        seconds later as a co-use's second device, or for 30 % of the pairs a median 5.5–8 minutes later,
+        past the synergy stage's 5 minutes; sometimes the occupant switches the second by hand first.
         Devices of a co-use, scene or synergy are left alone, so each pair is one thing, and so are the
         triggers of other behaviours: those ran before the habit, so a state the habit sets would hide
         their trigger's change."""
@@ -681,25 +725,29 @@ class _Planner:
                 if delayed
                 else Delay(
                     median_s=round(float(self.rng.uniform(2, 12)), 2),
-                    sigma=round(float(self.rng.uniform(0.2, 0.35)), 2),
+                    sigma=round(float(self.rng.uniform(0.2, 0.6)), 2),
                 )
             )
+            dark = self.rng.random() < _DARK_HABITS
             bid = self._add(
                 "synergy",
                 f"{trigger.entity_id} {on} turns {action.entity_id} {to}"
                 + (" a few minutes later" if delayed else ""),
                 StateTriggerSpec(entity_id=trigger.entity_id, to=on),
                 [Action(entity_id=action.entity_id, state=to)],
+                conditions=Conditions(dark=dark),
                 delay=delay,
                 revert=Revert(state=back, median_min=round(float(self.rng.uniform(20, 90)), 1), sigma=0.5),
-                probability=self._p(0.4, 0.85),
+                probability=self._p(0.3, 0.85),
             )
             self.manual_uses.append(
                 ManualUse(
                     id=f"u{len(self.manual_uses):03d}-manual_use",
                     entity_id=trigger.entity_id,
                     behavior_id=bid,
-                    per_day=round(float(self.rng.uniform(0.5, 1.5)), 3),
+                    per_day=sessions_per_day(self.rng),
                     hold_median_min=round(float(self.rng.uniform(20, 90)), 1),
+                    action_entity=action.entity_id,
+                    override=round(float(self.rng.uniform(0.05, 0.3)), 3),
                 )
             )

@@ -1,12 +1,14 @@
 """Near-miss decoys: devices that switch together seconds apart without one causing the other.
 
-Two kinds, both hard negatives for synergy detection (a detector that only counts co-activations calls
+Three kinds, all hard negatives for synergy detection (a detector that only counts co-activations calls
 them synergies):
 - manual co-use (`CoUse`): an occupant's habit of switching two devices in one room by hand, seconds
   apart, mostly in one order but sometimes the other (the lamp and the TV at night); each is switched off
   on its own later. No automation and no trigger: the shared cause is the person in the room. A motion,
   door or occupancy sensor can be the first of the two (someone walks in, opens the door, sits down or goes
   to bed, and switches the light by hand): the shape of the commonest automations, without them.
+- a walk-in (`plan_walk_in`): a light switched by hand seconds after some of a motion sensor's own
+  detections (the sensor may drive another light of the room): the shape of the commonest automation.
 - a scene (planned by `behaviors.py` as a `scene` behaviour) that switches several devices of one room
   together: they follow each other in seconds every time, but the cause is the scene, not A → B.
 
@@ -66,6 +68,27 @@ _SENSOR_HOLD_MIN = 0.5
 _BRIEF_SENSORS = ("motion", "door")
 
 
+#: Co-use habits per home at most, each in its own area.
+MAX_CO_USES = 4
+#: Probability that an area's co-use starts with a sensor when it can: walking in (or sitting down) and
+#: switching the light by hand is the commonest co-use, and has the shape of the commonest automation.
+_SENSOR_LED = 0.6
+#: Sessions a day of a hand-switched habit (a co-use's, or a habit synergy's trigger), log-uniform: some
+#: pairs are switched together daily, others a couple of times a week, so five days of events hold from
+#: none to a handful of them (sparse evidence: a rare decoy looks like an unused opportunity, a rare
+#: automation like a decoy).
+_SESSIONS_PER_DAY = (0.05, 1.5)
+#: Share of its motion sensor's detections a walk-in's light follows, log-uniform: from a few in a month
+#: (five days may hold none) to a third.
+_FOLLOW_SHARE = (0.005, 0.3)
+
+
+def sessions_per_day(rng: np.random.Generator) -> float:
+    """A habit's sessions a day, log-uniform over `_SESSIONS_PER_DAY`."""
+    lo, hi = np.log(_SESSIONS_PER_DAY)
+    return round(float(np.exp(rng.uniform(lo, hi))), 3)
+
+
 class CoUse(BaseModel):
     """An occupant's habit of switching `entity_a` then `entity_b` (or, with `swap`, b then a) by hand."""
 
@@ -89,6 +112,10 @@ class CoUse(BaseModel):
     hold_a_median_min: float | None = Field(default=None, gt=0)
     #: Seconds `entity_a` stays on past its hold: a motion sensor's clear time after the last detection.
     clear_a_s: float = Field(default=0.0, ge=0)
+    #: A walk-in (`plan_walk_in`): `entity_a` is a motion sensor that fires on its own (and may trigger an
+    #: automation of another device); `entity_b` is switched by hand after this share of its detections
+    #: instead of at sessions of its own, and `entity_a` is not switched here.
+    follow_share: float | None = Field(default=None, gt=0, le=1)
 
 
 def is_look_alike(pair: tuple[Entity, Entity]) -> bool:
@@ -133,10 +160,14 @@ def plan_co_uses(
     linked: set[frozenset[str]],
     rng: np.random.Generator,
 ) -> list[CoUse]:
-    """Up to three co-use habits in different areas over `ranked_pairs`, one pair drawn per area, in a
-    random order unless a sensor leads (a sensor sees the person first). Ids are `c<i>-co_use`."""
+    """Up to `MAX_CO_USES` co-use habits in different areas over `ranked_pairs`, one pair drawn per area (a
+    sensor-led one with probability `_SENSOR_LED` where the area has one), in a random order unless a
+    sensor leads (a sensor sees the person first). Ids are `c<i>-co_use`."""
     uses: list[CoUse] = []
-    for area, options in ranked_pairs(candidates, area_of, busy, linked, rng)[:3]:
+    for area, options in ranked_pairs(candidates, area_of, busy, linked, rng)[:MAX_CO_USES]:
+        sensor_led = [p for p in options if p[0].domain == "binary_sensor"]
+        if sensor_led and rng.random() < _SENSOR_LED:
+            options = sensor_led
         first, second = options[int(rng.integers(len(options)))]
         if rng.random() < 0.5 and first.domain != "binary_sensor":
             first, second = second, first
@@ -146,16 +177,52 @@ def plan_co_uses(
                 area_id=area,
                 entity_a=first.entity_id,
                 entity_b=second.entity_id,
-                per_day=round(float(rng.uniform(0.5, 1.5)), 3),
+                per_day=sessions_per_day(rng),
                 swap=round(float(rng.uniform(0.05, 0.3)), 3),
                 lag_median_s=round(float(rng.uniform(2, 12)), 2),
-                lag_sigma=round(float(rng.uniform(0.4, 0.8)), 2),
+                lag_sigma=round(float(rng.uniform(0.25, 0.8)), 2),
                 hold_median_min=round(float(rng.uniform(20, 90)), 1),
                 hold_a_median_min=_SENSOR_HOLD_MIN if first.device_class in _BRIEF_SENSORS else None,
                 clear_a_s=MOTION_CLEAR_S if first.device_class == "motion" else 0.0,
             )
         )
     return uses
+
+
+def plan_walk_in(
+    sensors: Sequence[Entity],
+    lights: Sequence[Entity],
+    area_of: Callable[[Entity], str | None],
+    linked: set[frozenset[str]],
+    index: int,
+    rng: np.random.Generator,
+) -> CoUse | None:
+    """A walk-in: a light of a motion sensor's area that someone switches by hand seconds after some of
+    the sensor's detections (`CoUse.follow_share`), though no automation links them; the sensor may drive
+    another light of the room. The commonest automation's shape without it. Id `c<index>-co_use`."""
+    pairs = [
+        (s, light)
+        for s in sensors
+        for light in lights
+        if area_of(s) is not None
+        and area_of(s) == area_of(light)
+        and frozenset((s.entity_id, light.entity_id)) not in linked
+    ]
+    if not pairs:
+        return None
+    sensor, light = pairs[int(rng.integers(len(pairs)))]
+    return CoUse(
+        id=f"c{index:03d}-co_use",
+        area_id=str(area_of(sensor)),
+        entity_a=sensor.entity_id,
+        entity_b=light.entity_id,
+        per_day=1.0,  # unused: the sessions are the sensor's detections
+        swap=0.0,
+        lag_median_s=round(float(rng.uniform(2, 12)), 2),
+        lag_sigma=round(float(rng.uniform(0.25, 0.8)), 2),
+        hold_median_min=round(float(rng.uniform(20, 90)), 1),
+        follow_share=round(float(np.exp(rng.uniform(*np.log(_FOLLOW_SHARE)))), 3),
+    )
 
 
 def emit_co_uses(
@@ -170,6 +237,15 @@ def emit_co_uses(
     the first device then the second a lognormal lag later, each back off after its own hold (a motion
     or door sensor's a short one)."""
     for use in co_uses:
+        if use.follow_share is not None:
+            detections = buffer.changes_to(use.entity_a, CO_USE_STATES["binary_sensor"][0])[0]
+            starts = detections[rng.random(len(detections)) < use.follow_share]
+            lag = (rng.lognormal(np.log(use.lag_median_s), use.lag_sigma, len(starts)) * US_PER_S).astype(
+                np.int64
+            )
+            states = CO_USE_STATES[domain_of(use.entity_b)]
+            switch_by_hand(buffer, use.entity_b, states, starts + lag, use.hold_median_min, use.id, rng)
+            continue
         starts = grid.random_times(use.per_day * grid.days, rng, awake)
         lag = (rng.lognormal(np.log(use.lag_median_s), use.lag_sigma, len(starts)) * US_PER_S).astype(
             np.int64

@@ -5,8 +5,12 @@ that follows the ceiling light, a lamp that goes on when the blinds open, music 
 `behaviors.py` picks the pair from the same ranking as the co-use decoys (`decoys.ranked_pairs`) and plans
 the automation as a `synergy` behaviour. Its trigger device is switched by hand (`ManualUse`: sessions
 at random awake times, like a co-use's), and the automation follows on only some of them (probability
-< 1), seconds later, or in some homes minutes later, just past the five minutes the synergy stage counts
-co-activations in. So a pair's device kinds, room and lag alone no longer tell a decoy from a synergy.
+< 1, and in some homes only after dark: an HA condition), seconds later, or in some homes minutes later,
+just past the five minutes the synergy stage counts co-activations in. Sometimes the occupant switches the
+action device by hand first (an override: the automation finds it on and records nothing), so the pair
+also co-activates in the other order, as a co-use does; and a rarely switched trigger (`sessions_per_day`)
+leaves few co-activations in a short window. So a pair's device kinds, room, lag, order and counts alone
+no longer tell a decoy from a synergy.
 
 The manual uses are emitted after every other event and the habit synergies right after them
 (`EventGenerator.run`), so they fire on every activation of their trigger, manual noise included: on
@@ -22,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
-from homesim.generation.calendar import DayGrid
+from homesim.generation.calendar import US_PER_S, DayGrid
 from homesim.generation.decoys import TOGGLES, switch_by_hand
 from homesim.generation.event_table import EventBuffer
 
@@ -42,6 +46,11 @@ class ManualUse(BaseModel):
     per_day: float = Field(gt=0)
     #: Lognormal minutes the device stays on (median; log-sigma 0.5).
     hold_median_min: float = Field(gt=0)
+    #: The automation's action device, which the occupant switches on by hand first in a share `override`
+    #: of the sessions (2–12 s before the trigger, like a co-use's swapped order): the automation then
+    #: finds it on already and records nothing.
+    action_entity: str
+    override: float = Field(ge=0, le=1)
 
 
 def emit_manual_uses(
@@ -53,9 +62,20 @@ def emit_manual_uses(
     rng: np.random.Generator,
 ) -> None:
     """Each use's sessions (cause `noise`, the use's id as cause id): on at a random awake time, off after
-    a lognormal hold."""
+    a lognormal hold; in a share `override` of them the action device is switched on by hand first."""
     for use in uses:
         t = grid.random_times(use.per_day * grid.days, rng, awake)
         switch_by_hand(
             buffer, use.entity_id, TOGGLES[domain_of(use.entity_id)], t, use.hold_median_min, use.id, rng
+        )
+        first = t[rng.random(len(t)) < use.override]
+        lead = (rng.uniform(2, 12, len(first)) * US_PER_S).astype(np.int64)
+        switch_by_hand(
+            buffer,
+            use.action_entity,
+            TOGGLES[domain_of(use.action_entity)],
+            first - lead,
+            use.hold_median_min,
+            use.id,
+            rng,
         )

@@ -176,7 +176,8 @@ def event_frame(events: pa.Table) -> pl.DataFrame:
 
 def _measured_rows(table: pa.Table, home: Home, plan: BehaviorPlan) -> pa.Array:
     """The rows the truth is measured from (one-chunk table): events with a cause id (behaviours, faults),
-    fault events, `person.*` events (zone.home) and the events of state triggers (opportunities). A
+    fault events, `person.*` events (zone.home) and the events of state triggers (opportunities) and of
+    walk-ins' sensors. A
     home's ~10^5 sensor reports are none of these, so the string frame the measures run on is built for a
     few thousand rows instead of every event. The parents these rows name are among them by construction
     (a behaviour's parents are its state trigger's events, a revert's its own action), which
@@ -189,6 +190,8 @@ def _measured_rows(table: pa.Table, home: Home, plan: BehaviorPlan) -> pa.Array:
     if "fault" in causes:
         keep |= cause.indices.to_numpy(zero_copy_only=False) == causes.index("fault")
     triggers = {b.trigger.entity_id for b in plan.behaviors if isinstance(b.trigger, StateTriggerSpec)}
+    # A walk-in's sensor: its own detections are what the walk-in follows (its decoy's co-occurrences).
+    triggers |= {u.entity_a for u in plan.co_uses if u.follow_share is not None}
     wanted = np.array(
         [e.startswith("person.") or e in triggers for e in entity.dictionary.to_pylist()], dtype=bool
     )
@@ -660,8 +663,15 @@ def _decoys(plan: BehaviorPlan, patterns: Sequence[Pattern], events: pl.DataFram
         for s, e in zip(starts.tolist(), ends.tolist(), strict=True)
     }
 
+    walk_ins = {u.id: u for u in plan.co_uses if u.follow_share is not None}
+
     def co_occurrences(b1: str, a: str, b2: str, c: str) -> int:
         first = action_times.get((b1, a), np.zeros(0, np.int64))
+        if b1 in walk_ins and a == walk_ins[b1].entity_a:  # a walk-in follows its sensor's own detections
+            on = CO_USE_STATES["binary_sensor"][0]
+            first = np.sort(
+                events.filter((pl.col("entity_id") == a) & (pl.col("state") == on))["time_us"].to_numpy()
+            )
         second = action_times.get((b2, c), np.zeros(0, np.int64))
         if len(first) == 0 or len(second) == 0:
             return 0

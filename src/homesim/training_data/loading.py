@@ -77,7 +77,9 @@ def read_table(path: Path, spec: TableSpec, fmt: Format, data: bytes | None = No
                 cursor = db.execute(f'SELECT * FROM "{spec.name}"')
                 names = [d[0] for d in cursor.description]
                 rows = cursor.fetchall()
-            raw = pl.DataFrame(rows, schema=names, orient="row") if rows else None
+            # Every row read for the types: a column null in the first rows (a query's `reason`) is not
+            # taken for a null column.
+            raw = pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None) if rows else None
             frame = spec.empty() if raw is None else raw.cast(spec.polars_schema, strict=True)
         else:
             raise ExportFormatError(f"{path}: {fmt!r} is not a table format")
