@@ -47,7 +47,7 @@ def test_habit_synergies_are_active_on_co_use_kinds_and_fire_on_their_triggers_c
     month_homes: list[GeneratedHome], truths: list[GroundTruth]
 ) -> None:
     habit_kinds: set[tuple[str, str]] = set()
-    n_actions = n_orphans = 0
+    n_actions = n_orphans = n_uses = n_silent = 0
     co_use_kinds = {
         frozenset((_kind(u.entity_a), _kind(u.entity_b))) for g in month_homes for u in g.plan.co_uses
     }
@@ -64,6 +64,10 @@ def test_habit_synergies_are_active_on_co_use_kinds_and_fire_on_their_triggers_c
             habit_kinds.add((_kind(use.entity_id), _kind(habit.actions[0].entity_id)))
             # The trigger is switched by hand under the use's id; the synergy is in the truth, active.
             manual = events.filter(pl.col("cause_id") == use.id)
+            n_uses += 1
+            if manual.is_empty():  # a sparse habit (from 0.05 uses a day) may see no use in a month
+                n_silent += 1
+                continue
             assert set(manual.get_column("cause").unique()) == {"noise"}
             assert manual.filter(pl.col("state") == TOGGLES[_kind(use.entity_id)][0]).height > 0
             synergy = synergies[habit.id]
@@ -78,6 +82,7 @@ def test_habit_synergies_are_active_on_co_use_kinds_and_fire_on_their_triggers_c
             assert joined.height == actions.filter(pl.col("parent_context_id").is_not_null()).height
             n_actions, n_orphans = n_actions + actions.height, n_orphans + actions.height - joined.height
     assert n_orphans <= max(1, 0.02 * n_actions)
+    assert n_silent < n_uses / 2
     assert habit_kinds
     assert {frozenset(k) for k in habit_kinds} & co_use_kinds  # a habit's kinds are a decoy's elsewhere
 
