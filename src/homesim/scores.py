@@ -72,11 +72,19 @@ def macro_f1(y_true: npt.ArrayLike, y_pred: npt.ArrayLike, labels: Sequence[str]
     keys = np.asarray(labels)
     in_truth, in_pred = t[None, :] == keys[:, None], p[None, :] == keys[:, None]
     truth, predicted = in_truth.sum(axis=1), in_pred.sum(axis=1)
+    return float(macro_f1_from_counts((in_truth & in_pred).sum(axis=1), predicted, truth))
+
+
+def macro_f1_from_counts(tp: npt.ArrayLike, predicted: npt.ArrayLike, truth: npt.ArrayLike) -> F64:
+    """`macro_f1` of per-label confusion counts (last axis: the labels), for every leading index: the mean
+    F1 over the labels present in the truth or the predictions (0.0 when none is). An absent label adds
+    an exact 0.0 to the sum, so with fewer than 8 labels (numpy sums those one by one) the value is
+    bit-for-bit the mean over the present labels alone."""
+    tp, predicted, truth = (np.asarray(x, dtype=np.float64) for x in (tp, predicted, truth))
     present = (truth + predicted) > 0
-    if not present.any():
-        return ZERO_DIVISION
-    tp = (in_truth & in_pred).sum(axis=1)
-    return float(np.mean(f1_from_counts(tp, predicted, tp, truth)[present]))
+    f1 = np.where(present, f1_from_counts(tp, predicted, tp, truth), 0.0)
+    n = present.sum(axis=-1)
+    return np.asarray(np.where(n > 0, f1.sum(axis=-1) / np.maximum(n, 1), ZERO_DIVISION), dtype=np.float64)
 
 
 def pr_auc(y_true: npt.ArrayLike, score: npt.ArrayLike) -> float:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -52,6 +52,8 @@ CONFIDENCE = 0.95
 ONE_SIDED_ALPHA = (1 - CONFIDENCE) / 2
 #: Power at which the minimum detectable effect is stated.
 POWER = 0.8
+
+F64 = npt.NDArray[np.float64]
 
 
 def split_by_home(
@@ -266,6 +268,35 @@ class _HomeIndex:
         return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
 
+def _home_counts(trainer: Trainer, predictions: pl.DataFrame, homes: list[str]) -> F64 | None:
+    """`trainer.primary_counts` summed per home (rows in `homes`' order, zeros for a home without
+    predictions), or None when the trainer's metric has no counts."""
+    counts = trainer.primary_counts(predictions)
+    if counts is None:
+        return None
+    rows = np.searchsorted(np.array(homes), predictions.get_column("home_key").to_numpy())
+    per_home = np.zeros((len(homes), counts.shape[1]))
+    np.add.at(per_home, rows, counts)
+    return per_home
+
+
+def _draw_differences(
+    trainer: Trainer, candidate: F64, reference: F64
+) -> Callable[[npt.NDArray[np.int64]], F64]:
+    """The bootstrap's statistic over per-home counts, vectorised: draws of home indices (last axis) →
+    primary(candidate) − primary(reference) of each draw, from how often each home was drawn."""
+
+    def difference(draws: npt.NDArray[np.int64], axis: int = -1) -> F64:
+        draws = np.moveaxis(np.asarray(draws), axis, -1)
+        flat = draws.reshape(-1, draws.shape[-1])
+        times = np.zeros((flat.shape[0], candidate.shape[0]))
+        np.add.at(times, (np.arange(flat.shape[0])[:, None], flat), 1.0)
+        diff = trainer.primary_of_counts(times @ candidate) - trainer.primary_of_counts(times @ reference)
+        return np.asarray(diff.reshape(draws.shape[:-1]), dtype=np.float64)
+
+    return difference
+
+
 def paired_bootstrap(
     trainer: Trainer,
     candidate: pl.DataFrame,
@@ -291,25 +322,37 @@ def paired_bootstrap(
     )
     if not homes:
         raise ValueError("cannot bootstrap without validation homes")
-    cand_index, ref_index = _HomeIndex(candidate), _HomeIndex(reference)
     cand_value = trainer.primary(candidate)
     ref_value = trainer.primary(reference)
+    cand_counts, ref_counts = _home_counts(trainer, candidate, homes), _home_counts(trainer, reference, homes)
+    statistic: Callable[[npt.NDArray[np.int64]], F64 | float]
+    if cand_counts is not None and ref_counts is not None:
+        statistic, vectorized = _draw_differences(trainer, cand_counts, ref_counts), True
 
-    def difference(draw: npt.NDArray[np.int64]) -> float:
-        picked = [homes[i] for i in draw]
-        a = trainer.primary(candidate[cand_index.gather(picked)])
-        b = trainer.primary(reference[ref_index.gather(picked)])
-        return float(a - b)
+        def difference(draw: npt.NDArray[np.int64]) -> float:
+            return float(statistic(draw))
+
+    else:  # a metric of the rows themselves (PR-AUC): score each draw's rows
+        cand_index, ref_index = _HomeIndex(candidate), _HomeIndex(reference)
+
+        def difference(draw: npt.NDArray[np.int64]) -> float:
+            picked = [homes[i] for i in draw]
+            a = trainer.primary(candidate[cand_index.gather(picked)])
+            b = trainer.primary(reference[ref_index.gather(picked)])
+            return float(a - b)
+
+        statistic, vectorized = difference, False
 
     if len(homes) == 1:  # scipy wants two observations; every resample of one home is that home
         diffs = np.full(resamples, difference(np.zeros(1, dtype=np.int64)))
         low = high = float(diffs[0])
     else:
+        # The same draws either way (scipy draws every resample's indices up front).
         result = bootstrap(
             (np.arange(len(homes)),),
-            difference,
+            statistic,
             n_resamples=resamples,
-            vectorized=False,
+            vectorized=vectorized,
             confidence_level=confidence,
             method="percentile",
             rng=np.random.default_rng(seed),
