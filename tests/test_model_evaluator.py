@@ -296,15 +296,18 @@ def _arm(rng: np.random.Generator, homes: int, rows: int, kinds: tuple[str, ...]
         "flag": rng.random(n) < 0.3,
         "guess": rng.random(n) < 0.4,
         "correct": rng.random(n) < 0.7,
+        "score": rng.integers(0, 12, n) / 12,  # ties across homes
     }
 
 
-@pytest.mark.parametrize("model_type", ["pattern_detection", "device_intelligence", "soft_prompt"])
+@pytest.mark.parametrize(
+    "model_type", ["pattern_detection", "device_intelligence", "soft_prompt", "gnn_synergy"]
+)
 def test_bootstrap_over_summed_counts_equals_scoring_each_resample(
     model_type: ModelType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A trainer with `primary_counts` is bootstrapped by one matrix product per arm; every figure of
-    the comparison is the one scoring each resample's rows gives (same draws, integer counts)."""
+    """A trainer with `primary_counts` (or `primary_ranking`) is bootstrapped over a matrix of draws at
+    once; every figure of the comparison is the one scoring each resample's rows gives (same draws)."""
     from homesim.retraining import models as trainers
     from homesim.retraining.model_evaluator import paired_bootstrap
     from homesim.simulation.model_provider import HEALTH_KINDS
@@ -315,11 +318,12 @@ def test_bootstrap_over_summed_counts_equals_scoring_each_resample(
     for _ in range(2):
         raw = _arm(rng, 14, 30, HEALTH_KINDS)
         frame = pl.DataFrame(raw)
-        if model_type == "pattern_detection":
-            frame = frame.select("home_key", label="flag", predicted="guess")
+        if model_type in ("pattern_detection", "gnn_synergy"):
+            frame = frame.select("home_key", "score", label="flag", predicted="guess")
         arms.append(frame)
-    assert trainer.primary_counts(arms[0]) is not None
+    assert trainer.primary_counts(arms[0]) is not None or trainer.primary_ranking(arms[0]) is not None
     fast = paired_bootstrap(trainer, arms[0], arms[1], reference_name="baseline", resamples=200, seed=3)
     monkeypatch.setattr(type(trainer), "primary_counts", lambda self, predictions: None)
+    monkeypatch.setattr(type(trainer), "primary_ranking", lambda self, predictions: None)
     slow = paired_bootstrap(trainer, arms[0], arms[1], reference_name="baseline", resamples=200, seed=3)
     assert fast == slow

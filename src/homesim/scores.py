@@ -97,8 +97,36 @@ def pr_auc(y_true: npt.ArrayLike, score: npt.ArrayLike) -> float:
     order = np.argsort(-s, kind="mergesort")
     y, s = t[order], s[order]
     last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # the last index of each run of tied scores
-    tp = np.cumsum(y)[last].astype(np.float64)
-    precision = tp / (last + 1)
+    return _average_precision(np.cumsum(y)[last].astype(np.float64), (last + 1).astype(np.float64))
+
+
+def pr_auc_of_draws(y_true: npt.ArrayLike, score: npt.ArrayLike, times: npt.ArrayLike) -> F64:
+    """`pr_auc` of the rows repeated `times[d]` times (0: left out), for each draw d of `times` (draws ×
+    rows), sorting the rows once: a run of tied scores keeps its place whatever is drawn, and its true
+    positives and rows are integers, so each value is bit-for-bit `pr_auc` of the repeated rows."""
+    t = np.asarray(y_true, dtype=bool)
+    weights = np.asarray(times, dtype=np.float64)
+    out = np.zeros(weights.shape[0])
+    if not t.size:
+        return out
+    s = np.asarray(score, dtype=np.float64)
+    order = np.argsort(-s, kind="mergesort")
+    y, s = t[order], s[order]
+    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
+    weights = weights[:, order]
+    rows = np.cumsum(weights, axis=1)[:, last]
+    tp = np.cumsum(weights * y, axis=1)[:, last]
+    for d in range(len(out)):
+        drawn = np.diff(np.r_[0.0, rows[d]]) > 0  # the runs with a drawn row
+        out[d] = _average_precision(tp[d, drawn], rows[d, drawn])
+    return out
+
+
+def _average_precision(tp: F64, rows: F64) -> float:
+    """Σ (Rₙ − Rₙ₋₁)·Pₙ from the true positives and rows up to the end of each run of tied scores."""
+    if not len(tp) or tp[-1] == 0:
+        return ZERO_DIVISION
+    precision = tp / rows
     recall = tp / tp[-1]
     return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 

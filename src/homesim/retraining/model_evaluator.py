@@ -43,6 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from homesim.io import write_json_atomic, write_text_atomic
 from homesim.retraining.models.base import Trainer
 from homesim.retraining.predictions import CANDIDATE, PredictionMemo
+from homesim.scores import pr_auc_of_draws
 from homesim.simulation.model_provider import Model, ModelType
 from homesim.splits import VALIDATION_SHARE, is_validation_home
 from homesim.workspace import Workspace
@@ -268,31 +269,36 @@ class _HomeIndex:
         return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
 
-def _home_counts(trainer: Trainer, predictions: pl.DataFrame, homes: list[str]) -> F64 | None:
-    """`trainer.primary_counts` summed per home (rows in `homes`' order, zeros for a home without
-    predictions), or None when the trainer's metric has no counts."""
+#: The primary metric of each draw, from how many times each home was drawn ((draws, homes) → (draws,)).
+DrawScorer = Callable[[F64], F64]
+
+
+def _draw_scorer(trainer: Trainer, predictions: pl.DataFrame, homes: list[str]) -> DrawScorer | None:
+    """The primary metric of `predictions` for a whole matrix of draws at once, or None when the trainer
+    offers neither `primary_counts` nor `primary_ranking` (then each draw's rows are scored)."""
+    home_of_row = np.searchsorted(np.array(homes), predictions.get_column("home_key").to_numpy())
     counts = trainer.primary_counts(predictions)
-    if counts is None:
-        return None
-    rows = np.searchsorted(np.array(homes), predictions.get_column("home_key").to_numpy())
-    per_home = np.zeros((len(homes), counts.shape[1]))
-    np.add.at(per_home, rows, counts)
-    return per_home
+    if counts is not None:
+        per_home = np.zeros((len(homes), counts.shape[1]))  # zeros for a home without predictions
+        np.add.at(per_home, home_of_row, counts)
+        return lambda times: trainer.primary_of_counts(times @ per_home)
+    ranking = trainer.primary_ranking(predictions)
+    if ranking is not None:
+        labels, scores = ranking
+        return lambda times: pr_auc_of_draws(labels, scores, times[:, home_of_row])
+    return None
 
 
-def _draw_differences(
-    trainer: Trainer, candidate: F64, reference: F64
-) -> Callable[[npt.NDArray[np.int64]], F64]:
-    """The bootstrap's statistic over per-home counts, vectorised: draws of home indices (last axis) →
-    primary(candidate) − primary(reference) of each draw, from how often each home was drawn."""
+def _draw_differences(candidate: DrawScorer, reference: DrawScorer, homes: int) -> Callable[..., F64]:
+    """The bootstrap's statistic, vectorised: draws of indices into `homes` homes (last axis) →
+    primary(candidate) − primary(reference) of each draw."""
 
     def difference(draws: npt.NDArray[np.int64], axis: int = -1) -> F64:
         draws = np.moveaxis(np.asarray(draws), axis, -1)
         flat = draws.reshape(-1, draws.shape[-1])
-        times = np.zeros((flat.shape[0], candidate.shape[0]))
+        times = np.zeros((flat.shape[0], homes))
         np.add.at(times, (np.arange(flat.shape[0])[:, None], flat), 1.0)
-        diff = trainer.primary_of_counts(times @ candidate) - trainer.primary_of_counts(times @ reference)
-        return np.asarray(diff.reshape(draws.shape[:-1]), dtype=np.float64)
+        return np.asarray((candidate(times) - reference(times)).reshape(draws.shape[:-1]), dtype=np.float64)
 
     return difference
 
@@ -324,15 +330,15 @@ def paired_bootstrap(
         raise ValueError("cannot bootstrap without validation homes")
     cand_value = trainer.primary(candidate)
     ref_value = trainer.primary(reference)
-    cand_counts, ref_counts = _home_counts(trainer, candidate, homes), _home_counts(trainer, reference, homes)
+    cand_scorer, ref_scorer = _draw_scorer(trainer, candidate, homes), _draw_scorer(trainer, reference, homes)
     statistic: Callable[[npt.NDArray[np.int64]], F64 | float]
-    if cand_counts is not None and ref_counts is not None:
-        statistic, vectorized = _draw_differences(trainer, cand_counts, ref_counts), True
+    if cand_scorer is not None and ref_scorer is not None:
+        statistic, vectorized = _draw_differences(cand_scorer, ref_scorer, len(homes)), True
 
         def difference(draw: npt.NDArray[np.int64]) -> float:
             return float(statistic(draw))
 
-    else:  # a metric of the rows themselves (PR-AUC): score each draw's rows
+    else:  # a metric the trainer offers no shortcut for: score each draw's rows
         cand_index, ref_index = _HomeIndex(candidate), _HomeIndex(reference)
 
         def difference(draw: npt.NDArray[np.int64]) -> float:

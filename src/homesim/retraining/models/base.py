@@ -69,6 +69,13 @@ class Trainer(ABC):
         `primary` calls (the same values: the counts are integers, summed exactly)."""
         return None
 
+    def primary_ranking(
+        self, predictions: pl.DataFrame
+    ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64]] | None:
+        """(labels, scores) per prediction row when the primary metric is `scores.pr_auc` of them (the
+        bootstrap then sorts the rows once, not once per resample), else None."""
+        return None
+
     def primary_of_counts(self, counts: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """`primary` of rows whose `primary_counts` sum to `counts` (last axis), for every leading index."""
         raise NotImplementedError(f"{self.model_type} has no primary_counts")
