@@ -269,6 +269,8 @@ class _HomeIndex:
         return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
 
+#: Draws scored at once: a ranking scorer holds a few float arrays of draws × prediction rows.
+_DRAWS_AT_ONCE = 64
 #: The primary metric of each draw, from how many times each home was drawn ((draws, homes) → (draws,)).
 DrawScorer = Callable[[F64], F64]
 
@@ -298,7 +300,14 @@ def _draw_differences(candidate: DrawScorer, reference: DrawScorer, homes: int) 
         flat = draws.reshape(-1, draws.shape[-1])
         times = np.zeros((flat.shape[0], homes))
         np.add.at(times, (np.arange(flat.shape[0])[:, None], flat), 1.0)
-        return np.asarray((candidate(times) - reference(times)).reshape(draws.shape[:-1]), dtype=np.float64)
+        out = np.concatenate(
+            [
+                candidate(times[start : start + _DRAWS_AT_ONCE])
+                - reference(times[start : start + _DRAWS_AT_ONCE])
+                for start in range(0, len(times), _DRAWS_AT_ONCE)
+            ]
+        )
+        return np.asarray(out.reshape(draws.shape[:-1]), dtype=np.float64)
 
     return difference
 
