@@ -280,3 +280,50 @@ def test_empty_held_out_set_is_a_clear_error(evaluator: ModelEvaluator) -> None:
     empty = make_examples(1, 1, seed=0).clear()
     with pytest.raises(ValueError, match="no held-out examples"):
         evaluator.evaluate(FakeTrainer(), ThresholdModel(0.5), None, empty)
+
+
+def _arm(rng: np.random.Generator, homes: int, rows: int, kinds: tuple[str, ...]) -> dict[str, Any]:
+    """Random predictions of every real trainer's primary columns, homes of uneven sizes (one empty)."""
+    sizes = rng.integers(0, rows, homes)
+    keys = np.repeat([f"h{i:03d}" for i in range(homes)], sizes)
+    n = len(keys)
+    label = rng.choice(kinds, n)
+    predicted = np.where(rng.random(n) < 0.6, label, rng.choice(kinds, n))
+    return {
+        "home_key": keys,
+        "label": label,
+        "predicted": predicted,
+        "flag": rng.random(n) < 0.3,
+        "guess": rng.random(n) < 0.4,
+        "correct": rng.random(n) < 0.7,
+        "score": rng.integers(0, 12, n) / 12,  # ties across homes
+    }
+
+
+@pytest.mark.parametrize(
+    "model_type", ["pattern_detection", "device_intelligence", "soft_prompt", "gnn_synergy"]
+)
+def test_bootstrap_over_summed_counts_equals_scoring_each_resample(
+    model_type: ModelType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A trainer with `primary_counts` (or `primary_ranking`) is bootstrapped over a matrix of draws at
+    once; every figure of the comparison is the one scoring each resample's rows gives (same draws)."""
+    from homesim.retraining import models as trainers
+    from homesim.retraining.model_evaluator import paired_bootstrap
+    from homesim.simulation.model_provider import HEALTH_KINDS
+
+    trainer = trainers.get_trainer(model_type)
+    rng = np.random.default_rng(7)
+    arms = []
+    for _ in range(2):
+        raw = _arm(rng, 14, 30, HEALTH_KINDS)
+        frame = pl.DataFrame(raw)
+        if model_type in ("pattern_detection", "gnn_synergy"):
+            frame = frame.select("home_key", "score", label="flag", predicted="guess")
+        arms.append(frame)
+    assert trainer.primary_counts(arms[0]) is not None or trainer.primary_ranking(arms[0]) is not None
+    fast = paired_bootstrap(trainer, arms[0], arms[1], reference_name="baseline", resamples=200, seed=3)
+    monkeypatch.setattr(type(trainer), "primary_counts", lambda self, predictions: None)
+    monkeypatch.setattr(type(trainer), "primary_ranking", lambda self, predictions: None)
+    slow = paired_bootstrap(trainer, arms[0], arms[1], reference_name="baseline", resamples=200, seed=3)
+    assert fast == slow

@@ -20,6 +20,7 @@ from homesim.scores import (
     f1_from_counts,
     macro_f1,
     pr_auc,
+    pr_auc_of_draws,
 )
 from homesim.simulation.metrics import F1_COUNTS, f1, stage_metrics
 
@@ -187,3 +188,20 @@ def test_pr_auc_is_sklearns_average_precision(pairs: list[tuple[bool, float]]) -
     s = np.array([b for _, b in pairs])
     expected = average_precision_score(t, s) if t.any() else 0.0
     assert pr_auc(t, s) == pytest.approx(expected, abs=1e-12)
+
+
+@given(
+    st.lists(
+        st.tuples(st.booleans(), st.sampled_from([0.0, 0.25, 0.5, 0.5, 0.75, 1.0])), min_size=1, max_size=40
+    ),
+    st.lists(st.lists(st.integers(0, 3), min_size=40, max_size=40), min_size=1, max_size=5),
+)
+def test_pr_auc_of_draws_is_pr_auc_of_the_repeated_rows_bit_for_bit(
+    pairs: list[tuple[bool, float]], draws: list[list[int]]
+) -> None:
+    t = np.array([a for a, _ in pairs])
+    s = np.array([b for _, b in pairs])
+    times = np.array(draws)[:, : len(pairs)]
+    values = pr_auc_of_draws(t, s, times)
+    for row, value in zip(times, values, strict=True):
+        assert value == pr_auc(np.repeat(t, row), np.repeat(s, row))  # == : the same floats

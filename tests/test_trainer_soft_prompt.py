@@ -113,3 +113,40 @@ def test_paraphrase_style_is_emitted_and_the_rules_miss_some(soft_prompt_case: T
     assert paraphrased
     verdicts = [ask.verdict(r, ask.parser.parse(r.text))[0] for r in paraphrased]
     assert not all(verdicts)
+
+
+def test_the_encoder_keeps_each_texts_lower_states(
+    soft_prompt_case: TrainerCase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A text's states are computed once per process and equal (up to float rounding) what encoding it
+    in another chunk gives; a full memory starts afresh and still answers every text."""
+    from homesim.retraining.models import minilm
+
+    encoder = minilm.shared_encoder()
+    texts = soft_prompt_case.held.get_column("text").head(6).to_list()
+    encoder._memo.clear()
+    hidden, mask, sentences = encoder.lower(texts, 5, 32)
+    assert len(encoder._memo) == len(set(texts))
+    calls = 0
+    forward = encoder.model.forward
+
+    def counted(*args: object, **kwargs: object) -> object:
+        nonlocal calls
+        calls += 1
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(encoder.model, "forward", counted)
+    again = encoder.lower(list(reversed(texts)), 5, 32)
+    assert calls == 0  # every text from memory
+    assert torch.equal(again[0], hidden.flip(0)) and torch.equal(again[1], mask.flip(0))
+    monkeypatch.setattr(encoder.model, "forward", forward)
+    encoder._memo.clear()
+    for n, text in enumerate(texts):  # one at a time: no padding at all
+        alone, alone_mask, alone_sentence = encoder.lower([text], 5, 32)
+        length = int(alone_mask.sum())
+        assert int(mask[n].sum()) == length
+        assert torch.allclose(alone[0, :length], hidden[n, :length], atol=1e-5)
+        assert torch.allclose(alone_sentence[0], sentences[n], atol=1e-6)
+    monkeypatch.setattr(minilm, "MEMO_SIZE", 3)
+    full = encoder.lower(texts, 5, 32)
+    assert len(encoder._memo) == len(set(texts)) and full[0].shape == hidden.shape

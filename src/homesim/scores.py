@@ -72,11 +72,19 @@ def macro_f1(y_true: npt.ArrayLike, y_pred: npt.ArrayLike, labels: Sequence[str]
     keys = np.asarray(labels)
     in_truth, in_pred = t[None, :] == keys[:, None], p[None, :] == keys[:, None]
     truth, predicted = in_truth.sum(axis=1), in_pred.sum(axis=1)
+    return float(macro_f1_from_counts((in_truth & in_pred).sum(axis=1), predicted, truth))
+
+
+def macro_f1_from_counts(tp: npt.ArrayLike, predicted: npt.ArrayLike, truth: npt.ArrayLike) -> F64:
+    """`macro_f1` of per-label confusion counts (last axis: the labels), for every leading index: the mean
+    F1 over the labels present in the truth or the predictions (0.0 when none is). An absent label adds
+    an exact 0.0 to the sum, so with fewer than 8 labels (numpy sums those one by one) the value is
+    bit-for-bit the mean over the present labels alone."""
+    tp, predicted, truth = (np.asarray(x, dtype=np.float64) for x in (tp, predicted, truth))
     present = (truth + predicted) > 0
-    if not present.any():
-        return ZERO_DIVISION
-    tp = (in_truth & in_pred).sum(axis=1)
-    return float(np.mean(f1_from_counts(tp, predicted, tp, truth)[present]))
+    f1 = np.where(present, f1_from_counts(tp, predicted, tp, truth), 0.0)
+    n = present.sum(axis=-1)
+    return np.asarray(np.where(n > 0, f1.sum(axis=-1) / np.maximum(n, 1), ZERO_DIVISION), dtype=np.float64)
 
 
 def pr_auc(y_true: npt.ArrayLike, score: npt.ArrayLike) -> float:
@@ -89,8 +97,36 @@ def pr_auc(y_true: npt.ArrayLike, score: npt.ArrayLike) -> float:
     order = np.argsort(-s, kind="mergesort")
     y, s = t[order], s[order]
     last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # the last index of each run of tied scores
-    tp = np.cumsum(y)[last].astype(np.float64)
-    precision = tp / (last + 1)
+    return _average_precision(np.cumsum(y)[last].astype(np.float64), (last + 1).astype(np.float64))
+
+
+def pr_auc_of_draws(y_true: npt.ArrayLike, score: npt.ArrayLike, times: npt.ArrayLike) -> F64:
+    """`pr_auc` of the rows repeated `times[d]` times (0: left out), for each draw d of `times` (draws ×
+    rows), sorting the rows once: a run of tied scores keeps its place whatever is drawn, and its true
+    positives and rows are integers, so each value is bit-for-bit `pr_auc` of the repeated rows."""
+    t = np.asarray(y_true, dtype=bool)
+    weights = np.asarray(times, dtype=np.float64)
+    out = np.zeros(weights.shape[0])
+    if not t.size:
+        return out
+    s = np.asarray(score, dtype=np.float64)
+    order = np.argsort(-s, kind="mergesort")
+    y, s = t[order], s[order]
+    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
+    weights = weights[:, order]
+    rows = np.cumsum(weights, axis=1)[:, last]
+    tp = np.cumsum(weights * y, axis=1)[:, last]
+    for d in range(len(out)):
+        drawn = np.diff(np.r_[0.0, rows[d]]) > 0  # the runs with a drawn row
+        out[d] = _average_precision(tp[d, drawn], rows[d, drawn])
+    return out
+
+
+def _average_precision(tp: F64, rows: F64) -> float:
+    """Σ (Rₙ − Rₙ₋₁)·Pₙ from the true positives and rows up to the end of each run of tied scores."""
+    if not len(tp) or tp[-1] == 0:
+        return ZERO_DIVISION
+    precision = tp / rows
     recall = tp / tp[-1]
     return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 

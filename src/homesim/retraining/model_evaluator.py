@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -43,6 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from homesim.io import write_json_atomic, write_text_atomic
 from homesim.retraining.models.base import Trainer
 from homesim.retraining.predictions import CANDIDATE, PredictionMemo
+from homesim.scores import pr_auc_of_draws
 from homesim.simulation.model_provider import Model, ModelType
 from homesim.splits import VALIDATION_SHARE, is_validation_home
 from homesim.workspace import Workspace
@@ -52,6 +53,8 @@ CONFIDENCE = 0.95
 ONE_SIDED_ALPHA = (1 - CONFIDENCE) / 2
 #: Power at which the minimum detectable effect is stated.
 POWER = 0.8
+
+F64 = npt.NDArray[np.float64]
 
 
 def split_by_home(
@@ -266,6 +269,49 @@ class _HomeIndex:
         return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
 
+#: Draws scored at once: a ranking scorer holds a few float arrays of draws × prediction rows.
+_DRAWS_AT_ONCE = 64
+#: The primary metric of each draw, from how many times each home was drawn ((draws, homes) → (draws,)).
+DrawScorer = Callable[[F64], F64]
+
+
+def _draw_scorer(trainer: Trainer, predictions: pl.DataFrame, homes: list[str]) -> DrawScorer | None:
+    """The primary metric of `predictions` for a whole matrix of draws at once, or None when the trainer
+    offers neither `primary_counts` nor `primary_ranking` (then each draw's rows are scored)."""
+    home_of_row = np.searchsorted(np.array(homes), predictions.get_column("home_key").to_numpy())
+    counts = trainer.primary_counts(predictions)
+    if counts is not None:
+        per_home = np.zeros((len(homes), counts.shape[1]))  # zeros for a home without predictions
+        np.add.at(per_home, home_of_row, counts)
+        return lambda times: trainer.primary_of_counts(times @ per_home)
+    ranking = trainer.primary_ranking(predictions)
+    if ranking is not None:
+        labels, scores = ranking
+        return lambda times: pr_auc_of_draws(labels, scores, times[:, home_of_row])
+    return None
+
+
+def _draw_differences(candidate: DrawScorer, reference: DrawScorer, homes: int) -> Callable[..., F64]:
+    """The bootstrap's statistic, vectorised: draws of indices into `homes` homes (last axis) →
+    primary(candidate) − primary(reference) of each draw."""
+
+    def difference(draws: npt.NDArray[np.int64], axis: int = -1) -> F64:
+        draws = np.moveaxis(np.asarray(draws), axis, -1)
+        flat = draws.reshape(-1, draws.shape[-1])
+        times = np.zeros((flat.shape[0], homes))
+        np.add.at(times, (np.arange(flat.shape[0])[:, None], flat), 1.0)
+        out = np.concatenate(
+            [
+                candidate(times[start : start + _DRAWS_AT_ONCE])
+                - reference(times[start : start + _DRAWS_AT_ONCE])
+                for start in range(0, len(times), _DRAWS_AT_ONCE)
+            ]
+        )
+        return np.asarray(out.reshape(draws.shape[:-1]), dtype=np.float64)
+
+    return difference
+
+
 def paired_bootstrap(
     trainer: Trainer,
     candidate: pl.DataFrame,
@@ -291,25 +337,37 @@ def paired_bootstrap(
     )
     if not homes:
         raise ValueError("cannot bootstrap without validation homes")
-    cand_index, ref_index = _HomeIndex(candidate), _HomeIndex(reference)
     cand_value = trainer.primary(candidate)
     ref_value = trainer.primary(reference)
+    cand_scorer, ref_scorer = _draw_scorer(trainer, candidate, homes), _draw_scorer(trainer, reference, homes)
+    statistic: Callable[[npt.NDArray[np.int64]], F64 | float]
+    if cand_scorer is not None and ref_scorer is not None:
+        statistic, vectorized = _draw_differences(cand_scorer, ref_scorer, len(homes)), True
 
-    def difference(draw: npt.NDArray[np.int64]) -> float:
-        picked = [homes[i] for i in draw]
-        a = trainer.primary(candidate[cand_index.gather(picked)])
-        b = trainer.primary(reference[ref_index.gather(picked)])
-        return float(a - b)
+        def difference(draw: npt.NDArray[np.int64]) -> float:
+            return float(statistic(draw))
+
+    else:  # a metric the trainer offers no shortcut for: score each draw's rows
+        cand_index, ref_index = _HomeIndex(candidate), _HomeIndex(reference)
+
+        def difference(draw: npt.NDArray[np.int64]) -> float:
+            picked = [homes[i] for i in draw]
+            a = trainer.primary(candidate[cand_index.gather(picked)])
+            b = trainer.primary(reference[ref_index.gather(picked)])
+            return float(a - b)
+
+        statistic, vectorized = difference, False
 
     if len(homes) == 1:  # scipy wants two observations; every resample of one home is that home
         diffs = np.full(resamples, difference(np.zeros(1, dtype=np.int64)))
         low = high = float(diffs[0])
     else:
+        # The same draws either way (scipy draws every resample's indices up front).
         result = bootstrap(
             (np.arange(len(homes)),),
-            difference,
+            statistic,
             n_resamples=resamples,
-            vectorized=False,
+            vectorized=vectorized,
             confidence_level=confidence,
             method="percentile",
             rng=np.random.default_rng(seed),

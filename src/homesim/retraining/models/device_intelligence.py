@@ -54,7 +54,7 @@ from homesim.io import write_atomic, write_json_atomic
 from homesim.retraining.models.base import CONFIG_FILE, ProgressFn, Trainer
 from homesim.retraining.models.boosting import boosting_params, fit_boosting
 from homesim.retraining.models.sklearn_io import dump_estimator, load_estimator
-from homesim.scores import accuracy, binary_scores, macro_f1
+from homesim.scores import accuracy, binary_scores, macro_f1, macro_f1_from_counts
 from homesim.simulation.device_health import FEATURES, RULE_KIND, rule_assess
 from homesim.simulation.model_provider import HEALTH_KINDS, Model, ModelType
 from homesim.training_data.loading import TrainingData
@@ -260,6 +260,17 @@ class DeviceFaultTrainer(Trainer):
         """Macro-F1 alone."""
         kinds, label, predicted = _codes(predictions)
         return macro_f1(label, predicted, kinds[_FAULTS])
+
+    def primary_counts(self, predictions: pl.DataFrame) -> F64:
+        """Per prediction and fault kind: true positive, predicted, labelled (kind-major columns)."""
+        kinds, label, predicted = _codes(predictions)
+        faults = kinds[_FAULTS]
+        in_truth, in_pred = label[:, None] == faults, predicted[:, None] == faults
+        return np.hstack([in_truth & in_pred, in_pred, in_truth]).astype(np.float64)
+
+    def primary_of_counts(self, counts: F64) -> F64:
+        tp, predicted, truth = np.split(counts, 3, axis=-1)
+        return macro_f1_from_counts(tp, predicted, truth)
 
     def score(self, predictions: pl.DataFrame) -> dict[str, float]:
         kinds, label, predicted = _codes(predictions)

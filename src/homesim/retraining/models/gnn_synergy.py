@@ -319,6 +319,12 @@ class GraphSageTrainer(Trainer):
             predictions.get_column("score").to_numpy().astype(np.float64),
         )
 
+    def primary_ranking(self, predictions: pl.DataFrame) -> tuple[np.ndarray[Any, np.dtype[np.bool_]], F64]:
+        return (
+            predictions.get_column("label").to_numpy().astype(bool),
+            predictions.get_column("score").to_numpy().astype(np.float64),
+        )
+
     def score(self, predictions: pl.DataFrame) -> dict[str, float]:
         labels = predictions.get_column("label").to_numpy().astype(bool)
         scores = predictions.get_column("score").to_numpy().astype(np.float64)

@@ -33,7 +33,7 @@ from homesim.retraining.models.base import CONFIG_FILE, ProgressFn, Trainer
 from homesim.retraining.models.boosting import boosting_params, fit_boosting
 from homesim.retraining.models.metrics import to_stage_scale
 from homesim.retraining.models.sklearn_io import dump_estimator, load_estimator
-from homesim.scores import best_f1_threshold, binary_scores, pr_auc
+from homesim.scores import best_f1_threshold, binary_scores, f1_from_counts, pr_auc
 from homesim.simulation.model_provider import Model, ModelType
 from homesim.simulation.pattern_detection import FEATURES, PatternDetectorConfig, baseline_score
 from homesim.training_data.loading import TrainingData
@@ -174,6 +174,16 @@ class PatternQualityTrainer(Trainer):
         """F1 alone (the PR-AUC's sort is most of `score`'s time in the evaluator's bootstrap)."""
         labels = predictions.get_column("label").to_numpy().astype(bool)
         return binary_scores(labels, predictions.get_column("predicted").to_numpy().astype(bool))["f1"]
+
+    def primary_counts(self, predictions: pl.DataFrame) -> F64:
+        """(true positive, predicted, labelled) per prediction."""
+        labels = predictions.get_column("label").to_numpy().astype(bool)
+        predicted = predictions.get_column("predicted").to_numpy().astype(bool)
+        return np.column_stack([labels & predicted, predicted, labels]).astype(np.float64)
+
+    def primary_of_counts(self, counts: F64) -> F64:
+        tp, predicted, truth = counts[..., 0], counts[..., 1], counts[..., 2]
+        return f1_from_counts(tp, predicted, tp, truth)
 
     def score(self, predictions: pl.DataFrame) -> dict[str, float]:
         labels = predictions.get_column("label").to_numpy().astype(bool)

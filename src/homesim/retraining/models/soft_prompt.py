@@ -410,6 +410,16 @@ class SoftPromptTrainer(Trainer):
         correct = predictions.get_column("correct").to_numpy()
         return float(correct.mean()) if len(correct) else 0.0
 
+    def primary_counts(self, predictions: pl.DataFrame) -> F64:
+        """(correct, 1) per prediction."""
+        correct = predictions.get_column("correct").to_numpy().astype(np.float64)
+        return np.column_stack([correct, np.ones_like(correct)])
+
+    def primary_of_counts(self, counts: F64) -> F64:
+        correct, total = counts[..., 0], counts[..., 1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.asarray(np.where(total > 0, correct / np.where(total > 0, total, 1.0), 0.0))
+
     def score(self, predictions: pl.DataFrame) -> dict[str, float]:
         if predictions.height == 0:
             return {"behaviour_accuracy": 0.0, "intent_accuracy": 0.0, "outcome_accuracy": 0.0}
