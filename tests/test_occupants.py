@@ -125,3 +125,24 @@ def test_a_regions_social_clock_shifts_the_households_day() -> None:
     }
     madrid, amsterdam = (homes[r].metadata.occupants for r in ("mediterranean", "temperate_eu"))
     assert [o.sleep_h for o in madrid] == pytest.approx([o.sleep_h + 1.0 for o in amsterdam])
+
+
+def test_a_household_comes_home_from_a_trip_one_after_another() -> None:
+    """Members returning together never arrive in the same instant (a "first person arrives" automation
+    sees one of them first), but within minutes of each other."""
+    rng = np.random.default_rng(5)
+    home_type = load_catalog().home_types["single_family"]
+    occupants = make_occupants(home_type, rng)
+    while len(occupants) < 2:
+        occupants = make_occupants(home_type, rng)
+    trip = ((date(2025, 6, 10), date(2025, 6, 14)),)
+    occupants = [o.model_copy(update={"vacations": trip}) for o in occupants]
+    grid = day_grid(date(2025, 6, 2), 21, "Europe/Madrid")
+    schedules = realize_schedules(occupants, grid, rng, jitter=1.0)
+    end_of_trip = grid.local_time(np.array([12]), np.array([18.0]))[0]
+    arrivals = []
+    for times, at_home in schedules.transitions:
+        back = times[at_home & (times >= end_of_trip) & (times < end_of_trip + US_PER_H)]
+        arrivals.append(int(back[0]))
+    assert len(set(arrivals)) == len(occupants)
+    assert max(arrivals) - min(arrivals) < 10 * 60 * 1_000_000

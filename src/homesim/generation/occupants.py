@@ -72,6 +72,8 @@ _BEDTIME_H = {"adult": (23.4, 0.8), "adult_free": (24.4, 1.2), "child": (20.8, 0
 #: with a job (social jetlag: [mean, sd per chronotype sd] hours) grows with lateness.
 _CHRONOTYPE_R = 0.8
 _SOCIAL_JETLAG_H = (1.2, 0.5)
+#: Between household members coming home together from a trip, one through the door after another (µs).
+_ARRIVAL_STEP_US = 40_000_000
 #: Household sizes, 1 to 6 people: EU-27 (Eurostat 2022: 36 % one person, 32 % two) and US (Census 2023:
 #: 29 % one person, 35 % two) blended; a home type's [min, max] restricts it.
 _HOUSEHOLD_SIZE = (0.32, 0.33, 0.15, 0.12, 0.05, 0.03)
@@ -260,7 +262,7 @@ def realize_schedules(
         work = leave[o] >= 0
         starts = np.concatenate([leave[o][work & workday], out_start])
         ends = np.concatenate([back[o][work & workday], out_end])
-        transitions.append(_presence_transitions(grid, starts, ends, vacation, wake[o]))
+        transitions.append(_presence_transitions(grid, starts, ends, vacation, wake[o], o))
     return Schedules(
         wake=wake, sleep=sleep, leave=leave, back=back, away_day=away, transitions=tuple(transitions)
     )
@@ -289,15 +291,18 @@ def _outings(
 
 
 def _presence_transitions(
-    grid: DayGrid, starts: I64, ends: I64, vacation: BoolArr, wake: I64
+    grid: DayGrid, starts: I64, ends: I64, vacation: BoolArr, wake: I64, order: int
 ) -> tuple[I64, BoolArr]:
     """Sorted (time, at_home) changes: the union of daily absences and whole-day trips."""
     days = grid.days
-    # A trip starts the morning of its first day and ends the evening of its last.
+    # A trip starts the morning of its first day and ends the evening of its last, the household coming
+    # home one after another (`order`): trackers never report two people home in the same instant, and
+    # an automation on "the first person arrives" sees one of them first.
     edges = np.diff(np.concatenate([[False], vacation, [False]]).astype(np.int8))
     first = np.flatnonzero(edges == 1)
     last = np.flatnonzero(edges == -1) - 1
-    trip_end = np.minimum(grid.midnights[np.minimum(last, days - 1)] + 18 * US_PER_H, grid.end_us - 1)
+    arrive = 18 * US_PER_H + order * _ARRIVAL_STEP_US
+    trip_end = np.minimum(grid.midnights[np.minimum(last, days - 1)] + arrive, grid.end_us - 1)
     s, e = merge_intervals(
         np.concatenate([starts, wake[first] + US_PER_H]).astype(np.int64),
         np.concatenate([ends, trip_end]).astype(np.int64),
