@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, settings
 
 from homesim.generation.config import GenerationConfig
 from homesim.generation.home import GeneratedHome, generate_home
+from homesim.real_homes.importing import import_history
 
 if TYPE_CHECKING:
     from trainer_cases import TrainerCase
@@ -161,3 +162,15 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
         terminalreporter.section("chaos: tried / handled")
         for category, (tried, handled) in sorted(TALLY.items()):
             terminalreporter.write_line(f"{category:<40} {tried:>4} / {handled:<4}")
+
+
+@pytest.fixture(scope="session")
+def home_a(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Ordóñez home A (tests/data/real_homes, CC BY 4.0) imported once: the calibration tests' real home."""
+    out = tmp_path_factory.mktemp("real") / "A"
+    import_history(
+        "ordonez",
+        Path(__file__).parent / "data" / "real_homes" / "uci_adl_ordonez" / "OrdonezA_Sensors.txt",
+        out,
+    )
+    return out

@@ -27,19 +27,9 @@ from homesim.real_homes.calibration import CalibrationError, FittedHome, fit_hom
 from homesim.real_homes.calibration.fit import EPISODE_S, episodes_of
 from homesim.real_homes.calibration.moments import calibration_config
 from homesim.real_homes.calibration.run import CALIBRATION_FILE, REPORT_FILE, calibrate
-from homesim.real_homes.importing import import_history
 from homesim.real_homes.realism.features import day_features
 from homesim.real_homes.realism.footing import load_home, sensor_table
 from homesim.workspace import ACTIVITIES_FILE, EVENTS_FILE, Workspace
-
-ORDONEZ = Path(__file__).parent / "data" / "real_homes" / "uci_adl_ordonez"
-
-
-@pytest.fixture(scope="module")
-def home_a(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("real") / "A"
-    import_history("ordonez", ORDONEZ / "OrdonezA_Sensors.txt", out)
-    return out
 
 
 @pytest.fixture(scope="module")

@@ -21,19 +21,9 @@ from homesim.real_homes.calibration import CalibrationError, fit_home, moments
 from homesim.real_homes.calibration.crossfit import mean_c2st
 from homesim.real_homes.calibration.fit import fold_splits
 from homesim.real_homes.calibration.run import REPORT_FILE, calibrate, calibration_file
-from homesim.real_homes.importing import import_history
 from homesim.real_homes.realism.footing import load_home
 from homesim.real_homes.realism.statistics import C2ST
 from homesim.workspace import ACTIVITIES_FILE, EVENTS_FILE, Workspace
-
-ORDONEZ = Path(__file__).parent / "data" / "real_homes" / "uci_adl_ordonez"
-
-
-@pytest.fixture(scope="module")
-def home_a(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("real") / "A"
-    import_history("ordonez", ORDONEZ / "OrdonezA_Sensors.txt", out)
-    return out
 
 
 def test_fold_splits_hold_out_each_day_once_in_contiguous_blocks(home_a: Path) -> None:

@@ -17,17 +17,12 @@ from homesim.generation.home import generate_home
 from homesim.real_homes.calibration import FittedHome, fit_home, moments
 from homesim.real_homes.calibration.fit import EPISODE_S, burst_share, episode_size_cv, hourly_share
 from homesim.real_homes.calibration.moments import calibration_config, match_rates
-from homesim.real_homes.importing import import_history
 from homesim.real_homes.realism.footing import load_home
-
-ORDONEZ = Path(__file__).parent / "data" / "real_homes" / "uci_adl_ordonez"
 
 
 @pytest.fixture(scope="module")
-def fitted(tmp_path_factory: pytest.TempPathFactory) -> FittedHome:
-    out = tmp_path_factory.mktemp("real") / "A"
-    import_history("ordonez", ORDONEZ / "OrdonezA_Sensors.txt", out)
-    return fit_home(out)
+def fitted(home_a: Path) -> FittedHome:
+    return fit_home(home_a)
 
 
 def _activations(seconds: list[float]) -> pl.DataFrame:

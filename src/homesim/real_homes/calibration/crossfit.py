@@ -42,18 +42,7 @@ def mean_c2st(name: str, tests: Sequence[C2ST], held_out: Sequence[int]) -> C2ST
     min_ps = [t.min_p_value for t in tests]
     if any(a is None for a in aucs) or any(p is None for p in p_values) or any(p is None for p in min_ps):
         notes = "; ".join(t.note for t in tests if t.auc is None) or "a fold has no p-value"
-        return C2ST(
-            **base,
-            auc=None,
-            ci_low=None,
-            ci_high=None,
-            p_value=None,
-            min_p_value=None,
-            significant=False,
-            can_reach_significance=False,
-            importance=[],
-            note=f"not computed: {notes}",
-        )
+        return C2ST.not_computed(base, notes)
     weights = np.asarray(held_out, dtype=np.float64)
     n = min(len(t.bootstrap_aucs) for t in tests)
     drawn = [_weighted([t.bootstrap_aucs[i] for t in tests], weights) for i in range(n)]

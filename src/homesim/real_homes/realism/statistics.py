@@ -72,6 +72,22 @@ class C2ST(BaseModel):
     #: (the calibration's cross-fitted folds) draws its own CI from.
     bootstrap_aucs: list[float] = Field(default_factory=list, exclude=True)
 
+    @classmethod
+    def not_computed(cls, base: dict[str, Any], why: str) -> C2ST:
+        """A test that could not run: the samples' counts in `base`, `why` in its note."""
+        return cls(
+            **base,
+            auc=None,
+            ci_low=None,
+            ci_high=None,
+            p_value=None,
+            min_p_value=None,
+            significant=False,
+            can_reach_significance=False,
+            importance=[],
+            note=f"not computed: {why}",
+        )
+
 
 def _classifier() -> Pipeline:
     # A linear model on standardised features: with two or three real homes, a fold trains on one real home
@@ -210,17 +226,8 @@ def _c2st(
         "grouped_by": grouped_by,
     }
     if folds < 2:
-        return C2ST(
-            **base,
-            auc=None,
-            ci_low=None,
-            ci_high=None,
-            p_value=None,
-            min_p_value=None,
-            significant=False,
-            can_reach_significance=False,
-            importance=[],
-            note=f"not computed: each sample needs at least 2 {grouped_by}s (has {g_pos} and {g_neg})",
+        return C2ST.not_computed(
+            base, f"each sample needs at least 2 {grouped_by}s (has {g_pos} and {g_neg})"
         )
     matrix = x.to_numpy().astype(np.float64)
     scores, importance = _out_of_fold(matrix, y, groups, folds, with_importance)
