@@ -237,19 +237,18 @@ def emit_co_uses(
     the first device then the second a lognormal lag later, each back off after its own hold (a motion
     or door sensor's a short one)."""
     for use in co_uses:
-        if use.follow_share is not None:
+        if use.follow_share is not None:  # a walk-in: some of the sensor's own detections
             detections = buffer.changes_to(use.entity_a, CO_USE_STATES["binary_sensor"][0])[0]
             starts = detections[rng.random(len(detections)) < use.follow_share]
-            lag = (rng.lognormal(np.log(use.lag_median_s), use.lag_sigma, len(starts)) * US_PER_S).astype(
-                np.int64
-            )
-            states = CO_USE_STATES[domain_of(use.entity_b)]
-            switch_by_hand(buffer, use.entity_b, states, starts + lag, use.hold_median_min, use.id, rng)
-            continue
-        starts = grid.random_times(use.per_day * grid.days, rng, awake)
+        else:
+            starts = grid.random_times(use.per_day * grid.days, rng, awake)
         lag = (rng.lognormal(np.log(use.lag_median_s), use.lag_sigma, len(starts)) * US_PER_S).astype(
             np.int64
         )
+        if use.follow_share is not None:
+            states = CO_USE_STATES[domain_of(use.entity_b)]
+            switch_by_hand(buffer, use.entity_b, states, starts + lag, use.hold_median_min, use.id, rng)
+            continue
         swap = rng.random(len(starts)) < use.swap
         times = {
             use.entity_a: np.where(swap, starts + lag, starts),
