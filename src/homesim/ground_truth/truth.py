@@ -177,11 +177,10 @@ def event_frame(events: pa.Table) -> pl.DataFrame:
 def _measured_rows(table: pa.Table, home: Home, plan: BehaviorPlan) -> pa.Array:
     """The rows the truth is measured from (one-chunk table): events with a cause id (behaviours, faults),
     fault events, `person.*` events (zone.home) and the events of state triggers (opportunities) and of
-    walk-ins' sensors. A
-    home's ~10^5 sensor reports are none of these, so the string frame the measures run on is built for a
-    few thousand rows instead of every event. The parents these rows name are among them by construction
-    (a behaviour's parents are its state trigger's events, a revert's its own action), which
-    tests/test_ground_truth.py checks, so no id lookup over every event is needed."""
+    walk-ins' sensors. A home's ~10^5 sensor reports are none of these, so the string frame the measures
+    run on is built for a few thousand rows instead of every event. The parents these rows name are among
+    them by construction (a behaviour's parents are its state trigger's events, a revert's its own action),
+    which tests/test_ground_truth.py checks, so no id lookup over every event is needed."""
     (cause_id,) = table.column("cause_id").chunks or [pa.array([], pa.int32())]
     (cause,) = table.column("cause").chunks or [pa.array([], pa.int8())]
     (entity,) = table.column("entity_id").chunks or [pa.array([], pa.int32())]
