@@ -375,3 +375,24 @@ def test_a_studio_sleeps_in_its_own_sleeping_area() -> None:
     assert sorted(rooms.values()).count("bedroom") == 1
     sleeping = _frame(generated).filter(pl.col("activity") == "sleeping")
     assert sleeping.height > 0 and {rooms[a] for a in sleeping["area_id"]} == {"bedroom"}
+
+
+def test_sitting_is_interrupted_at_the_fitted_rate() -> None:
+    """A seat mat goes off and on again inside one sitting at `breaks_per_h`, each break `break_s` long,
+    and never outside the sitting; a bed (no breaks) stays one hold."""
+    model = load_activity_model()
+    seat = model.objects["seat"]
+    assert seat.breaks_per_h > 0
+    spec = seat.model_copy(update={"holds": {"relaxing": 1.0}, "breaks_per_h": 2.0})
+    intervals = _intervals([("relaxing", 0, 0, 100), ("sleeping", 1, 100, 108)])
+    on, off = object_activations(intervals, 0, spec, np.random.default_rng(3))
+    assert np.all(off > on) and np.all(on[1:] >= off[:-1])  # disjoint pieces, in order
+    assert on[0] >= intervals.start[0] and off[-1] <= intervals.end[0]
+    breaks = len(on) - 1
+    assert 140 < breaks < 260  # Poisson(200), merged overlaps aside
+    gaps_s = (on[1:] - off[:-1]) / US_PER_S
+    low, high = spec.break_s[2], spec.break_s[3]
+    assert np.all(gaps_s >= low) and np.all(gaps_s <= 2 * high)  # overlapping breaks may join
+    assert 100 < np.median(gaps_s) < 400  # the fitted median, 214 s
+    bed_on, _ = object_activations(intervals, 1, model.objects["bed"], np.random.default_rng(3))
+    assert len(bed_on) == 1

@@ -428,8 +428,11 @@ def object_activations(
         )
         mine = mine[rng.random(len(mine)) < p]
         # Sitting or lying down a little after coming in, getting up a little before leaving.
-        starts.append(intervals.start[mine] + (rng.uniform(5, 60, len(mine)) * US_PER_S).astype(np.int64))
-        ends.append(intervals.end[mine] - (rng.uniform(3, 30, len(mine)) * US_PER_S).astype(np.int64))
+        on = intervals.start[mine] + (rng.uniform(5, 60, len(mine)) * US_PER_S).astype(np.int64)
+        off = intervals.end[mine] - (rng.uniform(3, 30, len(mine)) * US_PER_S).astype(np.int64)
+        on, off = _interrupted(on, off, spec, rng)
+        starts.append(on)
+        ends.append(off)
     for activity, expected in sorted(spec.uses.items()):
         mine = np.flatnonzero(here & (intervals.activity == _CODE[activity]))
         k = rng.poisson(expected, len(mine))
@@ -446,6 +449,27 @@ def object_activations(
     e = np.concatenate(ends).astype(np.int64) if ends else np.zeros(0, np.int64)
     keep = e > s
     return merge_intervals(s[keep], e[keep])
+
+
+def _interrupted(on: I64, off: I64, spec: ObjectSpec, rng: np.random.Generator) -> tuple[I64, I64]:
+    """Holds `on`–`off` cut by the breaks of `spec` (`breaks_per_h`, each `break_s` off): the pieces, in
+    order within each hold (a piece a break swallowed comes out empty, `off <= on`, and is dropped by the
+    caller)."""
+    if spec.breaks_per_h <= 0 or len(on) == 0:
+        return on, off
+    held = np.maximum(off - on, 0)
+    k = rng.poisson(spec.breaks_per_h * held / US_PER_H)
+    hold = np.repeat(np.arange(len(on)), k)
+    at = on[hold] + (rng.random(len(hold)) * held[hold]).astype(np.int64)
+    back = at + (draw_lognormal(rng, spec.break_s, len(hold)) * US_PER_S).astype(np.int64)
+    # Each hold of k breaks gives k + 1 pieces: starts (its on, each break's return) and ends (each break,
+    # its off), each set sorted within the hold, paired in order.
+    holds = np.arange(len(on))
+    piece_on = np.concatenate([on, back])
+    piece_off = np.concatenate([at, off])
+    by_on = np.lexsort((piece_on, np.concatenate([holds, hold])))
+    by_off = np.lexsort((piece_off, np.concatenate([hold, holds])))
+    return piece_on[by_on], piece_off[by_off]
 
 
 def presence_spans(intervals: ActivityIntervals, area: int) -> tuple[I64, I64]:

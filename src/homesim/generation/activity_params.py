@@ -37,6 +37,8 @@ class SleepSpec(_Spec):
     workday_wake_sd_h: float = Field(ge=0)
     bedtime_sd_h: float = Field(ge=0)
     shared_share: float = Field(ge=0, le=1)
+    #: Correlation of a night's bedtime with the next wake-up on days without a work alarm.
+    wake_follows_bedtime: float = Field(default=0.0, ge=0, le=1)
     night_wakeups: tuple[float, float]
     #: When a night wake-up comes, [from, to] as shares of the night (uniform).
     wakeup_at: tuple[float, float]
@@ -85,6 +87,10 @@ class ObjectSpec(_Spec):
     use_s: Lognormal = (6.0, 0.8, 2.0, 120.0)
     #: Chance that an interval's first use comes within a minute of its start (what one came in for).
     first_use_soon: float = Field(default=1.0, ge=0, le=1)
+    #: Interrupted holding: the person gets off the thing this often per hour held (standing up to fetch
+    #: something in the room) and back on after `break_s` seconds (lognormal [median, log-sd, min, max]).
+    breaks_per_h: float = Field(default=0.0, ge=0)
+    break_s: Lognormal = (200.0, 1.0, 20.0, 1800.0)
 
 
 class PirViewSpec(_Spec):
