@@ -310,9 +310,11 @@ def test_a_zone_pir_sees_the_place_it_is_aimed_at() -> None:
 
 
 def test_night_wake_ups_fall_where_the_model_puts_them(homes: list[GeneratedHome]) -> None:
-    """A night toilet visit falls inside `wakeup_at` (shares of its night), never at the night's ends."""
-    lo, hi = load_activity_model().sleep.wakeup_at
-    shares = []
+    """A night toilet visit falls inside `wakeup_at` (shares of its night), never at the night's ends; the
+    night's first comes after the time to first void (`first_void_h`, median 1.71 h)."""
+    sleep = load_activity_model().sleep
+    lo, hi = sleep.wakeup_at
+    shares, first_h = [], []
     for generated in homes:
         acts = generated.activities
         code = {a: i for i, a in enumerate(ACTIVITIES)}
@@ -334,8 +336,12 @@ def test_night_wake_ups_fall_where_the_model_puts_them(homes: list[GeneratedHome
                 night = acts.end[last] - acts.start[first]
                 if night > 5 * US_PER_H:
                     shares.append((acts.start[i] - acts.start[first]) / night)
+                    if i == first + 1:  # the night's first visit
+                        first_h.append((acts.start[i] - acts.start[first]) / US_PER_H)
     assert len(shares) > 20
     assert np.quantile(shares, 0.05) > lo - 0.05 and np.max(shares) < hi + 0.05
+    assert len(first_h) > 15
+    assert 0.6 * sleep.first_void_h[0] < np.median(first_h) < 1.5 * sleep.first_void_h[0]
 
 
 def test_wake_up_window_must_lie_inside_the_night() -> None:
@@ -375,24 +381,3 @@ def test_a_studio_sleeps_in_its_own_sleeping_area() -> None:
     assert sorted(rooms.values()).count("bedroom") == 1
     sleeping = _frame(generated).filter(pl.col("activity") == "sleeping")
     assert sleeping.height > 0 and {rooms[a] for a in sleeping["area_id"]} == {"bedroom"}
-
-
-def test_sitting_is_interrupted_at_the_fitted_rate() -> None:
-    """A seat mat goes off and on again inside one sitting at `breaks_per_h`, each break `break_s` long,
-    and never outside the sitting; a bed (no breaks) stays one hold."""
-    model = load_activity_model()
-    seat = model.objects["seat"]
-    assert seat.breaks_per_h > 0
-    spec = seat.model_copy(update={"holds": {"relaxing": 1.0}, "breaks_per_h": 2.0})
-    intervals = _intervals([("relaxing", 0, 0, 100), ("sleeping", 1, 100, 108)])
-    on, off = object_activations(intervals, 0, spec, np.random.default_rng(3))
-    assert np.all(off > on) and np.all(on[1:] >= off[:-1])  # disjoint pieces, in order
-    assert on[0] >= intervals.start[0] and off[-1] <= intervals.end[0]
-    breaks = len(on) - 1
-    assert 140 < breaks < 260  # Poisson(200), merged overlaps aside
-    gaps_s = (on[1:] - off[:-1]) / US_PER_S
-    low, high = spec.break_s[2], spec.break_s[3]
-    assert np.all(gaps_s >= low) and np.all(gaps_s <= 2 * high)  # overlapping breaks may join
-    assert 100 < np.median(gaps_s) < 400  # the fitted median, 214 s
-    bed_on, _ = object_activations(intervals, 1, model.objects["bed"], np.random.default_rng(3))
-    assert len(bed_on) == 1

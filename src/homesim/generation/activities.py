@@ -156,9 +156,17 @@ def _candidates(
     median, sigma = model.sleep.night_wakeups
     rate = float(rng.lognormal(np.log(median), sigma)) * factor
     nights = np.repeat(np.arange(days), rng.poisson(rate, days))
-    length = night_end[nights] - night_start[nights]
-    # Nocturia studies: the first void comes 2–4 h after falling asleep, rarely in the last hours.
-    at = night_start[nights] + (rng.uniform(*model.sleep.wakeup_at, len(nights)) * length).astype(np.int64)
+    length = (night_end[nights] - night_start[nights]).astype(np.float64)
+    # The night's first visit comes after its time to first void (`first_void_h`), the others at random
+    # between it and the window's end; all inside the window `wakeup_at` (shares of the night).
+    low, high = model.sleep.wakeup_at
+    first_void = draw_lognormal(rng, model.sleep.first_void_h, len(nights)) * US_PER_H
+    first_void = np.clip(first_void, low * length, high * length)
+    first = np.ones(len(nights), dtype=bool)
+    first[1:] = nights[1:] != nights[:-1]
+    nights_first = first_void[np.maximum.accumulate(np.where(first, np.arange(len(nights)), 0))]
+    later = nights_first + rng.random(len(nights)) * (high * length - nights_first)
+    at = night_start[nights] + np.where(first, first_void, later).astype(np.int64)
     out[(Activity.TOILETING, "night")].append(_lasting(model, Activity.TOILETING, at, rng))
     # Naps.
     p_nap = model.sleep.senior_nap_per_day if role == "senior" else model.sleep.nap_per_day
@@ -428,11 +436,8 @@ def object_activations(
         )
         mine = mine[rng.random(len(mine)) < p]
         # Sitting or lying down a little after coming in, getting up a little before leaving.
-        on = intervals.start[mine] + (rng.uniform(5, 60, len(mine)) * US_PER_S).astype(np.int64)
-        off = intervals.end[mine] - (rng.uniform(3, 30, len(mine)) * US_PER_S).astype(np.int64)
-        on, off = _interrupted(on, off, spec, rng)
-        starts.append(on)
-        ends.append(off)
+        starts.append(intervals.start[mine] + (rng.uniform(5, 60, len(mine)) * US_PER_S).astype(np.int64))
+        ends.append(intervals.end[mine] - (rng.uniform(3, 30, len(mine)) * US_PER_S).astype(np.int64))
     for activity, expected in sorted(spec.uses.items()):
         mine = np.flatnonzero(here & (intervals.activity == _CODE[activity]))
         k = rng.poisson(expected, len(mine))
@@ -449,27 +454,6 @@ def object_activations(
     e = np.concatenate(ends).astype(np.int64) if ends else np.zeros(0, np.int64)
     keep = e > s
     return merge_intervals(s[keep], e[keep])
-
-
-def _interrupted(on: I64, off: I64, spec: ObjectSpec, rng: np.random.Generator) -> tuple[I64, I64]:
-    """Holds `on`–`off` cut by the breaks of `spec` (`breaks_per_h`, each `break_s` off): the pieces, in
-    order within each hold (a piece a break swallowed comes out empty, `off <= on`, and is dropped by the
-    caller)."""
-    if spec.breaks_per_h <= 0 or len(on) == 0:
-        return on, off
-    held = np.maximum(off - on, 0)
-    k = rng.poisson(spec.breaks_per_h * held / US_PER_H)
-    hold = np.repeat(np.arange(len(on)), k)
-    at = on[hold] + (rng.random(len(hold)) * held[hold]).astype(np.int64)
-    back = at + (draw_lognormal(rng, spec.break_s, len(hold)) * US_PER_S).astype(np.int64)
-    # Each hold of k breaks gives k + 1 pieces: starts (its on, each break's return) and ends (each break,
-    # its off), each set sorted within the hold, paired in order.
-    holds = np.arange(len(on))
-    piece_on = np.concatenate([on, back])
-    piece_off = np.concatenate([at, off])
-    by_on = np.lexsort((piece_on, np.concatenate([holds, hold])))
-    by_off = np.lexsort((piece_off, np.concatenate([hold, holds])))
-    return piece_on[by_on], piece_off[by_off]
 
 
 def presence_spans(intervals: ActivityIntervals, area: int) -> tuple[I64, I64]:

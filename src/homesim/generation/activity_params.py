@@ -40,8 +40,10 @@ class SleepSpec(_Spec):
     #: Correlation of a night's bedtime with the next wake-up on days without a work alarm.
     wake_follows_bedtime: float = Field(default=0.0, ge=0, le=1)
     night_wakeups: tuple[float, float]
-    #: When a night wake-up comes, [from, to] as shares of the night (uniform).
+    #: The window night wake-ups fall in, [from, to] as shares of the night.
     wakeup_at: tuple[float, float]
+    #: Hours from falling asleep to the night's first wake-up (the time to first void), a lognormal.
+    first_void_h: Lognormal
     senior_factor: float = Field(gt=0)
     child_factor: float = Field(gt=0)
     nap_per_day: float = Field(ge=0, le=1)
@@ -87,10 +89,6 @@ class ObjectSpec(_Spec):
     use_s: Lognormal = (6.0, 0.8, 2.0, 120.0)
     #: Chance that an interval's first use comes within a minute of its start (what one came in for).
     first_use_soon: float = Field(default=1.0, ge=0, le=1)
-    #: Interrupted holding: the person gets off the thing this often per hour held (standing up to fetch
-    #: something in the room) and back on after `break_s` seconds (lognormal [median, log-sd, min, max]).
-    breaks_per_h: float = Field(default=0.0, ge=0)
-    break_s: Lognormal = (200.0, 1.0, 20.0, 1800.0)
 
 
 class PirViewSpec(_Spec):
