@@ -17,6 +17,7 @@ from homesim.generation.activities import (
     motion_detections,
     object_activations,
     pir_sight,
+    view_stream,
 )
 from homesim.generation.activity_params import ActivityModel, PirViewSpec, load_activity_model
 from homesim.generation.calendar import US_PER_S
@@ -381,3 +382,23 @@ def test_a_studio_sleeps_in_its_own_sleeping_area() -> None:
     assert sorted(rooms.values()).count("bedroom") == 1
     sleeping = _frame(generated).filter(pl.col("activity") == "sleeping")
     assert sleeping.height > 0 and {rooms[a] for a in sleeping["area_id"]} == {"bedroom"}
+
+
+def test_a_pirs_view_does_not_follow_the_activity_draws() -> None:
+    """The fields of view come from a stream of their own (`view_stream`): drawing more or less before
+    (a changed activity model) leaves every sensor's view as it was."""
+    model = load_activity_model()
+    every = np.full(2_000, MOVING, dtype=np.int8)
+
+    chances = np.array([v.moving for v in model.pir_views.values()])
+
+    def views(extra_draws: int) -> list[int]:
+        """Each of 12 sensors' view: the one whose chance of seeing movement is nearest what it saw."""
+        rng = np.random.default_rng(np.random.SeedSequence(entropy=11, spawn_key=(0, 5)))
+        rng.random(extra_draws)
+        own = view_stream(rng)
+        seen = [pir_sight(model, every, rng, own).mean() for _ in range(12)]
+        return [int(np.argmin(np.abs(chances - s))) for s in seen]
+
+    assert views(0) == views(1_000)
+    assert len(set(views(0))) > 1  # the sensors do draw different views

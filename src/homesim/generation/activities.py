@@ -409,17 +409,29 @@ def motion_detections(
 
 
 def pir_sight(
-    model: ActivityModel, what: npt.NDArray[np.int8] | BoolArr, rng: np.random.Generator
+    model: ActivityModel,
+    what: npt.NDArray[np.int8] | BoolArr,
+    rng: np.random.Generator,
+    view_rng: np.random.Generator | None = None,
 ) -> BoolArr:
     """Which of a room's detections (`what`: `PASSAGE`, `MOVING` or `DOING`; a boolean reads as moving
-    or not) one PIR in it sees: the sensor draws its field of view (`pir_views`), which sets the chance of
-    each."""
+    or not) one PIR in it sees: the sensor draws its field of view (`pir_views`) from `view_rng` (default
+    `rng`), which sets the chance of each."""
     views = list(model.pir_views.values())
     shares = np.array([v.share for v in views])
-    view = views[int(rng.choice(len(views), p=shares / shares.sum()))]
+    view = views[int((view_rng or rng).choice(len(views), p=shares / shares.sum()))]
     chance = np.array([view.passage, view.moving, view.doing])[np.asarray(what, dtype=np.int64)]
     seen: BoolArr = rng.random(len(what)) < chance
     return seen
+
+
+def view_stream(rng: np.random.Generator) -> np.random.Generator:
+    """A stream of its own for the PIRs' fields of view, spawned from `rng`'s seed (no draw from `rng`):
+    a home's PIRs keep their views when the draws of its activities change (generator 1.8.0; until then a
+    change to the activity model redrew them, like a new layout, which swamped before/after comparisons)."""
+    seed = rng.bit_generator.seed_seq
+    assert isinstance(seed, np.random.SeedSequence)
+    return np.random.default_rng(seed.spawn(1)[0])
 
 
 def object_activations(
