@@ -17,6 +17,7 @@ from homesim.generation.activities import (
     motion_detections,
     object_activations,
     pir_sight,
+    view_stream,
 )
 from homesim.generation.activity_params import ActivityModel, PirViewSpec, load_activity_model
 from homesim.generation.calendar import US_PER_S
@@ -310,9 +311,11 @@ def test_a_zone_pir_sees_the_place_it_is_aimed_at() -> None:
 
 
 def test_night_wake_ups_fall_where_the_model_puts_them(homes: list[GeneratedHome]) -> None:
-    """A night toilet visit falls inside `wakeup_at` (shares of its night), never at the night's ends."""
-    lo, hi = load_activity_model().sleep.wakeup_at
-    shares = []
+    """A night toilet visit falls inside `wakeup_at` (shares of its night), never at the night's ends; the
+    night's first comes after the time to first void (`first_void_h`, median 1.71 h)."""
+    sleep = load_activity_model().sleep
+    lo, hi = sleep.wakeup_at
+    shares, first_h = [], []
     for generated in homes:
         acts = generated.activities
         code = {a: i for i, a in enumerate(ACTIVITIES)}
@@ -334,8 +337,12 @@ def test_night_wake_ups_fall_where_the_model_puts_them(homes: list[GeneratedHome
                 night = acts.end[last] - acts.start[first]
                 if night > 5 * US_PER_H:
                     shares.append((acts.start[i] - acts.start[first]) / night)
+                    if i == first + 1:  # the night's first visit
+                        first_h.append((acts.start[i] - acts.start[first]) / US_PER_H)
     assert len(shares) > 20
     assert np.quantile(shares, 0.05) > lo - 0.05 and np.max(shares) < hi + 0.05
+    assert len(first_h) > 15
+    assert 0.6 * sleep.first_void_h[0] < np.median(first_h) < 1.5 * sleep.first_void_h[0]
 
 
 def test_wake_up_window_must_lie_inside_the_night() -> None:
@@ -375,3 +382,23 @@ def test_a_studio_sleeps_in_its_own_sleeping_area() -> None:
     assert sorted(rooms.values()).count("bedroom") == 1
     sleeping = _frame(generated).filter(pl.col("activity") == "sleeping")
     assert sleeping.height > 0 and {rooms[a] for a in sleeping["area_id"]} == {"bedroom"}
+
+
+def test_a_pirs_view_does_not_follow_the_activity_draws() -> None:
+    """The fields of view come from a stream of their own (`view_stream`): drawing more or less before
+    (a changed activity model) leaves every sensor's view as it was."""
+    model = load_activity_model()
+    every = np.full(2_000, MOVING, dtype=np.int8)
+
+    chances = np.array([v.moving for v in model.pir_views.values()])
+
+    def views(extra_draws: int) -> list[int]:
+        """Each of 12 sensors' view: the one whose chance of seeing movement is nearest what it saw."""
+        rng = np.random.default_rng(np.random.SeedSequence(entropy=11, spawn_key=(0, 5)))
+        rng.random(extra_draws)
+        own = view_stream(rng)
+        seen = [pir_sight(model, every, rng, own).mean() for _ in range(12)]
+        return [int(np.argmin(np.abs(chances - s))) for s in seen]
+
+    assert views(0) == views(1_000)
+    assert len(set(views(0))) > 1  # the sensors do draw different views

@@ -183,12 +183,12 @@ def test_episodes_gather_activations_into_bursts(fitted: FittedHome, tmp_path: P
 def test_default_generation_is_unchanged() -> None:
     # Home keys and the dataset hash of `homesim generate --homes 3 --days 7 --seed 42`: a config without
     # `calibration` serialises exactly as it did before calibration existed (the keys include the generator
-    # version; these are generator 1.7.0's, whose only change to them is that version).
+    # version; these are generator 1.8.0's, whose only change to them is that version).
     config = GenerationConfig(homes=3, days=7, seed=42)
     assert "calibration" not in config.model_dump()
-    assert config.home_key(0) == "h000000-d8b0c30fe039"
-    assert config.home_key(2) == "h000002-0a9972eb59ca"
-    assert config.config_hash() == "560ca473b82ef2e3936f3341772c78d74015300c1b4b55167a7a8e40f3d30ffe"
+    assert config.home_key(0) == "h000000-7571cd390391"
+    assert config.home_key(2) == "h000002-b28d2c219bde"
+    assert config.config_hash() == "edd60864852236f156a13eaa3cad84eada2af24ead88783651271bda61fbf60a"
 
 
 @pytest.mark.slow

@@ -5,6 +5,7 @@ from datetime import date
 import numpy as np
 import pytest
 
+from homesim.generation.activity_params import ActivityModel, load_activity_model
 from homesim.generation.calendar import US_PER_H, day_grid
 from homesim.generation.catalog import load_catalog
 from homesim.generation.config import GenerationConfig
@@ -92,9 +93,9 @@ def test_some_employed_adults_work_at_home_every_weekday() -> None:
     assert 0.08 < len(at_home) / len(employed) < 0.2
     hybrid = [o for o in employed if 0 < len(o.work_from_home_days) < 5]
     assert 0.3 < len(hybrid) / len(employed) < 0.5
-    grid = day_grid(date(2025, 6, 2), 14, "Europe/Amsterdam")
+    grid = day_grid(date(2025, 6, 2), 56, "Europe/Amsterdam")
     schedules = realize_schedules([at_home[0]], grid, np.random.default_rng(0), jitter=1.0)
-    noon = grid.local_time(np.arange(14, dtype=np.int64), np.full(14, 12.5))
+    noon = grid.local_time(np.arange(56, dtype=np.int64), np.full(56, 12.5))
     weekday = grid.weekday < 5
     # Home at 12:30 on most weekdays (outings, not a job, take them out).
     assert schedules.at_home(0, noon[weekday]).mean() > 0.6
@@ -146,3 +147,29 @@ def test_a_household_comes_home_from_a_trip_one_after_another() -> None:
         arrivals.append(int(back[0]))
     assert len(set(arrivals)) == len(occupants)
     assert max(arrivals) - min(arrivals) < 10 * 60 * 1_000_000
+
+
+def test_without_an_alarm_a_late_night_is_slept_off() -> None:
+    """On free days the wake-up follows the bedtime that began the night (`wake_follows_bedtime`, fitted
+    on the Ordóñez nights); set to 0 the two are independent."""
+    senior = next(
+        o
+        for i in range(200)
+        for o in make_occupants(load_catalog().home_types["apartment"], np.random.default_rng(i), (1, 1))
+        if o.role == "senior"
+    )
+    grid = day_grid(date(2025, 1, 6), 700, "UTC")  # hours of the day read off UTC times
+    model = load_activity_model()
+    assert model.sleep.wake_follows_bedtime > 0
+
+    def night_r(m: ActivityModel) -> float:
+        s = realize_schedules([senior], grid, np.random.default_rng(5), jitter=1.0, model=m)
+        bed, wake = s.sleep[0][:-1] / US_PER_H, s.wake[0][1:] / US_PER_H
+        weekdays = np.isin(grid.weekday[1:], (1, 2, 3, 4))  # a weekday's night and morning (no lie-in)
+        bed, wake = bed[weekdays] % 24, wake[weekdays] % 24
+        return float(np.corrcoef(np.where(bed < 12, bed + 24, bed), wake)[0, 1])
+
+    apart = model.sleep.model_copy(update={"wake_follows_bedtime": 0.0})
+    independent = model.model_copy(update={"sleep": apart})
+    assert night_r(model) > 0.2
+    assert abs(night_r(independent)) < 0.12

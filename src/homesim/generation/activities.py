@@ -156,9 +156,17 @@ def _candidates(
     median, sigma = model.sleep.night_wakeups
     rate = float(rng.lognormal(np.log(median), sigma)) * factor
     nights = np.repeat(np.arange(days), rng.poisson(rate, days))
-    length = night_end[nights] - night_start[nights]
-    # Nocturia studies: the first void comes 2–4 h after falling asleep, rarely in the last hours.
-    at = night_start[nights] + (rng.uniform(*model.sleep.wakeup_at, len(nights)) * length).astype(np.int64)
+    length = (night_end[nights] - night_start[nights]).astype(np.float64)
+    # The night's first visit comes after its time to first void (`first_void_h`), the others at random
+    # between it and the window's end; all inside the window `wakeup_at` (shares of the night).
+    low, high = model.sleep.wakeup_at
+    first_void = draw_lognormal(rng, model.sleep.first_void_h, len(nights)) * US_PER_H
+    first_void = np.clip(first_void, low * length, high * length)
+    first = np.ones(len(nights), dtype=bool)
+    first[1:] = nights[1:] != nights[:-1]
+    nights_first = first_void[np.maximum.accumulate(np.where(first, np.arange(len(nights)), 0))]
+    later = nights_first + rng.random(len(nights)) * (high * length - nights_first)
+    at = night_start[nights] + np.where(first, first_void, later).astype(np.int64)
     out[(Activity.TOILETING, "night")].append(_lasting(model, Activity.TOILETING, at, rng))
     # Naps.
     p_nap = model.sleep.senior_nap_per_day if role == "senior" else model.sleep.nap_per_day
@@ -401,17 +409,29 @@ def motion_detections(
 
 
 def pir_sight(
-    model: ActivityModel, what: npt.NDArray[np.int8] | BoolArr, rng: np.random.Generator
+    model: ActivityModel,
+    what: npt.NDArray[np.int8] | BoolArr,
+    rng: np.random.Generator,
+    view_rng: np.random.Generator | None = None,
 ) -> BoolArr:
     """Which of a room's detections (`what`: `PASSAGE`, `MOVING` or `DOING`; a boolean reads as moving
-    or not) one PIR in it sees: the sensor draws its field of view (`pir_views`), which sets the chance of
-    each."""
+    or not) one PIR in it sees: the sensor draws its field of view (`pir_views`) from `view_rng` (default
+    `rng`), which sets the chance of each."""
     views = list(model.pir_views.values())
     shares = np.array([v.share for v in views])
-    view = views[int(rng.choice(len(views), p=shares / shares.sum()))]
+    view = views[int((view_rng or rng).choice(len(views), p=shares / shares.sum()))]
     chance = np.array([view.passage, view.moving, view.doing])[np.asarray(what, dtype=np.int64)]
     seen: BoolArr = rng.random(len(what)) < chance
     return seen
+
+
+def view_stream(rng: np.random.Generator) -> np.random.Generator:
+    """A stream of its own for the PIRs' fields of view, spawned from `rng`'s seed (no draw from `rng`):
+    a home's PIRs keep their views when the draws of its activities change (generator 1.8.0; until then a
+    change to the activity model redrew them, like a new layout, which swamped before/after comparisons)."""
+    seed = rng.bit_generator.seed_seq
+    assert isinstance(seed, np.random.SeedSequence)
+    return np.random.default_rng(seed.spawn(1)[0])
 
 
 def object_activations(

@@ -37,9 +37,13 @@ class SleepSpec(_Spec):
     workday_wake_sd_h: float = Field(ge=0)
     bedtime_sd_h: float = Field(ge=0)
     shared_share: float = Field(ge=0, le=1)
+    #: Correlation of a night's bedtime with the next wake-up on days without a work alarm.
+    wake_follows_bedtime: float = Field(default=0.0, ge=0, le=1)
     night_wakeups: tuple[float, float]
-    #: When a night wake-up comes, [from, to] as shares of the night (uniform).
+    #: The window night wake-ups fall in, [from, to] as shares of the night.
     wakeup_at: tuple[float, float]
+    #: Hours from falling asleep to the night's first wake-up (the time to first void), a lognormal.
+    first_void_h: Lognormal
     senior_factor: float = Field(gt=0)
     child_factor: float = Field(gt=0)
     nap_per_day: float = Field(ge=0, le=1)

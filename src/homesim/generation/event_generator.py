@@ -18,6 +18,7 @@ from homesim.generation.activities import (
     object_activations,
     pir_sight,
     presence_spans,
+    view_stream,
 )
 from homesim.generation.activity_params import ActivityModel, Lognormal, draw_lognormal, load_activity_model
 from homesim.generation.behaviors import (
@@ -167,6 +168,7 @@ class EventGenerator:
         clear = int(MOTION_CLEAR_S * US_PER_S)
         area_index = {a.area_id: i for i, a in enumerate(self.home.areas)}
         period_h = (self.grid.end_us - self.grid.begin_us) / US_PER_H
+        views = view_stream(self.rng)
         for sensor in self._main_with_tag("motion"):
             if sensor.entity_id in self.calibrated:
                 continue
@@ -180,7 +182,7 @@ class EventGenerator:
                 t = np.sort(t[self._anyone_awake(t)])
                 on, off = _bursts(t, clear)
             else:
-                seen = (rooms == area) & pir_sight(model, moving, self.rng)
+                seen = (rooms == area) & pir_sight(model, moving, self.rng, views)
                 # HA's motion entity: on at the first detection, off a clear time after the last one ends.
                 on, off = merge_intervals(times[seen], ends[seen] + clear)
             self.buffer.add(sensor.entity_id, on, Cause.PRESENCE, state="on")

@@ -241,6 +241,9 @@ def realize_schedules(
         wake_sd = np.where(workday, model.sleep.workday_wake_sd_h, model.sleep.wake_sd_h) * jitter
         wake_z = np.sqrt(shared) * shared_wake + np.sqrt(1 - shared) * rng.normal(0, 1, days)
         bed_z = np.sqrt(shared) * shared_bed + np.sqrt(1 - shared) * rng.normal(0, 1, days)
+        # Without an alarm a late night is slept off: the wake-up follows the bedtime that began the night.
+        follows = model.sleep.wake_follows_bedtime * ~workday[1:]
+        wake_z[1:] = follows * bed_z[:-1] + np.sqrt(1 - follows**2) * wake_z[1:]
         wake_h = np.where(weekend, occ.wake_weekend_h, occ.wake_weekday_h) + wake_sd * wake_z
         sleep_h = np.maximum(
             occ.sleep_h + np.where(weekend, 0.6, 0.0) + model.sleep.bedtime_sd_h * jitter * bed_z, wake_h + 8
