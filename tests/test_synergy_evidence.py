@@ -3,6 +3,8 @@ of a pair, on small hand-built event tables (generated homes: tests/test_ground_
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pyarrow as pa
 
@@ -10,13 +12,15 @@ from homesim.ground_truth.evidence import USE_CAUSES, WINDOW_S, Candidate, Level
 from homesim.schema.events import EVENTS_SCHEMA
 
 S = 1_000_000
+#: An event: seconds, entity, state, value, cause.
+Row = tuple[int, str, str, float | None, str]
 MOTION = Candidate("binary_sensor.hall_motion", "on", None, "light.hall", "on")
 DARK = Candidate("sensor.hall_illuminance", None, Level("below", 0.25), "light.hall", "on")
 
 
-def _table(rows: list[tuple[int, str, str, float | None, str]]) -> pa.Table:
+def _table(rows: Sequence[Row]) -> pa.Table:
     """Events (seconds, entity, state, value, cause), the other columns filled as a generated home's."""
-    rows = sorted(rows)
+    rows = sorted(rows, key=lambda r: r[0])
     n = len(rows)
     columns = {
         "time": pa.array([t * S for t, *_ in rows], pa.timestamp("us", tz="UTC")),
@@ -34,10 +38,8 @@ def _table(rows: list[tuple[int, str, str, float | None, str]]) -> pa.Table:
     return pa.table([columns[f.name] for f in EVENTS_SCHEMA], schema=EVENTS_SCHEMA)
 
 
-def _motion_then_light(
-    lag_s: float, cause: str, times: int = 4
-) -> list[tuple[int, str, str, float | None, str]]:
-    rows: list[tuple[int, str, str, float | None, str]] = []
+def _motion_then_light(lag_s: float, cause: str, times: int = 4) -> list[Row]:
+    rows: list[Row] = []
     for k in range(times):
         t = 10_000 * (k + 1)
         rows += [
@@ -68,19 +70,19 @@ def test_uses_by_hand_or_routine_within_the_window_count() -> None:
 
 
 def test_a_use_while_the_trigger_stays_in_its_state_counts_after_the_window() -> None:
-    rows: list[tuple[int, str, str, float | None, str]] = [(0, MOTION.trigger, "on", None, "presence")]
+    rows: list[Row] = [(0, MOTION.trigger, "on", None, "presence")]
     rows += [(3_600 * k, MOTION.action, "on", None, "noise") for k in range(1, 4)]
     assert uses(_table(rows), [MOTION]) == [3]
 
 
 def test_a_numeric_trigger_counts_uses_at_its_level() -> None:
     # Illuminance reported every 10 minutes: bright by day (300 lx), dark by night (0-5 lx).
-    reports = [
+    reports: list[Row] = [
         (600 * k, DARK.trigger, "x", 300.0 if (k // 72) % 2 == 0 else float(k % 5), "sensor")
         for k in range(288)
     ]
-    day_uses = [(600 * k + 60, DARK.action, "on", None, "noise") for k in (10, 20)]
-    night_uses = [(600 * k + 60, DARK.action, "on", None, "noise") for k in (80, 90, 100, 230)]
+    day_uses: list[Row] = [(600 * k + 60, DARK.action, "on", None, "noise") for k in (10, 20)]
+    night_uses: list[Row] = [(600 * k + 60, DARK.action, "on", None, "noise") for k in (80, 90, 100, 230)]
     assert uses(_table(reports + day_uses + night_uses), [DARK]) == [4]
     humid = Candidate(DARK.trigger, None, Level("above", 0.75), DARK.action, "on")
     assert uses(_table(reports + day_uses + night_uses), [humid, DARK]) == [2, 4]

@@ -9,8 +9,9 @@ trigger's state is a level of its own readings (`Level`: darker than its lower q
 its upper one), read at its last report before the action. Pairs of those kinds without that evidence are
 no synergy (`none`): negatives of the same shape as the potentials.
 
-One pass per pair over that pair's sorted times (`np.searchsorted`), no Python per event; the frame is
-built from the rows of the candidates' entities only (dictionary codes), not from every sensor report.
+One pass per pair over that pair's sorted times (`np.searchsorted`), no Python per event; only the rows of
+the candidates' entities are taken from the table (picked on the dictionary codes), never a frame of every
+sensor report.
 """
 
 from __future__ import annotations
@@ -21,13 +22,13 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-import polars as pl
 import pyarrow as pa
 
 from homesim.generation.calendar import US_PER_S
 
 I64 = npt.NDArray[np.int64]
 BoolArr = npt.NDArray[np.bool_]
+F64 = npt.NDArray[np.float64]
 
 #: Seconds after the trigger enters its state within which a use still counts (a motion detection clears
 #: in seconds; the light switched a few minutes after walking in is still the pair's use). The synergy
@@ -47,7 +48,7 @@ class Level:
     side: Literal["below", "above"]
     quantile: float
 
-    def holds(self, values: npt.NDArray[np.float64], readings: npt.NDArray[np.float64]) -> BoolArr:
+    def holds(self, values: F64, readings: F64) -> BoolArr:
         """Which `values` are in this state, measured against all of the sensor's `readings`."""
         threshold = float(np.quantile(readings, self.quantile))
         return np.asarray(values <= threshold if self.side == "below" else values >= threshold)
@@ -71,57 +72,63 @@ class Candidate:
     action_state: str
 
 
+@dataclass(frozen=True)
+class _Events:
+    """The picked rows of one entity, in time order: times (us), states, values (NaN: none), and whether
+    each is the household's own (`USE_CAUSES`)."""
+
+    times: I64
+    states: npt.NDArray[np.object_]
+    values: F64
+    own: BoolArr
+
+
 def uses(table: pa.Table, candidates: Sequence[Candidate]) -> list[int]:
     """Per candidate, the action's changes to its state by the household (`USE_CAUSES`) while the trigger
     is in its trigger state or within `WINDOW_S` of entering it (a one-chunk table)."""
     if not candidates:
         return []
-    frames = _entity_frames(table, {c.trigger for c in candidates} | {c.action for c in candidates})
-    empty = pl.DataFrame(
-        schema={"time_us": pl.Int64, "state": pl.Utf8, "value": pl.Float64, "cause": pl.Utf8}
-    )
-    return [_count(frames.get(c.trigger, empty), frames.get(c.action, empty), c) for c in candidates]
+    events = _entity_events(table, {c.trigger for c in candidates} | {c.action for c in candidates})
+    none = _Events(np.zeros(0, np.int64), np.zeros(0, object), np.zeros(0), np.zeros(0, bool))
+    return [_count(events.get(c.trigger, none), events.get(c.action, none), c) for c in candidates]
 
 
-def _entity_frames(table: pa.Table, entities: set[str]) -> dict[str, pl.DataFrame]:
-    """The events of `entities`, one time-sorted frame each (rows picked on the dictionary codes)."""
-    (column,) = table.column("entity_id").chunks or [pa.array([], pa.dictionary(pa.int32(), pa.string()))]
-    wanted = np.array([e in entities for e in column.dictionary.to_pylist()], dtype=bool)
-    codes = column.indices.to_numpy(zero_copy_only=False)
-    keep = wanted[codes] if len(wanted) else np.zeros(len(codes), dtype=bool)
-    picked = pl.from_arrow(
-        table.select(["entity_id", "time", "state", "value", "cause"]).filter(pa.array(keep))
-    )
-    assert isinstance(picked, pl.DataFrame)
-    frame = picked.select(
-        pl.col("entity_id").cast(pl.Utf8),
-        pl.col("time").dt.epoch("us").alias("time_us"),
-        pl.col("state").cast(pl.Utf8),
-        pl.col("value").cast(pl.Float64),
-        pl.col("cause").cast(pl.Utf8),
-    ).sort("entity_id", "time_us", maintain_order=True)
+def _entity_events(table: pa.Table, entities: set[str]) -> dict[str, _Events]:
+    """The events of `entities`, picked and grouped on the dictionary codes (no frame of every report)."""
+    (entity,) = table.column("entity_id").chunks or [pa.array([], pa.dictionary(pa.int32(), pa.string()))]
+    words = entity.dictionary.to_pylist()
+    codes = entity.indices.to_numpy(zero_copy_only=False)
+    wanted = np.array([w in entities for w in words], dtype=bool)
+    rows = np.flatnonzero(wanted[codes]) if len(words) else np.zeros(0, np.int64)
+    times = table.column("time").combine_chunks().take(pa.array(rows)).cast(pa.int64()).to_numpy()
+    order = np.lexsort((times, codes[rows]))  # by entity, then time
+    rows, times, picked = rows[order], times[order], codes[rows][order]
+    take = pa.array(rows, pa.int64())
+    states = table.column("state").combine_chunks().take(take).to_numpy(zero_copy_only=False)
+    values = table.column("value").combine_chunks().take(take).to_numpy(zero_copy_only=False)
+    (cause,) = table.column("cause").chunks or [pa.array([], pa.dictionary(pa.int8(), pa.string()))]
+    own_codes = np.array([w in USE_CAUSES for w in cause.dictionary.to_pylist()], dtype=bool)
+    own = own_codes[cause.indices.to_numpy(zero_copy_only=False)[rows]] if len(own_codes) else picked < 0
+    starts = np.flatnonzero(np.r_[True, picked[1:] != picked[:-1]]) if len(picked) else picked
+    ends = np.r_[starts[1:], len(picked)]
     return {
-        str(key[0]): part.drop("entity_id")
-        for key, part in frame.partition_by("entity_id", as_dict=True).items()
+        words[picked[s]]: _Events(times[s:e], states[s:e], np.asarray(values[s:e], np.float64), own[s:e])
+        for s, e in zip(starts.tolist(), ends.tolist(), strict=True)
     }
 
 
-def _count(trigger: pl.DataFrame, action: pl.DataFrame, c: Candidate) -> int:
-    used = action.filter((pl.col("state") == c.action_state) & pl.col("cause").is_in(USE_CAUSES))
-    at: I64 = used.get_column("time_us").to_numpy()
+def _count(trigger: _Events, action: _Events, c: Candidate) -> int:
+    at = action.times[action.own & (action.states == c.action_state)]
     if len(at) == 0:
         return 0
     if c.level is not None:
-        readings = trigger.filter(pl.col("value").is_not_null() & pl.col("value").is_not_nan())
-        times: I64 = readings.get_column("time_us").to_numpy()
-        values = readings.get_column("value").to_numpy()
-        last = np.searchsorted(times, at, side="right") - 1  # the trigger's last report before the use
+        read = ~np.isnan(trigger.values)
+        times, values = trigger.times[read], trigger.values[read]
         if len(times) == 0:
             return 0
-        held = (last >= 0) & c.level.holds(values[np.maximum(last, 0)], values)
-        return int(held.sum())
-    times = trigger.get_column("time_us").to_numpy()
-    states = trigger.get_column("state").to_numpy()
+        last = np.searchsorted(times, at, side="right") - 1  # the trigger's last report before the use
+        return int(np.sum((last >= 0) & c.level.holds(values[np.maximum(last, 0)], values)))
+    times, states = trigger.times, trigger.states
     if len(times) == 0:
         return 0
     last = np.searchsorted(times, at, side="right") - 1
@@ -131,4 +138,4 @@ def _count(trigger: pl.DataFrame, action: pl.DataFrame, c: Candidate) -> int:
     if len(entered):
         since = np.searchsorted(entered, at, side="right") - 1
         recent = (since >= 0) & (at - entered[np.maximum(since, 0)] <= int(WINDOW_S * US_PER_S))
-    return int((now | recent).sum())
+    return int(np.sum(now | recent))
