@@ -109,7 +109,9 @@ def _entity_events(table: pa.Table, entities: set[str]) -> dict[str, _Events]:
     (cause,) = table.column("cause").chunks or [pa.array([], pa.dictionary(pa.int8(), pa.string()))]
     own_codes = np.array([w in USE_CAUSES for w in cause.dictionary.to_pylist()], dtype=bool)
     own = own_codes[cause.indices.to_numpy(zero_copy_only=False)[rows]] if len(own_codes) else picked < 0
-    starts = np.flatnonzero(np.r_[True, picked[1:] != picked[:-1]]) if len(picked) else picked
+    if len(picked) == 0:
+        return {}
+    starts = np.flatnonzero(np.r_[True, picked[1:] != picked[:-1]])
     ends = np.r_[starts[1:], len(picked)]
     return {
         words[picked[s]]: _Events(times[s:e], states[s:e], np.asarray(values[s:e], np.float64), own[s:e])
