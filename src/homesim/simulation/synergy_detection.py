@@ -8,10 +8,11 @@ are on one floor and their domains are a pair automations commonly link. Edge fe
 (same area/floor, domain compatibility) and behavioural (co-activations within 1, 5 and 30 minutes, the
 excess over chance, lag histogram); an illuminance or humidity sensor activates at its level (its readings
 in the dark or humid quarter, `ground_truth.evidence.LEVELS`), so the features see a light switched on in
-the dark as they see one switched on after a detection — what a potential synergy's evidence counts. Edges are scored by the deployed `gnn_synergy` model or by the
-heuristic (`heuristic_score`), then labelled from ground truth: active, potential, decoy or none. The model
-sees the home's whole candidate frame at once, each edge with the node features of both ends
-(`with_node_features`), so it can rebuild the device graph.
+the dark as they see one switched on after a detection — what a potential synergy's evidence counts.
+Edges are scored by the deployed `gnn_synergy` model or by the heuristic (`heuristic_score`), then labelled
+from ground truth: active, potential, decoy or none. The model sees the home's whole candidate frame at
+once, each edge with the node features of both ends (`with_node_features`), so it can rebuild the device
+graph.
 """
 
 from __future__ import annotations
