@@ -12,6 +12,10 @@ them synergies):
 - a scene (planned by `behaviors.py` as a `scene` behaviour) that switches several devices of one room
   together: they follow each other in seconds every time, but the cause is the scene, not A → B.
 
+A decoy is never a potential synergy, even where its events meet a potential's evidence of use
+(`ground_truth.evidence`: a walk-in's light switched by hand after the sensor): the plan names its shared
+cause, the person.
+
 The planner (`behaviors.py`) chooses the pairs and names each as a `DecoySpec` (the cause ids are the
 co-use's or the scene's id), so the ground truth lists them exactly; `emit_co_uses` turns a plan's
 co-uses into events (cause `noise`: manual toggles, with the co-use's id as cause id).

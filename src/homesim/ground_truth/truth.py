@@ -5,8 +5,9 @@ fault behind each event; `parent_context_id` links an action to its trigger and 
 occurrences, observed delays and time windows, confidence, first and last seen — never from the plan,
 since HA records state changes only and some planned actions changed nothing. Each pattern carries an HA
 automation (2024.10+ syntax) that would reproduce it. Synergies are the behaviours with a device trigger
-(active) plus complementary device pairs in one area that no behaviour links (potential); decoys are pairs
-of actions of one shared cause that never cause each other. Baselines add the per-domain daily event
+(active; potential if it never fired) plus complementary device pairs in one area that no behaviour links
+and the household uses by hand or by routine (potential, `ground_truth.evidence`); decoys are pairs of
+actions of one shared cause that never cause each other. Baselines add the per-domain daily event
 rates, the share of events by cause, and the scores of the reference detector (`TruthVerifier`).
 
 The automation of each pattern is built by `ground_truth.automations`; re-checking a whole dataset with the
@@ -37,6 +38,7 @@ from homesim.generation.catalog import load_catalog
 from homesim.generation.decoys import CO_USE_STATES
 from homesim.ground_truth.accuracy import match_home
 from homesim.ground_truth.automations import AutomationBuilder, parse_attributes
+from homesim.ground_truth.evidence import LEVELS, MIN_USES, Candidate, Level, uses
 from homesim.ground_truth.verifier import (
     ZONE_EMPTY,
     ZONE_OCCUPIED,
@@ -125,7 +127,7 @@ def build_ground_truth(
         start=_datetime(grid.begin_us),
         end=_datetime(grid.end_us),
         patterns=patterns,
-        synergies=_synergies(home, generated.plan, patterns),
+        synergies=_synergies(home, generated.plan, patterns, table),
         decoys=_decoys(generated.plan, patterns, events),
         faults=_faults(generated, events),
         baselines=Baselines(
@@ -516,12 +518,23 @@ class _Relation:
     action_state: str
     #: Prior value of automating the pair: comfort, safety or energy saved.
     benefit: float
+    #: A numeric trigger's trigger state (`trigger_state` None): a level of its own readings.
+    level: Level | None = None
 
 
 def _rule(
-    name: str, trigger: str, role: str, state: str | None, actions: str, to: str, benefit: float
+    name: str,
+    trigger: str,
+    role: str,
+    state: str | None,
+    actions: str,
+    to: str,
+    benefit: float,
+    level: Level | None = None,
 ) -> _Relation:
-    return _Relation(name, frozenset(trigger.split()), role, state, frozenset(actions.split()), to, benefit)
+    return _Relation(
+        name, frozenset(trigger.split()), role, state, frozenset(actions.split()), to, benefit, level
+    )
 
 
 _RELATIONS = (
@@ -531,8 +544,17 @@ _RELATIONS = (
     _rule("presence_recording", "camera", "person_detected", "on", "camera", "recording", 0.8),
     _rule("alarm_lock", "alarm", "main", "armed_away", "lock", "locked", 0.9),
     _rule("window_climate", "window", "main", "on", "heating cooling", "off", 0.85),
-    _rule("humidity_ventilation", "climate_sensor", "humidity", None, "exhaust_fan dehumidifier", "on", 0.7),
-    _rule("daylight_lighting", "motion", "illuminance", None, "light", "on", 0.6),
+    _rule(
+        "humidity_ventilation",
+        "climate_sensor",
+        "humidity",
+        None,
+        "exhaust_fan dehumidifier",
+        "on",
+        0.7,
+        LEVELS["humidity"],
+    ),
+    _rule("daylight_lighting", "motion", "illuminance", None, "light", "on", 0.6, LEVELS["illuminance"]),
     _rule("media_lighting", "tv", "main", "playing", "light", "off", 0.55),
     _rule("smoke_lighting", "smoke", "main", "on", "light", "on", 0.5),
 )
@@ -540,9 +562,12 @@ _RELATIONS = (
 _OTHER_RELATION = ("state_trigger", 0.5)
 
 
-def _synergies(home: Home, plan: BehaviorPlan, patterns: Sequence[Pattern]) -> tuple[Synergy, ...]:
-    """Active synergies (device-triggered behaviours seen in the events) and potential ones (complementary
-    pairs in one area that no behaviour links)."""
+def _synergies(
+    home: Home, plan: BehaviorPlan, patterns: Sequence[Pattern], table: pa.Table
+) -> tuple[Synergy, ...]:
+    """Active synergies (device-triggered behaviours seen in the events) and potential ones: a behaviour
+    that never fired, and complementary pairs in one area that no behaviour links, that are no decoy, and
+    that the household uses by hand or by routine (`ground_truth.evidence`: at least `MIN_USES` times)."""
     catalog = load_catalog()
     device_tags = {d.id: catalog.devices[d.device_type].tags for d in home.devices}
     entities = {e.entity_id: e for e in home.entities}
@@ -603,7 +628,15 @@ def _synergies(home: Home, plan: BehaviorPlan, patterns: Sequence[Pattern]) -> t
         # A pair the household switches together by hand or by scene is a decoy, not an opportunity.
         and frozenset((trigger.entity_id, action.entity_id)) not in decoys
     )
-    for i, (name, trigger_id, action_id, area, rule) in enumerate(candidates):
+    counts = uses(
+        table,
+        [
+            Candidate(t, rule.trigger_state, rule.level, a, rule.action_state)
+            for _, t, a, _, rule in candidates
+        ],
+    )
+    used = [(c, n) for c, n in zip(candidates, counts, strict=True) if n >= MIN_USES]
+    for i, ((name, trigger_id, action_id, area, rule), n) in enumerate(used):
         synergies.append(
             Synergy(
                 id=f"potential-{i:03d}",
@@ -615,7 +648,7 @@ def _synergies(home: Home, plan: BehaviorPlan, patterns: Sequence[Pattern]) -> t
                 relation=name,
                 area_id=area,
                 behavior_id=None,
-                occurrences=0,
+                occurrences=n,
                 benefit=rule.benefit,
             )
         )

@@ -2,8 +2,9 @@
 its flattening into Arrow tables for bulk use.
 
 Ground truth says what really drives a home's events: its patterns (one per behaviour, with parameters,
-occurrences counted from the events and an HA automation that reproduces it), its synergies (active and
-potential), decoys (co-occurring pairs that are not causal), faults, and baselines a detector should reach.
+occurrences counted from the events and an HA automation that reproduces it), its synergies (active, and
+potential: unfired behaviours and used but unautomated pairs, see `Synergy.status`), decoys (co-occurring
+pairs that are not causal), faults, and baselines a detector should reach.
 `ground_truth.schema.json` beside this module is generated from these models and checked in; bump
 `SCHEMA_VERSION` whenever the models change, and regenerate it with
 `python -c "from homesim.schema.ground_truth import render_json_schema as r; print(r(), end='')" > <file>`.
@@ -169,6 +170,15 @@ class Pattern(StrictModel):
 
 class Synergy(StrictModel):
     id: str = Field(min_length=1)
+    #: `active`: a behaviour with a device trigger that fired in the events (`synergy-<behaviour id>`).
+    #: `potential`: an opportunity a suggestion engine should surface — a device-triggered behaviour that
+    #: never fired in the period (`synergy-<behaviour id>`), or a rule's complementary pair in one area
+    #: (`potential-NNN`) that no behaviour links, that no decoy names, and that the household uses: the
+    #: action set to `action_state` by hand or by a routine while the trigger is in `trigger_state` (a
+    #: numeric trigger: at a low or high level of its own readings) or within 5 minutes of entering it, at
+    #: least 3 times in the period (`ground_truth.evidence`). A rule's pair without that evidence is no
+    #: synergy (a detector's `none`), and a pair a decoy names is a decoy even when its events look like
+    #: use (a walk-in: the light switched by hand after the motion, a habit of the person, not the sensor).
     status: Literal["active", "potential"]
     trigger_entity: EntityId
     trigger_state: str | None
@@ -178,7 +188,8 @@ class Synergy(StrictModel):
     area_id: str | None
     #: The behaviour that realises an active synergy; None for potential ones.
     behavior_id: str | None
-    #: Events of the behaviour's action (0 for potential synergies).
+    #: Events of the behaviour's action (0 for one that never fired); for a `potential-NNN` pair, its uses
+    #: (the evidence above).
     occurrences: Count
     #: Prior value of automating this pair (0–1), by relation.
     benefit: Probability

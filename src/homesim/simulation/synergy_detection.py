@@ -3,13 +3,16 @@
 A home becomes a graph: nodes are its entities (domain, device class, area, floor, activity), edges are
 candidate (trigger → action) pairs, an actuator as the action and a sensor, person, media player or other
 device as the trigger. Every pair in one area is a candidate; pairs across areas are candidates when the
-action follows the trigger within 5 minutes at least `min_cross_area` times, or when they are on one floor
-and their domains are a pair automations commonly link. Edge features are structural
+action follows the trigger's state changes within 5 minutes at least `min_cross_area` times, or when they
+are on one floor and their domains are a pair automations commonly link. Edge features are structural
 (same area/floor, domain compatibility) and behavioural (co-activations within 1, 5 and 30 minutes, the
-excess over chance, lag histogram). Edges are scored by the deployed `gnn_synergy` model or by the
-heuristic (`heuristic_score`), then labelled from ground truth: active, potential, decoy or none. The model
-sees the home's whole candidate frame at once, each edge with the node features of both ends
-(`with_node_features`), so it can rebuild the device graph.
+excess over chance, lag histogram); an illuminance or humidity sensor activates at its level (its readings
+in the dark or humid quarter, `ground_truth.evidence.LEVELS`), so the features see a light switched on in
+the dark as they see one switched on after a detection — what a potential synergy's evidence counts.
+Edges are scored by the deployed `gnn_synergy` model or by the heuristic (`heuristic_score`), then labelled
+from ground truth: active, potential, decoy or none. The model sees the home's whole candidate frame at
+once, each edge with the node features of both ends (`with_node_features`), so it can rebuild the device
+graph.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
 from homesim.generation.calendar import US_PER_S
+from homesim.ground_truth.evidence import LEVELS
 from homesim.ground_truth.verifier import ACTUATOR_DOMAINS
 from homesim.schema.ground_truth import GroundTruth
 from homesim.schema.home import Home
@@ -177,12 +181,39 @@ def build_nodes(home: Home, events: pl.DataFrame, days: float) -> pl.DataFrame:
     )
 
 
-def _co_activations(events: pl.DataFrame, nodes: pl.DataFrame, days: float) -> pl.DataFrame:
-    """For every (trigger, actuator) pair: lags from each trigger activation to the actuator's next change,
-    summarised as counts, histogram, median, and the action state most often reached within 5 minutes."""
+def _activations(events: pl.DataFrame, nodes: pl.DataFrame) -> pl.DataFrame:
+    """Each trigger activation (t, entity_id, `state`: whether it is a state change, not a reading): a
+    change to one of `ACTIVE_STATES`, or a reading of a `LEVELS` sensor at its level (dark, humid for that
+    room: against its own readings' quartile), so a light switched on in the dark follows the room's
+    illuminance as one switched on after a detection follows the motion sensor."""
     t_us = pl.col("time").dt.epoch("us")
     categorical = events.filter(pl.col("value").is_null() | pl.col("value").is_nan())
-    trig = categorical.filter(pl.col("state").is_in(ACTIVE_STATES)).select(t_us.alias("t"), "entity_id")
+    parts = [
+        categorical.filter(pl.col("state").is_in(ACTIVE_STATES)).select(
+            t_us.alias("t"), "entity_id", pl.lit(True).alias("state")
+        )
+    ]
+    for device_class, level in sorted(LEVELS.items()):
+        sensors = nodes.filter((pl.col("domain") == "sensor") & (pl.col("device_class") == device_class))
+        readings = events.filter(
+            pl.col("entity_id").is_in(sensors.get_column("entity_id").implode())
+            & pl.col("value").is_not_null()
+            & pl.col("value").is_not_nan()
+        )
+        threshold = pl.col("value").quantile(level.quantile, interpolation="linear").over("entity_id")
+        at_level = pl.col("value") <= threshold if level.side == "below" else pl.col("value") >= threshold
+        parts.append(
+            readings.filter(at_level).select(t_us.alias("t"), "entity_id", pl.lit(False).alias("state"))
+        )
+    return pl.concat(parts)
+
+
+def _co_activations(events: pl.DataFrame, nodes: pl.DataFrame, trig: pl.DataFrame) -> pl.DataFrame:
+    """For every (trigger, actuator) pair: lags from each trigger activation (`_activations`) to the
+    actuator's next change, summarised as counts, histogram, median, and the action state most often
+    reached within 5 minutes."""
+    t_us = pl.col("time").dt.epoch("us")
+    categorical = events.filter(pl.col("value").is_null() | pl.col("value").is_nan())
     trig_t = trig.get_column("t").to_numpy()
     trig_e = trig.get_column("entity_id").to_numpy()
     actuators = nodes.filter(pl.col("actuator")).get_column("entity_id").to_list()
@@ -247,12 +278,13 @@ def build_graph(view: HomeView, config: SynergyDetectorConfig | None = None) -> 
     days = float(view.home.metadata.days)
     nodes = build_nodes(view.home, events, days)
     t_us = pl.col("time").dt.epoch("us")
-    activations = (
-        events.filter(pl.col("state").is_in(ACTIVE_STATES)).group_by("entity_id").agg(pl.len().alias("n"))
+    trig_activations = _activations(events, nodes)
+    activations = trig_activations.group_by("entity_id").agg(
+        pl.len().alias("n"), pl.col("state").sum().alias("state_changes")
     )
     changes = events.group_by("entity_id").agg(pl.len().alias("changes"))
     span_s = max(float((events.select(t_us.max() - t_us.min()).item() or 0) / US_PER_S), 1.0)
-    co = _co_activations(events, nodes, days)
+    co = _co_activations(events, nodes, trig_activations)
     trig = nodes.select(
         pl.col("entity_id").alias("trigger_entity"),
         pl.col("area_id").alias("t_area"),
@@ -279,7 +311,11 @@ def build_graph(view: HomeView, config: SynergyDetectorConfig | None = None) -> 
         )
         .filter(
             ((pl.col("t_area") == pl.col("a_area")) & pl.col("t_area").is_not_null())
-            | (pl.col("co_5m") >= config.min_cross_area)
+            # A reading at a level (dark) follows no one room's use: only state changes reach across.
+            | (
+                (pl.col("co_5m") >= config.min_cross_area)
+                & ~pl.col("t_kind").is_in([f"sensor:{c}" for c in sorted(LEVELS)])
+            )
             # Entrance door → hallway light: neighbouring rooms on one floor, a pair automations link.
             | (pl.col("compatible_domains") & (pl.col("t_floor") == pl.col("a_floor")).fill_null(False))
         )
@@ -291,7 +327,7 @@ def build_graph(view: HomeView, config: SynergyDetectorConfig | None = None) -> 
         pairs.join(n_trig, on="trigger_entity", how="left")
         .join(n_act, on="action_entity", how="left")
         .with_columns(
-            pl.col("trigger_activations", "action_activations").fill_null(0),
+            pl.col("trigger_activations", "action_activations", "state_changes").fill_null(0),
             (pl.col("t_area") == pl.col("a_area")).fill_null(False).alias("same_area"),
             (pl.col("t_floor") == pl.col("a_floor")).fill_null(False).alias("same_floor"),
             pl.col("lag_median_s").fill_null(0.0),
@@ -306,7 +342,8 @@ def build_graph(view: HomeView, config: SynergyDetectorConfig | None = None) -> 
                 * (1 - (pl.col("action_activations").cast(pl.Float64) * (-300.0 / span_s)).exp())
             ).alias("excess_5m"),
             (hist.list.eval(pl.element() / pl.element().sum().clip(lower_bound=1))).alias("lag_hist"),
-            pl.when(pl.col("trigger_activations") > 0)
+            # A sensor activated by its readings only (at its level) stays a numeric trigger.
+            pl.when(pl.col("state_changes") > 0)
             .then(pl.lit("on"))
             .otherwise(pl.lit("numeric"))
             .alias("trigger_state"),
