@@ -58,6 +58,9 @@ HOURLY_PRIOR = 400.0
 #: Bounds on the factor the gaps inside episodes are scaled by (the fitted gaps lengthen in the generator:
 #: an activation waits until its sensor clears, thinning and merging leave longer gaps).
 GAP_SCALES = (0.2, 5.0)
+#: A sensor's chance of bringing back a dropped further activation (`SensorFit.bridge`) starts from this
+#: when its rates first reach their bound short of its count.
+BRIDGE_START = 0.1
 
 
 def calibration_config(fitted: FittedHome, homes: int, days: int, seed: int) -> GenerationConfig:
@@ -146,6 +149,7 @@ def _scaled(
     fitted: FittedHome,
     sensor_scales: list[list[float]],
     again: list[list[float]],
+    bridges: list[list[float]],
     episode_scale: float,
     hourly: list[float] | None,
     size_shape: float | None,
@@ -155,10 +159,17 @@ def _scaled(
     sensor's chance of firing again in an episode set, the hourly multipliers and size shape set and the
     gaps inside episodes scaled (when given)."""
     layout = []
-    for room, scales, chances in zip(fitted.calibration.layout, sensor_scales, again, strict=True):
+    rows = zip(fitted.calibration.layout, sensor_scales, again, bridges, strict=True)
+    for room, scales, chances, bridged in rows:
         sensors = tuple(
-            s.model_copy(update={"per_hour": {a: v * scale for a, v in s.per_hour.items()}, "again": chance})
-            for s, scale, chance in zip(room.sensors, scales, chances, strict=True)
+            s.model_copy(
+                update={
+                    "per_hour": {a: v * scale for a, v in s.per_hour.items()},
+                    "again": chance,
+                    "bridge": bridge,
+                }
+            )
+            for s, scale, chance, bridge in zip(room.sensors, scales, chances, bridged, strict=True)
         )
         layout.append(room.model_copy(update={"sensors": sensors}))
     update: dict[str, object] = {"layout": tuple(layout)}
@@ -186,6 +197,10 @@ def _scaled(
             sources["episodes.size_shape"] = "pilot generation vs fit-day episode sizes"
         sources["episodes.per_h.scale"] = "pilot generation vs fit-day episodes"
         sources["layout.sensors.again"] = "pilot generation vs fit-day repeats"
+        if any(map(any, bridges)):
+            sources["layout.sensors.bridge"] = (
+                "pilot generation vs fit-day activations (rates at their bound)"
+            )
     calibration = fitted.calibration.model_copy(update=update)
     return fitted.model_copy(update={"calibration": calibration, "sources": dict(sorted(sources.items()))})
 
@@ -201,6 +216,16 @@ def _rescale(scale: float, real: float, synthetic: float) -> float:
     return float(np.clip(scale * real / synthetic, 1 / MAX_SCALE, MAX_SCALE))
 
 
+def _bridge(chance: float, scale: float, real: float, synthetic: float) -> float:
+    """A sensor whose rates are at their upper bound and whose pilot count still falls short of the real
+    one brings back more of its dropped further activations (`SensorFit.bridge`), by real ÷ pilot: a seat's
+    fitted chance of firing again is 0 (something else always fires between two sittings), so in a long
+    quiet activity more draws only mean more drops."""
+    if scale < MAX_SCALE or not 0 < synthetic < real:
+        return chance
+    return float(min(max(chance, BRIDGE_START) * real / synthetic, 1.0))
+
+
 def match_rates(fitted: FittedHome) -> FittedHome:
     """`fitted` with each responding sensor's rates scaled so a pilot generation gives the real home's
     activations per fit day, and its episode rate so the pilot gives the real episodes per fit day: the
@@ -209,6 +234,7 @@ def match_rates(fitted: FittedHome) -> FittedHome:
     layout = fitted.calibration.layout
     scales = [[1.0] * len(room.sensors) for room in layout]
     again = [[s.again for s in room.sensors] for room in layout]
+    bridges = [[s.bridge if s.next_room else 0.0 for s in room.sensors] for room in layout]
     episode_scale = 1.0
     hourly = np.ones(24) if len(fitted.hourly_share) == 24 else None
     fit_n = sum(map(sum, fitted.activations_per_day)) * len(fitted.split.fit_days)
@@ -231,6 +257,20 @@ def match_rates(fitted: FittedHome) -> FittedHome:
             ]
             for chances, room, repeats in zip(again, layout, pilot.repeat, strict=True)
         ]
+        bridges = [
+            [
+                _bridge(b, s, real, p) if s_fit.next_room else b
+                for b, s, real, p, s_fit in zip(*row, strict=True)
+            ]
+            for row in zip(
+                bridges,
+                scales,
+                fitted.activations_per_day,
+                pilot.per_day,
+                [r.sensors for r in layout],
+                strict=True,
+            )
+        ]
         episode_scale = _rescale(episode_scale, fitted.episodes_per_day, pilot.episodes)
         if hourly is not None:
             target = target or [
@@ -251,6 +291,7 @@ def match_rates(fitted: FittedHome) -> FittedHome:
             fitted,
             scales,
             again,
+            bridges,
             episode_scale,
             None if hourly is None else [float(w) for w in hourly],
             size_shape,
