@@ -1,23 +1,20 @@
 """Interrupted stays and the like-for-like score: a sensor whose further activations are dropped (a seat's
 sittings always have something else between them) brings them back with another sensor between, fitted to
-its count; an episode stays in a room at a fitted chance; and calibrated homes are scored with as many
-days as the floor's fit days."""
+its count; and calibrated homes are scored with as many days as the floor's fit days."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 import pytest
 
 from homesim.datasets.home_folder import write_home
 from homesim.generation.calibration import Calibration, SensorFit
-from homesim.generation.event_generator import room_firsts
 from homesim.generation.home import generate_home
 from homesim.real_homes.calibration import FittedHome, fit_home
-from homesim.real_homes.calibration.fit import EPISODE_S, next_rooms, room_stay_share
+from homesim.real_homes.calibration.fit import next_rooms
 from homesim.real_homes.calibration.matched import matched_c2st
 from homesim.real_homes.calibration.moments import BRIDGE_START, MAX_SCALE, _bridge, calibration_config
 from homesim.real_homes.realism.features import FEATURE_NAMES, day_features
@@ -108,33 +105,3 @@ def test_matched_score_reads_the_floor_scale(home_a: Path) -> None:
     assert apart.ci_low is not None and apart.ci_high is not None
     assert apart.ci_low <= apart.auc <= apart.ci_high
     assert matched_c2st(busier, held, 6, resamples=40) == apart  # a function of its days alone
-
-
-def test_room_stay_keeps_an_episode_in_one_room_before_moving_on(fitted: FittedHome, tmp_path: Path) -> None:
-    cal = fitted.calibration
-    assert cal.episodes is not None and 0 < fitted.room_stay_share < 1
-
-    def stay(chance: float) -> Calibration:
-        assert cal.episodes is not None
-        return cal.model_copy(update={"episodes": cal.episodes.model_copy(update={"room_stay": chance})})
-
-    def within_episodes(acts: pl.DataFrame) -> float:
-        """The stay share over pairs of activations one episode apart at most (what the chance orders)."""
-        gaps = acts["start"].diff().dt.total_seconds().to_numpy()[1:]
-        rooms = acts["room"].to_numpy()
-        return float(np.mean((rooms[1:] == rooms[:-1])[gaps <= EPISODE_S]))
-
-    drawn = _activations(fitted, stay(0.0), tmp_path / "drawn")
-    grouped = _activations(fitted, stay(1.0), tmp_path / "grouped")
-    # A's episodes are small and mostly in one room already: the chance moves the share a little.
-    assert within_episodes(grouped) > within_episodes(drawn)
-    assert room_stay_share(grouped) > room_stay_share(drawn)
-
-
-def test_room_firsts_are_each_episode_rooms_first_time() -> None:
-    times = np.array([1, 2, 3, 4, 5, 6], dtype=np.int64)
-    room = np.array([0, 1, 0, 1, 1, 0], dtype=np.int64)
-    episode = np.array([0, 0, 0, 0, 5, 5], dtype=np.int64)
-    assert room_firsts(times, room, episode).tolist() == [1, 2, 1, 2, 5, 6]
-    # Sorted by them (then time), an episode runs room by room: 1, 3 (room 0) then 2, 4 (room 1).
-    assert np.lexsort((times, room_firsts(times, room, episode), episode)).tolist() == [0, 2, 1, 3, 4, 5]

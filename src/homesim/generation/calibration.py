@@ -124,10 +124,6 @@ class Episodes(_Spec):
     #: geometric; larger: episodes of more even size), matched by simulation to the real sizes' spread;
     #: None: each activation starts an episode independently at the rate's chance.
     size_shape: float | None = Field(default=None, gt=0)
-    #: The chance that an activation in an episode follows the episode's first one in its room rather
-    #: than keeping its drawn place (someone busy in one room before moving on), matched by simulation to
-    #: the real share of consecutive activations in one room; None: every one keeps its drawn place.
-    room_stay: float | None = Field(default=None, ge=0, le=1)
 
 
 class Calibration(_Spec):

@@ -398,12 +398,8 @@ class EventGenerator:
         """Each activation moved into its episode: an episode's activations keep their order and follow
         its start at gaps drawn from the real home's gaps within episodes (between two activations of one
         sensor, of two in one room, or of two in two rooms), so they come in bursts with quiet spells
-        between. With `room_stay`, an activation at that chance moves up behind the episode's first in its
-        room (`_room_keys`)."""
-        keys = (
-            times if episodes.room_stay is None else self._room_keys(times, room, episode, episodes.room_stay)
-        )
-        order = np.lexsort((times, keys, episode))
+        between."""
+        order = np.lexsort((times, episode))
         same = np.zeros(len(times), dtype=bool)
         same[1:] = sensor[order][1:] == sensor[order][:-1]
         one_room = np.zeros(len(times), dtype=bool)
@@ -421,12 +417,6 @@ class EventGenerator:
         result = np.empty_like(times)
         result[order] = episode[order] + total - base
         return result
-
-    def _room_keys(self, times: I64, room: I64, episode: I64, chance: float) -> I64:
-        """Each activation's place in its episode: at `chance`, the time of the episode's first activation
-        in its room (`room_firsts`: it joins that room's run), else its own time."""
-        keys: I64 = np.where(self.rng.random(len(times)) < chance, room_firsts(times, room, episode), times)
-        return keys
 
     def _sun_and_weather(self) -> None:
         self.buffer.add("sun.sun", self.env.sunrise_us, Cause.ENVIRONMENT, state="above_horizon")
@@ -644,16 +634,6 @@ def _chained(rng: np.random.Generator, starts: I64, counts: npt.NDArray[np.int64
     chain_base = np.maximum.accumulate(np.where(first, total - gaps, 0))
     chained: I64 = starts[idx] + total - chain_base
     return chained
-
-
-def room_firsts(times: I64, room: I64, episode: I64) -> I64:
-    """The time of the first activation of each activation's (episode, room)."""
-    order = np.lexsort((times, room, episode))
-    head = np.ones(len(times), dtype=bool)
-    head[1:] = (episode[order][1:] != episode[order][:-1]) | (room[order][1:] != room[order][:-1])
-    first = np.empty_like(times)
-    first[order] = times[order][np.maximum.accumulate(np.where(head, np.arange(len(times)), 0))]
-    return first
 
 
 def _after_clearing(starts: I64, ends: I64, passes: int = 4) -> tuple[I64, I64]:

@@ -101,9 +101,6 @@ class FittedHome(BaseModel):
     #: Share of the fit days' gaps between consecutive activations under a minute (`burst_share`): what
     #: `match_rates` matches the scale of the gaps inside episodes to (0: not matched).
     burst_share: float = 0.0
-    #: Share of the fit days' consecutive activations in one room (`room_stay_share`): what `match_rates`
-    #: matches the episodes' `room_stay` to (0: not matched).
-    room_stay_share: float = 0.0
     sources: dict[str, str]
 
 
@@ -299,13 +296,6 @@ def burst_share(activations: pl.DataFrame) -> float:
     features' burst share (0 with no gap)."""
     gaps = _gaps(activations)
     return float(np.mean(gaps < BURST_S)) if len(gaps) else 0.0
-
-
-def room_stay_share(activations: pl.DataFrame) -> float:
-    """Share of consecutive `activations` (any sensor) in one room — one less the features' room
-    transitions, per pair (0 with fewer than two)."""
-    rooms = activations.sort("start", "sensor")["room"].to_numpy()
-    return float(np.mean(rooms[1:] == rooms[:-1])) if len(rooms) > 1 else 0.0
 
 
 def hourly_share(activations: pl.DataFrame) -> list[float]:
@@ -639,6 +629,5 @@ def fit_home(
         hourly_share=hourly_share(fit_acts),
         episode_size_cv=episode_size_cv(fit_acts),
         burst_share=burst_share(fit_acts),
-        room_stay_share=room_stay_share(fit_acts),
         sources=dict(sorted(f.sources.items())),
     )

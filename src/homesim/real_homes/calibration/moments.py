@@ -34,7 +34,6 @@ from homesim.real_homes.calibration.fit import (
     episode_size_cv,
     episodes_per_day,
     hourly_share,
-    room_stay_share,
 )
 from homesim.real_homes.realism.footing import load_home
 
@@ -92,7 +91,6 @@ class Pilot(NamedTuple):
     hourly: list[float]
     size_cv: float
     burst: float
-    room_stay: float
 
 
 def pilot_rates(fitted: FittedHome) -> Pilot:
@@ -104,7 +102,6 @@ def pilot_rates(fitted: FittedHome) -> Pilot:
     episodes = 0.0
     size_cv = 0.0
     burst = 0.0
-    room_stay = 0.0
     kept_acts = []
     with tempfile.TemporaryDirectory(prefix="homesim-pilot-") as tmp:
         for i in range(PILOT_HOMES):
@@ -117,7 +114,6 @@ def pilot_rates(fitted: FittedHome) -> Pilot:
             episodes += episodes_per_day(acts, 1)
             size_cv += episode_size_cv(acts) / PILOT_HOMES
             burst += burst_share(acts) / PILOT_HOMES
-            room_stay += room_stay_share(acts) / PILOT_HOMES
             kept_acts.append(acts)
             per_sensor = _per_sensor(acts)
             for entity_id, (r, j) in layout_entities(generated.home, fitted.calibration).items():
@@ -135,7 +131,6 @@ def pilot_rates(fitted: FittedHome) -> Pilot:
         hourly=hourly_share(pl.concat(kept_acts)),
         size_cv=size_cv,
         burst=burst,
-        room_stay=room_stay,
     )
 
 
@@ -159,7 +154,6 @@ def _scaled(
     hourly: list[float] | None,
     size_shape: float | None,
     gap_scale: float | None,
-    room_stay: float | None,
 ) -> FittedHome:
     """`fitted` with each responding sensor's rates and the episode rate multiplied by their scales, each
     sensor's chance of firing again in an episode set, the hourly multipliers and size shape set and the
@@ -197,15 +191,8 @@ def _scaled(
             }
             sources["episodes.gap_scale"] = "pilot generation vs fit-day burst share"
         update["episodes"] = episodes.model_copy(
-            update={
-                "per_h": episodes.per_h * episode_scale,
-                "size_shape": size_shape,
-                "room_stay": room_stay,
-                **gaps,
-            }
+            update={"per_h": episodes.per_h * episode_scale, "size_shape": size_shape, **gaps}
         )
-        if room_stay is not None:
-            sources["episodes.room_stay"] = "pilot generation vs fit-day room stays"
         if size_shape is not None:
             sources["episodes.size_shape"] = "pilot generation vs fit-day episode sizes"
         sources["episodes.per_h.scale"] = "pilot generation vs fit-day episodes"
@@ -256,8 +243,6 @@ def match_rates(fitted: FittedHome) -> FittedHome:
     size_shape = 1.0 if matched_sizes else None
     matched_bursts = 0 < fitted.burst_share < 1 and fitted.calibration.episodes is not None
     gap_scale = 1.0 if matched_bursts else None
-    matched_rooms = 0 < fitted.room_stay_share < 1 and fitted.calibration.episodes is not None
-    room_stay = 0.0 if matched_rooms else None
     current = fitted
     for _ in range(PILOT_ROUNDS):
         pilot = pilot_rates(current)
@@ -302,11 +287,6 @@ def match_rates(fitted: FittedHome) -> FittedHome:
             gap_scale = float(
                 np.clip(gap_scale * _odds(pilot.burst) / _odds(fitted.burst_share), *GAP_SCALES)
             )
-        if room_stay is not None:
-            # Grouping by room raises the stay share from the pilot's towards 1: a step of the shortfall
-            # over what grouping can still add.
-            step = (fitted.room_stay_share - pilot.room_stay) / max(1.0 - pilot.room_stay, 0.05)
-            room_stay = float(np.clip(room_stay + step, 0.0, 1.0))
         current = _scaled(
             fitted,
             scales,
@@ -316,6 +296,5 @@ def match_rates(fitted: FittedHome) -> FittedHome:
             None if hourly is None else [float(w) for w in hourly],
             size_shape,
             gap_scale,
-            room_stay,
         )
     return current
