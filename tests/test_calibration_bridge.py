@@ -16,7 +16,7 @@ from homesim.generation.home import generate_home
 from homesim.real_homes.calibration import FittedHome, fit_home
 from homesim.real_homes.calibration.fit import next_rooms
 from homesim.real_homes.calibration.matched import matched_c2st
-from homesim.real_homes.calibration.moments import BRIDGE_START, MAX_SCALE, _bridge, calibration_config
+from homesim.real_homes.calibration.moments import BRIDGE_START, MAX_SCALE, bridge_chance, calibration_config
 from homesim.real_homes.realism.features import FEATURE_NAMES, day_features
 from homesim.real_homes.realism.footing import load_home
 
@@ -47,11 +47,11 @@ def test_fitted_next_rooms_are_shares_over_the_layout(fitted: FittedHome) -> Non
 
 
 def test_bridge_opens_only_at_the_rate_bound_and_short_of_the_count() -> None:
-    assert _bridge(0.0, MAX_SCALE, 5.0, 4.0) == pytest.approx(BRIDGE_START * 5 / 4)
-    assert _bridge(0.3, MAX_SCALE, 5.0, 2.0) == 0.75
-    assert _bridge(0.9, MAX_SCALE, 5.0, 1.0) == 1.0
-    assert _bridge(0.0, MAX_SCALE / 2, 5.0, 4.0) == 0.0  # the rates can still rise
-    assert _bridge(0.2, MAX_SCALE, 5.0, 6.0) == 0.2  # not short
+    assert bridge_chance(0.0, MAX_SCALE, 5.0, 4.0) == pytest.approx(BRIDGE_START * 5 / 4)
+    assert bridge_chance(0.3, MAX_SCALE, 5.0, 2.0) == 0.75
+    assert bridge_chance(0.9, MAX_SCALE, 5.0, 1.0) == 1.0
+    assert bridge_chance(0.0, MAX_SCALE / 2, 5.0, 4.0) == 0.0  # the rates can still rise
+    assert bridge_chance(0.2, MAX_SCALE, 5.0, 6.0) == 0.2  # not short
 
 
 def _activations(fitted: FittedHome, calibration: Calibration, tmp: Path) -> pl.DataFrame:

@@ -264,9 +264,8 @@ class EventGenerator:
             keep = self._first_or_again(t, sensor, episode, np.array([fit.again for _, fit in fits]))
             areas = {a.area_id: i for i, a in enumerate(self.home.areas)}
             fit_room = np.array([areas.get(self.area_of[e] or "", -1) for e, _ in fits])
-            if any(
-                fit.bridge > 0 for _, fit in fits
-            ):  # no draw otherwise: calibrations without stay as they were
+            # No draw without a bridge: calibrations without one generate as they did.
+            if any(fit.bridge > 0 for _, fit in fits):
                 t, on, sensor, episode, keep = self._bridged(t, on, sensor, episode, keep, fits, fit_room)
             t, on, sensor, episode = t[keep], on[keep], sensor[keep], episode[keep]
             t = self._gathered(t, sensor, fit_room[sensor], episode, self.episodes)

@@ -10,7 +10,9 @@ the share of them followed by the same sensor, the episodes per day, the share o
 hour, the episode sizes' coefficient of variation and the burst share (gaps under a minute); each sensor's
 rates, its chance of firing again in an episode, the episode rate and the hourly multipliers are rescaled
 by real ÷ pilot, the episodes' size shape by the squared ratio of the CVs, and the gaps inside episodes by
-the ratio of the burst shares' odds, over a few rounds: the method of simulated moments. Only the fit
+the ratio of the burst shares' odds, over a few rounds: the method of simulated moments. A sensor whose
+rates reach their bound short of its count (a seat whose further activations are all dropped) gets a chance
+of bringing them back with another sensor between (`bridge_chance`). Only the fit
 days' figures go in, so the held-out days stay out.
 """
 
@@ -216,7 +218,7 @@ def _rescale(scale: float, real: float, synthetic: float) -> float:
     return float(np.clip(scale * real / synthetic, 1 / MAX_SCALE, MAX_SCALE))
 
 
-def _bridge(chance: float, scale: float, real: float, synthetic: float) -> float:
+def bridge_chance(chance: float, scale: float, real: float, synthetic: float) -> float:
     """A sensor whose rates are at their upper bound and whose pilot count still falls short of the real
     one brings back more of its dropped further activations (`SensorFit.bridge`), by real ÷ pilot: a seat's
     fitted chance of firing again is 0 (something else always fires between two sittings), so in a long
@@ -259,7 +261,7 @@ def match_rates(fitted: FittedHome) -> FittedHome:
         ]
         bridges = [
             [
-                _bridge(b, s, real, p) if s_fit.next_room else b
+                bridge_chance(b, s, real, p) if s_fit.next_room else b
                 for b, s, real, p, s_fit in zip(*row, strict=True)
             ]
             for row in zip(
