@@ -74,14 +74,6 @@ class SensorFit(_Spec):
     #: With episodes: the chance that a further activation of this sensor in one episode stays (a real
     #: sensor fires again only while someone stays in its view), matched by simulation to `repeat`.
     again: float = Field(default=1.0, ge=0.0, le=1.0)
-    #: With episodes: the chance that a further activation dropped at `again` comes back instead, with an
-    #: activation of another sensor between (someone left its view — stood up from a seat, went to the
-    #: kitchen — and returned), matched by simulation to its activations per day once its rates are at
-    #: their bound (0: dropped, as before).
-    bridge: float = Field(default=0.0, ge=0.0, le=1.0)
-    #: Share of its activations the home's next activation of another sensor is in each room of the
-    #: layout (layout order): where a bridging activation is (empty: no bridge).
-    next_room: tuple[float, ...] = ()
 
     @model_validator(mode="after")
     def _known(self) -> SensorFit:

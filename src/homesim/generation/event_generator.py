@@ -262,13 +262,10 @@ class EventGenerator:
         if self.episodes is not None:
             episode = self._nearest_episode(t, self.episodes)
             keep = self._first_or_again(t, sensor, episode, np.array([fit.again for _, fit in fits]))
-            areas = {a.area_id: i for i, a in enumerate(self.home.areas)}
-            fit_room = np.array([areas.get(self.area_of[e] or "", -1) for e, _ in fits])
-            # No draw without a bridge: calibrations without one generate as they did.
-            if any(fit.bridge > 0 for _, fit in fits):
-                t, on, sensor, episode, keep = self._bridged(t, on, sensor, episode, keep, fits, fit_room)
             t, on, sensor, episode = t[keep], on[keep], sensor[keep], episode[keep]
-            t = self._gathered(t, sensor, fit_room[sensor], episode, self.episodes)
+            areas = {a.area_id: i for i, a in enumerate(self.home.areas)}
+            room = np.array([areas.get(self.area_of[e] or "", -1) for e, _ in fits])[sensor]
+            t = self._gathered(t, sensor, room, episode, self.episodes)
         for n, (entity_id, fit) in enumerate(fits):
             mine = sensor == n
             t_n, end = t[mine], t[mine] + on[mine]
@@ -301,57 +298,6 @@ class EventGenerator:
         again[order[1:]] |= sensor[order][1:] == sensor[order][:-1]
         keep: npt.NDArray[np.bool_] = ~again | (self.rng.random(len(sensor)) < chance[sensor])
         return keep
-
-    def _bridged(
-        self,
-        t: I64,
-        on: I64,
-        sensor: I64,
-        episode: I64,
-        keep: npt.NDArray[np.bool_],
-        fits: list[tuple[str, SensorFit]],
-        fit_room: I64,
-    ) -> tuple[I64, I64, I64, I64, npt.NDArray[np.bool_]]:
-        """A dropped further activation comes back at its sensor's chance `bridge`, right after an
-        activation of another calibrated sensor in a room drawn from its `next_room` (someone left the
-        sensor's view and returned: a seat's sittings have something else between them); the bridging
-        activation joins the same episode just before it, so `_gathered` keeps the two in that order."""
-        chance = np.array([fit.bridge for _, fit in fits])
-        back = np.flatnonzero(~keep & (self.rng.random(len(t)) < chance[sensor]))
-        others = np.arange(len(fits))
-        added: list[I64] = []
-        by: list[I64] = []
-        for n, (_, fit) in enumerate(fits):
-            mine = back[sensor[back] == n]
-            weights = np.asarray(fit.next_room, dtype=np.float64)
-            if len(mine) == 0 or weights.sum() <= 0:
-                continue
-            rooms = np.searchsorted(np.cumsum(weights) / weights.sum(), self.rng.random(len(mine)), "right")
-            for r in np.unique(rooms):
-                candidates = others[(fit_room == r) & (others != n)]
-                if len(candidates) == 0:
-                    continue
-                at = mine[rooms == r]
-                added.append(at)
-                by.append(candidates[self.rng.integers(0, len(candidates), len(at))])
-        if not added:
-            return t, on, sensor, episode, keep
-        at, bridging = np.concatenate(added), np.concatenate(by)
-        keep = keep.copy()
-        keep[at] = True
-        bridge_on = np.empty(len(at), dtype=np.int64)
-        for m in np.unique(bridging):
-            mine = bridging == m
-            bridge_on[mine] = (draw_quantiles(self.rng, fits[m][1].on_s, int(mine.sum())) * US_PER_S).astype(
-                np.int64
-            )
-        return (
-            np.concatenate([t, t[at] - 1]),
-            np.concatenate([on, bridge_on]),
-            np.concatenate([sensor, bridging]),
-            np.concatenate([episode, episode[at]]),
-            np.concatenate([keep, np.ones(len(at), dtype=bool)]),
-        )
 
     def _episode_starts(self, times: I64, episodes: Episodes) -> I64:
         """Start times of the household's episodes of activity, `per_h` per awake hour at home, drawn

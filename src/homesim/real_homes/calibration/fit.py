@@ -304,28 +304,6 @@ def hourly_share(activations: pl.DataFrame) -> list[float]:
     return [float(c) for c in counts / max(counts.sum(), 1.0)]
 
 
-def next_rooms(
-    activations: pl.DataFrame, ids: list[list[str]], fits: dict[str, SensorFit]
-) -> dict[str, tuple[float, ...]]:
-    """Per sensor (doors aside: they keep the default model), the share of its activations the home's next
-    activation of another sensor is in each room of the layout (`ids`: its sensors, room by room)."""
-    room_of = {s: r for r, room in enumerate(ids) for s in room if fits[s].kind != "door"}
-    ordered = activations.filter(pl.col("sensor").is_in(list(room_of))).sort("start", "sensor")
-    runs = (
-        ordered.with_columns(run=(pl.col("sensor") != pl.col("sensor").shift(1)).fill_null(True).cum_sum())
-        .group_by("run", maintain_order=True)
-        .agg(pl.col("sensor").first(), n=pl.len())
-        .with_columns(next=pl.col("sensor").shift(-1))
-        .drop_nulls("next")
-    )
-    shares: dict[str, tuple[float, ...]] = {}
-    for sensor, mine in runs.group_by("sensor"):
-        counts = np.zeros(len(ids))
-        np.add.at(counts, [room_of[s] for s in mine["next"]], mine["n"].to_numpy())
-        shares[str(sensor[0])] = tuple(float(c) for c in counts / counts.sum())
-    return dict(sorted(shares.items()))
-
-
 class _Fit:
     """The fitted values of one home's fit period, collected field by field with their sources."""
 
@@ -604,11 +582,8 @@ def fit_home(
             }
         ).model_dump()
     )
+    layout, ids = _layout(home_json, sensors)
     fit_acts = fit.activations.filter(pl.col("start").dt.date().is_in(split.fit_days))
-    _, ids = _layout(home_json, sensors)
-    for sensor, rooms in next_rooms(fit_acts, ids, sensors).items():
-        sensors[sensor] = sensors[sensor].model_copy(update={"next_room": rooms})
-    layout, _ = _layout(home_json, sensors)
     per_day = dict(fit_acts.group_by("sensor").len().sort("sensor").iter_rows())
     calibration = Calibration(
         source=footing.home,

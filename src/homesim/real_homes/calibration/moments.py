@@ -10,9 +10,7 @@ the share of them followed by the same sensor, the episodes per day, the share o
 hour, the episode sizes' coefficient of variation and the burst share (gaps under a minute); each sensor's
 rates, its chance of firing again in an episode, the episode rate and the hourly multipliers are rescaled
 by real ÷ pilot, the episodes' size shape by the squared ratio of the CVs, and the gaps inside episodes by
-the ratio of the burst shares' odds, over a few rounds: the method of simulated moments. A sensor whose
-rates reach their bound short of its count (a seat whose further activations are all dropped) gets a chance
-of bringing them back with another sensor between (`bridge_chance`). Only the fit
+the ratio of the burst shares' odds, over a few rounds: the method of simulated moments. Only the fit
 days' figures go in, so the held-out days stay out.
 """
 
@@ -60,9 +58,6 @@ HOURLY_PRIOR = 400.0
 #: Bounds on the factor the gaps inside episodes are scaled by (the fitted gaps lengthen in the generator:
 #: an activation waits until its sensor clears, thinning and merging leave longer gaps).
 GAP_SCALES = (0.2, 5.0)
-#: A sensor's chance of bringing back a dropped further activation (`SensorFit.bridge`) starts from this
-#: when its rates first reach their bound short of its count.
-BRIDGE_START = 0.1
 
 
 def calibration_config(fitted: FittedHome, homes: int, days: int, seed: int) -> GenerationConfig:
@@ -151,7 +146,6 @@ def _scaled(
     fitted: FittedHome,
     sensor_scales: list[list[float]],
     again: list[list[float]],
-    bridges: list[list[float]],
     episode_scale: float,
     hourly: list[float] | None,
     size_shape: float | None,
@@ -161,17 +155,10 @@ def _scaled(
     sensor's chance of firing again in an episode set, the hourly multipliers and size shape set and the
     gaps inside episodes scaled (when given)."""
     layout = []
-    rows = zip(fitted.calibration.layout, sensor_scales, again, bridges, strict=True)
-    for room, scales, chances, bridged in rows:
+    for room, scales, chances in zip(fitted.calibration.layout, sensor_scales, again, strict=True):
         sensors = tuple(
-            s.model_copy(
-                update={
-                    "per_hour": {a: v * scale for a, v in s.per_hour.items()},
-                    "again": chance,
-                    "bridge": bridge,
-                }
-            )
-            for s, scale, chance, bridge in zip(room.sensors, scales, chances, bridged, strict=True)
+            s.model_copy(update={"per_hour": {a: v * scale for a, v in s.per_hour.items()}, "again": chance})
+            for s, scale, chance in zip(room.sensors, scales, chances, strict=True)
         )
         layout.append(room.model_copy(update={"sensors": sensors}))
     update: dict[str, object] = {"layout": tuple(layout)}
@@ -199,10 +186,6 @@ def _scaled(
             sources["episodes.size_shape"] = "pilot generation vs fit-day episode sizes"
         sources["episodes.per_h.scale"] = "pilot generation vs fit-day episodes"
         sources["layout.sensors.again"] = "pilot generation vs fit-day repeats"
-        if any(map(any, bridges)):
-            sources["layout.sensors.bridge"] = (
-                "pilot generation vs fit-day activations (rates at their bound)"
-            )
     calibration = fitted.calibration.model_copy(update=update)
     return fitted.model_copy(update={"calibration": calibration, "sources": dict(sorted(sources.items()))})
 
@@ -218,16 +201,6 @@ def _rescale(scale: float, real: float, synthetic: float) -> float:
     return float(np.clip(scale * real / synthetic, 1 / MAX_SCALE, MAX_SCALE))
 
 
-def bridge_chance(chance: float, scale: float, real: float, synthetic: float) -> float:
-    """A sensor whose rates are at their upper bound and whose pilot count still falls short of the real
-    one brings back more of its dropped further activations (`SensorFit.bridge`), by real ÷ pilot: a seat's
-    fitted chance of firing again is 0 (something else always fires between two sittings), so in a long
-    quiet activity more draws only mean more drops."""
-    if scale < MAX_SCALE or not 0 < synthetic < real:
-        return chance
-    return float(min(max(chance, BRIDGE_START) * real / synthetic, 1.0))
-
-
 def match_rates(fitted: FittedHome) -> FittedHome:
     """`fitted` with each responding sensor's rates scaled so a pilot generation gives the real home's
     activations per fit day, and its episode rate so the pilot gives the real episodes per fit day: the
@@ -236,7 +209,6 @@ def match_rates(fitted: FittedHome) -> FittedHome:
     layout = fitted.calibration.layout
     scales = [[1.0] * len(room.sensors) for room in layout]
     again = [[s.again for s in room.sensors] for room in layout]
-    bridges = [[s.bridge if s.next_room else 0.0 for s in room.sensors] for room in layout]
     episode_scale = 1.0
     hourly = np.ones(24) if len(fitted.hourly_share) == 24 else None
     fit_n = sum(map(sum, fitted.activations_per_day)) * len(fitted.split.fit_days)
@@ -259,20 +231,6 @@ def match_rates(fitted: FittedHome) -> FittedHome:
             ]
             for chances, room, repeats in zip(again, layout, pilot.repeat, strict=True)
         ]
-        bridges = [
-            [
-                bridge_chance(b, s, real, p) if s_fit.next_room else b
-                for b, s, real, p, s_fit in zip(*row, strict=True)
-            ]
-            for row in zip(
-                bridges,
-                scales,
-                fitted.activations_per_day,
-                pilot.per_day,
-                [r.sensors for r in layout],
-                strict=True,
-            )
-        ]
         episode_scale = _rescale(episode_scale, fitted.episodes_per_day, pilot.episodes)
         if hourly is not None:
             target = target or [
@@ -293,7 +251,6 @@ def match_rates(fitted: FittedHome) -> FittedHome:
             fitted,
             scales,
             again,
-            bridges,
             episode_scale,
             None if hourly is None else [float(w) for w in hourly],
             size_shape,
