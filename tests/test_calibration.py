@@ -202,6 +202,10 @@ def test_calibrate_end_to_end(home_a: Path, tmp_path: Path, monkeypatch: pytest.
     assert report.c2st.n_negative == len(fitted.split.held_out_days)
     assert report.c2st.groups_positive == 2
     assert report.met == (report.c2st.auc <= report.target_auc)
+    # Like for like: as many calibrated days as the floor's fit days (all 8 when there are fewer).
+    assert report.matched is not None and report.matched.auc is not None
+    assert report.matched.n_positive == min(report.floor.n_negative, report.c2st.n_positive)
+    assert report.matched_met == (report.matched.auc <= report.target_auc)
     saved = json.loads((out / REPORT_FILE).read_text())
     (dataset_id,) = (f["dataset_id"] for f in saved["by_fold"])
     assert saved["c2st"] == saved["by_fold"][0]["c2st"]  # one split: its own test

@@ -82,16 +82,18 @@ def calibrate_command(
         f"wake {cal.wake_h:.2f} h, bed {cal.bedtime_h:.2f} h",
         highlight=False,
     )
-    by_fold = [] if report.folds == 1 else [t for f in report.by_fold for t in (f.c2st, f.floor)]
+    by_fold = [] if report.folds == 1 else [t for f in report.by_fold for t in (f.c2st, f.floor, f.matched)]
+    tests = [t for t in (report.c2st, report.floor, report.matched, *by_fold) if t is not None]
     console.print(
         c2st_table(
-            [report.c2st, report.floor, *by_fold],
+            tests,
             "calibrated homes vs held-out days (0.5 = indistinguishable)",
         )
     )
     verdict = "—" if report.met is None else ("met" if report.met else "NOT met")
+    like = "—" if report.matched_met is None else ("met" if report.matched_met else "NOT met")
     console.print(
-        f"target AUC ≤ {report.target_auc:.2f}: {verdict}; "
+        f"target AUC ≤ {report.target_auc:.2f}: {verdict} (like-for-like: {like}); "
         f"dataset(s) {', '.join(f.dataset_id for f in report.by_fold)}; saved in {out}",
         highlight=False,
     )

@@ -10,7 +10,8 @@ truth and `activities.parquet` all work) with the fitted `Calibration` in `Gener
 one dataset per fold. Each fold's score is the realism module's classifier two-sample test
 (`realism.statistics.c2st`) of its calibrated homes' days against its held-out days — synthetic days
 grouped by home, real days by day (there is one real home) — with its floor: the real home's own fit
-days against the same held-out days.
+days against the same held-out days; and the like-for-like score (`matched.matched_c2st`): as many
+calibrated days at a time as the floor has fit days, so the calibrated homes are read on the floor's scale.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from homesim.real_homes.calibration.fit import (
     fit_home,
     restrict_days,
 )
+from homesim.real_homes.calibration.matched import matched_c2st
 from homesim.real_homes.calibration.moments import calibration_config, match_rates
 from homesim.real_homes.realism.features import FEATURE_NAMES, day_features
 from homesim.real_homes.realism.footing import harmonise, resolve_homes
@@ -62,6 +64,8 @@ class FoldScore(BaseModel):
     dataset_id: str
     c2st: C2ST
     floor: C2ST
+    #: As many calibrated days at a time as `floor` has fit days, against the same held-out days.
+    matched: C2ST | None = None
 
 
 def calibration_file(fold: int, folds: int) -> str:
@@ -94,6 +98,9 @@ class CalibrationReport(BaseModel):
     target_auc: float = TARGET_AUC
     #: Whether the AUC is at or under the target (None when the AUC could not be computed).
     met: bool | None
+    #: The like-for-like score (`matched.matched_c2st`) over folds, and whether it is under the target.
+    matched: C2ST | None = None
+    matched_met: bool | None = None
 
 
 def _days(homes: Sequence[pl.DataFrame]) -> pl.DataFrame:
@@ -102,8 +109,9 @@ def _days(homes: Sequence[pl.DataFrame]) -> pl.DataFrame:
 
 def score(
     real_dir: Path, synthetic_dirs: Sequence[Path], fitted: FittedHome, resamples: int
-) -> tuple[C2ST, C2ST]:
-    """(calibrated vs held-out, fit vs held-out) on the realism footing."""
+) -> tuple[C2ST, C2ST, C2ST]:
+    """(calibrated vs held-out, fit vs held-out, like-for-like calibrated vs held-out) on the realism
+    footing."""
     footing = harmonise([real_dir], synthetic_dirs)
     real = footing.real[0]
     held = day_features(restrict_days(real, fitted.split.held_out_days, "fit day"))
@@ -137,7 +145,8 @@ def score(
         importance=False,
         resamples=resamples,
     )
-    return main, floor
+    matched = matched_c2st(synthetic, held, fit.height, resamples)
+    return main, floor, matched
 
 
 def _fold(
@@ -152,10 +161,12 @@ def _fold(
     if result.failures:
         raise CalibrationError(f"{len(result.failures)} calibrated homes failed: {result.failures[0].error}")
     dataset_dir = result.manifest_path.parent
-    main, floor = score(real_dir, resolve_homes(dataset_dir), fitted, resamples)
+    main, floor, matched = score(real_dir, resolve_homes(dataset_dir), fitted, resamples)
     if fitted.split.fold is not None:
         j, k = fitted.split.fold
-        main, floor = (t.model_copy(update={"name": f"fold {j + 1}/{k}: {t.name}"}) for t in (main, floor))
+        main, floor, matched = (
+            t.model_copy(update={"name": f"fold {j + 1}/{k}: {t.name}"}) for t in (main, floor, matched)
+        )
     held = fitted.split.held_out_days
     return FoldScore(
         fold=0 if fitted.split.fold is None else fitted.split.fold[0],
@@ -166,6 +177,7 @@ def _fold(
         dataset_id=dataset_dir.name,
         c2st=main,
         floor=floor,
+        matched=matched,
     )
 
 
@@ -219,6 +231,12 @@ def calibrate(
         if folds == 1
         else mean_c2st("real: fit days vs held-out days", [s.floor for s in scores], held_out)
     )
+    matched = [s.matched for s in scores if s.matched is not None]
+    like = (
+        matched[0]
+        if folds == 1
+        else mean_c2st("like-for-like: calibrated vs held-out days", matched, held_out)
+    )
     report = CalibrationReport(
         real_home=fits[0].home,
         homes=homes,
@@ -232,6 +250,8 @@ def calibrate(
         floor=floor,
         by_fold=scores,
         met=None if main.auc is None else main.auc <= TARGET_AUC,
+        matched=like,
+        matched_met=None if like.auc is None else like.auc <= TARGET_AUC,
     )
     out = workspace.reports_dir / "calibration" / fits[0].home
     out.mkdir(parents=True, exist_ok=True)
