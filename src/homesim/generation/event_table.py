@@ -155,15 +155,40 @@ class EventBuffer:
     def columns_of(self, entity_id: str) -> EventColumns:
         """One entity's events so far, in the order `columns()` holds them, without merging the parts (a
         merge copies every event; behaviours and sensors ask about one entity many times as they add)."""
+        return self.positions_of(entity_id)[1]
+
+    def positions_of(self, entity_id: str) -> tuple[I64, EventColumns]:
+        """Where one entity's events sit in `columns()` (ascending), and a copy of them (`columns_of`),
+        without merging the parts: fault injection edits a few entities' events, not every event."""
         entity = self.entity_index[entity_id]
         if self._kept is not None:
             self.columns()
-        parts = [
-            part if owner == entity else part.take(part.entity == entity)
-            for part, owner in zip(self._parts, self._part_entity, strict=True)
-            if owner in (entity, -1)
-        ]
-        return EventColumns.concat(parts or [_empty()])
+        positions, parts, offset = [], [], 0
+        for part, owner in zip(self._parts, self._part_entity, strict=True):
+            if owner == entity:
+                positions.append(np.arange(offset, offset + len(part), dtype=np.int64))
+                parts.append(part)
+            elif owner == -1:
+                mine = np.flatnonzero(part.entity == entity)
+                positions.append(mine + offset)
+                parts.append(part.take(mine))
+            offset += len(part)
+        return (
+            np.concatenate(positions) if positions else np.zeros(0, np.int64),
+            EventColumns.concat(parts or [_empty()]),
+        )
+
+    def row_count(self) -> int:
+        """How many events `columns()` holds, without merging the parts."""
+        if self._kept is not None:
+            self.columns()
+        return sum(len(part) for part in self._parts)
+
+    def merged_with(self, added: list[EventColumns]) -> EventColumns:
+        """`columns()` followed by `added`, in one concatenation (no copy of every event in between)."""
+        if self._kept is not None:
+            self.columns()
+        return EventColumns.concat([*self._parts, *added] or [_empty()])
 
     def replace(self, columns: EventColumns, kept: BoolArr | None = None) -> None:
         """Swap in edited columns (fault injection), of which only the `kept` rows stay (default: all); new
