@@ -372,16 +372,23 @@ def format_numbers(values: F64, precision: npt.NDArray[np.int64]) -> pa.Array:
     scaled = np.round(np.where(finite, np.abs(values), 0) * _POW10[prec]).astype(np.int64)
     unit = (10**prec).astype(np.int64)
     whole = pc.cast(pa.array(scaled // unit), pa.string())
-    frac = pc.utf8_lpad(pc.cast(pa.array(scaled % unit), pa.string()), width=6, padding="0")
-    frac = pc.utf8_slice_codeunits(frac, start=0, stop=6)
-    # lpad to 6 then keep the last `prec` digits: done per precision group to stay vectorized.
-    out = whole
-    for p in np.unique(prec[prec > 0]):
-        mask = pa.array(prec == p)
-        digits = pc.utf8_slice_codeunits(frac, start=6 - int(p), stop=6)
-        out = pc.if_else(mask, pc.binary_join_element_wise(whole, digits, "."), out)
-    sign = pa.array(np.where((values < 0) & (scaled > 0), "-", ""))
-    out = pc.binary_join_element_wise(sign, out, "")
+    frac = pc.cast(pa.array(scaled % unit), pa.string())
+    # Each precision's numbers are joined on their own rows (the fraction left-padded to its digits),
+    # then put back in place by one take: no pass over every number per precision.
+    order = np.argsort(prec, kind="stable")
+    bounds = np.searchsorted(prec[order], np.arange(8))
+    groups = []
+    for p in range(7):
+        rows = pa.array(order[bounds[p] : bounds[p + 1]])
+        if p == 0:
+            groups.append(whole.take(rows))
+        elif len(rows):
+            digits = pc.utf8_lpad(frac.take(rows), width=p, padding="0")
+            groups.append(pc.binary_join_element_wise(whole.take(rows), digits, "."))
+    out = pa.concat_arrays(groups).take(pa.array(np.argsort(order)))
+    negative = (values < 0) & (scaled > 0)
+    if negative.any():
+        out = pc.if_else(pa.array(negative), pc.binary_join_element_wise("-", out, ""), out)
     return pc.if_else(pa.array(finite), out, pa.scalar("unknown"))
 
 
