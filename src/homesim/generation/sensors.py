@@ -219,7 +219,7 @@ def _sorted_uniform(begin_us: int, span_us: int, u: F64) -> I64:
 def _step_at(change_times: I64, values: F64, times: I64) -> F64:
     """Value of a step function (0 before the first change) at each time."""
     idx = np.searchsorted(change_times, times, side="right") - 1
-    return np.where(idx >= 0, values[np.maximum(idx, 0)] if len(values) else 0.0, 0.0)
+    return np.where(idx >= 0, values.take(np.maximum(idx, 0)) if len(values) else 0.0, 0.0)
 
 
 def _ar_noise(rng: np.random.Generator, n: int, scale: float, phi: float = 0.9) -> F64:
