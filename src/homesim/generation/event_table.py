@@ -268,12 +268,12 @@ class EventBuffer:
             )
             first, inverse = _distinct_numbers(values, precision)
             vocab.append(format_numbers(values[first], precision[first]))
-            index[numeric] = size + inverse
+            index.put(np.flatnonzero(numeric), size + inverse)
             size += len(first)
-        stamp = self.timestamp_entity[cols.entity] & (cols.code == self.states.get(PRESS, -2))
+        stamp = self.timestamp_entity.take(cols.entity) & (cols.code == self.states.get(PRESS, -2))
         if stamp.any():
             # Each press its own word: one take builds the column (no second pass to replace them).
-            times = pa.array(cols.time[stamp], pa.timestamp("us", tz="UTC"))
+            times = pa.array(cols.time.compress(stamp), pa.timestamp("us", tz="UTC"))
             vocab.append(pc.strftime(times, format=_ISO_FORMAT))
             index[stamp] = size + np.arange(len(times), dtype=np.int64)
         return pa.concat_arrays(vocab).take(pa.array(index))
