@@ -225,7 +225,7 @@ class EventBuffer:
         cols, kept = self._merged()
         cols = cols.take(_recorded_order(cols, self.precision, begin_us, end_us, kept))
         position = np.full(self._next_row, -1, dtype=np.int64)
-        position[cols.row] = np.arange(len(cols), dtype=np.int64)
+        position.put(cols.row, np.arange(len(cols), dtype=np.int64))
         # Only the few linked events look their parent up (a gather over every event otherwise).
         linked = np.flatnonzero(cols.parent >= 0)
         parent_pos = np.full(len(cols), -1, dtype=np.int64)
@@ -339,7 +339,7 @@ def _recorded_order(
     # selecting the numbers first: a state's rounded value is never read (the comparison below takes
     # codes for states and needs both neighbours numeric for numbers).
     numeric = code < 0
-    rounded = np.round(value * (10.0**precision)[ent])
+    rounded = np.round(value * (10.0**precision).take(ent))
     repeat = np.zeros(len(chain), dtype=bool)
     repeat[1:] = (ent[1:] == ent[:-1]) & np.where(
         code[1:] >= 0, code[1:] == code[:-1], numeric[:-1] & (rounded[1:] == rounded[:-1])
@@ -372,7 +372,7 @@ def _distinct_numbers(values: F64, precision: npt.NDArray[np.int64]) -> tuple[I6
     encoded = pc.dictionary_encode(pa.array(key))
     inverse = encoded.indices.to_numpy().astype(np.int64)
     some = np.empty(len(encoded.dictionary), dtype=np.int64)
-    some[inverse] = np.arange(len(key), dtype=np.int64)  # any of a number's values: they print alike
+    some.put(inverse, np.arange(len(key), dtype=np.int64))  # any of a number's values: they print alike
     return some, inverse
 
 
