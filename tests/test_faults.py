@@ -113,3 +113,58 @@ def test_an_action_whose_report_is_lost_keeps_its_revert(month_homes: list[Gener
     revert = table.filter(pc.and_(pc.greater(t, end), pc.less(t, 3 * H)))
     assert revert.column("state").to_pylist() == ["off"]
     assert revert.column("cause").cast("string").to_pylist() == ["synergy"]
+
+
+def test_positions_of_locates_an_entitys_events_in_the_merged_columns(
+    month_homes: list[GeneratedHome],
+) -> None:
+    home = month_homes[0].home
+    a, b = (e.entity_id for e in home.entities[:2])
+    buffer = EventBuffer(home)
+    buffer.add(a, np.array([5, 1], dtype=np.int64), Cause.NOISE, state="on")
+    buffer.add(b, np.array([3], dtype=np.int64), Cause.NOISE, state="off")
+    buffer.columns()  # one merged part, then parts of single entities after it
+    buffer.add(b, np.array([2, 7], dtype=np.int64), Cause.NOISE, state="on")
+    buffer.add(a, np.array([4], dtype=np.int64), Cause.NOISE, state="off")
+    for entity_id in (a, b):
+        positions, own = buffer.positions_of(entity_id)
+        merged = buffer.columns()
+        assert positions.tolist() == np.flatnonzero(merged.entity == buffer.entity_index[entity_id]).tolist()
+        assert (
+            merged.time[positions].tolist() == own.time.tolist() == buffer.columns_of(entity_id).time.tolist()
+        )
+
+
+def test_two_faults_of_one_entity_compose(month_homes: list[GeneratedHome]) -> None:
+    home = month_homes[0].home
+    sensor = next(e for e in home.entities if e.domain == "sensor" and e.device_class == "temperature")
+    buffer = EventBuffer(home)
+    hours = np.arange(1, 11, dtype=np.int64)
+    buffer.add(sensor.entity_id, hours * H, Cause.SENSOR, values=19.0 + hours)
+    faults = [  # drift of one degree an hour over [2 h, 6 h), then the value stuck over [4 h, 8 h)
+        Fault(
+            id="f000-drift",
+            entity_id=sensor.entity_id,
+            kind="drift",
+            start_us=2 * H,
+            end_us=6 * H,
+            magnitude=24,
+        ),
+        Fault(id="f001-stuck", entity_id=sensor.entity_id, kind="stuck", start_us=4 * H, end_us=8 * H),
+    ]
+    apply_faults(buffer, faults, np.random.default_rng(0))
+    table = buffer.finalize(0, 24 * H, np.random.default_rng(1))
+    assert (table.column("time").cast("int64").to_numpy() // H).tolist() == [1, 2, 3, 4, 8, 9, 10]
+    assert table.column("value").to_pylist() == [20.0, 21.0, 23.0, 25.0, 27.0, 28.0, 29.0]
+    assert table.column("cause").cast("string").to_pylist()[:5] == [
+        "sensor",
+        "fault",
+        "fault",
+        "fault",
+        "sensor",
+    ]
+    assert table.column("cause_id").cast("string").to_pylist()[1:4] == [
+        "f000-drift",
+        "f000-drift",
+        "f001-stuck",
+    ]

@@ -13,6 +13,8 @@ import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from homesim.datasets import cache as cache_module
 from homesim.datasets.cache import HomeCache
@@ -28,7 +30,7 @@ from homesim.generation.event_table import (
     format_numbers,
 )
 from homesim.generation.home import generate_home
-from homesim.generation.sensors import _AR_BLOCK, _ar_noise
+from homesim.generation.sensors import _AR_BLOCK, _ar_noise, _sorted_uniform
 from homesim.ground_truth.truth import VERIFIED_EVERY, VERIFIED_FIRST, read_ground_truth, verified_home
 from homesim.schema.events import EVENTS_SCHEMA, Cause
 from homesim.workspace import Workspace
@@ -230,3 +232,18 @@ def test_parquet_options_delta_times_dictionary_text_and_time_statistics(
     assert dictionary == {"entity_id", "state", "attributes", "cause", "cause_id"}
     assert pq.read_table(path).schema.equals(EVENTS_SCHEMA, check_metadata=True)
     assert pl.read_parquet(path)["context_id"].to_list() == pq.read_table(path)["context_id"].to_pylist()
+
+
+@settings(deadline=None, max_examples=40)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([0, 1, 900, 1024, 1500, 13_000, 65_535, 65_536, 70_000]))
+def test_sorted_uniform_times_equal_a_sort(seed: int, n: int) -> None:
+    """The bucketed sort of sensor report times gives exactly what a sort of the same times gives, ties
+    (equal microseconds from close uniforms) included, on both sides of its size limits."""
+    rng = np.random.default_rng(seed)
+    u = rng.random(n)
+    if n > 2:
+        u[1] = u[0]  # a tie
+    begin, span = 1_735_714_800_000_000, 7_776_000_000_000
+    got = _sorted_uniform(begin, span, u)
+    assert got.dtype == np.int64
+    assert np.array_equal(got, np.sort(begin + (u * span).astype(np.int64)))

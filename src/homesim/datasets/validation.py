@@ -219,13 +219,14 @@ def _check_states(home: Home, events: _EventCodes) -> list[RuleFailure]:
     # checked once, by its distinct pair, with its count and whether all its values are NaN.
     numeric = np.array([e in numeric_ids for e in events.entity_ids], dtype=bool)
     parsed = pl.Series(events.states, dtype=pl.String).cast(pl.Float64, strict=False).is_not_null()
-    unusual = ~(numeric[events.entity] & parsed.to_numpy()[events.state])
-    pair = events.entity[unusual] * max(len(events.states), 1) + events.state[unusual]
+    # Gathers by take/compress: what indexing gives, without numpy's slower general indexing path.
+    unusual = ~(numeric.take(events.entity) & parsed.to_numpy().take(events.state))
+    pair = events.entity.compress(unusual) * max(len(events.states), 1) + events.state.compress(unusual)
     # Distinct pairs from a hash table, not a sort (the rules and the sorted examples need no order).
     encoded = pc.dictionary_encode(pa.array(pair))
     pairs, inverse = encoded.dictionary.to_numpy(), encoded.indices.to_numpy()
     counts = np.bincount(inverse, minlength=len(pairs))
-    has_number = np.bincount(inverse, weights=events.number[unusual], minlength=len(pairs)) > 0
+    has_number = np.bincount(inverse, weights=events.number.compress(unusual), minlength=len(pairs)) > 0
     bad: list[str] = []
     count = 0
     for key, n, numbered in zip(pairs.tolist(), counts.tolist(), has_number.tolist(), strict=True):

@@ -62,11 +62,11 @@ class DayGrid:
     def day_of(self, times_us: I64) -> I64:
         """Local day index of each UTC µs time (clipped to the grid)."""
         idx = np.searchsorted(self.midnights, times_us, side="right") - 1
-        return np.clip(idx, 0, self.days - 1).astype(np.int64)
+        return np.clip(idx, 0, self.days - 1).astype(np.int64, copy=False)
 
     def since_midnight(self, times_us: I64) -> I64:
         """µs since the local midnight of each UTC µs time's day (`day_of`)."""
-        since: I64 = times_us - self.midnights[self.day_of(times_us)]
+        since: I64 = times_us - self.midnights.take(self.day_of(times_us))
         return since
 
     def utc_offsets(self, times_us: I64) -> I64:

@@ -9,6 +9,7 @@ context ids and formats states, all column-wise.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -48,7 +49,10 @@ class EventColumns:
     parent: I64  # row id of the triggering event; -1 for none
 
     def take(self, index: I64 | BoolArr) -> EventColumns:
-        return EventColumns(**{k: v[index] for k, v in self.__dict__.items()})
+        # `take` and `compress` gather what indexing gathers, at less cost (numpy's general indexing path).
+        if index.dtype == np.bool_:
+            return EventColumns(**{k: v.compress(index) for k, v in self.__dict__.items()})
+        return EventColumns(**{k: v.take(index) for k, v in self.__dict__.items()})
 
     @staticmethod
     def concat(parts: list[EventColumns]) -> EventColumns:
@@ -105,30 +109,30 @@ class EventBuffer:
         self._next_row += n
         entity = self.entity_index[entity_id]
         if values is not None:
-            code = np.full(n, -1, dtype=np.int32)
+            code = _filled(n, -1, np.int32)
             value = values.astype(np.float64)
         else:
             code = (
                 codes.astype(np.int32)
                 if codes is not None
-                else np.full(n, self.state_code(state or ""), np.int32)
+                else _filled(n, self.state_code(state or ""), np.int32)
             )
-            value = np.full(n, np.nan)
+            value = _filled(n, np.nan, np.float64)
         self._parts.append(
             EventColumns(
                 row=rows,
                 time=times.astype(np.int64),
-                entity=np.full(n, entity, dtype=np.int32),
+                entity=_filled(n, entity, np.int32),
                 code=code,
                 value=value,
-                attr=attrs.astype(np.int32) if attrs is not None else np.full(n, -1, dtype=np.int32),
-                cause=np.full(n, _CAUSE_CODE[cause.value], dtype=np.int8),
-                cause_id=np.full(
+                attr=attrs.astype(np.int32) if attrs is not None else _filled(n, -1, np.int32),
+                cause=_filled(n, _CAUSE_CODE[cause.value], np.int8),
+                cause_id=_filled(
                     n,
                     -1 if cause_id is None else self.cause_ids.setdefault(cause_id, len(self.cause_ids)),
                     np.int32,
                 ),
-                parent=parents.astype(np.int64) if parents is not None else np.full(n, -1, dtype=np.int64),
+                parent=parents.astype(np.int64) if parents is not None else _filled(n, -1, np.int64),
             )
         )
         self._part_entity.append(entity)
@@ -154,15 +158,40 @@ class EventBuffer:
     def columns_of(self, entity_id: str) -> EventColumns:
         """One entity's events so far, in the order `columns()` holds them, without merging the parts (a
         merge copies every event; behaviours and sensors ask about one entity many times as they add)."""
+        return self.positions_of(entity_id)[1]
+
+    def positions_of(self, entity_id: str) -> tuple[I64, EventColumns]:
+        """Where one entity's events sit in `columns()` (ascending), and a copy of them (`columns_of`),
+        without merging the parts: fault injection edits a few entities' events, not every event."""
         entity = self.entity_index[entity_id]
         if self._kept is not None:
             self.columns()
-        parts = [
-            part if owner == entity else part.take(part.entity == entity)
-            for part, owner in zip(self._parts, self._part_entity, strict=True)
-            if owner in (entity, -1)
-        ]
-        return EventColumns.concat(parts or [_empty()])
+        positions, parts, offset = [], [], 0
+        for part, owner in zip(self._parts, self._part_entity, strict=True):
+            if owner == entity:
+                positions.append(np.arange(offset, offset + len(part), dtype=np.int64))
+                parts.append(part)
+            elif owner == -1:
+                mine = np.flatnonzero(part.entity == entity)
+                positions.append(mine + offset)
+                parts.append(part.take(mine))
+            offset += len(part)
+        return (
+            np.concatenate(positions) if positions else np.zeros(0, np.int64),
+            EventColumns.concat(parts or [_empty()]),
+        )
+
+    def row_count(self) -> int:
+        """How many events `columns()` holds, without merging the parts."""
+        if self._kept is not None:
+            self.columns()
+        return sum(len(part) for part in self._parts)
+
+    def merged_with(self, added: list[EventColumns]) -> EventColumns:
+        """`columns()` followed by `added`, in one concatenation (no copy of every event in between)."""
+        if self._kept is not None:
+            self.columns()
+        return EventColumns.concat([*self._parts, *added] or [_empty()])
 
     def replace(self, columns: EventColumns, kept: BoolArr | None = None) -> None:
         """Swap in edited columns (fault injection), of which only the `kept` rows stay (default: all); new
@@ -196,7 +225,7 @@ class EventBuffer:
         cols, kept = self._merged()
         cols = cols.take(_recorded_order(cols, self.precision, begin_us, end_us, kept))
         position = np.full(self._next_row, -1, dtype=np.int64)
-        position[cols.row] = np.arange(len(cols), dtype=np.int64)
+        position.put(cols.row, np.arange(len(cols), dtype=np.int64))
         # Only the few linked events look their parent up (a gather over every event otherwise).
         linked = np.flatnonzero(cols.parent >= 0)
         parent_pos = np.full(len(cols), -1, dtype=np.int64)
@@ -233,18 +262,29 @@ class EventBuffer:
         vocab = [pa.array(words, pa.string())]
         size = len(words)
         if numeric.any():
-            values, precision = cols.value[numeric], self.precision[cols.entity[numeric]]
+            values, precision = (
+                cols.value.compress(numeric),
+                self.precision.take(cols.entity.compress(numeric)),
+            )
             first, inverse = _distinct_numbers(values, precision)
             vocab.append(format_numbers(values[first], precision[first]))
-            index[numeric] = size + inverse
+            index.put(np.flatnonzero(numeric), size + inverse)
             size += len(first)
-        stamp = self.timestamp_entity[cols.entity] & (cols.code == self.states.get(PRESS, -2))
+        stamp = self.timestamp_entity.take(cols.entity) & (cols.code == self.states.get(PRESS, -2))
         if stamp.any():
             # Each press its own word: one take builds the column (no second pass to replace them).
-            times = pa.array(cols.time[stamp], pa.timestamp("us", tz="UTC"))
+            times = pa.array(cols.time.compress(stamp), pa.timestamp("us", tz="UTC"))
             vocab.append(pc.strftime(times, format=_ISO_FORMAT))
             index[stamp] = size + np.arange(len(times), dtype=np.int64)
         return pa.concat_arrays(vocab).take(pa.array(index))
+
+
+def _filled(n: int, value: float, dtype: type[np.generic]) -> npt.NDArray[Any]:
+    """`np.full(n, value, dtype)` at half its cost: `add` makes six constant columns per part, a few
+    hundred parts per home, where `np.full`'s Python-level checks cost more than the filling."""
+    out = np.empty(n, dtype=dtype)
+    out.fill(value)
+    return out
 
 
 def _empty() -> EventColumns:
@@ -285,32 +325,37 @@ def _recorded_order(
         by_row = np.argsort(cols.row, kind="stable")
         window = (cols.time[by_row] >= begin_us) & (cols.time[by_row] < end_us)
         inside = by_row[window if kept is None else window & kept[by_row]]
-    since = cols.time[inside] - begin_us
-    entity = cols.entity[inside].astype(np.int64)
+    # Gathers by `take`/`compress` rather than indexing: the same values, measured 1.2–6× faster here.
+    since = cols.time.take(inside) - begin_us
+    entity = cols.entity.take(inside).astype(np.int64)
     time_bits, entity_bits = int(end_us - begin_us).bit_length(), max(len(precision), 1).bit_length()
     if time_bits + entity_bits < 63:
         by_entity = np.argsort((entity << time_bits) | since, kind="stable")
     else:  # a span too long to pack: the same order from a lexsort
         by_entity = np.lexsort((np.arange(len(inside)), since, entity))
-    chain = inside[by_entity]
-    code, value, ent = cols.code[chain], cols.value[chain], cols.entity[chain]
+    chain = inside.take(by_entity)
+    code, value, ent = cols.code.take(chain), cols.value.take(chain), cols.entity.take(chain)
     # Numbers compared at their entity's precision: one power per entity. Every row is rounded, without
     # selecting the numbers first: a state's rounded value is never read (the comparison below takes
     # codes for states and needs both neighbours numeric for numbers).
     numeric = code < 0
-    rounded = np.round(value * (10.0**precision)[ent])
+    rounded = np.round(value * (10.0**precision).take(ent))
     repeat = np.zeros(len(chain), dtype=bool)
     repeat[1:] = (ent[1:] == ent[:-1]) & np.where(
         code[1:] >= 0, code[1:] == code[:-1], numeric[:-1] & (rounded[1:] == rounded[:-1])
     )
-    kept = ~(repeat & (cols.cause[chain] != FAULT_CODE))
+    kept = ~(repeat & (cols.cause.take(chain) != FAULT_CODE))
     # The entities are `ent`'s (a cast, not another gather); the times are gathered for kept rows only.
-    chain, since, entity = chain[kept], since[by_entity[kept]], ent[kept].astype(np.int64)
+    chain, since, entity = (
+        chain.compress(kept),
+        since.take(by_entity.compress(kept)),
+        ent.compress(kept).astype(np.int64),
+    )
     if time_bits + entity_bits < 63:
         by_time = np.argsort((since << entity_bits) | entity, kind="stable")
     else:
         by_time = np.lexsort((np.arange(len(chain)), entity, since))
-    order: I64 = chain[by_time]
+    order: I64 = chain.take(by_time)
     return order
 
 
@@ -327,7 +372,7 @@ def _distinct_numbers(values: F64, precision: npt.NDArray[np.int64]) -> tuple[I6
     encoded = pc.dictionary_encode(pa.array(key))
     inverse = encoded.indices.to_numpy().astype(np.int64)
     some = np.empty(len(encoded.dictionary), dtype=np.int64)
-    some[inverse] = np.arange(len(key), dtype=np.int64)  # any of a number's values: they print alike
+    some.put(inverse, np.arange(len(key), dtype=np.int64))  # any of a number's values: they print alike
     return some, inverse
 
 
@@ -338,16 +383,23 @@ def format_numbers(values: F64, precision: npt.NDArray[np.int64]) -> pa.Array:
     scaled = np.round(np.where(finite, np.abs(values), 0) * _POW10[prec]).astype(np.int64)
     unit = (10**prec).astype(np.int64)
     whole = pc.cast(pa.array(scaled // unit), pa.string())
-    frac = pc.utf8_lpad(pc.cast(pa.array(scaled % unit), pa.string()), width=6, padding="0")
-    frac = pc.utf8_slice_codeunits(frac, start=0, stop=6)
-    # lpad to 6 then keep the last `prec` digits: done per precision group to stay vectorized.
-    out = whole
-    for p in np.unique(prec[prec > 0]):
-        mask = pa.array(prec == p)
-        digits = pc.utf8_slice_codeunits(frac, start=6 - int(p), stop=6)
-        out = pc.if_else(mask, pc.binary_join_element_wise(whole, digits, "."), out)
-    sign = pa.array(np.where((values < 0) & (scaled > 0), "-", ""))
-    out = pc.binary_join_element_wise(sign, out, "")
+    frac = pc.cast(pa.array(scaled % unit), pa.string())
+    # Each precision's numbers are joined on their own rows (the fraction left-padded to its digits),
+    # then put back in place by one take: no pass over every number per precision.
+    order = np.argsort(prec, kind="stable")
+    bounds = np.searchsorted(prec[order], np.arange(8))
+    groups = []
+    for p in range(7):
+        rows = pa.array(order[bounds[p] : bounds[p + 1]])
+        if p == 0:
+            groups.append(whole.take(rows))
+        elif len(rows):
+            digits = pc.utf8_lpad(frac.take(rows), width=p, padding="0")
+            groups.append(pc.binary_join_element_wise(whole.take(rows), digits, "."))
+    out = pa.concat_arrays(groups).take(pa.array(np.argsort(order)))
+    negative = (values < 0) & (scaled > 0)
+    if negative.any():
+        out = pc.if_else(pa.array(negative), pc.binary_join_element_wise("-", out, ""), out)
     return pc.if_else(pa.array(finite), out, pa.scalar("unknown"))
 
 

@@ -18,6 +18,7 @@ from homesim.generation.event_table import FAULT_CODE, EventBuffer, EventColumns
 from homesim.schema.home import Home
 
 BoolArr = npt.NDArray[np.bool_]
+I64 = npt.NDArray[np.int64]
 FaultKind = Literal["unavailable", "stuck", "battery_drain", "drift", "dropped", "duplicated"]
 
 _NUMERIC_KINDS: tuple[FaultKind, ...] = ("unavailable", "stuck", "drift", "dropped", "duplicated")
@@ -72,23 +73,31 @@ def plan_faults(home: Home, grid: DayGrid, rate: float, rng: np.random.Generator
 
 
 def apply_faults(buffer: EventBuffer, faults: list[Fault], rng: np.random.Generator) -> None:
-    """Rewrite the buffer's columns so each fault's window shows its anomaly, tagged with cause `fault`."""
-    cols = buffer.columns()
+    """Rewrite the buffer's columns so each fault's window shows its anomaly, tagged with cause `fault`.
+
+    Each fault reads and edits only its entity's events (a copy of them, with their positions in the
+    merged columns), so every event is copied once, by the merge at the end, not once to look the faults'
+    rows up and again to append the rows they add."""
+    total = buffer.row_count()
+    keep = np.ones(total, dtype=bool)
     added: list[EventColumns] = []
-    keep = np.ones(len(cols), dtype=bool)
+    edited: dict[int, tuple[I64, EventColumns]] = {}
     for fault in faults:
         entity = buffer.entity_index[fault.entity_id]
+        if entity not in edited:
+            edited[entity] = buffer.positions_of(fault.entity_id)
+        pos, cols = edited[entity]
         fault_code = buffer.cause_ids.setdefault(fault.id, len(buffer.cause_ids))
-        in_window = (
-            (cols.entity == entity) & (cols.time >= fault.start_us) & (cols.time < fault.end_us) & keep
-        )
-        idx = np.flatnonzero(in_window)
+        kept_here = keep[pos]
+        local = np.flatnonzero((cols.time >= fault.start_us) & (cols.time < fault.end_us) & kept_here)
+        idx = pos[local]
         if fault.kind == "unavailable":
             keep[idx] = False
+            kept_here[local] = False
             # On reconnection HA reads the device's current state: the last one before the window ends,
             # or, for an entity with no earlier event, the first one after it.
-            before = np.flatnonzero((cols.entity == entity) & (cols.time < fault.end_us) & keep)
-            after = np.flatnonzero((cols.entity == entity) & (cols.time >= fault.end_us))
+            before = np.flatnonzero((cols.time < fault.end_us) & kept_here)
+            after = np.flatnonzero(cols.time >= fault.end_us)
             if len(before):
                 restore = before[np.argmax(cols.time[before])]
             else:
@@ -102,17 +111,17 @@ def apply_faults(buffer: EventBuffer, faults: list[Fault], rng: np.random.Genera
             added.append(rows)
         elif fault.kind == "stuck":
             keep[idx[1:]] = False  # the value freezes: no further changes reach HA
-            cols.cause[idx[:1]] = FAULT_CODE
-            cols.cause_id[idx[:1]] = fault_code
+            cols.cause[local[:1]] = FAULT_CODE
+            cols.cause_id[local[:1]] = fault_code
         elif fault.kind == "drift":
-            days = (cols.time[idx] - fault.start_us) / (24 * US_PER_H)
-            cols.value[idx] += fault.magnitude * days
-            cols.cause[idx] = FAULT_CODE
-            cols.cause_id[idx] = fault_code
+            days = (cols.time[local] - fault.start_us) / (24 * US_PER_H)
+            cols.value[local] += fault.magnitude * days
+            cols.cause[local] = FAULT_CODE
+            cols.cause_id[local] = fault_code
         elif fault.kind == "dropped":
             keep[idx[rng.random(len(idx)) < fault.magnitude]] = False
         elif fault.kind == "duplicated":
-            dup = idx[rng.random(len(idx)) < fault.magnitude]
+            dup = local[rng.random(len(local)) < fault.magnitude]
             copy = cols.take(dup)
             copy.row = buffer.reserve_rows(len(dup))
             copy.time = copy.time + (rng.uniform(0.5, 3.0, len(dup)) * US_PER_S).astype(np.int64)
@@ -124,16 +133,22 @@ def apply_faults(buffer: EventBuffer, faults: list[Fault], rng: np.random.Genera
             keep[idx] = False
             n = 24
             times = np.linspace(fault.start_us, fault.end_us, n).astype(np.int64)
-            start_value = cols.value[idx[0]] if len(idx) else 60.0
+            start_value = cols.value[local[0]] if len(local) else 60.0
             rows = _fault_rows(buffer, entity, fault_code, list(times))
             rows.value[:] = np.linspace(start_value, 0.0, n)
             rows.code[:] = -1
             rows.code[-1] = buffer.state_code("unavailable")
             rows.value[-1] = np.nan
             added.append(rows)
-    kept = [_without_unseen_consequences(cols, keep), *(np.ones(len(part), dtype=bool) for part in added)]
-    # Without added rows the columns stay as they are (a concat would copy every event).
-    buffer.replace(EventColumns.concat([cols, *added]) if added else cols, np.concatenate(kept))
+    merged = buffer.merged_with(added)
+    for pos, cols in edited.values():  # the edits (stuck, drift) written back where the events sit
+        merged.cause[pos], merged.cause_id[pos], merged.value[pos] = cols.cause, cols.cause_id, cols.value
+    before_added = EventColumns(**{k: v[:total] for k, v in merged.__dict__.items()})
+    kept = [
+        _without_unseen_consequences(before_added, keep),
+        *(np.ones(len(part), dtype=bool) for part in added),
+    ]
+    buffer.replace(merged, np.concatenate(kept))
 
 
 def _without_unseen_consequences(cols: EventColumns, keep: BoolArr) -> BoolArr:

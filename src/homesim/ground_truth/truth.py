@@ -197,7 +197,7 @@ def _measured_rows(table: pa.Table, home: Home, plan: BehaviorPlan) -> pa.Array:
         [e.startswith("person.") or e in triggers for e in entity.dictionary.to_pylist()], dtype=bool
     )
     if len(wanted):
-        keep |= wanted[entity.indices.to_numpy(zero_copy_only=False)]
+        keep |= wanted.take(entity.indices.to_numpy(zero_copy_only=False))
     return pa.array(keep)
 
 
