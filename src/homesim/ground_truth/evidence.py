@@ -74,11 +74,11 @@ class Candidate:
 
 @dataclass(frozen=True)
 class _Events:
-    """The picked rows of one entity, in time order: times (us), states, values (NaN: none), and whether
-    each is the household's own (`USE_CAUSES`)."""
+    """The picked rows of one entity, in time order: times (us), states (codes into the picked rows'
+    `States`; -1: none), values (NaN: none), and whether each is the household's own (`USE_CAUSES`)."""
 
     times: I64
-    states: npt.NDArray[np.object_]
+    states: npt.NDArray[np.int32]
     values: F64
     own: BoolArr
 
@@ -88,13 +88,20 @@ def uses(table: pa.Table, candidates: Sequence[Candidate]) -> list[int]:
     is in its trigger state or within `WINDOW_S` of entering it (a one-chunk table)."""
     if not candidates:
         return []
-    events = _entity_events(table, {c.trigger for c in candidates} | {c.action for c in candidates})
-    none = _Events(np.zeros(0, np.int64), np.zeros(0, object), np.zeros(0), np.zeros(0, bool))
-    return [_count(events.get(c.trigger, none), events.get(c.action, none), c) for c in candidates]
+    events, states = _entity_events(table, {c.trigger for c in candidates} | {c.action for c in candidates})
+    none = _Events(np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0), np.zeros(0, bool))
+    return [_count(events.get(c.trigger, none), events.get(c.action, none), c, states) for c in candidates]
 
 
-def _entity_events(table: pa.Table, entities: set[str]) -> dict[str, _Events]:
-    """The events of `entities`, picked and grouped on the dictionary codes (no frame of every report)."""
+#: A state's code among the picked rows' states (a dictionary, so no Python string per event).
+States = dict[str, int]
+#: The code no row has: a state absent from the picked rows.
+_ABSENT = -2
+
+
+def _entity_events(table: pa.Table, entities: set[str]) -> tuple[dict[str, _Events], States]:
+    """The events of `entities`, picked and grouped on the dictionary codes (no frame of every report),
+    and the codes of their states."""
     (entity,) = table.column("entity_id").chunks or [pa.array([], pa.dictionary(pa.int32(), pa.string()))]
     words = entity.dictionary.to_pylist()
     codes = entity.indices.to_numpy(zero_copy_only=False)
@@ -104,23 +111,25 @@ def _entity_events(table: pa.Table, entities: set[str]) -> dict[str, _Events]:
     order = np.lexsort((times, codes[rows]))  # by entity, then time
     rows, times, picked = rows[order], times[order], codes[rows][order]
     take = pa.array(rows, pa.int64())
-    states = table.column("state").combine_chunks().take(take).to_numpy(zero_copy_only=False)
+    encoded = table.column("state").combine_chunks().take(take).dictionary_encode()
+    codes_of: States = {w: i for i, w in enumerate(encoded.dictionary.to_pylist())}
+    states = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
     values = table.column("value").combine_chunks().take(take).to_numpy(zero_copy_only=False)
     (cause,) = table.column("cause").chunks or [pa.array([], pa.dictionary(pa.int8(), pa.string()))]
     own_codes = np.array([w in USE_CAUSES for w in cause.dictionary.to_pylist()], dtype=bool)
     own = own_codes[cause.indices.to_numpy(zero_copy_only=False)[rows]] if len(own_codes) else picked < 0
     if len(picked) == 0:
-        return {}
+        return {}, codes_of
     starts = np.flatnonzero(np.r_[True, picked[1:] != picked[:-1]])
     ends = np.r_[starts[1:], len(picked)]
     return {
         words[picked[s]]: _Events(times[s:e], states[s:e], np.asarray(values[s:e], np.float64), own[s:e])
         for s, e in zip(starts.tolist(), ends.tolist(), strict=True)
-    }
+    }, codes_of
 
 
-def _count(trigger: _Events, action: _Events, c: Candidate) -> int:
-    at = action.times[action.own & (action.states == c.action_state)]
+def _count(trigger: _Events, action: _Events, c: Candidate, states: States) -> int:
+    at = action.times[action.own & (action.states == states.get(c.action_state, _ABSENT))]
     if len(at) == 0:
         return 0
     if c.level is not None:
@@ -130,12 +139,13 @@ def _count(trigger: _Events, action: _Events, c: Candidate) -> int:
             return 0
         last = np.searchsorted(times, at, side="right") - 1  # the trigger's last report before the use
         return int(np.sum((last >= 0) & c.level.holds(values[np.maximum(last, 0)], values)))
-    times, states = trigger.times, trigger.states
+    times, trigger_states = trigger.times, trigger.states
     if len(times) == 0:
         return 0
     last = np.searchsorted(times, at, side="right") - 1
-    now = (last >= 0) & (states[np.maximum(last, 0)] == c.trigger_state)
-    entered = times[states == c.trigger_state]
+    state = _ABSENT if c.trigger_state is None else states.get(c.trigger_state, _ABSENT)
+    now = (last >= 0) & (trigger_states[np.maximum(last, 0)] == state)
+    entered = times[trigger_states == state]
     recent = np.zeros(len(at), dtype=bool)
     if len(entered):
         since = np.searchsorted(entered, at, side="right") - 1
