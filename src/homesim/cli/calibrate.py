@@ -83,10 +83,9 @@ def calibrate_command(
         highlight=False,
     )
     by_fold = [] if report.folds == 1 else [t for f in report.by_fold for t in (f.c2st, f.floor, f.matched)]
-    tests = [t for t in (report.c2st, report.floor, report.matched, *by_fold) if t is not None]
     console.print(
         c2st_table(
-            tests,
+            [report.c2st, report.floor, report.matched, *by_fold],
             "calibrated homes vs held-out days (0.5 = indistinguishable)",
         )
     )

@@ -22,6 +22,7 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
+import polars as pl
 import pyarrow as pa
 
 from homesim.generation.calendar import US_PER_S
@@ -52,6 +53,12 @@ class Level:
         """Which `values` are in this state, measured against all of the sensor's `readings`."""
         threshold = float(np.quantile(readings, self.quantile))
         return np.asarray(values <= threshold if self.side == "below" else values >= threshold)
+
+    def holds_expr(self, value: pl.Expr, entity: str) -> pl.Expr:
+        """`holds` as a polars expression over a frame of readings: each `value` against the quantile of
+        its own `entity`'s (the same linear interpolation as numpy's)."""
+        threshold = value.quantile(self.quantile, interpolation="linear").over(entity)
+        return value <= threshold if self.side == "below" else value >= threshold
 
 
 #: The trigger state of the numeric sensors rules use, by device class (= entity role): dark for the
@@ -107,6 +114,8 @@ def _entity_events(table: pa.Table, entities: set[str]) -> tuple[dict[str, _Even
     codes = entity.indices.to_numpy(zero_copy_only=False)
     wanted = np.array([w in entities for w in words], dtype=bool)
     rows = np.flatnonzero(wanted[codes]) if len(words) else np.zeros(0, np.int64)
+    if len(rows) == 0:
+        return {}, {}
     times = table.column("time").combine_chunks().take(pa.array(rows)).cast(pa.int64()).to_numpy()
     order = np.lexsort((times, codes[rows]))  # by entity, then time
     rows, times, picked = rows[order], times[order], codes[rows][order]
@@ -115,11 +124,9 @@ def _entity_events(table: pa.Table, entities: set[str]) -> tuple[dict[str, _Even
     codes_of: States = {w: i for i, w in enumerate(encoded.dictionary.to_pylist())}
     states = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
     values = table.column("value").combine_chunks().take(take).to_numpy(zero_copy_only=False)
-    (cause,) = table.column("cause").chunks or [pa.array([], pa.dictionary(pa.int8(), pa.string()))]
+    (cause,) = table.column("cause").chunks
     own_codes = np.array([w in USE_CAUSES for w in cause.dictionary.to_pylist()], dtype=bool)
-    own = own_codes[cause.indices.to_numpy(zero_copy_only=False)[rows]] if len(own_codes) else picked < 0
-    if len(picked) == 0:
-        return {}, codes_of
+    own = own_codes[cause.indices.to_numpy(zero_copy_only=False)[rows]]
     starts = np.flatnonzero(np.r_[True, picked[1:] != picked[:-1]])
     ends = np.r_[starts[1:], len(picked)]
     return {

@@ -181,13 +181,12 @@ def build_nodes(home: Home, events: pl.DataFrame, days: float) -> pl.DataFrame:
     )
 
 
-def _activations(events: pl.DataFrame, nodes: pl.DataFrame) -> pl.DataFrame:
+def _activations(events: pl.DataFrame, categorical: pl.DataFrame, nodes: pl.DataFrame) -> pl.DataFrame:
     """Each trigger activation (t, entity_id, `state`: whether it is a state change, not a reading): a
     change to one of `ACTIVE_STATES`, or a reading of a `LEVELS` sensor at its level (dark, humid for that
     room: against its own readings' quartile), so a light switched on in the dark follows the room's
     illuminance as one switched on after a detection follows the motion sensor."""
     t_us = pl.col("time").dt.epoch("us")
-    categorical = events.filter(pl.col("value").is_null() | pl.col("value").is_nan())
     parts = [
         categorical.filter(pl.col("state").is_in(ACTIVE_STATES)).select(
             t_us.alias("t"), "entity_id", pl.lit(True).alias("state")
@@ -200,20 +199,19 @@ def _activations(events: pl.DataFrame, nodes: pl.DataFrame) -> pl.DataFrame:
             & pl.col("value").is_not_null()
             & pl.col("value").is_not_nan()
         )
-        threshold = pl.col("value").quantile(level.quantile, interpolation="linear").over("entity_id")
-        at_level = pl.col("value") <= threshold if level.side == "below" else pl.col("value") >= threshold
         parts.append(
-            readings.filter(at_level).select(t_us.alias("t"), "entity_id", pl.lit(False).alias("state"))
+            readings.filter(level.holds_expr(pl.col("value"), "entity_id")).select(
+                t_us.alias("t"), "entity_id", pl.lit(False).alias("state")
+            )
         )
     return pl.concat(parts)
 
 
-def _co_activations(events: pl.DataFrame, nodes: pl.DataFrame, trig: pl.DataFrame) -> pl.DataFrame:
+def _co_activations(categorical: pl.DataFrame, nodes: pl.DataFrame, trig: pl.DataFrame) -> pl.DataFrame:
     """For every (trigger, actuator) pair: lags from each trigger activation (`_activations`) to the
     actuator's next change, summarised as counts, histogram, median, and the action state most often
     reached within 5 minutes."""
     t_us = pl.col("time").dt.epoch("us")
-    categorical = events.filter(pl.col("value").is_null() | pl.col("value").is_nan())
     trig_t = trig.get_column("t").to_numpy()
     trig_e = trig.get_column("entity_id").to_numpy()
     actuators = nodes.filter(pl.col("actuator")).get_column("entity_id").to_list()
@@ -278,13 +276,14 @@ def build_graph(view: HomeView, config: SynergyDetectorConfig | None = None) -> 
     days = float(view.home.metadata.days)
     nodes = build_nodes(view.home, events, days)
     t_us = pl.col("time").dt.epoch("us")
-    trig_activations = _activations(events, nodes)
+    categorical = events.filter(pl.col("value").is_null() | pl.col("value").is_nan())  # states, not numbers
+    trig_activations = _activations(events, categorical, nodes)
     activations = trig_activations.group_by("entity_id").agg(
         pl.len().alias("n"), pl.col("state").sum().alias("state_changes")
     )
     changes = events.group_by("entity_id").agg(pl.len().alias("changes"))
     span_s = max(float((events.select(t_us.max() - t_us.min()).item() or 0) / US_PER_S), 1.0)
-    co = _co_activations(events, nodes, trig_activations)
+    co = _co_activations(categorical, nodes, trig_activations)
     trig = nodes.select(
         pl.col("entity_id").alias("trigger_entity"),
         pl.col("area_id").alias("t_area"),

@@ -65,7 +65,7 @@ class FoldScore(BaseModel):
     c2st: C2ST
     floor: C2ST
     #: As many calibrated days at a time as `floor` has fit days, against the same held-out days.
-    matched: C2ST | None = None
+    matched: C2ST
 
 
 def calibration_file(fold: int, folds: int) -> str:
@@ -99,8 +99,8 @@ class CalibrationReport(BaseModel):
     #: Whether the AUC is at or under the target (None when the AUC could not be computed).
     met: bool | None
     #: The like-for-like score (`matched.matched_c2st`) over folds, and whether it is under the target.
-    matched: C2ST | None = None
-    matched_met: bool | None = None
+    matched: C2ST
+    matched_met: bool | None
 
 
 def _days(homes: Sequence[pl.DataFrame]) -> pl.DataFrame:
@@ -221,22 +221,14 @@ def calibrate(
             config = calibration_config(fits[j], shares[j], days, seed * folds + j)
             scores.append(_fold(real_dir, fits[j], manager, config, resamples))
     held_out = [s.held_out_days for s in scores]
-    main = (
-        scores[0].c2st
-        if folds == 1
-        else mean_c2st("calibrated vs held-out days", [s.c2st for s in scores], held_out)
-    )
-    floor = (
-        scores[0].floor
-        if folds == 1
-        else mean_c2st("real: fit days vs held-out days", [s.floor for s in scores], held_out)
-    )
-    matched = [s.matched for s in scores if s.matched is not None]
-    like = (
-        matched[0]
-        if folds == 1
-        else mean_c2st("like-for-like: calibrated vs held-out days", matched, held_out)
-    )
+
+    def over_folds(name: str, tests: list[C2ST]) -> C2ST:
+        # One split's test as it is; folds' tests weighted by their held-out days (`crossfit`).
+        return tests[0] if folds == 1 else mean_c2st(name, tests, held_out)
+
+    main = over_folds("calibrated vs held-out days", [s.c2st for s in scores])
+    floor = over_folds("real: fit days vs held-out days", [s.floor for s in scores])
+    like = over_folds("like-for-like: calibrated vs held-out days", [s.matched for s in scores])
     report = CalibrationReport(
         real_home=fits[0].home,
         homes=homes,
